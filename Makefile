@@ -1,0 +1,33 @@
+# Portcullis: `make test` runs every test (the README's test command).
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: test vet lint fuzz bench build docs check-docs
+
+test:
+	$(GO) test -race -count=1 ./...
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/portcullis .
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
+	$(GO) vet ./...
+
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+
+# Short coverage-guided runs of every fuzz target (go test -fuzz takes one target at a time).
+fuzz:
+	@set -e; for pkg in ./session ./providers ./proxy; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The README's configuration reference is generated from the config structs.
+docs:
+	$(GO) run ./config/gendoc -w README.md

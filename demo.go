@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/idp"
+)
+
+// demo runs the development provider and a demo app on loopback, and the
+// proxy in front of the app, configured for each other. Settings from the
+// environment (PORTCULLIS_LISTEN, say) still apply where given.
+func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	clientSecret := randomSecret()
+	provider := idp.New(idp.Options{ClientID: "portcullis-demo", ClientSecret: clientSecret})
+	pln, err := idp.ListenLoopback("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	app, err := idp.ListenLoopback("127.0.0.1:0")
+	if err != nil {
+		pln.Close()
+		return err
+	}
+	providerSrv := &http.Server{Handler: provider}
+	appSrv := &http.Server{Handler: http.HandlerFunc(demoApp)}
+	go providerSrv.Serve(pln)
+	go appSrv.Serve(app)
+	defer providerSrv.Close()
+	defer appSrv.Close()
+
+	listen := getenv("PORTCULLIS_LISTEN")
+	if listen == "" {
+		listen = "127.0.0.1:4180"
+	}
+	if err := checkLoopback(listen); err != nil {
+		return fmt.Errorf("demo: PORTCULLIS_LISTEN: %w", err)
+	}
+	ep := idp.EndpointsAt("http://" + pln.Addr().String())
+	env := map[string]string{
+		"PORTCULLIS_LISTEN":         listen,
+		"PORTCULLIS_METRICS_LISTEN": "off",
+		"PORTCULLIS_UPSTREAM":       "http://" + app.Addr().String(),
+		"PORTCULLIS_COOKIE_SECRET":  randomSecret(),
+		"PORTCULLIS_COOKIE_SECURE":  "false",
+		"PORTCULLIS_LOG_FORMAT":     "text",
+		"PORTCULLIS_CLIENT_ID":      "portcullis-demo",
+		"PORTCULLIS_CLIENT_SECRET":  clientSecret,
+		"PORTCULLIS_AUTH_URL":       ep.AuthURL,
+		"PORTCULLIS_TOKEN_URL":      ep.TokenURL,
+		"PORTCULLIS_USERINFO_URL":   ep.UserinfoURL,
+		"PORTCULLIS_DISPLAY_NAME":   "Development provider",
+	}
+	demoEnv := func(key string) string {
+		if v, ok := env[key]; ok {
+			return v
+		}
+		if strings.HasPrefix(key, "PORTCULLIS_LOG_") {
+			return getenv(key)
+		}
+		return ""
+	}
+	return serve(ctx, demoEnv, stderr, func(addr string) {
+		fmt.Fprintf(stdout, "\nPortcullis demo is running. Open http://%s/ in your browser.\n", addr)
+		fmt.Fprintf(stdout, "Sign in as alice or bob at the development provider; the demo app shows the headers Portcullis sent it.\n")
+		fmt.Fprintf(stdout, "Press Ctrl-C to stop.\n\n")
+	})
+}
+
+// checkLoopback refuses a listen address that is not on loopback.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("the demo listens on loopback only, not %q", addr)
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+var demoPage = template.Must(template.New("app").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Demo app</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;word-break:break-all}th{width:40%}</style>
+</head><body>
+<h1>Hello, <span id="user">{{.User}}</span>!</h1>
+<p>This is the demo app behind Portcullis. It has no login of its own: Portcullis signed you in and told it who you are in these headers.</p>
+<table><thead><tr><th scope="col">Header</th><th scope="col">Value</th></tr></thead><tbody>
+{{range .Headers}}<tr><th scope="row">{{.Name}}</th><td>{{.Value}}</td></tr>
+{{end}}</tbody></table>
+<p><a href="/oauth2/userinfo">Your identity as JSON</a> · <a href="/oauth2/sign_out">Sign out</a></p>
+</body></html>`))
+
+// demoApp shows the identity headers the proxy sent.
+func demoApp(w http.ResponseWriter, r *http.Request) {
+	type header struct{ Name, Value string }
+	var hs []header
+	for name, values := range r.Header {
+		n := strings.ToLower(name)
+		if strings.HasPrefix(n, "x-user") || strings.HasPrefix(n, "x-email") || strings.HasPrefix(n, "x-forwarded-") {
+			hs = append(hs, header{name, strings.Join(values, ", ")})
+		}
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].Name < hs[j].Name })
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	demoPage.Execute(w, map[string]any{"User": r.Header.Get("X-User"), "Headers": hs})
+}

@@ -1,0 +1,80 @@
+package proxy
+
+import (
+	"strings"
+
+	"github.com/portcullis/portcullis/session"
+)
+
+// Rules decide who may pass once signed in. Empty lists allow everyone.
+// A user passes when (no e-mail rule is set, or the e-mail is listed in
+// Emails or its domain in Domains) and (no Groups are set, or the user is in
+// at least one of them).
+type Rules struct {
+	Emails  []string // exact addresses, case-insensitive
+	Domains []string // e-mail domains, case-insensitive, exact (no subdomains)
+	Groups  []string // group names, exact
+}
+
+// normalized returns the rules with e-mails and domains lower-cased.
+func (r Rules) normalized() Rules {
+	lower := func(in []string) []string {
+		out := make([]string, 0, len(in))
+		for _, s := range in {
+			if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+				out = append(out, strings.TrimPrefix(s, "@"))
+			}
+		}
+		return out
+	}
+	return Rules{Emails: lower(r.Emails), Domains: lower(r.Domains), Groups: r.Groups}
+}
+
+// Allow reports whether s passes the rules, and if not, why, in words fit
+// for the user.
+func (r Rules) Allow(s *session.State) (bool, string) {
+	if len(r.Emails) > 0 || len(r.Domains) > 0 {
+		local, domain, ok := splitEmail(s.Email)
+		if !ok {
+			return false, "Your account has no usable e-mail address, and this site only admits listed addresses."
+		}
+		if !containsFold(r.Emails, local+"@"+domain) && !containsFold(r.Domains, domain) {
+			return false, "Your e-mail address is not on this site's list of allowed addresses or domains."
+		}
+	}
+	if len(r.Groups) > 0 && !intersects(r.Groups, s.Groups) {
+		return false, "You are not a member of any group allowed on this site."
+	}
+	return true, ""
+}
+
+// splitEmail splits an address into its lower-cased local part and domain;
+// it refuses addresses without exactly one "@" or with an empty side.
+func splitEmail(email string) (local, domain string, ok bool) {
+	local, domain, found := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@")
+	if !found || local == "" || domain == "" || strings.Contains(domain, "@") {
+		return "", "", false
+	}
+	return local, domain, true
+}
+
+// containsFold reports whether list (already lower-case) contains s.
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func intersects(allowed, have []string) bool {
+	for _, a := range allowed {
+		for _, h := range have {
+			if a == h {
+				return true
+			}
+		}
+	}
+	return false
+}

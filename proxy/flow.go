@@ -1,0 +1,330 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/oauth2"
+
+	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/providers"
+	"github.com/portcullis/portcullis/session"
+)
+
+// signIn shows one button per provider; with a single provider it goes
+// straight to that provider.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	rd := s.redirectTarget(r, r.URL.Query().Get("rd"))
+	if len(s.opts.Providers) == 1 {
+		http.Redirect(w, r, s.signInURL(rd), http.StatusFound)
+		return
+	}
+	buttons := make([]providerButton, 0, len(s.opts.Providers))
+	for _, p := range s.opts.Providers {
+		q := url.Values{"provider": {p.ID}, "rd": {rd}}
+		buttons = append(buttons, providerButton{Name: p.DisplayName, URL: "/oauth2/start?" + q.Encode()})
+	}
+	s.renderPage(w, http.StatusOK, page{
+		Title:     s.opts.SignInTitle,
+		Message:   "Choose how to sign in.",
+		Providers: buttons,
+	})
+}
+
+// start begins a sign-in: it binds a fresh state (and PKCE verifier) to
+// this browser in the CSRF cookie and sends the browser to the provider.
+func (s *Server) start(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, ok := s.provider(q.Get("provider"))
+	if !ok {
+		s.fail(w, r, http.StatusBadRequest, "Unknown sign-in option",
+			"The sign-in link names a provider this site does not offer.")
+		return
+	}
+	flow := &session.Flow{
+		State:     randomString(),
+		Provider:  p.ID,
+		Redirect:  s.redirectTarget(r, q.Get("rd")),
+		CreatedAt: s.now(),
+	}
+	opts := []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("redirect_uri", s.callbackURL(r, p))}
+	if p.PKCE {
+		flow.Verifier = oauth2.GenerateVerifier()
+		opts = append(opts, oauth2.S256ChallengeOption(flow.Verifier))
+	}
+	if err := s.opts.Sessions.SaveFlow(w, r, flow); err != nil {
+		s.log.Error("save sign-in flow", "err", err)
+		s.fail(w, r, http.StatusServiceUnavailable, "Sign-in is unavailable",
+			"Portcullis could not start the sign-in. Try again in a moment.")
+		return
+	}
+	setSecurityHeaders(w.Header())
+	http.Redirect(w, r, p.Provider.AuthCodeURL(flow.State, opts...), http.StatusFound)
+}
+
+// provider returns the provider with id, or the only one when id is empty.
+func (s *Server) provider(id string) (*Provider, bool) {
+	if id == "" && len(s.opts.Providers) == 1 {
+		return &s.opts.Providers[0], true
+	}
+	p, ok := s.providers[id]
+	return p, ok
+}
+
+// callback completes a sign-in: state, code exchange, profile, rules,
+// session, and back to where the user was going.
+func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		s.signInResult("unknown", metrics.SignInStateError)
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
+			"The provider's answer carried no state. Start the sign-in again.")
+		return
+	}
+	flow, err := s.opts.Sessions.LoadFlow(r, state)
+	if err != nil {
+		s.log.Info("sign-in refused: state does not match this browser", "err", err)
+		s.signInResult("unknown", metrics.SignInStateError)
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
+			"This sign-in link is not valid in this browser: it has expired, was already used, or was started elsewhere. Start the sign-in again.")
+		return
+	}
+	s.opts.Sessions.ClearFlow(w, r, state) // single use, whatever happens next
+	p, ok := s.providers[flow.Provider]
+	if !ok {
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
+			"This sign-in was started for a provider this site no longer offers. Start the sign-in again.")
+		return
+	}
+	if code := q.Get("error"); code != "" {
+		msg := "The provider refused the sign-in (" + clean(code, 100) + ")."
+		if d := clean(q.Get("error_description"), 300); d != "" {
+			msg = "The provider refused the sign-in: " + d
+		}
+		s.log.Info("sign-in refused by provider", "provider", p.ID, "error", clean(code, 100))
+		s.signInResult(p.ID, metrics.SignInDenied)
+		s.fail(w, r, http.StatusForbidden, "Sign-in refused", msg)
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		s.signInResult(p.ID, metrics.SignInError)
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
+			"The provider's answer carried no authorization code. Start the sign-in again.")
+		return
+	}
+	opts := []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("redirect_uri", s.callbackURL(r, p))}
+	if flow.Verifier != "" {
+		opts = append(opts, oauth2.VerifierOption(flow.Verifier))
+	}
+	tokens, err := p.Provider.Exchange(r.Context(), code, opts...)
+	if err != nil {
+		s.providerFailed(w, r, p, "Portcullis could not complete the sign-in with the provider", err)
+		return
+	}
+	s.finishSignIn(w, r, p, flow, tokens)
+}
+
+// finishSignIn fetches the profile for tokens, applies the rules and starts
+// the session.
+func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provider, flow *session.Flow, tokens *providers.Tokens) {
+	id, err := p.Provider.Identify(r.Context(), tokens)
+	if err != nil {
+		s.providerFailed(w, r, p, "Portcullis could not read your profile from the provider", err)
+		return
+	}
+	if id.EmailVerified != nil && !*id.EmailVerified && id.Email != "" && !s.opts.AllowUnverifiedEmail {
+		s.log.Info("sign-in denied: e-mail not verified", "provider", p.ID)
+		s.signInResult(p.ID, metrics.SignInDenied)
+		s.fail(w, r, http.StatusForbidden, "Access denied",
+			"Your provider says your e-mail address is not verified. Verify it with the provider, then sign in again.")
+		return
+	}
+	st := newState(p.ID, id, tokens, s.now())
+	if ok, why := s.rules.Allow(st); !ok {
+		s.log.Info("sign-in denied by rules", "provider", p.ID, "user", st.User)
+		s.signInResult(p.ID, metrics.SignInDenied)
+		s.fail(w, r, http.StatusForbidden, "Access denied", why)
+		return
+	}
+	if err := s.opts.Sessions.Save(w, r, st); err != nil {
+		s.log.Error("save session", "provider", p.ID, "err", err)
+		s.signInResult(p.ID, metrics.SignInError)
+		msg := "Portcullis could not store your session. Try again in a moment."
+		if errors.Is(err, session.ErrTooLarge) {
+			msg = "The provider's tokens are too large to keep in cookies. The operator should set PORTCULLIS_SESSION_STORE=redis."
+		}
+		s.fail(w, r, http.StatusBadGateway, "Sign-in failed", msg)
+		return
+	}
+	s.log.Info("signed in", "provider", p.ID, "user", st.User)
+	s.signInResult(p.ID, metrics.SignInOK)
+	http.Redirect(w, r, flow.Redirect, http.StatusFound)
+}
+
+// providerFailed answers a failed call to the provider with 502 and the
+// provider's reason in plain words.
+func (s *Server) providerFailed(w http.ResponseWriter, r *http.Request, p *Provider, what string, err error) {
+	s.log.Warn("provider call failed", "provider", p.ID, "err", err)
+	s.signInResult(p.ID, metrics.SignInProviderError)
+	msg := what + "."
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		msg = what + ": " + pe.Error()
+	}
+	s.fail(w, r, http.StatusBadGateway, "Sign-in failed", msg)
+}
+
+func (s *Server) signInResult(provider, result string) {
+	s.metrics.SignIns.WithLabelValues(provider, result).Inc()
+}
+
+// newState makes a session from a provider's answer.
+func newState(provider string, id *providers.Identity, t *providers.Tokens, now time.Time) *session.State {
+	st := &session.State{
+		CreatedAt:    now,
+		Provider:     provider,
+		UserID:       id.ID,
+		Email:        id.Email,
+		Name:         id.Name,
+		GivenName:    id.GivenName,
+		FamilyName:   id.FamilyName,
+		Username:     id.Username,
+		Groups:       id.Groups,
+		Attributes:   id.Attributes,
+		AccessToken:  t.AccessToken,
+		RefreshToken: t.RefreshToken,
+		IDToken:      t.IDToken,
+		Expiry:       t.Expiry,
+	}
+	switch {
+	case id.Username != "":
+		st.User = id.Username
+	case id.Email != "":
+		st.User = id.Email
+	default:
+		st.User = id.ID
+	}
+	return st
+}
+
+// signOut ends the session. A GET acts at once unless the browser says it
+// came from another site, which gets a confirm page whose button POSTs; a
+// POST acts only when it comes from our own origin.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	site := r.Header.Get("Sec-Fetch-Site")
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	rd := s.redirectTarget(r, r.FormValue("rd"))
+	if r.Method == http.MethodPost && !s.sameOrigin(r) {
+		s.fail(w, r, http.StatusForbidden, "Sign-out refused",
+			"The sign-out request came from another site. Use the sign-out link on this site.")
+		return
+	}
+	if r.Method == http.MethodGet && site == "cross-site" {
+		s.renderPage(w, http.StatusOK, page{
+			Title:   "Sign out?",
+			Message: "Another site sent you here to sign out.",
+			Form:    &pageForm{Action: "/oauth2/sign_out", Fields: map[string]string{"rd": rd}, Button: "Sign out"},
+			Link:    &pageLink{URL: "/", Text: "Stay signed in"},
+		})
+		return
+	}
+	s.opts.Sessions.Clear(w, r)
+	setSecurityHeaders(w.Header())
+	http.Redirect(w, r, rd, http.StatusFound)
+}
+
+// sameOrigin reports whether a state-changing request came from our own
+// pages: Sec-Fetch-Site says so, or Origin names our host. Clients that send
+// neither (curl, scripts) are not browsers and may proceed.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, s.ownHost(r))
+}
+
+// userinfo returns the session's identity as JSON.
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
+	st := s.loadSession(w, r)
+	if st == nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized", "message": "sign in first", "status": 401})
+		return
+	}
+	info := map[string]any{
+		"user":              st.User,
+		"id":                st.UserID,
+		"provider":          st.Provider,
+		"email":             st.Email,
+		"name":              st.Name,
+		"givenName":         st.GivenName,
+		"familyName":        st.FamilyName,
+		"preferredUsername": st.Username,
+		"groups":            nonNil(st.Groups),
+	}
+	if len(st.Attributes) > 0 {
+		info["attributes"] = st.Attributes
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// auth is for nginx auth_request: 202 and identity headers when signed in
+// and allowed, 401 when not signed in, 403 when not allowed.
+func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
+	st := s.loadSession(w, r)
+	if st == nil {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if ok, _ := s.rules.Allow(st); !ok {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	h := w.Header()
+	setUpstreamHeaders(h, st, s.attrKeys, s.opts.PassAccessToken, s.opts.SetAuthorization)
+	setAuthRequestHeaders(h, st, s.opts.PassAccessToken)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// randomString returns an unguessable string (128 bits from crypto/rand).
+func randomString() string {
+	return rand.Text()
+}
+
+// clean makes text from a query string fit to show: valid UTF-8, no control
+// characters, at most max runes.
+func clean(s string, max int) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if utf8.RuneCountInString(s) > max {
+		s = string([]rune(s)[:max]) + "…"
+	}
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,137 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/portcullis/portcullis/session"
+)
+
+// identityHeaders are the headers Portcullis sets from the session, in the
+// lower-case, dash-separated form a client's spelling is folded to.
+var identityHeaders = map[string]bool{
+	"x-user":                            true,
+	"x-email":                           true,
+	"x-forwarded-user":                  true,
+	"x-forwarded-email":                 true,
+	"x-forwarded-preferred-username":    true,
+	"x-forwarded-groups":                true,
+	"x-forwarded-access-token":          true,
+	"x-auth-request-user":               true,
+	"x-auth-request-email":              true,
+	"x-auth-request-preferred-username": true,
+	"x-auth-request-groups":             true,
+	"x-auth-request-access-token":       true,
+	"x-portcullis-assertion":            true,
+}
+
+// isIdentityHeader reports whether a header name, in any spelling a server
+// might fold to the same name (X-User, x-user, X_User), is one Portcullis
+// owns. Every X-User-… and X-Auth-Request-… header counts, so attributes
+// that are not configured today can't be smuggled in either.
+func isIdentityHeader(name string) bool {
+	n := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	return identityHeaders[n] ||
+		strings.HasPrefix(n, "x-user-") ||
+		strings.HasPrefix(n, "x-auth-request-")
+}
+
+// stripIdentityHeaders deletes every identity header the client sent.
+func stripIdentityHeaders(h http.Header) {
+	for name := range h {
+		if isIdentityHeader(name) {
+			delete(h, name)
+		}
+	}
+}
+
+// setUpstreamHeaders sets the identity headers of the SPEC's table on h.
+// Empty values are left out.
+func setUpstreamHeaders(h http.Header, s *session.State, attrNames map[string]string, passAccessToken, setAuthorization bool) {
+	groups := strings.Join(s.Groups, ",")
+	set(h, "X-User", s.User)
+	set(h, "X-User-Id", s.UserID)
+	set(h, "X-User-Provider", s.Provider)
+	set(h, "X-Email", s.Email)
+	set(h, "X-User-Name", s.Name)
+	set(h, "X-User-Given-Name", s.GivenName)
+	set(h, "X-User-Family-Name", s.FamilyName)
+	set(h, "X-User-Groups", groups)
+	for name, v := range s.Attributes {
+		key, ok := attrNames[name]
+		if !ok {
+			key = http.CanonicalHeaderKey("X-User-Attr-" + name)
+		}
+		set(h, key, v)
+	}
+	set(h, "X-Forwarded-User", s.User)
+	set(h, "X-Forwarded-Email", s.Email)
+	set(h, "X-Forwarded-Preferred-Username", s.Username)
+	set(h, "X-Forwarded-Groups", groups)
+	if passAccessToken {
+		set(h, "X-Forwarded-Access-Token", s.AccessToken)
+	}
+	if setAuthorization && s.AccessToken != "" {
+		h["Authorization"] = []string{"Bearer " + s.AccessToken}
+	}
+}
+
+// setAuthRequestHeaders sets the X-Auth-Request-… headers that nginx
+// auth_request and forward-auth callers copy from our response.
+func setAuthRequestHeaders(h http.Header, s *session.State, passAccessToken bool) {
+	set(h, "X-Auth-Request-User", s.User)
+	set(h, "X-Auth-Request-Email", s.Email)
+	set(h, "X-Auth-Request-Preferred-Username", s.Username)
+	set(h, "X-Auth-Request-Groups", strings.Join(s.Groups, ","))
+	if passAccessToken {
+		set(h, "X-Auth-Request-Access-Token", s.AccessToken)
+	}
+}
+
+// set stores a canonical header key without re-canonicalizing it.
+func set(h http.Header, key, value string) {
+	if value != "" {
+		h[key] = []string{value}
+	}
+}
+
+// stripOwnCookies removes Portcullis's cookies from the Cookie header so
+// the session never reaches the upstream. The header is rewritten only
+// when one of ours is present.
+func stripOwnCookies(h http.Header, own func(name string) bool) {
+	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	found := false
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if own(name) {
+				found = true
+				break
+			}
+		}
+	}
+	if !found {
+		return
+	}
+	var kept []string
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			name, _, _ := strings.Cut(part, "=")
+			if !own(name) {
+				kept = append(kept, part)
+			}
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = []string{strings.Join(kept, "; ")}
+}

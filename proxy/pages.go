@@ -1,0 +1,134 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"strings"
+)
+
+//go:embed templates/page.html
+var pageHTML string
+
+// pageCSS is inlined into every page; the Content-Security-Policy allows it
+// by its hash, so pages need no external assets and allow no other style.
+const pageCSS = `
+:root{color-scheme:light dark;--bg:#f4f5f7;--card:#fff;--fg:#1b1f24;--muted:#505a66;--accent:#1f5fbf;--accent-fg:#fff;--border:#d5d9df}
+@media (prefers-color-scheme:dark){:root{--bg:#111418;--card:#1b1f24;--fg:#eef1f4;--muted:#b4bcc6;--accent:#6ea8ff;--accent-fg:#0b1220;--border:#333a43}}
+*{box-sizing:border-box}
+body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:1rem;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+.card{width:100%;max-width:26rem;background:var(--card);border:1px solid var(--border);border-radius:12px;padding:2rem 1.75rem;box-shadow:0 4px 24px rgba(0,0,0,.06)}
+.logo{display:block;max-width:8rem;max-height:4rem;margin:0 auto 1rem}
+h1{font-size:1.4rem;margin:0 0 .75rem;text-align:center}
+.message{margin:0 0 1rem;text-align:center}
+.detail{margin:0 0 1rem;color:var(--muted);font-size:.9rem;overflow-wrap:anywhere;text-align:center}
+.providers{list-style:none;margin:1rem 0 0;padding:0;display:grid;gap:.6rem}
+.button{display:block;width:100%;padding:.75rem 1rem;border:0;border-radius:8px;background:var(--accent);color:var(--accent-fg);font:inherit;font-weight:600;text-align:center;text-decoration:none;cursor:pointer}
+.button:hover{filter:brightness(1.08)}
+.button:focus-visible,.link:focus-visible{outline:3px solid var(--fg);outline-offset:2px}
+.link{color:var(--accent)}
+p:has(.link){text-align:center;margin:1rem 0 0}
+.status{margin:1.25rem 0 0;color:var(--muted);font-size:.8rem;text-align:center}
+`
+
+// securityHeaders are set on every page and JSON answer Portcullis itself serves.
+var securityHeaders = func() map[string]string {
+	sum := sha256.Sum256([]byte(pageCSS))
+	csp := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	return map[string]string{
+		"Content-Security-Policy": csp,
+		"X-Frame-Options":         "DENY",
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "no-referrer",
+		"Cache-Control":           "no-store",
+	}
+}()
+
+var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+
+// page is what the one page template shows.
+type page struct {
+	Title     string
+	Message   string
+	Detail    string
+	Status    int
+	LogoURL   string
+	Providers []providerButton
+	Form      *pageForm
+	Link      *pageLink
+	CSS       template.CSS
+}
+
+type providerButton struct{ Name, URL string }
+
+type pageForm struct {
+	Action string
+	Fields map[string]string
+	Button string
+}
+
+type pageLink struct{ URL, Text string }
+
+func setSecurityHeaders(h http.Header) {
+	for k, v := range securityHeaders {
+		h[k] = []string{v}
+	}
+}
+
+// renderPage writes p as HTML with the given status.
+func (s *Server) renderPage(w http.ResponseWriter, status int, p page) {
+	p.CSS = template.CSS(pageCSS)
+	if p.LogoURL == "" {
+		p.LogoURL = s.opts.SignInLogoURL
+	}
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, p); err != nil {
+		s.log.Error("render page", "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	setSecurityHeaders(h)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// writeJSON writes v as JSON with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	setSecurityHeaders(h)
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// wantsHTML reports whether the client is a browser asking for a page.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// fail answers a request that can't go on: an HTML page for browsers, JSON
+// for everyone else. title and message are shown to the user as they are;
+// they must not carry secrets.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	if !wantsHTML(r) {
+		writeJSON(w, status, map[string]any{
+			"error":   strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_")),
+			"message": message,
+			"status":  status,
+		})
+		return
+	}
+	s.renderPage(w, status, page{
+		Title:   title,
+		Message: message,
+		Status:  status,
+		Link:    &pageLink{URL: "/", Text: "Back to the start page"},
+	})
+}

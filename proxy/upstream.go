@@ -1,0 +1,90 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"time"
+
+	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/session"
+)
+
+type ctxKey int
+
+const upstreamKey ctxKey = 0
+
+// upstreamCall carries the session and the start time from serveUpstream to
+// the reverse proxy's hooks.
+type upstreamCall struct {
+	st    *session.State
+	start time.Time
+}
+
+// newReverseProxy returns the proxy to target. Its Rewrite strips what the
+// client sent that only we may say (identity headers in every spelling, our
+// cookies; X-Forwarded-* are dropped by Rewrite itself) and sets the
+// identity from the session found earlier in the request's context.
+func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration) *httputil.ReverseProxy {
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			pr.Out.Host = pr.In.Host // like oauth2-proxy: the upstream sees the host the user asked for
+			h := pr.Out.Header
+			stripIdentityHeaders(h)
+			stripOwnCookies(h, s.opts.Sessions.IsOwnCookie)
+			if s.opts.SetAuthorization {
+				delete(h, "Authorization")
+			}
+			if c, ok := pr.In.Context().Value(upstreamKey).(*upstreamCall); ok {
+				setUpstreamHeaders(h, c.st, s.attrKeys, s.opts.PassAccessToken, s.opts.SetAuthorization)
+			}
+		},
+		Transport: transport,
+		ModifyResponse: func(resp *http.Response) error {
+			if c, ok := resp.Request.Context().Value(upstreamKey).(*upstreamCall); ok {
+				s.metrics.UpstreamDuration.WithLabelValues(metrics.Code(resp.StatusCode)).Observe(time.Since(c.start).Seconds())
+			}
+			return nil
+		},
+		ErrorHandler: s.upstreamError,
+	}
+}
+
+// serveUpstream proxies r for the signed-in user st.
+func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request, st *session.State) {
+	r = r.WithContext(context.WithValue(r.Context(), upstreamKey, &upstreamCall{st: st, start: time.Now()}))
+	s.upstream.ServeHTTP(w, r)
+}
+
+// upstreamError answers 502 when the upstream can't be reached or fails.
+func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if c, ok := r.Context().Value(upstreamKey).(*upstreamCall); ok {
+		s.metrics.UpstreamDuration.WithLabelValues("502").Observe(time.Since(c.start).Seconds())
+	}
+	if errors.Is(err, context.Canceled) {
+		return // the client went away
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its URL may carry a query string with secrets
+	}
+	s.log.Warn("upstream request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.fail(w, r, http.StatusBadGateway, "The application is not responding",
+		"Portcullis could not reach the application behind it. Try again in a moment.")
+}

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/providers"
+	"github.com/portcullis/portcullis/proxy"
+	"github.com/portcullis/portcullis/session"
+)
+
+// loadConfig reads and validates the configuration; the error lists every
+// problem, one per line.
+func loadConfig(getenv func(string) string) (*config.Config, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// serve runs the proxy until ctx is done. listening, if not nil, is told
+// the main listener's address once it accepts connections.
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, listening func(addr string)) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	m := metrics.New()
+	srv, err := newServer(cfg, m, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("PORTCULLIS_LISTEN: %w", err)
+	}
+	servers := []*http.Server{newHTTPServer(srv, log)}
+	listeners := []net.Listener{ln}
+	if cfg.MetricsListen != "off" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("PORTCULLIS_METRICS_LISTEN: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		servers = append(servers, newHTTPServer(mux, log))
+		listeners = append(listeners, mln)
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
+	log.Info("portcullis listening", "addr", ln.Addr().String(), "upstream", redactURL(cfg), "providers", len(cfg.Providers), "version", version)
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Graceful shutdown: /ready turns 503 at once, in-flight requests get
+	// SHUTDOWN_TIMEOUT to finish.
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		log.Warn("shutdown deadline passed with requests in flight", "err", err)
+	}
+	return nil
+}
+
+func redactURL(cfg *config.Config) string {
+	if cfg.Upstream == nil {
+		return ""
+	}
+	return cfg.Upstream.Redacted()
+}
+
+// newHTTPServer returns a server with bounded timeouts, so slow clients
+// can't hold connections forever. WriteTimeout stays 0: proxied responses
+// may stream for long.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// newServer maps the configuration onto the packages' options.
+func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy.Server, error) {
+	store, err := session.NewCookieStore(session.Options{
+		Name:     cfg.CookieName,
+		Secrets:  cfg.CookieSecrets,
+		Domain:   cfg.CookieDomain,
+		Path:     cfg.CookiePath,
+		Secure:   cfg.CookieSecure,
+		SameSite: cfg.CookieSameSite,
+		Expire:   cfg.CookieExpire,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var (
+		entries   []proxy.Provider
+		attrNames []string
+		errs      []error
+	)
+	for _, pc := range cfg.Providers {
+		p, err := newProvider(cfg, pc, m)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		entries = append(entries, proxy.Provider{
+			ID:          pc.ID,
+			DisplayName: pc.DisplayName,
+			RedirectURL: pc.RedirectURL,
+			PKCE:        pc.PKCE,
+			Provider:    p,
+		})
+		for _, a := range pc.ClaimAttributes {
+			attrNames = append(attrNames, a.Name)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return proxy.New(proxy.Options{
+		Upstream:               cfg.Upstream,
+		UpstreamTimeout:        cfg.UpstreamTimeout,
+		PublicURL:              cfg.PublicURL,
+		Providers:              entries,
+		Sessions:               store,
+		Rules:                  proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},
+		AllowedRedirectDomains: cfg.AllowedRedirectDomains,
+		AllowUnverifiedEmail:   cfg.AllowUnverifiedEmail,
+		PassAccessToken:        cfg.PassAccessToken,
+		SetAuthorization:       cfg.SetAuthorization,
+		AttributeNames:         attrNames,
+		SignInTitle:            cfg.SignInTitle,
+		SignInLogoURL:          cfg.SignInLogoURL,
+		Metrics:                m,
+		Logger:                 log,
+	})
+}
+
+// newProvider builds the provider for one configured entry.
+func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics) (providers.Provider, error) {
+	if pc.Preset != "oauth2" {
+		return nil, fmt.Errorf("%sPROVIDER: preset %q is not available yet; use PROVIDER=oauth2 with AUTH_URL, TOKEN_URL and USERINFO_URL", pc.Prefix, pc.Preset)
+	}
+	style := map[string]providers.AuthStyle{
+		"auto": providers.AuthStyleAuto, "header": providers.AuthStyleHeader, "params": providers.AuthStyleParams,
+	}[strings.ToLower(pc.TokenAuthStyle)]
+	attrs := make([]providers.Attribute, 0, len(pc.ClaimAttributes))
+	for _, a := range pc.ClaimAttributes {
+		attrs = append(attrs, providers.Attribute{Name: a.Name, Paths: []string{a.Path}})
+	}
+	endpoints := map[string]string{}
+	for url, name := range map[string]string{pc.TokenURL: "token", pc.RefreshURL: "token", pc.UserinfoURL: "userinfo", pc.RevokeURL: "revoke"} {
+		if url != "" {
+			endpoints[url] = name
+		}
+	}
+	client := &http.Client{
+		Timeout: cfg.ProviderTimeout,
+		Transport: m.InstrumentProvider(pc.ID, nil, func(r *http.Request) string {
+			u := *r.URL
+			u.RawQuery, u.Fragment = "", ""
+			if name, ok := endpoints[u.String()]; ok {
+				return name
+			}
+			return "other"
+		}),
+	}
+	return providers.NewOAuth2(providers.Config{
+		ID:                  pc.ID,
+		ClientID:            pc.ClientID,
+		ClientSecret:        pc.ClientSecret,
+		AuthURL:             pc.AuthURL,
+		TokenURL:            pc.TokenURL,
+		UserinfoURL:         pc.UserinfoURL,
+		RefreshURL:          pc.RefreshURL,
+		RedirectURL:         pc.RedirectURL,
+		Scopes:              pc.Scopes,
+		ResponseType:        pc.ResponseType,
+		TokenMethod:         pc.TokenMethod,
+		TokenAuthStyle:      style,
+		ClientIDParam:       pc.ClientIDParam,
+		ClientSecretParam:   pc.ClientSecretParam,
+		AuthParams:          pc.AuthParams,
+		TokenParams:         pc.TokenParams,
+		UserinfoParams:      pc.UserinfoParams,
+		UserinfoMethod:      pc.UserinfoMethod,
+		UserinfoToken:       pc.UserinfoToken,
+		UserinfoTokenParam:  pc.UserinfoTokenParam,
+		TokenUserIDField:    pc.TokenUserIDField,
+		UserinfoUserIDParam: pc.UserinfoUserIDParam,
+		Claims: providers.Claims{
+			ID: pc.ClaimID, Email: pc.ClaimEmail, EmailVerified: pc.ClaimEmailVerified,
+			Name: pc.ClaimName, GivenName: pc.ClaimGivenName, FamilyName: pc.ClaimFamilyName,
+			Username: pc.ClaimUsername, Groups: pc.ClaimGroups, Picture: pc.ClaimPicture, Locale: pc.ClaimLocale,
+			Attributes: attrs,
+			Values:     pc.ClaimValues,
+		},
+		HTTPClient: client,
+	})
+}
+
+// check validates the configuration and prints the effective settings with
+// secrets redacted.
+func check(getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	for _, s := range cfg.Settings() {
+		v := s.Value
+		if v == "" {
+			v = "(unset)"
+		}
+		fmt.Fprintf(stdout, "%s=%s\n", s.Name, v)
+	}
+	fmt.Fprintln(stdout, "configuration OK")
+	return nil
+}

@@ -1,0 +1,41 @@
+// Package session keeps a signed-in user's state: who they are and the
+// provider's tokens. It encodes that state into encrypted, signed cookies
+// (split into parts when large), binds pending sign-ins to the browser, and
+// enforces the session's lifetime on the server. It knows nothing of any
+// provider's wire format.
+package session
+
+import "time"
+
+// State is one signed-in session.
+type State struct {
+	Provider   string // provider id
+	UserID     string // the provider's unique user id
+	User       string // the value of X-User
+	Email      string
+	Name       string
+	GivenName  string
+	FamilyName string
+	Username   string // the provider's username claim
+	Groups     []string
+	Attributes map[string]string
+
+	AccessToken  string
+	RefreshToken string
+	IDToken      string
+	// Expiry is the access token's expiry; zero when the provider gave none.
+	Expiry time.Time
+	// CreatedAt is the sign-in time; the session ends COOKIE_EXPIRE after it.
+	CreatedAt time.Time
+}
+
+// Flow is a sign-in in progress, bound to the browser that started it by the
+// CSRF cookie: the callback must present the same State.
+type Flow struct {
+	State     string // the OAuth2 state parameter (random)
+	Verifier  string // PKCE code verifier; empty without PKCE
+	Nonce     string // OIDC nonce; empty for plain OAuth2
+	Provider  string // provider id the flow was started for
+	Redirect  string // validated rd to return to after sign-in
+	CreatedAt time.Time
+}

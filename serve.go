@@ -22,10 +22,55 @@ import (
 // problem, one per line.
 func loadConfig(getenv func(string) string) (*config.Config, error) {
 	cfg, err := config.Load(getenv)
+	if err == nil {
+		err = notYetSupported(cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return cfg, nil
+}
+
+// notYetSupported refuses settings this build accepts in its configuration
+// but does not implement yet, rather than ignoring them silently.
+func notYetSupported(cfg *config.Config) error {
+	var errs []error
+	no := func(name, what string) {
+		errs = append(errs, fmt.Errorf("%s: %s is not supported by this version yet", name, what))
+	}
+	if cfg.SessionStore != "cookie" {
+		no("PORTCULLIS_SESSION_STORE", cfg.SessionStore)
+	}
+	if cfg.RedisURL != "" {
+		no("PORTCULLIS_REDIS_URL", "Redis")
+	}
+	if cfg.UsersDB != "" {
+		no("PORTCULLIS_USERS_DB", "a user registry")
+	}
+	if len(cfg.SkipAuthRoutes) > 0 {
+		no("PORTCULLIS_SKIP_AUTH_ROUTES", "skipping authentication")
+	}
+	if cfg.BearerTokens {
+		no("PORTCULLIS_BEARER_TOKENS", "bearer-token authentication")
+	}
+	if cfg.TrustForwardedHeaders || len(cfg.TrustedProxies) > 0 {
+		no("PORTCULLIS_TRUST_FORWARDED_HEADERS", "trusting X-Forwarded-* headers")
+	}
+	for _, p := range cfg.Providers {
+		if p.Preset != "oauth2" {
+			no(p.Prefix+"PROVIDER", fmt.Sprintf("the %q preset (use oauth2 with AUTH_URL, TOKEN_URL and USERINFO_URL)", p.Preset))
+		}
+		if p.ResponseType != "code" {
+			no(p.Prefix+"RESPONSE_TYPE", "the implicit flow")
+		}
+		if p.LogoutURL != "" {
+			no(p.Prefix+"LOGOUT_URL", "sign-out at the provider")
+		}
+		if p.RevokeURL != "" {
+			no(p.Prefix+"REVOKE_URL", "token revocation")
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -167,6 +212,8 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 		Rules:                  proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},
 		AllowedRedirectDomains: cfg.AllowedRedirectDomains,
 		AllowUnverifiedEmail:   cfg.AllowUnverifiedEmail,
+		ValidateExternalToken:  cfg.ValidateExternalToken,
+		RefreshSkew:            cfg.RefreshSkew,
 		PassAccessToken:        cfg.PassAccessToken,
 		SetAuthorization:       cfg.SetAuthorization,
 		AttributeNames:         attrNames,
@@ -179,9 +226,6 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 
 // newProvider builds the provider for one configured entry.
 func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics) (providers.Provider, error) {
-	if pc.Preset != "oauth2" {
-		return nil, fmt.Errorf("%sPROVIDER: preset %q is not available yet; use PROVIDER=oauth2 with AUTH_URL, TOKEN_URL and USERINFO_URL", pc.Prefix, pc.Preset)
-	}
 	style := map[string]providers.AuthStyle{
 		"auto": providers.AuthStyleAuto, "header": providers.AuthStyleHeader, "params": providers.AuthStyleParams,
 	}[strings.ToLower(pc.TokenAuthStyle)]

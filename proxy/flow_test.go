@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -400,11 +401,11 @@ func TestTamperedCookies(t *testing.T) {
 		return string(r)
 	}
 	tests := map[string]map[string]string{
-		"flipped byte":         {"_portcullis": flip(good.Value)},
-		"truncated":            {"_portcullis": good.Value[:len(good.Value)/2]},
-		"empty":                {"_portcullis": ""},
-		"garbage":              {"_portcullis": "not-a-cookie"},
-		"moved to csrf name":   {"_portcullis_csrf": good.Value},
+		"flipped byte":       {"_portcullis": flip(good.Value)},
+		"truncated":          {"_portcullis": good.Value[:len(good.Value)/2]},
+		"empty":              {"_portcullis": ""},
+		"garbage":            {"_portcullis": "not-a-cookie"},
+		"moved to csrf name": {"_portcullis_csrf": good.Value},
 	}
 	for name, jar := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -796,6 +797,48 @@ func TestProviderQuirks(t *testing.T) {
 				if got := e.Headers.Get(k); got != want {
 					t.Errorf("upstream %s = %q; want %q", k, got, want)
 				}
+			}
+		})
+	}
+}
+
+func TestAccessTokenExpiry(t *testing.T) {
+	t.Parallel()
+	for _, validate := range []bool{true, false} {
+		t.Run(fmt.Sprintf("validate=%v", validate), func(t *testing.T) {
+			t.Parallel()
+			now := time.Now()
+			var later atomic.Bool
+			clock := func() time.Time {
+				if later.Load() {
+					return now.Add(50 * time.Minute) // the 1h token is within the 15m skew of expiry
+				}
+				return now
+			}
+			h := newHarness(t, setup{
+				idp: func(o *idp.Options) { o.ExpiresIn = time.Hour },
+				proxy: func(o *proxy.Options) {
+					o.ValidateExternalToken = validate
+					o.RefreshSkew = 15 * time.Minute
+					o.Now = clock
+				},
+				session: func(o *session.Options) { o.Expire = 24 * time.Hour; o.Now = clock },
+			})
+			b := h.browser()
+			b.signIn("/")
+			b.header = http.Header{"Accept": {"application/json"}}
+			if resp := b.get("/"); resp.StatusCode != 200 {
+				t.Fatalf("GET / with a fresh token = %d; want 200", resp.StatusCode)
+			}
+			later.Store(true)
+			want := 200
+			if validate {
+				want = 401
+			}
+			resp := b.get("/")
+			readBody(t, resp)
+			if resp.StatusCode != want {
+				t.Errorf("GET / after the token's expiry (minus skew) = %d; want %d", resp.StatusCode, want)
 			}
 		})
 	}

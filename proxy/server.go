@@ -56,6 +56,10 @@ type Options struct {
 	Rules     Rules
 	// AllowedRedirectDomains are hosts rd may point to besides our own.
 	AllowedRedirectDomains []string
+	// ValidateExternalToken ends a session once the provider's access token
+	// has expired (or is within RefreshSkew of it).
+	ValidateExternalToken bool
+	RefreshSkew           time.Duration
 	// AllowUnverifiedEmail admits users whose provider says email_verified=false.
 	AllowUnverifiedEmail bool
 	PassAccessToken      bool
@@ -191,14 +195,25 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 // invalid or expired is cleared on w.
 func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) *session.State {
 	st, err := s.opts.Sessions.Load(r)
+	if err == nil && s.tokenExpired(st) {
+		err = errTokenExpired
+	}
 	if err != nil {
 		if !errors.Is(err, session.ErrNoSession) {
-			s.log.Debug("session rejected", "err", err)
+			s.log.Debug("session ended", "err", err)
 			s.opts.Sessions.Clear(w, r)
 		}
 		return nil
 	}
 	return st
+}
+
+var errTokenExpired = errors.New("the provider's access token has expired")
+
+// tokenExpired reports whether st's access token counts as expired when
+// the session's life follows the provider's token.
+func (s *Server) tokenExpired(st *session.State) bool {
+	return s.opts.ValidateExternalToken && !st.Expiry.IsZero() && !s.now().Before(st.Expiry.Add(-s.opts.RefreshSkew))
 }
 
 // protected serves every path that is not one of ours: signed-in and

@@ -1,0 +1,181 @@
+// Package config reads Portcullis's configuration from environment variables
+// (with a _FILE twin for each), checks it, and reports every problem at once,
+// each naming its variable. It imports no other package of Portcullis: main
+// maps the result onto the options of the proxy, session and providers
+// packages.
+package config
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// Prefix starts every variable's name.
+const Prefix = "PORTCULLIS_"
+
+// Config is the validated configuration: the global variables and the
+// providers.
+//
+// Struct tags drive everything: env and envDefault for
+// github.com/caarlos0/env, doc for Reference, refDefault where the default
+// is prose rather than a value, and secret for Settings ("true": the whole
+// value is hidden; "password": a URL's password is hidden).
+type Config struct {
+	Upstream      *url.URL `env:"UPSTREAM" doc:"URL of the app behind the proxy (http or https). Empty: forward-auth only, no proxying"`
+	Listen        string   `env:"LISTEN" envDefault:":4180" doc:"main listener, host:port"`
+	MetricsListen string   `env:"METRICS_LISTEN" envDefault:":9180" doc:"listener for Prometheus /metrics, host:port; off disables it"`
+	PublicURL     *url.URL `env:"PUBLIC_URL" doc:"external base URL, e.g. https://app.example.com; the redirect URI is PUBLIC_URL/oauth2/callback unless a provider sets REDIRECT_URL. Empty: derived from each request"`
+
+	CookieSecret string `env:"COOKIE_SECRET" secret:"true" refDefault:"required" doc:"session cookie secret: standard or URL-safe base64 of 32 bytes, else a raw string of at least 32 bytes (try: openssl rand -base64 32); encryption and signing keys are derived from it. A comma list is a rotation: the first encodes, all decode"`
+	// CookieSecrets are the decoded COOKIE_SECRET entries, 32 bytes or
+	// more each, the one to encode with first. Never printed.
+	CookieSecrets  [][]byte      `env:"-"`
+	CookieName     string        `env:"COOKIE_NAME" envDefault:"_portcullis" doc:"session cookie name; parts are NAME_0, NAME_1, … when the value exceeds one cookie"`
+	CookieDomain   string        `env:"COOKIE_DOMAIN" doc:"cookie Domain attribute; empty: host-only cookie"`
+	CookiePath     string        `env:"COOKIE_PATH" envDefault:"/" doc:"cookie Path attribute"`
+	CookieSecure   bool          `env:"COOKIE_SECURE" envDefault:"true" doc:"cookie Secure attribute (cookies are always HttpOnly)"`
+	CookieSameSite http.SameSite `env:"COOKIE_SAMESITE" envDefault:"lax" doc:"cookie SameSite attribute: lax, strict or none (none requires COOKIE_SECURE=true)"`
+	CookieExpire   time.Duration `env:"COOKIE_EXPIRE" envDefault:"168h" doc:"longest life of a session, counted from sign-in and enforced by the server; refreshes never extend it"`
+
+	SessionStore string `env:"SESSION_STORE" envDefault:"cookie" doc:"cookie (stateless, tokens encrypted in the cookie) or redis (the cookie holds only a ticket)"`
+	RedisURL     string `env:"REDIS_URL" secret:"password" doc:"redis:// or rediss:// URL, for the redis store and for cross-replica refresh locking"`
+
+	ValidateExternalToken bool          `env:"VALIDATE_EXTERNAL_TOKEN" envDefault:"true" doc:"true: the session lives as long as the provider's access token, refreshed when it expires; false: only COOKIE_EXPIRE bounds it"`
+	RefreshSkew           time.Duration `env:"REFRESH_SKEW" envDefault:"30s" doc:"an access token this close to expiry counts as expired"`
+	RefreshGrace          time.Duration `env:"REFRESH_GRACE" envDefault:"5m" doc:"how long after the access token's expiry a session whose refresh fails transiently keeps working"`
+
+	AllowedEmailDomains []string `env:"ALLOWED_EMAIL_DOMAINS" refDefault:"— (all)" doc:"e-mail domains allowed after sign-in"`
+	AllowedEmails       []string `env:"ALLOWED_EMAILS" refDefault:"— (all)" doc:"e-mail addresses allowed after sign-in"`
+	AllowedGroups       []string `env:"ALLOWED_GROUPS" refDefault:"— (all)" doc:"groups allowed after sign-in (a user needs one of them)"`
+
+	AutoSignup bool   `env:"AUTO_SIGNUP" envDefault:"true" doc:"with a user registry: true creates unknown users at their first sign-in; false admits only users already in the registry"`
+	UsersDB    string `env:"USERS_DB" secret:"password" doc:"user registry: a file path (embedded) or postgres://…; empty: no registry"`
+
+	// SkipAuthRoutes bypass authentication when the method (if given) and
+	// the path pattern both match.
+	SkipAuthRoutes         []Route  `env:"SKIP_AUTH_ROUTES" doc:"comma list of METHOD=regex or regex (RE2, matched against the path) that bypass authentication; METHOD is letters only"`
+	AllowedRedirectDomains []string `env:"ALLOWED_REDIRECT_DOMAINS" doc:"hosts that rd may point to besides the request's own: host, .host (and its subdomains), host:port, host:*"`
+
+	PassAccessToken       bool           `env:"PASS_ACCESS_TOKEN" envDefault:"false" doc:"send X-Forwarded-Access-Token upstream"`
+	SetAuthorization      bool           `env:"SET_AUTHORIZATION" envDefault:"false" doc:"send Authorization: Bearer <access token> upstream"`
+	BearerTokens          bool           `env:"BEARER_TOKENS" envDefault:"false" doc:"accept Authorization: Bearer from machine clients, validated against the provider"`
+	TrustForwardedHeaders bool           `env:"TRUST_FORWARDED_HEADERS" envDefault:"false" doc:"honour X-Forwarded-Proto/Host/Uri/Method from the peer"`
+	TrustedProxies        []netip.Prefix `env:"TRUSTED_PROXIES" refDefault:"— (any peer, when trusting is on)" doc:"comma list of CIDRs or IPs of peers whose X-Forwarded-* are honoured"`
+	AllowUnverifiedEmail  bool           `env:"ALLOW_UNVERIFIED_EMAIL" envDefault:"false" doc:"admit users whose provider says their e-mail is not verified"`
+
+	// ProviderIDs is PORTCULLIS_PROVIDERS as given; Providers is the result.
+	ProviderIDs     []string      `env:"PROVIDERS" doc:"comma list of provider ids (lower-case letters and digits) for several providers; each is then configured with PORTCULLIS_<ID>_ variables"`
+	ProviderTimeout time.Duration `env:"PROVIDER_TIMEOUT" envDefault:"10s" doc:"bound on every call to a provider (token, userinfo, discovery, JWKS, revoke)"`
+	UpstreamTimeout time.Duration `env:"UPSTREAM_TIMEOUT" envDefault:"0" refDefault:"0 (none)" doc:"response-header timeout toward the upstream"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"on SIGTERM, how long in-flight requests may finish (while /ready answers 503)"`
+
+	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info" doc:"debug, info, warn or error"`
+	LogFormat string     `env:"LOG_FORMAT" envDefault:"json" doc:"json or text"`
+
+	SignInTitle   string `env:"SIGN_IN_TITLE" envDefault:"Sign in" doc:"title of the sign-in page"`
+	SignInLogoURL string `env:"SIGN_IN_LOGO_URL" doc:"logo on the sign-in page: an http(s) URL, a data: URL or a path starting with /; empty: no logo"`
+
+	// Providers holds one provider per PROVIDERS id, or the single
+	// provider read with the PORTCULLIS_ prefix. Never empty after Load.
+	Providers []Provider `env:"-"`
+}
+
+// Provider is one identity provider's settings. Fields left empty (a URL,
+// DISPLAY_NAME, SCOPES) are filled from the preset or from discovery by the
+// providers package; Explicit tells which variables the environment set, so a
+// preset can still supply its own value for the others.
+type Provider struct {
+	// ID names the provider in X-User-Provider, in the registry and in
+	// /oauth2/start?provider=: the listed id, or with a single provider
+	// its PROVIDER value.
+	ID string `env:"-"`
+	// Prefix is what its variables start with: "PORTCULLIS_" or
+	// "PORTCULLIS_<ID>_".
+	Prefix string `env:"-"`
+
+	Preset       string `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak or auth0; a preset fills the defaults of the other provider variables, any of which can be overridden"`
+	DisplayName  string `env:"DISPLAY_NAME" refDefault:"preset's" doc:"label on the sign-in page"`
+	ClientID     string `env:"CLIENT_ID" refDefault:"required" doc:"client id registered at the provider"`
+	ClientSecret string `env:"CLIENT_SECRET" secret:"true" refDefault:"required (not with RESPONSE_TYPE=token)" doc:"client secret registered at the provider"`
+	IssuerURL    string `env:"ISSUER_URL" refDefault:"preset's" doc:"OIDC issuer: discovery, ID token verification, JWKS; required for oidc. An endpoint URL set explicitly wins over discovery"`
+	Tenant       string `env:"TENANT" envDefault:"common" doc:"Microsoft Entra tenant: common, organizations, consumers or a tenant id"`
+	AuthURL      string `env:"AUTH_URL" refDefault:"preset/discovery" doc:"authorization endpoint; required for oauth2"`
+	TokenURL     string `env:"TOKEN_URL" refDefault:"preset/discovery" doc:"token endpoint; required for oauth2"`
+	UserinfoURL  string `env:"USERINFO_URL" refDefault:"preset/discovery" doc:"userinfo endpoint; required for oauth2"`
+	RefreshURL   string `env:"REFRESH_URL" refDefault:"TOKEN_URL" doc:"where refresh-token grants go"`
+	LogoutURL    string `env:"LOGOUT_URL" refDefault:"preset/discovery" doc:"provider sign-out (end-session) URL"`
+	RevokeURL    string `env:"REVOKE_URL" refDefault:"preset/discovery" doc:"RFC 7009 token revocation URL"`
+	RedirectURL  string `env:"REDIRECT_URL" refDefault:"PUBLIC_URL/oauth2/callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
+
+	Scopes       []string `env:"SCOPES" refDefault:"preset's" doc:"scopes, space- or comma-separated"`
+	ResponseType string   `env:"RESPONSE_TYPE" envDefault:"code" doc:"code (authorization code) or token (implicit: the token comes in the URL fragment)"`
+	PKCE         bool     `env:"PKCE" envDefault:"true" doc:"send a PKCE S256 code_challenge"`
+
+	TokenMethod       string `env:"TOKEN_METHOD" envDefault:"POST" doc:"GET or POST; GET for token endpoints that take a query string (WeChat)"`
+	TokenAuthStyle    string `env:"TOKEN_AUTH_STYLE" envDefault:"auto" doc:"how the client authenticates at the token endpoint: header (HTTP Basic), params (in the form) or auto"`
+	ClientIDParam     string `env:"CLIENT_ID_PARAM" envDefault:"client_id" doc:"parameter name of the client id, in the authorization URL and token requests"`
+	ClientSecretParam string `env:"CLIENT_SECRET_PARAM" envDefault:"client_secret" doc:"parameter name of the client secret in token requests"`
+
+	AuthParams     url.Values `env:"AUTH_PARAMS" doc:"extra authorization URL parameters, query-string form: access_type=offline&prompt=consent"`
+	TokenParams    url.Values `env:"TOKEN_PARAMS" doc:"extra token request parameters, query-string form"`
+	UserinfoParams url.Values `env:"USERINFO_PARAMS" doc:"extra userinfo request parameters, query-string form"`
+
+	UserinfoMethod      string `env:"USERINFO_METHOD" envDefault:"GET" doc:"GET or POST"`
+	UserinfoToken       string `env:"USERINFO_TOKEN" envDefault:"header" doc:"how the access token reaches the userinfo URL: header (Bearer), query or body"`
+	UserinfoTokenParam  string `env:"USERINFO_TOKEN_PARAM" envDefault:"access_token" doc:"parameter name of the access token with USERINFO_TOKEN query or body"`
+	TokenUserIDField    string `env:"TOKEN_USER_ID_FIELD" doc:"field of the token response carrying the user id (WeChat openid, Mercado Libre user_id)"`
+	UserinfoUserIDParam string `env:"USERINFO_USER_ID_PARAM" doc:"send the TOKEN_USER_ID_FIELD value to the userinfo URL under this parameter name"`
+
+	ClaimID            []string `env:"CLAIM_ID" envDefault:"sub,id" doc:"path(s) in the userinfo JSON (dot paths, first non-empty wins) of the unique user id; sign-in fails without it"`
+	ClaimEmail         []string `env:"CLAIM_EMAIL" envDefault:"email" doc:"path(s) of the e-mail address"`
+	ClaimEmailVerified []string `env:"CLAIM_EMAIL_VERIFIED" envDefault:"email_verified" doc:"path(s) of the e-mail verified flag"`
+	ClaimName          []string `env:"CLAIM_NAME" envDefault:"name" doc:"path(s) of the full name"`
+	ClaimGivenName     []string `env:"CLAIM_GIVEN_NAME" envDefault:"given_name" doc:"path(s) of the given name"`
+	ClaimFamilyName    []string `env:"CLAIM_FAMILY_NAME" envDefault:"family_name" doc:"path(s) of the family name"`
+	ClaimUsername      []string `env:"CLAIM_USERNAME" envDefault:"preferred_username" doc:"path(s) of the username"`
+	ClaimGroups        []string `env:"CLAIM_GROUPS" envDefault:"groups" doc:"path(s) of the groups"`
+	ClaimPicture       []string `env:"CLAIM_PICTURE" envDefault:"picture" doc:"path(s) of the picture URL"`
+	ClaimLocale        []string `env:"CLAIM_LOCALE" envDefault:"locale" doc:"path(s) of the locale"`
+	// ClaimAttributes are the extra attributes, each sent as
+	// X-User-Attr-<Name>.
+	ClaimAttributes []Attribute `env:"CLAIM_ATTRIBUTES" doc:"extra attributes, Name=path,…, each sent as X-User-Attr-<Name>: Dept=org.department,Amount=salaryAmount"`
+	// ClaimValues maps provider values to ours: lower-case field or
+	// attribute name → provider's value (IN) → value sent (OUT).
+	ClaimValues map[string]map[string]string `env:"CLAIM_VALUES" doc:"value mapping for a field or attribute, NAME:OUT=IN,…, several joined by ; — Gender:M=male,M=hombre,F=female"`
+
+	// Explicit holds the variables (by suffix, e.g. "TOKEN_METHOD") that
+	// the environment set; the others hold the generic defaults, which a
+	// preset may replace with its own.
+	Explicit map[string]bool `env:"-"`
+}
+
+// A Route is one PORTCULLIS_SKIP_AUTH_ROUTES entry.
+type Route struct {
+	Method string         // upper-case; empty: any method
+	Path   *regexp.Regexp // matched against the request path
+}
+
+// String returns the route as written in the environment.
+func (r Route) String() string {
+	if r.Method == "" {
+		return r.Path.String()
+	}
+	return r.Method + "=" + r.Path.String()
+}
+
+// An Attribute is one CLAIM_ATTRIBUTES entry: the value at Path in the
+// userinfo JSON, sent upstream as X-User-Attr-<Name>.
+type Attribute struct {
+	Name string
+	Path string
+}
+
+// presets are the PROVIDER values the SPEC names.
+var presets = []string{
+	"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin",
+	"gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0",
+}

@@ -1,0 +1,778 @@
+package config
+
+import (
+	"bytes"
+	"encoding/base64"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+const rawSecret = "0123456789abcdef0123456789abcdef!" // 33 bytes, not base64
+
+// minimal is the smallest valid environment: a generic oauth2 provider.
+func minimal() map[string]string {
+	return map[string]string{
+		"PORTCULLIS_COOKIE_SECRET": rawSecret,
+		"PORTCULLIS_CLIENT_ID":     "client",
+		"PORTCULLIS_CLIENT_SECRET": "client-secret",
+		"PORTCULLIS_AUTH_URL":      "https://idp.example.com/authorize",
+		"PORTCULLIS_TOKEN_URL":     "https://idp.example.com/token",
+		"PORTCULLIS_USERINFO_URL":  "https://idp.example.com/userinfo",
+	}
+}
+
+// with returns a copy of m with kv (name, value, …) set; an empty value
+// deletes the name.
+func with(m map[string]string, kv ...string) map[string]string {
+	m = maps.Clone(m)
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(m, kv[i])
+		} else {
+			m[kv[i]] = kv[i+1]
+		}
+	}
+	return m
+}
+
+func getenv(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func mustLoad(t *testing.T, m map[string]string) *Config {
+	t.Helper()
+	c, err := Load(getenv(m))
+	if err != nil {
+		t.Fatalf("Load() error:\n%v", err)
+	}
+	return c
+}
+
+func lines(err error) []string {
+	if err == nil {
+		return nil
+	}
+	return strings.Split(err.Error(), "\n")
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, minimal())
+	if len(c.Providers) != 1 {
+		t.Fatalf("len(Providers) = %d; want 1", len(c.Providers))
+	}
+	p := c.Providers[0]
+	// The defaults of the SPEC's tables.
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"PORTCULLIS_UPSTREAM", c.Upstream, (*url.URL)(nil)},
+		{"PORTCULLIS_LISTEN", c.Listen, ":4180"},
+		{"PORTCULLIS_METRICS_LISTEN", c.MetricsListen, ":9180"},
+		{"PORTCULLIS_PUBLIC_URL", c.PublicURL, (*url.URL)(nil)},
+		{"PORTCULLIS_COOKIE_NAME", c.CookieName, "_portcullis"},
+		{"PORTCULLIS_COOKIE_DOMAIN", c.CookieDomain, ""},
+		{"PORTCULLIS_COOKIE_PATH", c.CookiePath, "/"},
+		{"PORTCULLIS_COOKIE_SECURE", c.CookieSecure, true},
+		{"PORTCULLIS_COOKIE_SAMESITE", c.CookieSameSite, http.SameSiteLaxMode},
+		{"PORTCULLIS_COOKIE_EXPIRE", c.CookieExpire, 168 * time.Hour},
+		{"PORTCULLIS_SESSION_STORE", c.SessionStore, "cookie"},
+		{"PORTCULLIS_REDIS_URL", c.RedisURL, ""},
+		{"PORTCULLIS_VALIDATE_EXTERNAL_TOKEN", c.ValidateExternalToken, true},
+		{"PORTCULLIS_REFRESH_SKEW", c.RefreshSkew, 30 * time.Second},
+		{"PORTCULLIS_REFRESH_GRACE", c.RefreshGrace, 5 * time.Minute},
+		{"PORTCULLIS_ALLOWED_EMAIL_DOMAINS", c.AllowedEmailDomains, []string(nil)},
+		{"PORTCULLIS_ALLOWED_EMAILS", c.AllowedEmails, []string(nil)},
+		{"PORTCULLIS_ALLOWED_GROUPS", c.AllowedGroups, []string(nil)},
+		{"PORTCULLIS_AUTO_SIGNUP", c.AutoSignup, true},
+		{"PORTCULLIS_USERS_DB", c.UsersDB, ""},
+		{"PORTCULLIS_SKIP_AUTH_ROUTES", c.SkipAuthRoutes, []Route(nil)},
+		{"PORTCULLIS_ALLOWED_REDIRECT_DOMAINS", c.AllowedRedirectDomains, []string(nil)},
+		{"PORTCULLIS_PASS_ACCESS_TOKEN", c.PassAccessToken, false},
+		{"PORTCULLIS_SET_AUTHORIZATION", c.SetAuthorization, false},
+		{"PORTCULLIS_BEARER_TOKENS", c.BearerTokens, false},
+		{"PORTCULLIS_TRUST_FORWARDED_HEADERS", c.TrustForwardedHeaders, false},
+		{"PORTCULLIS_TRUSTED_PROXIES", c.TrustedProxies, []netip.Prefix(nil)},
+		{"PORTCULLIS_ALLOW_UNVERIFIED_EMAIL", c.AllowUnverifiedEmail, false},
+		{"PORTCULLIS_PROVIDERS", c.ProviderIDs, []string(nil)},
+		{"PORTCULLIS_PROVIDER_TIMEOUT", c.ProviderTimeout, 10 * time.Second},
+		{"PORTCULLIS_UPSTREAM_TIMEOUT", c.UpstreamTimeout, time.Duration(0)},
+		{"PORTCULLIS_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, 20 * time.Second},
+		{"PORTCULLIS_LOG_LEVEL", c.LogLevel, slog.LevelInfo},
+		{"PORTCULLIS_LOG_FORMAT", c.LogFormat, "json"},
+		{"PORTCULLIS_SIGN_IN_TITLE", c.SignInTitle, "Sign in"},
+		{"PORTCULLIS_SIGN_IN_LOGO_URL", c.SignInLogoURL, ""},
+
+		{"provider ID", p.ID, "oauth2"},
+		{"provider Prefix", p.Prefix, "PORTCULLIS_"},
+		{"PROVIDER", p.Preset, "oauth2"},
+		{"DISPLAY_NAME", p.DisplayName, ""},
+		{"ISSUER_URL", p.IssuerURL, ""},
+		{"TENANT", p.Tenant, "common"},
+		{"REFRESH_URL", p.RefreshURL, ""},
+		{"REDIRECT_URL", p.RedirectURL, ""},
+		{"SCOPES", p.Scopes, []string(nil)},
+		{"RESPONSE_TYPE", p.ResponseType, "code"},
+		{"PKCE", p.PKCE, true},
+		{"TOKEN_METHOD", p.TokenMethod, "POST"},
+		{"TOKEN_AUTH_STYLE", p.TokenAuthStyle, "auto"},
+		{"CLIENT_ID_PARAM", p.ClientIDParam, "client_id"},
+		{"CLIENT_SECRET_PARAM", p.ClientSecretParam, "client_secret"},
+		{"AUTH_PARAMS", p.AuthParams, url.Values(nil)},
+		{"TOKEN_PARAMS", p.TokenParams, url.Values(nil)},
+		{"USERINFO_PARAMS", p.UserinfoParams, url.Values(nil)},
+		{"USERINFO_METHOD", p.UserinfoMethod, "GET"},
+		{"USERINFO_TOKEN", p.UserinfoToken, "header"},
+		{"USERINFO_TOKEN_PARAM", p.UserinfoTokenParam, "access_token"},
+		{"TOKEN_USER_ID_FIELD", p.TokenUserIDField, ""},
+		{"USERINFO_USER_ID_PARAM", p.UserinfoUserIDParam, ""},
+		{"CLAIM_ID", p.ClaimID, []string{"sub", "id"}},
+		{"CLAIM_EMAIL", p.ClaimEmail, []string{"email"}},
+		{"CLAIM_EMAIL_VERIFIED", p.ClaimEmailVerified, []string{"email_verified"}},
+		{"CLAIM_NAME", p.ClaimName, []string{"name"}},
+		{"CLAIM_GIVEN_NAME", p.ClaimGivenName, []string{"given_name"}},
+		{"CLAIM_FAMILY_NAME", p.ClaimFamilyName, []string{"family_name"}},
+		{"CLAIM_USERNAME", p.ClaimUsername, []string{"preferred_username"}},
+		{"CLAIM_GROUPS", p.ClaimGroups, []string{"groups"}},
+		{"CLAIM_PICTURE", p.ClaimPicture, []string{"picture"}},
+		{"CLAIM_LOCALE", p.ClaimLocale, []string{"locale"}},
+		{"CLAIM_ATTRIBUTES", p.ClaimAttributes, []Attribute(nil)},
+		{"CLAIM_VALUES", p.ClaimValues, map[string]map[string]string(nil)},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %#v; want %#v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, with(minimal(),
+		"PORTCULLIS_UPSTREAM", "http://app:8080",
+		"PORTCULLIS_PUBLIC_URL", "https://app.example.com",
+		"PORTCULLIS_COOKIE_SAMESITE", "Strict",
+		"PORTCULLIS_ALLOWED_GROUPS", "admins, Domain Users ,",
+		"PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7, ::1, 172.16.3.4/12",
+		"PORTCULLIS_SKIP_AUTH_ROUTES", "GET=^/health$,^/public/,a1=b",
+		"PORTCULLIS_LOG_LEVEL", "DEBUG",
+		"PORTCULLIS_LOG_FORMAT", "Text",
+		"PORTCULLIS_METRICS_LISTEN", "off",
+		"PORTCULLIS_SCOPES", "openid profile,email ,  groups",
+		"PORTCULLIS_AUTH_PARAMS", "access_type=offline&prompt=consent",
+		"PORTCULLIS_TOKEN_METHOD", "get",
+	))
+	p := c.Providers[0]
+	var routes []string
+	for _, r := range c.SkipAuthRoutes {
+		routes = append(routes, r.Method+" "+r.Path.String())
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"Upstream", c.Upstream.String(), "http://app:8080"},
+		{"PublicURL", c.PublicURL.Host, "app.example.com"},
+		{"CookieSameSite", c.CookieSameSite, http.SameSiteStrictMode},
+		{"AllowedGroups", c.AllowedGroups, []string{"admins", "Domain Users"}},
+		{"TrustedProxies", c.TrustedProxies, []netip.Prefix{
+			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
+			netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("172.16.0.0/12"),
+		}},
+		{"SkipAuthRoutes", routes, []string{"GET ^/health$", " ^/public/", " a1=b"}},
+		{"LogLevel", c.LogLevel, slog.LevelDebug},
+		{"LogFormat", c.LogFormat, "text"},
+		{"MetricsListen", c.MetricsListen, "off"},
+		{"Scopes", p.Scopes, []string{"openid", "profile", "email", "groups"}},
+		{"AuthParams", p.AuthParams, url.Values{"access_type": {"offline"}, "prompt": {"consent"}}},
+		{"TokenMethod", p.TokenMethod, "GET"},
+		{"Explicit TOKEN_METHOD", p.Explicit["TOKEN_METHOD"], true},
+		{"Explicit USERINFO_METHOD", p.Explicit["USERINFO_METHOD"], false},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %#v; want %#v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	m := with(minimal(),
+		"PORTCULLIS_COOKIE_SECRET", "seven77",
+		"PORTCULLIS_REFRESH_SKEW", "abc",
+		"PORTCULLIS_COOKIE_SAMESITE", "sometimes",
+		"PORTCULLIS_LOG_FORMAT", "xml",
+		"PORTCULLIS_CLIENT_ID", "",
+	)
+	c, err := Load(getenv(m))
+	if c != nil {
+		t.Errorf("Load() config = %v; want nil with an error", c)
+	}
+	got := lines(err)
+	want := []string{
+		"PORTCULLIS_CLIENT_ID: required",
+		"PORTCULLIS_COOKIE_SAMESITE: must be lax, strict or none, got \"sometimes\"",
+		"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 7 characters",
+		"PORTCULLIS_LOG_FORMAT: must be json or text, got \"xml\"",
+		"PORTCULLIS_REFRESH_SKEW: not a duration: \"abc\"",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestLoadProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"no cookie secret", with(minimal(), "PORTCULLIS_COOKIE_SECRET", ""),
+			[]string{"PORTCULLIS_COOKIE_SECRET: required; generate one with: openssl rand -base64 32"}},
+		{"bad bool", with(minimal(), "PORTCULLIS_COOKIE_SECURE", "yes"),
+			[]string{`PORTCULLIS_COOKIE_SECURE: not a boolean (true or false): "yes"`}},
+		{"bad level", with(minimal(), "PORTCULLIS_LOG_LEVEL", "verbose"),
+			[]string{`PORTCULLIS_LOG_LEVEL: must be debug, info, warn or error, got "verbose"`}},
+		{"zero expire", with(minimal(), "PORTCULLIS_COOKIE_EXPIRE", "0s"),
+			[]string{"PORTCULLIS_COOKIE_EXPIRE: must be greater than 0, got 0s"}},
+		{"zero provider timeout", with(minimal(), "PORTCULLIS_PROVIDER_TIMEOUT", "0"),
+			[]string{"PORTCULLIS_PROVIDER_TIMEOUT: must be greater than 0, got 0s"}},
+		{"negative durations", with(minimal(), "PORTCULLIS_REFRESH_SKEW", "-1s", "PORTCULLIS_REFRESH_GRACE", "-5m",
+			"PORTCULLIS_UPSTREAM_TIMEOUT", "-1s", "PORTCULLIS_SHUTDOWN_TIMEOUT", "-1h"),
+			[]string{
+				"PORTCULLIS_REFRESH_GRACE: must not be negative, got -5m",
+				"PORTCULLIS_REFRESH_SKEW: must not be negative, got -1s",
+				"PORTCULLIS_SHUTDOWN_TIMEOUT: must not be negative, got -1h",
+				"PORTCULLIS_UPSTREAM_TIMEOUT: must not be negative, got -1s",
+			}},
+		{"upstream not http", with(minimal(), "PORTCULLIS_UPSTREAM", "ftp://files"),
+			[]string{`PORTCULLIS_UPSTREAM: must be an absolute http or https URL, got "ftp://files"`}},
+		{"upstream relative", with(minimal(), "PORTCULLIS_UPSTREAM", "app:8080"),
+			[]string{`PORTCULLIS_UPSTREAM: must be an absolute http or https URL, got "app:8080"`}},
+		{"upstream unparsable", with(minimal(), "PORTCULLIS_UPSTREAM", "http://[::1"),
+			[]string{`PORTCULLIS_UPSTREAM: not a URL: missing ']' in host`}},
+		{"public url with query", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com/?a=1"),
+			[]string{`PORTCULLIS_PUBLIC_URL: must not have a query or a fragment, got "https://app.example.com/?a=1"`}},
+		{"listen", with(minimal(), "PORTCULLIS_LISTEN", "4180", "PORTCULLIS_METRICS_LISTEN", "localhost:99999"),
+			[]string{
+				`PORTCULLIS_LISTEN: must be host:port (":4180"), got "4180"`,
+				`PORTCULLIS_METRICS_LISTEN: must be host:port (":9180") or off, got "localhost:99999"`,
+			}},
+		{"listen clash", with(minimal(), "PORTCULLIS_METRICS_LISTEN", ":4180"),
+			[]string{`PORTCULLIS_METRICS_LISTEN: must differ from PORTCULLIS_LISTEN (":4180")`}},
+		{"samesite none insecure", with(minimal(), "PORTCULLIS_COOKIE_SAMESITE", "None", "PORTCULLIS_COOKIE_SECURE", "false"),
+			[]string{"PORTCULLIS_COOKIE_SAMESITE: none requires PORTCULLIS_COOKIE_SECURE=true"}},
+		{"cookie name", with(minimal(), "PORTCULLIS_COOKIE_NAME", "my cookie"),
+			[]string{`PORTCULLIS_COOKIE_NAME: "my cookie" is not a valid cookie name (no spaces, separators or control characters)`}},
+		{"host cookie", with(minimal(), "PORTCULLIS_COOKIE_NAME", "__Host-s", "PORTCULLIS_COOKIE_DOMAIN", "example.com"),
+			[]string{"PORTCULLIS_COOKIE_NAME: a __Host- cookie requires PORTCULLIS_COOKIE_SECURE=true, PORTCULLIS_COOKIE_PATH=/ and no PORTCULLIS_COOKIE_DOMAIN"}},
+		{"cookie domain and path", with(minimal(), "PORTCULLIS_COOKIE_DOMAIN", "exa mple.com", "PORTCULLIS_COOKIE_PATH", "app"),
+			[]string{
+				`PORTCULLIS_COOKIE_DOMAIN: "exa mple.com" is not a domain name`,
+				`PORTCULLIS_COOKIE_PATH: must start with / and hold no ';' or control characters, got "app"`,
+			}},
+		{"redis without url", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis"),
+			[]string{"PORTCULLIS_REDIS_URL: required with PORTCULLIS_SESSION_STORE=redis"}},
+		{"redis bad scheme", with(minimal(), "PORTCULLIS_SESSION_STORE", "Redis", "PORTCULLIS_REDIS_URL", "http://u:pw@redis:6379"),
+			[]string{`PORTCULLIS_REDIS_URL: must start with redis:// or rediss://, got scheme "http"`}},
+		{"store", with(minimal(), "PORTCULLIS_SESSION_STORE", "memcached"),
+			[]string{`PORTCULLIS_SESSION_STORE: must be cookie or redis, got "memcached"`}},
+		{"users db", with(minimal(), "PORTCULLIS_USERS_DB", "mysql://db/users"),
+			[]string{`PORTCULLIS_USERS_DB: must be a file path or a postgres:// URL, got scheme "mysql"`}},
+		{"allowed emails", with(minimal(), "PORTCULLIS_ALLOWED_EMAILS", "a@example.com,bob"),
+			[]string{`PORTCULLIS_ALLOWED_EMAILS: "bob" is not an e-mail address`}},
+		{"trusted proxies", with(minimal(), "PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/33,proxy,10.1.2.3"),
+			[]string{
+				`PORTCULLIS_TRUSTED_PROXIES: "10.0.0.0/33" is not a CIDR (10.0.0.0/8) or an IP address`,
+				`PORTCULLIS_TRUSTED_PROXIES: "proxy" is not a CIDR (10.0.0.0/8) or an IP address`,
+			}},
+		{"skip auth routes", with(minimal(), "PORTCULLIS_SKIP_AUTH_ROUTES", "GET=^/ok$,POST=(,GET="),
+			[]string{
+				"PORTCULLIS_SKIP_AUTH_ROUTES: \"(\" does not compile: error parsing regexp: missing closing ): `(`",
+				`PORTCULLIS_SKIP_AUTH_ROUTES: "GET=" has an empty pattern; want METHOD=regex or regex`,
+			}},
+		{"redirect domains", with(minimal(), "PORTCULLIS_ALLOWED_REDIRECT_DOMAINS", "example.com,.example.org,a.example.net:8443,b.example.net:*,*.example.com,c.example.com:x,http://d.com"),
+			[]string{
+				`PORTCULLIS_ALLOWED_REDIRECT_DOMAINS: "*.example.com" is not a host: write .example.com for a domain and its subdomains`,
+				`PORTCULLIS_ALLOWED_REDIRECT_DOMAINS: "c.example.com:x" has a bad port "x": want a number or *`,
+				`PORTCULLIS_ALLOWED_REDIRECT_DOMAINS: "http://d.com" is not a host, .host, host:port or host:*`,
+			}},
+		{"logo", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "logo.png"),
+			[]string{"PORTCULLIS_SIGN_IN_LOGO_URL: must be an http(s) URL, a data: URL or a path starting with /"}},
+		{"unknown preset", with(minimal(), "PORTCULLIS_PROVIDER", "okta"),
+			[]string{`PORTCULLIS_PROVIDER: unknown provider "okta"; one of oauth2, oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak, auth0`}},
+		{"oauth2 urls", with(minimal(), "PORTCULLIS_AUTH_URL", "", "PORTCULLIS_TOKEN_URL", "", "PORTCULLIS_USERINFO_URL", "/userinfo"),
+			[]string{
+				"PORTCULLIS_AUTH_URL: required with PORTCULLIS_PROVIDER=oauth2",
+				"PORTCULLIS_TOKEN_URL: required with PORTCULLIS_PROVIDER=oauth2",
+				`PORTCULLIS_USERINFO_URL: must be an absolute http or https URL, got "/userinfo"`,
+			}},
+		{"oidc issuer", with(minimal(), "PORTCULLIS_PROVIDER", "oidc"),
+			[]string{"PORTCULLIS_ISSUER_URL: required with PORTCULLIS_PROVIDER=oidc"}},
+		{"client credentials", with(minimal(), "PORTCULLIS_CLIENT_ID", "", "PORTCULLIS_CLIENT_SECRET", ""),
+			[]string{
+				"PORTCULLIS_CLIENT_ID: required",
+				"PORTCULLIS_CLIENT_SECRET: required (unless PORTCULLIS_RESPONSE_TYPE=token)",
+			}},
+		{"enumerations", with(minimal(), "PORTCULLIS_RESPONSE_TYPE", "id_token", "PORTCULLIS_TOKEN_METHOD", "PUT",
+			"PORTCULLIS_TOKEN_AUTH_STYLE", "jwt", "PORTCULLIS_USERINFO_METHOD", "DELETE", "PORTCULLIS_USERINFO_TOKEN", "cookie"),
+			[]string{
+				`PORTCULLIS_RESPONSE_TYPE: must be code or token, got "id_token"`,
+				`PORTCULLIS_TOKEN_AUTH_STYLE: must be auto, header or params, got "jwt"`,
+				`PORTCULLIS_TOKEN_METHOD: must be GET or POST, got "PUT"`,
+				`PORTCULLIS_USERINFO_METHOD: must be GET or POST, got "DELETE"`,
+				`PORTCULLIS_USERINFO_TOKEN: must be header, query or body, got "cookie"`,
+			}},
+		{"params", with(minimal(), "PORTCULLIS_TOKEN_PARAMS", "a=%zz"),
+			[]string{`PORTCULLIS_TOKEN_PARAMS: not a query string (a=1&b=2): invalid URL escape "%zz"`}},
+		{"claim id empty", with(minimal(), "PORTCULLIS_CLAIM_ID", " , "),
+			[]string{"PORTCULLIS_CLAIM_ID: must name at least one path"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(getenv(tt.env))
+			if got := lines(err); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestLoadAccepts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"implicit flow needs no secret", with(minimal(), "PORTCULLIS_RESPONSE_TYPE", "token", "PORTCULLIS_CLIENT_SECRET", "")},
+		{"preset needs no urls", with(minimal(), "PORTCULLIS_PROVIDER", "google", "PORTCULLIS_AUTH_URL", "", "PORTCULLIS_TOKEN_URL", "", "PORTCULLIS_USERINFO_URL", "")},
+		{"oidc with issuer", with(minimal(), "PORTCULLIS_PROVIDER", "OIDC", "PORTCULLIS_ISSUER_URL", "https://idp.example.com")},
+		{"redis store", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis", "PORTCULLIS_REDIS_URL", "rediss://:pw@redis:6380/1")},
+		{"postgres registry", with(minimal(), "PORTCULLIS_USERS_DB", "postgres://u:p@db/users?sslmode=disable")},
+		{"file registry", with(minimal(), "PORTCULLIS_USERS_DB", "/var/lib/portcullis/users.db")},
+		{"samesite none secure", with(minimal(), "PORTCULLIS_COOKIE_SAMESITE", "none")},
+		{"listen on loopback port 0", with(minimal(), "PORTCULLIS_LISTEN", "127.0.0.1:0", "PORTCULLIS_METRICS_LISTEN", "127.0.0.1:0")},
+		{"logo path", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "/static/logo.svg")},
+		{"logo data", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "data:image/png;base64,iVBORw0KGgo=")},
+		{"empty value is unset", with(minimal(), "PORTCULLIS_LISTEN", "")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := Load(getenv(tt.env)); err != nil {
+				t.Errorf("Load() error:\n%v\nwant none", err)
+			}
+		})
+	}
+}
+
+func TestCookieSecret(t *testing.T) {
+	t.Parallel()
+	key := bytes.Repeat([]byte{0xfb, 0xff, 0x01, 0x80}, 8) // base64 with + / (std) or - _ (URL-safe)
+	std := base64.StdEncoding.EncodeToString(key)
+	rawURL := base64.RawURLEncoding.EncodeToString(key)
+	tests := []struct {
+		name    string
+		secret  string
+		want    [][]byte
+		wantErr string
+	}{
+		{"std base64 of 32 bytes", std, [][]byte{key}, ""},
+		{"URL-safe base64 without padding", rawURL, [][]byte{key}, ""},
+		{"raw 32+ characters", rawSecret, [][]byte{[]byte(rawSecret)}, ""},
+		{"raw exactly 32 characters", rawSecret[:32], [][]byte{[]byte(rawSecret[:32])}, ""},
+		{"7 characters", "hunter2", nil,
+			"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 7 characters"},
+		{"base64 of 16 bytes is too short", base64.StdEncoding.EncodeToString(key[:16]), nil,
+			"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 24 characters"},
+		{"rotation", std + ", " + rawSecret, [][]byte{key, []byte(rawSecret)}, ""},
+		{"rotation with a short entry", rawURL + ",hunter2", nil,
+			"PORTCULLIS_COOKIE_SECRET: entry 2 must be base64 of 32 bytes or at least 32 characters, got 7 characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(getenv(with(minimal(), "PORTCULLIS_COOKIE_SECRET", tt.secret)))
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("Load() error = %v; want %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("Load() error %q quotes the secret", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load() error:\n%v", err)
+			}
+			if !reflect.DeepEqual(c.CookieSecrets, tt.want) {
+				t.Errorf("CookieSecrets = %x; want %x", c.CookieSecrets, tt.want)
+			}
+		})
+	}
+}
+
+func TestFileTwins(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	secretFile := write("cookie", rawSecret+"\n")
+	crlfFile := write("client", "from-file\r\n")
+	twoNewlines := write("id", "id\n\n")
+	missing := filepath.Join(dir, "missing")
+
+	t.Run("read, one newline trimmed", func(t *testing.T) {
+		t.Parallel()
+		c := mustLoad(t, with(minimal(),
+			"PORTCULLIS_COOKIE_SECRET", "", "PORTCULLIS_COOKIE_SECRET_FILE", secretFile,
+			"PORTCULLIS_CLIENT_SECRET", "", "PORTCULLIS_CLIENT_SECRET_FILE", crlfFile,
+			"PORTCULLIS_CLIENT_ID_FILE", twoNewlines, "PORTCULLIS_CLIENT_ID", "",
+		))
+		if got, want := c.CookieSecret, rawSecret; got != want {
+			t.Errorf("CookieSecret = %q; want %q", got, want)
+		}
+		if got, want := c.Providers[0].ClientSecret, "from-file"; got != want {
+			t.Errorf("ClientSecret = %q; want %q", got, want)
+		}
+		if got, want := c.Providers[0].ClientID, "id\n"; got != want {
+			t.Errorf("ClientID = %q; want %q", got, want)
+		}
+	})
+
+	t.Run("provider prefix", func(t *testing.T) {
+		t.Parallel()
+		c := mustLoad(t, map[string]string{
+			"PORTCULLIS_COOKIE_SECRET":           rawSecret,
+			"PORTCULLIS_PROVIDERS":               "corp",
+			"PORTCULLIS_CORP_PROVIDER":           "google",
+			"PORTCULLIS_CORP_CLIENT_ID":          "id",
+			"PORTCULLIS_CORP_CLIENT_SECRET_FILE": crlfFile,
+		})
+		if got, want := c.Providers[0].ClientSecret, "from-file"; got != want {
+			t.Errorf("ClientSecret = %q; want %q", got, want)
+		}
+	})
+
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"both set", with(minimal(), "PORTCULLIS_CLIENT_SECRET_FILE", crlfFile), []string{
+			"PORTCULLIS_CLIENT_SECRET: set both PORTCULLIS_CLIENT_SECRET and PORTCULLIS_CLIENT_SECRET_FILE",
+		}},
+		{"missing file", with(minimal(), "PORTCULLIS_COOKIE_SECRET", "", "PORTCULLIS_COOKIE_SECRET_FILE", missing), []string{
+			`PORTCULLIS_COOKIE_SECRET_FILE: cannot read "` + missing + `": no such file or directory`,
+		}},
+		{"directory", with(minimal(), "PORTCULLIS_LISTEN_FILE", dir), []string{
+			`PORTCULLIS_LISTEN_FILE: cannot read "` + dir + `": is a directory`,
+		}},
+		{"missing providers file", with(minimal(), "PORTCULLIS_PROVIDERS_FILE", missing), []string{
+			`PORTCULLIS_PROVIDERS_FILE: cannot read "` + missing + `": no such file or directory`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(getenv(tt.env))
+			if got := lines(err); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestSeveralProviders(t *testing.T) {
+	t.Parallel()
+	m := map[string]string{
+		"PORTCULLIS_COOKIE_SECRET":        rawSecret,
+		"PORTCULLIS_PROVIDERS":            "google, corp,gh2",
+		"PORTCULLIS_GOOGLE_PROVIDER":      "google",
+		"PORTCULLIS_GOOGLE_CLIENT_ID":     "g-id",
+		"PORTCULLIS_GOOGLE_CLIENT_SECRET": "g-secret",
+		"PORTCULLIS_CORP_PROVIDER":        "oidc",
+		"PORTCULLIS_CORP_ISSUER_URL":      "https://sso.corp.example",
+		"PORTCULLIS_CORP_CLIENT_ID":       "c-id",
+		"PORTCULLIS_CORP_CLIENT_SECRET":   "c-secret",
+		"PORTCULLIS_CORP_DISPLAY_NAME":    "Corp SSO",
+		"PORTCULLIS_GH2_PROVIDER":         "github",
+		"PORTCULLIS_GH2_CLIENT_ID":        "gh-id",
+		"PORTCULLIS_GH2_CLIENT_SECRET":    "gh-secret",
+		// The single-provider variables are not read with PROVIDERS set.
+		"PORTCULLIS_CLIENT_ID": "ignored",
+	}
+	c := mustLoad(t, m)
+	type summary struct{ ID, Prefix, Preset, ClientID, DisplayName string }
+	var got []summary
+	for _, p := range c.Providers {
+		got = append(got, summary{p.ID, p.Prefix, p.Preset, p.ClientID, p.DisplayName})
+	}
+	want := []summary{
+		{"google", "PORTCULLIS_GOOGLE_", "google", "g-id", ""},
+		{"corp", "PORTCULLIS_CORP_", "oidc", "c-id", "Corp SSO"},
+		{"gh2", "PORTCULLIS_GH2_", "github", "gh-id", ""},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Providers = %+v; want %+v", got, want)
+	}
+	if got, want := c.Providers[1].Explicit, map[string]bool{"PROVIDER": true, "ISSUER_URL": true, "CLIENT_ID": true, "CLIENT_SECRET": true, "DISPLAY_NAME": true}; !reflect.DeepEqual(got, want) {
+		t.Errorf("corp Explicit = %v; want %v", got, want)
+	}
+
+	// Problems name the prefixed variable.
+	_, err := Load(getenv(with(m, "PORTCULLIS_CORP_ISSUER_URL", "", "PORTCULLIS_GH2_CLIENT_SECRET", "", "PORTCULLIS_GOOGLE_PKCE", "maybe")))
+	wantLines := []string{
+		"PORTCULLIS_CORP_ISSUER_URL: required with PORTCULLIS_CORP_PROVIDER=oidc",
+		"PORTCULLIS_GH2_CLIENT_SECRET: required (unless PORTCULLIS_GH2_RESPONSE_TYPE=token)",
+		`PORTCULLIS_GOOGLE_PKCE: not a boolean (true or false): "maybe"`,
+	}
+	if got := lines(err); !reflect.DeepEqual(got, wantLines) {
+		t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantLines, "\n"))
+	}
+}
+
+func TestSingleProviderID(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, with(minimal(), "PORTCULLIS_PROVIDER", "GitHub"))
+	if got, want := c.Providers[0].ID, "github"; got != want {
+		t.Errorf("ID = %q; want %q", got, want)
+	}
+}
+
+func TestBadProviderIDs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ids  string
+		want []string
+	}{
+		{"Corp", []string{`PORTCULLIS_PROVIDERS: "Corp" is not a valid provider id: use lower-case letters and digits only`}},
+		{"my-idp", []string{`PORTCULLIS_PROVIDERS: "my-idp" is not a valid provider id: use lower-case letters and digits only`}},
+		{"a_b", []string{`PORTCULLIS_PROVIDERS: "a_b" is not a valid provider id: use lower-case letters and digits only`}},
+		{"google,google", []string{`PORTCULLIS_PROVIDERS: "google" is listed twice`}},
+		{"google,Bad,x.y", []string{
+			`PORTCULLIS_PROVIDERS: "Bad" is not a valid provider id: use lower-case letters and digits only`,
+			`PORTCULLIS_PROVIDERS: "x.y" is not a valid provider id: use lower-case letters and digits only`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ids, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(getenv(map[string]string{
+				"PORTCULLIS_COOKIE_SECRET":        rawSecret,
+				"PORTCULLIS_PROVIDERS":            tt.ids,
+				"PORTCULLIS_GOOGLE_PROVIDER":      "google",
+				"PORTCULLIS_GOOGLE_CLIENT_ID":     "id",
+				"PORTCULLIS_GOOGLE_CLIENT_SECRET": "secret",
+			}))
+			if got := lines(err); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestClaimAttributesAndValues(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, with(minimal(),
+		"PORTCULLIS_CLAIM_ATTRIBUTES", "Dept=org.department, Amount=salaryAmount,Gender=sex",
+		"PORTCULLIS_CLAIM_VALUES", "Gender:M=male,M=hombre,F=female; email_verified:true=yes ;Gender:F=mujer",
+	))
+	p := c.Providers[0]
+	wantAttrs := []Attribute{{"Dept", "org.department"}, {"Amount", "salaryAmount"}, {"Gender", "sex"}}
+	if !reflect.DeepEqual(p.ClaimAttributes, wantAttrs) {
+		t.Errorf("ClaimAttributes = %v; want %v", p.ClaimAttributes, wantAttrs)
+	}
+	wantValues := map[string]map[string]string{
+		"gender":         {"male": "M", "hombre": "M", "female": "F", "mujer": "F"},
+		"email_verified": {"yes": "true"},
+	}
+	if !reflect.DeepEqual(p.ClaimValues, wantValues) {
+		t.Errorf("ClaimValues = %v; want %v", p.ClaimValues, wantValues)
+	}
+
+	tests := []struct {
+		name        string
+		attrs, vals string
+		want        []string
+	}{
+		{"attribute without path", "Dept", "", []string{`PORTCULLIS_CLAIM_ATTRIBUTES: "Dept" must be Name=path`}},
+		{"attribute bad name", "Dept Name=org.dept,X_Y=a", "", []string{
+			`PORTCULLIS_CLAIM_ATTRIBUTES: "Dept Name" is not a valid attribute name: use letters, digits and '-'`,
+			`PORTCULLIS_CLAIM_ATTRIBUTES: "X_Y" is not a valid attribute name: use letters, digits and '-'`,
+		}},
+		{"attribute twice", "Dept=a,dept=b", "", []string{`PORTCULLIS_CLAIM_ATTRIBUTES: attribute "dept" is listed twice`}},
+		{"values without name", "", "M=male", []string{`PORTCULLIS_CLAIM_VALUES: "M=male" must be NAME:OUT=IN,OUT=IN`}},
+		{"values bad pair", "Gender=sex", "Gender:M,F=", []string{
+			`PORTCULLIS_CLAIM_VALUES: Gender: "M" must be OUT=IN`,
+			`PORTCULLIS_CLAIM_VALUES: Gender: "F=" must be OUT=IN`,
+		}},
+		{"values conflict", "Gender=sex", "Gender:M=male,F=male", []string{`PORTCULLIS_CLAIM_VALUES: Gender: "male" maps to both "M" and "F"`}},
+		{"values empty mapping", "Gender=sex", "Gender:", []string{`PORTCULLIS_CLAIM_VALUES: Gender: no OUT=IN mapping`}},
+		{"values unknown name", "", "Gender:M=male", []string{
+			`PORTCULLIS_CLAIM_VALUES: "gender" is neither a field (id, email, email_verified, name, given_name, family_name, username, groups, picture, locale) nor a CLAIM_ATTRIBUTES name`,
+		}},
+		{"both bad", "=x", "a b:c=d", []string{
+			`PORTCULLIS_CLAIM_ATTRIBUTES: "" is not a valid attribute name: use letters, digits and '-'`,
+			`PORTCULLIS_CLAIM_VALUES: "a b" is not a valid field or attribute name`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(getenv(with(minimal(), "PORTCULLIS_CLAIM_ATTRIBUTES", tt.attrs, "PORTCULLIS_CLAIM_VALUES", tt.vals)))
+			if got := lines(err); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestSettingsHideSecrets(t *testing.T) {
+	t.Parallel()
+	cookieSecret := "cookie-secret-cookie-secret-cookie-secret"
+	secrets := []string{cookieSecret, "g-client-secret", "c-client-secret", "redis-password", "db-password"}
+	c := mustLoad(t, map[string]string{
+		"PORTCULLIS_COOKIE_SECRET":        cookieSecret + "," + rawSecret,
+		"PORTCULLIS_SESSION_STORE":        "redis",
+		"PORTCULLIS_REDIS_URL":            "redis://default:redis-password@redis:6379/0",
+		"PORTCULLIS_USERS_DB":             "postgres://portcullis:db-password@db/users?sslmode=disable",
+		"PORTCULLIS_PROVIDERS":            "google,corp",
+		"PORTCULLIS_GOOGLE_PROVIDER":      "google",
+		"PORTCULLIS_GOOGLE_CLIENT_ID":     "g-id",
+		"PORTCULLIS_GOOGLE_CLIENT_SECRET": "g-client-secret",
+		"PORTCULLIS_CORP_PROVIDER":        "oidc",
+		"PORTCULLIS_CORP_ISSUER_URL":      "https://sso.example.com",
+		"PORTCULLIS_CORP_CLIENT_ID":       "c-id",
+		"PORTCULLIS_CORP_CLIENT_SECRET":   "c-client-secret",
+	})
+	got := map[string]Setting{}
+	for _, s := range c.Settings() {
+		for _, secret := range append(secrets, rawSecret) {
+			if strings.Contains(s.Value, secret) {
+				t.Errorf("Settings() %s = %q shows a secret", s.Name, s.Value)
+			}
+		}
+		got[s.Name] = s
+	}
+	tests := []Setting{
+		{"PORTCULLIS_COOKIE_SECRET", "[redacted]", true},
+		{"PORTCULLIS_GOOGLE_CLIENT_SECRET", "[redacted]", true},
+		{"PORTCULLIS_CORP_CLIENT_SECRET", "[redacted]", true},
+		{"PORTCULLIS_REDIS_URL", "redis://default:xxxxx@redis:6379/0", false},
+		{"PORTCULLIS_USERS_DB", "postgres://portcullis:xxxxx@db/users?sslmode=disable", false},
+		{"PORTCULLIS_CORP_ISSUER_URL", "https://sso.example.com", false},
+		{"PORTCULLIS_GOOGLE_CLIENT_ID", "g-id", false},
+		{"PORTCULLIS_GOOGLE_TOKEN_METHOD", "POST (default; the preset may override)", false},
+		{"PORTCULLIS_COOKIE_EXPIRE", "168h", false},
+		{"PORTCULLIS_PUBLIC_URL", "", false},
+	}
+	for _, want := range tests {
+		if got := got[want.Name]; got != want {
+			t.Errorf("Settings() %s = %+v; want %+v", want.Name, got, want)
+		}
+	}
+}
+
+func TestSettingsOrder(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, with(minimal(), "PORTCULLIS_UPSTREAM", "http://app"))
+	a, b := c.Settings(), c.Settings()
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("Settings() differs between calls")
+	}
+	keys, err := envKeys(&Config{}, Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkeys, err := envKeys(&Provider{}, Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range a {
+		names = append(names, s.Name)
+	}
+	if want := append(keys, pkeys...); !reflect.DeepEqual(names, want) {
+		t.Errorf("Settings() names = %v; want %v", names, want)
+	}
+	if got, want := a[0], (Setting{Name: "PORTCULLIS_UPSTREAM", Value: "http://app"}); got != want {
+		t.Errorf("Settings()[0] = %+v; want %+v", got, want)
+	}
+}
+
+func TestReferenceMentionsEveryVariable(t *testing.T) {
+	t.Parallel()
+	ref := Reference()
+	if ref != Reference() {
+		t.Errorf("Reference() differs between calls")
+	}
+	for _, tt := range []struct {
+		v      any
+		prefix string
+	}{
+		{&Config{}, "PORTCULLIS_"},
+		{&Provider{}, "PORTCULLIS_[<ID>_]"},
+	} {
+		params, err := env.GetFieldParamsWithOptions(tt.v, env.Options{Prefix: tt.prefix, Environment: map[string]string{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range params {
+			if !strings.Contains(ref, "| `"+p.Key+"` |") {
+				t.Errorf("Reference() has no row for %s", p.Key)
+			}
+		}
+	}
+	for _, s := range []string{"| variable | default | meaning |", "_FILE", "| `PORTCULLIS_COOKIE_EXPIRE` | `168h` |", "| `PORTCULLIS_COOKIE_SECRET` | required |"} {
+		if !strings.Contains(ref, s) {
+			t.Errorf("Reference() does not contain %q", s)
+		}
+	}
+}
+
+func TestEveryFieldDocumented(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []reflect.Type{reflect.TypeFor[Config](), reflect.TypeFor[Provider]()} {
+		for _, f := range envFields(typ) {
+			if f.Tag.Get("doc") == "" {
+				t.Errorf("%s.%s has no doc tag", typ.Name(), f.Name)
+			}
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{168 * time.Hour, "168h"}, {5 * time.Minute, "5m"}, {30 * time.Second, "30s"},
+		{90 * time.Minute, "1h30m"}, {0, "0s"}, {1500 * time.Millisecond, "1.5s"},
+	} {
+		if got := formatDuration(tt.d); got != tt.want {
+			t.Errorf("formatDuration(%v) = %q; want %q", tt.d, got, tt.want)
+		}
+	}
+}

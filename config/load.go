@@ -1,0 +1,290 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Load reads the configuration through getenv (os.Getenv in production, a
+// map in tests), reads the files named by _FILE variables, parses and
+// validates everything. Its error joins every problem, sorted by variable
+// name, one a line, each starting with the variable's full name.
+func Load(getenv func(string) string) (*Config, error) {
+	return load(getenv, os.ReadFile)
+}
+
+func load(getenv func(string) string, readFile func(string) ([]byte, error)) (*Config, error) {
+	r := &reader{getenv: getenv, readFile: readFile, broken: map[string]bool{}}
+
+	c := &Config{}
+	keys, err := envKeys(c, Prefix)
+	if err != nil {
+		return nil, err
+	}
+	parsed := parse(c, Prefix, r.environment(keys))
+	c.normalize()
+
+	if !r.broken[Prefix+"PROVIDERS"] {
+		for _, p := range providerList(c.ProviderIDs) {
+			keys, err := envKeys(&p, p.Prefix)
+			if err != nil {
+				return nil, err
+			}
+			m := r.environment(keys)
+			parsed = append(parsed, parse(&p, p.Prefix, m)...)
+			p.Explicit = map[string]bool{}
+			for k := range m {
+				p.Explicit[strings.TrimPrefix(k, p.Prefix)] = true
+			}
+			p.normalize()
+			if p.ID == "" {
+				p.ID = p.Preset
+			}
+			c.Providers = append(c.Providers, p)
+		}
+	}
+
+	// A variable whose file could not be read, that was set twice, or whose
+	// value did not parse already has its problem: validation would only
+	// add "required" and the like about the zero value left behind.
+	quiet := maps.Clone(r.broken)
+	for _, err := range parsed {
+		quiet[problemName(err)] = true
+	}
+	problems := append(r.problems, parsed...)
+	if err := c.validate(); err != nil {
+		for _, err := range unjoin(err) {
+			if !quiet[problemName(err)] {
+				problems = append(problems, err)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		slices.SortStableFunc(problems, func(a, b error) int {
+			return strings.Compare(problemName(a), problemName(b))
+		})
+		return nil, errors.Join(problems...)
+	}
+
+	c.CookieSecrets, _ = cookieSecrets(c.CookieSecret)
+	return c, nil
+}
+
+// A problem is one thing wrong with one variable.
+type problem struct {
+	name string // full variable name
+	msg  string
+}
+
+func (p problem) Error() string { return p.name + ": " + p.msg }
+
+func problemf(name, format string, args ...any) problem {
+	return problem{name: name, msg: fmt.Sprintf(format, args...)}
+}
+
+func problemName(err error) string {
+	if p, ok := err.(problem); ok {
+		return p.name
+	}
+	return ""
+}
+
+// unjoin splits an errors.Join result back into its errors.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// A reader builds env's environment map from getenv and _FILE twins.
+type reader struct {
+	getenv   func(string) string
+	readFile func(string) ([]byte, error)
+	problems []error
+	broken   map[string]bool // variables with a problem of their own
+}
+
+// environment asks getenv for each key and its _FILE twin and returns the
+// keys that have a value. Empty values count as unset.
+func (r *reader) environment(keys []string) map[string]string {
+	m := map[string]string{}
+	for _, k := range keys {
+		fk := k + "_FILE"
+		v, path := r.getenv(k), r.getenv(fk)
+		switch {
+		case v != "" && path != "":
+			r.problems = append(r.problems, problemf(k, "set both %s and %s", k, fk))
+			r.broken[k] = true
+		case path != "":
+			b, err := r.readFile(path)
+			if err != nil {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err
+				}
+				r.problems = append(r.problems, problemf(fk, "cannot read %q: %v", path, err))
+				r.broken[k] = true
+				continue
+			}
+			s := string(b)
+			if t, ok := strings.CutSuffix(s, "\r\n"); ok {
+				s = t
+			} else {
+				s = strings.TrimSuffix(s, "\n")
+			}
+			if s != "" {
+				m[k] = s
+			}
+		case v != "":
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// envKeys lists the full variable names v's struct declares.
+func envKeys(v any, prefix string) ([]string, error) {
+	params, err := env.GetFieldParamsWithOptions(v, env.Options{Prefix: prefix, Environment: map[string]string{}})
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	keys := make([]string, len(params))
+	for i, p := range params {
+		keys[i] = p.Key
+	}
+	return keys, nil
+}
+
+// providerList returns the providers to read, with ID and Prefix set: one
+// per listed id, or a single one with the bare prefix (its ID is set from
+// PROVIDER after parsing). Bad ids are validate's business; they are skipped
+// here.
+func providerList(ids []string) []Provider {
+	if len(ids) == 0 {
+		return []Provider{{Prefix: Prefix}}
+	}
+	var ps []Provider
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if !validID(id) || seen[id] {
+			continue
+		}
+		seen[id] = true
+		ps = append(ps, Provider{ID: id, Prefix: Prefix + strings.ToUpper(id) + "_"})
+	}
+	return ps
+}
+
+func validID(id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, c := range id {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// parse fills v from m with env and turns env's errors into problems naming
+// the variable.
+func parse(v any, prefix string, m map[string]string) []error {
+	err := env.ParseWithOptions(v, env.Options{Environment: m, Prefix: prefix, FuncMap: parsers()})
+	if err == nil {
+		return nil
+	}
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return []error{err}
+	}
+	keys := ownKeys(reflect.TypeOf(v).Elem())
+	var out []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			out = append(out, e)
+			continue
+		}
+		name := prefix + keys[pe.Name]
+		out = append(out, parseProblems(name, m[name], pe)...)
+	}
+	return out
+}
+
+// parseProblems words a parse error for the variable name holding raw.
+func parseProblems(name, raw string, pe env.ParseError) []error {
+	switch pe.Type {
+	case reflect.TypeFor[time.Duration]():
+		return []error{problemf(name, "not a duration: %q", raw)}
+	case reflect.TypeFor[bool]():
+		return []error{problemf(name, "not a boolean (true or false): %q", raw)}
+	case reflect.TypeFor[slog.Level]():
+		return []error{problemf(name, "must be debug, info, warn or error, got %q", raw)}
+	}
+	var out []error
+	for _, e := range unjoin(pe.Err) {
+		out = append(out, problem{name: name, msg: e.Error()})
+	}
+	return out
+}
+
+// ownKeys maps a struct's field names to their variable names without
+// prefix.
+func ownKeys(t reflect.Type) map[string]string {
+	m := map[string]string{}
+	for _, f := range envFields(t) {
+		m[f.Name] = f.key
+	}
+	return m
+}
+
+// envField is a struct field that has a variable.
+type envField struct {
+	reflect.StructField
+	key string // variable name without prefix
+}
+
+// envFields lists t's fields that have a variable, in declaration order.
+func envFields(t reflect.Type) []envField {
+	var fs []envField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if key == "" || key == "-" {
+			continue
+		}
+		fs = append(fs, envField{StructField: f, key: key})
+	}
+	return fs
+}
+
+func (c *Config) normalize() {
+	c.SessionStore = strings.ToLower(strings.TrimSpace(c.SessionStore))
+	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
+}
+
+func (p *Provider) normalize() {
+	p.Preset = strings.ToLower(strings.TrimSpace(p.Preset))
+	p.ResponseType = strings.ToLower(strings.TrimSpace(p.ResponseType))
+	p.TokenMethod = strings.ToUpper(strings.TrimSpace(p.TokenMethod))
+	p.TokenAuthStyle = strings.ToLower(strings.TrimSpace(p.TokenAuthStyle))
+	p.UserinfoMethod = strings.ToUpper(strings.TrimSpace(p.UserinfoMethod))
+	p.UserinfoToken = strings.ToLower(strings.TrimSpace(p.UserinfoToken))
+	var scopes []string
+	for _, s := range p.Scopes {
+		scopes = append(scopes, strings.Fields(s)...)
+	}
+	p.Scopes = scopes
+}

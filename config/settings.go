@@ -1,0 +1,174 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A Setting is one variable's effective value, for `portcullis check`.
+// Secrets are already redacted in Value; an empty Value means unset.
+type Setting struct {
+	Name   string
+	Value  string
+	Secret bool // Value is hidden
+}
+
+// Settings lists every variable's effective value: the globals in
+// declaration order, then each provider's. COOKIE_SECRET and CLIENT_SECRET
+// read "[redacted]" when set; a password in REDIS_URL or USERS_DB reads
+// "xxxxx". A provider variable left unset under a preset other than oauth2
+// shows its generic default marked as one the preset may override.
+func (c *Config) Settings() []Setting {
+	out := settings(nil, reflect.ValueOf(c).Elem(), Prefix, nil)
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		out = settings(out, reflect.ValueOf(p).Elem(), p.Prefix, p)
+	}
+	return out
+}
+
+func settings(out []Setting, v reflect.Value, prefix string, p *Provider) []Setting {
+	for _, f := range envFields(v.Type()) {
+		s := Setting{Name: prefix + f.key, Value: formatValue(v.FieldByIndex(f.Index).Interface())}
+		switch f.Tag.Get("secret") {
+		case "true":
+			if s.Value != "" {
+				s.Value, s.Secret = "[redacted]", true
+			}
+		case "password":
+			s.Value = redactURL(s.Value)
+		}
+		if p != nil && p.Preset != "oauth2" && f.key != "PROVIDER" && !p.Explicit[f.key] && s.Value != "" {
+			s.Value += " (default; the preset may override)"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// formatValue writes a field's value the way it would be written in the
+// environment.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case time.Duration:
+		return formatDuration(x)
+	case *url.URL:
+		if x == nil {
+			return ""
+		}
+		return x.Redacted()
+	case []string:
+		return strings.Join(x, ",")
+	case url.Values:
+		return x.Encode()
+	case http.SameSite:
+		return formatSameSite(x)
+	case slog.Level:
+		return strings.ToLower(x.String())
+	case []netip.Prefix:
+		return joinStrings(x)
+	case []Route:
+		return joinStrings(x)
+	case []Attribute:
+		s := make([]string, len(x))
+		for i, a := range x {
+			s[i] = a.Name + "=" + a.Path
+		}
+		return strings.Join(s, ",")
+	case map[string]map[string]string:
+		var groups []string
+		for _, name := range slices.Sorted(maps.Keys(x)) {
+			var pairs []string
+			for _, in := range slices.Sorted(maps.Keys(x[name])) {
+				pairs = append(pairs, x[name][in]+"="+in)
+			}
+			groups = append(groups, name+":"+strings.Join(pairs, ","))
+		}
+		return strings.Join(groups, ";")
+	}
+	return fmt.Sprint(v)
+}
+
+func joinStrings[T fmt.Stringer](xs []T) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = x.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// formatDuration writes 168h rather than 168h0m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// redactURL hides a URL's password (userinfo or a password query
+// parameter); a value that does not parse is hidden whole.
+func redactURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "[redacted]"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// Reference documents every variable as a markdown table (variable,
+// default, meaning), generated from the struct tags: the globals, then the
+// provider variables, then notes on provider prefixes and _FILE twins.
+func Reference() string {
+	var b strings.Builder
+	b.WriteString("| variable | default | meaning |\n| --- | --- | --- |\n")
+	rows := func(t reflect.Type, prefix string) {
+		for _, f := range envFields(t) {
+			def := "—"
+			if d, ok := f.Tag.Lookup("refDefault"); ok {
+				def = markdown(d)
+			} else if d := f.Tag.Get("envDefault"); d != "" {
+				def = "`" + d + "`"
+			}
+			fmt.Fprintf(&b, "| `%s%s` | %s | %s |\n", prefix, f.key, def, markdown(f.Tag.Get("doc")))
+		}
+	}
+	rows(reflect.TypeFor[Config](), Prefix)
+	rows(reflect.TypeFor[Provider](), Prefix+"[<ID>_]")
+	b.WriteString("\n" +
+		"Provider variables take the prefix `PORTCULLIS_` when there is one provider " +
+		"(`PORTCULLIS_CLIENT_ID`), and `PORTCULLIS_<ID>_` for each id listed in " +
+		"`PORTCULLIS_PROVIDERS` (`PORTCULLIS_CORP_CLIENT_ID`).\n\n" +
+		"Every variable has a `_FILE` twin (`PORTCULLIS_CLIENT_SECRET_FILE=/run/secrets/client`): " +
+		"the value is read from that file, less one trailing newline. Setting both a variable " +
+		"and its twin is an error. Lists are comma-separated; durations use Go syntax (`90s`, `168h`).\n")
+	return b.String()
+}
+
+// markdown escapes text for a table cell.
+func markdown(s string) string {
+	return strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;").Replace(s)
+}

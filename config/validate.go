@@ -1,0 +1,376 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// validate checks c as parsed. It is pure: no I/O, no change to c. The
+// error joins one problem per finding, each naming its variable.
+func (c *Config) validate() error {
+	v := &validator{}
+	n := func(suffix string) string { return Prefix + suffix }
+
+	v.httpURL(n("UPSTREAM"), c.Upstream, false)
+	v.httpURL(n("PUBLIC_URL"), c.PublicURL, true)
+	v.listen(n("LISTEN"), c.Listen, false)
+	v.listen(n("METRICS_LISTEN"), c.MetricsListen, true)
+	if c.MetricsListen == c.Listen && c.Listen != "off" && !strings.HasSuffix(c.Listen, ":0") {
+		v.add(n("METRICS_LISTEN"), "must differ from %s (%q)", n("LISTEN"), c.Listen)
+	}
+
+	if c.CookieSecret == "" {
+		v.add(n("COOKIE_SECRET"), "required; generate one with: openssl rand -base64 32")
+	} else if _, msgs := cookieSecrets(c.CookieSecret); len(msgs) > 0 {
+		for _, m := range msgs {
+			v.add(n("COOKIE_SECRET"), "%s", m)
+		}
+	}
+	v.cookie(c)
+	v.positive(n("COOKIE_EXPIRE"), c.CookieExpire)
+
+	switch c.SessionStore {
+	case "cookie":
+	case "redis":
+		if c.RedisURL == "" {
+			v.add(n("REDIS_URL"), "required with %s=redis", n("SESSION_STORE"))
+		}
+	default:
+		v.add(n("SESSION_STORE"), "must be cookie or redis, got %q", c.SessionStore)
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		switch {
+		case err != nil:
+			v.add(n("REDIS_URL"), "not a URL (redis://host:6379/0)")
+		case u.Scheme != "redis" && u.Scheme != "rediss":
+			v.add(n("REDIS_URL"), "must start with redis:// or rediss://, got scheme %q", u.Scheme)
+		case u.Host == "":
+			v.add(n("REDIS_URL"), "has no host")
+		}
+	}
+
+	v.nonNegative(n("REFRESH_SKEW"), c.RefreshSkew)
+	v.nonNegative(n("REFRESH_GRACE"), c.RefreshGrace)
+	for _, e := range c.AllowedEmails {
+		if i := strings.LastIndexByte(e, '@'); i <= 0 || i == len(e)-1 {
+			v.add(n("ALLOWED_EMAILS"), "%q is not an e-mail address", e)
+		}
+	}
+	if i := strings.Index(c.UsersDB, "://"); i >= 0 {
+		if s := strings.ToLower(c.UsersDB[:i]); s != "postgres" && s != "postgresql" {
+			v.add(n("USERS_DB"), "must be a file path or a postgres:// URL, got scheme %q", s)
+		}
+	}
+	for _, d := range c.AllowedRedirectDomains {
+		if err := checkRedirectDomain(d); err != nil {
+			v.add(n("ALLOWED_REDIRECT_DOMAINS"), "%q %v", d, err)
+		}
+	}
+
+	v.positive(n("PROVIDER_TIMEOUT"), c.ProviderTimeout)
+	v.nonNegative(n("UPSTREAM_TIMEOUT"), c.UpstreamTimeout)
+	v.nonNegative(n("SHUTDOWN_TIMEOUT"), c.ShutdownTimeout)
+	switch c.LogLevel {
+	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
+	default:
+		v.add(n("LOG_LEVEL"), "must be debug, info, warn or error, got %q", strings.ToLower(c.LogLevel.String()))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		v.add(n("LOG_FORMAT"), "must be json or text, got %q", c.LogFormat)
+	}
+	if s := c.SignInLogoURL; s != "" && !strings.HasPrefix(s, "/") {
+		u, err := url.Parse(s)
+		if err != nil || !(u.Scheme == "data" || (u.Scheme == "http" || u.Scheme == "https") && u.Host != "") {
+			v.add(n("SIGN_IN_LOGO_URL"), "must be an http(s) URL, a data: URL or a path starting with /")
+		}
+	}
+
+	v.providerIDs(c.ProviderIDs)
+	for i := range c.Providers {
+		v.provider(&c.Providers[i])
+	}
+	return errors.Join(v.errs...)
+}
+
+// cookieSecrets decodes a COOKIE_SECRET value: a comma list, each entry
+// base64 (standard or URL-safe, padded or not) of exactly 32 bytes, else a
+// raw string of at least 32 bytes. The messages never quote the secret.
+func cookieSecrets(raw string) ([][]byte, []string) {
+	entries := strings.Split(raw, ",")
+	var keys [][]byte
+	var msgs []string
+	for i, e := range entries {
+		e = strings.TrimSpace(e)
+		which := ""
+		if len(entries) > 1 {
+			which = fmt.Sprintf("entry %d ", i+1)
+		}
+		if k := decodeKey(e); k != nil {
+			keys = append(keys, k)
+			continue
+		}
+		if len(e) < 32 {
+			msgs = append(msgs, fmt.Sprintf("%smust be base64 of 32 bytes or at least 32 characters, got %d characters", which, len(e)))
+			continue
+		}
+		keys = append(keys, []byte(e))
+	}
+	return keys, msgs
+}
+
+func decodeKey(s string) []byte {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
+			return b
+		}
+	}
+	return nil
+}
+
+type validator struct {
+	errs []error
+}
+
+func (v *validator) add(name, format string, args ...any) {
+	v.errs = append(v.errs, problemf(name, format, args...))
+}
+
+func (v *validator) positive(name string, d time.Duration) {
+	if d <= 0 {
+		v.add(name, "must be greater than 0, got %s", formatDuration(d))
+	}
+}
+
+func (v *validator) nonNegative(name string, d time.Duration) {
+	if d < 0 {
+		v.add(name, "must not be negative, got %s", formatDuration(d))
+	}
+}
+
+// httpURL checks an optional absolute http(s) URL with a host; base also
+// forbids a query and a fragment.
+func (v *validator) httpURL(name string, u *url.URL, base bool) {
+	if u == nil {
+		return
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(name, "must be an absolute http or https URL, got %q", u.Redacted())
+		return
+	}
+	if base && (u.RawQuery != "" || u.ForceQuery || u.Fragment != "") {
+		v.add(name, "must not have a query or a fragment, got %q", u.Redacted())
+	}
+}
+
+// httpURLString is httpURL for a URL kept as a string.
+func (v *validator) httpURLString(name, s string) {
+	if s == "" {
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		v.add(name, "must be an absolute http or https URL")
+		return
+	}
+	v.httpURL(name, u, false)
+}
+
+// listen checks a host:port listen address; off allows "off".
+func (v *validator) listen(name, addr string, off bool) {
+	if off && addr == "off" {
+		return
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+			err = errors.New("bad port")
+		}
+	}
+	if err != nil {
+		if off {
+			v.add(name, "must be host:port (\":9180\") or off, got %q", addr)
+		} else {
+			v.add(name, "must be host:port (\":4180\"), got %q", addr)
+		}
+	}
+}
+
+func (v *validator) cookie(c *Config) {
+	n := func(suffix string) string { return Prefix + suffix }
+	name := c.CookieName
+	switch {
+	case name == "":
+		v.add(n("COOKIE_NAME"), "must not be empty")
+	case !isToken(name):
+		v.add(n("COOKIE_NAME"), "%q is not a valid cookie name (no spaces, separators or control characters)", name)
+	case strings.HasPrefix(name, "__Host-") && (!c.CookieSecure || c.CookiePath != "/" || c.CookieDomain != ""):
+		v.add(n("COOKIE_NAME"), "a __Host- cookie requires %s=true, %s=/ and no %s", n("COOKIE_SECURE"), n("COOKIE_PATH"), n("COOKIE_DOMAIN"))
+	case strings.HasPrefix(name, "__Secure-") && !c.CookieSecure:
+		v.add(n("COOKIE_NAME"), "a __Secure- cookie requires %s=true", n("COOKIE_SECURE"))
+	}
+	if d := c.CookieDomain; d != "" && !isHost(strings.TrimPrefix(d, ".")) {
+		v.add(n("COOKIE_DOMAIN"), "%q is not a domain name", d)
+	}
+	if p := c.CookiePath; !strings.HasPrefix(p, "/") || strings.ContainsFunc(p, func(r rune) bool { return r == ';' || r < 0x20 || r == 0x7f }) {
+		v.add(n("COOKIE_PATH"), "must start with / and hold no ';' or control characters, got %q", p)
+	}
+	if c.CookieSameSite == http.SameSiteNoneMode && !c.CookieSecure {
+		v.add(n("COOKIE_SAMESITE"), "none requires %s=true", n("COOKIE_SECURE"))
+	}
+}
+
+// isToken reports whether s is an RFC 6265 cookie-name (an RFC 2616 token).
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= 0x20 || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isHost reports whether s is a DNS name or an IP address (no port).
+func isHost(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	if net.ParseIP(s) != nil {
+		return true
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkRedirectDomain accepts host, .host, host:port and host:* (and .host
+// with a port).
+func checkRedirectDomain(d string) error {
+	host := strings.TrimPrefix(d, ".")
+	if strings.ContainsAny(host, "/@") {
+		return errors.New("is not a host, .host, host:port or host:*")
+	}
+	if strings.HasPrefix(host, "*.") {
+		return errors.New("is not a host: write .example.com for a domain and its subdomains")
+	}
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if port != "*" {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("has a bad port %q: want a number or *", port)
+			}
+		}
+		host = h
+	}
+	if !isHost(host) {
+		return errors.New("is not a host, .host, host:port or host:*")
+	}
+	return nil
+}
+
+func (v *validator) providerIDs(ids []string) {
+	name := Prefix + "PROVIDERS"
+	seen := map[string]bool{}
+	for _, id := range ids {
+		switch {
+		case !validID(id):
+			v.add(name, "%q is not a valid provider id: use lower-case letters and digits only", id)
+		case seen[id]:
+			v.add(name, "%q is listed twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+func (v *validator) provider(p *Provider) {
+	n := func(suffix string) string { return p.Prefix + suffix }
+
+	if !slices.Contains(presets, p.Preset) {
+		v.add(n("PROVIDER"), "unknown provider %q; one of %s", p.Preset, strings.Join(presets, ", "))
+	}
+	if p.ClientID == "" {
+		v.add(n("CLIENT_ID"), "required")
+	}
+	if p.ClientSecret == "" && p.ResponseType != "token" {
+		v.add(n("CLIENT_SECRET"), "required (unless %s=token)", n("RESPONSE_TYPE"))
+	}
+	switch p.Preset {
+	case "oauth2":
+		for _, f := range []struct{ suffix, value string }{
+			{"AUTH_URL", p.AuthURL}, {"TOKEN_URL", p.TokenURL}, {"USERINFO_URL", p.UserinfoURL},
+		} {
+			if f.value == "" {
+				v.add(n(f.suffix), "required with %s=oauth2", n("PROVIDER"))
+			}
+		}
+	case "oidc":
+		if p.IssuerURL == "" {
+			v.add(n("ISSUER_URL"), "required with %s=oidc", n("PROVIDER"))
+		}
+	}
+	for _, f := range []struct{ suffix, value string }{
+		{"ISSUER_URL", p.IssuerURL}, {"AUTH_URL", p.AuthURL}, {"TOKEN_URL", p.TokenURL},
+		{"USERINFO_URL", p.UserinfoURL}, {"REFRESH_URL", p.RefreshURL}, {"LOGOUT_URL", p.LogoutURL},
+		{"REVOKE_URL", p.RevokeURL}, {"REDIRECT_URL", p.RedirectURL},
+	} {
+		v.httpURLString(n(f.suffix), f.value)
+	}
+
+	v.oneOf(n("RESPONSE_TYPE"), p.ResponseType, "code", "token")
+	v.oneOf(n("TOKEN_METHOD"), p.TokenMethod, "GET", "POST")
+	v.oneOf(n("TOKEN_AUTH_STYLE"), p.TokenAuthStyle, "auto", "header", "params")
+	v.oneOf(n("USERINFO_METHOD"), p.UserinfoMethod, "GET", "POST")
+	v.oneOf(n("USERINFO_TOKEN"), p.UserinfoToken, "header", "query", "body")
+	if len(p.ClaimID) == 0 {
+		v.add(n("CLAIM_ID"), "must name at least one path")
+	}
+
+	known := map[string]bool{
+		"id": true, "email": true, "email_verified": true, "name": true, "given_name": true,
+		"family_name": true, "username": true, "groups": true, "picture": true, "locale": true,
+	}
+	for _, a := range p.ClaimAttributes {
+		known[strings.ToLower(a.Name)] = true
+	}
+	names := make([]string, 0, len(p.ClaimValues))
+	for name := range p.ClaimValues {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !known[name] {
+			v.add(n("CLAIM_VALUES"), "%q is neither a field (id, email, email_verified, name, given_name, family_name, username, groups, picture, locale) nor a CLAIM_ATTRIBUTES name", name)
+		}
+	}
+}
+
+func (v *validator) oneOf(name, value string, allowed ...string) {
+	if !slices.Contains(allowed, value) {
+		v.add(name, "must be %s, got %q", orList(allowed), value)
+	}
+}
+
+// orList writes "a, b or c".
+func orList(s []string) string {
+	if len(s) == 1 {
+		return s[0]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}

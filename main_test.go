@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/config"
+)
+
+// envMap returns a getenv over m.
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func validEnv() map[string]string {
+	return map[string]string{
+		"PORTCULLIS_COOKIE_SECRET":  "0123456789abcdef0123456789abcdef",
+		"PORTCULLIS_CLIENT_ID":      "client",
+		"PORTCULLIS_CLIENT_SECRET":  "very-secret-client-secret",
+		"PORTCULLIS_AUTH_URL":       "https://idp.example/authorize",
+		"PORTCULLIS_TOKEN_URL":      "https://idp.example/token",
+		"PORTCULLIS_USERINFO_URL":   "https://idp.example/userinfo",
+		"PORTCULLIS_UPSTREAM":       "http://127.0.0.1:9",
+		"PORTCULLIS_LISTEN":         "127.0.0.1:0",
+		"PORTCULLIS_METRICS_LISTEN": "127.0.0.1:0",
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	t.Parallel()
+	bad := map[string]string{
+		"PORTCULLIS_COOKIE_SECRET":   "short",
+		"PORTCULLIS_COOKIE_EXPIRE":   "forever",
+		"PORTCULLIS_UPSTREAM":        "not a url",
+		"PORTCULLIS_AUTH_URL":        "https://idp.example/authorize",
+		"PORTCULLIS_CLIENT_SECRET":   "x",
+		"PORTCULLIS_COOKIE_SAMESITE": "sometimes",
+	}
+	redis := validEnv()
+	redis["PORTCULLIS_SESSION_STORE"] = "redis"
+	redis["PORTCULLIS_REDIS_URL"] = "redis://127.0.0.1:6379"
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		want     int
+		wantOut  []string
+		wantErr  []string
+		notInOut []string
+	}{
+		{"version", []string{"version"}, nil, 0, []string{"portcullis dev", "go1."}, nil, nil},
+		{"help", []string{"help"}, nil, 0, []string{"Commands:"}, nil, nil},
+		{"unknown command", []string{"frobnicate"}, nil, 2, nil, []string{`unknown command "frobnicate"`}, nil},
+		{"extra argument", []string{"version", "x"}, nil, 2, nil, []string{"takes no arguments"}, nil},
+		{"check ok", []string{"check"}, validEnv(), 0,
+			[]string{"PORTCULLIS_CLIENT_SECRET=[redacted]", "PORTCULLIS_COOKIE_SECRET=[redacted]", "PORTCULLIS_LISTEN=127.0.0.1:0", "configuration OK"},
+			nil, []string{"very-secret-client-secret", "0123456789abcdef0123456789abcdef"}},
+		{"check lists every problem", []string{"check"}, bad, 1, nil, []string{
+			"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 5 characters",
+			"PORTCULLIS_COOKIE_EXPIRE:", "PORTCULLIS_UPSTREAM:", "PORTCULLIS_CLIENT_ID:", "PORTCULLIS_TOKEN_URL:",
+			"PORTCULLIS_USERINFO_URL:", "PORTCULLIS_COOKIE_SAMESITE:",
+		}, nil},
+		{"serve with bad config", []string{"serve"}, bad, 1, nil, []string{"PORTCULLIS_COOKIE_SECRET:"}, nil},
+		{"not supported yet", []string{"check"}, redis, 1, nil, []string{"PORTCULLIS_SESSION_STORE: redis is not supported by this version yet"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errOut bytes.Buffer
+			got := run(context.Background(), tt.args, envMap(tt.env), &out, &errOut)
+			if got != tt.want {
+				t.Fatalf("run(%q) = %d; want %d\nstdout: %s\nstderr: %s", tt.args, got, tt.want, out.String(), errOut.String())
+			}
+			for _, s := range tt.wantOut {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out.String())
+				}
+			}
+			for _, s := range tt.wantErr {
+				if !strings.Contains(errOut.String(), s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errOut.String())
+				}
+			}
+			for _, s := range tt.notInOut {
+				if strings.Contains(out.String()+errOut.String(), s) {
+					t.Errorf("output shows secret %q", s)
+				}
+			}
+			if strings.Contains(errOut.String(), "goroutine ") || strings.Contains(errOut.String(), "panic") {
+				t.Errorf("stderr has a stack trace:\n%s", errOut.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestServeShutsDownGracefully(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs syncBuffer
+	go func() { done <- serve(ctx, envMap(validEnv()), &logs, func(a string) { addr <- a }) }()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve returned early: %v\n%s", err, logs.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	resp, err := http.Get(base + "/ping")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /ping = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after SIGTERM = %v; want nil", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if strings.Contains(logs.String(), "very-secret-client-secret") {
+		t.Errorf("logs show the client secret:\n%s", logs.String())
+	}
+}
+
+// TestDemo runs `portcullis demo` and signs in as alice through the
+// development provider's page, as a new user would.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- demo(ctx, envMap(map[string]string{"PORTCULLIS_LISTEN": "127.0.0.1:0"}), &out, &logs)
+	}()
+	urlRe := regexp.MustCompile(`Open (http://127\.0\.0\.1:\d+/) in your browser`)
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == ""; {
+		if m := urlRe.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("demo printed no URL:\n%s\n%s", out.String(), logs.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("demo stopped: %v\n%s", err, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	get := func(u string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("Accept", "text/html")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	// The browser lands on the provider's page with a button per user.
+	resp, page := get(base)
+	if !strings.Contains(page, "Sign in as alice") {
+		t.Fatalf("first page (%s) has no sign-in button:\n%s", resp.Request.URL, page)
+	}
+	// Clicking "Sign in as alice" submits the form with the request's parameters.
+	form := url.Values{"user": {"alice"}}
+	for k, v := range resp.Request.URL.Query() {
+		form[k] = v
+	}
+	authURL := *resp.Request.URL
+	authURL.RawQuery = ""
+	resp, err := client.PostForm(authURL.String(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `Hello, <span id="user">alice</span>!`) {
+		t.Fatalf("after signing in: %d at %s:\n%s", resp.StatusCode, resp.Request.URL, body)
+	}
+	if !strings.Contains(string(body), "alice@example.com") {
+		t.Errorf("demo app does not show X-Email:\n%s", body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("demo after cancel = %v; want nil", err)
+	}
+}
+
+func TestDemoRefusesNonLoopback(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	got := run(context.Background(), []string{"demo"}, envMap(map[string]string{"PORTCULLIS_LISTEN": "0.0.0.0:0"}), &out, &errOut)
+	if got != 1 || !strings.Contains(errOut.String(), "loopback only") {
+		t.Errorf("demo on 0.0.0.0 = %d %q; want 1 and a loopback message", got, errOut.String())
+	}
+}
+
+func TestReadmeConfigReferenceUpToDate(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "<!-- config:begin -->\n"+config.Reference()) {
+		t.Errorf("README.md's configuration reference is out of date: run make docs")
+	}
+	for _, cmd := range []string{"go run . demo", "make test"} {
+		if !strings.Contains(string(readme), cmd) {
+			t.Errorf("README.md lacks %q", cmd)
+		}
+	}
+}

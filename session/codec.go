@@ -1,0 +1,260 @@
+package session
+
+import (
+	"encoding/binary"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+)
+
+// The wire formats below are what the cookies carry once securecookie has
+// checked and decrypted them. They are compact (no field names, varint
+// lengths, unix seconds) because every byte travels on every request, and
+// deterministic (attributes in sorted key order) so equal states encode
+// equally.
+//
+// State, version 1:
+//
+//	version byte (1)
+//	Provider, UserID, User, Email, Name, GivenName, FamilyName, Username: strings
+//	Groups: uvarint count, then that many strings
+//	Attributes: uvarint count, then key and value strings in sorted key order
+//	AccessToken, RefreshToken, IDToken: strings
+//	Expiry, CreatedAt: times
+//
+// Flow list, version 1:
+//
+//	version byte (1)
+//	uvarint count (at most maxFlows), then for each flow:
+//	State, Verifier, Nonce, Provider, Redirect: strings
+//	CreatedAt: time
+//
+// A string is a uvarint byte length and the bytes. A time is a varint of
+// its unix seconds, with 0 standing for the zero time.Time; sub-second parts
+// are dropped.
+
+const (
+	stateVersion = 1
+	flowsVersion = 1
+
+	// Unix seconds of the first instant of year 1 and the last of year 9999:
+	// the times a decoder accepts.
+	minUnix = -62135596800
+	maxUnix = 253402300799
+)
+
+// errMalformed reports an encoded state or flow list that does not parse.
+var errMalformed = errors.New("session: malformed encoding")
+
+// appendState appends the encoding of s to b.
+func appendState(b []byte, s *State) []byte {
+	n := 1 + len(s.Provider) + len(s.UserID) + len(s.User) + len(s.Email) +
+		len(s.Name) + len(s.GivenName) + len(s.FamilyName) + len(s.Username) +
+		len(s.AccessToken) + len(s.RefreshToken) + len(s.IDToken) +
+		(13+len(s.Groups)+2*len(s.Attributes))*binary.MaxVarintLen64
+	for _, g := range s.Groups {
+		n += len(g)
+	}
+	for k, v := range s.Attributes {
+		n += len(k) + len(v)
+	}
+	b = slices.Grow(b, n)
+
+	b = append(b, stateVersion)
+	b = appendString(b, s.Provider)
+	b = appendString(b, s.UserID)
+	b = appendString(b, s.User)
+	b = appendString(b, s.Email)
+	b = appendString(b, s.Name)
+	b = appendString(b, s.GivenName)
+	b = appendString(b, s.FamilyName)
+	b = appendString(b, s.Username)
+	b = binary.AppendUvarint(b, uint64(len(s.Groups)))
+	for _, g := range s.Groups {
+		b = appendString(b, g)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Attributes)))
+	for _, k := range slices.Sorted(maps.Keys(s.Attributes)) {
+		b = appendString(b, k)
+		b = appendString(b, s.Attributes[k])
+	}
+	b = appendString(b, s.AccessToken)
+	b = appendString(b, s.RefreshToken)
+	b = appendString(b, s.IDToken)
+	b = appendTime(b, s.Expiry)
+	b = appendTime(b, s.CreatedAt)
+	return b
+}
+
+// decodeState parses an encoding made by appendState. It never panics and
+// allocates no more than a small multiple of len(b).
+func decodeState(b []byte) (*State, error) {
+	if len(b) == 0 || b[0] != stateVersion {
+		return nil, errMalformed
+	}
+	d := decoder{b: b, s: string(b), off: 1}
+	s := &State{
+		Provider:   d.string(),
+		UserID:     d.string(),
+		User:       d.string(),
+		Email:      d.string(),
+		Name:       d.string(),
+		GivenName:  d.string(),
+		FamilyName: d.string(),
+		Username:   d.string(),
+	}
+	if n := d.count(1); n > 0 {
+		s.Groups = make([]string, n)
+		for i := range s.Groups {
+			s.Groups[i] = d.string()
+		}
+	}
+	if n := d.count(2); n > 0 {
+		s.Attributes = make(map[string]string, n)
+		for range n {
+			k := d.string()
+			s.Attributes[k] = d.string()
+		}
+	}
+	s.AccessToken = d.string()
+	s.RefreshToken = d.string()
+	s.IDToken = d.string()
+	s.Expiry = d.time()
+	s.CreatedAt = d.time()
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// appendFlows appends the encoding of fs to b.
+func appendFlows(b []byte, fs []Flow) []byte {
+	b = append(b, flowsVersion)
+	b = binary.AppendUvarint(b, uint64(len(fs)))
+	for i := range fs {
+		f := &fs[i]
+		b = appendString(b, f.State)
+		b = appendString(b, f.Verifier)
+		b = appendString(b, f.Nonce)
+		b = appendString(b, f.Provider)
+		b = appendString(b, f.Redirect)
+		b = appendTime(b, f.CreatedAt)
+	}
+	return b
+}
+
+// decodeFlows parses an encoding made by appendFlows. It never panics and
+// refuses lists longer than maxFlows.
+func decodeFlows(b []byte) ([]Flow, error) {
+	if len(b) == 0 || b[0] != flowsVersion {
+		return nil, errMalformed
+	}
+	d := decoder{b: b, s: string(b), off: 1}
+	n := d.count(6) // five strings and a time: at least six bytes a flow
+	if n > maxFlows {
+		return nil, errMalformed
+	}
+	fs := make([]Flow, n)
+	for i := range fs {
+		fs[i] = Flow{
+			State:     d.string(),
+			Verifier:  d.string(),
+			Nonce:     d.string(),
+			Provider:  d.string(),
+			Redirect:  d.string(),
+			CreatedAt: d.time(),
+		}
+	}
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return binary.AppendVarint(b, 0)
+	}
+	return binary.AppendVarint(b, t.Unix())
+}
+
+// A decoder reads the primitives of the formats above. The first error
+// sticks: later reads return zero values, and end reports it.
+type decoder struct {
+	b   []byte
+	s   string // the same bytes as b: decoded strings share this one allocation
+	off int
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.err = errMalformed
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)-d.off) {
+		d.err = errMalformed
+		return ""
+	}
+	s := d.s[d.off : d.off+int(n)]
+	d.off += int(n)
+	return s
+}
+
+// count reads an element count, refusing one that the remaining input
+// cannot hold when each element takes at least size bytes; this bounds what
+// a caller allocates for the elements.
+func (d *decoder) count(size int) int {
+	n := d.uvarint()
+	if d.err != nil {
+		return 0
+	}
+	if n > uint64((len(d.b)-d.off)/size) {
+		d.err = errMalformed
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) time() time.Time {
+	if d.err != nil {
+		return time.Time{}
+	}
+	v, n := binary.Varint(d.b[d.off:])
+	if n <= 0 || v < minUnix || v > maxUnix {
+		d.err = errMalformed
+		return time.Time{}
+	}
+	d.off += n
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(v, 0).UTC()
+}
+
+// end reports the first error, or trailing bytes after a complete value.
+func (d *decoder) end() error {
+	if d.err == nil && d.off != len(d.b) {
+		d.err = errMalformed
+	}
+	return d.err
+}

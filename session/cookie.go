@@ -1,0 +1,377 @@
+package session
+
+import (
+	"cmp"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// Errors returned by the CookieStore. Check them with errors.Is: some are
+// wrapped with details.
+var (
+	// ErrNoSession means the request carries no session cookie.
+	ErrNoSession = errors.New("session: no session cookie")
+	// ErrInvalid means the session cookie does not decode: tampered with,
+	// truncated, renamed, sealed with a secret no longer configured, or
+	// holding an implausible sign-in time.
+	ErrInvalid = errors.New("session: invalid session cookie")
+	// ErrExpired means the session is older than Options.Expire.
+	ErrExpired = errors.New("session: session expired")
+	// ErrTooLarge means the session or sign-in flow does not fit in the
+	// cookies a browser keeps.
+	ErrTooLarge = errors.New("session: too large for cookies")
+	// ErrNoFlow means the request carries no pending sign-in with the given
+	// state: the CSRF cookie is missing, invalid or expired, or the state was
+	// never issued to this browser or was already used.
+	ErrNoFlow = errors.New("session: no matching sign-in flow")
+)
+
+const (
+	defaultName   = "_portcullis"
+	defaultPath   = "/"
+	defaultExpire = 168 * time.Hour
+
+	// minSecret is the least secret material accepted, in bytes.
+	minSecret = 32
+	// maxParts is the most cookies one session may be split into.
+	maxParts = 12
+	// maxChunk is the most value bytes in one cookie.
+	maxChunk = 3800
+	// maxLine bounds one Set-Cookie header line (name, value, attributes),
+	// comfortably under the 4096 bytes browsers keep.
+	maxLine = 4000
+	// minChunk is the least room for a value that the cookie name, domain
+	// and path must leave.
+	minChunk = 1024
+	// futureSkew is how far in the future a session's CreatedAt may lie
+	// (clock differences between replicas) before it is refused.
+	futureSkew = time.Minute
+)
+
+// Options configure the cookies of a CookieStore.
+type Options struct {
+	// Name is the base cookie name; default "_portcullis". A session too
+	// large for one cookie goes in Name_0, Name_1, …; sign-ins in progress in
+	// Name_csrf.
+	Name string
+	// Secrets are the secret materials, each at least 32 bytes. The first
+	// seals new cookies; all open them, so a secret can be rotated by putting
+	// the new one first and keeping the old one until its cookies are gone.
+	Secrets [][]byte
+	// Domain, Path, Secure and SameSite are the cookies' attributes; Path
+	// defaults to "/". Cookies are always HttpOnly. The CSRF cookie is
+	// SameSite=Lax whatever SameSite says, unless it says None.
+	Domain   string
+	Path     string
+	Secure   bool
+	SameSite http.SameSite
+	// Expire is a session's longest life, counted from State.CreatedAt and
+	// enforced by Load whatever the browser keeps; default 168h.
+	Expire time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// A CookieStore keeps sessions in encrypted, signed cookies, and binds
+// pending sign-ins to the browser with a CSRF cookie. It is safe for
+// concurrent use.
+//
+// Values are sealed with securecookie (AES-256-CTR and HMAC-SHA256 over the
+// cookie name, a timestamp and the ciphertext) using keys derived from each
+// secret with HKDF-SHA256. The name is part of what is signed, so a value is
+// only accepted under the cookie name it was made for.
+type CookieStore struct {
+	name     string
+	csrfName string
+	domain   string
+	path     string
+	secure   bool
+	sameSite http.SameSite
+	expire   time.Duration
+	now      func() time.Time
+
+	codecs     []securecookie.Codec // sessions; the first encodes
+	flowCodecs []securecookie.Codec // the CSRF cookie; the first encodes
+	chunk      int                  // value bytes in one session cookie
+	flowRoom   int                  // value bytes in the CSRF cookie
+}
+
+// NewCookieStore returns a CookieStore for opts, or every problem with
+// opts joined into one error.
+func NewCookieStore(opts Options) (*CookieStore, error) {
+	c := &CookieStore{
+		name:     cmp.Or(opts.Name, defaultName),
+		domain:   opts.Domain,
+		path:     cmp.Or(opts.Path, defaultPath),
+		secure:   opts.Secure,
+		sameSite: opts.SameSite,
+		expire:   cmp.Or(opts.Expire, defaultExpire),
+		now:      opts.Now,
+	}
+	c.csrfName = c.name + "_csrf"
+	if c.now == nil {
+		c.now = time.Now
+	}
+
+	var errs []error
+	if len(opts.Secrets) == 0 {
+		errs = append(errs, errors.New("session: no cookie secret"))
+	}
+	for i, s := range opts.Secrets {
+		if len(s) < minSecret {
+			errs = append(errs, fmt.Errorf("session: cookie secret %d is %d bytes; want at least %d", i+1, len(s), minSecret))
+		}
+	}
+	if c.expire < time.Second {
+		errs = append(errs, fmt.Errorf("session: cookie expire %v is not a positive number of seconds", opts.Expire))
+	}
+	if c.sameSite == http.SameSiteNoneMode && !c.secure {
+		errs = append(errs, errors.New("session: SameSite=None cookies must be Secure; browsers drop them otherwise"))
+	}
+	if !validPath(c.path) {
+		errs = append(errs, fmt.Errorf("session: cookie path %q must start with / and hold no control characters or ;", c.path))
+	}
+	if err := (&http.Cookie{Name: c.csrfName, Value: "v", Domain: c.domain}).Valid(); err != nil {
+		errs = append(errs, fmt.Errorf("session: cookie name %q or domain %q: %w", c.name, c.domain, err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	end := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // any date: Expires has a fixed width
+	c.chunk = min(maxChunk, room(c.cookie(c.name+"_"+strconv.Itoa(maxParts-1), "", int(c.expire/time.Second), end)))
+	c.flowRoom = min(maxChunk, room(c.flowCookie("", flowMaxAge, end)))
+	if c.chunk < minChunk || c.flowRoom < minChunk {
+		return nil, fmt.Errorf("session: cookie name %q, domain %q and path %q leave less than %d bytes for a value", c.name, c.domain, c.path, minChunk)
+	}
+
+	for i, s := range opts.Secrets {
+		hashKey, err := hkdf.Key(sha256.New, s, nil, "portcullis cookie signing", 32)
+		if err != nil {
+			return nil, fmt.Errorf("session: derive signing key %d: %w", i+1, err)
+		}
+		blockKey, err := hkdf.Key(sha256.New, s, nil, "portcullis cookie encryption", 32)
+		if err != nil {
+			return nil, fmt.Errorf("session: derive encryption key %d: %w", i+1, err)
+		}
+		c.codecs = append(c.codecs, newCodec(hashKey, blockKey, c.expire))
+		c.flowCodecs = append(c.flowCodecs, newCodec(hashKey, blockKey, flowLifetime))
+	}
+	return c, nil
+}
+
+// newCodec returns a securecookie codec for raw byte values that refuses
+// values sealed more than maxAge ago. Length is not limited here: the store
+// splits long values over several cookies and bounds them itself.
+func newCodec(hashKey, blockKey []byte, maxAge time.Duration) *securecookie.SecureCookie {
+	return securecookie.New(hashKey, blockKey).
+		MaxLength(0).
+		MaxAge(int(maxAge / time.Second)).
+		SetSerializer(securecookie.NopEncoder{})
+}
+
+// Load returns the request's session. It fails with ErrNoSession when the
+// request carries no session cookie, ErrInvalid when the cookie does not
+// decode, and ErrExpired when the session is older than Options.Expire.
+func (c *CookieStore) Load(r *http.Request) (*State, error) {
+	value, ok := c.sessionValue(r.Cookies())
+	if !ok {
+		return nil, ErrNoSession
+	}
+	if len(value) > maxParts*c.chunk {
+		return nil, fmt.Errorf("%w: %d bytes", ErrInvalid, len(value))
+	}
+	var payload []byte
+	if err := securecookie.DecodeMulti(c.name, value, &payload, c.codecs...); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	s, err := decodeState(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	now := c.now()
+	switch {
+	case s.CreatedAt.IsZero() || s.CreatedAt.After(now.Add(futureSkew)):
+		return nil, fmt.Errorf("%w: implausible sign-in time", ErrInvalid)
+	case !now.Before(s.CreatedAt.Add(c.expire)):
+		return nil, ErrExpired
+	}
+	return s, nil
+}
+
+// sessionValue returns the session's encoded value: the base cookie's, or
+// else the consecutive parts Name_0, Name_1, … joined.
+func (c *CookieStore) sessionValue(cookies []*http.Cookie) (string, bool) {
+	if v, ok := find(cookies, c.name); ok {
+		return v, true
+	}
+	var parts [maxParts]string
+	n, size := 0, 0
+	for ; n < maxParts; n++ {
+		v, ok := find(cookies, c.partName(n))
+		if !ok {
+			break
+		}
+		parts[n] = v
+		size += len(v)
+	}
+	if n == 0 {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, v := range parts[:n] {
+		b.WriteString(v)
+	}
+	return b.String(), true
+}
+
+// Save sets the cookies that carry s, expiring any session cookies the
+// request carries that the new value does not use. The cookies live until
+// s.CreatedAt+Options.Expire; s.CreatedAt must be set. Save fails with
+// ErrTooLarge when s needs more than 12 cookies, and ErrExpired when that
+// time has passed; it then sets no cookie.
+func (c *CookieStore) Save(w http.ResponseWriter, r *http.Request, s *State) error {
+	if s == nil {
+		return errors.New("session: save: nil state")
+	}
+	if s.CreatedAt.IsZero() {
+		return errors.New("session: save: state has no CreatedAt")
+	}
+	now := c.now()
+	if s.CreatedAt.After(now.Add(futureSkew)) {
+		return fmt.Errorf("session: save: CreatedAt %v is in the future", s.CreatedAt)
+	}
+	end := s.CreatedAt.Add(c.expire)
+	maxAge := int(end.Sub(now) / time.Second)
+	if maxAge <= 0 {
+		return fmt.Errorf("session: save: %w", ErrExpired)
+	}
+	value, err := c.codecs[0].Encode(c.name, appendState(nil, s))
+	if err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
+	parts := (len(value) + c.chunk - 1) / c.chunk
+	if parts > maxParts {
+		return fmt.Errorf("%w: it needs %d cookies of at most %d; set PORTCULLIS_SESSION_STORE=redis to keep sessions server-side",
+			ErrTooLarge, parts, maxParts)
+	}
+
+	var set []string
+	if parts == 1 {
+		http.SetCookie(w, c.cookie(c.name, value, maxAge, end))
+		set = []string{c.name}
+	} else {
+		set = make([]string, parts)
+		for i := range parts {
+			set[i] = c.partName(i)
+			chunk := value[i*c.chunk : min(len(value), (i+1)*c.chunk)]
+			http.SetCookie(w, c.cookie(set[i], chunk, maxAge, end))
+		}
+	}
+	c.expireSession(w, r, func(name string) bool { return !slices.Contains(set, name) })
+	return nil
+}
+
+// Clear expires the base session cookie and every session cookie part the
+// request carries.
+func (c *CookieStore) Clear(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, c.expired(c.name))
+	c.expireSession(w, r, func(name string) bool { return name != c.name })
+}
+
+// expireSession expires each distinct session cookie (base or part) the
+// request carries for which stale reports true.
+func (c *CookieStore) expireSession(w http.ResponseWriter, r *http.Request, stale func(name string) bool) {
+	var done []string
+	for _, ck := range r.Cookies() {
+		if (ck.Name == c.name || c.isPart(ck.Name)) && stale(ck.Name) && !slices.Contains(done, ck.Name) {
+			http.SetCookie(w, c.expired(ck.Name))
+			done = append(done, ck.Name)
+		}
+	}
+}
+
+// IsOwnCookie reports whether name is one of the store's cookies: the base
+// session cookie, a part of it (Name_0, Name_1, …), or the CSRF cookie. The
+// proxy removes these before a request goes upstream.
+func (c *CookieStore) IsOwnCookie(name string) bool {
+	return name == c.name || name == c.csrfName || c.isPart(name)
+}
+
+// isPart reports whether name is Name_ followed by decimal digits.
+func (c *CookieStore) isPart(name string) bool {
+	rest, ok := strings.CutPrefix(name, c.name+"_")
+	if !ok || rest == "" {
+		return false
+	}
+	for i := range len(rest) {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *CookieStore) partName(i int) string {
+	return c.name + "_" + strconv.Itoa(i)
+}
+
+// cookie returns a session cookie with the store's attributes.
+func (c *CookieStore) cookie(name, value string, maxAge int, expires time.Time) *http.Cookie {
+	return &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Domain:   c.domain,
+		Path:     c.path,
+		MaxAge:   maxAge,
+		Expires:  expires,
+		Secure:   c.secure,
+		HttpOnly: true,
+		SameSite: c.sameSite,
+	}
+}
+
+// expired returns a cookie that makes the browser drop the session cookie
+// called name.
+func (c *CookieStore) expired(name string) *http.Cookie {
+	return c.cookie(name, "", -1, time.Unix(1, 0).UTC())
+}
+
+// room returns how many value bytes fit in ck's Set-Cookie line.
+func room(ck *http.Cookie) int {
+	return maxLine - len("Set-Cookie: ") - len(ck.String())
+}
+
+// find returns the value of the first cookie called name.
+func find(cookies []*http.Cookie, name string) (string, bool) {
+	for _, ck := range cookies {
+		if ck.Name == name {
+			return ck.Value, true
+		}
+	}
+	return "", false
+}
+
+// validPath reports whether p is a path the Set-Cookie header carries
+// unchanged.
+func validPath(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	for i := range len(p) {
+		if b := p[i]; b < 0x20 || b == 0x7f || b == ';' {
+			return false
+		}
+	}
+	return true
+}

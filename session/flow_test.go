@@ -1,0 +1,313 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+func sampleFlow(state string, createdAt time.Time) *Flow {
+	return &Flow{
+		State:     state,
+		Verifier:  token(43),
+		Nonce:     token(22),
+		Provider:  "corp",
+		Redirect:  "https://app.example.com/reports?id=7",
+		CreatedAt: createdAt,
+	}
+}
+
+// flowsIn decodes the CSRF cookie in j as it is, expired flows included.
+func flowsIn(t *testing.T, c *CookieStore, j jar) []Flow {
+	t.Helper()
+	var payload []byte
+	if err := securecookie.DecodeMulti(c.csrfName, j[c.csrfName], &payload, c.flowCodecs...); err != nil {
+		t.Fatalf("decode the CSRF cookie: %v", err)
+	}
+	fs, err := decodeFlows(payload)
+	if err != nil {
+		t.Fatalf("decode the CSRF cookie's flows: %v", err)
+	}
+	return fs
+}
+
+func TestFlowSingleUse(t *testing.T) {
+	t.Parallel()
+	c := newStore(t, &clock{t0})
+	j := jar{}
+	want := sampleFlow("state-1", t0)
+	j.saveFlow(t, c, want)
+
+	got, err := c.LoadFlow(j.request(), "state-1")
+	if err != nil {
+		t.Fatalf("LoadFlow() error = %v; want nil", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LoadFlow() = %+v; want %+v", got, want)
+	}
+
+	rec := httptest.NewRecorder()
+	c.ClearFlow(rec, j.request(), "state-1")
+	ck := cookieNamed(j.update(rec), "_portcullis_csrf")
+	if ck == nil || ck.MaxAge >= 0 {
+		t.Errorf("ClearFlow() of the last flow set %+v; want the CSRF cookie expired", ck)
+	}
+	if got, err := c.LoadFlow(j.request(), "state-1"); err != ErrNoFlow {
+		t.Errorf("LoadFlow() after ClearFlow = %+v, %v; want %v", got, err, ErrNoFlow)
+	}
+}
+
+func TestFlowTwoTabs(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t0}
+	c := newStore(t, clk)
+	j := jar{}
+	j.saveFlow(t, c, sampleFlow("tab-1", clk.Now()))
+	clk.Advance(time.Minute)
+	j.saveFlow(t, c, sampleFlow("tab-2", clk.Now()))
+
+	for _, state := range []string{"tab-1", "tab-2"} {
+		if _, err := c.LoadFlow(j.request(), state); err != nil {
+			t.Errorf("LoadFlow(%q) error = %v; want nil", state, err)
+		}
+	}
+	rec := httptest.NewRecorder()
+	c.ClearFlow(rec, j.request(), "tab-2")
+	if ck := cookieNamed(j.update(rec), "_portcullis_csrf"); ck == nil || ck.MaxAge != 900 {
+		t.Errorf("ClearFlow() with a flow left set %+v; want the cookie rewritten", ck)
+	}
+	if _, err := c.LoadFlow(j.request(), "tab-1"); err != nil {
+		t.Errorf("LoadFlow(%q) after the other tab finished: %v; want nil", "tab-1", err)
+	}
+	if _, err := c.LoadFlow(j.request(), "tab-2"); err != ErrNoFlow {
+		t.Errorf("LoadFlow(%q) after ClearFlow: %v; want %v", "tab-2", err, ErrNoFlow)
+	}
+}
+
+func TestFlowWrongState(t *testing.T) {
+	t.Parallel()
+	c := newStore(t, &clock{t0})
+	j := jar{}
+	j.saveFlow(t, c, sampleFlow("abcdef", t0))
+	for _, state := range []string{"", "abcdeg", "abcde", "abcdefg", "ABCDEF", "xyz"} {
+		t.Run(state, func(t *testing.T) {
+			t.Parallel()
+			if f, err := c.LoadFlow(j.request(), state); err != ErrNoFlow {
+				t.Errorf("LoadFlow(%q) = %+v, %v; want %v", state, f, err, ErrNoFlow)
+			}
+		})
+	}
+	t.Run("no cookie", func(t *testing.T) {
+		t.Parallel()
+		if f, err := c.LoadFlow(jar{}.request(), "abcdef"); err != ErrNoFlow {
+			t.Errorf("LoadFlow() = %+v, %v; want %v", f, err, ErrNoFlow)
+		}
+	})
+}
+
+func TestFlowBounded(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t0}
+	c := newStore(t, clk)
+	j := jar{}
+	for i := range 20 {
+		clk.Advance(10 * time.Second)
+		rec := j.saveFlow(t, c, sampleFlow(fmt.Sprint("state-", i), clk.Now()))
+		if lines := setCookieLines(rec); len(lines) != 1 || !strings.HasPrefix(lines[0], "Set-Cookie: _portcullis_csrf=") {
+			t.Fatalf("SaveFlow #%d set %q; want the CSRF cookie alone", i, lines)
+		}
+		if n := len(flowsIn(t, c, j)); n != min(i+1, maxFlows) {
+			t.Fatalf("after SaveFlow #%d the cookie holds %d flows; want %d", i, n, min(i+1, maxFlows))
+		}
+	}
+	if names := j.names(); !reflect.DeepEqual(names, []string{"_portcullis_csrf"}) {
+		t.Errorf("cookies = %q; want the CSRF cookie alone", names)
+	}
+	for i := range 20 {
+		state := fmt.Sprint("state-", i)
+		_, err := c.LoadFlow(j.request(), state)
+		if want := i >= 15; (err == nil) != want {
+			t.Errorf("LoadFlow(%q) error = %v; want a flow: %v", state, err, want)
+		}
+	}
+	// Newest first.
+	fs := flowsIn(t, c, j)
+	if fs[0].State != "state-19" || fs[4].State != "state-15" {
+		t.Errorf("flows = %q … %q; want state-19 … state-15", fs[0].State, fs[4].State)
+	}
+}
+
+func TestFlowSameStateTwice(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t0}
+	c := newStore(t, clk)
+	j := jar{}
+	j.saveFlow(t, c, sampleFlow("again", clk.Now()))
+	clk.Advance(time.Minute)
+	f := sampleFlow("again", clk.Now())
+	f.Redirect = "/second"
+	j.saveFlow(t, c, f)
+	fs := flowsIn(t, c, j)
+	if len(fs) != 1 || fs[0].Redirect != "/second" {
+		t.Errorf("flows = %+v; want only the second", fs)
+	}
+}
+
+func TestFlowExpiry(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		after   time.Duration
+		wantErr error
+	}{
+		{name: "at once", after: 0},
+		{name: "just in time", after: 15*time.Minute - time.Second},
+		{name: "at 15 minutes", after: 15 * time.Minute, wantErr: ErrNoFlow},
+		{name: "an hour later", after: time.Hour, wantErr: ErrNoFlow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clk := &clock{t0}
+			c := newStore(t, clk)
+			j := jar{}
+			j.saveFlow(t, c, sampleFlow("st", clk.Now()))
+			clk.Advance(tt.after)
+			if _, err := c.LoadFlow(j.request(), "st"); err != tt.wantErr {
+				t.Errorf("LoadFlow() %v later: %v; want %v", tt.after, err, tt.wantErr)
+			}
+		})
+	}
+
+	t.Run("SaveFlow drops expired flows", func(t *testing.T) {
+		t.Parallel()
+		clk := &clock{t0}
+		c := newStore(t, clk)
+		j := jar{}
+		j.saveFlow(t, c, sampleFlow("old", clk.Now()))
+		clk.Advance(20 * time.Minute)
+		j.saveFlow(t, c, sampleFlow("new", clk.Now()))
+		if raw := flowsIn(t, c, j); len(raw) != 1 || raw[0].State != "new" {
+			t.Errorf("cookie holds %+v; want the new flow alone", raw)
+		}
+	})
+
+	t.Run("zero CreatedAt is stored as now", func(t *testing.T) {
+		t.Parallel()
+		clk := &clock{t0}
+		c := newStore(t, clk)
+		j := jar{}
+		j.saveFlow(t, c, &Flow{State: "st"})
+		f, err := c.LoadFlow(j.request(), "st")
+		if err != nil || !f.CreatedAt.Equal(t0) {
+			t.Errorf("LoadFlow() = %+v, %v; want CreatedAt %v", f, err, t0)
+		}
+	})
+}
+
+func TestFlowCookieAttributes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		sameSite http.SameSite
+		secure   bool
+		want     string
+	}{
+		{http.SameSiteDefaultMode, true, "; SameSite=Lax"},
+		{http.SameSiteLaxMode, true, "; SameSite=Lax"},
+		{http.SameSiteStrictMode, true, "; SameSite=Lax"},
+		{http.SameSiteNoneMode, true, "; SameSite=None"},
+		{http.SameSiteStrictMode, false, "; SameSite=Lax"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.sameSite, tt.secure), func(t *testing.T) {
+			t.Parallel()
+			c := newStore(t, &clock{t0}, func(o *Options) {
+				o.SameSite, o.Secure, o.Domain, o.Path = tt.sameSite, tt.secure, "example.com", "/app"
+			})
+			rec := httptest.NewRecorder()
+			if err := c.SaveFlow(rec, jar{}.request(), sampleFlow("st", t0)); err != nil {
+				t.Fatalf("SaveFlow: %v", err)
+			}
+			line := rec.Header().Get("Set-Cookie")
+			want := []string{
+				"_portcullis_csrf=", tt.want, "; HttpOnly", "; Max-Age=900", "; Domain=example.com", "; Path=/app",
+				"; Expires=" + t0.Add(15*time.Minute).Format(http.TimeFormat),
+			}
+			for _, w := range want {
+				if !strings.Contains(line, w) {
+					t.Errorf("Set-Cookie = %q; want it to contain %q", line, w)
+				}
+			}
+			if got := strings.Contains(line, "; Secure"); got != tt.secure {
+				t.Errorf("Set-Cookie = %q; Secure: %v, want %v", line, got, tt.secure)
+			}
+		})
+	}
+}
+
+func TestFlowSize(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t0}
+	c := newStore(t, clk)
+
+	t.Run("long redirects drop the oldest flows", func(t *testing.T) {
+		t.Parallel()
+		j := jar{}
+		for i := range maxFlows {
+			f := sampleFlow(fmt.Sprint("st-", i), t0)
+			f.Redirect = "https://app.example.com/?q=" + strings.Repeat("x", 1000)
+			rec := j.saveFlow(t, c, f)
+			for _, line := range setCookieLines(rec) {
+				if len(line) >= 4096 {
+					t.Errorf("Set-Cookie line is %d bytes; want under 4096", len(line))
+				}
+			}
+		}
+		if _, err := c.LoadFlow(j.request(), "st-4"); err != nil {
+			t.Errorf("LoadFlow() of the newest: %v; want nil", err)
+		}
+		if n := len(flowsIn(t, c, j)); n >= maxFlows || n < 1 {
+			t.Errorf("cookie holds %d flows; want fewer than %d", n, maxFlows)
+		}
+	})
+
+	t.Run("one flow too large", func(t *testing.T) {
+		t.Parallel()
+		f := sampleFlow("st", t0)
+		f.Redirect = "https://app.example.com/?q=" + strings.Repeat("x", 4000)
+		rec := httptest.NewRecorder()
+		if err := c.SaveFlow(rec, jar{}.request(), f); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("SaveFlow() error = %v; want %v", err, ErrTooLarge)
+		}
+		if got := rec.Header().Values("Set-Cookie"); len(got) != 0 {
+			t.Errorf("SaveFlow() set %q on error; want nothing", got)
+		}
+	})
+
+	t.Run("no state", func(t *testing.T) {
+		t.Parallel()
+		for _, f := range []*Flow{nil, {Provider: "corp"}} {
+			if err := c.SaveFlow(httptest.NewRecorder(), jar{}.request(), f); err == nil {
+				t.Errorf("SaveFlow(%+v) error = nil; want one", f)
+			}
+		}
+	})
+}
+
+func TestClearFlowWithoutCookie(t *testing.T) {
+	t.Parallel()
+	c := newStore(t, &clock{t0})
+	rec := httptest.NewRecorder()
+	c.ClearFlow(rec, jar{"_portcullis_csrf": "garbage"}.request(), "st")
+	line := rec.Header().Get("Set-Cookie")
+	if !strings.HasPrefix(line, "_portcullis_csrf=;") || !strings.Contains(line, "Max-Age=0") {
+		t.Errorf("ClearFlow() set %q; want the CSRF cookie expired", line)
+	}
+}

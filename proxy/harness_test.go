@@ -33,7 +33,6 @@ type harness struct {
 	proxy    *httptest.Server
 	server   *proxy.Server
 	cookies  session.Options
-	now      time.Time
 }
 
 // setup describes one harness: options for each part, all optional.

@@ -192,13 +192,13 @@ func (o Options) Validate() error {
 	seen := map[string]bool{}
 	for i, u := range users {
 		if u.Username == "" {
-			errs = append(errs, fmt.Errorf("Users[%d]: Username required", i))
+			errs = append(errs, fmt.Errorf("user %d: Username required", i))
 		} else if seen[u.Username] {
-			errs = append(errs, fmt.Errorf("Users[%d]: duplicate Username %q", i, u.Username))
+			errs = append(errs, fmt.Errorf("user %d: duplicate Username %q", i, u.Username))
 		}
 		seen[u.Username] = true
 		if id, ok := idString(u.ID); !ok || id == "" {
-			errs = append(errs, fmt.Errorf("Users[%d]: ID must be a non-empty string or a number, got %#v", i, u.ID))
+			errs = append(errs, fmt.Errorf("user %d: ID must be a non-empty string or a number, got %#v", i, u.ID))
 		}
 	}
 	if o.AutoApprove != "" && !seen[o.AutoApprove] {

@@ -946,7 +946,7 @@ func TestValidate(t *testing.T) {
 			AutoApprove:    "carol",
 			Users:          []idp.User{{Username: "x"}, {ID: 1, Username: "x"}},
 			UserinfoStatus: 42,
-		}, []string{"ClientID", "ClientSecret", "ClientAuth", "UserinfoToken", "AutoApprove", "Users[0]: ID", "Users[1]: duplicate", "UserinfoStatus"}},
+		}, []string{"ClientID", "ClientSecret", "ClientAuth", "UserinfoToken", "AutoApprove", "user 0: ID", "user 1: duplicate", "UserinfoStatus"}},
 		{"body token needs POST", idp.Options{ClientID: "a", ClientSecret: "b", UserinfoToken: "body"}, []string{"UserinfoToken"}},
 	}
 	for _, tt := range tests {

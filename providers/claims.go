@@ -1,0 +1,484 @@
+package providers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Claims says where each identity field is in the provider's userinfo
+// answer. Each field is a list of dot paths tried in order; the first that
+// gives a non-empty value wins. An empty list maps nothing: call
+// WithDefaults to fill empty lists with the defaults of the SPEC.
+type Claims struct {
+	ID, Email, EmailVerified, Name, GivenName, FamilyName []string
+	Username, Groups, Picture, Locale                     []string
+	// Attributes are the CLAIM_ATTRIBUTES, sent as X-User-Attr-<Name>.
+	Attributes []Attribute
+	// Values are the CLAIM_VALUES: lower-case field or attribute name →
+	// provider value → output value. Unmapped values pass through.
+	Values map[string]map[string]string
+}
+
+// An Attribute is one CLAIM_ATTRIBUTES entry: a header name and the dot
+// paths of its value.
+type Attribute struct {
+	Name  string
+	Paths []string
+}
+
+// WithDefaults returns a copy of c with every empty path list set to its
+// default: ID "sub","id"; Email "email"; EmailVerified "email_verified";
+// Name "name"; GivenName "given_name"; FamilyName "family_name"; Username
+// "preferred_username"; Groups "groups"; Picture "picture"; Locale "locale".
+func (c Claims) WithDefaults() Claims {
+	def := func(paths []string, d ...string) []string {
+		if len(paths) == 0 {
+			return d
+		}
+		return append([]string(nil), paths...)
+	}
+	c.ID = def(c.ID, "sub", "id")
+	c.Email = def(c.Email, "email")
+	c.EmailVerified = def(c.EmailVerified, "email_verified")
+	c.Name = def(c.Name, "name")
+	c.GivenName = def(c.GivenName, "given_name")
+	c.FamilyName = def(c.FamilyName, "family_name")
+	c.Username = def(c.Username, "preferred_username")
+	c.Groups = def(c.Groups, "groups")
+	c.Picture = def(c.Picture, "picture")
+	c.Locale = def(c.Locale, "locale")
+	return c
+}
+
+// isFieldName reports whether name is one CLAIM_VALUES accepts besides attribute names.
+func isFieldName(name string) bool {
+	switch name {
+	case "id", "email", "name", "given_name", "family_name", "username", "groups", "picture", "locale":
+		return true
+	}
+	return false
+}
+
+// Map maps a userinfo document, decoded with json.Decoder.UseNumber, onto an
+// Identity, using c's paths as they are. Values are made valid UTF-8 without
+// control characters; JSON numbers are written as integers when integral.
+// It fails with an *Error of kind ErrBadResponse when no user id is found.
+func (c Claims) Map(doc map[string]any) (*Identity, error) {
+	id := c.identity(doc)
+	if id.ID == "" {
+		return nil, c.noIDError()
+	}
+	return id, nil
+}
+
+func (c Claims) noIDError() *Error {
+	return &Error{
+		Kind:        ErrBadResponse,
+		Description: fmt.Sprintf("no user id found at CLAIM_ID %q", strings.Join(c.ID, ",")),
+	}
+}
+
+// identity maps doc without requiring an id.
+func (c Claims) identity(doc map[string]any) *Identity {
+	id := &Identity{
+		ID:         c.first(doc, c.ID, "id"),
+		Email:      c.first(doc, c.Email, "email"),
+		Name:       c.first(doc, c.Name, "name"),
+		GivenName:  c.first(doc, c.GivenName, "given_name"),
+		FamilyName: c.first(doc, c.FamilyName, "family_name"),
+		Username:   c.first(doc, c.Username, "username"),
+		Picture:    c.first(doc, c.Picture, "picture"),
+		Locale:     c.first(doc, c.Locale, "locale"),
+		Groups:     c.groups(doc),
+	}
+	for _, p := range c.EmailVerified {
+		if v, ok := Lookup(doc, p); ok {
+			if b, ok := boolValue(v); ok {
+				id.EmailVerified = &b
+				break
+			}
+		}
+	}
+	for _, a := range c.Attributes {
+		if v := c.first(doc, a.Paths, strings.ToLower(a.Name)); v != "" {
+			if id.Attributes == nil {
+				id.Attributes = make(map[string]string)
+			}
+			id.Attributes[a.Name] = v
+		}
+	}
+	return id
+}
+
+// first returns the first non-empty string value at paths, cleaned and
+// passed through the CLAIM_VALUES of name.
+func (c Claims) first(doc map[string]any, paths []string, name string) string {
+	for _, p := range paths {
+		v, ok := Lookup(doc, p)
+		if !ok {
+			continue
+		}
+		if s, ok := stringValue(v); ok {
+			if s = cleanValue(s); s != "" {
+				return c.value(name, s)
+			}
+		}
+	}
+	return ""
+}
+
+// value applies the CLAIM_VALUES of name to s.
+func (c Claims) value(name, s string) string {
+	if out, ok := c.Values[name][s]; ok {
+		return cleanValue(out)
+	}
+	return s
+}
+
+// groups returns the groups at the first path holding any: an array (its
+// elements as strings) or a comma-separated string.
+func (c Claims) groups(doc map[string]any) []string {
+	for _, p := range c.Groups {
+		v, ok := Lookup(doc, p)
+		if !ok {
+			continue
+		}
+		var raw []string
+		switch v := v.(type) {
+		case []any:
+			for _, e := range v {
+				if s, ok := stringValue(e); ok {
+					raw = append(raw, s)
+				}
+			}
+		default:
+			if s, ok := stringValue(v); ok {
+				raw = strings.Split(s, ",")
+			}
+		}
+		var out []string
+		for _, s := range raw {
+			if s = strings.TrimSpace(cleanValue(s)); s != "" {
+				out = append(out, c.value("groups", s))
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return nil
+}
+
+// Lookup reads the value at a dot path in a JSON document decoded into
+// map[string]any and []any. A segment that is a decimal number indexes an
+// array ("emails.0.value"). Keys that contain dots work: at each level the
+// longest run of segments that is an existing key is taken
+// ("https://slack.com/team_id"). It reports false when the path leads
+// nowhere or is empty.
+func Lookup(doc any, path string) (any, bool) {
+	if path == "" {
+		return nil, false
+	}
+	// ends[i] is the end offset of segment i in path.
+	var ends []int
+	for i := 0; i < len(path); i++ {
+		if path[i] == '.' {
+			ends = append(ends, i)
+		}
+	}
+	ends = append(ends, len(path))
+	cur := doc
+	start, seg := 0, 0 // offset and index of the next segment
+	for seg < len(ends) {
+		switch node := cur.(type) {
+		case map[string]any:
+			next, ok := -1, false
+			if len(ends)-seg <= len(node) {
+				// Few segments left: try runs from the longest.
+				for j := len(ends) - 1; j >= seg; j-- {
+					if v, found := node[path[start:ends[j]]]; found {
+						cur, next, ok = v, j, true
+						break
+					}
+				}
+			} else {
+				// Few keys: find the longest key that is a run.
+				best := -1
+				for k, v := range node {
+					if len(k) <= best-start || !strings.HasPrefix(path[start:], k) {
+						continue
+					}
+					if end := start + len(k); end == len(path) || path[end] == '.' {
+						best, cur, ok = end, v, true
+					}
+				}
+				if ok {
+					for next = seg; ends[next] != best; next++ {
+					}
+				}
+			}
+			if !ok {
+				return nil, false
+			}
+			seg = next + 1
+		case []any:
+			i, err := strconv.Atoi(path[start:ends[seg]])
+			if err != nil || i < 0 || i >= len(node) || !isDigits(path[start:ends[seg]]) {
+				return nil, false
+			}
+			cur = node[i]
+			seg++
+		default:
+			return nil, false
+		}
+		if seg < len(ends) {
+			start = ends[seg-1] + 1
+		}
+	}
+	return cur, true
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// stringValue turns a scalar JSON value into text: strings as they are,
+// numbers as integers when integral (never in exponent form), booleans as
+// "true"/"false". Objects, arrays and null give false.
+func stringValue(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case json.Number:
+		return numberText(string(v)), true
+	case bool:
+		return strconv.FormatBool(v), true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case int:
+		return strconv.Itoa(v), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
+	}
+	return "", false
+}
+
+// maxExponent bounds the exponents numberText expands; larger ones keep the
+// provider's text rather than print a thousand zeros.
+const maxExponent = 1000
+
+// numberText writes a JSON number in plain decimal: 5.83231e5 → "583231",
+// 2.02593498e+08 → "202593498", 1.5e-1 → "0.15". Digits are never rounded,
+// so integers beyond 2^53 stay exact. Text that is not a JSON number, or has
+// an exponent beyond ±1000, is returned as it is.
+func numberText(s string) string {
+	m, neg := strings.CutPrefix(s, "-")
+	exp := 0
+	if i := strings.IndexAny(m, "eE"); i >= 0 {
+		e := m[i+1:]
+		if len(e) > 0 && (e[0] == '+' || e[0] == '-') {
+			if !isDigits(e[1:]) {
+				return s
+			}
+		} else if !isDigits(e) {
+			return s
+		}
+		n, err := strconv.Atoi(e)
+		if err != nil || n > maxExponent || n < -maxExponent {
+			return s
+		}
+		exp, m = n, m[:i]
+	}
+	intPart, frac, hasPoint := strings.Cut(m, ".")
+	if !isDigits(intPart) || (hasPoint && !isDigits(frac)) {
+		return s
+	}
+	digits := intPart + frac
+	point := len(intPart) + exp
+	var ip, fp string
+	switch {
+	case point <= 0:
+		ip, fp = "", strings.Repeat("0", -point)+digits
+	case point >= len(digits):
+		ip = digits + strings.Repeat("0", point-len(digits))
+	default:
+		ip, fp = digits[:point], digits[point:]
+	}
+	ip = strings.TrimLeft(ip, "0")
+	if ip == "" {
+		ip = "0"
+	}
+	out := ip
+	if fp = strings.TrimRight(fp, "0"); fp != "" {
+		out += "." + fp
+	}
+	if neg && out != "0" {
+		out = "-" + out
+	}
+	return out
+}
+
+// boolValue reads an e-mail verification flag: a JSON boolean, or
+// "true"/"false"/"1"/"0" as a string or number.
+func boolValue(v any) (bool, bool) {
+	if b, ok := v.(bool); ok {
+		return b, true
+	}
+	if _, isString := v.(string); !isString {
+		if _, isNumber := v.(json.Number); !isNumber {
+			return false, false
+		}
+	}
+	s, _ := stringValue(v)
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1":
+		return true, true
+	case "false", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// cleanValue makes s a valid header value: invalid UTF-8 is replaced and
+// control characters (below 0x20, and 0x7f) are removed.
+func cleanValue(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c >= utf8.RuneSelf {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// ParseClaimAttributes parses CLAIM_ATTRIBUTES: comma-separated NAME=PATH
+// entries, as in "Dept=org.department,Amount=salaryAmount". An entry without
+// "=" is a fallback path for the attribute before it
+// ("Team=team.id,team_id"). Names must be letters, digits and hyphens, as
+// they become X-User-Attr-<Name>. The errors name the bad entry, not the
+// variable.
+func ParseClaimAttributes(s string) ([]Attribute, error) {
+	var attrs []Attribute
+	var errs []error
+	seen := make(map[string]bool)
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, path, ok := strings.Cut(item, "=")
+		if !ok {
+			if len(attrs) == 0 {
+				errs = append(errs, fmt.Errorf("entry %q: want NAME=PATH", item))
+				continue
+			}
+			last := &attrs[len(attrs)-1]
+			last.Paths = append(last.Paths, item)
+			continue
+		}
+		name, path = strings.TrimSpace(name), strings.TrimSpace(path)
+		switch {
+		case !isHeaderName(name):
+			errs = append(errs, fmt.Errorf("entry %q: name must be letters, digits and hyphens", item))
+			continue
+		case path == "":
+			errs = append(errs, fmt.Errorf("entry %q: empty path", item))
+			continue
+		case seen[strings.ToLower(name)]:
+			errs = append(errs, fmt.Errorf("entry %q: attribute %s given twice", item, name))
+			continue
+		}
+		seen[strings.ToLower(name)] = true
+		attrs = append(attrs, Attribute{Name: name, Paths: []string{path}})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return attrs, nil
+}
+
+func isHeaderName(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseClaimValues parses CLAIM_VALUES: NAME:OUT=IN,OUT=IN,… groups joined
+// by ";", as in "Gender:M=male,M=hombre,F=female;Level:Senior=3". The result
+// maps the lower-case NAME to provider value (IN) to output value (OUT).
+// The errors name the bad entry, not the variable.
+func ParseClaimValues(s string) (map[string]map[string]string, error) {
+	out := make(map[string]map[string]string)
+	var errs []error
+	for group := range strings.SplitSeq(s, ";") {
+		group = strings.TrimSpace(group)
+		if group == "" {
+			continue
+		}
+		name, pairs, ok := strings.Cut(group, ":")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !ok || name == "" {
+			errs = append(errs, fmt.Errorf("entry %q: want NAME:OUT=IN,…", group))
+			continue
+		}
+		m := out[name]
+		if m == nil {
+			m = make(map[string]string)
+			out[name] = m
+		}
+		for pair := range strings.SplitSeq(pairs, ",") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" {
+				continue
+			}
+			o, in, ok := strings.Cut(pair, "=")
+			o, in = strings.TrimSpace(o), strings.TrimSpace(in)
+			switch {
+			case !ok || in == "":
+				errs = append(errs, fmt.Errorf("%s: %q: want OUT=IN", name, pair))
+				continue
+			case o != cleanValue(o):
+				errs = append(errs, fmt.Errorf("%s: %q: control characters in the output value", name, pair))
+				continue
+			}
+			if prev, dup := m[in]; dup && prev != o {
+				errs = append(errs, fmt.Errorf("%s: %q mapped to both %q and %q", name, in, prev, o))
+				continue
+			}
+			m[in] = o
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,365 @@
+package providers
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// decode parses JSON the way the provider does, with UseNumber.
+func decode(t testing.TB, s string) map[string]any {
+	t.Helper()
+	doc, err := decodeJSONObject([]byte(s))
+	if err != nil {
+		t.Fatalf("decode(%q): %v", s, err)
+	}
+	return doc
+}
+
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	doc := decode(t, `{
+		"sub": "u1",
+		"org": {"department": "R&D", "team": {"name": "core"}},
+		"emails": [{"value": "a@example.com"}, {"value": "b@example.com"}],
+		"https://slack.com/team_id": "T0R7GR",
+		"a.b": {"c": "dotted-then-nested"},
+		"a": {"b": {"c": "nested", "d": "only-nested"}},
+		"x": {"y.z": {"w": "dot inside"}},
+		"list": [[1, 2], [3]],
+		"nothing": null,
+		"": {"": "empty keys"}
+	}`)
+	tests := []struct {
+		path   string
+		want   any
+		wantOK bool
+	}{
+		{"sub", "u1", true},
+		{"org.department", "R&D", true},
+		{"org.team.name", "core", true},
+		{"emails.0.value", "a@example.com", true},
+		{"emails.1.value", "b@example.com", true},
+		{"emails.2.value", nil, false},
+		{"emails.-1.value", nil, false},
+		{"emails.+1.value", nil, false},
+		{"emails.x", nil, false},
+		{"https://slack.com/team_id", "T0R7GR", true},
+		{"a.b.c", "dotted-then-nested", true}, // the longest key wins
+		{"x.y.z.w", "dot inside", true},
+		{"list.0.1", json.Number("2"), true},
+		{"list.1.0", json.Number("3"), true},
+		{"nothing", nil, true},
+		{"sub.more", nil, false},
+		{"missing", nil, false},
+		{"", nil, false},
+		{".", "empty keys", true},
+		{"org", map[string]any{"department": "R&D", "team": map[string]any{"name": "core"}}, true},
+	}
+	for _, tc := range tests {
+		got, ok := Lookup(doc, tc.path)
+		if ok != tc.wantOK || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Lookup(doc, %q) = %#v, %v; want %#v, %v", tc.path, got, ok, tc.want, tc.wantOK)
+		}
+	}
+}
+
+// TestLookupManyKeys takes the branch that scans keys rather than runs.
+func TestLookupManyKeys(t *testing.T) {
+	t.Parallel()
+	doc := map[string]any{"a": map[string]any{"b": "ab"}, "a.b": "a.b"}
+	for _, tc := range []struct{ path, want string }{
+		{"a.b", "a.b"},
+		{"a.b.c.d.e", ""},
+	} {
+		got, _ := Lookup(doc, tc.path)
+		if s, _ := got.(string); s != tc.want {
+			t.Errorf("Lookup(doc, %q) = %#v; want %q", tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestNumberText(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"583231", "583231"},
+		{"5.83231e5", "583231"},
+		{"5.83231E+5", "583231"},
+		{"2.02593498e+08", "202593498"},
+		{"9007199254740993", "9007199254740993"},
+		{"123456789012345678901234567890", "123456789012345678901234567890"},
+		{"-42", "-42"},
+		{"-0", "0"},
+		{"0", "0"},
+		{"1.0", "1"},
+		{"12.5", "12.5"},
+		{"1.5e-1", "0.15"},
+		{"1e3", "1000"},
+		{"0.000", "0"},
+		{"1e100000", "1e100000"}, // too large to expand: kept as sent
+		{"abc", "abc"},
+		{"1.e5", "1.e5"},
+	}
+	for _, tc := range tests {
+		if got := numberText(tc.in); got != tc.want {
+			t.Errorf("numberText(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCleanValue(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"plain", "plain"},
+		{"Jane\r\nX-Admin: true", "JaneX-Admin: true"},
+		{"nul\x00tab\tdel\x7f", "nultabdel"},
+		{"caf\xc3\xa9", "café"},
+		{"bad\xffutf8", "bad\uFFFDutf8"},
+		{"ünïcode ✓", "ünïcode ✓"},
+	}
+	for _, tc := range tests {
+		if got := cleanValue(tc.in); got != tc.want {
+			t.Errorf("cleanValue(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestClaimsWithDefaults(t *testing.T) {
+	t.Parallel()
+	got := Claims{ID: []string{"login"}}.WithDefaults()
+	want := Claims{
+		ID: []string{"login"}, Email: []string{"email"}, EmailVerified: []string{"email_verified"},
+		Name: []string{"name"}, GivenName: []string{"given_name"}, FamilyName: []string{"family_name"},
+		Username: []string{"preferred_username"}, Groups: []string{"groups"},
+		Picture: []string{"picture"}, Locale: []string{"locale"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("WithDefaults() = %+v; want %+v", got, want)
+	}
+	if got := (Claims{}).WithDefaults().ID; !reflect.DeepEqual(got, []string{"sub", "id"}) {
+		t.Errorf("WithDefaults().ID = %q; want [sub id]", got)
+	}
+}
+
+func TestClaimsMap(t *testing.T) {
+	t.Parallel()
+	yes, no := true, false
+	tests := []struct {
+		name   string
+		claims Claims
+		doc    string
+		want   Identity
+	}{{
+		name:   "OIDC standard claims",
+		claims: Claims{},
+		doc: `{"sub":"1101694844743862","name":"Jane Doe","given_name":"Jane","family_name":"Doe",
+			"picture":"https://lh3.example/a","email":"jane@example.com","email_verified":true,
+			"locale":"en","preferred_username":"jane","groups":["eng","ops"]}`,
+		want: Identity{ID: "1101694844743862", Email: "jane@example.com", EmailVerified: &yes,
+			Name: "Jane Doe", GivenName: "Jane", FamilyName: "Doe", Username: "jane",
+			Picture: "https://lh3.example/a", Locale: "en", Groups: []string{"eng", "ops"}},
+	}, {
+		name:   "GitHub numeric id",
+		claims: Claims{ID: []string{"id"}, Username: []string{"login"}, Picture: []string{"avatar_url"}},
+		doc:    `{"login":"octocat","id":583231,"avatar_url":"https://avatars.example/u/583231","name":"The Octocat","email":null}`,
+		want:   Identity{ID: "583231", Username: "octocat", Picture: "https://avatars.example/u/583231", Name: "The Octocat"},
+	}, {
+		name:   "id in exponent form",
+		claims: Claims{ID: []string{"id"}},
+		doc:    `{"id":5.83231e5}`,
+		want:   Identity{ID: "583231"},
+	}, {
+		name:   "Mercado Libre id",
+		claims: Claims{ID: []string{"id"}, Username: []string{"nickname"}},
+		doc:    `{"id":202593498,"nickname":"TETE2870021"}`,
+		want:   Identity{ID: "202593498", Username: "TETE2870021"},
+	}, {
+		name:   "int64 beyond 2^53 stays exact",
+		claims: Claims{ID: []string{"id"}},
+		doc:    `{"id":9007199254740993}`,
+		want:   Identity{ID: "9007199254740993"},
+	}, {
+		name:   "fallback paths: the first non-empty wins",
+		claims: Claims{ID: []string{"unionid", "openid"}, Name: []string{"nickname", "name"}},
+		doc:    `{"unionid":"","openid":"OPENID","nickname":{"x":1},"name":"N"}`,
+		want:   Identity{ID: "OPENID", Name: "N"},
+	}, {
+		name: "nested, array indexes, dotted keys",
+		claims: Claims{
+			ID: []string{"user.encodedId"}, Email: []string{"emails.0.value"},
+			Picture:    []string{"picture.data.url"},
+			Attributes: []Attribute{{Name: "Team", Paths: []string{"https://slack.com/team_id"}}},
+		},
+		doc: `{"user":{"encodedId":"GGNJL9"},"emails":[{"value":"a@example.com"}],
+			"picture":{"data":{"url":"https://p.example/1"}},"https://slack.com/team_id":"T0R7GR"}`,
+		want: Identity{ID: "GGNJL9", Email: "a@example.com", Picture: "https://p.example/1",
+			Attributes: map[string]string{"Team": "T0R7GR"}},
+	}, {
+		name:   "objects ignored for string fields",
+		claims: Claims{},
+		doc:    `{"sub":"vaz8tJ1Aah","locale":{"country":"US","language":"en"}}`,
+		want:   Identity{ID: "vaz8tJ1Aah"},
+	}, {
+		name:   "email_verified as strings and numbers",
+		claims: Claims{EmailVerified: []string{"xms_edov", "email_verified"}},
+		doc:    `{"sub":"s","xms_edov":"1","email_verified":false}`,
+		want:   Identity{ID: "s", EmailVerified: &yes},
+	}, {
+		name:   "email_verified false",
+		claims: Claims{},
+		doc:    `{"sub":"s","email_verified":"false"}`,
+		want:   Identity{ID: "s", EmailVerified: &no},
+	}, {
+		name:   "email_verified unreadable is absent",
+		claims: Claims{},
+		doc:    `{"sub":"s","email_verified":"maybe"}`,
+		want:   Identity{ID: "s"},
+	}, {
+		name:   "groups as a comma string",
+		claims: Claims{},
+		doc:    `{"sub":"s","groups":" eng, ops ,,qa"}`,
+		want:   Identity{ID: "s", Groups: []string{"eng", "ops", "qa"}},
+	}, {
+		name:   "groups array with numbers and objects",
+		claims: Claims{},
+		doc:    `{"sub":"s","groups":["/a",7,{"x":1},true,null,""]}`,
+		want:   Identity{ID: "s", Groups: []string{"/a", "7", "true"}},
+	}, {
+		name:   "booleans and numbers as text",
+		claims: Claims{Attributes: []Attribute{{Name: "Admin", Paths: []string{"admin"}}, {Name: "Amount", Paths: []string{"salaryAmount"}}}},
+		doc:    `{"sub":"s","admin":true,"salaryAmount":1.25e3}`,
+		want:   Identity{ID: "s", Attributes: map[string]string{"Admin": "true", "Amount": "1250"}},
+	}, {
+		name:   "control characters removed, invalid UTF-8 replaced",
+		claims: Claims{},
+		doc:    "{\"sub\":\"s\\r\\n1\",\"name\":\"Eve\\r\\nX-User: admin\",\"email\":\"e\\u0000@x\\u007f.com\",\"groups\":[\"a\\nb\"],\"locale\":\"\xff\"}",
+		want:   Identity{ID: "s1", Name: "EveX-User: admin", Email: "e@x.com", Groups: []string{"ab"}, Locale: "\uFFFD"},
+	}, {
+		name: "CLAIM_VALUES on fields and attributes",
+		claims: Claims{
+			Attributes: []Attribute{{Name: "Gender", Paths: []string{"gender"}}},
+			Values: map[string]map[string]string{
+				"gender": {"male": "M", "hombre": "M", "female": "F"},
+				"groups": {"g-123": "admins"},
+				"locale": {"es_AR": "es"},
+			},
+		},
+		doc:  `{"sub":"s","gender":"hombre","groups":["g-123","g-456"],"locale":"es_AR"}`,
+		want: Identity{ID: "s", Locale: "es", Groups: []string{"admins", "g-456"}, Attributes: map[string]string{"Gender": "M"}},
+	}, {
+		name: "CLAIM_VALUES passes unmapped values through",
+		claims: Claims{
+			Attributes: []Attribute{{Name: "Gender", Paths: []string{"gender"}}},
+			Values:     map[string]map[string]string{"gender": {"male": "M"}},
+		},
+		doc:  `{"sub":"s","gender":"other"}`,
+		want: Identity{ID: "s", Attributes: map[string]string{"Gender": "other"}},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tc.claims.WithDefaults().Map(decode(t, tc.doc))
+			if err != nil {
+				t.Fatalf("Map(%s) error: %v", tc.doc, err)
+			}
+			if !reflect.DeepEqual(*got, tc.want) {
+				t.Errorf("Map(%s) =\n%s\nwant\n%s", tc.doc, fmtIdentity(got), fmtIdentity(&tc.want))
+			}
+		})
+	}
+}
+
+func fmtIdentity(id *Identity) string {
+	b, _ := json.Marshal(id)
+	return string(b)
+}
+
+func TestClaimsMapNoID(t *testing.T) {
+	t.Parallel()
+	claims := Claims{ID: []string{"unionid", "openid"}}.WithDefaults()
+	_, err := claims.Map(decode(t, `{"nickname":"n","openid":""}`))
+	if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), `CLAIM_ID "unionid,openid"`) {
+		t.Errorf("Map without id = %v; want ErrBadResponse naming CLAIM_ID", err)
+	}
+}
+
+func TestParseClaimAttributes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    []Attribute
+		wantErr string
+	}{
+		{in: "", want: nil},
+		{in: "Dept=org.department,Amount=salaryAmount", want: []Attribute{
+			{Name: "Dept", Paths: []string{"org.department"}},
+			{Name: "Amount", Paths: []string{"salaryAmount"}},
+		}},
+		{in: " Team = https://slack.com/team_id , team.id ", want: []Attribute{
+			{Name: "Team", Paths: []string{"https://slack.com/team_id", "team.id"}},
+		}},
+		{in: "org.department", wantErr: `entry "org.department": want NAME=PATH`},
+		{in: "Bad Name=x", wantErr: "letters, digits and hyphens"},
+		{in: "Dept=", wantErr: "empty path"},
+		{in: "Dept=a,dept=b", wantErr: "given twice"},
+	}
+	for _, tc := range tests {
+		got, err := ParseClaimAttributes(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseClaimAttributes(%q) error = %v; want one containing %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseClaimAttributes(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseClaimAttributesAllErrors(t *testing.T) {
+	t.Parallel()
+	_, err := ParseClaimAttributes("a b=x,C=,D=y,d=z")
+	if err == nil {
+		t.Fatal("ParseClaimAttributes with three bad entries: no error")
+	}
+	if n := len(strings.Split(err.Error(), "\n")); n != 3 {
+		t.Errorf("ParseClaimAttributes error has %d lines; want 3: %v", n, err)
+	}
+}
+
+func TestParseClaimValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    map[string]map[string]string
+		wantErr string
+	}{
+		{in: "", want: map[string]map[string]string{}},
+		{in: "Gender:M=male,M=hombre,F=female", want: map[string]map[string]string{
+			"gender": {"male": "M", "hombre": "M", "female": "F"},
+		}},
+		{in: "Gender:M=male; groups: admins = g-1 ,=g-2", want: map[string]map[string]string{
+			"gender": {"male": "M"},
+			"groups": {"g-1": "admins", "g-2": ""},
+		}},
+		{in: "M=male", wantErr: "want NAME:OUT=IN"},
+		{in: "Gender:M", wantErr: "want OUT=IN"},
+		{in: "Gender:M=", wantErr: "want OUT=IN"},
+		{in: "Gender:M=x,F=x", wantErr: `"x" mapped to both "M" and "F"`},
+	}
+	for _, tc := range tests {
+		got, err := ParseClaimValues(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseClaimValues(%q) error = %v; want one containing %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseClaimValues(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}

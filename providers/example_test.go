@@ -1,0 +1,52 @@
+package providers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/portcullis/portcullis/providers"
+)
+
+func ExampleClaims_Map() {
+	attrs, _ := providers.ParseClaimAttributes("Company=company,Plan=plan.name")
+	values, _ := providers.ParseClaimValues("Plan:Paid=pro,Paid=team")
+	claims := providers.Claims{
+		ID:         []string{"id"},
+		Username:   []string{"login"},
+		Picture:    []string{"avatar_url"},
+		Attributes: attrs,
+		Values:     values,
+	}.WithDefaults()
+
+	// A GitHub /user answer. The id is a JSON number: decode with UseNumber.
+	dec := json.NewDecoder(strings.NewReader(`{
+		"login": "octocat", "id": 583231, "name": "The Octocat",
+		"avatar_url": "https://avatars.githubusercontent.com/u/583231",
+		"company": "@github", "plan": {"name": "pro"}, "email": null}`))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	id, err := claims.Map(doc)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("id:", id.ID)
+	fmt.Println("username:", id.Username)
+	fmt.Println("name:", id.Name)
+	fmt.Println("email verified known:", id.EmailVerified != nil)
+	fmt.Println("company:", id.Attributes["Company"])
+	fmt.Println("plan:", id.Attributes["Plan"])
+	// Output:
+	// id: 583231
+	// username: octocat
+	// name: The Octocat
+	// email verified known: false
+	// company: @github
+	// plan: Paid
+}

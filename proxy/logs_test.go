@@ -1,0 +1,87 @@
+package proxy_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/proxy"
+)
+
+// lockedBuffer collects log output from concurrent handlers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestLogsCarryNoSecrets runs a full flow, a failed one and a sign-out with
+// debug logging and looks for every secret in the logs.
+func TestLogsCarryNoSecrets(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := newHarness(t, setup{
+		idp:   func(o *idp.Options) { o.IssueRefreshTokens = true },
+		proxy: func(o *proxy.Options) { o.Logger = logger; o.PassAccessToken = true },
+	})
+	b := h.browser()
+	resp, hops := b.follow("/secret/page")
+	e := decodeEcho(t, resp)
+	resp.Body.Close()
+	var code string
+	for _, hop := range hops {
+		if u, _ := url.Parse(hop); u != nil && u.Query().Get("code") != "" {
+			code = u.Query().Get("code")
+		}
+	}
+	accessToken := e.Headers.Get("X-Forwarded-Access-Token")
+	if code == "" || accessToken == "" {
+		t.Fatalf("could not capture the code (%q) or access token (%q)", code, accessToken)
+	}
+	secrets := map[string]string{"client secret": testClientSecret, "code": code, "access token": accessToken}
+	for name, c := range b.cookies {
+		secrets["cookie "+name] = c.Value
+	}
+	// A failing sign-in and a tampered cookie, which log at warn and debug.
+	h.idp.SetOptions(func(o *idp.Options) { o.TokenError = "invalid_grant" })
+	readBody(t, h.browser().signInFailure("/"))
+	bad := h.browser()
+	bad.cookies["_portcullis"] = b.cookies["_portcullis"]
+	bad.cookies["_portcullis"].Value = "x" + b.cookies["_portcullis"].Value
+	readBody(t, bad.get("/"))
+	readBody(t, b.get("/oauth2/sign_out"))
+
+	out := logs.String()
+	if !strings.Contains(out, `"signed in"`) {
+		t.Fatalf("no sign-in in the logs; is logging wired? %s", out)
+	}
+	for name, s := range secrets {
+		if s != "" && strings.Contains(out, s) {
+			t.Errorf("logs contain the %s", name)
+		}
+	}
+}
+
+// signInFailure runs the flow from path and returns the failing answer.
+func (b *browser) signInFailure(path string) *http.Response {
+	b.t.Helper()
+	resp, _ := b.follow(path)
+	return resp
+}

@@ -63,12 +63,6 @@ func notYetSupported(cfg *config.Config) error {
 		if p.ResponseType != "code" {
 			no(p.Prefix+"RESPONSE_TYPE", "the implicit flow")
 		}
-		if p.LogoutURL != "" {
-			no(p.Prefix+"LOGOUT_URL", "sign-out at the provider")
-		}
-		if p.RevokeURL != "" {
-			no(p.Prefix+"REVOKE_URL", "token revocation")
-		}
 	}
 	return errors.Join(errs...)
 }
@@ -194,6 +188,8 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 			DisplayName: pc.DisplayName,
 			RedirectURL: pc.RedirectURL,
 			PKCE:        pc.PKCE,
+			ClientID:    pc.ClientID,
+			LogoutURL:   pc.LogoutURL,
 			Provider:    p,
 		})
 		for _, a := range pc.ClaimAttributes {
@@ -214,6 +210,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 		AllowUnverifiedEmail:   cfg.AllowUnverifiedEmail,
 		ValidateExternalToken:  cfg.ValidateExternalToken,
 		RefreshSkew:            cfg.RefreshSkew,
+		RefreshGrace:           cfg.RefreshGrace,
 		PassAccessToken:        cfg.PassAccessToken,
 		SetAuthorization:       cfg.SetAuthorization,
 		AttributeNames:         attrNames,
@@ -258,6 +255,7 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics) (pr
 		TokenURL:            pc.TokenURL,
 		UserinfoURL:         pc.UserinfoURL,
 		RefreshURL:          pc.RefreshURL,
+		RevokeURL:           pc.RevokeURL,
 		RedirectURL:         pc.RedirectURL,
 		Scopes:              pc.Scopes,
 		ResponseType:        pc.ResponseType,

@@ -53,7 +53,11 @@ type Config struct {
 	TokenURL               string
 	UserinfoURL            string
 	// RefreshURL is where refresh-token grants go; "" means TokenURL.
-	RefreshURL  string
+	RefreshURL string
+	// Now is the clock that turns expires_in into an expiry; nil: time.Now.
+	Now func() time.Time
+	// RevokeURL is the RFC 7009 revocation endpoint; "" means none.
+	RevokeURL   string
 	RedirectURL string
 	Scopes      []string
 	// ResponseType is "code" (default) or "token" (implicit flow).
@@ -126,7 +130,10 @@ func NewOAuth2(cfg Config) (*OAuth2, error) {
 		// Renamed parameters only make sense in the body.
 		cfg.TokenAuthStyle, style = AuthStyleParams, AuthStyleParams
 	}
-	p := &OAuth2{id: cfg.ID, cfg: cfg, now: time.Now}
+	p := &OAuth2{id: cfg.ID, cfg: cfg, now: cfg.Now}
+	if p.now == nil {
+		p.now = time.Now
+	}
 	authURL, _, _ := strings.Cut(cfg.AuthURL, "#")
 	p.token = &oauth2.Config{
 		ClientID:     cfg.ClientID,
@@ -196,6 +203,7 @@ func validate(cfg *Config) error {
 	checkURL("AUTH_URL", cfg.AuthURL, true)
 	checkURL("TOKEN_URL", cfg.TokenURL, cfg.ResponseType == "code")
 	checkURL("REFRESH_URL", cfg.RefreshURL, false)
+	checkURL("REVOKE_URL", cfg.RevokeURL, false)
 	checkURL("USERINFO_URL", cfg.UserinfoURL, true)
 	checkURL("REDIRECT_URL", cfg.RedirectURL, false)
 	if cfg.ResponseType != "code" && cfg.ResponseType != "token" {

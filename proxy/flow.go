@@ -235,9 +235,59 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	st, _ := s.opts.Sessions.Load(r) // whatever its state, it ends now
 	s.opts.Sessions.Clear(w, r)
 	setSecurityHeaders(w.Header())
-	http.Redirect(w, r, rd, http.StatusFound)
+	target := rd
+	if st != nil {
+		s.log.Info("signed out", "provider", st.Provider, "user", st.User)
+		if p, ok := s.providers[st.Provider]; ok {
+			s.revoke(r, p, st)
+			if p.LogoutURL != "" {
+				target = s.providerLogoutURL(r, p, st, rd)
+			}
+		}
+	}
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// revoke revokes the session's refresh token (else its access token) at
+// the provider, when the provider can.
+func (s *Server) revoke(r *http.Request, p *Provider, st *session.State) {
+	rv, ok := p.Provider.(providers.Revoker)
+	if !ok {
+		return
+	}
+	token, hint := st.RefreshToken, "refresh_token"
+	if token == "" {
+		token, hint = st.AccessToken, "access_token"
+	}
+	if err := rv.Revoke(r.Context(), token, hint); err != nil {
+		s.log.Warn("token revocation failed", "provider", p.ID, "err", err)
+	}
+}
+
+// providerLogoutURL is the provider's end-session URL, asking it to send
+// the browser back to rd (made absolute) afterwards.
+func (s *Server) providerLogoutURL(r *http.Request, p *Provider, st *session.State, rd string) string {
+	u, err := url.Parse(p.LogoutURL)
+	if err != nil {
+		return rd
+	}
+	back := rd
+	if strings.HasPrefix(rd, "/") {
+		back = s.baseURL(r) + rd
+	}
+	q := u.Query()
+	q.Set("post_logout_redirect_uri", back)
+	if st.IDToken != "" {
+		q.Set("id_token_hint", st.IDToken)
+	}
+	if p.ClientID != "" {
+		q.Set("client_id", p.ClientID)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // sameOrigin reports whether a state-changing request came from our own
@@ -261,7 +311,11 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 
 // userinfo returns the session's identity as JSON.
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
-	st := s.loadSession(w, r)
+	st, err := s.loadSession(w, r)
+	if err != nil {
+		s.storeUnavailable(w, r)
+		return
+	}
 	if st == nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized", "message": "sign in first", "status": 401})
 		return
@@ -286,7 +340,11 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 // auth is for nginx auth_request: 202 and identity headers when signed in
 // and allowed, 401 when not signed in, 403 when not allowed.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
-	st := s.loadSession(w, r)
+	st, err := s.loadSession(w, r)
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	if st == nil {
 		w.WriteHeader(http.StatusUnauthorized)
 		return

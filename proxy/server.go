@@ -5,6 +5,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,7 +41,11 @@ type Provider struct {
 	// PublicURL + /oauth2/callback, else derived from the request.
 	RedirectURL string
 	PKCE        bool
-	Provider    providers.Provider
+	// ClientID is sent to the provider's logout URL with the id token hint.
+	ClientID string
+	// LogoutURL is the provider's end-session URL; empty: sign-out stays local.
+	LogoutURL string
+	Provider  providers.Provider
 }
 
 // Options configure a Server.
@@ -59,7 +64,16 @@ type Options struct {
 	// ValidateExternalToken ends a session once the provider's access token
 	// has expired (or is within RefreshSkew of it).
 	ValidateExternalToken bool
-	RefreshSkew           time.Duration
+	// RefreshSkew makes a token this close to expiry count as expired.
+	RefreshSkew time.Duration
+	// RefreshGrace keeps a session working this long past its token's
+	// expiry while refreshes fail transiently.
+	RefreshGrace time.Duration
+	// Refresher runs refresh grants (one per refresh token at a time); nil:
+	// one for this process.
+	Refresher *session.Refresher
+	// ReadyChecks must all pass for /ready to answer 200 (Redis, say).
+	ReadyChecks []func(context.Context) error
 	// AllowUnverifiedEmail admits users whose provider says email_verified=false.
 	AllowUnverifiedEmail bool
 	PassAccessToken      bool
@@ -83,6 +97,7 @@ type Server struct {
 	providers map[string]*Provider
 	rules     Rules
 	attrKeys  map[string]string
+	refresher *session.Refresher
 	upstream  *httputil.ReverseProxy
 	metrics   *metrics.Metrics
 	handler   http.Handler
@@ -111,6 +126,10 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.refresher = opts.Refresher
+	if s.refresher == nil {
+		s.refresher = session.NewRefresher(session.RefreshOptions{Now: s.now})
 	}
 	if s.opts.SignInTitle == "" {
 		s.opts.SignInTitle = "Sign in"
@@ -184,6 +203,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("not ready"))
 		return
 	}
+	for _, check := range s.opts.ReadyChecks {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		err := check(ctx)
+		cancel()
+		if err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready: " + err.Error()))
+			return
+		}
+	}
 	w.Write([]byte("OK"))
 }
 
@@ -191,24 +220,36 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, http.StatusNotFound, "Page not found", "There is no such page.")
 }
 
-// loadSession returns the request's session, or nil. A cookie that is
-// invalid or expired is cleared on w.
-func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) *session.State {
+// loadSession returns the request's session, or nil when there is none.
+// A cookie that is invalid or expired is cleared on w. An access token that
+// has expired is refreshed (the new cookie is set on w); when that is
+// impossible the session ends. The error is non-nil only when the session
+// store is unavailable.
+func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.State, error) {
 	st, err := s.opts.Sessions.Load(r)
-	if err == nil && s.tokenExpired(st) {
-		err = errTokenExpired
+	if errors.Is(err, session.ErrUnavailable) {
+		s.log.Warn("session store unavailable", "err", err)
+		return nil, err
 	}
 	if err != nil {
 		if !errors.Is(err, session.ErrNoSession) {
-			s.log.Debug("session ended", "err", err)
+			s.log.Debug("session rejected", "err", err)
 			s.opts.Sessions.Clear(w, r)
 		}
-		return nil
+		return nil, nil
 	}
-	return st
+	if !s.tokenExpired(st) {
+		return st, nil
+	}
+	st, err = s.refresh(w, r, st)
+	if errors.Is(err, session.ErrUnavailable) {
+		return nil, err
+	}
+	if st == nil {
+		s.opts.Sessions.Clear(w, r)
+	}
+	return st, nil
 }
-
-var errTokenExpired = errors.New("the provider's access token has expired")
 
 // tokenExpired reports whether st's access token counts as expired when
 // the session's life follows the provider's token.
@@ -216,11 +257,82 @@ func (s *Server) tokenExpired(st *session.State) bool {
 	return s.opts.ValidateExternalToken && !st.Expiry.IsZero() && !s.now().Before(st.Expiry.Add(-s.opts.RefreshSkew))
 }
 
+// refresh renews st's tokens. It returns the session to go on with: the
+// refreshed one, the old one while a transient failure is within
+// REFRESH_GRACE, or nil when the session has ended.
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.State) (*session.State, error) {
+	p, ok := s.providers[st.Provider]
+	var refresher providers.Refresher
+	if ok {
+		refresher, ok = p.Provider.(providers.Refresher)
+	}
+	if !ok || st.RefreshToken == "" {
+		s.refreshResult(st.Provider, "no_refresh_token")
+		s.log.Info("session ended: access token expired and there is no refresh token", "provider", st.Provider, "user", st.User)
+		return nil, nil
+	}
+	fresh, err := s.refresher.Refresh(r.Context(), st, func(ctx context.Context, old *session.State) (*session.State, error) {
+		t, err := refresher.Refresh(ctx, &providers.Tokens{
+			AccessToken: old.AccessToken, RefreshToken: old.RefreshToken, IDToken: old.IDToken, Expiry: old.Expiry,
+		})
+		if err != nil {
+			if errors.Is(err, providers.ErrDeadGrant) {
+				err = fmt.Errorf("%w: %w", session.ErrRefreshDead, err)
+			}
+			s.log.Warn("token refresh failed", "provider", old.Provider, "user", old.User, "err", err)
+			return nil, err
+		}
+		ns := *old // same identity, same sign-in time: a refresh never extends COOKIE_EXPIRE
+		ns.AccessToken, ns.RefreshToken, ns.IDToken, ns.Expiry = t.AccessToken, t.RefreshToken, t.IDToken, t.Expiry
+		s.log.Info("token refreshed", "provider", old.Provider, "user", old.User)
+		return &ns, nil
+	})
+	switch {
+	case err == nil:
+		s.refreshResult(st.Provider, "ok")
+		if err := s.opts.Sessions.Save(w, r, fresh); err != nil {
+			s.log.Warn("save refreshed session", "provider", st.Provider, "err", err)
+			if errors.Is(err, session.ErrUnavailable) {
+				return nil, err
+			}
+		}
+		return fresh, nil
+	case errors.Is(err, session.ErrRefreshDead):
+		s.refreshResult(st.Provider, "invalid_grant")
+		s.log.Info("session ended: the provider refused the refresh token", "provider", st.Provider, "user", st.User)
+		return nil, nil
+	default:
+		if !errors.Is(err, session.ErrRefreshBackoff) && !errors.Is(err, context.Canceled) {
+			s.refreshResult(st.Provider, "transient")
+		}
+		if s.now().Before(st.Expiry.Add(s.opts.RefreshGrace)) {
+			return st, nil // keep working within the grace; retried after the backoff
+		}
+		s.log.Info("session ended: refresh kept failing past the grace period", "provider", st.Provider, "user", st.User, "err", err)
+		return nil, nil
+	}
+}
+
+func (s *Server) refreshResult(provider, result string) {
+	s.metrics.Refreshes.WithLabelValues(provider, result).Inc()
+}
+
+// storeUnavailable answers 503 when sessions can't be read or written.
+func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "5")
+	s.fail(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
+		"Portcullis cannot reach its session store right now. Try again in a moment.")
+}
+
 // protected serves every path that is not one of ours: signed-in and
 // allowed users go to the upstream; others are sent to sign in (browsers)
 // or refused with 401.
 func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
-	st := s.loadSession(w, r)
+	st, err := s.loadSession(w, r)
+	if err != nil {
+		s.storeUnavailable(w, r)
+		return
+	}
 	if st == nil {
 		s.unauthenticated(w, r)
 		return
@@ -280,12 +392,18 @@ func (s *Server) callbackURL(r *http.Request, p *Provider) string {
 	if p.RedirectURL != "" {
 		return p.RedirectURL
 	}
+	return s.baseURL(r) + "/oauth2/callback"
+}
+
+// baseURL is the external URL of this proxy, without a trailing slash:
+// PUBLIC_URL, else the scheme and host of the request.
+func (s *Server) baseURL(r *http.Request) string {
 	if s.opts.PublicURL != nil {
-		return strings.TrimSuffix(s.opts.PublicURL.String(), "/") + "/oauth2/callback"
+		return strings.TrimSuffix(s.opts.PublicURL.String(), "/")
 	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + "/oauth2/callback"
+	return scheme + "://" + r.Host
 }

@@ -53,7 +53,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		CreatedAt: s.now(),
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("redirect_uri", s.callbackURL(r, p))}
-	if p.PKCE {
+	if p.PKCE && p.ResponseType != "token" {
 		flow.Verifier = oauth2.GenerateVerifier()
 		opts = append(opts, oauth2.S256ChallengeOption(flow.Verifier))
 	}
@@ -81,6 +81,10 @@ func (s *Server) provider(id string) (*Provider, bool) {
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	state := q.Get("state")
+	if state == "" && q.Get("code") == "" && q.Get("error") == "" && s.hasImplicit() {
+		s.serveRelay(w) // the implicit flow's answer is in the fragment
+		return
+	}
 	if state == "" {
 		s.signInResult("unknown", metrics.SignInStateError)
 		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
@@ -165,7 +169,11 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 	}
 	s.log.Info("signed in", "provider", p.ID, "user", st.User)
 	s.signInResult(p.ID, metrics.SignInOK)
-	http.Redirect(w, r, flow.Redirect, http.StatusFound)
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	http.Redirect(w, r, flow.Redirect, status)
 }
 
 // providerFailed answers a failed call to the provider with 502 and the

@@ -35,11 +35,16 @@ p:has(.link){text-align:center;margin:1rem 0 0}
 .status{margin:1.25rem 0 0;color:var(--muted);font-size:.8rem;text-align:center}
 `
 
+// styleSource admits pageCSS, and only it, by its hash.
+var styleSource = func() string {
+	sum := sha256.Sum256([]byte(pageCSS))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()
+
 // securityHeaders are set on every page and JSON answer Portcullis itself serves.
 var securityHeaders = func() map[string]string {
-	sum := sha256.Sum256([]byte(pageCSS))
-	csp := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
-		"'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	csp := "default-src 'none'; style-src " + styleSource +
+		"; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 	return map[string]string{
 		"Content-Security-Policy": csp,
 		"X-Frame-Options":         "DENY",

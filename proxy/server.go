@@ -41,6 +41,8 @@ type Provider struct {
 	// PublicURL + /oauth2/callback, else derived from the request.
 	RedirectURL string
 	PKCE        bool
+	// ResponseType is "code" or "token" (the implicit flow).
+	ResponseType string
 	// ClientID is sent to the provider's logout URL with the id token hint.
 	ClientID string
 	// LogoutURL is the provider's end-session URL; empty: sign-out stays local.
@@ -182,6 +184,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /oauth2/sign_in", s.signIn)
 	mux.HandleFunc("GET /oauth2/start", s.start)
 	mux.HandleFunc("GET /oauth2/callback", s.callback)
+	mux.HandleFunc("POST /oauth2/callback", s.callbackPost)
 	mux.HandleFunc("GET /oauth2/sign_out", s.signOut)
 	mux.HandleFunc("POST /oauth2/sign_out", s.signOut)
 	mux.HandleFunc("GET /oauth2/userinfo", s.userinfo)

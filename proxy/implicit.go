@@ -1,0 +1,106 @@
+package proxy
+
+import (
+	"bytes"
+	_ "embed"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/providers"
+)
+
+// The implicit flow (RESPONSE_TYPE=token): the provider puts the access
+// token in the URL fragment, which never reaches a server. The callback
+// serves a small page whose script reads the fragment and POSTs it back to
+// the callback; the script runs under a Content-Security-Policy that admits
+// only it, by a per-response nonce.
+
+//go:embed templates/relay.html
+var relayHTML string
+
+var relayTemplate = template.Must(template.New("relay").Parse(relayHTML))
+
+// hasImplicit reports whether any provider uses the implicit flow.
+func (s *Server) hasImplicit() bool {
+	for _, p := range s.opts.Providers {
+		if p.ResponseType == "token" {
+			return true
+		}
+	}
+	return false
+}
+
+// serveRelay writes the page that relays the URL fragment.
+func (s *Server) serveRelay(w http.ResponseWriter) {
+	nonce := randomString()
+	var buf bytes.Buffer
+	if err := relayTemplate.Execute(&buf, map[string]any{"CSS": template.CSS(pageCSS), "Nonce": nonce}); err != nil {
+		s.log.Error("render relay page", "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	setSecurityHeaders(h)
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src "+styleSource+
+		"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+// callbackPost completes an implicit-flow sign-in with the fragment the
+// relay page posted: state as on the GET callback, then the access token is
+// checked by using it at the userinfo URL.
+func (s *Server) callbackPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed", "The sign-in answer could not be read.")
+		return
+	}
+	if !s.sameOrigin(r) {
+		s.fail(w, r, http.StatusForbidden, "Sign-in refused", "The sign-in answer came from another site.")
+		return
+	}
+	state := r.PostForm.Get("state")
+	if state == "" {
+		s.signInResult("unknown", "state_error")
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed", "The provider's answer carried no state. Start the sign-in again.")
+		return
+	}
+	flow, err := s.opts.Sessions.LoadFlow(r, state)
+	if err != nil {
+		s.signInResult("unknown", "state_error")
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
+			"This sign-in link is not valid in this browser: it has expired, was already used, or was started elsewhere. Start the sign-in again.")
+		return
+	}
+	s.opts.Sessions.ClearFlow(w, r, state)
+	p, ok := s.providers[flow.Provider]
+	if !ok || p.ResponseType != "token" {
+		s.signInResult(flow.Provider, "state_error")
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed", "This sign-in does not use the implicit flow. Start the sign-in again.")
+		return
+	}
+	if code := r.PostForm.Get("error"); code != "" {
+		msg := "The provider refused the sign-in (" + clean(code, 100) + ")."
+		if d := clean(r.PostForm.Get("error_description"), 300); d != "" {
+			msg = "The provider refused the sign-in: " + d
+		}
+		s.signInResult(p.ID, "denied")
+		s.fail(w, r, http.StatusForbidden, "Sign-in refused", msg)
+		return
+	}
+	token := r.PostForm.Get("access_token")
+	if token == "" {
+		s.signInResult(p.ID, "provider_error")
+		s.fail(w, r, http.StatusBadGateway, "Sign-in failed", "The provider's answer carried no access token.")
+		return
+	}
+	t := &providers.Tokens{AccessToken: token, TokenType: r.PostForm.Get("token_type")}
+	if secs, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("expires_in"))); err == nil && secs > 0 {
+		t.Expiry = s.now().Add(time.Duration(secs) * time.Second)
+	}
+	s.finishSignIn(w, r, p, flow, t)
+}

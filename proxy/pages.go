@@ -58,11 +58,13 @@ var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
 
 // page is what the one page template shows.
 type page struct {
-	Title     string
-	Message   string
-	Detail    string
-	Status    int
-	LogoURL   string
+	Title   string
+	Message string
+	Detail  string
+	Status  int
+	// LogoURL is the operator's SIGN_IN_LOGO_URL, validated by config
+	// (http(s), data: or a path), so it is trusted as a URL.
+	LogoURL   template.URL
 	Providers []providerButton
 	Form      *pageForm
 	Link      *pageLink
@@ -89,7 +91,7 @@ func setSecurityHeaders(h http.Header) {
 func (s *Server) renderPage(w http.ResponseWriter, status int, p page) {
 	p.CSS = template.CSS(pageCSS)
 	if p.LogoURL == "" {
-		p.LogoURL = s.opts.SignInLogoURL
+		p.LogoURL = template.URL(s.opts.SignInLogoURL)
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, p); err != nil {

@@ -1,0 +1,76 @@
+// Package browsertest starts a headless Chromium for tests that need a real
+// browser (JavaScript, rendering, cookies as browsers keep them), driven
+// with chromedp.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// candidates are the names Chromium goes by on Debian and elsewhere.
+var candidates = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+
+// Path returns the browser binary, or "" when none is installed.
+func Path() string {
+	if p := os.Getenv("PORTCULLIS_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range candidates {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// New returns a chromedp context on a fresh headless browser, closed when
+// the test ends. Without a browser the test fails under CI=true (the CI
+// must install one) and is skipped, saying so, elsewhere.
+func New(t testing.TB) context.Context {
+	t.Helper()
+	path := Path()
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("Chromium is not installed; CI must install it (apt-get install chromium)")
+		}
+		t.Skip("SKIP: Chromium is not installed (apt-get install chromium); browser test not run")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:0:0],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.DisableGPU,
+		chromedp.NoSandbox,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1024, 768),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browserCtx, cancelCtx := chromedp.NewContext(allocCtx)
+	// The first Do starts the browser, which lives as long as its context:
+	// no timeout there, only on the context the test uses.
+	if err := chromedp.Do(browserCtx); err != nil {
+		cancelCtx()
+		cancelAlloc()
+		t.Fatalf("start Chromium (%s): %v", path, err)
+	}
+	ctx, cancelTimeout := context.WithTimeout(browserCtx, 60*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	return ctx
+}

@@ -31,3 +31,6 @@ bench:
 # The README's configuration reference is generated from the config structs.
 docs:
 	$(GO) run ./config/gendoc -w README.md
+
+check-docs:
+	$(GO) run ./config/gendoc README.md

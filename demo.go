@@ -58,6 +58,7 @@ func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 		"PORTCULLIS_TOKEN_URL":      ep.TokenURL,
 		"PORTCULLIS_USERINFO_URL":   ep.UserinfoURL,
 		"PORTCULLIS_DISPLAY_NAME":   "Development provider",
+		"PORTCULLIS_SCOPES":         "openid email profile",
 	}
 	demoEnv := func(key string) string {
 		if v, ok := env[key]; ok {

@@ -170,7 +170,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 		Expire:   cfg.CookieExpire,
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("session cookie settings (PORTCULLIS_COOKIE_*): %w", err)
 	}
 	var (
 		entries   []proxy.Provider
@@ -180,7 +180,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 	for _, pc := range cfg.Providers {
 		p, err := newProvider(cfg, pc, m)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, prefixLines(pc.Prefix, err))
 			continue
 		}
 		entries = append(entries, proxy.Provider{
@@ -282,12 +282,28 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics) (pr
 	})
 }
 
+// prefixLines puts prefix before each line of err ("TOKEN_METHOD: …"
+// becomes "PORTCULLIS_CORP_TOKEN_METHOD: …").
+func prefixLines(prefix string, err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, prefix) {
+			lines[i] = prefix + l
+		}
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
 // check validates the configuration and prints the effective settings with
-// secrets redacted.
+// secrets redacted. It also builds the server, whose constructors do no
+// network I/O, so what serve would refuse is refused here too.
 func check(getenv func(string) string, stdout io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
+	}
+	if _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler)); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	for _, s := range cfg.Settings() {
 		v := s.Value

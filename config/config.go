@@ -25,10 +25,10 @@ const Prefix = "PORTCULLIS_"
 // is prose rather than a value, and secret for Settings ("true": the whole
 // value is hidden; "password": a URL's password is hidden).
 type Config struct {
-	Upstream      *url.URL `env:"UPSTREAM" doc:"URL of the app behind the proxy (http or https). Empty: forward-auth only, no proxying"`
+	Upstream      *url.URL `env:"UPSTREAM" secret:"password" doc:"URL of the app behind the proxy (http or https). Empty: forward-auth only, no proxying"`
 	Listen        string   `env:"LISTEN" envDefault:":4180" doc:"main listener, host:port"`
 	MetricsListen string   `env:"METRICS_LISTEN" envDefault:":9180" doc:"listener for Prometheus /metrics, host:port; off disables it"`
-	PublicURL     *url.URL `env:"PUBLIC_URL" doc:"external base URL, e.g. https://app.example.com; the redirect URI is PUBLIC_URL/oauth2/callback unless a provider sets REDIRECT_URL. Empty: derived from each request"`
+	PublicURL     *url.URL `env:"PUBLIC_URL" secret:"password" doc:"external base URL, e.g. https://app.example.com; the redirect URI is PUBLIC_URL/oauth2/callback unless a provider sets REDIRECT_URL. Empty: derived from each request"`
 
 	CookieSecret string `env:"COOKIE_SECRET" secret:"true" refDefault:"required" doc:"session cookie secret: standard or URL-safe base64 of 32 bytes, else a raw string of at least 32 bytes (try: openssl rand -base64 32); encryption and signing keys are derived from it. A comma list is a rotation: the first encodes, all decode"`
 	// CookieSecrets are the decoded COOKIE_SECRET entries, 32 bytes or
@@ -57,8 +57,11 @@ type Config struct {
 
 	// SkipAuthRoutes bypass authentication when the method (if given) and
 	// the path pattern both match.
-	SkipAuthRoutes         []Route  `env:"SKIP_AUTH_ROUTES" doc:"comma list of METHOD=regex or regex (RE2, matched against the path) that bypass authentication; METHOD is letters only"`
-	AllowedRedirectDomains []string `env:"ALLOWED_REDIRECT_DOMAINS" doc:"hosts that rd may point to besides the request's own: host, .host (and its subdomains), host:port, host:*"`
+	SkipAuthRoutes    []Route `env:"SKIP_AUTH_ROUTES" doc:"comma list of METHOD=regex or regex (RE2, matched against the path) that bypass authentication; METHOD is letters only"`
+	SkipAuthPreflight bool    `env:"SKIP_AUTH_PREFLIGHT" envDefault:"false" doc:"let CORS preflight requests (OPTIONS with Origin and Access-Control-Request-Method) through without authentication"`
+	// Routes are the PORTCULLIS_ROUTE_<N> rules, in order of N.
+	Routes                 []RouteRule `env:"-"`
+	AllowedRedirectDomains []string    `env:"ALLOWED_REDIRECT_DOMAINS" doc:"hosts that rd may point to besides the request's own: host, .host (and its subdomains), host:port, host:*"`
 
 	PassAccessToken       bool           `env:"PASS_ACCESS_TOKEN" envDefault:"false" doc:"send X-Forwarded-Access-Token upstream"`
 	SetAuthorization      bool           `env:"SET_AUTHORIZATION" envDefault:"false" doc:"send Authorization: Bearer <access token> upstream"`
@@ -101,15 +104,15 @@ type Provider struct {
 	DisplayName  string `env:"DISPLAY_NAME" refDefault:"preset's" doc:"label on the sign-in page"`
 	ClientID     string `env:"CLIENT_ID" refDefault:"required" doc:"client id registered at the provider"`
 	ClientSecret string `env:"CLIENT_SECRET" secret:"true" refDefault:"required (not with RESPONSE_TYPE=token)" doc:"client secret registered at the provider"`
-	IssuerURL    string `env:"ISSUER_URL" refDefault:"preset's" doc:"OIDC issuer: discovery, ID token verification, JWKS; required for oidc. An endpoint URL set explicitly wins over discovery"`
+	IssuerURL    string `env:"ISSUER_URL" secret:"password" refDefault:"preset's" doc:"OIDC issuer: discovery, ID token verification, JWKS; required for oidc. An endpoint URL set explicitly wins over discovery"`
 	Tenant       string `env:"TENANT" envDefault:"common" doc:"Microsoft Entra tenant: common, organizations, consumers or a tenant id"`
-	AuthURL      string `env:"AUTH_URL" refDefault:"preset/discovery" doc:"authorization endpoint; required for oauth2"`
-	TokenURL     string `env:"TOKEN_URL" refDefault:"preset/discovery" doc:"token endpoint; required for oauth2"`
-	UserinfoURL  string `env:"USERINFO_URL" refDefault:"preset/discovery" doc:"userinfo endpoint; required for oauth2"`
-	RefreshURL   string `env:"REFRESH_URL" refDefault:"TOKEN_URL" doc:"where refresh-token grants go"`
-	LogoutURL    string `env:"LOGOUT_URL" refDefault:"preset/discovery" doc:"provider sign-out (end-session) URL"`
-	RevokeURL    string `env:"REVOKE_URL" refDefault:"preset/discovery" doc:"RFC 7009 token revocation URL"`
-	RedirectURL  string `env:"REDIRECT_URL" refDefault:"PUBLIC_URL/oauth2/callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
+	AuthURL      string `env:"AUTH_URL" secret:"password" refDefault:"preset/discovery" doc:"authorization endpoint; required for oauth2"`
+	TokenURL     string `env:"TOKEN_URL" secret:"password" refDefault:"preset/discovery" doc:"token endpoint; required for oauth2"`
+	UserinfoURL  string `env:"USERINFO_URL" secret:"password" refDefault:"preset/discovery" doc:"userinfo endpoint; required for oauth2"`
+	RefreshURL   string `env:"REFRESH_URL" secret:"password" refDefault:"TOKEN_URL" doc:"where refresh-token grants go"`
+	LogoutURL    string `env:"LOGOUT_URL" secret:"password" refDefault:"preset/discovery" doc:"provider sign-out (end-session) URL"`
+	RevokeURL    string `env:"REVOKE_URL" secret:"password" refDefault:"preset/discovery" doc:"RFC 7009 token revocation URL"`
+	RedirectURL  string `env:"REDIRECT_URL" secret:"password" refDefault:"PUBLIC_URL/oauth2/callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
 
 	Scopes       []string `env:"SCOPES" refDefault:"preset's" doc:"scopes, space- or comma-separated"`
 	ResponseType string   `env:"RESPONSE_TYPE" envDefault:"code" doc:"code (authorization code) or token (implicit: the token comes in the URL fragment)"`
@@ -120,9 +123,9 @@ type Provider struct {
 	ClientIDParam     string `env:"CLIENT_ID_PARAM" envDefault:"client_id" doc:"parameter name of the client id, in the authorization URL and token requests"`
 	ClientSecretParam string `env:"CLIENT_SECRET_PARAM" envDefault:"client_secret" doc:"parameter name of the client secret in token requests"`
 
-	AuthParams     url.Values `env:"AUTH_PARAMS" doc:"extra authorization URL parameters, query-string form: access_type=offline&prompt=consent"`
-	TokenParams    url.Values `env:"TOKEN_PARAMS" doc:"extra token request parameters, query-string form"`
-	UserinfoParams url.Values `env:"USERINFO_PARAMS" doc:"extra userinfo request parameters, query-string form"`
+	AuthParams     url.Values `env:"AUTH_PARAMS" secret:"params" doc:"extra authorization URL parameters, query-string form: access_type=offline&prompt=consent"`
+	TokenParams    url.Values `env:"TOKEN_PARAMS" secret:"params" doc:"extra token request parameters, query-string form"`
+	UserinfoParams url.Values `env:"USERINFO_PARAMS" secret:"params" doc:"extra userinfo request parameters, query-string form"`
 
 	UserinfoMethod      string `env:"USERINFO_METHOD" envDefault:"GET" doc:"GET or POST"`
 	UserinfoToken       string `env:"USERINFO_TOKEN" envDefault:"header" doc:"how the access token reaches the userinfo URL: header (Bearer), query or body"`

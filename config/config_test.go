@@ -776,3 +776,34 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestSettingsRedactURLsAndParams(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"PORTCULLIS_COOKIE_SECRET": "0123456789abcdef0123456789abcdef",
+		"PORTCULLIS_CLIENT_ID":     "c",
+		"PORTCULLIS_CLIENT_SECRET": "s",
+		"PORTCULLIS_AUTH_URL":      "https://idp.example/authorize",
+		"PORTCULLIS_TOKEN_URL":     "https://user:tokenpass@idp.example/token?api_key=SEKRIT&v=2",
+		"PORTCULLIS_USERINFO_URL":  "https://idp.example/me",
+		"PORTCULLIS_TOKEN_PARAMS":  "client_assertion=JWTSEKRIT&audience=api",
+	}
+	cfg, err := Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, s := range cfg.Settings() {
+		all.WriteString(s.Name + "=" + s.Value + "\n")
+	}
+	for _, secret := range []string{"tokenpass", "SEKRIT", "JWTSEKRIT"} {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("Settings() shows %q:\n%s", secret, all.String())
+		}
+	}
+	for _, shown := range []string{"v=2", "audience=api"} {
+		if !strings.Contains(all.String(), shown) {
+			t.Errorf("Settings() hides the harmless %q", shown)
+		}
+	}
+}

@@ -33,6 +33,9 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error)) (*C
 	}
 	parsed := parse(c, Prefix, r.environment(keys))
 	c.normalize()
+	routes, routeProblems := r.readRoutes()
+	c.Routes = routes
+	parsed = append(parsed, routeProblems...)
 
 	if !r.broken[Prefix+"PROVIDERS"] {
 		for _, p := range providerList(c.ProviderIDs) {

@@ -29,6 +29,9 @@ type Setting struct {
 // shows its generic default marked as one the preset may override.
 func (c *Config) Settings() []Setting {
 	out := settings(nil, reflect.ValueOf(c).Elem(), Prefix, nil)
+	for _, r := range c.Routes {
+		out = append(out, Setting{Name: r.Name, Value: r.String()})
+	}
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		out = settings(out, reflect.ValueOf(p).Elem(), p.Prefix, p)
@@ -46,6 +49,8 @@ func settings(out []Setting, v reflect.Value, prefix string, p *Provider) []Sett
 			}
 		case "password":
 			s.Value = redactURL(s.Value)
+		case "params":
+			s.Value = redactParams(s.Value)
 		}
 		if p != nil && p.Preset != "oauth2" && f.key != "PROVIDER" && !p.Explicit[f.key] && s.Value != "" {
 			s.Value += " (default; the preset may override)"
@@ -132,11 +137,42 @@ func redactURL(s string) string {
 	if err != nil {
 		return "[redacted]"
 	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
+	if u.RawQuery != "" {
+		u.RawQuery = redactParams(u.RawQuery) // api_key=…, password=…: values may be secrets
 	}
 	return u.Redacted()
+}
+
+// redactParams hides the values of query parameters whose names suggest a
+// secret (password=…, api_key=…, client_assertion=…, access_token=…).
+func redactParams(s string) string {
+	if s == "" {
+		return ""
+	}
+	q, err := url.ParseQuery(s)
+	if err != nil {
+		return "[redacted]"
+	}
+	for k, vs := range q {
+		if !secretName(k) {
+			continue
+		}
+		for i := range vs {
+			vs[i] = "xxxxx"
+		}
+	}
+	return q.Encode()
+}
+
+// secretName reports whether a parameter's name suggests its value is a secret.
+func secretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"pass", "secret", "key", "token", "assertion", "signature", "sig", "credential", "auth", "code"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Reference documents every variable as a markdown table (variable,
@@ -157,6 +193,10 @@ func Reference() string {
 		}
 	}
 	rows(reflect.TypeFor[Config](), Prefix)
+	b.WriteString("| `PORTCULLIS_ROUTE_<N>` | — | per-route rule, N from 1 to 200, evaluated in order (the first match decides): " +
+		"`METHODS REGEX RULE…` — METHODS `*` or `GET,HEAD`; REGEX (RE2) matched against the path only; RULE `public`, " +
+		"`allowed_emails=…`, `allowed_email_domains=…`, `allowed_groups=…` or `claim.<Attribute>=…` (comma-separated values), " +
+		"which narrow the global lists. Example: `* ^/admin/ allowed_groups=admins` |\n")
 	rows(reflect.TypeFor[Provider](), Prefix+"[<ID>_]")
 	b.WriteString("\n" +
 		"Provider variables take the prefix `PORTCULLIS_` when there is one provider " +

@@ -162,9 +162,13 @@ func (c Claims) groups(doc map[string]any) []string {
 		}
 		var out []string
 		for _, s := range raw {
-			if s = strings.TrimSpace(cleanValue(s)); s != "" {
-				out = append(out, c.value("groups", s))
+			s = strings.TrimSpace(cleanValue(s))
+			if s == "" || strings.Contains(s, ",") {
+				// X-User-Groups is comma-joined: a name with a comma would
+				// read upstream as two groups ("book-club,admins").
+				continue
 			}
+			out = append(out, c.value("groups", s))
 		}
 		if len(out) > 0 {
 			return out

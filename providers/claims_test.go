@@ -363,3 +363,16 @@ func TestParseClaimValues(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupsWithCommasDropped: X-User-Groups is comma-joined, so a group
+// named "book-club,admins" would read upstream as membership of "admins".
+func TestGroupsWithCommasDropped(t *testing.T) {
+	t.Parallel()
+	id, err := Claims{}.WithDefaults().Map(map[string]any{"sub": "1", "groups": []any{"book-club,admins", "staff"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(id.Groups) != 1 || id.Groups[0] != "staff" {
+		t.Errorf("Groups = %q; want [staff]", id.Groups)
+	}
+}

@@ -14,6 +14,9 @@ type Rules struct {
 	Emails  []string // exact addresses, case-insensitive
 	Domains []string // e-mail domains, case-insensitive, exact (no subdomains)
 	Groups  []string // group names, exact
+	// Claims require attribute values: attribute name → allowed values
+	// (exact); the user needs one of the listed values of each.
+	Claims map[string][]string
 }
 
 // normalized returns the rules with e-mails and domains lower-cased.
@@ -27,7 +30,7 @@ func (r Rules) normalized() Rules {
 		}
 		return out
 	}
-	return Rules{Emails: lower(r.Emails), Domains: lower(r.Domains), Groups: r.Groups}
+	return Rules{Emails: lower(r.Emails), Domains: lower(r.Domains), Groups: r.Groups, Claims: r.Claims}
 }
 
 // Allow reports whether s passes the rules, and if not, why, in words fit
@@ -44,6 +47,33 @@ func (r Rules) Allow(s *session.State) (bool, string) {
 	}
 	if len(r.Groups) > 0 && !intersects(r.Groups, s.Groups) {
 		return false, "You are not a member of any group allowed on this site."
+	}
+	for name, allowed := range r.Claims {
+		if v, ok := s.Attributes[name]; !ok || !intersects(allowed, []string{v}) {
+			return false, "Your account lacks an attribute this page requires."
+		}
+	}
+	return true, ""
+}
+
+// empty reports whether the rules admit everyone.
+func (r Rules) empty() bool {
+	return len(r.Emails)+len(r.Domains)+len(r.Groups)+len(r.Claims) == 0
+}
+
+// allowed applies the global rules, then each matched route's, then extra
+// (which may be nil or empty).
+func (s *Server) allowed(st *session.State, routes []*Route, extra *Rules) (bool, string) {
+	if ok, why := s.rules.Allow(st); !ok {
+		return false, why
+	}
+	for _, rt := range routes {
+		if ok, why := rt.Rules.Allow(st); !rt.Rules.empty() && !ok {
+			return false, why
+		}
+	}
+	if extra != nil && !extra.empty() {
+		return extra.Allow(st)
 	}
 	return true, ""
 }

@@ -57,7 +57,14 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		flow.Verifier = oauth2.GenerateVerifier()
 		opts = append(opts, oauth2.S256ChallengeOption(flow.Verifier))
 	}
-	if err := s.opts.Sessions.SaveFlow(w, r, flow); err != nil {
+	err := s.opts.Sessions.SaveFlow(w, r, flow)
+	if errors.Is(err, session.ErrTooLarge) && flow.Redirect != "/" {
+		// A deep link too long for the CSRF cookie: sign in, then land on "/".
+		s.log.Info("rd too long to keep through sign-in; returning to /", "length", len(flow.Redirect))
+		flow.Redirect = "/"
+		err = s.opts.Sessions.SaveFlow(w, r, flow)
+	}
+	if err != nil {
 		s.log.Error("save sign-in flow", "err", err)
 		s.fail(w, r, http.StatusServiceUnavailable, "Sign-in is unavailable",
 			"Portcullis could not start the sign-in. Try again in a moment.")
@@ -100,6 +107,12 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opts.Sessions.ClearFlow(w, r, state) // single use, whatever happens next
+	if !s.spent.spend(state, s.now()) {
+		s.signInResult(flow.Provider, metrics.SignInStateError)
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
+			"This sign-in link was already used. Start the sign-in again.")
+		return
+	}
 	p, ok := s.providers[flow.Provider]
 	if !ok {
 		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
@@ -343,28 +356,6 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		info["attributes"] = st.Attributes
 	}
 	writeJSON(w, http.StatusOK, info)
-}
-
-// auth is for nginx auth_request: 202 and identity headers when signed in
-// and allowed, 401 when not signed in, 403 when not allowed.
-func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
-	st, err := s.loadSession(w, r)
-	if err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	if st == nil {
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	if ok, _ := s.rules.Allow(st); !ok {
-		w.WriteHeader(http.StatusForbidden)
-		return
-	}
-	h := w.Header()
-	setUpstreamHeaders(h, st, s.attrKeys, s.opts.PassAccessToken, s.opts.SetAuthorization)
-	setAuthRequestHeaders(h, st, s.opts.PassAccessToken)
-	w.WriteHeader(http.StatusAccepted)
 }
 
 func nonNil(s []string) []string {

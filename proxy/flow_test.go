@@ -843,3 +843,62 @@ func TestAccessTokenExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestLongDeepLink: an rd too long for the CSRF cookie still signs in (and
+// lands on /), instead of failing every time.
+func TestLongDeepLink(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{})
+	b := h.browser()
+	long := "/dashboard?state=" + strings.Repeat("x", 3500)
+	resp, hops := b.follow("/oauth2/start?rd=" + url.QueryEscape(long))
+	readBody(t, resp)
+	if resp.StatusCode != 200 || hops[len(hops)-1] != h.proxy.URL+"/" {
+		t.Errorf("sign-in with a %d-byte rd = %d after %v; want 200 at /", len(long), resp.StatusCode, hops)
+	}
+}
+
+func TestUpstreamInvalidStatus(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{upstream: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/weird" {
+			echoUpstream().ServeHTTP(w, r)
+			return
+		}
+		conn, rw, _ := http.NewResponseController(w).Hijack()
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n")
+		rw.Flush()
+	})})
+	b := h.browser()
+	b.signIn("/")
+	resp := b.get("/weird")
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("upstream status 099 = %d; want 502", resp.StatusCode)
+	}
+}
+
+// TestReplayWithKeptCSRFCookie: a client that ignores the deletion of the
+// CSRF cookie and replays the callback is refused, and the code is not
+// exchanged twice.
+func TestReplayWithKeptCSRFCookie(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{})
+	b := h.browser()
+	resp := b.get("/oauth2/start?rd=/x")
+	authURL, _ := resp.Location()
+	csrf := *b.cookies["_portcullis_csrf"]
+	resp = b.get(authURL.String())
+	cb, _ := resp.Location()
+	readBody(t, b.get(cb.String()))
+	b.cookies["_portcullis_csrf"] = &csrf // keep the deleted cookie
+	resp = b.get(cb.String())
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("replay with the old CSRF cookie = %d; want 400", resp.StatusCode)
+	}
+	if got := h.idp.Calls("token"); got != 1 {
+		t.Errorf("token endpoint calls = %d; want 1", got)
+	}
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/textproto"
 	"strings"
 
 	"github.com/portcullis/portcullis/session"
@@ -26,14 +27,33 @@ var identityHeaders = map[string]bool{
 }
 
 // isIdentityHeader reports whether a header name, in any spelling a server
-// might fold to the same name (X-User, x-user, X_User), is one Portcullis
+// might fold to the same name (X-User, x-user, X_User, X.User — CGI-style
+// servers turn every non-alphanumeric byte into "_"), is one Portcullis
 // owns. Every X-User-… and X-Auth-Request-… header counts, so attributes
 // that are not configured today can't be smuggled in either.
 func isIdentityHeader(name string) bool {
-	n := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	n := foldHeaderName(name)
 	return identityHeaders[n] ||
 		strings.HasPrefix(n, "x-user-") ||
 		strings.HasPrefix(n, "x-auth-request-")
+}
+
+// foldHeaderName lower-cases name and turns every byte that is not a
+// letter or digit into "-".
+func foldHeaderName(name string) string {
+	b := make([]byte, len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		default:
+			c = '-'
+		}
+		b[i] = c
+	}
+	return string(b)
 }
 
 // stripIdentityHeaders deletes every identity header the client sent.
@@ -107,7 +127,7 @@ func stripOwnCookies(h http.Header, own func(name string) bool) {
 	for _, line := range lines {
 		for part := range strings.SplitSeq(line, ";") {
 			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if own(name) {
+			if own(textproto.TrimString(name)) {
 				found = true
 				break
 			}
@@ -124,7 +144,7 @@ func stripOwnCookies(h http.Header, own func(name string) bool) {
 				continue
 			}
 			name, _, _ := strings.Cut(part, "=")
-			if !own(name) {
+			if !own(textproto.TrimString(name)) {
 				kept = append(kept, part)
 			}
 		}

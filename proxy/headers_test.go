@@ -81,3 +81,24 @@ func TestRules(t *testing.T) {
 		}
 	}
 }
+
+func TestIsIdentityHeaderOddSpellings(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"X.User", "X~Email", "X-User.", "x.forwarded.user", "X User", "X-AUTH-REQUEST-USER"} {
+		if !isIdentityHeader(name) {
+			t.Errorf("isIdentityHeader(%q) = false; want true", name)
+		}
+	}
+}
+
+func TestStripOwnCookiesWhitespace(t *testing.T) {
+	t.Parallel()
+	own := func(name string) bool { return name == "_portcullis" }
+	for _, in := range []string{"_portcullis =x; a=1", "_portcullis\t=x; a=1", "a=1;  _portcullis=x"} {
+		h := http.Header{"Cookie": {in}}
+		stripOwnCookies(h, own)
+		if got := h.Get("Cookie"); got != "a=1" {
+			t.Errorf("stripOwnCookies(%q) = %q; want a=1", in, got)
+		}
+	}
+}

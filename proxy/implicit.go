@@ -77,6 +77,11 @@ func (s *Server) callbackPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opts.Sessions.ClearFlow(w, r, state)
+	if !s.spent.spend(state, s.now()) {
+		s.signInResult(flow.Provider, "state_error")
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed", "This sign-in answer was already used. Start the sign-in again.")
+		return
+	}
 	p, ok := s.providers[flow.Provider]
 	if !ok || p.ResponseType != "token" {
 		s.signInResult(flow.Provider, "state_error")

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -74,6 +75,14 @@ type Options struct {
 	// Refresher runs refresh grants (one per refresh token at a time); nil:
 	// one for this process.
 	Refresher *session.Refresher
+	// Routes are per-route rules, evaluated in order; the first match decides.
+	Routes []Route
+	// SkipAuthPreflight lets CORS preflight requests through unauthenticated.
+	SkipAuthPreflight bool
+	// TrustForwardedHeaders honours X-Forwarded-* from peers in
+	// TrustedProxies (from any peer when that is empty).
+	TrustForwardedHeaders bool
+	TrustedProxies        []netip.Prefix
 	// ReadyChecks must all pass for /ready to answer 200 (Redis, say).
 	ReadyChecks []func(context.Context) error
 	// AllowUnverifiedEmail admits users whose provider says email_verified=false.
@@ -93,18 +102,20 @@ type Options struct {
 
 // Server serves Portcullis's routes and proxies everything else.
 type Server struct {
-	opts      Options
-	log       *slog.Logger
-	now       func() time.Time
-	providers map[string]*Provider
-	rules     Rules
-	attrKeys  map[string]string
-	refresher *session.Refresher
-	upstream  *httputil.ReverseProxy
-	metrics   *metrics.Metrics
-	handler   http.Handler
-	draining  atomic.Bool
-	ready     atomic.Bool
+	opts       Options
+	log        *slog.Logger
+	now        func() time.Time
+	providers  map[string]*Provider
+	rules      Rules
+	routeRules []Route
+	attrKeys   map[string]string
+	refresher  *session.Refresher
+	spent      *spentStates
+	upstream   *httputil.ReverseProxy
+	metrics    *metrics.Metrics
+	handler    http.Handler
+	draining   atomic.Bool
+	ready      atomic.Bool
 }
 
 // New returns a Server for opts.
@@ -116,12 +127,13 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("proxy: no session store")
 	}
 	s := &Server{
-		opts:      opts,
-		log:       opts.Logger,
-		now:       opts.Now,
-		providers: make(map[string]*Provider, len(opts.Providers)),
-		rules:     opts.Rules.normalized(),
-		attrKeys:  make(map[string]string, len(opts.AttributeNames)),
+		opts:       opts,
+		log:        opts.Logger,
+		now:        opts.Now,
+		providers:  make(map[string]*Provider, len(opts.Providers)),
+		rules:      opts.Rules.normalized(),
+		routeRules: make([]Route, len(opts.Routes)),
+		attrKeys:   make(map[string]string, len(opts.AttributeNames)),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -129,6 +141,7 @@ func New(opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.spent = newSpentStates(15*time.Minute, 100000)
 	s.refresher = opts.Refresher
 	if s.refresher == nil {
 		s.refresher = session.NewRefresher(session.RefreshOptions{Now: s.now})
@@ -148,6 +161,13 @@ func New(opts Options) (*Server, error) {
 			p.DisplayName = p.ID
 		}
 		s.providers[p.ID] = p
+	}
+	for i, rt := range opts.Routes {
+		if rt.Path == nil {
+			return nil, fmt.Errorf("proxy: route %d has no path pattern", i)
+		}
+		rt.Rules = rt.Rules.normalized()
+		s.routeRules[i] = rt
 	}
 	for _, name := range opts.AttributeNames {
 		s.attrKeys[name] = http.CanonicalHeaderKey("X-User-Attr-" + name)
@@ -189,6 +209,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /oauth2/sign_out", s.signOut)
 	mux.HandleFunc("GET /oauth2/userinfo", s.userinfo)
 	mux.HandleFunc("GET /oauth2/auth", s.auth)
+	mux.HandleFunc("GET /oauth2/forward-auth", s.forwardAuth)
 	mux.HandleFunc("/oauth2/", s.notFound)
 	mux.HandleFunc("/", s.protected)
 	return mux
@@ -331,6 +352,22 @@ func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request) {
 // allowed users go to the upstream; others are sent to sign in (browsers)
 // or refused with 401.
 func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
+	// ServeMux has already redirected paths with dot segments or doubled
+	// slashes to their clean form, so the path judged here is the one the
+	// upstream gets (save for encoded slashes, read both ways).
+	paths := []string{r.URL.Path}
+	if raw := r.URL.EscapedPath(); raw != r.URL.Path {
+		paths = append(paths, cleanPath(raw))
+	}
+	d := s.decide(r.Method, paths...)
+	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, r.Method)) {
+		if s.upstream == nil {
+			s.notFound(w, r)
+			return
+		}
+		s.serveUpstream(w, r, nil) // no identity; spoofed headers still stripped
+		return
+	}
 	st, err := s.loadSession(w, r)
 	if err != nil {
 		s.storeUnavailable(w, r)
@@ -340,7 +377,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 		s.unauthenticated(w, r)
 		return
 	}
-	if ok, why := s.rules.Allow(st); !ok {
+	if ok, why := s.allowed(st, d.routes, nil); !ok {
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
 		return
 	}

@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -51,18 +53,22 @@ func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration) *
 			if s.opts.SetAuthorization {
 				delete(h, "Authorization")
 			}
-			if c, ok := pr.In.Context().Value(upstreamKey).(*upstreamCall); ok {
+			if c, ok := pr.In.Context().Value(upstreamKey).(*upstreamCall); ok && c.st != nil {
 				setUpstreamHeaders(h, c.st, s.attrKeys, s.opts.PassAccessToken, s.opts.SetAuthorization)
 			}
 		},
 		Transport: transport,
 		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode < 100 || resp.StatusCode > 599 {
+				return fmt.Errorf("upstream answered with invalid status %d", resp.StatusCode)
+			}
 			if c, ok := resp.Request.Context().Value(upstreamKey).(*upstreamCall); ok {
 				s.metrics.UpstreamDuration.WithLabelValues(metrics.Code(resp.StatusCode)).Observe(time.Since(c.start).Seconds())
 			}
 			return nil
 		},
 		ErrorHandler: s.upstreamError,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
 

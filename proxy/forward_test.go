@@ -1,0 +1,213 @@
+package proxy_test
+
+import (
+	"net/http"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/portcullis/portcullis/proxy"
+)
+
+func TestForwardAuth(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+		o.Upstream = nil // forward-auth only
+		o.TrustForwardedHeaders = true
+		o.Routes = []proxy.Route{
+			{Path: regexp.MustCompile(`^/public/`), Public: true},
+			{Path: regexp.MustCompile(`^/admin(/|$)`), Rules: proxy.Rules{Groups: []string{"admins"}}},
+			{Path: regexp.MustCompile(`^/finance(/|$)`), Rules: proxy.Rules{Groups: []string{"finance"}}},
+			{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/forms/`), Rules: proxy.Rules{Emails: []string{"bob@example.com"}}},
+		}
+	}})
+	alice := h.browser()
+	alice.signIn("/oauth2/start?rd=/oauth2/userinfo") // lands on our JSON userinfo
+	fwd := func(method, uri string) http.Header {
+		return http.Header{
+			"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example.com"},
+			"X-Forwarded-Uri": {uri}, "X-Forwarded-Method": {method},
+		}
+	}
+	tests := []struct {
+		name    string
+		b       *browser
+		accept  string
+		hdr     http.Header
+		want    int
+		wantLoc string
+	}{
+		{"anonymous browser", nil, "text/html", fwd("GET", "/docs?page=2"), 302,
+			"/oauth2/start?rd=" + url.QueryEscape("https://app.example.com/docs?page=2")},
+		{"anonymous XHR", nil, "text/html", func() http.Header {
+			h := fwd("GET", "/docs")
+			h.Set("X-Requested-With", "XMLHttpRequest")
+			return h
+		}(), 401, ""},
+		{"anonymous API", nil, "application/json", fwd("GET", "/docs"), 401, ""},
+		{"anonymous public route", nil, "application/json", fwd("GET", "/public/logo.png"), 200, ""},
+		{"alice allowed", alice, "text/html", fwd("GET", "/docs"), 200, ""},
+		{"alice in admins", alice, "text/html", fwd("GET", "/admin/users"), 200, ""},
+		{"alice not in finance", alice, "text/html", fwd("GET", "/finance/"), 403, ""},
+		{"dot segments judged as the upstream sees them", alice, "text/html", fwd("GET", "/public/../finance/x"), 403, ""},
+		{"query cannot make a route public", nil, "application/json", fwd("GET", "/finance?/public/x"), 401, ""},
+		{"encoded slash cannot make a route public", nil, "application/json", fwd("GET", "/finance/..%2Fpublic/x"), 401, ""},
+		{"method-specific rule", alice, "text/html", fwd("POST", "/forms/a"), 403, ""},
+		{"method-specific rule, other method", alice, "text/html", fwd("GET", "/forms/a"), 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tt.b
+			if b == nil {
+				b = h.browser()
+			}
+			hdr := tt.hdr.Clone()
+			hdr.Set("Accept", tt.accept)
+			resp := b.do("GET", "/oauth2/forward-auth", nil, hdr)
+			readBody(t, resp)
+			if resp.StatusCode != tt.want {
+				t.Fatalf("forward-auth = %d; want %d", resp.StatusCode, tt.want)
+			}
+			if got := resp.Header.Get("Location"); got != tt.wantLoc {
+				t.Errorf("Location = %q; want %q", got, tt.wantLoc)
+			}
+			if tt.want == 200 && tt.b != nil {
+				for k, want := range map[string]string{"X-User": "alice", "X-Auth-Request-User": "alice", "X-Auth-Request-Email": "alice@example.com"} {
+					if got := resp.Header.Get(k); got != want {
+						t.Errorf("%s = %q; want %q", k, got, want)
+					}
+				}
+			}
+			if tt.want == 200 && tt.b == nil && resp.Header.Get("X-User") != "" {
+				t.Errorf("public route answered with an identity")
+			}
+		})
+	}
+}
+
+// TestForwardedHeadersNotTrusted: without TRUST_FORWARDED_HEADERS, or from
+// a peer outside TRUSTED_PROXIES, X-Forwarded-Uri changes nothing: no route
+// becomes public, and the sign-in redirect doesn't point at a forged host.
+func TestForwardedHeadersNotTrusted(t *testing.T) {
+	t.Parallel()
+	public := []proxy.Route{{Path: regexp.MustCompile(`^/public/`), Public: true}}
+	tests := []struct {
+		name  string
+		trust bool
+		cidrs []netip.Prefix
+	}{
+		{"trust off", false, nil},
+		{"peer not a trusted proxy", true, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+				o.Upstream = nil
+				o.Routes = public
+				o.TrustForwardedHeaders = tt.trust
+				o.TrustedProxies = tt.cidrs
+			}})
+			spoof := http.Header{"X-Forwarded-Uri": {"/public/x"}, "X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Proto": {"https"}}
+			for _, path := range []string{"/oauth2/auth", "/oauth2/forward-auth"} {
+				spoof.Set("Accept", "application/json")
+				resp := h.browser().do("GET", path, nil, spoof)
+				readBody(t, resp)
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("%s with a spoofed public X-Forwarded-Uri = %d; want 401", path, resp.StatusCode)
+				}
+			}
+			spoof.Set("Accept", "text/html")
+			resp := h.browser().do("GET", "/oauth2/forward-auth", nil, spoof)
+			readBody(t, resp)
+			if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || strings.Contains(loc, "evil") {
+				t.Errorf("browser redirect = %d to %q; want a sign-in URL without the forged host", resp.StatusCode, loc)
+			}
+		})
+	}
+	t.Run("peer is a trusted proxy", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+			o.Upstream = nil
+			o.Routes = public
+			o.TrustForwardedHeaders = true
+			o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		}})
+		resp := h.browser().do("GET", "/oauth2/auth", nil, http.Header{"X-Forwarded-Uri": {"/public/x"}, "Accept": {"application/json"}})
+		readBody(t, resp)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Errorf("trusted peer, public route = %d; want 202", resp.StatusCode)
+		}
+	})
+}
+
+func TestAuthQueryNarrowing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Upstream = nil }})
+	b := h.browser()
+	b.signIn("/oauth2/start?rd=/oauth2/userinfo")
+	for query, want := range map[string]int{
+		"":                                          202,
+		"allowed_groups=staff":                      202,
+		"allowed_groups=finance,ops":                403,
+		"allowed_emails=ALICE@example.com":          202,
+		"allowed_emails=bob@example.com":            403,
+		"allowed_email_domains=example.com":         202,
+		"allowed_email_domains=corp.example":        403,
+		"allowed_groups=staff&allowed_emails=b@x.y": 403,
+	} {
+		resp := b.get("/oauth2/auth?" + query)
+		readBody(t, resp)
+		if resp.StatusCode != want {
+			t.Errorf("/oauth2/auth?%s = %d; want %d", query, resp.StatusCode, want)
+		}
+	}
+}
+
+func TestProxyRoutesAndPreflight(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+		o.SkipAuthPreflight = true
+		o.Routes = []proxy.Route{
+			{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/static/`), Public: true},
+			{Path: regexp.MustCompile(`^/finance/`), Rules: proxy.Rules{Claims: map[string][]string{"Dept": {"finance"}}}},
+		}
+	}})
+	anon := h.browser()
+	anon.header = http.Header{"Accept": {"application/json"}}
+	resp := anon.do("GET", "/static/app.js", nil, http.Header{"X-User": {"mallory"}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("public route = %d; want 200", resp.StatusCode)
+	}
+	if e := decodeEcho(t, resp); e.Headers.Get("X-User") != "" {
+		t.Errorf("public route passed a spoofed X-User %q upstream", e.Headers.Get("X-User"))
+	}
+	resp.Body.Close()
+	for _, tt := range []struct {
+		method, path string
+		hdr          http.Header
+		want         int
+	}{
+		{"POST", "/static/app.js", nil, 401},
+		{"GET", "/static", nil, 401},
+		{"GET", "/other", nil, 401},
+		{"OPTIONS", "/api", http.Header{"Origin": {"https://x.example"}, "Access-Control-Request-Method": {"POST"}}, 200},
+		{"OPTIONS", "/api", nil, 401},
+	} {
+		resp := anon.do(tt.method, tt.path, nil, tt.hdr)
+		readBody(t, resp)
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s = %d; want %d", tt.method, tt.path, resp.StatusCode, tt.want)
+		}
+	}
+	b := h.browser()
+	b.signIn("/")
+	b.header = http.Header{"Accept": {"application/json"}}
+	resp = b.get("/finance/report")
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("alice without the Dept attribute on /finance/ = %d; want 403", resp.StatusCode)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/metrics"
 )
 
 // envMap returns a getenv over m.
@@ -46,9 +49,8 @@ func TestRunExitCodes(t *testing.T) {
 		"PORTCULLIS_CLIENT_SECRET":   "x",
 		"PORTCULLIS_COOKIE_SAMESITE": "sometimes",
 	}
-	redis := validEnv()
-	redis["PORTCULLIS_SESSION_STORE"] = "redis"
-	redis["PORTCULLIS_REDIS_URL"] = "redis://127.0.0.1:6379"
+	registry := validEnv()
+	registry["PORTCULLIS_USERS_DB"] = "/tmp/users.db"
 	tests := []struct {
 		name     string
 		args     []string
@@ -71,7 +73,7 @@ func TestRunExitCodes(t *testing.T) {
 			"PORTCULLIS_USERINFO_URL:", "PORTCULLIS_COOKIE_SAMESITE:",
 		}, nil},
 		{"serve with bad config", []string{"serve"}, bad, 1, nil, []string{"PORTCULLIS_COOKIE_SECRET:"}, nil},
-		{"not supported yet", []string{"check"}, redis, 1, nil, []string{"PORTCULLIS_SESSION_STORE: redis is not supported by this version yet"}, nil},
+		{"not supported yet", []string{"check"}, registry, 1, nil, []string{"PORTCULLIS_USERS_DB: a user registry is not supported by this version yet"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,6 +248,38 @@ func TestReadmeConfigReferenceUpToDate(t *testing.T) {
 	for _, cmd := range []string{"go run . demo", "make test"} {
 		if !strings.Contains(string(readme), cmd) {
 			t.Errorf("README.md lacks %q", cmd)
+		}
+	}
+}
+
+// TestRoutesFromEnvironment: SKIP_AUTH_ROUTES and ROUTE_<N> reach the
+// server in order.
+func TestRoutesFromEnvironment(t *testing.T) {
+	t.Parallel()
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app:"+r.URL.Path) }))
+	defer app.Close()
+	env := validEnv()
+	env["PORTCULLIS_UPSTREAM"] = app.URL
+	env["PORTCULLIS_SKIP_AUTH_ROUTES"] = "GET=^/health$"
+	env["PORTCULLIS_ROUTE_1"] = "* ^/admin/ allowed_groups=admins"
+	env["PORTCULLIS_ROUTE_2"] = "GET,HEAD ^/assets/ public"
+	cfg, err := loadConfig(envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := routes(cfg)
+	if len(rs) != 3 || !rs[0].Public || rs[1].Public || len(rs[1].Rules.Groups) != 1 || !rs[2].Public {
+		t.Fatalf("routes = %+v", rs)
+	}
+	srv, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/health": 200, "/assets/a.css": 200, "/admin/": 401, "/other": 401} {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s = %d; want %d", path, rec.Code, want)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/providers"
@@ -38,23 +40,11 @@ func notYetSupported(cfg *config.Config) error {
 	no := func(name, what string) {
 		errs = append(errs, fmt.Errorf("%s: %s is not supported by this version yet", name, what))
 	}
-	if cfg.SessionStore != "cookie" {
-		no("PORTCULLIS_SESSION_STORE", cfg.SessionStore)
-	}
-	if cfg.RedisURL != "" {
-		no("PORTCULLIS_REDIS_URL", "Redis")
-	}
 	if cfg.UsersDB != "" {
 		no("PORTCULLIS_USERS_DB", "a user registry")
 	}
-	if len(cfg.SkipAuthRoutes) > 0 {
-		no("PORTCULLIS_SKIP_AUTH_ROUTES", "skipping authentication")
-	}
 	if cfg.BearerTokens {
 		no("PORTCULLIS_BEARER_TOKENS", "bearer-token authentication")
-	}
-	if cfg.TrustForwardedHeaders || len(cfg.TrustedProxies) > 0 {
-		no("PORTCULLIS_TRUST_FORWARDED_HEADERS", "trusting X-Forwarded-* headers")
 	}
 	for _, p := range cfg.Providers {
 		if p.Preset != "oauth2" {
@@ -65,6 +55,13 @@ func notYetSupported(cfg *config.Config) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// redisLogger sends go-redis's own messages (failed dials) to slog.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -83,6 +80,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	redis.SetLogger(redisLogger{log}) // go-redis logs through a package global
 	m := metrics.New()
 	srv, err := newServer(cfg, m, log)
 	if err != nil {
@@ -160,7 +158,7 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 
 // newServer maps the configuration onto the packages' options.
 func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy.Server, error) {
-	store, err := session.NewCookieStore(session.Options{
+	sessOpts := session.Options{
 		Name:     cfg.CookieName,
 		Secrets:  cfg.CookieSecrets,
 		Domain:   cfg.CookieDomain,
@@ -168,9 +166,36 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 		Secure:   cfg.CookieSecure,
 		SameSite: cfg.CookieSameSite,
 		Expire:   cfg.CookieExpire,
-	})
+	}
+	var (
+		store       proxy.Sessions
+		readyChecks []func(context.Context) error
+		refresher   *session.Refresher
+	)
+	cookies, err := session.NewCookieStore(sessOpts)
 	if err != nil {
 		return nil, fmt.Errorf("session cookie settings (PORTCULLIS_COOKIE_*): %w", err)
+	}
+	store = cookies
+	if cfg.RedisURL != "" {
+		// The client connects lazily: building it does no I/O.
+		client, err := session.NewRedisClient(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
+		}
+		coord, err := session.NewRedisCoordinator(sessOpts, client)
+		if err != nil {
+			return nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
+		}
+		refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord})
+		readyChecks = append(readyChecks, coord.Ping)
+		if cfg.SessionStore == "redis" {
+			rs, err := session.NewRedisStore(sessOpts, client)
+			if err != nil {
+				return nil, fmt.Errorf("PORTCULLIS_SESSION_STORE: %w", err)
+			}
+			store = rs
+		}
 	}
 	var (
 		entries   []proxy.Provider
@@ -205,7 +230,13 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 		PublicURL:              cfg.PublicURL,
 		Providers:              entries,
 		Sessions:               store,
+		Refresher:              refresher,
+		ReadyChecks:            readyChecks,
 		Rules:                  proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},
+		Routes:                 routes(cfg),
+		SkipAuthPreflight:      cfg.SkipAuthPreflight,
+		TrustForwardedHeaders:  cfg.TrustForwardedHeaders,
+		TrustedProxies:         cfg.TrustedProxies,
 		AllowedRedirectDomains: cfg.AllowedRedirectDomains,
 		AllowUnverifiedEmail:   cfg.AllowUnverifiedEmail,
 		ValidateExternalToken:  cfg.ValidateExternalToken,
@@ -219,6 +250,28 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 		Metrics:                m,
 		Logger:                 log,
 	})
+}
+
+// routes are SKIP_AUTH_ROUTES (public) followed by the ROUTE_<N> rules, in
+// order: the first that matches a request decides.
+func routes(cfg *config.Config) []proxy.Route {
+	var out []proxy.Route
+	for _, r := range cfg.SkipAuthRoutes {
+		rt := proxy.Route{Path: r.Path, Public: true}
+		if r.Method != "" {
+			rt.Methods = []string{r.Method}
+		}
+		out = append(out, rt)
+	}
+	for _, r := range cfg.Routes {
+		out = append(out, proxy.Route{
+			Methods: r.Methods,
+			Path:    r.Path,
+			Public:  r.Public,
+			Rules:   proxy.Rules{Emails: r.Emails, Domains: r.Domains, Groups: r.Groups, Claims: r.Claims},
+		})
+	}
+	return out
 }
 
 // newProvider builds the provider for one configured entry.

@@ -33,6 +33,18 @@ type Tokens struct {
 	Expiry time.Time
 	// UserID is the token response's TOKEN_USER_ID_FIELD (WeChat openid, Mercado Libre user_id), if configured.
 	UserID string
+	// Nonce is the nonce sent in the authorization request; Identify checks
+	// the ID token carries it. It is empty on refresh, where no nonce is
+	// checked.
+	Nonce string
+}
+
+// A NonceUser is a Provider that wants a nonce in the authorization request
+// (OpenID Connect). When UsesNonce reports true, the caller generates an
+// unguessable nonce per sign-in, sends it as the nonce parameter of the
+// authorization URL, and sets Tokens.Nonce to it before calling Identify.
+type NonceUser interface {
+	UsesNonce() bool
 }
 
 // Identity is the user's profile, mapped from the provider's answer by Claims.

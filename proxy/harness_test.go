@@ -32,6 +32,7 @@ type harness struct {
 	upstream *httptest.Server
 	proxy    *httptest.Server
 	server   *proxy.Server
+	opts     proxy.Options // as the proxy was built, to build a replica
 	cookies  session.Options
 }
 
@@ -118,6 +119,7 @@ func newHarness(t *testing.T, s setup) *harness {
 	if s.proxy != nil {
 		s.proxy(&po)
 	}
+	h.opts = po
 	h.server, err = proxy.New(po)
 	if err != nil {
 		t.Fatalf("proxy.New: %v", err)

@@ -316,8 +316,11 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 		s.refreshResult(st.Provider, "ok")
 		if err := s.opts.Sessions.Save(w, r, fresh); err != nil {
 			s.log.Warn("save refreshed session", "provider", st.Provider, "err", err)
-			if errors.Is(err, session.ErrUnavailable) {
+			switch {
+			case errors.Is(err, session.ErrUnavailable):
 				return nil, err
+			case errors.Is(err, session.ErrExpired):
+				return nil, nil // signed out elsewhere while refreshing
 			}
 		}
 		return fresh, nil

@@ -18,6 +18,7 @@ type authRequest struct {
 	state        string
 	challenge    string
 	method       string // "S256" or "plain" when challenge is set
+	nonce        string // OpenID Connect nonce, echoed in the ID token
 }
 
 // An authError is a refused authorization request. It goes back to the
@@ -37,6 +38,7 @@ func parseAuthRequest(v url.Values, o *Options) (authRequest, *authError) {
 		state:        v.Get("state"),
 		challenge:    v.Get("code_challenge"),
 		method:       v.Get("code_challenge_method"),
+		nonce:        v.Get("nonce"),
 	}
 	if ar.redirectURI == "" {
 		return ar, &authError{"invalid_request", "missing redirect_uri"}
@@ -205,6 +207,7 @@ func (s *Server) approve(w http.ResponseWriter, ar *authRequest, u User, o *Opti
 		scope:       ar.scope,
 		challenge:   ar.challenge,
 		method:      ar.method,
+		nonce:       ar.nonce,
 		user:        u,
 		expires:     now.Add(codeLifetime),
 	}

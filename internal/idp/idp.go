@@ -16,6 +16,13 @@
 //	POST /revoke      RFC 7009 token revocation
 //	GET  /logout      ends the session, or redirects to post_logout_redirect_uri
 //
+// With Options.OIDC it is an OpenID Connect provider as well: token
+// responses carry a signed id_token when the scope holds openid, and it
+// serves
+//
+//	GET  /.well-known/openid-configuration   discovery (also under any path prefix, for issuers with a path)
+//	GET  /jwks                               the public signing key
+//
 // All state lives in the Server; nothing is global, so tests may run in
 // parallel each with its own Server.
 package idp
@@ -136,6 +143,29 @@ type Options struct {
 
 	// Now is the clock for code and token expiry. Default: time.Now.
 	Now func() time.Time
+
+	// OIDC makes the server an OpenID Connect provider: discovery, JWKS,
+	// and ID tokens in token responses. Off, the paths of discovery and
+	// JWKS answer 404 as they would on a plain OAuth2 provider.
+	OIDC bool
+	// Issuer is the issuer in discovery and ID tokens. Default: the base
+	// URL the request reached, http://host (https with TLS). A literal
+	// {tenantid} in it is advertised as is by discovery, the way Microsoft's
+	// multi-tenant endpoints do, and replaced by TenantID in ID tokens.
+	Issuer string
+	// TenantID, if set, is sent as the tid claim of ID tokens.
+	TenantID string
+	// SigningAlg signs ID tokens: "RS256" (default) or "ES256".
+	SigningAlg string
+	// IDTokenClaims, if set, sees each ID token's claims before signing and
+	// may change them (a wrong aud, iss or nonce, an exp in the past).
+	IDTokenClaims func(claims map[string]any)
+	// SignWithUnknownKey signs ID tokens with a key that the JWKS does not
+	// hold, under the kid of the published key: a forged token.
+	SignWithUnknownKey bool
+	// DiscoveryStatus, if non-zero, makes discovery answer with this status
+	// and an error body (503: a provider briefly down).
+	DiscoveryStatus int
 }
 
 // DemoUsers returns the users a Server offers when Options.Users is empty.
@@ -216,6 +246,7 @@ func (o Options) Validate() error {
 	if o.UserinfoStatus != 0 && (o.UserinfoStatus < 100 || o.UserinfoStatus > 599) {
 		errs = append(errs, fmt.Errorf("UserinfoStatus: not an HTTP status: %d", o.UserinfoStatus))
 	}
+	errs = append(errs, o.validateOIDC()...)
 	return errors.Join(errs...)
 }
 
@@ -271,6 +302,9 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.SigningAlg == "" {
+		o.SigningAlg = "RS256"
+	}
 	return o
 }
 
@@ -296,6 +330,8 @@ type Server struct {
 	codes   map[string]*authCode
 	access  map[string]*grantToken
 	refresh map[string]*grantToken
+	key     *signingKey // signs ID tokens; nil until needed
+	forger  *signingKey // SignWithUnknownKey's key, not in the JWKS
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -325,6 +361,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/userinfo", s.userinfo)
 	s.mux.HandleFunc("POST /revoke", s.revoke)
 	s.mux.HandleFunc("GET /logout", s.logout)
+	s.mux.HandleFunc("GET /jwks", s.jwks)
 }
 
 // ServeHTTP implements http.Handler.
@@ -334,6 +371,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if invalid != nil {
 		http.Error(w, "idp: invalid options:\n"+invalid.Error(), http.StatusInternalServerError)
+		return
+	}
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, wellKnown) {
+		s.discovery(w, r) // at the root, or under any prefix for issuers with a path
 		return
 	}
 	s.mux.ServeHTTP(w, r)
@@ -356,8 +397,8 @@ func (s *Server) SetOptions(f func(*Options)) {
 // Calls reports how many requests reached an endpoint: "authorize" (GET
 // and POST), "token" (every grant), "refresh" (the token requests with
 // grant_type=refresh_token, counted in "token" as well), "userinfo",
-// "revoke" or "logout". Requests answered with an injected error or
-// cancelled during Delay count too.
+// "revoke", "logout", "discovery" or "jwks". Requests answered with an
+// injected error or cancelled during Delay count too.
 func (s *Server) Calls(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

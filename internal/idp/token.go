@@ -24,6 +24,7 @@ type authCode struct {
 	scope       string
 	challenge   string
 	method      string
+	nonce       string
 	user        User
 	expires     time.Time
 	used        bool // kept until expiry so a replay revokes the grant
@@ -137,6 +138,9 @@ func formatValue(v any) string {
 // token serves the token endpoint.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	o := s.count("token")
+	if o.Issuer == "" {
+		o.Issuer = baseURL(r)
+	}
 	var params url.Values
 	if o.TokenMethod == http.MethodGet {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -315,7 +319,11 @@ func (s *Server) exchangeCode(params url.Values, clientID string, o *Options) (m
 		return nil, e
 	}
 	at, rt := s.issueLocked(o, c.grant, clientID, c.user, c.scope, o.IssueRefreshTokens)
-	return tokenResponse(at, rt, o), nil
+	resp := tokenResponse(at, rt, o)
+	if e := s.addIDTokenLocked(resp, at, c.nonce, o); e != nil {
+		return nil, e
+	}
+	return resp, nil
 }
 
 // verifyPKCE checks a code verifier against the code's challenge (RFC 7636
@@ -377,7 +385,11 @@ func (s *Server) refreshGrant(params url.Values, clientID string, o *Options) (m
 	if rt != "" {
 		s.refresh[rt].scope = old.scope // narrowing applies to this access token only
 	}
-	return tokenResponse(at, rt, o), nil
+	resp := tokenResponse(at, rt, o)
+	if e := s.addIDTokenLocked(resp, at, "", o); e != nil {
+		return nil, e
+	}
+	return resp, nil
 }
 
 // clientCredentials serves the client_credentials grant: a token for the

@@ -1,0 +1,501 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	// ticketLen is the size of a session ticket in random bytes.
+	ticketLen = 32
+	// maxTicketCookie bounds a ticket cookie's value; a sealed ticket is
+	// about 150 bytes.
+	maxTicketCookie = 1024
+
+	// redisTimeout bounds every Redis operation of a store or coordinator,
+	// whatever the client's own timeouts and retries.
+	redisTimeout = 3 * time.Second
+
+	// newSession is how recent a State's CreatedAt must be for Save to
+	// take it for a new sign-in rather than a renewal of an older session.
+	newSession = time.Minute
+
+	sessionKeyPrefix = "portcullis:session:"
+	lockKeyPrefix    = "portcullis:refresh:lock:"
+	resultKeyPrefix  = "portcullis:refresh:result:"
+
+	// The names values are sealed under in Redis, followed by the key they
+	// are stored at, so that a value moved to another key does not open.
+	sessionValueName = "portcullis-redis-session:"
+	resultValueName  = "portcullis-redis-refresh:"
+)
+
+// Client defaults applied by NewRedisClient when the URL does not set them.
+const (
+	redisDialTimeout = 2 * time.Second
+	redisReadTimeout = 2 * time.Second
+	redisPoolTimeout = 2 * time.Second
+	redisMaxRetries  = 1
+	redisDialRetries = 1
+)
+
+// NewRedisClient returns a client for a redis:// or rediss:// (TLS) URL,
+// such as redis://:password@redis:6379/0. Unless the URL's query says
+// otherwise (dial_timeout, read_timeout, write_timeout, pool_timeout,
+// pool_size, max_retries, …), it dials for at most 2s, waits at most 2s
+// for a read, a write (as long as for a read when only read_timeout is
+// set) or a pooled connection, and retries a failed command once, so an
+// unreachable Redis is reported in seconds. It does not connect; the first
+// command does.
+func NewRedisClient(rawURL string) (*redis.Client, error) {
+	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		// Never repeat the URL: it may hold a password.
+		return nil, errors.New("session: redis URL must look like redis://[user:password@]host:port[/db] or rediss://…")
+	}
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("session: redis URL: %w", err)
+	}
+	opts.DialTimeout = cmp.Or(opts.DialTimeout, redisDialTimeout)
+	opts.ReadTimeout = cmp.Or(opts.ReadTimeout, redisReadTimeout)
+	opts.WriteTimeout = cmp.Or(opts.WriteTimeout, opts.ReadTimeout) // as go-redis does
+	opts.PoolTimeout = cmp.Or(opts.PoolTimeout, redisPoolTimeout)
+	opts.MaxRetries = cmp.Or(opts.MaxRetries, redisMaxRetries)
+	opts.DialerRetries = cmp.Or(opts.DialerRetries, redisDialRetries)
+	opts.ContextTimeoutEnabled = true
+	return redis.NewClient(opts), nil
+}
+
+// A RedisStore keeps sessions in Redis and gives the browser only a ticket:
+// 32 random bytes in the session cookie (Options.Name), sealed like the
+// CookieStore's cookies. A session therefore has no size limit, and Clear
+// ends it for every copy of the cookie. Sign-ins in progress stay in the
+// CSRF cookie, as with the CookieStore. It is safe for concurrent use, and
+// several replicas may share one Redis.
+//
+// A session is stored at "portcullis:session:" + hex(SHA-256(ticket)), so
+// the ticket itself never reaches Redis, and its value is sealed with
+// securecookie under keys derived from the cookie secrets (HKDF-SHA256, the
+// first secret seals, all open) and bound to its key: a Redis dump reveals
+// no tokens, and a value copied to another key does not open. Keys expire
+// with the session, CreatedAt + Options.Expire; Load enforces that time too.
+//
+// When Redis can't be reached, Load, Save and Ping fail with an error
+// wrapping ErrUnavailable within about three seconds; nothing is cleared.
+type RedisStore struct {
+	cookies *CookieStore // cookie attributes, ticket sealing, flows
+	client  redis.UniversalClient
+	codecs  []securecookie.Codec // values at rest; the first encodes
+}
+
+// NewRedisStore returns a RedisStore keeping sessions in client's database,
+// with cookies and secrets as opts says, or every problem with opts joined
+// into one error. It does not contact Redis; Ping does.
+func NewRedisStore(opts Options, client redis.UniversalClient) (*RedisStore, error) {
+	var errs []error
+	cookies, err := NewCookieStore(opts)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if noClient(client) {
+		errs = append(errs, errors.New("session: no redis client"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	codecs, err := redisCodecs(opts.Secrets, cookies.expire)
+	if err != nil {
+		return nil, err
+	}
+	return &RedisStore{cookies: cookies, client: client, codecs: codecs}, nil
+}
+
+// noClient reports whether client is nil, or a nil *redis.Client.
+func noClient(client redis.UniversalClient) bool {
+	c, ok := client.(*redis.Client)
+	return client == nil || ok && c == nil
+}
+
+// redisCodecs returns the codecs that seal values at rest in Redis, one for
+// each secret, with keys derived apart from the cookies' keys.
+func redisCodecs(secrets [][]byte, maxAge time.Duration) ([]securecookie.Codec, error) {
+	var errs []error
+	if len(secrets) == 0 {
+		errs = append(errs, errors.New("session: no cookie secret"))
+	}
+	for i, s := range secrets {
+		if len(s) < minSecret {
+			errs = append(errs, fmt.Errorf("session: cookie secret %d is %d bytes; want at least %d", i+1, len(s), minSecret))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	codecs := make([]securecookie.Codec, 0, len(secrets))
+	for i, s := range secrets {
+		hashKey, err := hkdf.Key(sha256.New, s, nil, "portcullis redis signing", 32)
+		if err != nil {
+			return nil, fmt.Errorf("session: derive redis signing key %d: %w", i+1, err)
+		}
+		blockKey, err := hkdf.Key(sha256.New, s, nil, "portcullis redis encryption", 32)
+		if err != nil {
+			return nil, fmt.Errorf("session: derive redis encryption key %d: %w", i+1, err)
+		}
+		codecs = append(codecs, newCodec(hashKey, blockKey, maxAge))
+	}
+	return codecs, nil
+}
+
+// Load returns the request's session from Redis. It fails with
+// ErrNoSession when the request carries no session cookie, ErrInvalid when
+// the cookie or the stored value does not open, ErrExpired when the session
+// is older than Options.Expire or no longer in Redis (signed out, or its
+// time is up), and an error wrapping ErrUnavailable when Redis can't be
+// reached.
+func (s *RedisStore) Load(r *http.Request) (*State, error) {
+	ticket, err := s.ticket(r)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), redisTimeout)
+	defer cancel()
+	st, err := s.get(ctx, sessionID(ticket))
+	if err != nil {
+		return nil, err
+	}
+	now := s.cookies.now()
+	switch {
+	case st.CreatedAt.IsZero() || st.CreatedAt.After(now.Add(futureSkew)):
+		return nil, fmt.Errorf("%w: implausible sign-in time", ErrInvalid)
+	case !now.Before(st.CreatedAt.Add(s.cookies.expire)):
+		return nil, ErrExpired
+	}
+	return st, nil
+}
+
+// ticket returns the ticket in the request's session cookie.
+func (s *RedisStore) ticket(r *http.Request) ([]byte, error) {
+	value, ok := find(r.Cookies(), s.cookies.name)
+	if !ok {
+		return nil, ErrNoSession
+	}
+	if len(value) > maxTicketCookie {
+		return nil, fmt.Errorf("%w: %d bytes; want a ticket", ErrInvalid, len(value))
+	}
+	var ticket []byte
+	if err := securecookie.DecodeMulti(s.cookies.name, value, &ticket, s.cookies.codecs...); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(ticket) != ticketLen {
+		// A CookieStore's cookie, perhaps, from before the switch to Redis.
+		return nil, fmt.Errorf("%w: not a ticket", ErrInvalid)
+	}
+	return ticket, nil
+}
+
+// sessionID returns the Redis key of the session with ticket.
+func sessionID(ticket []byte) string {
+	sum := sha256.Sum256(ticket)
+	return sessionKeyPrefix + hex.EncodeToString(sum[:])
+}
+
+// get reads and opens the session stored at key.
+func (s *RedisStore) get(ctx context.Context, key string) (*State, error) {
+	value, err := s.client.Get(ctx, key).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, fmt.Errorf("%w: not in the store (signed out, or its time is up)", ErrExpired)
+	case err != nil:
+		return nil, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	}
+	var payload []byte
+	if err := securecookie.DecodeMulti(sessionValueName+key, value, &payload, s.codecs...); err != nil {
+		return nil, fmt.Errorf("%w: stored value: %v", ErrInvalid, err)
+	}
+	st, err := decodeState(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: stored value: %v", ErrInvalid, err)
+	}
+	return st, nil
+}
+
+// Save stores st in Redis until st.CreatedAt+Options.Expire and sets the
+// session cookie to its ticket, with the same lifetime, expiring any
+// CookieStore cookie parts the request carries. st.CreatedAt must be set.
+//
+// When the request's ticket already names this session (same provider,
+// user and sign-in time), as on a refresh, Save rewrites the session under
+// it and the cookie keeps the ticket. Otherwise, as on a sign-in, the
+// session gets a new ticket and whatever the old one named is deleted, so
+// a ticket planted in the browser beforehand never names the new session.
+// But when the request's ticket names a session that has ended (signed
+// out while a refresh was under way) and st was signed in more than a
+// minute ago, st is that session renewed too late: Save refuses to bring
+// it back and fails with ErrExpired.
+//
+// Save fails with ErrExpired when st's time has passed, and with an error
+// wrapping ErrUnavailable when Redis can't be reached; it then sets no
+// cookie.
+func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) error {
+	if st == nil {
+		return errors.New("session: save: nil state")
+	}
+	if st.CreatedAt.IsZero() {
+		return errors.New("session: save: state has no CreatedAt")
+	}
+	now := s.cookies.now()
+	if st.CreatedAt.After(now.Add(futureSkew)) {
+		return fmt.Errorf("session: save: CreatedAt %v is in the future", st.CreatedAt)
+	}
+	end := st.CreatedAt.Add(s.cookies.expire)
+	life := end.Sub(now)
+	maxAge := int(life / time.Second)
+	if maxAge <= 0 {
+		return fmt.Errorf("session: save: %w", ErrExpired)
+	}
+
+	// A response may be cut short once the session is stored; the
+	// session must still be stored whole (a refresh token may be spent).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), redisTimeout)
+	defer cancel()
+	ticket, stale, err := s.ticketFor(ctx, r, st, now)
+	if err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
+	key := sessionID(ticket)
+	value, err := s.codecs[0].Encode(sessionValueName+key, appendState(nil, st))
+	if err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
+	if err := s.client.Set(ctx, key, value, life).Err(); err != nil {
+		return fmt.Errorf("session: save: %w: redis: %w", ErrUnavailable, err)
+	}
+	if stale != "" {
+		s.client.Del(ctx, stale) // best effort: it expires anyway
+	}
+
+	sealed, err := s.cookies.codecs[0].Encode(s.cookies.name, ticket)
+	if err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
+	http.SetCookie(w, s.cookies.cookie(s.cookies.name, sealed, maxAge, end))
+	s.cookies.expireSession(w, r, func(name string) bool { return name != s.cookies.name })
+	return nil
+}
+
+// ticketFor returns the ticket to store st under: the request's when it
+// names the same session, else a new one, and then also the key of what
+// the request's ticket named, to delete. When the request's session has
+// ended (signed out, or gone from Redis) and st was signed in before now,
+// st is that session renewed too late, and ticketFor refuses to bring it
+// back with ErrExpired.
+func (s *RedisStore) ticketFor(ctx context.Context, r *http.Request, st *State, now time.Time) ([]byte, string, error) {
+	stale := ""
+	if old, err := s.ticket(r); err == nil {
+		key := sessionID(old)
+		prev, err := s.get(ctx, key)
+		switch {
+		case err == nil && sameSession(prev, st):
+			return old, "", nil
+		case errors.Is(err, ErrUnavailable):
+			return nil, "", err
+		case errors.Is(err, ErrExpired) && st.CreatedAt.Before(now.Add(-newSession)):
+			return nil, "", fmt.Errorf("%w: it ended while being renewed", ErrExpired)
+		}
+		stale = key
+	}
+	ticket := make([]byte, ticketLen)
+	rand.Read(ticket) // never fails
+	return ticket, stale, nil
+}
+
+// sameSession reports whether a and b are the same sign-in: same provider,
+// user and sign-in time (to the second, as stored).
+func sameSession(a, b *State) bool {
+	return a.Provider == b.Provider && a.UserID == b.UserID && a.CreatedAt.Unix() == b.CreatedAt.Unix()
+}
+
+// Clear deletes the request's session from Redis, so that it ends for
+// every copy of the cookie, and expires the session cookie and every
+// cookie part the request carries. When Redis can't be reached the cookies
+// are cleared all the same; the stored session then lasts until its time
+// is up.
+func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) {
+	if ticket, err := s.ticket(r); err == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), redisTimeout)
+		s.client.Del(ctx, sessionID(ticket))
+		cancel()
+	}
+	s.cookies.Clear(w, r)
+}
+
+// Ping reports whether Redis answers, for a readiness check; its error
+// wraps ErrUnavailable.
+func (s *RedisStore) Ping(ctx context.Context) error {
+	return ping(ctx, s.client)
+}
+
+func ping(ctx context.Context, client redis.UniversalClient) error {
+	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// IsOwnCookie reports whether name is one of the store's cookies: the
+// session cookie, a CookieStore part of it, or the CSRF cookie. The proxy
+// removes these before a request goes upstream.
+func (s *RedisStore) IsOwnCookie(name string) bool {
+	return s.cookies.IsOwnCookie(name)
+}
+
+// SaveFlow binds a new sign-in to the browser in the CSRF cookie, as
+// CookieStore.SaveFlow does.
+func (s *RedisStore) SaveFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
+	return s.cookies.SaveFlow(w, r, f)
+}
+
+// LoadFlow returns the pending sign-in whose State is state, as
+// CookieStore.LoadFlow does.
+func (s *RedisStore) LoadFlow(r *http.Request, state string) (*Flow, error) {
+	return s.cookies.LoadFlow(r, state)
+}
+
+// ClearFlow removes the sign-in with state from the CSRF cookie, as
+// CookieStore.ClearFlow does.
+func (s *RedisStore) ClearFlow(w http.ResponseWriter, r *http.Request, state string) {
+	s.cookies.ClearFlow(w, r, state)
+}
+
+// A RedisCoordinator shares refreshes between replicas through Redis. A
+// lock is a key "portcullis:refresh:lock:" + key set only if absent, with a
+// random value and the lock's time to live; unlocking deletes it only while
+// it still holds that value, so a holder whose lock lapsed can't release
+// the next holder's. A result is stored at "portcullis:refresh:result:" +
+// key, sealed like a RedisStore's sessions. It is safe for concurrent use.
+type RedisCoordinator struct {
+	client redis.UniversalClient
+	codecs []securecookie.Codec
+}
+
+var _ Coordinator = (*RedisCoordinator)(nil)
+
+// NewRedisCoordinator returns a RedisCoordinator using client, sealing
+// results with opts.Secrets; the other options are not used. It does not
+// contact Redis.
+func NewRedisCoordinator(opts Options, client redis.UniversalClient) (*RedisCoordinator, error) {
+	codecs, err := redisCodecs(opts.Secrets, cmp.Or(opts.Expire, defaultExpire))
+	if noClient(client) {
+		err = errors.Join(err, errors.New("session: no redis client"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &RedisCoordinator{client: client, codecs: codecs}, nil
+}
+
+// unlockScript deletes KEYS[1] if it holds ARGV[1].
+var unlockScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("DEL", KEYS[1])
+end
+return 0
+`)
+
+// Lock takes the refresh lock for key for ttl, unless another holder has
+// it. Its error wraps ErrUnavailable when Redis can't be reached. unlock is
+// safe to call more than once, and after the lock lapsed.
+func (c *RedisCoordinator) Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
+	if ttl < time.Millisecond {
+		return nil, false, fmt.Errorf("session: lock %q: ttl %v is under a millisecond", key, ttl)
+	}
+	lockKey := lockKeyPrefix + key
+	token := rand.Text()
+	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	ok, err = c.client.SetNX(ctx, lockKey, token, ttl).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	unlock = func() {
+		// Best effort: a lock that stays lapses after ttl.
+		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+		defer cancel()
+		unlockScript.Run(ctx, c.client, []string{lockKey}, token)
+	}
+	return unlock, true, nil
+}
+
+// Result returns the result published for key, if any. Its error wraps
+// ErrUnavailable when Redis can't be reached, and ErrInvalid when the
+// stored value does not open.
+func (c *RedisCoordinator) Result(ctx context.Context, key string) (*State, bool, error) {
+	resultKey := resultKeyPrefix + key
+	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	value, err := c.client.Get(ctx, resultKey).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	}
+	var payload []byte
+	if err := securecookie.DecodeMulti(resultValueName+resultKey, value, &payload, c.codecs...); err != nil {
+		return nil, false, fmt.Errorf("%w: refresh result: %v", ErrInvalid, err)
+	}
+	st, err := decodeState(payload)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: refresh result: %v", ErrInvalid, err)
+	}
+	return st, true, nil
+}
+
+// Publish stores s as the result for key for ttl. Its error wraps
+// ErrUnavailable when Redis can't be reached.
+func (c *RedisCoordinator) Publish(ctx context.Context, key string, s *State, ttl time.Duration) error {
+	if s == nil {
+		return fmt.Errorf("session: publish %q: nil state", key)
+	}
+	if ttl < time.Millisecond {
+		return fmt.Errorf("session: publish %q: ttl %v is under a millisecond", key, ttl)
+	}
+	resultKey := resultKeyPrefix + key
+	value, err := c.codecs[0].Encode(resultValueName+resultKey, appendState(nil, s))
+	if err != nil {
+		return fmt.Errorf("session: publish: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	if err := c.client.Set(ctx, resultKey, value, ttl).Err(); err != nil {
+		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Ping reports whether Redis answers, for a readiness check; its error
+// wraps ErrUnavailable.
+func (c *RedisCoordinator) Ping(ctx context.Context) error {
+	return ping(ctx, c.client)
+}

@@ -1,0 +1,1280 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portcullis/portcullis/internal/redistest"
+)
+
+// A sessionStore is what the proxy asks of a session store
+// (proxy.Sessions); every implementation passes storeSuite.
+type sessionStore interface {
+	Load(r *http.Request) (*State, error)
+	Save(w http.ResponseWriter, r *http.Request, s *State) error
+	Clear(w http.ResponseWriter, r *http.Request)
+	IsOwnCookie(name string) bool
+	SaveFlow(w http.ResponseWriter, r *http.Request, f *Flow) error
+	LoadFlow(r *http.Request, state string) (*Flow, error)
+	ClearFlow(w http.ResponseWriter, r *http.Request, state string)
+}
+
+var (
+	_ sessionStore = (*CookieStore)(nil)
+	_ sessionStore = (*RedisStore)(nil)
+)
+
+// A storeMaker returns a new store with secretA, a 168h expiry and clk,
+// after applying mods to the options. Stores from one maker share their
+// backing (one Redis), as replicas or a restarted process would.
+type storeMaker func(t testing.TB, clk *clock, mods ...func(*Options)) sessionStore
+
+// TestStoreSuite runs the shared session store suite against every store.
+func TestStoreSuite(t *testing.T) {
+	t.Parallel()
+	t.Run("cookie", func(t *testing.T) {
+		t.Parallel()
+		storeSuite(t, func(t testing.TB, clk *clock, mods ...func(*Options)) sessionStore {
+			return newStore(t, clk, mods...)
+		})
+	})
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		url := redistest.Start(t)
+		storeSuite(t, func(t testing.TB, clk *clock, mods ...func(*Options)) sessionStore {
+			return newRedisStore(t, url, clk, mods...)
+		})
+	})
+}
+
+// newRedisStore returns a RedisStore on the Redis at url, with its own
+// client, configured like newStore.
+func newRedisStore(t testing.TB, url string, clk *clock, mods ...func(*Options)) *RedisStore {
+	t.Helper()
+	opts := Options{
+		Secrets:  [][]byte{secretA},
+		Secure:   true,
+		SameSite: http.SameSiteLaxMode,
+		Expire:   168 * time.Hour,
+	}
+	if clk != nil {
+		opts.Now = clk.Now
+	}
+	for _, m := range mods {
+		m(&opts)
+	}
+	client, err := NewRedisClient(url)
+	if err != nil {
+		t.Fatalf("NewRedisClient(%q): %v", url, err)
+	}
+	t.Cleanup(func() { client.Close() })
+	s, err := NewRedisStore(opts, client)
+	if err != nil {
+		t.Fatalf("NewRedisStore: %v", err)
+	}
+	return s
+}
+
+// rawRedis returns a client for inspecting the Redis at url directly.
+func rawRedis(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("redis.ParseURL(%q): %v", url, err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// saveIn runs st.Save for s against the jar's cookies and applies the
+// result.
+func saveIn(t *testing.T, st sessionStore, j jar, s *State) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	if err := st.Save(rec, j.request(), s); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	j.update(rec)
+	return rec
+}
+
+// copyJar returns a copy of j, like cookies copied out of a browser.
+func copyJar(j jar) jar {
+	c := jar{}
+	for k, v := range j {
+		c[k] = v
+	}
+	return c
+}
+
+func storeSuite(t *testing.T, newStore storeMaker) {
+	t.Run("round trip", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name  string
+			state *State
+		}{
+			{name: "minimal", state: &State{Provider: "github", UserID: "42", CreatedAt: t0}},
+			{name: "realistic", state: sampleState(t0, 1000)},
+			{name: "earlier sign-in", state: sampleState(t0.Add(-100*time.Hour), 1000)},
+			{name: "unicode and empty values", state: &State{
+				Provider: "oidc", UserID: "ユーザー", Name: "Zoë 🚀", Groups: []string{"", "a,b"},
+				Attributes: map[string]string{"": "", "K": "line1\nline2"}, CreatedAt: t0,
+			}},
+			{name: "large", state: sampleState(t0, 10_000)},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				st := newStore(t, &clock{t0})
+				j := jar{}
+				saveIn(t, st, j, tt.state)
+				got, err := st.Load(j.request())
+				if err != nil {
+					t.Fatalf("Load() error = %v; want nil", err)
+				}
+				if !reflect.DeepEqual(got, tt.state) {
+					t.Errorf("Load() = %+v; want %+v", got, tt.state)
+				}
+			})
+		}
+	})
+
+	t.Run("no session", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name string
+			jar  jar
+		}{
+			{name: "no cookies", jar: jar{}},
+			{name: "other cookies", jar: jar{"theme": "dark", "_portcullisx": "1"}},
+			{name: "only the CSRF cookie", jar: jar{"_portcullis_csrf": "x"}},
+			{name: "parts without the first", jar: jar{"_portcullis_1": "x", "_portcullis_2": "y"}},
+		}
+		st := newStore(t, &clock{t0})
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				if _, err := st.Load(tt.jar.request()); !errors.Is(err, ErrNoSession) {
+					t.Errorf("Load() error = %v; want %v", err, ErrNoSession)
+				}
+			})
+		}
+	})
+
+	t.Run("invalid cookie", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t, &clock{t0})
+		good := jar{}
+		saveIn(t, st, good, sampleState(t0, 100))
+		value := good["_portcullis"]
+		tests := []struct {
+			name  string
+			value string
+		}{
+			{name: "flipped in the middle", value: flip(value, len(value)/2)},
+			{name: "flipped at the end", value: flip(value, len(value)-2)},
+			{name: "truncated", value: value[:len(value)/2]},
+			{name: "garbage", value: "not-a-session"},
+			{name: "empty", value: ""},
+			{name: "huge", value: strings.Repeat("A", 100_000)},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				j := jar{"_portcullis": tt.value}
+				if _, err := st.Load(j.request()); !errors.Is(err, ErrInvalid) {
+					t.Errorf("Load() error = %v; want %v", err, ErrInvalid)
+				}
+			})
+		}
+	})
+
+	t.Run("secrets", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name       string
+			save, load [][]byte
+			wantErr    error
+		}{
+			{name: "same secret", save: [][]byte{secretA}, load: [][]byte{secretA}},
+			{name: "changed secret", save: [][]byte{secretA}, load: [][]byte{secretB}, wantErr: ErrInvalid},
+			{name: "rotated: old sessions still open", save: [][]byte{secretA}, load: [][]byte{secretB, secretA}},
+			{name: "rotated: new sessions open", save: [][]byte{secretB, secretA}, load: [][]byte{secretB}},
+			{name: "rotated: new sessions need the new secret", save: [][]byte{secretB, secretA}, load: [][]byte{secretA}, wantErr: ErrInvalid},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				want := sampleState(t0, 1000)
+				j := jar{}
+				saveIn(t, newStore(t, &clock{t0}, withSecrets(tt.save...)), j, want)
+				// A new store: another replica, or this one restarted.
+				got, err := newStore(t, &clock{t0}, withSecrets(tt.load...)).Load(j.request())
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Load() error = %v; want %v", err, tt.wantErr)
+				}
+				if err == nil && !reflect.DeepEqual(got, want) {
+					t.Errorf("Load() = %+v; want %+v", got, want)
+				}
+			})
+		}
+	})
+
+	t.Run("expiry from sign-in", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name    string
+			after   time.Duration // from sign-in
+			wantErr error
+		}{
+			{name: "fresh", after: 0},
+			{name: "a second before the end", after: 168*time.Hour - time.Second},
+			{name: "at the end", after: 168 * time.Hour, wantErr: ErrExpired},
+			{name: "long after", after: 1000 * time.Hour, wantErr: ErrExpired},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				clk := &clock{t0}
+				st := newStore(t, clk)
+				j := jar{}
+				saveIn(t, st, j, sampleState(t0, 100))
+				clk.Advance(tt.after) // whatever the browser keeps
+				if _, err := st.Load(j.request()); !errors.Is(err, tt.wantErr) {
+					t.Errorf("Load() %v after sign-in: error = %v; want %v", tt.after, err, tt.wantErr)
+				}
+			})
+		}
+	})
+
+	t.Run("save errors", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name    string
+			state   *State
+			wantErr error  // checked with errors.Is when set
+			want    string // part of the error otherwise
+		}{
+			{name: "nil", state: nil, want: "nil state"},
+			{name: "no CreatedAt", state: &State{Provider: "p", UserID: "1"}, want: "no CreatedAt"},
+			{name: "future", state: sampleState(t0.Add(time.Hour), 10), want: "future"},
+			{name: "expired", state: sampleState(t0.Add(-168*time.Hour), 10), wantErr: ErrExpired},
+		}
+		st := newStore(t, &clock{t0})
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				rec := httptest.NewRecorder()
+				err := st.Save(rec, jar{}.request(), tt.state)
+				if tt.wantErr != nil {
+					if !errors.Is(err, tt.wantErr) {
+						t.Errorf("Save() error = %v; want %v", err, tt.wantErr)
+					}
+				} else {
+					wantErrorLike(t, err, tt.want)
+				}
+				if lines := setCookieLines(rec); len(lines) != 0 {
+					t.Errorf("Save() failed but set %q; want no cookie", lines)
+				}
+			})
+		}
+	})
+
+	t.Run("refresh rewrites the session", func(t *testing.T) {
+		t.Parallel()
+		clk := &clock{t0}
+		st := newStore(t, clk)
+		j := jar{}
+		saveIn(t, st, j, sampleState(t0, 1000))
+		clk.Advance(time.Hour)
+		refreshed := sampleState(t0, 1000)
+		refreshed.AccessToken, refreshed.RefreshToken = "new access", "new refresh"
+		refreshed.Expiry = clk.Now().Add(time.Hour)
+		saveIn(t, st, j, refreshed)
+		got, err := st.Load(j.request())
+		if err != nil {
+			t.Fatalf("Load() error = %v; want nil", err)
+		}
+		if !reflect.DeepEqual(got, refreshed) {
+			t.Errorf("Load() = %+v; want %+v", got, refreshed)
+		}
+	})
+
+	t.Run("cookie attributes", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t, &clock{t0}, func(o *Options) {
+			o.Domain = "example.com"
+			o.Path = "/app"
+			o.SameSite = http.SameSiteStrictMode
+		})
+		// Signed in 100 hours ago: 68 hours remain of 168.
+		rec := httptest.NewRecorder()
+		if err := st.Save(rec, jar{}.request(), sampleState(t0.Add(-100*time.Hour), 1000)); err != nil {
+			t.Fatalf("Save: %v", err)
+		}
+		lines := setCookieLines(rec)
+		if len(lines) != 1 {
+			t.Fatalf("Save set %d cookies: %q; want 1", len(lines), lines)
+		}
+		for _, want := range []string{
+			"Set-Cookie: _portcullis=", "; Path=/app", "; Domain=example.com",
+			"; Max-Age=244800", "; Expires=" + t0.Add(68*time.Hour).Format(http.TimeFormat),
+			"; HttpOnly", "; Secure", "; SameSite=Strict",
+		} {
+			if !strings.Contains(lines[0], want) {
+				t.Errorf("Set-Cookie = %q; want it to contain %q", lines[0], want)
+			}
+		}
+	})
+
+	t.Run("save expires stale parts", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t, &clock{t0})
+		j := jar{"_portcullis_0": "old", "_portcullis_1": "old", "_portcullis_7": "old", "theme": "dark"}
+		saveIn(t, st, j, sampleState(t0, 100))
+		if got, want := j.names(), []string{"_portcullis", "theme"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("cookies after Save = %q; want %q", got, want)
+		}
+		if _, err := st.Load(j.request()); err != nil {
+			t.Errorf("Load() error = %v; want nil", err)
+		}
+	})
+
+	t.Run("clear", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t, &clock{t0})
+		j := jar{"_portcullis_3": "stale", "theme": "dark"}
+		saveIn(t, st, j, sampleState(t0, 100))
+		rec := httptest.NewRecorder()
+		st.Clear(rec, j.request())
+		j.update(rec)
+		for _, ck := range rec.Result().Cookies() {
+			if ck.MaxAge >= 0 || ck.Value != "" || !ck.HttpOnly {
+				t.Errorf("Clear set %s=%q Max-Age=%d; want it expired", ck.Name, ck.Value, ck.MaxAge)
+			}
+		}
+		if got, want := j.names(), []string{"theme"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("cookies after Clear = %q; want %q", got, want)
+		}
+		if _, err := st.Load(j.request()); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Load() after Clear: error = %v; want %v", err, ErrNoSession)
+		}
+		// Clearing without a session is harmless.
+		st.Clear(httptest.NewRecorder(), jar{}.request())
+	})
+
+	t.Run("own cookies", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t, &clock{t0})
+		tests := []struct {
+			name string
+			want bool
+		}{
+			{"_portcullis", true}, {"_portcullis_0", true}, {"_portcullis_11", true},
+			{"_portcullis_csrf", true}, {"_portcullis_", false}, {"_portcullis_x", false},
+			{"_portcullisx", false}, {"theme", false}, {"", false},
+		}
+		for _, tt := range tests {
+			if got := st.IsOwnCookie(tt.name); got != tt.want {
+				t.Errorf("IsOwnCookie(%q) = %v; want %v", tt.name, got, tt.want)
+			}
+		}
+	})
+
+	t.Run("flows", func(t *testing.T) {
+		t.Parallel()
+		clk := &clock{t0}
+		st := newStore(t, clk)
+		j := jar{}
+		for _, state := range []string{"tab-1", "tab-2"} {
+			rec := httptest.NewRecorder()
+			if err := st.SaveFlow(rec, j.request(), &Flow{State: state, Provider: "corp", Redirect: "/" + state}); err != nil {
+				t.Fatalf("SaveFlow(%q): %v", state, err)
+			}
+			j.update(rec)
+		}
+		got, err := st.LoadFlow(j.request(), "tab-1")
+		if err != nil || got.Redirect != "/tab-1" {
+			t.Fatalf("LoadFlow(tab-1) = %+v, %v; want its flow", got, err)
+		}
+		rec := httptest.NewRecorder()
+		st.ClearFlow(rec, j.request(), "tab-1")
+		j.update(rec)
+		if _, err := st.LoadFlow(j.request(), "tab-1"); !errors.Is(err, ErrNoFlow) {
+			t.Errorf("LoadFlow(tab-1) after ClearFlow: error = %v; want %v", err, ErrNoFlow)
+		}
+		if _, err := st.LoadFlow(j.request(), "tab-2"); err != nil {
+			t.Errorf("LoadFlow(tab-2) = %v; want the other tab's flow", err)
+		}
+		if _, err := st.Load(j.request()); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Load() with only flows: error = %v; want %v", err, ErrNoSession)
+		}
+	})
+
+	t.Run("concurrent use", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t, &clock{t0})
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				want := sampleState(t0, 100)
+				want.UserID = fmt.Sprint(i)
+				rec := httptest.NewRecorder()
+				if err := st.Save(rec, jar{}.request(), want); err != nil {
+					t.Errorf("Save: %v", err)
+					return
+				}
+				j := jar{}
+				j.update(rec)
+				for range 10 {
+					got, err := st.Load(j.request())
+					if err != nil || got.UserID != want.UserID {
+						t.Errorf("Load() = %v, %v; want user %s", got, err, want.UserID)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
+func TestNewRedisStore(t *testing.T) {
+	t.Parallel()
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never contacted
+	t.Cleanup(func() { client.Close() })
+	var nilClient *redis.Client
+	tests := []struct {
+		name   string
+		opts   Options
+		client redis.UniversalClient
+		want   []string // parts of the error; none: no error
+	}{
+		{name: "ok", opts: Options{Secrets: [][]byte{secretA}}, client: client},
+		{name: "no client", opts: Options{Secrets: [][]byte{secretA}}, want: []string{"no redis client"}},
+		{name: "nil client", opts: Options{Secrets: [][]byte{secretA}}, client: nilClient, want: []string{"no redis client"}},
+		{
+			name: "every problem at once",
+			opts: Options{Secrets: [][]byte{[]byte("short")}, Path: "app"},
+			want: []string{"secret 1 is 5 bytes", "path", "no redis client"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := NewRedisStore(tt.opts, tt.client)
+			if len(tt.want) == 0 {
+				if err != nil || s == nil {
+					t.Fatalf("NewRedisStore() = %v, %v; want a store", s, err)
+				}
+				return
+			}
+			if s != nil {
+				t.Errorf("NewRedisStore() = %v; want nil with the error", s)
+			}
+			wantErrorLike(t, err, tt.want...)
+		})
+	}
+}
+
+func TestNewRedisClient(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url         string
+		wantAddr    string
+		wantDB      int
+		wantTLS     bool
+		wantDial    time.Duration
+		wantRead    time.Duration
+		wantErr     string // part of the error; empty: none
+		notInErrors string // a secret the error must not repeat
+	}{
+		{url: "redis://127.0.0.1:6379/0", wantAddr: "127.0.0.1:6379", wantDial: 2 * time.Second, wantRead: 2 * time.Second},
+		{url: "redis://redis", wantAddr: "redis:6379", wantDial: 2 * time.Second, wantRead: 2 * time.Second},
+		{url: "redis://:pw@redis:6380/3", wantAddr: "redis:6380", wantDB: 3, wantDial: 2 * time.Second, wantRead: 2 * time.Second},
+		{url: "rediss://user:pw@redis.example.com:6380/1", wantAddr: "redis.example.com:6380", wantDB: 1, wantTLS: true, wantDial: 2 * time.Second, wantRead: 2 * time.Second},
+		{url: "redis://redis/0?dial_timeout=5s&read_timeout=1s", wantAddr: "redis:6379", wantDial: 5 * time.Second, wantRead: time.Second},
+		{url: "http://redis:6379", wantErr: "redis://"},
+		{url: "redis-cluster", wantErr: "redis://"},
+		{url: "", wantErr: "redis://"},
+		{url: "redis://:hunter2@redis:6379/x", wantErr: "database", notInErrors: "hunter2"},
+		{url: "redis://:hunter2@redis:port/0", wantErr: "redis://", notInErrors: "hunter2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			t.Parallel()
+			c, err := NewRedisClient(tt.url)
+			if tt.wantErr != "" {
+				if c != nil {
+					c.Close()
+				}
+				wantErrorLike(t, err, tt.wantErr)
+				if err != nil && tt.notInErrors != "" && strings.Contains(err.Error(), tt.notInErrors) {
+					t.Errorf("NewRedisClient() error = %q; want it not to repeat the password", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("NewRedisClient(%q) error = %v; want nil", tt.url, err)
+			}
+			defer c.Close()
+			o := c.Options()
+			if o.Addr != tt.wantAddr || o.DB != tt.wantDB || (o.TLSConfig != nil) != tt.wantTLS {
+				t.Errorf("NewRedisClient(%q): addr %q, db %d, TLS %v; want %q, %d, %v",
+					tt.url, o.Addr, o.DB, o.TLSConfig != nil, tt.wantAddr, tt.wantDB, tt.wantTLS)
+			}
+			if o.DialTimeout != tt.wantDial || o.ReadTimeout != tt.wantRead || o.WriteTimeout != tt.wantRead {
+				t.Errorf("NewRedisClient(%q): dial, read, write timeouts %v, %v, %v; want %v, %v, %v",
+					tt.url, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, tt.wantDial, tt.wantRead, tt.wantRead)
+			}
+			if !o.ContextTimeoutEnabled {
+				t.Errorf("NewRedisClient(%q): context deadlines ignored; want them honoured", tt.url)
+			}
+		})
+	}
+}
+
+// ticketOf returns the ticket in the jar's session cookie.
+func ticketOf(t *testing.T, s *RedisStore, j jar) []byte {
+	t.Helper()
+	ticket, err := s.ticket(j.request())
+	if err != nil {
+		t.Fatalf("ticket in the cookie: %v", err)
+	}
+	return ticket
+}
+
+// redisDump returns every key in the Redis at url with its value.
+func redisDump(t *testing.T, c *redis.Client) map[string]string {
+	t.Helper()
+	ctx := t.Context()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatalf("KEYS *: %v", err)
+	}
+	m := make(map[string]string, len(keys))
+	for _, k := range keys {
+		v, err := c.Get(ctx, k).Result()
+		if err != nil {
+			t.Fatalf("GET %s: %v", k, err)
+		}
+		m[k] = v
+	}
+	return m
+}
+
+func TestRedisStoreDumpRevealsNothing(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	s := newRedisStore(t, url, &clock{t0})
+	want := sampleState(t0, 2000)
+	want.AccessToken = "access-" + token(2000)
+	want.RefreshToken = "refresh-" + token(90)
+	want.IDToken = "id-" + token(500)
+	j := jar{}
+	saveIn(t, s, j, want)
+	ticket := ticketOf(t, s, j)
+
+	m := redisDump(t, rawRedis(t, url))
+	sum := sha256.Sum256(ticket)
+	wantKey := "portcullis:session:" + hex.EncodeToString(sum[:])
+	if len(m) != 1 || m[wantKey] == "" {
+		t.Fatalf("Redis holds keys %q; want only %q", keysOf(m), wantKey)
+	}
+	secrets := map[string]string{
+		"access token":            want.AccessToken,
+		"refresh token":           want.RefreshToken,
+		"ID token":                want.IDToken,
+		"e-mail":                  want.Email,
+		"name":                    want.Name,
+		"ticket (hex)":            hex.EncodeToString(ticket),
+		"ticket (base64)":         base64.StdEncoding.EncodeToString(ticket),
+		"ticket (base64url)":      base64.RawURLEncoding.EncodeToString(ticket),
+		"ticket (raw)":            string(ticket),
+		"cookie":                  j["_portcullis"],
+		"access token (base64)":   base64.StdEncoding.EncodeToString([]byte(want.AccessToken))[:40],
+		"refresh token (base64)":  base64.StdEncoding.EncodeToString([]byte(want.RefreshToken))[:40],
+		"access token (prefix)":   want.AccessToken[:16],
+		"refresh token (hex)":     hex.EncodeToString([]byte(want.RefreshToken))[:40],
+		"e-mail (base64url)":      base64.RawURLEncoding.EncodeToString([]byte(want.Email))[:20],
+		"e-mail (base64, padded)": base64.URLEncoding.EncodeToString([]byte(want.Email))[:20],
+	}
+	for k, v := range m {
+		for what, secret := range secrets {
+			if strings.Contains(k, secret) || strings.Contains(v, secret) {
+				t.Errorf("Redis entry %q reveals the %s", k, what)
+			}
+		}
+	}
+}
+
+func TestRedisStoreSignOutEndsSessionEverywhere(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	a := newRedisStore(t, url, &clock{t0}) // two replicas
+	b := newRedisStore(t, url, &clock{t0})
+	browser := jar{}
+	saveIn(t, a, browser, sampleState(t0, 100))
+	stolen := copyJar(browser) // another device, or a copied cookie
+	if _, err := b.Load(stolen.request()); err != nil {
+		t.Fatalf("replica b: Load() error = %v; want the session", err)
+	}
+
+	rec := httptest.NewRecorder()
+	a.Clear(rec, browser.request())
+	browser.update(rec)
+
+	for name, st := range map[string]*RedisStore{"a": a, "b": b} {
+		if _, err := st.Load(stolen.request()); !errors.Is(err, ErrExpired) {
+			t.Errorf("replica %s: Load() of a copy after sign-out: error = %v; want %v", name, err, ErrExpired)
+		}
+		if _, err := st.Load(browser.request()); !errors.Is(err, ErrNoSession) {
+			t.Errorf("replica %s: Load() after sign-out: error = %v; want %v", name, err, ErrNoSession)
+		}
+	}
+}
+
+func TestRedisStoreTTL(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	raw := rawRedis(t, url)
+	tests := []struct {
+		name     string
+		signedIn time.Duration // before now
+		want     time.Duration
+	}{
+		{name: "just signed in", signedIn: 0, want: 168 * time.Hour},
+		{name: "signed in 100h ago", signedIn: 100 * time.Hour, want: 68 * time.Hour},
+		{name: "a minute left", signedIn: 168*time.Hour - time.Minute, want: time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newRedisStore(t, url, &clock{t0})
+			j := jar{}
+			rec := saveIn(t, s, j, sampleState(t0.Add(-tt.signedIn), 100))
+			got, err := raw.PTTL(t.Context(), sessionID(ticketOf(t, s, j))).Result()
+			if err != nil {
+				t.Fatalf("PTTL: %v", err)
+			}
+			if got > tt.want || got < tt.want-2*time.Second {
+				t.Errorf("TTL in Redis = %v; want about %v", got, tt.want)
+			}
+			ck := cookieNamed(rec.Result().Cookies(), "_portcullis")
+			if want := int(tt.want / time.Second); ck == nil || ck.MaxAge != want {
+				t.Errorf("cookie = %v; want Max-Age=%d", ck, want)
+			}
+		})
+	}
+}
+
+func TestRedisStoreExpiresInRedis(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	s := newRedisStore(t, url, nil) // the real clock: Redis keeps its own
+	raw := rawRedis(t, url)
+	j := jar{}
+	// Signed in 168h minus 1.2s ago: the session has 1.2s left.
+	saveIn(t, s, j, sampleState(time.Now().Add(-168*time.Hour+1200*time.Millisecond), 100))
+	key := sessionID(ticketOf(t, s, j))
+	deadline := time.Now().Add(3 * time.Second)
+	for raw.Exists(t.Context(), key).Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("session still in Redis 3s after its end; want it gone")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := s.Load(j.request()); !errors.Is(err, ErrExpired) {
+		t.Errorf("Load() after the end: error = %v; want %v", err, ErrExpired)
+	}
+}
+
+func TestRedisStoreLargeSession(t *testing.T) {
+	t.Parallel()
+	s := newRedisStore(t, redistest.Start(t), &clock{t0})
+	want := sampleState(t0, 200_000)
+	j := jar{"_portcullis_0": "left over from the cookie store"}
+	rec := saveIn(t, s, j, want)
+	var set []string
+	for _, line := range setCookieLines(rec) {
+		if !strings.Contains(line, "Max-Age=0") {
+			set = append(set, line)
+		}
+		if len(line) > 400 {
+			t.Errorf("Set-Cookie line is %d bytes; want a small ticket cookie", len(line))
+		}
+	}
+	if len(set) != 1 {
+		t.Errorf("Save set %q; want one cookie", set)
+	}
+	if got, want := j.names(), []string{"_portcullis"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("cookies after Save = %q; want %q", got, want)
+	}
+	got, err := s.Load(j.request())
+	if err != nil {
+		t.Fatalf("Load() error = %v; want nil", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load() returned a different session (access token %d bytes; want %d)", len(got.AccessToken), len(want.AccessToken))
+	}
+}
+
+func TestRedisStoreTicket(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	raw := rawRedis(t, url)
+	s := newRedisStore(t, url, &clock{t0})
+
+	// A sign-in, then a refresh of the same session: one ticket, one key.
+	browser := jar{}
+	saveIn(t, s, browser, sampleState(t0, 100))
+	first := ticketOf(t, s, browser)
+	refreshed := sampleState(t0, 100)
+	refreshed.AccessToken = "refreshed"
+	saveIn(t, s, browser, refreshed)
+	if got := ticketOf(t, s, browser); !reflect.DeepEqual(got, first) {
+		t.Errorf("ticket after a refresh changed; want the same ticket, so the same key")
+	}
+	if got := redisDump(t, raw); len(got) != 1 {
+		t.Errorf("Redis holds %q after a refresh; want one session", keysOf(got))
+	}
+
+	// A new sign-in in the same browser gets a new ticket; the old session
+	// is deleted.
+	old := copyJar(browser)
+	again := sampleState(t0.Add(-time.Minute), 100)
+	again.UserID = "someone else"
+	saveIn(t, s, browser, again)
+	if got := ticketOf(t, s, browser); reflect.DeepEqual(got, first) {
+		t.Errorf("ticket after a new sign-in is the old one; want a new one")
+	}
+	if got := redisDump(t, raw); len(got) != 1 {
+		t.Errorf("Redis holds %q after a new sign-in; want the new session only", keysOf(got))
+	}
+	if _, err := s.Load(old.request()); !errors.Is(err, ErrExpired) {
+		t.Errorf("Load() with the old ticket: error = %v; want %v", err, ErrExpired)
+	}
+}
+
+func TestRedisStoreRefreshAfterSignOut(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	clk := &clock{t0}
+	s := newRedisStore(t, url, clk)
+	browser := jar{}
+	saveIn(t, s, browser, sampleState(t0.Add(-time.Hour), 100))
+	stale := copyJar(browser)
+	inFlight := stale.request() // a request refreshing the session…
+
+	rec := httptest.NewRecorder()
+	s.Clear(rec, browser.request()) // …while the user signs out
+	browser.update(rec)
+
+	refreshed := sampleState(t0.Add(-time.Hour), 100)
+	refreshed.AccessToken = "refreshed"
+	rec = httptest.NewRecorder()
+	if err := s.Save(rec, inFlight, refreshed); !errors.Is(err, ErrExpired) {
+		t.Errorf("Save() of a refresh after sign-out: error = %v; want %v", err, ErrExpired)
+	}
+	if lines := setCookieLines(rec); len(lines) != 0 {
+		t.Errorf("Save() after sign-out set %q; want no cookie", lines)
+	}
+	if got := redisDump(t, rawRedis(t, url)); len(got) != 0 {
+		t.Errorf("Redis holds %q after sign-out; want nothing", keysOf(got))
+	}
+
+	// A new sign-in from a browser still holding the dead ticket works.
+	saveIn(t, s, stale, sampleState(t0, 100))
+	if _, err := s.Load(stale.request()); err != nil {
+		t.Errorf("Load() after signing in again: error = %v; want nil", err)
+	}
+}
+
+func TestRedisStoreSessionFixation(t *testing.T) {
+	t.Parallel()
+	s := newRedisStore(t, redistest.Start(t), &clock{t0})
+	// The attacker signs in and plants their ticket in the victim's
+	// browser (a sibling subdomain can set cookies for the parent).
+	attacker := jar{}
+	mine := sampleState(t0.Add(-time.Hour), 100)
+	mine.UserID = "attacker"
+	saveIn(t, s, attacker, mine)
+	victim := copyJar(attacker)
+
+	// The victim signs in.
+	theirs := sampleState(t0, 100)
+	theirs.UserID = "victim"
+	saveIn(t, s, victim, theirs)
+
+	if got, err := s.Load(attacker.request()); err == nil && got.UserID == "victim" {
+		t.Fatalf("the attacker's planted ticket opens the victim's session; want a new ticket at sign-in")
+	}
+	if got, err := s.Load(victim.request()); err != nil || got.UserID != "victim" {
+		t.Errorf("victim: Load() = %v, %v; want their session", got, err)
+	}
+}
+
+func TestRedisStoreValueBoundToKey(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	s := newRedisStore(t, url, &clock{t0})
+	raw := rawRedis(t, url)
+	admin, user := jar{}, jar{}
+	adminState := sampleState(t0, 100)
+	adminState.Groups = []string{"admins"}
+	saveIn(t, s, admin, adminState)
+	userState := sampleState(t0, 100)
+	userState.UserID, userState.Groups = "user", nil
+	saveIn(t, s, user, userState)
+
+	// Someone who can write to Redis copies the admin's value over the
+	// user's.
+	ctx := t.Context()
+	value := raw.Get(ctx, sessionID(ticketOf(t, s, admin))).Val()
+	raw.Set(ctx, sessionID(ticketOf(t, s, user)), value, time.Hour)
+	if got, err := s.Load(user.request()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Load() of a value moved from another key = %v, %v; want %v", got, err, ErrInvalid)
+	}
+}
+
+func TestRedisStoreRefusesCookieStoreCookie(t *testing.T) {
+	t.Parallel()
+	s := newRedisStore(t, redistest.Start(t), &clock{t0})
+	j := jar{}
+	saveIn(t, newStore(t, &clock{t0}), j, sampleState(t0, 100)) // same secret and name
+	if _, err := s.Load(j.request()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Load() of a CookieStore cookie: error = %v; want %v", err, ErrInvalid)
+	}
+	// A CookieStore can't take a ticket for a session either.
+	tickets := jar{}
+	saveIn(t, s, tickets, sampleState(t0, 100))
+	if _, err := newStore(t, &clock{t0}).Load(tickets.request()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("CookieStore.Load() of a ticket: error = %v; want %v", err, ErrInvalid)
+	}
+}
+
+// finishesWithin fails unless f returns within d, and returns how long it took.
+func finishesWithin(t *testing.T, what string, d time.Duration, f func()) time.Duration {
+	t.Helper()
+	start := time.Now()
+	f()
+	took := time.Since(start)
+	if took > d {
+		t.Errorf("%s took %v; want at most %v", what, took, d)
+	}
+	return took
+}
+
+func TestRedisStoreOutage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		down  func(*redistest.Server)
+		limit time.Duration
+	}{
+		{name: "killed", down: (*redistest.Server).Kill, limit: 3 * time.Second},
+		{name: "hung", down: (*redistest.Server).Pause, limit: 3500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.New(t)
+			s := newRedisStore(t, srv.URL, &clock{t0})
+			j := jar{}
+			saveIn(t, s, j, sampleState(t0, 100))
+			if err := s.Ping(t.Context()); err != nil {
+				t.Fatalf("Ping() = %v; want nil", err)
+			}
+
+			tt.down(srv)
+			took := finishesWithin(t, "Load", tt.limit, func() {
+				if _, err := s.Load(j.request()); !errors.Is(err, ErrUnavailable) {
+					t.Errorf("Load() error = %v; want %v", err, ErrUnavailable)
+				}
+			})
+			t.Logf("Load failed after %v", took)
+			finishesWithin(t, "Save", tt.limit, func() {
+				rec := httptest.NewRecorder()
+				refreshed := sampleState(t0, 100)
+				if err := s.Save(rec, j.request(), refreshed); !errors.Is(err, ErrUnavailable) {
+					t.Errorf("Save() error = %v; want %v", err, ErrUnavailable)
+				}
+				if lines := setCookieLines(rec); len(lines) != 0 {
+					t.Errorf("Save() failed but set %q; want no cookie", lines)
+				}
+			})
+			finishesWithin(t, "Ping", tt.limit, func() {
+				if err := s.Ping(t.Context()); !errors.Is(err, ErrUnavailable) {
+					t.Errorf("Ping() = %v; want %v", err, ErrUnavailable)
+				}
+			})
+			finishesWithin(t, "Clear", tt.limit, func() {
+				rec := httptest.NewRecorder()
+				s.Clear(rec, copyJar(j).request())
+				ck := cookieNamed(rec.Result().Cookies(), "_portcullis")
+				if ck == nil || ck.MaxAge >= 0 {
+					t.Errorf("Clear() during an outage set %v; want the cookie expired", ck)
+				}
+			})
+
+			srv.Restart() // empty: no persistence
+			if err := s.Ping(t.Context()); err != nil {
+				t.Fatalf("Ping() after restart = %v; want nil", err)
+			}
+			if _, err := s.Load(j.request()); !errors.Is(err, ErrExpired) {
+				t.Errorf("Load() after restart: error = %v; want %v", err, ErrExpired)
+			}
+		})
+	}
+}
+
+func TestNewRedisCoordinator(t *testing.T) {
+	t.Parallel()
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never contacted
+	t.Cleanup(func() { client.Close() })
+	if c, err := NewRedisCoordinator(Options{Secrets: [][]byte{secretA}}, client); err != nil || c == nil {
+		t.Errorf("NewRedisCoordinator() = %v, %v; want a coordinator", c, err)
+	}
+	c, err := NewRedisCoordinator(Options{Secrets: [][]byte{[]byte("short")}}, nil)
+	if c != nil {
+		t.Errorf("NewRedisCoordinator() = %v; want nil with the error", c)
+	}
+	wantErrorLike(t, err, "secret 1 is 5 bytes", "no redis client")
+}
+
+// newCoordinator returns a RedisCoordinator on the Redis at url with its
+// own client.
+func newCoordinator(t *testing.T, url string, secrets ...[]byte) *RedisCoordinator {
+	t.Helper()
+	if len(secrets) == 0 {
+		secrets = [][]byte{secretA}
+	}
+	client, err := NewRedisClient(url)
+	if err != nil {
+		t.Fatalf("NewRedisClient(%q): %v", url, err)
+	}
+	t.Cleanup(func() { client.Close() })
+	c, err := NewRedisCoordinator(Options{Secrets: secrets}, client)
+	if err != nil {
+		t.Fatalf("NewRedisCoordinator: %v", err)
+	}
+	return c
+}
+
+func TestRedisCoordinatorLockOneWinner(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	const replicas = 20
+	cs := make([]*RedisCoordinator, replicas)
+	for i := range cs {
+		cs[i] = newCoordinator(t, url)
+	}
+	var (
+		wins    atomic.Int32
+		unlocks = make(chan func(), replicas)
+		wg      sync.WaitGroup
+	)
+	start := make(chan struct{})
+	for _, c := range cs {
+		wg.Go(func() {
+			<-start
+			unlock, ok, err := c.Lock(t.Context(), "key-1", 10*time.Second)
+			if err != nil {
+				t.Errorf("Lock() error = %v; want nil", err)
+				return
+			}
+			if ok {
+				wins.Add(1)
+				unlocks <- unlock
+			} else if unlock != nil {
+				t.Errorf("Lock() lost but returned an unlock func")
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if got := wins.Load(); got != 1 {
+		t.Fatalf("%d of %d concurrent Lock() calls won; want exactly 1", got, replicas)
+	}
+
+	// Other keys are independent; the lock is free again once released.
+	if _, ok, err := cs[0].Lock(t.Context(), "key-2", time.Second); !ok || err != nil {
+		t.Errorf("Lock(key-2) = %v, %v; want it taken", ok, err)
+	}
+	unlock := <-unlocks
+	unlock()
+	unlock() // twice is harmless
+	if _, ok, err := cs[1].Lock(t.Context(), "key-1", time.Second); !ok || err != nil {
+		t.Errorf("Lock(key-1) after unlock = %v, %v; want it taken", ok, err)
+	}
+}
+
+func TestRedisCoordinatorStaleUnlock(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	a, b, c := newCoordinator(t, url), newCoordinator(t, url), newCoordinator(t, url)
+	raw := rawRedis(t, url)
+
+	unlockA, ok, err := a.Lock(t.Context(), "k", 100*time.Millisecond)
+	if !ok || err != nil {
+		t.Fatalf("a: Lock() = %v, %v; want it taken", ok, err)
+	}
+	// a stalls past its ttl; the lock lapses and b takes it.
+	deadline := time.Now().Add(3 * time.Second)
+	for raw.Exists(t.Context(), "portcullis:refresh:lock:k").Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("lock still held 3s after its 100ms ttl")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	unlockB, ok, err := b.Lock(t.Context(), "k", 10*time.Second)
+	if !ok || err != nil {
+		t.Fatalf("b: Lock() after a's lapsed = %v, %v; want it taken", ok, err)
+	}
+
+	unlockA() // stale: must not release b's lock
+	if _, ok, err := c.Lock(t.Context(), "k", time.Second); ok || err != nil {
+		t.Errorf("c: Lock() after a's stale unlock = %v, %v; want false: b still holds it", ok, err)
+	}
+	unlockB()
+	if _, ok, err := c.Lock(t.Context(), "k", time.Second); !ok || err != nil {
+		t.Errorf("c: Lock() after b's unlock = %v, %v; want it taken", ok, err)
+	}
+}
+
+func TestRedisCoordinatorResult(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	raw := rawRedis(t, url)
+	ctx := t.Context()
+	c := newCoordinator(t, url)
+	other := newCoordinator(t, url) // another replica
+
+	if got, ok, err := other.Result(ctx, "k"); got != nil || ok || err != nil {
+		t.Fatalf("Result() before Publish = %v, %v, %v; want nil, false, nil", got, ok, err)
+	}
+	want := sampleState(t0, 1000)
+	if err := c.Publish(ctx, "k", want, 10*time.Second); err != nil {
+		t.Fatalf("Publish() = %v; want nil", err)
+	}
+	got, ok, err := other.Result(ctx, "k")
+	if err != nil || !ok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Result() = %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+	if ttl := raw.PTTL(ctx, "portcullis:refresh:result:k").Val(); ttl > 10*time.Second || ttl < 9*time.Second {
+		t.Errorf("result TTL in Redis = %v; want about 10s", ttl)
+	}
+	for k, v := range redisDump(t, raw) {
+		for what, secret := range map[string]string{"access token": want.AccessToken, "refresh token": want.RefreshToken, "e-mail": want.Email} {
+			if strings.Contains(v, secret) {
+				t.Errorf("Redis entry %q reveals the %s", k, what)
+			}
+		}
+	}
+	if _, ok, _ := other.Result(ctx, "other-key"); ok {
+		t.Errorf("Result(other-key) found a result; want none")
+	}
+
+	// Rotation: a replica with the new secret first still reads it; one
+	// without the old secret can't.
+	if _, ok, err := newCoordinator(t, url, secretB, secretA).Result(ctx, "k"); !ok || err != nil {
+		t.Errorf("Result() with rotated secrets = %v, %v; want the result", ok, err)
+	}
+	if _, _, err := newCoordinator(t, url, secretB).Result(ctx, "k"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Result() with another secret: error = %v; want %v", err, ErrInvalid)
+	}
+	// A value moved to another key does not open.
+	raw.Set(ctx, "portcullis:refresh:result:moved", raw.Get(ctx, "portcullis:refresh:result:k").Val(), time.Minute)
+	if _, _, err := other.Result(ctx, "moved"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Result() of a moved value: error = %v; want %v", err, ErrInvalid)
+	}
+
+	// Results lapse after their ttl.
+	if err := c.Publish(ctx, "short", want, 100*time.Millisecond); err != nil {
+		t.Fatalf("Publish() = %v; want nil", err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_, ok, err := other.Result(ctx, "short")
+		if err != nil {
+			t.Fatalf("Result() error = %v", err)
+		}
+		if !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("result still there 3s after its 100ms ttl")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRedisCoordinatorArguments(t *testing.T) {
+	t.Parallel()
+	c := newCoordinator(t, "redis://127.0.0.1:1/0") // never reached
+	ctx := t.Context()
+	if _, _, err := c.Lock(ctx, "k", 0); err == nil || errors.Is(err, ErrUnavailable) {
+		t.Errorf("Lock() with ttl 0: error = %v; want an argument error", err)
+	}
+	if err := c.Publish(ctx, "k", sampleState(t0, 10), -time.Second); err == nil || errors.Is(err, ErrUnavailable) {
+		t.Errorf("Publish() with a negative ttl: error = %v; want an argument error", err)
+	}
+	if err := c.Publish(ctx, "k", nil, time.Second); err == nil || errors.Is(err, ErrUnavailable) {
+		t.Errorf("Publish() of nil: error = %v; want an argument error", err)
+	}
+}
+
+func TestRedisCoordinatorOutage(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	c := newCoordinator(t, srv.URL)
+	ctx := t.Context()
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("Ping() = %v; want nil", err)
+	}
+	srv.Kill()
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"Lock", func() error { _, _, err := c.Lock(ctx, "k", time.Second); return err }},
+		{"Result", func() error { _, _, err := c.Result(ctx, "k"); return err }},
+		{"Publish", func() error { return c.Publish(ctx, "k", sampleState(t0, 10), time.Second) }},
+		{"Ping", func() error { return c.Ping(ctx) }},
+	}
+	for _, tt := range tests {
+		finishesWithin(t, tt.name, 3*time.Second, func() {
+			if err := tt.call(); !errors.Is(err, ErrUnavailable) {
+				t.Errorf("%s() during an outage: error = %v; want %v", tt.name, err, ErrUnavailable)
+			}
+		})
+	}
+}
+
+// TestRefresherAcrossReplicasOnRedis has two replicas, each with its own
+// Refresher and Redis client, refresh one session under load: the
+// provider sees one grant, and every caller gets its result.
+func TestRefresherAcrossReplicasOnRedis(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	var grants atomic.Int32
+	fn := func(ctx context.Context, s *State) (*State, error) {
+		grants.Add(1)
+		time.Sleep(50 * time.Millisecond) // the provider takes a while
+		n := *s
+		n.AccessToken, n.RefreshToken = "new access", "new refresh"
+		return &n, nil
+	}
+	replicas := []*Refresher{
+		NewRefresher(RefreshOptions{Coordinator: newCoordinator(t, url)}),
+		NewRefresher(RefreshOptions{Coordinator: newCoordinator(t, url)}),
+	}
+	old := sampleState(t0, 100)
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			got, err := replicas[i%2].Refresh(t.Context(), old, fn)
+			if err != nil || got.RefreshToken != "new refresh" {
+				t.Errorf("Refresh() = %v, %v; want the new tokens", got, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := grants.Load(); got != 1 {
+		t.Errorf("provider saw %d refresh grants; want 1", got)
+	}
+}
+
+func keysOf(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func BenchmarkRedisStore(b *testing.B) {
+	s := newRedisStore(b, redistest.Start(b), nil)
+	st := sampleState(time.Now(), 1000)
+	j := jar{}
+	rec := httptest.NewRecorder()
+	if err := s.Save(rec, j.request(), st); err != nil {
+		b.Fatalf("Save: %v", err)
+	}
+	j.update(rec)
+	r := j.request()
+	b.Run("Load", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Load(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Save refresh", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.Save(httptest.NewRecorder(), r, st); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Load parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Load(r); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// ExampleRedisStore shows the wiring; it needs a Redis, so it is not run.
+func ExampleRedisStore() {
+	client, err := NewRedisClient("redis://127.0.0.1:6379/0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.Close()
+	store, err := NewRedisStore(Options{
+		Secrets: [][]byte{[]byte("an example secret of at least 32 bytes")},
+		Secure:  true,
+		Expire:  168 * time.Hour,
+	}, client)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := store.Ping(context.Background()); err != nil {
+		fmt.Println("not ready:", err) // errors.Is(err, ErrUnavailable)
+		return
+	}
+
+	// The callback saves the session: Redis keeps it, the browser gets a
+	// ticket. Later requests load it; sign-out clears it everywhere.
+	rec := httptest.NewRecorder()
+	st := &State{Provider: "github", UserID: "42", User: "octocat", CreatedAt: time.Now()}
+	if err := store.Save(rec, httptest.NewRequest(http.MethodGet, "/oauth2/callback", nil), st); err != nil {
+		fmt.Println(err)
+	}
+}

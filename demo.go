@@ -20,7 +20,7 @@ import (
 // environment (PORTCULLIS_LISTEN, say) still apply where given.
 func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	clientSecret := randomSecret()
-	provider := idp.New(idp.Options{ClientID: "portcullis-demo", ClientSecret: clientSecret})
+	provider := idp.New(idp.Options{ClientID: "portcullis-demo", ClientSecret: clientSecret, OIDC: true})
 	pln, err := idp.ListenLoopback("127.0.0.1:0")
 	if err != nil {
 		return err
@@ -44,7 +44,6 @@ func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 	if err := checkLoopback(listen); err != nil {
 		return fmt.Errorf("demo: PORTCULLIS_LISTEN: %w", err)
 	}
-	ep := idp.EndpointsAt("http://" + pln.Addr().String())
 	env := map[string]string{
 		"PORTCULLIS_LISTEN":         listen,
 		"PORTCULLIS_METRICS_LISTEN": "off",
@@ -54,9 +53,8 @@ func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 		"PORTCULLIS_LOG_FORMAT":     "text",
 		"PORTCULLIS_CLIENT_ID":      "portcullis-demo",
 		"PORTCULLIS_CLIENT_SECRET":  clientSecret,
-		"PORTCULLIS_AUTH_URL":       ep.AuthURL,
-		"PORTCULLIS_TOKEN_URL":      ep.TokenURL,
-		"PORTCULLIS_USERINFO_URL":   ep.UserinfoURL,
+		"PORTCULLIS_PROVIDER":       "oidc",
+		"PORTCULLIS_ISSUER_URL":     "http://" + pln.Addr().String(),
 		"PORTCULLIS_DISPLAY_NAME":   "Development provider",
 		"PORTCULLIS_SCOPES":         "openid email profile",
 	}

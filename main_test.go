@@ -197,8 +197,13 @@ func TestDemo(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	// The browser lands on the provider's page with a button per user.
+	// The browser lands on the provider's page with a button per user
+	// (once the proxy has read the provider's discovery document).
 	resp, page := get(base)
+	for i := 0; resp.StatusCode == http.StatusServiceUnavailable && i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+		resp, page = get(base)
+	}
 	if !strings.Contains(page, "Sign in as alice") {
 		t.Fatalf("first page (%s) has no sign-in button:\n%s", resp.Request.URL, page)
 	}
@@ -271,7 +276,7 @@ func TestRoutesFromEnvironment(t *testing.T) {
 	if len(rs) != 3 || !rs[0].Public || rs[1].Public || len(rs[1].Rules.Groups) != 1 || !rs[2].Public {
 		t.Fatalf("routes = %+v", rs)
 	}
-	srv, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler))
+	srv, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,6 +285,110 @@ func TestRoutesFromEnvironment(t *testing.T) {
 		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 		if rec.Code != want {
 			t.Errorf("GET %s = %d; want %d", path, rec.Code, want)
+		}
+	}
+}
+
+// TestPresetsWire builds every preset from the least configuration its
+// README row asks for, without network I/O.
+func TestPresetsWire(t *testing.T) {
+	t.Parallel()
+	base := func(extra map[string]string) map[string]string {
+		env := map[string]string{
+			"PORTCULLIS_COOKIE_SECRET": "0123456789abcdef0123456789abcdef",
+			"PORTCULLIS_CLIENT_ID":     "client",
+			"PORTCULLIS_CLIENT_SECRET": "secret",
+			"PORTCULLIS_UPSTREAM":      "http://127.0.0.1:9",
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env
+	}
+	tests := []struct {
+		preset  string
+		extra   map[string]string
+		wantErr string
+		name    string
+		pkce    bool
+	}{
+		{"google", nil, "", "Google", true},
+		{"github", nil, "", "GitHub", true},
+		{"microsoft", map[string]string{"PORTCULLIS_TENANT": "organizations"}, "", "Microsoft", true},
+		{"facebook", nil, "", "Facebook", false},
+		{"linkedin", nil, "", "LinkedIn", false},
+		{"gitlab", nil, "", "GitLab", true},
+		{"slack", nil, "", "Slack", false},
+		{"fitbit", nil, "", "Fitbit", true},
+		{"mercadolibre", nil, "", "Mercado Libre", false},
+		{"wechat", nil, "", "WeChat", false},
+		{"keycloak", map[string]string{"PORTCULLIS_ISSUER_URL": "https://sso.example/realms/acme"}, "", "Keycloak", true},
+		{"keycloak", nil, "PORTCULLIS_ISSUER_URL: required by the keycloak preset", "", false},
+		{"auth0", map[string]string{"PORTCULLIS_ISSUER_URL": "https://acme.eu.auth0.com"}, "", "Auth0", true},
+		{"auth0", nil, "PORTCULLIS_ISSUER_URL: required by the auth0 preset", "", false},
+		{"github", map[string]string{"PORTCULLIS_PKCE": "false", "PORTCULLIS_DISPLAY_NAME": "Our GitHub"}, "", "Our GitHub", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.preset+" "+tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := base(tt.extra)
+			env["PORTCULLIS_PROVIDER"] = tt.preset
+			cfg, err := loadConfig(envMap(env))
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			b, err := newProvider(cfg, cfg.Providers[0], metrics.New(), slog.New(slog.DiscardHandler))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(prefixLines("PORTCULLIS_", err).Error(), tt.wantErr) {
+					t.Fatalf("newProvider = %v; want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("newProvider: %v", err)
+			}
+			if !strings.Contains(b.entry.DisplayName, tt.name) || b.entry.PKCE != tt.pkce {
+				t.Errorf("entry = %q PKCE %v; want %q PKCE %v", b.entry.DisplayName, b.entry.PKCE, tt.name, tt.pkce)
+			}
+			if b.entry.Provider.AuthCodeURL("s") == "" && b.discovery == nil {
+				t.Errorf("no authorization URL")
+			}
+		})
+	}
+}
+
+// TestSeveralProvidersFromEnvironment wires PORTCULLIS_PROVIDERS.
+func TestSeveralProvidersFromEnvironment(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"PORTCULLIS_COOKIE_SECRET":        "0123456789abcdef0123456789abcdef",
+		"PORTCULLIS_UPSTREAM":             "http://127.0.0.1:9",
+		"PORTCULLIS_PROVIDERS":            "google,corp",
+		"PORTCULLIS_GOOGLE_PROVIDER":      "google",
+		"PORTCULLIS_GOOGLE_CLIENT_ID":     "g",
+		"PORTCULLIS_GOOGLE_CLIENT_SECRET": "gs",
+		"PORTCULLIS_CORP_PROVIDER":        "oidc",
+		"PORTCULLIS_CORP_ISSUER_URL":      "https://sso.corp.example",
+		"PORTCULLIS_CORP_CLIENT_ID":       "c",
+		"PORTCULLIS_CORP_CLIENT_SECRET":   "cs",
+		"PORTCULLIS_CORP_DISPLAY_NAME":    "Corp SSO",
+	}
+	cfg, err := loadConfig(envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, jobs, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 {
+		t.Errorf("discovery jobs = %d; want 2 (google and corp are OIDC)", len(jobs))
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/oauth2/sign_in", nil))
+	for _, want := range []string{"Sign in with Google", "Sign in with Corp SSO", "provider=corp"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("sign-in page lacks %q", want)
 		}
 	}
 }

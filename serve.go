@@ -15,9 +15,6 @@ import (
 
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/metrics"
-	"github.com/portcullis/portcullis/providers"
-	"github.com/portcullis/portcullis/proxy"
-	"github.com/portcullis/portcullis/session"
 )
 
 // loadConfig reads and validates the configuration; the error lists every
@@ -45,14 +42,6 @@ func notYetSupported(cfg *config.Config) error {
 	}
 	if cfg.BearerTokens {
 		no("PORTCULLIS_BEARER_TOKENS", "bearer-token authentication")
-	}
-	for _, p := range cfg.Providers {
-		if p.Preset != "oauth2" {
-			no(p.Prefix+"PROVIDER", fmt.Sprintf("the %q preset (use oauth2 with AUTH_URL, TOKEN_URL and USERINFO_URL)", p.Preset))
-		}
-		if p.ResponseType != "code" {
-			no(p.Prefix+"RESPONSE_TYPE", "the implicit flow")
-		}
 	}
 	return errors.Join(errs...)
 }
@@ -82,9 +71,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	log := newLogger(cfg, stderr)
 	redis.SetLogger(redisLogger{log}) // go-redis logs through a package global
 	m := metrics.New()
-	srv, err := newServer(cfg, m, log)
+	srv, jobs, err := newServer(cfg, m, log)
 	if err != nil {
 		return err
+	}
+	jobCtx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	for _, j := range jobs {
+		go j(jobCtx)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -156,185 +150,6 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// newServer maps the configuration onto the packages' options.
-func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy.Server, error) {
-	sessOpts := session.Options{
-		Name:     cfg.CookieName,
-		Secrets:  cfg.CookieSecrets,
-		Domain:   cfg.CookieDomain,
-		Path:     cfg.CookiePath,
-		Secure:   cfg.CookieSecure,
-		SameSite: cfg.CookieSameSite,
-		Expire:   cfg.CookieExpire,
-	}
-	var (
-		store       proxy.Sessions
-		readyChecks []func(context.Context) error
-		refresher   *session.Refresher
-	)
-	cookies, err := session.NewCookieStore(sessOpts)
-	if err != nil {
-		return nil, fmt.Errorf("session cookie settings (PORTCULLIS_COOKIE_*): %w", err)
-	}
-	store = cookies
-	if cfg.RedisURL != "" {
-		// The client connects lazily: building it does no I/O.
-		client, err := session.NewRedisClient(cfg.RedisURL)
-		if err != nil {
-			return nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
-		}
-		coord, err := session.NewRedisCoordinator(sessOpts, client)
-		if err != nil {
-			return nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
-		}
-		refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord})
-		readyChecks = append(readyChecks, coord.Ping)
-		if cfg.SessionStore == "redis" {
-			rs, err := session.NewRedisStore(sessOpts, client)
-			if err != nil {
-				return nil, fmt.Errorf("PORTCULLIS_SESSION_STORE: %w", err)
-			}
-			store = rs
-		}
-	}
-	var (
-		entries   []proxy.Provider
-		attrNames []string
-		errs      []error
-	)
-	for _, pc := range cfg.Providers {
-		p, err := newProvider(cfg, pc, m)
-		if err != nil {
-			errs = append(errs, prefixLines(pc.Prefix, err))
-			continue
-		}
-		entries = append(entries, proxy.Provider{
-			ID:          pc.ID,
-			DisplayName: pc.DisplayName,
-			RedirectURL: pc.RedirectURL,
-			PKCE:        pc.PKCE,
-			ClientID:    pc.ClientID,
-			LogoutURL:   pc.LogoutURL,
-			Provider:    p,
-		})
-		for _, a := range pc.ClaimAttributes {
-			attrNames = append(attrNames, a.Name)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return proxy.New(proxy.Options{
-		Upstream:               cfg.Upstream,
-		UpstreamTimeout:        cfg.UpstreamTimeout,
-		PublicURL:              cfg.PublicURL,
-		Providers:              entries,
-		Sessions:               store,
-		Refresher:              refresher,
-		ReadyChecks:            readyChecks,
-		Rules:                  proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},
-		Routes:                 routes(cfg),
-		SkipAuthPreflight:      cfg.SkipAuthPreflight,
-		TrustForwardedHeaders:  cfg.TrustForwardedHeaders,
-		TrustedProxies:         cfg.TrustedProxies,
-		AllowedRedirectDomains: cfg.AllowedRedirectDomains,
-		AllowUnverifiedEmail:   cfg.AllowUnverifiedEmail,
-		ValidateExternalToken:  cfg.ValidateExternalToken,
-		RefreshSkew:            cfg.RefreshSkew,
-		RefreshGrace:           cfg.RefreshGrace,
-		PassAccessToken:        cfg.PassAccessToken,
-		SetAuthorization:       cfg.SetAuthorization,
-		AttributeNames:         attrNames,
-		SignInTitle:            cfg.SignInTitle,
-		SignInLogoURL:          cfg.SignInLogoURL,
-		Metrics:                m,
-		Logger:                 log,
-	})
-}
-
-// routes are SKIP_AUTH_ROUTES (public) followed by the ROUTE_<N> rules, in
-// order: the first that matches a request decides.
-func routes(cfg *config.Config) []proxy.Route {
-	var out []proxy.Route
-	for _, r := range cfg.SkipAuthRoutes {
-		rt := proxy.Route{Path: r.Path, Public: true}
-		if r.Method != "" {
-			rt.Methods = []string{r.Method}
-		}
-		out = append(out, rt)
-	}
-	for _, r := range cfg.Routes {
-		out = append(out, proxy.Route{
-			Methods: r.Methods,
-			Path:    r.Path,
-			Public:  r.Public,
-			Rules:   proxy.Rules{Emails: r.Emails, Domains: r.Domains, Groups: r.Groups, Claims: r.Claims},
-		})
-	}
-	return out
-}
-
-// newProvider builds the provider for one configured entry.
-func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics) (providers.Provider, error) {
-	style := map[string]providers.AuthStyle{
-		"auto": providers.AuthStyleAuto, "header": providers.AuthStyleHeader, "params": providers.AuthStyleParams,
-	}[strings.ToLower(pc.TokenAuthStyle)]
-	attrs := make([]providers.Attribute, 0, len(pc.ClaimAttributes))
-	for _, a := range pc.ClaimAttributes {
-		attrs = append(attrs, providers.Attribute{Name: a.Name, Paths: []string{a.Path}})
-	}
-	endpoints := map[string]string{}
-	for url, name := range map[string]string{pc.TokenURL: "token", pc.RefreshURL: "token", pc.UserinfoURL: "userinfo", pc.RevokeURL: "revoke"} {
-		if url != "" {
-			endpoints[url] = name
-		}
-	}
-	client := &http.Client{
-		Timeout: cfg.ProviderTimeout,
-		Transport: m.InstrumentProvider(pc.ID, nil, func(r *http.Request) string {
-			u := *r.URL
-			u.RawQuery, u.Fragment = "", ""
-			if name, ok := endpoints[u.String()]; ok {
-				return name
-			}
-			return "other"
-		}),
-	}
-	return providers.NewOAuth2(providers.Config{
-		ID:                  pc.ID,
-		ClientID:            pc.ClientID,
-		ClientSecret:        pc.ClientSecret,
-		AuthURL:             pc.AuthURL,
-		TokenURL:            pc.TokenURL,
-		UserinfoURL:         pc.UserinfoURL,
-		RefreshURL:          pc.RefreshURL,
-		RevokeURL:           pc.RevokeURL,
-		RedirectURL:         pc.RedirectURL,
-		Scopes:              pc.Scopes,
-		ResponseType:        pc.ResponseType,
-		TokenMethod:         pc.TokenMethod,
-		TokenAuthStyle:      style,
-		ClientIDParam:       pc.ClientIDParam,
-		ClientSecretParam:   pc.ClientSecretParam,
-		AuthParams:          pc.AuthParams,
-		TokenParams:         pc.TokenParams,
-		UserinfoParams:      pc.UserinfoParams,
-		UserinfoMethod:      pc.UserinfoMethod,
-		UserinfoToken:       pc.UserinfoToken,
-		UserinfoTokenParam:  pc.UserinfoTokenParam,
-		TokenUserIDField:    pc.TokenUserIDField,
-		UserinfoUserIDParam: pc.UserinfoUserIDParam,
-		Claims: providers.Claims{
-			ID: pc.ClaimID, Email: pc.ClaimEmail, EmailVerified: pc.ClaimEmailVerified,
-			Name: pc.ClaimName, GivenName: pc.ClaimGivenName, FamilyName: pc.ClaimFamilyName,
-			Username: pc.ClaimUsername, Groups: pc.ClaimGroups, Picture: pc.ClaimPicture, Locale: pc.ClaimLocale,
-			Attributes: attrs,
-			Values:     pc.ClaimValues,
-		},
-		HTTPClient: client,
-	})
-}
-
 // prefixLines puts prefix before each line of err ("TOKEN_METHOD: …"
 // becomes "PORTCULLIS_CORP_TOKEN_METHOD: …").
 func prefixLines(prefix string, err error) error {
@@ -355,7 +170,7 @@ func check(getenv func(string) string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler)); err != nil {
+	if _, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler)); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	for _, s := range cfg.Settings() {
@@ -365,6 +180,44 @@ func check(getenv func(string) string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s=%s\n", s.Name, v)
 	}
+	if err := checkDiscovery(cfg, stdout); err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout, "configuration OK")
 	return nil
+}
+
+// checkDiscovery fetches each OIDC provider's discovery document and says,
+// per provider, what it found and what is missing.
+func checkDiscovery(cfg *config.Config, stdout io.Writer) error {
+	var errs []error
+	for _, pc := range cfg.Providers {
+		b, err := newProvider(cfg, pc, metrics.New(), slog.New(slog.DiscardHandler))
+		if err != nil || b.discovery == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ProviderTimeout)
+		err = b.discovery.Discover(ctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stdout, "provider %s: discovery failed: %v\n", pc.ID, err)
+			errs = append(errs, fmt.Errorf("%sISSUER_URL: discovery failed: %w", pc.Prefix, err))
+			continue
+		}
+		ep := b.discovery.Endpoints()
+		show := func(v string) string {
+			if v == "" {
+				return "missing"
+			}
+			return v
+		}
+		fmt.Fprintf(stdout, "provider %s: discovery OK at %s\n", pc.ID, ep.Issuer)
+		for _, row := range [][2]string{
+			{"authorization", ep.AuthURL}, {"token", ep.TokenURL}, {"userinfo", ep.UserinfoURL}, {"jwks", ep.JWKSURL},
+			{"end session (sign-out at the provider)", ep.LogoutURL}, {"revocation", ep.RevokeURL},
+		} {
+			fmt.Fprintf(stdout, "  %s: %s\n", row[0], show(row[1]))
+		}
+	}
+	return errors.Join(errs...)
 }

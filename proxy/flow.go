@@ -57,6 +57,16 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		flow.Verifier = oauth2.GenerateVerifier()
 		opts = append(opts, oauth2.S256ChallengeOption(flow.Verifier))
 	}
+	if nu, ok := p.Provider.(providers.NonceUser); ok && nu.UsesNonce() {
+		flow.Nonce = randomString()
+		opts = append(opts, oauth2.SetAuthURLParam("nonce", flow.Nonce))
+	}
+	authURL := p.Provider.AuthCodeURL(flow.State, opts...)
+	if authURL == "" {
+		s.fail(w, r, http.StatusServiceUnavailable, "Sign-in is not available yet",
+			"Portcullis is still contacting the identity provider. Try again in a moment.")
+		return
+	}
 	err := s.opts.Sessions.SaveFlow(w, r, flow)
 	if errors.Is(err, session.ErrTooLarge) && flow.Redirect != "/" {
 		// A deep link too long for the CSRF cookie: sign in, then land on "/".
@@ -71,7 +81,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setSecurityHeaders(w.Header())
-	http.Redirect(w, r, p.Provider.AuthCodeURL(flow.State, opts...), http.StatusFound)
+	http.Redirect(w, r, authURL, http.StatusFound)
 }
 
 // provider returns the provider with id, or the only one when id is empty.
@@ -145,6 +155,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.providerFailed(w, r, p, "Portcullis could not complete the sign-in with the provider", err)
 		return
 	}
+	tokens.Nonce = flow.Nonce
 	s.finishSignIn(w, r, p, flow, tokens)
 }
 
@@ -156,7 +167,8 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 		s.providerFailed(w, r, p, "Portcullis could not read your profile from the provider", err)
 		return
 	}
-	if id.EmailVerified != nil && !*id.EmailVerified && id.Email != "" && !s.opts.AllowUnverifiedEmail {
+	unverified := id.EmailVerified != nil && !*id.EmailVerified || id.EmailVerified == nil && p.UnverifiedByDefault
+	if unverified && id.Email != "" && !s.opts.AllowUnverifiedEmail {
 		s.log.Info("sign-in denied: e-mail not verified", "provider", p.ID)
 		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Access denied",
@@ -264,7 +276,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("signed out", "provider", st.Provider, "user", st.User)
 		if p, ok := s.providers[st.Provider]; ok {
 			s.revoke(r, p, st)
-			if p.LogoutURL != "" {
+			if s.logoutURL(p) != "" {
 				target = s.providerLogoutURL(r, p, st, rd)
 			}
 		}
@@ -288,10 +300,22 @@ func (s *Server) revoke(r *http.Request, p *Provider, st *session.State) {
 	}
 }
 
+// logoutURL is p's end-session URL: configured, or as the provider
+// discovered it.
+func (s *Server) logoutURL(p *Provider) string {
+	if p.LogoutURL != "" {
+		return p.LogoutURL
+	}
+	if lp, ok := p.Provider.(interface{ LogoutURL() string }); ok {
+		return lp.LogoutURL()
+	}
+	return ""
+}
+
 // providerLogoutURL is the provider's end-session URL, asking it to send
 // the browser back to rd (made absolute) afterwards.
 func (s *Server) providerLogoutURL(r *http.Request, p *Provider, st *session.State, rd string) string {
-	u, err := url.Parse(p.LogoutURL)
+	u, err := url.Parse(s.logoutURL(p))
 	if err != nil {
 		return rd
 	}

@@ -46,9 +46,14 @@ type Provider struct {
 	ResponseType string
 	// ClientID is sent to the provider's logout URL with the id token hint.
 	ClientID string
-	// LogoutURL is the provider's end-session URL; empty: sign-out stays local.
+	// LogoutURL is the provider's end-session URL; empty: the provider's
+	// own LogoutURL() (OIDC discovery), else sign-out stays local.
 	LogoutURL string
-	Provider  providers.Provider
+	// UnverifiedByDefault counts an e-mail address as unverified when the
+	// provider sends no verification flag (its preset documents that the
+	// provider doesn't vouch for addresses: Microsoft).
+	UnverifiedByDefault bool
+	Provider            providers.Provider
 }
 
 // Options configure a Server.
@@ -308,6 +313,14 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 		}
 		ns := *old // same identity, same sign-in time: a refresh never extends COOKIE_EXPIRE
 		ns.AccessToken, ns.RefreshToken, ns.IDToken, ns.Expiry = t.AccessToken, t.RefreshToken, t.IDToken, t.Expiry
+		if t.IDToken != "" && t.IDToken != old.IDToken {
+			// A new ID token may carry a changed identity (OIDC).
+			if id, err := p.Provider.Identify(ctx, t); err == nil {
+				ns = *newState(old.Provider, id, t, old.CreatedAt)
+			} else {
+				s.log.Warn("identity after refresh not updated", "provider", old.Provider, "err", err)
+			}
+		}
 		s.log.Info("token refreshed", "provider", old.Provider, "user", old.User)
 		return &ns, nil
 	})

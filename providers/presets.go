@@ -1,0 +1,597 @@
+package providers
+
+import (
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// A Preset is the data behind one PROVIDER value: the defaults it gives the
+// provider settings, and what an operator needs to know to register the
+// client. Presets are tables over the generic provider (NewOAuth2) or the
+// OIDC provider (NewOIDC), the way x/oauth2's endpoints are: no preset is a
+// code path of its own, except GitHub (NewGitHub: e-mail addresses,
+// organisations and teams come from extra calls) and, optionally, Facebook
+// (NewFacebook: appsecret_proof).
+//
+// Every field is a default that the matching setting overrides. Every URL a
+// preset calls is one of its settings, so pointing AUTH_URL, TOKEN_URL,
+// USERINFO_URL (and REFRESH_URL, REVOKE_URL) elsewhere moves the whole
+// provider: to a self-hosted instance, a country host or a test double.
+//
+// URL fields may hold two placeholders, filled by Expand: {tenant}
+// (Microsoft's TENANT) and {issuer} (the ISSUER_URL without its trailing
+// slash: GitLab, Keycloak, Auth0).
+type Preset struct {
+	// Name is the PROVIDER value.
+	Name string
+	// DisplayName is the sign-in button's label (DISPLAY_NAME); empty for
+	// the generic presets, whose button shows the provider id.
+	DisplayName string
+	// Kind is "oauth2" (NewOAuth2, or the preset's own constructor) or
+	// "oidc" (NewOIDC: discovery from IssuerURL and ID token verification).
+	Kind string
+
+	// IssuerURL is the OIDC issuer, or the default one when the operator may
+	// give their own (GitLab). Empty when the operator must give it (Needs).
+	IssuerURL string
+	// IssuerTrailingSlash says the provider's issuer ends with "/" (Auth0:
+	// the ID token's iss is "https://TENANT.auth0.com/"). Expand then adds
+	// the slash to an ISSUER_URL given without it, so that the issuer check
+	// matches; for the other issuer-based presets it removes one.
+	IssuerTrailingSlash bool
+	// MultiTenant says the ID token's issuer names the user's tenant
+	// ({tid}) rather than the configured one: Microsoft's common,
+	// organizations and consumers tenants. Expand keeps it only for those.
+	MultiTenant bool
+
+	AuthURL     string
+	TokenURL    string
+	UserinfoURL string
+	// RefreshURL is where refresh grants go when it is not TokenURL (WeChat).
+	RefreshURL string
+	// RevokeURL is an RFC 7009 revocation endpoint; empty when the provider
+	// has none (GitHub's revocation is not RFC 7009, Facebook's neither).
+	RevokeURL string
+	// LogoutURL is the provider's end-session URL, where sign-out sends the
+	// browser; empty when the provider has none.
+	LogoutURL string
+
+	Scopes []string
+	// TokenMethod is "GET" for token endpoints that take a query string
+	// (WeChat); empty means the generic POST.
+	TokenMethod string
+	// TokenAuthStyle pins the client authentication where the provider
+	// documents one; AuthStyleAuto leaves the generic auto-detection.
+	TokenAuthStyle AuthStyle
+	// ClientIDParam and ClientSecretParam rename client_id and client_secret
+	// (WeChat appid and secret); empty means the standard names.
+	ClientIDParam, ClientSecretParam string
+	// AuthParams, TokenParams and UserinfoParams are extra parameters
+	// (Facebook's fields=, WeChat's lang=).
+	AuthParams, TokenParams, UserinfoParams url.Values
+	// UserinfoMethod is "POST" where the provider documents it (Slack);
+	// empty means GET.
+	UserinfoMethod string
+	// UserinfoToken is "query" or "body" where the access token does not go
+	// in an Authorization header (WeChat); empty means header.
+	UserinfoToken string
+	// UserinfoTokenParam names the token for "query" and "body"; empty
+	// means access_token.
+	UserinfoTokenParam string
+	// TokenUserIDField is the token-response field carrying the user id
+	// (WeChat openid, Mercado Libre and Fitbit user_id).
+	TokenUserIDField string
+	// UserinfoUserIDParam sends that id to the userinfo URL (WeChat openid).
+	UserinfoUserIDParam string
+
+	// PKCE says whether to send an S256 code_challenge. It is off where the
+	// provider rejects or mishandles it: WeChat; LinkedIn, which refuses a
+	// code_verifier on its OIDC flow; Slack, whose openid.connect.token
+	// fails with PKCE; Facebook, whose standard flow does not document it;
+	// Mercado Libre, where PKCE is an application setting, off by default
+	// and mandatory once ticked.
+	PKCE bool
+
+	// Claims are the claim paths of the preset; an empty list keeps the
+	// generic default of that field (Claims.WithDefaults).
+	Claims Claims
+	// EmailVerifiedDefault is what an e-mail address is worth when the
+	// provider sends no verification flag for it (the SPEC's "trusted as
+	// the preset documents"): true counts it as verified, false as
+	// unverified, which refuses the sign-in unless ALLOW_UNVERIFIED_EMAIL.
+	// Providers that send email_verified (Google, GitLab, Keycloak, Auth0,
+	// Slack, LinkedIn) are trusted on the rare answer without it, as the
+	// generic providers are. Facebook and Mercado Libre send no flag and are
+	// trusted: Graph returns only an account's confirmed primary address
+	// (absent otherwise, as for accounts made with a phone number), and a
+	// Mercado Libre address is the account's confirmed sign-in address,
+	// readable only with the user's own token; neither is stated as
+	// verified in the sources of PROVIDERS.md, so an operator who must be
+	// sure authorises on ids or groups rather than addresses. Microsoft is
+	// not trusted (any tenant can set any mail, "nOAuth"): only the
+	// optional xms_edov claim, mapped as the flag, vouches for an address.
+	// GitHub's flag is per address, from /user/emails (see NewGitHub).
+	// Fitbit and WeChat give no address at all.
+	EmailVerifiedDefault bool
+
+	// Deprecated, when not empty, is a warning to log at start-up: the
+	// provider has retired or is retiring what the preset calls.
+	Deprecated string
+	// Console says what to do in the provider's developer console: where to
+	// register the client, which redirect URI to register, what to enable.
+	Console string
+	// Needs lists the settings (by suffix, e.g. "ISSUER_URL") the operator
+	// must give besides CLIENT_ID and CLIENT_SECRET.
+	Needs []string
+}
+
+// presetRedirectURI is the redirect URI every console must list, in the
+// words the Console texts use.
+const presetRedirectURI = "https://<your host>/oauth2/callback (PUBLIC_URL + /oauth2/callback, or REDIRECT_URL)"
+
+// presets is the table behind LookupPreset. It is never modified;
+// LookupPreset hands out copies.
+var presets = []Preset{
+	{
+		Name:                 "oauth2",
+		Kind:                 "oauth2",
+		PKCE:                 true,
+		EmailVerifiedDefault: true,
+		Console:              "Register a confidential web client at the provider with the redirect URI " + presetRedirectURI + "; set AUTH_URL, TOKEN_URL and USERINFO_URL from its documentation, and SCOPES and the CLAIM_* paths to match its userinfo answer.",
+		Needs:                []string{"AUTH_URL", "TOKEN_URL", "USERINFO_URL"},
+	},
+	{
+		Name:                 "oidc",
+		Kind:                 "oidc",
+		Scopes:               []string{"openid", "email", "profile"},
+		PKCE:                 true,
+		EmailVerifiedDefault: true,
+		Console:              "Register a confidential web client (authorization code flow) with the redirect URI " + presetRedirectURI + " and scopes openid email profile; set ISSUER_URL to the issuer whose /.well-known/openid-configuration the provider publishes.",
+		Needs:                []string{"ISSUER_URL"},
+	},
+	{
+		Name:           "google",
+		DisplayName:    "Google",
+		Kind:           "oidc",
+		IssuerURL:      "https://accounts.google.com",
+		AuthURL:        "https://accounts.google.com/o/oauth2/v2/auth",
+		TokenURL:       "https://oauth2.googleapis.com/token",
+		UserinfoURL:    "https://openidconnect.googleapis.com/v1/userinfo",
+		RevokeURL:      "https://oauth2.googleapis.com/revoke",
+		Scopes:         []string{"openid", "email", "profile"},
+		TokenAuthStyle: AuthStyleParams, // as x/oauth2's google package pins it
+		PKCE:           true,
+		Claims: Claims{
+			Attributes: []Attribute{{Name: "Domain", Paths: []string{"hd"}}}, // Workspace domain
+		},
+		EmailVerifiedDefault: true,
+		Console:              "Google Cloud Console › APIs & Services: configure the OAuth consent screen (scopes openid, email, profile), then Credentials › Create credentials › OAuth client ID › Web application, and add " + presetRedirectURI + " under Authorized redirect URIs (exact match, HTTPS except localhost).",
+	},
+	{
+		Name:        "github",
+		DisplayName: "GitHub",
+		Kind:        "oauth2",
+		AuthURL:     "https://github.com/login/oauth/authorize",
+		TokenURL:    "https://github.com/login/oauth/access_token",
+		// /emails, /orgs and /teams are read below this URL (NewGitHub).
+		UserinfoURL:    "https://api.github.com/user",
+		Scopes:         []string{"read:user", "user:email"},
+		TokenAuthStyle: AuthStyleParams,
+		PKCE:           true, // supported since 2025-07-14
+		Claims: Claims{
+			ID:       []string{"id"},
+			Username: []string{"login"},
+			Picture:  []string{"avatar_url"},
+		},
+		EmailVerifiedDefault: false,
+		Console:              "GitHub › Settings › Developer settings › OAuth Apps › New OAuth App (or an organisation's settings): Authorization callback URL " + presetRedirectURI + "; one callback URL per app. Add the read:org scope (SCOPES=read:user,user:email,read:org) for organisations and teams as groups. GitHub Enterprise Server: AUTH_URL and TOKEN_URL on https://HOST/login/oauth/…, USERINFO_URL=https://HOST/api/v3/user.",
+	},
+	{
+		Name:           "microsoft",
+		DisplayName:    "Microsoft",
+		Kind:           "oidc",
+		IssuerURL:      "https://login.microsoftonline.com/{tenant}/v2.0",
+		MultiTenant:    true,
+		AuthURL:        "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+		TokenURL:       "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+		UserinfoURL:    "https://graph.microsoft.com/oidc/userinfo",
+		LogoutURL:      "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/logout",
+		Scopes:         []string{"openid", "profile", "email", "offline_access"},
+		TokenAuthStyle: AuthStyleParams,
+		PKCE:           true,
+		Claims: Claims{
+			// oid is the user's object id, the same in every app of the
+			// tenant; sub is pairwise per app. Both are ID-token claims.
+			ID:            []string{"oid", "sub"},
+			EmailVerified: []string{"xms_edov"},
+			Attributes:    []Attribute{{Name: "Tenant", Paths: []string{"tid"}}},
+		},
+		EmailVerifiedDefault: false,
+		Console:              "Microsoft Entra admin center › App registrations › New registration: supported account types matching TENANT; Authentication › Add a platform › Web › Redirect URI " + presetRedirectURI + " (HTTPS except localhost, case-sensitive); Certificates & secrets › New client secret. Token configuration › Add optional claim › ID: xms_edov and email (without xms_edov every address counts as unverified); add a groups claim for ALLOWED_GROUPS (object ids).",
+	},
+	{
+		Name:           "facebook",
+		DisplayName:    "Facebook",
+		Kind:           "oauth2",
+		AuthURL:        "https://www.facebook.com/v25.0/dialog/oauth",
+		TokenURL:       "https://graph.facebook.com/v25.0/oauth/access_token",
+		UserinfoURL:    "https://graph.facebook.com/v25.0/me",
+		Scopes:         []string{"email", "public_profile"},
+		TokenAuthStyle: AuthStyleParams,
+		UserinfoParams: url.Values{"fields": {"id,name,email,first_name,last_name,picture"}},
+		PKCE:           false,
+		Claims: Claims{
+			ID:         []string{"id"},
+			GivenName:  []string{"first_name"},
+			FamilyName: []string{"last_name"},
+			Picture:    []string{"picture.data.url"},
+		},
+		EmailVerifiedDefault: true,
+		Console:              "Meta for Developers › My Apps › Create app › add the Facebook Login product; Facebook Login › Settings › Valid OAuth Redirect URIs: " + presetRedirectURI + " (strict exact match, Enforce HTTPS on); permissions email and public_profile. Switch the app to Live for users who are not testers.",
+	},
+	{
+		Name:           "linkedin",
+		DisplayName:    "LinkedIn",
+		Kind:           "oidc",
+		IssuerURL:      "https://www.linkedin.com/oauth",
+		AuthURL:        "https://www.linkedin.com/oauth/v2/authorization",
+		TokenURL:       "https://www.linkedin.com/oauth/v2/accessToken",
+		UserinfoURL:    "https://api.linkedin.com/v2/userinfo",
+		Scopes:         []string{"openid", "profile", "email"},
+		TokenAuthStyle: AuthStyleParams,
+		PKCE:           false,
+		Claims: Claims{
+			// locale is an object {country, language} in LinkedIn's answer.
+			Locale: []string{"locale", "locale.language"},
+		},
+		EmailVerifiedDefault: true,
+		Console:              "LinkedIn Developers › Create app › Products: add \"Sign In with LinkedIn using OpenID Connect\" (not the retired r_liteprofile/r_emailaddress product); Auth › Authorized redirect URLs for your app: " + presetRedirectURI + " (absolute, no #).",
+	},
+	{
+		Name:           "gitlab",
+		DisplayName:    "GitLab",
+		Kind:           "oidc",
+		IssuerURL:      "https://gitlab.com",
+		AuthURL:        "{issuer}/oauth/authorize",
+		TokenURL:       "{issuer}/oauth/token",
+		UserinfoURL:    "{issuer}/oauth/userinfo",
+		RevokeURL:      "{issuer}/oauth/revoke",
+		Scopes:         []string{"openid", "profile", "email"},
+		TokenAuthStyle: AuthStyleParams,
+		PKCE:           true,
+		Claims: Claims{
+			Username: []string{"preferred_username", "nickname"},
+		},
+		EmailVerifiedDefault: true,
+		Console:              "GitLab › User settings (or Group / Admin area) › Applications › Add new application: Redirect URI " + presetRedirectURI + ", Confidential ticked, scopes openid, profile, email. Self-managed: ISSUER_URL=https://gitlab.example.com.",
+	},
+	{
+		Name:           "slack",
+		DisplayName:    "Slack",
+		Kind:           "oidc",
+		IssuerURL:      "https://slack.com",
+		AuthURL:        "https://slack.com/openid/connect/authorize",
+		TokenURL:       "https://slack.com/api/openid.connect.token",
+		UserinfoURL:    "https://slack.com/api/openid.connect.userInfo",
+		UserinfoMethod: "POST",
+		Scopes:         []string{"openid", "email", "profile"},
+		TokenAuthStyle: AuthStyleParams,
+		PKCE:           false,
+		Claims: Claims{
+			Attributes: []Attribute{{Name: "Team", Paths: []string{"https://slack.com/team_id"}}},
+		},
+		EmailVerifiedDefault: true,
+		Console:              "api.slack.com/apps › Create New App › OAuth & Permissions: Redirect URLs " + presetRedirectURI + " (HTTPS); User Token Scopes openid, email, profile.",
+	},
+	{
+		Name:             "fitbit",
+		DisplayName:      "Fitbit",
+		Kind:             "oauth2",
+		AuthURL:          "https://www.fitbit.com/oauth2/authorize",
+		TokenURL:         "https://api.fitbit.com/oauth2/token",
+		UserinfoURL:      "https://api.fitbit.com/1/user/-/profile.json",
+		RevokeURL:        "https://api.fitbit.com/oauth2/revoke",
+		Scopes:           []string{"profile"},
+		TokenAuthStyle:   AuthStyleHeader, // Basic is required for server apps
+		TokenUserIDField: "user_id",
+		PKCE:             true,
+		Claims: Claims{
+			ID:         []string{"user.encodedId"},
+			Name:       []string{"user.fullName"},
+			GivenName:  []string{"user.firstName"},
+			FamilyName: []string{"user.lastName"},
+			Username:   []string{"user.displayName"},
+			Picture:    []string{"user.avatar"},
+			Locale:     []string{"user.locale"},
+		},
+		EmailVerifiedDefault: false,
+		Deprecated:           "the fitbit preset is deprecated: Google switched the legacy Fitbit Web API and its OAuth endpoints off in early November 2026 (2026-10-30 or 2026-11-02, Google's two notices disagree; support ended 2026-09-30); sign-ins will fail. Its successor, the Google Health API, signs in with Google accounts: use the google preset",
+		Console:              "dev.fitbit.com › Manage › Register an app (no longer possible after the shutdown): OAuth 2.0 Application Type Server, Redirect URL " + presetRedirectURI + " (exact match).",
+	},
+	{
+		Name:        "mercadolibre",
+		DisplayName: "Mercado Libre",
+		Kind:        "oauth2",
+		// The authorization host is per country: auth.mercadolibre.com.ar
+		// (AR), .com.mx, .cl, .com.co, …; Brazil auth.mercadolivre.com.br.
+		AuthURL:          "https://auth.mercadolibre.com.ar/authorization",
+		TokenURL:         "https://api.mercadolibre.com/oauth/token",
+		UserinfoURL:      "https://api.mercadolibre.com/users/me",
+		Scopes:           []string{"offline_access", "read"},
+		TokenAuthStyle:   AuthStyleParams,
+		TokenUserIDField: "user_id",
+		PKCE:             false,
+		Claims: Claims{
+			ID:         []string{"id"},
+			Name:       []string{"nickname"},
+			GivenName:  []string{"first_name"},
+			FamilyName: []string{"last_name"},
+			Username:   []string{"nickname"},
+			Attributes: []Attribute{{Name: "Country", Paths: []string{"country_id"}}},
+		},
+		EmailVerifiedDefault: true,
+		Console:              "Mercado Libre DevCenter (developers.mercadolibre.com.ar, or your country's) › Create application: Redirect URI " + presetRedirectURI + " (HTTPS only, exact match, localhost refused: use a .test host or a tunnel); tick Refresh Token (offline_access) and read. If you tick PKCE there, set PKCE=true: it is then mandatory.",
+	},
+	{
+		Name:                "wechat",
+		DisplayName:         "WeChat",
+		Kind:                "oauth2",
+		AuthURL:             "https://open.weixin.qq.com/connect/qrconnect#wechat_redirect",
+		TokenURL:            "https://api.weixin.qq.com/sns/oauth2/access_token",
+		RefreshURL:          "https://api.weixin.qq.com/sns/oauth2/refresh_token",
+		UserinfoURL:         "https://api.weixin.qq.com/sns/userinfo",
+		Scopes:              []string{"snsapi_login"},
+		TokenMethod:         "GET",
+		ClientIDParam:       "appid",
+		ClientSecretParam:   "secret",
+		UserinfoToken:       "query",
+		UserinfoParams:      url.Values{"lang": {"en"}},
+		TokenUserIDField:    "openid",
+		UserinfoUserIDParam: "openid",
+		PKCE:                false,
+		Claims: Claims{
+			// unionid is stable across the Open Platform account's apps;
+			// openid is per app. No e-mail: never map unionid to it.
+			ID:      []string{"unionid", "openid"},
+			Name:    []string{"nickname"},
+			Picture: []string{"headimgurl"},
+		},
+		EmailVerifiedDefault: false,
+		Console:              "open.weixin.qq.com (WeChat Open Platform) › Management Center › Website Application: create and get it approved; set the authorised callback domain to your host alone (a domain, not a URL: the redirect URI " + presetRedirectURI + " must be on it). CLIENT_ID is the AppID, CLIENT_SECRET the AppSecret.",
+	},
+	{
+		Name:        "keycloak",
+		DisplayName: "Keycloak",
+		Kind:        "oidc",
+		AuthURL:     "{issuer}/protocol/openid-connect/auth",
+		TokenURL:    "{issuer}/protocol/openid-connect/token",
+		UserinfoURL: "{issuer}/protocol/openid-connect/userinfo",
+		RevokeURL:   "{issuer}/protocol/openid-connect/revoke",
+		LogoutURL:   "{issuer}/protocol/openid-connect/logout",
+		Scopes:      []string{"openid", "email", "profile"},
+		PKCE:        true,
+		// Groups need a Group Membership mapper; the default path "groups"
+		// reads it.
+		EmailVerifiedDefault: true,
+		Console:              "Keycloak admin console › your realm › Clients › Create client: OpenID Connect, Client authentication on, Standard flow; Valid redirect URIs " + presetRedirectURI + " (exact, avoid *), Valid post logout redirect URIs your sign-out targets. Client scopes › <client>-dedicated › Add mapper › Group Membership (token claim name groups, Add to userinfo) for ALLOWED_GROUPS. ISSUER_URL is the realm URL, https://HOST/realms/REALM (before Keycloak 17: https://HOST/auth/realms/REALM).",
+		Needs:                []string{"ISSUER_URL"},
+	},
+	{
+		Name:                "auth0",
+		DisplayName:         "Auth0",
+		Kind:                "oidc",
+		IssuerTrailingSlash: true,
+		AuthURL:             "{issuer}/authorize",
+		TokenURL:            "{issuer}/oauth/token",
+		UserinfoURL:         "{issuer}/userinfo",
+		RevokeURL:           "{issuer}/oauth/revoke",
+		LogoutURL:           "{issuer}/oidc/logout",
+		Scopes:              []string{"openid", "profile", "email", "offline_access"},
+		PKCE:                true,
+		// Auth0's nickname is not unique (by default an address's local
+		// part), so it is not the username; set CLAIM_USERNAME=nickname to
+		// use it anyway.
+		EmailVerifiedDefault: true,
+		Console:              "Auth0 Dashboard › Applications › Create Application › Regular Web Application: Allowed Callback URLs " + presetRedirectURI + ", Allowed Logout URLs your sign-out targets; Advanced Settings › Grant Types: Authorization Code and Refresh Token (for sessions that outlive the access token). ISSUER_URL is https://TENANT.REGION.auth0.com/ or your custom domain.",
+		Needs:                []string{"ISSUER_URL"},
+	},
+}
+
+// LookupPreset returns the preset named by a PROVIDER value (case
+// insensitive), as a copy the caller may change.
+func LookupPreset(name string) (Preset, bool) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	for _, p := range presets {
+		if p.Name == name {
+			return p.clone(), true
+		}
+	}
+	return Preset{}, false
+}
+
+// PresetNames returns the PROVIDER values, generic ones first.
+func PresetNames() []string {
+	names := make([]string, len(presets))
+	for i, p := range presets {
+		names[i] = p.Name
+	}
+	return names
+}
+
+func (p Preset) clone() Preset {
+	p.Scopes = slices.Clone(p.Scopes)
+	p.Needs = slices.Clone(p.Needs)
+	p.AuthParams = clonePresetValues(p.AuthParams)
+	p.TokenParams = clonePresetValues(p.TokenParams)
+	p.UserinfoParams = clonePresetValues(p.UserinfoParams)
+	c := &p.Claims
+	for _, l := range []*[]string{&c.ID, &c.Email, &c.EmailVerified, &c.Name, &c.GivenName, &c.FamilyName, &c.Username, &c.Groups, &c.Picture, &c.Locale} {
+		*l = slices.Clone(*l)
+	}
+	if c.Attributes != nil {
+		attrs := make([]Attribute, len(c.Attributes))
+		for i, a := range c.Attributes {
+			attrs[i] = Attribute{Name: a.Name, Paths: slices.Clone(a.Paths)}
+		}
+		c.Attributes = attrs
+	}
+	if c.Values != nil {
+		vals := make(map[string]map[string]string, len(c.Values))
+		for k, m := range c.Values {
+			vals[k] = maps.Clone(m)
+		}
+		c.Values = vals
+	}
+	return p
+}
+
+func clonePresetValues(v url.Values) url.Values {
+	if v == nil {
+		return nil
+	}
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
+}
+
+// urls returns pointers to p's URL fields.
+func (p *Preset) urls() []*string {
+	return []*string{&p.AuthURL, &p.TokenURL, &p.UserinfoURL, &p.RefreshURL, &p.RevokeURL, &p.LogoutURL}
+}
+
+// Expand fills the URL templates of p. tenant is TENANT ("" means common);
+// issuer is ISSUER_URL ("" keeps the preset's issuer). For the presets whose
+// URLs derive from the issuer (GitLab, Keycloak, Auth0), {issuer} becomes
+// the issuer without its trailing slash, and the issuer itself is written
+// the way the provider writes it: with a trailing slash for Auth0, without
+// one otherwise. A URL that still needs an issuer when none is known is
+// left empty, so that the missing ISSUER_URL (see Needs) is what gets
+// reported. MultiTenant is kept only for a tenant-independent issuer
+// (Microsoft's common, organizations, consumers).
+func (p Preset) Expand(tenant, issuer string) Preset {
+	p = p.clone()
+	if tenant == "" {
+		tenant = "common"
+	}
+	tenant = url.PathEscape(tenant)
+	iss := issuer
+	if iss == "" {
+		iss = p.IssuerURL
+	}
+	iss = strings.ReplaceAll(iss, "{tenant}", tenant)
+	if iss != "" && p.issuerBased() {
+		base := strings.TrimRight(iss, "/")
+		iss = base
+		if p.IssuerTrailingSlash {
+			iss += "/"
+		}
+		for _, u := range p.urls() {
+			*u = strings.ReplaceAll(*u, "{issuer}", base)
+		}
+	}
+	p.IssuerURL = iss
+	for _, u := range p.urls() {
+		*u = strings.ReplaceAll(*u, "{tenant}", tenant)
+		if strings.Contains(*u, "{issuer}") {
+			*u = ""
+		}
+	}
+	if p.MultiTenant {
+		p.MultiTenant = presetMultiTenant(iss)
+	}
+	return p
+}
+
+// issuerBased reports whether p's URLs derive from the issuer.
+func (p *Preset) issuerBased() bool {
+	for _, u := range p.urls() {
+		if strings.Contains(*u, "{issuer}") {
+			return true
+		}
+	}
+	return false
+}
+
+// presetMultiTenant reports whether a Microsoft issuer names one of the
+// tenant-independent authorities, whose ID tokens carry the user's own
+// tenant in iss.
+func presetMultiTenant(issuer string) bool {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return false
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	switch strings.ToLower(first) {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	return false
+}
+
+// Apply returns cfg with p's defaults in every setting that explicit does
+// not report as set by the operator and that p gives a value (an empty
+// preset field leaves cfg's value). explicit takes a setting's suffix, such
+// as "TOKEN_METHOD" or "CLAIM_ID"; nil means nothing was set explicitly.
+// Expand p first. Apply covers the settings Config holds; ISSUER_URL,
+// LOGOUT_URL, DISPLAY_NAME and PKCE are the caller's to take from p.
+func (p Preset) Apply(cfg Config, explicit func(setting string) bool) Config {
+	p = p.clone()
+	set := func(setting string) bool { return explicit != nil && explicit(setting) }
+	str := func(setting string, dst *string, v string) {
+		if v != "" && !set(setting) {
+			*dst = v
+		}
+	}
+	list := func(setting string, dst *[]string, v []string) {
+		if len(v) > 0 && !set(setting) {
+			*dst = v
+		}
+	}
+	vals := func(setting string, dst *url.Values, v url.Values) {
+		if len(v) > 0 && !set(setting) {
+			*dst = v
+		}
+	}
+	str("AUTH_URL", &cfg.AuthURL, p.AuthURL)
+	str("TOKEN_URL", &cfg.TokenURL, p.TokenURL)
+	str("USERINFO_URL", &cfg.UserinfoURL, p.UserinfoURL)
+	str("REFRESH_URL", &cfg.RefreshURL, p.RefreshURL)
+	str("REVOKE_URL", &cfg.RevokeURL, p.RevokeURL)
+	list("SCOPES", &cfg.Scopes, p.Scopes)
+	str("TOKEN_METHOD", &cfg.TokenMethod, p.TokenMethod)
+	if p.TokenAuthStyle != AuthStyleAuto && !set("TOKEN_AUTH_STYLE") {
+		cfg.TokenAuthStyle = p.TokenAuthStyle
+	}
+	str("CLIENT_ID_PARAM", &cfg.ClientIDParam, p.ClientIDParam)
+	str("CLIENT_SECRET_PARAM", &cfg.ClientSecretParam, p.ClientSecretParam)
+	vals("AUTH_PARAMS", &cfg.AuthParams, p.AuthParams)
+	vals("TOKEN_PARAMS", &cfg.TokenParams, p.TokenParams)
+	vals("USERINFO_PARAMS", &cfg.UserinfoParams, p.UserinfoParams)
+	str("USERINFO_METHOD", &cfg.UserinfoMethod, p.UserinfoMethod)
+	str("USERINFO_TOKEN", &cfg.UserinfoToken, p.UserinfoToken)
+	str("USERINFO_TOKEN_PARAM", &cfg.UserinfoTokenParam, p.UserinfoTokenParam)
+	str("TOKEN_USER_ID_FIELD", &cfg.TokenUserIDField, p.TokenUserIDField)
+	str("USERINFO_USER_ID_PARAM", &cfg.UserinfoUserIDParam, p.UserinfoUserIDParam)
+	c, pc := &cfg.Claims, &p.Claims
+	list("CLAIM_ID", &c.ID, pc.ID)
+	list("CLAIM_EMAIL", &c.Email, pc.Email)
+	list("CLAIM_EMAIL_VERIFIED", &c.EmailVerified, pc.EmailVerified)
+	list("CLAIM_NAME", &c.Name, pc.Name)
+	list("CLAIM_GIVEN_NAME", &c.GivenName, pc.GivenName)
+	list("CLAIM_FAMILY_NAME", &c.FamilyName, pc.FamilyName)
+	list("CLAIM_USERNAME", &c.Username, pc.Username)
+	list("CLAIM_GROUPS", &c.Groups, pc.Groups)
+	list("CLAIM_PICTURE", &c.Picture, pc.Picture)
+	list("CLAIM_LOCALE", &c.Locale, pc.Locale)
+	if len(pc.Attributes) > 0 && !set("CLAIM_ATTRIBUTES") {
+		c.Attributes = pc.Attributes
+	}
+	if len(pc.Values) > 0 && !set("CLAIM_VALUES") {
+		c.Values = pc.Values
+	}
+	return cfg
+}

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/providers"
+	"github.com/portcullis/portcullis/proxy"
+	"github.com/portcullis/portcullis/session"
+)
+
+// A job runs in the background for as long as the server serves
+// (provider discovery, retried until it succeeds).
+type job func(ctx context.Context)
+
+// newServer maps the configuration onto the packages' options. It does no
+// network I/O: discovery and the like are returned as jobs for serve to
+// start.
+func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy.Server, []job, error) {
+	sessOpts := session.Options{
+		Name:     cfg.CookieName,
+		Secrets:  cfg.CookieSecrets,
+		Domain:   cfg.CookieDomain,
+		Path:     cfg.CookiePath,
+		Secure:   cfg.CookieSecure,
+		SameSite: cfg.CookieSameSite,
+		Expire:   cfg.CookieExpire,
+	}
+	var (
+		store       proxy.Sessions
+		readyChecks []func(context.Context) error
+		refresher   *session.Refresher
+		jobs        []job
+	)
+	cookies, err := session.NewCookieStore(sessOpts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("session cookie settings (PORTCULLIS_COOKIE_*): %w", err)
+	}
+	store = cookies
+	if cfg.RedisURL != "" {
+		// The client connects lazily: building it does no I/O.
+		client, err := session.NewRedisClient(cfg.RedisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
+		}
+		coord, err := session.NewRedisCoordinator(sessOpts, client)
+		if err != nil {
+			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
+		}
+		refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord})
+		readyChecks = append(readyChecks, coord.Ping)
+		if cfg.SessionStore == "redis" {
+			rs, err := session.NewRedisStore(sessOpts, client)
+			if err != nil {
+				return nil, nil, fmt.Errorf("PORTCULLIS_SESSION_STORE: %w", err)
+			}
+			store = rs
+		}
+	}
+	var (
+		entries   []proxy.Provider
+		attrNames []string
+		errs      []error
+	)
+	for _, pc := range cfg.Providers {
+		b, err := newProvider(cfg, pc, m, log)
+		if err != nil {
+			errs = append(errs, prefixLines(pc.Prefix, err))
+			continue
+		}
+		entries = append(entries, b.entry)
+		if b.discovery != nil {
+			o, id := b.discovery, pc.ID
+			readyChecks = append(readyChecks, func(context.Context) error {
+				if !o.Ready() {
+					return fmt.Errorf("provider %s: discovery not done yet", id)
+				}
+				return nil
+			})
+			jobs = append(jobs, func(ctx context.Context) {
+				o.Run(ctx, func(err error) { log.Warn("provider discovery failed; retrying", "provider", id, "err", err) })
+			})
+		}
+		for _, a := range pc.ClaimAttributes {
+			attrNames = append(attrNames, a.Name)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	srv, err := proxy.New(proxy.Options{
+		Upstream:               cfg.Upstream,
+		UpstreamTimeout:        cfg.UpstreamTimeout,
+		PublicURL:              cfg.PublicURL,
+		Providers:              entries,
+		Sessions:               store,
+		Refresher:              refresher,
+		ReadyChecks:            readyChecks,
+		Rules:                  proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},
+		Routes:                 routes(cfg),
+		SkipAuthPreflight:      cfg.SkipAuthPreflight,
+		TrustForwardedHeaders:  cfg.TrustForwardedHeaders,
+		TrustedProxies:         cfg.TrustedProxies,
+		AllowedRedirectDomains: cfg.AllowedRedirectDomains,
+		AllowUnverifiedEmail:   cfg.AllowUnverifiedEmail,
+		ValidateExternalToken:  cfg.ValidateExternalToken,
+		RefreshSkew:            cfg.RefreshSkew,
+		RefreshGrace:           cfg.RefreshGrace,
+		PassAccessToken:        cfg.PassAccessToken,
+		SetAuthorization:       cfg.SetAuthorization,
+		AttributeNames:         attrNames,
+		SignInTitle:            cfg.SignInTitle,
+		SignInLogoURL:          cfg.SignInLogoURL,
+		Metrics:                m,
+		Logger:                 log,
+	})
+	return srv, jobs, err
+}
+
+// routes are SKIP_AUTH_ROUTES (public) followed by the ROUTE_<N> rules, in
+// order: the first that matches a request decides.
+func routes(cfg *config.Config) []proxy.Route {
+	var out []proxy.Route
+	for _, r := range cfg.SkipAuthRoutes {
+		rt := proxy.Route{Path: r.Path, Public: true}
+		if r.Method != "" {
+			rt.Methods = []string{r.Method}
+		}
+		out = append(out, rt)
+	}
+	for _, r := range cfg.Routes {
+		out = append(out, proxy.Route{
+			Methods: r.Methods,
+			Path:    r.Path,
+			Public:  r.Public,
+			Rules:   proxy.Rules{Emails: r.Emails, Domains: r.Domains, Groups: r.Groups, Claims: r.Claims},
+		})
+	}
+	return out
+}
+
+// builtProvider is one configured provider, ready for the proxy.
+type builtProvider struct {
+	entry proxy.Provider
+	// discovery is set for OIDC providers, whose discovery runs in the
+	// background.
+	discovery *providers.OIDC
+}
+
+// explicitOr returns the configured value where the environment set it,
+// else the preset's when it has one, else the configured default.
+func explicitOr[T comparable](pc config.Provider, suffix string, configured, preset T) T {
+	var zero T
+	if pc.Explicit[suffix] || preset == zero {
+		return configured
+	}
+	return preset
+}
+
+// newProvider builds the provider for one configured entry: the preset's
+// data under the environment's settings, then the generic OAuth2, OIDC,
+// or the preset's own small wrapper (GitHub, Facebook).
+func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log *slog.Logger) (builtProvider, error) {
+	preset, ok := providers.LookupPreset(pc.Preset)
+	if !ok {
+		return builtProvider{}, fmt.Errorf("PROVIDER: unknown preset %q", pc.Preset)
+	}
+	preset = preset.Expand(pc.Tenant, pc.IssuerURL)
+	if preset.Deprecated != "" {
+		log.Warn("provider preset is deprecated", "provider", pc.ID, "preset", preset.Name, "warning", preset.Deprecated)
+	}
+	style := map[string]providers.AuthStyle{
+		"auto": providers.AuthStyleAuto, "header": providers.AuthStyleHeader, "params": providers.AuthStyleParams,
+	}[strings.ToLower(pc.TokenAuthStyle)]
+	attrs := make([]providers.Attribute, 0, len(pc.ClaimAttributes))
+	for _, a := range pc.ClaimAttributes {
+		attrs = append(attrs, providers.Attribute{Name: a.Name, Paths: []string{a.Path}})
+	}
+	pcfg := providers.Config{
+		ID:                  pc.ID,
+		ClientID:            pc.ClientID,
+		ClientSecret:        pc.ClientSecret,
+		AuthURL:             pc.AuthURL,
+		TokenURL:            pc.TokenURL,
+		UserinfoURL:         pc.UserinfoURL,
+		RefreshURL:          pc.RefreshURL,
+		RevokeURL:           pc.RevokeURL,
+		RedirectURL:         pc.RedirectURL,
+		Scopes:              pc.Scopes,
+		ResponseType:        pc.ResponseType,
+		TokenMethod:         pc.TokenMethod,
+		TokenAuthStyle:      style,
+		ClientIDParam:       pc.ClientIDParam,
+		ClientSecretParam:   pc.ClientSecretParam,
+		AuthParams:          pc.AuthParams,
+		TokenParams:         pc.TokenParams,
+		UserinfoParams:      pc.UserinfoParams,
+		UserinfoMethod:      pc.UserinfoMethod,
+		UserinfoToken:       pc.UserinfoToken,
+		UserinfoTokenParam:  pc.UserinfoTokenParam,
+		TokenUserIDField:    pc.TokenUserIDField,
+		UserinfoUserIDParam: pc.UserinfoUserIDParam,
+		Claims: providers.Claims{
+			ID: pc.ClaimID, Email: pc.ClaimEmail, EmailVerified: pc.ClaimEmailVerified,
+			Name: pc.ClaimName, GivenName: pc.ClaimGivenName, FamilyName: pc.ClaimFamilyName,
+			Username: pc.ClaimUsername, Groups: pc.ClaimGroups, Picture: pc.ClaimPicture, Locale: pc.ClaimLocale,
+			Attributes: attrs,
+			Values:     pc.ClaimValues,
+		},
+	}
+	explicit := func(setting string) bool {
+		// For OIDC, discovery supplies the endpoints the environment didn't.
+		if preset.Kind == "oidc" && (setting == "AUTH_URL" || setting == "TOKEN_URL" || setting == "USERINFO_URL") {
+			return true
+		}
+		return pc.Explicit[setting]
+	}
+	pcfg = preset.Apply(pcfg, explicit)
+	var problems []error
+	for _, need := range preset.Needs {
+		if need == "ISSUER_URL" && preset.IssuerURL == "" || need != "ISSUER_URL" && settingEmpty(pcfg, need) {
+			problems = append(problems, fmt.Errorf("%s: required by the %s preset", need, preset.Name))
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return builtProvider{}, err
+	}
+
+	entry := proxy.Provider{
+		ID:                  pc.ID,
+		DisplayName:         explicitOr(pc, "DISPLAY_NAME", pc.DisplayName, preset.DisplayName),
+		RedirectURL:         pc.RedirectURL,
+		ResponseType:        pcfg.ResponseType,
+		ClientID:            pc.ClientID,
+		LogoutURL:           explicitOr(pc, "LOGOUT_URL", pc.LogoutURL, preset.LogoutURL),
+		UnverifiedByDefault: !preset.EmailVerifiedDefault && preset.Name != "oauth2" && preset.Name != "oidc",
+	}
+	// PKCE: the environment's word, else the preset's (the generic presets
+	// follow the SPEC's default, on).
+	entry.PKCE = pc.PKCE
+	if !pc.Explicit["PKCE"] && preset.Name != "oauth2" && preset.Name != "oidc" {
+		entry.PKCE = preset.PKCE
+	}
+
+	// Every call to the provider is bounded by PROVIDER_TIMEOUT and timed,
+	// labelled by endpoint.
+	var oidcRef *providers.OIDC
+	static := map[string]string{}
+	for u, name := range map[string]string{pcfg.TokenURL: "token", pcfg.RefreshURL: "token", pcfg.UserinfoURL: "userinfo", pcfg.RevokeURL: "revoke"} {
+		if u != "" {
+			static[u] = name
+		}
+	}
+	pcfg.HTTPClient = &http.Client{
+		Timeout: cfg.ProviderTimeout,
+		Transport: m.InstrumentProvider(pc.ID, nil, func(r *http.Request) string {
+			u := *r.URL
+			u.RawQuery, u.Fragment = "", ""
+			s := u.String()
+			if strings.HasSuffix(u.Path, "/.well-known/openid-configuration") {
+				return "discovery"
+			}
+			if oidcRef != nil {
+				ep := oidcRef.Endpoints()
+				switch s {
+				case ep.TokenURL, ep.RefreshURL:
+					return "token"
+				case ep.UserinfoURL:
+					return "userinfo"
+				case ep.JWKSURL:
+					return "jwks"
+				case ep.RevokeURL:
+					return "revoke"
+				}
+			}
+			if name, ok := static[s]; ok {
+				return name
+			}
+			return "other"
+		}),
+	}
+
+	var b builtProvider
+	switch {
+	case preset.Kind == "oidc":
+		o, err := providers.NewOIDC(providers.OIDCConfig{
+			Config:      pcfg,
+			IssuerURL:   preset.IssuerURL,
+			LogoutURL:   entry.LogoutURL,
+			MultiTenant: preset.MultiTenant,
+		})
+		if err != nil {
+			return b, err
+		}
+		oidcRef = o
+		entry.LogoutURL = "" // the provider reports it once discovered
+		entry.Provider, b.discovery = o, o
+	case preset.Name == "github":
+		g, err := providers.NewGitHub(pcfg, providers.GitHubOptions{Teams: true})
+		if err != nil {
+			return b, err
+		}
+		entry.Provider = g
+	case preset.Name == "facebook":
+		f, err := providers.NewFacebook(pcfg, providers.FacebookOptions{AppSecretProof: true})
+		if err != nil {
+			return b, err
+		}
+		entry.Provider = f
+	default:
+		p, err := providers.NewOAuth2(pcfg)
+		if err != nil {
+			return b, err
+		}
+		entry.Provider = p
+	}
+	b.entry = entry
+	return b, nil
+}
+
+// settingEmpty reports whether a provider setting (by suffix) is empty.
+func settingEmpty(c providers.Config, suffix string) bool {
+	switch suffix {
+	case "AUTH_URL":
+		return c.AuthURL == ""
+	case "TOKEN_URL":
+		return c.TokenURL == ""
+	case "USERINFO_URL":
+		return c.UserinfoURL == ""
+	}
+	return false
+}

@@ -902,3 +902,34 @@ func TestReplayWithKeptCSRFCookie(t *testing.T) {
 		t.Errorf("token endpoint calls = %d; want 1", got)
 	}
 }
+
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{})
+	b := h.browser()
+	b.signIn("/")
+	b.header = http.Header{"Accept": {"application/json"}}
+	for _, tt := range []struct{ sent, want string }{
+		{"abc-123", "abc-123"},
+		{"bad id <script>", ""},
+		{"", ""},
+	} {
+		hdr := http.Header{}
+		if tt.sent != "" {
+			hdr.Set("X-Request-Id", tt.sent)
+		}
+		resp := b.do("GET", "/", nil, hdr)
+		e := decodeEcho(t, resp)
+		resp.Body.Close()
+		got, up := resp.Header.Get("X-Request-Id"), e.Headers.Get("X-Request-Id")
+		if got == "" || got != up {
+			t.Errorf("sent %q: response id %q, upstream id %q; want the same, non-empty", tt.sent, got, up)
+		}
+		if tt.want != "" && got != tt.want {
+			t.Errorf("sent %q: id %q; want it kept", tt.sent, got)
+		}
+		if tt.want == "" && got == tt.sent {
+			t.Errorf("sent %q: kept an unsafe id", tt.sent)
+		}
+	}
+}

@@ -1,11 +1,15 @@
 package proxy
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/session"
 )
 
 // routeClass names a request's route for metrics, from a fixed set.
@@ -28,11 +32,14 @@ func routeClass(path string) string {
 	return "other"
 }
 
-// statusWriter records the status a handler wrote. Unwrap lets
-// http.ResponseController reach Flush and Hijack (streaming, WebSocket).
+// statusWriter records what the access log needs: the status the handler
+// wrote and who the request was for. Unwrap lets http.ResponseController
+// reach Flush and Hijack (streaming, WebSocket).
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	user     string
+	provider string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -58,12 +65,42 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// noteUser tells the access log whose request w answers.
+func noteUser(w http.ResponseWriter, st *session.State) {
+	if sw, ok := w.(*statusWriter); ok && st != nil {
+		sw.user, sw.provider = st.User, st.Provider
+	}
+}
+
+// requestID returns the client's X-Request-Id when it is a sane token, or
+// a new random one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
+		ok := true
+		for i := 0; i < len(id) && ok; i++ {
+			c := id[i]
+			ok = c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.' || c == ':'
+		}
+		if ok {
+			return id
+		}
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // instrument counts requests by route class and status, tracks those in
-// flight, and writes one access-log line per request at debug level.
+// flight, gives each request an X-Request-Id (passed upstream and
+// answered), and writes one access-log line per request: no query string
+// (it may hold codes and tokens), no cookies, no headers.
 func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.InFlight.Inc()
+		id := requestID(r)
+		r.Header["X-Request-Id"] = []string{id}
+		w.Header()["X-Request-Id"] = []string{id}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			m.InFlight.Dec()
@@ -73,8 +110,16 @@ func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler 
 			}
 			route := routeClass(r.URL.Path)
 			m.Requests.WithLabelValues(route, metrics.Code(status)).Inc()
-			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "route", route,
-				"status", status, "duration", time.Since(start))
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)),
+				slog.String("user", sw.user),
+				slog.String("provider", sw.provider),
+				slog.String("request_id", id),
+			)
 		}()
 		next.ServeHTTP(sw, r)
 	})

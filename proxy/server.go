@@ -268,6 +268,7 @@ func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.S
 		return nil, nil
 	}
 	if !s.tokenExpired(st) {
+		noteUser(w, st)
 		return st, nil
 	}
 	st, err = s.refresh(w, r, st)
@@ -277,6 +278,7 @@ func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.S
 	if st == nil {
 		s.opts.Sessions.Clear(w, r)
 	}
+	noteUser(w, st)
 	return st, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -84,7 +83,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	if err != nil {
 		return fmt.Errorf("PORTCULLIS_LISTEN: %w", err)
 	}
-	servers := []*http.Server{newHTTPServer(srv, log)}
+	servers := []*http.Server{newHTTPServer(cfg, srv, log)}
 	listeners := []net.Listener{ln}
 	if cfg.MetricsListen != "off" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
@@ -94,7 +93,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
-		servers = append(servers, newHTTPServer(mux, log))
+		servers = append(servers, newHTTPServer(cfg, mux, log))
 		listeners = append(listeners, mln)
 		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
@@ -137,15 +136,18 @@ func redactURL(cfg *config.Config) string {
 	return cfg.Upstream.Redacted()
 }
 
-// newHTTPServer returns a server with bounded timeouts, so slow clients
-// can't hold connections forever. WriteTimeout stays 0: proxied responses
-// may stream for long.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// newHTTPServer returns a server with the configured timeouts, so slow
+// clients can't hold connections forever (READ_HEADER_TIMEOUT bounds a
+// slow-loris client; WRITE_TIMEOUT stays 0 by default because proxied
+// responses may stream for long).
+func newHTTPServer(cfg *config.Config, h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }

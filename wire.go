@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,8 +96,13 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
+	upstreamTLS, err := upstreamTLS(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
 	srv, err := proxy.New(proxy.Options{
 		Upstream:               cfg.Upstream,
+		UpstreamTLS:            upstreamTLS,
 		UpstreamTimeout:        cfg.UpstreamTimeout,
 		PublicURL:              cfg.PublicURL,
 		Providers:              entries,
@@ -121,6 +128,38 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 		Logger:                 log,
 	})
 	return srv, jobs, err
+}
+
+// upstreamTLS builds the TLS settings toward the upstream: the system's
+// roots plus UPSTREAM_CA, a client certificate, and (loudly) no
+// verification at all.
+func upstreamTLS(cfg *config.Config, log *slog.Logger) (*tls.Config, error) {
+	if cfg.UpstreamCA == "" && cfg.UpstreamClientCert == "" && !cfg.UpstreamInsecureSkipVerify {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.UpstreamCA != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(cfg.UpstreamCA)) {
+			return nil, errors.New("PORTCULLIS_UPSTREAM_CA: no PEM certificate found")
+		}
+		tc.RootCAs = pool
+	}
+	if cfg.UpstreamClientCert != "" {
+		pair, err := tls.X509KeyPair([]byte(cfg.UpstreamClientCert), []byte(cfg.UpstreamClientKey))
+		if err != nil {
+			return nil, fmt.Errorf("PORTCULLIS_UPSTREAM_CLIENT_CERT: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	if cfg.UpstreamInsecureSkipVerify {
+		log.Warn("PORTCULLIS_UPSTREAM_INSECURE_SKIP_VERIFY=true: the upstream's TLS certificate is NOT verified; anyone on the path can impersonate it. Use PORTCULLIS_UPSTREAM_CA instead.")
+		tc.InsecureSkipVerify = true
+	}
+	return tc, nil
 }
 
 // routes are SKIP_AUTH_ROUTES (public) followed by the ROUTE_<N> rules, in

@@ -71,9 +71,20 @@ type Config struct {
 	AllowUnverifiedEmail  bool           `env:"ALLOW_UNVERIFIED_EMAIL" envDefault:"false" doc:"admit users whose provider says their e-mail is not verified"`
 
 	// ProviderIDs is PORTCULLIS_PROVIDERS as given; Providers is the result.
-	ProviderIDs     []string      `env:"PROVIDERS" doc:"comma list of provider ids (lower-case letters and digits) for several providers; each is then configured with PORTCULLIS_<ID>_ variables"`
-	ProviderTimeout time.Duration `env:"PROVIDER_TIMEOUT" envDefault:"10s" doc:"bound on every call to a provider (token, userinfo, discovery, JWKS, revoke)"`
-	UpstreamTimeout time.Duration `env:"UPSTREAM_TIMEOUT" envDefault:"0" refDefault:"0 (none)" doc:"response-header timeout toward the upstream"`
+	ProviderIDs       []string      `env:"PROVIDERS" doc:"comma list of provider ids (lower-case letters and digits) for several providers; each is then configured with PORTCULLIS_<ID>_ variables"`
+	ProviderTimeout   time.Duration `env:"PROVIDER_TIMEOUT" envDefault:"10s" doc:"bound on every call to a provider (token, userinfo, discovery, JWKS, revoke)"`
+	UpstreamTimeout   time.Duration `env:"UPSTREAM_TIMEOUT" envDefault:"0" refDefault:"0 (none)" doc:"response-header timeout toward the upstream"`
+	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT" envDefault:"10s" doc:"how long a client may take to send a request's headers (slow-loris bound)"`
+	ReadTimeout       time.Duration `env:"READ_TIMEOUT" envDefault:"0" refDefault:"0 (none)" doc:"how long a client may take to send a whole request, body included; 0 leaves large uploads unbounded"`
+	WriteTimeout      time.Duration `env:"WRITE_TIMEOUT" envDefault:"0" refDefault:"0 (none)" doc:"how long writing a response may take; 0 keeps streaming responses and WebSockets open"`
+	IdleTimeout       time.Duration `env:"IDLE_TIMEOUT" envDefault:"120s" doc:"how long an idle keep-alive connection stays open"`
+	MaxHeaderBytes    int           `env:"MAX_HEADER_BYTES" envDefault:"65536" doc:"largest request header block accepted; large enough for split session cookies"`
+
+	UpstreamCA                 string `env:"UPSTREAM_CA" secret:"true" doc:"PEM CA certificates trusted for an https upstream besides the system's; use UPSTREAM_CA_FILE for a file"`
+	UpstreamClientCert         string `env:"UPSTREAM_CLIENT_CERT" doc:"PEM client certificate for mutual TLS to the upstream (UPSTREAM_CLIENT_CERT_FILE for a file)"`
+	UpstreamClientKey          string `env:"UPSTREAM_CLIENT_KEY" secret:"true" doc:"PEM private key of UPSTREAM_CLIENT_CERT (UPSTREAM_CLIENT_KEY_FILE for a file)"`
+	UpstreamInsecureSkipVerify bool   `env:"UPSTREAM_INSECURE_SKIP_VERIFY" envDefault:"false" doc:"do not verify the upstream's certificate: for tests only, logged as a warning at start-up"`
+
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"on SIGTERM, how long in-flight requests may finish (while /ready answers 503)"`
 
 	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info" doc:"debug, info, warn or error"`

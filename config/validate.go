@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -80,6 +82,24 @@ func (c *Config) validate() error {
 	v.positive(n("PROVIDER_TIMEOUT"), c.ProviderTimeout)
 	v.nonNegative(n("UPSTREAM_TIMEOUT"), c.UpstreamTimeout)
 	v.nonNegative(n("SHUTDOWN_TIMEOUT"), c.ShutdownTimeout)
+	v.positive(n("READ_HEADER_TIMEOUT"), c.ReadHeaderTimeout)
+	v.nonNegative(n("READ_TIMEOUT"), c.ReadTimeout)
+	v.nonNegative(n("WRITE_TIMEOUT"), c.WriteTimeout)
+	v.nonNegative(n("IDLE_TIMEOUT"), c.IdleTimeout)
+	if c.MaxHeaderBytes < 8<<10 || c.MaxHeaderBytes > 1<<20 {
+		v.add(n("MAX_HEADER_BYTES"), "must be between 8192 and 1048576, got %d", c.MaxHeaderBytes)
+	}
+	if c.UpstreamCA != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(c.UpstreamCA)) {
+		v.add(n("UPSTREAM_CA"), "no PEM certificate found")
+	}
+	switch {
+	case (c.UpstreamClientCert == "") != (c.UpstreamClientKey == ""):
+		v.add(n("UPSTREAM_CLIENT_CERT"), "set together with %s", n("UPSTREAM_CLIENT_KEY"))
+	case c.UpstreamClientCert != "":
+		if _, err := tls.X509KeyPair([]byte(c.UpstreamClientCert), []byte(c.UpstreamClientKey)); err != nil {
+			v.add(n("UPSTREAM_CLIENT_CERT"), "not a usable certificate and key pair: %v", err)
+		}
+	}
 	switch c.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
 	default:

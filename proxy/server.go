@@ -6,6 +6,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,6 +63,9 @@ type Options struct {
 	Upstream *url.URL
 	// UpstreamTimeout bounds the wait for the upstream's response headers; 0: none.
 	UpstreamTimeout time.Duration
+	// UpstreamTLS configures TLS to an https upstream (custom CA, client
+	// certificate); nil: the system's defaults.
+	UpstreamTLS *tls.Config
 	// PublicURL is the external base URL; nil: taken from each request.
 	PublicURL *url.URL
 	Providers []Provider
@@ -178,7 +182,7 @@ func New(opts Options) (*Server, error) {
 		s.attrKeys[name] = http.CanonicalHeaderKey("X-User-Attr-" + name)
 	}
 	if opts.Upstream != nil {
-		s.upstream = s.newReverseProxy(opts.Upstream, opts.UpstreamTimeout)
+		s.upstream = s.newReverseProxy(opts.Upstream, opts.UpstreamTimeout, opts.UpstreamTLS)
 	}
 	if s.opts.Metrics == nil {
 		s.opts.Metrics = metrics.New()
@@ -213,8 +217,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /oauth2/sign_out", s.signOut)
 	mux.HandleFunc("POST /oauth2/sign_out", s.signOut)
 	mux.HandleFunc("GET /oauth2/userinfo", s.userinfo)
-	mux.HandleFunc("GET /oauth2/auth", s.auth)
-	mux.HandleFunc("GET /oauth2/forward-auth", s.forwardAuth)
+	// Any method: Envoy ext_authz checks with the request's own method.
+	mux.HandleFunc("/oauth2/auth", s.auth)
+	mux.HandleFunc("/oauth2/forward-auth", s.forwardAuth)
 	mux.HandleFunc("/oauth2/", s.notFound)
 	mux.HandleFunc("/", s.protected)
 	return mux

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,7 +31,7 @@ type upstreamCall struct {
 // client sent that only we may say (identity headers in every spelling, our
 // cookies; X-Forwarded-* are dropped by Rewrite itself) and sets the
 // identity from the session found earlier in the request's context.
-func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration) *httputil.ReverseProxy {
+func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration, tlsConfig *tls.Config) *httputil.ReverseProxy {
 	transport := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -41,6 +42,7 @@ func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration) *
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		ResponseHeaderTimeout: headerTimeout,
+		TLSClientConfig:       tlsConfig,
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {

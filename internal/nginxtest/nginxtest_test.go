@@ -1,0 +1,69 @@
+package nginxtest_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/nginxtest"
+)
+
+func TestStart(t *testing.T) {
+	t.Parallel()
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "app saw "+r.URL.Path)
+	}))
+	defer app.Close()
+	addr := nginxtest.Start(t, `
+server {
+    listen {{.Listen}};
+    location = /direct { return 200 "nginx"; }
+    location / { proxy_pass http://{{.Upstream}}; }
+}`, nginxtest.Vars{Upstream: strings.TrimPrefix(app.URL, "http://")})
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Errorf("Start = %q; want 127.0.0.1:<port>", addr)
+	}
+	for path, want := range map[string]string{"/direct": "nginx", "/x": "app saw /x"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != want {
+			t.Errorf("GET %s = %d %q; want 200 %q", path, resp.StatusCode, body, want)
+		}
+		if s := resp.Header.Get("Server"); !strings.HasPrefix(s, "nginx") {
+			t.Errorf("GET %s: Server = %q; want nginx", path, s)
+		}
+	}
+}
+
+// TestStartTwice runs two nginx at once: nothing is shared between them.
+func TestStartTwice(t *testing.T) {
+	t.Parallel()
+	conf := `server { listen {{.Listen}}; location / { return 204; } }`
+	a := nginxtest.Start(t, conf, nginxtest.Vars{})
+	b := nginxtest.Start(t, conf, nginxtest.Vars{})
+	if a == b {
+		t.Fatalf("both nginx on %s", a)
+	}
+	for _, addr := range []string{a, b} {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Errorf("GET http://%s/ = %d; want 204", addr, resp.StatusCode)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	nginxtest.Check(t, `server { listen {{.Listen}}; location / { proxy_pass http://{{.Portcullis}}; } }`,
+		nginxtest.Vars{Portcullis: "127.0.0.1:4180"})
+}

@@ -1,0 +1,325 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/providers"
+	"github.com/portcullis/portcullis/session"
+)
+
+// These benchmarks take the hot path apart: the authenticated request with
+// the network replaced by an in-memory transport (so the figure is
+// Portcullis's own cost, next to a bare httputil.ReverseProxy on the same
+// transport), and its pieces one by one. BENCHMARKS.md has the figures.
+
+// memTransport answers every request at once with a fixed small response,
+// without a network: what is left is the cost of whatever sits in front.
+type memTransport struct{ body string }
+
+func (t memTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	return &http.Response{
+		Status:        "200 OK",
+		StatusCode:    http.StatusOK,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
+		Body:          io.NopCloser(strings.NewReader(t.body)),
+		ContentLength: int64(len(t.body)),
+		Request:       r,
+	}, nil
+}
+
+// benchInternalServer returns a Server whose upstream transport is in
+// memory, and a browser request carrying a valid session cookie (1 KB
+// access token, a typical JWT).
+func benchInternalServer(b *testing.B, opts func(*Options)) (*Server, *http.Request) {
+	b.Helper()
+	p, err := providers.NewOAuth2(providers.Config{
+		ID: "oauth2", ClientID: "bench", ClientSecret: "bench-client-secret",
+		AuthURL: "http://127.0.0.1:1/authorize", TokenURL: "http://127.0.0.1:1/token", UserinfoURL: "http://127.0.0.1:1/userinfo",
+	})
+	if err != nil {
+		b.Fatalf("NewOAuth2: %v", err)
+	}
+	store, err := session.NewCookieStore(session.Options{
+		Name:    "_portcullis",
+		Secrets: [][]byte{[]byte("bench-secret-0123456789abcdef-32")},
+		Expire:  24 * time.Hour,
+	})
+	if err != nil {
+		b.Fatalf("NewCookieStore: %v", err)
+	}
+	o := Options{
+		Upstream:              &url.URL{Scheme: "http", Host: "app.internal:8080"},
+		Providers:             []Provider{{ID: "oauth2", PKCE: true, Provider: p}},
+		Sessions:              store,
+		ValidateExternalToken: true,
+		RefreshSkew:           30 * time.Second,
+		RefreshGrace:          5 * time.Minute,
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	s, err := New(o)
+	if err != nil {
+		b.Fatalf("New: %v", err)
+	}
+	s.upstream.Transport = memTransport{body: "hello from the app\n"}
+
+	rec := httptest.NewRecorder()
+	if err := store.Save(rec, httptest.NewRequest("GET", "/", nil), benchInternalState()); err != nil {
+		b.Fatalf("Save: %v", err)
+	}
+	r := benchBrowserRequest("/app/page?id=42")
+	for _, c := range rec.Result().Cookies() {
+		r.AddCookie(c)
+	}
+	return s, r
+}
+
+func benchInternalState() *session.State {
+	now := time.Now()
+	return &session.State{
+		Provider: "oauth2", UserID: "248289761001", User: "alice", Email: "alice@example.com",
+		Name: "Alice Example", GivenName: "Alice", FamilyName: "Example", Username: "alice",
+		Groups:      []string{"admins", "staff"},
+		AccessToken: strings.Repeat("a", 1000), RefreshToken: strings.Repeat("r", 40),
+		Expiry: now.Add(time.Hour), CreatedAt: now,
+	}
+}
+
+// benchBrowserRequest is a browser's GET with the usual headers and an
+// application cookie, without a session.
+func benchBrowserRequest(path string) *http.Request {
+	r := httptest.NewRequest("GET", path, nil)
+	r.Header.Set("Accept", "text/html,application/xhtml+xml")
+	r.Header.Set("Accept-Encoding", "gzip, deflate, br")
+	r.Header.Set("Accept-Language", "en-GB,en;q=0.9")
+	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36")
+	r.Header.Set("Referer", "http://example.com/app/")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	r.AddCookie(&http.Cookie{Name: "app_pref", Value: "dark"})
+	return r
+}
+
+func benchServe(b *testing.B, h http.Handler, r *http.Request, want int) {
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != want {
+			b.Fatalf("GET %s = %d; want %d: %s", r.URL, w.Code, want, w.Body)
+		}
+	}
+}
+
+// BenchmarkHotPath is the signed-in proxied request with the upstream in
+// memory. "bare" is httputil.ReverseProxy alone on the same transport,
+// rewriting as Portcullis does minus the identity; the difference between
+// the two is what authentication costs per request.
+func BenchmarkHotPath(b *testing.B) {
+	s, r := benchInternalServer(b, nil)
+	b.Run("portcullis", func(b *testing.B) { benchServe(b, s, r, http.StatusOK) })
+
+	target := s.opts.Upstream
+	bare := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			pr.Out.Host = pr.In.Host
+		},
+		Transport: memTransport{body: "hello from the app\n"},
+	}
+	b.Run("bare", func(b *testing.B) { benchServe(b, bare, r, http.StatusOK) })
+
+	// Each layer of the request, without the ones after it.
+	b.Run("instrument", func(b *testing.B) {
+		h := s.instrument(s.metrics, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		benchServe(b, h, r, http.StatusOK)
+	})
+	b.Run("mux", func(b *testing.B) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /ping", s.ping)
+		mux.HandleFunc("GET /oauth2/auth", s.auth)
+		mux.HandleFunc("/oauth2/", s.notFound)
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {})
+		benchServe(b, mux, r, http.StatusOK)
+	})
+	b.Run("loadSession", func(b *testing.B) {
+		b.ReportAllocs()
+		w := httptest.NewRecorder()
+		for b.Loop() {
+			if st, err := s.loadSession(w, r); st == nil || err != nil {
+				b.Fatalf("loadSession = %v, %v; want a session", st, err)
+			}
+		}
+	})
+	b.Run("cookies", func(b *testing.B) {
+		// r.Cookies() parses the Cookie header; Load does it once per request.
+		b.ReportAllocs()
+		for b.Loop() {
+			if len(r.Cookies()) != 2 {
+				b.Fatal("want 2 cookies")
+			}
+		}
+	})
+}
+
+// BenchmarkHeaderRewrite is the Rewrite hook's header work on a browser's
+// request: identity headers stripped (none sent, the usual case; then a
+// spoofing client's), our cookies stripped from the Cookie header, and the
+// identity set from the session.
+func BenchmarkHeaderRewrite(b *testing.B) {
+	s, r := benchInternalServer(b, nil)
+	st := benchInternalState()
+	clean := r.Header.Clone()
+
+	b.Run("strip-identity/none", func(b *testing.B) {
+		h := clean.Clone()
+		b.ReportAllocs()
+		for b.Loop() {
+			stripIdentityHeaders(h)
+		}
+	})
+	b.Run("strip-identity/spoofed", func(b *testing.B) {
+		h := clean.Clone()
+		spoof := []string{"X-User", "X_Email", "X-User-Groups", "X-Auth-Request-User", "X-Forwarded-User"}
+		v := []string{"mallory"}
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, k := range spoof {
+				h[k] = v
+			}
+			stripIdentityHeaders(h)
+		}
+	})
+	b.Run("strip-own-cookies", func(b *testing.B) {
+		h := clean.Clone()
+		cookie := h["Cookie"]
+		b.ReportAllocs()
+		for b.Loop() {
+			h["Cookie"] = cookie
+			stripOwnCookies(h, s.opts.Sessions.IsOwnCookie)
+		}
+	})
+	b.Run("set-identity", func(b *testing.B) {
+		h := clean.Clone()
+		b.ReportAllocs()
+		for b.Loop() {
+			setUpstreamHeaders(h, st, s.attrKeys, false, false)
+		}
+	})
+	b.Run("all", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			h := clean.Clone() // what ReverseProxy does before Rewrite
+			stripIdentityHeaders(h)
+			stripOwnCookies(h, s.opts.Sessions.IsOwnCookie)
+			setUpstreamHeaders(h, st, s.attrKeys, false, false)
+		}
+	})
+	b.Run("clone-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = clean.Clone()
+		}
+	})
+}
+
+// BenchmarkAuthorization is the per-request decision: route rules on the
+// path, then the global and route allow-lists on the session.
+func BenchmarkAuthorization(b *testing.B) {
+	st := benchInternalState()
+	cases := []struct {
+		name string
+		opts func(*Options)
+	}{
+		{"no-rules", nil},
+		{"global-lists", func(o *Options) {
+			o.Rules = Rules{Domains: []string{"example.org", "example.com"}, Groups: []string{"staff"}}
+		}},
+		{"three-routes", func(o *Options) {
+			o.Rules = Rules{Domains: []string{"example.com"}}
+			o.Routes = []Route{
+				{Path: regexp.MustCompile(`^/static/`), Public: true},
+				{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/api/`), Rules: Rules{Groups: []string{"writers"}}},
+				{Path: regexp.MustCompile(`^/app/`), Rules: Rules{Groups: []string{"staff", "admins"}}},
+			}
+		}},
+	}
+	for _, c := range cases {
+		s, _ := benchInternalServer(b, c.opts)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d := s.decide("GET", "/app/page")
+				if ok, why := s.allowed(st, d.routes, nil); !ok || d.public {
+					b.Fatalf("allowed = false, %q; want true", why)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSafeRedirect is the rd check, run at sign-in start, callback and
+// sign-out (not on the proxied hot path).
+func BenchmarkSafeRedirect(b *testing.B) {
+	allowed := []string{".example.com", "partner.example.org:*"}
+	for _, c := range []struct{ name, rd, want string }{
+		{"path", "/app/page?id=42#top", "/app/page?id=42#top"},
+		{"absolute-own", "https://app.example.com/app/page?id=42", "https://app.example.com/app/page?id=42"},
+		{"absolute-allowed", "https://partner.example.org:8443/x", "https://partner.example.org:8443/x"},
+		{"hostile", "https://app.example.com@evil.example/", "/"},
+		{"protocol-relative", "//evil.example/", "/"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if got := safeRedirect(c.rd, "app.example.com", allowed); got != c.want {
+					b.Fatalf("safeRedirect(%q) = %q; want %q", c.rd, got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRouteClass is the metrics label computed on every request.
+func BenchmarkRouteClass(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if routeClass("/app/page") != "proxy" {
+			b.Fatal("want proxy")
+		}
+	}
+}
+
+// BenchmarkMetricsLabels is the counter lookup of every request:
+// WithLabelValues hashes the label values on each call.
+func BenchmarkMetricsLabels(b *testing.B) {
+	m := metrics.New()
+	b.Run("requests", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.Requests.WithLabelValues("proxy", metrics.Code(200)).Inc()
+		}
+	})
+	b.Run("upstream-duration", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.UpstreamDuration.WithLabelValues(metrics.Code(200)).Observe(0.001)
+		}
+	})
+}

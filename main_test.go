@@ -392,3 +392,37 @@ func TestSeveralProvidersFromEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmePresetsTable: the README's presets table is the one in
+// examples/providers/README.md (links adjusted), so neither drifts.
+func TestReadmePresetsTable(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples, err := os.ReadFile("examples/providers/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func(doc string) []string {
+		var out []string
+		for _, l := range strings.Split(doc, "\n") {
+			if strings.HasPrefix(l, "| `") {
+				out = append(out, strings.Fields(l)[1]) // the preset's name
+			}
+		}
+		return out
+	}
+	_, section, _ := strings.Cut(string(readme), "<!-- presets:begin -->")
+	section, _, _ = strings.Cut(section, "<!-- presets:end -->")
+	got, want := rows(section), rows(string(examples))
+	if strings.Join(got, " ") != strings.Join(want, " ") || len(got) < 14 {
+		t.Errorf("README presets %v; examples/providers/README.md has %v", got, want)
+	}
+	for _, l := range strings.Split(section, "\n") {
+		if strings.HasPrefix(l, "| `") && !strings.Contains(l, "](examples/providers/") {
+			t.Errorf("README row without its env file link: %.60s…", l)
+		}
+	}
+}

@@ -933,3 +933,25 @@ func TestRequestID(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityHeadersEverywhere: every answer Portcullis writes itself
+// carries the security headers; proxied answers are the upstream's.
+func TestSecurityHeadersEverywhere(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{})
+	b := h.browser()
+	for _, path := range []string{"/ping", "/ready", "/oauth2/sign_in", "/oauth2/start", "/oauth2/userinfo", "/oauth2/auth", "/oauth2/sign_out", "/oauth2/nope", "/app"} {
+		resp := b.get(path)
+		readBody(t, resp)
+		if resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Cache-Control") != "no-store" ||
+			!strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("GET %s (%d) lacks security headers: %v", path, resp.StatusCode, resp.Header)
+		}
+	}
+	b.signIn("/")
+	resp := b.get("/app")
+	readBody(t, resp)
+	if resp.Header.Get("Content-Security-Policy") != "" {
+		t.Errorf("proxied answer got our CSP")
+	}
+}

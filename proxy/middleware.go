@@ -101,6 +101,11 @@ func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler 
 		id := requestID(r)
 		r.Header["X-Request-Id"] = []string{id}
 		w.Header()["X-Request-Id"] = []string{id}
+		route := routeClass(r.URL.Path)
+		if route != "proxy" {
+			// Our own pages, redirects and answers; the upstream's are its own.
+			setSecurityHeaders(w.Header())
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			m.InFlight.Dec()
@@ -108,7 +113,6 @@ func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler 
 			if status == 0 {
 				status = http.StatusOK
 			}
-			route := routeClass(r.URL.Path)
 			m.Requests.WithLabelValues(route, metrics.Code(status)).Inc()
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),

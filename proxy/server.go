@@ -420,6 +420,7 @@ func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	setSecurityHeaders(w.Header())
 	rd := r.URL.RequestURI()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		rd = "/" // a form POST can't be replayed after sign-in

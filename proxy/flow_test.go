@@ -955,3 +955,30 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 		t.Errorf("proxied answer got our CSP")
 	}
 }
+
+// TestSignInStartFlood: a flood of sign-in starts from one browser keeps
+// one bounded CSRF cookie, and the newest sign-in still completes.
+func TestSignInStartFlood(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{})
+	b := h.browser()
+	var last *url.URL
+	for i := range 200 {
+		resp := b.get(fmt.Sprintf("/oauth2/start?rd=/page%d", i))
+		readBody(t, resp)
+		last, _ = resp.Location()
+		for _, line := range resp.Header.Values("Set-Cookie") {
+			if len(line) > 4096 {
+				t.Fatalf("start #%d set a %d-byte cookie", i, len(line))
+			}
+		}
+	}
+	if n := len(b.cookies); n != 1 {
+		t.Errorf("cookies after 200 starts = %d; want the one CSRF cookie", n)
+	}
+	resp, hops := b.follow(last.String())
+	readBody(t, resp)
+	if resp.StatusCode != 200 || !strings.HasSuffix(hops[len(hops)-1], "/page199") {
+		t.Errorf("newest sign-in = %d after %v; want 200 at /page199", resp.StatusCode, hops)
+	}
+}

@@ -134,7 +134,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		if d := clean(q.Get("error_description"), 300); d != "" {
 			msg = "The provider refused the sign-in: " + d
 		}
-		s.log.Info("sign-in refused by provider", "provider", p.ID, "error", clean(code, 100))
+		s.log.Info("sign-in refused by provider", "audit", "denial", "provider", p.ID, "error", clean(code, 100))
 		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Sign-in refused", msg)
 		return
@@ -169,7 +169,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 	}
 	unverified := id.EmailVerified != nil && !*id.EmailVerified || id.EmailVerified == nil && p.UnverifiedByDefault
 	if unverified && id.Email != "" && !s.opts.AllowUnverifiedEmail {
-		s.log.Info("sign-in denied: e-mail not verified", "provider", p.ID)
+		s.log.Info("sign-in denied: e-mail not verified", "audit", "denial", "provider", p.ID)
 		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Access denied",
 			"Your provider says your e-mail address is not verified. Verify it with the provider, then sign in again.")
@@ -177,7 +177,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 	}
 	st := newState(p.ID, id, tokens, s.now())
 	if ok, why := s.rules.Allow(st); !ok {
-		s.log.Info("sign-in denied by rules", "provider", p.ID, "user", st.User)
+		s.log.Info("sign-in denied by rules", "audit", "denial", "provider", p.ID, "user", st.User)
 		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
 		return
@@ -192,7 +192,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 		s.fail(w, r, http.StatusBadGateway, "Sign-in failed", msg)
 		return
 	}
-	s.log.Info("signed in", "provider", p.ID, "user", st.User)
+	s.log.Info("signed in", "audit", "sign_in", "provider", p.ID, "user", st.User)
 	s.signInResult(p.ID, metrics.SignInOK)
 	status := http.StatusFound
 	if r.Method == http.MethodPost {
@@ -273,7 +273,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	setSecurityHeaders(w.Header())
 	target := rd
 	if st != nil {
-		s.log.Info("signed out", "provider", st.Provider, "user", st.User)
+		s.log.Info("signed out", "audit", "sign_out", "provider", st.Provider, "user", st.User)
 		if p, ok := s.providers[st.Provider]; ok {
 			s.revoke(r, p, st)
 			if s.logoutURL(p) != "" {

@@ -304,7 +304,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 	}
 	if !ok || st.RefreshToken == "" {
 		s.refreshResult(st.Provider, "no_refresh_token")
-		s.log.Info("session ended: access token expired and there is no refresh token", "provider", st.Provider, "user", st.User)
+		s.log.Info("session ended: access token expired and there is no refresh token", "audit", "session_end", "provider", st.Provider, "user", st.User)
 		return nil, nil
 	}
 	fresh, err := s.refresher.Refresh(r.Context(), st, func(ctx context.Context, old *session.State) (*session.State, error) {
@@ -328,7 +328,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 				s.log.Warn("identity after refresh not updated", "provider", old.Provider, "err", err)
 			}
 		}
-		s.log.Info("token refreshed", "provider", old.Provider, "user", old.User)
+		s.log.Info("token refreshed", "audit", "refresh", "provider", old.Provider, "user", old.User)
 		return &ns, nil
 	})
 	switch {
@@ -346,7 +346,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 		return fresh, nil
 	case errors.Is(err, session.ErrRefreshDead):
 		s.refreshResult(st.Provider, "invalid_grant")
-		s.log.Info("session ended: the provider refused the refresh token", "provider", st.Provider, "user", st.User)
+		s.log.Info("session ended: the provider refused the refresh token", "audit", "session_end", "provider", st.Provider, "user", st.User)
 		return nil, nil
 	default:
 		if !errors.Is(err, session.ErrRefreshBackoff) && !errors.Is(err, context.Canceled) {
@@ -355,7 +355,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 		if s.now().Before(st.Expiry.Add(s.opts.RefreshGrace)) {
 			return st, nil // keep working within the grace; retried after the backoff
 		}
-		s.log.Info("session ended: refresh kept failing past the grace period", "provider", st.Provider, "user", st.User, "err", err)
+		s.log.Info("session ended: refresh kept failing past the grace period", "audit", "session_end", "provider", st.Provider, "user", st.User, "err", err)
 		return nil, nil
 	}
 }

@@ -35,7 +35,8 @@ const usage = `Usage: portcullis [command]
 Commands:
   serve     read the configuration from the environment and serve (the default)
   demo      run a development provider, a demo app and the proxy on loopback
-  check     validate the configuration and print the effective settings
+  check     validate the configuration, print the effective settings, contact OIDC discovery
+  token     client-credentials grant at the provider; prints the token JSON (--provider ID, --scope S)
   version   print the version
   help      print this help
 
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = demo(ctx, getenv, stdout, stderr)
 	case "check":
 		err = check(getenv, stdout)
+	case "token":
+		return tokenCommand(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "--help", "-h", "-help":

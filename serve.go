@@ -39,9 +39,6 @@ func notYetSupported(cfg *config.Config) error {
 	if cfg.UsersDB != "" {
 		no("PORTCULLIS_USERS_DB", "a user registry")
 	}
-	if cfg.BearerTokens {
-		no("PORTCULLIS_BEARER_TOKENS", "bearer-token authentication")
-	}
 	return errors.Join(errs...)
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/providers"
@@ -100,6 +101,10 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 	if err != nil {
 		return nil, nil, err
 	}
+	signer, err := assertionSigner(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	srv, err := proxy.New(proxy.Options{
 		Upstream:               cfg.Upstream,
 		UpstreamTLS:            upstreamTLS,
@@ -111,6 +116,8 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 		ReadyChecks:            readyChecks,
 		Rules:                  proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},
 		Routes:                 routes(cfg),
+		BearerTokens:           cfg.BearerTokens,
+		Assertions:             signer,
 		SkipAuthPreflight:      cfg.SkipAuthPreflight,
 		TrustForwardedHeaders:  cfg.TrustForwardedHeaders,
 		TrustedProxies:         cfg.TrustedProxies,
@@ -128,6 +135,29 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 		Logger:                 log,
 	})
 	return srv, jobs, err
+}
+
+// assertionSigner builds the signer of X-Portcullis-Assertion, or nil.
+func assertionSigner(cfg *config.Config) (*assertion.Signer, error) {
+	if !cfg.Assertion {
+		return nil, nil
+	}
+	opts := assertion.Options{Issuer: "portcullis", Audience: cfg.AssertionAudience, TTL: cfg.AssertionTTL}
+	if cfg.PublicURL != nil {
+		opts.Issuer = strings.TrimSuffix(cfg.PublicURL.String(), "/")
+	}
+	if cfg.AssertionKey != "" {
+		key, err := assertion.ParsePrivateKeyPEM([]byte(cfg.AssertionKey))
+		if err != nil {
+			return nil, fmt.Errorf("PORTCULLIS_ASSERTION_KEY: %w", err)
+		}
+		opts.Key = key
+	}
+	s, err := assertion.NewSigner(opts)
+	if err != nil {
+		return nil, fmt.Errorf("PORTCULLIS_ASSERTION_*: %w", err)
+	}
+	return s, nil
 }
 
 // upstreamTLS builds the TLS settings toward the upstream: the system's
@@ -326,6 +356,23 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 	}
 
 	var b builtProvider
+	defer func() {
+		if b.entry.Provider == nil || !cfg.BearerTokens {
+			return
+		}
+		v, err := providers.NewBearerValidator(providers.BearerConfig{
+			Provider:         b.entry.Provider,
+			Claims:           pcfg.Claims,
+			Audiences:        pc.BearerAudiences,
+			IntrospectionURL: pc.IntrospectionURL,
+			HTTPClient:       pcfg.HTTPClient,
+		})
+		if err != nil {
+			log.Error("bearer tokens for this provider are off", "provider", pc.ID, "err", err)
+			return
+		}
+		b.entry.Bearer = v
+	}()
 	switch {
 	case preset.Kind == "oidc":
 		o, err := providers.NewOIDC(providers.OIDCConfig{

@@ -65,7 +65,7 @@ type Config struct {
 
 	PassAccessToken       bool           `env:"PASS_ACCESS_TOKEN" envDefault:"false" doc:"send X-Forwarded-Access-Token upstream"`
 	SetAuthorization      bool           `env:"SET_AUTHORIZATION" envDefault:"false" doc:"send Authorization: Bearer <access token> upstream"`
-	BearerTokens          bool           `env:"BEARER_TOKENS" envDefault:"false" doc:"accept Authorization: Bearer from machine clients, validated against the provider"`
+	BearerTokens          bool           `env:"BEARER_TOKENS" envDefault:"false" doc:"accept Authorization: Bearer from machine clients, validated against the provider: JWTs locally against its JWKS, opaque tokens at INTROSPECTION_URL or the userinfo URL, results cached briefly by a hash of the token"`
 	TrustForwardedHeaders bool           `env:"TRUST_FORWARDED_HEADERS" envDefault:"false" doc:"honour X-Forwarded-Proto/Host/Uri/Method from the peer"`
 	TrustedProxies        []netip.Prefix `env:"TRUSTED_PROXIES" refDefault:"— (any peer, when trusting is on)" doc:"comma list of CIDRs or IPs of peers whose X-Forwarded-* are honoured"`
 	AllowUnverifiedEmail  bool           `env:"ALLOW_UNVERIFIED_EMAIL" envDefault:"false" doc:"admit users whose provider says their e-mail is not verified"`
@@ -84,6 +84,11 @@ type Config struct {
 	UpstreamClientCert         string `env:"UPSTREAM_CLIENT_CERT" doc:"PEM client certificate for mutual TLS to the upstream (UPSTREAM_CLIENT_CERT_FILE for a file)"`
 	UpstreamClientKey          string `env:"UPSTREAM_CLIENT_KEY" secret:"true" doc:"PEM private key of UPSTREAM_CLIENT_CERT (UPSTREAM_CLIENT_KEY_FILE for a file)"`
 	UpstreamInsecureSkipVerify bool   `env:"UPSTREAM_INSECURE_SKIP_VERIFY" envDefault:"false" doc:"do not verify the upstream's certificate: for tests only, logged as a warning at start-up"`
+
+	Assertion         bool          `env:"ASSERTION" envDefault:"false" doc:"send X-Portcullis-Assertion upstream (and on forward-auth answers): a short-lived JWT signed by Portcullis carrying the identity; public keys at /.well-known/portcullis/jwks.json"`
+	AssertionAudience string        `env:"ASSERTION_AUDIENCE" doc:"aud claim of the assertion; empty: none"`
+	AssertionTTL      time.Duration `env:"ASSERTION_TTL" envDefault:"60s" doc:"lifetime of an assertion"`
+	AssertionKey      string        `env:"ASSERTION_KEY" secret:"true" doc:"PEM private key (EC, RSA or Ed25519) that signs assertions, shared by all replicas (ASSERTION_KEY_FILE for a file); empty: a key generated at start, different per replica"`
 
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"on SIGTERM, how long in-flight requests may finish (while /ready answers 503)"`
 
@@ -111,19 +116,21 @@ type Provider struct {
 	// "PORTCULLIS_<ID>_".
 	Prefix string `env:"-"`
 
-	Preset       string `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak or auth0; a preset fills the defaults of the other provider variables, any of which can be overridden"`
-	DisplayName  string `env:"DISPLAY_NAME" refDefault:"preset's" doc:"label on the sign-in page"`
-	ClientID     string `env:"CLIENT_ID" refDefault:"required" doc:"client id registered at the provider"`
-	ClientSecret string `env:"CLIENT_SECRET" secret:"true" refDefault:"required (not with RESPONSE_TYPE=token)" doc:"client secret registered at the provider"`
-	IssuerURL    string `env:"ISSUER_URL" secret:"password" refDefault:"preset's" doc:"OIDC issuer: discovery, ID token verification, JWKS; required for oidc. An endpoint URL set explicitly wins over discovery"`
-	Tenant       string `env:"TENANT" envDefault:"common" doc:"Microsoft Entra tenant: common, organizations, consumers or a tenant id"`
-	AuthURL      string `env:"AUTH_URL" secret:"password" refDefault:"preset/discovery" doc:"authorization endpoint; required for oauth2"`
-	TokenURL     string `env:"TOKEN_URL" secret:"password" refDefault:"preset/discovery" doc:"token endpoint; required for oauth2"`
-	UserinfoURL  string `env:"USERINFO_URL" secret:"password" refDefault:"preset/discovery" doc:"userinfo endpoint; required for oauth2"`
-	RefreshURL   string `env:"REFRESH_URL" secret:"password" refDefault:"TOKEN_URL" doc:"where refresh-token grants go"`
-	LogoutURL    string `env:"LOGOUT_URL" secret:"password" refDefault:"preset/discovery" doc:"provider sign-out (end-session) URL"`
-	RevokeURL    string `env:"REVOKE_URL" secret:"password" refDefault:"preset/discovery" doc:"RFC 7009 token revocation URL"`
-	RedirectURL  string `env:"REDIRECT_URL" secret:"password" refDefault:"PUBLIC_URL/oauth2/callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
+	Preset           string   `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak or auth0; a preset fills the defaults of the other provider variables, any of which can be overridden"`
+	DisplayName      string   `env:"DISPLAY_NAME" refDefault:"preset's" doc:"label on the sign-in page"`
+	ClientID         string   `env:"CLIENT_ID" refDefault:"required" doc:"client id registered at the provider"`
+	ClientSecret     string   `env:"CLIENT_SECRET" secret:"true" refDefault:"required (not with RESPONSE_TYPE=token)" doc:"client secret registered at the provider"`
+	IssuerURL        string   `env:"ISSUER_URL" secret:"password" refDefault:"preset's" doc:"OIDC issuer: discovery, ID token verification, JWKS; required for oidc. An endpoint URL set explicitly wins over discovery"`
+	Tenant           string   `env:"TENANT" envDefault:"common" doc:"Microsoft Entra tenant: common, organizations, consumers or a tenant id"`
+	AuthURL          string   `env:"AUTH_URL" secret:"password" refDefault:"preset/discovery" doc:"authorization endpoint; required for oauth2"`
+	TokenURL         string   `env:"TOKEN_URL" secret:"password" refDefault:"preset/discovery" doc:"token endpoint; required for oauth2"`
+	UserinfoURL      string   `env:"USERINFO_URL" secret:"password" refDefault:"preset/discovery" doc:"userinfo endpoint; required for oauth2"`
+	RefreshURL       string   `env:"REFRESH_URL" secret:"password" refDefault:"TOKEN_URL" doc:"where refresh-token grants go"`
+	LogoutURL        string   `env:"LOGOUT_URL" secret:"password" refDefault:"preset/discovery" doc:"provider sign-out (end-session) URL"`
+	RevokeURL        string   `env:"REVOKE_URL" secret:"password" refDefault:"preset/discovery" doc:"RFC 7009 token revocation URL"`
+	IntrospectionURL string   `env:"INTROSPECTION_URL" secret:"password" doc:"RFC 7662 token introspection endpoint for opaque bearer tokens (BEARER_TOKENS); empty: they are checked at the userinfo URL"`
+	BearerAudiences  []string `env:"BEARER_AUDIENCES" refDefault:"CLIENT_ID" doc:"audiences a bearer JWT may carry (any one)"`
+	RedirectURL      string   `env:"REDIRECT_URL" secret:"password" refDefault:"PUBLIC_URL/oauth2/callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
 
 	Scopes       []string `env:"SCOPES" refDefault:"preset's" doc:"scopes, space- or comma-separated"`
 	ResponseType string   `env:"RESPONSE_TYPE" envDefault:"code" doc:"code (authorization code) or token (implicit: the token comes in the URL fragment)"`

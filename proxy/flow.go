@@ -358,7 +358,7 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	st, err := s.loadSession(w, r)
 	if err != nil {
-		s.storeUnavailable(w, r)
+		s.authFailed(w, r, err)
 		return
 	}
 	if st == nil {

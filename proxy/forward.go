@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -212,6 +213,11 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		return
 	}
 	st, err := s.loadSession(w, r)
+	if errors.Is(err, errBearerRejected) {
+		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
 	if err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
@@ -235,6 +241,9 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	}
 	setUpstreamHeaders(h, st, s.attrKeys, s.opts.PassAccessToken, s.opts.SetAuthorization)
 	setAuthRequestHeaders(h, st, s.opts.PassAccessToken)
+	if a := s.assertionFor(st); a != "" {
+		h["X-Portcullis-Assertion"] = []string{a}
+	}
 	w.WriteHeader(okStatus)
 }
 

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/session"
@@ -47,6 +48,9 @@ type Provider struct {
 	ResponseType string
 	// ClientID is sent to the provider's logout URL with the id token hint.
 	ClientID string
+	// Bearer validates machine clients' bearer tokens (BEARER_TOKENS);
+	// nil: this provider's tokens are not accepted.
+	Bearer BearerValidator
 	// LogoutURL is the provider's end-session URL; empty: the provider's
 	// own LogoutURL() (OIDC discovery), else sign-out stays local.
 	LogoutURL string
@@ -84,6 +88,12 @@ type Options struct {
 	// Refresher runs refresh grants (one per refresh token at a time); nil:
 	// one for this process.
 	Refresher *session.Refresher
+	// BearerTokens authenticates requests that carry Authorization: Bearer
+	// by the token alone, with the providers' Bearer validators.
+	BearerTokens bool
+	// Assertions, when set, signs X-Portcullis-Assertion for upstreams and
+	// serves its public keys at /.well-known/portcullis/jwks.json.
+	Assertions *assertion.Signer
 	// Routes are per-route rules, evaluated in order; the first match decides.
 	Routes []Route
 	// SkipAuthPreflight lets CORS preflight requests through unauthenticated.
@@ -220,6 +230,9 @@ func (s *Server) routes() http.Handler {
 	// Any method: Envoy ext_authz checks with the request's own method.
 	mux.HandleFunc("/oauth2/auth", s.auth)
 	mux.HandleFunc("/oauth2/forward-auth", s.forwardAuth)
+	if s.opts.Assertions != nil {
+		mux.Handle("GET /.well-known/portcullis/jwks.json", s.opts.Assertions)
+	}
 	mux.HandleFunc("/oauth2/", s.notFound)
 	mux.HandleFunc("/", s.protected)
 	return mux
@@ -260,6 +273,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 // impossible the session ends. The error is non-nil only when the session
 // store is unavailable.
 func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.State, error) {
+	if s.opts.BearerTokens {
+		if token, ok := bearerToken(r); ok {
+			return s.bearerSession(w, r, token)
+		}
+	}
 	st, err := s.opts.Sessions.Load(r)
 	if errors.Is(err, session.ErrUnavailable) {
 		s.log.Warn("session store unavailable", "err", err)
@@ -393,7 +411,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.loadSession(w, r)
 	if err != nil {
-		s.storeUnavailable(w, r)
+		s.authFailed(w, r, err)
 		return
 	}
 	if st == nil {

@@ -57,6 +57,9 @@ func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration, t
 			}
 			if c, ok := pr.In.Context().Value(upstreamKey).(*upstreamCall); ok && c.st != nil {
 				setUpstreamHeaders(h, c.st, s.attrKeys, s.opts.PassAccessToken, s.opts.SetAuthorization)
+				if a := s.assertionFor(c.st); a != "" {
+					h["X-Portcullis-Assertion"] = []string{a}
+				}
 			}
 		},
 		Transport: transport,

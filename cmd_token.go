@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/providers"
+)
+
+const tokenUsage = `Usage: portcullis token [--provider ID] [--scope SCOPE]...
+
+Performs the OAuth2 client-credentials grant at the provider's token URL
+with the configured client id and secret, and prints the token endpoint's
+JSON answer (access_token, token_type, expires_in, scope, …), for scripts
+and service accounts. The configuration is read from the environment, as
+for serve. With several providers, --provider chooses one. --scope may be
+repeated, or hold several scopes separated by spaces or commas; without it
+no scope is requested (the provider's sign-in SCOPES are not sent).
+
+Exit status: 0 printed, 1 configuration or provider error, 2 usage error.
+`
+
+// tokenCommand runs `portcullis token` and returns the exit status.
+func tokenCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	providerID := fs.String("provider", "", "provider id")
+	var scopes []string
+	fs.Func("scope", "scope to request (repeatable)", func(s string) error {
+		scopes = append(scopes, strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })...)
+		return nil
+	})
+	usageError := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "portcullis token: "+format+"\n\n%s", append(a, tokenUsage)...)
+		return 2
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, tokenUsage)
+			return 0
+		}
+		return usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q", fs.Arg(0))
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "portcullis token: %v\n", err)
+		return 1
+	}
+
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fail(err)
+	}
+	var ids []string
+	for _, pc := range cfg.Providers {
+		ids = append(ids, pc.ID)
+	}
+	var pc *config.Provider
+	switch {
+	case *providerID != "":
+		for i := range cfg.Providers {
+			if strings.EqualFold(cfg.Providers[i].ID, *providerID) {
+				pc = &cfg.Providers[i]
+			}
+		}
+		if pc == nil {
+			return usageError("unknown provider %q; configured: %s", *providerID, strings.Join(ids, ", "))
+		}
+	case len(cfg.Providers) == 1:
+		pc = &cfg.Providers[0]
+	default:
+		return usageError("several providers are configured (%s); choose one with --provider", strings.Join(ids, ", "))
+	}
+
+	pcfg, preset, err := tokenProviderConfig(cfg, *pc)
+	if err != nil {
+		return fail(prefixLines(pc.Prefix, err))
+	}
+	if pcfg.TokenURL == "" && preset.Kind == "oidc" {
+		// The token endpoint comes from the discovery document.
+		o, err := providers.NewOIDC(providers.OIDCConfig{Config: pcfg, IssuerURL: preset.IssuerURL, MultiTenant: preset.MultiTenant})
+		if err != nil {
+			return fail(prefixLines(pc.Prefix, err))
+		}
+		dctx, cancel := context.WithTimeout(ctx, cfg.ProviderTimeout)
+		err = o.Discover(dctx)
+		cancel()
+		if err != nil {
+			return fail(err)
+		}
+		pcfg.TokenURL = o.Endpoints().TokenURL
+	}
+	tok, err := providers.ClientCredentials(ctx, pcfg, scopes)
+	if err != nil {
+		if _, ok := errors.AsType[*providers.Error](err); !ok {
+			err = prefixLines(pc.Prefix, err) // a setting's problem
+		}
+		return fail(err)
+	}
+	out, err := json.MarshalIndent(tok, "", "  ")
+	if err != nil {
+		return fail(err)
+	}
+	stdout.Write(append(out, '\n'))
+	return 0
+}
+
+// tokenProviderConfig returns the provider settings of pc, the preset's
+// data under the environment's, as newProvider builds them, with an HTTP
+// client bounded by PROVIDER_TIMEOUT.
+func tokenProviderConfig(cfg *config.Config, pc config.Provider) (providers.Config, providers.Preset, error) {
+	preset, ok := providers.LookupPreset(pc.Preset)
+	if !ok {
+		return providers.Config{}, preset, fmt.Errorf("PROVIDER: unknown preset %q", pc.Preset)
+	}
+	preset = preset.Expand(pc.Tenant, pc.IssuerURL)
+	style := map[string]providers.AuthStyle{
+		"auto": providers.AuthStyleAuto, "header": providers.AuthStyleHeader, "params": providers.AuthStyleParams,
+	}[strings.ToLower(pc.TokenAuthStyle)]
+	pcfg := providers.Config{
+		ID:                pc.ID,
+		ClientID:          pc.ClientID,
+		ClientSecret:      pc.ClientSecret,
+		AuthURL:           pc.AuthURL,
+		TokenURL:          pc.TokenURL,
+		UserinfoURL:       pc.UserinfoURL,
+		TokenMethod:       pc.TokenMethod,
+		TokenAuthStyle:    style,
+		ClientIDParam:     pc.ClientIDParam,
+		ClientSecretParam: pc.ClientSecretParam,
+		TokenParams:       pc.TokenParams,
+		HTTPClient:        &http.Client{Timeout: cfg.ProviderTimeout},
+	}
+	explicit := func(setting string) bool {
+		// For OIDC, discovery supplies the endpoints the environment didn't.
+		if preset.Kind == "oidc" && (setting == "AUTH_URL" || setting == "TOKEN_URL" || setting == "USERINFO_URL") {
+			return true
+		}
+		return pc.Explicit[setting]
+	}
+	pcfg = preset.Apply(pcfg, explicit)
+	return pcfg, preset, nil
+}

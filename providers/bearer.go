@@ -1,0 +1,773 @@
+package providers
+
+import (
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults and bounds of BearerConfig.
+const (
+	DefaultBearerCacheTTL  = time.Minute
+	MaxBearerCacheTTL      = 5 * time.Minute
+	DefaultBearerCacheSize = 10000
+	// BearerFailureTTL bounds how long a rejected token's verdict is
+	// remembered, so that a client retrying a bad token does not reach the
+	// provider on every request.
+	BearerFailureTTL = 10 * time.Second
+	// BearerLeeway is the clock skew allowed on a token's exp and nbf.
+	BearerLeeway = 30 * time.Second
+	// MaxBearerTokenBytes bounds the tokens Validate looks at.
+	MaxBearerTokenBytes = 16 << 10
+)
+
+// defaultBearerAlgs are the JWT signing algorithms accepted when
+// BearerConfig.Algorithms is empty.
+var defaultBearerAlgs = []string{oidc.RS256, oidc.ES256, oidc.PS256}
+
+// BearerConfig configures a BearerValidator. Only Provider, or
+// IntrospectionURL, or a JWKS (JWKSURL, or an *OIDC Provider) is required;
+// the rest have defaults.
+type BearerConfig struct {
+	// Provider checks opaque tokens when there is no IntrospectionURL: an
+	// *OIDC provider calls its userinfo endpoint with the token and maps the
+	// answer with Claims; any other provider's Identify is called with the
+	// token as the access token (for *OAuth2, userinfo mapped by its own
+	// claims; for *GitHub, its extra calls too). An *OIDC provider also
+	// supplies the JWKS URL and issuer once its discovery has succeeded,
+	// when JWKSURL is empty. For *OAuth2, *OIDC and *GitHub providers the
+	// client credentials, HTTP client and claims default to the provider's.
+	Provider Provider
+	// ID names the provider in errors; default the provider's id, else
+	// "bearer".
+	ID string
+	// ClientID and ClientSecret authenticate introspection calls; ClientID
+	// is the default audience.
+	ClientID, ClientSecret string
+	// Claims maps the claims of JWTs, introspection answers and OIDC
+	// userinfo answers onto an Identity; empty path lists get the defaults
+	// (Claims.WithDefaults). Entirely empty: the provider's claims.
+	Claims Claims
+	// JWKSURL and Issuer check JWTs locally: the signature against the key
+	// set at JWKSURL (fetched again when a token names an unknown key), and
+	// iss against Issuer. Both or neither; neither with a non-OIDC provider
+	// sends every token to introspection or userinfo.
+	JWKSURL, Issuer string
+	// Audiences are accepted aud values of JWTs, any one of which must be in
+	// the token; default ClientID. When set explicitly, an introspection
+	// answer with an aud must name one of them too.
+	Audiences []string
+	// Algorithms are the JWT signing algorithms accepted; default RS256,
+	// ES256, PS256. "none" and the HMAC algorithms are never accepted.
+	Algorithms []string
+	// IntrospectionURL is an RFC 7662 endpoint: when set, opaque tokens are
+	// checked there (active must be true) with client authentication
+	// instead of at userinfo.
+	IntrospectionURL string
+	// IntrospectionAuth is how the client authenticates to
+	// IntrospectionURL: HTTP Basic (AuthStyleAuto, AuthStyleHeader) or form
+	// parameters (AuthStyleParams) named ClientIDParam and
+	// ClientSecretParam (defaults client_id, client_secret).
+	IntrospectionAuth                AuthStyle
+	ClientIDParam, ClientSecretParam string
+	// CacheTTL is how long a validated token is remembered (never beyond
+	// its expiry); default 1m, at most 5m. Rejections are remembered for
+	// at most BearerFailureTTL; failures to reach the provider not at all.
+	CacheTTL time.Duration
+	// CacheSize bounds the number of remembered tokens; default 10000. The
+	// least recently used are evicted first.
+	CacheSize int
+	// HTTPClient makes every call; nil: the provider's, else a client
+	// with a 10s timeout.
+	HTTPClient *http.Client
+	// MaxResponseBytes bounds every answer; 0 means 1 MiB.
+	MaxResponseBytes int64
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// BearerValidator authenticates machine clients by the bearer token they
+// present. JWTs are verified locally against the provider's JWKS (signature
+// with an accepted algorithm, issuer, audience, expiry and nbf); other
+// tokens are checked at the introspection endpoint or, without one, at the
+// provider's userinfo endpoint. Verdicts are cached by the SHA-256 of the
+// token — never the token itself — and concurrent validations of one token
+// share one check. It is safe for concurrent use.
+type BearerValidator struct {
+	id                               string
+	provider                         Provider
+	oidc                             *OIDC // provider, when it is one
+	claims                           Claims
+	audiences                        []string
+	explicitAud                      bool
+	algs                             []string
+	jwksURL                          string
+	issuer                           string
+	introspectURL                    string
+	introspectAuth                   AuthStyle
+	clientID, clientSecret           string
+	clientIDParam, clientSecretParam string
+	ttl                              time.Duration
+	client                           *http.Client // introspection
+	jwksClient                       *http.Client // JWKS, with status and size checks
+	maxBytes                         int64
+	timeout                          time.Duration // bound on one shared check
+	now                              func() time.Time
+
+	keysMu sync.Mutex
+	keys   atomic.Pointer[bearerKeys]
+	group  singleflight.Group
+	cache  *bearerCache
+}
+
+// bearerKeys verifies JWTs against one JWKS URL.
+type bearerKeys struct {
+	jwksURL, issuer string
+	verifier        *oidc.IDTokenVerifier
+}
+
+// providerConfig returns the settings of the providers whose
+// configuration this package can read.
+func providerConfig(p Provider) (*Config, bool) {
+	switch p := p.(type) {
+	case *OAuth2:
+		return &p.cfg, true
+	case *GitHub:
+		return &p.oauth.cfg, true
+	case *OIDC:
+		return &p.cfg.Config, true
+	}
+	return nil, false
+}
+
+func claimsEmpty(c Claims) bool {
+	for _, l := range [][]string{c.ID, c.Email, c.EmailVerified, c.Name, c.GivenName, c.FamilyName, c.Username, c.Groups, c.Picture, c.Locale} {
+		if len(l) > 0 {
+			return false
+		}
+	}
+	return len(c.Attributes) == 0 && len(c.Values) == 0
+}
+
+// NewBearerValidator checks cfg, fills its defaults and returns the
+// validator. It does no I/O. Every problem is reported at once, each naming
+// its field.
+func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(field+": "+format, args...))
+	}
+	b := &BearerValidator{
+		id:                cfg.ID,
+		provider:          cfg.Provider,
+		audiences:         slices.Clone(cfg.Audiences),
+		explicitAud:       len(cfg.Audiences) > 0,
+		algs:              slices.Clone(cfg.Algorithms),
+		jwksURL:           cfg.JWKSURL,
+		issuer:            cfg.Issuer,
+		introspectURL:     cfg.IntrospectionURL,
+		introspectAuth:    cfg.IntrospectionAuth,
+		clientID:          cfg.ClientID,
+		clientSecret:      cfg.ClientSecret,
+		clientIDParam:     cfg.ClientIDParam,
+		clientSecretParam: cfg.ClientSecretParam,
+		ttl:               cfg.CacheTTL,
+		client:            cfg.HTTPClient,
+		maxBytes:          cfg.MaxResponseBytes,
+		now:               cfg.Now,
+		claims:            cfg.Claims,
+	}
+	b.oidc, _ = cfg.Provider.(*OIDC)
+	if pc, ok := providerConfig(cfg.Provider); ok {
+		or := func(s *string, d string) {
+			if *s == "" {
+				*s = d
+			}
+		}
+		or(&b.id, pc.ID)
+		or(&b.clientID, pc.ClientID)
+		or(&b.clientSecret, pc.ClientSecret)
+		if b.client == nil {
+			b.client = pc.HTTPClient
+		}
+		if b.maxBytes == 0 {
+			b.maxBytes = pc.MaxResponseBytes
+		}
+		if claimsEmpty(b.claims) {
+			b.claims = pc.Claims
+		}
+	}
+	if b.id == "" {
+		b.id = "bearer"
+	}
+	b.claims = b.claims.WithDefaults()
+	if b.clientIDParam == "" {
+		b.clientIDParam = "client_id"
+	}
+	if b.clientSecretParam == "" {
+		b.clientSecretParam = "client_secret"
+	}
+	if b.client == nil {
+		b.client = &http.Client{Timeout: DefaultTimeout}
+	}
+	if b.maxBytes == 0 {
+		b.maxBytes = DefaultMaxResponseBytes
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if len(b.audiences) == 0 && b.clientID != "" {
+		b.audiences = []string{b.clientID}
+	}
+	if len(b.algs) == 0 {
+		b.algs = slices.Clone(defaultBearerAlgs)
+	}
+	size := cfg.CacheSize
+	switch {
+	case b.ttl == 0:
+		b.ttl = DefaultBearerCacheTTL
+	case b.ttl < 0 || b.ttl > MaxBearerCacheTTL:
+		bad("CacheTTL", "must be between 0 and %v, got %v", MaxBearerCacheTTL, b.ttl)
+	}
+	switch {
+	case size == 0:
+		size = DefaultBearerCacheSize
+	case size < 0:
+		bad("CacheSize", "must not be negative, got %d", size)
+	}
+	if b.maxBytes < 0 {
+		bad("MaxResponseBytes", "must not be negative")
+	}
+	for _, a := range b.algs {
+		if !slices.Contains(supportedAlgs, a) {
+			bad("Algorithms", "%q is not one of %s", a, strings.Join(supportedAlgs, ", "))
+		}
+	}
+	absolute := func(field, raw string) {
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(field, "must be an absolute http or https URL")
+		}
+	}
+	if b.jwksURL != "" {
+		absolute("JWKSURL", b.jwksURL)
+	}
+	if (b.jwksURL == "") != (b.issuer == "") {
+		bad("JWKSURL", "JWKSURL and Issuer go together")
+	}
+	if b.introspectURL != "" {
+		absolute("IntrospectionURL", b.introspectURL)
+		if b.clientID == "" {
+			bad("ClientID", "required for IntrospectionURL")
+		}
+	}
+	if b.introspectAuth < AuthStyleAuto || b.introspectAuth > AuthStyleParams {
+		bad("IntrospectionAuth", "must be auto, header or params")
+	}
+	if (b.jwksURL != "" || b.oidc != nil) && len(b.audiences) == 0 {
+		bad("Audiences", "required when there is no client id")
+	}
+	if b.provider == nil && b.introspectURL == "" && b.jwksURL == "" {
+		bad("Provider", "one of Provider, IntrospectionURL or JWKSURL is required")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	b.timeout = 2 * max(b.client.Timeout, DefaultTimeout)
+	base := b.client.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	jc := *b.client
+	jc.Transport = &fetchTransport{base: base, max: b.maxBytes, jwks: true}
+	b.jwksClient = &jc
+	b.cache = newBearerCache(size)
+	return b, nil
+}
+
+// Validate authenticates a bearer token: it returns the identity of its
+// holder, or an *Error of kind ErrRejected for a token that is malformed,
+// badly signed, expired, for another audience or issuer, inactive or
+// refused by the provider; ErrTransient when the provider (or its JWKS)
+// could not be reached; ErrBadResponse when its answer was unusable. No
+// error message holds the token. The Identity returned is the caller's to
+// change.
+func (b *BearerValidator) Validate(ctx context.Context, token string) (*Identity, error) {
+	if token == "" || len(token) > MaxBearerTokenBytes || !isToken68(token) {
+		return nil, b.reject("", "bearer token malformed")
+	}
+	key := sha256.Sum256([]byte(token))
+	if e, ok := b.cache.get(key, b.now()); ok {
+		return e.result()
+	}
+	ch := b.group.DoChan(string(key[:]), func() (any, error) {
+		if e, ok := b.cache.get(key, b.now()); ok {
+			return e, nil // a check finished between our lookup and now
+		}
+		// The check is shared: one caller giving up must not fail the
+		// others, so it runs on its own bounded context.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout)
+		defer cancel()
+		id, exp, err := b.check(cctx, token)
+		err = b.scrub(err, token)
+		e := &bearerEntry{key: key, id: id, err: err}
+		now := b.now()
+		switch {
+		case err == nil:
+			e.until = now.Add(b.ttl)
+			if !exp.IsZero() && exp.Before(e.until) {
+				e.until = exp
+			}
+		case errors.Is(err, ErrRejected):
+			e.until = now.Add(min(b.ttl, BearerFailureTTL))
+		}
+		if e.until.After(now) {
+			b.cache.put(e)
+		}
+		return e, nil
+	})
+	select {
+	case r := <-ch:
+		return r.Val.(*bearerEntry).result()
+	case <-ctx.Done():
+		return nil, networkError(&Error{Provider: b.id, Endpoint: "bearer"}, ctx.Err())
+	}
+}
+
+// isToken68 reports whether s has only the characters of RFC 6750's
+// b64token (with the dots of a JWT among them).
+func isToken68(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
+}
+
+// reject returns an ErrRejected *Error with a plain reason.
+func (b *BearerValidator) reject(endpoint, desc string) *Error {
+	return &Error{Provider: b.id, Endpoint: endpoint, Kind: ErrRejected, Description: desc}
+}
+
+// scrub makes err fit for Validate: a dead grant (invalid_token at
+// userinfo) is a rejected token, and provider text that echoes the token
+// is dropped.
+func (b *BearerValidator) scrub(err error, token string) error {
+	if err == nil {
+		return nil
+	}
+	pe, ok := errors.AsType[*Error](err)
+	if !ok {
+		pe = &Error{Provider: b.id, Kind: ErrBadResponse, Err: err}
+	}
+	e := *pe
+	if e.Kind == ErrDeadGrant {
+		e.Kind = ErrRejected
+	}
+	leaks := func(s string) bool { return len(token) >= 8 && strings.Contains(s, token) }
+	if leaks(e.Description) || leaks(e.Code) {
+		e.Code, e.Description = "", ""
+	}
+	if e.Err != nil && leaks(e.Err.Error()) {
+		e.Err = nil
+	}
+	return &e
+}
+
+// check validates token without the cache.
+func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, time.Time, error) {
+	if isJWS(token) {
+		keys, err := b.keySet()
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		if keys != nil {
+			return b.checkJWT(ctx, keys, token)
+		}
+		// No key set to check it against: the provider decides.
+	}
+	switch {
+	case b.introspectURL != "":
+		return b.introspect(ctx, token)
+	case b.provider != nil:
+		id, err := b.userinfo(ctx, token)
+		return id, time.Time{}, err
+	}
+	return nil, time.Time{}, b.reject("", "bearer token is not a JWT and there is no introspection endpoint")
+}
+
+// isJWS reports whether token is a compact JWS: three dot-separated parts
+// whose first is a base64url JSON header naming an algorithm.
+func isJWS(token string) bool {
+	if strings.Count(token, ".") != 2 {
+		return false
+	}
+	head, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	return json.Unmarshal(raw, &h) == nil && h.Alg != ""
+}
+
+// keySet returns the verifier for the JWKS in use: the configured one, or
+// the OIDC provider's once discovered. It is nil when JWTs are not checked
+// locally.
+func (b *BearerValidator) keySet() (*bearerKeys, error) {
+	jwksURL, issuer := b.jwksURL, b.issuer
+	if jwksURL == "" && b.oidc != nil {
+		if !b.oidc.Ready() {
+			return nil, b.oidc.notReady("jwks")
+		}
+		ep := b.oidc.Endpoints()
+		jwksURL, issuer = ep.JWKSURL, ep.Issuer
+	}
+	if jwksURL == "" {
+		return nil, nil
+	}
+	if k := b.keys.Load(); k != nil && k.jwksURL == jwksURL && k.issuer == issuer {
+		return k, nil
+	}
+	b.keysMu.Lock()
+	defer b.keysMu.Unlock()
+	if k := b.keys.Load(); k != nil && k.jwksURL == jwksURL && k.issuer == issuer {
+		return k, nil
+	}
+	remote := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), b.jwksClient), jwksURL)
+	k := &bearerKeys{
+		jwksURL: jwksURL,
+		issuer:  issuer,
+		verifier: oidc.NewVerifier(issuer, &keySet{remote: remote}, &oidc.Config{
+			SupportedSigningAlgs: b.algs,
+			// Checked by checkJWT, which knows several audiences, leeway
+			// and {tenantid}, and says which check failed.
+			SkipIssuerCheck:   true,
+			SkipClientIDCheck: true,
+			SkipExpiryCheck:   true,
+		}),
+	}
+	b.keys.Store(k)
+	return k, nil
+}
+
+// checkJWT verifies a JWT access token and maps its claims.
+func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token string) (*Identity, time.Time, error) {
+	var got keySetResult
+	tok, err := k.verifier.Verify(context.WithValue(ctx, keySetResultKey{}, &got), token)
+	fail := func(err error) (*Identity, time.Time, error) { return nil, time.Time{}, err }
+	switch {
+	case err == nil:
+	case !got.reached:
+		return fail(b.reject("", "bearer JWT malformed or not signed with an accepted algorithm"))
+	case got.err == nil:
+		return fail(b.reject("", "bearer JWT claims malformed"))
+	default:
+		if e, ok := errors.AsType[*Error](got.err); ok { // the JWKS endpoint answered an error
+			c := *e
+			c.Provider, c.Endpoint = b.id, "jwks"
+			return fail(&c)
+		}
+		if isNetError(got.err) {
+			return fail(networkError(&Error{Provider: b.id, Endpoint: "jwks"}, got.err))
+		}
+		return fail(b.reject("", "bearer JWT signature invalid"))
+	}
+	var payload json.RawMessage
+	if err := tok.Claims(&payload); err != nil {
+		return fail(b.reject("", "bearer JWT claims malformed"))
+	}
+	claims, err := decodeJSONObject(payload)
+	if err != nil {
+		return fail(b.reject("", "bearer JWT claims malformed"))
+	}
+	want := k.issuer
+	if strings.Contains(want, tenantPlaceholder) {
+		tid, _ := stringValue(claims["tid"])
+		if !isTenantID(tid) {
+			return fail(b.reject("", "bearer JWT has no valid tid claim"))
+		}
+		want = strings.ReplaceAll(want, tenantPlaceholder, tid)
+	}
+	if tok.Issuer != want {
+		return fail(b.reject("", "bearer JWT issuer mismatch"))
+	}
+	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(b.audiences, a) }) {
+		return fail(b.reject("", "bearer JWT audience mismatch"))
+	}
+	if err := b.checkTimes(claims, true); err != nil {
+		return fail(err)
+	}
+	id, err := b.mapClaims(claims, "bearer JWT")
+	if err != nil {
+		return fail(err)
+	}
+	return id, tok.Expiry, nil
+}
+
+// checkTimes checks exp and nbf with BearerLeeway; exp is required when
+// needExp.
+func (b *BearerValidator) checkTimes(claims map[string]any, needExp bool) error {
+	now := b.now()
+	exp, ok := numericDate(claims["exp"])
+	switch {
+	case !ok && needExp:
+		return b.reject("", "bearer token has no expiry")
+	case ok && now.After(exp.Add(BearerLeeway)):
+		return b.reject("", "bearer token expired")
+	}
+	if nbf, ok := numericDate(claims["nbf"]); ok && now.Add(BearerLeeway).Before(nbf) {
+		return b.reject("", "bearer token not valid yet")
+	}
+	return nil
+}
+
+// mapClaims maps a JWT's or introspection answer's claims; a token with no
+// user id is rejected.
+func (b *BearerValidator) mapClaims(doc map[string]any, what string) (*Identity, error) {
+	id := b.claims.identity(doc)
+	if id.ID == "" {
+		return nil, b.reject("", fmt.Sprintf("%s has no user id at CLAIM_ID %q", what, strings.Join(b.claims.ID, ",")))
+	}
+	return id, nil
+}
+
+// introspect checks an opaque token at the RFC 7662 endpoint.
+func (b *BearerValidator) introspect(ctx context.Context, token string) (*Identity, time.Time, error) {
+	fail := func(kind ErrorKind, status int, desc string) (*Identity, time.Time, error) {
+		return nil, time.Time{}, &Error{Provider: b.id, Endpoint: "introspection", Kind: kind, Status: status, Description: desc}
+	}
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	if b.introspectAuth == AuthStyleParams {
+		form.Set(b.clientIDParam, b.clientID)
+		if b.clientSecret != "" {
+			form.Set(b.clientSecretParam, b.clientSecret)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.introspectURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fail(ErrBadResponse, 0, "cannot build the request")
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	if b.introspectAuth != AuthStyleParams {
+		// RFC 6749 section 2.3.1: form-encode, then Basic.
+		req.SetBasicAuth(url.QueryEscape(b.clientID), url.QueryEscape(b.clientSecret))
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return nil, time.Time{}, networkError(&Error{Provider: b.id, Endpoint: "introspection"}, err)
+	}
+	body, err := readLimited(resp.Body, b.maxBytes)
+	resp.Body.Close()
+	if err != nil {
+		return nil, time.Time{}, networkError(&Error{Provider: b.id, Endpoint: "introspection"}, err)
+	}
+	if int64(len(body)) > b.maxBytes {
+		return fail(ErrBadResponse, resp.StatusCode, fmt.Sprintf("response larger than %d bytes refused", b.maxBytes))
+	}
+	doc, derr := decodeJSONObject(body)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := &Error{Provider: b.id, Endpoint: "introspection", Status: resp.StatusCode}
+		if derr == nil {
+			e.Code, e.Description, _ = errorShape(doc, true)
+		}
+		e.Kind = classify(resp.StatusCode, e.Code)
+		if e.Kind != ErrTransient {
+			// RFC 7662 answers any token, good or bad, with 200: an error
+			// status means our request (or our client) was refused.
+			desc := fmt.Sprintf("refused the request with %d", resp.StatusCode)
+			if e.Code != "" {
+				desc += " " + e.Code
+			}
+			if e.Description != "" {
+				desc += ": " + e.Description
+			}
+			e.Kind, e.Description = ErrBadResponse, desc
+		}
+		return nil, time.Time{}, e
+	}
+	if derr != nil {
+		return fail(ErrBadResponse, resp.StatusCode, "response is not a JSON object")
+	}
+	active, isBool := doc["active"].(bool)
+	switch {
+	case !isBool:
+		return fail(ErrBadResponse, resp.StatusCode, "response has no boolean active")
+	case !active:
+		return nil, time.Time{}, b.reject("introspection", "bearer token inactive")
+	}
+	if err := b.checkTimes(doc, false); err != nil {
+		return nil, time.Time{}, err
+	}
+	if b.issuer != "" {
+		if iss, ok := doc["iss"].(string); ok && iss != b.issuer {
+			return nil, time.Time{}, b.reject("introspection", "bearer token issuer mismatch")
+		}
+	}
+	if b.explicitAud {
+		if aud, ok := audienceOf(doc["aud"]); ok && !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(b.audiences, a) }) {
+			return nil, time.Time{}, b.reject("introspection", "bearer token audience mismatch")
+		}
+	}
+	id, err := b.mapClaims(doc, "introspection answer")
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if id.Username == "" { // RFC 7662's own name for it
+		if s, ok := doc["username"].(string); ok {
+			id.Username = b.claims.value("username", cleanValue(s))
+		}
+	}
+	exp, _ := numericDate(doc["exp"])
+	return id, exp, nil
+}
+
+// audienceOf reads an aud claim: a string or an array of strings.
+func audienceOf(v any) ([]string, bool) {
+	switch v := v.(type) {
+	case string:
+		return []string{v}, true
+	case []any:
+		var out []string
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// userinfo identifies an opaque token's holder through the provider.
+func (b *BearerValidator) userinfo(ctx context.Context, token string) (*Identity, error) {
+	t := &Tokens{AccessToken: token, TokenType: "Bearer"}
+	if b.oidc == nil {
+		return b.provider.Identify(ctx, t)
+	}
+	s := b.oidc.state.Load()
+	if s == nil {
+		return nil, b.oidc.notReady("userinfo")
+	}
+	if !s.hasUserinfo {
+		return nil, &Error{Provider: b.id, Endpoint: "userinfo", Kind: ErrRejected, Description: "bearer token is not a JWT and the provider has no userinfo endpoint to check it"}
+	}
+	doc, err := s.inner.Userinfo(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	id := b.claims.identity(doc)
+	if id.ID == "" {
+		e := b.claims.noIDError()
+		e.Provider, e.Endpoint = b.id, "userinfo"
+		return nil, e
+	}
+	return id, nil
+}
+
+// bearerEntry is one remembered verdict.
+type bearerEntry struct {
+	key   [sha256.Size]byte
+	id    *Identity
+	err   error
+	until time.Time
+}
+
+// result returns the entry's verdict, with an identity the caller may
+// change.
+func (e *bearerEntry) result() (*Identity, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	return cloneIdentity(e.id), nil
+}
+
+func cloneIdentity(id *Identity) *Identity {
+	c := *id
+	c.Groups = slices.Clone(id.Groups)
+	if id.Attributes != nil {
+		c.Attributes = make(map[string]string, len(id.Attributes))
+		for k, v := range id.Attributes {
+			c.Attributes[k] = v
+		}
+	}
+	if id.EmailVerified != nil {
+		v := *id.EmailVerified
+		c.EmailVerified = &v
+	}
+	return &c
+}
+
+// bearerCache is a bounded LRU of verdicts keyed by token hash.
+type bearerCache struct {
+	mu  sync.Mutex
+	max int
+	ll  *list.List // of *bearerEntry, most recently used first
+	m   map[[sha256.Size]byte]*list.Element
+}
+
+func newBearerCache(max int) *bearerCache {
+	return &bearerCache{max: max, ll: list.New(), m: make(map[[sha256.Size]byte]*list.Element)}
+}
+
+// get returns the live entry for key.
+func (c *bearerCache) get(key [sha256.Size]byte, now time.Time) (*bearerEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.m[key]
+	if !ok {
+		return nil, false
+	}
+	e := el.Value.(*bearerEntry)
+	if !now.Before(e.until) {
+		c.ll.Remove(el)
+		delete(c.m, key)
+		return nil, false
+	}
+	c.ll.MoveToFront(el)
+	return e, true
+}
+
+// put stores e, evicting the least recently used entries beyond the bound.
+func (c *bearerCache) put(e *bearerEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.m[e.key]; ok {
+		el.Value = e
+		c.ll.MoveToFront(el)
+		return
+	}
+	c.m[e.key] = c.ll.PushFront(e)
+	for c.ll.Len() > c.max {
+		last := c.ll.Back()
+		c.ll.Remove(last)
+		delete(c.m, last.Value.(*bearerEntry).key)
+	}
+}
+
+// len reports the number of entries, for tests.
+func (c *bearerCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ll.Len()
+}

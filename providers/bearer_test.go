@@ -1,0 +1,674 @@
+package providers
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/portcullis/portcullis/internal/idp"
+)
+
+// bearerClock is a settable test clock.
+type bearerClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newBearerClock() *bearerClock {
+	return &bearerClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *bearerClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *bearerClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// jwtIssuer is a fake authorization server issuing JWT access tokens: it
+// serves a discovery document and its JWKS and signs with go-jose.
+type jwtIssuer struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	key     jose.JSONWebKey // private, current
+	alg     jose.SignatureAlgorithm
+	fetches atomic.Int32 // JWKS requests
+	status  atomic.Int32 // non-zero: the JWKS answers this status
+}
+
+func newJWTIssuer(t *testing.T) *jwtIssuer {
+	t.Helper()
+	j := &jwtIssuer{}
+	j.rotate(t, jose.ES256)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		j.fetches.Add(1)
+		if s := j.status.Load(); s != 0 {
+			answerJSON(w, int(s), `{"error":"temporarily_unavailable"}`)
+			return
+		}
+		j.mu.Lock()
+		pub := j.key.Public()
+		j.mu.Unlock()
+		b, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}})
+		answerJSON(w, http.StatusOK, string(b))
+	})
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		base := "http://" + r.Host
+		answerJSON(w, http.StatusOK, fmt.Sprintf(`{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q}`,
+			base, base+"/authorize", base+"/token", base+"/jwks"))
+	})
+	j.srv = serve(t, mux)
+	return j
+}
+
+// rotate replaces the signing key with a new one under a new kid.
+func (j *jwtIssuer) rotate(t *testing.T, alg jose.SignatureAlgorithm) {
+	t.Helper()
+	var priv any
+	var err error
+	switch alg {
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.key = jose.JSONWebKey{Key: priv, KeyID: fmt.Sprintf("key-%d", time.Now().UnixNano()), Algorithm: string(alg), Use: "sig"}
+	j.alg = alg
+}
+
+// sign returns claims as a compact JWS with the current key.
+func (j *jwtIssuer) sign(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	j.mu.Lock()
+	key, alg := j.key, j.alg
+	j.mu.Unlock()
+	return signJWT(t, jose.SigningKey{Algorithm: alg, Key: key}, claims)
+}
+
+func signJWT(t *testing.T, key jose.SigningKey, claims map[string]any) string {
+	t.Helper()
+	signer, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(claims)
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// claims returns a valid access token's claims at now.
+func (j *jwtIssuer) claims(now time.Time) map[string]any {
+	return map[string]any{
+		"iss":    j.srv.URL,
+		"sub":    "svc-42",
+		"aud":    testClientID,
+		"exp":    now.Add(5 * time.Minute).Unix(),
+		"iat":    now.Unix(),
+		"email":  "robot@example.com",
+		"groups": []string{"robots", "ci"},
+		"dept":   "ops",
+	}
+}
+
+func (j *jwtIssuer) validator(t *testing.T, clock *bearerClock, edit func(*BearerConfig)) *BearerValidator {
+	t.Helper()
+	cfg := BearerConfig{
+		ID:         "corp",
+		ClientID:   testClientID,
+		JWKSURL:    j.srv.URL + "/jwks",
+		Issuer:     j.srv.URL,
+		Claims:     Claims{Attributes: []Attribute{{Name: "Dept", Paths: []string{"dept"}}}},
+		HTTPClient: j.srv.Client(),
+		Now:        clock.Now,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	v, err := NewBearerValidator(cfg)
+	if err != nil {
+		t.Fatalf("NewBearerValidator() = %v; want nil", err)
+	}
+	return v
+}
+
+func unsignedJWT(claims map[string]any) string {
+	enc := base64.RawURLEncoding
+	payload, _ := json.Marshal(claims)
+	return enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc.EncodeToString(payload) + "."
+}
+
+func TestBearerJWT(t *testing.T) {
+	t.Parallel()
+	j := newJWTIssuer(t)
+	clock := newBearerClock()
+	now := clock.Now()
+	with := func(edit func(c map[string]any)) string {
+		c := j.claims(now)
+		edit(c)
+		return j.sign(t, c)
+	}
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	hmac := signJWT(t, jose.SigningKey{Algorithm: jose.HS256, Key: []byte("0123456789abcdef0123456789abcdef")}, j.claims(now))
+	valid := j.sign(t, j.claims(now))
+	parts := strings.Split(valid, ".")
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"`+j.srv.URL+`","sub":"admin","aud":"client-1","exp":9999999999}`)) + "." + parts[2]
+
+	tests := []struct {
+		name   string
+		token  string
+		reason string // "" means valid
+		edit   func(*BearerConfig)
+	}{
+		{name: "valid", token: valid},
+		{name: "expired within leeway", token: with(func(c map[string]any) { c["exp"] = now.Add(-10 * time.Second).Unix() })},
+		{name: "aud array", token: with(func(c map[string]any) { c["aud"] = []string{"api", testClientID} })},
+		{name: "one of several audiences", token: with(func(c map[string]any) { c["aud"] = "api://orders" }),
+			edit: func(c *BearerConfig) { c.Audiences = []string{"api://billing", "api://orders"} }},
+		{name: "expired", token: with(func(c map[string]any) { c["exp"] = now.Add(-time.Minute).Unix() }), reason: "expired"},
+		{name: "no expiry", token: with(func(c map[string]any) { delete(c, "exp") }), reason: "no expiry"},
+		{name: "not yet valid", token: with(func(c map[string]any) { c["nbf"] = now.Add(time.Hour).Unix() }), reason: "not valid yet"},
+		{name: "wrong issuer", token: with(func(c map[string]any) { c["iss"] = "https://evil.example" }), reason: "issuer mismatch"},
+		{name: "wrong audience", token: with(func(c map[string]any) { c["aud"] = "someone-else" }), reason: "audience mismatch"},
+		{name: "default audience is the client id", token: with(func(c map[string]any) { c["aud"] = "api://orders" }), reason: "audience mismatch"},
+		{name: "no user id", token: with(func(c map[string]any) { delete(c, "sub") }), reason: "no user id"},
+		{name: "HMAC", token: hmac, reason: "accepted algorithm"},
+		{name: "alg none", token: unsignedJWT(j.claims(now)), reason: "accepted algorithm"},
+		{name: "alg not allowed here", token: valid, reason: "accepted algorithm",
+			edit: func(c *BearerConfig) { c.Algorithms = []string{"RS256"} }},
+		{name: "unknown key", token: signJWT(t, jose.SigningKey{Algorithm: jose.ES256, Key: otherKey}, j.claims(now)), reason: "signature invalid"},
+		{name: "tampered", token: tampered, reason: "signature invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v := j.validator(t, clock, tt.edit)
+			id, err := v.Validate(t.Context(), tt.token)
+			if tt.reason != "" {
+				wantProviderError(t, err, ErrRejected, tt.reason, tt.token)
+				if id != nil {
+					t.Errorf("Validate() identity = %+v; want nil", id)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Validate() = %v; want nil", err)
+			}
+			if id.ID != "svc-42" || id.Email != "robot@example.com" || strings.Join(id.Groups, ",") != "robots,ci" || id.Attributes["Dept"] != "ops" {
+				t.Errorf("Validate() = %+v; want svc-42, robot@example.com, robots,ci, Dept ops", id)
+			}
+		})
+	}
+}
+
+func TestBearerJWTCachedUntilExpiry(t *testing.T) {
+	t.Parallel()
+	j := newJWTIssuer(t)
+	clock := newBearerClock()
+	v := j.validator(t, clock, nil)
+	c := j.claims(clock.Now())
+	c["exp"] = clock.Now().Add(20 * time.Second).Unix()
+	tok := j.sign(t, c)
+	id, err := v.Validate(t.Context(), tok)
+	if err != nil {
+		t.Fatalf("Validate() = %v; want nil", err)
+	}
+	id.Groups[0] = "changed by the caller" // must not reach the cache
+	clock.Add(15 * time.Second)
+	if id, err := v.Validate(t.Context(), tok); err != nil || id.Groups[0] != "robots" {
+		t.Fatalf("Validate() after 15s = %+v, %v; want the cached identity", id, err)
+	}
+	// The cache keeps it until exp only (not the 1m CacheTTL); then the
+	// leeway still applies.
+	clock.Add(40 * time.Second)
+	_, err = v.Validate(t.Context(), tok)
+	wantProviderError(t, err, ErrRejected, "expired", tok)
+	if n := j.fetches.Load(); n != 1 {
+		t.Errorf("JWKS fetched %d times; want 1", n)
+	}
+}
+
+func TestBearerJWTKeyRotation(t *testing.T) {
+	t.Parallel()
+	j := newJWTIssuer(t)
+	clock := newBearerClock()
+	v := j.validator(t, clock, nil)
+	if _, err := v.Validate(t.Context(), j.sign(t, j.claims(clock.Now()))); err != nil {
+		t.Fatalf("Validate() = %v; want nil", err)
+	}
+	j.rotate(t, jose.RS256)
+	if _, err := v.Validate(t.Context(), j.sign(t, j.claims(clock.Now()))); err != nil {
+		t.Fatalf("Validate() with the rotated key = %v; want nil", err)
+	}
+	if n := j.fetches.Load(); n != 2 {
+		t.Errorf("JWKS fetched %d times; want 2 (once more for the new kid)", n)
+	}
+}
+
+func TestBearerJWKSUnreachable(t *testing.T) {
+	t.Parallel()
+	j := newJWTIssuer(t)
+	clock := newBearerClock()
+	v := j.validator(t, clock, nil)
+	tok := j.sign(t, j.claims(clock.Now()))
+	j.status.Store(http.StatusServiceUnavailable)
+	_, err := v.Validate(t.Context(), tok)
+	wantProviderError(t, err, ErrTransient, "jwks endpoint", tok)
+	// Not cached: once the JWKS is back, the same token passes.
+	j.status.Store(0)
+	if _, err := v.Validate(t.Context(), tok); err != nil {
+		t.Fatalf("Validate() after the JWKS recovered = %v; want nil", err)
+	}
+}
+
+func TestBearerMalformed(t *testing.T) {
+	t.Parallel()
+	j := newJWTIssuer(t)
+	v := j.validator(t, newBearerClock(), nil)
+	for _, tok := range []string{"", "has space", "quote\"d", strings.Repeat("a", MaxBearerTokenBytes+1)} {
+		_, err := v.Validate(t.Context(), tok)
+		wantProviderError(t, err, ErrRejected, "malformed", "")
+	}
+}
+
+// bearerIDP runs an idp and returns a generic provider over it and a
+// client-credentials access token it issued.
+func bearerIDP(t *testing.T, opts idp.Options) (*idp.Server, *httptest.Server, *OAuth2, string) {
+	t.Helper()
+	opts.ClientID, opts.ClientSecret = testClientID, testClientSecret
+	s := idp.New(opts)
+	srv := serve(t, s)
+	p := newTestProvider(t, srv, Config{})
+	tok, err := ClientCredentials(t.Context(), Config{
+		ClientID: testClientID, ClientSecret: testClientSecret, TokenURL: srv.URL + "/token", HTTPClient: srv.Client(),
+	}, nil)
+	if err != nil {
+		t.Fatalf("ClientCredentials() = %v; want nil", err)
+	}
+	at, _ := tok["access_token"].(string)
+	if at == "" {
+		t.Fatalf("ClientCredentials() = %v; want an access_token", tok)
+	}
+	return s, srv, p, at
+}
+
+func TestBearerOpaqueUserinfo(t *testing.T) {
+	t.Parallel()
+	s, _, p, at := bearerIDP(t, idp.Options{})
+	clock := newBearerClock()
+	v, err := NewBearerValidator(BearerConfig{Provider: p, Now: clock.Now})
+	if err != nil {
+		t.Fatalf("NewBearerValidator() = %v; want nil", err)
+	}
+	for i := range 3 {
+		id, err := v.Validate(t.Context(), at)
+		if err != nil {
+			t.Fatalf("Validate() #%d = %v; want nil", i, err)
+		}
+		if want := "service-account-" + testClientID; id.ID != want {
+			t.Errorf("Validate() ID = %q; want %q", id.ID, want)
+		}
+	}
+	if n := s.Calls("userinfo"); n != 1 {
+		t.Errorf("userinfo called %d times for 3 validations; want 1 (cached)", n)
+	}
+	clock.Add(DefaultBearerCacheTTL)
+	if _, err := v.Validate(t.Context(), at); err != nil {
+		t.Fatalf("Validate() after the cache TTL = %v; want nil", err)
+	}
+	if n := s.Calls("userinfo"); n != 2 {
+		t.Errorf("userinfo called %d times after the cache TTL; want 2", n)
+	}
+
+	// A token the provider does not know: rejected, and the verdict kept
+	// briefly.
+	bad := "not-a-token-the-provider-issued"
+	for range 2 {
+		_, err := v.Validate(t.Context(), bad)
+		wantProviderError(t, err, ErrRejected, "invalid_token", bad)
+	}
+	if n := s.Calls("userinfo"); n != 3 {
+		t.Errorf("userinfo called %d times; want 3 (the rejection cached)", n)
+	}
+	clock.Add(BearerFailureTTL)
+	v.Validate(t.Context(), bad)
+	if n := s.Calls("userinfo"); n != 4 {
+		t.Errorf("userinfo called %d times; want 4 (the rejection forgotten after %v)", n, BearerFailureTTL)
+	}
+}
+
+func TestBearerOpaqueProviderDown(t *testing.T) {
+	t.Parallel()
+	s, _, p, at := bearerIDP(t, idp.Options{})
+	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetOptions(func(o *idp.Options) { o.UserinfoStatus = http.StatusServiceUnavailable })
+	_, err = v.Validate(t.Context(), at)
+	wantProviderError(t, err, ErrTransient, "503", at)
+	s.SetOptions(func(o *idp.Options) { o.UserinfoStatus = 0 })
+	if _, err := v.Validate(t.Context(), at); err != nil {
+		t.Fatalf("Validate() after recovery = %v; want nil (failures to reach the provider are not cached)", err)
+	}
+}
+
+func TestBearerSharesOneCheck(t *testing.T) {
+	t.Parallel()
+	s, _, p, at := bearerIDP(t, idp.Options{Delay: 100 * time.Millisecond})
+	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Go(func() {
+			if _, err := v.Validate(t.Context(), at); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Validate() = %v; want nil", err)
+	}
+	if n := s.Calls("userinfo"); n != 1 {
+		t.Errorf("userinfo called %d times for 50 concurrent validations; want 1", n)
+	}
+}
+
+func TestBearerCallerCancelDoesNotFailOthers(t *testing.T) {
+	t.Parallel()
+	s, _, p, at := bearerIDP(t, idp.Options{Delay: 200 * time.Millisecond})
+	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	first := make(chan error, 1)
+	go func() {
+		_, err := v.Validate(ctx, at)
+		first <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the first call start the shared check
+	cancel()
+	if err := <-first; !errors.Is(err, ErrTransient) {
+		t.Errorf("cancelled Validate() = %v; want ErrTransient", err)
+	}
+	if _, err := v.Validate(t.Context(), at); err != nil {
+		t.Errorf("Validate() = %v; want nil", err)
+	}
+	if n := s.Calls("userinfo"); n != 1 {
+		t.Errorf("userinfo called %d times; want 1", n)
+	}
+}
+
+func TestBearerCacheBounded(t *testing.T) {
+	t.Parallel()
+	s, srv, p, _ := bearerIDP(t, idp.Options{})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, CacheSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens []string
+	for range 5 {
+		tok, err := ClientCredentials(t.Context(), Config{ClientID: testClientID, ClientSecret: testClientSecret, TokenURL: srv.URL + "/token"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, tok["access_token"].(string))
+	}
+	for _, tok := range tokens {
+		if _, err := v.Validate(t.Context(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := v.cache.len(); n != 3 {
+		t.Errorf("cache holds %d entries; want 3 (CacheSize)", n)
+	}
+	before := s.Calls("userinfo")
+	v.Validate(t.Context(), tokens[4]) // recent: cached
+	v.Validate(t.Context(), tokens[0]) // evicted: checked again
+	if n := s.Calls("userinfo") - before; n != 1 {
+		t.Errorf("userinfo called %d times; want 1 (only the evicted token)", n)
+	}
+	for k := range v.cache.m {
+		for _, tok := range tokens {
+			if strings.Contains(string(k[:]), tok) {
+				t.Fatal("the cache holds a token in clear")
+			}
+		}
+	}
+}
+
+// introspector is a fake RFC 7662 endpoint.
+type introspector struct {
+	srv    *httptest.Server
+	calls  atomic.Int32
+	answer func(token string) string
+	auth   string // "basic" or "params"
+}
+
+func newIntrospector(t *testing.T, auth string, answer func(token string) string) *introspector {
+	in := &introspector{answer: answer, auth: auth}
+	in.srv = serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in.calls.Add(1)
+		if r.Method != http.MethodPost || r.ParseForm() != nil {
+			mismatch(w, "want a POST form")
+			return
+		}
+		id, secret, basic := r.BasicAuth()
+		if in.auth == "params" {
+			id, secret, basic = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), false
+		}
+		if basic != (in.auth == "basic") || id != testClientID || secret != testClientSecret {
+			answerJSON(w, http.StatusUnauthorized, `{"error":"invalid_client","error_description":"Client authentication failed"}`)
+			return
+		}
+		if r.PostForm.Get("token_type_hint") != "access_token" {
+			mismatch(w, "token_type_hint = %q", r.PostForm.Get("token_type_hint"))
+			return
+		}
+		answerJSON(w, http.StatusOK, in.answer(r.PostForm.Get("token")))
+	}))
+	return in
+}
+
+func TestBearerIntrospection(t *testing.T) {
+	t.Parallel()
+	clock := newBearerClock()
+	exp := clock.Now().Add(20 * time.Second).Unix()
+	answers := map[string]string{
+		"good-token":     fmt.Sprintf(`{"active":true,"sub":"u-7","username":"jdoe","scope":"read","exp":%d,"aud":["api","other"]}`, exp),
+		"inactive-token": `{"active":false}`,
+		"other-aud":      `{"active":true,"sub":"u-7","aud":"elsewhere"}`,
+		"no-active":      `{"sub":"u-7"}`,
+		"no-sub":         `{"active":true,"client_id":"x"}`,
+		"expired-token":  fmt.Sprintf(`{"active":true,"sub":"u-7","exp":%d}`, clock.Now().Add(-time.Hour).Unix()),
+	}
+	in := newIntrospector(t, "basic", func(tok string) string { return answers[tok] })
+	newV := func(t *testing.T, edit func(*BearerConfig)) *BearerValidator {
+		cfg := BearerConfig{
+			ID: "corp", ClientID: testClientID, ClientSecret: testClientSecret,
+			IntrospectionURL: in.srv.URL, Now: clock.Now,
+		}
+		if edit != nil {
+			edit(&cfg)
+		}
+		v, err := NewBearerValidator(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v := newV(t, nil)
+	id, err := v.Validate(t.Context(), "good-token")
+	if err != nil {
+		t.Fatalf("Validate(good) = %v; want nil", err)
+	}
+	if id.ID != "u-7" || id.Username != "jdoe" {
+		t.Errorf("Validate(good) = %+v; want u-7, jdoe", id)
+	}
+	for _, tt := range []struct{ token, reason string }{
+		{"inactive-token", "inactive"},
+		{"expired-token", "expired"},
+		{"no-sub", "no user id"},
+	} {
+		_, err := v.Validate(t.Context(), tt.token)
+		wantProviderError(t, err, ErrRejected, tt.reason, tt.token)
+	}
+	_, err = v.Validate(t.Context(), "no-active")
+	wantProviderError(t, err, ErrBadResponse, "no boolean active", "no-active")
+	// Without explicit audiences the answer's aud is not checked; with
+	// them, it must name one.
+	if _, err := v.Validate(t.Context(), "other-aud"); err != nil {
+		t.Errorf("Validate(other-aud) = %v; want nil", err)
+	}
+	strict := newV(t, func(c *BearerConfig) { c.Audiences = []string{"api"} })
+	_, err = strict.Validate(t.Context(), "other-aud")
+	wantProviderError(t, err, ErrRejected, "audience mismatch", "other-aud")
+	if _, err := strict.Validate(t.Context(), "good-token"); err != nil {
+		t.Errorf("Validate(good) with Audiences [api] = %v; want nil", err)
+	}
+
+	// Cached until the answer's exp, not the whole TTL.
+	calls := in.calls.Load()
+	clock.Add(10 * time.Second)
+	v.Validate(t.Context(), "good-token")
+	if n := in.calls.Load() - calls; n != 0 {
+		t.Errorf("introspection called %d times within exp; want 0", n)
+	}
+	clock.Add(15 * time.Second)
+	v.Validate(t.Context(), "good-token")
+	if n := in.calls.Load() - calls; n != 1 {
+		t.Errorf("introspection called %d times after exp; want 1", n)
+	}
+
+	// Our client refused: a configuration problem, not a bad token.
+	wrong := newV(t, func(c *BearerConfig) { c.ClientSecret = "wrong" })
+	_, err = wrong.Validate(t.Context(), "good-token")
+	wantProviderError(t, err, ErrBadResponse, "401 invalid_client", "good-token")
+}
+
+func TestBearerIntrospectionParams(t *testing.T) {
+	t.Parallel()
+	in := newIntrospector(t, "params", func(string) string { return `{"active":true,"sub":"u-1"}` })
+	v, err := NewBearerValidator(BearerConfig{
+		ClientID: testClientID, ClientSecret: testClientSecret,
+		IntrospectionURL: in.srv.URL, IntrospectionAuth: AuthStyleParams,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := v.Validate(t.Context(), "tok"); err != nil || id.ID != "u-1" {
+		t.Errorf("Validate() = %+v, %v; want u-1", id, err)
+	}
+}
+
+func TestBearerOIDCProvider(t *testing.T) {
+	t.Parallel()
+	j := newJWTIssuer(t)
+	clock := newBearerClock()
+	p := newOIDC(t, j.srv, OIDCConfig{Config: Config{Now: clock.Now}})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, Now: clock.Now})
+	if err != nil {
+		t.Fatalf("NewBearerValidator() = %v; want nil", err)
+	}
+	tok := j.sign(t, j.claims(clock.Now()))
+	_, err = v.Validate(t.Context(), tok)
+	wantProviderError(t, err, ErrTransient, "discovery not done yet", tok)
+	if err := p.Discover(t.Context()); err != nil {
+		t.Fatalf("Discover() = %v; want nil", err)
+	}
+	id, err := v.Validate(t.Context(), tok)
+	if err != nil {
+		t.Fatalf("Validate() after discovery = %v; want nil", err)
+	}
+	if id.ID != "svc-42" {
+		t.Errorf("Validate() ID = %q; want svc-42", id.ID)
+	}
+	// The issuer has no userinfo endpoint: opaque tokens can't be checked.
+	_, err = v.Validate(t.Context(), "opaque-token")
+	wantProviderError(t, err, ErrRejected, "no userinfo endpoint", "opaque-token")
+}
+
+func TestBearerOIDCOpaqueUserinfo(t *testing.T) {
+	t.Parallel()
+	e := startOIDC(t, idp.Options{}, OIDCConfig{})
+	tok, err := ClientCredentials(t.Context(), Config{
+		ClientID: testClientID, ClientSecret: testClientSecret, TokenURL: e.p.Endpoints().TokenURL, HTTPClient: e.srv.Client(),
+	}, []string{"read"})
+	if err != nil {
+		t.Fatalf("ClientCredentials() = %v; want nil", err)
+	}
+	v, err := NewBearerValidator(BearerConfig{Provider: e.p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := v.Validate(t.Context(), tok["access_token"].(string))
+	if err != nil {
+		t.Fatalf("Validate() = %v; want nil", err)
+	}
+	if want := "service-account-" + testClientID; id.ID != want {
+		t.Errorf("Validate() ID = %q; want %q", id.ID, want)
+	}
+}
+
+func TestNewBearerValidatorErrors(t *testing.T) {
+	t.Parallel()
+	_, err := NewBearerValidator(BearerConfig{
+		Algorithms:       []string{"RS256", "HS256", "none"},
+		CacheTTL:         time.Hour,
+		CacheSize:        -1,
+		JWKSURL:          "not a url",
+		IntrospectionURL: "ftp://x",
+	})
+	if err == nil {
+		t.Fatal("NewBearerValidator() = nil; want errors")
+	}
+	for _, want := range []string{
+		`Algorithms: "HS256"`, `Algorithms: "none"`, "CacheTTL:", "CacheSize:", "JWKSURL: must be", "JWKSURL: JWKSURL and Issuer",
+		"IntrospectionURL:", "ClientID: required for IntrospectionURL", "Audiences: required",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("NewBearerValidator() = %q; want it to name %q", err, want)
+		}
+	}
+	if _, err := NewBearerValidator(BearerConfig{}); err == nil || !strings.Contains(err.Error(), "Provider:") {
+		t.Errorf("NewBearerValidator(empty) = %v; want a Provider error", err)
+	}
+}

@@ -1,0 +1,113 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/portcullis/portcullis/assertion"
+	"github.com/portcullis/portcullis/providers"
+	"github.com/portcullis/portcullis/session"
+)
+
+// BearerValidator checks a machine client's bearer token at a provider and
+// says whom it belongs to. *providers.BearerValidator is one.
+type BearerValidator interface {
+	Validate(ctx context.Context, token string) (*providers.Identity, error)
+}
+
+var (
+	// errBearerRejected: the client sent a bearer token no provider accepts.
+	errBearerRejected = errors.New("bearer token rejected")
+	// errBearerUnavailable: the token could not be checked (provider down).
+	errBearerUnavailable = errors.New("bearer token cannot be checked now")
+)
+
+// bearerToken returns the token of an "Authorization: Bearer" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// bearerSession authenticates a machine client by its bearer token, trying
+// each provider that can validate tokens: the first that accepts it wins.
+// The session lives only for this request: no cookie, no refresh.
+func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token string) (*session.State, error) {
+	transient := false
+	for i := range s.opts.Providers {
+		p := &s.opts.Providers[i]
+		if p.Bearer == nil {
+			continue
+		}
+		id, err := p.Bearer.Validate(r.Context(), token)
+		if err != nil {
+			if errors.Is(err, providers.ErrTransient) {
+				transient = true
+			}
+			s.log.Debug("bearer token not accepted", "provider", p.ID, "err", err)
+			continue
+		}
+		unverified := id.EmailVerified != nil && !*id.EmailVerified || id.EmailVerified == nil && p.UnverifiedByDefault
+		if unverified && id.Email != "" && !s.opts.AllowUnverifiedEmail {
+			id.Email = "" // not vouched for: the rules can't rely on it
+		}
+		st := newState(p.ID, id, &providers.Tokens{AccessToken: token}, s.now())
+		noteUser(w, st)
+		return st, nil
+	}
+	if transient {
+		return nil, errBearerUnavailable
+	}
+	return nil, errBearerRejected
+}
+
+// authFailed answers a request whose credentials can't be used: a rejected
+// bearer token gets 401 (never a redirect: the client is a program), a
+// provider or store that can't be reached 503.
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, errBearerRejected):
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]any{
+			"error": "invalid_token", "message": "the bearer token is not valid", "status": http.StatusUnauthorized,
+		})
+	case errors.Is(err, errBearerUnavailable):
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"error": "temporarily_unavailable", "message": "the bearer token cannot be checked now", "status": http.StatusServiceUnavailable,
+		})
+	default:
+		s.storeUnavailable(w, r)
+	}
+}
+
+// assertionFor signs the identity of st for the upstream; "" when
+// assertions are off or signing failed (logged; the upstream then finds no
+// assertion and refuses, which fails closed).
+func (s *Server) assertionFor(st *session.State) string {
+	if s.opts.Assertions == nil {
+		return ""
+	}
+	tok, err := s.opts.Assertions.Sign(assertion.Claims{
+		Subject:    st.UserID,
+		User:       st.User,
+		Email:      st.Email,
+		Name:       st.Name,
+		GivenName:  st.GivenName,
+		FamilyName: st.FamilyName,
+		Username:   st.Username,
+		Groups:     st.Groups,
+		Provider:   st.Provider,
+		Attributes: st.Attributes,
+	})
+	if err != nil {
+		s.log.Error("sign identity assertion", "err", err)
+		return ""
+	}
+	return tok
+}

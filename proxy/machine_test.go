@@ -1,0 +1,107 @@
+package proxy_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/portcullis/portcullis/assertion"
+	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/providers"
+	"github.com/portcullis/portcullis/proxy"
+)
+
+func TestBearerTokens(t *testing.T) {
+	t.Parallel()
+	for _, enabled := range []bool{true, false} {
+		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+			o.BearerTokens = enabled
+			v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o.Providers[0].Provider})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Providers[0].Bearer = v
+		}})
+		ep := idp.EndpointsAt(h.idpSrv.URL)
+		tok, err := providers.ClientCredentials(context.Background(), providers.Config{
+			ClientID: testClientID, ClientSecret: testClientSecret, AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, UserinfoURL: ep.UserinfoURL,
+		}, nil)
+		if err != nil {
+			t.Fatalf("client credentials: %v", err)
+		}
+		access, _ := tok["access_token"].(string)
+		c := h.browser()
+		c.header = http.Header{"Accept": {"text/html"}} // even a "browser" with a bad token gets 401
+		for _, tt := range []struct {
+			token string
+			want  int
+		}{{access, 200}, {access, 200}, {"not-a-real-token", 401}} {
+			resp := c.do("GET", "/api/items", nil, http.Header{"Authorization": {"Bearer " + tt.token}})
+			if !enabled {
+				readBody(t, resp)
+				if resp.StatusCode != http.StatusFound {
+					t.Errorf("BEARER_TOKENS off: a bearer request = %d; want the sign-in redirect", resp.StatusCode)
+				}
+				continue
+			}
+			if resp.StatusCode != tt.want {
+				t.Errorf("bearer %.8q… = %d; want %d", tt.token, resp.StatusCode, tt.want)
+			}
+			if tt.want == 200 {
+				e := decodeEcho(t, resp)
+				if !strings.HasPrefix(e.Headers.Get("X-User"), "service-account") || e.Headers.Get("X-User-Provider") != "oauth2" {
+					t.Errorf("bearer identity = %q/%q", e.Headers.Get("X-User"), e.Headers.Get("X-User-Provider"))
+				}
+			} else if resp.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("401 without WWW-Authenticate")
+			}
+			resp.Body.Close()
+			if len(c.cookies) != 0 {
+				t.Errorf("a bearer request set cookies: %v", c.cookies)
+			}
+		}
+		if enabled && h.idp.Calls("userinfo") != 2 {
+			t.Errorf("userinfo calls for two uses of one token and a bad one = %d; want 2 (cached)", h.idp.Calls("userinfo"))
+		}
+	}
+}
+
+func TestIdentityAssertion(t *testing.T) {
+	t.Parallel()
+	signer, err := assertion.NewSigner(assertion.Options{Issuer: "https://portcullis.example", Audience: "wiki"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Assertions = signer }})
+	b := h.browser()
+	b.signIn("/")
+	b.header = http.Header{"Accept": {"application/json"}}
+	resp := b.do("GET", "/", nil, http.Header{"X-Portcullis-Assertion": {"forged"}})
+	e := decodeEcho(t, resp)
+	resp.Body.Close()
+	raw := e.Headers.Get("X-Portcullis-Assertion")
+	if raw == "" || raw == "forged" {
+		t.Fatalf("upstream assertion = %q; want one signed by Portcullis", raw)
+	}
+	// An upstream verifies it with the public keys Portcullis serves.
+	keys := oidc.NewRemoteKeySet(context.Background(), h.proxy.URL+"/.well-known/portcullis/jwks.json")
+	v := oidc.NewVerifier("https://portcullis.example", keys, &oidc.Config{ClientID: "wiki", SupportedSigningAlgs: []string{"ES256"}})
+	tok, err := v.Verify(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("verify the assertion: %v", err)
+	}
+	var claims struct {
+		User  string   `json:"user"`
+		Email string   `json:"email"`
+		Group []string `json:"groups"`
+	}
+	if err := tok.Claims(&claims); err != nil || claims.User != "alice" || claims.Email != "alice@example.com" {
+		t.Errorf("assertion claims = %+v, %v", claims, err)
+	}
+	if tok.Subject != "1001" {
+		t.Errorf("sub = %q; want 1001", tok.Subject)
+	}
+}

@@ -45,17 +45,17 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	resp, hops := b.follow("/secret/page")
 	e := decodeEcho(t, resp)
 	resp.Body.Close()
-	var code string
+	var code, state string
 	for _, hop := range hops {
 		if u, _ := url.Parse(hop); u != nil && u.Query().Get("code") != "" {
-			code = u.Query().Get("code")
+			code, state = u.Query().Get("code"), u.Query().Get("state")
 		}
 	}
 	accessToken := e.Headers.Get("X-Forwarded-Access-Token")
 	if code == "" || accessToken == "" {
 		t.Fatalf("could not capture the code (%q) or access token (%q)", code, accessToken)
 	}
-	secrets := map[string]string{"client secret": testClientSecret, "code": code, "access token": accessToken}
+	secrets := map[string]string{"client secret": testClientSecret, "code": code, "state": state, "access token": accessToken}
 	for name, c := range b.cookies {
 		secrets["cookie "+name] = c.Value
 	}

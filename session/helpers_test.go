@@ -159,8 +159,14 @@ func cookieNamed(cookies []*http.Cookie, name string) *http.Cookie {
 // flip returns s with the byte at i replaced by a different base64url
 // character.
 func flip(s string, i int) string {
+	// Flip the top bit of the base64 digit: the low bits of a final digit
+	// may be padding that decoders ignore, so "A"→"B" there can change
+	// nothing at all.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	c := byte('A')
-	if s[i] == 'A' {
+	if k := strings.IndexByte(alphabet, s[i]); k >= 0 {
+		c = alphabet[k^32]
+	} else if s[i] == 'A' {
 		c = 'B'
 	}
 	return s[:i] + string(c) + s[i+1:]

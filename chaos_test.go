@@ -71,7 +71,7 @@ func TestUpstreamTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs syncBuffer
-			srv, _, err := newServer(cfg, metrics.New(), slog.New(slog.NewTextHandler(&logs, nil)))
+			srv, _, err := newServer(cfg, metrics.New(), slog.New(slog.NewTextHandler(&logs, nil)), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

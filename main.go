@@ -37,6 +37,7 @@ Commands:
   demo      run a development provider, a demo app and the proxy on loopback
   check     validate the configuration, print the effective settings, contact OIDC discovery
   token     client-credentials grant at the provider; prints the token JSON (--provider ID, --scope S)
+  users     manage the user registry (list, show, add, link, unlink, disable, enable, delete)
   version   print the version
   help      print this help
 
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = check(getenv, stdout)
 	case "token":
 		return tokenCommand(ctx, args, getenv, stdout, stderr)
+	case "users":
+		return usersCommand(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "--help", "-h", "-help":

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -49,8 +50,10 @@ func TestRunExitCodes(t *testing.T) {
 		"PORTCULLIS_CLIENT_SECRET":   "x",
 		"PORTCULLIS_COOKIE_SAMESITE": "sometimes",
 	}
+	corrupt := filepath.Join(t.TempDir(), "users.db")
+	os.WriteFile(corrupt, []byte("this is not a database, and must stay as it is"), 0o600)
 	registry := validEnv()
-	registry["PORTCULLIS_USERS_DB"] = "/tmp/users.db"
+	registry["PORTCULLIS_USERS_DB"] = corrupt
 	tests := []struct {
 		name     string
 		args     []string
@@ -73,7 +76,7 @@ func TestRunExitCodes(t *testing.T) {
 			"PORTCULLIS_USERINFO_URL:", "PORTCULLIS_COOKIE_SAMESITE:",
 		}, nil},
 		{"serve with bad config", []string{"serve"}, bad, 1, nil, []string{"PORTCULLIS_COOKIE_SECRET:"}, nil},
-		{"not supported yet", []string{"check"}, registry, 1, nil, []string{"PORTCULLIS_USERS_DB: a user registry is not supported by this version yet"}, nil},
+		{"corrupt registry refused", []string{"serve"}, registry, 1, nil, []string{"PORTCULLIS_USERS_DB:"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,7 +279,7 @@ func TestRoutesFromEnvironment(t *testing.T) {
 	if len(rs) != 3 || !rs[0].Public || rs[1].Public || len(rs[1].Rules.Groups) != 1 || !rs[2].Public {
 		t.Fatalf("routes = %+v", rs)
 	}
-	srv, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler))
+	srv, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +380,7 @@ func TestSeveralProvidersFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, jobs, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler))
+	srv, jobs, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

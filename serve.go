@@ -14,32 +14,17 @@ import (
 
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/users"
 )
 
 // loadConfig reads and validates the configuration; the error lists every
 // problem, one per line.
 func loadConfig(getenv func(string) string) (*config.Config, error) {
 	cfg, err := config.Load(getenv)
-	if err == nil {
-		err = notYetSupported(cfg)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return cfg, nil
-}
-
-// notYetSupported refuses settings this build accepts in its configuration
-// but does not implement yet, rather than ignoring them silently.
-func notYetSupported(cfg *config.Config) error {
-	var errs []error
-	no := func(name, what string) {
-		errs = append(errs, fmt.Errorf("%s: %s is not supported by this version yet", name, what))
-	}
-	if cfg.UsersDB != "" {
-		no("PORTCULLIS_USERS_DB", "a user registry")
-	}
-	return errors.Join(errs...)
 }
 
 // redisLogger sends go-redis's own messages (failed dials) to slog.
@@ -67,7 +52,17 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	log := newLogger(cfg, stderr)
 	redis.SetLogger(redisLogger{log}) // go-redis logs through a package global
 	m := metrics.New()
-	srv, jobs, err := newServer(cfg, m, log)
+	var reg *users.Registry
+	if cfg.UsersDB != "" {
+		// Migrations run here; a database that is corrupt or from a newer
+		// version stops the start, untouched.
+		reg, err = users.Open(ctx, cfg.UsersDB)
+		if err != nil {
+			return fmt.Errorf("PORTCULLIS_USERS_DB: %w", err)
+		}
+		defer reg.Close()
+	}
+	srv, jobs, err := newServer(cfg, m, log, reg)
 	if err != nil {
 		return err
 	}
@@ -169,7 +164,7 @@ func check(getenv func(string) string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler)); err != nil {
+	if _, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	for _, s := range cfg.Settings() {

@@ -16,6 +16,7 @@ import (
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
+	"github.com/portcullis/portcullis/users"
 )
 
 // A job runs in the background for as long as the server serves
@@ -25,7 +26,7 @@ type job func(ctx context.Context)
 // newServer maps the configuration onto the packages' options. It does no
 // network I/O: discovery and the like are returned as jobs for serve to
 // start.
-func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy.Server, []job, error) {
+func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *users.Registry) (*proxy.Server, []job, error) {
 	sessOpts := session.Options{
 		Name:     cfg.CookieName,
 		Secrets:  cfg.CookieSecrets,
@@ -105,7 +106,21 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*proxy
 	if err != nil {
 		return nil, nil, err
 	}
+	var registry proxy.Registry
+	var checker proxy.ActiveChecker
+	if reg != nil {
+		registry = reg
+		checker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: cfg.UsersCheckInterval, MaxStale: cfg.UsersMaxStale})
+		readyChecks = append(readyChecks, reg.Ping)
+	}
 	srv, err := proxy.New(proxy.Options{
+		Registry:        registry,
+		RegistryChecker: checker,
+		SignInOptions: users.SignInOptions{
+			AutoSignup:            cfg.AutoSignup,
+			LinkByVerifiedEmail:   cfg.LinkByVerifiedEmail,
+			TrustedEmailProviders: cfg.TrustedEmailProviders,
+		},
 		Upstream:               cfg.Upstream,
 		UpstreamTLS:            upstreamTLS,
 		UpstreamTimeout:        cfg.UpstreamTimeout,

@@ -52,8 +52,12 @@ type Config struct {
 	AllowedEmails       []string `env:"ALLOWED_EMAILS" refDefault:"— (all)" doc:"e-mail addresses allowed after sign-in"`
 	AllowedGroups       []string `env:"ALLOWED_GROUPS" refDefault:"— (all)" doc:"groups allowed after sign-in (a user needs one of them)"`
 
-	AutoSignup bool   `env:"AUTO_SIGNUP" envDefault:"true" doc:"with a user registry: true creates unknown users at their first sign-in; false admits only users already in the registry"`
-	UsersDB    string `env:"USERS_DB" secret:"password" doc:"user registry: a file path (embedded) or postgres://…; empty: no registry"`
+	AutoSignup            bool          `env:"AUTO_SIGNUP" envDefault:"true" doc:"with a user registry: true creates unknown users at their first sign-in; false admits only users already in the registry"`
+	UsersCheckInterval    time.Duration `env:"USERS_CHECK_INTERVAL" envDefault:"1m" doc:"with a registry: how often an open session's user is checked (a disabled user loses access within this time, with no query per request)"`
+	UsersMaxStale         time.Duration `env:"USERS_MAX_STALE" envDefault:"5m" doc:"with a registry it can't reach: how long open sessions keep working on the last known answer before getting 503"`
+	LinkByVerifiedEmail   bool          `env:"LINK_BY_VERIFIED_EMAIL" envDefault:"false" doc:"with a registry: link an unknown identity to the one active user with the same e-mail when a provider in TRUSTED_EMAIL_PROVIDERS says it is verified. Risk: whoever controls that address there gets the account"`
+	TrustedEmailProviders []string      `env:"TRUSTED_EMAIL_PROVIDERS" doc:"provider ids trusted to verify e-mail addresses for LINK_BY_VERIFIED_EMAIL"`
+	UsersDB               string        `env:"USERS_DB" secret:"password" doc:"user registry: a file path (embedded) or postgres://…; empty: no registry"`
 
 	// SkipAuthRoutes bypass authentication when the method (if given) and
 	// the path pattern both match.

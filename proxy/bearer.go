@@ -9,6 +9,7 @@ import (
 	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/session"
+	"github.com/portcullis/portcullis/users"
 )
 
 // BearerValidator checks a machine client's bearer token at a provider and
@@ -57,6 +58,22 @@ func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token str
 			id.Email = "" // not vouched for: the rules can't rely on it
 		}
 		st := newState(p.ID, id, &providers.Tokens{AccessToken: token}, s.now())
+		if s.opts.Registry != nil {
+			// Machine clients must be registered users (no sign-up by token).
+			localID, name, err := s.machines.lookup(r.Context(), s.opts.Registry, users.Identity{Provider: p.ID, ExternalID: id.ID}, s.now())
+			switch {
+			case errors.Is(err, users.ErrNotFound):
+				return nil, errBearerRejected
+			case err != nil:
+				return nil, errBearerUnavailable
+			}
+			st.LocalID, st.User = localID, name
+			if active, err := s.stillActive(r.Context(), st); err != nil {
+				return nil, errBearerUnavailable
+			} else if !active {
+				return nil, errBearerRejected
+			}
+		}
 		noteUser(w, st)
 		return st, nil
 	}
@@ -81,6 +98,10 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
 			"error": "temporarily_unavailable", "message": "the bearer token cannot be checked now", "status": http.StatusServiceUnavailable,
 		})
+	case errors.Is(err, errRegistryUnavailable):
+		w.Header().Set("Retry-After", "5")
+		s.fail(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
+			"Portcullis cannot reach the user registry right now. Try again in a moment.")
 	default:
 		s.storeUnavailable(w, r)
 	}

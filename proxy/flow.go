@@ -182,6 +182,9 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
 		return
 	}
+	if !s.registerSignIn(w, r, p, id, st) {
+		return
+	}
 	if err := s.opts.Sessions.Save(w, r, st); err != nil {
 		s.log.Error("save session", "provider", p.ID, "err", err)
 		s.signInResult(p.ID, metrics.SignInError)

@@ -22,6 +22,7 @@ import (
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/session"
+	"github.com/portcullis/portcullis/users"
 )
 
 // Sessions stores signed-in sessions and the pending sign-ins bound to a
@@ -94,6 +95,12 @@ type Options struct {
 	// Assertions, when set, signs X-Portcullis-Assertion for upstreams and
 	// serves its public keys at /.well-known/portcullis/jwks.json.
 	Assertions *assertion.Signer
+	// Registry, when set, admits users at sign-in (auto sign-up or known
+	// users only) and names them; RegistryChecker ends the sessions of
+	// users disabled since.
+	Registry        Registry
+	RegistryChecker ActiveChecker
+	SignInOptions   users.SignInOptions
 	// Routes are per-route rules, evaluated in order; the first match decides.
 	Routes []Route
 	// SkipAuthPreflight lets CORS preflight requests through unauthenticated.
@@ -130,6 +137,7 @@ type Server struct {
 	attrKeys   map[string]string
 	refresher  *session.Refresher
 	spent      *spentStates
+	machines   *machineUsers
 	upstream   *httputil.ReverseProxy
 	metrics    *metrics.Metrics
 	handler    http.Handler
@@ -161,6 +169,7 @@ func New(opts Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.spent = newSpentStates(15*time.Minute, 100000)
+	s.machines = &machineUsers{ttl: time.Minute, entries: map[users.Identity]machineUser{}}
 	s.refresher = opts.Refresher
 	if s.refresher == nil {
 		s.refresher = session.NewRefresher(session.RefreshOptions{Now: s.now})
@@ -288,6 +297,13 @@ func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.S
 			s.log.Debug("session rejected", "err", err)
 			s.opts.Sessions.Clear(w, r)
 		}
+		return nil, nil
+	}
+	if active, err := s.stillActive(r.Context(), st); err != nil {
+		return nil, err
+	} else if !active {
+		s.log.Info("session ended: the user is disabled in the registry", "audit", "session_end", "user", st.User)
+		s.opts.Sessions.Clear(w, r)
 		return nil, nil
 	}
 	if !s.tokenExpired(st) {

@@ -14,14 +14,15 @@ import (
 // deterministic (attributes in sorted key order) so equal states encode
 // equally.
 //
-// State, version 1:
+// State, version 2 (version 1 is the same without LocalID, and still read):
 //
-//	version byte (1)
+//	version byte (2)
 //	Provider, UserID, User, Email, Name, GivenName, FamilyName, Username: strings
 //	Groups: uvarint count, then that many strings
 //	Attributes: uvarint count, then key and value strings in sorted key order
 //	AccessToken, RefreshToken, IDToken: strings
 //	Expiry, CreatedAt: times
+//	LocalID: uvarint
 //
 // Flow list, version 1:
 //
@@ -35,7 +36,7 @@ import (
 // are dropped.
 
 const (
-	stateVersion = 1
+	stateVersion = 2
 	flowsVersion = 1
 
 	// Unix seconds of the first instant of year 1 and the last of year 9999:
@@ -52,7 +53,7 @@ func appendState(b []byte, s *State) []byte {
 	n := 1 + len(s.Provider) + len(s.UserID) + len(s.User) + len(s.Email) +
 		len(s.Name) + len(s.GivenName) + len(s.FamilyName) + len(s.Username) +
 		len(s.AccessToken) + len(s.RefreshToken) + len(s.IDToken) +
-		(13+len(s.Groups)+2*len(s.Attributes))*binary.MaxVarintLen64
+		(14+len(s.Groups)+2*len(s.Attributes))*binary.MaxVarintLen64
 	for _, g := range s.Groups {
 		n += len(g)
 	}
@@ -84,13 +85,14 @@ func appendState(b []byte, s *State) []byte {
 	b = appendString(b, s.IDToken)
 	b = appendTime(b, s.Expiry)
 	b = appendTime(b, s.CreatedAt)
+	b = binary.AppendUvarint(b, uint64(s.LocalID))
 	return b
 }
 
 // decodeState parses an encoding made by appendState. It never panics and
 // allocates no more than a small multiple of len(b).
 func decodeState(b []byte) (*State, error) {
-	if len(b) == 0 || b[0] != stateVersion {
+	if len(b) == 0 || (b[0] != stateVersion && b[0] != 1) {
 		return nil, errMalformed
 	}
 	d := decoder{b: b, s: string(b), off: 1}
@@ -122,6 +124,13 @@ func decodeState(b []byte) (*State, error) {
 	s.IDToken = d.string()
 	s.Expiry = d.time()
 	s.CreatedAt = d.time()
+	if b[0] >= 2 {
+		id := d.uvarint()
+		if id > 1<<62 {
+			return nil, errMalformed
+		}
+		s.LocalID = int64(id)
+	}
 	if err := d.end(); err != nil {
 		return nil, err
 	}

@@ -127,7 +127,7 @@ func TestDecodeStateRejects(t *testing.T) {
 	}{
 		{name: "empty", in: nil},
 		{name: "version only", in: []byte{stateVersion}},
-		{name: "unknown version", in: append([]byte{2}, valid[1:]...)},
+		{name: "unknown version", in: append([]byte{stateVersion + 1}, valid[1:]...)},
 		{name: "trailing byte", in: append(append([]byte{}, valid...), 0)},
 		{name: "string longer than input", in: []byte{stateVersion, 0xff, 0xff, 0xff, 0xff, 0x0f, 'a'}},
 		{name: "length overflows", in: []byte{stateVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}},
@@ -225,4 +225,22 @@ func FuzzDecodeFlows(f *testing.F) {
 			t.Fatalf("re-decoded flows = %+v, %v; want %+v", again, err, fs)
 		}
 	})
+}
+
+// TestDecodeStateVersion1 reads a version-1 encoding (before LocalID), so
+// cookies made before an upgrade stay valid.
+func TestDecodeStateVersion1(t *testing.T) {
+	t.Parallel()
+	s := &State{Provider: "p", UserID: "1", User: "u", CreatedAt: time.Unix(1_900_000_000, 0).UTC(), LocalID: 42}
+	v2 := appendState(nil, s)
+	// Version 1 is version 2 without the trailing LocalID uvarint (one byte for 42).
+	v1 := append([]byte{1}, v2[1:len(v2)-1]...)
+	got, err := decodeState(v1)
+	if err != nil || got.User != "u" || got.LocalID != 0 {
+		t.Fatalf("decodeState(version 1) = %+v, %v; want the state without LocalID", got, err)
+	}
+	got, err = decodeState(v2)
+	if err != nil || got.LocalID != 42 {
+		t.Fatalf("decodeState(version 2) = %+v, %v; want LocalID 42", got, err)
+	}
 }

@@ -27,6 +27,8 @@ type State struct {
 	Expiry time.Time
 	// CreatedAt is the sign-in time; the session ends COOKIE_EXPIRE after it.
 	CreatedAt time.Time
+	// LocalID is the user's id in the user registry; 0 without one.
+	LocalID int64
 }
 
 // Flow is a sign-in in progress, bound to the browser that started it by the

@@ -1,0 +1,127 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/providers"
+	"github.com/portcullis/portcullis/session"
+	"github.com/portcullis/portcullis/users"
+)
+
+// Registry is the user registry as sign-in uses it. *users.Registry is one.
+type Registry interface {
+	SignIn(ctx context.Context, p users.Profile, opts users.SignInOptions) (*users.User, error)
+	Lookup(ctx context.Context, id users.Identity) (*users.User, error)
+}
+
+// ActiveChecker says whether a registry user may still use an open
+// session, from a cache refreshed at most every so often (*users.Checker).
+type ActiveChecker interface {
+	Active(ctx context.Context, userID int64) (bool, error)
+}
+
+// errRegistryUnavailable: the registry can't be reached and the last
+// known answer is too old.
+var errRegistryUnavailable = errors.New("user registry unavailable")
+
+// registerSignIn admits id through the registry and makes st the
+// registry's user: X-User becomes the registry's user name. It writes the
+// refusal and returns false when the user may not come in.
+func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provider, id *providers.Identity, st *session.State) bool {
+	if s.opts.Registry == nil {
+		return true
+	}
+	verified := id.EmailVerified != nil && *id.EmailVerified // auto-linking trusts only an explicit flag
+	u, err := s.opts.Registry.SignIn(r.Context(), users.Profile{
+		Provider:      p.ID,
+		ExternalID:    id.ID,
+		Username:      id.Username,
+		Email:         id.Email,
+		EmailVerified: verified,
+		GivenName:     id.GivenName,
+		FamilyName:    id.FamilyName,
+		DisplayName:   id.Name,
+		Picture:       id.Picture,
+		Locale:        id.Locale,
+		Attributes:    id.Attributes,
+	}, s.opts.SignInOptions)
+	switch {
+	case err == nil:
+		st.LocalID, st.User = u.ID, u.Name
+		return true
+	case errors.Is(err, users.ErrNotRegistered):
+		s.log.Info("sign-in denied: not registered", "audit", "denial", "provider", p.ID)
+		s.signInResult(p.ID, "denied")
+		s.fail(w, r, http.StatusForbidden, "Account not registered",
+			"Your account is not registered; ask an administrator.")
+	case errors.Is(err, users.ErrDisabled):
+		s.log.Info("sign-in denied: account disabled", "audit", "denial", "provider", p.ID)
+		s.signInResult(p.ID, "denied")
+		s.fail(w, r, http.StatusForbidden, "Account disabled",
+			"Your account is disabled; ask an administrator.")
+	default:
+		s.log.Warn("user registry sign-in failed", "provider", p.ID, "err", err)
+		s.signInResult(p.ID, "error")
+		w.Header().Set("Retry-After", "5")
+		s.fail(w, r, http.StatusServiceUnavailable, "Sign-in is unavailable",
+			"The user registry can't be reached right now. Try again in a moment.")
+	}
+	return false
+}
+
+// stillActive asks the checker whether st's registry user may go on. A
+// disabled or deleted user's session ends (false, nil); a registry that
+// has been unreachable for too long gives an error (503, session kept).
+func (s *Server) stillActive(ctx context.Context, st *session.State) (bool, error) {
+	if s.opts.RegistryChecker == nil || st.LocalID == 0 {
+		return true, nil
+	}
+	ok, err := s.opts.RegistryChecker.Active(ctx, st.LocalID)
+	if err != nil {
+		s.log.Warn("user registry check failed", "err", err)
+		return false, errRegistryUnavailable
+	}
+	return ok, nil
+}
+
+// machineUsers maps bearer-token identities to registry users, remembered
+// for a short while so machine clients don't cost a query per request.
+type machineUsers struct {
+	mu      sync.Mutex
+	ttl     time.Duration
+	entries map[users.Identity]machineUser
+}
+
+type machineUser struct {
+	id      int64
+	name    string
+	err     error
+	expires time.Time
+}
+
+func (m *machineUsers) lookup(ctx context.Context, reg Registry, id users.Identity, now time.Time) (int64, string, error) {
+	m.mu.Lock()
+	e, ok := m.entries[id]
+	m.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.id, e.name, e.err
+	}
+	u, err := reg.Lookup(ctx, id)
+	e = machineUser{err: err, expires: now.Add(m.ttl)}
+	if err == nil {
+		e.id, e.name = u.ID, u.Name
+	} else if !errors.Is(err, users.ErrNotFound) {
+		return 0, "", err // transient: not remembered
+	}
+	m.mu.Lock()
+	if len(m.entries) >= 10000 {
+		clear(m.entries)
+	}
+	m.entries[id] = e
+	m.mu.Unlock()
+	return e.id, e.name, e.err
+}

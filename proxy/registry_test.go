@@ -1,0 +1,160 @@
+package proxy_test
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/proxy"
+	"github.com/portcullis/portcullis/session"
+	"github.com/portcullis/portcullis/users"
+)
+
+// registryHarness is the harness with an embedded user registry.
+func registryHarness(t *testing.T, c *clock, autoSignup bool, extra func(*proxy.Options)) (*harness, *users.Registry) {
+	t.Helper()
+	reg, err := users.Open(context.Background(), filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	h := newHarness(t, setup{
+		proxy: func(o *proxy.Options) {
+			c.proxy(o)
+			o.Registry = reg
+			o.RegistryChecker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.now})
+			o.SignInOptions = users.SignInOptions{AutoSignup: autoSignup}
+			if extra != nil {
+				extra(o)
+			}
+		},
+		session: func(o *session.Options) { c.session(o); o.Expire = 24 * time.Hour },
+	})
+	return h, reg
+}
+
+func TestRegistrySignUp(t *testing.T) {
+	t.Parallel()
+	t.Run("automatic sign-up", func(t *testing.T) {
+		t.Parallel()
+		h, reg := registryHarness(t, &clock{}, true, nil)
+		e := h.browser().signIn("/")
+		if got := e.Headers.Get("X-User"); got != "alice" {
+			t.Errorf("X-User = %q; want the registry's name alice", got)
+		}
+		list, _ := reg.List(context.Background())
+		if len(list) != 1 || list[0].Email != "alice@example.com" || len(list[0].Identities) != 1 {
+			t.Errorf("registry after sign-up = %+v", list)
+		}
+	})
+	t.Run("known users only", func(t *testing.T) {
+		t.Parallel()
+		h, reg := registryHarness(t, &clock{}, false, nil)
+		resp, _ := h.browser().follow("/")
+		body := readBody(t, resp)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "not registered; ask an administrator") {
+			t.Errorf("unknown user with AUTO_SIGNUP=false = %d:\n%s", resp.StatusCode, body)
+		}
+		if list, _ := reg.List(context.Background()); len(list) != 0 {
+			t.Errorf("a user was created: %+v", list)
+		}
+	})
+	t.Run("pre-registered by an administrator", func(t *testing.T) {
+		t.Parallel()
+		h, reg := registryHarness(t, &clock{}, false, nil)
+		if _, err := reg.Add(context.Background(), "a.smith", "alice@example.com", &users.Identity{Provider: "oauth2", ExternalID: "1001"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.browser().signIn("/").Headers.Get("X-User"); got != "a.smith" {
+			t.Errorf("X-User = %q; want the registry's name a.smith", got)
+		}
+	})
+}
+
+// TestRegistryLinking: the same person through two providers gets the same
+// X-User once an administrator links the second identity.
+func TestRegistryLinking(t *testing.T) {
+	t.Parallel()
+	corp, _ := extraProvider(t, "corp", idp.User{ID: "c-9", Username: "alice.corp", Email: "alice@corp.example"}, nil)
+	h, reg := registryHarness(t, &clock{}, true, func(o *proxy.Options) {
+		o.Providers[0].ID = "main"
+		o.Providers = append(o.Providers, corp)
+	})
+	if got := h.browser().signIn("/oauth2/start?provider=main&rd=/").Headers.Get("X-User"); got != "alice" {
+		t.Fatalf("first provider: X-User = %q", got)
+	}
+	if err := reg.Link(context.Background(), "alice", users.Identity{Provider: "corp", ExternalID: "c-9"}); err != nil {
+		t.Fatal(err)
+	}
+	e := h.browser().signIn("/oauth2/start?provider=corp&rd=/")
+	if got := e.Headers.Get("X-User"); got != "alice" || e.Headers.Get("X-User-Provider") != "corp" {
+		t.Errorf("linked second provider: X-User = %q via %q; want alice via corp", got, e.Headers.Get("X-User-Provider"))
+	}
+	if list, _ := reg.List(context.Background()); len(list) != 1 {
+		t.Errorf("users = %d; want one person", len(list))
+	}
+}
+
+// TestRegistryDisabledUserCutOff: a disabled user is refused at sign-in and
+// loses an open session within the check interval.
+func TestRegistryDisabledUserCutOff(t *testing.T) {
+	t.Parallel()
+	c := &clock{}
+	h, reg := registryHarness(t, c, true, nil)
+	b := h.browser()
+	b.signIn("/")
+	b.header = http.Header{"Accept": {"application/json"}}
+	if err := reg.SetStatus(context.Background(), "alice", users.StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	resp := b.get("/")
+	readBody(t, resp)
+	if resp.StatusCode != 200 {
+		t.Fatalf("within the check interval = %d; want 200 (checked at most once a minute)", resp.StatusCode)
+	}
+	c.advance(61 * time.Second)
+	resp = b.get("/")
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("after the check interval = %d; want 401 (session ended)", resp.StatusCode)
+	}
+	resp, _ = h.browser().follow("/")
+	body := readBody(t, resp)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "disabled") {
+		t.Errorf("disabled user signing in = %d:\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestRegistryOutage: with the registry gone, sign-in says 503; open
+// sessions keep working until the last answer is too old, then 503.
+func TestRegistryOutage(t *testing.T) {
+	t.Parallel()
+	c := &clock{}
+	h, reg := registryHarness(t, c, true, nil)
+	b := h.browser()
+	b.signIn("/")
+	b.header = http.Header{"Accept": {"application/json"}}
+	reg.Close()
+	resp, _ := h.browser().follow("/")
+	body := readBody(t, resp)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "registry") {
+		t.Errorf("sign-in with the registry down = %d:\n%s", resp.StatusCode, body)
+	}
+	c.advance(2 * time.Minute) // past the TTL: the check fails, the last answer is used
+	if resp := b.get("/"); resp.StatusCode != 200 {
+		t.Errorf("signed-in user, registry down for 2m = %d; want 200", resp.StatusCode)
+	}
+	c.advance(10 * time.Minute) // past MaxStale
+	resp = b.get("/")
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("signed-in user, registry down for 12m = %d; want 503", resp.StatusCode)
+	}
+	if len(b.cookies) == 0 {
+		t.Errorf("the session was cleared during the outage")
+	}
+}

@@ -6,11 +6,12 @@ package browsertest
 import (
 	"context"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/portcullis/portcullis/internal/testproc"
 )
 
 // candidates are the names Chromium goes by on Debian and elsewhere.
@@ -22,7 +23,7 @@ func Path() string {
 		return p
 	}
 	for _, name := range candidates {
-		if p, err := exec.LookPath(name); err == nil {
+		if p := testproc.Find(name); p != "" {
 			return p
 		}
 	}
@@ -36,10 +37,7 @@ func New(t testing.TB) context.Context {
 	t.Helper()
 	path := Path()
 	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("Chromium is not installed; CI must install it (apt-get install chromium)")
-		}
-		t.Skip("SKIP: Chromium is not installed (apt-get install chromium); browser test not run")
+		testproc.Missing(t, "Chromium is not installed", "apt-get install chromium")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:0:0],
 		chromedp.ExecPath(path),

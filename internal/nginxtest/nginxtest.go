@@ -19,6 +19,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/testproc"
 )
 
 const (
@@ -27,10 +29,15 @@ const (
 	// stopTimeout bounds the wait for nginx to exit after SIGINT before it
 	// is killed.
 	stopTimeout = 5 * time.Second
-	// startAttempts is how many free ports Start tries: another process
-	// may take a port between our probe and nginx's bind.
-	startAttempts = 5
 )
+
+// envPath names the environment variable that, when set, gives the nginx
+// binary to use.
+const envPath = "PORTCULLIS_NGINX"
+
+// sbinDirs are where nginx is looked for after PATH: Debian puts it in
+// /usr/sbin, often not on an ordinary user's PATH.
+var sbinDirs = []string{"/usr/sbin", "/usr/local/sbin", "/usr/local/nginx/sbin"}
 
 // Vars are what a configuration template passed to Start may refer to.
 type Vars struct {
@@ -76,32 +83,20 @@ http {
 // on PATH and then in /usr/sbin, where Debian puts it (often not on an
 // ordinary user's PATH).
 func Path() string {
-	if p := os.Getenv("PORTCULLIS_NGINX"); p != "" {
+	if p := os.Getenv(envPath); p != "" {
 		return p
 	}
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"} {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
+	return testproc.Find("nginx", sbinDirs...)
 }
 
-// bin returns the nginx binary, or ends the test: under CI=true it fails
-// (CI must install nginx), elsewhere it skips, saying why.
+// bin returns the nginx binary as Path does, or ends the test: under
+// CI=true it fails (CI must install nginx), elsewhere it skips, saying why.
 func bin(t testing.TB) string {
 	t.Helper()
-	p := Path()
-	if p == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("nginxtest: nginx is not installed and CI=true: install nginx (apt-get install nginx)")
-		}
-		t.Skip("SKIP: nginx is not installed (apt-get install nginx, or set PORTCULLIS_NGINX); test with a real nginx not run")
+	if p := os.Getenv(envPath); p != "" {
+		return p
 	}
-	return p
+	return testproc.Require(t, "nginx", "apt-get install nginx, or set "+envPath, sbinDirs...)
 }
 
 // Start runs nginx for t and returns its address, 127.0.0.1:<port>. conf
@@ -118,12 +113,7 @@ func Start(t testing.TB, conf string, v Vars) (addr string) {
 	if err != nil {
 		t.Fatalf("nginxtest: parse configuration template: %v", err)
 	}
-	var errs []error
-	for range startAttempts {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("nginxtest: find a free port: %v", err)
-		}
+	_, err = testproc.OnFreePort(func(port int) error {
 		v.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		dir := t.TempDir()
 		path, err := writeConf(dir, tmpl, v)
@@ -135,21 +125,22 @@ func Start(t testing.TB, conf string, v Vars) (addr string) {
 		}
 		p, err := start(nginx, dir, path, v.Listen)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
 		t.Cleanup(func() {
-			if err := p.stop(); err != nil {
+			if err := stop(p, dir); err != nil {
 				t.Errorf("nginxtest: stop nginx: %v", err)
 			}
 			if t.Failed() {
 				t.Logf("nginxtest: nginx error log (%s):\n%s", filepath.Join(dir, "error.log"), tail(filepath.Join(dir, "error.log"), 30))
 			}
 		})
-		return v.Listen
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("nginxtest: start nginx: %v", err)
 	}
-	t.Fatalf("nginxtest: start nginx: %v", errors.Join(errs...))
-	return ""
+	return v.Listen
 }
 
 // Check runs nginx -t on conf (as for Start, with v.Listen set to a free
@@ -161,7 +152,7 @@ func Check(t testing.TB, conf string, v Vars) {
 	if err != nil {
 		t.Fatalf("nginxtest: parse configuration template: %v", err)
 	}
-	port, err := freePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		t.Fatalf("nginxtest: find a free port: %v", err)
 	}
@@ -201,62 +192,30 @@ func run(nginx, dir, conf string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// A process is one running nginx.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once it has exited
-	out  *bytes.Buffer // stdout and stderr; read only after done
-	dir  string
-}
-
 // start runs nginx in the foreground and waits until it answers on addr.
-func start(nginx, dir, conf, addr string) (*process, error) {
+func start(nginx, dir, conf, addr string) (*testproc.Process, error) {
 	cmd := exec.Command(nginx, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
 	cmd.Dir = dir
-	out := new(bytes.Buffer)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := testproc.Start(cmd)
+	if err != nil {
 		return nil, err
 	}
-	p := &process{cmd: cmd, done: make(chan struct{}), out: out, dir: dir}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("nginx on %s exited: %s %s", addr, strings.TrimSpace(out.String()), tail(filepath.Join(dir, "error.log"), 5))
-		default:
+	if err := p.WaitReady(startTimeout, 10*time.Millisecond, func() error { return answers(addr) }); err != nil {
+		if errors.Is(err, testproc.ErrExited) {
+			return nil, fmt.Errorf("nginx on %s exited: %s %s", addr, strings.TrimSpace(p.Output()), tail(filepath.Join(dir, "error.log"), 5))
 		}
-		if answers(addr) == nil {
-			return p, nil
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			<-p.done
-			return nil, fmt.Errorf("nginx on %s did not answer within %v: %s", addr, startTimeout, tail(filepath.Join(dir, "error.log"), 5))
-		}
-		time.Sleep(10 * time.Millisecond)
+		return nil, fmt.Errorf("nginx on %s %w: %s", addr, err, tail(filepath.Join(dir, "error.log"), 5))
 	}
+	return p, nil
 }
 
-// stop ends nginx (SIGINT: a fast shutdown), killing it if it lingers.
-func (p *process) stop() error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("nginx had already exited: %s %s", strings.TrimSpace(p.out.String()), tail(filepath.Join(p.dir, "error.log"), 5))
-	default:
+// stop ends nginx p, run in dir (SIGINT: a fast shutdown), killing it if
+// it lingers.
+func stop(p *testproc.Process, dir string) error {
+	if p.Exited() {
+		return fmt.Errorf("nginx had already exited: %s %s", strings.TrimSpace(p.Output()), tail(filepath.Join(dir, "error.log"), 5))
 	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(stopTimeout):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
+	p.Stop(stopTimeout)
 	return nil
 }
 
@@ -290,16 +249,6 @@ func answers(addr string) error {
 			return fmt.Errorf("%s is served by %q, not nginx", addr, strings.TrimSpace(value))
 		}
 	}
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // tail returns the last n lines of the file at path, or why it can't.

@@ -6,8 +6,6 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,16 +15,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/testproc"
 )
 
-const (
-	// startTimeout bounds the wait for a new server to answer PING.
-	startTimeout = 10 * time.Second
-	// startAttempts is how many free ports Start tries before giving up:
-	// another process may take a port between our probe and the server's
-	// bind.
-	startAttempts = 5
-)
+// startTimeout bounds the wait for a new server to answer PING.
+const startTimeout = 10 * time.Second
 
 // A Server is one private redis-server. Its methods are safe for concurrent
 // use, and fail the test (t.Fatal) when the server can't be controlled.
@@ -43,14 +37,7 @@ type Server struct {
 	port int
 
 	mu   sync.Mutex
-	proc *process // nil while killed
-}
-
-// A process is one run of redis-server.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has exited
-	log  *bytes.Buffer // its output; read only after done
+	proc *testproc.Process // nil while killed
 }
 
 // Start starts a private redis-server for t and returns its URL. See New.
@@ -66,33 +53,20 @@ func Start(t testing.TB) string {
 // says CI=true (CI must run every test), and otherwise skips it, saying why.
 func New(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redistest: redis-server is not on PATH and CI=true: it must be installed (apt-get install redis-server)")
-		}
-		t.Skipf("redistest: skipping: redis-server is not on PATH (apt-get install redis-server to run this test)")
-	}
+	bin := testproc.Require(t, "redis-server", "apt-get install redis-server")
 	s := &Server{t: t, bin: bin, dir: t.TempDir()}
 	t.Cleanup(s.stop)
 
-	var errs []error
-	for range startAttempts {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("redistest: find a free port: %v", err)
-		}
+	port, err := testproc.OnFreePort(func(port int) error {
 		s.port = port
-		if err := s.start(); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		s.URL = "redis://" + s.Addr + "/0"
-		return s
+		return s.start()
+	})
+	if err != nil {
+		t.Fatalf("redistest: start redis-server: %v", err)
 	}
-	t.Fatalf("redistest: start redis-server: %v", errors.Join(errs...))
-	return nil
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s.URL = "redis://" + s.Addr + "/0"
+	return s
 }
 
 // Kill stops the server at once (SIGKILL), as a crash or a network outage
@@ -145,7 +119,7 @@ func (s *Server) signal(sig os.Signal) {
 	if s.proc == nil {
 		s.t.Fatalf("redistest: %v: the server is not running", sig)
 	}
-	if err := s.proc.cmd.Process.Signal(sig); err != nil {
+	if err := s.proc.Signal(sig); err != nil {
 		s.t.Fatalf("redistest: %v: %v", sig, err)
 	}
 }
@@ -169,38 +143,16 @@ func (s *Server) startLocked() error {
 		"--logfile", "",
 	)
 	cmd.Dir = s.dir
-	log := new(bytes.Buffer)
-	cmd.Stdout = log
-	cmd.Stderr = log
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := testproc.Start(cmd)
+	if err != nil {
 		return err
 	}
-	p := &process{cmd: cmd, done: make(chan struct{}), log: log}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
-
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("redis-server on port %d exited: %s", s.port, lastLines(log.String(), 5))
-		default:
-		}
-		if ping(addr) == nil {
-			s.proc = p
-			return nil
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			<-p.done
-			return fmt.Errorf("redis-server on port %d did not answer PING within %v: %s", s.port, startTimeout, lastLines(log.String(), 5))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := p.WaitReady(startTimeout, 10*time.Millisecond, func() error { return ping(addr) }); err != nil {
+		return fmt.Errorf("redis-server on port %d %w: %s", s.port, err, testproc.LastLines(p.Output(), 5))
 	}
+	s.proc = p
+	return nil
 }
 
 // kill stops the running process, if any, and waits for it to exit.
@@ -208,8 +160,7 @@ func (s *Server) kill() {
 	if s.proc == nil {
 		return
 	}
-	s.proc.cmd.Process.Kill() // SIGKILL works on a stopped process too
-	<-s.proc.done
+	s.proc.Kill() // SIGKILL works on a stopped process too
 	s.proc = nil
 }
 
@@ -239,23 +190,4 @@ func ping(addr string) error {
 		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
 	}
 	return nil
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// lastLines returns the last n lines of s, joined with " | ".
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
 }

@@ -10,7 +10,6 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,13 +21,15 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/portcullis/portcullis/internal/testproc"
 )
 
 const (
@@ -36,9 +37,6 @@ const (
 	startTimeout = 30 * time.Second
 	// stopTimeout bounds a fast shutdown before the server is killed.
 	stopTimeout = 15 * time.Second
-	// startAttempts is how many free ports New tries: another process may
-	// take a port between our probe and the server's bind.
-	startAttempts = 5
 )
 
 // A Server is one private PostgreSQL server. Its methods are safe for
@@ -57,15 +55,8 @@ type Server struct {
 	port    int
 
 	mu   sync.Mutex
-	proc *process // nil while stopped
+	proc *testproc.Process // nil while stopped
 	dbs  atomic.Int64
-}
-
-// A process is one run of postgres.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has exited
-	log  *syncBuffer
 }
 
 // Start starts a private server for t and returns the URL of a fresh, empty
@@ -87,10 +78,7 @@ func New(t testing.TB) *Server {
 	t.Helper()
 	bindir, err := findBinDir()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("pgtest: %v and CI=true: install postgresql (apt-get install postgresql)", err)
-		}
-		t.Skipf("pgtest: skipping: %v (apt-get install postgresql to run this test)", err)
+		testproc.Missing(t, err.Error(), "apt-get install postgresql")
 	}
 	s := &Server{t: t, bindir: bindir}
 	if os.Geteuid() == 0 {
@@ -128,30 +116,22 @@ func New(t testing.TB) *Server {
 		"--no-sync",
 	)
 	initdb.Dir = dir
-	initdb.SysProcAttr = sysProcAttr(s.uid, s.gid, s.asOther)
+	initdb.SysProcAttr = s.sysProcAttr()
 	if out, err := initdb.CombinedOutput(); err != nil {
-		t.Fatalf("pgtest: initdb: %v: %s", err, lastLines(string(out), 10))
+		t.Fatalf("pgtest: initdb: %v: %s", err, testproc.LastLines(string(out), 10))
 	}
 
-	var errs []error
-	for range startAttempts {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("pgtest: find a free port: %v", err)
-		}
+	port, err := testproc.OnFreePort(func(port int) error {
 		s.port = port
 		s.mu.Lock()
-		err = s.startLocked()
-		s.mu.Unlock()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		return s
+		defer s.mu.Unlock()
+		return s.startLocked()
+	})
+	if err != nil {
+		t.Fatalf("pgtest: start postgres: %v", err)
 	}
-	t.Fatalf("pgtest: start postgres: %v", errors.Join(errs...))
-	return nil
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return s
 }
 
 // URL returns the postgres:// URL of database name on the server.
@@ -219,6 +199,16 @@ func (s *Server) Start() {
 
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 
+// sysProcAttr runs a server binary as s.uid/s.gid when we are root, and
+// makes the kernel kill it when the test binary dies without running its
+// cleanups, so no server outlives the tests.
+func (s *Server) sysProcAttr() *syscall.SysProcAttr {
+	if s.asOther {
+		return testproc.SysProcAttrAs(s.uid, s.gid)
+	}
+	return testproc.SysProcAttr()
+}
+
 // startLocked runs a new server process on s.port and waits until it
 // accepts connections.
 func (s *Server) startLocked() error {
@@ -235,41 +225,20 @@ func (s *Server) startLocked() error {
 		"-c", "logging_collector=off",
 	)
 	cmd.Dir = s.dir
-	log := new(syncBuffer)
-	cmd.Stdout = log
-	cmd.Stderr = log
-	cmd.SysProcAttr = sysProcAttr(s.uid, s.gid, s.asOther)
+	cmd.SysProcAttr = s.sysProcAttr()
 	// Backends left behind by a killed postmaster hold the output pipe
 	// until they notice; don't wait on them for long.
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
+	p, err := testproc.Start(cmd)
+	if err != nil {
 		return err
 	}
-	p := &process{cmd: cmd, done: make(chan struct{}), log: log}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
-
 	dsn := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", s.port)
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("postgres on port %d exited: %s", s.port, lastLines(log.String(), 5))
-		default:
-		}
-		if err := ping(dsn); err == nil {
-			s.proc = p
-			return nil
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			<-p.done
-			return fmt.Errorf("postgres on port %d did not accept connections within %v: %s", s.port, startTimeout, lastLines(log.String(), 5))
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := p.WaitReady(startTimeout, 50*time.Millisecond, func() error { return ping(dsn) }); err != nil {
+		return fmt.Errorf("postgres on port %d %w: %s", s.port, err, testproc.LastLines(p.Output(), 5))
 	}
+	s.proc = p
+	return nil
 }
 
 // stopLocked asks the server for a fast shutdown and waits for it, killing
@@ -280,15 +249,10 @@ func (s *Server) stopLocked() error {
 		return nil
 	}
 	s.proc = nil
-	p.cmd.Process.Signal(os.Interrupt) // SIGINT: fast shutdown
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(stopTimeout):
-		p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("postgres on port %d did not shut down within %v; killed it: %s", s.port, stopTimeout, lastLines(p.log.String(), 5))
+	if p.Stop(stopTimeout) { // SIGINT: fast shutdown
+		return fmt.Errorf("postgres on port %d did not shut down within %v; killed it: %s", s.port, stopTimeout, testproc.LastLines(p.Output(), 5))
 	}
+	return nil
 }
 
 // stop is the test's cleanup.
@@ -339,42 +303,4 @@ func version(bindir string) int {
 func isExec(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// lastLines returns the last n lines of s, joined with " | ".
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
-}
-
-// A syncBuffer is a bytes.Buffer safe for a process writing it while a
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

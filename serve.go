@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -49,7 +50,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	out := newBufferedLog(stderr, 200*time.Millisecond)
+	defer out.Close()
+	log := newLogger(cfg, out)
 	redis.SetLogger(redisLogger{log}) // go-redis logs through a package global
 	m := metrics.New()
 	var reg *users.Registry

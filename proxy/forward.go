@@ -234,8 +234,12 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	extra := queryRules(r.URL.Query())
-	if ok, _ := s.allowed(st, d.routes, &extra); !ok {
+	var extra *Rules
+	if r.URL.RawQuery != "" {
+		q := queryRules(r.URL.Query())
+		extra = &q
+	}
+	if ok, _ := s.allowed(st, d.routes, extra); !ok {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -103,6 +104,45 @@ type CookieStore struct {
 	flowCodecs []securecookie.Codec // the CSRF cookie; the first encodes
 	chunk      int                  // value bytes in one session cookie
 	flowRoom   int                  // value bytes in the CSRF cookie
+
+	// verified remembers recently decoded session values, so a browser's
+	// every request doesn't pay for decryption and MAC checks again.
+	verified verifiedCache
+}
+
+// verifiedCache maps the SHA-256 of a session cookie value that decoded
+// and verified to its state. Only what the codecs accepted goes in, so an
+// attacker can't fill it; time-dependent checks (expiry) are still made on
+// every Load. It is bounded: when full, half of it is forgotten.
+type verifiedCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]*State
+}
+
+const verifiedCacheSize = 4096
+
+func (v *verifiedCache) get(key [32]byte) (*State, bool) {
+	v.mu.Lock()
+	s, ok := v.m[key]
+	v.mu.Unlock()
+	return s, ok
+}
+
+func (v *verifiedCache) put(key [32]byte, s *State) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = make(map[[32]byte]*State, 64)
+	}
+	if len(v.m) >= verifiedCacheSize {
+		for k := range v.m {
+			delete(v.m, k)
+			if len(v.m) < verifiedCacheSize/2 {
+				break
+			}
+		}
+	}
+	v.m[key] = s
 }
 
 // NewCookieStore returns a CookieStore for opts, or every problem with
@@ -190,14 +230,21 @@ func (c *CookieStore) Load(r *http.Request) (*State, error) {
 	if len(value) > maxParts*c.chunk {
 		return nil, fmt.Errorf("%w: %d bytes", ErrInvalid, len(value))
 	}
-	var payload []byte
-	if err := securecookie.DecodeMulti(c.name, value, &payload, c.codecs...); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	key := sha256.Sum256([]byte(value))
+	s, ok := c.verified.get(key)
+	if !ok {
+		var payload []byte
+		if err := securecookie.DecodeMulti(c.name, value, &payload, c.codecs...); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		var err error
+		if s, err = decodeState(payload); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		c.verified.put(key, s)
 	}
-	s, err := decodeState(payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
+	cp := *s // callers may change their copy
+	s = &cp
 	now := c.now()
 	switch {
 	case s.CreatedAt.IsZero() || s.CreatedAt.After(now.Add(futureSkew)):

@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test vet lint fuzz bench build docs check-docs
+.PHONY: test vet lint fuzz bench bench-go bench-wrk soak build docs check-docs
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -25,8 +25,20 @@ fuzz:
 	  done; \
 	done
 
-bench:
+# Go benchmarks, then the wrk load test against nginx, a bare Go proxy and
+# Portcullis (bench/runner; needs wrk). See BENCHMARKS.md.
+bench: bench-go bench-wrk
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# BENCHFLAGS, e.g.: -rounds 5 -duration 20s -memory-connections 0
+bench-wrk:
+	$(GO) run ./bench/runner $(BENCHFLAGS)
+
+# Memory soak tests (200,000 requests; 1,000 keep-alive connections), without -race.
+soak:
+	PORTCULLIS_SOAK=1 $(GO) test -count=1 -run 'TestSoak|TestManyKeepAliveConnections' -v ./e2e/
 
 # The README's configuration reference is generated from the config structs.
 docs:

@@ -24,7 +24,8 @@ func (rt *Route) matches(method, p string) bool {
 	if len(rt.Methods) > 0 {
 		found := false
 		for _, m := range rt.Methods {
-			if m == method {
+			// HEAD is served by GET handlers almost everywhere.
+			if m == method || m == http.MethodGet && method == http.MethodHead {
 				found = true
 				break
 			}
@@ -46,6 +47,45 @@ func (s *Server) route(method, p string) *Route {
 	return nil
 }
 
+// restricted is the decision for a request whose path is unknown (an
+// ingress sent no trusted X-Forwarded-Uri, or one that doesn't parse): not
+// public, and every restricting route's rules apply, so not knowing the
+// path never widens access.
+func (s *Server) restricted() decision {
+	var d decision
+	for i := range s.routeRules {
+		if !s.routeRules[i].Public {
+			d.routes = append(d.routes, &s.routeRules[i])
+		}
+	}
+	return d
+}
+
+// pathReadings are the ways an upstream may read a request path: as
+// decoded, as sent (it may keep "%2F"), and as servers that take ";" for
+// path parameters ("/public/..;/admin" is /admin to Tomcat) or "\" for "/"
+// (IIS) would. Rules must hold for every reading.
+func pathReadings(decoded, raw string) []string {
+	out := []string{cleanPath(decoded)}
+	add := func(p string) {
+		for _, q := range out {
+			if q == p {
+				return
+			}
+		}
+		out = append(out, p)
+	}
+	add(cleanPath(raw))
+	if strings.ContainsAny(decoded, ";\\") {
+		segs := strings.Split(strings.ReplaceAll(decoded, "\\", "/"), "/")
+		for i, seg := range segs {
+			segs[i], _, _ = strings.Cut(seg, ";")
+		}
+		add(cleanPath(strings.Join(segs, "/")))
+	}
+	return out
+}
+
 // decision is what the route rules say of a request.
 type decision struct {
 	public bool
@@ -58,6 +98,7 @@ type decision struct {
 // the rules of every reading's route apply, so ambiguity never widens
 // access.
 func (s *Server) decide(method string, paths ...string) decision {
+	method = strings.ToUpper(method) // "post" is POST to most frameworks
 	d := decision{public: len(paths) > 0}
 	for _, p := range paths {
 		rt := s.route(method, p)
@@ -106,7 +147,7 @@ func (s *Server) trustsForwarded(r *http.Request) bool {
 // original is the request an ingress asks us about on a forward-auth call.
 type original struct {
 	method string
-	paths  []string // cleaned path as decoded, and as sent when that differs
+	paths  []string // the path's readings (pathReadings); nil: unknown
 	url    string   // absolute URL to come back to after sign-in; "" if unknown
 }
 
@@ -115,7 +156,7 @@ type original struct {
 // setups name them) when they are trusted. Untrusted, nothing of them is
 // believed: the path is "/" and no rule for a specific path can apply.
 func (s *Server) originalRequest(r *http.Request) original {
-	o := original{method: http.MethodGet, paths: []string{"/"}}
+	o := original{method: http.MethodGet}
 	if !s.trustsForwarded(r) {
 		return o
 	}
@@ -124,17 +165,11 @@ func (s *Server) originalRequest(r *http.Request) original {
 		o.method = strings.ToUpper(m)
 	}
 	uri := firstHeader(h, "X-Forwarded-Uri", "X-Original-Uri")
-	if uri == "" {
-		uri = "/"
-	}
 	u, err := url.ParseRequestURI(uri)
-	if err != nil || u.Host != "" || !strings.HasPrefix(u.Path, "/") {
+	if uri == "" || err != nil || u.Host != "" || !strings.HasPrefix(u.Path, "/") {
 		return o
 	}
-	o.paths = []string{cleanPath(u.Path)}
-	if raw := cleanPath(u.EscapedPath()); raw != o.paths[0] {
-		o.paths = append(o.paths, raw)
-	}
+	o.paths = pathReadings(u.Path, u.EscapedPath())
 	proto := strings.ToLower(h.Get("X-Forwarded-Proto"))
 	host := h.Get("X-Forwarded-Host")
 	if (proto == "http" || proto == "https") && host != "" && !strings.ContainsAny(host, "/\\@ ") {
@@ -207,7 +242,10 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	o := s.originalRequest(r)
-	d := s.decide(o.method, o.paths...)
+	d := s.restricted()
+	if o.paths != nil {
+		d = s.decide(o.method, o.paths...)
+	}
 	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, o.method)) {
 		w.WriteHeader(okStatus)
 		return

@@ -195,6 +195,10 @@ func TestProxyRoutesAndPreflight(t *testing.T) {
 		{"GET", "/other", nil, 401},
 		{"OPTIONS", "/api", http.Header{"Origin": {"https://x.example"}, "Access-Control-Request-Method": {"POST"}}, 200},
 		{"OPTIONS", "/api", nil, 401},
+		{"GET", "/static/..;/finance/x", nil, 401},  // Tomcat reads ..; as ..
+		{"GET", "/static/..%5Cfinance/x", nil, 401}, // IIS reads \ as /
+		{"get", "/static/app.js", nil, 200},         // the method's spelling
+		{"HEAD", "/static/app.js", nil, 200},        // a GET route covers HEAD
 	} {
 		resp := anon.do(tt.method, tt.path, nil, tt.hdr)
 		readBody(t, resp)

@@ -356,8 +356,14 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 		ns.AccessToken, ns.RefreshToken, ns.IDToken, ns.Expiry = t.AccessToken, t.RefreshToken, t.IDToken, t.Expiry
 		if t.IDToken != "" && t.IDToken != old.IDToken {
 			// A new ID token may carry a changed identity (OIDC).
-			if id, err := p.Provider.Identify(ctx, t); err == nil {
+			if id, err := p.Provider.Identify(ctx, t); err == nil && id.ID == old.UserID {
 				ns = *newState(old.Provider, id, t, old.CreatedAt)
+				if old.LocalID != 0 {
+					// The registry names the user and checks them, not the provider.
+					ns.LocalID, ns.User = old.LocalID, old.User
+				}
+			} else if err == nil {
+				s.log.Warn("identity after refresh not updated: the provider names another user", "provider", old.Provider)
 			} else {
 				s.log.Warn("identity after refresh not updated", "provider", old.Provider, "err", err)
 			}
@@ -412,11 +418,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 	// ServeMux has already redirected paths with dot segments or doubled
 	// slashes to their clean form, so the path judged here is the one the
 	// upstream gets (save for encoded slashes, read both ways).
-	paths := []string{r.URL.Path}
-	if raw := r.URL.EscapedPath(); raw != r.URL.Path {
-		paths = append(paths, cleanPath(raw))
-	}
-	d := s.decide(r.Method, paths...)
+	d := s.decide(r.Method, pathReadings(r.URL.Path, r.URL.EscapedPath())...)
 	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, r.Method)) {
 		if s.upstream == nil {
 			s.notFound(w, r)

@@ -149,10 +149,10 @@ type cached struct {
 func NewSigner(opts Options) (*Signer, error) {
 	var errs []error
 	if opts.TTL < 0 {
-		errs = append(errs, fmt.Errorf("TTL: must not be negative, got %v", opts.TTL))
+		errs = append(errs, fmt.Errorf("ttl must not be negative, got %v", opts.TTL))
 	}
 	if opts.Grace < 0 {
-		errs = append(errs, fmt.Errorf("Grace: must not be negative, got %v", opts.Grace))
+		errs = append(errs, fmt.Errorf("grace must not be negative, got %v", opts.Grace))
 	}
 	s := &Signer{
 		issuer:    opts.Issuer,
@@ -184,7 +184,7 @@ func NewSigner(opts Options) (*Signer, error) {
 	if key == nil {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("Key: generating a P-256 key: %w", err))
+			errs = append(errs, fmt.Errorf("key: generating a P-256 key: %w", err))
 		}
 		key = k
 	}
@@ -192,7 +192,7 @@ func NewSigner(opts Options) (*Signer, error) {
 	if key != nil {
 		var err error
 		if sk, err = newSigningKey(key); err != nil {
-			errs = append(errs, fmt.Errorf("Key: %w", err))
+			errs = append(errs, fmt.Errorf("key: %w", err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

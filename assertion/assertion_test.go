@@ -320,7 +320,7 @@ func TestNewSignerErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("NewSigner() = nil; want errors")
 	}
-	for _, want := range []string{"TTL:", "Grace:", "Key: RSA keys must have at least 2048 bits"} {
+	for _, want := range []string{"ttl must not", "grace must not", "key: RSA keys must have at least 2048 bits"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("NewSigner() = %q; want it to say %q", err, want)
 		}

@@ -242,9 +242,12 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	o := s.originalRequest(r)
-	d := s.restricted()
-	if o.paths != nil {
-		d = s.decide(o.method, o.paths...)
+	var d decision
+	if len(s.routeRules) > 0 {
+		d = s.restricted()
+		if o.paths != nil {
+			d = s.decide(o.method, o.paths...)
+		}
 	}
 	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, o.method)) {
 		w.WriteHeader(okStatus)

@@ -418,7 +418,10 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 	// ServeMux has already redirected paths with dot segments or doubled
 	// slashes to their clean form, so the path judged here is the one the
 	// upstream gets (save for encoded slashes, read both ways).
-	d := s.decide(r.Method, pathReadings(r.URL.Path, r.URL.EscapedPath())...)
+	var d decision
+	if len(s.routeRules) > 0 { // no rules: no need to read the path at all
+		d = s.decide(r.Method, pathReadings(r.URL.Path, r.URL.EscapedPath())...)
+	}
 	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, r.Method)) {
 		if s.upstream == nil {
 			s.notFound(w, r)

@@ -81,7 +81,8 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 		return usageError("several providers are configured (%s); choose one with --provider", strings.Join(ids, ", "))
 	}
 
-	pcfg, preset, err := tokenProviderConfig(cfg, *pc)
+	pcfg, preset, err := providerConfig(*pc)
+	pcfg.HTTPClient = &http.Client{Timeout: cfg.ProviderTimeout}
 	if err != nil {
 		return fail(prefixLines(pc.Prefix, err))
 	}
@@ -112,41 +113,4 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	stdout.Write(append(out, '\n'))
 	return 0
-}
-
-// tokenProviderConfig returns the provider settings of pc, the preset's
-// data under the environment's, as newProvider builds them, with an HTTP
-// client bounded by PROVIDER_TIMEOUT.
-func tokenProviderConfig(cfg *config.Config, pc config.Provider) (providers.Config, providers.Preset, error) {
-	preset, ok := providers.LookupPreset(pc.Preset)
-	if !ok {
-		return providers.Config{}, preset, fmt.Errorf("PROVIDER: unknown preset %q", pc.Preset)
-	}
-	preset = preset.Expand(pc.Tenant, pc.IssuerURL)
-	style := map[string]providers.AuthStyle{
-		"auto": providers.AuthStyleAuto, "header": providers.AuthStyleHeader, "params": providers.AuthStyleParams,
-	}[strings.ToLower(pc.TokenAuthStyle)]
-	pcfg := providers.Config{
-		ID:                pc.ID,
-		ClientID:          pc.ClientID,
-		ClientSecret:      pc.ClientSecret,
-		AuthURL:           pc.AuthURL,
-		TokenURL:          pc.TokenURL,
-		UserinfoURL:       pc.UserinfoURL,
-		TokenMethod:       pc.TokenMethod,
-		TokenAuthStyle:    style,
-		ClientIDParam:     pc.ClientIDParam,
-		ClientSecretParam: pc.ClientSecretParam,
-		TokenParams:       pc.TokenParams,
-		HTTPClient:        &http.Client{Timeout: cfg.ProviderTimeout},
-	}
-	explicit := func(setting string) bool {
-		// For OIDC, discovery supplies the endpoints the environment didn't.
-		if preset.Kind == "oidc" && (setting == "AUTH_URL" || setting == "TOKEN_URL" || setting == "USERINFO_URL") {
-			return true
-		}
-		return pc.Explicit[setting]
-	}
-	pcfg = preset.Apply(pcfg, explicit)
-	return pcfg, preset, nil
 }

@@ -250,15 +250,15 @@ func explicitOr[T comparable](pc config.Provider, suffix string, configured, pre
 // newProvider builds the provider for one configured entry: the preset's
 // data under the environment's settings, then the generic OAuth2, OIDC,
 // or the preset's own small wrapper (GitHub, Facebook).
-func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log *slog.Logger) (builtProvider, error) {
+// providerConfig maps one configured provider onto the generic provider
+// settings, under its preset's data: the preset fills what the environment
+// didn't set. It also returns the expanded preset.
+func providerConfig(pc config.Provider) (providers.Config, providers.Preset, error) {
 	preset, ok := providers.LookupPreset(pc.Preset)
 	if !ok {
-		return builtProvider{}, fmt.Errorf("PROVIDER: unknown preset %q", pc.Preset)
+		return providers.Config{}, preset, fmt.Errorf("PROVIDER: unknown preset %q", pc.Preset)
 	}
 	preset = preset.Expand(pc.Tenant, pc.IssuerURL)
-	if preset.Deprecated != "" {
-		log.Warn("provider preset is deprecated", "provider", pc.ID, "preset", preset.Name, "warning", preset.Deprecated)
-	}
 	style := map[string]providers.AuthStyle{
 		"auto": providers.AuthStyleAuto, "header": providers.AuthStyleHeader, "params": providers.AuthStyleParams,
 	}[strings.ToLower(pc.TokenAuthStyle)]
@@ -305,7 +305,17 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 		}
 		return pc.Explicit[setting]
 	}
-	pcfg = preset.Apply(pcfg, explicit)
+	return preset.Apply(pcfg, explicit), preset, nil
+}
+
+func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log *slog.Logger) (builtProvider, error) {
+	pcfg, preset, err := providerConfig(pc)
+	if err != nil {
+		return builtProvider{}, err
+	}
+	if preset.Deprecated != "" {
+		log.Warn("provider preset is deprecated", "provider", pc.ID, "preset", preset.Name, "warning", preset.Deprecated)
+	}
 	var problems []error
 	for _, need := range preset.Needs {
 		if need == "ISSUER_URL" && preset.IssuerURL == "" || need != "ISSUER_URL" && settingEmpty(pcfg, need) {

@@ -73,7 +73,9 @@ func TestSeveralProviders(t *testing.T) {
 	if got := h.idp.Calls("token"); got != 0 {
 		t.Errorf("the other provider's token endpoint was called %d times", got)
 	}
-	_ = corpIDP
+	if got := corpIDP.Calls("token"); got != 1 {
+		t.Errorf("the chosen provider's token endpoint was called %d times; want 1", got)
+	}
 
 	unknown := h.browser().get("/oauth2/start?provider=nope")
 	readBody(t, unknown)

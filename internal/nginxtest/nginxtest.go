@@ -79,18 +79,9 @@ http {
 }
 `
 
-// Path returns the nginx binary, or "" when none is installed. It looks
-// on PATH and then in /usr/sbin, where Debian puts it (often not on an
-// ordinary user's PATH).
-func Path() string {
-	if p := os.Getenv(envPath); p != "" {
-		return p
-	}
-	return testproc.Find("nginx", sbinDirs...)
-}
-
-// bin returns the nginx binary as Path does, or ends the test: under
-// CI=true it fails (CI must install nginx), elsewhere it skips, saying why.
+// bin returns the nginx binary ($PORTCULLIS_NGINX, else on PATH, else in
+// /usr/sbin, where Debian puts it), or ends the test: under CI=true it
+// fails (CI must install nginx), elsewhere it skips, saying why.
 func bin(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv(envPath); p != "" {

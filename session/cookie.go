@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,39 +112,59 @@ type CookieStore struct {
 	verified verifiedCache
 }
 
-// verifiedCache maps the SHA-256 of a session cookie value that decoded
-// and verified to its state. Only what the codecs accepted goes in, so an
-// attacker can't fill it; time-dependent checks (expiry) are still made on
-// every Load. It is bounded: when full, half of it is forgotten.
+// verifiedCache maps session cookie values that decoded and verified to
+// their states. Only values the codecs accepted go in, so an attacker can't
+// fill it; time-dependent checks (expiry) are still made on every Load. Keys
+// are whole values and compared exactly, so no collision can hand one user
+// another's session. (The comparison is not constant-time, but which stored
+// keys a guess is compared with depends on the map's secret random hash
+// seed, and a miss costs a MAC check that dwarfs it.) It is bounded by
+// entries and by key bytes (the states take about as much again): when
+// either bound is reached, about half of it is forgotten.
 type verifiedCache struct {
-	mu sync.Mutex
-	m  map[[32]byte]*State
+	mu    sync.Mutex
+	m     map[string]*State
+	bytes int // total length of the keys in m
 }
 
-const verifiedCacheSize = 4096
+const (
+	verifiedCacheSize  = 4096
+	verifiedCacheBytes = 4 << 20
+)
 
-func (v *verifiedCache) get(key [32]byte) (*State, bool) {
+func (v *verifiedCache) get(value string) (*State, bool) {
 	v.mu.Lock()
-	s, ok := v.m[key]
+	s, ok := v.m[value]
 	v.mu.Unlock()
 	return s, ok
 }
 
-func (v *verifiedCache) put(key [32]byte, s *State) {
+// put remembers that value decoded to s. value may be part of a request's
+// header: put keeps a copy of it.
+func (v *verifiedCache) put(value string, s *State) {
+	if len(value) > verifiedCacheBytes/2 {
+		return // never so: Load refuses values longer than maxParts*maxChunk
+	}
+	key := strings.Clone(value)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.m == nil {
-		v.m = make(map[[32]byte]*State, 64)
+	if _, ok := v.m[key]; ok {
+		return // another Load decoded it meanwhile
 	}
-	if len(v.m) >= verifiedCacheSize {
+	if v.m == nil {
+		v.m = make(map[string]*State, 64)
+	}
+	if len(v.m) >= verifiedCacheSize || v.bytes+len(key) > verifiedCacheBytes {
 		for k := range v.m {
-			delete(v.m, k)
-			if len(v.m) < verifiedCacheSize/2 {
+			if len(v.m) < verifiedCacheSize/2 && v.bytes+len(key) <= verifiedCacheBytes/2 {
 				break
 			}
+			delete(v.m, k)
+			v.bytes -= len(k)
 		}
 	}
 	v.m[key] = s
+	v.bytes += len(key)
 }
 
 // NewCookieStore returns a CookieStore for opts, or every problem with
@@ -223,15 +245,14 @@ func newCodec(hashKey, blockKey []byte, maxAge time.Duration) *securecookie.Secu
 // request carries no session cookie, ErrInvalid when the cookie does not
 // decode, and ErrExpired when the session is older than Options.Expire.
 func (c *CookieStore) Load(r *http.Request) (*State, error) {
-	value, ok := c.sessionValue(r.Cookies())
+	value, ok := c.sessionValue(r.Header)
 	if !ok {
 		return nil, ErrNoSession
 	}
 	if len(value) > maxParts*c.chunk {
 		return nil, fmt.Errorf("%w: %d bytes", ErrInvalid, len(value))
 	}
-	key := sha256.Sum256([]byte(value))
-	s, ok := c.verified.get(key)
+	s, ok := c.verified.get(value)
 	if !ok {
 		var payload []byte
 		if err := securecookie.DecodeMulti(c.name, value, &payload, c.codecs...); err != nil {
@@ -241,7 +262,7 @@ func (c *CookieStore) Load(r *http.Request) (*State, error) {
 		if s, err = decodeState(payload); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
-		c.verified.put(key, s)
+		c.verified.put(value, s)
 	}
 	cp := *s // callers may change their copy
 	s = &cp
@@ -255,24 +276,30 @@ func (c *CookieStore) Load(r *http.Request) (*State, error) {
 	return s, nil
 }
 
-// sessionValue returns the session's encoded value: the base cookie's, or
-// else the consecutive parts Name_0, Name_1, … joined.
-func (c *CookieStore) sessionValue(cookies []*http.Cookie) (string, bool) {
-	if v, ok := find(cookies, c.name); ok {
-		return v, true
-	}
+// sessionValue returns the session's encoded value from h's Cookie lines:
+// the base cookie's, or else the consecutive parts Name_0, Name_1, … joined.
+// Of several cookies with one name, the first counts. Unless joined from
+// two or more parts, the value is a substring of the header, not a copy.
+func (c *CookieStore) sessionValue(h http.Header) (string, bool) {
 	var parts [maxParts]string
-	n, size := 0, 0
-	for ; n < maxParts; n++ {
-		v, ok := find(cookies, c.partName(n))
-		if !ok {
-			break
+	var seen [maxParts]bool
+	for name, value := range requestCookies(h) {
+		if name == c.name {
+			return value, true
 		}
-		parts[n] = v
-		size += len(v)
+		if i, ok := c.partIndex(name); ok && !seen[i] {
+			parts[i], seen[i] = value, true
+		}
 	}
-	if n == 0 {
+	n, size := 0, 0
+	for ; n < maxParts && seen[n]; n++ {
+		size += len(parts[n])
+	}
+	switch n {
+	case 0:
 		return "", false
+	case 1:
+		return parts[0], true
 	}
 	var b strings.Builder
 	b.Grow(size)
@@ -369,6 +396,29 @@ func (c *CookieStore) isPart(name string) bool {
 	return true
 }
 
+// partIndex returns i when name is partName(i) for an i below maxParts:
+// Name_ followed by i in decimal, without sign or leading zeros.
+func (c *CookieStore) partIndex(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, c.name)
+	if !ok {
+		return 0, false
+	}
+	digits, ok := strings.CutPrefix(rest, "_")
+	if !ok || digits == "" || len(digits) > 1 && digits[0] == '0' {
+		return 0, false
+	}
+	i := 0
+	for _, d := range []byte(digits) {
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		if i = i*10 + int(d-'0'); i >= maxParts {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
 func (c *CookieStore) partName(i int) string {
 	return c.name + "_" + strconv.Itoa(i)
 }
@@ -399,11 +449,48 @@ func room(ck *http.Cookie) int {
 	return maxLine - len("Set-Cookie: ") - len(ck.String())
 }
 
-// find returns the value of the first cookie called name.
-func find(cookies []*http.Cookie, name string) (string, bool) {
-	for _, ck := range cookies {
-		if ck.Name == name {
-			return ck.Value, true
+// requestCookies yields the name and value of each cookie in h's Cookie
+// lines, in order, without allocating. It splits and trims them as net/http
+// does (Request.Cookies, ParseCookie): on ';', without surrounding spaces,
+// tabs, CRs and LFs; a part without '=' has an empty value; a value loses one
+// pair of surrounding double quotes.
+//
+// Unlike net/http it does not check names and values: a name that is no
+// token, or a value with bytes a cookie may not hold (controls, '"', '\\',
+// non-ASCII), is yielded too, where net/http skips the cookie; and it has no
+// limit on the number of cookies. Callers compare names with their own,
+// which are tokens, and a value only counts once securecookie has decoded
+// and verified it, which such bytes fail: the base64url decoder refuses
+// them, except CR and LF, which it skips and no header from the wire holds.
+// So a malformed cookie makes Load fail with ErrInvalid rather than letting
+// a later cookie of the same name count.
+func requestCookies(h http.Header) iter.Seq2[string, string] {
+	return func(yield func(name, value string) bool) {
+		for _, line := range h["Cookie"] {
+			for line != "" {
+				var part string
+				part, line, _ = strings.Cut(line, ";")
+				if part = textproto.TrimString(part); part == "" {
+					continue
+				}
+				name, value, _ := strings.Cut(part, "=")
+				if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+					value = value[1 : len(value)-1]
+				}
+				if !yield(textproto.TrimString(name), value) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// cookieValue returns the value of the first cookie called name in h's
+// Cookie lines, checked no more than requestCookies checks it.
+func cookieValue(h http.Header, name string) (string, bool) {
+	for n, v := range requestCookies(h) {
+		if n == name {
+			return v, true
 		}
 	}
 	return "", false

@@ -646,10 +646,12 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 // FuzzLoad feeds Load arbitrary Cookie headers: it must return a session or
-// one of its errors, never panic.
+// one of its errors, never panic, and the same whether the value was in its
+// cache of verified values or not.
 func FuzzLoad(f *testing.F) {
 	clk := &clock{t0}
 	c := newStore(f, clk)
+	cold := newStore(f, clk) // its cache is emptied for each input
 	for _, n := range []int{100, 1000, 6000} {
 		rec := httptest.NewRecorder()
 		if err := c.Save(rec, jar{}.request(), sampleState(t0, n)); err != nil {
@@ -664,11 +666,24 @@ func FuzzLoad(f *testing.F) {
 	f.Add("_portcullis=")
 	f.Add("_portcullis_0=AAAA; _portcullis_1=BBBB")
 	f.Add("_portcullis=" + strings.Repeat("A", 5000))
+	f.Add(`_portcullis_0="AAAA"; _portcullis_0=BBBB; _portcullis_csrf=x; _portcullis_01=y`)
+	f.Add("_portcullis")
 
 	f.Fuzz(func(t *testing.T, header string) {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Cookie", header)
 		s, err := c.Load(r)
+		again, errAgain := c.Load(r)
+		cold.verified = verifiedCache{}
+		fresh, errFresh := cold.Load(r)
+		for _, o := range []struct {
+			s   *State
+			err error
+		}{{again, errAgain}, {fresh, errFresh}} {
+			if !reflect.DeepEqual(o.s, s) || (o.err == nil) != (err == nil) || o.err != nil && o.err.Error() != err.Error() {
+				t.Fatalf("Load() = %+v, %v, then %+v, %v; want the same", s, err, o.s, o.err)
+			}
+		}
 		switch {
 		case err == nil:
 			if s == nil || s.CreatedAt.IsZero() {
@@ -716,4 +731,371 @@ func BenchmarkSave(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// stdSessionValue is sessionValue as it was over net/http's parsing: the
+// first base cookie's value, or else the first of each consecutive part
+// joined.
+func stdSessionValue(c *CookieStore, r *http.Request) (string, bool) {
+	first := func(name string) (string, bool) {
+		ck, err := r.Cookie(name)
+		if err != nil {
+			return "", false
+		}
+		return ck.Value, true
+	}
+	if v, ok := first(c.name); ok {
+		return v, true
+	}
+	var b strings.Builder
+	n := 0
+	for ; n < maxParts; n++ {
+		v, ok := first(c.partName(n))
+		if !ok {
+			break
+		}
+		b.WriteString(v)
+	}
+	return b.String(), n > 0
+}
+
+// lookupNames are the names whose first cookie the tests compare with
+// net/http's: the store's, and some that must not be taken for them.
+var lookupNames = []string{
+	"_portcullis", "_portcullis_0", "_portcullis_1", "_portcullis_11", "_portcullis_csrf",
+	"_portcullis_01", "_portcullis_x", "_portcullis_", "_Portcullis", "other",
+}
+
+func headerWith(lines ...string) http.Header {
+	h := http.Header{}
+	for _, l := range lines {
+		h.Add("Cookie", l)
+	}
+	return h
+}
+
+func TestSessionValue(t *testing.T) {
+	t.Parallel()
+	c := newStore(t, &clock{t0})
+	tests := []struct {
+		name   string
+		lines  []string // Cookie header lines
+		want   string
+		wantOK bool
+	}{
+		{name: "no header"},
+		{name: "empty line", lines: []string{""}},
+		{name: "base", lines: []string{"_portcullis=abc"}, want: "abc", wantOK: true},
+		{name: "among others", lines: []string{"theme=dark; _portcullis=abc; lang=fr"}, want: "abc", wantOK: true},
+		{name: "no spaces", lines: []string{"a=1;_portcullis=abc;b=2"}, want: "abc", wantOK: true},
+		{name: "spaces and tabs", lines: []string{" \t a=1 ;\t_portcullis = abc \t; b=2 "}, want: " abc", wantOK: true},
+		{name: "value with '='", lines: []string{"_portcullis=YWJj=="}, want: "YWJj==", wantOK: true},
+		{name: "quoted", lines: []string{`_portcullis="abc"`}, want: "abc", wantOK: true},
+		{name: "quoted empty", lines: []string{`_portcullis=""`}, want: "", wantOK: true},
+		{name: "quoted with spaces", lines: []string{`_portcullis=" a b "`}, want: " a b ", wantOK: true},
+		{name: "empty value", lines: []string{"_portcullis=; a=1"}, want: "", wantOK: true},
+		{name: "lone name", lines: []string{"a=1; _portcullis"}, want: "", wantOK: true},
+		{name: "empty parts", lines: []string{";; ;_portcullis=abc;;"}, want: "abc", wantOK: true},
+		{name: "empty name", lines: []string{"=x; _portcullis=abc"}, want: "abc", wantOK: true},
+		{name: "first of duplicates", lines: []string{"_portcullis=first; _portcullis=second"}, want: "first", wantOK: true},
+		{name: "first line first", lines: []string{"a=1", "_portcullis=first", "_portcullis=second"}, want: "first", wantOK: true},
+		{name: "parts", lines: []string{"_portcullis_0=A; _portcullis_1=B; _portcullis_2=C"}, want: "ABC", wantOK: true},
+		{name: "parts out of order", lines: []string{"_portcullis_2=C; _portcullis_0=A; _portcullis_1=B"}, want: "ABC", wantOK: true},
+		{name: "parts over lines", lines: []string{"x=1; _portcullis_1=B", "_portcullis_0=A"}, want: "AB", wantOK: true},
+		{name: "one part", lines: []string{"_portcullis_0=A"}, want: "A", wantOK: true},
+		{name: "lone part name", lines: []string{"_portcullis_0; _portcullis_1=B"}, want: "B", wantOK: true},
+		{name: "twelve parts", lines: []string{"_portcullis_0=0; _portcullis_1=1; _portcullis_2=2; _portcullis_3=3; _portcullis_4=4; _portcullis_5=5; " +
+			"_portcullis_6=6; _portcullis_7=7; _portcullis_8=8; _portcullis_9=9; _portcullis_10=a; _portcullis_11=b; _portcullis_12=c"},
+			want: "0123456789ab", wantOK: true},
+		{name: "first of duplicate parts", lines: []string{"_portcullis_0=A; _portcullis_0=Z; _portcullis_1=B"}, want: "AB", wantOK: true},
+		{name: "parts stop at a gap", lines: []string{"_portcullis_0=A; _portcullis_2=C"}, want: "A", wantOK: true},
+		{name: "parts without the first", lines: []string{"_portcullis_1=B; _portcullis_2=C"}},
+		{name: "base before parts", lines: []string{"_portcullis_0=A; _portcullis=base"}, want: "base", wantOK: true},
+		{name: "CSRF cookie", lines: []string{"_portcullis_csrf=x"}},
+		{name: "leading zero", lines: []string{"_portcullis_00=A; _portcullis_01=B"}},
+		{name: "sign", lines: []string{"_portcullis_+0=A; _portcullis_-0=B"}},
+		{name: "not digits", lines: []string{"_portcullis_x=A; _portcullis_=B; _portcullis_0x=C"}},
+		{name: "beyond the last part", lines: []string{"_portcullis_12=A"}},
+		{name: "longer name", lines: []string{"_portcullisx=A; x_portcullis=B; _portcullis__0=C"}},
+		{name: "other case", lines: []string{"_Portcullis=A; _PORTCULLIS_0=B"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header = headerWith(tt.lines...)
+			got, ok := c.sessionValue(r.Header)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("sessionValue(%q) = %q, %v; want %q, %v", tt.lines, got, ok, tt.want, tt.wantOK)
+			}
+			if std, stdOK := stdSessionValue(c, r); got != std || ok != stdOK {
+				t.Errorf("sessionValue(%q) = %q, %v; net/http's parsing gives %q, %v", tt.lines, got, ok, std, stdOK)
+			}
+			for _, name := range lookupNames {
+				got, ok := cookieValue(r.Header, name)
+				var want string
+				ck, err := r.Cookie(name)
+				if err == nil {
+					want = ck.Value
+				}
+				if got != want || ok != (err == nil) {
+					t.Errorf("cookieValue(%q, %q) = %q, %v; want %q, %v as r.Cookie", tt.lines, name, got, ok, want, err == nil)
+				}
+			}
+		})
+	}
+}
+
+// TestSessionValueDivergence pins where the scanner parts from net/http on
+// purpose: it doesn't check values, so a malformed first cookie hides a
+// later one, and Load then fails on it.
+func TestSessionValueDivergence(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t0}
+	c := newStore(t, clk)
+	j := jar{}
+	j.save(t, c, sampleState(t0, 100))
+	good := j["_portcullis"]
+	many := strings.Repeat("x=1; ", 3000) + "_portcullis=" + good
+	tests := []struct {
+		name    string
+		line    string
+		want    string // sessionValue's
+		wantStd string // net/http's
+		wantErr error  // Load's
+	}{
+		{name: "control byte", line: "_portcullis=a\x01b; _portcullis=" + good, want: "a\x01b", wantStd: good, wantErr: ErrInvalid},
+		{name: "backslash", line: `_portcullis=a\b; _portcullis=` + good, want: `a\b`, wantStd: good, wantErr: ErrInvalid},
+		{name: "unbalanced quote", line: `_portcullis="ab; _portcullis=` + good, want: `"ab`, wantStd: good, wantErr: ErrInvalid},
+		{name: "non-ASCII", line: "_portcullis=é; _portcullis=" + good, want: "é", wantStd: good, wantErr: ErrInvalid},
+		{name: "over 3000 cookies", line: many, want: good, wantStd: "", wantErr: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", tt.line)
+			if got, _ := c.sessionValue(r.Header); got != tt.want {
+				t.Errorf("sessionValue() = %q; want %q", got, tt.want)
+			}
+			if got, _ := stdSessionValue(c, r); got != tt.wantStd {
+				t.Errorf("net/http's session value = %q; want %q", got, tt.wantStd)
+			}
+			if _, err := c.Load(r); !errors.Is(err, tt.wantErr) {
+				t.Errorf("Load() error = %v; want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestSessionValueAllocs(t *testing.T) {
+	c := newStore(t, &clock{t0})
+	tests := []struct {
+		name string
+		line string
+	}{
+		{name: "base", line: "theme=dark; _portcullis=" + token(2000) + "; lang=fr"},
+		{name: "one part", line: "theme=dark; _portcullis_0=" + token(2000) + "; _portcullis_csrf=x"},
+		{name: "none", line: "theme=dark; _portcullis_1=x; lang=fr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := headerWith(tt.line)
+			if n := testing.AllocsPerRun(100, func() { c.sessionValue(h) }); n != 0 {
+				t.Errorf("sessionValue(%.20q…) allocates %v times; want 0", tt.line, n)
+			}
+			if n := testing.AllocsPerRun(100, func() { cookieValue(h, c.name) }); n != 0 {
+				t.Errorf("cookieValue(%.20q…) allocates %v times; want 0", tt.line, n)
+			}
+		})
+	}
+	t.Run("Load", func(t *testing.T) {
+		j := jar{"theme": "dark"}
+		j.save(t, c, sampleState(t0, 1000))
+		r := j.request()
+		if n := testing.AllocsPerRun(100, func() { c.Load(r) }); n > 1 {
+			t.Errorf("Load() of a known session allocates %v times; want 1, its copy", n)
+		}
+	})
+}
+
+// TestLoadCached checks that a session loaded from the cache of verified
+// values equals one decoded afresh, and that callers get their own copy.
+func TestLoadCached(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1000, 10_000} {
+		t.Run(fmt.Sprintf("token=%dB", n), func(t *testing.T) {
+			t.Parallel()
+			clk := &clock{t0}
+			c := newStore(t, clk)
+			j := jar{}
+			j.save(t, c, sampleState(t0, n))
+			want := sampleState(t0, n)
+
+			miss, err := c.Load(j.request())
+			if err != nil {
+				t.Fatalf("Load() error = %v; want nil", err)
+			}
+			value, _ := c.sessionValue(j.request().Header)
+			if _, ok := c.verified.get(value); !ok {
+				t.Fatalf("after Load(), the value is not in the cache")
+			}
+			hit, err := c.Load(j.request())
+			if err != nil {
+				t.Fatalf("Load() from the cache error = %v; want nil", err)
+			}
+			cold, err := newStore(t, clk).Load(j.request())
+			if err != nil {
+				t.Fatalf("Load() by another store error = %v; want nil", err)
+			}
+			for _, got := range []*State{miss, hit, cold} {
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("Load() = %+v; want %+v", got, want)
+				}
+			}
+			if hit == miss {
+				t.Errorf("Load() twice returned the same *State; want a copy each")
+			}
+			hit.User, hit.AccessToken = "mallory", "changed"
+			if again, _ := c.Load(j.request()); !reflect.DeepEqual(again, want) {
+				t.Errorf("Load() after a caller changed its copy = %+v; want %+v", again, want)
+			}
+
+			clk.Advance(168 * time.Hour)
+			if _, err := c.Load(j.request()); err != ErrExpired {
+				t.Errorf("Load() from the cache after Expire error = %v; want %v", err, ErrExpired)
+			}
+		})
+	}
+}
+
+func TestVerifiedCacheBounds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		puts   int
+		keyLen func(i int) int
+	}{
+		{name: "small values", puts: 3 * verifiedCacheSize, keyLen: func(int) int { return 40 }},
+		{name: "large values", puts: 300, keyLen: func(int) int { return maxParts * maxChunk }},
+		{name: "mixed", puts: 2 * verifiedCacheSize, keyLen: func(i int) int { return []int{100, 3000, 20_000}[i%3] }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var v verifiedCache
+			s := &State{}
+			evicted := false
+			for i := range tt.puts {
+				key := fmt.Sprintf("%08d", i) + strings.Repeat("v", tt.keyLen(i)-8)
+				before := len(v.m)
+				v.put(key, s)
+				v.put(key, s) // again: no change
+				if len(v.m) < before {
+					evicted = true
+				}
+				if len(v.m) > verifiedCacheSize || v.bytes > verifiedCacheBytes {
+					t.Fatalf("after %d puts: %d entries, %d key bytes; want at most %d, %d",
+						i+1, len(v.m), v.bytes, verifiedCacheSize, verifiedCacheBytes)
+				}
+				if _, ok := v.get(key); !ok {
+					t.Fatalf("get() of the value just put failed")
+				}
+			}
+			if !evicted {
+				t.Errorf("%d puts never evicted; want the test to reach a bound", tt.puts)
+			}
+			sum := 0
+			for k := range v.m {
+				sum += len(k)
+			}
+			if sum != v.bytes {
+				t.Errorf("bytes = %d; want %d, the keys' total", v.bytes, sum)
+			}
+		})
+	}
+}
+
+// FuzzRequestCookies compares requestCookies with net/http's parsing of the
+// same Cookie lines: where net/http accepts a cookie, the scanner must yield
+// it alike, and the store must find the same session value.
+func FuzzRequestCookies(f *testing.F) {
+	c := newStore(f, &clock{t0})
+	f.Add("_portcullis=abc; theme=dark", "")
+	f.Add(`a=1;_portcullis_0="A"; _portcullis_1=B`, "_portcullis_0=Z;_portcullis_2=C")
+	f.Add(" \t_portcullis = x ;;_portcullis_csrf=y", "_portcullis")
+	f.Add("_portcullis_01=A; _portcullis_x=B; _Portcullis=C; _portcullis_11=D", "=e; f")
+	f.Add(`_portcullis="; _portcullis=""; _portcullis=a\b`, "_portcullis=\x7f; _portcullis=é")
+
+	f.Fuzz(func(t *testing.T, line1, line2 string) {
+		h := headerWith(line1, line2)
+		r := &http.Request{Header: h}
+		if strings.Count(line1+line2, ";")+2 > 3000 {
+			t.Skip("net/http ignores the header past 3000 cookies")
+		}
+
+		// Where net/http accepts a cookie, the scanner yields the same.
+		var got [][2]string
+		bad := map[string]bool{} // names with a cookie net/http skips
+		for name, value := range requestCookies(h) {
+			if (&http.Cookie{Name: name, Value: value}).Valid() != nil {
+				bad[name] = true
+				continue
+			}
+			got = append(got, [2]string{name, value})
+		}
+		var want [][2]string
+		for _, ck := range r.Cookies() {
+			want = append(want, [2]string{ck.Name, ck.Value})
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("requestCookies(%q, %q) accepted by net/http = %q; r.Cookies() = %q", line1, line2, got, want)
+		}
+
+		// Where ParseCookie accepts every line, the scanner yields exactly it.
+		want = nil
+		strict := true
+		for _, line := range h["Cookie"] {
+			cookies, err := http.ParseCookie(line)
+			if err != nil {
+				strict = false
+				break
+			}
+			for _, ck := range cookies {
+				want = append(want, [2]string{ck.Name, ck.Value})
+			}
+		}
+		if strict {
+			var all [][2]string
+			for name, value := range requestCookies(h) {
+				all = append(all, [2]string{name, value})
+			}
+			if !reflect.DeepEqual(all, want) {
+				t.Fatalf("requestCookies(%q, %q) = %q; http.ParseCookie gives %q", line1, line2, all, want)
+			}
+		}
+
+		// The store finds what it found over net/http, unless a cookie of
+		// its names is one net/http skips.
+		for _, name := range lookupNames {
+			if bad[name] {
+				continue
+			}
+			got, ok := cookieValue(h, name)
+			ck, err := r.Cookie(name)
+			if ok != (err == nil) || ok && got != ck.Value {
+				t.Fatalf("cookieValue(%q) = %q, %v; r.Cookie = %v, %v", name, got, ok, ck, err)
+			}
+		}
+		for name := range bad {
+			if name == c.name || c.isPart(name) {
+				return
+			}
+		}
+		got1, ok := c.sessionValue(h)
+		want1, wantOK := stdSessionValue(c, r)
+		if got1 != want1 || ok != wantOK {
+			t.Fatalf("sessionValue(%q, %q) = %q, %v; net/http's parsing gives %q, %v", line1, line2, got1, ok, want1, wantOK)
+		}
+	})
 }

@@ -191,7 +191,7 @@ func (s *RedisStore) Load(r *http.Request) (*State, error) {
 
 // ticket returns the ticket in the request's session cookie.
 func (s *RedisStore) ticket(r *http.Request) ([]byte, error) {
-	value, ok := find(r.Cookies(), s.cookies.name)
+	value, ok := cookieValue(r.Header, s.cookies.name)
 	if !ok {
 		return nil, ErrNoSession
 	}

@@ -124,6 +124,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Upstream:               cfg.Upstream,
 		UpstreamTLS:            upstreamTLS,
 		UpstreamTimeout:        cfg.UpstreamTimeout,
+		UpstreamMaxConns:       cfg.UpstreamMaxConns,
 		PublicURL:              cfg.PublicURL,
 		Providers:              entries,
 		Sessions:               store,

@@ -78,6 +78,7 @@ type Config struct {
 	ProviderIDs       []string      `env:"PROVIDERS" doc:"comma list of provider ids (lower-case letters and digits) for several providers; each is then configured with PORTCULLIS_<ID>_ variables"`
 	ProviderTimeout   time.Duration `env:"PROVIDER_TIMEOUT" envDefault:"10s" doc:"bound on every call to a provider (token, userinfo, discovery, JWKS, revoke)"`
 	UpstreamTimeout   time.Duration `env:"UPSTREAM_TIMEOUT" envDefault:"0" refDefault:"0 (none)" doc:"response-header timeout toward the upstream"`
+	UpstreamMaxConns  int           `env:"UPSTREAM_MAX_CONNS" envDefault:"0" refDefault:"0 (no limit)" doc:"most connections open to the upstream at once; requests beyond wait for one. Bounds memory under bursts (see BENCHMARKS.md); long-polling and server-sent-event requests hold one each (WebSockets don't)"`
 	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT" envDefault:"10s" doc:"how long a client may take to send a request's headers (slow-loris bound)"`
 	ReadTimeout       time.Duration `env:"READ_TIMEOUT" envDefault:"0" refDefault:"0 (none)" doc:"how long a client may take to send a whole request, body included; 0 leaves large uploads unbounded"`
 	WriteTimeout      time.Duration `env:"WRITE_TIMEOUT" envDefault:"0" refDefault:"0 (none)" doc:"how long writing a response may take; 0 keeps streaming responses and WebSockets open"`

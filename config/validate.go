@@ -81,6 +81,9 @@ func (c *Config) validate() error {
 
 	v.positive(n("PROVIDER_TIMEOUT"), c.ProviderTimeout)
 	v.nonNegative(n("UPSTREAM_TIMEOUT"), c.UpstreamTimeout)
+	if c.UpstreamMaxConns < 0 {
+		v.add(n("UPSTREAM_MAX_CONNS"), "must be 0 (no limit) or more, got %d", c.UpstreamMaxConns)
+	}
 	v.nonNegative(n("SHUTDOWN_TIMEOUT"), c.ShutdownTimeout)
 	v.positive(n("READ_HEADER_TIMEOUT"), c.ReadHeaderTimeout)
 	v.nonNegative(n("READ_TIMEOUT"), c.ReadTimeout)

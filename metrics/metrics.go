@@ -76,8 +76,21 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-// Code is an HTTP status as a label value.
-func Code(status int) string { return strconv.Itoa(status) }
+// Code is an HTTP status as a label value. The valid statuses are made
+// once: Code runs for every request, and strconv.Itoa allocates for them.
+func Code(status int) string {
+	if status >= 100 && status < 600 {
+		return codes[status-100]
+	}
+	return strconv.Itoa(status)
+}
+
+var codes = func() (c [500]string) {
+	for i := range c {
+		c[i] = strconv.Itoa(i + 100)
+	}
+	return c
+}()
 
 // InstrumentProvider wraps an HTTP transport so each call to a provider is
 // timed; endpoint names the call from its URL (without the query string).

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,16 @@ func TestExposition(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+func TestCode(t *testing.T) {
+	for _, status := range []int{-1, 0, 99, 100, 200, 302, 404, 599, 600, 1000} {
+		if got, want := Code(status), strconv.Itoa(status); got != want {
+			t.Errorf("Code(%d) = %q; want %q", status, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = Code(http.StatusOK) }); n != 0 {
+		t.Errorf("Code(200) allocates %v times; want 0", n)
 	}
 }

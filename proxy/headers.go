@@ -62,20 +62,15 @@ func foldHeaderName(name string) string {
 	return string(b)
 }
 
-// stripIdentityHeaders deletes every identity header the client sent.
-func stripIdentityHeaders(h http.Header) {
-	for name := range h {
-		if isIdentityHeader(name) {
-			delete(h, name)
-		}
-	}
-}
+// identityHeaderCount is the most headers setUpstreamHeaders sets, not
+// counting attributes.
+const identityHeaderCount = 14
 
 // setUpstreamHeaders sets the identity headers of the SPEC's table on h.
 // Empty values are left out. The values share one backing array: one
 // allocation instead of one per header.
 func setUpstreamHeaders(h http.Header, s *session.State, attrNames map[string]string, passAccessToken, setAuthorization bool) {
-	hs := headerSetter{h: h, vals: make([]string, 0, 16+len(s.Attributes))}
+	hs := headerSetter{h: h, vals: make([]string, 0, identityHeaderCount+len(s.Attributes))}
 	groups := strings.Join(s.Groups, ",")
 	hs.set("X-User", s.User)
 	hs.set("X-User-Id", s.UserID)
@@ -141,20 +136,23 @@ func stripOwnCookies(h http.Header, own func(name string) bool) {
 	if len(lines) == 0 {
 		return
 	}
-	found := false
+	found, size := false, 0
 	for _, line := range lines {
 		for part := range strings.SplitSeq(line, ";") {
-			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			part = strings.TrimSpace(part)
+			name, _, _ := strings.Cut(part, "=")
 			if own(textproto.TrimString(name)) {
 				found = true
-				break
+			} else if part != "" {
+				size += len(part) + len("; ")
 			}
 		}
 	}
 	if !found {
 		return
 	}
-	var kept []string
+	var kept strings.Builder
+	kept.Grow(size)
 	for _, line := range lines {
 		for part := range strings.SplitSeq(line, ";") {
 			part = strings.TrimSpace(part)
@@ -163,13 +161,16 @@ func stripOwnCookies(h http.Header, own func(name string) bool) {
 			}
 			name, _, _ := strings.Cut(part, "=")
 			if !own(textproto.TrimString(name)) {
-				kept = append(kept, part)
+				if kept.Len() > 0 {
+					kept.WriteString("; ")
+				}
+				kept.WriteString(part)
 			}
 		}
 	}
-	if len(kept) == 0 {
+	if kept.Len() == 0 {
 		delete(h, "Cookie")
 		return
 	}
-	h["Cookie"] = []string{strings.Join(kept, "; ")}
+	h["Cookie"] = []string{kept.String()}
 }

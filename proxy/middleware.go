@@ -40,6 +40,8 @@ type statusWriter struct {
 	status   int
 	user     string
 	provider string
+
+	requestID [1]string // the X-Request-Id header's value, both ways
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -98,15 +100,19 @@ func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.InFlight.Inc()
+		sw := &statusWriter{ResponseWriter: w}
 		id := requestID(r)
-		r.Header["X-Request-Id"] = []string{id}
-		w.Header()["X-Request-Id"] = []string{id}
+		// One value for both headers, kept in sw: its capacity is 1, so an
+		// append to either (an upstream answering its own X-Request-Id)
+		// copies it first.
+		sw.requestID[0] = id
+		r.Header["X-Request-Id"] = sw.requestID[:1:1]
+		w.Header()["X-Request-Id"] = sw.requestID[:1:1]
 		route := routeClass(r.URL.Path)
 		if route != "proxy" {
 			// Our own pages, redirects and answers; the upstream's are its own.
 			setSecurityHeaders(w.Header())
 		}
-		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			m.InFlight.Dec()
 			status := sw.status

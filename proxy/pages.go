@@ -82,8 +82,9 @@ type pageForm struct {
 type pageLink struct{ URL, Text string }
 
 func setSecurityHeaders(h http.Header) {
+	hs := headerSetter{h: h, vals: make([]string, 0, len(securityHeaders))}
 	for k, v := range securityHeaders {
-		h[k] = []string{v}
+		hs.set(k, v)
 	}
 }
 

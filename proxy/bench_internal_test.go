@@ -216,15 +216,6 @@ func BenchmarkHotPath(b *testing.B) {
 			}
 		}
 	})
-	b.Run("cookies", func(b *testing.B) {
-		// r.Cookies() parses the Cookie header; Load does it once per request.
-		b.ReportAllocs()
-		for b.Loop() {
-			if len(r.Cookies()) != 2 {
-				b.Fatal("want 2 cookies")
-			}
-		}
-	})
 }
 
 // BenchmarkAuthPath is /oauth2/auth with a valid session, on the same

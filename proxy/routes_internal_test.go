@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,16 +46,25 @@ func routingServer(t testing.TB) *Server {
 	return s
 }
 
-// sameAnswer serves r through the mux and straight to s.protected, and
-// reports a difference in status, Location or body.
-func sameAnswer(t *testing.T, s *Server, mux *http.ServeMux, r *http.Request) {
+// sameChoice checks that shortcut sends r where the mux would: for the
+// auth routes, the mux's pattern for r is theirs (and r's path needs no
+// cleaning); for the application, the mux and s.protected answer r alike.
+func sameChoice(t *testing.T, s *Server, mux *http.ServeMux, r *http.Request) {
 	t.Helper()
-	viaMux, direct := httptest.NewRecorder(), httptest.NewRecorder()
-	mux.ServeHTTP(viaMux, r.Clone(r.Context()))
-	s.protected(direct, r.Clone(r.Context()))
-	if viaMux.Code != direct.Code || viaMux.Header().Get("Location") != direct.Header().Get("Location") || viaMux.Body.String() != direct.Body.String() {
-		t.Errorf("%s %q: the mux answers %d %q, s.protected %d %q; upstreamOnly must not take it",
-			r.Method, r.URL.EscapedPath(), viaMux.Code, viaMux.Header().Get("Location"), direct.Code, direct.Header().Get("Location"))
+	switch d := shortcut(r); d {
+	case toAuth, toForwardAuth:
+		want := map[destination]string{toAuth: "/oauth2/auth", toForwardAuth: "/oauth2/forward-auth"}[d]
+		if _, pattern := mux.Handler(r); pattern != want || r.URL.EscapedPath() != r.URL.Path {
+			t.Errorf("%s %q: shortcut chooses %s; the mux's pattern is %q", r.Method, r.URL.EscapedPath(), want, pattern)
+		}
+	case toApp:
+		viaMux, direct := httptest.NewRecorder(), httptest.NewRecorder()
+		mux.ServeHTTP(viaMux, r.Clone(r.Context()))
+		s.protected(direct, r.Clone(r.Context()))
+		if viaMux.Code != direct.Code || viaMux.Header().Get("Location") != direct.Header().Get("Location") || viaMux.Body.String() != direct.Body.String() {
+			t.Errorf("%s %q: the mux answers %d %q, s.protected %d %q; shortcut must not send it to the application",
+				r.Method, r.URL.EscapedPath(), viaMux.Code, viaMux.Header().Get("Location"), direct.Code, direct.Header().Get("Location"))
+		}
 	}
 }
 
@@ -72,58 +82,87 @@ func routingRequest(method, target string, html bool) (*http.Request, bool) {
 	return r, true
 }
 
-func TestUpstreamOnly(t *testing.T) {
+func TestShortcut(t *testing.T) {
 	s := routingServer(t)
 	mux := s.mux()
 	tests := []struct {
 		target string
-		want   bool
+		want   destination
 	}{
-		{"/", true},
-		{"/app/page?id=42", true},
-		{"/pingx", true},
-		{"/ping/", true},
-		{"/readyz", true},
-		{"/a.b/c.d", true},
-		{"/a%2Fb", true},
-		{"/a%20b/", true},
-		{"/ping", false},
-		{"/ready", false},
-		{"/oauth2", false},
-		{"/oauth2/", false},
-		{"/oauth2/auth", false},
-		{"/oauth2x", false},
-		{"/.well-known/portcullis/jwks.json", false},
-		{"/.env", false},
-		{"//evil", false},
-		{"/a//b", false},
-		{"/a/./b", false},
-		{"/a/../oauth2/auth", false},
-		{"/a/%2E%2E/oauth2/auth", false},
-		{"/a/..", false},
-		{"*", false},
+		{"/", toApp},
+		{"/app/page?id=42", toApp},
+		{"/pingx", toApp},
+		{"/ping/", toApp},
+		{"/readyz", toApp},
+		{"/a.b/c.d", toApp},
+		{"/a%2Fb", toApp},
+		{"/a%20b/", toApp},
+		{"/oauth2/auth", toAuth},
+		{"/oauth2/auth?allowed_groups=a", toAuth},
+		{"/oauth2/forward-auth", toForwardAuth},
+		{"/oauth2%2Fauth", viaMux}, // the mux sends it to the application
+		{"/oauth2%2Fforward-auth", viaMux},
+		{"/oauth2/%61uth", viaMux},
+		{"/oauth2/auth/", viaMux},
+		{"/ping", viaMux},
+		{"/ready", viaMux},
+		{"/oauth2", viaMux},
+		{"/oauth2/", viaMux},
+		{"/oauth2x", viaMux},
+		{"/.well-known/portcullis/jwks.json", viaMux},
+		{"/.env", viaMux},
+		{"//evil", viaMux},
+		{"/a//b", viaMux},
+		{"/a/./b", viaMux},
+		{"/a/../oauth2/auth", viaMux},
+		{"/a/%2E%2E/oauth2/auth", viaMux},
+		{"/a/..", viaMux},
+		{"*", viaMux},
 	}
 	for _, tt := range tests {
-		for _, method := range []string{"GET", "POST", "HEAD", "OPTIONS", "CONNECT"} {
+		for _, method := range []string{"GET", "POST", "HEAD", "OPTIONS", "CONNECT", "PROPFIND"} {
 			r, ok := routingRequest(method, tt.target, true)
 			if !ok {
 				t.Fatalf("bad target %q", tt.target)
 			}
-			want := tt.want && method != "CONNECT"
-			if got := upstreamOnly(r); got != want {
-				t.Errorf("upstreamOnly(%s %s) = %v; want %v", method, tt.target, got, want)
+			want := tt.want
+			if want == toApp && method == "CONNECT" {
+				want = viaMux
 			}
-			if upstreamOnly(r) {
-				sameAnswer(t, s, mux, r)
+			if got := shortcut(r); got != want {
+				t.Errorf("shortcut(%s %s) = %d; want %d", method, tt.target, got, want)
+			}
+			sameChoice(t, s, mux, r)
+		}
+	}
+}
+
+// TestShortcutKnowsOwnRoutes checks that no path of ownRoutes is taken
+// for the application's.
+func TestShortcutKnowsOwnRoutes(t *testing.T) {
+	s := routingServer(t)
+	for _, rt := range s.ownRoutes() {
+		method, path, ok := strings.Cut(rt.pattern, " ")
+		if !ok {
+			method, path = "GET", rt.pattern
+		}
+		paths := []string{path}
+		if strings.HasSuffix(path, "/") { // a subtree: anything under it too
+			paths = append(paths, path+"x")
+		}
+		for _, p := range paths {
+			r, _ := routingRequest(method, p, true)
+			if shortcut(r) == toApp {
+				t.Errorf("shortcut sends %s %s (route %q) to the application", method, p, rt.pattern)
 			}
 		}
 	}
 }
 
-// FuzzUpstreamOnly checks that whatever upstreamOnly sends straight to
-// s.protected, the mux would have sent there too.
-func FuzzUpstreamOnly(f *testing.F) {
-	for _, seed := range []string{"/", "/app", "/oauth2/auth", "/a/../b", "/a%2F..%2Fb", "/ping", "/.well-known/x", "/%2e%2e/x"} {
+// FuzzShortcut checks that wherever shortcut sends a request, the mux
+// would have sent it there too.
+func FuzzShortcut(f *testing.F) {
+	for _, seed := range []string{"/", "/app", "/oauth2/auth", "/oauth2%2Fauth", "/a/../b", "/a%2F..%2Fb", "/ping", "/.well-known/x", "/%2e%2e/x"} {
 		f.Add(uint8(0), seed, true)
 	}
 	s := routingServer(f)
@@ -133,25 +172,8 @@ func FuzzUpstreamOnly(f *testing.F) {
 		if len(target) > 512 {
 			return
 		}
-		r, ok := routingRequest(methods[int(method)%len(methods)], target, html)
-		if !ok || !upstreamOnly(r) {
-			return
+		if r, ok := routingRequest(methods[int(method)%len(methods)], target, html); ok {
+			sameChoice(t, s, mux, r)
 		}
-		sameAnswer(t, s, mux, r)
 	})
-}
-
-// TestAuthRoutesAnyMethod checks what routes' shortcut to s.auth and
-// s.forwardAuth relies on: the mux sends those exact paths there for
-// every method, without a redirect.
-func TestAuthRoutesAnyMethod(t *testing.T) {
-	mux := routingServer(t).mux()
-	for _, path := range []string{"/oauth2/auth", "/oauth2/forward-auth"} {
-		for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "PROPFIND"} {
-			r, _ := routingRequest(method, path+"?allowed_groups=a", false)
-			if _, pattern := mux.Handler(r); pattern != path {
-				t.Errorf("%s %s: the mux's pattern is %q; want %q", method, path, pattern, path)
-			}
-		}
-	}
 }

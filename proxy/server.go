@@ -227,21 +227,17 @@ func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 // Drain makes /ready answer 503 from now on, for a graceful shutdown.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// routes is the mux of every route, with a fast way past it for the
-// application's requests.
+// routes is the mux of every route, with a way past its matching for the
+// requests that come most.
 func (s *Server) routes() http.Handler {
 	mux := s.mux()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// What the mux would choose, without its matching, for the
-		// requests that come most: forward-auth checks and the
-		// application's own. Both auth routes take any method, and an
-		// exact path is a clean one.
-		switch {
-		case r.URL.Path == "/oauth2/auth":
+		switch shortcut(r) {
+		case toAuth:
 			s.auth(w, r)
-		case r.URL.Path == "/oauth2/forward-auth":
+		case toForwardAuth:
 			s.forwardAuth(w, r)
-		case upstreamOnly(r):
+		case toApp:
 			s.protected(w, r)
 		default:
 			mux.ServeHTTP(w, r)
@@ -249,41 +245,80 @@ func (s *Server) routes() http.Handler {
 	})
 }
 
-// mux registers every route in one place.
+// ownRoute is a route Portcullis answers itself.
+type ownRoute struct {
+	pattern string
+	handler http.Handler
+}
+
+// ownRoutes are Portcullis's own routes, in one place: everything else is
+// the application's (s.protected).
+func (s *Server) ownRoutes() []ownRoute {
+	routes := []ownRoute{
+		{"GET /ping", http.HandlerFunc(s.ping)},
+		{"GET /ready", http.HandlerFunc(s.readyz)},
+		{"GET /oauth2/sign_in", http.HandlerFunc(s.signIn)},
+		{"GET /oauth2/start", http.HandlerFunc(s.start)},
+		{"GET /oauth2/callback", http.HandlerFunc(s.callback)},
+		{"POST /oauth2/callback", http.HandlerFunc(s.callbackPost)},
+		{"GET /oauth2/sign_out", http.HandlerFunc(s.signOut)},
+		{"POST /oauth2/sign_out", http.HandlerFunc(s.signOut)},
+		{"GET /oauth2/userinfo", http.HandlerFunc(s.userinfo)},
+		// Any method: Envoy ext_authz checks with the request's own method.
+		{"/oauth2/auth", http.HandlerFunc(s.auth)},
+		{"/oauth2/forward-auth", http.HandlerFunc(s.forwardAuth)},
+		{"/oauth2/", http.HandlerFunc(s.notFound)},
+	}
+	if s.opts.Assertions != nil {
+		routes = append(routes, ownRoute{"GET /.well-known/portcullis/jwks.json", s.opts.Assertions})
+	}
+	return routes
+}
+
+// mux routes every request.
 func (s *Server) mux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ping", s.ping)
-	mux.HandleFunc("GET /ready", s.readyz)
-	mux.HandleFunc("GET /oauth2/sign_in", s.signIn)
-	mux.HandleFunc("GET /oauth2/start", s.start)
-	mux.HandleFunc("GET /oauth2/callback", s.callback)
-	mux.HandleFunc("POST /oauth2/callback", s.callbackPost)
-	mux.HandleFunc("GET /oauth2/sign_out", s.signOut)
-	mux.HandleFunc("POST /oauth2/sign_out", s.signOut)
-	mux.HandleFunc("GET /oauth2/userinfo", s.userinfo)
-	// Any method: Envoy ext_authz checks with the request's own method.
-	mux.HandleFunc("/oauth2/auth", s.auth)
-	mux.HandleFunc("/oauth2/forward-auth", s.forwardAuth)
-	if s.opts.Assertions != nil {
-		mux.Handle("GET /.well-known/portcullis/jwks.json", s.opts.Assertions)
+	for _, rt := range s.ownRoutes() {
+		mux.Handle(rt.pattern, rt.handler)
 	}
-	mux.HandleFunc("/oauth2/", s.notFound)
 	mux.HandleFunc("/", s.protected)
 	return mux
 }
 
-// upstreamOnly reports, cheaply, that r is for the application: a clean
-// path (no empty or dot segment, which ServeMux would redirect) outside
-// every route of ours, so the mux would hand it to s.protected. Anything
-// unsure goes through the mux. TestUpstreamOnly and FuzzUpstreamOnly
-// hold the two to the same answer.
-func upstreamOnly(r *http.Request) bool {
+// A destination is where shortcut sends a request.
+type destination int
+
+const (
+	viaMux        destination = iota // anything else: the mux decides
+	toAuth                           // s.auth
+	toForwardAuth                    // s.forwardAuth
+	toApp                            // s.protected
+)
+
+// shortcut chooses, cheaply, what the mux would choose for the requests
+// that come most: forward-auth checks and the application's own. Anything
+// unsure goes through the mux; TestShortcut and FuzzShortcut hold the two
+// to the same answer, and TestShortcutKnowsOwnRoutes to ownRoutes.
+func shortcut(r *http.Request) destination {
 	p := r.URL.Path
-	return r.Method != http.MethodConnect &&
+	if r.URL.RawPath == "" { // to the mux an encoded "/" (%2F) separates nothing
+		switch p {
+		case "/oauth2/auth": // any method, and an exact path is a clean one
+			return toAuth
+		case "/oauth2/forward-auth":
+			return toForwardAuth
+		}
+	}
+	// The application's: a clean path (no empty or dot segment, which the
+	// mux would redirect) outside every route of ours.
+	if r.Method != http.MethodConnect &&
 		len(p) > 0 && p[0] == '/' &&
 		!strings.HasPrefix(p, "/oauth2") &&
 		p != "/ping" && p != "/ready" &&
-		!strings.Contains(p, "//") && !strings.Contains(p, "/.")
+		!strings.Contains(p, "//") && !strings.Contains(p, "/.") {
+		return toApp
+	}
+	return viaMux
 }
 
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) {

@@ -699,25 +699,37 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
+// BenchmarkLoad is Load of a valid session: "token=…" the usual case, a
+// value verified before (the cache hit); "verify/token=…" the first
+// request with a cookie, decrypted and verified by securecookie.
 func BenchmarkLoad(b *testing.B) {
-	for _, n := range []int{1000, 10_000} {
-		b.Run(fmt.Sprintf("token=%dB", n), func(b *testing.B) {
-			c := newStore(b, &clock{t0})
-			rec := httptest.NewRecorder()
-			if err := c.Save(rec, jar{}.request(), sampleState(t0, n)); err != nil {
-				b.Fatal(err)
+	for _, verify := range []bool{false, true} {
+		for _, n := range []int{1000, 10_000} {
+			name := fmt.Sprintf("token=%dB", n)
+			if verify {
+				name = "verify/" + name
 			}
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
-			for _, ck := range rec.Result().Cookies() {
-				r.AddCookie(ck)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.Load(r); err != nil {
+			b.Run(name, func(b *testing.B) {
+				c := newStore(b, &clock{t0})
+				rec := httptest.NewRecorder()
+				if err := c.Save(rec, jar{}.request(), sampleState(t0, n)); err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				for _, ck := range rec.Result().Cookies() {
+					r.AddCookie(ck)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if verify {
+						c.verified = verifiedCache{}
+					}
+					if _, err := c.Load(r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 

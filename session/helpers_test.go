@@ -114,11 +114,12 @@ func (j jar) names() []string {
 	return names
 }
 
-// save runs c.Save for s against the jar's cookies and applies the result.
-func (j jar) save(t *testing.T, c *CookieStore, s *State) *httptest.ResponseRecorder {
+// save runs st.Save for s against the jar's cookies and applies the
+// result.
+func (j jar) save(t *testing.T, st sessionStore, s *State) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	if err := c.Save(rec, j.request(), s); err != nil {
+	if err := st.Save(rec, j.request(), s); err != nil {
 		t.Fatalf("Save: %v", err)
 	}
 	j.update(rec)

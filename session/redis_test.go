@@ -101,18 +101,6 @@ func rawRedis(t testing.TB, url string) *redis.Client {
 	return c
 }
 
-// saveIn runs st.Save for s against the jar's cookies and applies the
-// result.
-func saveIn(t *testing.T, st sessionStore, j jar, s *State) *httptest.ResponseRecorder {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	if err := st.Save(rec, j.request(), s); err != nil {
-		t.Fatalf("Save: %v", err)
-	}
-	j.update(rec)
-	return rec
-}
-
 // copyJar returns a copy of j, like cookies copied out of a browser.
 func copyJar(j jar) jar {
 	c := jar{}
@@ -143,7 +131,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 				t.Parallel()
 				st := newStore(t, &clock{t0})
 				j := jar{}
-				saveIn(t, st, j, tt.state)
+				j.save(t, st, tt.state)
 				got, err := st.Load(j.request())
 				if err != nil {
 					t.Fatalf("Load() error = %v; want nil", err)
@@ -170,7 +158,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				if _, err := st.Load(tt.jar.request()); !errors.Is(err, ErrNoSession) {
+				if _, err := st.Load(tt.jar.request()); err != ErrNoSession {
 					t.Errorf("Load() error = %v; want %v", err, ErrNoSession)
 				}
 			})
@@ -181,7 +169,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 		t.Parallel()
 		st := newStore(t, &clock{t0})
 		good := jar{}
-		saveIn(t, st, good, sampleState(t0, 100))
+		good.save(t, st, sampleState(t0, 100))
 		value := good["_portcullis"]
 		tests := []struct {
 			name  string
@@ -223,7 +211,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 				t.Parallel()
 				want := sampleState(t0, 1000)
 				j := jar{}
-				saveIn(t, newStore(t, &clock{t0}, withSecrets(tt.save...)), j, want)
+				j.save(t, newStore(t, &clock{t0}, withSecrets(tt.save...)), want)
 				// A new store: another replica, or this one restarted.
 				got, err := newStore(t, &clock{t0}, withSecrets(tt.load...)).Load(j.request())
 				if !errors.Is(err, tt.wantErr) {
@@ -254,7 +242,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 				clk := &clock{t0}
 				st := newStore(t, clk)
 				j := jar{}
-				saveIn(t, st, j, sampleState(t0, 100))
+				j.save(t, st, sampleState(t0, 100))
 				clk.Advance(tt.after) // whatever the browser keeps
 				if _, err := st.Load(j.request()); !errors.Is(err, tt.wantErr) {
 					t.Errorf("Load() %v after sign-in: error = %v; want %v", tt.after, err, tt.wantErr)
@@ -301,12 +289,12 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 		clk := &clock{t0}
 		st := newStore(t, clk)
 		j := jar{}
-		saveIn(t, st, j, sampleState(t0, 1000))
+		j.save(t, st, sampleState(t0, 1000))
 		clk.Advance(time.Hour)
 		refreshed := sampleState(t0, 1000)
 		refreshed.AccessToken, refreshed.RefreshToken = "new access", "new refresh"
 		refreshed.Expiry = clk.Now().Add(time.Hour)
-		saveIn(t, st, j, refreshed)
+		j.save(t, st, refreshed)
 		got, err := st.Load(j.request())
 		if err != nil {
 			t.Fatalf("Load() error = %v; want nil", err)
@@ -347,7 +335,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 		t.Parallel()
 		st := newStore(t, &clock{t0})
 		j := jar{"_portcullis_0": "old", "_portcullis_1": "old", "_portcullis_7": "old", "theme": "dark"}
-		saveIn(t, st, j, sampleState(t0, 100))
+		j.save(t, st, sampleState(t0, 100))
 		if got, want := j.names(), []string{"_portcullis", "theme"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("cookies after Save = %q; want %q", got, want)
 		}
@@ -360,7 +348,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 		t.Parallel()
 		st := newStore(t, &clock{t0})
 		j := jar{"_portcullis_3": "stale", "theme": "dark"}
-		saveIn(t, st, j, sampleState(t0, 100))
+		j.save(t, st, sampleState(t0, 100))
 		rec := httptest.NewRecorder()
 		st.Clear(rec, j.request())
 		j.update(rec)
@@ -588,7 +576,7 @@ func TestRedisStoreDumpRevealsNothing(t *testing.T) {
 	want.RefreshToken = "refresh-" + token(90)
 	want.IDToken = "id-" + token(500)
 	j := jar{}
-	saveIn(t, s, j, want)
+	j.save(t, s, want)
 	ticket := ticketOf(t, s, j)
 
 	m := redisDump(t, rawRedis(t, url))
@@ -630,7 +618,7 @@ func TestRedisStoreSignOutEndsSessionEverywhere(t *testing.T) {
 	a := newRedisStore(t, url, &clock{t0}) // two replicas
 	b := newRedisStore(t, url, &clock{t0})
 	browser := jar{}
-	saveIn(t, a, browser, sampleState(t0, 100))
+	browser.save(t, a, sampleState(t0, 100))
 	stolen := copyJar(browser) // another device, or a copied cookie
 	if _, err := b.Load(stolen.request()); err != nil {
 		t.Fatalf("replica b: Load() error = %v; want the session", err)
@@ -668,7 +656,7 @@ func TestRedisStoreTTL(t *testing.T) {
 			t.Parallel()
 			s := newRedisStore(t, url, &clock{t0})
 			j := jar{}
-			rec := saveIn(t, s, j, sampleState(t0.Add(-tt.signedIn), 100))
+			rec := j.save(t, s, sampleState(t0.Add(-tt.signedIn), 100))
 			got, err := raw.PTTL(t.Context(), sessionID(ticketOf(t, s, j))).Result()
 			if err != nil {
 				t.Fatalf("PTTL: %v", err)
@@ -691,7 +679,7 @@ func TestRedisStoreExpiresInRedis(t *testing.T) {
 	raw := rawRedis(t, url)
 	j := jar{}
 	// Signed in 168h minus 1.2s ago: the session has 1.2s left.
-	saveIn(t, s, j, sampleState(time.Now().Add(-168*time.Hour+1200*time.Millisecond), 100))
+	j.save(t, s, sampleState(time.Now().Add(-168*time.Hour+1200*time.Millisecond), 100))
 	key := sessionID(ticketOf(t, s, j))
 	deadline := time.Now().Add(3 * time.Second)
 	for raw.Exists(t.Context(), key).Val() == 1 {
@@ -710,7 +698,7 @@ func TestRedisStoreLargeSession(t *testing.T) {
 	s := newRedisStore(t, redistest.Start(t), &clock{t0})
 	want := sampleState(t0, 200_000)
 	j := jar{"_portcullis_0": "left over from the cookie store"}
-	rec := saveIn(t, s, j, want)
+	rec := j.save(t, s, want)
 	var set []string
 	for _, line := range setCookieLines(rec) {
 		if !strings.Contains(line, "Max-Age=0") {
@@ -743,11 +731,11 @@ func TestRedisStoreTicket(t *testing.T) {
 
 	// A sign-in, then a refresh of the same session: one ticket, one key.
 	browser := jar{}
-	saveIn(t, s, browser, sampleState(t0, 100))
+	browser.save(t, s, sampleState(t0, 100))
 	first := ticketOf(t, s, browser)
 	refreshed := sampleState(t0, 100)
 	refreshed.AccessToken = "refreshed"
-	saveIn(t, s, browser, refreshed)
+	browser.save(t, s, refreshed)
 	if got := ticketOf(t, s, browser); !reflect.DeepEqual(got, first) {
 		t.Errorf("ticket after a refresh changed; want the same ticket, so the same key")
 	}
@@ -760,7 +748,7 @@ func TestRedisStoreTicket(t *testing.T) {
 	old := copyJar(browser)
 	again := sampleState(t0.Add(-time.Minute), 100)
 	again.UserID = "someone else"
-	saveIn(t, s, browser, again)
+	browser.save(t, s, again)
 	if got := ticketOf(t, s, browser); reflect.DeepEqual(got, first) {
 		t.Errorf("ticket after a new sign-in is the old one; want a new one")
 	}
@@ -778,7 +766,7 @@ func TestRedisStoreRefreshAfterSignOut(t *testing.T) {
 	clk := &clock{t0}
 	s := newRedisStore(t, url, clk)
 	browser := jar{}
-	saveIn(t, s, browser, sampleState(t0.Add(-time.Hour), 100))
+	browser.save(t, s, sampleState(t0.Add(-time.Hour), 100))
 	stale := copyJar(browser)
 	inFlight := stale.request() // a request refreshing the session…
 
@@ -800,7 +788,7 @@ func TestRedisStoreRefreshAfterSignOut(t *testing.T) {
 	}
 
 	// A new sign-in from a browser still holding the dead ticket works.
-	saveIn(t, s, stale, sampleState(t0, 100))
+	stale.save(t, s, sampleState(t0, 100))
 	if _, err := s.Load(stale.request()); err != nil {
 		t.Errorf("Load() after signing in again: error = %v; want nil", err)
 	}
@@ -814,13 +802,13 @@ func TestRedisStoreSessionFixation(t *testing.T) {
 	attacker := jar{}
 	mine := sampleState(t0.Add(-time.Hour), 100)
 	mine.UserID = "attacker"
-	saveIn(t, s, attacker, mine)
+	attacker.save(t, s, mine)
 	victim := copyJar(attacker)
 
 	// The victim signs in.
 	theirs := sampleState(t0, 100)
 	theirs.UserID = "victim"
-	saveIn(t, s, victim, theirs)
+	victim.save(t, s, theirs)
 
 	if got, err := s.Load(attacker.request()); err == nil && got.UserID == "victim" {
 		t.Fatalf("the attacker's planted ticket opens the victim's session; want a new ticket at sign-in")
@@ -838,10 +826,10 @@ func TestRedisStoreValueBoundToKey(t *testing.T) {
 	admin, user := jar{}, jar{}
 	adminState := sampleState(t0, 100)
 	adminState.Groups = []string{"admins"}
-	saveIn(t, s, admin, adminState)
+	admin.save(t, s, adminState)
 	userState := sampleState(t0, 100)
 	userState.UserID, userState.Groups = "user", nil
-	saveIn(t, s, user, userState)
+	user.save(t, s, userState)
 
 	// Someone who can write to Redis copies the admin's value over the
 	// user's.
@@ -857,13 +845,13 @@ func TestRedisStoreRefusesCookieStoreCookie(t *testing.T) {
 	t.Parallel()
 	s := newRedisStore(t, redistest.Start(t), &clock{t0})
 	j := jar{}
-	saveIn(t, newStore(t, &clock{t0}), j, sampleState(t0, 100)) // same secret and name
+	j.save(t, newStore(t, &clock{t0}), sampleState(t0, 100)) // same secret and name
 	if _, err := s.Load(j.request()); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Load() of a CookieStore cookie: error = %v; want %v", err, ErrInvalid)
 	}
 	// A CookieStore can't take a ticket for a session either.
 	tickets := jar{}
-	saveIn(t, s, tickets, sampleState(t0, 100))
+	tickets.save(t, s, sampleState(t0, 100))
 	if _, err := newStore(t, &clock{t0}).Load(tickets.request()); !errors.Is(err, ErrInvalid) {
 		t.Errorf("CookieStore.Load() of a ticket: error = %v; want %v", err, ErrInvalid)
 	}
@@ -897,7 +885,7 @@ func TestRedisStoreOutage(t *testing.T) {
 			srv := redistest.New(t)
 			s := newRedisStore(t, srv.URL, &clock{t0})
 			j := jar{}
-			saveIn(t, s, j, sampleState(t0, 100))
+			j.save(t, s, sampleState(t0, 100))
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping() = %v; want nil", err)
 			}

@@ -1,11 +1,8 @@
 package providers
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -269,7 +266,7 @@ func (g *GitHub) page(ctx context.Context, t *Tokens, target, list string) ([]ma
 	case int64(len(body)) > o.cfg.MaxResponseBytes:
 		return nil, "", fail(ErrBadResponse, status, fmt.Sprintf("response larger than %d bytes refused", o.cfg.MaxResponseBytes))
 	}
-	v, err := gitHubDecode(body)
+	v, err := decodeJSON(body)
 	if err != nil {
 		return nil, "", fail(ErrBadResponse, status, "response is not JSON: "+cleanDescription(err.Error()))
 	}
@@ -284,20 +281,6 @@ func (g *GitHub) page(ctx context.Context, t *Tokens, target, list string) ([]ma
 		}
 	}
 	return items, resp.Header.Get("Link"), nil
-}
-
-// gitHubDecode decodes a whole body as one JSON value with UseNumber.
-func gitHubDecode(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("data after the JSON value")
-	}
-	return v, nil
 }
 
 // nextPage returns the rel="next" URL of a Link header when it is on the

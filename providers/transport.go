@@ -166,8 +166,9 @@ func readLimited(r io.Reader, max int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r, max+1))
 }
 
-// decodeJSONObject decodes a whole body as one JSON object with UseNumber.
-func decodeJSONObject(body []byte) (map[string]any, error) {
+// decodeJSON decodes a whole body as one JSON value with UseNumber, so
+// numeric ids stay exact.
+func decodeJSON(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
@@ -176,6 +177,15 @@ func decodeJSONObject(body []byte) (map[string]any, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("data after the JSON value")
+	}
+	return v, nil
+}
+
+// decodeJSONObject decodes a whole body as one JSON object with UseNumber.
+func decodeJSONObject(body []byte) (map[string]any, error) {
+	v, err := decodeJSON(body)
+	if err != nil {
+		return nil, err
 	}
 	doc, ok := v.(map[string]any)
 	if !ok {

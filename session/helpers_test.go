@@ -126,13 +126,13 @@ func (j jar) save(t *testing.T, st sessionStore, s *State) *httptest.ResponseRec
 	return rec
 }
 
-// saveFlow runs c.SaveFlow for f against the jar's cookies and applies the
+// saveFlow runs st.SaveFlow for f against the jar's cookies and applies the
 // result.
-func (j jar) saveFlow(t *testing.T, c *CookieStore, f *Flow) *httptest.ResponseRecorder {
+func (j jar) saveFlow(t *testing.T, st sessionStore, f *Flow) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	if err := c.SaveFlow(rec, j.request(), f); err != nil {
-		t.Fatalf("SaveFlow: %v", err)
+	if err := st.SaveFlow(rec, j.request(), f); err != nil {
+		t.Fatalf("SaveFlow(%q): %v", f.State, err)
 	}
 	j.update(rec)
 	return rec

@@ -391,11 +391,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 		st := newStore(t, clk)
 		j := jar{}
 		for _, state := range []string{"tab-1", "tab-2"} {
-			rec := httptest.NewRecorder()
-			if err := st.SaveFlow(rec, j.request(), &Flow{State: state, Provider: "corp", Redirect: "/" + state}); err != nil {
-				t.Fatalf("SaveFlow(%q): %v", state, err)
-			}
-			j.update(rec)
+			j.saveFlow(t, st, &Flow{State: state, Provider: "corp", Redirect: "/" + state})
 		}
 		got, err := st.LoadFlow(j.request(), "tab-1")
 		if err != nil || got.Redirect != "/tab-1" {

@@ -286,21 +286,12 @@ func TestBearerJWKSUnreachable(t *testing.T) {
 	j.status.Store(http.StatusServiceUnavailable)
 	_, err := v.Validate(t.Context(), tok)
 	wantProviderError(t, err, ErrTransient, "jwks endpoint", tok)
-	// Not cached: once the JWKS is back, the same token passes. go-oidc's
-	// RemoteKeySet clears its failed in-flight fetch a moment after telling
-	// the waiters, so a call made at once may still share that failure:
-	// allow a few quick retries.
+	// Not cached: once the JWKS is back, the same token passes.
 	j.status.Store(0)
-	for i := 0; ; i++ {
+	succeedsOnceJWKSIsBack(t, "Validate()", func() error {
 		_, err := v.Validate(t.Context(), tok)
-		if err == nil {
-			break
-		}
-		if i == 50 {
-			t.Fatalf("Validate() after the JWKS recovered = %v; want nil", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 func TestBearerMalformed(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,7 +73,7 @@ func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration, m
 			}
 			pr.Out.Header = h
 			pr.SetURL(target)
-			pr.SetXForwarded()
+			setXForwarded(h, pr.In)
 			pr.Out.Host = pr.In.Host // like oauth2-proxy: the upstream sees the host the user asked for
 		},
 		Transport: transport,
@@ -126,6 +127,30 @@ func (s *Server) outboundHeader(h http.Header, st *session.State) http.Header {
 		out[name] = v
 	}
 	return out
+}
+
+// setXForwarded sets X-Forwarded-For, -Host and -Proto in h for the
+// request in, exactly as httputil.ProxyRequest.SetXForwarded does, but
+// with one allocation for the three values instead of one each. Each value
+// has capacity 1, so an append to one copies it first.
+func setXForwarded(h http.Header, in *http.Request) {
+	vals := make([]string, 3)
+	if clientIP, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			clientIP = strings.Join(prior, ", ") + ", " + clientIP
+		}
+		vals[0] = clientIP
+		h["X-Forwarded-For"] = vals[0:1:1]
+	} else {
+		delete(h, "X-Forwarded-For")
+	}
+	vals[1] = in.Host
+	h["X-Forwarded-Host"] = vals[1:2:2]
+	vals[2] = "http"
+	if in.TLS != nil {
+		vals[2] = "https"
+	}
+	h["X-Forwarded-Proto"] = vals[2:3:3]
 }
 
 // upstreamError answers 502 when the upstream can't be reached or fails.

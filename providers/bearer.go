@@ -193,11 +193,7 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	}
 	b.oidc, _ = cfg.Provider.(*OIDC)
 	if pc, ok := providerConfig(cfg.Provider); ok {
-		or := func(s *string, d string) {
-			if *s == "" {
-				*s = d
-			}
-		}
+		or := orDefault
 		or(&b.id, pc.ID)
 		or(&b.clientID, pc.ClientID)
 		or(&b.clientSecret, pc.ClientSecret)
@@ -287,12 +283,8 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		return nil, err
 	}
 	b.timeout = 2 * max(b.client.Timeout, DefaultTimeout)
-	base := b.client.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
 	jc := *b.client
-	jc.Transport = &fetchTransport{base: base, max: b.maxBytes, jwks: true}
+	jc.Transport = &fetchTransport{base: baseTransport(b.client), max: b.maxBytes, jwks: true}
 	b.jwksClient = &jc
 	b.cache = newBearerCache(size)
 	return b, nil

@@ -286,6 +286,16 @@ func TestBearerJWKSUnreachable(t *testing.T) {
 	j.status.Store(http.StatusServiceUnavailable)
 	_, err := v.Validate(t.Context(), tok)
 	wantProviderError(t, err, ErrTransient, "jwks endpoint", tok)
+	// A refused connection: the cause comes wrapped by go-oidc, and the
+	// JWKS URL must not reach the message.
+	rt := &failingJWKS{base: j.srv.Client().Transport}
+	rt.fail.Store(true)
+	refused := j.validator(t, clock, func(c *BearerConfig) { c.HTTPClient = &http.Client{Transport: rt} })
+	_, err = refused.Validate(t.Context(), tok)
+	wantProviderError(t, err, ErrTransient, "jwks endpoint unreachable", tok)
+	if strings.Contains(err.Error(), "http") {
+		t.Errorf("error = %q; want no URL in it", err)
+	}
 	// Not cached: once the JWKS is back, the same token passes.
 	j.status.Store(0)
 	succeedsOnceJWKSIsBack(t, "Validate()", func() error {

@@ -162,19 +162,26 @@ func (c Claims) groups(doc map[string]any) []string {
 		}
 		var out []string
 		for _, s := range raw {
-			s = strings.TrimSpace(cleanValue(s))
-			if s == "" || strings.Contains(s, ",") {
-				// X-User-Groups is comma-joined: a name with a comma would
-				// read upstream as two groups ("book-club,admins").
-				continue
+			if g := c.group(s); g != "" {
+				out = append(out, g)
 			}
-			out = append(out, c.value("groups", s))
 		}
 		if len(out) > 0 {
 			return out
 		}
 	}
 	return nil
+}
+
+// group cleans one group name and applies its CLAIM_VALUES; "" when the
+// name is to be left out: empty, or holding a comma, because X-User-Groups
+// is comma-joined and "book-club,admins" would read upstream as two groups.
+func (c Claims) group(s string) string {
+	s = strings.TrimSpace(cleanValue(s))
+	if s == "" || strings.Contains(s, ",") {
+		return ""
+	}
+	return c.value("groups", s)
 }
 
 // Lookup reads the value at a dot path in a JSON document decoded into

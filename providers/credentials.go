@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -51,10 +50,7 @@ func ClientCredentials(ctx context.Context, cfg Config, scopes []string) (map[st
 		cfg.TokenAuthStyle = AuthStyleParams // as NewOAuth2 does
 	}
 	// The token shim needs a provider; this one is never used to sign in.
-	p := &OAuth2{id: cfg.ID, cfg: cfg, now: cfg.Now}
-	if p.now == nil {
-		p.now = time.Now
-	}
+	p := &OAuth2{id: cfg.ID, cfg: cfg}
 	cc := &clientcredentials.Config{
 		ClientID:     cfg.ClientID,
 		ClientSecret: cfg.ClientSecret,
@@ -62,12 +58,8 @@ func ClientCredentials(ctx context.Context, cfg Config, scopes []string) (map[st
 		Scopes:       scopes,
 		AuthStyle:    cfg.TokenAuthStyle.oauth2(),
 	}
-	base := cfg.HTTPClient.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
 	c := new(capture)
-	shim := &tokenShim{p: p, base: base, c: c}
+	shim := &tokenShim{p: p, base: baseTransport(cfg.HTTPClient), c: c}
 	if _, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, shim.client())); err != nil {
 		return nil, p.callError("token", err, c)
 	}

@@ -272,10 +272,11 @@ func (p *OAuth2) callError(endpoint string, err error, c *capture) *Error {
 
 // networkError fills e for a call that got no usable answer: a transport
 // error, a timeout, a cancelled context. The URL (which may hold a secret in
-// its query) is dropped from the cause.
+// its query) is dropped from the cause, also when the *url.Error is wrapped
+// (go-oidc's key set wraps it in text of its own, which goes too).
 func networkError(e *Error, err error) *Error {
 	for {
-		ue, ok := err.(*url.Error)
+		ue, ok := errors.AsType[*url.Error](err)
 		if !ok {
 			break
 		}

@@ -27,20 +27,13 @@ func NewFacebook(cfg Config, opts FacebookOptions) (*OAuth2, error) {
 		cfg.ID = "facebook"
 	}
 	if opts.AppSecretProof && cfg.ClientSecret != "" {
-		hc := cfg.HTTPClient
-		if hc == nil {
-			hc = &http.Client{Timeout: DefaultTimeout}
-		}
-		client := *hc
-		param := cfg.UserinfoTokenParam
-		if param == "" {
-			param = "access_token"
-		}
+		cfg = withDefaults(cfg) // the HTTP client and USERINFO_TOKEN_PARAM
+		client := *cfg.HTTPClient
 		client.Transport = &appSecretProof{
-			base:       hc.Transport,
+			base:       baseTransport(cfg.HTTPClient),
 			secret:     []byte(cfg.ClientSecret),
 			userinfo:   trimURLQuery(cfg.UserinfoURL),
-			tokenParam: param,
+			tokenParam: cfg.UserinfoTokenParam,
 		}
 		cfg.HTTPClient = &client
 	}
@@ -58,21 +51,17 @@ type appSecretProof struct {
 }
 
 func (a *appSecretProof) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := a.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
 	u := *req.URL
 	u.RawQuery, u.Fragment = "", ""
 	if u.String() != a.userinfo {
-		return base.RoundTrip(req)
+		return a.base.RoundTrip(req)
 	}
 	token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		token = req.URL.Query().Get(a.tokenParam)
 	}
 	if token == "" {
-		return base.RoundTrip(req)
+		return a.base.RoundTrip(req)
 	}
 	mac := hmac.New(sha256.New, a.secret)
 	mac.Write([]byte(token))
@@ -80,5 +69,5 @@ func (a *appSecretProof) RoundTrip(req *http.Request) (*http.Response, error) {
 	q := out.URL.Query()
 	q.Set("appsecret_proof", hex.EncodeToString(mac.Sum(nil)))
 	out.URL.RawQuery = q.Encode()
-	return base.RoundTrip(out)
+	return a.base.RoundTrip(out)
 }

@@ -74,12 +74,9 @@ func NewGitHub(cfg Config, opts GitHubOptions) (*GitHub, error) {
 	if cfg.ID == "" {
 		cfg.ID = "github"
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: DefaultTimeout}
-	}
-	client := *hc
-	client.Transport = &gitHubHeaders{base: hc.Transport, api: strings.TrimRight(trimURLQuery(cfg.UserinfoURL), "/")}
+	cfg = withDefaults(cfg) // the HTTP client
+	client := *cfg.HTTPClient
+	client.Transport = &gitHubHeaders{base: baseTransport(cfg.HTTPClient), api: strings.TrimRight(trimURLQuery(cfg.UserinfoURL), "/")}
 	cfg.HTTPClient = &client
 	o, err := NewOAuth2(cfg)
 	if err != nil {
@@ -163,8 +160,8 @@ func (g *GitHub) Identify(ctx context.Context, t *Tokens) (*Identity, error) {
 
 	var groups []string
 	add := func(s string) {
-		if s = strings.TrimSpace(cleanValue(s)); s != "" {
-			groups = append(groups, claims.value("groups", s))
+		if g := claims.group(s); g != "" {
+			groups = append(groups, g)
 		}
 	}
 	orgs, err := g.list(ctx, t, "/orgs")
@@ -327,10 +324,6 @@ type gitHubHeaders struct {
 }
 
 func (h *gitHubHeaders) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := h.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
 	u := *req.URL
 	u.RawQuery, u.Fragment = "", ""
 	s := u.String()
@@ -340,5 +333,5 @@ func (h *gitHubHeaders) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Header.Set("X-GitHub-Api-Version", gitHubAPIVersion)
 		req.Header.Set("User-Agent", userAgent)
 	}
-	return base.RoundTrip(req)
+	return h.base.RoundTrip(req)
 }

@@ -153,11 +153,7 @@ func NewOAuth2(cfg Config) (*OAuth2, error) {
 }
 
 func withDefaults(cfg Config) Config {
-	or := func(s *string, d string) {
-		if *s == "" {
-			*s = d
-		}
-	}
+	or := orDefault
 	or(&cfg.ID, "oauth2")
 	or(&cfg.RefreshURL, cfg.TokenURL)
 	or(&cfg.ResponseType, "code")
@@ -178,6 +174,13 @@ func withDefaults(cfg Config) Config {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	return cfg
+}
+
+// orDefault sets *s to d when *s is empty.
+func orDefault(s *string, d string) {
+	if *s == "" {
+		*s = d
+	}
 }
 
 func validate(cfg *Config) error {
@@ -312,12 +315,8 @@ func (p *OAuth2) Refresh(ctx context.Context, t *Tokens) (*Tokens, error) {
 // retrieve runs one x/oauth2 token call with the shim installed and turns
 // its result into Tokens or an *Error.
 func (p *OAuth2) retrieve(ctx context.Context, endpoint string, call func(context.Context) (*oauth2.Token, error)) (*Tokens, error) {
-	base := p.cfg.HTTPClient.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
 	c := new(capture)
-	shim := &tokenShim{p: p, base: base, c: c}
+	shim := &tokenShim{p: p, base: baseTransport(p.cfg.HTTPClient), c: c}
 	tok, err := call(context.WithValue(ctx, oauth2.HTTPClient, shim.client()))
 	if err != nil {
 		return nil, p.callError(endpoint, err, c)

@@ -46,6 +46,25 @@ func mismatch(w http.ResponseWriter, format string, args ...any) {
 	answerJSON(w, http.StatusBadRequest, fmt.Sprintf(`{"error":"test_mismatch","error_description":%q}`, fmt.Sprintf(format, args...)))
 }
 
+// followAuthorize GETs an authorization URL on srv as a browser would,
+// without following the redirect, and returns where the 302 sends the
+// browser back (the callback URL with code and state).
+func followAuthorize(t *testing.T, srv *httptest.Server, authURL string) *url.URL {
+	t.Helper()
+	c := *srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(authURL)
+	if err != nil {
+		t.Fatalf("GET %s: %v", authURL, err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("authorize answered %d, Location %q; want 302", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return loc
+}
+
 // newTestProvider fills the URLs from srv and the client credentials.
 func newTestProvider(t *testing.T, srv *httptest.Server, cfg Config) *OAuth2 {
 	t.Helper()

@@ -169,10 +169,7 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
-	base := cfg.HTTPClient.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
+	base := baseTransport(cfg.HTTPClient)
 	client := func(jwks bool) *http.Client {
 		hc := *cfg.HTTPClient
 		hc.Transport = &fetchTransport{base: base, max: cfg.MaxResponseBytes, jwks: jwks}
@@ -257,11 +254,7 @@ func (o *OIDC) Discover(ctx context.Context) error {
 		return fail(ErrBadResponse, strings.Join(problems, "; "), nil)
 	}
 
-	or := func(s *string, d string) {
-		if *s == "" {
-			*s = d
-		}
-	}
+	or := orDefault
 	or(&cfg.AuthURL, doc.Auth)
 	or(&cfg.TokenURL, doc.Token)
 	or(&cfg.UserinfoURL, doc.Userinfo)
@@ -460,11 +453,7 @@ func (o *OIDC) Identify(ctx context.Context, t *Tokens) (*Identity, error) {
 // verification flag go together: when the address comes from more, so
 // does the flag, unless more has none.
 func fill(id, more *Identity) {
-	or := func(s *string, d string) {
-		if *s == "" {
-			*s = d
-		}
-	}
+	or := orDefault
 	or(&id.ID, more.ID)
 	if id.Email == "" && more.Email != "" {
 		id.Email = more.Email
@@ -551,9 +540,6 @@ func (o *OIDC) verify(ctx context.Context, s *oidcState, endpoint, raw, nonce st
 			c := *e
 			c.Provider, c.Endpoint = o.id, "jwks"
 			return nil, nil, &c
-		}
-		if ue, ok := errors.AsType[*url.Error](got.err); ok {
-			return nil, nil, networkError(&Error{Provider: o.id, Endpoint: "jwks"}, ue)
 		}
 		if isNetError(got.err) {
 			return nil, nil, networkError(&Error{Provider: o.id, Endpoint: "jwks"}, got.err)

@@ -85,17 +85,7 @@ func (e *oidcEnv) signIn(t *testing.T, nonce, presented string) *Tokens {
 	if authURL == "" {
 		t.Fatal(`AuthCodeURL() = ""; want a URL`)
 	}
-	c := *e.srv.Client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Get(authURL)
-	if err != nil {
-		t.Fatalf("GET %s: %v", authURL, err)
-	}
-	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || resp.StatusCode != http.StatusFound {
-		t.Fatalf("authorize answered %d, Location %q; want 302", resp.StatusCode, resp.Header.Get("Location"))
-	}
+	loc := followAuthorize(t, e.srv, authURL)
 	code := loc.Query().Get("code")
 	if code == "" {
 		t.Fatalf("authorize redirected to %s; want a code", loc)

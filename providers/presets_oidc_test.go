@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"maps"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -303,17 +302,7 @@ func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 		t.Errorf("AuthCodeURL code_challenge present = %v; want %v (preset PKCE)", q.Has("code_challenge"), p.PKCE)
 	}
 
-	c := *srv.Client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Get(authURL)
-	if err != nil {
-		t.Fatalf("GET %s: %v", authURL, err)
-	}
-	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || resp.StatusCode != http.StatusFound {
-		t.Fatalf("authorize answered %d, Location %q; want 302", resp.StatusCode, resp.Header.Get("Location"))
-	}
+	loc := followAuthorize(t, srv, authURL)
 	if got := loc.Query().Get("state"); got != "state-"+tc.preset {
 		t.Errorf("callback state = %q; want state-%s", got, tc.preset)
 	}

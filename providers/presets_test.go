@@ -229,23 +229,13 @@ func runPresetFlow(t *testing.T, p Preset, prov Provider, srv *httptest.Server) 
 	}
 	authURL = prov.AuthCodeURL(state, authOpts...)
 
-	browser := *srv.Client()
-	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := browser.Get(authURL)
-	if err != nil {
-		t.Fatalf("GET authorization URL: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("authorization page answered %d; want 302", resp.StatusCode)
-	}
-	back, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || back.Query().Get("state") != state {
-		t.Fatalf("redirect back = %q; want state %q", resp.Header.Get("Location"), state)
+	back := followAuthorize(t, srv, authURL)
+	if back.Query().Get("state") != state {
+		t.Fatalf("redirect back = %q; want state %q", back, state)
 	}
 
 	ctx := t.Context()
-	tok, err = prov.Exchange(ctx, back.Query().Get("code"), exchangeOpts...)
+	tok, err := prov.Exchange(ctx, back.Query().Get("code"), exchangeOpts...)
 	if err != nil {
 		t.Fatalf("Exchange: %v", err)
 	}

@@ -160,6 +160,15 @@ func (s *tokenShim) rewrite(req *http.Request) (*http.Request, error) {
 	return out, nil
 }
 
+// baseTransport returns hc's transport, or http.DefaultTransport when it
+// has none: what the package's own round trippers wrap.
+func baseTransport(hc *http.Client) http.RoundTripper {
+	if hc.Transport != nil {
+		return hc.Transport
+	}
+	return http.DefaultTransport
+}
+
 // readLimited reads r up to max+1 bytes, so the caller can tell an
 // oversized body by its length.
 func readLimited(r io.Reader, max int64) ([]byte, error) {

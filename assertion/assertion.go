@@ -261,34 +261,23 @@ func (s *Signer) AddKey(key crypto.Signer) error {
 	now := s.now()
 	old := s.current
 	old.until = now.Add(s.grace)
-	s.retired = append(s.pruneLocked(now, s.retired), old)
+	s.retired = append(prune(now, s.retired), old)
 	// A key that comes back is current, not retired.
-	s.retired = deleteKey(s.retired, sk.kid)
+	s.retired = slices.DeleteFunc(s.retired, func(k *signingKey) bool { return k.kid == sk.kid })
 	s.current = sk
 	clear(s.cache)
 	s.jwks = s.marshalJWKS()
 	return nil
 }
 
-func deleteKey(keys []*signingKey, kid string) []*signingKey {
-	out := keys[:0]
-	for _, k := range keys {
-		if k.kid != kid {
-			out = append(out, k)
-		}
-	}
-	return out
+// prune returns keys without those whose grace has ended, reusing keys.
+func prune(now time.Time, keys []*signingKey) []*signingKey {
+	return slices.DeleteFunc(keys, func(k *signingKey) bool { return lapsed(now, k) })
 }
 
-// pruneLocked returns keys without those whose grace has ended.
-func (s *Signer) pruneLocked(now time.Time, keys []*signingKey) []*signingKey {
-	out := keys[:0]
-	for _, k := range keys {
-		if now.Before(k.until) {
-			out = append(out, k)
-		}
-	}
-	return out
+// lapsed reports whether k's grace has ended by now.
+func lapsed(now time.Time, k *signingKey) bool {
+	return !now.Before(k.until)
 }
 
 // KeyID returns the kid of the current signing key.
@@ -309,19 +298,17 @@ func (s *Signer) Sign(c Claims) (string, error) {
 		Username: c.Username, Groups: c.Groups, Provider: c.Provider, Attributes: c.Attributes,
 	}
 	now := s.now()
-	var key [sha256.Size]byte
+	var key [sha256.Size]byte // stays zero, and the cache empty, without a cache
 	if s.cacheSize > 0 {
 		key = cacheKey(c.Subject, &id)
-		s.mu.RLock()
-		e, ok := s.cache[key]
-		s.mu.RUnlock()
-		if ok && now.Before(e.reuseUntil) {
-			return e.token, nil
-		}
 	}
 	s.mu.RLock()
+	e, ok := s.cache[key]
 	sk := s.current
 	s.mu.RUnlock()
+	if ok && now.Before(e.reuseUntil) {
+		return e.token, nil
+	}
 	iat := now.Truncate(time.Second)
 	p := payload{
 		Claims: jwt.Claims{
@@ -432,17 +419,12 @@ func (s *Signer) marshalJWKS() []byte {
 func (s *Signer) JWKS() []byte {
 	now := s.now()
 	s.mu.RLock()
-	stale := false
-	for _, k := range s.retired {
-		if !now.Before(k.until) {
-			stale = true
-		}
-	}
+	stale := slices.ContainsFunc(s.retired, func(k *signingKey) bool { return lapsed(now, k) })
 	b := s.jwks
 	s.mu.RUnlock()
 	if stale {
 		s.mu.Lock()
-		s.retired = s.pruneLocked(now, s.retired)
+		s.retired = prune(now, s.retired)
 		s.jwks = s.marshalJWKS()
 		b = s.jwks
 		s.mu.Unlock()

@@ -184,15 +184,7 @@ func NewCookieStore(opts Options) (*CookieStore, error) {
 		c.now = time.Now
 	}
 
-	var errs []error
-	if len(opts.Secrets) == 0 {
-		errs = append(errs, errors.New("session: no cookie secret"))
-	}
-	for i, s := range opts.Secrets {
-		if len(s) < minSecret {
-			errs = append(errs, fmt.Errorf("session: cookie secret %d is %d bytes; want at least %d", i+1, len(s), minSecret))
-		}
-	}
+	errs := secretErrors(opts.Secrets)
 	if c.expire < time.Second {
 		errs = append(errs, fmt.Errorf("session: cookie expire %v is not a positive number of seconds", opts.Expire))
 	}
@@ -217,18 +209,41 @@ func NewCookieStore(opts Options) (*CookieStore, error) {
 	}
 
 	for i, s := range opts.Secrets {
-		hashKey, err := hkdf.Key(sha256.New, s, nil, "portcullis cookie signing", 32)
+		hashKey, blockKey, err := deriveKeys(s, "cookie")
 		if err != nil {
-			return nil, fmt.Errorf("session: derive signing key %d: %w", i+1, err)
-		}
-		blockKey, err := hkdf.Key(sha256.New, s, nil, "portcullis cookie encryption", 32)
-		if err != nil {
-			return nil, fmt.Errorf("session: derive encryption key %d: %w", i+1, err)
+			return nil, fmt.Errorf("session: secret %d: %w", i+1, err)
 		}
 		c.codecs = append(c.codecs, newCodec(hashKey, blockKey, c.expire))
 		c.flowCodecs = append(c.flowCodecs, newCodec(hashKey, blockKey, flowLifetime))
 	}
 	return c, nil
+}
+
+// secretErrors returns a problem for each secret shorter than minSecret,
+// or one when there is no secret at all.
+func secretErrors(secrets [][]byte) []error {
+	if len(secrets) == 0 {
+		return []error{errors.New("session: no cookie secret")}
+	}
+	var errs []error
+	for i, s := range secrets {
+		if len(s) < minSecret {
+			errs = append(errs, fmt.Errorf("session: cookie secret %d is %d bytes; want at least %d", i+1, len(s), minSecret))
+		}
+	}
+	return errs
+}
+
+// deriveKeys derives the signing and encryption keys for what ("cookie" or
+// "redis") from secret with HKDF-SHA256.
+func deriveKeys(secret []byte, what string) (hashKey, blockKey []byte, err error) {
+	if hashKey, err = hkdf.Key(sha256.New, secret, nil, "portcullis "+what+" signing", 32); err != nil {
+		return nil, nil, fmt.Errorf("derive %s signing key: %w", what, err)
+	}
+	if blockKey, err = hkdf.Key(sha256.New, secret, nil, "portcullis "+what+" encryption", 32); err != nil {
+		return nil, nil, fmt.Errorf("derive %s encryption key: %w", what, err)
+	}
+	return hashKey, blockKey, nil
 }
 
 // newCodec returns a securecookie codec for raw byte values that refuses
@@ -244,6 +259,10 @@ func newCodec(hashKey, blockKey []byte, maxAge time.Duration) *securecookie.Secu
 // Load returns the request's session. It fails with ErrNoSession when the
 // request carries no session cookie, ErrInvalid when the cookie does not
 // decode, and ErrExpired when the session is older than Options.Expire.
+//
+// The State is the caller's to change, but its Groups and Attributes are
+// shared with other Loads of the same cookie: replace them, never change
+// them in place.
 func (c *CookieStore) Load(r *http.Request) (*State, error) {
 	value, ok := c.sessionValue(r.Header)
 	if !ok {
@@ -254,26 +273,40 @@ func (c *CookieStore) Load(r *http.Request) (*State, error) {
 	}
 	s, ok := c.verified.get(value)
 	if !ok {
-		var payload []byte
-		if err := securecookie.DecodeMulti(c.name, value, &payload, c.codecs...); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
 		var err error
-		if s, err = decodeState(payload); err != nil {
+		if s, err = openState(c.name, value, c.codecs); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 		c.verified.put(value, s)
 	}
-	cp := *s // callers may change their copy
-	s = &cp
+	if err := c.checkAge(s); err != nil {
+		return nil, err
+	}
+	cp := *s // shallow: see the doc comment
+	return &cp, nil
+}
+
+// openState verifies and decodes a State that one of codecs sealed under
+// name.
+func openState(name, value string, codecs []securecookie.Codec) (*State, error) {
+	var payload []byte
+	if err := securecookie.DecodeMulti(name, value, &payload, codecs...); err != nil {
+		return nil, err
+	}
+	return decodeState(payload)
+}
+
+// checkAge fails with ErrInvalid when s has an implausible sign-in time,
+// and with ErrExpired when s is older than Options.Expire.
+func (c *CookieStore) checkAge(s *State) error {
 	now := c.now()
 	switch {
 	case s.CreatedAt.IsZero() || s.CreatedAt.After(now.Add(futureSkew)):
-		return nil, fmt.Errorf("%w: implausible sign-in time", ErrInvalid)
+		return fmt.Errorf("%w: implausible sign-in time", ErrInvalid)
 	case !now.Before(s.CreatedAt.Add(c.expire)):
-		return nil, ErrExpired
+		return ErrExpired
 	}
-	return s, nil
+	return nil
 }
 
 // sessionValue returns the session's encoded value from h's Cookie lines:
@@ -315,20 +348,9 @@ func (c *CookieStore) sessionValue(h http.Header) (string, bool) {
 // ErrTooLarge when s needs more than 12 cookies, and ErrExpired when that
 // time has passed; it then sets no cookie.
 func (c *CookieStore) Save(w http.ResponseWriter, r *http.Request, s *State) error {
-	if s == nil {
-		return errors.New("session: save: nil state")
-	}
-	if s.CreatedAt.IsZero() {
-		return errors.New("session: save: state has no CreatedAt")
-	}
-	now := c.now()
-	if s.CreatedAt.After(now.Add(futureSkew)) {
-		return fmt.Errorf("session: save: CreatedAt %v is in the future", s.CreatedAt)
-	}
-	end := s.CreatedAt.Add(c.expire)
-	maxAge := int(end.Sub(now) / time.Second)
-	if maxAge <= 0 {
-		return fmt.Errorf("session: save: %w", ErrExpired)
+	end, maxAge, err := c.lifetime(s)
+	if err != nil {
+		return err
 	}
 	value, err := c.codecs[0].Encode(c.name, appendState(nil, s))
 	if err != nil {
@@ -356,6 +378,28 @@ func (c *CookieStore) Save(w http.ResponseWriter, r *http.Request, s *State) err
 	return nil
 }
 
+// lifetime returns when a session saved now as s ends, and the cookies'
+// Max-Age: what remains of Options.Expire since s.CreatedAt. It fails when
+// s can't be saved: nil, without CreatedAt, signed in in the future, or
+// with no whole second left (ErrExpired).
+func (c *CookieStore) lifetime(s *State) (end time.Time, maxAge int, err error) {
+	if s == nil {
+		return end, 0, errors.New("session: save: nil state")
+	}
+	if s.CreatedAt.IsZero() {
+		return end, 0, errors.New("session: save: state has no CreatedAt")
+	}
+	now := c.now()
+	if s.CreatedAt.After(now.Add(futureSkew)) {
+		return end, 0, fmt.Errorf("session: save: CreatedAt %v is in the future", s.CreatedAt)
+	}
+	end = s.CreatedAt.Add(c.expire)
+	if maxAge = int(end.Sub(now) / time.Second); maxAge <= 0 {
+		return end, 0, fmt.Errorf("session: save: %w", ErrExpired)
+	}
+	return end, maxAge, nil
+}
+
 // Clear expires the base session cookie and every session cookie part the
 // request carries.
 func (c *CookieStore) Clear(w http.ResponseWriter, r *http.Request) {
@@ -367,10 +411,10 @@ func (c *CookieStore) Clear(w http.ResponseWriter, r *http.Request) {
 // request carries for which stale reports true.
 func (c *CookieStore) expireSession(w http.ResponseWriter, r *http.Request, stale func(name string) bool) {
 	var done []string
-	for _, ck := range r.Cookies() {
-		if (ck.Name == c.name || c.isPart(ck.Name)) && stale(ck.Name) && !slices.Contains(done, ck.Name) {
-			http.SetCookie(w, c.expired(ck.Name))
-			done = append(done, ck.Name)
+	for name := range requestCookies(r.Header) {
+		if (name == c.name || c.isPart(name)) && stale(name) && !slices.Contains(done, name) {
+			http.SetCookie(w, c.expired(name))
+			done = append(done, name)
 		}
 	}
 }

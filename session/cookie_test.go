@@ -467,9 +467,16 @@ func TestClear(t *testing.T) {
 	tests := []struct {
 		name        string
 		jar         jar
+		header      string // the Cookie line, instead of jar's
 		wantExpired []string
 	}{
 		{name: "nothing carried", jar: jar{"theme": "dark"}, wantExpired: []string{"_portcullis"}},
+		{
+			// Load reads a part net/http would skip, so Clear must expire it.
+			name:        "part with a value net/http skips",
+			header:      `_portcullis_0=a\b; _portcullis_1="x`,
+			wantExpired: []string{"_portcullis", "_portcullis_0", "_portcullis_1"},
+		},
 		{name: "base", jar: jar{"_portcullis": "x", "theme": "dark"}, wantExpired: []string{"_portcullis"}},
 		{
 			name:        "parts",
@@ -482,7 +489,11 @@ func TestClear(t *testing.T) {
 			t.Parallel()
 			c := newStore(t, &clock{t0}, func(o *Options) { o.Domain = "example.com"; o.Path = "/app" })
 			rec := httptest.NewRecorder()
-			c.Clear(rec, tt.jar.request())
+			r := tt.jar.request()
+			if tt.header != "" {
+				r.Header.Set("Cookie", tt.header)
+			}
+			c.Clear(rec, r)
 			var got []string
 			for _, line := range rec.Header().Values("Set-Cookie") {
 				name, _, _ := strings.Cut(line, "=")

@@ -3,7 +3,6 @@ package session
 import (
 	"cmp"
 	"context"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -135,27 +134,14 @@ func noClient(client redis.UniversalClient) bool {
 // redisCodecs returns the codecs that seal values at rest in Redis, one for
 // each secret, with keys derived apart from the cookies' keys.
 func redisCodecs(secrets [][]byte, maxAge time.Duration) ([]securecookie.Codec, error) {
-	var errs []error
-	if len(secrets) == 0 {
-		errs = append(errs, errors.New("session: no cookie secret"))
-	}
-	for i, s := range secrets {
-		if len(s) < minSecret {
-			errs = append(errs, fmt.Errorf("session: cookie secret %d is %d bytes; want at least %d", i+1, len(s), minSecret))
-		}
-	}
-	if len(errs) > 0 {
+	if errs := secretErrors(secrets); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	codecs := make([]securecookie.Codec, 0, len(secrets))
 	for i, s := range secrets {
-		hashKey, err := hkdf.Key(sha256.New, s, nil, "portcullis redis signing", 32)
+		hashKey, blockKey, err := deriveKeys(s, "redis")
 		if err != nil {
-			return nil, fmt.Errorf("session: derive redis signing key %d: %w", i+1, err)
-		}
-		blockKey, err := hkdf.Key(sha256.New, s, nil, "portcullis redis encryption", 32)
-		if err != nil {
-			return nil, fmt.Errorf("session: derive redis encryption key %d: %w", i+1, err)
+			return nil, fmt.Errorf("session: secret %d: %w", i+1, err)
 		}
 		codecs = append(codecs, newCodec(hashKey, blockKey, maxAge))
 	}
@@ -179,12 +165,8 @@ func (s *RedisStore) Load(r *http.Request) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := s.cookies.now()
-	switch {
-	case st.CreatedAt.IsZero() || st.CreatedAt.After(now.Add(futureSkew)):
-		return nil, fmt.Errorf("%w: implausible sign-in time", ErrInvalid)
-	case !now.Before(st.CreatedAt.Add(s.cookies.expire)):
-		return nil, ErrExpired
+	if err := s.cookies.checkAge(st); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
@@ -224,11 +206,7 @@ func (s *RedisStore) get(ctx context.Context, key string) (*State, error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
-	var payload []byte
-	if err := securecookie.DecodeMulti(sessionValueName+key, value, &payload, s.codecs...); err != nil {
-		return nil, fmt.Errorf("%w: stored value: %v", ErrInvalid, err)
-	}
-	st, err := decodeState(payload)
+	st, err := openState(sessionValueName+key, value, s.codecs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: stored value: %v", ErrInvalid, err)
 	}
@@ -253,22 +231,11 @@ func (s *RedisStore) get(ctx context.Context, key string) (*State, error) {
 // wrapping ErrUnavailable when Redis can't be reached; it then sets no
 // cookie.
 func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) error {
-	if st == nil {
-		return errors.New("session: save: nil state")
-	}
-	if st.CreatedAt.IsZero() {
-		return errors.New("session: save: state has no CreatedAt")
+	end, maxAge, err := s.cookies.lifetime(st)
+	if err != nil {
+		return err
 	}
 	now := s.cookies.now()
-	if st.CreatedAt.After(now.Add(futureSkew)) {
-		return fmt.Errorf("session: save: CreatedAt %v is in the future", st.CreatedAt)
-	}
-	end := st.CreatedAt.Add(s.cookies.expire)
-	life := end.Sub(now)
-	maxAge := int(life / time.Second)
-	if maxAge <= 0 {
-		return fmt.Errorf("session: save: %w", ErrExpired)
-	}
 
 	// A response may be cut short once the session is stored; the
 	// session must still be stored whole (a refresh token may be spent).
@@ -283,7 +250,7 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}
-	if err := s.client.Set(ctx, key, value, life).Err(); err != nil {
+	if err := s.client.Set(ctx, key, value, end.Sub(now)).Err(); err != nil {
 		return fmt.Errorf("session: save: %w: redis: %w", ErrUnavailable, err)
 	}
 	if stale != "" {
@@ -461,11 +428,7 @@ func (c *RedisCoordinator) Result(ctx context.Context, key string) (*State, bool
 	case err != nil:
 		return nil, false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
-	var payload []byte
-	if err := securecookie.DecodeMulti(resultValueName+resultKey, value, &payload, c.codecs...); err != nil {
-		return nil, false, fmt.Errorf("%w: refresh result: %v", ErrInvalid, err)
-	}
-	st, err := decodeState(payload)
+	st, err := openState(resultValueName+resultKey, value, c.codecs)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: refresh result: %v", ErrInvalid, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -62,21 +63,10 @@ func TestStoreSuite(t *testing.T) {
 }
 
 // newRedisStore returns a RedisStore on the Redis at url, with its own
-// client, configured like newStore.
+// client and testOptions.
 func newRedisStore(t testing.TB, url string, clk *clock, mods ...func(*Options)) *RedisStore {
 	t.Helper()
-	opts := Options{
-		Secrets:  [][]byte{secretA},
-		Secure:   true,
-		SameSite: http.SameSiteLaxMode,
-		Expire:   168 * time.Hour,
-	}
-	if clk != nil {
-		opts.Now = clk.Now
-	}
-	for _, m := range mods {
-		m(&opts)
-	}
+	opts := testOptions(clk, mods...)
 	client, err := NewRedisClient(url)
 	if err != nil {
 		t.Fatalf("NewRedisClient(%q): %v", url, err)
@@ -98,15 +88,6 @@ func rawRedis(t testing.TB, url string) *redis.Client {
 	}
 	c := redis.NewClient(opts)
 	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// copyJar returns a copy of j, like cookies copied out of a browser.
-func copyJar(j jar) jar {
-	c := jar{}
-	for k, v := range j {
-		c[k] = v
-	}
 	return c
 }
 
@@ -615,7 +596,7 @@ func TestRedisStoreSignOutEndsSessionEverywhere(t *testing.T) {
 	b := newRedisStore(t, url, &clock{t0})
 	browser := jar{}
 	browser.save(t, a, sampleState(t0, 100))
-	stolen := copyJar(browser) // another device, or a copied cookie
+	stolen := maps.Clone(browser) // another device, or a copied cookie
 	if _, err := b.Load(stolen.request()); err != nil {
 		t.Fatalf("replica b: Load() error = %v; want the session", err)
 	}
@@ -741,7 +722,7 @@ func TestRedisStoreTicket(t *testing.T) {
 
 	// A new sign-in in the same browser gets a new ticket; the old session
 	// is deleted.
-	old := copyJar(browser)
+	old := maps.Clone(browser)
 	again := sampleState(t0.Add(-time.Minute), 100)
 	again.UserID = "someone else"
 	browser.save(t, s, again)
@@ -763,7 +744,7 @@ func TestRedisStoreRefreshAfterSignOut(t *testing.T) {
 	s := newRedisStore(t, url, clk)
 	browser := jar{}
 	browser.save(t, s, sampleState(t0.Add(-time.Hour), 100))
-	stale := copyJar(browser)
+	stale := maps.Clone(browser)
 	inFlight := stale.request() // a request refreshing the session…
 
 	rec := httptest.NewRecorder()
@@ -799,7 +780,7 @@ func TestRedisStoreSessionFixation(t *testing.T) {
 	mine := sampleState(t0.Add(-time.Hour), 100)
 	mine.UserID = "attacker"
 	attacker.save(t, s, mine)
-	victim := copyJar(attacker)
+	victim := maps.Clone(attacker)
 
 	// The victim signs in.
 	theirs := sampleState(t0, 100)
@@ -910,7 +891,7 @@ func TestRedisStoreOutage(t *testing.T) {
 			})
 			finishesWithin(t, "Clear", tt.limit, func() {
 				rec := httptest.NewRecorder()
-				s.Clear(rec, copyJar(j).request())
+				s.Clear(rec, maps.Clone(j).request())
 				ck := cookieNamed(rec.Result().Cookies(), "_portcullis")
 				if ck == nil || ck.MaxAge >= 0 {
 					t.Errorf("Clear() during an outage set %v; want the cookie expired", ck)

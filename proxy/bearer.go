@@ -53,8 +53,7 @@ func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token str
 			s.log.Debug("bearer token not accepted", "provider", p.ID, "err", err)
 			continue
 		}
-		unverified := id.EmailVerified != nil && !*id.EmailVerified || id.EmailVerified == nil && p.UnverifiedByDefault
-		if unverified && id.Email != "" && !s.opts.AllowUnverifiedEmail {
+		if p.emailUnverified(id) && id.Email != "" && !s.opts.AllowUnverifiedEmail {
 			id.Email = "" // not vouched for: the rules can't rely on it
 		}
 		st := newState(p.ID, id, &providers.Tokens{AccessToken: token}, s.now())

@@ -44,28 +44,58 @@ func (t memTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-// benchInternalServer returns a Server whose upstream transport is in
-// memory, and a browser request carrying a valid session cookie (1 KB
-// access token, a typical JWT).
-func benchInternalServer(b *testing.B, opts func(*Options)) (*Server, *http.Request) {
+// benchSecret is the cookie secret of the benchmark servers (32 bytes).
+const benchSecret = "bench-secret-0123456789abcdef-32"
+
+// benchState is a typical signed-in session: a full profile, two groups
+// and an access token of tokenSize bytes (a JWT from a real provider is
+// about 1 KB), valid for an hour so no refresh happens.
+func benchState(tokenSize int) *session.State {
+	now := time.Now()
+	return &session.State{
+		Provider:     "oauth2",
+		UserID:       "248289761001",
+		User:         "alice",
+		Email:        "alice@example.com",
+		Name:         "Alice Example",
+		GivenName:    "Alice",
+		FamilyName:   "Example",
+		Username:     "alice",
+		Groups:       []string{"admins", "staff"},
+		AccessToken:  strings.Repeat("a", tokenSize),
+		RefreshToken: strings.Repeat("r", 40),
+		Expiry:       now.Add(time.Hour),
+		CreatedAt:    now,
+	}
+}
+
+// benchServer returns a Server in front of upstream (nil: forward-auth
+// only) whose provider is never called, and the cookies of a valid session
+// with a tokenSize-byte access token.
+func benchServer(b *testing.B, upstream *url.URL, tokenSize int, opts func(*Options)) (*Server, []*http.Cookie) {
 	b.Helper()
 	p, err := providers.NewOAuth2(providers.Config{
-		ID: "oauth2", ClientID: "bench", ClientSecret: "bench-client-secret",
-		AuthURL: "http://127.0.0.1:1/authorize", TokenURL: "http://127.0.0.1:1/token", UserinfoURL: "http://127.0.0.1:1/userinfo",
+		ID:           "oauth2",
+		ClientID:     "bench",
+		ClientSecret: "bench-client-secret",
+		AuthURL:      "http://127.0.0.1:1/authorize",
+		TokenURL:     "http://127.0.0.1:1/token",
+		UserinfoURL:  "http://127.0.0.1:1/userinfo",
 	})
 	if err != nil {
 		b.Fatalf("NewOAuth2: %v", err)
 	}
 	store, err := session.NewCookieStore(session.Options{
-		Name:    "_portcullis",
-		Secrets: [][]byte{[]byte("bench-secret-0123456789abcdef-32")},
-		Expire:  24 * time.Hour,
+		Name:     "_portcullis",
+		Secrets:  [][]byte{[]byte(benchSecret)},
+		SameSite: http.SameSiteLaxMode,
+		Expire:   24 * time.Hour,
 	})
 	if err != nil {
 		b.Fatalf("NewCookieStore: %v", err)
 	}
 	o := Options{
-		Upstream:              &url.URL{Scheme: "http", Host: "app.internal:8080"},
+		Upstream:              upstream,
 		Providers:             []Provider{{ID: "oauth2", PKCE: true, Provider: p}},
 		Sessions:              store,
 		ValidateExternalToken: true,
@@ -79,44 +109,47 @@ func benchInternalServer(b *testing.B, opts func(*Options)) (*Server, *http.Requ
 	if err != nil {
 		b.Fatalf("New: %v", err)
 	}
-	if s.upstream != nil {
-		s.upstream.Transport = memTransport{body: "hello from the app\n"}
-	}
-
 	rec := httptest.NewRecorder()
-	if err := store.Save(rec, httptest.NewRequest("GET", "/", nil), benchInternalState()); err != nil {
+	if err := store.Save(rec, httptest.NewRequest("GET", "/", nil), benchState(tokenSize)); err != nil {
 		b.Fatalf("Save: %v", err)
 	}
-	r := benchBrowserRequest("/app/page?id=42")
-	for _, c := range rec.Result().Cookies() {
-		r.AddCookie(c)
-	}
-	return s, r
+	return s, rec.Result().Cookies()
 }
 
-func benchInternalState() *session.State {
-	now := time.Now()
-	return &session.State{
-		Provider: "oauth2", UserID: "248289761001", User: "alice", Email: "alice@example.com",
-		Name: "Alice Example", GivenName: "Alice", FamilyName: "Example", Username: "alice",
-		Groups:      []string{"admins", "staff"},
-		AccessToken: strings.Repeat("a", 1000), RefreshToken: strings.Repeat("r", 40),
-		Expiry: now.Add(time.Hour), CreatedAt: now,
-	}
-}
-
-// benchBrowserRequest is a browser's GET with the usual headers and an
-// application cookie, without a session.
-func benchBrowserRequest(path string) *http.Request {
+// benchRequest is a browser's GET of path with the usual headers and
+// cookies (nil: not signed in), plus an application cookie that must pass.
+func benchRequest(path, accept string, cookies []*http.Cookie) *http.Request {
 	r := httptest.NewRequest("GET", path, nil)
-	r.Header.Set("Accept", "text/html,application/xhtml+xml")
+	r.Header.Set("Accept", accept)
 	r.Header.Set("Accept-Encoding", "gzip, deflate, br")
 	r.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36")
 	r.Header.Set("Referer", "http://example.com/app/")
 	r.Header.Set("Sec-Fetch-Site", "same-origin")
 	r.AddCookie(&http.Cookie{Name: "app_pref", Value: "dark"})
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
 	return r
+}
+
+// BenchServer and BenchRequest serve the package's external benchmarks
+// (bench_test.go) too.
+var (
+	BenchServer  = benchServer
+	BenchRequest = benchRequest
+)
+
+// benchInternalServer returns a Server whose upstream transport is in
+// memory, and a browser request carrying a valid session cookie (1 KB
+// access token, a typical JWT).
+func benchInternalServer(b *testing.B, opts func(*Options)) (*Server, *http.Request) {
+	b.Helper()
+	s, cookies := benchServer(b, &url.URL{Scheme: "http", Host: "app.internal:8080"}, 1000, opts)
+	if s.upstream != nil {
+		s.upstream.Transport = memTransport{body: "hello from the app\n"}
+	}
+	return s, benchRequest("/app/page?id=42", "text/html,application/xhtml+xml", cookies)
 }
 
 // benchWriter is the least a ResponseWriter can be: a fresh header map per
@@ -250,7 +283,7 @@ func (p *benchBufferPool) Put(b []byte) { p.p.Put(&b) }
 // identity set from the session.
 func BenchmarkHeaderRewrite(b *testing.B) {
 	s, r := benchInternalServer(b, nil)
-	st := benchInternalState()
+	st := benchState(1000)
 	clean := r.Header.Clone()
 
 	b.Run("strip-identity/none", func(b *testing.B) {
@@ -305,7 +338,7 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 // BenchmarkAuthorization is the per-request decision: route rules on the
 // path, then the global and route allow-lists on the session.
 func BenchmarkAuthorization(b *testing.B) {
-	st := benchInternalState()
+	st := benchState(1000)
 	cases := []struct {
 		name string
 		opts func(*Options)

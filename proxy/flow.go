@@ -80,7 +80,6 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 			"Portcullis could not start the sign-in. Try again in a moment.")
 		return
 	}
-	setSecurityHeaders(w.Header())
 	http.Redirect(w, r, authURL, http.StatusFound)
 }
 
@@ -102,25 +101,8 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.serveRelay(w) // the implicit flow's answer is in the fragment
 		return
 	}
-	if state == "" {
-		s.signInResult("unknown", metrics.SignInStateError)
-		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
-			"The provider's answer carried no state. Start the sign-in again.")
-		return
-	}
-	flow, err := s.opts.Sessions.LoadFlow(r, state)
-	if err != nil {
-		s.log.Info("sign-in refused: state does not match this browser", "err", err)
-		s.signInResult("unknown", metrics.SignInStateError)
-		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
-			"This sign-in link is not valid in this browser: it has expired, was already used, or was started elsewhere. Start the sign-in again.")
-		return
-	}
-	s.opts.Sessions.ClearFlow(w, r, state) // single use, whatever happens next
-	if !s.spent.spend(state, s.now()) {
-		s.signInResult(flow.Provider, metrics.SignInStateError)
-		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
-			"This sign-in link was already used. Start the sign-in again.")
+	flow, ok := s.takeFlow(w, r, state)
+	if !ok {
 		return
 	}
 	p, ok := s.providers[flow.Provider]
@@ -130,13 +112,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if code := q.Get("error"); code != "" {
-		msg := "The provider refused the sign-in (" + clean(code, 100) + ")."
-		if d := clean(q.Get("error_description"), 300); d != "" {
-			msg = "The provider refused the sign-in: " + d
-		}
-		s.log.Info("sign-in refused by provider", "audit", "denial", "provider", p.ID, "error", clean(code, 100))
-		s.signInResult(p.ID, metrics.SignInDenied)
-		s.fail(w, r, http.StatusForbidden, "Sign-in refused", msg)
+		s.providerRefused(w, r, p, code, q.Get("error_description"))
 		return
 	}
 	code := q.Get("code")
@@ -159,6 +135,47 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	s.finishSignIn(w, r, p, flow, tokens)
 }
 
+// takeFlow loads the sign-in flow that state names and spends it (either
+// callback): the CSRF cookie is cleared and the state remembered, so the
+// answer can't be replayed. Without such a flow it answers 400 and
+// returns false.
+func (s *Server) takeFlow(w http.ResponseWriter, r *http.Request, state string) (*session.Flow, bool) {
+	if state == "" {
+		s.signInResult("unknown", metrics.SignInStateError)
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
+			"The provider's answer carried no state. Start the sign-in again.")
+		return nil, false
+	}
+	flow, err := s.opts.Sessions.LoadFlow(r, state)
+	if err != nil {
+		s.log.Info("sign-in refused: state does not match this browser", "err", err)
+		s.signInResult("unknown", metrics.SignInStateError)
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
+			"This sign-in link is not valid in this browser: it has expired, was already used, or was started elsewhere. Start the sign-in again.")
+		return nil, false
+	}
+	s.opts.Sessions.ClearFlow(w, r, state) // single use, whatever happens next
+	if !s.spent.spend(state, s.now()) {
+		s.signInResult(flow.Provider, metrics.SignInStateError)
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
+			"This sign-in was already used. Start the sign-in again.")
+		return nil, false
+	}
+	return flow, true
+}
+
+// providerRefused answers a provider's error=… on either callback: 403
+// with its error_description shown.
+func (s *Server) providerRefused(w http.ResponseWriter, r *http.Request, p *Provider, code, description string) {
+	msg := "The provider refused the sign-in (" + clean(code, 100) + ")."
+	if d := clean(description, 300); d != "" {
+		msg = "The provider refused the sign-in: " + d
+	}
+	s.log.Info("sign-in refused by provider", "audit", "denial", "provider", p.ID, "error", clean(code, 100))
+	s.signInResult(p.ID, metrics.SignInDenied)
+	s.fail(w, r, http.StatusForbidden, "Sign-in refused", msg)
+}
+
 // finishSignIn fetches the profile for tokens, applies the rules and starts
 // the session.
 func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provider, flow *session.Flow, tokens *providers.Tokens) {
@@ -167,8 +184,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 		s.providerFailed(w, r, p, "Portcullis could not read your profile from the provider", err)
 		return
 	}
-	unverified := id.EmailVerified != nil && !*id.EmailVerified || id.EmailVerified == nil && p.UnverifiedByDefault
-	if unverified && id.Email != "" && !s.opts.AllowUnverifiedEmail {
+	if p.emailUnverified(id) && id.Email != "" && !s.opts.AllowUnverifiedEmail {
 		s.log.Info("sign-in denied: e-mail not verified", "audit", "denial", "provider", p.ID)
 		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Access denied",
@@ -273,7 +289,6 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	}
 	st, _ := s.opts.Sessions.Load(r) // whatever its state, it ends now
 	s.opts.Sessions.Clear(w, r)
-	setSecurityHeaders(w.Header())
 	target := rd
 	if st != nil {
 		s.log.Info("signed out", "audit", "sign_out", "provider", st.Provider, "user", st.User)

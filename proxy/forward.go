@@ -239,15 +239,15 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 
 // checkAccess is the shared body of the forward-auth endpoints.
 func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus int, redirect bool) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
+	h := w.Header() // with the security headers (instrument): Cache-Control: no-store
 	o := s.originalRequest(r)
 	var d decision
-	if len(s.routeRules) > 0 {
+	switch {
+	case len(s.routeRules) == 0: // no rules: nothing to decide
+	case o.paths == nil:
 		d = s.restricted()
-		if o.paths != nil {
-			d = s.decide(o.method, o.paths...)
-		}
+	default:
+		d = s.decide(o.method, o.paths...)
 	}
 	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, o.method)) {
 		w.WriteHeader(okStatus)

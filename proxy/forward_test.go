@@ -85,14 +85,30 @@ func TestForwardAuth(t *testing.T) {
 			}
 		})
 	}
+	// nginx passes $request_uri raw as X-Original-Uri: one that doesn't
+	// parse (a bad %-escape) still gets every restricting route's rules.
+	t.Run("X-Original-Uri, unparsable too", func(t *testing.T) {
+		for _, uri := range []string{"/finance/report", "/finance/report%zz", "/finance/%"} {
+			resp := alice.do("GET", "/oauth2/auth", nil, http.Header{"Accept": {"application/json"}, "X-Original-Uri": {uri}})
+			readBody(t, resp)
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("alice, X-Original-Uri %q = %d; want 403", uri, resp.StatusCode)
+			}
+		}
+	})
 }
 
 // TestForwardedHeadersNotTrusted: without TRUST_FORWARDED_HEADERS, or from
 // a peer outside TRUSTED_PROXIES, X-Forwarded-Uri changes nothing: no route
 // becomes public, and the sign-in redirect doesn't point at a forged host.
+// An original URI that isn't known is not taken for "/" either, though the
+// home page is public.
 func TestForwardedHeadersNotTrusted(t *testing.T) {
 	t.Parallel()
-	public := []proxy.Route{{Path: regexp.MustCompile(`^/public/`), Public: true}}
+	public := []proxy.Route{
+		{Path: regexp.MustCompile(`^/public/`), Public: true},
+		{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/$`), Public: true},
+	}
 	tests := []struct {
 		name  string
 		trust bool
@@ -140,6 +156,11 @@ func TestForwardedHeadersNotTrusted(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted {
 			t.Errorf("trusted peer, public route = %d; want 202", resp.StatusCode)
 		}
+		resp = h.browser().do("GET", "/oauth2/auth", nil, http.Header{"X-Forwarded-Method": {"GET"}, "Accept": {"application/json"}})
+		readBody(t, resp)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("trusted peer, no X-Forwarded-Uri = %d; want 401 (not the public home page)", resp.StatusCode)
+		}
 	})
 }
 
@@ -173,6 +194,8 @@ func TestProxyRoutesAndPreflight(t *testing.T) {
 		o.Routes = []proxy.Route{
 			{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/static/`), Public: true},
 			{Path: regexp.MustCompile(`^/finance/`), Rules: proxy.Rules{Claims: map[string][]string{"Dept": {"finance"}}}},
+			{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/forms/`), Rules: proxy.Rules{Emails: []string{"bob@example.com"}}},
+			{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/reports/`), Rules: proxy.Rules{Emails: []string{"bob@example.com"}}},
 		}
 	}})
 	anon := h.browser()
@@ -213,5 +236,14 @@ func TestProxyRoutesAndPreflight(t *testing.T) {
 	readBody(t, resp)
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("alice without the Dept attribute on /finance/ = %d; want 403", resp.StatusCode)
+	}
+	// A method-specific restricting rule holds in every spelling of the
+	// method, and a GET rule for HEAD too.
+	for _, tt := range []struct{ method, path string }{{"POST", "/forms/a"}, {"post", "/forms/a"}, {"GET", "/reports/x"}, {"HEAD", "/reports/x"}} {
+		resp := b.do(tt.method, tt.path, nil, nil)
+		readBody(t, resp)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("alice %s %s = %d; want 403 (bob only)", tt.method, tt.path, resp.StatusCode)
+		}
 	}
 }

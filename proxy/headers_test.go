@@ -15,7 +15,9 @@ func TestIsIdentityHeader(t *testing.T) {
 		"X-Email": true, "X_Email": true, "X-Forwarded-User": true, "X_Forwarded_Email": true,
 		"X-Forwarded-Access-Token": true, "X-Auth-Request-User": true, "X-Auth-Request-Anything": true,
 		"X-Portcullis-Assertion": true,
-		"X-Forwarded-For":        false, "X-Username-Hint": false, "Accept": false, "Cookie": false, "X-Users": false,
+		// Servers that fold every non-alphanumeric byte (CGI-style).
+		"X.User": true, "X~Email": true, "X-User.": true, "x.forwarded.user": true, "X User": true, "X-AUTH-REQUEST-USER": true,
+		"X-Forwarded-For": false, "X-Username-Hint": false, "Accept": false, "Cookie": false, "X-Users": false,
 	}
 	for name, want := range tests {
 		if got := isIdentityHeader(name); got != want {
@@ -39,6 +41,9 @@ func TestStripOwnCookies(t *testing.T) {
 		{[]string{"a=1; _portcullis_0=x; _portcullis_1=y; b=2"}, []string{"a=1; b=2"}},
 		{[]string{"_portcullis_csrf=z", "c=3"}, []string{"c=3"}},
 		{[]string{"_portcullisX=keep"}, []string{"_portcullisX=keep"}},
+		{[]string{"_portcullis =x; a=1"}, []string{"a=1"}}, // whitespace around the name
+		{[]string{"_portcullis\t=x; a=1"}, []string{"a=1"}},
+		{[]string{"a=1;  _portcullis=x"}, []string{"a=1"}},
 	}
 	for _, tt := range tests {
 		h := http.Header{}
@@ -78,27 +83,6 @@ func TestRules(t *testing.T) {
 	for _, tt := range tests {
 		if got, _ := tt.rules.normalized().Allow(tt.s); got != tt.want {
 			t.Errorf("%s: Allow = %v; want %v", tt.name, got, tt.want)
-		}
-	}
-}
-
-func TestIsIdentityHeaderOddSpellings(t *testing.T) {
-	t.Parallel()
-	for _, name := range []string{"X.User", "X~Email", "X-User.", "x.forwarded.user", "X User", "X-AUTH-REQUEST-USER"} {
-		if !isIdentityHeader(name) {
-			t.Errorf("isIdentityHeader(%q) = false; want true", name)
-		}
-	}
-}
-
-func TestStripOwnCookiesWhitespace(t *testing.T) {
-	t.Parallel()
-	own := func(name string) bool { return name == "_portcullis" }
-	for _, in := range []string{"_portcullis =x; a=1", "_portcullis\t=x; a=1", "a=1;  _portcullis=x"} {
-		h := http.Header{"Cookie": {in}}
-		stripOwnCookies(h, own)
-		if got := h.Get("Cookie"); got != "a=1" {
-			t.Errorf("stripOwnCookies(%q) = %q; want a=1", in, got)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/providers"
 )
 
@@ -42,8 +43,7 @@ func (s *Server) serveRelay(w http.ResponseWriter) {
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
-	setSecurityHeaders(h)
+	h := w.Header() // the security headers are set (instrument); the CSP admits the script
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src "+styleSource+
 		"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -63,43 +63,23 @@ func (s *Server) callbackPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "Sign-in refused", "The sign-in answer came from another site.")
 		return
 	}
-	state := r.PostForm.Get("state")
-	if state == "" {
-		s.signInResult("unknown", "state_error")
-		s.fail(w, r, http.StatusBadRequest, "Sign-in failed", "The provider's answer carried no state. Start the sign-in again.")
-		return
-	}
-	flow, err := s.opts.Sessions.LoadFlow(r, state)
-	if err != nil {
-		s.signInResult("unknown", "state_error")
-		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
-			"This sign-in link is not valid in this browser: it has expired, was already used, or was started elsewhere. Start the sign-in again.")
-		return
-	}
-	s.opts.Sessions.ClearFlow(w, r, state)
-	if !s.spent.spend(state, s.now()) {
-		s.signInResult(flow.Provider, "state_error")
-		s.fail(w, r, http.StatusBadRequest, "Sign-in failed", "This sign-in answer was already used. Start the sign-in again.")
+	flow, ok := s.takeFlow(w, r, r.PostForm.Get("state"))
+	if !ok {
 		return
 	}
 	p, ok := s.providers[flow.Provider]
 	if !ok || p.ResponseType != "token" {
-		s.signInResult(flow.Provider, "state_error")
+		s.signInResult(flow.Provider, metrics.SignInStateError)
 		s.fail(w, r, http.StatusBadRequest, "Sign-in failed", "This sign-in does not use the implicit flow. Start the sign-in again.")
 		return
 	}
 	if code := r.PostForm.Get("error"); code != "" {
-		msg := "The provider refused the sign-in (" + clean(code, 100) + ")."
-		if d := clean(r.PostForm.Get("error_description"), 300); d != "" {
-			msg = "The provider refused the sign-in: " + d
-		}
-		s.signInResult(p.ID, "denied")
-		s.fail(w, r, http.StatusForbidden, "Sign-in refused", msg)
+		s.providerRefused(w, r, p, code, r.PostForm.Get("error_description"))
 		return
 	}
 	token := r.PostForm.Get("access_token")
 	if token == "" {
-		s.signInResult(p.ID, "provider_error")
+		s.signInResult(p.ID, metrics.SignInProviderError)
 		s.fail(w, r, http.StatusBadGateway, "Sign-in failed", "The provider's answer carried no access token.")
 		return
 	}

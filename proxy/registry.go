@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/session"
 	"github.com/portcullis/portcullis/users"
@@ -55,17 +56,17 @@ func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provi
 		return true
 	case errors.Is(err, users.ErrNotRegistered):
 		s.log.Info("sign-in denied: not registered", "audit", "denial", "provider", p.ID)
-		s.signInResult(p.ID, "denied")
+		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Account not registered",
 			"Your account is not registered; ask an administrator.")
 	case errors.Is(err, users.ErrDisabled):
 		s.log.Info("sign-in denied: account disabled", "audit", "denial", "provider", p.ID)
-		s.signInResult(p.ID, "denied")
+		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Account disabled",
 			"Your account is disabled; ask an administrator.")
 	default:
 		s.log.Warn("user registry sign-in failed", "provider", p.ID, "err", err)
-		s.signInResult(p.ID, "error")
+		s.signInResult(p.ID, metrics.SignInError)
 		w.Header().Set("Retry-After", "5")
 		s.fail(w, r, http.StatusServiceUnavailable, "Sign-in is unavailable",
 			"The user registry can't be reached right now. Try again in a moment.")

@@ -158,3 +158,48 @@ func TestRegistryOutage(t *testing.T) {
 		t.Errorf("the session was cleared during the outage")
 	}
 }
+
+// TestRegistryIdentityKeptAcrossRefresh: a refresh that brings a new ID
+// token (OIDC) keeps the registry's user: X-User stays the registry's
+// name, and disabling the user still ends the session.
+func TestRegistryIdentityKeptAcrossRefresh(t *testing.T) {
+	t.Parallel()
+	c := &clock{}
+	reg, err := users.Open(context.Background(), filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	if _, err := reg.Add(context.Background(), "a.smith", "alice@example.com", &users.Identity{Provider: "oauth2", ExternalID: "1001"}); err != nil {
+		t.Fatal(err)
+	}
+	h, b := lifecycleHarness(t, c, func(o *idp.Options) { o.OIDC = true }, func(o *proxy.Options) {
+		o.Registry = reg
+		o.RegistryChecker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.now})
+		o.SignInOptions = users.SignInOptions{AutoSignup: false}
+	})
+	for _, step := range []struct {
+		path    string
+		advance time.Duration
+	}{{"/before", 0}, {"/after-refresh", time.Hour}} {
+		c.advance(step.advance)
+		resp := b.get(step.path)
+		e := decodeEcho(t, resp)
+		resp.Body.Close()
+		if got := e.Headers.Get("X-User"); got != "a.smith" {
+			t.Errorf("%s: X-User = %q; want the registry's name a.smith", step.path, got)
+		}
+	}
+	if got := h.idp.Calls("refresh"); got != 1 {
+		t.Fatalf("refresh grants = %d; want 1", got)
+	}
+	if err := reg.SetStatus(context.Background(), "a.smith", users.StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	c.advance(2 * time.Minute)
+	resp := b.get("/after-disable")
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("disabled user after a refresh = %d; want 401", resp.StatusCode)
+	}
+}

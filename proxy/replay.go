@@ -9,8 +9,8 @@ import (
 // spentStates remembers the states of finished callbacks for as long as a
 // flow lives, so a callback replayed by a client that kept the deleted
 // CSRF cookie is refused too. It is per process and bounded: at the bound
-// the oldest half is forgotten (the CSRF cookie's deletion still protects
-// browsers).
+// the expired states and then arbitrary ones are forgotten until half
+// remain (the CSRF cookie's deletion still protects browsers).
 type spentStates struct {
 	mu    sync.Mutex
 	ttl   time.Duration

@@ -62,6 +62,15 @@ type Provider struct {
 	Provider            providers.Provider
 }
 
+// emailUnverified reports whether p doesn't vouch for id's e-mail address:
+// the provider says so, or sends no flag and its preset counts that as no.
+func (p *Provider) emailUnverified(id *providers.Identity) bool {
+	if id.EmailVerified == nil {
+		return p.UnverifiedByDefault
+	}
+	return !*id.EmailVerified
+}
+
 // Options configure a Server.
 type Options struct {
 	// Upstream is the app behind the proxy; nil serves forward-auth only.

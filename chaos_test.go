@@ -26,7 +26,10 @@ func serveInBackground(t *testing.T, env map[string]string) (string, *syncBuffer
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
-	go func() { done <- serve(ctx, envMap(env), logs, func(a string) { addr <- a }) }()
+	go func() {
+		done <- serve(ctx, envMap(env), logs, func(a string) { addr <- a })
+		close(done) // the cleanup's receive must not block if the select below took the error
+	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done

@@ -82,10 +82,10 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 
 	pcfg, preset, err := providerConfig(*pc)
-	pcfg.HTTPClient = &http.Client{Timeout: cfg.ProviderTimeout}
 	if err != nil {
 		return fail(prefixLines(pc.Prefix, err))
 	}
+	pcfg.HTTPClient = &http.Client{Timeout: cfg.ProviderTimeout}
 	if pcfg.TokenURL == "" && preset.Kind == "oidc" {
 		// The token endpoint comes from the discovery document.
 		o, err := providers.NewOIDC(providers.OIDCConfig{Config: pcfg, IssuerURL: preset.IssuerURL, MultiTenant: preset.MultiTenant})

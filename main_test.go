@@ -51,7 +51,13 @@ func TestRunExitCodes(t *testing.T) {
 		"PORTCULLIS_COOKIE_SAMESITE": "sometimes",
 	}
 	corrupt := filepath.Join(t.TempDir(), "users.db")
-	os.WriteFile(corrupt, []byte("this is not a database, and must stay as it is"), 0o600)
+	const corruptContent = "this is not a database, and must stay as it is"
+	os.WriteFile(corrupt, []byte(corruptContent), 0o600)
+	t.Cleanup(func() { // after the parallel subtests
+		if b, err := os.ReadFile(corrupt); err != nil || string(b) != corruptContent {
+			t.Errorf("the refused registry file was changed: %q, %v", b, err)
+		}
+	})
 	registry := validEnv()
 	registry["PORTCULLIS_USERS_DB"] = corrupt
 	tests := []struct {

@@ -248,9 +248,6 @@ func explicitOr[T comparable](pc config.Provider, suffix string, configured, pre
 	return preset
 }
 
-// newProvider builds the provider for one configured entry: the preset's
-// data under the environment's settings, then the generic OAuth2, OIDC,
-// or the preset's own small wrapper (GitHub, Facebook).
 // providerConfig maps one configured provider onto the generic provider
 // settings, under its preset's data: the preset fills what the environment
 // didn't set. It also returns the expanded preset.
@@ -309,6 +306,10 @@ func providerConfig(pc config.Provider) (providers.Config, providers.Preset, err
 	return preset.Apply(pcfg, explicit), preset, nil
 }
 
+// newProvider builds the provider for one configured entry: the preset's
+// data under the environment's settings, then the generic OAuth2, OIDC,
+// or the preset's own small wrapper (GitHub, Facebook), with a bearer-token
+// validator when BEARER_TOKENS is on.
 func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log *slog.Logger) (builtProvider, error) {
 	pcfg, preset, err := providerConfig(pc)
 	if err != nil {
@@ -382,23 +383,6 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 	}
 
 	var b builtProvider
-	defer func() {
-		if b.entry.Provider == nil || !cfg.BearerTokens {
-			return
-		}
-		v, err := providers.NewBearerValidator(providers.BearerConfig{
-			Provider:         b.entry.Provider,
-			Claims:           pcfg.Claims,
-			Audiences:        pc.BearerAudiences,
-			IntrospectionURL: pc.IntrospectionURL,
-			HTTPClient:       pcfg.HTTPClient,
-		})
-		if err != nil {
-			log.Error("bearer tokens for this provider are off", "provider", pc.ID, "err", err)
-			return
-		}
-		b.entry.Bearer = v
-	}()
 	switch {
 	case preset.Kind == "oidc":
 		o, err := providers.NewOIDC(providers.OIDCConfig{
@@ -431,6 +415,21 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 			return b, err
 		}
 		entry.Provider = p
+	}
+	if cfg.BearerTokens {
+		v, err := providers.NewBearerValidator(providers.BearerConfig{
+			Provider:         entry.Provider,
+			Claims:           pcfg.Claims,
+			Audiences:        pc.BearerAudiences,
+			IntrospectionURL: pc.IntrospectionURL,
+			HTTPClient:       pcfg.HTTPClient,
+		})
+		if err != nil {
+			// Never a partial start: the configuration checks the settings
+			// this could refuse, so this is a bug, not a bad environment.
+			return b, fmt.Errorf("bearer tokens: %w", err)
+		}
+		entry.Bearer = v
 	}
 	b.entry = entry
 	return b, nil

@@ -324,6 +324,8 @@ func TestLoadProblems(t *testing.T) {
 				"PORTCULLIS_TOKEN_URL: required with PORTCULLIS_PROVIDER=oauth2",
 				`PORTCULLIS_USERINFO_URL: must be an absolute http or https URL, got "/userinfo"`,
 			}},
+		{"introspection url", with(minimal(), "PORTCULLIS_INTROSPECTION_URL", "introspect"),
+			[]string{`PORTCULLIS_INTROSPECTION_URL: must be an absolute http or https URL, got "introspect"`}},
 		{"oidc issuer", with(minimal(), "PORTCULLIS_PROVIDER", "oidc"),
 			[]string{"PORTCULLIS_ISSUER_URL: required with PORTCULLIS_PROVIDER=oidc"}},
 		{"client credentials", with(minimal(), "PORTCULLIS_CLIENT_ID", "", "PORTCULLIS_CLIENT_SECRET", ""),

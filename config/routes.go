@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -43,25 +45,10 @@ func (r RouteRule) String() string {
 	add("allowed_emails", r.Emails)
 	add("allowed_email_domains", r.Domains)
 	add("allowed_groups", r.Groups)
-	for _, name := range sortedKeys(r.Claims) {
+	for _, name := range slices.Sorted(maps.Keys(r.Claims)) {
 		add("claim."+name, r.Claims[name])
 	}
 	return strings.Join(parts, " ")
-}
-
-func sortedKeys(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := range keys {
-		for j := i + 1; j < len(keys); j++ {
-			if keys[j] < keys[i] {
-				keys[i], keys[j] = keys[j], keys[i]
-			}
-		}
-	}
-	return keys
 }
 
 // readRoutes reads PORTCULLIS_ROUTE_1 … PORTCULLIS_ROUTE_200 (gaps allowed).
@@ -114,37 +101,29 @@ func ParseRouteRule(s string) (RouteRule, error) {
 		return RouteRule{}, fmt.Errorf("regex %q: %v", f[1], err)
 	}
 	rule.Path = re
-	list := func(v string) []string {
-		var out []string
-		for _, x := range strings.Split(v, ",") {
-			if x = strings.TrimSpace(x); x != "" {
-				out = append(out, x)
-			}
-		}
-		return out
-	}
 	for _, term := range f[2:] {
 		if term == "public" {
 			rule.Public = true
 			continue
 		}
 		k, v, ok := strings.Cut(term, "=")
-		if !ok || len(list(v)) == 0 {
+		values := splitList(v)
+		if !ok || len(values) == 0 {
 			return RouteRule{}, fmt.Errorf("rule %q: want public or NAME=values", term)
 		}
 		switch {
 		case k == "allowed_emails":
-			rule.Emails = append(rule.Emails, list(v)...)
+			rule.Emails = append(rule.Emails, values...)
 		case k == "allowed_email_domains":
-			rule.Domains = append(rule.Domains, list(v)...)
+			rule.Domains = append(rule.Domains, values...)
 		case k == "allowed_groups":
-			rule.Groups = append(rule.Groups, list(v)...)
+			rule.Groups = append(rule.Groups, values...)
 		case strings.HasPrefix(k, "claim.") && attrName.MatchString(strings.TrimPrefix(k, "claim.")):
 			if rule.Claims == nil {
 				rule.Claims = map[string][]string{}
 			}
 			name := strings.TrimPrefix(k, "claim.")
-			rule.Claims[name] = append(rule.Claims[name], list(v)...)
+			rule.Claims[name] = append(rule.Claims[name], values...)
 		default:
 			return RouteRule{}, fmt.Errorf("rule %q: unknown; want public, allowed_emails, allowed_email_domains, allowed_groups or claim.<Attribute>", k)
 		}

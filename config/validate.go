@@ -351,7 +351,7 @@ func (v *validator) provider(p *Provider) {
 	for _, f := range []struct{ suffix, value string }{
 		{"ISSUER_URL", p.IssuerURL}, {"AUTH_URL", p.AuthURL}, {"TOKEN_URL", p.TokenURL},
 		{"USERINFO_URL", p.UserinfoURL}, {"REFRESH_URL", p.RefreshURL}, {"LOGOUT_URL", p.LogoutURL},
-		{"REVOKE_URL", p.RevokeURL}, {"REDIRECT_URL", p.RedirectURL},
+		{"REVOKE_URL", p.RevokeURL}, {"REDIRECT_URL", p.RedirectURL}, {"INTROSPECTION_URL", p.IntrospectionURL},
 	} {
 		v.httpURLString(n(f.suffix), f.value)
 	}

@@ -83,6 +83,15 @@ func userBy(ctx context.Context, q querier, column string, v any) (*User, error)
 	return u, nil
 }
 
+// linkedUserID returns the id of the user id is linked to, or
+// sql.ErrNoRows.
+func linkedUserID(ctx context.Context, q querier, id Identity) (int64, error) {
+	var userID int64
+	err := q.QueryRowContext(ctx, `SELECT user_id FROM portcullis_identities WHERE provider = $1 AND external_id = $2`,
+		id.Provider, id.ExternalID).Scan(&userID)
+	return userID, err
+}
+
 // owner returns the name of the user id is linked to, or "".
 func owner(ctx context.Context, q querier, id Identity) (string, error) {
 	var name string
@@ -138,9 +147,7 @@ func (r *Registry) Get(ctx context.Context, name string) (*User, error) {
 // sign-up, no profile refresh), or ErrNotFound: for requests that carry a
 // provider's token rather than a session. The caller checks Active.
 func (r *Registry) Lookup(ctx context.Context, id Identity) (*User, error) {
-	var userID int64
-	err := r.db.QueryRowContext(ctx, `SELECT user_id FROM portcullis_identities WHERE provider = $1 AND external_id = $2`,
-		id.Provider, id.ExternalID).Scan(&userID)
+	userID, err := linkedUserID(ctx, r.db, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errorf(ErrNotFound, "identity %s is not linked to any user", id)
 	}

@@ -43,9 +43,7 @@ func (r *Registry) SignIn(ctx context.Context, p Profile, opts SignInOptions) (*
 
 func (r *Registry) signIn(ctx context.Context, tx *sql.Tx, p *Profile, opts *SignInOptions) (*User, error) {
 	id := p.Identity()
-	var userID int64
-	err := tx.QueryRowContext(ctx, `SELECT user_id FROM portcullis_identities WHERE provider = $1 AND external_id = $2`,
-		id.Provider, id.ExternalID).Scan(&userID)
+	userID, err := linkedUserID(ctx, tx, id)
 	switch {
 	case err == nil:
 		u, err := userBy(ctx, tx, "id", userID)

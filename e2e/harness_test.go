@@ -272,3 +272,66 @@ func sessionCookies(resp *http.Response) []*http.Cookie {
 	}
 	return out
 }
+
+// authServer returns Portcullis in forward-auth mode, as beside an
+// ingress (opts may set an Upstream), and the cookies of a valid session
+// for alice. Its provider is never called: the session's access token,
+// 1 KB like a real JWT, is valid for an hour. opts, if not nil, adjusts the
+// proxy's options.
+func authServer(tb testing.TB, opts func(*proxy.Options)) (*proxy.Server, []*http.Cookie) {
+	tb.Helper()
+	p, err := providers.NewOAuth2(providers.Config{
+		ID:           "oauth2",
+		ClientID:     testClientID,
+		ClientSecret: testClientSecret,
+		AuthURL:      "http://127.0.0.1:1/authorize",
+		TokenURL:     "http://127.0.0.1:1/token",
+		UserinfoURL:  "http://127.0.0.1:1/userinfo",
+	})
+	if err != nil {
+		tb.Fatalf("NewOAuth2: %v", err)
+	}
+	store, err := session.NewCookieStore(session.Options{
+		Name:    "_portcullis",
+		Secrets: [][]byte{[]byte(testSecret)},
+		Expire:  24 * time.Hour,
+	})
+	if err != nil {
+		tb.Fatalf("NewCookieStore: %v", err)
+	}
+	po := proxy.Options{
+		Providers:             []proxy.Provider{{ID: "oauth2", PKCE: true, Provider: p}},
+		Sessions:              store,
+		ValidateExternalToken: true,
+		RefreshSkew:           30 * time.Second,
+		RefreshGrace:          5 * time.Minute,
+	}
+	if opts != nil {
+		opts(&po)
+	}
+	srv, err := proxy.New(po)
+	if err != nil {
+		tb.Fatalf("proxy.New: %v", err)
+	}
+	now := time.Now()
+	rec := httptest.NewRecorder()
+	err = store.Save(rec, httptest.NewRequest("GET", "/", nil), &session.State{
+		Provider:     "oauth2",
+		UserID:       "1001",
+		User:         "alice",
+		Email:        "alice@example.com",
+		Name:         "Alice Example",
+		GivenName:    "Alice",
+		FamilyName:   "Example",
+		Username:     "alice",
+		Groups:       []string{"admins", "staff"},
+		AccessToken:  strings.Repeat("a", 1000),
+		RefreshToken: strings.Repeat("r", 40),
+		Expiry:       now.Add(time.Hour),
+		CreatedAt:    now,
+	})
+	if err != nil {
+		tb.Fatalf("Save: %v", err)
+	}
+	return srv, rec.Result().Cookies()
+}

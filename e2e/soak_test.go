@@ -19,9 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
-	"github.com/portcullis/portcullis/session"
 )
 
 // The memory tests below load Portcullis for a while and check that it
@@ -64,9 +62,6 @@ const (
 	// connections Portcullis opens to it.
 	keepAliveMaxRSSGrowth = 47 << 20
 )
-
-// soakSecret is the cookie secret of the soak's Portcullis (32 bytes).
-const soakSecret = "soak-secret-0123456789abcdef-032"
 
 // soakOnly skips the test unless PORTCULLIS_SOAK=1, not under -short, and
 // not with the race detector, saying why.
@@ -114,47 +109,9 @@ func newSoakStack(t *testing.T) *soakStack {
 	}))
 	t.Cleanup(up.Close)
 	upURL, _ := url.Parse(up.URL)
-
-	// The provider is never called: the session's token is valid for an hour.
-	p, err := providers.NewOAuth2(providers.Config{
-		ID: "oauth2", ClientID: "soak", ClientSecret: "soak-client-secret",
-		AuthURL: "http://127.0.0.1:1/authorize", TokenURL: "http://127.0.0.1:1/token", UserinfoURL: "http://127.0.0.1:1/userinfo",
-	})
-	if err != nil {
-		t.Fatalf("NewOAuth2: %v", err)
-	}
-	store, err := session.NewCookieStore(session.Options{
-		Name:    "_portcullis",
-		Secrets: [][]byte{[]byte(soakSecret)},
-		Expire:  24 * time.Hour,
-	})
-	if err != nil {
-		t.Fatalf("NewCookieStore: %v", err)
-	}
-	srv, err := proxy.New(proxy.Options{
-		Upstream:              upURL,
-		Providers:             []proxy.Provider{{ID: "oauth2", PKCE: true, Provider: p}},
-		Sessions:              store,
-		ValidateExternalToken: true,
-		RefreshSkew:           30 * time.Second,
-		RefreshGrace:          5 * time.Minute,
-	})
-	if err != nil {
-		t.Fatalf("proxy.New: %v", err)
-	}
-	now := time.Now()
-	rec := httptest.NewRecorder()
-	err = store.Save(rec, httptest.NewRequest("GET", "/", nil), &session.State{
-		Provider: "oauth2", UserID: "1001", User: "alice", Email: "alice@example.com",
-		Name: "Alice Example", Username: "alice", Groups: []string{"admins", "staff"},
-		AccessToken: strings.Repeat("a", 1000), RefreshToken: strings.Repeat("r", 40),
-		Expiry: now.Add(time.Hour), CreatedAt: now,
-	})
-	if err != nil {
-		t.Fatalf("Save: %v", err)
-	}
+	srv, cookies := authServer(t, func(o *proxy.Options) { o.Upstream = upURL })
 	var parts []string
-	for _, c := range rec.Result().Cookies() {
+	for _, c := range cookies {
 		parts = append(parts, c.Name+"="+c.Value)
 	}
 	ps := httptest.NewServer(srv)

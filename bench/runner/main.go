@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/testproc"
 )
 
 const (
@@ -393,24 +394,28 @@ func memoryRuns(ctx context.Context, f flags, wrk, dir string, headers []string,
 	fmt.Printf("saturated: wrk, a request always in flight on each connection.\n\n")
 	for _, pt := range under {
 		fmt.Printf("  %s (idle: %s)\n", pt.name, pt.proc.rss())
-		var inside string
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
+		// sample returns the resident size and, for Portcullis, the Go
+		// runtime's figures ("; …"), 4 s into a run.
+		sample := func() (rss, inside string) {
 			time.Sleep(4 * time.Second)
-			rss := pt.proc.rss()
+			rss = pt.proc.rss()
 			if pt.metrics != "" {
 				inside = "; " + goMemory(ctx, pt.metrics)
 			}
-			inside = rss + inside
+			return rss, inside
+		}
+		var rss, inside string
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			rss, inside = sample()
 		}()
 		n, errs, err := steadyLoad(ctx, strings.TrimPrefix(strings.TrimSuffix(pt.url, "/"), "http://"), headers, f.memConns, memWindow, 5*time.Second)
 		<-done
 		if err != nil {
 			return err
 		}
-		rssAndInside, _, _ := strings.Cut(inside, "; ")
-		fmt.Printf("    %-9s %s at %.0f req/s, %d errors%s\n", "steady", rssAndInside, float64(n)/5, errs, strings.TrimPrefix(inside, rssAndInside))
+		fmt.Printf("    %-9s %s at %.0f req/s, %d errors%s\n", "steady", rss, float64(n)/5, errs, inside)
 		for _, mode := range []string{"paced", "saturated"} {
 			args := []string{"-t" + strconv.Itoa(f.threads), "-c" + strconv.Itoa(f.memConns), "-d5s", "--latency"}
 			if mode == "paced" {
@@ -423,12 +428,7 @@ func memoryRuns(ctx context.Context, f flags, wrk, dir string, headers []string,
 			if err := cmd.Start(); err != nil {
 				return fmt.Errorf("wrk -c%d: %v", f.memConns, err)
 			}
-			time.Sleep(4 * time.Second)
-			rss := pt.proc.rss()
-			var inside string
-			if pt.metrics != "" {
-				inside = "; " + goMemory(ctx, pt.metrics)
-			}
+			rss, inside := sample()
 			if err := cmd.Wait(); err != nil {
 				return fmt.Errorf("wrk -c%d: %v\n%s", f.memConns, err, out.Bytes())
 			}
@@ -749,7 +749,7 @@ func signIn(ctx context.Context, base string) (string, error) {
 // startUpstream starts the upstream that answers a fixed 200 and returns
 // its URL and a name for the table.
 func startUpstream(ctx context.Context, kind, dir string, ps *procs) (string, string, *process, error) {
-	nginx := nginxPath()
+	nginx := testproc.Find("nginx", "/usr/sbin", "/usr/local/sbin")
 	switch {
 	case kind == "nginx" && nginx == "":
 		return "", "", nil, errors.New("-upstream nginx: nginx is not installed (apt-get install nginx)")
@@ -813,18 +813,6 @@ http {
 		return "", "", nil, fmt.Errorf("nginx did not start: %v\n%s", err, p.logTail())
 	}
 	return "http://" + addr, "nginx", p, nil
-}
-
-func nginxPath() string {
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
 }
 
 // process is a server the runner started.
@@ -977,12 +965,11 @@ func waitHTTP(ctx context.Context, rawURL string) error {
 
 // freeAddr returns a loopback address with a port free a moment ago.
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreePort()
 	if err != nil {
 		return "", err
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 }
 
 // moduleRoot is the directory of this module's go.mod.

@@ -204,7 +204,10 @@ func TestIDToken(t *testing.T) {
 	t.Run("no nonce", func(t *testing.T) {
 		t.Parallel()
 		h := start(t, idp.Options{OIDC: true})
-		_, claims, _ := verifyIDToken(t, str(h.signIn("openid", ""), "id_token"), h.keySet())
+		_, claims, ok := verifyIDToken(t, str(h.signIn("openid", ""), "id_token"), h.keySet())
+		if !ok {
+			t.Fatal("id_token does not verify against the JWKS")
+		}
 		if _, ok := claims["nonce"]; ok {
 			t.Errorf("id_token nonce = %v; want none when the request had none", claims["nonce"])
 		}
@@ -221,7 +224,10 @@ func TestIDToken(t *testing.T) {
 		if _, doc := h.get("/common/v2.0/.well-known/openid-configuration"); str(doc, "issuer") != "https://login.example.com/{tenantid}/v2.0" {
 			t.Errorf("discovery issuer = %q; want the {tenantid} pattern", str(doc, "issuer"))
 		}
-		_, claims, _ := verifyIDToken(t, str(h.signIn("openid", "n"), "id_token"), h.keySet())
+		_, claims, ok := verifyIDToken(t, str(h.signIn("openid", "n"), "id_token"), h.keySet())
+		if !ok {
+			t.Fatal("id_token does not verify against the JWKS")
+		}
 		for k, want := range map[string]any{"iss": "https://login.example.com/t-1/v2.0", "tid": "t-1", "aud": "someone-else", "email": nil} {
 			if got := claims[k]; got != want {
 				t.Errorf("id_token %s = %v; want %v", k, got, want)

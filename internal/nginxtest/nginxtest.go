@@ -134,30 +134,6 @@ func Start(t testing.TB, conf string, v Vars) (addr string) {
 	return v.Listen
 }
 
-// Check runs nginx -t on conf (as for Start, with v.Listen set to a free
-// port) and fails the test with nginx's message when it is refused.
-func Check(t testing.TB, conf string, v Vars) {
-	t.Helper()
-	nginx := bin(t)
-	tmpl, err := template.New("nginx.conf").Option("missingkey=error").Parse(conf)
-	if err != nil {
-		t.Fatalf("nginxtest: parse configuration template: %v", err)
-	}
-	port, err := testproc.FreePort()
-	if err != nil {
-		t.Fatalf("nginxtest: find a free port: %v", err)
-	}
-	v.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	dir := t.TempDir()
-	path, err := writeConf(dir, tmpl, v)
-	if err != nil {
-		t.Fatalf("nginxtest: %v", err)
-	}
-	if out, err := run(nginx, dir, path, "-t", "-q"); err != nil {
-		t.Fatalf("nginx -t refused the configuration: %v\n%s", err, out)
-	}
-}
-
 // writeConf writes the complete nginx.conf for v into dir and returns its path.
 func writeConf(dir string, tmpl *template.Template, v Vars) (string, error) {
 	var inner bytes.Buffer

@@ -61,9 +61,3 @@ func TestStartTwice(t *testing.T) {
 		}
 	}
 }
-
-func TestCheck(t *testing.T) {
-	t.Parallel()
-	nginxtest.Check(t, `server { listen {{.Listen}}; location / { proxy_pass http://{{.Portcullis}}; } }`,
-		nginxtest.Vars{Portcullis: "127.0.0.1:4180"})
-}

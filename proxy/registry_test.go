@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
 	"github.com/portcullis/portcullis/users"
@@ -202,4 +203,56 @@ func TestRegistryIdentityKeptAcrossRefresh(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("disabled user after a refresh = %d; want 401", resp.StatusCode)
 	}
+}
+
+// TestRegistryMachineClients: with a registry, a bearer token is accepted
+// only for an identity an administrator registered (no sign-up by token),
+// under the registry's name, and not once the user is disabled.
+func TestRegistryMachineClients(t *testing.T) {
+	t.Parallel()
+	c := &clock{}
+	h, reg := registryHarness(t, c, true, func(o *proxy.Options) {
+		o.BearerTokens = true
+		v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o.Providers[0].Provider})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Providers[0].Bearer = v
+	})
+	ep := idp.EndpointsAt(h.idpSrv.URL)
+	tok, err := providers.ClientCredentials(context.Background(), providers.Config{
+		ClientID: testClientID, ClientSecret: testClientSecret, AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, UserinfoURL: ep.UserinfoURL,
+	}, nil)
+	if err != nil {
+		t.Fatalf("client credentials: %v", err)
+	}
+	access, _ := tok["access_token"].(string)
+	call := func(step string, want int) *http.Response {
+		t.Helper()
+		resp := h.browser().do("GET", "/api/items", nil, http.Header{"Authorization": {"Bearer " + access}})
+		if resp.StatusCode != want {
+			readBody(t, resp)
+			t.Fatalf("%s: bearer request = %d; want %d", step, resp.StatusCode, want)
+		}
+		return resp
+	}
+	readBody(t, call("unregistered (AUTO_SIGNUP on)", http.StatusUnauthorized))
+	if list, _ := reg.List(context.Background()); len(list) != 0 {
+		t.Errorf("users after a bearer request = %+v; want none (no sign-up by token)", list)
+	}
+
+	if _, err := reg.Add(context.Background(), "batch-job", "", &users.Identity{Provider: "oauth2", ExternalID: "service-account-" + testClientID}); err != nil {
+		t.Fatal(err)
+	}
+	c.advance(61 * time.Second) // the "not registered" answer is remembered a minute
+	e := decodeEcho(t, call("registered", http.StatusOK))
+	if got := e.Headers.Get("X-User"); got != "batch-job" {
+		t.Errorf("X-User = %q; want the registry's name batch-job", got)
+	}
+
+	if err := reg.SetStatus(context.Background(), "batch-job", users.StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	c.advance(61 * time.Second) // USERS_CHECK_INTERVAL
+	readBody(t, call("disabled", http.StatusUnauthorized))
 }

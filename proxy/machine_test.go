@@ -18,21 +18,10 @@ func TestBearerTokens(t *testing.T) {
 	t.Parallel()
 	for _, enabled := range []bool{true, false} {
 		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+			withBearerTokens(t, o)
 			o.BearerTokens = enabled
-			v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o.Providers[0].Provider})
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.Providers[0].Bearer = v
 		}})
-		ep := idp.EndpointsAt(h.idpSrv.URL)
-		tok, err := providers.ClientCredentials(context.Background(), providers.Config{
-			ClientID: testClientID, ClientSecret: testClientSecret, AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, UserinfoURL: ep.UserinfoURL,
-		}, nil)
-		if err != nil {
-			t.Fatalf("client credentials: %v", err)
-		}
-		access, _ := tok["access_token"].(string)
+		access := serviceAccountToken(t, h)
 		c := h.browser()
 		c.header = http.Header{"Accept": {"text/html"}} // even a "browser" with a bad token gets 401
 		for _, tt := range []struct {
@@ -67,6 +56,32 @@ func TestBearerTokens(t *testing.T) {
 			t.Errorf("userinfo calls for two uses of one token and a bad one = %d; want 2 (cached)", h.idp.Calls("userinfo"))
 		}
 	}
+}
+
+// withBearerTokens accepts bearer tokens for the harness's first provider.
+func withBearerTokens(t *testing.T, o *proxy.Options) {
+	t.Helper()
+	o.BearerTokens = true
+	v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o.Providers[0].Provider})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Providers[0].Bearer = v
+}
+
+// serviceAccountToken is an access token from the harness's provider for
+// the client's own service account (client credentials grant).
+func serviceAccountToken(t *testing.T, h *harness) string {
+	t.Helper()
+	ep := idp.EndpointsAt(h.idpSrv.URL)
+	tok, err := providers.ClientCredentials(context.Background(), providers.Config{
+		ClientID: testClientID, ClientSecret: testClientSecret, AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, UserinfoURL: ep.UserinfoURL,
+	}, nil)
+	if err != nil {
+		t.Fatalf("client credentials: %v", err)
+	}
+	access, _ := tok["access_token"].(string)
+	return access
 }
 
 func TestIdentityAssertion(t *testing.T) {

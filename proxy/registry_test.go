@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
-	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
 	"github.com/portcullis/portcullis/users"
@@ -211,22 +210,8 @@ func TestRegistryIdentityKeptAcrossRefresh(t *testing.T) {
 func TestRegistryMachineClients(t *testing.T) {
 	t.Parallel()
 	c := &clock{}
-	h, reg := registryHarness(t, c, true, func(o *proxy.Options) {
-		o.BearerTokens = true
-		v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o.Providers[0].Provider})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Providers[0].Bearer = v
-	})
-	ep := idp.EndpointsAt(h.idpSrv.URL)
-	tok, err := providers.ClientCredentials(context.Background(), providers.Config{
-		ClientID: testClientID, ClientSecret: testClientSecret, AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, UserinfoURL: ep.UserinfoURL,
-	}, nil)
-	if err != nil {
-		t.Fatalf("client credentials: %v", err)
-	}
-	access, _ := tok["access_token"].(string)
+	h, reg := registryHarness(t, c, true, func(o *proxy.Options) { withBearerTokens(t, o) })
+	access := serviceAccountToken(t, h)
 	call := func(step string, want int) *http.Response {
 		t.Helper()
 		resp := h.browser().do("GET", "/api/items", nil, http.Header{"Authorization": {"Bearer " + access}})

@@ -39,21 +39,11 @@ func TestParseRouteRule(t *testing.T) {
 
 func TestReadRoutes(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{
-		"PORTCULLIS_COOKIE_SECRET": "0123456789abcdef0123456789abcdef",
-		"PORTCULLIS_CLIENT_ID":     "c",
-		"PORTCULLIS_CLIENT_SECRET": "s",
-		"PORTCULLIS_AUTH_URL":      "https://idp.example/authorize",
-		"PORTCULLIS_TOKEN_URL":     "https://idp.example/token",
-		"PORTCULLIS_USERINFO_URL":  "https://idp.example/me",
-		"PORTCULLIS_ROUTE_7":       "* ^/b/ public",
-		"PORTCULLIS_ROUTE_2":       "* ^/a/ public",
-		"PORTCULLIS_ROUTE_201":     "* ^/ignored/ public",
-	}
-	cfg, err := Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := with(minimal(),
+		"PORTCULLIS_ROUTE_7", "* ^/b/ public",
+		"PORTCULLIS_ROUTE_2", "* ^/a/ public",
+		"PORTCULLIS_ROUTE_201", "* ^/ignored/ public")
+	cfg := mustLoad(t, env)
 	var got []string
 	for _, r := range cfg.Routes {
 		got = append(got, r.Name+"="+r.String())
@@ -61,8 +51,7 @@ func TestReadRoutes(t *testing.T) {
 	if want := "PORTCULLIS_ROUTE_2=* ^/a/ public PORTCULLIS_ROUTE_7=* ^/b/ public"; strings.Join(got, " ") != want {
 		t.Errorf("routes = %q; want %q (in order of N, gaps allowed, at most 200)", strings.Join(got, " "), want)
 	}
-	env["PORTCULLIS_ROUTE_3"] = "* ^/a/"
-	if _, err := Load(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "PORTCULLIS_ROUTE_3: want METHODS REGEX RULE") {
+	if _, err := Load(getenv(with(env, "PORTCULLIS_ROUTE_3", "* ^/a/"))); err == nil || !strings.Contains(err.Error(), "PORTCULLIS_ROUTE_3: want METHODS REGEX RULE") {
 		t.Errorf("Load with a bad route = %v; want a PORTCULLIS_ROUTE_3 problem", err)
 	}
 }

@@ -109,7 +109,35 @@ func TestNumberText(t *testing.T) {
 	}
 }
 
+// TestCleanValue: a value is passed on exactly as the provider sent it, or
+// not at all; it is never cleaned into another value.
 func TestCleanValue(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"plain", "plain"},
+		{"Domain Admins", "Domain Admins"},
+		{"café", "café"},
+		{"ünïcode ✓", "ünïcode ✓"},
+		{"admins\x00", ""},
+		{"\tadmins", ""},
+		{"admins ", ""},
+		{" admins", ""},
+		{"admins\u00a0", ""}, // no-break space
+		{"Jane\r\nX-Admin: true", ""},
+		{"del\x7f", ""},
+		{"bad\xffutf8", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := cleanValue(tc.in); got != tc.want {
+			t.Errorf("cleanValue(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestCleanText: display text (names, messages) may lose its control
+// characters.
+func TestCleanText(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"plain", "plain"},
@@ -117,11 +145,11 @@ func TestCleanValue(t *testing.T) {
 		{"nul\x00tab\tdel\x7f", "nultabdel"},
 		{"caf\xc3\xa9", "café"},
 		{"bad\xffutf8", "bad\uFFFDutf8"},
-		{"ünïcode ✓", "ünïcode ✓"},
+		{" Jane Doe\n", "Jane Doe"},
 	}
 	for _, tc := range tests {
-		if got := cleanValue(tc.in); got != tc.want {
-			t.Errorf("cleanValue(%q) = %q; want %q", tc.in, got, tc.want)
+		if got := cleanText(tc.in); got != tc.want {
+			t.Errorf("cleanText(%q) = %q; want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -202,9 +230,14 @@ func TestClaimsMap(t *testing.T) {
 		doc:    `{"sub":"vaz8tJ1Aah","locale":{"country":"US","language":"en"}}`,
 		want:   Identity{ID: "vaz8tJ1Aah"},
 	}, {
-		name:   "email_verified as strings and numbers",
+		name:   "email_verified: the first flag present decides",
 		claims: Claims{EmailVerified: []string{"xms_edov", "email_verified"}},
-		doc:    `{"sub":"s","xms_edov":"1","email_verified":false}`,
+		doc:    `{"sub":"s","xms_edov":true,"email_verified":false}`,
+		want:   Identity{ID: "s", EmailVerified: &yes},
+	}, {
+		name:   "email_verified as the string true",
+		claims: Claims{},
+		doc:    `{"sub":"s","email_verified":"true"}`,
 		want:   Identity{ID: "s", EmailVerified: &yes},
 	}, {
 		name:   "email_verified false",
@@ -212,9 +245,9 @@ func TestClaimsMap(t *testing.T) {
 		doc:    `{"sub":"s","email_verified":"false"}`,
 		want:   Identity{ID: "s", EmailVerified: &no},
 	}, {
-		name:   "email_verified unreadable is absent",
+		name:   "email_verified absent",
 		claims: Claims{},
-		doc:    `{"sub":"s","email_verified":"maybe"}`,
+		doc:    `{"sub":"s"}`,
 		want:   Identity{ID: "s"},
 	}, {
 		name:   "groups as a comma string",
@@ -232,10 +265,11 @@ func TestClaimsMap(t *testing.T) {
 		doc:    `{"sub":"s","admin":true,"salaryAmount":1.25e3}`,
 		want:   Identity{ID: "s", Attributes: map[string]string{"Admin": "true", "Amount": "1250"}},
 	}, {
-		name:   "control characters removed, invalid UTF-8 replaced",
-		claims: Claims{},
-		doc:    "{\"sub\":\"s\\r\\n1\",\"name\":\"Eve\\r\\nX-User: admin\",\"email\":\"e\\u0000@x\\u007f.com\",\"groups\":[\"a\\nb\"],\"locale\":\"\xff\"}",
-		want:   Identity{ID: "s1", Name: "EveX-User: admin", Email: "e@x.com", Groups: []string{"ab"}, Locale: "\uFFFD"},
+		name:   "control characters: display names cleaned, other values absent",
+		claims: Claims{Attributes: []Attribute{{Name: "Role", Paths: []string{"role"}}}},
+		doc: "{\"sub\":\"s\",\"name\":\"Eve\\r\\nX-User: admin\",\"given_name\":\"\\tEve\",\"email\":\"e\\u0000@x\\u007f.com\"," +
+			"\"preferred_username\":\"admin\\u0000\",\"groups\":[\"a\\nb\",\"staff\"],\"role\":\"admin\\r\\n\",\"locale\":\"\xff\"}",
+		want: Identity{ID: "s", Name: "EveX-User: admin", GivenName: "Eve", Groups: []string{"staff"}, Locale: "\uFFFD"},
 	}, {
 		name: "CLAIM_VALUES on fields and attributes",
 		claims: Claims{
@@ -374,5 +408,86 @@ func TestGroupsWithCommasDropped(t *testing.T) {
 	}
 	if len(id.Groups) != 1 || id.Groups[0] != "staff" {
 		t.Errorf("Groups = %q; want [staff]", id.Groups)
+	}
+}
+
+// TestClaimValuesNotCleaned: a value holding a control character (or
+// white space at either end) is not cleaned into another one: it counts
+// as absent. "admins\u0000", "\tadmins" and "admins " are not "admins".
+func TestClaimValuesNotCleaned(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		claims Claims
+		doc    string
+		want   Identity
+	}{{
+		name: "groups dropped, not trimmed",
+		doc:  `{"sub":"s","groups":["admins\u0000","\tadmins","admins "," admins","adm\r\nins","admins\u007f","staff"]}`,
+		want: Identity{ID: "s", Groups: []string{"staff"}},
+	}, {
+		name: "no group left",
+		doc:  `{"sub":"s","groups":["admins\u0000"]}`,
+		want: Identity{ID: "s"},
+	}, {
+		name: "groups in a comma string: spaces around commas separate, control characters drop",
+		doc:  `{"sub":"s","groups":"admins\u0000, \tadmins,staff"}`,
+		want: Identity{ID: "s", Groups: []string{"staff"}},
+	}, {
+		name: "e-mail with NUL",
+		doc:  `{"sub":"s","email":"alice@example.com\u0000"}`,
+		want: Identity{ID: "s"},
+	}, {
+		name: "e-mail with CR LF",
+		doc:  `{"sub":"s","email":"alice@example.com\r\nX-Admin: 1"}`,
+		want: Identity{ID: "s"},
+	}, {
+		name: "e-mail with white space around it",
+		doc:  `{"sub":"s","email":" alice@example.com"}`,
+		want: Identity{ID: "s"},
+	}, {
+		name:   "an absent e-mail falls back to the next path",
+		claims: Claims{Email: []string{"email", "mail"}},
+		doc:    `{"sub":"s","email":"evil@example.com\n","mail":"alice@example.com"}`,
+		want:   Identity{ID: "s", Email: "alice@example.com"},
+	}, {
+		name:   "attribute with a control character",
+		claims: Claims{Attributes: []Attribute{{Name: "Role", Paths: []string{"role"}}}},
+		doc:    `{"sub":"s","role":"admin\u0000"}`,
+		want:   Identity{ID: "s"},
+	}, {
+		name:   "CLAIM_VALUES never sees a cleaned value",
+		claims: Claims{Values: map[string]map[string]string{"groups": {"g-1": "admins"}}},
+		doc:    `{"sub":"s","groups":["g-1\u0000","g-1 "]}`,
+		want:   Identity{ID: "s"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tc.claims.WithDefaults().Map(decode(t, tc.doc))
+			if err != nil {
+				t.Fatalf("Map(%s) error: %v", tc.doc, err)
+			}
+			if !reflect.DeepEqual(*got, tc.want) {
+				t.Errorf("Map(%s) =\n%s\nwant\n%s", tc.doc, fmtIdentity(got), fmtIdentity(&tc.want))
+			}
+		})
+	}
+}
+
+// TestClaimsMapBadID: an id claim holding a control character fails the
+// sign-in, naming the claim, rather than naming someone else.
+func TestClaimsMapBadID(t *testing.T) {
+	t.Parallel()
+	for _, doc := range []string{
+		`{"sub":"1001\u0000"}`,
+		`{"sub":"10\r\n01"}`,
+		`{"sub":" 1001"}`,
+		`{"sub":"1001\t","id":"1001"}`, // not skipped for the next path
+	} {
+		id, err := Claims{}.WithDefaults().Map(decode(t, doc))
+		if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), `"sub"`) || !strings.Contains(err.Error(), "control character") {
+			t.Errorf("Map(%s) = %+v, %v; want ErrBadResponse naming the claim sub and the control character", doc, id, err)
+		}
 	}
 }

@@ -425,7 +425,10 @@ func (o *OIDC) Identify(ctx context.Context, t *Tokens) (*Identity, error) {
 		return nil, err
 	}
 	c := s.inner.cfg.Claims
-	id := c.identity(claims)
+	id, err := c.read(claims)
+	if err != nil {
+		return nil, withEndpoint(err, o.id, "token")
+	}
 	if s.hasUserinfo {
 		doc, err := s.inner.Userinfo(ctx, t)
 		if err != nil {
@@ -436,7 +439,11 @@ func (o *OIDC) Identify(ctx context.Context, t *Tokens) (*Identity, error) {
 				return nil, &Error{Provider: o.id, Endpoint: "userinfo", Kind: ErrRejected, Description: "userinfo sub differs from the ID token's"}
 			}
 		}
-		fill(id, c.identity(doc))
+		more, err := c.read(doc)
+		if err != nil {
+			return nil, withEndpoint(err, o.id, "userinfo")
+		}
+		fill(id, more)
 	}
 	if id.ID == "" && t.UserID != "" {
 		id.ID = c.value("id", cleanValue(t.UserID))

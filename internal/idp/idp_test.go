@@ -946,7 +946,8 @@ func TestValidate(t *testing.T) {
 			AutoApprove:    "carol",
 			Users:          []idp.User{{Username: "x"}, {ID: 1, Username: "x"}},
 			UserinfoStatus: 42,
-		}, []string{"ClientID", "ClientSecret", "ClientAuth", "UserinfoToken", "AutoApprove", "user 0: ID", "user 1: duplicate", "UserinfoStatus"}},
+			Hostile:        "no-such-set",
+		}, []string{"ClientID", "ClientSecret", "ClientAuth", "UserinfoToken", "AutoApprove", "user 0: ID", "user 1: duplicate", "UserinfoStatus", "Hostile"}},
 		{"body token needs POST", idp.Options{ClientID: "a", ClientSecret: "b", UserinfoToken: "body"}, []string{"UserinfoToken"}},
 	}
 	for _, tt := range tests {

@@ -127,10 +127,9 @@ func (c Claims) read(doc map[string]any) (*Identity, error) {
 	}
 	for _, p := range c.EmailVerified {
 		if v, ok := Lookup(doc, p); ok {
-			if b, ok := boolValue(v); ok {
-				id.EmailVerified = &b
-				break
-			}
+			b := verified(v)
+			id.EmailVerified = &b
+			break
 		}
 	}
 	for _, a := range c.Attributes {
@@ -417,25 +416,11 @@ func numberText(s string) string {
 	return out
 }
 
-// boolValue reads an e-mail verification flag: a JSON boolean, or
-// "true"/"false"/"1"/"0" as a string or number.
-func boolValue(v any) (bool, bool) {
-	if b, ok := v.(bool); ok {
-		return b, true
-	}
-	if _, isString := v.(string); !isString {
-		if _, isNumber := v.(json.Number); !isNumber {
-			return false, false
-		}
-	}
-	s, _ := stringValue(v)
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "1":
-		return true, true
-	case "false", "0":
-		return false, true
-	}
-	return false, false
+// verified reads an e-mail verification flag that is present: only the JSON
+// true and the string "true" mean verified; any other value ("no", "", 1,
+// [], an object, null) means not verified.
+func verified(v any) bool {
+	return v == true || v == "true"
 }
 
 // cleanValue returns s when it can be passed on exactly as the provider sent

@@ -491,3 +491,55 @@ func TestClaimsMapBadID(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailVerifiedValues: only true and "true" mean verified; a flag
+// present with any other value means unverified.
+func TestEmailVerifiedValues(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		flag string
+		want *bool
+	}{
+		{`true`, ptr(true)},
+		{`"true"`, ptr(true)},
+		{`false`, ptr(false)},
+		{`"false"`, ptr(false)},
+		{`"no"`, ptr(false)},
+		{`""`, ptr(false)},
+		{`[]`, ptr(false)},
+		{`[true]`, ptr(false)},
+		{`2`, ptr(false)},
+		{`1`, ptr(false)},
+		{`"1"`, ptr(false)},
+		{`"TRUE"`, ptr(false)},
+		{`" true"`, ptr(false)},
+		{`{}`, ptr(false)},
+		{`{"value":true}`, ptr(false)},
+		{`null`, ptr(false)},
+		{``, nil},
+	} {
+		doc := `{"sub":"s","email":"a@example.com"}`
+		if tc.flag != "" {
+			doc = `{"sub":"s","email":"a@example.com","email_verified":` + tc.flag + `}`
+		}
+		id, err := Claims{}.WithDefaults().Map(decode(t, doc))
+		if err != nil {
+			t.Fatalf("Map(%s): %v", doc, err)
+		}
+		if !reflect.DeepEqual(id.EmailVerified, tc.want) {
+			t.Errorf("Map(%s).EmailVerified = %s; want %s", doc, fmtBool(id.EmailVerified), fmtBool(tc.want))
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func fmtBool(b *bool) string {
+	if b == nil {
+		return "nil (no flag)"
+	}
+	if *b {
+		return "true"
+	}
+	return "false"
+}

@@ -120,5 +120,18 @@ func FuzzClaimsMap(f *testing.F) {
 				t.Errorf("Map(%q).%s = %q: invalid UTF-8 or control characters", data, field, s)
 			}
 		}
+		// Only true and "true" verify an address.
+		if id.EmailVerified != nil && *id.EmailVerified {
+			verified := false
+			for _, p := range claims.EmailVerified {
+				if v, ok := Lookup(doc, p); ok {
+					verified = v == true || v == "true"
+					break
+				}
+			}
+			if !verified {
+				t.Errorf("Map(%q).EmailVerified = true; want false", data)
+			}
+		}
 	})
 }

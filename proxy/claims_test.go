@@ -45,6 +45,15 @@ func TestHostileClaimValues(t *testing.T) {
 		{hostile: "id-crlf", wantStatus: 502, wantText: "control character"},
 		{hostile: "username-nul", wantStatus: 200, wantHeader: map[string]string{"X-Forwarded-Preferred-Username": ""}},
 		{hostile: "name-crlf", wantStatus: 200, wantHeader: map[string]string{"X-User-Name": "AliceX-User: admin"}},
+		// Only true and "true" verify an address: any other flag is "not verified".
+		{hostile: "verified-no", wantStatus: 403, wantText: "not verified"},
+		{hostile: "verified-empty", wantStatus: 403, wantText: "not verified"},
+		{hostile: "verified-array", wantStatus: 403, wantText: "not verified"},
+		{hostile: "verified-2", wantStatus: 403, wantText: "not verified"},
+		{hostile: "verified-1", wantStatus: 403, wantText: "not verified"},
+		{hostile: "verified-object", wantStatus: 403, wantText: "not verified"},
+		{hostile: "verified-null", wantStatus: 403, wantText: "not verified"},
+		{hostile: "verified-false-string", wantStatus: 403, wantText: "not verified"},
 	}
 	for _, tt := range tests {
 		if tt.proxy == "" {

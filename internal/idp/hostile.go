@@ -30,6 +30,14 @@ var hostileClaims = []Hostile{
 	{"id-crlf", map[string]any{"sub": "1001\r\n"}},
 	{"username-nul", map[string]any{"preferred_username": "alice\x00"}},
 	{"name-crlf", map[string]any{"name": "Alice\r\nX-User: admin"}},
+	{"verified-no", map[string]any{"email_verified": "no"}},
+	{"verified-empty", map[string]any{"email_verified": ""}},
+	{"verified-array", map[string]any{"email_verified": []any{}}},
+	{"verified-2", map[string]any{"email_verified": 2}},
+	{"verified-1", map[string]any{"email_verified": 1}},
+	{"verified-object", map[string]any{"email_verified": map[string]any{}}},
+	{"verified-null", map[string]any{"email_verified": nil}},
+	{"verified-false-string", map[string]any{"email_verified": "false"}},
 }
 
 // HostileClaims returns the hostile claim sets Options.Hostile can name.

@@ -106,6 +106,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"PORTCULLIS_TRUST_FORWARDED_HEADERS", c.TrustForwardedHeaders, false},
 		{"PORTCULLIS_TRUSTED_PROXIES", c.TrustedProxies, []netip.Prefix(nil)},
 		{"PORTCULLIS_ALLOW_UNVERIFIED_EMAIL", c.AllowUnverifiedEmail, false},
+		{"PORTCULLIS_USER_FROM", c.UserFrom, "auto"},
 		{"PORTCULLIS_PROVIDERS", c.ProviderIDs, []string(nil)},
 		{"PORTCULLIS_PROVIDER_TIMEOUT", c.ProviderTimeout, 10 * time.Second},
 		{"PORTCULLIS_UPSTREAM_TIMEOUT", c.UpstreamTimeout, time.Duration(0)},
@@ -346,6 +347,8 @@ func TestLoadProblems(t *testing.T) {
 			[]string{`PORTCULLIS_TOKEN_PARAMS: not a query string (a=1&b=2): invalid URL escape "%zz"`}},
 		{"claim id empty", with(minimal(), "PORTCULLIS_CLAIM_ID", " , "),
 			[]string{"PORTCULLIS_CLAIM_ID: must name at least one path"}},
+		{"user from", with(minimal(), "PORTCULLIS_USER_FROM", "preferred_username"),
+			[]string{`PORTCULLIS_USER_FROM: must be auto, email, id or username, got "preferred_username"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,6 +378,8 @@ func TestLoadAccepts(t *testing.T) {
 		{"logo path", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "/static/logo.svg")},
 		{"logo data", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "data:image/png;base64,iVBORw0KGgo=")},
 		{"empty value is unset", with(minimal(), "PORTCULLIS_LISTEN", "")},
+		{"user from, any case", with(minimal(), "PORTCULLIS_USER_FROM", " Email ")},
+		{"user from username", with(minimal(), "PORTCULLIS_USER_FROM", "username")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -810,5 +815,35 @@ func TestSettingsRedactURLsAndParams(t *testing.T) {
 		if !strings.Contains(all.String(), shown) {
 			t.Errorf("Settings() hides the harmless %q", shown)
 		}
+	}
+}
+
+// TestWarnings: what is allowed but risky is a warning, naming the
+// variable, for check and the start-up log.
+func TestWarnings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // each a prefix of one warning, in order
+	}{
+		{"none by default", minimal(), nil},
+		{"user from id", with(minimal(), "PORTCULLIS_USER_FROM", "id"), nil},
+		{"user from username", with(minimal(), "PORTCULLIS_USER_FROM", "Username"),
+			[]string{"PORTCULLIS_USER_FROM=username: X-User is the username claim"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := mustLoad(t, tt.env).Warnings()
+			if len(got) != len(tt.want) {
+				t.Fatalf("Warnings() = %q; want %d starting %q", got, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("Warnings()[%d] = %q; want it to start %q", i, got[i], w)
+				}
+			}
+		})
 	}
 }

@@ -276,6 +276,7 @@ func envFields(t reflect.Type) []envField {
 func (c *Config) normalize() {
 	c.SessionStore = strings.ToLower(strings.TrimSpace(c.SessionStore))
 	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
+	c.UserFrom = strings.ToLower(strings.TrimSpace(c.UserFrom))
 }
 
 func (p *Provider) normalize() {

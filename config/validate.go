@@ -61,6 +61,7 @@ func (c *Config) validate() error {
 		}
 	}
 
+	v.oneOf(n("USER_FROM"), c.UserFrom, "auto", "email", "id", "username")
 	v.nonNegative(n("REFRESH_SKEW"), c.RefreshSkew)
 	v.nonNegative(n("REFRESH_GRACE"), c.RefreshGrace)
 	for _, e := range c.AllowedEmails {

@@ -160,7 +160,7 @@ type Provider struct {
 	ClaimID            []string `env:"CLAIM_ID" envDefault:"sub,id" doc:"path(s) in the userinfo JSON (dot paths, first non-empty wins) of the unique user id; sign-in fails without it"`
 	ClaimEmail         []string `env:"CLAIM_EMAIL" envDefault:"email" doc:"path(s) of the e-mail address"`
 	ClaimEmailVerified []string `env:"CLAIM_EMAIL_VERIFIED" envDefault:"email_verified" doc:"path(s) of the e-mail verified flag"`
-	ClaimName          []string `env:"CLAIM_NAME" envDefault:"name" doc:"path(s) of the full name"`
+	ClaimName          []string `env:"CLAIM_NAME" envDefault:"name" doc:"path(s) of the full name; a path may join several with + (first_name+last_name), their values separated by a space"`
 	ClaimGivenName     []string `env:"CLAIM_GIVEN_NAME" envDefault:"given_name" doc:"path(s) of the given name"`
 	ClaimFamilyName    []string `env:"CLAIM_FAMILY_NAME" envDefault:"family_name" doc:"path(s) of the family name"`
 	ClaimUsername      []string `env:"CLAIM_USERNAME" envDefault:"preferred_username" doc:"path(s) of the username"`

@@ -186,20 +186,32 @@ func (c Claims) first(doc map[string]any, paths []string, name string) string {
 }
 
 // text is first for display names, which are shown rather than compared:
-// they are cleaned (see cleanText) instead of left out.
+// they are cleaned (see cleanText) instead of left out. A path that is not
+// a key may join several with "+" ("first_name+last_name"): their values,
+// separated by a space.
 func (c Claims) text(doc map[string]any, paths []string, name string) string {
 	for _, p := range paths {
-		v, ok := Lookup(doc, p)
-		if !ok {
-			continue
-		}
-		if s, ok := stringValue(v); ok {
-			if s = cleanText(s); s != "" {
-				return c.value(name, s)
-			}
+		if s := joinedText(doc, p); s != "" {
+			return c.value(name, s)
 		}
 	}
 	return ""
+}
+
+// joinedText is the cleaned display text at path, or at each of its
+// "+"-joined parts when path itself leads nowhere.
+func joinedText(doc map[string]any, path string) string {
+	if v, ok := Lookup(doc, path); ok || !strings.Contains(path, "+") {
+		s, _ := stringValue(v)
+		return cleanText(s)
+	}
+	var parts []string
+	for part := range strings.SplitSeq(path, "+") {
+		if s := joinedText(doc, part); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // value applies the CLAIM_VALUES of name to s.

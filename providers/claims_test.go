@@ -271,6 +271,21 @@ func TestClaimsMap(t *testing.T) {
 			"\"preferred_username\":\"admin\\u0000\",\"groups\":[\"a\\nb\",\"staff\"],\"role\":\"admin\\r\\n\",\"locale\":\"\xff\"}",
 		want: Identity{ID: "s", Name: "EveX-User: admin", GivenName: "Eve", Groups: []string{"staff"}, Locale: "\uFFFD"},
 	}, {
+		name:   "a name joined from parts",
+		claims: Claims{Name: []string{"first_name+last_name"}, GivenName: []string{"first_name"}, FamilyName: []string{"last_name"}},
+		doc:    `{"id":1,"first_name":"Ana","last_name":"Pérez","nickname":"ANAP123"}`,
+		want:   Identity{ID: "1", Name: "Ana Pérez", GivenName: "Ana", FamilyName: "Pérez"},
+	}, {
+		name:   "a name joined from the parts present",
+		claims: Claims{Name: []string{"first_name+last_name"}},
+		doc:    `{"id":1,"first_name":"Ana","last_name":null}`,
+		want:   Identity{ID: "1", Name: "Ana"},
+	}, {
+		name:   "a key with a plus is read as it is",
+		claims: Claims{Name: []string{"first+last"}},
+		doc:    `{"id":1,"first+last":"Literal","first":"A","last":"B"}`,
+		want:   Identity{ID: "1", Name: "Literal"},
+	}, {
 		name: "CLAIM_VALUES on fields and attributes",
 		claims: Claims{
 			Attributes: []Attribute{{Name: "Gender", Paths: []string{"gender"}}},

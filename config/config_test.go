@@ -513,6 +513,78 @@ func TestFileTwins(t *testing.T) {
 	}
 }
 
+// TestListFileTwins: the _FILE twin of a list variable holds one entry per
+// line or a comma list; blank lines and # comment lines are ignored
+// (oauth2-proxy's authenticated-emails-file is one address per line).
+func TestListFileTwins(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	emails := write("emails", "# people who may pass\nalice@example.com\n\n  bob@example.com  \r\n# carol@example.com left\ndave@example.com,erin@example.com\n")
+	groups := write("groups", "admins\nstaff\n")
+	proxies := write("proxies", "10.0.0.0/8\n# the load balancer\n192.0.2.7\n")
+	routes := write("routes", "GET=^/health$\n^/public/\n")
+	scopes := write("scopes", "openid\nemail profile\n")
+	c := mustLoad(t, with(minimal(),
+		"PORTCULLIS_ALLOWED_EMAILS_FILE", emails,
+		"PORTCULLIS_ALLOWED_GROUPS_FILE", groups,
+		"PORTCULLIS_TRUSTED_PROXIES_FILE", proxies,
+		"PORTCULLIS_SKIP_AUTH_ROUTES_FILE", routes,
+		"PORTCULLIS_SCOPES_FILE", scopes,
+	))
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"ALLOWED_EMAILS", c.AllowedEmails, []string{"alice@example.com", "bob@example.com", "dave@example.com", "erin@example.com"}},
+		{"ALLOWED_GROUPS", c.AllowedGroups, []string{"admins", "staff"}},
+		{"TRUSTED_PROXIES", c.TrustedProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}},
+		{"SKIP_AUTH_ROUTES", len(c.SkipAuthRoutes), 2},
+		{"SCOPES", c.Providers[0].Scopes, []string{"openid", "email", "profile"}},
+	} {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s from a file = %#v; want %#v", tc.name, tc.got, tc.want)
+		}
+	}
+	if len(c.SkipAuthRoutes) == 2 && (c.SkipAuthRoutes[0].String() != "GET=^/health$" || c.SkipAuthRoutes[1].String() != "^/public/") {
+		t.Errorf("SKIP_AUTH_ROUTES from a file = %v", c.SkipAuthRoutes)
+	}
+
+	// A secret's file is not a list: its value is kept whole.
+	secret := write("secret", "#not-a-comment-"+rawSecret+"\n")
+	if c := mustLoad(t, with(minimal(), "PORTCULLIS_COOKIE_SECRET", "", "PORTCULLIS_COOKIE_SECRET_FILE", secret)); c.CookieSecret != "#not-a-comment-"+rawSecret {
+		t.Errorf("COOKIE_SECRET from a file = %q; want the line as it is", c.CookieSecret)
+	}
+}
+
+// TestAllowedEmailsChecked: what is still not an address after splitting
+// is refused, naming the variable, so check can't say OK to a list that
+// refuses everyone.
+func TestAllowedEmailsChecked(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "emails")
+	if err := os.WriteFile(path, []byte("alice@example.com bob@example.com\nCarol <carol@example.com>\nbob\n@example.com\na@b@example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(getenv(with(minimal(), "PORTCULLIS_ALLOWED_EMAILS_FILE", path)))
+	want := []string{
+		`PORTCULLIS_ALLOWED_EMAILS: "alice@example.com bob@example.com" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS: "Carol <carol@example.com>" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS: "bob" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS: "@example.com" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS: "a@b@example.com" is not an e-mail address`,
+	}
+	if got := lines(err); !reflect.DeepEqual(got, want) {
+		t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestSeveralProviders(t *testing.T) {
 	t.Parallel()
 	m := map[string]string{

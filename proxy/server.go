@@ -432,17 +432,22 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 		s.log.Info("session ended: access token expired and there is no refresh token", "audit", "session_end", "provider", st.Provider, "user", st.User)
 		return nil, nil
 	}
+	// The function below runs once per grant at the provider, whichever
+	// requests (or replicas) share its outcome: grants are counted there.
 	fresh, err := s.refresher.Refresh(r.Context(), st, func(ctx context.Context, old *session.State) (*session.State, error) {
 		t, err := refresher.Refresh(ctx, &providers.Tokens{
 			AccessToken: old.AccessToken, RefreshToken: old.RefreshToken, IDToken: old.IDToken, Expiry: old.Expiry,
 		})
 		if err != nil {
+			result := "transient"
 			if errors.Is(err, providers.ErrDeadGrant) {
-				err = fmt.Errorf("%w: %w", session.ErrRefreshDead, err)
+				result, err = "invalid_grant", fmt.Errorf("%w: %w", session.ErrRefreshDead, err)
 			}
+			s.refreshResult(old.Provider, result)
 			s.log.Warn("token refresh failed", "provider", old.Provider, "user", old.User, "err", err)
 			return nil, err
 		}
+		s.refreshResult(old.Provider, "ok")
 		ns := *old // same identity, same sign-in time: a refresh never extends COOKIE_EXPIRE
 		ns.AccessToken, ns.RefreshToken, ns.IDToken, ns.Expiry = t.AccessToken, t.RefreshToken, t.IDToken, t.Expiry
 		if t.IDToken != "" && t.IDToken != old.IDToken {
@@ -465,7 +470,6 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 	})
 	switch {
 	case err == nil:
-		s.refreshResult(st.Provider, "ok")
 		if err := s.opts.Sessions.Save(w, r, fresh); err != nil {
 			s.log.Warn("save refreshed session", "provider", st.Provider, "err", err)
 			switch {
@@ -477,17 +481,12 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 		}
 		return fresh, nil
 	case errors.Is(err, errRenamed):
-		s.refreshResult(st.Provider, "ok")
 		s.log.Info("session ended: "+err.Error(), "audit", "session_end", "provider", st.Provider, "user", st.User)
 		return nil, nil
 	case errors.Is(err, session.ErrRefreshDead):
-		s.refreshResult(st.Provider, "invalid_grant")
 		s.log.Info("session ended: the provider refused the refresh token", "audit", "session_end", "provider", st.Provider, "user", st.User)
 		return nil, nil
 	default:
-		if !errors.Is(err, session.ErrRefreshBackoff) && !errors.Is(err, context.Canceled) {
-			s.refreshResult(st.Provider, "transient")
-		}
 		if s.now().Before(st.Expiry.Add(s.opts.RefreshGrace)) {
 			return st, nil // keep working within the grace; retried after the backoff
 		}
@@ -525,6 +524,8 @@ func (s *Server) renamed(p *Provider, id *providers.Identity, t *providers.Token
 // as the session (see renamed).
 var errRenamed = errors.New("the refreshed identity can't continue the session")
 
+// refreshResult counts one refresh grant at provider (or, with
+// no_refresh_token, a session that needed one and had none).
 func (s *Server) refreshResult(provider, result string) {
 	s.metrics.Refreshes.WithLabelValues(provider, result).Inc()
 }

@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/users"
@@ -285,6 +287,11 @@ func (tc userFromCase) idp() func(*idp.Options) {
 func (tc userFromCase) options() func(*proxy.Options) {
 	return func(o *proxy.Options) {
 		o.UserFrom = tc.userFrom
+		signer, err := assertion.NewSigner(assertion.Options{Issuer: "https://portcullis.example"})
+		if err != nil {
+			panic(err)
+		}
+		o.Assertions = signer
 		if tc.proxy != nil {
 			tc.proxy(o)
 		}
@@ -292,7 +299,8 @@ func (tc userFromCase) options() func(*proxy.Options) {
 }
 
 // check signs in from start and checks the X-User of tc in every place
-// that names the user: the upstream's X-User and X-Forwarded-User,
+// that names the user: the upstream's X-User and X-Forwarded-User, the
+// user of its X-Portcullis-Assertion (when assertions are on),
 // /oauth2/auth's X-Auth-Request-User and X-User, /oauth2/userinfo's user.
 func (tc userFromCase) check(t *testing.T, h *harness, start string) {
 	t.Helper()
@@ -316,6 +324,15 @@ func (tc userFromCase) check(t *testing.T, h *harness, start string) {
 	for _, k := range []string{"X-User", "X-Forwarded-User"} {
 		if got := e.Headers.Get(k); got != tc.want {
 			t.Errorf("upstream %s = %q; want %q", k, got, tc.want)
+		}
+	}
+	if raw := e.Headers.Get("X-Portcullis-Assertion"); raw != "" {
+		// The payload only: the signature is TestIdentityAssertion's business.
+		parts := strings.Split(raw, ".")
+		var claims struct{ User string }
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil || json.Unmarshal(payload, &claims) != nil || claims.User != tc.want {
+			t.Errorf("assertion user = %q (%v); want %q", claims.User, err, tc.want)
 		}
 	}
 	resp = b.get("/oauth2/auth")

@@ -59,6 +59,16 @@ func mustLoad(t *testing.T, m map[string]string) *Config {
 	return c
 }
 
+// writeFile writes content to dir/name and returns its path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func lines(err error) []string {
 	if err == nil {
 		return nil
@@ -440,13 +450,7 @@ func TestCookieSecret(t *testing.T) {
 func TestFileTwins(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	write := func(name, content string) string { return writeFile(t, dir, name, content) }
 	secretFile := write("cookie", rawSecret+"\n")
 	crlfFile := write("client", "from-file\r\n")
 	twoNewlines := write("id", "id\n\n")
@@ -519,13 +523,7 @@ func TestFileTwins(t *testing.T) {
 func TestListFileTwins(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	write := func(name, content string) string { return writeFile(t, dir, name, content) }
 	emails := write("emails", "# people who may pass\nalice@example.com\n\n  bob@example.com  \r\n# carol@example.com left\ndave@example.com,erin@example.com\n")
 	groups := write("groups", "admins\nstaff\n")
 	proxies := write("proxies", "10.0.0.0/8\n# the load balancer\n192.0.2.7\n")
@@ -568,10 +566,7 @@ func TestListFileTwins(t *testing.T) {
 // refuses everyone.
 func TestAllowedEmailsChecked(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "emails")
-	if err := os.WriteFile(path, []byte("alice@example.com bob@example.com\nCarol <carol@example.com>\nbob\n@example.com\na@b@example.com\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := writeFile(t, t.TempDir(), "emails", "alice@example.com bob@example.com\nCarol <carol@example.com>\nbob\n@example.com\na@b@example.com\n")
 	_, err := Load(getenv(with(minimal(), "PORTCULLIS_ALLOWED_EMAILS_FILE", path)))
 	want := []string{
 		`PORTCULLIS_ALLOWED_EMAILS: "alice@example.com bob@example.com" is not an e-mail address`,

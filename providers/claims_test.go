@@ -109,47 +109,33 @@ func TestNumberText(t *testing.T) {
 	}
 }
 
-// TestCleanValue: a value is passed on exactly as the provider sent it, or
-// not at all; it is never cleaned into another value.
-func TestCleanValue(t *testing.T) {
+// TestCleanValueAndText: a value is passed on exactly as the provider sent
+// it, or not at all (cleanValue: never cleaned into another value); display
+// text (names, messages) may lose its control characters (cleanText).
+func TestCleanValueAndText(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ in, want string }{
-		{"plain", "plain"},
-		{"Domain Admins", "Domain Admins"},
-		{"café", "café"},
-		{"ünïcode ✓", "ünïcode ✓"},
-		{"admins\x00", ""},
-		{"\tadmins", ""},
-		{"admins ", ""},
-		{" admins", ""},
-		{"admins\u00a0", ""}, // no-break space
-		{"Jane\r\nX-Admin: true", ""},
-		{"del\x7f", ""},
-		{"bad\xffutf8", ""},
-		{"", ""},
+	tests := []struct{ in, value, text string }{
+		{"plain", "plain", "plain"},
+		{"Domain Admins", "Domain Admins", "Domain Admins"},
+		{"caf\xc3\xa9", "café", "café"},
+		{"ünïcode ✓", "ünïcode ✓", "ünïcode ✓"},
+		{"admins\x00", "", "admins"},
+		{"\tadmins", "", "admins"},
+		{"admins ", "", "admins"},
+		{" admins", "", "admins"},
+		{"admins\u00a0", "", "admins"}, // no-break space
+		{"Jane\r\nX-Admin: true", "", "JaneX-Admin: true"},
+		{"nul\x00tab\tdel\x7f", "", "nultabdel"},
+		{"bad\xffutf8", "", "bad\uFFFDutf8"},
+		{" Jane Doe\n", "", "Jane Doe"},
+		{"", "", ""},
 	}
 	for _, tc := range tests {
-		if got := cleanValue(tc.in); got != tc.want {
-			t.Errorf("cleanValue(%q) = %q; want %q", tc.in, got, tc.want)
+		if got := cleanValue(tc.in); got != tc.value {
+			t.Errorf("cleanValue(%q) = %q; want %q", tc.in, got, tc.value)
 		}
-	}
-}
-
-// TestCleanText: display text (names, messages) may lose its control
-// characters.
-func TestCleanText(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ in, want string }{
-		{"plain", "plain"},
-		{"Jane\r\nX-Admin: true", "JaneX-Admin: true"},
-		{"nul\x00tab\tdel\x7f", "nultabdel"},
-		{"caf\xc3\xa9", "café"},
-		{"bad\xffutf8", "bad\uFFFDutf8"},
-		{" Jane Doe\n", "Jane Doe"},
-	}
-	for _, tc := range tests {
-		if got := cleanText(tc.in); got != tc.want {
-			t.Errorf("cleanText(%q) = %q; want %q", tc.in, got, tc.want)
+		if got := cleanText(tc.in); got != tc.text {
+			t.Errorf("cleanText(%q) = %q; want %q", tc.in, got, tc.text)
 		}
 	}
 }
@@ -174,12 +160,7 @@ func TestClaimsWithDefaults(t *testing.T) {
 func TestClaimsMap(t *testing.T) {
 	t.Parallel()
 	yes, no := true, false
-	tests := []struct {
-		name   string
-		claims Claims
-		doc    string
-		want   Identity
-	}{{
+	tests := []mapTest{{
 		name:   "OIDC standard claims",
 		claims: Claims{},
 		doc: `{"sub":"1101694844743862","name":"Jane Doe","given_name":"Jane","family_name":"Doe",
@@ -306,6 +287,20 @@ func TestClaimsMap(t *testing.T) {
 		doc:  `{"sub":"s","gender":"other"}`,
 		want: Identity{ID: "s", Attributes: map[string]string{"Gender": "other"}},
 	}}
+	runMapTests(t, tests)
+}
+
+// mapTest is one case of Claims.Map: claims (with their defaults) map doc
+// to want.
+type mapTest struct {
+	name   string
+	claims Claims
+	doc    string
+	want   Identity
+}
+
+func runMapTests(t *testing.T, tests []mapTest) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -431,12 +426,7 @@ func TestGroupsWithCommasDropped(t *testing.T) {
 // as absent. "admins\u0000", "\tadmins" and "admins " are not "admins".
 func TestClaimValuesNotCleaned(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		claims Claims
-		doc    string
-		want   Identity
-	}{{
+	tests := []mapTest{{
 		name: "groups dropped, not trimmed",
 		doc:  `{"sub":"s","groups":["admins\u0000","\tadmins","admins "," admins","adm\r\nins","admins\u007f","staff"]}`,
 		want: Identity{ID: "s", Groups: []string{"staff"}},
@@ -476,18 +466,7 @@ func TestClaimValuesNotCleaned(t *testing.T) {
 		doc:    `{"sub":"s","groups":["g-1\u0000","g-1 "]}`,
 		want:   Identity{ID: "s"},
 	}}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := tc.claims.WithDefaults().Map(decode(t, tc.doc))
-			if err != nil {
-				t.Fatalf("Map(%s) error: %v", tc.doc, err)
-			}
-			if !reflect.DeepEqual(*got, tc.want) {
-				t.Errorf("Map(%s) =\n%s\nwant\n%s", tc.doc, fmtIdentity(got), fmtIdentity(&tc.want))
-			}
-		})
-	}
+	runMapTests(t, tests)
 }
 
 // TestClaimsMapBadID: an id claim holding a control character fails the

@@ -1,11 +1,9 @@
 package proxy_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,14 +122,7 @@ func TestUserFromWithRegistry(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			reg, err := users.Open(context.Background(), filepath.Join(t.TempDir(), "users.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { reg.Close() })
-			if _, err := reg.Add(context.Background(), "a.smith", "alice@example.com", &users.Identity{Provider: "oauth2", ExternalID: "1001"}); err != nil {
-				t.Fatal(err)
-			}
+			reg := registryWithASmith(t)
 			more := tc.proxy
 			tc.proxy = func(o *proxy.Options) {
 				o.Registry = reg

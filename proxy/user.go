@@ -3,6 +3,7 @@ package proxy
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/session"
@@ -87,13 +88,26 @@ func (s *Server) trustedEmail(p *Provider, id *providers.Identity) bool {
 
 // nameableEmail reports whether an e-mail address can be an X-User: one
 // "@" with something on each side, no ":" before it (so it can't read as
-// a <provider id>:<user id>), no white space or control character.
+// a <provider id>:<user id>), no white space or control character. It
+// runs for every request (sameRule), so it reads e once.
 func nameableEmail(e string) bool {
-	at := strings.IndexByte(e, '@')
-	return at > 0 && at < len(e)-1 &&
-		strings.IndexByte(e[at+1:], '@') < 0 &&
-		strings.IndexByte(e[:at], ':') < 0 &&
-		!strings.ContainsFunc(e, func(r rune) bool { return r <= ' ' || r == 0x7f || unicode.IsSpace(r) })
+	at, wide := -1, false
+	for i := 0; i < len(e); i++ {
+		switch c := e[i]; {
+		case c <= ' ' || c == 0x7f:
+			return false
+		case c >= utf8.RuneSelf:
+			wide = true
+		case c == '@':
+			if at >= 0 {
+				return false
+			}
+			at = i
+		case c == ':' && at < 0:
+			return false
+		}
+	}
+	return at > 0 && at < len(e)-1 && !(wide && strings.ContainsFunc(e, unicode.IsSpace))
 }
 
 // idName writes a provider's user id as an X-User: <provider id>:<user id>

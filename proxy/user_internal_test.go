@@ -104,3 +104,44 @@ func FuzzUserName(f *testing.F) {
 		}
 	})
 }
+
+// TestNameableEmail: what an address must look like to be an X-User.
+func TestNameableEmail(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		email string
+		want  bool
+	}{
+		{"alice@example.com", true},
+		{"Alice.Smith+tag@example.co.uk", true},
+		{"jörg@bücher.example", true},
+		{"host@[IPv6:::1]", true}, // a ":" after the "@" is the domain's
+		{"", false},
+		{"alice", false},
+		{"@example.com", false},
+		{"alice@", false},
+		{"a@b@example.com", false},
+		{"oauth2:carol@example.com", false},
+		{"alice @example.com", false},
+		{"alice@example.com\n", false},
+		{"alice@example.com\u00a0", false},
+		{"al\u2003ice@example.com", false},
+	} {
+		if got := nameableEmail(tc.email); got != tc.want {
+			t.Errorf("nameableEmail(%q) = %v; want %v", tc.email, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkSameRule is what USER_FROM adds to every request with a
+// session: sameRule for an address-named session (auto's common case).
+func BenchmarkSameRule(b *testing.B) {
+	s := namingServers(b)[UserFromAuto][0]
+	st := benchState(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !s.sameRule(st) {
+			b.Fatal("sameRule = false for the benchmark's session")
+		}
+	}
+}

@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -202,7 +203,7 @@ func TestSessionsUnderAnotherRule(t *testing.T) {
 			h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.UserFrom = tc.userFrom }})
 			c := h.browser()
 			c.header = http.Header{"Accept": {"application/json"}}
-			c.cookies = b.cookies
+			c.cookies = maps.Clone(b.cookies) // its own: a refused session's cookie is cleared
 			resp := c.get("/")
 			readBody(t, resp)
 			if resp.StatusCode != tc.want {

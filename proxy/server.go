@@ -168,6 +168,11 @@ func New(opts Options) (*Server, error) {
 	if opts.Sessions == nil {
 		return nil, errors.New("proxy: no session store")
 	}
+	switch opts.UserFrom {
+	case "", UserFromAuto, UserFromEmail, UserFromID, UserFromUsername:
+	default:
+		return nil, fmt.Errorf("proxy: unknown UserFrom %q", opts.UserFrom)
+	}
 	s := &Server{
 		opts:       opts,
 		log:        opts.Logger,

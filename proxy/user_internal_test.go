@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +144,17 @@ func BenchmarkSameRule(b *testing.B) {
 		if !s.sameRule(st) {
 			b.Fatal("sameRule = false for the benchmark's session")
 		}
+	}
+}
+
+// TestUnknownUserFrom: a UserFrom the SPEC doesn't name is a mistake in
+// the wiring, not auto.
+func TestUnknownUserFrom(t *testing.T) {
+	t.Parallel()
+	s := namingServers(t)[UserFromAuto][0]
+	opts := s.opts
+	opts.UserFrom = "Email"
+	if _, err := New(opts); err == nil || !strings.Contains(err.Error(), `"Email"`) {
+		t.Errorf("New with UserFrom %q = %v; want an error naming it", opts.UserFrom, err)
 	}
 }

@@ -184,30 +184,37 @@ func TestUserFromMachineClients(t *testing.T) {
 // X-User: it is not a session here, and the user signs in again.
 func TestSessionsUnderAnotherRule(t *testing.T) {
 	t.Parallel()
-	old := newHarness(t, setup{proxy: func(o *proxy.Options) { o.UserFrom = proxy.UserFromUsername }})
-	b := old.browser()
-	if got := b.signIn("/").Headers.Get("X-User"); got != "alice" {
-		t.Fatalf("USER_FROM=username: X-User = %q; want alice", got)
+	// The sessions of alice made under username (X-User alice, as before
+	// USER_FROM) and under email (X-User alice@example.com).
+	jars := map[proxy.UserFrom]map[string]*http.Cookie{}
+	for uf, want := range map[proxy.UserFrom]string{proxy.UserFromUsername: "alice", proxy.UserFromEmail: "alice@example.com"} {
+		b := newHarness(t, setup{proxy: func(o *proxy.Options) { o.UserFrom = uf }}).browser()
+		if got := b.signIn("/").Headers.Get("X-User"); got != want {
+			t.Fatalf("USER_FROM=%s: X-User = %q; want %q", uf, got, want)
+		}
+		jars[uf] = b.cookies
 	}
 	for _, tc := range []struct {
-		userFrom proxy.UserFrom
-		want     int
+		madeUnder, userFrom proxy.UserFrom
+		want                int
 	}{
-		{proxy.UserFromUsername, http.StatusOK},
-		{proxy.UserFromAuto, http.StatusUnauthorized},
-		{proxy.UserFromID, http.StatusUnauthorized},
-		{proxy.UserFromEmail, http.StatusUnauthorized},
+		{proxy.UserFromUsername, proxy.UserFromUsername, http.StatusOK},
+		{proxy.UserFromUsername, proxy.UserFromAuto, http.StatusUnauthorized},
+		{proxy.UserFromUsername, proxy.UserFromID, http.StatusUnauthorized},
+		{proxy.UserFromUsername, proxy.UserFromEmail, http.StatusUnauthorized},
+		{proxy.UserFromEmail, proxy.UserFromAuto, http.StatusOK}, // the name auto gives it too
+		{proxy.UserFromEmail, proxy.UserFromID, http.StatusUnauthorized},
 	} {
-		t.Run(string(tc.userFrom), func(t *testing.T) {
+		t.Run(string(tc.madeUnder)+" under "+string(tc.userFrom), func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.UserFrom = tc.userFrom }})
 			c := h.browser()
 			c.header = http.Header{"Accept": {"application/json"}}
-			c.cookies = maps.Clone(b.cookies) // its own: a refused session's cookie is cleared
+			c.cookies = maps.Clone(jars[tc.madeUnder]) // its own: a refused session's cookie is cleared
 			resp := c.get("/")
 			readBody(t, resp)
 			if resp.StatusCode != tc.want {
-				t.Errorf("a USER_FROM=username session under USER_FROM=%s = %d; want %d", tc.userFrom, resp.StatusCode, tc.want)
+				t.Errorf("a USER_FROM=%s session under USER_FROM=%s = %d; want %d", tc.madeUnder, tc.userFrom, resp.StatusCode, tc.want)
 			}
 			if tc.want == http.StatusOK {
 				return

@@ -152,7 +152,7 @@ func TestProviderKilledMidFlow(t *testing.T) {
 		return resp, string(b)
 	}
 	signedIn := browser()
-	if _, body := get(signedIn, base+"/"); body != "hello alice" {
+	if _, body := get(signedIn, base+"/"); body != "hello alice@example.com" {
 		t.Fatalf("sign-in: %q", body)
 	}
 	// A second user gets as far as the provider's redirect to our callback…
@@ -175,7 +175,7 @@ func TestProviderKilledMidFlow(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "could not complete the sign-in") {
 		t.Errorf("callback with the provider down = %d:\n%s", resp.StatusCode, body)
 	}
-	if _, body := get(signedIn, base+"/still"); body != "hello alice" {
+	if _, body := get(signedIn, base+"/still"); body != "hello alice@example.com" {
 		t.Errorf("signed-in user with the provider down got %q", body)
 	}
 }

@@ -16,8 +16,9 @@ import (
 )
 
 // demo runs the development provider and a demo app on loopback, and the
-// proxy in front of the app, configured for each other. Settings from the
-// environment (PORTCULLIS_LISTEN, say) still apply where given.
+// proxy in front of the app, configured for each other. PORTCULLIS_LISTEN,
+// PORTCULLIS_USER_FROM and PORTCULLIS_LOG_* from the environment still
+// apply where given.
 func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	clientSecret := randomSecret()
 	provider := idp.New(idp.Options{ClientID: "portcullis-demo", ClientSecret: clientSecret, OIDC: true})
@@ -62,7 +63,7 @@ func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 		if v, ok := env[key]; ok {
 			return v
 		}
-		if strings.HasPrefix(key, "PORTCULLIS_LOG_") {
+		if strings.HasPrefix(key, "PORTCULLIS_LOG_") || key == "PORTCULLIS_USER_FROM" {
 			return getenv(key)
 		}
 		return ""
@@ -70,6 +71,7 @@ func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 	return serve(ctx, demoEnv, stderr, func(addr string) {
 		fmt.Fprintf(stdout, "\nPortcullis demo is running. Open http://%s/ in your browser.\n", addr)
 		fmt.Fprintf(stdout, "Sign in as alice or bob at the development provider; the demo app shows the headers Portcullis sent it.\n")
+		fmt.Fprintf(stdout, "X-User is the user's e-mail address, which the provider vouches for (PORTCULLIS_USER_FROM=auto; try id or username).\n")
 		fmt.Fprintf(stdout, "Press Ctrl-C to stop.\n\n")
 	})
 }

@@ -60,6 +60,8 @@ func TestRunExitCodes(t *testing.T) {
 	})
 	registry := validEnv()
 	registry["PORTCULLIS_USERS_DB"] = corrupt
+	userFromUsername := validEnv()
+	userFromUsername["PORTCULLIS_USER_FROM"] = "username"
 	tests := []struct {
 		name     string
 		args     []string
@@ -74,8 +76,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, nil, 2, nil, []string{`unknown command "frobnicate"`}, nil},
 		{"extra argument", []string{"version", "x"}, nil, 2, nil, []string{"takes no arguments"}, nil},
 		{"check ok", []string{"check"}, validEnv(), 0,
-			[]string{"PORTCULLIS_CLIENT_SECRET=[redacted]", "PORTCULLIS_COOKIE_SECRET=[redacted]", "PORTCULLIS_LISTEN=127.0.0.1:0", "configuration OK"},
-			nil, []string{"very-secret-client-secret", "0123456789abcdef0123456789abcdef"}},
+			[]string{"PORTCULLIS_CLIENT_SECRET=[redacted]", "PORTCULLIS_COOKIE_SECRET=[redacted]", "PORTCULLIS_LISTEN=127.0.0.1:0", "PORTCULLIS_USER_FROM=auto", "configuration OK"},
+			nil, []string{"very-secret-client-secret", "0123456789abcdef0123456789abcdef", "warning:"}},
+		{"check warns about USER_FROM=username", []string{"check"}, userFromUsername, 0,
+			[]string{"warning: PORTCULLIS_USER_FROM=username: X-User is the username claim", "configuration OK"}, nil, nil},
 		{"check lists every problem", []string{"check"}, bad, 1, nil, []string{
 			"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 5 characters",
 			"PORTCULLIS_COOKIE_EXPIRE:", "PORTCULLIS_UPSTREAM:", "PORTCULLIS_CLIENT_ID:", "PORTCULLIS_TOKEN_URL:",
@@ -167,6 +171,33 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 }
 
+// TestServeLogsWarnings: what check warns about, the start-up log warns
+// about too.
+func TestServeLogsWarnings(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env := validEnv()
+	env["PORTCULLIS_USER_FROM"] = "username"
+	env["PORTCULLIS_LOG_FORMAT"] = "text"
+	started := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs syncBuffer
+	go func() { done <- serve(ctx, envMap(env), &logs, func(a string) { started <- a }) }()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("serve returned early: %v\n%s", err, logs.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	cancel()
+	<-done
+	if want := "level=WARN msg=\"PORTCULLIS_USER_FROM=username: X-User is the username claim"; !strings.Contains(logs.String(), want) {
+		t.Errorf("start-up log lacks %q:\n%s", want, logs.String())
+	}
+}
+
 // TestDemo runs `portcullis demo` and signs in as alice through the
 // development provider's page, as a new user would.
 func TestDemo(t *testing.T) {
@@ -229,7 +260,7 @@ func TestDemo(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `Hello, <span id="user">alice</span>!`) {
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `Hello, <span id="user">alice@example.com</span>!`) {
 		t.Fatalf("after signing in: %d at %s:\n%s", resp.StatusCode, resp.Request.URL, body)
 	}
 	if !strings.Contains(string(body), "alice@example.com") {

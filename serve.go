@@ -53,6 +53,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	out := newBufferedLog(stderr, 200*time.Millisecond)
 	defer out.Close()
 	log := newLogger(cfg, out)
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	redis.SetLogger(redisLogger{log}) // go-redis logs through a package global
 	m := metrics.New()
 	var reg *users.Registry
@@ -179,6 +182,9 @@ func check(getenv func(string) string, stdout io.Writer) error {
 	}
 	if err := checkDiscovery(cfg, stdout); err != nil {
 		return err
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(stdout, "warning: "+w)
 	}
 	fmt.Fprintln(stdout, "configuration OK")
 	return nil

@@ -139,6 +139,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		TrustedProxies:         cfg.TrustedProxies,
 		AllowedRedirectDomains: cfg.AllowedRedirectDomains,
 		AllowUnverifiedEmail:   cfg.AllowUnverifiedEmail,
+		UserFrom:               proxy.UserFrom(cfg.UserFrom),
 		ValidateExternalToken:  cfg.ValidateExternalToken,
 		RefreshSkew:            cfg.RefreshSkew,
 		RefreshGrace:           cfg.RefreshGrace,

@@ -73,6 +73,7 @@ type Config struct {
 	TrustForwardedHeaders bool           `env:"TRUST_FORWARDED_HEADERS" envDefault:"false" doc:"honour X-Forwarded-Proto/Host/Uri/Method from the peer"`
 	TrustedProxies        []netip.Prefix `env:"TRUSTED_PROXIES" refDefault:"— (any peer, when trusting is on)" doc:"comma list of CIDRs or IPs of peers whose X-Forwarded-* are honoured"`
 	AllowUnverifiedEmail  bool           `env:"ALLOW_UNVERIFIED_EMAIL" envDefault:"false" doc:"admit users whose provider says their e-mail is not verified"`
+	UserFrom              string         `env:"USER_FROM" envDefault:"auto" doc:"what X-User (and X-Forwarded-User, X-Auth-Request-User, the assertion's user) is: auto (the registry's user name; else an e-mail address the provider vouches for; else the provider's user id, written PROVIDER_ID:USER_ID with several providers), email (sign-in refused without such an address), id (the provider's user id, PROVIDER_ID:USER_ID with several providers) or username (the username claim, else as auto; users can change it at many providers, so check and the start-up log warn)"`
 
 	// ProviderIDs is PORTCULLIS_PROVIDERS as given; Providers is the result.
 	ProviderIDs       []string      `env:"PROVIDERS" doc:"comma list of provider ids (lower-case letters and digits) for several providers; each is then configured with PORTCULLIS_<ID>_ variables"`
@@ -159,7 +160,7 @@ type Provider struct {
 	ClaimID            []string `env:"CLAIM_ID" envDefault:"sub,id" doc:"path(s) in the userinfo JSON (dot paths, first non-empty wins) of the unique user id; sign-in fails without it"`
 	ClaimEmail         []string `env:"CLAIM_EMAIL" envDefault:"email" doc:"path(s) of the e-mail address"`
 	ClaimEmailVerified []string `env:"CLAIM_EMAIL_VERIFIED" envDefault:"email_verified" doc:"path(s) of the e-mail verified flag"`
-	ClaimName          []string `env:"CLAIM_NAME" envDefault:"name" doc:"path(s) of the full name"`
+	ClaimName          []string `env:"CLAIM_NAME" envDefault:"name" doc:"path(s) of the full name; a path may join several with + (first_name+last_name), their values separated by a space"`
 	ClaimGivenName     []string `env:"CLAIM_GIVEN_NAME" envDefault:"given_name" doc:"path(s) of the given name"`
 	ClaimFamilyName    []string `env:"CLAIM_FAMILY_NAME" envDefault:"family_name" doc:"path(s) of the family name"`
 	ClaimUsername      []string `env:"CLAIM_USERNAME" envDefault:"preferred_username" doc:"path(s) of the username"`

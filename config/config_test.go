@@ -59,6 +59,16 @@ func mustLoad(t *testing.T, m map[string]string) *Config {
 	return c
 }
 
+// writeFile writes content to dir/name and returns its path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func lines(err error) []string {
 	if err == nil {
 		return nil
@@ -106,6 +116,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"PORTCULLIS_TRUST_FORWARDED_HEADERS", c.TrustForwardedHeaders, false},
 		{"PORTCULLIS_TRUSTED_PROXIES", c.TrustedProxies, []netip.Prefix(nil)},
 		{"PORTCULLIS_ALLOW_UNVERIFIED_EMAIL", c.AllowUnverifiedEmail, false},
+		{"PORTCULLIS_USER_FROM", c.UserFrom, "auto"},
 		{"PORTCULLIS_PROVIDERS", c.ProviderIDs, []string(nil)},
 		{"PORTCULLIS_PROVIDER_TIMEOUT", c.ProviderTimeout, 10 * time.Second},
 		{"PORTCULLIS_UPSTREAM_TIMEOUT", c.UpstreamTimeout, time.Duration(0)},
@@ -346,6 +357,8 @@ func TestLoadProblems(t *testing.T) {
 			[]string{`PORTCULLIS_TOKEN_PARAMS: not a query string (a=1&b=2): invalid URL escape "%zz"`}},
 		{"claim id empty", with(minimal(), "PORTCULLIS_CLAIM_ID", " , "),
 			[]string{"PORTCULLIS_CLAIM_ID: must name at least one path"}},
+		{"user from", with(minimal(), "PORTCULLIS_USER_FROM", "preferred_username"),
+			[]string{`PORTCULLIS_USER_FROM: must be auto, email, id or username, got "preferred_username"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,6 +388,8 @@ func TestLoadAccepts(t *testing.T) {
 		{"logo path", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "/static/logo.svg")},
 		{"logo data", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "data:image/png;base64,iVBORw0KGgo=")},
 		{"empty value is unset", with(minimal(), "PORTCULLIS_LISTEN", "")},
+		{"user from, any case", with(minimal(), "PORTCULLIS_USER_FROM", " Email ")},
+		{"user from username", with(minimal(), "PORTCULLIS_USER_FROM", "username")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -435,13 +450,7 @@ func TestCookieSecret(t *testing.T) {
 func TestFileTwins(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	write := func(name, content string) string { return writeFile(t, dir, name, content) }
 	secretFile := write("cookie", rawSecret+"\n")
 	crlfFile := write("client", "from-file\r\n")
 	twoNewlines := write("id", "id\n\n")
@@ -505,6 +514,69 @@ func TestFileTwins(t *testing.T) {
 				t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestListFileTwins: the _FILE twin of a list variable holds one entry per
+// line or a comma list; blank lines and # comment lines are ignored
+// (oauth2-proxy's authenticated-emails-file is one address per line).
+func TestListFileTwins(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string { return writeFile(t, dir, name, content) }
+	emails := write("emails", "# people who may pass\nalice@example.com\n\n  bob@example.com  \r\n# carol@example.com left\ndave@example.com,erin@example.com\n")
+	groups := write("groups", "admins\nstaff\n")
+	proxies := write("proxies", "10.0.0.0/8\n# the load balancer\n192.0.2.7\n")
+	routes := write("routes", "GET=^/health$\n^/public/\n")
+	scopes := write("scopes", "openid\nemail profile\n")
+	c := mustLoad(t, with(minimal(),
+		"PORTCULLIS_ALLOWED_EMAILS_FILE", emails,
+		"PORTCULLIS_ALLOWED_GROUPS_FILE", groups,
+		"PORTCULLIS_TRUSTED_PROXIES_FILE", proxies,
+		"PORTCULLIS_SKIP_AUTH_ROUTES_FILE", routes,
+		"PORTCULLIS_SCOPES_FILE", scopes,
+	))
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"ALLOWED_EMAILS", c.AllowedEmails, []string{"alice@example.com", "bob@example.com", "dave@example.com", "erin@example.com"}},
+		{"ALLOWED_GROUPS", c.AllowedGroups, []string{"admins", "staff"}},
+		{"TRUSTED_PROXIES", c.TrustedProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}},
+		{"SKIP_AUTH_ROUTES", len(c.SkipAuthRoutes), 2},
+		{"SCOPES", c.Providers[0].Scopes, []string{"openid", "email", "profile"}},
+	} {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s from a file = %#v; want %#v", tc.name, tc.got, tc.want)
+		}
+	}
+	if len(c.SkipAuthRoutes) == 2 && (c.SkipAuthRoutes[0].String() != "GET=^/health$" || c.SkipAuthRoutes[1].String() != "^/public/") {
+		t.Errorf("SKIP_AUTH_ROUTES from a file = %v", c.SkipAuthRoutes)
+	}
+
+	// A secret's file is not a list: its value is kept whole.
+	secret := write("secret", "#not-a-comment-"+rawSecret+"\n")
+	if c := mustLoad(t, with(minimal(), "PORTCULLIS_COOKIE_SECRET", "", "PORTCULLIS_COOKIE_SECRET_FILE", secret)); c.CookieSecret != "#not-a-comment-"+rawSecret {
+		t.Errorf("COOKIE_SECRET from a file = %q; want the line as it is", c.CookieSecret)
+	}
+}
+
+// TestAllowedEmailsChecked: what is still not an address after splitting
+// is refused, naming the variable, so check can't say OK to a list that
+// refuses everyone.
+func TestAllowedEmailsChecked(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, t.TempDir(), "emails", "alice@example.com bob@example.com\nCarol <carol@example.com>\nbob\n@example.com\na@b@example.com\n")
+	_, err := Load(getenv(with(minimal(), "PORTCULLIS_ALLOWED_EMAILS_FILE", path)))
+	want := []string{
+		`PORTCULLIS_ALLOWED_EMAILS: "alice@example.com bob@example.com" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS: "Carol <carol@example.com>" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS: "bob" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS: "@example.com" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS: "a@b@example.com" is not an e-mail address`,
+	}
+	if got := lines(err); !reflect.DeepEqual(got, want) {
+		t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -810,5 +882,35 @@ func TestSettingsRedactURLsAndParams(t *testing.T) {
 		if !strings.Contains(all.String(), shown) {
 			t.Errorf("Settings() hides the harmless %q", shown)
 		}
+	}
+}
+
+// TestWarnings: what is allowed but risky is a warning, naming the
+// variable, for check and the start-up log.
+func TestWarnings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // each a prefix of one warning, in order
+	}{
+		{"none by default", minimal(), nil},
+		{"user from id", with(minimal(), "PORTCULLIS_USER_FROM", "id"), nil},
+		{"user from username", with(minimal(), "PORTCULLIS_USER_FROM", "Username"),
+			[]string{"PORTCULLIS_USER_FROM=username: X-User is the username claim"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := mustLoad(t, tt.env).Warnings()
+			if len(got) != len(tt.want) {
+				t.Fatalf("Warnings() = %q; want %d starting %q", got, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("Warnings()[%d] = %q; want it to start %q", i, got[i], w)
+				}
+			}
+		})
 	}
 }

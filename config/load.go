@@ -31,7 +31,7 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error)) (*C
 	if err != nil {
 		return nil, err
 	}
-	parsed := parse(c, Prefix, r.environment(keys))
+	parsed := parse(c, Prefix, r.environment(keys, listKeys(c, Prefix)))
 	c.normalize()
 	routes, routeProblems := r.readRoutes()
 	c.Routes = routes
@@ -43,7 +43,7 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error)) (*C
 			if err != nil {
 				return nil, err
 			}
-			m := r.environment(keys)
+			m := r.environment(keys, listKeys(&p, p.Prefix))
 			parsed = append(parsed, parse(&p, p.Prefix, m)...)
 			p.Explicit = map[string]bool{}
 			for k := range m {
@@ -119,8 +119,10 @@ type reader struct {
 }
 
 // environment asks getenv for each key and its _FILE twin and returns the
-// keys that have a value. Empty values count as unset.
-func (r *reader) environment(keys []string) map[string]string {
+// keys that have a value. Empty values count as unset. The file of a key in
+// lists (a list variable) holds one entry per line or a comma list (see
+// listFile).
+func (r *reader) environment(keys []string, lists map[string]bool) map[string]string {
 	m := map[string]string{}
 	for _, k := range keys {
 		fk := k + "_FILE"
@@ -141,7 +143,9 @@ func (r *reader) environment(keys []string) map[string]string {
 				continue
 			}
 			s := string(b)
-			if t, ok := strings.CutSuffix(s, "\r\n"); ok {
+			if lists[k] {
+				s = listFile(s)
+			} else if t, ok := strings.CutSuffix(s, "\r\n"); ok {
 				s = t
 			} else {
 				s = strings.TrimSuffix(s, "\n")
@@ -151,6 +155,34 @@ func (r *reader) environment(keys []string) map[string]string {
 			}
 		case v != "":
 			m[k] = v
+		}
+	}
+	return m
+}
+
+// listFile turns the content of a list variable's _FILE twin into the
+// variable's comma list: each line is one entry or a comma list of them,
+// and blank lines and lines starting with # are left out (oauth2-proxy's
+// authenticated-emails-file has one address per line).
+func listFile(s string) string {
+	var entries []string
+	for line := range strings.Lines(s) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		entries = append(entries, line)
+	}
+	return strings.Join(entries, ",")
+}
+
+// listKeys returns the full names of the list variables (slices, written
+// as comma lists) that v's struct declares.
+func listKeys(v any, prefix string) map[string]bool {
+	m := map[string]bool{}
+	for _, f := range envFields(reflect.TypeOf(v).Elem()) {
+		if f.Type.Kind() == reflect.Slice {
+			m[prefix+f.key] = true
 		}
 	}
 	return m
@@ -276,6 +308,7 @@ func envFields(t reflect.Type) []envField {
 func (c *Config) normalize() {
 	c.SessionStore = strings.ToLower(strings.TrimSpace(c.SessionStore))
 	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
+	c.UserFrom = strings.ToLower(strings.TrimSpace(c.UserFrom))
 }
 
 func (p *Provider) normalize() {

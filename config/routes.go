@@ -59,7 +59,7 @@ func (r *reader) readRoutes() ([]RouteRule, []error) {
 	)
 	for n := 1; n <= maxRoutes; n++ {
 		name := Prefix + "ROUTE_" + strconv.Itoa(n)
-		m := r.environment([]string{name})
+		m := r.environment([]string{name}, nil)
 		raw, ok := m[name]
 		if !ok || strings.TrimSpace(raw) == "" {
 			continue

@@ -204,7 +204,10 @@ func Reference() string {
 		"`PORTCULLIS_PROVIDERS` (`PORTCULLIS_CORP_CLIENT_ID`).\n\n" +
 		"Every variable has a `_FILE` twin (`PORTCULLIS_CLIENT_SECRET_FILE=/run/secrets/client`): " +
 		"the value is read from that file, less one trailing newline. Setting both a variable " +
-		"and its twin is an error. Lists are comma-separated; durations use Go syntax (`90s`, `168h`).\n")
+		"and its twin is an error. Lists are comma-separated; the `_FILE` twin of a list holds one entry " +
+		"per line or a comma list, and blank lines and lines starting with `#` are left out " +
+		"(`PORTCULLIS_ALLOWED_EMAILS_FILE` in oauth2-proxy's one-address-per-line format works as it is). " +
+		"Durations use Go syntax (`90s`, `168h`).\n")
 	return b.String()
 }
 

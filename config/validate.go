@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // validate checks c as parsed. It is pure: no I/O, no change to c. The
@@ -61,10 +62,11 @@ func (c *Config) validate() error {
 		}
 	}
 
+	v.oneOf(n("USER_FROM"), c.UserFrom, "auto", "email", "id", "username")
 	v.nonNegative(n("REFRESH_SKEW"), c.RefreshSkew)
 	v.nonNegative(n("REFRESH_GRACE"), c.RefreshGrace)
 	for _, e := range c.AllowedEmails {
-		if i := strings.LastIndexByte(e, '@'); i <= 0 || i == len(e)-1 {
+		if !isEmail(e) {
 			v.add(n("ALLOWED_EMAILS"), "%q is not an e-mail address", e)
 		}
 	}
@@ -250,6 +252,18 @@ func (v *validator) cookie(c *Config) {
 	if c.CookieSameSite == http.SameSiteNoneMode && !c.CookieSecure {
 		v.add(n("COOKIE_SAMESITE"), "none requires %s=true", n("COOKIE_SECURE"))
 	}
+}
+
+// isEmail reports whether s reads as one bare e-mail address: one "@" with
+// something on each side, and no white space, control character, comma,
+// quote or angle bracket ("Carol <carol@example.com>" and two addresses on
+// one line are not one address).
+func isEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && strings.Count(s, "@") == 1 &&
+		!strings.ContainsFunc(s, func(r rune) bool {
+			return r <= ' ' || r == 0x7f || unicode.IsSpace(r) || strings.ContainsRune(",;<>\"()[]", r)
+		})
 }
 
 // isToken reports whether s is an RFC 6265 cookie-name (an RFC 2616 token).

@@ -56,8 +56,8 @@ func TestBrowserSignInThroughNginx(t *testing.T) {
 		t.Fatalf("sign in as alice: %v", err)
 	}
 	user, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#user")))
-	if err != nil || user != "alice" {
-		t.Errorf("the app's page shows user %q (%v); want alice", user, err)
+	if err != nil || user != "alice@example.com" {
+		t.Errorf("the app's page shows user %q (%v); want alice@example.com", user, err)
 	}
 	email, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#email")))
 	if email != "alice@example.com" {

@@ -78,7 +78,7 @@ func TestForwardAuthAsIngressesAsk(t *testing.T) {
 				if w.Code != http.StatusOK {
 					t.Fatalf("signed in: %s %s = %d; want 200", c.method, c.target, w.Code)
 				}
-				for k, want := range map[string]string{"X-User": "alice", "X-Email": "alice@example.com", "X-User-Groups": "admins,staff"} {
+				for k, want := range map[string]string{"X-User": "alice@example.com", "X-Email": "alice@example.com", "X-User-Groups": "admins,staff"} {
 					if got := w.Header().Get(k); got != want {
 						t.Errorf("signed in: %s = %q; want %q", k, got, want)
 					}

@@ -318,7 +318,7 @@ func authServer(tb testing.TB, opts func(*proxy.Options)) (*proxy.Server, []*htt
 	err = store.Save(rec, httptest.NewRequest("GET", "/", nil), &session.State{
 		Provider:     "oauth2",
 		UserID:       "1001",
-		User:         "alice",
+		User:         "alice@example.com", // USER_FROM=auto: the verified address
 		Email:        "alice@example.com",
 		Name:         "Alice Example",
 		GivenName:    "Alice",

@@ -87,7 +87,7 @@ func TestNginxSignIn(t *testing.T) {
 func checkIdentity(t *testing.T, e echo) {
 	t.Helper()
 	for k, want := range map[string]string{
-		"X-User":                         "alice",
+		"X-User":                         "alice@example.com",
 		"X-User-Id":                      "1001",
 		"X-User-Provider":                "oauth2",
 		"X-Email":                        "alice@example.com",
@@ -95,7 +95,7 @@ func checkIdentity(t *testing.T, e echo) {
 		"X-User-Given-Name":              "Alice",
 		"X-User-Family-Name":             "Example",
 		"X-User-Groups":                  "admins,staff",
-		"X-Forwarded-User":               "alice",
+		"X-Forwarded-User":               "alice@example.com",
 		"X-Forwarded-Email":              "alice@example.com",
 		"X-Forwarded-Preferred-Username": "alice",
 		"X-Forwarded-Groups":             "admins,staff",

@@ -53,7 +53,7 @@ func New() *Metrics {
 		}, []string{"provider", "result"}),
 		Refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portcullis_token_refreshes_total",
-			Help: "Refresh-token grants, by provider and result.",
+			Help: "Refresh-token grants at the provider (one per grant, however many requests share it), by provider and result.",
 		}, []string{"provider", "result"}),
 		ProviderDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "portcullis_provider_request_duration_seconds",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -64,15 +65,34 @@ func isFieldName(name string) bool {
 }
 
 // Map maps a userinfo document, decoded with json.Decoder.UseNumber, onto an
-// Identity, using c's paths as they are. Values are made valid UTF-8 without
-// control characters; JSON numbers are written as integers when integral.
-// It fails with an *Error of kind ErrBadResponse when no user id is found.
+// Identity, using c's paths as they are. Values are passed on exactly as the
+// provider sent them (JSON numbers as integers when integral), or not at
+// all: a value holding a control character, invalid UTF-8 or white space at
+// either end counts as absent (see cleanValue); display names alone are
+// cleaned instead (see cleanText). It fails with an *Error of kind
+// ErrBadResponse when no user id is found, or when the id claim holds such
+// a value.
 func (c Claims) Map(doc map[string]any) (*Identity, error) {
-	id := c.identity(doc)
+	id, err := c.read(doc)
+	if err != nil {
+		return nil, err
+	}
 	if id.ID == "" {
 		return nil, c.noIDError()
 	}
 	return id, nil
+}
+
+// withEndpoint names the provider and endpoint of a claims error (from
+// Claims.read), which knows neither.
+func withEndpoint(err error, provider, endpoint string) error {
+	var e *Error
+	if errors.As(err, &e) {
+		c := *e
+		c.Provider, c.Endpoint = provider, endpoint
+		return &c
+	}
+	return err
 }
 
 func (c Claims) noIDError() *Error {
@@ -82,14 +102,24 @@ func (c Claims) noIDError() *Error {
 	}
 }
 
-// identity maps doc without requiring an id.
+// identity maps doc without requiring an id; an id claim that can't be
+// passed on leaves the id empty.
 func (c Claims) identity(doc map[string]any) *Identity {
+	id, _ := c.read(doc)
+	return id
+}
+
+// read maps doc without requiring an id. Its error, of kind ErrBadResponse,
+// says that the id claim holds a value that can't be passed on; the
+// Identity then has no id.
+func (c Claims) read(doc map[string]any) (*Identity, error) {
+	uid, err := c.userID(doc)
 	id := &Identity{
-		ID:         c.first(doc, c.ID, "id"),
+		ID:         uid,
 		Email:      c.first(doc, c.Email, "email"),
-		Name:       c.first(doc, c.Name, "name"),
-		GivenName:  c.first(doc, c.GivenName, "given_name"),
-		FamilyName: c.first(doc, c.FamilyName, "family_name"),
+		Name:       c.text(doc, c.Name, "name"),
+		GivenName:  c.text(doc, c.GivenName, "given_name"),
+		FamilyName: c.text(doc, c.FamilyName, "family_name"),
 		Username:   c.first(doc, c.Username, "username"),
 		Picture:    c.first(doc, c.Picture, "picture"),
 		Locale:     c.first(doc, c.Locale, "locale"),
@@ -97,10 +127,9 @@ func (c Claims) identity(doc map[string]any) *Identity {
 	}
 	for _, p := range c.EmailVerified {
 		if v, ok := Lookup(doc, p); ok {
-			if b, ok := boolValue(v); ok {
-				id.EmailVerified = &b
-				break
-			}
+			b := verified(v)
+			id.EmailVerified = &b
+			break
 		}
 	}
 	for _, a := range c.Attributes {
@@ -111,11 +140,36 @@ func (c Claims) identity(doc map[string]any) *Identity {
 			id.Attributes[a.Name] = v
 		}
 	}
-	return id
+	return id, err
 }
 
-// first returns the first non-empty string value at paths, cleaned and
-// passed through the CLAIM_VALUES of name.
+// userID returns the user id at the first of the CLAIM_ID paths that holds
+// one. An id holding a control character is an error, not a reason to try
+// the next path: it names no one.
+func (c Claims) userID(doc map[string]any) (string, error) {
+	for _, p := range c.ID {
+		v, ok := Lookup(doc, p)
+		if !ok {
+			continue
+		}
+		s, ok := stringValue(v)
+		if !ok || s == "" {
+			continue
+		}
+		if cleanValue(s) == "" {
+			return "", &Error{
+				Kind:        ErrBadResponse,
+				Description: fmt.Sprintf("the user id at CLAIM_ID %q holds a control character, invalid UTF-8 or white space at either end", p),
+			}
+		}
+		return c.value("id", s), nil
+	}
+	return "", nil
+}
+
+// first returns the first value at paths that can be passed on as it is
+// (see cleanValue), through the CLAIM_VALUES of name; a value that can't
+// counts as absent.
 func (c Claims) first(doc map[string]any, paths []string, name string) string {
 	for _, p := range paths {
 		v, ok := Lookup(doc, p)
@@ -131,6 +185,35 @@ func (c Claims) first(doc map[string]any, paths []string, name string) string {
 	return ""
 }
 
+// text is first for display names, which are shown rather than compared:
+// they are cleaned (see cleanText) instead of left out. A path that is not
+// a key may join several with "+" ("first_name+last_name"): their values,
+// separated by a space.
+func (c Claims) text(doc map[string]any, paths []string, name string) string {
+	for _, p := range paths {
+		if s := joinedText(doc, p); s != "" {
+			return c.value(name, s)
+		}
+	}
+	return ""
+}
+
+// joinedText is the cleaned display text at path, or at each of its
+// "+"-joined parts when path itself leads nowhere.
+func joinedText(doc map[string]any, path string) string {
+	if v, ok := Lookup(doc, path); ok || !strings.Contains(path, "+") {
+		s, _ := stringValue(v)
+		return cleanText(s)
+	}
+	var parts []string
+	for part := range strings.SplitSeq(path, "+") {
+		if s := joinedText(doc, part); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 // value applies the CLAIM_VALUES of name to s.
 func (c Claims) value(name, s string) string {
 	if out, ok := c.Values[name][s]; ok {
@@ -140,30 +223,32 @@ func (c Claims) value(name, s string) string {
 }
 
 // groups returns the groups at the first path holding any: an array (its
-// elements as strings) or a comma-separated string.
+// elements as strings, each taken exactly as sent) or a comma-separated
+// string (spaces around the commas separate; nothing else is trimmed).
 func (c Claims) groups(doc map[string]any) []string {
 	for _, p := range c.Groups {
 		v, ok := Lookup(doc, p)
 		if !ok {
 			continue
 		}
-		var raw []string
+		var out []string
+		add := func(s string) {
+			if g := c.group(s); g != "" {
+				out = append(out, g)
+			}
+		}
 		switch v := v.(type) {
 		case []any:
 			for _, e := range v {
 				if s, ok := stringValue(e); ok {
-					raw = append(raw, s)
+					add(s)
 				}
 			}
 		default:
 			if s, ok := stringValue(v); ok {
-				raw = strings.Split(s, ",")
-			}
-		}
-		var out []string
-		for _, s := range raw {
-			if g := c.group(s); g != "" {
-				out = append(out, g)
+				for part := range strings.SplitSeq(s, ",") {
+					add(strings.Trim(part, " "))
+				}
 			}
 		}
 		if len(out) > 0 {
@@ -173,11 +258,13 @@ func (c Claims) groups(doc map[string]any) []string {
 	return nil
 }
 
-// group cleans one group name and applies its CLAIM_VALUES; "" when the
-// name is to be left out: empty, or holding a comma, because X-User-Groups
-// is comma-joined and "book-club,admins" would read upstream as two groups.
+// group returns one group name as sent, through its CLAIM_VALUES; "" when
+// the name is to be left out: empty, not passed on as it is (see
+// cleanValue: "admins\x00" and "admins " are not "admins"), or holding a
+// comma, because X-User-Groups is comma-joined and "book-club,admins" would
+// read upstream as two groups.
 func (c Claims) group(s string) string {
-	s = strings.TrimSpace(cleanValue(s))
+	s = cleanValue(s)
 	if s == "" || strings.Contains(s, ",") {
 		return ""
 	}
@@ -341,30 +428,44 @@ func numberText(s string) string {
 	return out
 }
 
-// boolValue reads an e-mail verification flag: a JSON boolean, or
-// "true"/"false"/"1"/"0" as a string or number.
-func boolValue(v any) (bool, bool) {
-	if b, ok := v.(bool); ok {
-		return b, true
-	}
-	if _, isString := v.(string); !isString {
-		if _, isNumber := v.(json.Number); !isNumber {
-			return false, false
-		}
-	}
-	s, _ := stringValue(v)
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "1":
-		return true, true
-	case "false", "0":
-		return false, true
-	}
-	return false, false
+// verified reads an e-mail verification flag that is present: only the JSON
+// true and the string "true" mean verified; any other value ("no", "", 1,
+// [], an object, null) means not verified.
+func verified(v any) bool {
+	return v == true || v == "true"
 }
 
-// cleanValue makes s a valid header value: invalid UTF-8 is replaced and
-// control characters (below 0x20, and 0x7f) are removed.
+// cleanValue returns s when it can be passed on exactly as the provider sent
+// it: valid UTF-8, no control character (below 0x20, or 0x7f) and no white
+// space at either end. Otherwise it returns "": such a value counts as
+// absent, for it is never cleaned into another one ("admins\x00", "\tadmins"
+// and "admins " are not "admins"). White space at the ends counts because
+// HTTP trims it from header values (and upstreams trim too), which would
+// make " admin" arrive as "admin".
 func cleanValue(s string) string {
+	if s == "" {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return ""
+		}
+	}
+	if !utf8.ValidString(s) {
+		return ""
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
+		return ""
+	}
+	return s
+}
+
+// cleanText makes s fit to show, for display names and provider messages
+// only: invalid UTF-8 is replaced, control characters (below 0x20, and
+// 0x7f) are removed, and white space at either end is trimmed.
+func cleanText(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f || c >= utf8.RuneSelf {
@@ -372,16 +473,16 @@ func cleanValue(s string) string {
 			break
 		}
 	}
-	if clean {
-		return s
+	if !clean {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+		s = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return -1
+			}
+			return r
+		}, s)
 	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
+	return strings.TrimSpace(s)
 }
 
 // ParseClaimAttributes parses CLAIM_ATTRIBUTES: comma-separated NAME=PATH

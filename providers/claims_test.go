@@ -109,19 +109,33 @@ func TestNumberText(t *testing.T) {
 	}
 }
 
-func TestCleanValue(t *testing.T) {
+// TestCleanValueAndText: a value is passed on exactly as the provider sent
+// it, or not at all (cleanValue: never cleaned into another value); display
+// text (names, messages) may lose its control characters (cleanText).
+func TestCleanValueAndText(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ in, want string }{
-		{"plain", "plain"},
-		{"Jane\r\nX-Admin: true", "JaneX-Admin: true"},
-		{"nul\x00tab\tdel\x7f", "nultabdel"},
-		{"caf\xc3\xa9", "café"},
-		{"bad\xffutf8", "bad\uFFFDutf8"},
-		{"ünïcode ✓", "ünïcode ✓"},
+	tests := []struct{ in, value, text string }{
+		{"plain", "plain", "plain"},
+		{"Domain Admins", "Domain Admins", "Domain Admins"},
+		{"caf\xc3\xa9", "café", "café"},
+		{"ünïcode ✓", "ünïcode ✓", "ünïcode ✓"},
+		{"admins\x00", "", "admins"},
+		{"\tadmins", "", "admins"},
+		{"admins ", "", "admins"},
+		{" admins", "", "admins"},
+		{"admins\u00a0", "", "admins"}, // no-break space
+		{"Jane\r\nX-Admin: true", "", "JaneX-Admin: true"},
+		{"nul\x00tab\tdel\x7f", "", "nultabdel"},
+		{"bad\xffutf8", "", "bad\uFFFDutf8"},
+		{" Jane Doe\n", "", "Jane Doe"},
+		{"", "", ""},
 	}
 	for _, tc := range tests {
-		if got := cleanValue(tc.in); got != tc.want {
-			t.Errorf("cleanValue(%q) = %q; want %q", tc.in, got, tc.want)
+		if got := cleanValue(tc.in); got != tc.value {
+			t.Errorf("cleanValue(%q) = %q; want %q", tc.in, got, tc.value)
+		}
+		if got := cleanText(tc.in); got != tc.text {
+			t.Errorf("cleanText(%q) = %q; want %q", tc.in, got, tc.text)
 		}
 	}
 }
@@ -146,12 +160,7 @@ func TestClaimsWithDefaults(t *testing.T) {
 func TestClaimsMap(t *testing.T) {
 	t.Parallel()
 	yes, no := true, false
-	tests := []struct {
-		name   string
-		claims Claims
-		doc    string
-		want   Identity
-	}{{
+	tests := []mapTest{{
 		name:   "OIDC standard claims",
 		claims: Claims{},
 		doc: `{"sub":"1101694844743862","name":"Jane Doe","given_name":"Jane","family_name":"Doe",
@@ -202,9 +211,14 @@ func TestClaimsMap(t *testing.T) {
 		doc:    `{"sub":"vaz8tJ1Aah","locale":{"country":"US","language":"en"}}`,
 		want:   Identity{ID: "vaz8tJ1Aah"},
 	}, {
-		name:   "email_verified as strings and numbers",
+		name:   "email_verified: the first flag present decides",
 		claims: Claims{EmailVerified: []string{"xms_edov", "email_verified"}},
-		doc:    `{"sub":"s","xms_edov":"1","email_verified":false}`,
+		doc:    `{"sub":"s","xms_edov":true,"email_verified":false}`,
+		want:   Identity{ID: "s", EmailVerified: &yes},
+	}, {
+		name:   "email_verified as the string true",
+		claims: Claims{},
+		doc:    `{"sub":"s","email_verified":"true"}`,
 		want:   Identity{ID: "s", EmailVerified: &yes},
 	}, {
 		name:   "email_verified false",
@@ -212,9 +226,9 @@ func TestClaimsMap(t *testing.T) {
 		doc:    `{"sub":"s","email_verified":"false"}`,
 		want:   Identity{ID: "s", EmailVerified: &no},
 	}, {
-		name:   "email_verified unreadable is absent",
+		name:   "email_verified absent",
 		claims: Claims{},
-		doc:    `{"sub":"s","email_verified":"maybe"}`,
+		doc:    `{"sub":"s"}`,
 		want:   Identity{ID: "s"},
 	}, {
 		name:   "groups as a comma string",
@@ -232,10 +246,26 @@ func TestClaimsMap(t *testing.T) {
 		doc:    `{"sub":"s","admin":true,"salaryAmount":1.25e3}`,
 		want:   Identity{ID: "s", Attributes: map[string]string{"Admin": "true", "Amount": "1250"}},
 	}, {
-		name:   "control characters removed, invalid UTF-8 replaced",
-		claims: Claims{},
-		doc:    "{\"sub\":\"s\\r\\n1\",\"name\":\"Eve\\r\\nX-User: admin\",\"email\":\"e\\u0000@x\\u007f.com\",\"groups\":[\"a\\nb\"],\"locale\":\"\xff\"}",
-		want:   Identity{ID: "s1", Name: "EveX-User: admin", Email: "e@x.com", Groups: []string{"ab"}, Locale: "\uFFFD"},
+		name:   "control characters: display names cleaned, other values absent",
+		claims: Claims{Attributes: []Attribute{{Name: "Role", Paths: []string{"role"}}}},
+		doc: "{\"sub\":\"s\",\"name\":\"Eve\\r\\nX-User: admin\",\"given_name\":\"\\tEve\",\"email\":\"e\\u0000@x\\u007f.com\"," +
+			"\"preferred_username\":\"admin\\u0000\",\"groups\":[\"a\\nb\",\"staff\"],\"role\":\"admin\\r\\n\",\"locale\":\"\xff\"}",
+		want: Identity{ID: "s", Name: "EveX-User: admin", GivenName: "Eve", Groups: []string{"staff"}, Locale: "\uFFFD"},
+	}, {
+		name:   "a name joined from parts",
+		claims: Claims{Name: []string{"first_name+last_name"}, GivenName: []string{"first_name"}, FamilyName: []string{"last_name"}},
+		doc:    `{"id":1,"first_name":"Ana","last_name":"Pérez","nickname":"ANAP123"}`,
+		want:   Identity{ID: "1", Name: "Ana Pérez", GivenName: "Ana", FamilyName: "Pérez"},
+	}, {
+		name:   "a name joined from the parts present",
+		claims: Claims{Name: []string{"first_name+last_name"}},
+		doc:    `{"id":1,"first_name":"Ana","last_name":null}`,
+		want:   Identity{ID: "1", Name: "Ana"},
+	}, {
+		name:   "a key with a plus is read as it is",
+		claims: Claims{Name: []string{"first+last"}},
+		doc:    `{"id":1,"first+last":"Literal","first":"A","last":"B"}`,
+		want:   Identity{ID: "1", Name: "Literal"},
 	}, {
 		name: "CLAIM_VALUES on fields and attributes",
 		claims: Claims{
@@ -257,6 +287,20 @@ func TestClaimsMap(t *testing.T) {
 		doc:  `{"sub":"s","gender":"other"}`,
 		want: Identity{ID: "s", Attributes: map[string]string{"Gender": "other"}},
 	}}
+	runMapTests(t, tests)
+}
+
+// mapTest is one case of Claims.Map: claims (with their defaults) map doc
+// to want.
+type mapTest struct {
+	name   string
+	claims Claims
+	doc    string
+	want   Identity
+}
+
+func runMapTests(t *testing.T, tests []mapTest) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -375,4 +419,121 @@ func TestGroupsWithCommasDropped(t *testing.T) {
 	if len(id.Groups) != 1 || id.Groups[0] != "staff" {
 		t.Errorf("Groups = %q; want [staff]", id.Groups)
 	}
+}
+
+// TestClaimValuesNotCleaned: a value holding a control character (or
+// white space at either end) is not cleaned into another one: it counts
+// as absent. "admins\u0000", "\tadmins" and "admins " are not "admins".
+func TestClaimValuesNotCleaned(t *testing.T) {
+	t.Parallel()
+	tests := []mapTest{{
+		name: "groups dropped, not trimmed",
+		doc:  `{"sub":"s","groups":["admins\u0000","\tadmins","admins "," admins","adm\r\nins","admins\u007f","staff"]}`,
+		want: Identity{ID: "s", Groups: []string{"staff"}},
+	}, {
+		name: "no group left",
+		doc:  `{"sub":"s","groups":["admins\u0000"]}`,
+		want: Identity{ID: "s"},
+	}, {
+		name: "groups in a comma string: spaces around commas separate, control characters drop",
+		doc:  `{"sub":"s","groups":"admins\u0000, \tadmins,staff"}`,
+		want: Identity{ID: "s", Groups: []string{"staff"}},
+	}, {
+		name: "e-mail with NUL",
+		doc:  `{"sub":"s","email":"alice@example.com\u0000"}`,
+		want: Identity{ID: "s"},
+	}, {
+		name: "e-mail with CR LF",
+		doc:  `{"sub":"s","email":"alice@example.com\r\nX-Admin: 1"}`,
+		want: Identity{ID: "s"},
+	}, {
+		name: "e-mail with white space around it",
+		doc:  `{"sub":"s","email":" alice@example.com"}`,
+		want: Identity{ID: "s"},
+	}, {
+		name:   "an absent e-mail falls back to the next path",
+		claims: Claims{Email: []string{"email", "mail"}},
+		doc:    `{"sub":"s","email":"evil@example.com\n","mail":"alice@example.com"}`,
+		want:   Identity{ID: "s", Email: "alice@example.com"},
+	}, {
+		name:   "attribute with a control character",
+		claims: Claims{Attributes: []Attribute{{Name: "Role", Paths: []string{"role"}}}},
+		doc:    `{"sub":"s","role":"admin\u0000"}`,
+		want:   Identity{ID: "s"},
+	}, {
+		name:   "CLAIM_VALUES never sees a cleaned value",
+		claims: Claims{Values: map[string]map[string]string{"groups": {"g-1": "admins"}}},
+		doc:    `{"sub":"s","groups":["g-1\u0000","g-1 "]}`,
+		want:   Identity{ID: "s"},
+	}}
+	runMapTests(t, tests)
+}
+
+// TestClaimsMapBadID: an id claim holding a control character fails the
+// sign-in, naming the claim, rather than naming someone else.
+func TestClaimsMapBadID(t *testing.T) {
+	t.Parallel()
+	for _, doc := range []string{
+		`{"sub":"1001\u0000"}`,
+		`{"sub":"10\r\n01"}`,
+		`{"sub":" 1001"}`,
+		`{"sub":"1001\t","id":"1001"}`, // not skipped for the next path
+	} {
+		id, err := Claims{}.WithDefaults().Map(decode(t, doc))
+		if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), `"sub"`) || !strings.Contains(err.Error(), "control character") {
+			t.Errorf("Map(%s) = %+v, %v; want ErrBadResponse naming the claim sub and the control character", doc, id, err)
+		}
+	}
+}
+
+// TestEmailVerifiedValues: only true and "true" mean verified; a flag
+// present with any other value means unverified.
+func TestEmailVerifiedValues(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		flag string
+		want *bool
+	}{
+		{`true`, ptr(true)},
+		{`"true"`, ptr(true)},
+		{`false`, ptr(false)},
+		{`"false"`, ptr(false)},
+		{`"no"`, ptr(false)},
+		{`""`, ptr(false)},
+		{`[]`, ptr(false)},
+		{`[true]`, ptr(false)},
+		{`2`, ptr(false)},
+		{`1`, ptr(false)},
+		{`"1"`, ptr(false)},
+		{`"TRUE"`, ptr(false)},
+		{`" true"`, ptr(false)},
+		{`{}`, ptr(false)},
+		{`{"value":true}`, ptr(false)},
+		{`null`, ptr(false)},
+		{``, nil},
+	} {
+		doc := `{"sub":"s","email":"a@example.com"}`
+		if tc.flag != "" {
+			doc = `{"sub":"s","email":"a@example.com","email_verified":` + tc.flag + `}`
+		}
+		id, err := Claims{}.WithDefaults().Map(decode(t, doc))
+		if err != nil {
+			t.Fatalf("Map(%s): %v", doc, err)
+		}
+		if !reflect.DeepEqual(id.EmailVerified, tc.want) {
+			t.Errorf("Map(%s).EmailVerified = %s; want %s", doc, fmtBool(id.EmailVerified), fmtBool(tc.want))
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func fmtBool(b *bool) string {
+	if b == nil {
+		return "nil (no flag)"
+	}
+	if *b {
+		return "true"
+	}
+	return "false"
 }

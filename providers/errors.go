@@ -175,7 +175,7 @@ const maxDescription = 300
 // cleanDescription makes provider text safe for a log line or a page: valid
 // UTF-8, no control characters, bounded length.
 func cleanDescription(s string) string {
-	s = strings.TrimSpace(cleanValue(s))
+	s = cleanText(s)
 	if len(s) > maxDescription {
 		cut := maxDescription
 		for cut > 0 && !isRuneStart(s[cut]) {

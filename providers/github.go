@@ -129,7 +129,10 @@ func (g *GitHub) Identify(ctx context.Context, t *Tokens) (*Identity, error) {
 		return nil, err
 	}
 	claims := g.oauth.cfg.Claims
-	id := claims.identity(doc)
+	id, err := claims.read(doc)
+	if err != nil {
+		return nil, withEndpoint(err, g.oauth.id, "userinfo")
+	}
 	if id.ID == "" {
 		e := claims.noIDError()
 		e.Provider, e.Endpoint = g.oauth.id, "userinfo"

@@ -364,7 +364,10 @@ func (p *OAuth2) Identify(ctx context.Context, t *Tokens) (*Identity, error) {
 		return nil, err
 	}
 	claims := p.cfg.Claims
-	id := claims.identity(doc)
+	id, err := claims.read(doc)
+	if err != nil {
+		return nil, withEndpoint(err, p.id, "userinfo")
+	}
 	if id.ID == "" && t.UserID != "" {
 		id.ID = claims.value("id", cleanValue(t.UserID))
 	}

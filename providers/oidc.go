@@ -182,6 +182,27 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 // Ready reports whether discovery has succeeded.
 func (o *OIDC) Ready() bool { return o.state.Load() != nil }
 
+// shownURL makes a URL fit for a message: a password in it hidden, control
+// characters removed, at most 200 bytes.
+func shownURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		if _, ok := u.User.Password(); ok {
+			raw = u.Redacted() // else as it is: Redacted would re-escape "{tenantid}"
+		}
+	} else if i := strings.IndexByte(raw, '@'); i >= 0 {
+		raw = "…" + raw[i:] // unparsable, and it may hold credentials before the @
+	}
+	s := cleanText(raw)
+	if len(s) > 200 {
+		cut := 200
+		for cut > 0 && !isRuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
 // UsesNonce reports true: OpenID Connect sign-ins carry a nonce.
 func (o *OIDC) UsesNonce() bool { return true }
 
@@ -207,8 +228,9 @@ func (o *OIDC) Discover(ctx context.Context) error {
 			c.Provider, c.Endpoint = o.id, "discovery"
 			return &c
 		}
-		if _, ok := errors.AsType[*oidc.IssuerMismatchError](err); ok {
-			return fail(ErrBadResponse, "the discovery document's issuer differs from ISSUER_URL", err)
+		if m, ok := errors.AsType[*oidc.IssuerMismatchError](err); ok {
+			return fail(ErrBadResponse, fmt.Sprintf("the discovery document's issuer %q differs from ISSUER_URL %q (they must match exactly, trailing slash included)",
+				shownURL(m.Discovered), shownURL(m.Provided)), err)
 		}
 		if isNetError(err) {
 			return networkError(&Error{Provider: o.id, Endpoint: "discovery"}, err)
@@ -425,7 +447,10 @@ func (o *OIDC) Identify(ctx context.Context, t *Tokens) (*Identity, error) {
 		return nil, err
 	}
 	c := s.inner.cfg.Claims
-	id := c.identity(claims)
+	id, err := c.read(claims)
+	if err != nil {
+		return nil, withEndpoint(err, o.id, "token")
+	}
 	if s.hasUserinfo {
 		doc, err := s.inner.Userinfo(ctx, t)
 		if err != nil {
@@ -436,7 +461,11 @@ func (o *OIDC) Identify(ctx context.Context, t *Tokens) (*Identity, error) {
 				return nil, &Error{Provider: o.id, Endpoint: "userinfo", Kind: ErrRejected, Description: "userinfo sub differs from the ID token's"}
 			}
 		}
-		fill(id, c.identity(doc))
+		more, err := c.read(doc)
+		if err != nil {
+			return nil, withEndpoint(err, o.id, "userinfo")
+		}
+		fill(id, more)
 	}
 	if id.ID == "" && t.UserID != "" {
 		id.ID = c.value("id", cleanValue(t.UserID))

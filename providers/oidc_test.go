@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -416,11 +417,40 @@ func TestOIDCMultiTenant(t *testing.T) {
 		s.SetOptions(func(o *idp.Options) { o.Issuer = srv.URL + "/{tenantid}/v2.0" })
 		p := newOIDC(t, srv, OIDCConfig{IssuerURL: srv.URL + "/common/v2.0"})
 		err := p.Discover(t.Context())
-		wantProviderError(t, err, ErrBadResponse, "issuer differs from ISSUER_URL", "")
+		wantProviderError(t, err, ErrBadResponse, fmt.Sprintf("issuer %q differs from ISSUER_URL %q", srv.URL+"/{tenantid}/v2.0", srv.URL+"/common/v2.0"), "")
 		if p.Ready() {
 			t.Error("Ready() = true after a failed Discover; want false")
 		}
 	})
+
+	// The message shows both issuers, so the operator sees the difference
+	// (a trailing slash, a tenant), with any password in them hidden.
+	for _, tc := range []struct{ name, configured, discovered, hidden string }{
+		{"trailing slash", "", "/", ""},
+		{"another path", "/realms/corp", "/realms/other", ""},
+		{"a password in the discovered issuer", "", "/x", "hunter2"},
+	} {
+		t.Run("message: "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, srv := startIDP(t, idp.Options{})
+			discovered := srv.URL + tc.discovered
+			if tc.hidden != "" {
+				discovered = strings.Replace(srv.URL, "://", "://admin:"+tc.hidden+"@", 1) + tc.discovered
+			}
+			s.SetOptions(func(o *idp.Options) { o.Issuer = discovered })
+			p := newOIDC(t, srv, OIDCConfig{IssuerURL: srv.URL + tc.configured})
+			err := p.Discover(t.Context())
+			wantShown := discovered
+			if tc.hidden != "" {
+				wantShown = strings.Replace(discovered, tc.hidden, "xxxxx", 1)
+			}
+			wantProviderError(t, err, ErrBadResponse, fmt.Sprintf("%q", wantShown), "")
+			wantProviderError(t, err, ErrBadResponse, fmt.Sprintf("ISSUER_URL %q", srv.URL+tc.configured), "")
+			if tc.hidden != "" && strings.Contains(err.Error(), tc.hidden) {
+				t.Errorf("error = %q; it shows the password", err)
+			}
+		})
+	}
 
 	t.Run("fixed issuer elsewhere", func(t *testing.T) {
 		// Microsoft's consumers: the document names one fixed tenant.

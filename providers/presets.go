@@ -324,8 +324,10 @@ var presets = []Preset{
 		TokenUserIDField: "user_id",
 		PKCE:             false,
 		Claims: Claims{
-			ID:         []string{"id"},
-			Name:       []string{"nickname"},
+			ID: []string{"id"},
+			// The name is first_name + last_name; nickname is the
+			// username (PROVIDERS.md).
+			Name:       []string{"first_name+last_name"},
 			GivenName:  []string{"first_name"},
 			FamilyName: []string{"last_name"},
 			Username:   []string{"nickname"},

@@ -540,7 +540,7 @@ func TestPresetMercadoLibreFlow(t *testing.T) {
 	checkPresetIdentity(t, id, Identity{
 		ID:         "202593498",
 		Email:      "test_user_50698062@testuser.com",
-		Name:       "TETE2870021",
+		Name:       "Test Test", // first_name + last_name; nickname is the username
 		GivenName:  "Test",
 		FamilyName: "Test",
 		Username:   "TETE2870021",

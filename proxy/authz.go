@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/portcullis/portcullis/session"
 )
@@ -19,12 +20,13 @@ type Rules struct {
 	Claims map[string][]string
 }
 
-// normalized returns the rules with e-mails and domains lower-cased.
+// normalized returns the rules with e-mails and domains lower-cased (in
+// ASCII, as they are compared).
 func (r Rules) normalized() Rules {
 	lower := func(in []string) []string {
 		out := make([]string, 0, len(in))
 		for _, s := range in {
-			if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			if s = asciiLower(strings.TrimSpace(s)); s != "" {
 				out = append(out, strings.TrimPrefix(s, "@"))
 			}
 		}
@@ -78,14 +80,36 @@ func (s *Server) allowed(st *session.State, routes []*Route, extra *Rules) (bool
 	return true, ""
 }
 
-// splitEmail splits an address into its lower-cased local part and domain;
-// it refuses addresses without exactly one "@" or with an empty side.
+// splitEmail splits an address into its local part and domain, lower-cased
+// in ASCII only: the address is compared as the provider sent it, save for
+// ASCII case, so no other character can fold into an allowed one (Unicode
+// lower-cases "İ" to "i"). It refuses addresses without exactly one "@",
+// with an empty side, or holding white space or a control character.
 func splitEmail(email string) (local, domain string, ok bool) {
-	local, domain, found := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@")
+	if strings.ContainsFunc(email, func(r rune) bool { return r <= ' ' || r == 0x7f || unicode.IsSpace(r) }) {
+		return "", "", false
+	}
+	local, domain, found := strings.Cut(asciiLower(email), "@")
 	if !found || local == "" || domain == "" || strings.Contains(domain, "@") {
 		return "", "", false
 	}
 	return local, domain, true
+}
+
+// asciiLower lower-cases the ASCII letters of s and nothing else.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // containsFold reports whether list (already lower-case) contains s.

@@ -56,7 +56,10 @@ func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token str
 		if p.emailUnverified(id) && id.Email != "" && !s.opts.AllowUnverifiedEmail {
 			id.Email = "" // not vouched for: the rules can't rely on it
 		}
-		st := newState(p.ID, id, &providers.Tokens{AccessToken: token}, s.now())
+		st, ok := s.newState(p, id, &providers.Tokens{AccessToken: token}, s.now())
+		if !ok {
+			return nil, errBearerRejected // USER_FROM=email, and no address to name the user by
+		}
 		if s.opts.Registry != nil {
 			// Machine clients must be registered users (no sign-up by token).
 			localID, name, err := s.machines.lookup(r.Context(), s.opts.Registry, users.Identity{Provider: p.ID, ExternalID: id.ID}, s.now())
@@ -66,7 +69,8 @@ func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token str
 			case err != nil:
 				return nil, errBearerUnavailable
 			}
-			st.LocalID, st.User = localID, name
+			st.LocalID = localID
+			st.User, _ = s.userName(p, id, name)
 			if active, err := s.stillActive(r.Context(), st); err != nil {
 				return nil, errBearerUnavailable
 			} else if !active {

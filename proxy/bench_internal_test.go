@@ -55,7 +55,7 @@ func benchState(tokenSize int) *session.State {
 	return &session.State{
 		Provider:     "oauth2",
 		UserID:       "248289761001",
-		User:         "alice",
+		User:         "alice@example.com", // USER_FROM=auto: the verified address
 		Email:        "alice@example.com",
 		Name:         "Alice Example",
 		GivenName:    "Alice",

@@ -120,12 +120,12 @@ func TestBrowserImplicitFlow(t *testing.T) {
 	for range 50 { // the relay page posts and the browser follows; wait for the app's answer
 		body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
 		loc, _ = chromedp.Run(ctx, chromedp.Location())
-		if strings.Contains(body, `"X-User":["dave"]`) {
+		if strings.Contains(body, `"X-User":["dave@example.com"]`) {
 			break
 		}
 		chromedp.Do(ctx, chromedp.Sleep(100*time.Millisecond))
 	}
-	if !strings.Contains(body, `"X-User":["dave"]`) || !strings.HasSuffix(loc, "/members/area?x=1") {
+	if !strings.Contains(body, `"X-User":["dave@example.com"]`) || !strings.HasSuffix(loc, "/members/area?x=1") {
 		t.Fatalf("browser ended at %s with:\n%s", loc, body)
 	}
 }

@@ -184,14 +184,21 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 		s.providerFailed(w, r, p, "Portcullis could not read your profile from the provider", err)
 		return
 	}
-	if p.emailUnverified(id) && id.Email != "" && !s.opts.AllowUnverifiedEmail {
+	if s.unverifiedRefused(p, id) {
 		s.log.Info("sign-in denied: e-mail not verified", "audit", "denial", "provider", p.ID)
 		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Access denied",
 			"Your provider says your e-mail address is not verified. Verify it with the provider, then sign in again.")
 		return
 	}
-	st := newState(p.ID, id, tokens, s.now())
+	st, ok := s.newState(p, id, tokens, s.now())
+	if !ok {
+		s.log.Info("sign-in denied: no e-mail address to name the user by (PORTCULLIS_USER_FROM=email)", "audit", "denial", "provider", p.ID)
+		s.signInResult(p.ID, metrics.SignInDenied)
+		s.fail(w, r, http.StatusForbidden, "Access denied",
+			"This site knows its users by their e-mail address, and your provider gave none that it vouches for. Add a verified e-mail address to your account with the provider, then sign in again.")
+		return
+	}
 	if ok, why := s.rules.Allow(st); !ok {
 		s.log.Info("sign-in denied by rules", "audit", "denial", "provider", p.ID, "user", st.User)
 		s.signInResult(p.ID, metrics.SignInDenied)
@@ -237,11 +244,19 @@ func (s *Server) signInResult(provider, result string) {
 	s.metrics.SignIns.WithLabelValues(provider, result).Inc()
 }
 
-// newState makes a session from a provider's answer.
-func newState(provider string, id *providers.Identity, t *providers.Tokens, now time.Time) *session.State {
-	st := &session.State{
-		CreatedAt:    now,
-		Provider:     provider,
+// unverifiedRefused reports whether id may not sign in at p because p
+// doesn't vouch for its e-mail address (and ALLOW_UNVERIFIED_EMAIL is off).
+func (s *Server) unverifiedRefused(p *Provider, id *providers.Identity) bool {
+	return id.Email != "" && p.emailUnverified(id) && !s.opts.AllowUnverifiedEmail
+}
+
+// newState makes the session of id, signed in at p with tokens t at
+// created, named by USER_FROM (see userName; a registry's name is set
+// afterwards). ok is false when USER_FROM can't name the user.
+func (s *Server) newState(p *Provider, id *providers.Identity, t *providers.Tokens, created time.Time) (st *session.State, ok bool) {
+	st = &session.State{
+		CreatedAt:    created,
+		Provider:     p.ID,
 		UserID:       id.ID,
 		Email:        id.Email,
 		Name:         id.Name,
@@ -255,15 +270,8 @@ func newState(provider string, id *providers.Identity, t *providers.Tokens, now 
 		IDToken:      t.IDToken,
 		Expiry:       t.Expiry,
 	}
-	switch {
-	case id.Username != "":
-		st.User = id.Username
-	case id.Email != "":
-		st.User = id.Email
-	default:
-		st.User = id.ID
-	}
-	return st
+	st.User, ok = s.userName(p, id, "")
+	return st, ok
 }
 
 // signOut ends the session. A GET acts at once unless the browser says it

@@ -71,13 +71,13 @@ func TestSignInFlow(t *testing.T) {
 	}
 	e := decodeEcho(t, resp)
 	for k, want := range map[string]string{
-		"X-User":                         "alice",
+		"X-User":                         "alice@example.com",
 		"X-User-Id":                      "1001",
 		"X-User-Provider":                "oauth2",
 		"X-Email":                        "alice@example.com",
 		"X-User-Name":                    "Alice Example",
 		"X-User-Groups":                  "admins,staff",
-		"X-Forwarded-User":               "alice",
+		"X-Forwarded-User":               "alice@example.com",
 		"X-Forwarded-Email":              "alice@example.com",
 		"X-Forwarded-Preferred-Username": "alice",
 		"X-Forwarded-Groups":             "admins,staff",
@@ -180,8 +180,8 @@ func TestSpoofedIdentityHeadersAreRemoved(t *testing.T) {
 			t.Errorf("upstream got underscore header %s", name)
 		}
 	}
-	if got := e.Headers.Get("X-User"); got != "alice" {
-		t.Errorf("X-User = %q; want alice", got)
+	if got := e.Headers.Get("X-User"); got != "alice@example.com" {
+		t.Errorf("X-User = %q; want alice@example.com", got)
 	}
 	if got := e.Headers.Values("X-User"); len(got) != 1 {
 		t.Errorf("X-User values = %q; want exactly one", got)
@@ -590,7 +590,7 @@ func TestUserinfoAndAuthEndpoints(t *testing.T) {
 	b.signIn("/")
 	resp := b.get("/oauth2/userinfo")
 	body := readBody(t, resp)
-	if resp.StatusCode != 200 || !strings.Contains(body, `"user":"alice"`) || !strings.Contains(body, `"email":"alice@example.com"`) {
+	if resp.StatusCode != 200 || !strings.Contains(body, `"user":"alice@example.com"`) || !strings.Contains(body, `"email":"alice@example.com"`) {
 		t.Errorf("/oauth2/userinfo = %d %s", resp.StatusCode, body)
 	}
 	resp = b.get("/oauth2/auth")
@@ -599,10 +599,10 @@ func TestUserinfoAndAuthEndpoints(t *testing.T) {
 		t.Fatalf("/oauth2/auth = %d; want 202", resp.StatusCode)
 	}
 	for k, want := range map[string]string{
-		"X-Auth-Request-User":   "alice",
+		"X-Auth-Request-User":   "alice@example.com",
 		"X-Auth-Request-Email":  "alice@example.com",
 		"X-Auth-Request-Groups": "admins,staff",
-		"X-User":                "alice",
+		"X-User":                "alice@example.com",
 	} {
 		if got := resp.Header.Get(k); got != want {
 			t.Errorf("/oauth2/auth %s = %q; want %q", k, got, want)
@@ -703,7 +703,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 			echoUpstream().ServeHTTP(w, r)
 			return
 		}
-		if r.Header.Get("Upgrade") != "websocket" || r.Header.Get("X-User") != "alice" {
+		if r.Header.Get("Upgrade") != "websocket" || r.Header.Get("X-User") != "alice@example.com" {
 			http.Error(w, "want an upgrade from alice", 400)
 			return
 		}
@@ -761,10 +761,10 @@ func TestProviderQuirks(t *testing.T) {
 		want     map[string]string
 	}{
 		{"basic client auth", func(o *idp.Options) { o.ClientAuth = "basic" },
-			func(c *providers.Config) { c.TokenAuthStyle = providers.AuthStyleHeader }, map[string]string{"X-User": "alice"}},
+			func(c *providers.Config) { c.TokenAuthStyle = providers.AuthStyleHeader }, map[string]string{"X-User": "alice@example.com"}},
 		{"body client auth", func(o *idp.Options) { o.ClientAuth = "body" },
-			func(c *providers.Config) { c.TokenAuthStyle = providers.AuthStyleParams }, map[string]string{"X-User": "alice"}},
-		{"auto client auth against body-only", func(o *idp.Options) { o.ClientAuth = "body" }, nil, map[string]string{"X-User": "alice"}},
+			func(c *providers.Config) { c.TokenAuthStyle = providers.AuthStyleParams }, map[string]string{"X-User": "alice@example.com"}},
+		{"auto client auth against body-only", func(o *idp.Options) { o.ClientAuth = "body" }, nil, map[string]string{"X-User": "alice@example.com"}},
 		{"renamed params, GET token, token in query (WeChat-like)", func(o *idp.Options) {
 			o.ClientIDParam, o.ClientSecretParam, o.TokenMethod = "appid", "secret", "GET"
 			o.UserinfoToken, o.UserinfoTokenParam = "query", "access_token"
@@ -775,18 +775,18 @@ func TestProviderQuirks(t *testing.T) {
 			c.TokenAuthStyle = providers.AuthStyleParams
 			c.UserinfoToken, c.UserinfoTokenParam = "query", "access_token"
 			c.TokenUserIDField, c.UserinfoUserIDParam = "openid", "openid"
-		}, map[string]string{"X-User": "alice", "X-User-Id": "1001"}},
+		}, map[string]string{"X-User": "alice@example.com", "X-User-Id": "1001"}},
 		{"POST userinfo with token in body", func(o *idp.Options) {
 			o.UserinfoMethod, o.UserinfoToken, o.UserinfoTokenParam = "POST", "body", "token"
 		}, func(c *providers.Config) {
 			c.UserinfoMethod, c.UserinfoToken, c.UserinfoTokenParam = "POST", "body", "token"
-		}, map[string]string{"X-User": "alice"}},
+		}, map[string]string{"X-User": "alice@example.com"}},
 		{"nested claims, numeric id, attributes", func(o *idp.Options) { o.Userinfo = nested }, func(c *providers.Config) {
 			c.Claims.ID = []string{"data.account.uid"}
 			c.Claims.Username = []string{"data.account.login"}
 			c.Claims.Email = []string{"data.contact.mail"}
 			c.Claims.Attributes = []providers.Attribute{{Name: "Dept", Paths: []string{"data.org.department"}}}
-		}, map[string]string{"X-User": "alice", "X-User-Id": "583231", "X-Email": "alice@example.com", "X-User-Attr-Dept": "R&DX-Evil: 1"}},
+		}, map[string]string{"X-User": "alice@example.com", "X-User-Id": "583231", "X-Email": "alice@example.com", "X-User-Attr-Dept": ""}}, // a control character: absent, not cleaned
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

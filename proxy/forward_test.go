@@ -74,7 +74,7 @@ func TestForwardAuth(t *testing.T) {
 				t.Errorf("Location = %q; want %q", got, tt.wantLoc)
 			}
 			if tt.want == 200 && tt.b != nil {
-				for k, want := range map[string]string{"X-User": "alice", "X-Auth-Request-User": "alice", "X-Auth-Request-Email": "alice@example.com"} {
+				for k, want := range map[string]string{"X-User": "alice@example.com", "X-Auth-Request-User": "alice@example.com", "X-Auth-Request-Email": "alice@example.com"} {
 					if got := resp.Header.Get(k); got != want {
 						t.Errorf("%s = %q; want %q", k, got, want)
 					}

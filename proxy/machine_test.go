@@ -113,7 +113,7 @@ func TestIdentityAssertion(t *testing.T) {
 		Email string   `json:"email"`
 		Group []string `json:"groups"`
 	}
-	if err := tok.Claims(&claims); err != nil || claims.User != "alice" || claims.Email != "alice@example.com" {
+	if err := tok.Claims(&claims); err != nil || claims.User != "alice@example.com" || claims.Email != "alice@example.com" {
 		t.Errorf("assertion claims = %+v, %v", claims, err)
 	}
 	if tok.Subject != "1001" {

@@ -67,8 +67,8 @@ func TestSeveralProviders(t *testing.T) {
 	if got := e.Headers.Get("X-User-Provider"); got != "corp" {
 		t.Errorf("X-User-Provider = %q; want corp", got)
 	}
-	if got := e.Headers.Get("X-User"); got != "carol" {
-		t.Errorf("X-User = %q; want carol", got)
+	if got := e.Headers.Get("X-User"); got != "carol@corp.example" {
+		t.Errorf("X-User = %q; want carol@corp.example", got)
 	}
 	if got := h.idp.Calls("token"); got != 0 {
 		t.Errorf("the other provider's token endpoint was called %d times", got)
@@ -177,8 +177,8 @@ func TestImplicitFlow(t *testing.T) {
 	resp = b.get("/implicit")
 	e := decodeEcho(t, resp)
 	resp.Body.Close()
-	if e.Headers.Get("X-User") != "dave" || e.Headers.Get("X-User-Provider") != "legacy" {
-		t.Errorf("upstream identity = %q/%q; want dave/legacy", e.Headers.Get("X-User"), e.Headers.Get("X-User-Provider"))
+	if e.Headers.Get("X-User") != "dave@example.com" || e.Headers.Get("X-User-Provider") != "legacy" {
+		t.Errorf("upstream identity = %q/%q; want dave@example.com/legacy", e.Headers.Get("X-User"), e.Headers.Get("X-User-Provider"))
 	}
 	if fake.Calls("userinfo") == 0 {
 		t.Errorf("the token was not validated at the userinfo URL")

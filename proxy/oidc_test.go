@@ -69,8 +69,8 @@ func TestOIDCSignInThroughProxy(t *testing.T) {
 	}
 	resp.Body.Close()
 	e := b.signIn("/x")
-	if e.Headers.Get("X-User") != "alice" || e.Headers.Get("X-User-Provider") != "corp" {
-		t.Errorf("identity = %q/%q; want alice/corp", e.Headers.Get("X-User"), e.Headers.Get("X-User-Provider"))
+	if e.Headers.Get("X-User") != "alice@example.com" || e.Headers.Get("X-User-Provider") != "corp" {
+		t.Errorf("identity = %q/%q; want alice@example.com/corp", e.Headers.Get("X-User"), e.Headers.Get("X-User-Provider"))
 	}
 	// Sign-out goes to the discovered end-session endpoint with the ID token hint.
 	resp = b.get("/oauth2/sign_out?rd=/bye")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/redistest"
+	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
 )
@@ -24,7 +25,9 @@ func TestRedisReplicas(t *testing.T) {
 		replicas []*httptest.Server
 		coord    *session.RedisCoordinator
 	)
+	m := metrics.New() // both replicas' counts, summed as Prometheus would
 	h, b := lifecycleHarness(t, c, nil, func(o *proxy.Options) {
+		o.Metrics = m
 		client, err := session.NewRedisClient(rds.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -92,6 +95,9 @@ func TestRedisReplicas(t *testing.T) {
 	}
 	if got := h.idp.Calls("refresh"); got != 1 {
 		t.Errorf("refresh grants across two replicas = %d; want 1", got)
+	}
+	if got := counter(t, m, `portcullis_token_refreshes_total{provider="oauth2",result="ok"}`); got != 1 {
+		t.Errorf("portcullis_token_refreshes_total{result=\"ok\"} across two replicas = %v; want 1 (one grant)", got)
 	}
 
 	// Sign-out on replica 1 ends the session on replica 2 too, even for a

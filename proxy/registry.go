@@ -30,8 +30,9 @@ type ActiveChecker interface {
 var errRegistryUnavailable = errors.New("user registry unavailable")
 
 // registerSignIn admits id through the registry and makes st the
-// registry's user: X-User becomes the registry's user name. It writes the
-// refusal and returns false when the user may not come in.
+// registry's user: X-User becomes the registry's user name where USER_FROM
+// says so. It writes the refusal and returns false when the user may not
+// come in.
 func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provider, id *providers.Identity, st *session.State) bool {
 	if s.opts.Registry == nil {
 		return true
@@ -52,7 +53,8 @@ func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provi
 	}, s.opts.SignInOptions)
 	switch {
 	case err == nil:
-		st.LocalID, st.User = u.ID, u.Name
+		st.LocalID = u.ID
+		st.User, _ = s.userName(p, id, u.Name)
 		return true
 	case errors.Is(err, users.ErrNotRegistered):
 		s.log.Info("sign-in denied: not registered", "audit", "denial", "provider", p.ID)

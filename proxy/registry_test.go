@@ -37,6 +37,21 @@ func registryHarness(t *testing.T, c *clock, autoSignup bool, extra func(*proxy.
 	return h, reg
 }
 
+// registryWithASmith is an embedded registry where an administrator made
+// alice (oauth2:1001) the user a.smith.
+func registryWithASmith(t *testing.T) *users.Registry {
+	t.Helper()
+	reg, err := users.Open(context.Background(), filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	if _, err := reg.Add(context.Background(), "a.smith", "alice@example.com", &users.Identity{Provider: "oauth2", ExternalID: "1001"}); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
 func TestRegistrySignUp(t *testing.T) {
 	t.Parallel()
 	t.Run("automatic sign-up", func(t *testing.T) {
@@ -165,14 +180,7 @@ func TestRegistryOutage(t *testing.T) {
 func TestRegistryIdentityKeptAcrossRefresh(t *testing.T) {
 	t.Parallel()
 	c := &clock{}
-	reg, err := users.Open(context.Background(), filepath.Join(t.TempDir(), "users.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	if _, err := reg.Add(context.Background(), "a.smith", "alice@example.com", &users.Identity{Provider: "oauth2", ExternalID: "1001"}); err != nil {
-		t.Fatal(err)
-	}
+	reg := registryWithASmith(t)
 	h, b := lifecycleHarness(t, c, func(o *idp.Options) { o.OIDC = true }, func(o *proxy.Options) {
 		o.Registry = reg
 		o.RegistryChecker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.now})

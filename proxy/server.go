@@ -125,8 +125,11 @@ type Options struct {
 	ReadyChecks []func(context.Context) error
 	// AllowUnverifiedEmail admits users whose provider says email_verified=false.
 	AllowUnverifiedEmail bool
-	PassAccessToken      bool
-	SetAuthorization     bool
+	// UserFrom decides X-User and every header that names the user; ""
+	// is UserFromAuto.
+	UserFrom         UserFrom
+	PassAccessToken  bool
+	SetAuthorization bool
 	// AttributeNames are the CLAIM_ATTRIBUTES names, so their headers can be
 	// prepared once.
 	AttributeNames []string
@@ -164,6 +167,11 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Sessions == nil {
 		return nil, errors.New("proxy: no session store")
+	}
+	switch opts.UserFrom {
+	case "", UserFromAuto, UserFromEmail, UserFromID, UserFromUsername:
+	default:
+		return nil, fmt.Errorf("proxy: unknown UserFrom %q", opts.UserFrom)
 	}
 	s := &Server{
 		opts:       opts,
@@ -382,6 +390,11 @@ func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.S
 		}
 		return nil, nil
 	}
+	if !s.sameRule(st) {
+		s.log.Info("session ended: made under another PORTCULLIS_USER_FROM or registry setting; the user signs in again", "audit", "session_end", "provider", st.Provider, "user", st.User)
+		s.opts.Sessions.Clear(w, r)
+		return nil, nil
+	}
 	if active, err := s.stillActive(r.Context(), st); err != nil {
 		return nil, err
 	} else if !active {
@@ -424,27 +437,33 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 		s.log.Info("session ended: access token expired and there is no refresh token", "audit", "session_end", "provider", st.Provider, "user", st.User)
 		return nil, nil
 	}
+	// The function below runs once per grant at the provider, whichever
+	// requests (or replicas) share its outcome: grants are counted there.
 	fresh, err := s.refresher.Refresh(r.Context(), st, func(ctx context.Context, old *session.State) (*session.State, error) {
 		t, err := refresher.Refresh(ctx, &providers.Tokens{
 			AccessToken: old.AccessToken, RefreshToken: old.RefreshToken, IDToken: old.IDToken, Expiry: old.Expiry,
 		})
 		if err != nil {
+			result := "transient"
 			if errors.Is(err, providers.ErrDeadGrant) {
-				err = fmt.Errorf("%w: %w", session.ErrRefreshDead, err)
+				result, err = "invalid_grant", fmt.Errorf("%w: %w", session.ErrRefreshDead, err)
 			}
+			s.refreshResult(old.Provider, result)
 			s.log.Warn("token refresh failed", "provider", old.Provider, "user", old.User, "err", err)
 			return nil, err
 		}
+		s.refreshResult(old.Provider, "ok")
 		ns := *old // same identity, same sign-in time: a refresh never extends COOKIE_EXPIRE
 		ns.AccessToken, ns.RefreshToken, ns.IDToken, ns.Expiry = t.AccessToken, t.RefreshToken, t.IDToken, t.Expiry
 		if t.IDToken != "" && t.IDToken != old.IDToken {
-			// A new ID token may carry a changed identity (OIDC).
+			// A new ID token may carry a changed identity (OIDC), judged and
+			// named as at sign-in.
 			if id, err := p.Provider.Identify(ctx, t); err == nil && id.ID == old.UserID {
-				ns = *newState(old.Provider, id, t, old.CreatedAt)
-				if old.LocalID != 0 {
-					// The registry names the user and checks them, not the provider.
-					ns.LocalID, ns.User = old.LocalID, old.User
+				fresh, err := s.renamed(p, id, t, old)
+				if err != nil {
+					return nil, fmt.Errorf("%w: %w", session.ErrRefreshDead, err)
 				}
+				ns = *fresh
 			} else if err == nil {
 				s.log.Warn("identity after refresh not updated: the provider names another user", "provider", old.Provider)
 			} else {
@@ -456,7 +475,6 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 	})
 	switch {
 	case err == nil:
-		s.refreshResult(st.Provider, "ok")
 		if err := s.opts.Sessions.Save(w, r, fresh); err != nil {
 			s.log.Warn("save refreshed session", "provider", st.Provider, "err", err)
 			switch {
@@ -467,14 +485,13 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 			}
 		}
 		return fresh, nil
+	case errors.Is(err, errRenamed):
+		s.log.Info("session ended: "+err.Error(), "audit", "session_end", "provider", st.Provider, "user", st.User)
+		return nil, nil
 	case errors.Is(err, session.ErrRefreshDead):
-		s.refreshResult(st.Provider, "invalid_grant")
 		s.log.Info("session ended: the provider refused the refresh token", "audit", "session_end", "provider", st.Provider, "user", st.User)
 		return nil, nil
 	default:
-		if !errors.Is(err, session.ErrRefreshBackoff) && !errors.Is(err, context.Canceled) {
-			s.refreshResult(st.Provider, "transient")
-		}
 		if s.now().Before(st.Expiry.Add(s.opts.RefreshGrace)) {
 			return st, nil // keep working within the grace; retried after the backoff
 		}
@@ -483,6 +500,37 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 	}
 }
 
+// renamed is the session old continues as, now that p identified its
+// user anew as id (with tokens t): named by USER_FROM as at sign-in. An
+// error says the session must end: sign-in would refuse the user now, or
+// USER_FROM now wants the registry's name, which old doesn't carry.
+func (s *Server) renamed(p *Provider, id *providers.Identity, t *providers.Tokens, old *session.State) (*session.State, error) {
+	if s.unverifiedRefused(p, id) {
+		return nil, fmt.Errorf("%w: the provider no longer vouches for the user's e-mail address", errRenamed)
+	}
+	ns, ok := s.newState(p, id, t, old.CreatedAt)
+	if !ok {
+		return nil, fmt.Errorf("%w: no e-mail address to name the user by (PORTCULLIS_USER_FROM=email)", errRenamed)
+	}
+	if old.LocalID != 0 {
+		// The registry checks the user, and may name them.
+		ns.LocalID = old.LocalID
+		if s.namesByRegistry(id.Username) {
+			if !s.namesByRegistry(old.Username) {
+				return nil, fmt.Errorf("%w: the user is now named by the registry and signs in again", errRenamed)
+			}
+			ns.User = old.User
+		}
+	}
+	return ns, nil
+}
+
+// errRenamed: a refresh succeeded, but the identity it brought can't go on
+// as the session (see renamed).
+var errRenamed = errors.New("the refreshed identity can't continue the session")
+
+// refreshResult counts one refresh grant at provider (or, with
+// no_refresh_token, a session that needed one and had none).
 func (s *Server) refreshResult(provider, result string) {
 	s.metrics.Refreshes.WithLabelValues(provider, result).Inc()
 }

@@ -42,7 +42,9 @@ var ErrRefreshBackoff = errors.New("session: refresh failed moments ago; not ret
 
 // RefreshFunc obtains fresh tokens for s from the provider and returns the
 // session with them. An error wrapping ErrRefreshDead ends the session; any
-// other error is taken as transient.
+// other error is taken as transient. A Refresher calls it once per grant it
+// makes at the provider, however many callers (or, with a Coordinator,
+// replicas) share the outcome, so it is where grants are counted.
 type RefreshFunc func(ctx context.Context, s *State) (*State, error)
 
 // RefreshOptions configure a Refresher. Zero values take the defaults.

@@ -166,6 +166,11 @@ type Options struct {
 	// DiscoveryStatus, if non-zero, makes discovery answer with this status
 	// and an error body (503: a provider briefly down).
 	DiscoveryStatus int
+
+	// Hostile, if set, names one of the HostileClaims sets: its values
+	// replace the signed-in user's claims in the default userinfo and in
+	// ID tokens ("group-nul" sends the groups ["admins\x00"]).
+	Hostile string
 }
 
 // DemoUsers returns the users a Server offers when Options.Users is empty.
@@ -230,6 +235,9 @@ func (o Options) Validate() error {
 		if id, ok := idString(u.ID); !ok || id == "" {
 			errs = append(errs, fmt.Errorf("user %d: ID must be a non-empty string or a number, got %#v", i, u.ID))
 		}
+	}
+	if o.Hostile != "" && hostile(o.Hostile) == nil {
+		errs = append(errs, fmt.Errorf("Hostile: no hostile claim set named %q", o.Hostile))
 	}
 	if o.AutoApprove != "" && !seen[o.AutoApprove] {
 		errs = append(errs, fmt.Errorf("AutoApprove: no user named %q", o.AutoApprove))

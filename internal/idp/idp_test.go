@@ -637,6 +637,18 @@ func TestRefresh(t *testing.T) {
 			t.Errorf("refresh with scope admin = %d %v; want 400 invalid_scope", status, body)
 		}
 	})
+	t.Run("the user's current claims", func(t *testing.T) {
+		t.Parallel()
+		h := start(t, idp.Options{IssueRefreshTokens: true})
+		_, tok := h.exchange(h.code(h.authQuery()))
+		h.idp.SetOptions(func(o *idp.Options) {
+			o.Users = []idp.User{{ID: "1001", Username: "alice", Email: "alice@new.example"}}
+		})
+		_, tok2 := h.refresh(str(tok, "refresh_token"))
+		if _, body := h.userinfo(str(tok2, "access_token")); str(body, "email") != "alice@new.example" {
+			t.Errorf("userinfo after a refresh = %v; want the user's changed e-mail", body)
+		}
+	})
 	t.Run("no refresh tokens issued", func(t *testing.T) {
 		t.Parallel()
 		h := start(t, idp.Options{})
@@ -946,7 +958,8 @@ func TestValidate(t *testing.T) {
 			AutoApprove:    "carol",
 			Users:          []idp.User{{Username: "x"}, {ID: 1, Username: "x"}},
 			UserinfoStatus: 42,
-		}, []string{"ClientID", "ClientSecret", "ClientAuth", "UserinfoToken", "AutoApprove", "user 0: ID", "user 1: duplicate", "UserinfoStatus"}},
+			Hostile:        "no-such-set",
+		}, []string{"ClientID", "ClientSecret", "ClientAuth", "UserinfoToken", "AutoApprove", "user 0: ID", "user 1: duplicate", "UserinfoStatus", "Hostile"}},
 		{"body token needs POST", idp.Options{ClientID: "a", ClientSecret: "b", UserinfoToken: "body"}, []string{"UserinfoToken"}},
 	}
 	for _, tt := range tests {

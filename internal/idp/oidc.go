@@ -246,6 +246,7 @@ func idTokenClaims(u User, clientID, nonce string, o *Options) map[string]any {
 	if u.Groups != nil {
 		c["groups"] = u.Groups
 	}
+	withHostile(c, o.Hostile)
 	if o.IDTokenClaims != nil {
 		o.IDTokenClaims(c)
 	}

@@ -286,3 +286,36 @@ func TestValidateOIDC(t *testing.T) {
 		}
 	}
 }
+
+// TestHostile: each hostile set replaces the user's claims in userinfo and
+// in the ID token, byte for byte.
+func TestHostile(t *testing.T) {
+	t.Parallel()
+	sets := idp.HostileClaims()
+	if len(sets) == 0 {
+		t.Fatal("HostileClaims() is empty")
+	}
+	for _, set := range sets {
+		t.Run(set.Name, func(t *testing.T) {
+			t.Parallel()
+			h := start(t, idp.Options{OIDC: true, Hostile: set.Name})
+			tok := h.signIn("openid email profile", "n")
+			status, info := h.userinfo(str(tok, "access_token"))
+			if status != http.StatusOK {
+				t.Fatalf("userinfo = %d %v; want 200", status, info)
+			}
+			_, idClaims, ok := verifyIDToken(t, str(tok, "id_token"), h.keySet())
+			if !ok {
+				t.Fatal("id_token does not verify")
+			}
+			for name, v := range set.Claims {
+				want, _ := json.Marshal(v)
+				for where, doc := range map[string]map[string]any{"userinfo": info, "id_token": idClaims} {
+					if got, _ := json.Marshal(doc[name]); string(got) != string(want) {
+						t.Errorf("%s %s = %s; want %s", where, name, got, want)
+					}
+				}
+			}
+		})
+	}
+}

@@ -381,7 +381,15 @@ func (s *Server) refreshGrant(params url.Values, clientID string, o *Options) (m
 	if o.RotateRefreshTokens {
 		delete(s.refresh, value)
 	}
-	at, rt := s.issueLocked(o, old.grant, clientID, old.user, scope, o.RotateRefreshTokens)
+	// The new tokens carry the user's current claims, as a provider's do:
+	// a test may change them with SetOptions between sign-in and refresh.
+	u := old.user
+	if id, _ := idString(u.ID); id != "" {
+		if i := slices.IndexFunc(o.Users, func(c User) bool { cid, _ := idString(c.ID); return cid == id }); i >= 0 {
+			u = o.Users[i]
+		}
+	}
+	at, rt := s.issueLocked(o, old.grant, clientID, u, scope, o.RotateRefreshTokens)
 	if rt != "" {
 		s.refresh[rt].scope = old.scope // narrowing applies to this access token only
 	}

@@ -72,7 +72,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, o.Userinfo(u))
 		return
 	}
-	writeJSON(w, http.StatusOK, claims(u))
+	writeJSON(w, http.StatusOK, withHostile(claims(u), o.Hostile))
 }
 
 // claims returns the default, OIDC-style userinfo of u.

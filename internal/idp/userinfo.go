@@ -46,19 +46,13 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		invalidToken(w, "no access token in "+where)
 		return
 	}
-	s.mu.Lock()
-	at, ok := s.access[value]
-	expired := ok && !at.expires.IsZero() && !o.Now().Before(at.expires)
-	if expired {
-		delete(s.access, value)
-	}
-	s.mu.Unlock()
+	at, ok, expired := s.liveToken(&o, value)
 	switch {
-	case !ok:
-		invalidToken(w, "unknown or revoked access token")
-		return
 	case expired:
 		invalidToken(w, "access token expired")
+		return
+	case !ok:
+		invalidToken(w, "unknown or revoked access token")
 		return
 	}
 	u := at.user

@@ -63,7 +63,8 @@ type BearerConfig struct {
 	// (Claims.WithDefaults). Entirely empty: the provider's claims.
 	Claims Claims
 	// JWKSURL and Issuer check JWTs locally: the signature against the key
-	// set at JWKSURL (fetched again when a token names an unknown key), and
+	// set at JWKSURL (fetched again when a token names an unknown key, at
+	// most once per JWKSMinInterval), and
 	// iss against Issuer. Both or neither; neither with a non-OIDC provider
 	// sends every token to introspection or userinfo.
 	JWKSURL, Issuer string
@@ -128,16 +129,18 @@ type BearerValidator struct {
 	timeout                          time.Duration // bound on one shared check
 	now                              func() time.Time
 
-	keysMu sync.Mutex
-	keys   atomic.Pointer[bearerKeys]
-	group  singleflight.Group
-	cache  *bearerCache
+	ownKeys *remoteKeys // at jwksURL; nil without one
+	keysMu  sync.Mutex
+	keys    atomic.Pointer[bearerKeys]
+	group   singleflight.Group
+	cache   *bearerCache
 }
 
-// bearerKeys verifies JWTs against one JWKS URL.
+// bearerKeys verifies JWTs against one key set.
 type bearerKeys struct {
-	jwksURL, issuer string
-	verifier        *oidc.IDTokenVerifier
+	set      *remoteKeys
+	issuer   string
+	verifier *oidc.IDTokenVerifier
 }
 
 // providerConfig returns the settings of the providers whose
@@ -286,6 +289,9 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	jc := *b.client
 	jc.Transport = &fetchTransport{base: baseTransport(b.client), max: b.maxBytes, jwks: true}
 	b.jwksClient = &jc
+	if b.jwksURL != "" {
+		b.ownKeys = newRemoteKeys(b.jwksURL, b.jwksClient, b.now)
+	}
 	b.cache = newBearerCache(size)
 	return b, nil
 }
@@ -422,33 +428,33 @@ func isJWS(token string) bool {
 }
 
 // keySet returns the verifier for the JWKS in use: the configured one, or
-// the OIDC provider's once discovered. It is nil when JWTs are not checked
-// locally.
+// the OIDC provider's once discovered (shared with its ID-token checks, so
+// the provider's JWKS is fetched at most once per JWKSMinInterval whoever
+// asks). It is nil when JWTs are not checked locally.
 func (b *BearerValidator) keySet() (*bearerKeys, error) {
-	jwksURL, issuer := b.jwksURL, b.issuer
-	if jwksURL == "" && b.oidc != nil {
-		if !b.oidc.Ready() {
+	set, issuer := b.ownKeys, b.issuer
+	if set == nil && b.oidc != nil {
+		s := b.oidc.state.Load()
+		if s == nil {
 			return nil, b.oidc.notReady("jwks")
 		}
-		ep := b.oidc.Endpoints()
-		jwksURL, issuer = ep.JWKSURL, ep.Issuer
+		set, issuer = s.keys, s.issuer
 	}
-	if jwksURL == "" {
+	if set == nil {
 		return nil, nil
 	}
-	if k := b.keys.Load(); k != nil && k.jwksURL == jwksURL && k.issuer == issuer {
+	if k := b.keys.Load(); k != nil && k.set == set && k.issuer == issuer {
 		return k, nil
 	}
 	b.keysMu.Lock()
 	defer b.keysMu.Unlock()
-	if k := b.keys.Load(); k != nil && k.jwksURL == jwksURL && k.issuer == issuer {
+	if k := b.keys.Load(); k != nil && k.set == set && k.issuer == issuer {
 		return k, nil
 	}
-	remote := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), b.jwksClient), jwksURL)
 	k := &bearerKeys{
-		jwksURL: jwksURL,
-		issuer:  issuer,
-		verifier: oidc.NewVerifier(issuer, &keySet{remote: remote}, &oidc.Config{
+		set:    set,
+		issuer: issuer,
+		verifier: oidc.NewVerifier(issuer, set, &oidc.Config{
 			SupportedSigningAlgs: b.algs,
 			// Checked by checkJWT, which knows several audiences, leeway
 			// and {tenantid}, and says which check failed.

@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -469,9 +471,12 @@ func (b *BearerValidator) keySet() (*bearerKeys, error) {
 
 // checkJWT verifies a JWT access token and maps its claims.
 func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token string) (*Identity, time.Time, error) {
+	fail := func(err error) (*Identity, time.Time, error) { return nil, time.Time{}, err }
+	if typ, ok := jwtType(token); !ok || !accessTokenType(typ) {
+		return fail(b.reject("", "bearer JWT has typ header "+strconv.Quote(typ)+", not JWT or at+jwt: not an access token"))
+	}
 	var got keySetResult
 	tok, err := k.verifier.Verify(context.WithValue(ctx, keySetResultKey{}, &got), token)
-	fail := func(err error) (*Identity, time.Time, error) { return nil, time.Time{}, err }
 	switch {
 	case err == nil:
 	case !got.reached:
@@ -497,6 +502,9 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 	if err != nil {
 		return fail(b.reject("", "bearer JWT claims malformed"))
 	}
+	if claim := idTokenClaim(claims); claim != "" {
+		return fail(b.reject("", "bearer JWT carries "+claim+": an ID token, not an access token"))
+	}
 	want := k.issuer
 	if strings.Contains(want, tenantPlaceholder) {
 		tid, _ := stringValue(claims["tid"])
@@ -519,6 +527,48 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 		return fail(err)
 	}
 	return id, tok.Expiry, nil
+}
+
+// jwtType returns the typ header of a compact JWS ("" when it has none,
+// or when the JWS does not parse with an algorithm go-oidc supports: the
+// verifier refuses it then); ok is false when typ is not a string.
+func jwtType(token string) (typ string, ok bool) {
+	jws, err := jose.ParseSigned(token, jwksAlgs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return "", true
+	}
+	v, present := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType]
+	if !present {
+		return "", true
+	}
+	typ, ok = v.(string)
+	return typ, ok
+}
+
+// accessTokenType reports whether a JWT's typ header allows it to be an
+// access token: none, JWT, or at+jwt (RFC 9068), matched as media types
+// (case-insensitive, "application/" optional; RFC 7515 section 4.1.9).
+// An ID token from a provider that types them (id_token+jwt), a logout
+// token (logout+jwt) or any other typed JWT is not one.
+func accessTokenType(typ string) bool {
+	t := strings.TrimPrefix(strings.ToLower(typ), "application/")
+	return typ == "" || t == "jwt" || t == "at+jwt"
+}
+
+// idTokenClaim returns the claim that marks a JWT as an ID token rather
+// than an access token — nonce, at_hash, c_hash (OpenID Connect Core
+// 2, 3.1.3.6, 3.3.2.11), or a token_use other than "access" (Amazon
+// Cognito) — or "" when it has none.
+func idTokenClaim(claims map[string]any) string {
+	for _, c := range []string{"nonce", "at_hash", "c_hash"} {
+		if _, ok := claims[c]; ok {
+			return c
+		}
+	}
+	if use, ok := claims["token_use"]; ok && use != "access" {
+		return "token_use"
+	}
+	return ""
 }
 
 // checkTimes checks exp and nbf with BearerLeeway; exp is required when

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -688,5 +689,70 @@ func TestNewBearerValidatorErrors(t *testing.T) {
 	}
 	if _, err := NewBearerValidator(BearerConfig{}); err == nil || !strings.Contains(err.Error(), "Provider:") {
 		t.Errorf("NewBearerValidator(empty) = %v; want a Provider error", err)
+	}
+}
+
+// TestBearerRefusesIDTokens: an ID token is not an access token, though it
+// is signed by the provider and names the client as aud. One carrying
+// nonce, at_hash or c_hash, or typed other than JWT or at+jwt, is refused;
+// the provider's JWT access tokens pass.
+func TestBearerRefusesIDTokens(t *testing.T) {
+	t.Parallel()
+	clock := newBearerClock()
+	e := startOIDC(t, idp.Options{Now: clock.Now, JWTAccessTokens: true, IssueRefreshTokens: true}, OIDCConfig{Config: Config{Now: clock.Now}})
+	v, err := NewBearerValidator(BearerConfig{Provider: e.p, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedIn := e.signIn(t, "n-1", "n-1")
+	refreshed, err := e.p.Refresh(t.Context(), signedIn)
+	if err != nil {
+		t.Fatalf("Refresh() = %v; want nil", err)
+	}
+	minted := func(nonce string) string {
+		tok, err := e.idp.IDToken(e.srv.URL, testClientID, "alice", nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	now := clock.Now()
+	access := map[string]any{"iss": e.srv.URL, "sub": "1001", "aud": testClientID, "client_id": testClientID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	typed := func(typ string, extra ...string) string {
+		c := maps.Clone(access)
+		for i := 0; i+1 < len(extra); i += 2 {
+			c[extra[i]] = extra[i+1]
+		}
+		tok, err := e.idp.SignJWT(typ, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	for _, tt := range []struct {
+		name, token, reason string // reason "" means accepted
+	}{
+		{"ID token of a sign-in (nonce, at_hash)", signedIn.IDToken, "ID token"},
+		{"ID token of a refresh (at_hash)", refreshed.IDToken, "ID token"},
+		{"ID token with a nonce", minted("n-2"), "ID token"},
+		{"c_hash", typed("JWT", "c_hash", "x"), "ID token"},
+		{"logout token", typed("logout+jwt"), "typ"},
+		{"typ id_token", typed("id_token+jwt"), "typ"},
+		{"JWT access token of the provider", signedIn.AccessToken, ""},
+		{"typ JWT", typed("JWT"), ""},
+		{"typ at+jwt", typed("at+jwt"), ""},
+		{"typ application/at+jwt", typed("application/at+jwt"), ""},
+		{"no typ", typed(""), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := v.Validate(t.Context(), tt.token)
+			if tt.reason == "" {
+				if err != nil || id.ID != "1001" {
+					t.Errorf("Validate() = %+v, %v; want user 1001", id, err)
+				}
+				return
+			}
+			wantProviderError(t, err, ErrRejected, tt.reason, tt.token)
+		})
 	}
 }

@@ -70,16 +70,17 @@ type BearerConfig struct {
 	// iss against Issuer. Both or neither; neither with a non-OIDC provider
 	// sends every token to introspection or userinfo.
 	JWKSURL, Issuer string
-	// Audiences are accepted aud values of JWTs, any one of which must be in
-	// the token; default ClientID. When set explicitly, an introspection
-	// answer with an aud must name one of them too.
+	// Audiences (BEARER_AUDIENCES) are accepted besides ClientID: a JWT's
+	// aud must name ClientID or one of them, and so must an introspection
+	// answer's client_id or aud.
 	Audiences []string
 	// Algorithms are the JWT signing algorithms accepted; default RS256,
 	// ES256, PS256. "none" and the HMAC algorithms are never accepted.
 	Algorithms []string
-	// IntrospectionURL is an RFC 7662 endpoint: when set, opaque tokens are
-	// checked there (active must be true) with client authentication
-	// instead of at userinfo.
+	// IntrospectionURL is an RFC 7662 endpoint: opaque tokens are checked
+	// there with client authentication, and accepted only when active and
+	// issued to this client (see Audiences). Empty: the endpoint an *OIDC
+	// Provider discovered, if any.
 	IntrospectionURL string
 	// IntrospectionAuth is how the client authenticates to
 	// IntrospectionURL: HTTP Basic (AuthStyleAuto, AuthStyleHeader) or form
@@ -115,8 +116,7 @@ type BearerValidator struct {
 	provider                         Provider
 	oidc                             *OIDC // provider, when it is one
 	claims                           Claims
-	audiences                        []string
-	explicitAud                      bool
+	audiences                        []string // ClientID and Audiences
 	algs                             []string
 	jwksURL                          string
 	issuer                           string
@@ -179,8 +179,6 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	b := &BearerValidator{
 		id:                cfg.ID,
 		provider:          cfg.Provider,
-		audiences:         slices.Clone(cfg.Audiences),
-		explicitAud:       len(cfg.Audiences) > 0,
 		algs:              slices.Clone(cfg.Algorithms),
 		jwksURL:           cfg.JWKSURL,
 		issuer:            cfg.Issuer,
@@ -231,8 +229,13 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	if b.now == nil {
 		b.now = time.Now
 	}
-	if len(b.audiences) == 0 && b.clientID != "" {
-		b.audiences = []string{b.clientID}
+	if b.clientID != "" {
+		b.audiences = append(b.audiences, b.clientID)
+	}
+	for _, a := range cfg.Audiences {
+		if a != "" && !slices.Contains(b.audiences, a) {
+			b.audiences = append(b.audiences, a)
+		}
 	}
 	if len(b.algs) == 0 {
 		b.algs = slices.Clone(defaultBearerAlgs)
@@ -402,9 +405,12 @@ func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, t
 		}
 		// No key set to check it against: the provider decides.
 	}
+	introspectURL, err := b.introspection()
 	switch {
-	case b.introspectURL != "":
-		return b.introspect(ctx, token)
+	case err != nil:
+		return nil, time.Time{}, err
+	case introspectURL != "":
+		return b.introspect(ctx, introspectURL, token)
 	case b.provider != nil:
 		id, err := b.userinfo(ctx, token)
 		return id, time.Time{}, err
@@ -598,8 +604,21 @@ func (b *BearerValidator) mapClaims(doc map[string]any, what string) (*Identity,
 	return id, nil
 }
 
+// introspection returns the RFC 7662 endpoint in use: the configured one,
+// else the one the OIDC provider discovered; "" when there is none.
+func (b *BearerValidator) introspection() (string, error) {
+	if b.introspectURL != "" || b.oidc == nil {
+		return b.introspectURL, nil
+	}
+	s := b.oidc.state.Load()
+	if s == nil {
+		return "", b.oidc.notReady("introspection")
+	}
+	return s.endpoints.IntrospectionURL, nil
+}
+
 // introspect checks an opaque token at the RFC 7662 endpoint.
-func (b *BearerValidator) introspect(ctx context.Context, token string) (*Identity, time.Time, error) {
+func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string) (*Identity, time.Time, error) {
 	fail := func(kind ErrorKind, status int, desc string) (*Identity, time.Time, error) {
 		return nil, time.Time{}, &Error{Provider: b.id, Endpoint: "introspection", Kind: kind, Status: status, Description: desc}
 	}
@@ -610,7 +629,7 @@ func (b *BearerValidator) introspect(ctx context.Context, token string) (*Identi
 			form.Set(b.clientSecretParam, b.clientSecret)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.introspectURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fail(ErrBadResponse, 0, "cannot build the request")
 	}
@@ -672,10 +691,8 @@ func (b *BearerValidator) introspect(ctx context.Context, token string) (*Identi
 			return nil, time.Time{}, b.reject("introspection", "bearer token issuer mismatch")
 		}
 	}
-	if b.explicitAud {
-		if aud, ok := audienceOf(doc["aud"]); ok && !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(b.audiences, a) }) {
-			return nil, time.Time{}, b.reject("introspection", "bearer token audience mismatch")
-		}
+	if !issuedTo(doc, b.audiences) {
+		return nil, time.Time{}, b.reject("introspection", "bearer token issued to another client: neither client_id nor aud names CLIENT_ID or a BEARER_AUDIENCES entry")
 	}
 	id, err := b.mapClaims(doc, "introspection answer")
 	if err != nil {
@@ -688,6 +705,17 @@ func (b *BearerValidator) introspect(ctx context.Context, token string) (*Identi
 	}
 	exp, _ := numericDate(doc["exp"])
 	return id, exp, nil
+}
+
+// issuedTo reports whether an introspection answer says its token was
+// issued to one of clients: its client_id, or one of its aud values, is
+// one of them (RFC 7662 section 2.2).
+func issuedTo(doc map[string]any, clients []string) bool {
+	if id, ok := doc["client_id"].(string); ok && slices.Contains(clients, id) {
+		return true
+	}
+	aud, _ := audienceOf(doc["aud"])
+	return slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(clients, a) })
 }
 
 // audienceOf reads an aud claim: a string or an array of strings.

@@ -532,12 +532,14 @@ func TestBearerIntrospection(t *testing.T) {
 	clock := newBearerClock()
 	exp := clock.Now().Add(20 * time.Second).Unix()
 	answers := map[string]string{
-		"good-token":     fmt.Sprintf(`{"active":true,"sub":"u-7","username":"jdoe","scope":"read","exp":%d,"aud":["api","other"]}`, exp),
+		"good-token":     fmt.Sprintf(`{"active":true,"sub":"u-7","username":"jdoe","scope":"read","exp":%d,"client_id":%q}`, exp, testClientID),
 		"inactive-token": `{"active":false}`,
+		"api-aud":        fmt.Sprintf(`{"active":true,"sub":"u-7","client_id":"cli","aud":["api",%q]}`, "other"),
 		"other-aud":      `{"active":true,"sub":"u-7","aud":"elsewhere"}`,
+		"unbound":        `{"active":true,"sub":"u-7"}`,
 		"no-active":      `{"sub":"u-7"}`,
-		"no-sub":         `{"active":true,"client_id":"x"}`,
-		"expired-token":  fmt.Sprintf(`{"active":true,"sub":"u-7","exp":%d}`, clock.Now().Add(-time.Hour).Unix()),
+		"no-sub":         fmt.Sprintf(`{"active":true,"client_id":%q}`, testClientID),
+		"expired-token":  fmt.Sprintf(`{"active":true,"sub":"u-7","exp":%d,"client_id":%q}`, clock.Now().Add(-time.Hour).Unix(), testClientID),
 	}
 	in := newIntrospector(t, "basic", func(tok string) string { return answers[tok] })
 	newV := func(t *testing.T, edit func(*BearerConfig)) *BearerValidator {
@@ -566,22 +568,24 @@ func TestBearerIntrospection(t *testing.T) {
 		{"inactive-token", "inactive"},
 		{"expired-token", "expired"},
 		{"no-sub", "no user id"},
+		{"other-aud", "issued to another client"},
+		{"unbound", "issued to another client"},
+		{"api-aud", "issued to another client"},
 	} {
 		_, err := v.Validate(t.Context(), tt.token)
 		wantProviderError(t, err, ErrRejected, tt.reason, tt.token)
 	}
 	_, err = v.Validate(t.Context(), "no-active")
 	wantProviderError(t, err, ErrBadResponse, "no boolean active", "no-active")
-	// Without explicit audiences the answer's aud is not checked; with
-	// them, it must name one.
-	if _, err := v.Validate(t.Context(), "other-aud"); err != nil {
-		t.Errorf("Validate(other-aud) = %v; want nil", err)
-	}
-	strict := newV(t, func(c *BearerConfig) { c.Audiences = []string{"api"} })
-	_, err = strict.Validate(t.Context(), "other-aud")
-	wantProviderError(t, err, ErrRejected, "audience mismatch", "other-aud")
-	if _, err := strict.Validate(t.Context(), "good-token"); err != nil {
-		t.Errorf("Validate(good) with Audiences [api] = %v; want nil", err)
+	// A BEARER_AUDIENCES entry in aud is accepted too; the client id
+	// still is.
+	api := newV(t, func(c *BearerConfig) { c.Audiences = []string{"api"} })
+	_, err = api.Validate(t.Context(), "other-aud")
+	wantProviderError(t, err, ErrRejected, "issued to another client", "other-aud")
+	for _, tok := range []string{"api-aud", "good-token"} {
+		if _, err := api.Validate(t.Context(), tok); err != nil {
+			t.Errorf("Validate(%s) with Audiences [api] = %v; want nil", tok, err)
+		}
 	}
 
 	// Cached until the answer's exp, not the whole TTL.
@@ -605,7 +609,7 @@ func TestBearerIntrospection(t *testing.T) {
 
 func TestBearerIntrospectionParams(t *testing.T) {
 	t.Parallel()
-	in := newIntrospector(t, "params", func(string) string { return `{"active":true,"sub":"u-1"}` })
+	in := newIntrospector(t, "params", func(string) string { return `{"active":true,"sub":"u-1","aud":"` + testClientID + `"}` })
 	v, err := NewBearerValidator(BearerConfig{
 		ClientID: testClientID, ClientSecret: testClientSecret,
 		IntrospectionURL: in.srv.URL, IntrospectionAuth: AuthStyleParams,
@@ -754,5 +758,75 @@ func TestBearerRefusesIDTokens(t *testing.T) {
 			}
 			wantProviderError(t, err, ErrRejected, tt.reason, tt.token)
 		})
+	}
+}
+
+// The other app registered at the test provider.
+const (
+	otherClientID     = "other-app"
+	otherClientSecret = "other-app-secret"
+)
+
+// grantAs returns a client-credentials access token the idp at srv issued
+// to the client id:secret.
+func grantAs(t *testing.T, srv *httptest.Server, id, secret string) string {
+	t.Helper()
+	tok, err := ClientCredentials(t.Context(), Config{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/token", HTTPClient: srv.Client()}, nil)
+	if err != nil {
+		t.Fatalf("ClientCredentials(%s) = %v; want nil", id, err)
+	}
+	return tok["access_token"].(string)
+}
+
+// TestBearerIntrospectionBindsClient: an opaque token is accepted only
+// when introspection says it was issued to this client (client_id or aud)
+// or to a BEARER_AUDIENCES entry; the introspection endpoint is the
+// discovered one when none is configured.
+func TestBearerIntrospectionBindsClient(t *testing.T) {
+	t.Parallel()
+	e := startOIDC(t, idp.Options{Clients: []idp.Client{{ID: otherClientID, Secret: otherClientSecret}}}, OIDCConfig{})
+	mine, theirs := grantAs(t, e.srv, testClientID, testClientSecret), grantAs(t, e.srv, otherClientID, otherClientSecret)
+	discovered, err := NewBearerValidator(BearerConfig{Provider: e.p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	generic := newTestProvider(t, e.srv, Config{})
+	explicit, err := NewBearerValidator(BearerConfig{Provider: generic, IntrospectionURL: e.srv.URL + "/introspect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sibling, err := NewBearerValidator(BearerConfig{Provider: generic, IntrospectionURL: e.srv.URL + "/introspect", Audiences: []string{otherClientID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		v      *BearerValidator
+		token  string
+		reason string // "" means accepted
+	}{
+		{"discovered: our token", discovered, mine, ""},
+		{"discovered: another client's token", discovered, theirs, "issued to another client"},
+		{"configured: our token", explicit, mine, ""},
+		{"configured: another client's token", explicit, theirs, "issued to another client"},
+		{"BEARER_AUDIENCES names the other client", sibling, theirs, ""},
+		{"BEARER_AUDIENCES and the client id", sibling, mine, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := tt.v.Validate(t.Context(), tt.token)
+			if tt.reason != "" {
+				wantProviderError(t, err, ErrRejected, tt.reason, tt.token)
+				return
+			}
+			if err != nil || !strings.HasPrefix(id.ID, "service-account-") {
+				t.Errorf("Validate() = %+v, %v; want a service account", id, err)
+			}
+		})
+	}
+	if n := e.idp.Calls("introspect"); n != 6 {
+		t.Errorf("introspection called %d times; want 6", n)
+	}
+	if n := e.idp.Calls("userinfo"); n != 0 {
+		t.Errorf("userinfo called %d times; want 0 (introspection decides)", n)
 	}
 }

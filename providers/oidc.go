@@ -60,6 +60,10 @@ type Endpoints struct {
 	LogoutURL string
 	// RevokeURL is the RFC 7009 revocation endpoint.
 	RevokeURL string
+	// IntrospectionURL is the RFC 7662 introspection endpoint discovery
+	// advertises, which a BearerValidator of this provider uses when it is
+	// given none.
+	IntrospectionURL string
 	// SigningAlgs are the algorithms ID tokens are accepted in.
 	SigningAlgs []string
 }
@@ -225,6 +229,7 @@ func (o *OIDC) Discover(ctx context.Context) error {
 		JWKS       string   `json:"jwks_uri"`
 		EndSession string   `json:"end_session_endpoint"`
 		Revocation string   `json:"revocation_endpoint"`
+		Introspect string   `json:"introspection_endpoint"`
 		Algs       []string `json:"id_token_signing_alg_values_supported"`
 	}
 	if err := p.Claims(&doc); err != nil {
@@ -252,6 +257,7 @@ func (o *OIDC) Discover(ctx context.Context) error {
 	check("jwks_uri", doc.JWKS, true)
 	check("end_session_endpoint", doc.EndSession, false)
 	check("revocation_endpoint", doc.Revocation, false)
+	check("introspection_endpoint", doc.Introspect, false)
 	if len(problems) > 0 {
 		return fail(ErrBadResponse, strings.Join(problems, "; "), nil)
 	}
@@ -310,15 +316,16 @@ func (o *OIDC) Discover(ctx context.Context) error {
 		issuer:      doc.Issuer,
 		hasUserinfo: hasUserinfo,
 		endpoints: Endpoints{
-			Issuer:      doc.Issuer,
-			AuthURL:     inner.cfg.AuthURL,
-			TokenURL:    inner.cfg.TokenURL,
-			RefreshURL:  inner.cfg.RefreshURL,
-			UserinfoURL: userinfo,
-			JWKSURL:     doc.JWKS,
-			LogoutURL:   logout,
-			RevokeURL:   inner.cfg.RevokeURL,
-			SigningAlgs: slices.Clone(algs),
+			Issuer:           doc.Issuer,
+			AuthURL:          inner.cfg.AuthURL,
+			TokenURL:         inner.cfg.TokenURL,
+			RefreshURL:       inner.cfg.RefreshURL,
+			UserinfoURL:      userinfo,
+			JWKSURL:          doc.JWKS,
+			LogoutURL:        logout,
+			RevokeURL:        inner.cfg.RevokeURL,
+			IntrospectionURL: doc.Introspect,
+			SigningAlgs:      slices.Clone(algs),
 		},
 	})
 	return nil

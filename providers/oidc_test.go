@@ -732,6 +732,8 @@ func TestOIDCEndpoints(t *testing.T) {
 			LogoutURL:   base + "/logout",
 			RevokeURL:   base + "/revoke",
 			SigningAlgs: []string{"RS256"},
+			// Not an OIDC setting: the bearer validator's, when none is set.
+			IntrospectionURL: base + "/introspect",
 		}
 		if got := e.p.Endpoints(); !reflect.DeepEqual(got, want) {
 			t.Errorf("Endpoints() = %+v; want %+v", got, want)
@@ -780,6 +782,8 @@ func TestOIDCEndpoints(t *testing.T) {
 			LogoutURL:   other.URL + "/bye",
 			RevokeURL:   other.URL + "/revoke",
 			SigningAlgs: []string{"RS256"},
+			// Discovered: INTROSPECTION_URL is the bearer validator's.
+			IntrospectionURL: srv.URL + "/introspect",
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("Endpoints() = %+v; want %+v", got, want)

@@ -42,3 +42,40 @@ func FuzzAccessTokenShape(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIssuedTo fuzzes the reading of an introspection answer's client_id
+// and aud: a token counts as this client's only when one of them names
+// one of the accepted clients exactly.
+func FuzzIssuedTo(f *testing.F) {
+	f.Add(`{"client_id":"app"}`, "app")
+	f.Add(`{"aud":["x","app"]}`, "app")
+	f.Add(`{"aud":"app ","client_id":["app"]}`, "app")
+	f.Add(`{"aud":[1,null,{"app":1}],"client_id":1}`, "")
+	f.Fuzz(func(t *testing.T, answer, client string) {
+		dec := json.NewDecoder(strings.NewReader(answer))
+		dec.UseNumber()
+		var doc map[string]any
+		if dec.Decode(&doc) != nil {
+			return
+		}
+		clients := []string{client, "sibling"}
+		got := issuedTo(doc, clients)
+		want := false
+		if id, ok := doc["client_id"].(string); ok && (id == client || id == "sibling") {
+			want = true
+		}
+		switch aud := doc["aud"].(type) {
+		case string:
+			want = want || aud == client || aud == "sibling"
+		case []any:
+			for _, a := range aud {
+				if s, ok := a.(string); ok && (s == client || s == "sibling") {
+					want = true
+				}
+			}
+		}
+		if got != want {
+			t.Errorf("issuedTo(%s, %q) = %v; want %v", answer, clients, got, want)
+		}
+	})
+}

@@ -114,6 +114,38 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
+// TestBearerAllowUnboundWarns: BEARER_ALLOW_UNBOUND is said at start-up and
+// by check; off, neither says anything.
+func TestBearerAllowUnboundWarns(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{true, false} {
+		env := validEnv()
+		env["PORTCULLIS_BEARER_TOKENS"] = "true"
+		if on {
+			env["PORTCULLIS_BEARER_ALLOW_UNBOUND"] = "true"
+		}
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{"check"}, envMap(env), &out, &errOut); code != 0 {
+			t.Fatalf("check = %d; want 0\n%s%s", code, out.String(), errOut.String())
+		}
+		cfg, err := loadConfig(envMap(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		if _, _, err := newServer(cfg, metrics.New(), slog.New(slog.NewTextHandler(&logs, nil)), nil); err != nil {
+			t.Fatal(err)
+		}
+		const warning = "PORTCULLIS_BEARER_ALLOW_UNBOUND=true: an opaque token"
+		if got := strings.Contains(out.String(), "warning: "+warning); got != on {
+			t.Errorf("BEARER_ALLOW_UNBOUND %v: check warns %v; want %v\n%s", on, got, on, out.String())
+		}
+		if got := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), warning); got != on {
+			t.Errorf("BEARER_ALLOW_UNBOUND %v: start-up log warns %v; want %v\n%s", on, got, on, logs.String())
+		}
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
 type syncBuffer struct {
 	mu  sync.Mutex

@@ -180,6 +180,9 @@ func check(getenv func(string) string, stdout io.Writer) error {
 	if err := checkDiscovery(cfg, stdout); err != nil {
 		return err
 	}
+	if w := unboundWarning(cfg); w != "" {
+		fmt.Fprintln(stdout, "warning: "+w)
+	}
 	fmt.Fprintln(stdout, "configuration OK")
 	return nil
 }

@@ -98,6 +98,9 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
+	if w := unboundWarning(cfg); w != "" {
+		log.Warn(w)
+	}
 	upstreamTLS, err := upstreamTLS(cfg, log)
 	if err != nil {
 		return nil, nil, err
@@ -151,6 +154,18 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Logger:                 log,
 	})
 	return srv, jobs, err
+}
+
+// unboundWarning is what `check` and the start-up log say about
+// BEARER_ALLOW_UNBOUND; "" when it is off.
+func unboundWarning(cfg *config.Config) string {
+	if !cfg.BearerAllowUnbound {
+		return ""
+	}
+	return "PORTCULLIS_BEARER_ALLOW_UNBOUND=true: an opaque token of a provider with no introspection endpoint " +
+		"(and no check of its own) is accepted whenever its userinfo URL accepts it, including tokens the provider " +
+		"issued to other apps: anyone holding a user's token for any app (one the user once authorised, a personal " +
+		"access token) gets in as that user. Prefer INTROSPECTION_URL or JWT access tokens."
 }
 
 // assertionSigner builds the signer of X-Portcullis-Assertion, or nil.
@@ -422,6 +437,7 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 			Claims:           pcfg.Claims,
 			Audiences:        pc.BearerAudiences,
 			IntrospectionURL: pc.IntrospectionURL,
+			AllowUnbound:     cfg.BearerAllowUnbound,
 			HTTPClient:       pcfg.HTTPClient,
 		})
 		if err != nil {

@@ -69,7 +69,8 @@ type Config struct {
 
 	PassAccessToken       bool           `env:"PASS_ACCESS_TOKEN" envDefault:"false" doc:"send X-Forwarded-Access-Token upstream"`
 	SetAuthorization      bool           `env:"SET_AUTHORIZATION" envDefault:"false" doc:"send Authorization: Bearer <access token> upstream"`
-	BearerTokens          bool           `env:"BEARER_TOKENS" envDefault:"false" doc:"accept Authorization: Bearer from machine clients, validated against the provider: JWTs locally against its JWKS, opaque tokens at INTROSPECTION_URL or the userinfo URL, results cached briefly by a hash of the token"`
+	BearerTokens          bool           `env:"BEARER_TOKENS" envDefault:"false" doc:"accept Authorization: Bearer from machine clients, validated against the provider: JWTs locally against its JWKS, opaque tokens at INTROSPECTION_URL (only tokens issued to this client; see BEARER_ALLOW_UNBOUND), results cached briefly by a hash of the token"`
+	BearerAllowUnbound    bool           `env:"BEARER_ALLOW_UNBOUND" envDefault:"false" doc:"accept an opaque bearer token of a provider that has no way to tell whose token it is (no introspection endpoint, no check of its own) when its userinfo URL accepts it. Risk: that includes tokens the provider issued to other apps, so anyone holding a user's token for any app gets in as that user. check and the start-up log warn"`
 	TrustForwardedHeaders bool           `env:"TRUST_FORWARDED_HEADERS" envDefault:"false" doc:"honour X-Forwarded-Proto/Host/Uri/Method from the peer"`
 	TrustedProxies        []netip.Prefix `env:"TRUSTED_PROXIES" refDefault:"— (any peer, when trusting is on)" doc:"comma list of CIDRs or IPs of peers whose X-Forwarded-* are honoured"`
 	AllowUnverifiedEmail  bool           `env:"ALLOW_UNVERIFIED_EMAIL" envDefault:"false" doc:"admit users whose provider says their e-mail is not verified"`

@@ -82,6 +82,11 @@ type BearerConfig struct {
 	// issued to this client (see Audiences). Empty: the endpoint an *OIDC
 	// Provider discovered, if any.
 	IntrospectionURL string
+	// AllowUnbound (BEARER_ALLOW_UNBOUND) accepts an opaque token of a
+	// provider with no way to tell whose it is — no introspection endpoint
+	// — when the provider's userinfo endpoint accepts it, which it does
+	// for tokens it issued to any app. Off, such tokens are refused.
+	AllowUnbound bool
 	// IntrospectionAuth is how the client authenticates to
 	// IntrospectionURL: HTTP Basic (AuthStyleAuto, AuthStyleHeader) or form
 	// parameters (AuthStyleParams) named ClientIDParam and
@@ -105,10 +110,12 @@ type BearerConfig struct {
 }
 
 // BearerValidator authenticates machine clients by the bearer token they
-// present. JWTs are verified locally against the provider's JWKS (signature
-// with an accepted algorithm, issuer, audience, expiry and nbf); other
-// tokens are checked at the introspection endpoint or, without one, at the
-// provider's userinfo endpoint. Verdicts are cached by the SHA-256 of the
+// present, accepting only tokens the provider issued to this client. JWTs
+// are verified locally against the provider's JWKS (signature with an
+// accepted algorithm, issuer, audience, expiry and nbf; not an ID token);
+// other tokens are checked at the introspection endpoint (active, and
+// issued to this client) or, without one and only with AllowUnbound, at
+// the provider's userinfo endpoint. Verdicts are cached by the SHA-256 of the
 // token — never the token itself — and concurrent validations of one token
 // share one check. It is safe for concurrent use.
 type BearerValidator struct {
@@ -121,6 +128,7 @@ type BearerValidator struct {
 	jwksURL                          string
 	issuer                           string
 	introspectURL                    string
+	allowUnbound                     bool
 	introspectAuth                   AuthStyle
 	clientID, clientSecret           string
 	clientIDParam, clientSecretParam string
@@ -183,6 +191,7 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		jwksURL:           cfg.JWKSURL,
 		issuer:            cfg.Issuer,
 		introspectURL:     cfg.IntrospectionURL,
+		allowUnbound:      cfg.AllowUnbound,
 		introspectAuth:    cfg.IntrospectionAuth,
 		clientID:          cfg.ClientID,
 		clientSecret:      cfg.ClientSecret,
@@ -411,11 +420,13 @@ func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, t
 		return nil, time.Time{}, err
 	case introspectURL != "":
 		return b.introspect(ctx, introspectURL, token)
-	case b.provider != nil:
+	case b.allowUnbound && b.provider != nil:
 		id, err := b.userinfo(ctx, token)
 		return id, time.Time{}, err
 	}
-	return nil, time.Time{}, b.reject("", "bearer token is not a JWT and there is no introspection endpoint")
+	return nil, time.Time{}, b.reject("", "bearer token is opaque and the provider has no way to tell whose token it is "+
+		"(no INTROSPECTION_URL, no introspection_endpoint in discovery): refused; PORTCULLIS_BEARER_ALLOW_UNBOUND=true accepts "+
+		"any token its userinfo URL accepts, other apps' included")
 }
 
 // isJWS reports whether token is a compact JWS: three dot-separated parts

@@ -343,11 +343,13 @@ func bearerIDP(t *testing.T, opts idp.Options) (*idp.Server, *httptest.Server, *
 	return s, srv, p, at
 }
 
+// TestBearerOpaqueUserinfo and the tests below check opaque tokens at
+// userinfo, which only BEARER_ALLOW_UNBOUND allows (see TestBearerUnbound).
 func TestBearerOpaqueUserinfo(t *testing.T) {
 	t.Parallel()
 	s, _, p, at := bearerIDP(t, idp.Options{})
 	clock := newBearerClock()
-	v, err := NewBearerValidator(BearerConfig{Provider: p, Now: clock.Now})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("NewBearerValidator() = %v; want nil", err)
 	}
@@ -391,7 +393,7 @@ func TestBearerOpaqueUserinfo(t *testing.T) {
 func TestBearerOpaqueProviderDown(t *testing.T) {
 	t.Parallel()
 	s, _, p, at := bearerIDP(t, idp.Options{})
-	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +409,7 @@ func TestBearerOpaqueProviderDown(t *testing.T) {
 func TestBearerSharesOneCheck(t *testing.T) {
 	t.Parallel()
 	s, _, p, at := bearerIDP(t, idp.Options{Delay: 100 * time.Millisecond})
-	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +435,7 @@ func TestBearerSharesOneCheck(t *testing.T) {
 func TestBearerCallerCancelDoesNotFailOthers(t *testing.T) {
 	t.Parallel()
 	s, _, p, at := bearerIDP(t, idp.Options{Delay: 200 * time.Millisecond})
-	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +461,7 @@ func TestBearerCallerCancelDoesNotFailOthers(t *testing.T) {
 func TestBearerCacheBounded(t *testing.T) {
 	t.Parallel()
 	s, srv, p, _ := bearerIDP(t, idp.Options{})
-	v, err := NewBearerValidator(BearerConfig{Provider: p, CacheSize: 3})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true, CacheSize: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,12 +646,22 @@ func TestBearerOIDCProvider(t *testing.T) {
 	if id.ID != "svc-42" {
 		t.Errorf("Validate() ID = %q; want svc-42", id.ID)
 	}
-	// The issuer has no userinfo endpoint: opaque tokens can't be checked.
+	// The issuer has no introspection endpoint: opaque tokens can't be
+	// bound to the client; nor, with BEARER_ALLOW_UNBOUND, be checked at
+	// userinfo, which it lacks too.
 	_, err = v.Validate(t.Context(), "opaque-token")
+	wantProviderError(t, err, ErrRejected, "no way to tell whose token it is", "opaque-token")
+	unbound, err := NewBearerValidator(BearerConfig{Provider: p, Now: clock.Now, AllowUnbound: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = unbound.Validate(t.Context(), "opaque-token")
 	wantProviderError(t, err, ErrRejected, "no userinfo endpoint", "opaque-token")
 }
 
-func TestBearerOIDCOpaqueUserinfo(t *testing.T) {
+// TestBearerOIDCOpaque: an OIDC provider's opaque token is checked at the
+// introspection endpoint its discovery advertises.
+func TestBearerOIDCOpaque(t *testing.T) {
 	t.Parallel()
 	e := startOIDC(t, idp.Options{}, OIDCConfig{})
 	tok, err := ClientCredentials(t.Context(), Config{
@@ -668,6 +680,9 @@ func TestBearerOIDCOpaqueUserinfo(t *testing.T) {
 	}
 	if want := "service-account-" + testClientID; id.ID != want {
 		t.Errorf("Validate() ID = %q; want %q", id.ID, want)
+	}
+	if e.idp.Calls("introspect") != 1 || e.idp.Calls("userinfo") != 0 {
+		t.Errorf("introspect, userinfo called %d, %d times; want 1, 0", e.idp.Calls("introspect"), e.idp.Calls("userinfo"))
 	}
 }
 
@@ -828,5 +843,40 @@ func TestBearerIntrospectionBindsClient(t *testing.T) {
 	}
 	if n := e.idp.Calls("userinfo"); n != 0 {
 		t.Errorf("userinfo called %d times; want 0 (introspection decides)", n)
+	}
+}
+
+// TestBearerUnbound: a provider with no way to tell whose an opaque token
+// is (no introspection, no check of its own) accepts any token at its
+// userinfo URL, another app's as well as ours. Such tokens are refused.
+func TestBearerUnbound(t *testing.T) {
+	t.Parallel()
+	s, srv := startIDP(t, idp.Options{Clients: []idp.Client{{ID: otherClientID, Secret: otherClientSecret}}})
+	p := newTestProvider(t, srv, Config{})
+	mine, theirs := grantAs(t, srv, testClientID, testClientSecret), grantAs(t, srv, otherClientID, otherClientSecret)
+	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, token string }{{"another app's token", theirs}, {"our token", mine}} {
+		id, err := v.Validate(t.Context(), tt.token)
+		if err == nil {
+			t.Fatalf("Validate(%s) = %+v, nil; want it refused: userinfo can't tell whose it is", tt.name, id)
+		}
+		wantProviderError(t, err, ErrRejected, "no way to tell whose token it is", tt.token)
+	}
+	if n := s.Calls("userinfo"); n != 0 {
+		t.Errorf("userinfo called %d times; want 0", n)
+	}
+	// BEARER_ALLOW_UNBOUND: whatever userinfo accepts, the other app's
+	// token too — the risk the operator takes.
+	unbound, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{theirs, mine} {
+		if id, err := unbound.Validate(t.Context(), tok); err != nil || !strings.HasPrefix(id.ID, "service-account-") {
+			t.Errorf("Validate() with AllowUnbound = %+v, %v; want a service account", id, err)
+		}
 	}
 }

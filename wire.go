@@ -436,7 +436,8 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 			Provider:         entry.Provider,
 			Claims:           pcfg.Claims,
 			Audiences:        pc.BearerAudiences,
-			IntrospectionURL: pc.IntrospectionURL,
+			IntrospectionURL: explicitOr(pc, "INTROSPECTION_URL", pc.IntrospectionURL, preset.IntrospectionURL),
+			Check:            preset.TokenCheck,
 			AllowUnbound:     cfg.BearerAllowUnbound,
 			HTTPClient:       pcfg.HTTPClient,
 		})

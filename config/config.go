@@ -134,7 +134,7 @@ type Provider struct {
 	RefreshURL       string   `env:"REFRESH_URL" secret:"password" refDefault:"TOKEN_URL" doc:"where refresh-token grants go"`
 	LogoutURL        string   `env:"LOGOUT_URL" secret:"password" refDefault:"preset/discovery" doc:"provider sign-out (end-session) URL"`
 	RevokeURL        string   `env:"REVOKE_URL" secret:"password" refDefault:"preset/discovery" doc:"RFC 7009 token revocation URL"`
-	IntrospectionURL string   `env:"INTROSPECTION_URL" secret:"password" refDefault:"discovery" doc:"RFC 7662 token introspection endpoint where opaque bearer tokens are checked, with the client's credentials: accepted only when active and issued to this client (client_id or aud). Empty: OIDC discovery's introspection_endpoint"`
+	IntrospectionURL string   `env:"INTROSPECTION_URL" secret:"password" refDefault:"preset/discovery" doc:"where opaque bearer tokens are checked, with the client's credentials, and accepted only when issued to this client: an RFC 7662 introspection endpoint (active, client_id or aud), by default OIDC discovery's introspection_endpoint; for the google, github and facebook presets their provider's own check (tokeninfo; USERINFO_URL's sibling applications/{client_id}/token; USERINFO_URL's sibling debug_token)"`
 	BearerAudiences  []string `env:"BEARER_AUDIENCES" doc:"audiences accepted besides CLIENT_ID: a bearer JWT's aud, or an introspection answer's client_id or aud, must name CLIENT_ID or one of these"`
 	RedirectURL      string   `env:"REDIRECT_URL" secret:"password" refDefault:"PUBLIC_URL/oauth2/callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
 

@@ -82,6 +82,13 @@ type BearerConfig struct {
 	// issued to this client (see Audiences). Empty: the endpoint an *OIDC
 	// Provider discovered, if any.
 	IntrospectionURL string
+	// Check is how the provider tells whose an opaque token is, at
+	// IntrospectionURL: RFC 7662 (CheckIntrospection, the default) or the
+	// provider's own check (the google, github and facebook presets). For
+	// CheckGitHub and CheckFacebook IntrospectionURL defaults to the
+	// provider's check beside its USERINFO_URL; "{client_id}" in it is
+	// replaced by the client id.
+	Check TokenCheck
 	// AllowUnbound (BEARER_ALLOW_UNBOUND) accepts an opaque token of a
 	// provider with no way to tell whose it is — no introspection endpoint
 	// — when the provider's userinfo endpoint accepts it, which it does
@@ -128,6 +135,7 @@ type BearerValidator struct {
 	jwksURL                          string
 	issuer                           string
 	introspectURL                    string
+	tokenCheck                       TokenCheck
 	allowUnbound                     bool
 	introspectAuth                   AuthStyle
 	clientID, clientSecret           string
@@ -191,6 +199,7 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		jwksURL:           cfg.JWKSURL,
 		issuer:            cfg.Issuer,
 		introspectURL:     cfg.IntrospectionURL,
+		tokenCheck:        cfg.Check,
 		allowUnbound:      cfg.AllowUnbound,
 		introspectAuth:    cfg.IntrospectionAuth,
 		clientID:          cfg.ClientID,
@@ -281,6 +290,22 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	if (b.jwksURL == "") != (b.issuer == "") {
 		bad("JWKSURL", "JWKSURL and Issuer go together")
 	}
+	switch b.tokenCheck {
+	case CheckIntrospection, CheckGoogle:
+	case CheckGitHub, CheckFacebook:
+		if b.introspectURL == "" {
+			b.introspectURL = checkEndpoint(b.tokenCheck, b.provider)
+		}
+		if b.clientSecret == "" {
+			bad("ClientSecret", "required for the %s token check", b.tokenCheck)
+		}
+	default:
+		bad("Check", "unknown token check %q", b.tokenCheck)
+	}
+	if b.tokenCheck != CheckIntrospection && b.introspectURL == "" {
+		bad("IntrospectionURL", "required for the %s token check", b.tokenCheck)
+	}
+	b.introspectURL = strings.ReplaceAll(b.introspectURL, "{client_id}", url.PathEscape(b.clientID))
 	if b.introspectURL != "" {
 		absolute("IntrospectionURL", b.introspectURL)
 		if b.clientID == "" {
@@ -318,8 +343,17 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 // error message holds the token. The Identity returned is the caller's to
 // change.
 func (b *BearerValidator) Validate(ctx context.Context, token string) (*Identity, error) {
+	id, _, err := b.Check(ctx, token)
+	return id, err
+}
+
+// Check is Validate that also returns when the token expires, as the
+// provider said (JWT exp, introspection exp, tokeninfo exp or expires_in,
+// GitHub expires_at, debug_token expires_at); zero when it did not say.
+// The implicit flow's session lives that long.
+func (b *BearerValidator) Check(ctx context.Context, token string) (*Identity, time.Time, error) {
 	if token == "" || len(token) > MaxBearerTokenBytes || !isToken68(token) {
-		return nil, b.reject("", "bearer token malformed")
+		return nil, time.Time{}, b.reject("", "bearer token malformed")
 	}
 	key := sha256.Sum256([]byte(token))
 	if e, ok := b.cache.get(key, b.now()); ok {
@@ -335,7 +369,7 @@ func (b *BearerValidator) Validate(ctx context.Context, token string) (*Identity
 		defer cancel()
 		id, exp, err := b.check(cctx, token)
 		err = b.scrub(err, token)
-		e := &bearerEntry{key: key, id: id, err: err}
+		e := &bearerEntry{key: key, id: id, exp: exp, err: err}
 		now := b.now()
 		switch {
 		case err == nil:
@@ -355,7 +389,7 @@ func (b *BearerValidator) Validate(ctx context.Context, token string) (*Identity
 	case r := <-ch:
 		return r.Val.(*bearerEntry).result()
 	case <-ctx.Done():
-		return nil, networkError(&Error{Provider: b.id, Endpoint: "bearer"}, ctx.Err())
+		return nil, time.Time{}, networkError(&Error{Provider: b.id, Endpoint: "bearer"}, ctx.Err())
 	}
 }
 
@@ -418,6 +452,8 @@ func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, t
 	switch {
 	case err != nil:
 		return nil, time.Time{}, err
+	case b.tokenCheck != CheckIntrospection:
+		return b.ownCheck(ctx, introspectURL, token)
 	case introspectURL != "":
 		return b.introspect(ctx, introspectURL, token)
 	case b.allowUnbound && b.provider != nil:
@@ -645,52 +681,25 @@ func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string
 		return fail(ErrBadResponse, 0, "cannot build the request")
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
 	if b.introspectAuth != AuthStyleParams {
 		// RFC 6749 section 2.3.1: form-encode, then Basic.
 		req.SetBasicAuth(url.QueryEscape(b.clientID), url.QueryEscape(b.clientSecret))
 	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return nil, time.Time{}, networkError(&Error{Provider: b.id, Endpoint: "introspection"}, err)
-	}
-	body, err := readLimited(resp.Body, b.maxBytes)
-	resp.Body.Close()
-	if err != nil {
-		return nil, time.Time{}, networkError(&Error{Provider: b.id, Endpoint: "introspection"}, err)
-	}
-	if int64(len(body)) > b.maxBytes {
-		return fail(ErrBadResponse, resp.StatusCode, fmt.Sprintf("response larger than %d bytes refused", b.maxBytes))
-	}
-	doc, derr := decodeJSONObject(body)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &Error{Provider: b.id, Endpoint: "introspection", Status: resp.StatusCode}
-		if derr == nil {
-			e.Code, e.Description, _ = errorShape(doc, true)
-		}
-		e.Kind = classify(resp.StatusCode, e.Code)
-		if e.Kind != ErrTransient {
-			// RFC 7662 answers any token, good or bad, with 200: an error
-			// status means our request (or our client) was refused.
-			desc := fmt.Sprintf("refused the request with %d", resp.StatusCode)
-			if e.Code != "" {
-				desc += " " + e.Code
-			}
-			if e.Description != "" {
-				desc += ": " + e.Description
-			}
-			e.Kind, e.Description = ErrBadResponse, desc
-		}
-		return nil, time.Time{}, e
-	}
-	if derr != nil {
-		return fail(ErrBadResponse, resp.StatusCode, "response is not a JSON object")
+	status, doc, err := b.send(req, "introspection")
+	switch {
+	case err != nil:
+		return nil, time.Time{}, err
+	case status < 200 || status > 299:
+		// RFC 7662 answers any token, good or bad, with 200: an error
+		// status means our request (or our client) was refused.
+		return nil, time.Time{}, b.refused("introspection", status, doc, ErrBadResponse)
+	case doc == nil:
+		return fail(ErrBadResponse, status, "response is not a JSON object")
 	}
 	active, isBool := doc["active"].(bool)
 	switch {
 	case !isBool:
-		return fail(ErrBadResponse, resp.StatusCode, "response has no boolean active")
+		return fail(ErrBadResponse, status, "response has no boolean active")
 	case !active:
 		return nil, time.Time{}, b.reject("introspection", "bearer token inactive")
 	}
@@ -776,17 +785,18 @@ func (b *BearerValidator) userinfo(ctx context.Context, token string) (*Identity
 type bearerEntry struct {
 	key   [sha256.Size]byte
 	id    *Identity
+	exp   time.Time // the token's, as the provider said; zero: unknown
 	err   error
 	until time.Time
 }
 
 // result returns the entry's verdict, with an identity the caller may
 // change.
-func (e *bearerEntry) result() (*Identity, error) {
+func (e *bearerEntry) result() (*Identity, time.Time, error) {
 	if e.err != nil {
-		return nil, e.err
+		return nil, time.Time{}, e.err
 	}
-	return cloneIdentity(e.id), nil
+	return cloneIdentity(e.id), e.exp, nil
 }
 
 func cloneIdentity(id *Identity) *Identity {

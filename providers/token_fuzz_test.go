@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzAccessTokenShape fuzzes the decisions that tell an access token from
@@ -76,6 +77,52 @@ func FuzzIssuedTo(f *testing.F) {
 		}
 		if got != want {
 			t.Errorf("issuedTo(%s, %q) = %v; want %v", answer, clients, got, want)
+		}
+	})
+}
+
+// FuzzCheckVerdicts fuzzes the readings of Google's tokeninfo, GitHub's
+// check-a-token and Facebook's debug_token answers: whatever the answer,
+// a token is accepted only when the answer names the client, and never
+// when the expiry it states has passed.
+func FuzzCheckVerdicts(f *testing.F) {
+	f.Add(`{"aud":"app","azp":"x","exp":"1893456000","expires_in":"3599"}`)
+	f.Add(`{"azp":"app","expires_in":-5}`)
+	f.Add(`{"app":{"client_id":"app"},"token":"tok","expires_at":"2030-01-01T00:00:00Z"}`)
+	f.Add(`{"app":{"client_id":"app"},"expires_at":null}`)
+	f.Add(`{"data":{"app_id":"app","is_valid":true,"expires_at":0}}`)
+	f.Add(`{"data":{"app_id":12,"is_valid":"true","expires_at":"9"}}`)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, answer string) {
+		dec := json.NewDecoder(strings.NewReader(answer))
+		dec.UseNumber()
+		var doc map[string]any
+		if dec.Decode(&doc) != nil {
+			return
+		}
+		live := func(what string, exp time.Time) {
+			if !exp.IsZero() && now.After(exp.Add(BearerLeeway)) {
+				t.Errorf("%s(%s) accepted a token that expired at %v", what, answer, exp)
+			}
+		}
+		if exp, reason := googleVerdict(doc, []string{"app"}, now); reason == "" {
+			if doc["aud"] != "app" && doc["azp"] != "app" {
+				t.Errorf("googleVerdict(%s) accepted a token for another client", answer)
+			}
+			live("googleVerdict", exp)
+		}
+		if exp, reason := gitHubVerdict(doc, "app", "tok", now); reason == "" {
+			if app, _ := doc["app"].(map[string]any); app["client_id"] != "app" {
+				t.Errorf("gitHubVerdict(%s) accepted a token of another app", answer)
+			}
+			live("gitHubVerdict", exp)
+		}
+		if exp, reason := facebookVerdict(doc, "app", now); reason == "" {
+			data, _ := doc["data"].(map[string]any)
+			if data["is_valid"] != true || data["app_id"] != "app" {
+				t.Errorf("facebookVerdict(%s) accepted an invalid token or one of another app", answer)
+			}
+			live("facebookVerdict", exp)
 		}
 	})
 }

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/providers"
+)
+
+const (
+	tokensClientID     = "portcullis-app"
+	tokensClientSecret = "portcullis-app-secret"
+	tokensOtherID      = "another-app"
+	tokensOtherSecret  = "another-app-secret"
+)
+
+// tokenCheckIDP runs the fake provider with this deployment's client and
+// another app, OIDC on, tokens valid for an hour.
+func tokenCheckIDP(t *testing.T) (*idp.Server, *httptest.Server) {
+	t.Helper()
+	s := idp.New(idp.Options{
+		ClientID: tokensClientID, ClientSecret: tokensClientSecret,
+		Clients: []idp.Client{{ID: tokensOtherID, Secret: tokensOtherSecret}},
+		OIDC:    true, ExpiresIn: time.Hour, AutoApprove: "alice",
+	})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return s, srv
+}
+
+// grantFor is a client-credentials access token the fake issued to id.
+func grantFor(t *testing.T, srv *httptest.Server, id, secret string) string {
+	t.Helper()
+	tok, err := providers.ClientCredentials(t.Context(), providers.Config{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/token"}, nil)
+	if err != nil {
+		t.Fatalf("client credentials as %s: %v", id, err)
+	}
+	return tok["access_token"].(string)
+}
+
+// TestPresetTokenChecks: with BEARER_TOKENS, the google, github and
+// facebook presets bind opaque tokens to the client with their provider's
+// own check (tokeninfo, check-a-token, debug_token), every URL of which
+// comes from a setting: our token is accepted, another app's refused.
+func TestPresetTokenChecks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		preset   string
+		endpoint string // the check the fake counts
+		env      func(base string) map[string]string
+	}{
+		{"google", "tokeninfo", func(base string) map[string]string {
+			return map[string]string{"PORTCULLIS_ISSUER_URL": base, "PORTCULLIS_INTROSPECTION_URL": base + "/tokeninfo"}
+		}},
+		{"github", "check_token", func(base string) map[string]string {
+			// The check lives beside USERINFO_URL, as GitHub's API does.
+			return map[string]string{"PORTCULLIS_AUTH_URL": base + "/authorize", "PORTCULLIS_TOKEN_URL": base + "/token",
+				"PORTCULLIS_USERINFO_URL": base + "/userinfo", "PORTCULLIS_CLAIM_ID": "sub"}
+		}},
+		{"facebook", "debug_token", func(base string) map[string]string {
+			return map[string]string{"PORTCULLIS_AUTH_URL": base + "/authorize", "PORTCULLIS_TOKEN_URL": base + "/token",
+				"PORTCULLIS_USERINFO_URL": base + "/userinfo", "PORTCULLIS_CLAIM_ID": "sub"}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.preset, func(t *testing.T) {
+			t.Parallel()
+			fake, srv := tokenCheckIDP(t)
+			env := map[string]string{
+				"PORTCULLIS_COOKIE_SECRET":  "0123456789abcdef0123456789abcdef",
+				"PORTCULLIS_PROVIDER":       tt.preset,
+				"PORTCULLIS_CLIENT_ID":      tokensClientID,
+				"PORTCULLIS_CLIENT_SECRET":  tokensClientSecret,
+				"PORTCULLIS_BEARER_TOKENS":  "true",
+				"PORTCULLIS_METRICS_LISTEN": "off",
+			}
+			for k, v := range tt.env(srv.URL) {
+				env[k] = v
+			}
+			cfg, err := loadConfig(envMap(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxySrv, jobs, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			for _, j := range jobs {
+				go j(ctx) // discovery
+			}
+			auth := func(token string) int {
+				for range 100 { // until discovery is done
+					rec := httptest.NewRecorder()
+					req := httptest.NewRequest(http.MethodGet, "/oauth2/auth", nil)
+					req.Header.Set("Authorization", "Bearer "+token)
+					proxySrv.ServeHTTP(rec, req)
+					if rec.Code != http.StatusServiceUnavailable {
+						return rec.Code
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				return http.StatusServiceUnavailable
+			}
+			if got := auth(grantFor(t, srv, tokensClientID, tokensClientSecret)); got != http.StatusAccepted {
+				t.Errorf("%s: our own token at /oauth2/auth = %d; want 202", tt.preset, got)
+			}
+			if got := auth(grantFor(t, srv, tokensOtherID, tokensOtherSecret)); got != http.StatusUnauthorized {
+				t.Errorf("%s: another app's token at /oauth2/auth = %d; want 401", tt.preset, got)
+			}
+			if n := fake.Calls(tt.endpoint); n != 2 {
+				t.Errorf("%s: %s called %d times; want 2", tt.preset, tt.endpoint, n)
+			}
+		})
+	}
+}

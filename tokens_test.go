@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,5 +121,74 @@ func TestPresetTokenChecks(t *testing.T) {
 				t.Errorf("%s: %s called %d times; want 2", tt.preset, tt.endpoint, n)
 			}
 		})
+	}
+}
+
+// TestImplicitNeedsTokenCheck: an implicit-flow provider that could not
+// tell whether a token is this client's is refused at start, naming the
+// variable, unless BEARER_ALLOW_UNBOUND accepts the risk.
+func TestImplicitNeedsTokenCheck(t *testing.T) {
+	t.Parallel()
+	generic := func(extra map[string]string) map[string]string {
+		env := validEnv()
+		env["PORTCULLIS_RESPONSE_TYPE"] = "token"
+		delete(env, "PORTCULLIS_CLIENT_SECRET") // a public client may have none
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env
+	}
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want int
+		out  string
+	}{
+		{"no introspection", generic(nil), 1, "PORTCULLIS_INTROSPECTION_URL: required with RESPONSE_TYPE=token"},
+		{"introspection", generic(map[string]string{"PORTCULLIS_INTROSPECTION_URL": "https://idp.example/introspect"}), 0, "configuration OK"},
+		{"unbound accepted", generic(map[string]string{"PORTCULLIS_BEARER_ALLOW_UNBOUND": "true"}), 0, "warning: PORTCULLIS_BEARER_ALLOW_UNBOUND=true"},
+		{"facebook without a secret", generic(map[string]string{"PORTCULLIS_PROVIDER": "facebook"}), 1, "PORTCULLIS_CLIENT_SECRET: required by the facebook preset's token check"},
+		{"facebook", generic(map[string]string{"PORTCULLIS_PROVIDER": "facebook", "PORTCULLIS_CLIENT_SECRET": "s"}), 0, "configuration OK"},
+	} {
+		var out, errOut bytes.Buffer
+		got := run(context.Background(), []string{"check"}, envMap(tt.env), &out, &errOut)
+		if got != tt.want || !strings.Contains(out.String()+errOut.String(), tt.out) {
+			t.Errorf("%s: check = %d; want %d and %q\n%s%s", tt.name, got, tt.want, tt.out, out.String(), errOut.String())
+		}
+	}
+}
+
+// TestImplicitTokenCheckWired: the facebook preset's implicit flow checks
+// tokens with debug_token, and takes their expiry from it.
+func TestImplicitTokenCheckWired(t *testing.T) {
+	t.Parallel()
+	fake, srv := tokenCheckIDP(t)
+	env := map[string]string{
+		"PORTCULLIS_COOKIE_SECRET": "0123456789abcdef0123456789abcdef",
+		"PORTCULLIS_PROVIDER":      "facebook", "PORTCULLIS_RESPONSE_TYPE": "token",
+		"PORTCULLIS_CLIENT_ID": tokensClientID, "PORTCULLIS_CLIENT_SECRET": tokensClientSecret,
+		"PORTCULLIS_AUTH_URL": srv.URL + "/authorize", "PORTCULLIS_TOKEN_URL": srv.URL + "/token",
+		"PORTCULLIS_USERINFO_URL": srv.URL + "/userinfo", "PORTCULLIS_CLAIM_ID": "sub",
+	}
+	cfg, err := loadConfig(envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newProvider(cfg, cfg.Providers[0], metrics.New(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.entry.TokenCheck == nil || b.entry.Bearer != nil {
+		t.Fatalf("entry: TokenCheck %v, Bearer %v; want a token check and no bearer tokens", b.entry.TokenCheck, b.entry.Bearer)
+	}
+	before := time.Now()
+	if _, exp, err := b.entry.TokenCheck.Check(t.Context(), grantFor(t, srv, tokensClientID, tokensClientSecret)); err != nil || exp.Before(before.Add(59*time.Minute)) {
+		t.Errorf("Check(our token) = %v, %v; want no error and the provider's expiry, an hour ahead", exp, err)
+	}
+	if _, _, err := b.entry.TokenCheck.Check(t.Context(), grantFor(t, srv, tokensOtherID, tokensOtherSecret)); err == nil {
+		t.Error("Check(another app's token) = nil; want an error")
+	}
+	if n := fake.Calls("debug_token"); n != 2 {
+		t.Errorf("debug_token called %d times; want 2", n)
 	}
 }

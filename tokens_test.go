@@ -192,3 +192,54 @@ func TestImplicitTokenCheckWired(t *testing.T) {
 		t.Errorf("debug_token called %d times; want 2", n)
 	}
 }
+
+// TestSessionBindings: each provider's sessions are bound to its client id
+// and issuer (OIDC) or token URL; another client or issuer binds
+// differently, a replica the same.
+func TestSessionBindings(t *testing.T) {
+	t.Parallel()
+	bindings := func(extra map[string]string) map[string]string {
+		env := map[string]string{
+			"PORTCULLIS_COOKIE_SECRET":      "0123456789abcdef0123456789abcdef",
+			"PORTCULLIS_PROVIDERS":          "corp,gh",
+			"PORTCULLIS_CORP_PROVIDER":      "oidc",
+			"PORTCULLIS_CORP_ISSUER_URL":    "https://sso.a.example",
+			"PORTCULLIS_CORP_CLIENT_ID":     "client-a",
+			"PORTCULLIS_CORP_CLIENT_SECRET": "s",
+			"PORTCULLIS_GH_PROVIDER":        "github",
+			"PORTCULLIS_GH_CLIENT_ID":       "gh-client",
+			"PORTCULLIS_GH_CLIENT_SECRET":   "s",
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		cfg, err := loadConfig(envMap(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sessionBindings(cfg)
+	}
+	ours := bindings(nil)
+	if ours["corp"] != "client-a\x00https://sso.a.example" || ours["gh"] != "gh-client\x00https://github.com/login/oauth/access_token" {
+		t.Errorf("sessionBindings() = %q; want corp bound to client-a at its issuer, gh to gh-client at GitHub's token URL", ours)
+	}
+	for _, tt := range []struct {
+		name     string
+		extra    map[string]string
+		provider string
+	}{
+		{"another client id", map[string]string{"PORTCULLIS_CORP_CLIENT_ID": "client-b"}, "corp"},
+		{"another issuer", map[string]string{"PORTCULLIS_CORP_ISSUER_URL": "https://sso.b.example"}, "corp"},
+		{"another GitHub (Enterprise)", map[string]string{"PORTCULLIS_GH_TOKEN_URL": "https://ghe.example/login/oauth/access_token"}, "gh"},
+	} {
+		got := bindings(tt.extra)
+		if got[tt.provider] == ours[tt.provider] {
+			t.Errorf("%s: binding of %s = %q, the same as ours; want another", tt.name, tt.provider, got[tt.provider])
+		}
+		for id := range ours {
+			if id != tt.provider && got[id] != ours[id] {
+				t.Errorf("%s: binding of %s changed to %q; want %q", tt.name, id, got[id], ours[id])
+			}
+		}
+	}
+}

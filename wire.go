@@ -35,6 +35,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Secure:   cfg.CookieSecure,
 		SameSite: cfg.CookieSameSite,
 		Expire:   cfg.CookieExpire,
+		Bindings: sessionBindings(cfg),
 	}
 	var (
 		store       proxy.Sessions
@@ -166,6 +167,27 @@ func unboundWarning(cfg *config.Config) string {
 		"(and no check of its own) is accepted whenever its userinfo URL accepts it, including tokens the provider " +
 		"issued to other apps: anyone holding a user's token for any app (one the user once authorised, a personal " +
 		"access token) gets in as that user. Prefer INTROSPECTION_URL or JWT access tokens."
+}
+
+// sessionBindings binds each provider's sessions to the client that made
+// them (session.Options.Bindings): its client id and, for OpenID Connect,
+// the issuer, else the token URL. Another deployment with the same
+// COOKIE_SECRET but another client or issuer can't pass its sessions off
+// here; replicas of one deployment share them.
+func sessionBindings(cfg *config.Config) map[string]string {
+	m := make(map[string]string, len(cfg.Providers))
+	for _, pc := range cfg.Providers {
+		pcfg, preset, err := providerConfig(pc)
+		if err != nil {
+			continue // newProvider reports it
+		}
+		where := pcfg.TokenURL
+		if preset.Kind == "oidc" {
+			where = preset.IssuerURL
+		}
+		m[pc.ID] = pcfg.ClientID + "\x00" + where
+	}
+	return m
 }
 
 // assertionSigner builds the signer of X-Portcullis-Assertion, or nil.

@@ -880,3 +880,27 @@ func TestBearerUnbound(t *testing.T) {
 		}
 	}
 }
+
+// TestBearerIntrospectionInactive: revoked and expired tokens are inactive
+// at introspection, and refused.
+func TestBearerIntrospectionInactive(t *testing.T) {
+	t.Parallel()
+	clock := newBearerClock()
+	e := startOIDC(t, idp.Options{Now: clock.Now, ExpiresIn: time.Hour}, OIDCConfig{Config: Config{Now: clock.Now}})
+	v, err := NewBearerValidator(BearerConfig{Provider: e.p, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, expiring := grantAs(t, e.srv, testClientID, testClientSecret), grantAs(t, e.srv, testClientID, testClientSecret)
+	if err := e.p.Revoke(t.Context(), revoked, "access_token"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Validate(t.Context(), revoked)
+	wantProviderError(t, err, ErrRejected, "inactive", revoked)
+	if _, err := v.Validate(t.Context(), expiring); err != nil {
+		t.Fatalf("Validate() of a live token = %v; want nil", err)
+	}
+	clock.Add(2 * time.Hour)
+	_, err = v.Validate(t.Context(), expiring)
+	wantProviderError(t, err, ErrRejected, "inactive", expiring)
+}

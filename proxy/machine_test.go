@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
@@ -204,5 +205,74 @@ func TestBearerTokenOfAnotherApp(t *testing.T) {
 				t.Errorf("our own token = %d; want %d", resp.StatusCode, tt.ownStatus)
 			}
 		})
+	}
+}
+
+// TestBearerAttackerTokens: every token a client could present that is not
+// an access token issued to this client gets 401 with WWW-Authenticate:
+// Bearer error="invalid_token" — never a 500, never the app.
+func TestBearerAttackerTokens(t *testing.T) {
+	t.Parallel()
+	entry, o, fake := oidcProvider(t, func(io *idp.Options) {
+		io.JWTAccessTokens = true
+		io.Clients = []idp.Client{{ID: otherAppID, Secret: otherAppSecret}}
+	})
+	if err := o.Discover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry.Bearer = v
+	var reached atomic.Int32
+	h := newHarness(t, setup{
+		proxy:    func(po *proxy.Options) { po.Providers = []proxy.Provider{entry}; po.BearerTokens = true },
+		upstream: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }),
+	})
+	base := o.Endpoints().Issuer
+	grant := func(id, secret string) string {
+		tok, err := providers.ClientCredentials(context.Background(), providers.Config{ClientID: id, ClientSecret: secret, TokenURL: base + "/token"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok["access_token"].(string)
+	}
+	idToken, err := fake.IDToken(base, testClientID, "alice", "n-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logoutToken, err := fake.SignJWT("logout+jwt", map[string]any{"iss": base, "aud": testClientID, "sub": "1001", "exp": time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(token string) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, h.proxy.URL+"/api", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := call(grant(testClientID, testClientSecret)); resp.StatusCode != http.StatusOK || reached.Load() != 1 {
+		t.Fatalf("our own JWT access token = %d; want 200 from the app", resp.StatusCode)
+	}
+	for _, tt := range []struct{ name, token string }{
+		{"another app's JWT access token", grant(otherAppID, otherAppSecret)},
+		{"an ID token", idToken},
+		{"a logout token", logoutToken},
+		{"a JWT with a forged kid", strings.Join(strings.Split(idToken, ".")[:2], ".") + ".AAAA"},
+		{"an opaque token the provider never issued", "opaque-0123456789"},
+		{"a malformed token", "a b"},
+	} {
+		resp := call(tt.token)
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+			t.Errorf("%s = %d %q; want 401 with WWW-Authenticate: Bearer error=\"invalid_token\"", tt.name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+	if n := reached.Load(); n != 1 {
+		t.Errorf("the app was reached %d times; want once, by our own token", n)
 	}
 }

@@ -231,8 +231,10 @@ func (o Options) Validate() error {
 	for i, c := range o.Clients {
 		switch {
 		case c.ID == "" || c.Secret == "":
+			//lint:ignore ST1005 the message starts with the field's name, as Validate's all do
 			errs = append(errs, fmt.Errorf("Clients[%d]: ID and Secret required", i))
 		case clients[c.ID]:
+			//lint:ignore ST1005 the message starts with the field's name, as Validate's all do
 			errs = append(errs, fmt.Errorf("Clients[%d]: duplicate client id %q", i, c.ID))
 		}
 		clients[c.ID] = true

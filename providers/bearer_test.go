@@ -269,6 +269,15 @@ func TestBearerJWTKeyRotation(t *testing.T) {
 	if _, err := v.Validate(t.Context(), j.sign(t, j.claims(clock.Now()))); err != nil {
 		t.Fatalf("Validate() = %v; want nil", err)
 	}
+	// Forged tokens naming new kids don't make it fetch the key set again.
+	for i := range 30 {
+		tok := forgedJWT(t, fmt.Sprintf("forged-%d", i), j.claims(clock.Now()))
+		_, err := v.Validate(t.Context(), tok)
+		wantProviderError(t, err, ErrRejected, "signature invalid", tok)
+	}
+	if n := j.fetches.Load(); n != 1 {
+		t.Errorf("JWKS fetched %d times after 30 forged tokens; want 1", n)
+	}
 	j.rotate(t, jose.RS256)
 	clock.Add(JWKSMinInterval) // the key set is fetched again no sooner
 	if _, err := v.Validate(t.Context(), j.sign(t, j.claims(clock.Now()))); err != nil {

@@ -77,24 +77,101 @@ func checkEndpoint(check TokenCheck, p Provider) string {
 // when it is, the identity comes from the provider's userinfo call and
 // the expiry from the check.
 func (b *BearerValidator) ownCheck(ctx context.Context, endpoint, token string) (*Identity, time.Time, error) {
-	var exp time.Time
-	var err error
-	switch b.tokenCheck {
-	case CheckGoogle:
-		exp, err = b.googleTokenInfo(ctx, endpoint, token)
-	case CheckGitHub:
-		exp, err = b.gitHubCheck(ctx, endpoint, token)
-	case CheckFacebook:
-		exp, err = b.facebookDebugToken(ctx, endpoint, token)
-	}
+	c, err := b.checkCall(ctx, endpoint, token)
 	if err != nil {
 		return nil, time.Time{}, err
+	}
+	status, doc, err := b.send(c.req, c.name)
+	switch {
+	case err != nil:
+		return nil, time.Time{}, err
+	case status < 200 || status > 299:
+		if c.onStatus != nil {
+			return nil, time.Time{}, c.onStatus(status, doc)
+		}
+		return nil, time.Time{}, b.refused(c.name, status, doc, ErrRejected)
+	case doc == nil:
+		return nil, time.Time{}, &Error{Provider: b.id, Endpoint: c.name, Kind: ErrBadResponse, Status: status, Description: "response is not a JSON object"}
+	}
+	exp, reason := c.verdict(doc)
+	if reason != "" {
+		return nil, time.Time{}, b.reject(c.name, reason)
 	}
 	id, err := b.userinfo(ctx, token)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	return id, exp, nil
+}
+
+// A checkCall is one call to a provider's own check.
+type checkCall struct {
+	name string // the endpoint, in errors
+	req  *http.Request
+	// onStatus is the error of an answer with an error status; nil: the
+	// token is refused with the provider's words (transient when it is
+	// down).
+	onStatus func(status int, doc map[string]any) error
+	// verdict reads a 2xx answer: the token's expiry (zero: unknown), or
+	// why it is refused.
+	verdict func(doc map[string]any) (exp time.Time, reason string)
+}
+
+// checkCall builds the call of b's check of token at endpoint.
+func (b *BearerValidator) checkCall(ctx context.Context, endpoint, token string) (checkCall, error) {
+	now := b.now()
+	var c checkCall
+	var err error
+	switch b.tokenCheck {
+	case CheckGoogle:
+		// POST, so the token is in no URL; 400 invalid_token answers an
+		// unknown, expired or revoked one.
+		c.name = "tokeninfo"
+		c.req, err = http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(url.Values{"access_token": {token}}.Encode()))
+		if err == nil {
+			c.req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		c.verdict = func(doc map[string]any) (time.Time, string) { return googleVerdict(doc, b.audiences, now) }
+	case CheckGitHub:
+		c.name = "check token"
+		body, _ := json.Marshal(map[string]string{"access_token": token})
+		c.req, err = http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+		if err == nil {
+			c.req.Header.Set("Content-Type", "application/json")
+			c.req.Header.Set("Accept", gitHubAccept)
+			c.req.Header.Set("X-GitHub-Api-Version", gitHubAPIVersion)
+			c.req.SetBasicAuth(b.clientID, b.clientSecret) // as GitHub documents it: not form-encoded
+		}
+		c.onStatus = func(status int, doc map[string]any) error {
+			switch status {
+			case http.StatusNotFound: // a token that is not this app's, or not valid
+				return b.reject(c.name, "bearer token is not a valid token of this GitHub app (check answered 404)")
+			case http.StatusUnauthorized:
+				return b.refused(c.name, status, doc, ErrBadResponse) // our client id or secret
+			}
+			return b.refused(c.name, status, doc, ErrRejected)
+		}
+		c.verdict = func(doc map[string]any) (time.Time, string) { return gitHubVerdict(doc, b.clientID, token, now) }
+	case CheckFacebook:
+		// Graph refuses a token of another app with (#100), and ours with
+		// 190 when the app secret is wrong: either way, no.
+		c.name = "debug_token"
+		var u *url.URL
+		if u, err = url.Parse(endpoint); err == nil {
+			q := u.Query()
+			q.Set("input_token", token)
+			q.Set("access_token", b.clientID+"|"+b.clientSecret) // the app access token
+			u.RawQuery = q.Encode()
+			c.req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		}
+		c.verdict = func(doc map[string]any) (time.Time, string) { return facebookVerdict(doc, b.clientID, now) }
+	default:
+		err = fmt.Errorf("unknown token check %q", b.tokenCheck)
+	}
+	if err != nil {
+		return c, &Error{Provider: b.id, Endpoint: c.name, Kind: ErrBadResponse, Description: "cannot build the request"}
+	}
+	return c, nil
 }
 
 // send makes a call to a token-checking endpoint and returns the answer's
@@ -147,31 +224,6 @@ func (b *BearerValidator) refused(endpoint string, status int, doc map[string]an
 	return e
 }
 
-// googleTokenInfo checks token at Google's tokeninfo.
-func (b *BearerValidator) googleTokenInfo(ctx context.Context, endpoint, token string) (time.Time, error) {
-	const ep = "tokeninfo"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(url.Values{"access_token": {token}}.Encode()))
-	if err != nil {
-		return time.Time{}, &Error{Provider: b.id, Endpoint: ep, Kind: ErrBadResponse, Description: "cannot build the request"}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	status, doc, err := b.send(req, ep)
-	switch {
-	case err != nil:
-		return time.Time{}, err
-	case status < 200 || status > 299:
-		// 400 invalid_token: unknown, expired or revoked.
-		return time.Time{}, b.refused(ep, status, doc, ErrRejected)
-	case doc == nil:
-		return time.Time{}, &Error{Provider: b.id, Endpoint: ep, Kind: ErrBadResponse, Status: status, Description: "response is not a JSON object"}
-	}
-	exp, reason := googleVerdict(doc, b.audiences, b.now())
-	if reason != "" {
-		return time.Time{}, b.reject(ep, reason)
-	}
-	return exp, nil
-}
-
 // googleVerdict reads a tokeninfo answer: the token is the client's when
 // aud or azp names one of clients; its expiry is exp, else now plus
 // expires_in (Google sends both as strings); zero when neither is there.
@@ -194,39 +246,6 @@ func googleVerdict(doc map[string]any, clients []string, now time.Time) (exp tim
 		return time.Time{}, "bearer token expired"
 	}
 	return exp, ""
-}
-
-// gitHubCheck checks token with GitHub's "check a token".
-func (b *BearerValidator) gitHubCheck(ctx context.Context, endpoint, token string) (time.Time, error) {
-	const ep = "check token"
-	body, _ := json.Marshal(map[string]string{"access_token": token})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return time.Time{}, &Error{Provider: b.id, Endpoint: ep, Kind: ErrBadResponse, Description: "cannot build the request"}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", gitHubAccept)
-	req.Header.Set("X-GitHub-Api-Version", gitHubAPIVersion)
-	req.SetBasicAuth(b.clientID, b.clientSecret) // as GitHub documents it: not form-encoded
-	status, doc, err := b.send(req, ep)
-	switch {
-	case err != nil:
-		return time.Time{}, err
-	case status == http.StatusNotFound:
-		// GitHub's answer for a token that is not this app's, or not valid.
-		return time.Time{}, b.reject(ep, "bearer token is not a valid token of this GitHub app (check answered 404)")
-	case status == http.StatusUnauthorized:
-		return time.Time{}, b.refused(ep, status, doc, ErrBadResponse) // our client id or secret
-	case status < 200 || status > 299:
-		return time.Time{}, b.refused(ep, status, doc, ErrRejected)
-	case doc == nil:
-		return time.Time{}, &Error{Provider: b.id, Endpoint: ep, Kind: ErrBadResponse, Status: status, Description: "response is not a JSON object"}
-	}
-	exp, reason := gitHubVerdict(doc, b.clientID, token, b.now())
-	if reason != "" {
-		return time.Time{}, b.reject(ep, reason)
-	}
-	return exp, nil
 }
 
 // gitHubVerdict reads a check-a-token answer: the token is the client's
@@ -256,39 +275,6 @@ func gitHubVerdict(doc map[string]any, clientID, token string, now time.Time) (e
 		return time.Time{}, "bearer token expired"
 	}
 	return exp, ""
-}
-
-// facebookDebugToken checks token with Facebook's debug_token.
-func (b *BearerValidator) facebookDebugToken(ctx context.Context, endpoint, token string) (time.Time, error) {
-	const ep = "debug_token"
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return time.Time{}, &Error{Provider: b.id, Endpoint: ep, Kind: ErrBadResponse, Description: "cannot build the request"}
-	}
-	q := u.Query()
-	q.Set("input_token", token)
-	q.Set("access_token", b.clientID+"|"+b.clientSecret) // the app access token
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return time.Time{}, &Error{Provider: b.id, Endpoint: ep, Kind: ErrBadResponse, Description: "cannot build the request"}
-	}
-	status, doc, err := b.send(req, ep)
-	switch {
-	case err != nil:
-		return time.Time{}, err
-	case status < 200 || status > 299:
-		// Graph refuses a token of another app with (#100); ours, when
-		// the app secret is wrong, with 190: either way, no.
-		return time.Time{}, b.refused(ep, status, doc, ErrRejected)
-	case doc == nil:
-		return time.Time{}, &Error{Provider: b.id, Endpoint: ep, Kind: ErrBadResponse, Status: status, Description: "response is not a JSON object"}
-	}
-	exp, reason := facebookVerdict(doc, b.clientID, b.now())
-	if reason != "" {
-		return time.Time{}, b.reject(ep, reason)
-	}
-	return exp, nil
 }
 
 // facebookVerdict reads a debug_token answer: the token is the client's

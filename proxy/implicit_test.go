@@ -18,9 +18,9 @@ import (
 // also serves another app, with access tokens valid for an hour, the
 // proxy ending sessions with their token (VALIDATE_EXTERNAL_TOKEN), and
 // the clock c shared by all three.
-func implicitHarness(t *testing.T, c *clock) (*harness, *idp.Server) {
+func implicitHarness(t *testing.T, c *clock) *harness {
 	t.Helper()
-	implicit, fake := extraProvider(t, "legacy", idp.User{ID: "u-1", Username: "dave", Email: "dave@example.com"},
+	implicit, _ := extraProvider(t, "legacy", idp.User{ID: "u-1", Username: "dave", Email: "dave@example.com"},
 		func(o *idp.Options, pc *providers.Config) {
 			pc.ResponseType = "token"
 			pc.Now = c.now
@@ -37,7 +37,7 @@ func implicitHarness(t *testing.T, c *clock) (*harness, *idp.Server) {
 		},
 		session: func(o *session.Options) { c.session(o); o.Expire = 24 * time.Hour },
 	})
-	return h, fake
+	return h
 }
 
 // implicitFragment starts an implicit sign-in in b and returns the fields
@@ -67,9 +67,9 @@ func postFragment(b *browser, form url.Values) *http.Response {
 // signs no one in.
 func TestImplicitFlowTokenOfAnotherApp(t *testing.T) {
 	t.Parallel()
-	h, fake := implicitHarness(t, &clock{})
+	h := implicitHarness(t, &clock{})
 	tok, err := providers.ClientCredentials(context.Background(), providers.Config{
-		ClientID: otherAppID, ClientSecret: otherAppSecret, TokenURL: fakeURL(t, h, fake) + "/token",
+		ClientID: otherAppID, ClientSecret: otherAppSecret, TokenURL: providerBase(t, h.opts.Providers[0]) + "/token",
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestImplicitFlowTokenOfAnotherApp(t *testing.T) {
 func TestImplicitFlowExpiryFromProvider(t *testing.T) {
 	t.Parallel()
 	c := &clock{}
-	h, _ := implicitHarness(t, c)
+	h := implicitHarness(t, c)
 	b := h.browser()
 	frag := implicitFragment(t, b)
 	if frag.Get("expires_in") != "3600" {
@@ -121,11 +121,11 @@ func TestImplicitFlowExpiryFromProvider(t *testing.T) {
 	}
 }
 
-// fakeURL is the base URL of the extra provider's fake, from the harness's
-// provider settings.
-func fakeURL(t *testing.T, h *harness, _ *idp.Server) string {
+// providerBase is the base URL of the fake behind a provider entry, read
+// from its authorization URL.
+func providerBase(t *testing.T, p proxy.Provider) string {
 	t.Helper()
-	u, err := url.Parse(h.opts.Providers[0].Provider.AuthCodeURL("x"))
+	u, err := url.Parse(p.Provider.AuthCodeURL("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +136,7 @@ func fakeURL(t *testing.T, h *harness, _ *idp.Server) string {
 // introspection at its fake provider.
 func implicitCheck(t *testing.T, p *proxy.Provider) {
 	t.Helper()
-	u, err := url.Parse(p.Provider.AuthCodeURL("x"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: p.Provider, IntrospectionURL: u.Scheme + "://" + u.Host + "/introspect"})
+	v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: p.Provider, IntrospectionURL: providerBase(t, *p) + "/introspect"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,15 +78,7 @@ func withBearerTokens(t *testing.T, o *proxy.Options) {
 // the client's own service account (client credentials grant).
 func serviceAccountToken(t *testing.T, h *harness) string {
 	t.Helper()
-	ep := idp.EndpointsAt(h.idpSrv.URL)
-	tok, err := providers.ClientCredentials(context.Background(), providers.Config{
-		ClientID: testClientID, ClientSecret: testClientSecret, AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, UserinfoURL: ep.UserinfoURL,
-	}, nil)
-	if err != nil {
-		t.Fatalf("client credentials: %v", err)
-	}
-	access, _ := tok["access_token"].(string)
-	return access
+	return appToken(t, h, testClientID, testClientSecret)
 }
 
 func TestIdentityAssertion(t *testing.T) {

@@ -45,17 +45,8 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if !sleep(r.Context(), o.Delay) {
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		writeError(w, &oauthError{http.StatusBadRequest, "invalid_request", "malformed form body"})
-		return
-	}
-	if _, e := authenticateClient(r, r.PostForm, &o); e != nil {
-		writeError(w, e)
-		return
-	}
-	value := r.PostForm.Get("token")
-	if value == "" {
-		writeError(w, &oauthError{http.StatusBadRequest, "invalid_request", "missing token"})
+	_, value, ok := clientTokenRequest(w, r, &o)
+	if !ok {
 		return
 	}
 	at, ok, _ := s.liveToken(&o, value)

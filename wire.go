@@ -466,7 +466,7 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 			Claims:           pcfg.Claims,
 			Audiences:        pc.BearerAudiences,
 			IntrospectionURL: introspect,
-			Check:            preset.TokenCheck,
+			TokenCheck:       preset.TokenCheck,
 			AllowUnbound:     cfg.BearerAllowUnbound,
 			HTTPClient:       pcfg.HTTPClient,
 		})

@@ -82,13 +82,13 @@ type BearerConfig struct {
 	// issued to this client (see Audiences). Empty: the endpoint an *OIDC
 	// Provider discovered, if any.
 	IntrospectionURL string
-	// Check is how the provider tells whose an opaque token is, at
+	// TokenCheck is how the provider tells whose an opaque token is, at
 	// IntrospectionURL: RFC 7662 (CheckIntrospection, the default) or the
 	// provider's own check (the google, github and facebook presets). For
 	// CheckGitHub and CheckFacebook IntrospectionURL defaults to the
 	// provider's check beside its USERINFO_URL; "{client_id}" in it is
 	// replaced by the client id.
-	Check TokenCheck
+	TokenCheck TokenCheck
 	// AllowUnbound (BEARER_ALLOW_UNBOUND) accepts an opaque token of a
 	// provider with no way to tell whose it is — no introspection endpoint
 	// — when the provider's userinfo endpoint accepts it, which it does
@@ -199,7 +199,7 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		jwksURL:           cfg.JWKSURL,
 		issuer:            cfg.Issuer,
 		introspectURL:     cfg.IntrospectionURL,
-		tokenCheck:        cfg.Check,
+		tokenCheck:        cfg.TokenCheck,
 		allowUnbound:      cfg.AllowUnbound,
 		introspectAuth:    cfg.IntrospectionAuth,
 		clientID:          cfg.ClientID,
@@ -300,7 +300,7 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 			bad("ClientSecret", "required for the %s token check", b.tokenCheck)
 		}
 	default:
-		bad("Check", "unknown token check %q", b.tokenCheck)
+		bad("TokenCheck", "unknown token check %q", b.tokenCheck)
 	}
 	if b.tokenCheck != CheckIntrospection && b.introspectURL == "" {
 		bad("IntrospectionURL", "required for the %s token check", b.tokenCheck)

@@ -62,7 +62,7 @@ type Preset struct {
 	// introspection: Google's tokeninfo, GitHub's check-a-token, Facebook's
 	// debug_token. IntrospectionURL (INTROSPECTION_URL) is where; empty
 	// for GitHub and Facebook, whose check sits beside USERINFO_URL (see
-	// BearerConfig.Check), and for the OIDC presets, whose discovery may
+	// BearerConfig.TokenCheck), and for the OIDC presets, whose discovery may
 	// advertise an introspection_endpoint.
 	TokenCheck       TokenCheck
 	IntrospectionURL string

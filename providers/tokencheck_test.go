@@ -23,7 +23,7 @@ func TestBearerOwnChecks(t *testing.T) {
 			clock := newBearerClock()
 			s, srv := startIDP(t, idp.Options{Now: clock.Now, ExpiresIn: time.Hour, Clients: []idp.Client{{ID: otherClientID, Secret: otherClientSecret}}})
 			mine, theirs := grantAs(t, srv, testClientID, testClientSecret), grantAs(t, srv, otherClientID, otherClientSecret)
-			cfg := BearerConfig{Check: check, Now: clock.Now}
+			cfg := BearerConfig{TokenCheck: check, Now: clock.Now}
 			endpoint := map[TokenCheck]string{CheckGoogle: "tokeninfo", CheckGitHub: "check_token", CheckFacebook: "debug_token"}[check]
 			switch check {
 			case CheckGoogle:
@@ -145,7 +145,7 @@ func TestBearerOwnChecksAnswers(t *testing.T) {
 				answerJSON(w, tt.status, tt.body)
 			}))
 			p := newTestProvider(t, srv, Config{})
-			v, err := NewBearerValidator(BearerConfig{Provider: p, Check: tt.check, IntrospectionURL: srv.URL + "/check/{client_id}", Now: clock.Now})
+			v, err := NewBearerValidator(BearerConfig{Provider: p, TokenCheck: tt.check, IntrospectionURL: srv.URL + "/check/{client_id}", Now: clock.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +163,7 @@ func TestBearerOwnChecksAnswers(t *testing.T) {
 	big := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		answerJSON(w, http.StatusOK, `{"aud":"`+testClientID+`","pad":"`+strings.Repeat("x", 2<<20)+`"}`)
 	}))
-	v, err := NewBearerValidator(BearerConfig{Provider: newTestProvider(t, big, Config{}), Check: CheckGoogle, IntrospectionURL: big.URL})
+	v, err := NewBearerValidator(BearerConfig{Provider: newTestProvider(t, big, Config{}), TokenCheck: CheckGoogle, IntrospectionURL: big.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

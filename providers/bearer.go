@@ -651,15 +651,20 @@ func (b *BearerValidator) mapClaims(doc map[string]any, what string) (*Identity,
 	return id, nil
 }
 
-// introspection returns the RFC 7662 endpoint in use: the configured one,
-// else the one the OIDC provider discovered; "" when there is none.
+// introspection returns the endpoint that checks opaque tokens: the
+// configured one, else the one the OIDC provider discovered; "" when there
+// is none. An OIDC provider not discovered yet can't check a token to the
+// end (its userinfo is not known either): ErrTransient, before any call.
 func (b *BearerValidator) introspection() (string, error) {
-	if b.introspectURL != "" || b.oidc == nil {
+	if b.oidc == nil {
 		return b.introspectURL, nil
 	}
 	s := b.oidc.state.Load()
 	if s == nil {
 		return "", b.oidc.notReady("introspection")
+	}
+	if b.introspectURL != "" {
+		return b.introspectURL, nil
 	}
 	return s.endpoints.IntrospectionURL, nil
 }

@@ -198,3 +198,21 @@ func TestCheckEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestBearerOwnCheckWaitsForDiscovery: before an OIDC provider's discovery
+// has succeeded a token can't be checked to the end, so its check is not
+// called at all: the answer is "try again".
+func TestBearerOwnCheckWaitsForDiscovery(t *testing.T) {
+	t.Parallel()
+	s, srv := startIDP(t, idp.Options{})
+	v, err := NewBearerValidator(BearerConfig{Provider: newOIDC(t, srv, OIDCConfig{}), TokenCheck: CheckGoogle, IntrospectionURL: srv.URL + "/tokeninfo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := grantAs(t, srv, testClientID, testClientSecret)
+	_, err = v.Validate(t.Context(), tok)
+	wantProviderError(t, err, ErrTransient, "discovery not done yet", tok)
+	if n := s.Calls("tokeninfo"); n != 0 {
+		t.Errorf("tokeninfo called %d times before discovery; want 0", n)
+	}
+}

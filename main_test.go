@@ -118,6 +118,27 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
+// TestBearerAllowUnboundWarns: BEARER_ALLOW_UNBOUND is said by check (the start-up log: TestServeLogsWarnings) and
+// by check; off, neither says anything.
+func TestBearerAllowUnboundWarns(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{true, false} {
+		env := validEnv()
+		env["PORTCULLIS_BEARER_TOKENS"] = "true"
+		if on {
+			env["PORTCULLIS_BEARER_ALLOW_UNBOUND"] = "true"
+		}
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{"check"}, envMap(env), &out, &errOut); code != 0 {
+			t.Fatalf("check = %d; want 0\n%s%s", code, out.String(), errOut.String())
+		}
+		const warning = "PORTCULLIS_BEARER_ALLOW_UNBOUND=true: an opaque token"
+		if got := strings.Contains(out.String(), "warning: "+warning); got != on {
+			t.Errorf("BEARER_ALLOW_UNBOUND %v: check warns %v; want %v\n%s", on, got, on, out.String())
+		}
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -179,6 +200,8 @@ func TestServeLogsWarnings(t *testing.T) {
 	defer cancel()
 	env := validEnv()
 	env["PORTCULLIS_USER_FROM"] = "username"
+	env["PORTCULLIS_BEARER_TOKENS"] = "true"
+	env["PORTCULLIS_BEARER_ALLOW_UNBOUND"] = "true"
 	env["PORTCULLIS_LOG_FORMAT"] = "text"
 	started := make(chan string, 1)
 	done := make(chan error, 1)
@@ -193,8 +216,13 @@ func TestServeLogsWarnings(t *testing.T) {
 	}
 	cancel()
 	<-done
-	if want := "level=WARN msg=\"PORTCULLIS_USER_FROM=username: X-User is the username claim"; !strings.Contains(logs.String(), want) {
-		t.Errorf("start-up log lacks %q:\n%s", want, logs.String())
+	for _, want := range []string{
+		"level=WARN msg=\"PORTCULLIS_USER_FROM=username: X-User is the username claim",
+		"level=WARN msg=\"PORTCULLIS_BEARER_ALLOW_UNBOUND=true: an opaque token",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("start-up log lacks %q:\n%s", want, logs.String())
+		}
 	}
 }
 

@@ -218,6 +218,7 @@ func checkDiscovery(cfg *config.Config, stdout io.Writer) error {
 		for _, row := range [][2]string{
 			{"authorization", ep.AuthURL}, {"token", ep.TokenURL}, {"userinfo", ep.UserinfoURL}, {"jwks", ep.JWKSURL},
 			{"end session (sign-out at the provider)", ep.LogoutURL}, {"revocation", ep.RevokeURL},
+			{"introspection (discovered; INTROSPECTION_URL wins)", ep.IntrospectionURL},
 		} {
 			fmt.Fprintf(stdout, "  %s: %s\n", row[0], show(row[1]))
 		}

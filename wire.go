@@ -35,6 +35,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Secure:   cfg.CookieSecure,
 		SameSite: cfg.CookieSameSite,
 		Expire:   cfg.CookieExpire,
+		Bindings: sessionBindings(cfg),
 	}
 	var (
 		store       proxy.Sessions
@@ -152,6 +153,27 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Logger:                 log,
 	})
 	return srv, jobs, err
+}
+
+// sessionBindings binds each provider's sessions to the client that made
+// them (session.Options.Bindings): its client id and, for OpenID Connect,
+// the issuer, else the token URL. Another deployment with the same
+// COOKIE_SECRET but another client or issuer can't pass its sessions off
+// here; replicas of one deployment share them.
+func sessionBindings(cfg *config.Config) map[string]string {
+	m := make(map[string]string, len(cfg.Providers))
+	for _, pc := range cfg.Providers {
+		pcfg, preset, err := providerConfig(pc)
+		if err != nil {
+			continue // newProvider reports it
+		}
+		where := pcfg.TokenURL
+		if preset.Kind == "oidc" {
+			where = preset.IssuerURL
+		}
+		m[pc.ID] = pcfg.ClientID + "\x00" + where
+	}
+	return m
 }
 
 // assertionSigner builds the signer of X-Portcullis-Assertion, or nil.
@@ -417,12 +439,21 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 		}
 		entry.Provider = p
 	}
-	if cfg.BearerTokens {
+	// Bearer tokens and implicit-flow tokens alike must be this client's:
+	// one validator checks both.
+	implicit := pcfg.ResponseType == "token"
+	if cfg.BearerTokens || implicit {
+		introspect := explicitOr(pc, "INTROSPECTION_URL", pc.IntrospectionURL, preset.IntrospectionURL)
+		if err := errors.Join(tokenCheckProblems(cfg, pc, preset, introspect, implicit)...); err != nil {
+			return b, err
+		}
 		v, err := providers.NewBearerValidator(providers.BearerConfig{
 			Provider:         entry.Provider,
 			Claims:           pcfg.Claims,
 			Audiences:        pc.BearerAudiences,
-			IntrospectionURL: pc.IntrospectionURL,
+			IntrospectionURL: introspect,
+			TokenCheck:       preset.TokenCheck,
+			AllowUnbound:     cfg.BearerAllowUnbound,
 			HTTPClient:       pcfg.HTTPClient,
 		})
 		if err != nil {
@@ -430,10 +461,34 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 			// this could refuse, so this is a bug, not a bad environment.
 			return b, fmt.Errorf("bearer tokens: %w", err)
 		}
-		entry.Bearer = v
+		if cfg.BearerTokens {
+			entry.Bearer = v
+		}
+		if implicit {
+			entry.TokenCheck = v
+		}
 	}
 	b.entry = entry
 	return b, nil
+}
+
+// tokenCheckProblems are the settings that keep a provider from telling
+// whether an access token was issued to this client, for bearer tokens and
+// the implicit flow, each naming its variable. Bearer tokens of a provider
+// that can't tell are refused at run time (an OIDC provider's discovery
+// may still bring an introspection endpoint); the implicit flow could
+// then sign no one in, so it is refused here.
+func tokenCheckProblems(cfg *config.Config, pc config.Provider, preset providers.Preset, introspect string, implicit bool) []error {
+	var errs []error
+	if implicit && introspect == "" && preset.TokenCheck == providers.CheckIntrospection && !cfg.BearerAllowUnbound {
+		errs = append(errs, errors.New("INTROSPECTION_URL: required with RESPONSE_TYPE=token: the provider must confirm that "+
+			"the implicit flow's access token was issued to this client (RFC 7662 introspection); "+
+			"PORTCULLIS_BEARER_ALLOW_UNBOUND=true accepts any token its userinfo URL accepts instead, other apps' included"))
+	}
+	if (preset.TokenCheck == providers.CheckGitHub || preset.TokenCheck == providers.CheckFacebook) && pc.ClientSecret == "" {
+		errs = append(errs, fmt.Errorf("CLIENT_SECRET: required by the %s preset's token check (BEARER_TOKENS, RESPONSE_TYPE=token)", preset.Name))
+	}
+	return errs
 }
 
 // settingEmpty reports whether a provider setting (by suffix) is empty.

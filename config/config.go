@@ -69,7 +69,8 @@ type Config struct {
 
 	PassAccessToken       bool           `env:"PASS_ACCESS_TOKEN" envDefault:"false" doc:"send X-Forwarded-Access-Token upstream"`
 	SetAuthorization      bool           `env:"SET_AUTHORIZATION" envDefault:"false" doc:"send Authorization: Bearer <access token> upstream"`
-	BearerTokens          bool           `env:"BEARER_TOKENS" envDefault:"false" doc:"accept Authorization: Bearer from machine clients, validated against the provider: JWTs locally against its JWKS, opaque tokens at INTROSPECTION_URL or the userinfo URL, results cached briefly by a hash of the token"`
+	BearerTokens          bool           `env:"BEARER_TOKENS" envDefault:"false" doc:"accept Authorization: Bearer from machine clients, validated against the provider: JWTs locally against its JWKS, opaque tokens at INTROSPECTION_URL (only tokens issued to this client; see BEARER_ALLOW_UNBOUND), results cached briefly by a hash of the token"`
+	BearerAllowUnbound    bool           `env:"BEARER_ALLOW_UNBOUND" envDefault:"false" doc:"accept an opaque bearer or implicit-flow token of a provider that has no way to tell whose token it is (no introspection endpoint, no check of its own) when its userinfo URL accepts it. Risk: that includes tokens the provider issued to other apps, so anyone holding a user's token for any app gets in as that user. check and the start-up log warn"`
 	TrustForwardedHeaders bool           `env:"TRUST_FORWARDED_HEADERS" envDefault:"false" doc:"honour X-Forwarded-Proto/Host/Uri/Method from the peer"`
 	TrustedProxies        []netip.Prefix `env:"TRUSTED_PROXIES" refDefault:"— (any peer, when trusting is on)" doc:"comma list of CIDRs or IPs of peers whose X-Forwarded-* are honoured"`
 	AllowUnverifiedEmail  bool           `env:"ALLOW_UNVERIFIED_EMAIL" envDefault:"false" doc:"admit users whose provider says their e-mail is not verified"`
@@ -134,12 +135,12 @@ type Provider struct {
 	RefreshURL       string   `env:"REFRESH_URL" secret:"password" refDefault:"TOKEN_URL" doc:"where refresh-token grants go"`
 	LogoutURL        string   `env:"LOGOUT_URL" secret:"password" refDefault:"preset/discovery" doc:"provider sign-out (end-session) URL"`
 	RevokeURL        string   `env:"REVOKE_URL" secret:"password" refDefault:"preset/discovery" doc:"RFC 7009 token revocation URL"`
-	IntrospectionURL string   `env:"INTROSPECTION_URL" secret:"password" doc:"RFC 7662 token introspection endpoint for opaque bearer tokens (BEARER_TOKENS); empty: they are checked at the userinfo URL"`
-	BearerAudiences  []string `env:"BEARER_AUDIENCES" refDefault:"CLIENT_ID" doc:"audiences a bearer JWT may carry (any one)"`
+	IntrospectionURL string   `env:"INTROSPECTION_URL" secret:"password" refDefault:"preset/discovery" doc:"where opaque bearer and implicit-flow tokens are checked, with the client's credentials, and accepted only when issued to this client: an RFC 7662 introspection endpoint (active, client_id or aud), by default OIDC discovery's introspection_endpoint; for the google, github and facebook presets their provider's own check (tokeninfo; USERINFO_URL's sibling applications/{client_id}/token; USERINFO_URL's sibling debug_token)"`
+	BearerAudiences  []string `env:"BEARER_AUDIENCES" doc:"audiences accepted besides CLIENT_ID: a bearer JWT's aud, or an introspection answer's client_id or aud, must name CLIENT_ID or one of these"`
 	RedirectURL      string   `env:"REDIRECT_URL" secret:"password" refDefault:"PUBLIC_URL/oauth2/callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
 
 	Scopes       []string `env:"SCOPES" refDefault:"preset's" doc:"scopes, space- or comma-separated"`
-	ResponseType string   `env:"RESPONSE_TYPE" envDefault:"code" doc:"code (authorization code) or token (implicit: the token comes in the URL fragment)"`
+	ResponseType string   `env:"RESPONSE_TYPE" envDefault:"code" doc:"code (authorization code) or token (implicit: the token comes in the URL fragment, and the provider must confirm it is this client's: INTROSPECTION_URL or the preset's check)"`
 	PKCE         bool     `env:"PKCE" envDefault:"true" doc:"send a PKCE S256 code_challenge"`
 
 	TokenMethod       string `env:"TOKEN_METHOD" envDefault:"POST" doc:"GET or POST; GET for token endpoints that take a query string (WeChat)"`

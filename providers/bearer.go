@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -63,21 +65,35 @@ type BearerConfig struct {
 	// (Claims.WithDefaults). Entirely empty: the provider's claims.
 	Claims Claims
 	// JWKSURL and Issuer check JWTs locally: the signature against the key
-	// set at JWKSURL (fetched again when a token names an unknown key), and
+	// set at JWKSURL (fetched again when a token names an unknown key, at
+	// most once per JWKSMinInterval), and
 	// iss against Issuer. Both or neither; neither with a non-OIDC provider
 	// sends every token to introspection or userinfo.
 	JWKSURL, Issuer string
-	// Audiences are accepted aud values of JWTs, any one of which must be in
-	// the token; default ClientID. When set explicitly, an introspection
-	// answer with an aud must name one of them too.
+	// Audiences (BEARER_AUDIENCES) are accepted besides ClientID: a JWT's
+	// aud must name ClientID or one of them, and so must an introspection
+	// answer's client_id or aud.
 	Audiences []string
 	// Algorithms are the JWT signing algorithms accepted; default RS256,
 	// ES256, PS256. "none" and the HMAC algorithms are never accepted.
 	Algorithms []string
-	// IntrospectionURL is an RFC 7662 endpoint: when set, opaque tokens are
-	// checked there (active must be true) with client authentication
-	// instead of at userinfo.
+	// IntrospectionURL is an RFC 7662 endpoint: opaque tokens are checked
+	// there with client authentication, and accepted only when active and
+	// issued to this client (see Audiences). Empty: the endpoint an *OIDC
+	// Provider discovered, if any.
 	IntrospectionURL string
+	// TokenCheck is how the provider tells whose an opaque token is, at
+	// IntrospectionURL: RFC 7662 (CheckIntrospection, the default) or the
+	// provider's own check (the google, github and facebook presets). For
+	// CheckGitHub and CheckFacebook IntrospectionURL defaults to the
+	// provider's check beside its USERINFO_URL; "{client_id}" in it is
+	// replaced by the client id.
+	TokenCheck TokenCheck
+	// AllowUnbound (BEARER_ALLOW_UNBOUND) accepts an opaque token of a
+	// provider with no way to tell whose it is — no introspection endpoint
+	// — when the provider's userinfo endpoint accepts it, which it does
+	// for tokens it issued to any app. Off, such tokens are refused.
+	AllowUnbound bool
 	// IntrospectionAuth is how the client authenticates to
 	// IntrospectionURL: HTTP Basic (AuthStyleAuto, AuthStyleHeader) or form
 	// parameters (AuthStyleParams) named ClientIDParam and
@@ -101,10 +117,12 @@ type BearerConfig struct {
 }
 
 // BearerValidator authenticates machine clients by the bearer token they
-// present. JWTs are verified locally against the provider's JWKS (signature
-// with an accepted algorithm, issuer, audience, expiry and nbf); other
-// tokens are checked at the introspection endpoint or, without one, at the
-// provider's userinfo endpoint. Verdicts are cached by the SHA-256 of the
+// present, accepting only tokens the provider issued to this client. JWTs
+// are verified locally against the provider's JWKS (signature with an
+// accepted algorithm, issuer, audience, expiry and nbf; not an ID token);
+// other tokens are checked at the introspection endpoint (active, and
+// issued to this client) or, without one and only with AllowUnbound, at
+// the provider's userinfo endpoint. Verdicts are cached by the SHA-256 of the
 // token — never the token itself — and concurrent validations of one token
 // share one check. It is safe for concurrent use.
 type BearerValidator struct {
@@ -112,12 +130,13 @@ type BearerValidator struct {
 	provider                         Provider
 	oidc                             *OIDC // provider, when it is one
 	claims                           Claims
-	audiences                        []string
-	explicitAud                      bool
+	audiences                        []string // ClientID and Audiences
 	algs                             []string
 	jwksURL                          string
 	issuer                           string
 	introspectURL                    string
+	tokenCheck                       TokenCheck
+	allowUnbound                     bool
 	introspectAuth                   AuthStyle
 	clientID, clientSecret           string
 	clientIDParam, clientSecretParam string
@@ -128,16 +147,18 @@ type BearerValidator struct {
 	timeout                          time.Duration // bound on one shared check
 	now                              func() time.Time
 
-	keysMu sync.Mutex
-	keys   atomic.Pointer[bearerKeys]
-	group  singleflight.Group
-	cache  *bearerCache
+	ownKeys *remoteKeys // at jwksURL; nil without one
+	keysMu  sync.Mutex
+	keys    atomic.Pointer[bearerKeys]
+	group   singleflight.Group
+	cache   *bearerCache
 }
 
-// bearerKeys verifies JWTs against one JWKS URL.
+// bearerKeys verifies JWTs against one key set.
 type bearerKeys struct {
-	jwksURL, issuer string
-	verifier        *oidc.IDTokenVerifier
+	set      *remoteKeys
+	issuer   string
+	verifier *oidc.IDTokenVerifier
 }
 
 // providerConfig returns the settings of the providers whose
@@ -174,12 +195,12 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	b := &BearerValidator{
 		id:                cfg.ID,
 		provider:          cfg.Provider,
-		audiences:         slices.Clone(cfg.Audiences),
-		explicitAud:       len(cfg.Audiences) > 0,
 		algs:              slices.Clone(cfg.Algorithms),
 		jwksURL:           cfg.JWKSURL,
 		issuer:            cfg.Issuer,
 		introspectURL:     cfg.IntrospectionURL,
+		tokenCheck:        cfg.TokenCheck,
+		allowUnbound:      cfg.AllowUnbound,
 		introspectAuth:    cfg.IntrospectionAuth,
 		clientID:          cfg.ClientID,
 		clientSecret:      cfg.ClientSecret,
@@ -226,8 +247,13 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	if b.now == nil {
 		b.now = time.Now
 	}
-	if len(b.audiences) == 0 && b.clientID != "" {
-		b.audiences = []string{b.clientID}
+	if b.clientID != "" {
+		b.audiences = append(b.audiences, b.clientID)
+	}
+	for _, a := range cfg.Audiences {
+		if a != "" && !slices.Contains(b.audiences, a) {
+			b.audiences = append(b.audiences, a)
+		}
 	}
 	if len(b.algs) == 0 {
 		b.algs = slices.Clone(defaultBearerAlgs)
@@ -264,6 +290,22 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	if (b.jwksURL == "") != (b.issuer == "") {
 		bad("JWKSURL", "JWKSURL and Issuer go together")
 	}
+	switch b.tokenCheck {
+	case CheckIntrospection, CheckGoogle:
+	case CheckGitHub, CheckFacebook:
+		if b.introspectURL == "" {
+			b.introspectURL = checkEndpoint(b.tokenCheck, b.provider)
+		}
+		if b.clientSecret == "" {
+			bad("ClientSecret", "required for the %s token check", b.tokenCheck)
+		}
+	default:
+		bad("TokenCheck", "unknown token check %q", b.tokenCheck)
+	}
+	if b.tokenCheck != CheckIntrospection && b.introspectURL == "" {
+		bad("IntrospectionURL", "required for the %s token check", b.tokenCheck)
+	}
+	b.introspectURL = strings.ReplaceAll(b.introspectURL, "{client_id}", url.PathEscape(b.clientID))
 	if b.introspectURL != "" {
 		absolute("IntrospectionURL", b.introspectURL)
 		if b.clientID == "" {
@@ -286,6 +328,9 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	jc := *b.client
 	jc.Transport = &fetchTransport{base: baseTransport(b.client), max: b.maxBytes, jwks: true}
 	b.jwksClient = &jc
+	if b.jwksURL != "" {
+		b.ownKeys = newRemoteKeys(b.jwksURL, b.jwksClient, b.now)
+	}
 	b.cache = newBearerCache(size)
 	return b, nil
 }
@@ -298,8 +343,17 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 // error message holds the token. The Identity returned is the caller's to
 // change.
 func (b *BearerValidator) Validate(ctx context.Context, token string) (*Identity, error) {
+	id, _, err := b.Check(ctx, token)
+	return id, err
+}
+
+// Check is Validate that also returns when the token expires, as the
+// provider said (JWT exp, introspection exp, tokeninfo exp or expires_in,
+// GitHub expires_at, debug_token expires_at); zero when it did not say.
+// The implicit flow's session lives that long.
+func (b *BearerValidator) Check(ctx context.Context, token string) (*Identity, time.Time, error) {
 	if token == "" || len(token) > MaxBearerTokenBytes || !isToken68(token) {
-		return nil, b.reject("", "bearer token malformed")
+		return nil, time.Time{}, b.reject("", "bearer token malformed")
 	}
 	key := sha256.Sum256([]byte(token))
 	if e, ok := b.cache.get(key, b.now()); ok {
@@ -315,7 +369,7 @@ func (b *BearerValidator) Validate(ctx context.Context, token string) (*Identity
 		defer cancel()
 		id, exp, err := b.check(cctx, token)
 		err = b.scrub(err, token)
-		e := &bearerEntry{key: key, id: id, err: err}
+		e := &bearerEntry{key: key, id: id, exp: exp, err: err}
 		now := b.now()
 		switch {
 		case err == nil:
@@ -335,7 +389,7 @@ func (b *BearerValidator) Validate(ctx context.Context, token string) (*Identity
 	case r := <-ch:
 		return r.Val.(*bearerEntry).result()
 	case <-ctx.Done():
-		return nil, networkError(&Error{Provider: b.id, Endpoint: "bearer"}, ctx.Err())
+		return nil, time.Time{}, networkError(&Error{Provider: b.id, Endpoint: "bearer"}, ctx.Err())
 	}
 }
 
@@ -394,14 +448,21 @@ func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, t
 		}
 		// No key set to check it against: the provider decides.
 	}
+	introspectURL, err := b.introspection()
 	switch {
-	case b.introspectURL != "":
-		return b.introspect(ctx, token)
-	case b.provider != nil:
+	case err != nil:
+		return nil, time.Time{}, err
+	case b.tokenCheck != CheckIntrospection:
+		return b.ownCheck(ctx, introspectURL, token)
+	case introspectURL != "":
+		return b.introspect(ctx, introspectURL, token)
+	case b.allowUnbound && b.provider != nil:
 		id, err := b.userinfo(ctx, token)
 		return id, time.Time{}, err
 	}
-	return nil, time.Time{}, b.reject("", "bearer token is not a JWT and there is no introspection endpoint")
+	return nil, time.Time{}, b.reject("", "bearer token is opaque and the provider has no way to tell whose token it is "+
+		"(no INTROSPECTION_URL, no introspection_endpoint in discovery): refused; PORTCULLIS_BEARER_ALLOW_UNBOUND=true accepts "+
+		"any token its userinfo URL accepts, other apps' included")
 }
 
 // isJWS reports whether token is a compact JWS: three dot-separated parts
@@ -422,33 +483,33 @@ func isJWS(token string) bool {
 }
 
 // keySet returns the verifier for the JWKS in use: the configured one, or
-// the OIDC provider's once discovered. It is nil when JWTs are not checked
-// locally.
+// the OIDC provider's once discovered (shared with its ID-token checks, so
+// the provider's JWKS is fetched at most once per JWKSMinInterval whoever
+// asks). It is nil when JWTs are not checked locally.
 func (b *BearerValidator) keySet() (*bearerKeys, error) {
-	jwksURL, issuer := b.jwksURL, b.issuer
-	if jwksURL == "" && b.oidc != nil {
-		if !b.oidc.Ready() {
+	set, issuer := b.ownKeys, b.issuer
+	if set == nil && b.oidc != nil {
+		s := b.oidc.state.Load()
+		if s == nil {
 			return nil, b.oidc.notReady("jwks")
 		}
-		ep := b.oidc.Endpoints()
-		jwksURL, issuer = ep.JWKSURL, ep.Issuer
+		set, issuer = s.keys, s.issuer
 	}
-	if jwksURL == "" {
+	if set == nil {
 		return nil, nil
 	}
-	if k := b.keys.Load(); k != nil && k.jwksURL == jwksURL && k.issuer == issuer {
+	if k := b.keys.Load(); k != nil && k.set == set && k.issuer == issuer {
 		return k, nil
 	}
 	b.keysMu.Lock()
 	defer b.keysMu.Unlock()
-	if k := b.keys.Load(); k != nil && k.jwksURL == jwksURL && k.issuer == issuer {
+	if k := b.keys.Load(); k != nil && k.set == set && k.issuer == issuer {
 		return k, nil
 	}
-	remote := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), b.jwksClient), jwksURL)
 	k := &bearerKeys{
-		jwksURL: jwksURL,
-		issuer:  issuer,
-		verifier: oidc.NewVerifier(issuer, &keySet{remote: remote}, &oidc.Config{
+		set:    set,
+		issuer: issuer,
+		verifier: oidc.NewVerifier(issuer, set, &oidc.Config{
 			SupportedSigningAlgs: b.algs,
 			// Checked by checkJWT, which knows several audiences, leeway
 			// and {tenantid}, and says which check failed.
@@ -463,9 +524,12 @@ func (b *BearerValidator) keySet() (*bearerKeys, error) {
 
 // checkJWT verifies a JWT access token and maps its claims.
 func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token string) (*Identity, time.Time, error) {
+	fail := func(err error) (*Identity, time.Time, error) { return nil, time.Time{}, err }
+	if typ, ok := jwtType(token); !ok || !accessTokenType(typ) {
+		return fail(b.reject("", "bearer JWT has typ header "+strconv.Quote(typ)+", not JWT or at+jwt: not an access token"))
+	}
 	var got keySetResult
 	tok, err := k.verifier.Verify(context.WithValue(ctx, keySetResultKey{}, &got), token)
-	fail := func(err error) (*Identity, time.Time, error) { return nil, time.Time{}, err }
 	switch {
 	case err == nil:
 	case !got.reached:
@@ -491,6 +555,9 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 	if err != nil {
 		return fail(b.reject("", "bearer JWT claims malformed"))
 	}
+	if claim := idTokenClaim(claims); claim != "" {
+		return fail(b.reject("", "bearer JWT carries "+claim+": an ID token, not an access token"))
+	}
 	want := k.issuer
 	if strings.Contains(want, tenantPlaceholder) {
 		tid, _ := stringValue(claims["tid"])
@@ -513,6 +580,48 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 		return fail(err)
 	}
 	return id, tok.Expiry, nil
+}
+
+// jwtType returns the typ header of a compact JWS ("" when it has none,
+// or when the JWS does not parse with an algorithm go-oidc supports: the
+// verifier refuses it then); ok is false when typ is not a string.
+func jwtType(token string) (typ string, ok bool) {
+	jws, err := jose.ParseSigned(token, jwksAlgs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return "", true
+	}
+	v, present := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType]
+	if !present {
+		return "", true
+	}
+	typ, ok = v.(string)
+	return typ, ok
+}
+
+// accessTokenType reports whether a JWT's typ header allows it to be an
+// access token: none, JWT, or at+jwt (RFC 9068), matched as media types
+// (case-insensitive, "application/" optional; RFC 7515 section 4.1.9).
+// An ID token from a provider that types them (id_token+jwt), a logout
+// token (logout+jwt) or any other typed JWT is not one.
+func accessTokenType(typ string) bool {
+	t := strings.TrimPrefix(strings.ToLower(typ), "application/")
+	return typ == "" || t == "jwt" || t == "at+jwt"
+}
+
+// idTokenClaim returns the claim that marks a JWT as an ID token rather
+// than an access token — nonce, at_hash, c_hash (OpenID Connect Core
+// 2, 3.1.3.6, 3.3.2.11), or a token_use other than "access" (Amazon
+// Cognito) — or "" when it has none.
+func idTokenClaim(claims map[string]any) string {
+	for _, c := range []string{"nonce", "at_hash", "c_hash"} {
+		if _, ok := claims[c]; ok {
+			return c
+		}
+	}
+	if use, ok := claims["token_use"]; ok && use != "access" {
+		return "token_use"
+	}
+	return ""
 }
 
 // checkTimes checks exp and nbf with BearerLeeway; exp is required when
@@ -542,8 +651,26 @@ func (b *BearerValidator) mapClaims(doc map[string]any, what string) (*Identity,
 	return id, nil
 }
 
+// introspection returns the endpoint that checks opaque tokens: the
+// configured one, else the one the OIDC provider discovered; "" when there
+// is none. An OIDC provider not discovered yet can't check a token to the
+// end (its userinfo is not known either): ErrTransient, before any call.
+func (b *BearerValidator) introspection() (string, error) {
+	if b.oidc == nil {
+		return b.introspectURL, nil
+	}
+	s := b.oidc.state.Load()
+	if s == nil {
+		return "", b.oidc.notReady("introspection")
+	}
+	if b.introspectURL != "" {
+		return b.introspectURL, nil
+	}
+	return s.endpoints.IntrospectionURL, nil
+}
+
 // introspect checks an opaque token at the RFC 7662 endpoint.
-func (b *BearerValidator) introspect(ctx context.Context, token string) (*Identity, time.Time, error) {
+func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string) (*Identity, time.Time, error) {
 	fail := func(kind ErrorKind, status int, desc string) (*Identity, time.Time, error) {
 		return nil, time.Time{}, &Error{Provider: b.id, Endpoint: "introspection", Kind: kind, Status: status, Description: desc}
 	}
@@ -554,57 +681,30 @@ func (b *BearerValidator) introspect(ctx context.Context, token string) (*Identi
 			form.Set(b.clientSecretParam, b.clientSecret)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.introspectURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fail(ErrBadResponse, 0, "cannot build the request")
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
 	if b.introspectAuth != AuthStyleParams {
 		// RFC 6749 section 2.3.1: form-encode, then Basic.
 		req.SetBasicAuth(url.QueryEscape(b.clientID), url.QueryEscape(b.clientSecret))
 	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return nil, time.Time{}, networkError(&Error{Provider: b.id, Endpoint: "introspection"}, err)
-	}
-	body, err := readLimited(resp.Body, b.maxBytes)
-	resp.Body.Close()
-	if err != nil {
-		return nil, time.Time{}, networkError(&Error{Provider: b.id, Endpoint: "introspection"}, err)
-	}
-	if int64(len(body)) > b.maxBytes {
-		return fail(ErrBadResponse, resp.StatusCode, fmt.Sprintf("response larger than %d bytes refused", b.maxBytes))
-	}
-	doc, derr := decodeJSONObject(body)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &Error{Provider: b.id, Endpoint: "introspection", Status: resp.StatusCode}
-		if derr == nil {
-			e.Code, e.Description, _ = errorShape(doc, true)
-		}
-		e.Kind = classify(resp.StatusCode, e.Code)
-		if e.Kind != ErrTransient {
-			// RFC 7662 answers any token, good or bad, with 200: an error
-			// status means our request (or our client) was refused.
-			desc := fmt.Sprintf("refused the request with %d", resp.StatusCode)
-			if e.Code != "" {
-				desc += " " + e.Code
-			}
-			if e.Description != "" {
-				desc += ": " + e.Description
-			}
-			e.Kind, e.Description = ErrBadResponse, desc
-		}
-		return nil, time.Time{}, e
-	}
-	if derr != nil {
-		return fail(ErrBadResponse, resp.StatusCode, "response is not a JSON object")
+	status, doc, err := b.send(req, "introspection")
+	switch {
+	case err != nil:
+		return nil, time.Time{}, err
+	case status < 200 || status > 299:
+		// RFC 7662 answers any token, good or bad, with 200: an error
+		// status means our request (or our client) was refused.
+		return nil, time.Time{}, b.refused("introspection", status, doc, ErrBadResponse)
+	case doc == nil:
+		return fail(ErrBadResponse, status, "response is not a JSON object")
 	}
 	active, isBool := doc["active"].(bool)
 	switch {
 	case !isBool:
-		return fail(ErrBadResponse, resp.StatusCode, "response has no boolean active")
+		return fail(ErrBadResponse, status, "response has no boolean active")
 	case !active:
 		return nil, time.Time{}, b.reject("introspection", "bearer token inactive")
 	}
@@ -616,10 +716,8 @@ func (b *BearerValidator) introspect(ctx context.Context, token string) (*Identi
 			return nil, time.Time{}, b.reject("introspection", "bearer token issuer mismatch")
 		}
 	}
-	if b.explicitAud {
-		if aud, ok := audienceOf(doc["aud"]); ok && !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(b.audiences, a) }) {
-			return nil, time.Time{}, b.reject("introspection", "bearer token audience mismatch")
-		}
+	if !issuedTo(doc, b.audiences) {
+		return nil, time.Time{}, b.reject("introspection", "bearer token issued to another client: neither client_id nor aud names CLIENT_ID or a BEARER_AUDIENCES entry")
 	}
 	id, err := b.mapClaims(doc, "introspection answer")
 	if err != nil {
@@ -632,6 +730,17 @@ func (b *BearerValidator) introspect(ctx context.Context, token string) (*Identi
 	}
 	exp, _ := numericDate(doc["exp"])
 	return id, exp, nil
+}
+
+// issuedTo reports whether an introspection answer says its token was
+// issued to one of clients: its client_id, or one of its aud values, is
+// one of them (RFC 7662 section 2.2).
+func issuedTo(doc map[string]any, clients []string) bool {
+	if id, ok := doc["client_id"].(string); ok && slices.Contains(clients, id) {
+		return true
+	}
+	aud, _ := audienceOf(doc["aud"])
+	return slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(clients, a) })
 }
 
 // audienceOf reads an aud claim: a string or an array of strings.
@@ -681,17 +790,18 @@ func (b *BearerValidator) userinfo(ctx context.Context, token string) (*Identity
 type bearerEntry struct {
 	key   [sha256.Size]byte
 	id    *Identity
+	exp   time.Time // the token's, as the provider said; zero: unknown
 	err   error
 	until time.Time
 }
 
 // result returns the entry's verdict, with an identity the caller may
 // change.
-func (e *bearerEntry) result() (*Identity, error) {
+func (e *bearerEntry) result() (*Identity, time.Time, error) {
 	if e.err != nil {
-		return nil, e.err
+		return nil, time.Time{}, e.err
 	}
-	return cloneIdentity(e.id), nil
+	return cloneIdentity(e.id), e.exp, nil
 }
 
 func cloneIdentity(id *Identity) *Identity {

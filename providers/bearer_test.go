@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -268,7 +269,17 @@ func TestBearerJWTKeyRotation(t *testing.T) {
 	if _, err := v.Validate(t.Context(), j.sign(t, j.claims(clock.Now()))); err != nil {
 		t.Fatalf("Validate() = %v; want nil", err)
 	}
+	// Forged tokens naming new kids don't make it fetch the key set again.
+	for i := range 30 {
+		tok := forgedJWT(t, fmt.Sprintf("forged-%d", i), j.claims(clock.Now()))
+		_, err := v.Validate(t.Context(), tok)
+		wantProviderError(t, err, ErrRejected, "signature invalid", tok)
+	}
+	if n := j.fetches.Load(); n != 1 {
+		t.Errorf("JWKS fetched %d times after 30 forged tokens; want 1", n)
+	}
 	j.rotate(t, jose.RS256)
+	clock.Add(JWKSMinInterval) // the key set is fetched again no sooner
 	if _, err := v.Validate(t.Context(), j.sign(t, j.claims(clock.Now()))); err != nil {
 		t.Fatalf("Validate() with the rotated key = %v; want nil", err)
 	}
@@ -296,12 +307,18 @@ func TestBearerJWKSUnreachable(t *testing.T) {
 	if strings.Contains(err.Error(), "http") {
 		t.Errorf("error = %q; want no URL in it", err)
 	}
-	// Not cached: once the JWKS is back, the same token passes.
+	// The verdict is not cached, but the JWKS is not asked again within
+	// JWKSMinInterval: the same error until then, the token passes after.
 	j.status.Store(0)
-	succeedsOnceJWKSIsBack(t, "Validate()", func() error {
-		_, err := v.Validate(t.Context(), tok)
-		return err
-	})
+	_, err = v.Validate(t.Context(), tok)
+	wantProviderError(t, err, ErrTransient, "jwks endpoint", tok)
+	clock.Add(JWKSMinInterval)
+	if _, err := v.Validate(t.Context(), tok); err != nil {
+		t.Errorf("Validate() once the JWKS is back = %v; want nil", err)
+	}
+	if n := j.fetches.Load(); n != 2 {
+		t.Errorf("JWKS fetched %d times; want 2", n)
+	}
 }
 
 func TestBearerMalformed(t *testing.T) {
@@ -335,11 +352,13 @@ func bearerIDP(t *testing.T, opts idp.Options) (*idp.Server, *httptest.Server, *
 	return s, srv, p, at
 }
 
+// TestBearerOpaqueUserinfo and the tests below check opaque tokens at
+// userinfo, which only BEARER_ALLOW_UNBOUND allows (see TestBearerUnbound).
 func TestBearerOpaqueUserinfo(t *testing.T) {
 	t.Parallel()
 	s, _, p, at := bearerIDP(t, idp.Options{})
 	clock := newBearerClock()
-	v, err := NewBearerValidator(BearerConfig{Provider: p, Now: clock.Now})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("NewBearerValidator() = %v; want nil", err)
 	}
@@ -383,7 +402,7 @@ func TestBearerOpaqueUserinfo(t *testing.T) {
 func TestBearerOpaqueProviderDown(t *testing.T) {
 	t.Parallel()
 	s, _, p, at := bearerIDP(t, idp.Options{})
-	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +418,7 @@ func TestBearerOpaqueProviderDown(t *testing.T) {
 func TestBearerSharesOneCheck(t *testing.T) {
 	t.Parallel()
 	s, _, p, at := bearerIDP(t, idp.Options{Delay: 100 * time.Millisecond})
-	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +444,7 @@ func TestBearerSharesOneCheck(t *testing.T) {
 func TestBearerCallerCancelDoesNotFailOthers(t *testing.T) {
 	t.Parallel()
 	s, _, p, at := bearerIDP(t, idp.Options{Delay: 200 * time.Millisecond})
-	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +470,7 @@ func TestBearerCallerCancelDoesNotFailOthers(t *testing.T) {
 func TestBearerCacheBounded(t *testing.T) {
 	t.Parallel()
 	s, srv, p, _ := bearerIDP(t, idp.Options{})
-	v, err := NewBearerValidator(BearerConfig{Provider: p, CacheSize: 3})
+	v, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true, CacheSize: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,12 +543,14 @@ func TestBearerIntrospection(t *testing.T) {
 	clock := newBearerClock()
 	exp := clock.Now().Add(20 * time.Second).Unix()
 	answers := map[string]string{
-		"good-token":     fmt.Sprintf(`{"active":true,"sub":"u-7","username":"jdoe","scope":"read","exp":%d,"aud":["api","other"]}`, exp),
+		"good-token":     fmt.Sprintf(`{"active":true,"sub":"u-7","username":"jdoe","scope":"read","exp":%d,"client_id":%q}`, exp, testClientID),
 		"inactive-token": `{"active":false}`,
+		"api-aud":        fmt.Sprintf(`{"active":true,"sub":"u-7","client_id":"cli","aud":["api",%q]}`, "other"),
 		"other-aud":      `{"active":true,"sub":"u-7","aud":"elsewhere"}`,
+		"unbound":        `{"active":true,"sub":"u-7"}`,
 		"no-active":      `{"sub":"u-7"}`,
-		"no-sub":         `{"active":true,"client_id":"x"}`,
-		"expired-token":  fmt.Sprintf(`{"active":true,"sub":"u-7","exp":%d}`, clock.Now().Add(-time.Hour).Unix()),
+		"no-sub":         fmt.Sprintf(`{"active":true,"client_id":%q}`, testClientID),
+		"expired-token":  fmt.Sprintf(`{"active":true,"sub":"u-7","exp":%d,"client_id":%q}`, clock.Now().Add(-time.Hour).Unix(), testClientID),
 	}
 	in := newIntrospector(t, "basic", func(tok string) string { return answers[tok] })
 	newV := func(t *testing.T, edit func(*BearerConfig)) *BearerValidator {
@@ -558,22 +579,24 @@ func TestBearerIntrospection(t *testing.T) {
 		{"inactive-token", "inactive"},
 		{"expired-token", "expired"},
 		{"no-sub", "no user id"},
+		{"other-aud", "issued to another client"},
+		{"unbound", "issued to another client"},
+		{"api-aud", "issued to another client"},
 	} {
 		_, err := v.Validate(t.Context(), tt.token)
 		wantProviderError(t, err, ErrRejected, tt.reason, tt.token)
 	}
 	_, err = v.Validate(t.Context(), "no-active")
 	wantProviderError(t, err, ErrBadResponse, "no boolean active", "no-active")
-	// Without explicit audiences the answer's aud is not checked; with
-	// them, it must name one.
-	if _, err := v.Validate(t.Context(), "other-aud"); err != nil {
-		t.Errorf("Validate(other-aud) = %v; want nil", err)
-	}
-	strict := newV(t, func(c *BearerConfig) { c.Audiences = []string{"api"} })
-	_, err = strict.Validate(t.Context(), "other-aud")
-	wantProviderError(t, err, ErrRejected, "audience mismatch", "other-aud")
-	if _, err := strict.Validate(t.Context(), "good-token"); err != nil {
-		t.Errorf("Validate(good) with Audiences [api] = %v; want nil", err)
+	// A BEARER_AUDIENCES entry in aud is accepted too; the client id
+	// still is.
+	api := newV(t, func(c *BearerConfig) { c.Audiences = []string{"api"} })
+	_, err = api.Validate(t.Context(), "other-aud")
+	wantProviderError(t, err, ErrRejected, "issued to another client", "other-aud")
+	for _, tok := range []string{"api-aud", "good-token"} {
+		if _, err := api.Validate(t.Context(), tok); err != nil {
+			t.Errorf("Validate(%s) with Audiences [api] = %v; want nil", tok, err)
+		}
 	}
 
 	// Cached until the answer's exp, not the whole TTL.
@@ -597,7 +620,7 @@ func TestBearerIntrospection(t *testing.T) {
 
 func TestBearerIntrospectionParams(t *testing.T) {
 	t.Parallel()
-	in := newIntrospector(t, "params", func(string) string { return `{"active":true,"sub":"u-1"}` })
+	in := newIntrospector(t, "params", func(string) string { return `{"active":true,"sub":"u-1","aud":"` + testClientID + `"}` })
 	v, err := NewBearerValidator(BearerConfig{
 		ClientID: testClientID, ClientSecret: testClientSecret,
 		IntrospectionURL: in.srv.URL, IntrospectionAuth: AuthStyleParams,
@@ -632,12 +655,22 @@ func TestBearerOIDCProvider(t *testing.T) {
 	if id.ID != "svc-42" {
 		t.Errorf("Validate() ID = %q; want svc-42", id.ID)
 	}
-	// The issuer has no userinfo endpoint: opaque tokens can't be checked.
+	// The issuer has no introspection endpoint: opaque tokens can't be
+	// bound to the client; nor, with BEARER_ALLOW_UNBOUND, be checked at
+	// userinfo, which it lacks too.
 	_, err = v.Validate(t.Context(), "opaque-token")
+	wantProviderError(t, err, ErrRejected, "no way to tell whose token it is", "opaque-token")
+	unbound, err := NewBearerValidator(BearerConfig{Provider: p, Now: clock.Now, AllowUnbound: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = unbound.Validate(t.Context(), "opaque-token")
 	wantProviderError(t, err, ErrRejected, "no userinfo endpoint", "opaque-token")
 }
 
-func TestBearerOIDCOpaqueUserinfo(t *testing.T) {
+// TestBearerOIDCOpaque: an OIDC provider's opaque token is checked at the
+// introspection endpoint its discovery advertises.
+func TestBearerOIDCOpaque(t *testing.T) {
 	t.Parallel()
 	e := startOIDC(t, idp.Options{}, OIDCConfig{})
 	tok, err := ClientCredentials(t.Context(), Config{
@@ -656,6 +689,9 @@ func TestBearerOIDCOpaqueUserinfo(t *testing.T) {
 	}
 	if want := "service-account-" + testClientID; id.ID != want {
 		t.Errorf("Validate() ID = %q; want %q", id.ID, want)
+	}
+	if e.idp.Calls("introspect") != 1 || e.idp.Calls("userinfo") != 0 {
+		t.Errorf("introspect, userinfo called %d, %d times; want 1, 0", e.idp.Calls("introspect"), e.idp.Calls("userinfo"))
 	}
 }
 
@@ -682,4 +718,198 @@ func TestNewBearerValidatorErrors(t *testing.T) {
 	if _, err := NewBearerValidator(BearerConfig{}); err == nil || !strings.Contains(err.Error(), "Provider:") {
 		t.Errorf("NewBearerValidator(empty) = %v; want a Provider error", err)
 	}
+}
+
+// TestBearerRefusesIDTokens: an ID token is not an access token, though it
+// is signed by the provider and names the client as aud. One carrying
+// nonce, at_hash or c_hash, or typed other than JWT or at+jwt, is refused;
+// the provider's JWT access tokens pass.
+func TestBearerRefusesIDTokens(t *testing.T) {
+	t.Parallel()
+	clock := newBearerClock()
+	e := startOIDC(t, idp.Options{Now: clock.Now, JWTAccessTokens: true, IssueRefreshTokens: true}, OIDCConfig{Config: Config{Now: clock.Now}})
+	v, err := NewBearerValidator(BearerConfig{Provider: e.p, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedIn := e.signIn(t, "n-1", "n-1")
+	refreshed, err := e.p.Refresh(t.Context(), signedIn)
+	if err != nil {
+		t.Fatalf("Refresh() = %v; want nil", err)
+	}
+	minted := func(nonce string) string {
+		tok, err := e.idp.IDToken(e.srv.URL, testClientID, "alice", nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	now := clock.Now()
+	access := map[string]any{"iss": e.srv.URL, "sub": "1001", "aud": testClientID, "client_id": testClientID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	typed := func(typ string, extra ...string) string {
+		c := maps.Clone(access)
+		for i := 0; i+1 < len(extra); i += 2 {
+			c[extra[i]] = extra[i+1]
+		}
+		tok, err := e.idp.SignJWT(typ, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	for _, tt := range []struct {
+		name, token, reason string // reason "" means accepted
+	}{
+		{"ID token of a sign-in (nonce, at_hash)", signedIn.IDToken, "ID token"},
+		{"ID token of a refresh (at_hash)", refreshed.IDToken, "ID token"},
+		{"ID token with a nonce", minted("n-2"), "ID token"},
+		{"c_hash", typed("JWT", "c_hash", "x"), "ID token"},
+		{"logout token", typed("logout+jwt"), "typ"},
+		{"typ id_token", typed("id_token+jwt"), "typ"},
+		{"JWT access token of the provider", signedIn.AccessToken, ""},
+		{"typ JWT", typed("JWT"), ""},
+		{"typ at+jwt", typed("at+jwt"), ""},
+		{"typ application/at+jwt", typed("application/at+jwt"), ""},
+		{"no typ", typed(""), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := v.Validate(t.Context(), tt.token)
+			if tt.reason == "" {
+				if err != nil || id.ID != "1001" {
+					t.Errorf("Validate() = %+v, %v; want user 1001", id, err)
+				}
+				return
+			}
+			wantProviderError(t, err, ErrRejected, tt.reason, tt.token)
+		})
+	}
+}
+
+// The other app registered at the test provider.
+const (
+	otherClientID     = "other-app"
+	otherClientSecret = "other-app-secret"
+)
+
+// grantAs returns a client-credentials access token the idp at srv issued
+// to the client id:secret.
+func grantAs(t *testing.T, srv *httptest.Server, id, secret string) string {
+	t.Helper()
+	tok, err := ClientCredentials(t.Context(), Config{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/token", HTTPClient: srv.Client()}, nil)
+	if err != nil {
+		t.Fatalf("ClientCredentials(%s) = %v; want nil", id, err)
+	}
+	return tok["access_token"].(string)
+}
+
+// TestBearerIntrospectionBindsClient: an opaque token is accepted only
+// when introspection says it was issued to this client (client_id or aud)
+// or to a BEARER_AUDIENCES entry; the introspection endpoint is the
+// discovered one when none is configured.
+func TestBearerIntrospectionBindsClient(t *testing.T) {
+	t.Parallel()
+	e := startOIDC(t, idp.Options{Clients: []idp.Client{{ID: otherClientID, Secret: otherClientSecret}}}, OIDCConfig{})
+	mine, theirs := grantAs(t, e.srv, testClientID, testClientSecret), grantAs(t, e.srv, otherClientID, otherClientSecret)
+	discovered, err := NewBearerValidator(BearerConfig{Provider: e.p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	generic := newTestProvider(t, e.srv, Config{})
+	explicit, err := NewBearerValidator(BearerConfig{Provider: generic, IntrospectionURL: e.srv.URL + "/introspect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sibling, err := NewBearerValidator(BearerConfig{Provider: generic, IntrospectionURL: e.srv.URL + "/introspect", Audiences: []string{otherClientID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		v      *BearerValidator
+		token  string
+		reason string // "" means accepted
+	}{
+		{"discovered: our token", discovered, mine, ""},
+		{"discovered: another client's token", discovered, theirs, "issued to another client"},
+		{"configured: our token", explicit, mine, ""},
+		{"configured: another client's token", explicit, theirs, "issued to another client"},
+		{"BEARER_AUDIENCES names the other client", sibling, theirs, ""},
+		{"BEARER_AUDIENCES and the client id", sibling, mine, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := tt.v.Validate(t.Context(), tt.token)
+			if tt.reason != "" {
+				wantProviderError(t, err, ErrRejected, tt.reason, tt.token)
+				return
+			}
+			if err != nil || !strings.HasPrefix(id.ID, "service-account-") {
+				t.Errorf("Validate() = %+v, %v; want a service account", id, err)
+			}
+		})
+	}
+	if n := e.idp.Calls("introspect"); n != 6 {
+		t.Errorf("introspection called %d times; want 6", n)
+	}
+	if n := e.idp.Calls("userinfo"); n != 0 {
+		t.Errorf("userinfo called %d times; want 0 (introspection decides)", n)
+	}
+}
+
+// TestBearerUnbound: a provider with no way to tell whose an opaque token
+// is (no introspection, no check of its own) accepts any token at its
+// userinfo URL, another app's as well as ours. Such tokens are refused.
+func TestBearerUnbound(t *testing.T) {
+	t.Parallel()
+	s, srv := startIDP(t, idp.Options{Clients: []idp.Client{{ID: otherClientID, Secret: otherClientSecret}}})
+	p := newTestProvider(t, srv, Config{})
+	mine, theirs := grantAs(t, srv, testClientID, testClientSecret), grantAs(t, srv, otherClientID, otherClientSecret)
+	v, err := NewBearerValidator(BearerConfig{Provider: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, token string }{{"another app's token", theirs}, {"our token", mine}} {
+		id, err := v.Validate(t.Context(), tt.token)
+		if err == nil {
+			t.Fatalf("Validate(%s) = %+v, nil; want it refused: userinfo can't tell whose it is", tt.name, id)
+		}
+		wantProviderError(t, err, ErrRejected, "no way to tell whose token it is", tt.token)
+	}
+	if n := s.Calls("userinfo"); n != 0 {
+		t.Errorf("userinfo called %d times; want 0", n)
+	}
+	// BEARER_ALLOW_UNBOUND: whatever userinfo accepts, the other app's
+	// token too — the risk the operator takes.
+	unbound, err := NewBearerValidator(BearerConfig{Provider: p, AllowUnbound: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{theirs, mine} {
+		if id, err := unbound.Validate(t.Context(), tok); err != nil || !strings.HasPrefix(id.ID, "service-account-") {
+			t.Errorf("Validate() with AllowUnbound = %+v, %v; want a service account", id, err)
+		}
+	}
+}
+
+// TestBearerIntrospectionInactive: revoked and expired tokens are inactive
+// at introspection, and refused.
+func TestBearerIntrospectionInactive(t *testing.T) {
+	t.Parallel()
+	clock := newBearerClock()
+	e := startOIDC(t, idp.Options{Now: clock.Now, ExpiresIn: time.Hour}, OIDCConfig{Config: Config{Now: clock.Now}})
+	v, err := NewBearerValidator(BearerConfig{Provider: e.p, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, expiring := grantAs(t, e.srv, testClientID, testClientSecret), grantAs(t, e.srv, testClientID, testClientSecret)
+	if err := e.p.Revoke(t.Context(), revoked, "access_token"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Validate(t.Context(), revoked)
+	wantProviderError(t, err, ErrRejected, "inactive", revoked)
+	if _, err := v.Validate(t.Context(), expiring); err != nil {
+		t.Fatalf("Validate() of a live token = %v; want nil", err)
+	}
+	clock.Add(2 * time.Hour)
+	_, err = v.Validate(t.Context(), expiring)
+	wantProviderError(t, err, ErrRejected, "inactive", expiring)
 }

@@ -60,6 +60,10 @@ type Endpoints struct {
 	LogoutURL string
 	// RevokeURL is the RFC 7009 revocation endpoint.
 	RevokeURL string
+	// IntrospectionURL is the RFC 7662 introspection endpoint discovery
+	// advertises, which a BearerValidator of this provider uses when it is
+	// given none.
+	IntrospectionURL string
 	// SigningAlgs are the algorithms ID tokens are accepted in.
 	SigningAlgs []string
 }
@@ -86,7 +90,8 @@ type OIDC struct {
 type oidcState struct {
 	inner       *OAuth2
 	verifier    *oidc.IDTokenVerifier
-	issuer      string // the discovered issuer; may hold {tenantid}
+	keys        *remoteKeys // the JWKS, shared with the bearer validator
+	issuer      string      // the discovered issuer; may hold {tenantid}
 	hasUserinfo bool
 	endpoints   Endpoints
 }
@@ -209,8 +214,9 @@ func (o *OIDC) UsesNonce() bool { return true }
 // Discover fetches the discovery document with the configured HTTP client
 // and sets the provider up from it: endpoints not set explicitly, the
 // end-session and revocation endpoints, and the ID token verifier, whose
-// key set is fetched when first needed and again whenever a token names an
-// unknown key (rotation). It may be called again to pick up changes.
+// key set is fetched when first needed and again when a token names a key
+// it lacks (rotation), at most once per JWKSMinInterval. It may be called
+// again to pick up changes.
 func (o *OIDC) Discover(ctx context.Context) error {
 	fail := func(kind ErrorKind, desc string, err error) error {
 		return &Error{Provider: o.id, Endpoint: "discovery", Kind: kind, Description: desc, Err: err}
@@ -245,6 +251,7 @@ func (o *OIDC) Discover(ctx context.Context) error {
 		JWKS       string   `json:"jwks_uri"`
 		EndSession string   `json:"end_session_endpoint"`
 		Revocation string   `json:"revocation_endpoint"`
+		Introspect string   `json:"introspection_endpoint"`
 		Algs       []string `json:"id_token_signing_alg_values_supported"`
 	}
 	if err := p.Claims(&doc); err != nil {
@@ -272,6 +279,7 @@ func (o *OIDC) Discover(ctx context.Context) error {
 	check("jwks_uri", doc.JWKS, true)
 	check("end_session_endpoint", doc.EndSession, false)
 	check("revocation_endpoint", doc.Revocation, false)
+	check("introspection_endpoint", doc.Introspect, false)
 	if len(problems) > 0 {
 		return fail(ErrBadResponse, strings.Join(problems, "; "), nil)
 	}
@@ -307,7 +315,7 @@ func (o *OIDC) Discover(ctx context.Context) error {
 	if len(algs) == 0 {
 		algs = []string{oidc.RS256}
 	}
-	keys := &keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), o.jwks), doc.JWKS)}
+	keys := newRemoteKeys(doc.JWKS, o.jwks, o.now)
 	verifier := oidc.NewVerifier(doc.Issuer, keys, &oidc.Config{
 		ClientID:             cfg.ClientID,
 		SupportedSigningAlgs: algs,
@@ -326,18 +334,20 @@ func (o *OIDC) Discover(ctx context.Context) error {
 	o.state.Store(&oidcState{
 		inner:       inner,
 		verifier:    verifier,
+		keys:        keys,
 		issuer:      doc.Issuer,
 		hasUserinfo: hasUserinfo,
 		endpoints: Endpoints{
-			Issuer:      doc.Issuer,
-			AuthURL:     inner.cfg.AuthURL,
-			TokenURL:    inner.cfg.TokenURL,
-			RefreshURL:  inner.cfg.RefreshURL,
-			UserinfoURL: userinfo,
-			JWKSURL:     doc.JWKS,
-			LogoutURL:   logout,
-			RevokeURL:   inner.cfg.RevokeURL,
-			SigningAlgs: slices.Clone(algs),
+			Issuer:           doc.Issuer,
+			AuthURL:          inner.cfg.AuthURL,
+			TokenURL:         inner.cfg.TokenURL,
+			RefreshURL:       inner.cfg.RefreshURL,
+			UserinfoURL:      userinfo,
+			JWKSURL:          doc.JWKS,
+			LogoutURL:        logout,
+			RevokeURL:        inner.cfg.RevokeURL,
+			IntrospectionURL: doc.Introspect,
+			SigningAlgs:      slices.Clone(algs),
 		},
 	})
 	return nil
@@ -681,13 +691,6 @@ func unverifiedSubject(jwt string) string {
 	return c.Sub
 }
 
-// keySet wraps go-oidc's remote key set to keep the cause of a failure,
-// which go-oidc flattens to text: the verify call finds it through its
-// context.
-type keySet struct {
-	remote *oidc.RemoteKeySet
-}
-
 // keySetResultKey is the context key of a *keySetResult.
 type keySetResultKey struct{}
 
@@ -695,15 +698,6 @@ type keySetResultKey struct{}
 type keySetResult struct {
 	reached bool // the signature check was attempted
 	err     error
-}
-
-// VerifySignature implements oidc.KeySet.
-func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	payload, err := k.remote.VerifySignature(ctx, jwt)
-	if r, ok := ctx.Value(keySetResultKey{}).(*keySetResult); ok {
-		r.reached, r.err = true, err
-	}
-	return payload, err
 }
 
 // fetchTransport carries discovery and JWKS requests: it bounds the

@@ -57,6 +57,15 @@ type Preset struct {
 	// LogoutURL is the provider's end-session URL, where sign-out sends the
 	// browser; empty when the provider has none.
 	LogoutURL string
+	// TokenCheck is how the provider tells whose an opaque access token
+	// is, for bearer and implicit-flow tokens, when it is not RFC 7662
+	// introspection: Google's tokeninfo, GitHub's check-a-token, Facebook's
+	// debug_token. IntrospectionURL (INTROSPECTION_URL) is where; empty
+	// for GitHub and Facebook, whose check sits beside USERINFO_URL (see
+	// BearerConfig.TokenCheck), and for the OIDC presets, whose discovery may
+	// advertise an introspection_endpoint.
+	TokenCheck       TokenCheck
+	IntrospectionURL string
 
 	Scopes []string
 	// TokenMethod is "GET" for token endpoints that take a query string
@@ -152,17 +161,20 @@ var presets = []Preset{
 		Needs:                []string{"ISSUER_URL"},
 	},
 	{
-		Name:           "google",
-		DisplayName:    "Google",
-		Kind:           "oidc",
-		IssuerURL:      "https://accounts.google.com",
-		AuthURL:        "https://accounts.google.com/o/oauth2/v2/auth",
-		TokenURL:       "https://oauth2.googleapis.com/token",
-		UserinfoURL:    "https://openidconnect.googleapis.com/v1/userinfo",
-		RevokeURL:      "https://oauth2.googleapis.com/revoke",
-		Scopes:         []string{"openid", "email", "profile"},
-		TokenAuthStyle: AuthStyleParams, // as x/oauth2's google package pins it
-		PKCE:           true,
+		Name:        "google",
+		DisplayName: "Google",
+		Kind:        "oidc",
+		IssuerURL:   "https://accounts.google.com",
+		AuthURL:     "https://accounts.google.com/o/oauth2/v2/auth",
+		TokenURL:    "https://oauth2.googleapis.com/token",
+		UserinfoURL: "https://openidconnect.googleapis.com/v1/userinfo",
+		RevokeURL:   "https://oauth2.googleapis.com/revoke",
+		// Google has no introspection; tokeninfo names the client.
+		TokenCheck:       CheckGoogle,
+		IntrospectionURL: GoogleTokenInfoURL,
+		Scopes:           []string{"openid", "email", "profile"},
+		TokenAuthStyle:   AuthStyleParams, // as x/oauth2's google package pins it
+		PKCE:             true,
 		Claims: Claims{
 			Attributes: []Attribute{{Name: "Domain", Paths: []string{"hd"}}}, // Workspace domain
 		},
@@ -175,8 +187,11 @@ var presets = []Preset{
 		Kind:        "oauth2",
 		AuthURL:     "https://github.com/login/oauth/authorize",
 		TokenURL:    "https://github.com/login/oauth/access_token",
-		// /emails, /orgs and /teams are read below this URL (NewGitHub).
+		// /emails, /orgs and /teams are read below this URL (NewGitHub),
+		// and tokens are checked beside it, at
+		// /applications/{client_id}/token.
 		UserinfoURL:    "https://api.github.com/user",
+		TokenCheck:     CheckGitHub,
 		Scopes:         []string{"read:user", "user:email"},
 		TokenAuthStyle: AuthStyleParams,
 		PKCE:           true, // supported since 2025-07-14
@@ -218,6 +233,7 @@ var presets = []Preset{
 		AuthURL:        "https://www.facebook.com/v25.0/dialog/oauth",
 		TokenURL:       "https://graph.facebook.com/v25.0/oauth/access_token",
 		UserinfoURL:    "https://graph.facebook.com/v25.0/me",
+		TokenCheck:     CheckFacebook, // /v25.0/debug_token, beside USERINFO_URL
 		Scopes:         []string{"email", "public_profile"},
 		TokenAuthStyle: AuthStyleParams,
 		UserinfoParams: url.Values{"fields": {"id,name,email,first_name,last_name,picture"}},

@@ -108,6 +108,7 @@ func TestBrowserImplicitFlow(t *testing.T) {
 	ctx := browsertest.New(t)
 	implicit, _ := extraProvider(t, "legacy", idp.User{ID: "u-1", Username: "dave", Email: "dave@example.com"},
 		func(_ *idp.Options, pc *providers.Config) { pc.ResponseType = "token" })
+	implicitCheck(t, &implicit)
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Providers = []proxy.Provider{implicit} }})
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(h.proxy.URL+"/members/area?x=1"),

@@ -2,11 +2,11 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
+	"errors"
 	"html/template"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/metrics"
@@ -50,9 +50,20 @@ func (s *Server) serveRelay(w http.ResponseWriter) {
 	w.Write(buf.Bytes())
 }
 
+// A TokenChecker confirms that an access token was issued to this
+// client, and says until when the provider holds it valid (zero: it did
+// not say). *providers.BearerValidator is one.
+type TokenChecker interface {
+	Check(ctx context.Context, token string) (*providers.Identity, time.Time, error)
+}
+
 // callbackPost completes an implicit-flow sign-in with the fragment the
-// relay page posted: state as on the GET callback, then the access token is
-// checked by using it at the userinfo URL.
+// relay page posted: state as on the GET callback; then the provider must
+// confirm the access token was issued to this client (Provider.TokenCheck)
+// — anyone can post a token of another app with a fresh state — and the
+// session lives as long as the provider says the token does, whatever
+// expires_in the browser posted. The identity comes from the userinfo URL,
+// as in the code flow.
 func (s *Server) callbackPost(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
@@ -83,9 +94,17 @@ func (s *Server) callbackPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadGateway, "Sign-in failed", "The provider's answer carried no access token.")
 		return
 	}
-	t := &providers.Tokens{AccessToken: token, TokenType: r.PostForm.Get("token_type")}
-	if secs, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("expires_in"))); err == nil && secs > 0 {
-		t.Expiry = s.now().Add(time.Duration(secs) * time.Second)
+	_, exp, err := p.TokenCheck.Check(r.Context(), token)
+	switch {
+	case errors.Is(err, providers.ErrRejected) || errors.Is(err, providers.ErrDeadGrant):
+		s.log.Info("sign-in denied: the provider did not confirm the access token is this client's", "audit", "denial", "provider", p.ID, "err", err)
+		s.signInResult(p.ID, metrics.SignInDenied)
+		s.fail(w, r, http.StatusForbidden, "Sign-in refused",
+			"The provider did not confirm that this access token was issued to this application, or it is no longer valid. Start the sign-in again.")
+		return
+	case err != nil:
+		s.providerFailed(w, r, p, "Portcullis could not check the access token with the provider", err)
+		return
 	}
-	s.finishSignIn(w, r, p, flow, t)
+	s.finishSignIn(w, r, p, flow, &providers.Tokens{AccessToken: token, TokenType: r.PostForm.Get("token_type"), Expiry: exp})
 }

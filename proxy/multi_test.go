@@ -123,6 +123,7 @@ func TestImplicitFlow(t *testing.T) {
 	t.Parallel()
 	implicit, fake := extraProvider(t, "legacy", idp.User{ID: "u-1", Username: "dave", Email: "dave@example.com"},
 		func(_ *idp.Options, pc *providers.Config) { pc.ResponseType = "token" })
+	implicitCheck(t, &implicit)
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Providers = []proxy.Provider{implicit} }})
 	b := h.browser()
 	resp := b.get("/oauth2/start?rd=/implicit")
@@ -180,8 +181,9 @@ func TestImplicitFlow(t *testing.T) {
 	if e.Headers.Get("X-User") != "dave@example.com" || e.Headers.Get("X-User-Provider") != "legacy" {
 		t.Errorf("upstream identity = %q/%q; want dave@example.com/legacy", e.Headers.Get("X-User"), e.Headers.Get("X-User-Provider"))
 	}
-	if fake.Calls("userinfo") == 0 {
-		t.Errorf("the token was not validated at the userinfo URL")
+	if fake.Calls("introspect") != 1 || fake.Calls("userinfo") == 0 {
+		t.Errorf("introspection, userinfo called %d, %d times; want the token checked as this client's, then the profile read",
+			fake.Calls("introspect"), fake.Calls("userinfo"))
 	}
 	// Replaying the POST is refused: the state was single use.
 	if resp := post(frag, nil); resp.StatusCode != http.StatusBadRequest {

@@ -52,6 +52,10 @@ type Provider struct {
 	// Bearer validates machine clients' bearer tokens (BEARER_TOKENS);
 	// nil: this provider's tokens are not accepted.
 	Bearer BearerValidator
+	// TokenCheck confirms that the access token an implicit-flow sign-in
+	// (ResponseType "token") brings was issued to this client, and says
+	// until when; required for that flow.
+	TokenCheck TokenChecker
 	// LogoutURL is the provider's end-session URL; empty: the provider's
 	// own LogoutURL() (OIDC discovery), else sign-out stays local.
 	LogoutURL string
@@ -207,6 +211,9 @@ func New(opts Options) (*Server, error) {
 		}
 		if p.DisplayName == "" {
 			p.DisplayName = p.ID
+		}
+		if p.ResponseType == "token" && p.TokenCheck == nil {
+			return nil, fmt.Errorf("proxy: provider %q uses the implicit flow without a token check", p.ID)
 		}
 		s.providers[p.ID] = p
 	}

@@ -14,15 +14,17 @@ import (
 // deterministic (attributes in sorted key order) so equal states encode
 // equally.
 //
-// State, version 2 (version 1 is the same without LocalID, and still read):
+// State, version 3 (version 2 is the same without Binding, version 1
+// without LocalID either; both are still read, with an empty binding):
 //
-//	version byte (2)
+//	version byte (3)
 //	Provider, UserID, User, Email, Name, GivenName, FamilyName, Username: strings
 //	Groups: uvarint count, then that many strings
 //	Attributes: uvarint count, then key and value strings in sorted key order
 //	AccessToken, RefreshToken, IDToken: strings
 //	Expiry, CreatedAt: times
 //	LocalID: uvarint
+//	Binding: string (see Options.Bindings; empty when sessions are not bound)
 //
 // Flow list, version 1:
 //
@@ -36,7 +38,7 @@ import (
 // are dropped.
 
 const (
-	stateVersion = 2
+	stateVersion = 3
 	flowsVersion = 1
 
 	// Unix seconds of the first instant of year 1 and the last of year 9999:
@@ -48,12 +50,15 @@ const (
 // errMalformed reports an encoded state or flow list that does not parse.
 var errMalformed = errors.New("session: malformed encoding")
 
-// appendState appends the encoding of s to b.
-func appendState(b []byte, s *State) []byte {
-	n := 1 + len(s.Provider) + len(s.UserID) + len(s.User) + len(s.Email) +
+// appendState appends the encoding of s, with no binding, to b.
+func appendState(b []byte, s *State) []byte { return appendBoundState(b, s, "") }
+
+// appendBoundState appends the encoding of s sealed with binding to b.
+func appendBoundState(b []byte, s *State, binding string) []byte {
+	n := 1 + len(binding) + len(s.Provider) + len(s.UserID) + len(s.User) + len(s.Email) +
 		len(s.Name) + len(s.GivenName) + len(s.FamilyName) + len(s.Username) +
 		len(s.AccessToken) + len(s.RefreshToken) + len(s.IDToken) +
-		(14+len(s.Groups)+2*len(s.Attributes))*binary.MaxVarintLen64
+		(15+len(s.Groups)+2*len(s.Attributes))*binary.MaxVarintLen64
 	for _, g := range s.Groups {
 		n += len(g)
 	}
@@ -86,14 +91,24 @@ func appendState(b []byte, s *State) []byte {
 	b = appendTime(b, s.Expiry)
 	b = appendTime(b, s.CreatedAt)
 	b = binary.AppendUvarint(b, uint64(s.LocalID))
+	b = appendString(b, binding)
 	return b
 }
 
-// decodeState parses an encoding made by appendState. It never panics and
-// allocates no more than a small multiple of len(b).
+// decodeState parses an encoding made by appendState, whatever its
+// binding.
 func decodeState(b []byte) (*State, error) {
-	if len(b) == 0 || (b[0] != stateVersion && b[0] != 1) {
-		return nil, errMalformed
+	s, _, err := decodeBoundState(b)
+	return s, err
+}
+
+// decodeBoundState parses an encoding made by appendBoundState and returns
+// the state with the binding it was sealed with ("" for versions 1 and
+// 2). It never panics and allocates no more than a small multiple of
+// len(b).
+func decodeBoundState(b []byte) (*State, string, error) {
+	if len(b) == 0 || b[0] < 1 || b[0] > stateVersion {
+		return nil, "", errMalformed
 	}
 	d := decoder{b: b, s: string(b), off: 1}
 	s := &State{
@@ -127,14 +142,18 @@ func decodeState(b []byte) (*State, error) {
 	if b[0] >= 2 {
 		id := d.uvarint()
 		if id > 1<<62 {
-			return nil, errMalformed
+			return nil, "", errMalformed
 		}
 		s.LocalID = int64(id)
 	}
-	if err := d.end(); err != nil {
-		return nil, err
+	var binding string
+	if b[0] >= 3 {
+		binding = d.string()
 	}
-	return s, nil
+	if err := d.end(); err != nil {
+		return nil, "", err
+	}
+	return s, binding, nil
 }
 
 // appendFlows appends the encoding of fs to b.

@@ -227,20 +227,27 @@ func FuzzDecodeFlows(f *testing.F) {
 	})
 }
 
-// TestDecodeStateVersion1 reads a version-1 encoding (before LocalID), so
-// cookies made before an upgrade stay valid.
+// TestDecodeStateVersion1 reads the encodings of older versions (1: before
+// LocalID, 2: before Binding), which decode with an empty binding: a store
+// with bindings then refuses them (see the store suite).
 func TestDecodeStateVersion1(t *testing.T) {
 	t.Parallel()
 	s := &State{Provider: "p", UserID: "1", User: "u", CreatedAt: time.Unix(1_900_000_000, 0).UTC(), LocalID: 42}
-	v2 := appendState(nil, s)
-	// Version 1 is version 2 without the trailing LocalID uvarint (one byte for 42).
+	v3 := appendBoundState(nil, s, "fp")
+	// Version 2 is version 3 without the trailing binding (a length byte and
+	// "fp"); version 1 is version 2 without LocalID (one byte for 42).
+	v2 := append([]byte{2}, v3[1:len(v3)-3]...)
 	v1 := append([]byte{1}, v2[1:len(v2)-1]...)
-	got, err := decodeState(v1)
-	if err != nil || got.User != "u" || got.LocalID != 0 {
-		t.Fatalf("decodeState(version 1) = %+v, %v; want the state without LocalID", got, err)
+	got, binding, err := decodeBoundState(v1)
+	if err != nil || got.User != "u" || got.LocalID != 0 || binding != "" {
+		t.Fatalf("decodeBoundState(version 1) = %+v, %q, %v; want the state without LocalID or binding", got, binding, err)
 	}
-	got, err = decodeState(v2)
-	if err != nil || got.LocalID != 42 {
-		t.Fatalf("decodeState(version 2) = %+v, %v; want LocalID 42", got, err)
+	got, binding, err = decodeBoundState(v2)
+	if err != nil || got.LocalID != 42 || binding != "" {
+		t.Fatalf("decodeBoundState(version 2) = %+v, %q, %v; want LocalID 42 and no binding", got, binding, err)
+	}
+	got, binding, err = decodeBoundState(v3)
+	if err != nil || got.LocalID != 42 || binding != "fp" {
+		t.Fatalf("decodeBoundState(version 3) = %+v, %q, %v; want LocalID 42 and binding fp", got, binding, err)
 	}
 }

@@ -80,6 +80,13 @@ type Options struct {
 	// Expire is a session's longest life, counted from State.CreatedAt and
 	// enforced by Load whatever the browser keeps; default 168h.
 	Expire time.Duration
+	// Bindings bind sessions to the provider and client that made them:
+	// for each provider id, what names its client (its client id and
+	// issuer or token URL). A session is sealed with its provider's
+	// binding and opens only where that provider has the same binding, so
+	// a cookie another deployment made with the same secret for another
+	// client or issuer is not a session here. nil: sessions are not bound.
+	Bindings map[string]string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -101,6 +108,10 @@ type CookieStore struct {
 	sameSite http.SameSite
 	expire   time.Duration
 	now      func() time.Time
+
+	// bindings are the fingerprints of Options.Bindings by provider id;
+	// nil when sessions are not bound.
+	bindings map[string]string
 
 	codecs     []securecookie.Codec // sessions; the first encodes
 	flowCodecs []securecookie.Codec // the CSRF cookie; the first encodes
@@ -182,6 +193,12 @@ func NewCookieStore(opts Options) (*CookieStore, error) {
 	c.csrfName = c.name + "_csrf"
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if opts.Bindings != nil {
+		c.bindings = make(map[string]string, len(opts.Bindings))
+		for id, b := range opts.Bindings {
+			c.bindings[id] = fingerprint(id, b)
+		}
 	}
 
 	errs := secretErrors(opts.Secrets)
@@ -273,10 +290,16 @@ func (c *CookieStore) Load(r *http.Request) (*State, error) {
 	}
 	s, ok := c.verified.get(value)
 	if !ok {
-		var err error
-		if s, err = openState(c.name, value, c.codecs); err != nil {
+		// Only what decodes, verifies and is bound to our client is
+		// cached: later Loads of the value need no check at all.
+		st, binding, err := openState(c.name, value, c.codecs)
+		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
+		if err := c.checkBinding(st, binding); err != nil {
+			return nil, err
+		}
+		s = st
 		c.verified.put(value, s)
 	}
 	if err := c.checkAge(s); err != nil {
@@ -287,13 +310,42 @@ func (c *CookieStore) Load(r *http.Request) (*State, error) {
 }
 
 // openState verifies and decodes a State that one of codecs sealed under
-// name.
-func openState(name, value string, codecs []securecookie.Codec) (*State, error) {
+// name, and returns the binding it was sealed with.
+func openState(name, value string, codecs []securecookie.Codec) (*State, string, error) {
 	var payload []byte
 	if err := securecookie.DecodeMulti(name, value, &payload, codecs...); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return decodeState(payload)
+	return decodeBoundState(payload)
+}
+
+// fingerprint is what a session carries of its provider's binding: the
+// first 16 bytes of a SHA-256 over the provider id and the binding, so
+// that a cookie grows by 17 bytes, not by a client id and a URL.
+func fingerprint(provider, binding string) string {
+	sum := sha256.Sum256([]byte("portcullis session binding\x00" + provider + "\x00" + binding))
+	return string(sum[:16])
+}
+
+// bindingFor returns the binding sessions of provider are sealed with; ok
+// is false when sessions are bound and provider has no binding.
+func (c *CookieStore) bindingFor(provider string) (binding string, ok bool) {
+	if c.bindings == nil {
+		return "", true
+	}
+	binding, ok = c.bindings[provider]
+	return binding, ok
+}
+
+// checkBinding fails with ErrInvalid unless s was sealed with the binding
+// of its provider here: a session another deployment made with the same
+// secret for another client or issuer (or one sealed before sessions were
+// bound) is not a session here.
+func (c *CookieStore) checkBinding(s *State, binding string) error {
+	if want, ok := c.bindingFor(s.Provider); !ok || binding != want {
+		return fmt.Errorf("%w: made for another client of provider %q, or before sessions were bound to their client", ErrInvalid, s.Provider)
+	}
+	return nil
 }
 
 // checkAge fails with ErrInvalid when s has an implausible sign-in time,
@@ -352,7 +404,11 @@ func (c *CookieStore) Save(w http.ResponseWriter, r *http.Request, s *State) err
 	if err != nil {
 		return err
 	}
-	value, err := c.codecs[0].Encode(c.name, appendState(nil, s))
+	binding, ok := c.bindingFor(s.Provider)
+	if !ok {
+		return fmt.Errorf("session: save: provider %q has no binding", s.Provider)
+	}
+	value, err := c.codecs[0].Encode(c.name, appendBoundState(nil, s, binding))
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}

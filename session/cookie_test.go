@@ -1040,3 +1040,31 @@ func FuzzRequestCookies(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadRefusesSessionsFromBeforeBinding: a cookie sealed in the
+// encoding of before sessions were bound (version 2) ends once a store
+// binds sessions, and still opens in a store that does not.
+func TestLoadRefusesSessionsFromBeforeBinding(t *testing.T) {
+	t.Parallel()
+	s := sampleState(t0, 100)
+	for _, tt := range []struct {
+		name     string
+		bindings map[string]string
+		want     error
+	}{
+		{"bound", map[string]string{"corp": "client-a https://sso.a.example"}, ErrInvalid},
+		{"not bound", nil, nil},
+	} {
+		c := newStore(t, &clock{t0}, func(o *Options) { o.Bindings = tt.bindings })
+		v3 := appendState(nil, s)
+		v2 := append([]byte{2}, v3[1:len(v3)-1]...) // less the empty binding; Encode encrypts it in place
+		v, err := c.codecs[0].Encode(c.name, v2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Load(jar{c.name: v}.request())
+		if !errors.Is(err, tt.want) || (tt.want == nil && got.UserID != s.UserID) {
+			t.Errorf("%s: Load(version 2 cookie) = %v, %v; want %v", tt.name, got != nil, err, tt.want)
+		}
+	}
+}

@@ -206,9 +206,12 @@ func (s *RedisStore) get(ctx context.Context, key string) (*State, error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
-	st, err := openState(sessionValueName+key, value, s.codecs)
+	st, binding, err := openState(sessionValueName+key, value, s.codecs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: stored value: %v", ErrInvalid, err)
+	}
+	if err := s.cookies.checkBinding(st, binding); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
@@ -235,6 +238,10 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 	if err != nil {
 		return err
 	}
+	binding, ok := s.cookies.bindingFor(st.Provider)
+	if !ok {
+		return fmt.Errorf("session: save: provider %q has no binding", st.Provider)
+	}
 	now := s.cookies.now()
 
 	// A response may be cut short once the session is stored; the
@@ -246,7 +253,7 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 		return fmt.Errorf("session: save: %w", err)
 	}
 	key := sessionID(ticket)
-	value, err := s.codecs[0].Encode(sessionValueName+key, appendState(nil, st))
+	value, err := s.codecs[0].Encode(sessionValueName+key, appendBoundState(nil, st, binding))
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}
@@ -428,7 +435,7 @@ func (c *RedisCoordinator) Result(ctx context.Context, key string) (*State, bool
 	case err != nil:
 		return nil, false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
-	st, err := openState(resultValueName+resultKey, value, c.codecs)
+	st, _, err := openState(resultValueName+resultKey, value, c.codecs) // a result is bound when saved
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: refresh result: %v", ErrInvalid, err)
 	}

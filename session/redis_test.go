@@ -124,6 +124,66 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 		}
 	})
 
+	t.Run("bound to provider and client", func(t *testing.T) {
+		t.Parallel()
+		// Deployments sharing COOKIE_SECRET (and, for Redis, the server):
+		// ours signs in to corp as client-a at issuer A.
+		bind := func(b map[string]string) func(*Options) { return func(o *Options) { o.Bindings = b } }
+		ours := map[string]string{"corp": "client-a https://sso.a.example", "github": "gh-client https://github.com/login/oauth/access_token"}
+		st := newStore(t, &clock{t0}, bind(ours))
+		tests := []struct {
+			name     string
+			bindings map[string]string // of the store that made the cookie
+			want     error             // nil: ours opens it
+		}{
+			{"a replica of ours", map[string]string{"corp": "client-a https://sso.a.example"}, nil},
+			{"another client id", map[string]string{"corp": "client-b https://sso.a.example"}, ErrInvalid},
+			{"another issuer", map[string]string{"corp": "client-a https://sso.b.example"}, ErrInvalid},
+			{"made before sessions were bound", nil, ErrInvalid},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				j := jar{}
+				j.save(t, newStore(t, &clock{t0}, bind(tt.bindings)), sampleState(t0, 100))
+				got, err := st.Load(j.request())
+				if tt.want == nil {
+					if err != nil || got.UserID != "248289761001" {
+						t.Errorf("Load() = %+v, %v; want the session", got, err)
+					}
+					return
+				}
+				if !errors.Is(err, tt.want) {
+					who := ""
+					if got != nil {
+						who = got.Provider + ":" + got.UserID
+					}
+					t.Errorf("Load() of a cookie made for %q = session %q, %v; want %v: not a session here", tt.bindings["corp"], who, err, tt.want)
+				}
+			})
+		}
+		// Per provider: a session names its provider, and is checked
+		// against that provider's binding only.
+		t.Run("per provider", func(t *testing.T) {
+			t.Parallel()
+			j := jar{}
+			gh := &State{Provider: "github", UserID: "583231", CreatedAt: t0}
+			j.save(t, st, gh)
+			if got, err := st.Load(j.request()); err != nil || got.Provider != "github" {
+				t.Errorf("Load() of our github session = %+v, %v; want it", got, err)
+			}
+			j = jar{}
+			j.save(t, newStore(t, &clock{t0}, bind(map[string]string{"corp": ours["corp"], "github": "other-gh " + "https://github.com/login/oauth/access_token"})), gh)
+			if got, err := st.Load(j.request()); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Load() of a github session of another GitHub app = %v, %v; want ErrInvalid", got != nil, err)
+			}
+			rec := httptest.NewRecorder()
+			if err := st.Save(rec, jar{}.request(), &State{Provider: "unknown", UserID: "1", CreatedAt: t0}); err == nil {
+				t.Error("Save() of a session of a provider without a binding = nil; want an error")
+			}
+		})
+	})
+
 	t.Run("no session", func(t *testing.T) {
 		t.Parallel()
 		tests := []struct {

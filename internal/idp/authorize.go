@@ -51,7 +51,7 @@ func parseAuthRequest(v url.Values, o *Options) (authRequest, *authError) {
 	if ar.clientID == "" {
 		return ar, &authError{"invalid_request", "missing " + o.ClientIDParam}
 	}
-	if ar.clientID != o.ClientID {
+	if _, known := o.clientSecret(ar.clientID); !known {
 		return ar, &authError{"unauthorized_client", "unknown client " + ar.clientID}
 	}
 	switch ar.responseType {
@@ -117,6 +117,9 @@ func (ar *authRequest) fail(w http.ResponseWriter, e *authError) {
 // an immediate answer.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	o := s.count("authorize")
+	if o.Issuer == "" {
+		o.Issuer = baseURL(r) // of JWT access tokens (implicit flow)
+	}
 	ar, e := parseAuthRequest(r.URL.Query(), &o)
 	if e != nil {
 		ar.fail(w, e)
@@ -158,6 +161,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 // the original request's parameters and the chosen user.
 func (s *Server) authorizeSubmit(w http.ResponseWriter, r *http.Request) {
 	o := s.count("authorize")
+	if o.Issuer == "" {
+		o.Issuer = baseURL(r) // of JWT access tokens (implicit flow)
+	}
 	if err := r.ParseForm(); err != nil {
 		writePage(w, http.StatusBadRequest, messagePage{Title: "Sign-in request refused", Message: "malformed form: " + err.Error()})
 		return
@@ -183,8 +189,12 @@ func (s *Server) authorizeSubmit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) approve(w http.ResponseWriter, ar *authRequest, u User, o *Options) {
 	if ar.responseType == "token" {
 		s.mu.Lock()
-		at, _ := s.issueLocked(o, newGrant(), ar.clientID, u, ar.scope, false)
+		at, _, e := s.issueLocked(o, newGrant(), ar.clientID, u, ar.scope, false)
 		s.mu.Unlock()
+		if e != nil {
+			ar.fail(w, &authError{e.code, e.description})
+			return
+		}
 		params := url.Values{}
 		for k, v := range tokenResponse(at, "", o) {
 			params.Set(k, formatValue(v))

@@ -16,6 +16,16 @@
 //	POST /revoke      RFC 7009 token revocation
 //	GET  /logout      ends the session, or redirects to post_logout_redirect_uri
 //
+// and, to tell whose an access token is, the checks real providers offer:
+//
+//	POST /introspect                        RFC 7662 introspection, for any registered client
+//	GET|POST /tokeninfo                     Google's tokeninfo: aud and azp name the client
+//	POST /applications/{client_id}/token    GitHub's check-a-token: 404 unless the token is that client's
+//	GET  /debug_token                       Facebook's debug_token: data.app_id names the client
+//
+// Besides ClientID, Options.Clients registers more clients, so that a test
+// can hold a token the provider issued to another app.
+//
 // With Options.OIDC it is an OpenID Connect provider as well: token
 // responses carry a signed id_token when the scope holds openid, and it
 // serves
@@ -32,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,9 +76,12 @@ type User struct {
 // Options configure a Server. The zero value of each quirk is the plain
 // RFC 6749 behaviour.
 type Options struct {
-	// ClientID and ClientSecret are the one registered client's credentials.
+	// ClientID and ClientSecret are the registered client's credentials.
 	// Both are required.
 	ClientID, ClientSecret string
+	// Clients are more registered clients (other apps of the same
+	// provider): each can sign users in and get tokens like ClientID.
+	Clients []Client
 
 	// Users can sign in; the sign-in page shows one button each. Empty: the
 	// demo users alice and bob (see DemoUsers).
@@ -124,6 +138,11 @@ type Options struct {
 	// AccessTokenSize pads access tokens with random characters to this
 	// many bytes (huge tokens that overflow one cookie).
 	AccessTokenSize int
+	// JWTAccessTokens makes access tokens RFC 9068 JWTs (typ at+jwt)
+	// signed with the JWKS key: iss, sub, aud and client_id (the client
+	// they were issued to), scope, iat, exp (an hour when ExpiresIn is 0)
+	// and jti. Needs OIDC, which serves the JWKS.
+	JWTAccessTokens bool
 
 	// TokenStatus, if non-zero, makes the token endpoint answer with this
 	// status and an RFC 6749 error body (503: temporarily_unavailable).
@@ -173,6 +192,11 @@ type Options struct {
 	Hostile string
 }
 
+// A Client is a registered client (an app) of the provider.
+type Client struct {
+	ID, Secret string
+}
+
 // DemoUsers returns the users a Server offers when Options.Users is empty.
 func DemoUsers() []User {
 	verified := true
@@ -207,6 +231,21 @@ func (o Options) Validate() error {
 	}
 	if o.ClientSecret == "" {
 		errs = append(errs, errors.New("ClientSecret: required"))
+	}
+	clients := map[string]bool{o.ClientID: true}
+	for i, c := range o.Clients {
+		switch {
+		case c.ID == "" || c.Secret == "":
+			//lint:ignore ST1005 the message starts with the field's name, as Validate's all do
+			errs = append(errs, fmt.Errorf("Clients[%d]: ID and Secret required", i))
+		case clients[c.ID]:
+			//lint:ignore ST1005 the message starts with the field's name, as Validate's all do
+			errs = append(errs, fmt.Errorf("Clients[%d]: duplicate client id %q", i, c.ID))
+		}
+		clients[c.ID] = true
+	}
+	if o.JWTAccessTokens && !o.OIDC {
+		errs = append(errs, errors.New("JWTAccessTokens: needs OIDC, which serves the JWKS"))
 	}
 	oneOf := func(field, got string, want ...string) {
 		if !slices.Contains(want, got) {
@@ -316,6 +355,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// clientSecret returns the secret of the registered client id.
+func (o *Options) clientSecret(id string) (string, bool) {
+	if id == o.ClientID {
+		return o.ClientSecret, true
+	}
+	for _, c := range o.Clients {
+		if c.ID == id {
+			return c.Secret, true
+		}
+	}
+	return "", false
+}
+
 // user returns the user named username.
 func (o *Options) user(username string) (User, bool) {
 	for _, u := range o.Users {
@@ -370,6 +422,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /revoke", s.revoke)
 	s.mux.HandleFunc("GET /logout", s.logout)
 	s.mux.HandleFunc("GET /jwks", s.jwks)
+	s.mux.HandleFunc("POST /introspect", s.introspect)
+	s.mux.HandleFunc("/tokeninfo", s.tokeninfo)
+	s.mux.HandleFunc("POST /applications/{client_id}/token", s.checkToken)
+	s.mux.HandleFunc("GET /debug_token", s.debugToken)
 }
 
 // ServeHTTP implements http.Handler.
@@ -405,8 +461,9 @@ func (s *Server) SetOptions(f func(*Options)) {
 // Calls reports how many requests reached an endpoint: "authorize" (GET
 // and POST), "token" (every grant), "refresh" (the token requests with
 // grant_type=refresh_token, counted in "token" as well), "userinfo",
-// "revoke", "logout", "discovery" or "jwks". Requests answered with an
-// injected error or cancelled during Delay count too.
+// "revoke", "logout", "discovery", "jwks", "introspect", "tokeninfo",
+// "check_token" or "debug_token". Requests answered with an injected error
+// or cancelled during Delay count too.
 func (s *Server) Calls(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -424,6 +481,16 @@ func (s *Server) count(endpoint string) Options {
 // Endpoints are the URLs of a Server's endpoints.
 type Endpoints struct {
 	AuthURL, TokenURL, UserinfoURL, RevokeURL, LogoutURL string
+	// IntrospectionURL is RFC 7662 introspection; TokenInfoURL, Google's
+	// tokeninfo; DebugTokenURL, Facebook's debug_token. GitHub's check
+	// is at CheckTokenURL(client id).
+	IntrospectionURL, TokenInfoURL, DebugTokenURL string
+	base                                          string
+}
+
+// CheckTokenURL returns the URL of GitHub's check-a-token for a client.
+func (e Endpoints) CheckTokenURL(clientID string) string {
+	return e.base + "/applications/" + url.PathEscape(clientID) + "/token"
 }
 
 // EndpointsAt returns the endpoint URLs of a Server reached at baseURL,
@@ -431,10 +498,14 @@ type Endpoints struct {
 func EndpointsAt(baseURL string) Endpoints {
 	base := strings.TrimRight(baseURL, "/")
 	return Endpoints{
-		AuthURL:     base + "/authorize",
-		TokenURL:    base + "/token",
-		UserinfoURL: base + "/userinfo",
-		RevokeURL:   base + "/revoke",
-		LogoutURL:   base + "/logout",
+		AuthURL:          base + "/authorize",
+		TokenURL:         base + "/token",
+		UserinfoURL:      base + "/userinfo",
+		RevokeURL:        base + "/revoke",
+		LogoutURL:        base + "/logout",
+		IntrospectionURL: base + "/introspect",
+		TokenInfoURL:     base + "/tokeninfo",
+		DebugTokenURL:    base + "/debug_token",
+		base:             base,
 	}
 }

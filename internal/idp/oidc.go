@@ -6,6 +6,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -78,12 +80,14 @@ func (k *signingKey) public() jose.JSONWebKey {
 	return jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"}
 }
 
-// sign returns claims as a compact JWS.
-func (k *signingKey) sign(claims map[string]any) (string, error) {
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}},
-		(&jose.SignerOptions{}).WithType("JWT"),
-	)
+// sign returns claims as a compact JWS with the typ header typ (none when
+// typ is empty).
+func (k *signingKey) sign(typ string, claims map[string]any) (string, error) {
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}}, opts)
 	if err != nil {
 		return "", err
 	}
@@ -153,6 +157,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		"jwks_uri":                              base + "/jwks",
 		"end_session_endpoint":                  base + "/logout",
 		"revocation_endpoint":                   base + "/revoke",
+		"introspection_endpoint":                base + "/introspect",
 		"response_types_supported":              []string{"code", "token"},
 		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "client_credentials"},
 		"subject_types_supported":               []string{"public"},
@@ -206,7 +211,12 @@ func (s *Server) addIDTokenLocked(resp map[string]any, at *grantToken, nonce str
 		}
 		key = &signingKey{kid: key.kid, alg: key.alg, priv: s.forger.priv}
 	}
-	tok, err := key.sign(idTokenClaims(at.user, at.clientID, nonce, o))
+	claims := idTokenClaims(at.user, at.clientID, nonce, o)
+	claims["at_hash"] = atHash(at.value)
+	if o.IDTokenClaims != nil {
+		o.IDTokenClaims(claims)
+	}
+	tok, err := key.sign("JWT", claims)
 	if err != nil {
 		return fail(err)
 	}
@@ -214,8 +224,56 @@ func (s *Server) addIDTokenLocked(resp map[string]any, at *grantToken, nonce str
 	return nil
 }
 
-// idTokenClaims returns the claims of an ID token for u, after
-// Options.IDTokenClaims.
+// atHash is the at_hash of an ID token issued with accessToken (OpenID
+// Connect Core 3.1.3.6): the left half of its SHA-256, base64url. RS256
+// and ES256 both hash with SHA-256.
+func atHash(accessToken string) string {
+	sum := sha256.Sum256([]byte(accessToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// IDToken mints an ID token for clientID about the user named username,
+// signed with the JWKS key like the ones token responses carry, with nonce
+// when it is not empty and no at_hash, after Options.IDTokenClaims. Its
+// issuer is Options.Issuer, else baseURL (the server's URL). Tests use it
+// as a token that is not an access token.
+func (s *Server) IDToken(baseURL, clientID, username, nonce string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.opts
+	u, ok := o.user(username)
+	if !ok {
+		return "", fmt.Errorf("idp: no user named %q", username)
+	}
+	if o.Issuer == "" {
+		o.Issuer = strings.TrimRight(baseURL, "/")
+	}
+	key, err := s.keyLocked(&o)
+	if err != nil {
+		return "", err
+	}
+	claims := idTokenClaims(u, clientID, nonce, &o)
+	if o.IDTokenClaims != nil {
+		o.IDTokenClaims(claims)
+	}
+	return key.sign("JWT", claims)
+}
+
+// SignJWT signs claims with the JWKS key, under the typ header typ (none
+// when empty): any JWT the provider could have issued, such as a logout
+// token (typ logout+jwt).
+func (s *Server) SignJWT(typ string, claims map[string]any) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key, err := s.keyLocked(&s.opts)
+	if err != nil {
+		return "", err
+	}
+	return key.sign(typ, claims)
+}
+
+// idTokenClaims returns the standard claims of an ID token for u; the
+// caller applies Options.IDTokenClaims.
 func idTokenClaims(u User, clientID, nonce string, o *Options) map[string]any {
 	now := o.Now()
 	sub, _ := idString(u.ID)
@@ -247,8 +305,5 @@ func idTokenClaims(u User, clientID, nonce string, o *Options) map[string]any {
 		c["groups"] = u.Groups
 	}
 	withHostile(c, o.Hostile)
-	if o.IDTokenClaims != nil {
-		o.IDTokenClaims(c)
-	}
 	return c
 }

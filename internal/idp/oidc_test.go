@@ -1,6 +1,8 @@
 package idp_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -47,6 +49,13 @@ func (h *harness) signIn(scope, nonce string) map[string]any {
 		h.t.Fatalf("token status = %d (%v); want 200", status, tok)
 	}
 	return tok
+}
+
+// atHash is OpenID Connect's at_hash of an access token, for RS256 and
+// ES256.
+func atHash(at string) string {
+	sum := sha256.Sum256([]byte(at))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 // verifyIDToken checks raw against ks and returns its kid and claims; ok
@@ -105,6 +114,7 @@ func TestDiscoveryDocument(t *testing.T) {
 					"jwks_uri":               base + "/jwks",
 					"end_session_endpoint":   base + "/logout",
 					"revocation_endpoint":    base + "/revoke",
+					"introspection_endpoint": base + "/introspect",
 				} {
 					if got := str(doc, k); got != want {
 						t.Errorf("GET %s: %s = %q; want %q", path, k, got, want)
@@ -157,7 +167,7 @@ func TestIDToken(t *testing.T) {
 			for k, want := range map[string]any{
 				"iss": h.ts.URL, "sub": "1001", "aud": clientID, "nonce": "nonce-123",
 				"email": "alice@example.com", "email_verified": true, "name": "Alice Example",
-				"preferred_username": "alice",
+				"preferred_username": "alice", "at_hash": atHash(str(tok, "access_token")),
 			} {
 				if got := claims[k]; got != want {
 					t.Errorf("id_token %s = %v; want %v", k, got, want)
@@ -279,8 +289,10 @@ func TestSignWithUnknownKey(t *testing.T) {
 
 func TestValidateOIDC(t *testing.T) {
 	t.Parallel()
-	err := idp.Options{ClientID: "a", ClientSecret: "b", SigningAlg: "HS256", Issuer: "login.example.com", DiscoveryStatus: 1000}.Validate()
-	for _, want := range []string{"SigningAlg", "Issuer", "DiscoveryStatus"} {
+	err := idp.Options{ClientID: "a", ClientSecret: "b", SigningAlg: "HS256", Issuer: "login.example.com", DiscoveryStatus: 1000,
+		JWTAccessTokens: true, Clients: []idp.Client{{ID: "a", Secret: "c"}, {ID: "d"}}}.Validate()
+	for _, want := range []string{"SigningAlg", "Issuer", "DiscoveryStatus", "JWTAccessTokens: needs OIDC",
+		`Clients[0]: duplicate client id "a"`, "Clients[1]: ID and Secret required"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; want it to name %s", err, want)
 		}

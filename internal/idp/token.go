@@ -65,7 +65,7 @@ func newGrant() string { return randomString(0) }
 
 // issueLocked issues an access token, and a refresh token when
 // withRefresh, to clientID for u under grant. s.mu must be held.
-func (s *Server) issueLocked(o *Options, grant, clientID string, u User, scope string, withRefresh bool) (at *grantToken, rt string) {
+func (s *Server) issueLocked(o *Options, grant, clientID string, u User, scope string, withRefresh bool) (at *grantToken, rt string, e *oauthError) {
 	now := o.Now()
 	for k, t := range s.access { // sweep expired tokens
 		if !t.expires.IsZero() && !now.Before(t.expires) {
@@ -82,12 +82,32 @@ func (s *Server) issueLocked(o *Options, grant, clientID string, u User, scope s
 	if o.ExpiresIn > 0 {
 		at.expires = now.Add(o.ExpiresIn)
 	}
+	if o.JWTAccessTokens {
+		if at.expires.IsZero() {
+			at.expires = now.Add(idTokenLifetime)
+		}
+		sub, _ := idString(u.ID)
+		claims := map[string]any{
+			"iss": o.Issuer, "sub": sub, "aud": clientID, "client_id": clientID,
+			"iat": now.Unix(), "exp": at.expires.Unix(), "jti": randomString(0)[:16],
+		}
+		if scope != "" {
+			claims["scope"] = scope
+		}
+		key, err := s.keyLocked(o)
+		if err == nil {
+			at.value, err = key.sign("at+jwt", claims)
+		}
+		if err != nil {
+			return nil, "", &oauthError{http.StatusInternalServerError, "server_error", "signing the access token: " + err.Error()}
+		}
+	}
 	s.access[at.value] = at
 	if withRefresh {
 		rt = randomString(0)
 		s.refresh[rt] = &grantToken{value: rt, grant: grant, clientID: clientID, user: u, scope: scope}
 	}
-	return at, rt
+	return at, rt, nil
 }
 
 // revokeGrantLocked invalidates every token issued under grant. s.mu must
@@ -255,10 +275,12 @@ func authenticateClient(r *http.Request, params url.Values, o *Options) (string,
 		// RFC 6749 section 2.3.1 form-encodes both before Basic encoding;
 		// some clients don't, so the raw values are accepted too.
 		id, secret = formDecode(user), formDecode(pass)
-		if !equal(id, o.ClientID) && equal(user, o.ClientID) {
-			id = user
+		if _, known := o.clientSecret(id); !known {
+			if _, raw := o.clientSecret(user); raw {
+				id = user
+			}
 		}
-		if !equal(secret, o.ClientSecret) && equal(pass, o.ClientSecret) {
+		if want, _ := o.clientSecret(id); !equal(secret, want) && equal(pass, want) {
 			secret = pass
 		}
 		if bodyID != "" && bodyID != id {
@@ -268,7 +290,7 @@ func authenticateClient(r *http.Request, params url.Values, o *Options) (string,
 	if id == "" {
 		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "no client credentials"}
 	}
-	if !equal(id, o.ClientID) || !equal(secret, o.ClientSecret) {
+	if want, known := o.clientSecret(id); !known || !equal(secret, want) {
 		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "unknown client or wrong secret"}
 	}
 	return id, nil
@@ -318,7 +340,10 @@ func (s *Server) exchangeCode(params url.Values, clientID string, o *Options) (m
 	if e := verifyPKCE(c, params.Get("code_verifier"), o); e != nil {
 		return nil, e
 	}
-	at, rt := s.issueLocked(o, c.grant, clientID, c.user, c.scope, o.IssueRefreshTokens)
+	at, rt, e := s.issueLocked(o, c.grant, clientID, c.user, c.scope, o.IssueRefreshTokens)
+	if e != nil {
+		return nil, e
+	}
 	resp := tokenResponse(at, rt, o)
 	if e := s.addIDTokenLocked(resp, at, c.nonce, o); e != nil {
 		return nil, e
@@ -389,7 +414,10 @@ func (s *Server) refreshGrant(params url.Values, clientID string, o *Options) (m
 			u = o.Users[i]
 		}
 	}
-	at, rt := s.issueLocked(o, old.grant, clientID, u, scope, o.RotateRefreshTokens)
+	at, rt, e := s.issueLocked(o, old.grant, clientID, u, scope, o.RotateRefreshTokens)
+	if e != nil {
+		return nil, e
+	}
 	if rt != "" {
 		s.refresh[rt].scope = old.scope // narrowing applies to this access token only
 	}
@@ -410,7 +438,10 @@ func (s *Server) clientCredentials(params url.Values, clientID string, o *Option
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, _ := s.issueLocked(o, newGrant(), clientID, sa, params.Get("scope"), false)
+	at, _, e := s.issueLocked(o, newGrant(), clientID, sa, params.Get("scope"), false)
+	if e != nil {
+		return nil, e
+	}
 	return tokenResponse(at, "", o), nil
 }
 

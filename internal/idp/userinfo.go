@@ -46,19 +46,13 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		invalidToken(w, "no access token in "+where)
 		return
 	}
-	s.mu.Lock()
-	at, ok := s.access[value]
-	expired := ok && !at.expires.IsZero() && !o.Now().Before(at.expires)
-	if expired {
-		delete(s.access, value)
-	}
-	s.mu.Unlock()
+	at, ok, expired := s.liveToken(&o, value)
 	switch {
-	case !ok:
-		invalidToken(w, "unknown or revoked access token")
-		return
 	case expired:
 		invalidToken(w, "access token expired")
+		return
+	case !ok:
+		invalidToken(w, "unknown or revoked access token")
 		return
 	}
 	u := at.user
@@ -111,18 +105,8 @@ func invalidToken(w http.ResponseWriter, description string) {
 // token revokes the access tokens of its grant too.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	o := s.count("revoke")
-	if err := r.ParseForm(); err != nil {
-		writeError(w, &oauthError{http.StatusBadRequest, "invalid_request", "malformed form body"})
-		return
-	}
-	clientID, e := authenticateClient(r, r.PostForm, &o)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	value := r.PostForm.Get("token")
-	if value == "" {
-		writeError(w, &oauthError{http.StatusBadRequest, "invalid_request", "missing token"})
+	clientID, value, ok := clientTokenRequest(w, r, &o)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -135,6 +119,27 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+}
+
+// clientTokenRequest reads a client's POST about a token (revocation,
+// introspection): the client authenticated as at the token endpoint, and
+// the token parameter. It answers the error itself and reports false when
+// the request is not one.
+func clientTokenRequest(w http.ResponseWriter, r *http.Request, o *Options) (clientID, token string, ok bool) {
+	if err := r.ParseForm(); err != nil {
+		writeError(w, &oauthError{http.StatusBadRequest, "invalid_request", "malformed form body"})
+		return "", "", false
+	}
+	clientID, e := authenticateClient(r, r.PostForm, o)
+	if e != nil {
+		writeError(w, e)
+		return "", "", false
+	}
+	if token = r.PostForm.Get("token"); token == "" {
+		writeError(w, &oauthError{http.StatusBadRequest, "invalid_request", "missing token"})
+		return "", "", false
+	}
+	return clientID, token, true
 }
 
 // logout serves GET /logout: a redirect to post_logout_redirect_uri (with

@@ -118,8 +118,8 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
-// TestBearerAllowUnboundWarns: BEARER_ALLOW_UNBOUND is said by check (the start-up log: TestServeLogsWarnings) and
-// by check; off, neither says anything.
+// TestBearerAllowUnboundWarns: check warns about BEARER_ALLOW_UNBOUND, and
+// says nothing when it is off (the start-up log: TestServeLogsWarnings).
 func TestBearerAllowUnboundWarns(t *testing.T) {
 	t.Parallel()
 	for _, on := range []bool{true, false} {

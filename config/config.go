@@ -70,7 +70,7 @@ type Config struct {
 	PassAccessToken       bool           `env:"PASS_ACCESS_TOKEN" envDefault:"false" doc:"send X-Forwarded-Access-Token upstream"`
 	SetAuthorization      bool           `env:"SET_AUTHORIZATION" envDefault:"false" doc:"send Authorization: Bearer <access token> upstream"`
 	BearerTokens          bool           `env:"BEARER_TOKENS" envDefault:"false" doc:"accept Authorization: Bearer from machine clients, validated against the provider: JWTs locally against its JWKS, opaque tokens at INTROSPECTION_URL or the userinfo URL, results cached briefly by a hash of the token"`
-	TrustForwardedHeaders bool           `env:"TRUST_FORWARDED_HEADERS" envDefault:"false" doc:"honour X-Forwarded-Proto/Host/Uri/Method from the peer"`
+	TrustForwardedHeaders bool           `env:"TRUST_FORWARDED_HEADERS" envDefault:"false" doc:"honour X-Forwarded-Proto/Host/Uri/Method from the peer; in proxy mode, pass its X-Forwarded-For (with its address appended), -Host and -Proto to the upstream instead of setting them from the connection"`
 	TrustedProxies        []netip.Prefix `env:"TRUSTED_PROXIES" refDefault:"— (any peer, when trusting is on)" doc:"comma list of CIDRs or IPs of peers whose X-Forwarded-* are honoured"`
 	AllowUnverifiedEmail  bool           `env:"ALLOW_UNVERIFIED_EMAIL" envDefault:"false" doc:"admit users whose provider says their e-mail is not verified"`
 

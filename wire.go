@@ -138,6 +138,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		TrustForwardedHeaders:  cfg.TrustForwardedHeaders,
 		TrustedProxies:         cfg.TrustedProxies,
 		AllowedRedirectDomains: cfg.AllowedRedirectDomains,
+		AllowedHosts:           cfg.AllowedHosts,
 		AllowUnverifiedEmail:   cfg.AllowUnverifiedEmail,
 		ValidateExternalToken:  cfg.ValidateExternalToken,
 		RefreshSkew:            cfg.RefreshSkew,

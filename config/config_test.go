@@ -82,6 +82,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"PORTCULLIS_LISTEN", c.Listen, ":4180"},
 		{"PORTCULLIS_METRICS_LISTEN", c.MetricsListen, ":9180"},
 		{"PORTCULLIS_PUBLIC_URL", c.PublicURL, (*url.URL)(nil)},
+		{"PORTCULLIS_ALLOWED_HOSTS", c.AllowedHosts, []string(nil)},
 		{"PORTCULLIS_COOKIE_NAME", c.CookieName, "_portcullis"},
 		{"PORTCULLIS_COOKIE_DOMAIN", c.CookieDomain, ""},
 		{"PORTCULLIS_COOKIE_PATH", c.CookiePath, "/"},
@@ -314,6 +315,13 @@ func TestLoadProblems(t *testing.T) {
 				`PORTCULLIS_ALLOWED_REDIRECT_DOMAINS: "c.example.com:x" has a bad port "x": want a number or *`,
 				`PORTCULLIS_ALLOWED_REDIRECT_DOMAINS: "http://d.com" is not a host, .host, host:port or host:*`,
 			}},
+		{"allowed hosts", with(minimal(), "PORTCULLIS_ALLOWED_HOSTS", "app.example.com,.example.org,a.example.net:8443,b.example.net:*,*.example.com,c.example.com:0,https://d.com,e.com/"),
+			[]string{
+				`PORTCULLIS_ALLOWED_HOSTS: "*.example.com" is not a host: write .example.com for a domain and its subdomains`,
+				`PORTCULLIS_ALLOWED_HOSTS: "c.example.com:0" has a bad port "0": want a number or *`,
+				`PORTCULLIS_ALLOWED_HOSTS: "https://d.com" is not a host, .host, host:port or host:*`,
+				`PORTCULLIS_ALLOWED_HOSTS: "e.com/" is not a host, .host, host:port or host:*`,
+			}},
 		{"logo", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "logo.png"),
 			[]string{"PORTCULLIS_SIGN_IN_LOGO_URL: must be an http(s) URL, a data: URL or a path starting with /"}},
 		{"unknown preset", with(minimal(), "PORTCULLIS_PROVIDER", "okta"),
@@ -375,6 +383,7 @@ func TestLoadAccepts(t *testing.T) {
 		{"logo path", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "/static/logo.svg")},
 		{"logo data", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "data:image/png;base64,iVBORw0KGgo=")},
 		{"empty value is unset", with(minimal(), "PORTCULLIS_LISTEN", "")},
+		{"allowed hosts", with(minimal(), "PORTCULLIS_ALLOWED_HOSTS", "app.example.com, .corp.example,dev.example.com:*,[2001:db8::1]:8443,192.0.2.1")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -73,6 +73,11 @@ func (c *Config) validate() error {
 			v.add(n("USERS_DB"), "must be a file path or a postgres:// URL, got scheme %q", s)
 		}
 	}
+	for _, d := range c.AllowedHosts {
+		if err := checkRedirectDomain(d); err != nil {
+			v.add(n("ALLOWED_HOSTS"), "%q %v", d, err)
+		}
+	}
 	for _, d := range c.AllowedRedirectDomains {
 		if err := checkRedirectDomain(d); err != nil {
 			v.add(n("ALLOWED_REDIRECT_DOMAINS"), "%q %v", d, err)

@@ -94,6 +94,8 @@ func TestRunExitCodes(t *testing.T) {
 			[]string{"configuration OK"}, nil, []string{"warning:"}},
 		{"check quiet with ALLOWED_HOSTS", []string{"check"}, withEnv(validEnv(), "PORTCULLIS_ALLOWED_HOSTS", ".example.com"), 0,
 			[]string{"PORTCULLIS_ALLOWED_HOSTS=.example.com", "configuration OK"}, nil, []string{"warning:"}},
+		{"check warns of Secure cookies over http", []string{"check"}, withEnv(validEnv(), "PORTCULLIS_PUBLIC_URL", "http://app.example.com"), 0,
+			[]string{`warning: PORTCULLIS_COOKIE_SECURE: true with the http:// PORTCULLIS_PUBLIC_URL "http://app.example.com"`, "configuration OK"}, nil, nil},
 		{"check lists every problem", []string{"check"}, bad, 1, nil, []string{
 			"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 5 characters",
 			"PORTCULLIS_COOKIE_EXPIRE:", "PORTCULLIS_UPSTREAM:", "PORTCULLIS_CLIENT_ID:", "PORTCULLIS_TOKEN_URL:",

@@ -38,7 +38,7 @@ type Config struct {
 	CookieName     string        `env:"COOKIE_NAME" envDefault:"_portcullis" doc:"session cookie name; parts are NAME_0, NAME_1, … when the value exceeds one cookie"`
 	CookieDomain   string        `env:"COOKIE_DOMAIN" doc:"cookie Domain attribute; empty: host-only cookie"`
 	CookiePath     string        `env:"COOKIE_PATH" envDefault:"/" doc:"cookie Path attribute"`
-	CookieSecure   bool          `env:"COOKIE_SECURE" envDefault:"true" doc:"cookie Secure attribute (cookies are always HttpOnly)"`
+	CookieSecure   bool          `env:"COOKIE_SECURE" envDefault:"true" doc:"cookie Secure attribute (cookies are always HttpOnly); browsers drop Secure cookies sent over plain http except on localhost, so check and the start-up log warn when PUBLIC_URL is http:// on another host"`
 	CookieSameSite http.SameSite `env:"COOKIE_SAMESITE" envDefault:"lax" doc:"cookie SameSite attribute: lax, strict or none (none requires COOKIE_SECURE=true)"`
 	CookieExpire   time.Duration `env:"COOKIE_EXPIRE" envDefault:"168h" doc:"longest life of a session, counted from sign-in and enforced by the server; refreshes never extend it"`
 

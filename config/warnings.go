@@ -1,5 +1,11 @@
 package config
 
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
 // Warnings lists what is valid but probably not meant: settings that
 // leave sign-in unusable on the hosts users will use, or that do nothing.
 // Each starts with the variable's name. `portcullis check` prints them and
@@ -15,5 +21,22 @@ func (c *Config) Warnings() []string {
 	case c.PublicURL != nil && len(c.AllowedHosts) > 0:
 		out = append(out, n("ALLOWED_HOSTS")+": ignored, because "+n("PUBLIC_URL")+" is set: every URL Portcullis builds is on it")
 	}
+	if u := c.PublicURL; c.CookieSecure && u != nil && u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		out = append(out, fmt.Sprintf("%s: true with the http:// %s %q: browsers drop Secure cookies sent over plain http"+
+			" (except on localhost), so every sign-in would fail with \"not valid in this browser\"."+
+			" Serve https (and make %s https://…), or set %s=false for a test on http",
+			n("COOKIE_SECURE"), n("PUBLIC_URL"), u.Redacted(), n("PUBLIC_URL"), n("COOKIE_SECURE")))
+	}
 	return out
+}
+
+// loopbackHost reports whether a URL's host (without port or brackets)
+// is localhost or a loopback address, where browsers keep Secure cookies
+// even over http.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -195,3 +195,31 @@ func TestSignInOnTrustedHostStillWorks(t *testing.T) {
 		t.Errorf("sign-out = %d to %q; want 302 to http://localhost:1234/bye", resp.StatusCode, loc)
 	}
 }
+
+// TestStateErrorMentionsDroppedCookie: a callback whose CSRF cookie is
+// missing (a browser drops a Secure cookie set over plain http) gets a 400
+// page that says so, in HTML and JSON.
+func TestStateErrorMentionsDroppedCookie(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{})
+	for _, accept := range []string{"text/html", "application/json"} {
+		b := h.browser()
+		resp := b.get("/oauth2/start?rd=/x")
+		readBody(t, resp)
+		authURL, _ := resp.Location()
+		resp = b.get(authURL.String())
+		readBody(t, resp)
+		cb, _ := resp.Location()
+		delete(b.cookies, "_portcullis_csrf") // as a browser drops a Secure cookie over http
+		resp = b.do("GET", h.proxy.URL+cb.RequestURI(), nil, http.Header{"Accept": {accept}})
+		text := readBody(t, resp)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: callback without its cookie = %d; want 400", accept, resp.StatusCode)
+		}
+		for _, want := range []string{"not valid in this browser", "plain http", "Secure"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s: callback page lacks %q: %s", accept, want, text)
+			}
+		}
+	}
+}

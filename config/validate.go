@@ -92,6 +92,10 @@ func (c *Config) validate() error {
 	v.nonNegative(n("SHUTDOWN_TIMEOUT"), c.ShutdownTimeout)
 	v.positive(n("READ_HEADER_TIMEOUT"), c.ReadHeaderTimeout)
 	v.nonNegative(n("READ_TIMEOUT"), c.ReadTimeout)
+	v.nonNegative(n("BODY_READ_TIMEOUT"), c.BodyReadTimeout)
+	if c.BodyMinRate < 0 {
+		v.add(n("BODY_MIN_RATE"), "must be 0 (none) or more bytes a second, got %d", c.BodyMinRate)
+	}
 	v.nonNegative(n("WRITE_TIMEOUT"), c.WriteTimeout)
 	v.nonNegative(n("IDLE_TIMEOUT"), c.IdleTimeout)
 	if c.MaxHeaderBytes < 8<<10 || c.MaxHeaderBytes > 1<<20 {

@@ -83,6 +83,17 @@ type Options struct {
 	// UpstreamTLS configures TLS to an https upstream (custom CA, client
 	// certificate); nil: the system's defaults.
 	UpstreamTLS *tls.Config
+	// BodyReadTimeout bounds each wait for the next bytes of a request
+	// body; 0: no bound. BodyMinRate, when set, is the slowest average rate
+	// (bytes a second, counting only the time spent waiting for the
+	// client) at which a body may arrive once reading it has waited
+	// BodyReadTimeout in all: a body trickled in a byte at a time is cut
+	// off like one that stalls. Either way the client gets 408.
+	BodyReadTimeout time.Duration
+	BodyMinRate     int
+	// ReadTimeout is the server's whole-request read timeout (READ_TIMEOUT),
+	// which the body's deadlines never extend; 0: none.
+	ReadTimeout time.Duration
 	// PublicURL is the external base URL; nil: taken from each request.
 	PublicURL *url.URL
 	Providers []Provider

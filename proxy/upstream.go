@@ -179,8 +179,13 @@ func setXForwarded(h http.Header, in *http.Request, trusted bool) {
 	}
 }
 
-// upstreamError answers 502 when the upstream can't be reached or fails.
+// upstreamError answers 502 when the upstream can't be reached or fails,
+// and 408 when the request's body arrived too slowly to send (slowBody).
 func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if sw, ok := w.(*statusWriter); ok && sw.body != nil && sw.body.timedOut(time.Now()) {
+		s.bodyTooSlow(w, r) // the client's fault, not the upstream's
+		return
+	}
 	if c, ok := r.Context().Value(upstreamKey).(*upstreamCall); ok {
 		s.metrics.UpstreamDuration.WithLabelValues("502").Observe(time.Since(c.start).Seconds())
 	}

@@ -40,6 +40,13 @@ type slowBody struct {
 	waited   time.Duration
 	off      bool // the connection takes no read deadline (a test's recorder)
 	done     bool // read to its end, failed, or cut off
+	// eof: the body has ended, and every later Read says so without
+	// reading. The upstream transport reads once more after a body's
+	// declared length, and by then the server may have closed the body
+	// (it does when the answer's headers are written): that read failing
+	// made the transport drop its connection and cut the answer
+	// (golang/go#40747).
+	eof bool
 
 	// reading is the deadline of the read in progress (Unix nanoseconds),
 	// 0 between reads; tooSlow is set once the body has been cut off.
@@ -54,10 +61,16 @@ type slowBody struct {
 // guardBody puts r's body, if it has one, under BodyReadTimeout and
 // BodyMinRate, and returns the guard (nil if none). Upgrades (WebSocket)
 // and CONNECT are left alone: their connection outlives the request.
+// Without BodyReadTimeout the body is still wrapped, for its sticky end
+// (slowBody.eof).
 func (s *Server) guardBody(w http.ResponseWriter, r *http.Request, start time.Time) *slowBody {
-	if s.opts.BodyReadTimeout <= 0 || r.Body == nil || r.Body == http.NoBody ||
-		r.Method == http.MethodConnect || r.Header["Upgrade"] != nil {
+	if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodConnect || r.Header["Upgrade"] != nil {
 		return nil
+	}
+	if s.opts.BodyReadTimeout <= 0 {
+		b := &slowBody{ReadCloser: r.Body, off: true}
+		r.Body = b
+		return b
 	}
 	b := &slowBody{
 		ReadCloser: r.Body,
@@ -73,11 +86,15 @@ func (s *Server) guardBody(w http.ResponseWriter, r *http.Request, start time.Ti
 }
 
 func (b *slowBody) Read(p []byte) (int, error) {
-	if b.tooSlow.Load() {
+	switch {
+	case b.tooSlow.Load():
 		return 0, errBodyTooSlow
-	}
-	if b.off || b.done {
-		return b.ReadCloser.Read(p)
+	case b.eof:
+		return 0, io.EOF
+	case b.off || b.done:
+		n, err := b.ReadCloser.Read(p)
+		b.eof = err == io.EOF
+		return n, err
 	}
 	start := time.Now()
 	wait := b.idle
@@ -108,7 +125,7 @@ func (b *slowBody) Read(p []byte) (int, error) {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return n, b.cut()
 	default: // the end of the body, or a failure: its deadlines are done with
-		b.done = true
+		b.done, b.eof = true, err == io.EOF
 		b.reading.Store(0)
 		b.rc.SetReadDeadline(b.limit)
 	}

@@ -22,15 +22,21 @@ func (w *deadlineWriter) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
-// scriptedBody answers each Read with the next of its steps.
+// scriptedBody answers each Read with the next of its steps, then EOF,
+// then, as a server's body closed once the answer has begun, an error.
 type scriptedBody struct {
 	steps []func(p []byte) (int, error)
 	reads int
+	ended bool
 }
 
 func (b *scriptedBody) Read(p []byte) (int, error) {
 	b.reads++
 	if len(b.steps) == 0 {
+		if b.ended {
+			return 0, errors.New("http: invalid Read on closed Body")
+		}
+		b.ended = true
 		return 0, io.EOF
 	}
 	step := b.steps[0]
@@ -114,6 +120,15 @@ func TestSlowBody(t *testing.T) {
 			if got := b.timedOut(time.Now()); got != tt.wantCut {
 				t.Errorf("timedOut = %v; want %v", got, tt.wantCut)
 			}
+			if errors.Is(tt.wantErr, io.EOF) {
+				// The transport reads once more after a body's declared
+				// length; by then the server may have closed the body
+				// (golang/go#40747): the end must stay the end.
+				reads := body.reads
+				if n, err := r.Body.Read(make([]byte, 1)); n != 0 || err != io.EOF || body.reads != reads {
+					t.Errorf("Read after the end = %d, %v, reaching the body: %v; want 0, EOF, not reaching it", n, err, body.reads != reads)
+				}
+			}
 			if tt.wantCut {
 				reads := body.reads
 				if _, err := r.Body.Read(make([]byte, 1)); !errors.Is(err, errBodyTooSlow) || body.reads != reads {
@@ -124,9 +139,9 @@ func TestSlowBody(t *testing.T) {
 	}
 }
 
-// TestGuardBodyLeavesAlone: no guard without a timeout, without a body,
-// for upgrades and CONNECT; and a connection that takes no deadline reads
-// on unguarded.
+// TestGuardBodyLeavesAlone: no guard without a body, for upgrades and
+// CONNECT; no deadlines without a timeout; and a connection that takes no
+// deadline reads on unguarded.
 func TestGuardBodyLeavesAlone(t *testing.T) {
 	t.Parallel()
 	s := &Server{opts: Options{BodyReadTimeout: time.Second}}
@@ -144,12 +159,20 @@ func TestGuardBodyLeavesAlone(t *testing.T) {
 			t.Errorf("%s: guarded", name)
 		}
 	}
-	off := &Server{}
-	if b := off.guardBody(w, httptest.NewRequest("POST", "/", strings.NewReader("x")), time.Now()); b != nil {
-		t.Errorf("BodyReadTimeout 0: guarded")
+	// Without BodyReadTimeout, no deadline, but the end stays the end.
+	body := &scriptedBody{steps: []func([]byte) (int, error){data("abc")}}
+	r := httptest.NewRequest("POST", "/", body)
+	if b := (&Server{}).guardBody(w, r, time.Now()); b == nil {
+		t.Fatal("BodyReadTimeout 0: not wrapped")
+	}
+	if got, err := io.ReadAll(r.Body); err != nil || string(got) != "abc" {
+		t.Errorf("BodyReadTimeout 0: body = %q, %v; want abc", got, err)
+	}
+	if n, err := r.Body.Read(make([]byte, 1)); n != 0 || err != io.EOF || len(w.deadlines) != 0 {
+		t.Errorf("BodyReadTimeout 0: Read after the end = %d, %v (deadlines %v); want 0, EOF, none", n, err, w.deadlines)
 	}
 
-	r := httptest.NewRequest("POST", "/", strings.NewReader("plain"))
+	r = httptest.NewRequest("POST", "/", strings.NewReader("plain"))
 	if b := s.guardBody(httptest.NewRecorder(), r, time.Now()); b == nil {
 		t.Fatal("not guarded")
 	}

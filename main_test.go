@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -38,6 +39,15 @@ func validEnv() map[string]string {
 		"PORTCULLIS_LISTEN":         "127.0.0.1:0",
 		"PORTCULLIS_METRICS_LISTEN": "127.0.0.1:0",
 	}
+}
+
+// withEnv returns a copy of m with kv (name, value, …) set.
+func withEnv(m map[string]string, kv ...string) map[string]string {
+	out := maps.Clone(m)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
 }
 
 func TestRunExitCodes(t *testing.T) {
@@ -77,7 +87,17 @@ func TestRunExitCodes(t *testing.T) {
 		{"extra argument", []string{"version", "x"}, nil, 2, nil, []string{"takes no arguments"}, nil},
 		{"check ok", []string{"check"}, validEnv(), 0,
 			[]string{"PORTCULLIS_CLIENT_SECRET=[redacted]", "PORTCULLIS_COOKIE_SECRET=[redacted]", "PORTCULLIS_LISTEN=127.0.0.1:0", "PORTCULLIS_USER_FROM=auto", "configuration OK"},
-			nil, []string{"very-secret-client-secret", "0123456789abcdef0123456789abcdef", "warning:"}},
+			nil, []string{"very-secret-client-secret", "0123456789abcdef0123456789abcdef"}},
+		{"check warns without PUBLIC_URL or ALLOWED_HOSTS", []string{"check"}, validEnv(), 0,
+			[]string{"warning: PORTCULLIS_PUBLIC_URL: not set, and neither is PORTCULLIS_ALLOWED_HOSTS", "configuration OK"}, nil, nil},
+		{"check warns of ALLOWED_HOSTS ignored", []string{"check"}, withEnv(validEnv(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_ALLOWED_HOSTS", "app.example.com"), 0,
+			[]string{"warning: PORTCULLIS_ALLOWED_HOSTS: ignored, because PORTCULLIS_PUBLIC_URL is set"}, nil, []string{"PORTCULLIS_PUBLIC_URL: not set"}},
+		{"check quiet with PUBLIC_URL", []string{"check"}, withEnv(validEnv(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com"), 0,
+			[]string{"configuration OK"}, nil, []string{"warning:"}},
+		{"check quiet with ALLOWED_HOSTS", []string{"check"}, withEnv(validEnv(), "PORTCULLIS_ALLOWED_HOSTS", ".example.com"), 0,
+			[]string{"PORTCULLIS_ALLOWED_HOSTS=.example.com", "configuration OK"}, nil, []string{"warning:"}},
+		{"check warns of Secure cookies over http", []string{"check"}, withEnv(validEnv(), "PORTCULLIS_PUBLIC_URL", "http://app.example.com"), 0,
+			[]string{`warning: PORTCULLIS_COOKIE_SECURE: true with the http:// PORTCULLIS_PUBLIC_URL "http://app.example.com"`, "configuration OK"}, nil, nil},
 		{"check warns about USER_FROM=username", []string{"check"}, userFromUsername, 0,
 			[]string{"warning: PORTCULLIS_USER_FROM=username: X-User is the username claim", "configuration OK"}, nil, nil},
 		{"check lists every problem", []string{"check"}, bad, 1, nil, []string{
@@ -108,7 +128,7 @@ func TestRunExitCodes(t *testing.T) {
 			}
 			for _, s := range tt.notInOut {
 				if strings.Contains(out.String()+errOut.String(), s) {
-					t.Errorf("output shows secret %q", s)
+					t.Errorf("output shows %q:\n%s", s, out.String()+errOut.String())
 				}
 			}
 			if strings.Contains(errOut.String(), "goroutine ") || strings.Contains(errOut.String(), "panic") {
@@ -189,6 +209,9 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "very-secret-client-secret") {
 		t.Errorf("logs show the client secret:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "PORTCULLIS_PUBLIC_URL: not set, and neither is PORTCULLIS_ALLOWED_HOSTS") {
+		t.Errorf("start-up log lacks the warning about PUBLIC_URL:\n%s", logs.String())
 	}
 }
 
@@ -431,6 +454,7 @@ func TestSeveralProvidersFromEnvironment(t *testing.T) {
 	env := map[string]string{
 		"PORTCULLIS_COOKIE_SECRET":        "0123456789abcdef0123456789abcdef",
 		"PORTCULLIS_UPSTREAM":             "http://127.0.0.1:9",
+		"PORTCULLIS_PUBLIC_URL":           "https://example.com", // httptest.NewRequest's host
 		"PORTCULLIS_PROVIDERS":            "google,corp",
 		"PORTCULLIS_GOOGLE_PROVIDER":      "google",
 		"PORTCULLIS_GOOGLE_CLIENT_ID":     "g",

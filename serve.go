@@ -57,6 +57,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 		log.Warn(w)
 	}
 	redis.SetLogger(redisLogger{log}) // go-redis logs through a package global
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	m := metrics.New()
 	var reg *users.Registry
 	if cfg.UsersDB != "" {
@@ -163,8 +166,9 @@ func prefixLines(prefix string, err error) error {
 }
 
 // check validates the configuration and prints the effective settings with
-// secrets redacted. It also builds the server, whose constructors do no
-// network I/O, so what serve would refuse is refused here too.
+// secrets redacted, then the configuration's warnings. It also builds the
+// server, whose constructors do no network I/O, so what serve would refuse
+// is refused here too.
 func check(getenv func(string) string, stdout io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -179,6 +183,9 @@ func check(getenv func(string) string, stdout io.Writer) error {
 			v = "(unset)"
 		}
 		fmt.Fprintf(stdout, "%s=%s\n", s.Name, v)
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	if err := checkDiscovery(cfg, stdout); err != nil {
 		return err

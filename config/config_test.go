@@ -92,6 +92,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"PORTCULLIS_LISTEN", c.Listen, ":4180"},
 		{"PORTCULLIS_METRICS_LISTEN", c.MetricsListen, ":9180"},
 		{"PORTCULLIS_PUBLIC_URL", c.PublicURL, (*url.URL)(nil)},
+		{"PORTCULLIS_ALLOWED_HOSTS", c.AllowedHosts, []string(nil)},
 		{"PORTCULLIS_COOKIE_NAME", c.CookieName, "_portcullis"},
 		{"PORTCULLIS_COOKIE_DOMAIN", c.CookieDomain, ""},
 		{"PORTCULLIS_COOKIE_PATH", c.CookiePath, "/"},
@@ -121,6 +122,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"PORTCULLIS_PROVIDER_TIMEOUT", c.ProviderTimeout, 10 * time.Second},
 		{"PORTCULLIS_UPSTREAM_TIMEOUT", c.UpstreamTimeout, time.Duration(0)},
 		{"PORTCULLIS_UPSTREAM_MAX_CONNS", c.UpstreamMaxConns, 0},
+		{"PORTCULLIS_BODY_READ_TIMEOUT", c.BodyReadTimeout, 20 * time.Second},
+		{"PORTCULLIS_BODY_MIN_RATE", c.BodyMinRate, 1024},
 		{"PORTCULLIS_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, 20 * time.Second},
 		{"PORTCULLIS_LOG_LEVEL", c.LogLevel, slog.LevelInfo},
 		{"PORTCULLIS_LOG_FORMAT", c.LogFormat, "json"},
@@ -273,6 +276,11 @@ func TestLoadProblems(t *testing.T) {
 			}},
 		{"negative upstream connections", with(minimal(), "PORTCULLIS_UPSTREAM_MAX_CONNS", "-1"),
 			[]string{"PORTCULLIS_UPSTREAM_MAX_CONNS: must be 0 (no limit) or more, got -1"}},
+		{"negative body bounds", with(minimal(), "PORTCULLIS_BODY_READ_TIMEOUT", "-1s", "PORTCULLIS_BODY_MIN_RATE", "-5"),
+			[]string{
+				"PORTCULLIS_BODY_MIN_RATE: must be 0 (none) or more bytes a second, got -5",
+				"PORTCULLIS_BODY_READ_TIMEOUT: must not be negative, got -1s",
+			}},
 		{"upstream not http", with(minimal(), "PORTCULLIS_UPSTREAM", "ftp://files"),
 			[]string{`PORTCULLIS_UPSTREAM: must be an absolute http or https URL, got "ftp://files"`}},
 		{"upstream relative", with(minimal(), "PORTCULLIS_UPSTREAM", "app:8080"),
@@ -324,6 +332,13 @@ func TestLoadProblems(t *testing.T) {
 				`PORTCULLIS_ALLOWED_REDIRECT_DOMAINS: "*.example.com" is not a host: write .example.com for a domain and its subdomains`,
 				`PORTCULLIS_ALLOWED_REDIRECT_DOMAINS: "c.example.com:x" has a bad port "x": want a number or *`,
 				`PORTCULLIS_ALLOWED_REDIRECT_DOMAINS: "http://d.com" is not a host, .host, host:port or host:*`,
+			}},
+		{"allowed hosts", with(minimal(), "PORTCULLIS_ALLOWED_HOSTS", "app.example.com,.example.org,a.example.net:8443,b.example.net:*,*.example.com,c.example.com:0,https://d.com,e.com/"),
+			[]string{
+				`PORTCULLIS_ALLOWED_HOSTS: "*.example.com" is not a host: write .example.com for a domain and its subdomains`,
+				`PORTCULLIS_ALLOWED_HOSTS: "c.example.com:0" has a bad port "0": want a number or *`,
+				`PORTCULLIS_ALLOWED_HOSTS: "https://d.com" is not a host, .host, host:port or host:*`,
+				`PORTCULLIS_ALLOWED_HOSTS: "e.com/" is not a host, .host, host:port or host:*`,
 			}},
 		{"logo", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "logo.png"),
 			[]string{"PORTCULLIS_SIGN_IN_LOGO_URL: must be an http(s) URL, a data: URL or a path starting with /"}},
@@ -390,6 +405,7 @@ func TestLoadAccepts(t *testing.T) {
 		{"empty value is unset", with(minimal(), "PORTCULLIS_LISTEN", "")},
 		{"user from, any case", with(minimal(), "PORTCULLIS_USER_FROM", " Email ")},
 		{"user from username", with(minimal(), "PORTCULLIS_USER_FROM", "username")},
+		{"allowed hosts", with(minimal(), "PORTCULLIS_ALLOWED_HOSTS", "app.example.com, .corp.example,dev.example.com:*,[2001:db8::1]:8443,192.0.2.1")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -882,35 +898,5 @@ func TestSettingsRedactURLsAndParams(t *testing.T) {
 		if !strings.Contains(all.String(), shown) {
 			t.Errorf("Settings() hides the harmless %q", shown)
 		}
-	}
-}
-
-// TestWarnings: what is allowed but risky is a warning, naming the
-// variable, for check and the start-up log.
-func TestWarnings(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		env  map[string]string
-		want []string // each a prefix of one warning, in order
-	}{
-		{"none by default", minimal(), nil},
-		{"user from id", with(minimal(), "PORTCULLIS_USER_FROM", "id"), nil},
-		{"user from username", with(minimal(), "PORTCULLIS_USER_FROM", "Username"),
-			[]string{"PORTCULLIS_USER_FROM=username: X-User is the username claim"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got := mustLoad(t, tt.env).Warnings()
-			if len(got) != len(tt.want) {
-				t.Fatalf("Warnings() = %q; want %d starting %q", got, len(tt.want), tt.want)
-			}
-			for i, w := range tt.want {
-				if !strings.HasPrefix(got[i], w) {
-					t.Errorf("Warnings()[%d] = %q; want it to start %q", i, got[i], w)
-				}
-			}
-		})
 	}
 }

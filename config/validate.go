@@ -75,6 +75,11 @@ func (c *Config) validate() error {
 			v.add(n("USERS_DB"), "must be a file path or a postgres:// URL, got scheme %q", s)
 		}
 	}
+	for _, d := range c.AllowedHosts {
+		if err := checkRedirectDomain(d); err != nil {
+			v.add(n("ALLOWED_HOSTS"), "%q %v", d, err)
+		}
+	}
 	for _, d := range c.AllowedRedirectDomains {
 		if err := checkRedirectDomain(d); err != nil {
 			v.add(n("ALLOWED_REDIRECT_DOMAINS"), "%q %v", d, err)
@@ -89,6 +94,10 @@ func (c *Config) validate() error {
 	v.nonNegative(n("SHUTDOWN_TIMEOUT"), c.ShutdownTimeout)
 	v.positive(n("READ_HEADER_TIMEOUT"), c.ReadHeaderTimeout)
 	v.nonNegative(n("READ_TIMEOUT"), c.ReadTimeout)
+	v.nonNegative(n("BODY_READ_TIMEOUT"), c.BodyReadTimeout)
+	if c.BodyMinRate < 0 {
+		v.add(n("BODY_MIN_RATE"), "must be 0 (none) or more bytes a second, got %d", c.BodyMinRate)
+	}
 	v.nonNegative(n("WRITE_TIMEOUT"), c.WriteTimeout)
 	v.nonNegative(n("IDLE_TIMEOUT"), c.IdleTimeout)
 	if c.MaxHeaderBytes < 8<<10 || c.MaxHeaderBytes > 1<<20 {

@@ -1,20 +1,54 @@
 package config
 
-// Warnings lists what c allows but what is risky, one sentence each,
-// starting with the variable: `portcullis check` prints them and serve
-// logs them at start-up. Like validate, it is pure.
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Warnings lists what c allows but what is risky or probably not meant
+// (settings that leave sign-in unusable on the hosts users will use, or
+// that do nothing), one sentence each, starting with the variable's name.
+// `portcullis check` prints them and the server logs them at start-up.
+// Like validate, it is pure.
 func (c *Config) Warnings() []string {
-	var w []string
+	var out []string
+	n := func(suffix string) string { return Prefix + suffix }
+	switch {
+	case c.PublicURL == nil && len(c.AllowedHosts) == 0:
+		out = append(out, n("PUBLIC_URL")+": not set, and neither is "+n("ALLOWED_HOSTS")+
+			": Portcullis signs users in only on loopback hosts (localhost, 127.0.0.1, [::1]) and the hosts of the providers' REDIRECT_URL;"+
+			" on any other host the sign-in pages answer 400. Set "+n("PUBLIC_URL")+" to the URL users reach Portcullis on")
+	case c.PublicURL != nil && len(c.AllowedHosts) > 0:
+		out = append(out, n("ALLOWED_HOSTS")+": ignored, because "+n("PUBLIC_URL")+" is set: every URL Portcullis builds is on it")
+	}
+	if u := c.PublicURL; c.CookieSecure && u != nil && u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		out = append(out, fmt.Sprintf("%s: true with the http:// %s %q: browsers drop Secure cookies sent over plain http"+
+			" (except on localhost), so every sign-in would fail with \"not valid in this browser\"."+
+			" Serve https (and make %s https://…), or set %s=false for a test on http",
+			n("COOKIE_SECURE"), n("PUBLIC_URL"), u.Redacted(), n("PUBLIC_URL"), n("COOKIE_SECURE")))
+	}
 	if c.UserFrom == "username" {
-		w = append(w, Prefix+"USER_FROM=username: X-User is the username claim, which many providers let users choose or change "+
+		out = append(out, n("USER_FROM")+"=username: X-User is the username claim, which many providers let users choose or change "+
 			"(preferred_username is mutable at Microsoft; a GitHub login can be renamed and then registered by someone else), "+
 			"so two people can get the same X-User over time; auto, email and id never give two people the same X-User")
 	}
 	if c.BearerAllowUnbound {
-		w = append(w, Prefix+"BEARER_ALLOW_UNBOUND=true: an opaque token of a provider with no introspection endpoint "+
+		out = append(out, n("BEARER_ALLOW_UNBOUND")+"=true: an opaque token of a provider with no introspection endpoint "+
 			"(and no check of its own) is accepted whenever its userinfo URL accepts it, including tokens the provider "+
 			"issued to other apps: anyone holding a user's token for any app (one the user once authorised, a personal "+
 			"access token) gets in as that user. Prefer INTROSPECTION_URL or JWT access tokens")
 	}
-	return w
+	return out
+}
+
+// loopbackHost reports whether a URL's host (without port or brackets)
+// is localhost or a loopback address, where browsers keep Secure cookies
+// even over http.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

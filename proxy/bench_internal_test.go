@@ -279,7 +279,7 @@ func (p *benchBufferPool) Put(b []byte) { p.p.Put(&b) }
 
 // BenchmarkHeaderRewrite is the Rewrite hook's header work on a browser's
 // request: identity headers stripped (none sent, the usual case; then a
-// spoofing client's), our cookies stripped from the Cookie header, and the
+// spoofing client's), connection headers stripped (a spoofing client's), our cookies stripped from the Cookie header, and the
 // identity set from the session.
 func BenchmarkHeaderRewrite(b *testing.B) {
 	s, r := benchInternalServer(b, nil)
@@ -297,6 +297,16 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 		h := clean.Clone()
 		for _, k := range []string{"X-User", "X_Email", "X-User-Groups", "X-Auth-Request-User", "X-Forwarded-User"} {
 			h[k] = []string{"mallory"}
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = s.outboundHeader(h, nil)
+		}
+	})
+	b.Run("strip-connection/spoofed", func(b *testing.B) {
+		h := clean.Clone()
+		for _, k := range []string{"X_Forwarded_For", "X-Real-Ip", "Forwarded", "True-Client-Ip", "X-Original-Url", "X-Forwarded-Prefix"} {
+			h[k] = []string{"spoofed"}
 		}
 		b.ReportAllocs()
 		for b.Loop() {

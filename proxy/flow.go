@@ -151,7 +151,9 @@ func (s *Server) takeFlow(w http.ResponseWriter, r *http.Request, state string) 
 		s.log.Info("sign-in refused: state does not match this browser", "err", err)
 		s.signInResult("unknown", metrics.SignInStateError)
 		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
-			"This sign-in link is not valid in this browser: it has expired, was already used, or was started elsewhere. Start the sign-in again.")
+			"This sign-in link is not valid in this browser: it has expired, was already used, or was started elsewhere. "+
+				"If this site is served over plain http, the browser may also have dropped the sign-in cookie, which is marked Secure "+
+				"(the operator should serve https, or set PORTCULLIS_COOKIE_SECURE=false only for a test on http). Start the sign-in again.")
 		return nil, false
 	}
 	s.opts.Sessions.ClearFlow(w, r, state) // single use, whatever happens next

@@ -717,7 +717,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 		line, _ := rw.ReadString('\n')
 		rw.WriteString("echo: " + line)
 		rw.Flush()
-	})})
+	}), proxy: func(o *proxy.Options) { o.BodyReadTimeout = 100 * time.Millisecond }})
 	b := h.browser()
 	b.signIn("/")
 	conn, err := net.Dial("tcp", strings.TrimPrefix(h.proxy.URL, "http://"))
@@ -737,6 +737,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		t.Fatalf("upgrade = %d %s; want 101", resp.StatusCode, body)
 	}
+	time.Sleep(300 * time.Millisecond) // idle longer than BODY_READ_TIMEOUT: a tunnel is no body
 	fmt.Fprint(conn, "hello\n")
 	if got, _ := br.ReadString('\n'); got != "echo: hello\n" {
 		t.Errorf("through the tunnel = %q; want %q", got, "echo: hello\n")

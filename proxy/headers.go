@@ -26,40 +26,103 @@ var identityHeaders = map[string]bool{
 	"x-portcullis-assertion":            true,
 }
 
-// isIdentityHeader reports whether a header name, in any spelling a server
-// might fold to the same name (X-User, x-user, X_User, X.User — CGI-style
-// servers turn every non-alphanumeric byte into "_"), is one Portcullis
-// owns. Every X-User-… and X-Auth-Request-… header counts, so attributes
-// that are not configured today can't be smuggled in either.
-func isIdentityHeader(name string) bool {
-	// Every identity header starts with X: most headers of a request are
-	// settled here without folding (which allocates) — this runs for every
-	// header of every proxied request.
-	if name == "" || name[0] != 'X' && name[0] != 'x' {
-		return false
-	}
-	n := foldHeaderName(name)
-	return identityHeaders[n] ||
-		strings.HasPrefix(n, "x-user-") ||
-		strings.HasPrefix(n, "x-auth-request-")
+// connectionHeaders describe the connection or the request as a proxy in
+// front saw it, folded like identityHeaders. Apps believe them (the
+// client's address, scheme, host, path), so only Portcullis may send them
+// upstream: X-Forwarded-For, -Host and -Proto as setXForwarded sets them,
+// the others never. Every X-Forwarded-… and X-Original-… header counts too.
+var connectionHeaders = map[string]bool{
+	"x-forwarded":         true,
+	"x-real-ip":           true,
+	"x-client-ip":         true,
+	"x-cluster-client-ip": true,
+	"x-rewrite-url":       true,
+	// The few that don't start with X are matched in isOwnHeader.
+	"forwarded":        true,
+	"true-client-ip":   true,
+	"client-ip":        true,
+	"cf-connecting-ip": true,
+	"fastly-client-ip": true,
 }
 
-// foldHeaderName lower-cases name and turns every byte that is not a
-// letter or digit into "-".
-func foldHeaderName(name string) string {
-	b := make([]byte, len(name))
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		default:
-			c = '-'
-		}
-		b[i] = c
+// maxFold is the most of a header name isOwnHeader folds: more than the
+// longest name in identityHeaders and connectionHeaders, so a longer name
+// can only match by one of the prefixes.
+const maxFold = 64
+
+// isOwnHeader reports whether a header name, in any spelling a server
+// might fold to the same name (X-User, x-user, X_User, X.User — CGI-style
+// servers turn every non-alphanumeric byte into "_"), is one only
+// Portcullis may send upstream: an identity header (identityHeaders, and
+// every X-User-… and X-Auth-Request-… header, so attributes that are not
+// configured today can't be smuggled in either) or one that describes the
+// connection (connectionHeaders, and every X-Forwarded-… and X-Original-…
+// header).
+//
+// It runs for every header of every proxied request, so it allocates
+// nothing, and most headers are settled by their first byte.
+func isOwnHeader(name string) bool {
+	if name == "" {
+		return false
 	}
-	return string(b)
+	switch name[0] | 0x20 { // lower-cases a letter
+	case 'x':
+	case 'f':
+		return foldEqual(name, "forwarded") || foldEqual(name, "fastly-client-ip")
+	case 't':
+		return foldEqual(name, "true-client-ip")
+	case 'c':
+		return foldEqual(name, "client-ip") || foldEqual(name, "cf-connecting-ip")
+	default:
+		return false
+	}
+	var buf [maxFold]byte
+	n := foldHeaderName(buf[:], name)
+	f := buf[:n]
+	if len(name) <= maxFold && (identityHeaders[string(f)] || connectionHeaders[string(f)]) {
+		return true
+	}
+	return hasPrefix(f, "x-user-") || hasPrefix(f, "x-auth-request-") ||
+		hasPrefix(f, "x-forwarded-") || hasPrefix(f, "x-original-")
+}
+
+// foldHeaderName writes name into dst lower-cased, with every byte that is
+// not a letter or digit turned into "-", as far as dst holds it, and
+// returns how many bytes it wrote.
+func foldHeaderName(dst []byte, name string) int {
+	n := min(len(dst), len(name))
+	for i := range n {
+		dst[i] = foldByte(name[i])
+	}
+	return n
+}
+
+func foldByte(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c + 'a' - 'A'
+	case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		return c
+	}
+	return '-'
+}
+
+// foldEqual reports whether name folds to folded.
+func foldEqual(name, folded string) bool {
+	if len(name) != len(folded) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if foldByte(name[i]) != folded[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasPrefix is strings.HasPrefix for a folded name, without converting it.
+func hasPrefix(f []byte, prefix string) bool {
+	return len(f) >= len(prefix) && string(f[:len(prefix)]) == prefix
 }
 
 // identityHeaderCount is the most headers setUpstreamHeaders sets, not

@@ -42,6 +42,11 @@ type statusWriter struct {
 	provider string
 
 	requestID [1]string // the X-Request-Id header's value, both ways
+
+	// body is the request's body when guardBody bounds it: the reverse
+	// proxy's ErrorHandler, which sees only a wrapper of it, asks it
+	// whether the client was too slow.
+	body *slowBody
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -94,7 +99,7 @@ func requestID(r *http.Request) string {
 
 // instrument counts requests by route class and status, tracks those in
 // flight, gives each request an X-Request-Id (passed upstream and
-// answered), and writes one access-log line per request: no query string
+// answered), bounds the time its body may take (guardBody), and writes one access-log line per request: no query string
 // (it may hold codes and tokens), no cookies, no headers.
 func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -108,6 +113,9 @@ func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler 
 		sw.requestID[0] = id
 		r.Header["X-Request-Id"] = sw.requestID[:1:1]
 		w.Header()["X-Request-Id"] = sw.requestID[:1:1]
+		if sw.body = s.guardBody(sw, r, start); sw.body != nil {
+			defer sw.body.settle()
+		}
 		route := routeClass(r.URL.Path)
 		if route != "proxy" {
 			// Our own pages, redirects and answers; the upstream's are its own.

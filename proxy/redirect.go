@@ -67,6 +67,16 @@ func redirectHostAllowed(u *url.URL, ownHost string, allowed []string) bool {
 			return true
 		}
 	}
+	return hostMatches(host, port, allowed)
+}
+
+// hostMatches reports whether host (lower-case) and port match one of
+// allowed: "host", ".host" (the host and its subdomains), "host:port", and
+// "host:*" (any port); a bare entry matches only a host without a port.
+func hostMatches(host, port string, allowed []string) bool {
+	if host == "" || strings.ContainsAny(host, "%@") {
+		return false
+	}
 	for _, a := range allowed {
 		ah, ap := splitHostPort(strings.ToLower(a))
 		if ap != "*" && ap != port {

@@ -87,6 +87,17 @@ type Options struct {
 	// UpstreamTLS configures TLS to an https upstream (custom CA, client
 	// certificate); nil: the system's defaults.
 	UpstreamTLS *tls.Config
+	// BodyReadTimeout bounds each wait for the next bytes of a request
+	// body; 0: no bound. BodyMinRate, when set, is the slowest average rate
+	// (bytes a second, counting only the time spent waiting for the
+	// client) at which a body may arrive once reading it has waited
+	// BodyReadTimeout in all: a body trickled in a byte at a time is cut
+	// off like one that stalls. Either way the client gets 408.
+	BodyReadTimeout time.Duration
+	BodyMinRate     int
+	// ReadTimeout is the server's whole-request read timeout (READ_TIMEOUT),
+	// which the body's deadlines never extend; 0: none.
+	ReadTimeout time.Duration
 	// PublicURL is the external base URL; nil: taken from each request.
 	PublicURL *url.URL
 	Providers []Provider
@@ -94,6 +105,10 @@ type Options struct {
 	Rules     Rules
 	// AllowedRedirectDomains are hosts rd may point to besides our own.
 	AllowedRedirectDomains []string
+	// AllowedHosts are the hosts (entries as in AllowedRedirectDomains)
+	// whose requests may build our own URLs when PublicURL is nil, besides
+	// loopback hosts and the hosts of the providers' RedirectURLs.
+	AllowedHosts []string
 	// ValidateExternalToken ends a session once the provider's access token
 	// has expired (or is within RefreshSkew of it).
 	ValidateExternalToken bool
@@ -162,6 +177,9 @@ type Server struct {
 	handler    http.Handler
 	draining   atomic.Bool
 	ready      atomic.Bool
+
+	// allowedHosts are ALLOWED_HOSTS and the providers' REDIRECT_URL hosts.
+	allowedHosts []string
 }
 
 // New returns a Server for opts.
@@ -216,7 +234,11 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("proxy: provider %q uses the implicit flow without a token check", p.ID)
 		}
 		s.providers[p.ID] = p
+		if u, err := url.Parse(p.RedirectURL); err == nil && u.Host != "" {
+			s.allowedHosts = append(s.allowedHosts, u.Host) // registered at the provider: ours
+		}
 	}
+	s.allowedHosts = append(s.allowedHosts, opts.AllowedHosts...)
 	for i, rt := range opts.Routes {
 		if rt.Path == nil {
 			return nil, fmt.Errorf("proxy: route %d has no path pattern", i)
@@ -281,12 +303,14 @@ func (s *Server) ownRoutes() []ownRoute {
 	routes := []ownRoute{
 		{"GET /ping", http.HandlerFunc(s.ping)},
 		{"GET /ready", http.HandlerFunc(s.readyz)},
-		{"GET /oauth2/sign_in", http.HandlerFunc(s.signIn)},
-		{"GET /oauth2/start", http.HandlerFunc(s.start)},
-		{"GET /oauth2/callback", http.HandlerFunc(s.callback)},
-		{"POST /oauth2/callback", http.HandlerFunc(s.callbackPost)},
-		{"GET /oauth2/sign_out", http.HandlerFunc(s.signOut)},
-		{"POST /oauth2/sign_out", http.HandlerFunc(s.signOut)},
+		// The sign-in routes build our own URLs (the redirect URI, redirects
+		// back to us): only on a host we know (knownHost).
+		{"GET /oauth2/sign_in", s.onKnownHost(s.signIn)},
+		{"GET /oauth2/start", s.onKnownHost(s.start)},
+		{"GET /oauth2/callback", s.onKnownHost(s.callback)},
+		{"POST /oauth2/callback", s.onKnownHost(s.callbackPost)},
+		{"GET /oauth2/sign_out", s.onKnownHost(s.signOut)},
+		{"POST /oauth2/sign_out", s.onKnownHost(s.signOut)},
 		{"GET /oauth2/userinfo", http.HandlerFunc(s.userinfo)},
 		// Any method: Envoy ext_authz checks with the request's own method.
 		{"/oauth2/auth", http.HandlerFunc(s.auth)},
@@ -615,12 +639,63 @@ func (s *Server) signInURL(rd string) string {
 	return "/oauth2/sign_in?" + q.Encode()
 }
 
-// ownHost is the host users reach us on, for redirect checks.
+// ownHost is the host users reach us on, for building our own URLs and
+// judging redirects: PUBLIC_URL's, else the request's Host when it is one
+// we may trust (trustedHost), else "": nothing may be built from it.
 func (s *Server) ownHost(r *http.Request) string {
 	if s.opts.PublicURL != nil {
 		return s.opts.PublicURL.Host
 	}
-	return r.Host
+	if s.trustedHost(r.Host) {
+		return r.Host
+	}
+	return ""
+}
+
+// trustedHost reports whether a request's Host may name us when PUBLIC_URL
+// is not set: a loopback host (localhost, 127.0.0.0/8, [::1]) on any port,
+// or one matching ALLOWED_HOSTS or the host of a provider's REDIRECT_URL.
+// Any other Host may be a client's invention: a redirect URI or a
+// redirect built on it would send the browser, and the provider's code,
+// wherever the client says.
+func (s *Server) trustedHost(hostport string) bool {
+	hp := strings.ToLower(hostport)
+	host, port := splitHostPort(hp)
+	if host == "" || strings.Contains(host, ":") && !strings.HasPrefix(hp, "[") {
+		return false // an IPv6 address must be in brackets
+	}
+	if host == "localhost" {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback() {
+		return true
+	}
+	return hostMatches(host, port, s.allowedHosts)
+}
+
+// knownHost reports whether Portcullis may build its own URLs for r. When
+// it may not, it answers 400 naming the settings that would let it; the
+// Host itself is neither shown nor used.
+func (s *Server) knownHost(w http.ResponseWriter, r *http.Request) bool {
+	if s.ownHost(r) != "" {
+		return true
+	}
+	s.log.Info("request refused: its Host is not loopback, in PORTCULLIS_ALLOWED_HOSTS or PORTCULLIS_PUBLIC_URL's", "host", clean(r.Host, 100), "path", r.URL.Path)
+	s.fail(w, r, http.StatusBadRequest, "Unknown site address",
+		"Portcullis does not know this site's address, so it cannot sign you in here. "+
+			"The operator should set PORTCULLIS_PUBLIC_URL to the URL users reach it on, "+
+			"or list this host in PORTCULLIS_ALLOWED_HOSTS.")
+	return false
+}
+
+// onKnownHost serves h only for requests on a host Portcullis may build
+// its own URLs from (knownHost).
+func (s *Server) onKnownHost(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.knownHost(w, r) {
+			h(w, r)
+		}
+	})
 }
 
 // redirectTarget validates an rd value.
@@ -637,7 +712,8 @@ func (s *Server) callbackURL(r *http.Request, p *Provider) string {
 }
 
 // baseURL is the external URL of this proxy, without a trailing slash:
-// PUBLIC_URL, else the scheme and host of the request.
+// PUBLIC_URL, else the scheme of the request and its Host when that is
+// trusted (knownHost has refused the request otherwise).
 func (s *Server) baseURL(r *http.Request) string {
 	if s.opts.PublicURL != nil {
 		return strings.TrimSuffix(s.opts.PublicURL.String(), "/")
@@ -646,5 +722,5 @@ func (s *Server) baseURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	return scheme + "://" + s.ownHost(r)
 }

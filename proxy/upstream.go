@@ -40,9 +40,11 @@ func (c *upstreamCall) Value(key any) any {
 }
 
 // newReverseProxy returns the proxy to target. Its Rewrite strips what the
-// client sent that only we may say (identity headers in every spelling, our
-// cookies; X-Forwarded-* are dropped by Rewrite itself) and sets the
-// identity from the session found earlier in the request's context.
+// client sent that only we may say (identity and connection headers in
+// every spelling, our cookies; ReverseProxy itself drops only the
+// canonical Forwarded and X-Forwarded-For, -Host and -Proto), sets the
+// identity from the session found earlier in the request's context, and
+// sets X-Forwarded-For, -Host and -Proto.
 func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration, maxConns int, tlsConfig *tls.Config) *httputil.ReverseProxy {
 	transport := &http.Transport{
 		Proxy:                 nil,
@@ -73,7 +75,7 @@ func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration, m
 			}
 			pr.Out.Header = h
 			pr.SetURL(target)
-			setXForwarded(h, pr.In)
+			setXForwarded(h, pr.In, s.trustsForwarded(pr.In))
 			pr.Out.Host = pr.In.Host // like oauth2-proxy: the upstream sees the host the user asked for
 		},
 		Transport: transport,
@@ -109,7 +111,8 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request, st *sessi
 }
 
 // outboundHeader returns a copy of the client's headers h without the
-// identity headers (any spelling) and, when Portcullis sets Authorization
+// identity and connection headers (any spelling: isOwnHeader) and, when
+// Portcullis sets Authorization
 // itself, without the client's. The copy has room for the identity and
 // X-Forwarded-* headers still to come: adding a dozen headers to the
 // exact-size map ReverseProxy cloned would grow it twice, which cost more
@@ -121,7 +124,7 @@ func (s *Server) outboundHeader(h http.Header, st *session.State) http.Header {
 	}
 	out := make(http.Header, room)
 	for name, v := range h {
-		if isIdentityHeader(name) || s.opts.SetAuthorization && name == "Authorization" {
+		if isOwnHeader(name) || s.opts.SetAuthorization && name == "Authorization" {
 			continue
 		}
 		out[name] = v
@@ -130,31 +133,59 @@ func (s *Server) outboundHeader(h http.Header, st *session.State) http.Header {
 }
 
 // setXForwarded sets X-Forwarded-For, -Host and -Proto in h for the
-// request in, exactly as httputil.ProxyRequest.SetXForwarded does, but
-// with one allocation for the three values instead of one each. Each value
+// request in, as httputil.ProxyRequest.SetXForwarded does, but with one
+// allocation for the three values instead of one each. From a trusted
+// peer (trusted), its own X-Forwarded-For is kept with the peer's address
+// appended, as SetXForwarded documents for a proxy behind another, and its
+// X-Forwarded-Host and -Proto are kept; from any other peer the three
+// describe the connection Portcullis received. Only the canonical
+// spellings are read (net/http merges x-forwarded-for into
+// X-Forwarded-For); isOwnHeader has removed every other from h. Each value
 // has capacity 1, so an append to one copies it first.
-func setXForwarded(h http.Header, in *http.Request) {
+func setXForwarded(h http.Header, in *http.Request, trusted bool) {
+	var prior http.Header
+	if trusted {
+		prior = in.Header
+	}
 	vals := make([]string, 3)
-	if clientIP, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-			clientIP = strings.Join(prior, ", ") + ", " + clientIP
+	clientIP, _, err := net.SplitHostPort(in.RemoteAddr)
+	switch ips := prior["X-Forwarded-For"]; {
+	case err == nil:
+		if len(ips) > 0 {
+			clientIP = strings.Join(ips, ", ") + ", " + clientIP
 		}
 		vals[0] = clientIP
 		h["X-Forwarded-For"] = vals[0:1:1]
-	} else {
+	case len(ips) > 0: // a peer without an address (a Unix socket): its list as it is
+		vals[0] = strings.Join(ips, ", ")
+		h["X-Forwarded-For"] = vals[0:1:1]
+	default:
 		delete(h, "X-Forwarded-For")
 	}
-	vals[1] = in.Host
-	h["X-Forwarded-Host"] = vals[1:2:2]
-	vals[2] = "http"
-	if in.TLS != nil {
-		vals[2] = "https"
+	if v := prior["X-Forwarded-Host"]; len(v) > 0 {
+		h["X-Forwarded-Host"] = v[:len(v):len(v)]
+	} else {
+		vals[1] = in.Host
+		h["X-Forwarded-Host"] = vals[1:2:2]
 	}
-	h["X-Forwarded-Proto"] = vals[2:3:3]
+	if v := prior["X-Forwarded-Proto"]; len(v) > 0 {
+		h["X-Forwarded-Proto"] = v[:len(v):len(v)]
+	} else {
+		vals[2] = "http"
+		if in.TLS != nil {
+			vals[2] = "https"
+		}
+		h["X-Forwarded-Proto"] = vals[2:3:3]
+	}
 }
 
-// upstreamError answers 502 when the upstream can't be reached or fails.
+// upstreamError answers 502 when the upstream can't be reached or fails,
+// and 408 when the request's body arrived too slowly to send (slowBody).
 func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if sw, ok := w.(*statusWriter); ok && sw.body != nil && sw.body.timedOut(time.Now()) {
+		s.bodyTooSlow(w, r) // the client's fault, not the upstream's
+		return
+	}
 	if c, ok := r.Context().Value(upstreamKey).(*upstreamCall); ok {
 		s.metrics.UpstreamDuration.WithLabelValues("502").Observe(time.Since(c.start).Seconds())
 	}

@@ -187,8 +187,8 @@ func TestSignInOnTrustedHostStillWorks(t *testing.T) {
 	h := newHarness(t, setup{})
 	b := h.browser()
 	e := b.signIn("/page") // the harness is on 127.0.0.1:port, a loopback host
-	if e.Headers.Get("X-User") != "alice" {
-		t.Fatalf("X-User = %q; want alice", e.Headers.Get("X-User"))
+	if e.Headers.Get("X-User") != "alice@example.com" {
+		t.Fatalf("X-User = %q; want alice@example.com", e.Headers.Get("X-User"))
 	}
 	resp, _ := withHost(t, b, "GET", "/oauth2/sign_out?rd="+url.QueryEscape("http://localhost:1234/bye"), "localhost:1234", nil, nil)
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "http://localhost:1234/bye" {

@@ -401,8 +401,8 @@ func BenchmarkAuthorization(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				d := s.decide("GET", "/app/page")
-				if ok, why := s.allowed(st, d.routes, nil); !ok || d.public {
+				d := s.decide([]string{"GET"}, "/app/page", "/app/page")
+				if ok, why := s.allowed(st, d, nil); !ok || d.public {
 					b.Fatalf("allowed = false, %q; want true", why)
 				}
 			}

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -18,9 +18,15 @@ type Route struct {
 	Path    *regexp.Regexp // matched against the path only, never the query
 	Public  bool
 	Rules   Rules
+
+	// fold is Path's case-insensitive form, for case-folded readings of
+	// a path, when Path names upper-case letters; nil otherwise.
+	fold *regexp.Regexp
 }
 
-func (rt *Route) matches(method, p string) bool {
+// matches reports whether rt applies to method and the path reading p;
+// folded says p is a case-folded reading.
+func (rt *Route) matches(method, p string, folded bool) bool {
 	if len(rt.Methods) > 0 {
 		found := false
 		for _, m := range rt.Methods {
@@ -34,82 +40,107 @@ func (rt *Route) matches(method, p string) bool {
 			return false
 		}
 	}
+	if folded && rt.fold != nil {
+		return rt.fold.MatchString(p)
+	}
 	return rt.Path.MatchString(p)
 }
 
-// route returns the first route matching method and p, or nil.
-func (s *Server) route(method, p string) *Route {
+// route returns the first route matching method and the reading p, or nil.
+func (s *Server) route(method, p string, folded bool) *Route {
 	for i := range s.routeRules {
-		if s.routeRules[i].matches(method, p) {
+		if s.routeRules[i].matches(method, p, folded) {
 			return &s.routeRules[i]
 		}
 	}
 	return nil
 }
 
-// restricted is the decision for a request whose path is unknown (an
-// ingress sent no trusted X-Forwarded-Uri, or one that doesn't parse): not
-// public, and every restricting route's rules apply, so not knowing the
-// path never widens access.
-func (s *Server) restricted() decision {
-	var d decision
-	for i := range s.routeRules {
-		if !s.routeRules[i].Public {
-			d.routes = append(d.routes, &s.routeRules[i])
-		}
-	}
-	return d
-}
-
-// pathReadings are the ways an upstream may read a request path: as
-// decoded, as sent (it may keep "%2F"), and as servers that take ";" for
-// path parameters ("/public/..;/admin" is /admin to Tomcat) or "\" for "/"
-// (IIS) would. Rules must hold for every reading.
-func pathReadings(decoded, raw string) []string {
-	out := []string{cleanPath(decoded)}
-	add := func(p string) {
-		for _, q := range out {
-			if q == p {
-				return
-			}
-		}
-		out = append(out, p)
-	}
-	add(cleanPath(raw))
-	if strings.ContainsAny(decoded, ";\\") {
-		segs := strings.Split(strings.ReplaceAll(decoded, "\\", "/"), "/")
-		for i, seg := range segs {
-			segs[i], _, _ = strings.Cut(seg, ";")
-		}
-		add(cleanPath(strings.Join(segs, "/")))
-	}
-	return out
-}
-
 // decision is what the route rules say of a request.
 type decision struct {
 	public bool
-	routes []*Route // every matched route's rules apply
+	// The restricting routes that apply: first, and any others in more
+	// (read-only: it may be shared).
+	first *Route
+	more  []*Route
 }
 
-// decide applies the route rules to a request whose path reads as any of
-// paths (the decoded and the raw form, when they differ: an upstream may
-// resolve "%2F" or not). It is public only if every reading is public, and
-// the rules of every reading's route apply, so ambiguity never widens
-// access.
-func (s *Server) decide(method string, paths ...string) decision {
-	method = strings.ToUpper(method) // "post" is POST to most frameworks
-	d := decision{public: len(paths) > 0}
-	for _, p := range paths {
-		rt := s.route(method, p)
-		if rt == nil || !rt.Public {
-			d.public = false
+// restrict adds rt to the routes that apply.
+func (d *decision) restrict(rt *Route) {
+	switch {
+	case d.first == nil:
+		d.first = rt
+	case d.first != rt && !slices.Contains(d.more, rt):
+		d.more = append(d.more, rt)
+	}
+}
+
+// restricted is the decision for a request whose path is unknown (an
+// ingress sent no trusted original URI, or one that doesn't parse, or the
+// path reads in too many ways): not public, and every restricting route's
+// rules apply, so not knowing the path never widens access.
+func (s *Server) restricted() decision {
+	return decision{more: s.restricting}
+}
+
+// decide applies the route rules to a request with one of methods (each
+// upper-case) and a path, decoded and escaped (as sent). The path is
+// read every way a server may read it (isPlain, pathReadings), and
+// case-folded (foldReadings). Per reading the first matching route
+// decides, as ever; the request is public only if every reading is, and
+// the rules of every reading's restricting route apply, so however the
+// upstream reads the path, no rule for it is skipped.
+func (s *Server) decide(methods []string, decoded, escaped string) decision {
+	var one [1]string
+	var plain, folded []string
+	if decoded == escaped && isPlain(decoded) {
+		one[0] = decoded // its only reading, and its own folded form
+		plain = one[:]
+	} else {
+		var ok bool
+		if plain, ok = pathReadings(decoded, escaped); !ok {
+			return s.restricted()
 		}
-		if rt != nil && !rt.Public {
-			d.routes = append(d.routes, rt)
+		folded = foldReadings(plain)
+	}
+	d := decision{public: true}
+	for _, m := range methods {
+		for _, p := range plain {
+			s.judge(&d, m, p, false)
+		}
+		switch {
+		case folded != nil:
+			for _, p := range folded {
+				s.judge(&d, m, p, true)
+			}
+		case s.foldRoutes: // the readings are folded already, but some patterns aren't
+			for _, p := range plain {
+				s.judge(&d, m, p, true)
+			}
 		}
 	}
 	return d
+}
+
+// judge adds to d what the first route matching method and the reading p
+// says.
+func (s *Server) judge(d *decision, method, p string, folded bool) {
+	rt := s.route(method, p, folded)
+	if rt == nil || !rt.Public {
+		d.public = false
+	}
+	if rt != nil && !rt.Public {
+		d.restrict(rt)
+	}
+}
+
+// escapedPath is u's path as sent, without the work of EscapedPath when
+// it is plain.
+func escapedPath(u *url.URL) string {
+	if u.RawPath == "" && isPlain(u.Path) {
+		return u.Path
+	}
+	return u.EscapedPath()
 }
 
 // isPreflight reports a CORS preflight request.
@@ -146,15 +177,17 @@ func (s *Server) trustsForwarded(r *http.Request) bool {
 
 // original is the request an ingress asks us about on a forward-auth call.
 type original struct {
-	method string
-	paths  []string // the path's readings (pathReadings); nil: unknown
-	url    string   // absolute URL to come back to after sign-in; "" if unknown
+	method  string
+	known   bool   // the path is known: decoded and escaped hold it
+	decoded string // the path, percent-decoded
+	escaped string // the path as sent
+	url     string // absolute URL to come back to after sign-in; "" if unknown
 }
 
 // originalRequest reads the request an ingress is asking about from the
 // X-Forwarded-* headers (X-Original-URI and X-Original-Method as nginx
 // setups name them) when they are trusted. Untrusted, nothing of them is
-// believed: the path is "/" and no rule for a specific path can apply.
+// believed: the path is unknown.
 func (s *Server) originalRequest(r *http.Request) original {
 	o := original{method: http.MethodGet}
 	if !s.trustsForwarded(r) {
@@ -169,7 +202,7 @@ func (s *Server) originalRequest(r *http.Request) original {
 	if uri == "" || err != nil || u.Host != "" || !strings.HasPrefix(u.Path, "/") {
 		return o
 	}
-	o.paths = pathReadings(u.Path, u.EscapedPath())
+	o.known, o.decoded, o.escaped = true, u.Path, escapedPath(u)
 	proto := strings.ToLower(h.Get("X-Forwarded-Proto"))
 	host := h.Get("X-Forwarded-Host")
 	if (proto == "http" || proto == "https") && host != "" && !strings.ContainsAny(host, "/\\@ ") {
@@ -187,16 +220,6 @@ func firstHeader(h http.Header, names ...string) string {
 		}
 	}
 	return ""
-}
-
-// cleanPath resolves dot segments and doubled slashes the way the
-// upstream will, so /public/../admin is judged as /admin.
-func cleanPath(p string) string {
-	c := path.Clean(p)
-	if strings.HasSuffix(p, "/") && c != "/" {
-		c += "/"
-	}
-	return c
 }
 
 // queryRules reads per-route narrowing from /oauth2/auth's query string:
@@ -244,10 +267,10 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	var d decision
 	switch {
 	case len(s.routeRules) == 0: // no rules: nothing to decide
-	case o.paths == nil:
+	case !o.known:
 		d = s.restricted()
 	default:
-		d = s.decide(o.method, o.paths...)
+		d = s.decide([]string{o.method}, o.decoded, o.escaped)
 	}
 	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, o.method)) {
 		w.WriteHeader(okStatus)
@@ -280,7 +303,7 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		q := queryRules(r.URL.Query())
 		extra = &q
 	}
-	if ok, _ := s.allowed(st, d.routes, extra); !ok {
+	if ok, _ := s.allowed(st, d, extra); !ok {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}

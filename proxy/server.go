@@ -14,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -155,6 +156,11 @@ type Server struct {
 	handler    http.Handler
 	draining   atomic.Bool
 	ready      atomic.Bool
+
+	// restricting are the routes that aren't public, for a request whose
+	// path is unknown; foldRoutes says some route has a fold pattern.
+	restricting []*Route
+	foldRoutes  bool
 }
 
 // New returns a Server for opts.
@@ -207,8 +213,16 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("proxy: route %d has no path pattern", i)
 		}
 		rt.Rules = rt.Rules.normalized()
+		rt.fold = foldPattern(rt.Path)
+		s.foldRoutes = s.foldRoutes || rt.fold != nil
 		s.routeRules[i] = rt
 	}
+	for i := range s.routeRules {
+		if !s.routeRules[i].Public {
+			s.restricting = append(s.restricting, &s.routeRules[i])
+		}
+	}
+	s.restricting = slices.Clip(s.restricting) // shared: an append must copy
 	for _, name := range opts.AttributeNames {
 		s.attrKeys[name] = http.CanonicalHeaderKey("X-User-Attr-" + name)
 	}
@@ -498,12 +512,10 @@ func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request) {
 // allowed users go to the upstream; others are sent to sign in (browsers)
 // or refused with 401.
 func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
-	// ServeMux has already redirected paths with dot segments or doubled
-	// slashes to their clean form, so the path judged here is the one the
-	// upstream gets (save for encoded slashes, read both ways).
+	// The path is judged in every way the upstream may read it (decide).
 	var d decision
 	if len(s.routeRules) > 0 { // no rules: no need to read the path at all
-		d = s.decide(r.Method, pathReadings(r.URL.Path, r.URL.EscapedPath())...)
+		d = s.decide([]string{strings.ToUpper(r.Method)}, r.URL.Path, escapedPath(r.URL))
 	}
 	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, r.Method)) {
 		if s.upstream == nil {
@@ -522,7 +534,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 		s.unauthenticated(w, r)
 		return
 	}
-	if ok, why := s.allowed(st, d.routes, nil); !ok {
+	if ok, why := s.allowed(st, d, nil); !ok {
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
 		return
 	}

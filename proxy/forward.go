@@ -134,6 +134,73 @@ func (s *Server) judge(d *decision, method, p string, folded bool) {
 	}
 }
 
+// methods appends to dst the methods a request is judged under: its own,
+// upper-cased ("post" is POST to most frameworks), and the value of each
+// method-override header (X-HTTP-Method-Override, X-HTTP-Method,
+// X-Method-Override, in any spelling), which frameworks take for the
+// method. Overrides are read only when some route names methods.
+func (s *Server) methods(dst []string, own string, h http.Header) []string {
+	dst = append(dst, strings.ToUpper(own))
+	if !s.methodRoutes {
+		return dst
+	}
+	for name, values := range h {
+		if !isMethodOverride(name) {
+			continue
+		}
+		for _, v := range values {
+			if v = strings.ToUpper(strings.TrimSpace(v)); v != "" {
+				dst = appendNew(dst, v)
+			}
+			if strings.Contains(v, ",") { // a list: each entry, too
+				for m := range strings.SplitSeq(v, ",") {
+					if m = strings.TrimSpace(m); m != "" {
+						dst = appendNew(dst, m)
+					}
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// methodOverrides are the method-override headers, lower-case.
+var methodOverrides = [...]string{"x-http-method-override", "x-http-method", "x-method-override"}
+
+// isMethodOverride reports whether name is a method-override header in
+// any spelling a server may fold to it (X-Http-Method, x_http_method).
+func isMethodOverride(name string) bool {
+	if name == "" || name[0] != 'X' && name[0] != 'x' {
+		return false // most headers, settled at once
+	}
+	for _, m := range methodOverrides {
+		if len(name) == len(m) && sameHeaderName(name, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHeaderName reports whether name folds to lower (lower-case, "-" for
+// every byte that isn't a letter or digit), as foldHeaderName would,
+// without allocating.
+func sameHeaderName(name, lower string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		default:
+			c = '-'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // escapedPath is u's path as sent, without the work of EscapedPath when
 // it is plain.
 func escapedPath(u *url.URL) string {
@@ -270,7 +337,8 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	case !o.known:
 		d = s.restricted()
 	default:
-		d = s.decide([]string{o.method}, o.decoded, o.escaped)
+		var buf [4]string
+		d = s.decide(s.methods(buf[:0], o.method, r.Header), o.decoded, o.escaped)
 	}
 	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, o.method)) {
 		w.WriteHeader(okStatus)

@@ -157,3 +157,54 @@ func TestPathReadingsForwardAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestMethodOverride: a request that carries a method override is judged
+// under its own method and the overriding one, the stricter winning, in
+// proxy mode and forward-auth alike, whatever the header's spelling.
+func TestMethodOverride(t *testing.T) {
+	t.Parallel()
+	routes := []proxy.Route{
+		{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/docs/`), Public: true},
+		{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/forms/`), Rules: proxy.Rules{Emails: []string{"bob@example.com"}}},
+	}
+	overrides := []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "x-http-method-override", "X_HTTP_Method_Override"}
+	tests := []struct {
+		name, method, path, override string
+		alice                        bool
+		want                         int // proxy mode; forward-auth answers 401/403 alike
+	}{
+		{"public GET overridden to DELETE", "GET", "/docs/x", "DELETE", false, http.StatusUnauthorized},
+		{"public GET overridden to post", "GET", "/docs/x", "post", false, http.StatusUnauthorized},
+		{"GET overridden to a restricted POST", "GET", "/forms/a", "POST", true, http.StatusForbidden},
+		{"POST overridden to GET keeps the POST rule", "POST", "/forms/a", "GET", true, http.StatusForbidden},
+	}
+	for _, mode := range []string{"proxy", "forward-auth"} {
+		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+			o.Routes = routes
+			if mode == "forward-auth" {
+				o.Upstream = nil
+				o.TrustForwardedHeaders = true
+			}
+		}})
+		alice := h.browser()
+		alice.signIn("/oauth2/start?rd=/oauth2/userinfo")
+		for _, tt := range tests {
+			for _, name := range overrides {
+				hdr := http.Header{"Accept": {"application/json"}, name: {tt.override}}
+				method, target := tt.method, tt.path
+				if mode == "forward-auth" {
+					method, target = "GET", "/oauth2/forward-auth"
+					hdr["X-Forwarded-Method"] = []string{tt.method}
+					hdr["X-Forwarded-Uri"] = []string{tt.path}
+				}
+				var cookies map[string]*http.Cookie
+				if tt.alice {
+					cookies = alice.cookies
+				}
+				if got := raw(h, method, target, hdr, cookies).Code; got != tt.want {
+					t.Errorf("%s: %s, %s: %s = %d; want %d", mode, tt.name, name, tt.override, got, tt.want)
+				}
+			}
+		}
+	}
+}

@@ -161,6 +161,8 @@ type Server struct {
 	// path is unknown; foldRoutes says some route has a fold pattern.
 	restricting []*Route
 	foldRoutes  bool
+	// methodRoutes says some route names methods.
+	methodRoutes bool
 }
 
 // New returns a Server for opts.
@@ -215,6 +217,7 @@ func New(opts Options) (*Server, error) {
 		rt.Rules = rt.Rules.normalized()
 		rt.fold = foldPattern(rt.Path)
 		s.foldRoutes = s.foldRoutes || rt.fold != nil
+		s.methodRoutes = s.methodRoutes || len(rt.Methods) > 0
 		s.routeRules[i] = rt
 	}
 	for i := range s.routeRules {
@@ -515,7 +518,8 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 	// The path is judged in every way the upstream may read it (decide).
 	var d decision
 	if len(s.routeRules) > 0 { // no rules: no need to read the path at all
-		d = s.decide([]string{strings.ToUpper(r.Method)}, r.URL.Path, escapedPath(r.URL))
+		var buf [4]string
+		d = s.decide(s.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
 	}
 	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, r.Method)) {
 		if s.upstream == nil {

@@ -161,8 +161,10 @@ type Server struct {
 	// path is unknown; foldRoutes says some route has a fold pattern.
 	restricting []*Route
 	foldRoutes  bool
-	// methodRoutes says some route names methods.
+	// methodRoutes says some route names methods; anyMethod lists them
+	// and "" (any other), to judge a request whose method is unknown.
 	methodRoutes bool
+	anyMethod    []string
 }
 
 // New returns a Server for opts.
@@ -218,6 +220,9 @@ func New(opts Options) (*Server, error) {
 		rt.fold = foldPattern(rt.Path)
 		s.foldRoutes = s.foldRoutes || rt.fold != nil
 		s.methodRoutes = s.methodRoutes || len(rt.Methods) > 0
+		for _, m := range rt.Methods {
+			s.anyMethod = appendNew(s.anyMethod, m)
+		}
 		s.routeRules[i] = rt
 	}
 	for i := range s.routeRules {
@@ -226,6 +231,7 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.restricting = slices.Clip(s.restricting) // shared: an append must copy
+	s.anyMethod = append(s.anyMethod, "")
 	for _, name := range opts.AttributeNames {
 		s.attrKeys[name] = http.CanonicalHeaderKey("X-User-Attr-" + name)
 	}

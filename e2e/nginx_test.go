@@ -262,3 +262,40 @@ func TestNginxSignInKeepsFirstQueryParameter(t *testing.T) {
 		t.Errorf("after sign-in the app got %q; want /search?q=portcullis", got)
 	}
 }
+
+// TestNginxPreflight: behind examples/nginx (which checks with the
+// request's own method), SKIP_AUTH_PREFLIGHT lets a CORS preflight reach
+// the app without a session, and a GET that claims to be a preflight in
+// headers of its own does not pass.
+func TestNginxPreflight(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{proxy: func(o *proxy.Options) {
+		o.TrustForwardedHeaders = true
+		o.SkipAuthPreflight = true
+	}})
+	do := func(method string, hdr http.Header) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, s.nginx+"/api/things", nil)
+		req.Header = hdr
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		return resp.StatusCode
+	}
+	cors := http.Header{"Origin": {"https://other.example"}, "Access-Control-Request-Method": {"POST"}, "Accept": {"application/json"}}
+	if got := do("OPTIONS", cors); got != http.StatusOK {
+		t.Errorf("preflight through nginx = %d; want 200 from the app", got)
+	}
+	spoof := cors.Clone()
+	spoof.Set("X-Original-Method", "OPTIONS")
+	if got := do("GET", spoof); got != http.StatusUnauthorized {
+		t.Errorf("GET with X-Original-Method: OPTIONS through nginx = %d; want 401", got)
+	}
+	spoof = cors.Clone()
+	spoof.Set("X-HTTP-Method-Override", "DELETE")
+	if got := do("OPTIONS", spoof); got != http.StatusUnauthorized {
+		t.Errorf("preflight overridden to DELETE through nginx = %d; want 401", got)
+	}
+}

@@ -210,9 +210,28 @@ func escapedPath(u *url.URL) string {
 	return u.EscapedPath()
 }
 
-// isPreflight reports a CORS preflight request.
-func isPreflight(r *http.Request, method string) bool {
-	return method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+// preflight reports a CORS preflight that SKIP_AUTH_PREFLIGHT lets
+// through: the request's own method and the original's (the same in proxy
+// mode) are both OPTIONS, no method-override header names another, and it
+// carries Origin and Access-Control-Request-Method. An ingress that checks
+// with GET (Traefik, Caddy) can't vouch for a preflight: a client's
+// X-Forwarded-Method could say OPTIONS of anything.
+func (s *Server) preflight(r *http.Request, original string) bool {
+	if !s.opts.SkipAuthPreflight || r.Method != http.MethodOptions || original != http.MethodOptions ||
+		r.Header.Get("Origin") == "" || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	for name, values := range r.Header {
+		if !isMethodOverride(name) {
+			continue
+		}
+		for _, v := range values {
+			if !strings.EqualFold(strings.TrimSpace(v), http.MethodOptions) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // trustsForwarded reports whether r's X-Forwarded-* headers may be believed:
@@ -448,7 +467,7 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		var buf [4]string
 		d = s.decide(s.methods(buf[:0], o.method, r.Header), o.decoded, o.escaped)
 	}
-	if d.public || (s.opts.SkipAuthPreflight && o.known && isPreflight(r, o.method)) {
+	if d.public || o.known && s.preflight(r, o.method) {
 		w.WriteHeader(okStatus)
 		return
 	}

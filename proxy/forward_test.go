@@ -476,3 +476,72 @@ func TestOriginalRequestMalformed(t *testing.T) {
 		}
 	}
 }
+
+// TestPreflight: SKIP_AUTH_PREFLIGHT lets a CORS preflight through only
+// when the request's own method and the original's are both OPTIONS, no
+// method override says otherwise, and Origin and
+// Access-Control-Request-Method are present.
+func TestPreflight(t *testing.T) {
+	t.Parallel()
+	routes := []proxy.Route{{Path: regexp.MustCompile(`^/finance(/|$)`), Rules: proxy.Rules{Groups: []string{"finance"}}}}
+	cors := http.Header{"Origin": {"https://app.example.com"}, "Access-Control-Request-Method": {"POST"}, "Accept": {"application/json"}}
+	with := func(h http.Header, kv ...string) http.Header {
+		h = h.Clone()
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	fwd := func(method string) http.Header {
+		return with(cors, "X-Forwarded-Uri", "/finance/report", "X-Forwarded-Method", method)
+	}
+	t.Run("forward-auth", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+			o.Upstream = nil
+			o.TrustForwardedHeaders = true
+			o.SkipAuthPreflight = true
+			o.Routes = routes
+		}})
+		for _, tt := range []struct {
+			name, own string
+			hdr       http.Header
+			want      int
+		}{
+			{"Envoy: the check is the preflight", "OPTIONS", fwd("OPTIONS"), 200},
+			{"the check is a GET (Traefik, Caddy, nginx)", "GET", fwd("OPTIONS"), 401},
+			{"a GET checked with OPTIONS", "OPTIONS", fwd("GET"), 401},
+			{"no Origin", "OPTIONS", with(fwd("OPTIONS"), "Origin", ""), 401},
+			{"no Access-Control-Request-Method", "OPTIONS", with(fwd("OPTIONS"), "Access-Control-Request-Method", ""), 401},
+			{"overridden to DELETE", "OPTIONS", with(fwd("OPTIONS"), "X-HTTP-Method-Override", "DELETE"), 401},
+			{"no original method", "OPTIONS", with(cors, "X-Forwarded-Uri", "/finance/report"), 401},
+			{"unknown original", "OPTIONS", with(fwd("OPTIONS"), "X-Original-Uri", "/other"), 401},
+		} {
+			if got := raw(h, tt.own, "/oauth2/forward-auth", tt.hdr, nil).Code; got != tt.want {
+				t.Errorf("%s: %s /oauth2/forward-auth = %d; want %d", tt.name, tt.own, got, tt.want)
+			}
+		}
+	})
+	t.Run("proxy", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+			o.SkipAuthPreflight = true
+			o.Routes = routes
+		}})
+		for _, tt := range []struct {
+			name, method string
+			hdr          http.Header
+			want         int
+		}{
+			{"preflight", "OPTIONS", cors, 200},
+			{"overridden to DELETE", "OPTIONS", with(cors, "X-HTTP-Method-Override", "DELETE"), 401},
+			{"overridden to DELETE, CGI spelling", "OPTIONS", with(cors, "X_HTTP_Method", "DELETE"), 401},
+			{"overridden to OPTIONS", "OPTIONS", with(cors, "X-Method-Override", "OPTIONS"), 200},
+			{"lower-case method", "options", cors, 401},
+		} {
+			if got := raw(h, tt.method, "/finance/report", tt.hdr, nil).Code; got != tt.want {
+				t.Errorf("%s: %s /finance/report = %d; want %d", tt.name, tt.method, got, tt.want)
+			}
+		}
+	})
+}

@@ -61,3 +61,27 @@ func TestStartTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestStartWithModules loads the set-misc module (and NDK, which it needs)
+// and uses its set_escape_uri, as the ingress-nginx test does.
+func TestStartWithModules(t *testing.T) {
+	t.Parallel()
+	mods := nginxtest.Modules(t, "apt-get install libnginx-mod-http-set-misc", "ndk_http_module.so", "ngx_http_set_misc_module.so")
+	addr := nginxtest.Start(t, `
+server {
+    listen {{.Listen}};
+    location / {
+        set_escape_uri $escaped $request_uri;
+        return 200 $escaped;
+    }
+}`, nginxtest.Vars{Modules: mods})
+	resp, err := http.Get("http://" + addr + "/a b?x=1&y=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := "%2Fa%2520b%3Fx%3D1%26y%3D2"; string(body) != want {
+		t.Errorf("set_escape_uri of /a%%20b?x=1&y=2 = %q; want %q", body, want)
+	}
+}

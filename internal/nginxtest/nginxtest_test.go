@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -83,5 +84,23 @@ server {
 	resp.Body.Close()
 	if want := "%2Fa%2520b%3Fx%3D1%26y%3D2"; string(body) != want {
 		t.Errorf("set_escape_uri of /a%%20b?x=1&y=2 = %q; want %q", body, want)
+	}
+}
+
+// TestModulesMissing: a module that isn't installed skips the test that
+// needs it, saying why (under CI=true it fails it instead, like a missing
+// nginx, so this test only looks outside CI).
+func TestModulesMissing(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("CI") == "true" {
+		t.Skip("under CI=true a missing module fails the test that needs it; nothing to look at here")
+	}
+	var skipped bool
+	t.Run("needs a module", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		nginxtest.Modules(t, "it does not exist", "ngx_no_such_module.so")
+	})
+	if !skipped {
+		t.Errorf("Modules with a module that isn't installed did not skip the test")
 	}
 }

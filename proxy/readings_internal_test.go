@@ -264,6 +264,17 @@ func FuzzDecide(f *testing.F) {
 			return // an undecodable path is unknown to forward-auth, never served in proxy mode
 		}
 		d := s.decide([]string{method}, decoded, escaped)
+		// The plain regex match of the plain path (decoded, dots
+		// resolved): its restricting route applies, whatever else.
+		plain, _ := resolveDots(decoded)
+		for i := range s.routeRules {
+			if rt := &s.routeRules[i]; rt.matches(method, plain, false) {
+				if !rt.Public && !slices.Contains(routesOf(d), rt) && !slices.Equal(routesOf(d), s.restricting) {
+					t.Fatalf("%s %q: the plain path %q gets route %s, which does not apply", method, escaped, plain, rt.Path)
+				}
+				break
+			}
+		}
 		checkDecision(t, s, method, decoded, escaped, d)
 	})
 }

@@ -25,7 +25,8 @@ const (
 	maxReadings = 32
 	// maxReadingLen bounds the length of a path whose readings are
 	// listed: a longer one that isn't plain is judged as unknown too, so
-	// listing readings never costs more than a few hundred kilobytes.
+	// listing readings never costs a request more than about a megabyte
+	// (maxReadings × the steps × maxReadingLen).
 	maxReadingLen = 4096
 )
 
@@ -66,7 +67,8 @@ func isPlain(p string) bool {
 //   - "\" taken for "/";
 //   - ";parameters" removed from each segment;
 //   - each segment's trailing dots and whitespace removed;
-//   - cut at a "?", "#" or NUL (which only a decoding can put there).
+//   - cut at a "?", "#" or NUL in it (decoded ones, or the raw "#" that
+//     Go's server keeps in a path and nginx and most apps stop at).
 //
 // The readings are not case-folded (see foldReadings). ok is false when
 // the path is too long or has more than maxReadings readings: it is then

@@ -410,6 +410,46 @@ func BenchmarkAuthorization(b *testing.B) {
 	}
 }
 
+// BenchmarkDecide is the route decision of every request when route
+// rules exist (benchRoutes): the methods to judge, the readings of the
+// path and the first matching route of each. A plain path, the usual
+// case, is judged as it is; one with upper-case letters adds its
+// lower-cased reading; a path written with tricks lists every reading.
+func BenchmarkDecide(b *testing.B) {
+	s, r := benchInternalServer(b, benchRoutes)
+	for _, c := range []struct{ name, escaped string }{
+		{"plain", "/app/page"},
+		{"upper-case", "/app/Page"},
+		{"escaped", "/app/My%20Page"},
+		{"tricks", "/public/..;/ADMIN%2e"},
+	} {
+		decoded, _ := url.PathUnescape(c.escaped)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var buf [4]string
+				s.decide(s.methods(buf[:0], r.Method, r.Header), decoded, c.escaped)
+			}
+		})
+	}
+}
+
+// BenchmarkOriginalRequest is forward-auth's reading of the original
+// request from nginx's trusted headers, as examples/nginx sends them.
+func BenchmarkOriginalRequest(b *testing.B) {
+	s, r := benchInternalServer(b, func(o *Options) { o.TrustForwardedHeaders = true })
+	r.Header.Set("X-Forwarded-Proto", "https")
+	r.Header.Set("X-Forwarded-Host", "app.example.com")
+	r.Header.Set("X-Forwarded-Uri", "/app/page?id=42")
+	r.Header.Set("X-Forwarded-Method", "GET")
+	b.ReportAllocs()
+	for b.Loop() {
+		if o := s.originalRequest(r); !o.known {
+			b.Fatal("original request unknown")
+		}
+	}
+}
+
 // BenchmarkSafeRedirect is the rd check, run at sign-in start, callback and
 // sign-out (not on the proxied hot path).
 func BenchmarkSafeRedirect(b *testing.B) {

@@ -91,11 +91,15 @@ func (s *Server) restricted() decision {
 // the rules of every reading's restricting route apply, so however the
 // upstream reads the path, no rule for it is skipped.
 func (s *Server) decide(methods []string, decoded, escaped string) decision {
-	var one [1]string
+	var one, oneFolded [1]string
 	var plain, folded []string
-	if decoded == escaped && isPlain(decoded) {
-		one[0] = decoded // its only reading, and its own folded form
+	if ok, upper := plainBut(decoded); ok && decoded == escaped {
+		one[0] = decoded // its only reading
 		plain = one[:]
+		if upper { // and its lower-cased form (else it is its own)
+			oneFolded[0] = strings.ToLower(decoded)
+			folded = oneFolded[:]
+		}
 	} else {
 		var ok bool
 		if plain, ok = pathReadings(decoded, escaped); !ok {

@@ -36,26 +36,36 @@ const (
 // segment that ends in "." (which covers "." and ".." too). Most paths
 // are plain; their only reading is themselves, found without allocating.
 func isPlain(p string) bool {
+	plain, upper := plainBut(p)
+	return plain && !upper
+}
+
+// plainBut reports whether p is plain but for ASCII upper-case letters
+// (upper says it has some): its readings are then itself and its
+// lower-cased form.
+func plainBut(p string) (plain, upper bool) {
 	if p == "" || p[0] != '/' {
-		return false
+		return false, false
 	}
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; {
-		case c <= ' ' || c >= 0x7f || c >= 'A' && c <= 'Z':
-			return false
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		case c <= ' ' || c >= 0x7f:
+			return false, false
 		case c == '%' || c == '\\' || c == ';' || c == '?' || c == '#':
-			return false
+			return false, false
 		case c == '/':
 			if i+1 < len(p) && p[i+1] == '/' {
-				return false
+				return false, false
 			}
 		case c == '.':
 			if i+1 == len(p) || p[i+1] == '/' {
-				return false
+				return false, false
 			}
 		}
 	}
-	return true
+	return true, upper
 }
 
 // pathReadings lists the readings of a path that is not plain: decoded
@@ -112,8 +122,11 @@ func resolveDots(p string) (string, bool) {
 	if p == "" || p[0] != '/' {
 		return p, false
 	}
-	c := path.Clean(p)
+	c := path.Clean(p) // p itself when it is clean: no allocation
 	if strings.HasSuffix(p, "/") && c != "/" {
+		if len(p) == len(c)+1 && p[:len(c)] == c {
+			return p, false // clean but for the trailing slash it keeps
+		}
 		c += "/"
 	}
 	return c, c != p
@@ -185,6 +198,9 @@ func dropParams(p string) (string, bool) {
 // reading that climbs: of the ways to read it, that is the one that
 // reaches furthest.
 func trimSegments(p string) (string, bool) {
+	if !endsInJunk(p) {
+		return p, false
+	}
 	changed := false
 	out := mapSegments(p, func(seg string) string {
 		t := strings.TrimRightFunc(seg, isTrailingJunk)
@@ -208,6 +224,22 @@ func trimSegments(p string) (string, bool) {
 		return p, false
 	}
 	return out, true
+}
+
+// endsInJunk reports whether some segment of p ends in a dot or
+// whitespace (trimSegments has work to do).
+func endsInJunk(p string) bool {
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		if r, _ := utf8.DecodeLastRuneInString(p[start:i]); i > start && isTrailingJunk(r) {
+			return true
+		}
+		start = i + 1
+	}
+	return false
 }
 
 // isTrailingJunk reports a character Windows ignores at the end of a

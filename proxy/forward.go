@@ -471,7 +471,7 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		var buf [4]string
 		d = s.decide(s.methods(buf[:0], o.method, r.Header), o.decoded, o.escaped)
 	}
-	if d.public || o.known && s.preflight(r, o.method) {
+	if d.public || s.opts.SkipAuthPreflight && o.known && s.preflight(r, o.method) {
 		w.WriteHeader(okStatus)
 		return
 	}

@@ -527,7 +527,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 		var buf [4]string
 		d = s.decide(s.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
 	}
-	if d.public || s.preflight(r, r.Method) {
+	if d.public || s.opts.SkipAuthPreflight && s.preflight(r, r.Method) {
 		if s.upstream == nil {
 			s.notFound(w, r)
 			return

@@ -64,6 +64,22 @@ func ingressAnnotations(t *testing.T) map[string]string {
 	return out
 }
 
+// ingressProxyHeaders are what ingress-nginx sets on every proxied
+// request (with use-forwarded-headers: false).
+const ingressProxyHeaders = `        proxy_set_header Host $best_http_host;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $connection_upgrade;
+        proxy_set_header X-Request-ID $request_id;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header X-Forwarded-Host $best_http_host;
+        proxy_set_header X-Forwarded-Port $server_port;
+        proxy_set_header X-Forwarded-Proto $pass_access_scheme;
+        proxy_set_header X-Forwarded-Scheme $pass_access_scheme;
+        proxy_set_header X-Scheme $pass_access_scheme;
+        proxy_set_header Proxy "";
+        proxy_http_version 1.1;`
+
 // ingressNginxConf renders the example's Ingress the way ingress-nginx's
 // nginx.tmpl renders an auth-url (our own rendering of it, without the Lua
 // balancer, whose only work here would be to pick the one upstream): the
@@ -110,17 +126,7 @@ server {
 
     # The Ingress for /oauth2: Portcullis's own pages, no authentication.
     location /oauth2 {
-        proxy_set_header Host $best_http_host;
-        proxy_set_header X-Request-ID $request_id;
-        proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Forwarded-For $remote_addr;
-        proxy_set_header X-Forwarded-Host $best_http_host;
-        proxy_set_header X-Forwarded-Port $server_port;
-        proxy_set_header X-Forwarded-Proto $pass_access_scheme;
-        proxy_set_header X-Forwarded-Scheme $pass_access_scheme;
-        proxy_set_header X-Scheme $pass_access_scheme;
-        proxy_set_header Proxy "";
-        proxy_http_version 1.1;
+` + ingressProxyHeaders + `
         proxy_pass http://{{.Portcullis}};
     }
 
@@ -166,20 +172,8 @@ server {
         set_escape_uri $escaped_request_uri $request_uri;
         error_page 401 = @auth_signin;
 
-        proxy_set_header Host $best_http_host;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection $connection_upgrade;
-        proxy_set_header X-Request-ID $request_id;
-        proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Forwarded-For $remote_addr;
-        proxy_set_header X-Forwarded-Host $best_http_host;
-        proxy_set_header X-Forwarded-Port $server_port;
-        proxy_set_header X-Forwarded-Proto $pass_access_scheme;
-        proxy_set_header X-Forwarded-Scheme $pass_access_scheme;
-        proxy_set_header X-Scheme $pass_access_scheme;
         proxy_set_header X-Original-Forwarded-For $http_x_forwarded_for;
-        proxy_set_header Proxy "";
-        proxy_http_version 1.1;
+` + ingressProxyHeaders + `
         proxy_pass http://{{.Upstream}};
     }
 }

@@ -249,6 +249,21 @@ func TestProxyRoutesAndPreflight(t *testing.T) {
 	}
 }
 
+// forwardAuthHarness is Portcullis in forward-auth mode (no upstream)
+// that trusts the forwarded headers and has routes, and alice's browser,
+// signed in.
+func forwardAuthHarness(t *testing.T, routes []proxy.Route) (*harness, *browser) {
+	t.Helper()
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+		o.Upstream = nil
+		o.TrustForwardedHeaders = true
+		o.Routes = routes
+	}})
+	alice := h.browser()
+	alice.signIn("/oauth2/start?rd=/oauth2/userinfo")
+	return h, alice
+}
+
 // An ingress is the set of headers an ingress sets on its check for the
 // original request (method, request URI on https://app.example.com):
 // these replace whatever the client sent under the same names; every other
@@ -306,17 +321,11 @@ func spoofValue(name, uri string) string {
 // rd=/ rather than to a page the client named.
 func TestOriginalRequest(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-		o.Upstream = nil
-		o.TrustForwardedHeaders = true
-		o.Routes = []proxy.Route{
-			{Path: regexp.MustCompile(`^/public/`), Public: true},
-			{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/docs/`), Public: true},
-			{Path: regexp.MustCompile(`^/finance(/|$)`), Rules: proxy.Rules{Groups: []string{"finance"}}},
-		}
-	}})
-	alice := h.browser()
-	alice.signIn("/oauth2/start?rd=/oauth2/userinfo")
+	h, alice := forwardAuthHarness(t, []proxy.Route{
+		{Path: regexp.MustCompile(`^/public/`), Public: true},
+		{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/docs/`), Public: true},
+		{Path: regexp.MustCompile(`^/finance(/|$)`), Rules: proxy.Rules{Groups: []string{"finance"}}},
+	})
 
 	type check struct {
 		in          ingress
@@ -411,16 +420,7 @@ func TestOriginalRequest(t *testing.T) {
 // browser is not sent back to it after sign-in.
 func TestOriginalRequestMalformed(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-		o.Upstream = nil
-		o.TrustForwardedHeaders = true
-		o.Routes = []proxy.Route{
-			{Path: regexp.MustCompile(`^/public/`), Public: true},
-			{Path: regexp.MustCompile(`^/finance(/|$)`), Rules: proxy.Rules{Groups: []string{"finance"}}},
-		}
-	}})
-	alice := h.browser()
-	alice.signIn("/oauth2/start?rd=/oauth2/userinfo")
+	h, alice := forwardAuthHarness(t, readingRoutes)
 	fwd := func(uri string) http.Header {
 		return http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example.com"}, "X-Forwarded-Uri": {uri}, "X-Forwarded-Method": {"GET"}}
 	}

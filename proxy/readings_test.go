@@ -127,13 +127,7 @@ func TestPathReadingsProxy(t *testing.T) {
 // $request_uri).
 func TestPathReadingsForwardAuth(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-		o.Upstream = nil
-		o.TrustForwardedHeaders = true
-		o.Routes = readingRoutes
-	}})
-	alice := h.browser()
-	alice.signIn("/oauth2/start?rd=/oauth2/userinfo")
+	h, alice := forwardAuthHarness(t, readingRoutes)
 	ask := func(endpoint, uri string, cookies map[string]*http.Cookie) int {
 		hdr := http.Header{"Accept": {"application/json"}, "X-Forwarded-Uri": {uri}, "X-Forwarded-Method": {"GET"}}
 		return raw(h, "GET", endpoint, hdr, cookies).Code

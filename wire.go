@@ -235,17 +235,12 @@ func upstreamTLS(cfg *config.Config, log *slog.Logger) (*tls.Config, error) {
 	return tc, nil
 }
 
-// routes are SKIP_AUTH_ROUTES (public) followed by the ROUTE_<N> rules, in
+// routes are the ROUTE_<N> rules followed by SKIP_AUTH_ROUTES (public), in
 // order: the first that matches a request decides.
 func routes(cfg *config.Config) []proxy.Route {
-	var out []proxy.Route
-	for _, r := range cfg.SkipAuthRoutes {
-		rt := proxy.Route{Path: r.Path, Public: true}
-		if r.Method != "" {
-			rt.Methods = []string{r.Method}
-		}
-		out = append(out, rt)
-	}
+	out := make([]proxy.Route, 0, len(cfg.Routes)+len(cfg.SkipAuthRoutes))
+	// ROUTE_<N> first: an explicit rule for /api/admin/ is not undone by a
+	// SKIP_AUTH_ROUTES entry for /api/.
 	for _, r := range cfg.Routes {
 		out = append(out, proxy.Route{
 			Methods: r.Methods,
@@ -253,6 +248,13 @@ func routes(cfg *config.Config) []proxy.Route {
 			Public:  r.Public,
 			Rules:   proxy.Rules{Emails: r.Emails, Domains: r.Domains, Groups: r.Groups, Claims: r.Claims},
 		})
+	}
+	for _, r := range cfg.SkipAuthRoutes {
+		rt := proxy.Route{Path: r.Path, Public: true}
+		if r.Method != "" {
+			rt.Methods = []string{r.Method}
+		}
+		out = append(out, rt)
 	}
 	return out
 }

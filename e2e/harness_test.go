@@ -78,6 +78,10 @@ type stackOptions struct {
 	idp   func(*idp.Options)
 	proxy func(*proxy.Options)
 	app   http.Handler // default: echoApp
+	// nginx is the nginxtest template nginx runs (default: the example,
+	// exampleConf), with modules loaded first.
+	nginx   string
+	modules []string
 }
 
 func newStack(t *testing.T, so stackOptions) *stack {
@@ -112,9 +116,14 @@ func newStack(t *testing.T, so stackOptions) *stack {
 	// opened first and served once nginx runs.
 	s.portcullis = httptest.NewUnstartedServer(nil)
 	t.Cleanup(s.portcullis.Close)
-	addr := nginxtest.Start(t, exampleConf(t), nginxtest.Vars{
+	conf := so.nginx
+	if conf == "" {
+		conf = exampleConf(t)
+	}
+	addr := nginxtest.Start(t, conf, nginxtest.Vars{
 		Portcullis: s.portcullis.Listener.Addr().String(),
 		Upstream:   s.app.Listener.Addr().String(),
+		Modules:    so.modules,
 	})
 	s.nginx = "http://" + addr
 

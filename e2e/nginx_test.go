@@ -1,8 +1,14 @@
 package e2e_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +266,148 @@ func TestNginxSignInKeepsFirstQueryParameter(t *testing.T) {
 	u, _ := url.Parse(got)
 	if u.Path != "/search" || u.Query().Get("q") != "portcullis" {
 		t.Errorf("after sign-in the app got %q; want /search?q=portcullis", got)
+	}
+}
+
+// TestNginxPreflight: behind examples/nginx (which checks with the
+// request's own method), SKIP_AUTH_PREFLIGHT lets a CORS preflight reach
+// the app without a session, and a GET that claims to be a preflight in
+// headers of its own does not pass.
+func TestNginxPreflight(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{proxy: func(o *proxy.Options) {
+		o.TrustForwardedHeaders = true
+		o.SkipAuthPreflight = true
+	}})
+	do := func(method string, hdr http.Header) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, s.nginx+"/api/things", nil)
+		req.Header = hdr
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		return resp.StatusCode
+	}
+	cors := http.Header{"Origin": {"https://other.example"}, "Access-Control-Request-Method": {"POST"}, "Accept": {"application/json"}}
+	if got := do("OPTIONS", cors); got != http.StatusOK {
+		t.Errorf("preflight through nginx = %d; want 200 from the app", got)
+	}
+	spoof := cors.Clone()
+	spoof.Set("X-Original-Method", "OPTIONS")
+	if got := do("GET", spoof); got != http.StatusUnauthorized {
+		t.Errorf("GET with X-Original-Method: OPTIONS through nginx = %d; want 401", got)
+	}
+	spoof = cors.Clone()
+	spoof.Set("X-HTTP-Method-Override", "DELETE")
+	if got := do("OPTIONS", spoof); got != http.StatusUnauthorized {
+		t.Errorf("preflight overridden to DELETE through nginx = %d; want 401", got)
+	}
+}
+
+// rawGet sends "GET target HTTP/1.1" to addr as written, byte for byte (a
+// raw "#" included, which no Go client sends), with hdr, and returns the
+// answer and whether it came from the app (its JSON echo) rather than
+// nginx or Portcullis.
+func rawGet(t *testing.T, addr, target string, hdr http.Header) (status int, fromApp bool) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	var req strings.Builder
+	fmt.Fprintf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", target, addr)
+	for k, vs := range hdr {
+		for _, v := range vs {
+			fmt.Fprintf(&req, "%s: %s\r\n", k, v)
+		}
+	}
+	req.WriteString("\r\n")
+	if _, err := io.WriteString(c, req.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("GET %q: %v", target, err)
+	}
+	body := readBody(t, resp)
+	return resp.StatusCode, strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && strings.Contains(body, `"URI"`)
+}
+
+// TestNginxRouteRules runs route rules behind examples/nginx/nginx.conf
+// as shipped: paths that an app reads as /finance (a raw "#", case,
+// trailing dots and spaces, double encoding, path parameters) get the
+// rules of /finance, and a client's own X-Original-URI, X-Original-URL
+// or X-Original-Method next to nginx's X-Forwarded-Uri and -Method never
+// make a request public.
+func TestNginxRouteRules(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{proxy: func(o *proxy.Options) {
+		o.TrustForwardedHeaders = true
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		o.Routes = []proxy.Route{
+			{Path: regexp.MustCompile(`^/public/`), Public: true},
+			{Path: regexp.MustCompile(`^/finance(/|$)`), Rules: proxy.Rules{Groups: []string{"finance"}}},
+		}
+	}})
+	addr := strings.TrimPrefix(s.nginx, "http://")
+	b := newBrowser(t)
+	if resp := b.get(s.nginx+"/", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in through nginx = %d after %v", resp.StatusCode, b.hops)
+	} else {
+		readBody(t, resp)
+	}
+	alice := http.Header{"Cookie": {"_portcullis=" + b.cookie(s.nginx, "_portcullis")}, "Accept": {"application/json"}}
+	anonymous := http.Header{"Accept": {"application/json"}}
+	with := func(h http.Header, k, v string) http.Header {
+		h = h.Clone()
+		h.Set(k, v)
+		return h
+	}
+
+	// alice is signed in but not in finance: however the path is written,
+	// nginx answers her 403 and the app never sees the request.
+	for _, target := range []string{
+		"/finance", "/finance/report",
+		"/finance#x", "/finance#/../public/x", "/finance/#/../../public/x",
+		"/FINANCE", "/Finance/report", "/fINANCE/",
+		"/finance.", "/finance%2e", "/finance%20", "/finance%09", "/finance.%20",
+		"/%2566inance", "/%2546INANCE/report", "/finance;jsessionid=1", "/public/..;/finance",
+		"/public/%2e%2e/finance", "/public/..%2ffinance",
+	} {
+		if status, fromApp := rawGet(t, addr, target, alice); status != http.StatusForbidden || fromApp {
+			t.Errorf("alice (not in finance) GET %s = %d (from the app: %v); want nginx's 403", target, status, fromApp)
+		}
+	}
+	// Public paths stay public; other ways of writing them are not.
+	if status, fromApp := rawGet(t, addr, "/public/x", anonymous); status != http.StatusOK || !fromApp {
+		t.Errorf("anonymous GET /public/x = %d (from the app: %v); want the app's 200", status, fromApp)
+	}
+	for _, target := range []string{"/public/x#y", "/PUBLIC/x", "/public/x#/../../finance", "/public/..;/x", "/public/..%2fx"} {
+		if status, fromApp := rawGet(t, addr, target, anonymous); status != http.StatusUnauthorized || fromApp {
+			t.Errorf("anonymous GET %s = %d (from the app: %v); want 401", target, status, fromApp)
+		}
+	}
+	// nginx sets X-Forwarded-Uri and -Method and passes the client's other
+	// headers: a client's own copy under another name makes the request
+	// unknown, never public, and every restricting rule applies.
+	for _, spoof := range []struct{ name, value string }{
+		{"X-Original-Uri", "/public/x"},
+		{"X-Original-Url", "http://" + addr + "/public/x"},
+		{"X-Forwarded-Uri", "/public/x"}, // nginx overwrites it
+		{"X-Original-Method", "OPTIONS"},
+	} {
+		if status, fromApp := rawGet(t, addr, "/finance/report", with(anonymous, spoof.name, spoof.value)); status != http.StatusUnauthorized || fromApp {
+			t.Errorf("anonymous GET /finance/report with %s: %s = %d (from the app: %v); want 401", spoof.name, spoof.value, status, fromApp)
+		}
+		if status, fromApp := rawGet(t, addr, "/finance/report", with(alice, spoof.name, spoof.value)); status != http.StatusForbidden || fromApp {
+			t.Errorf("alice GET /finance/report with %s: %s = %d (from the app: %v); want 403", spoof.name, spoof.value, status, fromApp)
+		}
+	}
+	if status, fromApp := rawGet(t, addr, "/public/x", with(alice, "X-Original-Uri", "/finance/report")); status != http.StatusForbidden || fromApp {
+		t.Errorf("alice GET /public/x with X-Original-Uri: /finance/report = %d (from the app: %v); want 403 (unknown: every restricting rule)", status, fromApp)
 	}
 }

@@ -63,13 +63,18 @@ func (r Rules) empty() bool {
 	return len(r.Emails)+len(r.Domains)+len(r.Groups)+len(r.Claims) == 0
 }
 
-// allowed applies the global rules, then each matched route's, then extra
-// (which may be nil or empty).
-func (s *Server) allowed(st *session.State, routes []*Route, extra *Rules) (bool, string) {
+// allowed applies the global rules, then each of the routes that d says
+// apply, then extra (which may be nil or empty).
+func (s *Server) allowed(st *session.State, d decision, extra *Rules) (bool, string) {
 	if ok, why := s.rules.Allow(st); !ok {
 		return false, why
 	}
-	for _, rt := range routes {
+	if d.first != nil {
+		if ok, why := d.first.Rules.Allow(st); !d.first.Rules.empty() && !ok {
+			return false, why
+		}
+	}
+	for _, rt := range d.more {
 		if ok, why := rt.Rules.Allow(st); !rt.Rules.empty() && !ok {
 			return false, why
 		}

@@ -208,6 +208,14 @@ func BenchmarkHotPath(b *testing.B) {
 		benchServe(b, s, r, http.StatusOK)
 	})
 
+	b.Run("portcullis+routes", func(b *testing.B) {
+		// A few route rules, as an operator writes them: the request
+		// matches a restricting one (the user passes it), so every
+		// request reads its path and matches it against the rules.
+		s, r := benchInternalServer(b, benchRoutes)
+		benchServe(b, s, r, http.StatusOK)
+	})
+
 	target := s.opts.Upstream
 	bare := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -258,6 +266,38 @@ func BenchmarkAuthPath(b *testing.B) {
 	r.URL.Path, r.URL.RawQuery = "/oauth2/auth", "" // as nginx's auth_request calls it
 	r.RequestURI = "/oauth2/auth"
 	benchServe(b, s, r, http.StatusAccepted)
+}
+
+// BenchmarkAuthPathRoutes is nginx's auth_request subrequest as
+// examples/nginx sends it (trusted X-Forwarded-Uri and -Method) to a
+// Portcullis with the route rules of benchRoutes: the original request is
+// read from the headers and its path matched against the rules.
+func BenchmarkAuthPathRoutes(b *testing.B) {
+	s, r := benchInternalServer(b, func(o *Options) {
+		benchRoutes(o)
+		o.Upstream = nil
+		o.TrustForwardedHeaders = true
+	})
+	r.URL.Path, r.URL.RawQuery = "/oauth2/auth", ""
+	r.RequestURI = "/oauth2/auth"
+	r.Header.Set("X-Forwarded-Proto", "https")
+	r.Header.Set("X-Forwarded-Host", "app.example.com")
+	r.Header.Set("X-Forwarded-Uri", "/app/page?id=42")
+	r.Header.Set("X-Forwarded-Method", "GET")
+	benchServe(b, s, r, http.StatusAccepted)
+}
+
+// benchRoutes sets route rules as an operator would write them
+// (PORTCULLIS_ROUTE_1…4 and one SKIP_AUTH_ROUTES entry, after them); the
+// benchmark request, GET /app/page, matches the fourth, which alice passes.
+func benchRoutes(o *Options) {
+	o.Routes = []Route{
+		{Methods: []string{"GET", "HEAD"}, Path: regexp.MustCompile(`^/static/`), Public: true},
+		{Path: regexp.MustCompile(`^/admin(/|$)`), Rules: Rules{Groups: []string{"admins"}}},
+		{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/payments/`), Rules: Rules{Emails: []string{"cfo@example.com"}}},
+		{Path: regexp.MustCompile(`^/app/`), Rules: Rules{Groups: []string{"staff"}}},
+		{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/healthz$`), Public: true},
+	}
 }
 
 // BenchmarkRequestID is the X-Request-Id made for a request without one.
@@ -371,12 +411,52 @@ func BenchmarkAuthorization(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				d := s.decide("GET", "/app/page")
-				if ok, why := s.allowed(st, d.routes, nil); !ok || d.public {
+				d := s.decide([]string{"GET"}, "/app/page", "/app/page")
+				if ok, why := s.allowed(st, d, nil); !ok || d.public {
 					b.Fatalf("allowed = false, %q; want true", why)
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkDecide is the route decision of every request when route
+// rules exist (benchRoutes): the methods to judge, the readings of the
+// path and the first matching route of each. A plain path, the usual
+// case, is judged as it is; one with upper-case letters adds its
+// lower-cased reading; a path written with tricks lists every reading.
+func BenchmarkDecide(b *testing.B) {
+	s, r := benchInternalServer(b, benchRoutes)
+	for _, c := range []struct{ name, escaped string }{
+		{"plain", "/app/page"},
+		{"upper-case", "/app/Page"},
+		{"escaped", "/app/My%20Page"},
+		{"tricks", "/public/..;/ADMIN%2e"},
+	} {
+		decoded, _ := url.PathUnescape(c.escaped)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var buf [4]string
+				s.decide(s.methods(buf[:0], r.Method, r.Header), decoded, c.escaped)
+			}
+		})
+	}
+}
+
+// BenchmarkOriginalRequest is forward-auth's reading of the original
+// request from nginx's trusted headers, as examples/nginx sends them.
+func BenchmarkOriginalRequest(b *testing.B) {
+	s, r := benchInternalServer(b, func(o *Options) { o.TrustForwardedHeaders = true })
+	r.Header.Set("X-Forwarded-Proto", "https")
+	r.Header.Set("X-Forwarded-Host", "app.example.com")
+	r.Header.Set("X-Forwarded-Uri", "/app/page?id=42")
+	r.Header.Set("X-Forwarded-Method", "GET")
+	b.ReportAllocs()
+	for b.Loop() {
+		if o := s.originalRequest(r); !o.known {
+			b.Fatal("original request unknown")
+		}
 	}
 }
 

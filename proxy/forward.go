@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -18,9 +18,15 @@ type Route struct {
 	Path    *regexp.Regexp // matched against the path only, never the query
 	Public  bool
 	Rules   Rules
+
+	// fold is Path's case-insensitive form, for case-folded readings of
+	// a path, when Path names upper-case letters; nil otherwise.
+	fold *regexp.Regexp
 }
 
-func (rt *Route) matches(method, p string) bool {
+// matches reports whether rt applies to method and the path reading p;
+// folded says p is a case-folded reading.
+func (rt *Route) matches(method, p string, folded bool) bool {
 	if len(rt.Methods) > 0 {
 		found := false
 		for _, m := range rt.Methods {
@@ -34,87 +40,202 @@ func (rt *Route) matches(method, p string) bool {
 			return false
 		}
 	}
+	if folded && rt.fold != nil {
+		return rt.fold.MatchString(p)
+	}
 	return rt.Path.MatchString(p)
 }
 
-// route returns the first route matching method and p, or nil.
-func (s *Server) route(method, p string) *Route {
+// route returns the first route matching method and the reading p, or nil.
+func (s *Server) route(method, p string, folded bool) *Route {
 	for i := range s.routeRules {
-		if s.routeRules[i].matches(method, p) {
+		if s.routeRules[i].matches(method, p, folded) {
 			return &s.routeRules[i]
 		}
 	}
 	return nil
 }
 
-// restricted is the decision for a request whose path is unknown (an
-// ingress sent no trusted X-Forwarded-Uri, or one that doesn't parse): not
-// public, and every restricting route's rules apply, so not knowing the
-// path never widens access.
-func (s *Server) restricted() decision {
-	var d decision
-	for i := range s.routeRules {
-		if !s.routeRules[i].Public {
-			d.routes = append(d.routes, &s.routeRules[i])
-		}
-	}
-	return d
-}
-
-// pathReadings are the ways an upstream may read a request path: as
-// decoded, as sent (it may keep "%2F"), and as servers that take ";" for
-// path parameters ("/public/..;/admin" is /admin to Tomcat) or "\" for "/"
-// (IIS) would. Rules must hold for every reading.
-func pathReadings(decoded, raw string) []string {
-	out := []string{cleanPath(decoded)}
-	add := func(p string) {
-		for _, q := range out {
-			if q == p {
-				return
-			}
-		}
-		out = append(out, p)
-	}
-	add(cleanPath(raw))
-	if strings.ContainsAny(decoded, ";\\") {
-		segs := strings.Split(strings.ReplaceAll(decoded, "\\", "/"), "/")
-		for i, seg := range segs {
-			segs[i], _, _ = strings.Cut(seg, ";")
-		}
-		add(cleanPath(strings.Join(segs, "/")))
-	}
-	return out
-}
-
 // decision is what the route rules say of a request.
 type decision struct {
 	public bool
-	routes []*Route // every matched route's rules apply
+	// The restricting routes that apply: first, and any others in more
+	// (read-only: it may be shared).
+	first *Route
+	more  []*Route
 }
 
-// decide applies the route rules to a request whose path reads as any of
-// paths (the decoded and the raw form, when they differ: an upstream may
-// resolve "%2F" or not). It is public only if every reading is public, and
-// the rules of every reading's route apply, so ambiguity never widens
-// access.
-func (s *Server) decide(method string, paths ...string) decision {
-	method = strings.ToUpper(method) // "post" is POST to most frameworks
-	d := decision{public: len(paths) > 0}
-	for _, p := range paths {
-		rt := s.route(method, p)
-		if rt == nil || !rt.Public {
-			d.public = false
+// restrict adds rt to the routes that apply.
+func (d *decision) restrict(rt *Route) {
+	switch {
+	case d.first == nil:
+		d.first = rt
+	case d.first != rt && !slices.Contains(d.more, rt):
+		d.more = append(d.more, rt)
+	}
+}
+
+// restricted is the decision for a request whose path is unknown (an
+// ingress sent no trusted original URI, or one that doesn't parse, or the
+// path reads in too many ways): not public, and every restricting route's
+// rules apply, so not knowing the path never widens access.
+func (s *Server) restricted() decision {
+	return decision{more: s.restricting}
+}
+
+// decide applies the route rules to a request with one of methods (each
+// upper-case) and a path, decoded and escaped (as sent). The path is
+// read every way a server may read it (isPlain, pathReadings), and
+// case-folded (foldReadings). Per reading the first matching route
+// decides, as ever; the request is public only if every reading is, and
+// the rules of every reading's restricting route apply, so however the
+// upstream reads the path, no rule for it is skipped.
+func (s *Server) decide(methods []string, decoded, escaped string) decision {
+	var one, oneFolded [1]string
+	var plain, folded []string
+	if ok, upper := plainBut(decoded); ok && decoded == escaped {
+		one[0] = decoded // its only reading
+		plain = one[:]
+		if upper { // and its lower-cased form (else it is its own)
+			oneFolded[0] = strings.ToLower(decoded)
+			folded = oneFolded[:]
 		}
-		if rt != nil && !rt.Public {
-			d.routes = append(d.routes, rt)
+	} else {
+		var ok bool
+		if plain, ok = pathReadings(decoded, escaped); !ok {
+			return s.restricted()
+		}
+		folded = foldReadings(plain)
+	}
+	d := decision{public: true}
+	for _, m := range methods {
+		for _, p := range plain {
+			s.judge(&d, m, p, false)
+		}
+		switch {
+		case folded != nil:
+			for _, p := range folded {
+				s.judge(&d, m, p, true)
+			}
+		case s.foldRoutes: // the readings are folded already, but some patterns aren't
+			for _, p := range plain {
+				s.judge(&d, m, p, true)
+			}
 		}
 	}
 	return d
 }
 
-// isPreflight reports a CORS preflight request.
-func isPreflight(r *http.Request, method string) bool {
-	return method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+// judge adds to d what the first route matching method and the reading p
+// says.
+func (s *Server) judge(d *decision, method, p string, folded bool) {
+	rt := s.route(method, p, folded)
+	if rt == nil || !rt.Public {
+		d.public = false
+	}
+	if rt != nil && !rt.Public {
+		d.restrict(rt)
+	}
+}
+
+// methods appends to dst the methods a request is judged under: its own,
+// upper-cased ("post" is POST to most frameworks), and the value of each
+// method-override header (X-HTTP-Method-Override, X-HTTP-Method,
+// X-Method-Override, in any spelling), which frameworks take for the
+// method. Overrides are read only when some route names methods.
+func (s *Server) methods(dst []string, own string, h http.Header) []string {
+	dst = append(dst, strings.ToUpper(own))
+	if !s.methodRoutes {
+		return dst
+	}
+	for name, values := range h {
+		if !isMethodOverride(name) {
+			continue
+		}
+		for _, v := range values {
+			if v = strings.ToUpper(strings.TrimSpace(v)); v != "" {
+				dst = appendNew(dst, v)
+			}
+			if strings.Contains(v, ",") { // a list: each entry, too
+				for m := range strings.SplitSeq(v, ",") {
+					if m = strings.TrimSpace(m); m != "" {
+						dst = appendNew(dst, m)
+					}
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// methodOverrides are the method-override headers, lower-case.
+var methodOverrides = [...]string{"x-http-method-override", "x-http-method", "x-method-override"}
+
+// isMethodOverride reports whether name is a method-override header in
+// any spelling a server may fold to it (X-Http-Method, x_http_method).
+func isMethodOverride(name string) bool {
+	if name == "" || name[0] != 'X' && name[0] != 'x' {
+		return false // most headers, settled at once
+	}
+	for _, m := range methodOverrides {
+		if len(name) == len(m) && sameHeaderName(name, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHeaderName reports whether name folds to lower (lower-case, "-" for
+// every byte that isn't a letter or digit), as foldHeaderName would,
+// without allocating.
+func sameHeaderName(name, lower string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		default:
+			c = '-'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// escapedPath is u's path as sent, without the work of EscapedPath when
+// it is plain.
+func escapedPath(u *url.URL) string {
+	if u.RawPath == "" && isPlain(u.Path) {
+		return u.Path
+	}
+	return u.EscapedPath()
+}
+
+// preflight reports a CORS preflight that SKIP_AUTH_PREFLIGHT lets
+// through: the request's own method and the original's (the same in proxy
+// mode) are both OPTIONS, no method-override header names another, and it
+// carries Origin and Access-Control-Request-Method. An ingress that checks
+// with GET (Traefik, Caddy) can't vouch for a preflight: a client's
+// X-Forwarded-Method could say OPTIONS of anything.
+func (s *Server) preflight(r *http.Request, original string) bool {
+	if !s.opts.SkipAuthPreflight || r.Method != http.MethodOptions || original != http.MethodOptions ||
+		r.Header.Get("Origin") == "" || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	for name, values := range r.Header {
+		if !isMethodOverride(name) {
+			continue
+		}
+		for _, v := range values {
+			if !strings.EqualFold(strings.TrimSpace(v), http.MethodOptions) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // trustsForwarded reports whether r's X-Forwarded-* headers may be believed:
@@ -146,57 +267,155 @@ func (s *Server) trustsForwarded(r *http.Request) bool {
 
 // original is the request an ingress asks us about on a forward-auth call.
 type original struct {
-	method string
-	paths  []string // the path's readings (pathReadings); nil: unknown
-	url    string   // absolute URL to come back to after sign-in; "" if unknown
+	// known is false when the request is unknown: its headers are not
+	// trusted, name no URI, disagree, or one is malformed.
+	known   bool
+	method  string // upper-case; "" when no header names it
+	decoded string // the path, percent-decoded
+	escaped string // the path as sent
+	url     string // absolute URL to come back to after sign-in; "" if unknown
 }
 
-// originalRequest reads the request an ingress is asking about from the
-// X-Forwarded-* headers (X-Original-URI and X-Original-Method as nginx
-// setups name them) when they are trusted. Untrusted, nothing of them is
-// believed: the path is "/" and no rule for a specific path can apply.
+// An originalSource is a header that names the original request, and how
+// to read it: the value it stands for, and false if it is malformed.
+type originalSource struct {
+	name string // canonical
+	read func(string) (string, bool)
+}
+
+// Ingresses name the original request differently, and most pass the
+// client's own headers along beside theirs.
+var (
+	uriSources = [...]originalSource{
+		{"X-Original-Uri", readRequestURI},  // nginx examples
+		{"X-Forwarded-Uri", readRequestURI}, // Traefik, Caddy, Envoy, examples/nginx
+		{"X-Original-Url", readOriginalURL}, // ingress-nginx: a whole URL
+	}
+	methodSources = [...]originalSource{
+		{"X-Original-Method", readMethod},
+		{"X-Forwarded-Method", readMethod},
+	}
+)
+
+// originalRequest reads the request an ingress is asking about when its
+// headers are trusted: from every source that is present. When two
+// disagree (X-Original-URL reduced to its path and query), or one is
+// malformed (readRequestURI, readMethod), the request is unknown, as it is
+// when no source names a URI or the peer is not trusted. No method header
+// leaves the method unknown ("") in a known request.
 func (s *Server) originalRequest(r *http.Request) original {
-	o := original{method: http.MethodGet}
 	if !s.trustsForwarded(r) {
-		return o
+		return original{}
 	}
 	h := r.Header
-	if m := firstHeader(h, "X-Forwarded-Method", "X-Original-Method"); m != "" {
-		o.method = strings.ToUpper(m)
+	uri, ok := agreed(h, uriSources[:])
+	if !ok || uri == "" {
+		return original{}
 	}
-	uri := firstHeader(h, "X-Forwarded-Uri", "X-Original-Uri")
-	u, err := url.ParseRequestURI(uri)
-	if uri == "" || err != nil || u.Host != "" || !strings.HasPrefix(u.Path, "/") {
-		return o
+	method, ok := agreed(h, methodSources[:])
+	if !ok {
+		return original{}
 	}
-	o.paths = pathReadings(u.Path, u.EscapedPath())
+	escaped, _, _ := strings.Cut(uri, "?")
+	decoded, err := url.PathUnescape(escaped)
+	if err != nil {
+		return original{} // readRequestURI lets none through; to be sure
+	}
+	o := original{known: true, method: method, decoded: decoded, escaped: escaped, url: uri}
 	proto := strings.ToLower(h.Get("X-Forwarded-Proto"))
 	host := h.Get("X-Forwarded-Host")
 	if (proto == "http" || proto == "https") && host != "" && !strings.ContainsAny(host, "/\\@ ") {
-		o.url = proto + "://" + host + u.RequestURI()
-	} else {
-		o.url = u.RequestURI()
+		o.url = proto + "://" + host + uri
 	}
 	return o
 }
 
-func firstHeader(h http.Header, names ...string) string {
-	for _, n := range names {
-		if v := h.Get(n); v != "" {
-			return v
+// agreed returns the value that every present source stands for ("" when
+// none is present), and false when two disagree or one is malformed. A
+// header sent twice is two values that must agree.
+func agreed(h http.Header, sources []originalSource) (string, bool) {
+	var value string
+	found := false
+	for _, src := range sources {
+		for _, v := range h[src.name] {
+			got, ok := src.read(v)
+			if !ok || found && got != value {
+				return "", false
+			}
+			value, found = got, true
 		}
 	}
-	return ""
+	return value, true
 }
 
-// cleanPath resolves dot segments and doubled slashes the way the
-// upstream will, so /public/../admin is judged as /admin.
-func cleanPath(p string) string {
-	c := path.Clean(p)
-	if strings.HasSuffix(p, "/") && c != "/" {
-		c += "/"
+// readRequestURI reads an origin-form request URI as nginx's $request_uri
+// or Traefik's X-Forwarded-Uri carry it: a path starting with "/" and a
+// query, no fragment (a raw "#": nginx and most apps stop the path there,
+// Go's url doesn't), no space or control character, and escapes in the
+// path that decode.
+func readRequestURI(v string) (string, bool) {
+	if v == "" || v[0] != '/' {
+		return "", false
 	}
-	return c
+	inPath := true
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c <= ' ' || c == 0x7f || c == '#':
+			return "", false
+		case c == '?':
+			inPath = false
+		case c == '%' && inPath:
+			if i+2 >= len(v) || !isHex(v[i+1]) || !isHex(v[i+2]) {
+				return "", false
+			}
+		}
+	}
+	return v, true
+}
+
+// readOriginalURL reads ingress-nginx's X-Original-URL,
+// $scheme://$http_host$request_uri, as its request URI: the scheme must
+// be http or https and the host plain, and the rest is read by
+// readRequestURI.
+func readOriginalURL(v string) (string, bool) {
+	var rest string
+	switch {
+	case len(v) > 7 && strings.EqualFold(v[:7], "http://"):
+		rest = v[7:]
+	case len(v) > 8 && strings.EqualFold(v[:8], "https://"):
+		rest = v[8:]
+	default:
+		return "", false
+	}
+	i := strings.IndexByte(rest, '/')
+	if i <= 0 {
+		return "", false
+	}
+	for j := 0; j < i; j++ {
+		if c := rest[j]; c <= ' ' || c == 0x7f || c == '?' || c == '#' || c == '\\' || c == '@' {
+			return "", false
+		}
+	}
+	return readRequestURI(rest[i:])
+}
+
+// readMethod reads a method name: a token, upper-cased.
+func readMethod(v string) (string, bool) {
+	if v == "" {
+		return "", false
+	}
+	for i := 0; i < len(v); i++ {
+		if !isTokenChar(v[i]) {
+			return "", false
+		}
+	}
+	return strings.ToUpper(v), true
+}
+
+// isTokenChar reports a tchar of RFC 9110.
+func isTokenChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // queryRules reads per-route narrowing from /oauth2/auth's query string:
@@ -244,12 +463,15 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	var d decision
 	switch {
 	case len(s.routeRules) == 0: // no rules: nothing to decide
-	case o.paths == nil:
+	case !o.known:
 		d = s.restricted()
+	case o.method == "": // no header names it: judged under every method
+		d = s.decide(s.anyMethod, o.decoded, o.escaped)
 	default:
-		d = s.decide(o.method, o.paths...)
+		var buf [4]string
+		d = s.decide(s.methods(buf[:0], o.method, r.Header), o.decoded, o.escaped)
 	}
-	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, o.method)) {
+	if d.public || s.opts.SkipAuthPreflight && o.known && s.preflight(r, o.method) {
 		w.WriteHeader(okStatus)
 		return
 	}
@@ -266,7 +488,7 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	if st == nil {
 		if redirect && wantsRedirect(r) {
 			rd := o.url
-			if rd == "" {
+			if rd == "" { // never back to a request that is unknown
 				rd = "/"
 			}
 			http.Redirect(w, r, s.absoluteSignInURL(rd), http.StatusFound)
@@ -280,7 +502,7 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		q := queryRules(r.URL.Query())
 		extra = &q
 	}
-	if ok, _ := s.allowed(st, d.routes, extra); !ok {
+	if ok, _ := s.allowed(st, d, extra); !ok {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}

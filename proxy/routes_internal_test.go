@@ -16,8 +16,9 @@ import (
 // routingServer is a Server with every route registered (the JWKS one
 // too) and no upstream: s.protected answers a request without a session
 // with a 401 or a redirect to sign in that names the path, so two ways of
-// dispatching can be compared by their answers.
-func routingServer(t testing.TB) *Server {
+// dispatching can be compared by their answers. routes are its route
+// rules, if any.
+func routingServer(t testing.TB, routes ...Route) *Server {
 	t.Helper()
 	p, err := providers.NewOAuth2(providers.Config{
 		ID: "oauth2", ClientID: "c", ClientSecret: "s",
@@ -39,6 +40,7 @@ func routingServer(t testing.TB) *Server {
 		Sessions:    store,
 		Assertions:  signer,
 		RefreshSkew: 30 * time.Second,
+		Routes:      routes,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -180,6 +181,15 @@ type Server struct {
 
 	// allowedHosts are ALLOWED_HOSTS and the providers' REDIRECT_URL hosts.
 	allowedHosts []string
+
+	// restricting are the routes that aren't public, for a request whose
+	// path is unknown; foldRoutes says some route has a fold pattern.
+	restricting []*Route
+	foldRoutes  bool
+	// methodRoutes says some route names methods; anyMethod lists them
+	// and "" (any other), to judge a request whose method is unknown.
+	methodRoutes bool
+	anyMethod    []string
 }
 
 // New returns a Server for opts.
@@ -244,8 +254,21 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("proxy: route %d has no path pattern", i)
 		}
 		rt.Rules = rt.Rules.normalized()
+		rt.fold = foldPattern(rt.Path)
+		s.foldRoutes = s.foldRoutes || rt.fold != nil
+		s.methodRoutes = s.methodRoutes || len(rt.Methods) > 0
+		for _, m := range rt.Methods {
+			s.anyMethod = appendNew(s.anyMethod, m)
+		}
 		s.routeRules[i] = rt
 	}
+	for i := range s.routeRules {
+		if !s.routeRules[i].Public {
+			s.restricting = append(s.restricting, &s.routeRules[i])
+		}
+	}
+	s.restricting = slices.Clip(s.restricting) // shared: an append must copy
+	s.anyMethod = append(s.anyMethod, "")
 	for _, name := range opts.AttributeNames {
 		s.attrKeys[name] = http.CanonicalHeaderKey("X-User-Attr-" + name)
 	}
@@ -577,14 +600,13 @@ func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request) {
 // allowed users go to the upstream; others are sent to sign in (browsers)
 // or refused with 401.
 func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
-	// ServeMux has already redirected paths with dot segments or doubled
-	// slashes to their clean form, so the path judged here is the one the
-	// upstream gets (save for encoded slashes, read both ways).
+	// The path is judged in every way the upstream may read it (decide).
 	var d decision
 	if len(s.routeRules) > 0 { // no rules: no need to read the path at all
-		d = s.decide(r.Method, pathReadings(r.URL.Path, r.URL.EscapedPath())...)
+		var buf [4]string
+		d = s.decide(s.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
 	}
-	if d.public || (s.opts.SkipAuthPreflight && isPreflight(r, r.Method)) {
+	if d.public || s.opts.SkipAuthPreflight && s.preflight(r, r.Method) {
 		if s.upstream == nil {
 			s.notFound(w, r)
 			return
@@ -601,7 +623,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 		s.unauthenticated(w, r)
 		return
 	}
-	if ok, why := s.allowed(st, d.routes, nil); !ok {
+	if ok, why := s.allowed(st, d, nil); !ok {
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
 		return
 	}

@@ -39,8 +39,40 @@ const envPath = "PORTCULLIS_NGINX"
 // /usr/sbin, often not on an ordinary user's PATH.
 var sbinDirs = []string{"/usr/sbin", "/usr/local/sbin", "/usr/local/nginx/sbin"}
 
+// moduleDirs are where distributions put nginx's dynamic modules (Debian:
+// /usr/lib/nginx/modules, which /usr/share/nginx/modules links to).
+var moduleDirs = []string{"/usr/lib/nginx/modules", "/usr/share/nginx/modules", "/usr/lib64/nginx/modules", "/usr/local/nginx/modules"}
+
+// Modules returns the paths of nginx's dynamic modules files (such as
+// "ngx_http_set_misc_module.so"), in order, for Vars.Modules; or ends the
+// test as testproc.Missing does, failing it under CI=true and skipping it
+// elsewhere, with installHint saying how to install them.
+func Modules(t testing.TB, installHint string, files ...string) []string {
+	t.Helper()
+	var paths []string
+	for _, f := range files {
+		found := ""
+		for _, dir := range moduleDirs {
+			p := filepath.Join(dir, f)
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				found = p
+				break
+			}
+		}
+		if found == "" {
+			testproc.Missing(t, "nginx module "+f+" is not in "+strings.Join(moduleDirs, ", "), installHint)
+			return nil
+		}
+		paths = append(paths, found)
+	}
+	return paths
+}
+
 // Vars are what a configuration template passed to Start may refer to.
 type Vars struct {
+	// Modules are dynamic modules to load (load_module), in order: paths
+	// from Modules.
+	Modules []string
 	// Listen is nginx's own address, 127.0.0.1:<free port>; Start sets it.
 	Listen string
 	// Portcullis is the host:port of the Portcullis under test.
@@ -55,6 +87,8 @@ type Vars struct {
 // it stays root, so it can read the test's private temporary directory,
 // and running as anyone else it has no user to switch to.
 const mainConf = `# Written by nginxtest for one test.
+{{range .Modules}}load_module {{.}};
+{{end -}}
 daemon off;
 master_process off;
 worker_processes 1;
@@ -145,7 +179,11 @@ func writeConf(dir string, tmpl *template.Template, v Vars) (string, error) {
 	}
 	var full bytes.Buffer
 	outer := template.Must(template.New("main").Parse(mainConf))
-	if err := outer.Execute(&full, struct{ Dir, Conf string }{dir, inner.String()}); err != nil {
+	data := struct {
+		Dir, Conf string
+		Modules   []string
+	}{dir, inner.String(), v.Modules}
+	if err := outer.Execute(&full, data); err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, "nginx.conf")

@@ -306,8 +306,8 @@ func TestIngressNginx(t *testing.T) {
 		t.Fatalf("alice GET /page = %d: %s", resp.StatusCode, readBody(t, resp))
 	}
 	e := decodeEcho(t, resp)
-	if got := e.Headers.Get("X-User"); got != "alice" {
-		t.Errorf("the app got X-User %q; want alice", got)
+	if got := e.Headers.Get("X-User"); got != "alice@example.com" {
+		t.Errorf("the app got X-User %q; want alice@example.com", got)
 	}
 	for k, v := range e.Headers {
 		for _, x := range v {

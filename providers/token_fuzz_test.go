@@ -8,7 +8,8 @@ import (
 )
 
 // FuzzAccessTokenShape fuzzes the decisions that tell an access token from
-// an ID token: the typ header and the ID-token claims.
+// an ID token: the typ header and the ID-token claims; and, for an
+// introspection answer, from a refresh or ID token.
 func FuzzAccessTokenShape(f *testing.F) {
 	f.Add("at+jwt", `{"sub":"1","aud":"c"}`)
 	f.Add("Application/AT+JWT", `{"nonce":"n"}`)
@@ -16,6 +17,8 @@ func FuzzAccessTokenShape(f *testing.F) {
 	f.Add("", `{"token_use":"id"}`)
 	f.Add("JWT", `{"token_use":"access","c_hash":1}`)
 	f.Add("application/jwt;x", `{"token_use":["access"]}`)
+	f.Add("", `{"typ":"Refresh","token_type":"Bearer"}`)
+	f.Add("", `{"token_type":"urn:ietf:params:oauth:token-type:id_token"}`)
 	f.Fuzz(func(t *testing.T, typ, payload string) {
 		norm := strings.TrimPrefix(strings.ToLower(typ), "application/")
 		if got, want := accessTokenType(typ), typ == "" || norm == "jwt" || norm == "at+jwt"; got != want {
@@ -40,6 +43,15 @@ func FuzzAccessTokenShape(f *testing.F) {
 			if _, ok := claims[got]; !ok {
 				t.Errorf("idTokenClaim(%s) = %q, which the claims lack", payload, got)
 			}
+		}
+		// An introspection answer is refused whenever those claims mark an
+		// ID token, and only for a claim it has.
+		na := notAccessClaim(claims)
+		if got != "" && na == "" {
+			t.Errorf("notAccessClaim(%s) = \"\"; want a claim, as idTokenClaim names %q", payload, got)
+		}
+		if _, ok := claims[na]; na != "" && !ok {
+			t.Errorf("notAccessClaim(%s) = %q, which the answer lacks", payload, na)
 		}
 	})
 }

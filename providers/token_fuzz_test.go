@@ -104,6 +104,7 @@ func FuzzCheckVerdicts(f *testing.F) {
 	f.Add(`{"app":{"client_id":"app"},"expires_at":null}`)
 	f.Add(`{"data":{"app_id":"app","is_valid":true,"expires_at":0}}`)
 	f.Add(`{"data":{"app_id":12,"is_valid":"true","expires_at":"9"}}`)
+	f.Add(`{"aud":"app","expires_in":"-9223372036854775807"}`)
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, answer string) {
 		dec := json.NewDecoder(strings.NewReader(answer))
@@ -122,6 +123,12 @@ func FuzzCheckVerdicts(f *testing.F) {
 				t.Errorf("googleVerdict(%s) accepted a token for another client", answer)
 			}
 			live("googleVerdict", exp)
+			// Read on its own: an expires_in already past, when there is
+			// no exp, refuses the token, however large.
+			_, hasExp := intValue(doc["exp"])
+			if secs, ok := intValue(doc["expires_in"]); !hasExp && ok && secs < -int64(BearerLeeway/time.Second) {
+				t.Errorf("googleVerdict(%s) accepted a token whose expires_in has passed", answer)
+			}
 		}
 		if exp, reason := gitHubVerdict(doc, "app", "tok", now); reason == "" {
 			if app, _ := doc["app"].(map[string]any); app["client_id"] != "app" {

@@ -57,9 +57,6 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 		log.Warn(w)
 	}
 	redis.SetLogger(redisLogger{log}) // go-redis logs through a package global
-	for _, w := range cfg.Warnings() {
-		log.Warn(w)
-	}
 	m := metrics.New()
 	var reg *users.Registry
 	if cfg.UsersDB != "" {
@@ -189,9 +186,6 @@ func check(getenv func(string) string, stdout io.Writer) error {
 	}
 	if err := checkDiscovery(cfg, stdout); err != nil {
 		return err
-	}
-	for _, w := range cfg.Warnings() {
-		fmt.Fprintln(stdout, "warning: "+w)
 	}
 	fmt.Fprintln(stdout, "configuration OK")
 	return nil

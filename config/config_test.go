@@ -570,6 +570,13 @@ func TestListFileTwins(t *testing.T) {
 		t.Errorf("SKIP_AUTH_ROUTES from a file = %v", c.SkipAuthRoutes)
 	}
 
+	// A file saved with a byte order mark (Windows editors) holds the same
+	// addresses: the mark is not part of the first.
+	bom := write("bom", "\ufeffalice@example.com\r\nbob@example.com\r\n")
+	if c := mustLoad(t, with(minimal(), "PORTCULLIS_ALLOWED_EMAILS_FILE", bom)); !reflect.DeepEqual(c.AllowedEmails, []string{"alice@example.com", "bob@example.com"}) {
+		t.Errorf("ALLOWED_EMAILS from a file with a byte order mark = %q; want alice@example.com, bob@example.com", c.AllowedEmails)
+	}
+
 	// A secret's file is not a list: its value is kept whole.
 	secret := write("secret", "#not-a-comment-"+rawSecret+"\n")
 	if c := mustLoad(t, with(minimal(), "PORTCULLIS_COOKIE_SECRET", "", "PORTCULLIS_COOKIE_SECRET_FILE", secret)); c.CookieSecret != "#not-a-comment-"+rawSecret {

@@ -163,8 +163,10 @@ func (r *reader) environment(keys []string, lists map[string]bool) map[string]st
 // listFile turns the content of a list variable's _FILE twin into the
 // variable's comma list: each line is one entry or a comma list of them,
 // and blank lines and lines starting with # are left out (oauth2-proxy's
-// authenticated-emails-file has one address per line).
+// authenticated-emails-file has one address per line). A UTF-8 byte order
+// mark at the start is not part of the first entry.
 func listFile(s string) string {
+	s = strings.TrimPrefix(s, "\ufeff")
 	var entries []string
 	for line := range strings.Lines(s) {
 		line = strings.TrimSpace(line)

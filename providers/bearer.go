@@ -624,6 +624,30 @@ func idTokenClaim(claims map[string]any) string {
 	return ""
 }
 
+// notAccessClaim returns the claim of an introspection answer that marks
+// its token as something other than an access token, or "" when none
+// does: an ID token's claims (see idTokenClaim), a token_type naming a
+// refresh or ID token (Duende's refresh_token, RFC 8693's token type
+// URNs), or Keycloak's typ Refresh, Offline, ID or Logout.
+func notAccessClaim(doc map[string]any) string {
+	if claim := idTokenClaim(doc); claim != "" {
+		return claim
+	}
+	if t, ok := doc["token_type"].(string); ok {
+		switch strings.TrimPrefix(strings.ToLower(t), "urn:ietf:params:oauth:token-type:") {
+		case "refresh_token", "id_token":
+			return "token_type"
+		}
+	}
+	if t, ok := doc["typ"].(string); ok {
+		switch strings.ToLower(t) {
+		case "refresh", "offline", "id", "logout":
+			return "typ"
+		}
+	}
+	return ""
+}
+
 // checkTimes checks exp and nbf with BearerLeeway; exp is required when
 // needExp.
 func (b *BearerValidator) checkTimes(claims map[string]any, needExp bool) error {
@@ -710,6 +734,11 @@ func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string
 	}
 	if err := b.checkTimes(doc, false); err != nil {
 		return nil, time.Time{}, err
+	}
+	if claim := notAccessClaim(doc); claim != "" {
+		// A server searches every kind of token it has (RFC 7662 section
+		// 2.1): a refresh or ID token of this client is active, and ours.
+		return nil, time.Time{}, b.reject("introspection", "bearer token is not an access token: the introspection answer's "+claim+" marks a refresh or ID token")
 	}
 	if b.issuer != "" {
 		if iss, ok := doc["iss"].(string); ok && iss != b.issuer {

@@ -618,6 +618,68 @@ func TestBearerIntrospection(t *testing.T) {
 	wantProviderError(t, err, ErrBadResponse, "401 invalid_client", "good-token")
 }
 
+// TestBearerIntrospectionTokenKinds: introspection answers for refresh
+// tokens and ID tokens too (RFC 7662 section 2.1: a server that doesn't
+// find the token under the hint searches its other kinds; Okta,
+// PingFederate and Duende introspect ID or refresh tokens, Keycloak any
+// token of the realm), with active true and this client's client_id. An
+// answer that says the token is not an access token is refused: a
+// refresh token or an ID token of this client is not a bearer token.
+func TestBearerIntrospectionTokenKinds(t *testing.T) {
+	t.Parallel()
+	clock := newBearerClock()
+	exp := clock.Now().Add(time.Hour).Unix()
+	answer := func(extra string) string {
+		return fmt.Sprintf(`{"active":true,"sub":"u-7","client_id":%q,"exp":%d%s}`, testClientID, exp, extra)
+	}
+	tests := []struct {
+		name, extra string
+		refused     bool
+	}{
+		{"Keycloak refresh token", `,"typ":"Refresh","azp":"` + testClientID + `"`, true},
+		{"Keycloak offline token", `,"typ":"Offline"`, true},
+		{"Keycloak ID token", `,"typ":"ID","nonce":"n-1","at_hash":"x","aud":"` + testClientID + `"`, true},
+		{"ID token of a refresh (at_hash only)", `,"at_hash":"x"`, true},
+		{"ID token with a nonce", `,"nonce":"n-1"`, true},
+		{"Cognito ID token", `,"token_use":"id"`, true},
+		{"token_type refresh_token", `,"token_type":"refresh_token"`, true},
+		{"token_type id_token", `,"token_type":"ID_Token"`, true},
+		{"RFC 8693 refresh token type", `,"token_type":"urn:ietf:params:oauth:token-type:refresh_token"`, true},
+		{"Keycloak access token", `,"typ":"Bearer","token_type":"Bearer"`, false},
+		{"token_type access_token", `,"token_type":"access_token"`, false},
+		{"Cognito access token", `,"token_use":"access"`, false},
+		{"no kind given", ``, false},
+	}
+	answers := map[string]string{}
+	for i, tt := range tests {
+		answers[fmt.Sprintf("token-%d", i)] = answer(tt.extra)
+	}
+	in := newIntrospector(t, "basic", func(tok string) string { return answers[tok] })
+	v, err := NewBearerValidator(BearerConfig{
+		ID: "corp", ClientID: testClientID, ClientSecret: testClientSecret,
+		IntrospectionURL: in.srv.URL, Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok := fmt.Sprintf("token-%d", i)
+			id, exp, err := v.Check(t.Context(), tok)
+			if tt.refused {
+				if err == nil {
+					t.Fatalf("Check() of an introspected %s = %+v, %v, nil; want it refused: not an access token", tt.name, id, exp)
+				}
+				wantProviderError(t, err, ErrRejected, "not an access token", tok)
+				return
+			}
+			if err != nil || id.ID != "u-7" {
+				t.Errorf("Check() of an introspected %s = %+v, %v; want user u-7", tt.name, id, err)
+			}
+		})
+	}
+}
+
 func TestBearerIntrospectionParams(t *testing.T) {
 	t.Parallel()
 	in := newIntrospector(t, "params", func(string) string { return `{"active":true,"sub":"u-1","aud":"` + testClientID + `"}` })

@@ -8,7 +8,8 @@ import (
 )
 
 // FuzzAccessTokenShape fuzzes the decisions that tell an access token from
-// an ID token: the typ header and the ID-token claims.
+// an ID token: the typ header and the ID-token claims; and, for an
+// introspection answer, from a refresh or ID token.
 func FuzzAccessTokenShape(f *testing.F) {
 	f.Add("at+jwt", `{"sub":"1","aud":"c"}`)
 	f.Add("Application/AT+JWT", `{"nonce":"n"}`)
@@ -16,6 +17,8 @@ func FuzzAccessTokenShape(f *testing.F) {
 	f.Add("", `{"token_use":"id"}`)
 	f.Add("JWT", `{"token_use":"access","c_hash":1}`)
 	f.Add("application/jwt;x", `{"token_use":["access"]}`)
+	f.Add("", `{"typ":"Refresh","token_type":"Bearer"}`)
+	f.Add("", `{"token_type":"urn:ietf:params:oauth:token-type:id_token"}`)
 	f.Fuzz(func(t *testing.T, typ, payload string) {
 		norm := strings.TrimPrefix(strings.ToLower(typ), "application/")
 		if got, want := accessTokenType(typ), typ == "" || norm == "jwt" || norm == "at+jwt"; got != want {
@@ -40,6 +43,15 @@ func FuzzAccessTokenShape(f *testing.F) {
 			if _, ok := claims[got]; !ok {
 				t.Errorf("idTokenClaim(%s) = %q, which the claims lack", payload, got)
 			}
+		}
+		// An introspection answer is refused whenever those claims mark an
+		// ID token, and only for a claim it has.
+		na := notAccessClaim(claims)
+		if got != "" && na == "" {
+			t.Errorf("notAccessClaim(%s) = \"\"; want a claim, as idTokenClaim names %q", payload, got)
+		}
+		if _, ok := claims[na]; na != "" && !ok {
+			t.Errorf("notAccessClaim(%s) = %q, which the answer lacks", payload, na)
 		}
 	})
 }
@@ -92,6 +104,7 @@ func FuzzCheckVerdicts(f *testing.F) {
 	f.Add(`{"app":{"client_id":"app"},"expires_at":null}`)
 	f.Add(`{"data":{"app_id":"app","is_valid":true,"expires_at":0}}`)
 	f.Add(`{"data":{"app_id":12,"is_valid":"true","expires_at":"9"}}`)
+	f.Add(`{"aud":"app","expires_in":"-9223372036854775807"}`)
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, answer string) {
 		dec := json.NewDecoder(strings.NewReader(answer))
@@ -110,6 +123,12 @@ func FuzzCheckVerdicts(f *testing.F) {
 				t.Errorf("googleVerdict(%s) accepted a token for another client", answer)
 			}
 			live("googleVerdict", exp)
+			// Read on its own: an expires_in already past, when there is
+			// no exp, refuses the token, however large.
+			_, hasExp := intValue(doc["exp"])
+			if secs, ok := intValue(doc["expires_in"]); !hasExp && ok && secs < -int64(BearerLeeway/time.Second) {
+				t.Errorf("googleVerdict(%s) accepted a token whose expires_in has passed", answer)
+			}
 		}
 		if exp, reason := gitHubVerdict(doc, "app", "tok", now); reason == "" {
 			if app, _ := doc["app"].(map[string]any); app["client_id"] != "app" {

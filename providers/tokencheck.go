@@ -240,7 +240,7 @@ func googleVerdict(doc map[string]any, clients []string, now time.Time) (exp tim
 	if secs, ok := intValue(doc["exp"]); ok {
 		exp = time.Unix(secs, 0)
 	} else if secs, ok := intValue(doc["expires_in"]); ok {
-		exp = now.Add(time.Duration(min(secs, 1<<31)) * time.Second)
+		exp = now.Add(time.Duration(max(min(secs, 1<<31), -1<<31)) * time.Second) // bounded: no overflow
 	}
 	if !exp.IsZero() && now.After(exp.Add(BearerLeeway)) {
 		return time.Time{}, "bearer token expired"

@@ -63,22 +63,14 @@ const (
 )
 
 func main() {
-	var f flags
-	flag.DurationVar(&f.duration, "duration", 10*time.Second, "length of each wrk run")
-	flag.DurationVar(&f.warmup, "warmup", 2*time.Second, "untimed wrk run per target before the first round")
-	flag.IntVar(&f.rounds, "rounds", 3, "how many times each target is measured (alternating); the table shows medians")
-	flag.IntVar(&f.threads, "threads", 2, "wrk threads (-t)")
-	flag.IntVar(&f.connections, "connections", 64, "wrk connections (-c)")
-	flag.StringVar(&f.upstream, "upstream", "auto", "upstream server: nginx, go (in this process) or auto (nginx when installed)")
-	flag.IntVar(&f.tokenSize, "token-size", 1000, "access token size in bytes from the provider (a JWT is about 1 KB); it sets the session cookie's size")
-	flag.BoolVar(&f.pooled, "pooled", true, "also measure the bare proxy with a BufferPool (for reference; the ratios stay to the bare proxy without)")
-	flag.BoolVar(&f.keep, "keep", false, "keep the temporary directory (binaries, configuration, logs)")
-	flag.IntVar(&f.memConns, "memory-connections", 1000, "after the rounds, load each proxy with this many keep-alive connections, paced and saturated, and report its resident size; 0 skips it")
-	flag.DurationVar(&f.memPace, "memory-pace", 250*time.Millisecond, "in the paced memory run, each connection's pause between an answer and its next request")
-	flag.IntVar(&f.memMaxConns, "memory-max-conns", 128, "also measure a Portcullis with PORTCULLIS_UPSTREAM_MAX_CONNS set to this; 0 skips it")
-	flag.Parse()
-	if f.rounds < 1 || f.rounds > 20 || f.duration < time.Second || f.duration > 5*time.Minute {
-		fmt.Fprintln(os.Stderr, "runner: -rounds must be 1..20 and -duration 1s..5m")
+	f, err := parseFlags(os.Args[0], os.Args[1:], os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errBounds):
+		fmt.Fprintf(os.Stderr, "runner: %v\n", err)
+		os.Exit(2)
+	case err != nil: // the flag package has said what, with the usage
 		os.Exit(2)
 	}
 

@@ -45,7 +45,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -83,7 +82,7 @@ func main() {
 }
 
 func run(ctx context.Context, f flags) error {
-	wrk, err := exec.LookPath("wrk")
+	wrkBin, err := exec.LookPath("wrk")
 	if err != nil {
 		return errors.New("wrk is not installed (apt-get install wrk)")
 	}
@@ -217,39 +216,17 @@ func run(ctx context.Context, f flags) error {
 	fmt.Printf("machine: %d CPUs (%s), %s, load average %s\n", runtime.NumCPU(), cpuModel(), runtime.Version(), load)
 	fmt.Printf("wrk -t%d -c%d -d%s --latency, %d rounds, targets alternating\n\n", f.threads, f.connections, f.duration, f.rounds)
 
-	wrkRun := func(t *target, d time.Duration) (result, error) {
-		args := append([]string{"-t" + strconv.Itoa(f.threads), "-c" + strconv.Itoa(f.connections),
-			"-d" + strconv.Itoa(int(d/time.Second)) + "s", "--latency"}, headers...)
-		args = append(args, t.url)
-		cmd := exec.CommandContext(ctx, wrk, args...)
-		var cpu0 time.Duration
-		if t.server != nil {
-			cpu0 = t.server.cpu()
-		}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return result{}, fmt.Errorf("wrk %s: %v\n%s", t.url, err, out)
-		}
-		r, err := parseWrk(out)
-		if err != nil || r.requests == 0 {
-			return r, err
-		}
-		if t.server != nil {
-			r.serverCPU = (t.server.cpu() - cpu0) / time.Duration(r.requests)
-		}
-		r.wrkCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()) / time.Duration(r.requests)
-		return r, nil
-	}
+	wrk := wrkRunner{bin: wrkBin, threads: f.threads, connections: f.connections, headers: headers}
 	if f.warmup >= time.Second {
 		for _, t := range targets {
-			if _, err := wrkRun(t, f.warmup); err != nil {
+			if _, err := wrk.run(ctx, t, f.warmup); err != nil {
 				return err
 			}
 		}
 	}
 	for round := 1; round <= f.rounds; round++ {
 		for _, t := range targets {
-			r, err := wrkRun(t, f.duration)
+			r, err := wrk.run(ctx, t, f.duration)
 			if err != nil {
 				return err
 			}
@@ -262,7 +239,7 @@ func run(ctx context.Context, f flags) error {
 	report(os.Stdout, targets, f)
 
 	if f.memConns > 0 {
-		if err := memoryRuns(ctx, f, wrk, dir, headers, targets, portcullis, mAddr, env, &procs); err != nil {
+		if err := memoryRuns(ctx, f, wrk, dir, targets, portcullis, mAddr, env, &procs); err != nil {
 			return err
 		}
 	}

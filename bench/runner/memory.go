@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,7 +26,7 @@ import (
 // connections to the upstream. A second Portcullis with
 // UPSTREAM_MAX_CONNS=f.memMaxConns shows what that bound does. Sizes are
 // sampled 4 s into each 5 s run.
-func memoryRuns(ctx context.Context, f flags, wrk, dir string, headers []string, targets []*target, portcullis *process, mAddr string, env []string, procs *procs) error {
+func memoryRuns(ctx context.Context, f flags, wrk wrkRunner, dir string, targets []*target, portcullis *process, mAddr string, env []string, procs *procs) error {
 	script := filepath.Join(dir, "paced.lua")
 	lua := fmt.Sprintf("function delay()\n  return %d\nend\n", f.memPace.Milliseconds())
 	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
@@ -103,20 +102,19 @@ func memoryRuns(ctx context.Context, f flags, wrk, dir string, headers []string,
 			defer close(done)
 			rss, inside = sample()
 		}()
-		n, errs, err := steadyLoad(ctx, strings.TrimPrefix(strings.TrimSuffix(pt.url, "/"), "http://"), headers, f.memConns, memWindow, 5*time.Second)
+		n, errs, err := steadyLoad(ctx, strings.TrimPrefix(strings.TrimSuffix(pt.url, "/"), "http://"), wrk.headers, f.memConns, memWindow, 5*time.Second)
 		<-done
 		if err != nil {
 			return err
 		}
 		fmt.Printf("    %-9s %s at %.0f req/s, %d errors%s\n", "steady", rss, float64(n)/5, errs, inside)
 		for _, mode := range []string{"paced", "saturated"} {
-			args := []string{"-t" + strconv.Itoa(f.threads), "-c" + strconv.Itoa(f.memConns), "-d5s", "--latency"}
+			var paced []string
 			if mode == "paced" {
-				args = append(args, "-s", script)
+				paced = []string{"-s", script}
 			}
-			args = append(append(args, headers...), pt.url)
 			var out bytes.Buffer
-			cmd := exec.CommandContext(ctx, wrk, args...)
+			cmd := wrk.command(ctx, pt.url, f.memConns, 5*time.Second, paced...)
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
 				return fmt.Errorf("wrk -c%d: %v", f.memConns, err)

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +31,47 @@ type result struct {
 	// and wrk spent per request: unlike requests/s, they hardly depend on
 	// what else the machine is doing.
 	serverCPU, wrkCPU time.Duration
+}
+
+// wrkRunner runs wrk with the same threads and headers against every
+// target.
+type wrkRunner struct {
+	bin         string // wrk's path
+	threads     int
+	connections int
+	headers     []string // -H pairs, the same for every target
+}
+
+// command is wrk loading url with conns connections for d, with its
+// latency report and extra arguments before the headers.
+func (w wrkRunner) command(ctx context.Context, url string, conns int, d time.Duration, extra ...string) *exec.Cmd {
+	args := []string{"-t" + strconv.Itoa(w.threads), "-c" + strconv.Itoa(conns),
+		"-d" + strconv.Itoa(int(d/time.Second)) + "s", "--latency"}
+	args = append(append(append(args, extra...), w.headers...), url)
+	return exec.CommandContext(ctx, w.bin, args...)
+}
+
+// run loads t for d and returns what wrk reported, with the CPU time per
+// request that t's server (when it is a process) and wrk spent.
+func (w wrkRunner) run(ctx context.Context, t *target, d time.Duration) (result, error) {
+	cmd := w.command(ctx, t.url, w.connections, d)
+	var cpu0 time.Duration
+	if t.server != nil {
+		cpu0 = t.server.cpu()
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk %s: %v\n%s", t.url, err, out)
+	}
+	r, err := parseWrk(out)
+	if err != nil || r.requests == 0 {
+		return r, err
+	}
+	if t.server != nil {
+		r.serverCPU = (t.server.cpu() - cpu0) / time.Duration(r.requests)
+	}
+	r.wrkCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()) / time.Duration(r.requests)
+	return r, nil
 }
 
 // parseWrk reads requests/s, the 50% and 99% latencies and the error

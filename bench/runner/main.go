@@ -159,35 +159,15 @@ func run(ctx context.Context, f flags) error {
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
-		"PORTCULLIS_LISTEN=" + pAddr,
-		"PORTCULLIS_METRICS_LISTEN=" + mAddr,
-		"PORTCULLIS_PUBLIC_URL=http://" + pAddr,
-		"PORTCULLIS_UPSTREAM=" + upstream,
-		"PORTCULLIS_COOKIE_SECRET=" + base64.StdEncoding.EncodeToString(secret),
-		"PORTCULLIS_COOKIE_SECURE=false",
-		"PORTCULLIS_PROVIDER=oauth2",
-		"PORTCULLIS_CLIENT_ID=" + clientID,
-		"PORTCULLIS_CLIENT_SECRET=" + clientSecret,
-		"PORTCULLIS_AUTH_URL=" + ep.AuthURL,
-		"PORTCULLIS_TOKEN_URL=" + ep.TokenURL,
-		"PORTCULLIS_USERINFO_URL=" + ep.UserinfoURL,
-		"PORTCULLIS_SCOPES=openid email profile",
+	pc := portcullisConfig{
+		publicURL: "http://" + pAddr,
+		upstream:  upstream,
+		idp:       ep,
+		secret:    base64.StdEncoding.EncodeToString(secret),
 	}
-	for _, name := range []string{"GOMAXPROCS", "GOGC", "GOMEMLIMIT"} {
-		if v, ok := os.LookupEnv(name); ok {
-			env = append(env, name+"="+v)
-		}
-	}
-	portcullis, err := startProcess(ctx, &procs, dir, "portcullis", env, filepath.Join(dir, "portcullis"))
+	portcullis, err := pc.start(ctx, &procs, dir, "portcullis", "portcullis", pAddr, mAddr)
 	if err != nil {
 		return err
-	}
-	portcullis.addr = pAddr
-	if err := waitHTTP(ctx, "http://"+pAddr+"/ping"); err != nil {
-		return fmt.Errorf("portcullis did not start: %v\n%s", err, portcullis.logTail())
 	}
 
 	// One sign-in through the whole flow; wrk then sends its cookie.
@@ -239,7 +219,7 @@ func run(ctx context.Context, f flags) error {
 	report(os.Stdout, targets, f)
 
 	if f.memConns > 0 {
-		if err := memoryRuns(ctx, f, wrk, dir, targets, portcullis, mAddr, env, &procs); err != nil {
+		if err := memoryRuns(ctx, f, wrk, dir, targets, portcullis, mAddr, pc, &procs); err != nil {
 			return err
 		}
 	}

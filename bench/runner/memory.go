@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +25,7 @@ import (
 // connections to the upstream. A second Portcullis with
 // UPSTREAM_MAX_CONNS=f.memMaxConns shows what that bound does. Sizes are
 // sampled 4 s into each 5 s run.
-func memoryRuns(ctx context.Context, f flags, wrk wrkRunner, dir string, targets []*target, portcullis *process, mAddr string, env []string, procs *procs) error {
+func memoryRuns(ctx context.Context, f flags, wrk wrkRunner, dir string, targets []*target, portcullis *process, mAddr string, pc portcullisConfig, procs *procs) error {
 	script := filepath.Join(dir, "paced.lua")
 	lua := fmt.Sprintf("function delay()\n  return %d\nend\n", f.memPace.Milliseconds())
 	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
@@ -57,22 +56,10 @@ func memoryRuns(ctx context.Context, f flags, wrk wrkRunner, dir string, targets
 		if err != nil {
 			return err
 		}
-		env2 := slices.Clone(env)
-		for i, kv := range env2 {
-			switch {
-			case strings.HasPrefix(kv, "PORTCULLIS_LISTEN="):
-				env2[i] = "PORTCULLIS_LISTEN=" + pAddr
-			case strings.HasPrefix(kv, "PORTCULLIS_METRICS_LISTEN="):
-				env2[i] = "PORTCULLIS_METRICS_LISTEN=" + mAddr2
-			}
-		}
-		env2 = append(env2, "PORTCULLIS_UPSTREAM_MAX_CONNS="+strconv.Itoa(f.memMaxConns))
-		p2, err := startProcess(ctx, procs, dir, "portcullis-maxconns", env2, filepath.Join(dir, "portcullis"))
+		p2, err := pc.start(ctx, procs, dir, "portcullis-maxconns", "portcullis with UPSTREAM_MAX_CONNS", pAddr, mAddr2,
+			"PORTCULLIS_UPSTREAM_MAX_CONNS="+strconv.Itoa(f.memMaxConns))
 		if err != nil {
 			return err
-		}
-		if err := waitHTTP(ctx, "http://"+pAddr+"/ping"); err != nil {
-			return fmt.Errorf("portcullis with UPSTREAM_MAX_CONNS did not start: %v\n%s", err, p2.logTail())
 		}
 		under = append(under, proxyUnderTest{
 			name: fmt.Sprintf("Portcullis, MAX_CONNS=%d", f.memMaxConns),

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/users/pgtest"
+	"github.com/portcullis/portcullis/internal/pgtest"
 )
 
 // Every store runs the same suite: newDSN returns the location of a fresh,

@@ -9,12 +9,12 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/internal/nginxtest"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
@@ -28,13 +28,6 @@ const (
 	// nginxExample is the configuration the tests run, as shipped.
 	nginxExample = "../examples/nginx/nginx.conf"
 )
-
-// clock is a settable time shared by the fake provider, the provider
-// client, the session store and the proxy.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // exampleConf returns examples/nginx/nginx.conf as an nginxtest template:
 // its listen port and the addresses of Portcullis and the app, which the
@@ -74,7 +67,9 @@ type stack struct {
 
 // stackOptions adjust a stack; all are optional.
 type stackOptions struct {
-	clock *clock
+	// clock is the time of the fake provider, the provider client, the
+	// session store and the proxy (default: the wall clock).
+	clock *testclock.Clock
 	idp   func(*idp.Options)
 	proxy func(*proxy.Options)
 	app   http.Handler // default: echoApp
@@ -88,14 +83,14 @@ func newStack(t *testing.T, so stackOptions) *stack {
 	t.Helper()
 	c := so.clock
 	if c == nil {
-		c = &clock{}
+		c = testclock.Wall()
 	}
 	idpOpts := idp.Options{
 		ClientID:     testClientID,
 		ClientSecret: testClientSecret,
 		AutoApprove:  "alice",
 		RequirePKCE:  true,
-		Now:          c.now,
+		Now:          c.Now,
 	}
 	if so.idp != nil {
 		so.idp(&idpOpts)
@@ -137,7 +132,7 @@ func newStack(t *testing.T, so stackOptions) *stack {
 		UserinfoURL:    ep.UserinfoURL,
 		Scopes:         []string{"openid", "email", "profile"},
 		TokenAuthStyle: providers.AuthStyleParams,
-		Now:            c.now,
+		Now:            c.Now,
 	})
 	if err != nil {
 		t.Fatalf("NewOAuth2: %v", err)
@@ -148,7 +143,7 @@ func newStack(t *testing.T, so stackOptions) *stack {
 		Path:     "/",
 		SameSite: http.SameSiteLaxMode,
 		Expire:   24 * time.Hour,
-		Now:      c.now,
+		Now:      c.Now,
 	})
 	if err != nil {
 		t.Fatalf("NewCookieStore: %v", err)
@@ -158,7 +153,7 @@ func newStack(t *testing.T, so stackOptions) *stack {
 		PublicURL: public,
 		Providers: []proxy.Provider{{ID: "oauth2", DisplayName: "Test provider", PKCE: true, Provider: p}},
 		Sessions:  store,
-		Now:       c.now,
+		Now:       c.Now,
 	}
 	if so.proxy != nil {
 		so.proxy(&po)

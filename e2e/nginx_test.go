@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -190,7 +191,7 @@ func TestNginxNotSignedIn(t *testing.T) {
 // not refresh again.
 func TestNginxRefresh(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	s := newStack(t, stackOptions{
 		clock: c,
 		idp: func(o *idp.Options) {
@@ -212,7 +213,7 @@ func TestNginxRefresh(t *testing.T) {
 	readBody(t, resp)
 	before := b.cookie(s.nginx, "_portcullis")
 
-	c.advance(time.Hour - 10*time.Second) // within REFRESH_SKEW of expiry
+	c.Advance(time.Hour - 10*time.Second) // within REFRESH_SKEW of expiry
 	resp = b.get(s.nginx+"/after-expiry", nil)
 	if resp.StatusCode != http.StatusOK || len(b.hops) != 0 {
 		t.Fatalf("request after expiry = %d after %v; want 200, refreshed without a new sign-in: %s", resp.StatusCode, b.hops, readBody(t, resp))

@@ -149,11 +149,7 @@ func run(ctx context.Context, f flags) error {
 	}
 
 	// Portcullis, configured as in production.
-	pAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	mAddr, err := freeAddr()
+	pAddr, mAddr, err := freeAddrs()
 	if err != nil {
 		return err
 	}

@@ -48,11 +48,7 @@ func memoryRuns(ctx context.Context, f flags, wrk wrkRunner, dir string, targets
 	}
 	if f.memMaxConns > 0 {
 		// The same configuration and cookie secret, so the same cookie.
-		pAddr, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		mAddr2, err := freeAddr()
+		pAddr, mAddr2, err := freeAddrs()
 		if err != nil {
 			return err
 		}

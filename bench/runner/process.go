@@ -174,3 +174,14 @@ func freeAddr() (string, error) {
 	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 }
+
+// freeAddrs returns two loopback addresses made by freeAddr: a server's
+// and its metrics listener's.
+func freeAddrs() (string, string, error) {
+	a, err := freeAddr()
+	if err != nil {
+		return "", "", err
+	}
+	b, err := freeAddr()
+	return a, b, err
+}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/pgtest"
 	"github.com/portcullis/portcullis/users"
-	"github.com/portcullis/portcullis/users/pgtest"
 )
 
 // runUsers runs `portcullis users args…` against the registry at db.

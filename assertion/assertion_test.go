@@ -19,27 +19,13 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the assertion tests' clock, stopped at the start of the
+// current second.
+func newClock() *testclock.Clock { return testclock.New(time.Now().Truncate(time.Second)) }
 
 const (
 	testIssuer   = "https://app.example.com"
@@ -57,7 +43,7 @@ var alice = Claims{
 	Attributes: map[string]string{"Dept": "R&D"},
 }
 
-func newTestSigner(t testing.TB, c *clock, edit func(*Options)) *Signer {
+func newTestSigner(t testing.TB, c *testclock.Clock, edit func(*Options)) *Signer {
 	t.Helper()
 	opts := Options{Issuer: testIssuer, Audience: testAudience, Now: c.Now}
 	if edit != nil {
@@ -85,7 +71,7 @@ func jwksServer(t *testing.T, s *Signer) (*httptest.Server, *atomic.Int32) {
 }
 
 // verifier is what an upstream runs: go-oidc against the served JWK Set.
-func verifier(t *testing.T, srv *httptest.Server, c *clock) *oidc.IDTokenVerifier {
+func verifier(t *testing.T, srv *httptest.Server, c *testclock.Clock) *oidc.IDTokenVerifier {
 	keys := oidc.NewRemoteKeySet(oidc.ClientContext(t.Context(), srv.Client()), srv.URL+"/.well-known/portcullis/jwks.json")
 	return oidc.NewVerifier(testIssuer, keys, &oidc.Config{ClientID: testAudience, SupportedSigningAlgs: []string{"ES256", "RS256"}, Now: c.Now})
 }
@@ -155,7 +141,7 @@ func TestSignRejected(t *testing.T) {
 
 	t.Run("expired", func(t *testing.T) {
 		t.Parallel()
-		late := &clock{t: c.Now().Add(61 * time.Second)}
+		late := testclock.New(c.Now().Add(61 * time.Second))
 		if _, err := verifier(t, srv, late).Verify(t.Context(), tok); err == nil || !strings.Contains(err.Error(), "expired") {
 			t.Errorf("Verify() after TTL = %v; want expired", err)
 		}
@@ -227,7 +213,7 @@ func TestKeyRotation(t *testing.T) {
 	if got, want := kids(), s.KeyID()+","+oldKid; got != want {
 		t.Errorf("JWKS kids = %s; want %s", got, want)
 	}
-	c.Add(2 * DefaultTTL) // the default grace
+	c.Advance(2 * DefaultTTL) // the default grace
 	if got := kids(); got != s.KeyID() {
 		t.Errorf("JWKS kids after the grace = %s; want only %s", got, s.KeyID())
 	}
@@ -242,7 +228,7 @@ func TestSignMemoized(t *testing.T) {
 	c := newClock()
 	s := newTestSigner(t, c, nil)
 	first, _ := s.Sign(alice)
-	c.Add(29 * time.Second)
+	c.Advance(29 * time.Second)
 	if again, _ := s.Sign(alice); again != first {
 		t.Error("Sign() within TTL/2 made a new assertion; want the same")
 	}
@@ -256,7 +242,7 @@ func TestSignMemoized(t *testing.T) {
 	if other, _ := s.Sign(changed); other == first {
 		t.Error("Sign() with other groups returned the old assertion")
 	}
-	c.Add(time.Second)
+	c.Advance(time.Second)
 	if later, _ := s.Sign(alice); later == first {
 		t.Error("Sign() after TTL/2 returned the old assertion; want a new one")
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/internal/testproc"
 )
 
@@ -24,13 +25,13 @@ func TestWrk(t *testing.T) {
 		duration = "10s"
 	}
 	s := newStack(t, stackOptions{})
-	b := newBrowser(t)
-	resp := b.get(s.nginx+"/", nil)
-	readBody(t, resp)
+	b := s.browser()
+	resp, hops := b.Follow(s.nginx+"/", nil)
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("sign-in = %d after %v", resp.StatusCode, b.hops)
+		t.Fatalf("sign-in = %d after %v", resp.StatusCode, hops)
 	}
-	cookie := "_portcullis=" + b.cookie(s.nginx, "_portcullis")
+	cookie := "_portcullis=" + b.Cookie("_portcullis")
 	for _, target := range []struct{ name, url string }{
 		{"Portcullis /oauth2/auth, direct", s.portcullis.URL + "/oauth2/auth"},
 		{"nginx auth_request + app", s.nginx + "/"},

@@ -45,7 +45,7 @@ func TestBrowserSignInThroughNginx(t *testing.T) {
 		t.Fatalf("open %s/reports and wait for the provider's page: %v", s.nginx, err)
 	}
 	loc, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil || !strings.HasPrefix(loc, s.idpSrv.URL+"/authorize?") {
+	if err != nil || !strings.HasPrefix(loc, s.idp.URL+"/authorize?") {
 		t.Fatalf("the browser is at %q (%v); want the provider's sign-in page", loc, err)
 	}
 	err = chromedp.Do(ctx,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/nginxtest"
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -236,7 +237,7 @@ func TestIngressNginx(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := readBody(t, resp)
+		body := stack.ReadBody(t, resp)
 		return resp, strings.Contains(body, `"URI"`)
 	}
 	anonymous := func(accept string, kv ...string) http.Header {
@@ -281,15 +282,15 @@ func TestIngressNginx(t *testing.T) {
 	}
 
 	// Signed in (Portcullis's pages are on the same host, at /oauth2).
-	b := newBrowser(t)
-	resp := b.get(s.nginx+"/oauth2/sign_in?rd=/", nil)
-	readBody(t, resp)
-	if c := b.cookie(s.nginx, "_portcullis"); c == "" {
-		t.Fatalf("no session cookie after signing in at /oauth2/sign_in (%d after %v)", resp.StatusCode, b.hops)
+	b := s.browser()
+	resp, hops := b.Follow(s.nginx+"/oauth2/sign_in?rd=/", nil)
+	stack.ReadBody(t, resp)
+	if c := b.Cookie("_portcullis"); c == "" {
+		t.Fatalf("no session cookie after signing in at /oauth2/sign_in (%d after %v)", resp.StatusCode, hops)
 	}
 	alice := func(kv ...string) http.Header {
 		h := anonymous("application/json", kv...)
-		h.Set("Cookie", "_portcullis="+b.cookie(s.nginx, "_portcullis"))
+		h.Set("Cookie", "_portcullis="+b.Cookie("_portcullis"))
 		return h
 	}
 	hdr := alice()
@@ -303,9 +304,9 @@ func TestIngressNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("alice GET /page = %d: %s", resp.StatusCode, readBody(t, resp))
+		t.Fatalf("alice GET /page = %d: %s", resp.StatusCode, stack.ReadBody(t, resp))
 	}
-	e := decodeEcho(t, resp)
+	e := stack.DecodeEcho(t, resp)
 	if got := e.Headers.Get("X-User"); got != "alice@example.com" {
 		t.Errorf("the app got X-User %q; want alice@example.com", got)
 	}

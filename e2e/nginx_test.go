@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -44,45 +46,45 @@ var spoofed = http.Header{
 func TestNginxSignIn(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOptions{})
-	b := newBrowser(t)
+	b := s.browser()
 
-	resp := b.get(s.nginx+"/reports/2024?year=2024", spoofed)
+	resp, hops := b.Follow(s.nginx+"/reports/2024?year=2024", spoofed)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("sign-in through nginx ended with %d after %v: %s", resp.StatusCode, b.hops, readBody(t, resp))
+		t.Fatalf("sign-in through nginx ended with %d after %v: %s", resp.StatusCode, hops, stack.ReadBody(t, resp))
 	}
 	wantHops := []string{
 		s.nginx + "/oauth2/sign_in?rd=/reports/2024?year=2024", // nginx's @sign_in
 		s.nginx + "/oauth2/start?",                             // Portcullis, one provider
-		s.idpSrv.URL + "/authorize?",                           // the provider
+		s.idp.URL + "/authorize?",                              // the provider
 		s.nginx + "/oauth2/callback?",                          // back through nginx
 		s.nginx + "/reports/2024?year=2024",                    // where the user was going
 	}
-	if len(b.hops) != len(wantHops) {
-		t.Fatalf("redirects = %q; want %d hops like %q", b.hops, len(wantHops), wantHops)
+	if len(hops) != len(wantHops) {
+		t.Fatalf("redirects = %q; want %d hops like %q", hops, len(wantHops), wantHops)
 	}
 	for i, want := range wantHops {
-		if !strings.HasPrefix(b.hops[i], want) {
-			t.Errorf("redirect %d = %q; want %q…", i, b.hops[i], want)
+		if !strings.HasPrefix(hops[i], want) {
+			t.Errorf("redirect %d = %q; want %q…", i, hops[i], want)
 		}
 	}
 	if srv := resp.Header.Get("Server"); !strings.HasPrefix(srv, "nginx") {
 		t.Errorf("Server = %q; want the answer to come through nginx", srv)
 	}
-	e := decodeEcho(t, resp)
+	e := stack.DecodeEcho(t, resp)
 	checkIdentity(t, e)
 	if e.URI != "/reports/2024?year=2024" {
 		t.Errorf("the app got %q; want /reports/2024?year=2024", e.URI)
 	}
-	if b.cookie(s.nginx, "_portcullis") == "" {
+	if b.Cookie("_portcullis") == "" {
 		t.Errorf("no session cookie in the browser after sign-in")
 	}
 
 	// Signed in: straight through, with no new sign-in, still alice.
-	resp = b.get(s.nginx+"/next", spoofed)
-	if resp.StatusCode != http.StatusOK || len(b.hops) != 0 {
-		t.Fatalf("second request = %d after %v; want 200 without redirects", resp.StatusCode, b.hops)
+	resp, hops = b.Follow(s.nginx+"/next", spoofed)
+	if resp.StatusCode != http.StatusOK || len(hops) != 0 {
+		t.Fatalf("second request = %d after %v; want 200 without redirects", resp.StatusCode, hops)
 	}
-	checkIdentity(t, decodeEcho(t, resp))
+	checkIdentity(t, stack.DecodeEcho(t, resp))
 	if got := s.idp.Calls("token"); got != 1 {
 		t.Errorf("token grants = %d; want 1 (one sign-in)", got)
 	}
@@ -90,7 +92,7 @@ func TestNginxSignIn(t *testing.T) {
 
 // checkIdentity checks the app saw alice, from Portcullis, and none of the
 // spoofed headers.
-func checkIdentity(t *testing.T, e echo) {
+func checkIdentity(t *testing.T, e stack.Echo) {
 	t.Helper()
 	for k, want := range map[string]string{
 		"X-User":                         "alice@example.com",
@@ -146,7 +148,7 @@ func TestNginxNotSignedIn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		readBody(t, resp)
+		stack.ReadBody(t, resp)
 		return resp
 	}
 
@@ -190,7 +192,7 @@ func TestNginxNotSignedIn(t *testing.T) {
 // not refresh again.
 func TestNginxRefresh(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	s := newStack(t, stackOptions{
 		clock: c,
 		idp: func(o *idp.Options) {
@@ -204,21 +206,21 @@ func TestNginxRefresh(t *testing.T) {
 			o.RefreshGrace = 5 * time.Minute
 		},
 	})
-	b := newBrowser(t)
-	resp := b.get(s.nginx+"/", nil)
+	b := s.browser()
+	resp, hops := b.Follow(s.nginx+"/", nil)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("sign-in = %d after %v: %s", resp.StatusCode, b.hops, readBody(t, resp))
+		t.Fatalf("sign-in = %d after %v: %s", resp.StatusCode, hops, stack.ReadBody(t, resp))
 	}
-	readBody(t, resp)
-	before := b.cookie(s.nginx, "_portcullis")
+	stack.ReadBody(t, resp)
+	before := b.Cookie("_portcullis")
 
-	c.advance(time.Hour - 10*time.Second) // within REFRESH_SKEW of expiry
-	resp = b.get(s.nginx+"/after-expiry", nil)
-	if resp.StatusCode != http.StatusOK || len(b.hops) != 0 {
-		t.Fatalf("request after expiry = %d after %v; want 200, refreshed without a new sign-in: %s", resp.StatusCode, b.hops, readBody(t, resp))
+	c.Advance(time.Hour - 10*time.Second) // within REFRESH_SKEW of expiry
+	resp, hops = b.Follow(s.nginx+"/after-expiry", nil)
+	if resp.StatusCode != http.StatusOK || len(hops) != 0 {
+		t.Fatalf("request after expiry = %d after %v; want 200, refreshed without a new sign-in: %s", resp.StatusCode, hops, stack.ReadBody(t, resp))
 	}
-	set := sessionCookies(resp)
-	checkIdentity(t, decodeEcho(t, resp))
+	set := stack.SessionCookies(resp)
+	checkIdentity(t, stack.DecodeEcho(t, resp))
 	if got := s.idp.Calls("refresh"); got != 1 {
 		t.Errorf("refresh grants = %d; want 1", got)
 	}
@@ -228,7 +230,7 @@ func TestNginxRefresh(t *testing.T) {
 	if !set[0].HttpOnly || set[0].Path != "/" {
 		t.Errorf("refreshed cookie: HttpOnly %v, Path %q; want the attributes Portcullis set", set[0].HttpOnly, set[0].Path)
 	}
-	after := b.cookie(s.nginx, "_portcullis")
+	after := b.Cookie("_portcullis")
 	if after == "" || after == before {
 		t.Fatalf("the browser's session cookie did not change with the refresh")
 	}
@@ -237,14 +239,14 @@ func TestNginxRefresh(t *testing.T) {
 	// old refresh token was rotated away, so a second refresh would fail
 	// and end the session).
 	for _, path := range []string{"/again", "/and-again"} {
-		resp = b.get(s.nginx+path, nil)
-		if resp.StatusCode != http.StatusOK || len(b.hops) != 0 {
-			t.Fatalf("GET %s = %d after %v; want 200", path, resp.StatusCode, b.hops)
+		resp, hops = b.Follow(s.nginx+path, nil)
+		if resp.StatusCode != http.StatusOK || len(hops) != 0 {
+			t.Fatalf("GET %s = %d after %v; want 200", path, resp.StatusCode, hops)
 		}
-		if set := sessionCookies(resp); len(set) != 0 {
+		if set := stack.SessionCookies(resp); len(set) != 0 {
 			t.Errorf("GET %s set %d session cookies; want none (nothing to refresh)", path, len(set))
 		}
-		readBody(t, resp)
+		stack.ReadBody(t, resp)
 	}
 	if got := s.idp.Calls("refresh"); got != 1 {
 		t.Errorf("refresh grants after two more requests = %d; want still 1", got)
@@ -257,12 +259,12 @@ func TestNginxRefresh(t *testing.T) {
 func TestNginxSignInKeepsFirstQueryParameter(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOptions{})
-	b := newBrowser(t)
-	resp := b.get(s.nginx+"/search?q=portcullis&page=2", nil)
+	b := s.browser()
+	resp, hops := b.Follow(s.nginx+"/search?q=portcullis&page=2", nil)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("sign-in = %d after %v", resp.StatusCode, b.hops)
+		t.Fatalf("sign-in = %d after %v", resp.StatusCode, hops)
 	}
-	got := decodeEcho(t, resp).URI
+	got := stack.DecodeEcho(t, resp).URI
 	u, _ := url.Parse(got)
 	if u.Path != "/search" || u.Query().Get("q") != "portcullis" {
 		t.Errorf("after sign-in the app got %q; want /search?q=portcullis", got)
@@ -287,7 +289,7 @@ func TestNginxPreflight(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		readBody(t, resp)
+		stack.ReadBody(t, resp)
 		return resp.StatusCode
 	}
 	cors := http.Header{"Origin": {"https://other.example"}, "Access-Control-Request-Method": {"POST"}, "Accept": {"application/json"}}
@@ -333,7 +335,7 @@ func rawGet(t *testing.T, addr, target string, hdr http.Header) (status int, fro
 	if err != nil {
 		t.Fatalf("GET %q: %v", target, err)
 	}
-	body := readBody(t, resp)
+	body := stack.ReadBody(t, resp)
 	return resp.StatusCode, strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && strings.Contains(body, `"URI"`)
 }
 
@@ -354,13 +356,13 @@ func TestNginxRouteRules(t *testing.T) {
 		}
 	}})
 	addr := strings.TrimPrefix(s.nginx, "http://")
-	b := newBrowser(t)
-	if resp := b.get(s.nginx+"/", nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("sign-in through nginx = %d after %v", resp.StatusCode, b.hops)
+	b := s.browser()
+	if resp, hops := b.Follow(s.nginx+"/", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in through nginx = %d after %v", resp.StatusCode, hops)
 	} else {
-		readBody(t, resp)
+		stack.ReadBody(t, resp)
 	}
-	alice := http.Header{"Cookie": {"_portcullis=" + b.cookie(s.nginx, "_portcullis")}, "Accept": {"application/json"}}
+	alice := http.Header{"Cookie": {"_portcullis=" + b.Cookie("_portcullis")}, "Accept": {"application/json"}}
 	anonymous := http.Header{"Accept": {"application/json"}}
 	with := func(h http.Header, k, v string) http.Header {
 		h = h.Clone()

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -103,20 +104,13 @@ type soakStack struct {
 func newSoakStack(t *testing.T) *soakStack {
 	t.Helper()
 	body := []byte("ok\n")
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := stack.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write(body)
 	}))
-	t.Cleanup(up.Close)
 	upURL, _ := url.Parse(up.URL)
 	srv, cookies := authServer(t, func(o *proxy.Options) { o.Upstream = upURL })
-	var parts []string
-	for _, c := range cookies {
-		parts = append(parts, c.Name+"="+c.Value)
-	}
-	ps := httptest.NewServer(srv)
-	t.Cleanup(ps.Close)
-	return &soakStack{upstream: up, portcullis: ps, cookie: strings.Join(parts, "; ")}
+	return &soakStack{upstream: up, portcullis: stack.Serve(t, srv), cookie: stack.CookieHeader(cookies)}
 }
 
 // closeConnections closes every connection: the clients', Portcullis's

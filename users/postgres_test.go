@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/users/pgtest"
+	"github.com/portcullis/portcullis/internal/pgtest"
 )
 
 // The server going away mid-test: every operation says the registry is

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/users/pgtest"
+	"github.com/portcullis/portcullis/internal/pgtest"
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
 // Every store runs the same suite: newDSN returns the location of a fresh,
@@ -30,25 +31,8 @@ func TestPostgres(t *testing.T) {
 	testStore(t, srv.CreateDB)
 }
 
-// A clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the users tests' clock, stopped at 1 March 2026 09:00 UTC.
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)) }
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -58,7 +42,7 @@ func ctxT(t *testing.T) context.Context {
 
 // open opens dsn for t, with its clock set to clk, and closes it when t
 // ends.
-func open(t *testing.T, dsn string, clk *clock) *Registry {
+func open(t *testing.T, dsn string, clk *testclock.Clock) *Registry {
 	t.Helper()
 	r, err := Open(ctxT(t), dsn)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
 // The second registered client of the tests: another app of the provider.
@@ -22,18 +23,13 @@ const (
 
 // startTwo runs a Server with the tests' client and otherID, with a clock
 // the test moves.
-func startTwo(t *testing.T, opts idp.Options) (*harness, *fakeClock) {
+func startTwo(t *testing.T, opts idp.Options) (*harness, *testclock.Clock) {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	opts.Clients = append(opts.Clients, idp.Client{ID: otherID, Secret: otherSecret})
 	opts.Now = clk.Now
 	return start(t, opts), clk
 }
-
-// fakeClock is a settable time source for Options.Now.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time { return c.t }
 
 // grant gets a client-credentials token for the client id:secret.
 func (h *harness) grant(id, secret string) map[string]any {
@@ -90,7 +86,7 @@ func TestIntrospect(t *testing.T) {
 	t.Parallel()
 	h, clk := startTwo(t, idp.Options{ExpiresIn: time.Minute})
 	mine, theirs := str(h.grant(clientID, clientSecret), "access_token"), str(h.grant(otherID, otherSecret), "access_token")
-	exp := clk.t.Add(time.Minute).Unix()
+	exp := clk.Now().Add(time.Minute).Unix()
 	for _, tt := range []struct {
 		name, token, asID, asSecret string
 		want                        map[string]any
@@ -115,7 +111,7 @@ func TestIntrospect(t *testing.T) {
 	if status, body := h.post("/introspect", "", "", url.Values{"token": {mine}}); status != http.StatusUnauthorized || str(body, "error") != "invalid_client" {
 		t.Errorf("introspect without client credentials = %d %v; want 401 invalid_client", status, body)
 	}
-	clk.t = clk.t.Add(time.Minute)
+	clk.Advance(time.Minute)
 	if _, body := h.post("/introspect", clientID, clientSecret, url.Values{"token": {mine}}); body["active"] != false {
 		t.Errorf("introspect of an expired token = %v; want active false", body)
 	}
@@ -134,7 +130,7 @@ func TestTokenInfo(t *testing.T) {
 	}
 	status, body := get(str(signedIn, "access_token"))
 	for k, want := range map[string]string{"aud": clientID, "azp": clientID, "sub": "1001", "email": "alice@example.com",
-		"email_verified": "true", "expires_in": "3600", "exp": fmt.Sprint(clk.t.Add(time.Hour).Unix()), "scope": "openid email"} {
+		"email_verified": "true", "expires_in": "3600", "exp": fmt.Sprint(clk.Now().Add(time.Hour).Unix()), "scope": "openid email"} {
 		if got := str(body, k); status != http.StatusOK || got != want {
 			t.Errorf("tokeninfo (%d) %s = %q; want %q", status, k, got, want)
 		}
@@ -200,7 +196,7 @@ func TestDebugToken(t *testing.T) {
 	status, body := debug(clientID+"|"+clientSecret, mine)
 	data, _ := body["data"].(map[string]any)
 	if status != http.StatusOK || str(data, "app_id") != clientID || data["is_valid"] != true ||
-		data["expires_at"] != json.Number(fmt.Sprint(clk.t.Add(time.Hour).Unix())) || str(data, "user_id") != "service-account-"+clientID {
+		data["expires_at"] != json.Number(fmt.Sprint(clk.Now().Add(time.Hour).Unix())) || str(data, "user_id") != "service-account-"+clientID {
 		t.Errorf("debug_token of our own token = %d %v; want app_id %s, valid, expiring in an hour", status, body, clientID)
 	}
 	if _, body := debug(clientID+"|"+clientSecret, theirs); str(body["data"].(map[string]any), "app_id") != otherID {
@@ -237,7 +233,7 @@ func TestJWTAccessTokens(t *testing.T) {
 		}
 		claims := decode(t, payload)
 		for k, want := range map[string]any{"iss": h.ts.URL, "aud": c.ID, "client_id": c.ID, "sub": "service-account-" + c.ID,
-			"scope": "api", "exp": json.Number(fmt.Sprint(clk.t.Add(time.Hour).Unix()))} {
+			"scope": "api", "exp": json.Number(fmt.Sprint(clk.Now().Add(time.Hour).Unix()))} {
 			if got := claims[k]; got != want {
 				t.Errorf("access token %s = %v; want %v", k, got, want)
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
 const (
@@ -483,24 +484,21 @@ func TestUserinfoQuirks(t *testing.T) {
 
 func TestTokenExpiry(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
-	h := start(t, idp.Options{ExpiresIn: time.Minute, Now: clock})
+	clk := testclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	h := start(t, idp.Options{ExpiresIn: time.Minute, Now: clk.Now})
 
 	_, tok := h.exchange(h.code(h.authQuery()))
 	at := str(tok, "access_token")
 	if status, body := h.userinfo(at); status != http.StatusOK {
 		t.Fatalf("userinfo with a fresh token = %d %v; want 200", status, body)
 	}
-	advance(time.Minute)
+	clk.Advance(time.Minute)
 	if status, body := h.userinfo(at); status != http.StatusUnauthorized || str(body, "error") != "invalid_token" {
 		t.Errorf("userinfo with an expired token = %d %v; want 401 invalid_token", status, body)
 	}
 
 	code := h.code(h.authQuery())
-	advance(10 * time.Minute)
+	clk.Advance(10 * time.Minute)
 	if status, body := h.exchange(code); status != http.StatusBadRequest || str(body, "error") != "invalid_grant" {
 		t.Errorf("exchange of a 10-minute-old code = %d %v; want 400 invalid_grant", status, body)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/portcullis/portcullis/users/pgtest"
+	"github.com/portcullis/portcullis/internal/pgtest"
 )
 
 func query(ctx context.Context, dsn string) (int, error) {

@@ -120,6 +120,18 @@ func TestPresetTokenChecks(t *testing.T) {
 			if n := fake.Calls(tt.endpoint); n != 2 {
 				t.Errorf("%s: %s called %d times; want 2", tt.preset, tt.endpoint, n)
 			}
+			if tt.preset == "google" {
+				// Google's access tokens are opaque: a JWT it signs for
+				// this client is an ID token (one from a refresh has no
+				// nonce), never a bearer token.
+				idToken, err := fake.IDToken(srv.URL, tokensClientID, "alice", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := auth(idToken); got != http.StatusUnauthorized {
+					t.Errorf("google: an ID token of this client without a nonce at /oauth2/auth = %d; want 401", got)
+				}
+			}
 		})
 	}
 }

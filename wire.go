@@ -454,13 +454,15 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 			return b, err
 		}
 		v, err := providers.NewBearerValidator(providers.BearerConfig{
-			Provider:         entry.Provider,
-			Claims:           pcfg.Claims,
-			Audiences:        pc.BearerAudiences,
-			IntrospectionURL: introspect,
-			TokenCheck:       preset.TokenCheck,
-			AllowUnbound:     cfg.BearerAllowUnbound,
-			HTTPClient:       pcfg.HTTPClient,
+			Provider:           entry.Provider,
+			Claims:             pcfg.Claims,
+			Audiences:          pc.BearerAudiences,
+			IntrospectionURL:   introspect,
+			TokenCheck:         preset.TokenCheck,
+			OpaqueAccessTokens: preset.OpaqueAccessTokens,
+			AccessTokenClaims:  preset.AccessTokenClaims,
+			AllowUnbound:       cfg.BearerAllowUnbound,
+			HTTPClient:         pcfg.HTTPClient,
 		})
 		if err != nil {
 			// Never a partial start: the configuration checks the settings

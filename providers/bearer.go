@@ -89,6 +89,15 @@ type BearerConfig struct {
 	// provider's check beside its USERINFO_URL; "{client_id}" in it is
 	// replaced by the client id.
 	TokenCheck TokenCheck
+	// OpaqueAccessTokens says the provider's access tokens are never JWTs
+	// (Google's are opaque): a JWT it signed for this client can only be
+	// an ID token, so every bearer JWT is refused.
+	OpaqueAccessTokens bool
+	// AccessTokenClaims, when not empty, are claims of which a JWT access
+	// token of the provider always carries one and its ID tokens none
+	// (Microsoft's scp and roles): a JWT with none of them, non-empty, is
+	// refused as an ID token.
+	AccessTokenClaims []string
 	// AllowUnbound (BEARER_ALLOW_UNBOUND) accepts an opaque token of a
 	// provider with no way to tell whose it is — no introspection endpoint
 	// — when the provider's userinfo endpoint accepts it, which it does
@@ -131,6 +140,8 @@ type BearerValidator struct {
 	oidc                             *OIDC // provider, when it is one
 	claims                           Claims
 	audiences                        []string // ClientID and Audiences
+	opaqueOnly                       bool     // OpaqueAccessTokens
+	accessClaims                     []string // AccessTokenClaims
 	algs                             []string
 	jwksURL                          string
 	issuer                           string
@@ -201,6 +212,8 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		introspectURL:     cfg.IntrospectionURL,
 		tokenCheck:        cfg.TokenCheck,
 		allowUnbound:      cfg.AllowUnbound,
+		opaqueOnly:        cfg.OpaqueAccessTokens,
+		accessClaims:      slices.Clone(cfg.AccessTokenClaims),
 		introspectAuth:    cfg.IntrospectionAuth,
 		clientID:          cfg.ClientID,
 		clientSecret:      cfg.ClientSecret,
@@ -525,6 +538,9 @@ func (b *BearerValidator) keySet() (*bearerKeys, error) {
 // checkJWT verifies a JWT access token and maps its claims.
 func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token string) (*Identity, time.Time, error) {
 	fail := func(err error) (*Identity, time.Time, error) { return nil, time.Time{}, err }
+	if b.opaqueOnly {
+		return fail(b.reject("", "bearer JWT refused: this provider's access tokens are opaque, so a JWT it signs is an ID token"))
+	}
 	if typ, ok := jwtType(token); !ok || !accessTokenType(typ) {
 		return fail(b.reject("", "bearer JWT has typ header "+strconv.Quote(typ)+", not JWT or at+jwt: not an access token"))
 	}
@@ -555,8 +571,11 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 	if err != nil {
 		return fail(b.reject("", "bearer JWT claims malformed"))
 	}
-	if claim := idTokenClaim(claims); claim != "" {
-		return fail(b.reject("", "bearer JWT carries "+claim+": an ID token, not an access token"))
+	if claim := notAccessClaim(claims); claim != "" {
+		return fail(b.reject("", "bearer JWT carries "+claim+": an ID token or another kind of token, not an access token"))
+	}
+	if len(b.accessClaims) > 0 && !slices.ContainsFunc(b.accessClaims, func(c string) bool { return present(claims[c]) }) {
+		return fail(b.reject("", "bearer JWT carries none of "+strings.Join(b.accessClaims, ", ")+": an ID token, not an access token"))
 	}
 	want := k.issuer
 	if strings.Contains(want, tenantPlaceholder) {
@@ -624,7 +643,20 @@ func idTokenClaim(claims map[string]any) string {
 	return ""
 }
 
-// notAccessClaim returns the claim of an introspection answer that marks
+// present reports whether a claim's value is there and not empty.
+func present(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case string:
+		return v != ""
+	case []any:
+		return len(v) > 0
+	}
+	return true
+}
+
+// notAccessClaim returns the claim of a JWT or an introspection answer that marks
 // its token as something other than an access token, or "" when none
 // does: an ID token's claims (see idTokenClaim), a token_type naming a
 // refresh or ID token (Duende's refresh_token, RFC 8693's token type

@@ -975,3 +975,63 @@ func TestBearerIntrospectionInactive(t *testing.T) {
 	_, err = v.Validate(t.Context(), expiring)
 	wantProviderError(t, err, ErrRejected, "inactive", expiring)
 }
+
+// TestBearerPresetAccessTokenShapes: a provider whose access tokens are
+// never JWTs (Google's are opaque) has every JWT it signs for this client
+// refused as a bearer token: it can only be an ID token, such as one from
+// a refresh (no nonce) or the id_token_hint of a sign-out URL. A provider
+// whose JWT access tokens always carry a claim its ID tokens don't
+// (Microsoft's scp or roles) has JWTs without it refused.
+func TestBearerPresetAccessTokenShapes(t *testing.T) {
+	t.Parallel()
+	clock := newBearerClock()
+	e := startOIDC(t, idp.Options{Now: clock.Now, JWTAccessTokens: true}, OIDCConfig{Config: Config{Now: clock.Now}})
+	now := clock.Now()
+	token := func(extra ...any) string {
+		c := map[string]any{"iss": e.srv.URL, "sub": "1001", "aud": testClientID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		for i := 0; i+1 < len(extra); i += 2 {
+			c[extra[i].(string)] = extra[i+1]
+		}
+		tok, err := e.idp.SignJWT("JWT", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	bare := token() // an ID token of a refresh looks like this: no nonce, no at_hash
+	for _, tt := range []struct {
+		name   string
+		edit   func(*BearerConfig)
+		token  string
+		reason string // "" means accepted
+	}{
+		{"generic: a JWT without markers", nil, bare, ""},
+		{"opaque-only: a JWT without markers", func(c *BearerConfig) { c.OpaqueAccessTokens = true }, bare, "opaque"},
+		{"opaque-only: a JWT with scp", func(c *BearerConfig) { c.OpaqueAccessTokens = true }, token("scp", "read"), "opaque"},
+		{"scp or roles: neither", func(c *BearerConfig) { c.AccessTokenClaims = []string{"scp", "roles"} }, bare, "scp"},
+		{"scp or roles: scp", func(c *BearerConfig) { c.AccessTokenClaims = []string{"scp", "roles"} }, token("scp", "User.Read"), ""},
+		{"scp or roles: roles", func(c *BearerConfig) { c.AccessTokenClaims = []string{"scp", "roles"} }, token("roles", []string{"Reader"}), ""},
+		{"scp or roles: empty scp", func(c *BearerConfig) { c.AccessTokenClaims = []string{"scp", "roles"} }, token("scp", ""), "scp"},
+		{"a Keycloak ID token (typ ID)", nil, token("typ", "ID"), "typ"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := BearerConfig{Provider: e.p, Now: clock.Now}
+			if tt.edit != nil {
+				tt.edit(&cfg)
+			}
+			v, err := NewBearerValidator(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := v.Validate(t.Context(), tt.token)
+			if tt.reason == "" {
+				if err != nil || id.ID != "1001" {
+					t.Errorf("Validate() = %+v, %v; want user 1001", id, err)
+				}
+				return
+			}
+			wantProviderError(t, err, ErrRejected, tt.reason, tt.token)
+		})
+	}
+}

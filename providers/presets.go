@@ -66,6 +66,12 @@ type Preset struct {
 	// advertise an introspection_endpoint.
 	TokenCheck       TokenCheck
 	IntrospectionURL string
+	// OpaqueAccessTokens and AccessTokenClaims tell the provider's access
+	// tokens from its ID tokens when both are JWTs for this client (see
+	// BearerConfig): Google's access tokens are never JWTs; Microsoft's
+	// carry scp (delegated) or roles (application).
+	OpaqueAccessTokens bool
+	AccessTokenClaims  []string
 
 	Scopes []string
 	// TokenMethod is "GET" for token endpoints that take a query string
@@ -170,11 +176,12 @@ var presets = []Preset{
 		UserinfoURL: "https://openidconnect.googleapis.com/v1/userinfo",
 		RevokeURL:   "https://oauth2.googleapis.com/revoke",
 		// Google has no introspection; tokeninfo names the client.
-		TokenCheck:       CheckGoogle,
-		IntrospectionURL: GoogleTokenInfoURL,
-		Scopes:           []string{"openid", "email", "profile"},
-		TokenAuthStyle:   AuthStyleParams, // as x/oauth2's google package pins it
-		PKCE:             true,
+		TokenCheck:         CheckGoogle,
+		IntrospectionURL:   GoogleTokenInfoURL,
+		OpaqueAccessTokens: true,
+		Scopes:             []string{"openid", "email", "profile"},
+		TokenAuthStyle:     AuthStyleParams, // as x/oauth2's google package pins it
+		PKCE:               true,
 		Claims: Claims{
 			Attributes: []Attribute{{Name: "Domain", Paths: []string{"hd"}}}, // Workspace domain
 		},
@@ -204,18 +211,20 @@ var presets = []Preset{
 		Console:              "GitHub › Settings › Developer settings › OAuth Apps › New OAuth App (or an organisation's settings): Authorization callback URL " + presetRedirectURI + "; one callback URL per app. Add the read:org scope (SCOPES=read:user,user:email,read:org) for organisations and teams as groups. GitHub Enterprise Server: AUTH_URL and TOKEN_URL on https://HOST/login/oauth/…, USERINFO_URL=https://HOST/api/v3/user.",
 	},
 	{
-		Name:           "microsoft",
-		DisplayName:    "Microsoft",
-		Kind:           "oidc",
-		IssuerURL:      "https://login.microsoftonline.com/{tenant}/v2.0",
-		MultiTenant:    true,
-		AuthURL:        "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
-		TokenURL:       "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
-		UserinfoURL:    "https://graph.microsoft.com/oidc/userinfo",
-		LogoutURL:      "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/logout",
-		Scopes:         []string{"openid", "profile", "email", "offline_access"},
-		TokenAuthStyle: AuthStyleParams,
-		PKCE:           true,
+		Name:        "microsoft",
+		DisplayName: "Microsoft",
+		Kind:        "oidc",
+		IssuerURL:   "https://login.microsoftonline.com/{tenant}/v2.0",
+		MultiTenant: true,
+		AuthURL:     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+		TokenURL:    "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+		UserinfoURL: "https://graph.microsoft.com/oidc/userinfo",
+		LogoutURL:   "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/logout",
+		// An access token for this app names the permissions it grants.
+		AccessTokenClaims: []string{"scp", "roles"},
+		Scopes:            []string{"openid", "profile", "email", "offline_access"},
+		TokenAuthStyle:    AuthStyleParams,
+		PKCE:              true,
 		Claims: Claims{
 			// oid is the user's object id, the same in every app of the
 			// tenant; sub is pairwise per app. Both are ID-token claims.
@@ -441,6 +450,7 @@ func PresetNames() []string {
 func (p Preset) clone() Preset {
 	p.Scopes = slices.Clone(p.Scopes)
 	p.Needs = slices.Clone(p.Needs)
+	p.AccessTokenClaims = slices.Clone(p.AccessTokenClaims)
 	p.AuthParams = clonePresetValues(p.AuthParams)
 	p.TokenParams = clonePresetValues(p.TokenParams)
 	p.UserinfoParams = clonePresetValues(p.UserinfoParams)

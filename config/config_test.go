@@ -577,10 +577,19 @@ func TestListFileTwins(t *testing.T) {
 		t.Errorf("ALLOWED_EMAILS from a file with a byte order mark = %q; want alice@example.com, bob@example.com", c.AllowedEmails)
 	}
 
-	// A secret's file is not a list: its value is kept whole.
+	// A secret's line is kept whole: a secret is never a comment.
 	secret := write("secret", "#not-a-comment-"+rawSecret+"\n")
 	if c := mustLoad(t, with(minimal(), "PORTCULLIS_COOKIE_SECRET", "", "PORTCULLIS_COOKIE_SECRET_FILE", secret)); c.CookieSecret != "#not-a-comment-"+rawSecret {
 		t.Errorf("COOKIE_SECRET from a file = %q; want the line as it is", c.CookieSecret)
+	}
+	// COOKIE_SECRET is a rotation list: its file holds one secret a line
+	// (the newest first). Base64's decoder skips newlines, so two lines
+	// used to read as one 64-byte secret, and neither key was ever used.
+	newer, older := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
+	rotation := write("rotation", newer+"\n\n"+older+"\n")
+	c = mustLoad(t, with(minimal(), "PORTCULLIS_COOKIE_SECRET", "", "PORTCULLIS_COOKIE_SECRET_FILE", rotation))
+	if c.CookieSecret != newer+","+older || len(c.CookieSecrets) != 2 || string(c.CookieSecrets[0]) != "0123456789abcdef0123456789abcdef" {
+		t.Errorf("COOKIE_SECRET from a file of two lines = %q, %d secrets; want %q, 2 secrets, the first line's first", c.CookieSecret, len(c.CookieSecrets), newer+","+older)
 	}
 }
 

@@ -145,6 +145,8 @@ func (r *reader) environment(keys []string, lists map[string]bool) map[string]st
 			s := string(b)
 			if lists[k] {
 				s = listFile(s)
+			} else if k == Prefix+"COOKIE_SECRET" {
+				s = secretsFile(s)
 			} else if t, ok := strings.CutSuffix(s, "\r\n"); ok {
 				s = t
 			} else {
@@ -176,6 +178,20 @@ func listFile(s string) string {
 		entries = append(entries, line)
 	}
 	return strings.Join(entries, ",")
+}
+
+// secretsFile turns the content of COOKIE_SECRET_FILE into its comma
+// list: one secret a line (a rotation, the newest first), blank lines left
+// out. Unlike a list's file, every other line is kept whole: a secret may
+// start with #.
+func secretsFile(s string) string {
+	var secrets []string
+	for line := range strings.Lines(strings.TrimPrefix(s, "\ufeff")) {
+		if line = strings.TrimRight(line, "\r\n"); line != "" {
+			secrets = append(secrets, line)
+		}
+	}
+	return strings.Join(secrets, ",")
 }
 
 // listKeys returns the full names of the list variables (slices, written

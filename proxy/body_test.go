@@ -98,6 +98,19 @@ func bodyUpstream(arrived chan<- string) http.Handler {
 	})
 }
 
+// uploadHarness is a harness whose upstream reads bodies (bodyUpstream),
+// with maxConns connections to it, a public route for /upload, and short
+// body bounds: BODY_READ_TIMEOUT 300ms, BODY_MIN_RATE 1024.
+func uploadHarness(t *testing.T, arrived chan<- string, maxConns int) *harness {
+	t.Helper()
+	return newHarness(t, setup{upstream: bodyUpstream(arrived), proxy: func(o *proxy.Options) {
+		o.UpstreamMaxConns = maxConns
+		o.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/upload`), Public: true}}
+		o.BodyReadTimeout = 300 * time.Millisecond
+		o.BodyMinRate = 1024
+	}})
+}
+
 // TestSlowBodiesDoNotHoldUpstream is the issue's scenario: with
 // UPSTREAM_MAX_CONNS small, anonymous requests to a public route send
 // their bodies slowly, and hold every connection to the upstream while
@@ -109,12 +122,7 @@ func TestSlowBodiesDoNotHoldUpstream(t *testing.T) {
 		t.Run(slow.name, func(t *testing.T) {
 			t.Parallel()
 			arrived := make(chan string, 16)
-			h := newHarness(t, setup{upstream: bodyUpstream(arrived), proxy: func(o *proxy.Options) {
-				o.UpstreamMaxConns = 2
-				o.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/upload`), Public: true}}
-				o.BodyReadTimeout = 300 * time.Millisecond
-				o.BodyMinRate = 1024
-			}})
+			h := uploadHarness(t, arrived, 2)
 			b := h.browser()
 			if resp, hops := b.follow("/"); resp.StatusCode != http.StatusOK {
 				t.Fatalf("sign-in ended with %d after %v", resp.StatusCode, hops)
@@ -185,12 +193,7 @@ func TestSlowBodiesInDisguise(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			arrived := make(chan string, 16)
-			h := newHarness(t, setup{upstream: bodyUpstream(arrived), proxy: func(o *proxy.Options) {
-				o.UpstreamMaxConns = 1
-				o.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/upload`), Public: true}}
-				o.BodyReadTimeout = 300 * time.Millisecond
-				o.BodyMinRate = 1024
-			}})
+			h := uploadHarness(t, arrived, 1)
 			stop := make(chan struct{})
 			defer close(stop)
 			answer := sendSlowly(t, h, stalled, tt.method, "/upload/slow", tt.head, 100000, stop)

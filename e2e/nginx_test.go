@@ -125,6 +125,55 @@ func checkIdentity(t *testing.T, e stack.Echo) {
 	}
 }
 
+// connectionSpoofs are headers that describe the connection or the
+// original request, as a client would spoof them: apps believe them (the
+// client's address, the host, the scheme, the path: an app that routes
+// on X-Rewrite-URL or X-Original-URL serves another page than the one
+// Portcullis judged).
+var connectionSpoofs = []string{
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Prefix",
+	"X-Forwarded-Server", "X-Forwarded-Uri", "X-Forwarded-Method", "X-Forwarded-Ssl", "X-Forwarded-Scheme",
+	"Forwarded", "X-Real-IP", "True-Client-IP", "X-Client-IP", "X-Cluster-Client-IP", "Client-IP",
+	"CF-Connecting-IP", "Fastly-Client-IP",
+	"X-Original-URL", "X-Original-URI", "X-Original-Method", "X-Original-Host", "X-Rewrite-URL",
+}
+
+// TestNginxConnectionHeaders: behind examples/nginx the app gets
+// X-Forwarded-For, -Host, -Proto and X-Real-IP as nginx sets them, the
+// edge, and none of the connection headers a client sent, as Portcullis's
+// own proxy mode does.
+func TestNginxConnectionHeaders(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{})
+	b := newBrowser(t)
+	if resp := b.get(s.nginx+"/", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in through nginx = %d after %v", resp.StatusCode, b.hops)
+	} else {
+		readBody(t, resp)
+	}
+	hdr := http.Header{}
+	for _, name := range connectionSpoofs {
+		hdr.Set(name, "/spoofed")
+	}
+	resp := b.get(s.nginx+"/page", hdr)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /page with spoofed connection headers = %d: %s", resp.StatusCode, readBody(t, resp))
+	}
+	e := decodeEcho(t, resp)
+	for k, v := range e.Headers {
+		if strings.Contains(strings.Join(v, ","), "spoofed") {
+			t.Errorf("the app got the client's %s: %q", k, v)
+		}
+	}
+	host := strings.TrimPrefix(s.nginx, "http://")
+	host, _, _ = strings.Cut(host, ":") // nginx's $host has no port
+	for k, want := range map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Real-Ip": "127.0.0.1", "X-Forwarded-Host": host, "X-Forwarded-Proto": "http"} {
+		if got := e.Headers.Values(k); len(got) != 1 || got[0] != want {
+			t.Errorf("the app got %s = %q; want [%q]", k, got, want)
+		}
+	}
+}
+
 // TestNginxNotSignedIn checks what nginx answers without a session: a
 // browser is sent to sign in, a script gets 401, and the auth endpoint
 // itself is not reachable from outside.

@@ -59,12 +59,15 @@ type slowBody struct {
 }
 
 // guardBody puts r's body, if it has one, under BodyReadTimeout and
-// BodyMinRate, and returns the guard (nil if none). Upgrades (WebSocket)
-// and CONNECT are left alone: their connection outlives the request.
-// Without BodyReadTimeout the body is still wrapped, for its sticky end
-// (slowBody.eof).
+// BodyMinRate, and returns the guard (nil if none). Whatever the method
+// or the headers say: a WebSocket handshake has no body (so no guard),
+// and a request with a body is sent upstream with it as it comes, an
+// Upgrade header or CONNECT notwithstanding (httputil.ReverseProxy
+// tunnels only after a 101, and never a CONNECT), so exempting them let
+// a slow body hold an upstream connection. Without BodyReadTimeout the
+// body is still wrapped, for its sticky end (slowBody.eof).
 func (s *Server) guardBody(w http.ResponseWriter, r *http.Request, start time.Time) *slowBody {
-	if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodConnect || r.Header["Upgrade"] != nil {
+	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
 	if s.opts.BodyReadTimeout <= 0 {

@@ -139,24 +139,33 @@ func TestSlowBody(t *testing.T) {
 	}
 }
 
-// TestGuardBodyLeavesAlone: no guard without a body, for upgrades and
-// CONNECT; no deadlines without a timeout; and a connection that takes no
-// deadline reads on unguarded.
+// TestGuardBodyLeavesAlone: no guard without a body (a WebSocket
+// handshake has none), but one for every body, whatever the method or an
+// Upgrade header say; no deadlines without a timeout; and a connection
+// that takes no deadline reads on unguarded.
 func TestGuardBodyLeavesAlone(t *testing.T) {
 	t.Parallel()
 	s := &Server{opts: Options{BodyReadTimeout: time.Second}}
 	w := &deadlineWriter{ResponseWriter: httptest.NewRecorder()}
-	for name, r := range map[string]*http.Request{
-		"no body": httptest.NewRequest("GET", "/", nil),
-		"upgrade": func() *http.Request {
-			r := httptest.NewRequest("POST", "/ws", strings.NewReader("x"))
-			r.Header.Set("Upgrade", "websocket")
-			return r
-		}(),
-		"CONNECT": httptest.NewRequest("CONNECT", "/", strings.NewReader("x")),
+	upgrade := func(method string, body io.Reader) *http.Request {
+		r := httptest.NewRequest(method, "/ws", body)
+		r.Header.Set("Connection", "Upgrade")
+		r.Header.Set("Upgrade", "websocket")
+		return r
+	}
+	for _, tt := range []struct {
+		name    string
+		r       *http.Request
+		guarded bool
+	}{
+		{"no body", httptest.NewRequest("GET", "/", nil), false},
+		{"WebSocket handshake", upgrade("GET", nil), false},
+		{"upgrade with a body", upgrade("POST", strings.NewReader("x")), true},
+		{"CONNECT without a body", httptest.NewRequest("CONNECT", "/", nil), false},
+		{"CONNECT with a body", httptest.NewRequest("CONNECT", "/", strings.NewReader("x")), true},
 	} {
-		if b := s.guardBody(w, r, time.Now()); b != nil {
-			t.Errorf("%s: guarded", name)
+		if b := s.guardBody(w, tt.r, time.Now()); (b != nil) != tt.guarded {
+			t.Errorf("%s: guarded = %v; want %v", tt.name, b != nil, tt.guarded)
 		}
 	}
 	// Without BodyReadTimeout, no deadline, but the end stays the end.

@@ -50,17 +50,24 @@ var (
 // arrives on the returned channel.
 func postSlowly(t *testing.T, h *harness, c slowClient, path, cookie string, size int, stop <-chan struct{}) <-chan *http.Response {
 	t.Helper()
+	var head string
+	if cookie != "" {
+		head = "Cookie: " + cookie + "\r\n"
+	}
+	return sendSlowly(t, h, c, "POST", path, head, size, stop)
+}
+
+// sendSlowly is postSlowly with any method, and head (header lines, each
+// ending in CRLF) added to the request's own.
+func sendSlowly(t *testing.T, h *harness, c slowClient, method, path, head string, size int, stop <-chan struct{}) <-chan *http.Response {
+	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(h.proxy.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n",
-		path, strings.TrimPrefix(h.proxy.URL, "http://"), size)
-	if cookie != "" {
-		fmt.Fprintf(conn, "Cookie: %s\r\n", cookie)
-	}
-	fmt.Fprint(conn, "\r\n")
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n%s\r\n",
+		method, path, strings.TrimPrefix(h.proxy.URL, "http://"), size, head)
 	go c.send(conn, size, stop)
 	answer := make(chan *http.Response, 1)
 	go func() {
@@ -91,6 +98,19 @@ func bodyUpstream(arrived chan<- string) http.Handler {
 	})
 }
 
+// uploadHarness is a harness whose upstream reads bodies (bodyUpstream),
+// with maxConns connections to it, a public route for /upload, and short
+// body bounds: BODY_READ_TIMEOUT 300ms, BODY_MIN_RATE 1024.
+func uploadHarness(t *testing.T, arrived chan<- string, maxConns int) *harness {
+	t.Helper()
+	return newHarness(t, setup{upstream: bodyUpstream(arrived), proxy: func(o *proxy.Options) {
+		o.UpstreamMaxConns = maxConns
+		o.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/upload`), Public: true}}
+		o.BodyReadTimeout = 300 * time.Millisecond
+		o.BodyMinRate = 1024
+	}})
+}
+
 // TestSlowBodiesDoNotHoldUpstream is the issue's scenario: with
 // UPSTREAM_MAX_CONNS small, anonymous requests to a public route send
 // their bodies slowly, and hold every connection to the upstream while
@@ -102,12 +122,7 @@ func TestSlowBodiesDoNotHoldUpstream(t *testing.T) {
 		t.Run(slow.name, func(t *testing.T) {
 			t.Parallel()
 			arrived := make(chan string, 16)
-			h := newHarness(t, setup{upstream: bodyUpstream(arrived), proxy: func(o *proxy.Options) {
-				o.UpstreamMaxConns = 2
-				o.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/upload`), Public: true}}
-				o.BodyReadTimeout = 300 * time.Millisecond
-				o.BodyMinRate = 1024
-			}})
+			h := uploadHarness(t, arrived, 2)
 			b := h.browser()
 			if resp, hops := b.follow("/"); resp.StatusCode != http.StatusOK {
 				t.Fatalf("sign-in ended with %d after %v", resp.StatusCode, hops)
@@ -157,6 +172,50 @@ func TestSlowBodiesDoNotHoldUpstream(t *testing.T) {
 				case <-deadline:
 					t.Errorf("%s upload %d was never answered", slow.name, i)
 				}
+			}
+		})
+	}
+}
+
+// TestSlowBodiesInDisguise: a body is bounded whatever the request says
+// it is. A POST with an Upgrade header (with or without Connection:
+// Upgrade) and a CONNECT with a path and a body are plain requests to the
+// upstream, their bodies sent on as they come; slow ones are cut off with
+// 408 like any other, and the upstream connection they held is freed.
+func TestSlowBodiesInDisguise(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, method, head string }{
+		{"Upgrade header", "POST", "Upgrade: websocket\r\n"},
+		{"Upgrade and Connection: Upgrade", "POST", "Connection: Upgrade\r\nUpgrade: websocket\r\n"},
+		{"lower-case upgrade header", "PUT", "upgrade: h2c\r\n"},
+		{"CONNECT with a path", "CONNECT", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			arrived := make(chan string, 16)
+			h := uploadHarness(t, arrived, 1)
+			stop := make(chan struct{})
+			defer close(stop)
+			answer := sendSlowly(t, h, stalled, tt.method, "/upload/slow", tt.head, 100000, stop)
+			select {
+			case <-arrived: // it holds the only upstream connection
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s /upload/slow never reached the upstream", tt.method)
+			}
+			select {
+			case resp := <-answer:
+				if resp == nil || resp.StatusCode != http.StatusRequestTimeout {
+					t.Errorf("stalled %s /upload/slow with %q answered %v; want 408", tt.method, tt.head, resp)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("stalled %s /upload/slow with %q was never answered: it still holds the upstream (BODY_READ_TIMEOUT 300ms)", tt.method, tt.head)
+			}
+			resp, err := (&http.Client{Timeout: 15 * time.Second}).Get(h.proxy.URL + "/upload/next")
+			if err != nil {
+				t.Fatalf("GET /upload/next after the cut: %v", err)
+			}
+			if text := readBody(t, resp); resp.StatusCode != http.StatusOK || text != "read 0 bytes" {
+				t.Errorf("GET /upload/next after the cut = %d %q; want 200 read 0 bytes", resp.StatusCode, text)
 			}
 		})
 	}

@@ -45,6 +45,9 @@ var connectionHeaderNames = []string{
 	"Client-IP", "CF-Connecting-IP", "Fastly-Client-IP",
 	"X-Original-URL", "X-Original-URI", "X-Original-Method", "X-Original-Host", "X-Original-Forwarded-For",
 	"X-Rewrite-URL",
+	// httpoxy: CGI servers turn Proxy into HTTP_PROXY, which HTTP clients
+	// in the app take for their outbound proxy.
+	"Proxy",
 }
 
 // spellings are the ways a client may write name so that some server

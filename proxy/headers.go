@@ -43,6 +43,7 @@ var connectionHeaders = map[string]bool{
 	"client-ip":        true,
 	"cf-connecting-ip": true,
 	"fastly-client-ip": true,
+	"proxy":            true, // httpoxy: CGI's HTTP_PROXY, the app's outbound proxy
 }
 
 // maxFold is the most of a header name isOwnHeader folds: more than the
@@ -73,6 +74,8 @@ func isOwnHeader(name string) bool {
 		return foldEqual(name, "true-client-ip")
 	case 'c':
 		return foldEqual(name, "client-ip") || foldEqual(name, "cf-connecting-ip")
+	case 'p':
+		return foldEqual(name, "proxy")
 	default:
 		return false
 	}

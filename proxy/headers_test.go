@@ -28,13 +28,13 @@ func TestIsOwnHeader(t *testing.T) {
 		"X-Client-IP": true, "X-Cluster-Client-IP": true, "Client-IP": true, "client_ip": true,
 		"CF-Connecting-IP": true, "Cf_Connecting_Ip": true, "Fastly-Client-IP": true,
 		"X-Original-URL": true, "X-Original-Uri": true, "x_original_url": true, "X-Original-Method": true,
-		"X-Original-Host": true, "X-Rewrite-URL": true, "x_rewrite_url": true,
+		"X-Original-Host": true, "X-Rewrite-URL": true, "x_rewrite_url": true, "Proxy": true, "proxy": true, "PROXY": true,
 		"X-Forwarded-" + strings.Repeat("a", 100): true, "X-Original-" + strings.Repeat("a", 100): true,
 		// Not ours.
 		"X-Username-Hint": false, "Accept": false, "Cookie": false, "X-Users": false, "X-Request-Id": false,
 		"Forwarded-For": false, "Forwarded2": false, "Content-Type": false, "Connection": false,
 		"Content-Length": false, "Cache-Control": false, "True-Client": false, "Client-IPs": false,
-		"X-Forwardedfor": false, "X-Originals": false, "X-Real-IP-Hint": false,
+		"X-Forwardedfor": false, "X-Originals": false, "X-Real-IP-Hint": false, "Proxy-Connection-Hint": false, "Proxys": false,
 		"X-Real-" + strings.Repeat("i", 100): false, "": false,
 	}
 	for name, want := range tests {

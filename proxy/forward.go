@@ -291,6 +291,12 @@ var (
 		{"X-Forwarded-Uri", readRequestURI}, // Traefik, Caddy, Envoy, examples/nginx
 		{"X-Original-Url", readOriginalURL}, // ingress-nginx: a whole URL
 	}
+	// rewriteSources are read by apps (IIS URL Rewrite, Zend Framework)
+	// but sent by no ingress: one that is present must agree with the
+	// sources above, and alone it never names the original request.
+	rewriteSources = [...]originalSource{
+		{"X-Rewrite-Url", readRequestURI},
+	}
 	methodSources = [...]originalSource{
 		{"X-Original-Method", readMethod},
 		{"X-Forwarded-Method", readMethod},
@@ -310,6 +316,9 @@ func (s *Server) originalRequest(r *http.Request) original {
 	h := r.Header
 	uri, ok := agreed(h, uriSources[:])
 	if !ok || uri == "" {
+		return original{}
+	}
+	if rewrite, ok := agreed(h, rewriteSources[:]); !ok || rewrite != "" && rewrite != uri {
 		return original{}
 	}
 	method, ok := agreed(h, methodSources[:])

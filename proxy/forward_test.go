@@ -456,6 +456,12 @@ func TestOriginalRequestMalformed(t *testing.T) {
 		{"X-Original-URL with a fragment", http.Header{"X-Original-Url": {"https://app.example.com/public/x#y"}, "X-Original-Method": {"GET"}}},
 		{"X-Original-URL with a space in the host", http.Header{"X-Original-Url": {"https://app example.com/public/x"}, "X-Original-Method": {"GET"}}},
 		{"X-Original-URL with a bad escape", http.Header{"X-Original-Url": {"https://app.example.com/public/%zz"}, "X-Original-Method": {"GET"}}},
+		// IIS URL Rewrite and Zend Framework serve the page X-Rewrite-URL
+		// names: one that disagrees makes the original unknown, and one
+		// alone never defines it.
+		{"X-Rewrite-URL disagrees", with(fwd("/public/x"), "X-Rewrite-Url", "/finance/report")},
+		{"X-Rewrite-URL malformed", with(fwd("/public/x"), "X-Rewrite-Url", "/public/x#y")},
+		{"X-Rewrite-URL alone", http.Header{"X-Rewrite-Url": {"/public/x"}, "X-Forwarded-Method": {"GET"}}},
 	} {
 		ask := func(endpoint, accept string, cookies map[string]*http.Cookie) *httptest.ResponseRecorder {
 			hdr := tt.hdr.Clone()

@@ -11,6 +11,8 @@ FUZZMINIMIZETIME ?= 1s
 
 test:
 	$(GO) test -race -count=1 ./...
+	# Allocation counts, which the race detector changes: without -race.
+	$(GO) test -count=1 -run 'Alloc' ./proxy ./session
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/portcullis .

@@ -81,8 +81,8 @@ func plainBut(p string) (plain, upper bool) {
 //     Go's server keeps in a path and nginx and most apps stop at).
 //
 // The readings are not case-folded (see foldReadings). ok is false when
-// the path is too long or has more than maxReadings readings: it is then
-// to be judged as unknown.
+// the path is too long, has more than maxReadings readings or a reading
+// that isn't UTF-8: it is then to be judged as unknown.
 func pathReadings(decoded, escaped string) (out []string, ok bool) {
 	if len(decoded) > maxReadingLen || len(escaped) > maxReadingLen {
 		return nil, false
@@ -95,10 +95,13 @@ func pathReadings(decoded, escaped string) (out []string, ok bool) {
 			}
 		}
 		out = append(out, p)
-		return len(out) <= maxReadings
+		// A reading that isn't UTF-8 (overlong "/" as C0 AF, which old
+		// IIS decoded) can be read in ways no step here follows.
+		return len(out) <= maxReadings && utf8.ValidString(p)
 	}
-	add(decoded)
-	add(escaped)
+	if !add(decoded) || !add(escaped) {
+		return nil, false
+	}
 	for i := 0; i < len(out); i++ {
 		p := out[i]
 		for _, step := range readingSteps {

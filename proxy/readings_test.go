@@ -73,6 +73,12 @@ var notPublic = []string{
 	"/public/..%20/x",
 	"/public/..%2e/x",
 	"/public/x#/../../y",
+	// Overlong UTF-8 for "/" (C0 AF, E0 80 AF) that old IIS decoded, and
+	// any other byte sequence that isn't UTF-8 once decoded: no reading of
+	// it can be trusted.
+	"/public/..%c0%afx",
+	"/public/..%e0%80%afx",
+	"/public/%ff",
 }
 
 // raw serves the request line "method target" as the server parses it

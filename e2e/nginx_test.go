@@ -145,21 +145,21 @@ var connectionSpoofs = []string{
 func TestNginxConnectionHeaders(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOptions{})
-	b := newBrowser(t)
-	if resp := b.get(s.nginx+"/", nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("sign-in through nginx = %d after %v", resp.StatusCode, b.hops)
+	b := s.browser()
+	if resp, hops := b.Follow(s.nginx+"/", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in through nginx = %d after %v", resp.StatusCode, hops)
 	} else {
-		readBody(t, resp)
+		stack.ReadBody(t, resp)
 	}
 	hdr := http.Header{}
 	for _, name := range connectionSpoofs {
 		hdr.Set(name, "/spoofed")
 	}
-	resp := b.get(s.nginx+"/page", hdr)
+	resp, _ := b.Follow(s.nginx+"/page", hdr)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /page with spoofed connection headers = %d: %s", resp.StatusCode, readBody(t, resp))
+		t.Fatalf("GET /page with spoofed connection headers = %d: %s", resp.StatusCode, stack.ReadBody(t, resp))
 	}
-	e := decodeEcho(t, resp)
+	e := stack.DecodeEcho(t, resp)
 	for k, v := range e.Headers {
 		if strings.Contains(strings.Join(v, ","), "spoofed") {
 			t.Errorf("the app got the client's %s: %q", k, v)

@@ -7,12 +7,18 @@ FUZZTIME ?= 10s
 # take a short run's whole budget: FuzzDecodeState made 376 execs in 5s.
 FUZZMINIMIZETIME ?= 1s
 
-.PHONY: test vet lint fuzz bench bench-go bench-wrk soak build docs check-docs
+.PHONY: test tools vet lint fuzz bench bench-go bench-wrk soak build docs check-docs
 
 test:
 	$(GO) test -race -count=1 ./...
 	# Allocation counts, which the race detector changes: without -race.
 	$(GO) test -count=1 -run 'Alloc' ./proxy ./session
+
+# Binaries the tests build for themselves when they are missing, built
+# ahead (.ci/run does, before make test): Caddy from tools/caddy, cached in
+# $XDG_CACHE_HOME/portcullis-test/ (~/.cache/portcullis-test/). Prints its path.
+tools:
+	$(GO) run ./internal/caddytest/buildcaddy
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/portcullis .

@@ -7,7 +7,7 @@ FUZZTIME ?= 10s
 # take a short run's whole budget: FuzzDecodeState made 376 execs in 5s.
 FUZZMINIMIZETIME ?= 1s
 
-.PHONY: test vet lint fuzz bench bench-go bench-wrk soak build docs check-docs
+.PHONY: test tools vet lint fuzz bench bench-go bench-wrk soak build docs check-docs
 
 # e2e/zitadel is a module of its own, so that what only its tests need (an
 # OpenID provider library) stays out of the product's go.mod; ./... does not
@@ -17,6 +17,12 @@ test:
 	# Allocation counts, which the race detector changes: without -race.
 	$(GO) test -count=1 -run 'Alloc' ./proxy ./session
 	cd e2e/zitadel && $(GO) test -race -count=1 ./...
+
+# Binaries the tests build for themselves when they are missing, built
+# ahead (.ci/run does, before make test): Caddy from tools/caddy, cached in
+# $XDG_CACHE_HOME/portcullis-test/ (~/.cache/portcullis-test/). Prints its path.
+tools:
+	$(GO) run ./internal/caddytest/buildcaddy
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/portcullis .

@@ -86,7 +86,7 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 		return fail(prefixLines(pc.Prefix, err))
 	}
 	pcfg.HTTPClient = &http.Client{Timeout: cfg.ProviderTimeout}
-	if pcfg.TokenURL == "" && preset.Kind == "oidc" {
+	if pcfg.TokenURL == "" && preset.Kind == providers.KindOIDC {
 		// The token endpoint comes from the discovery document.
 		o, err := providers.NewOIDC(providers.OIDCConfig{Config: pcfg, IssuerURL: preset.IssuerURL, MultiTenant: preset.MultiTenant})
 		if err != nil {

@@ -172,7 +172,7 @@ func sessionBindings(cfg *config.Config) map[string]string {
 			continue // newProvider reports it
 		}
 		where := pcfg.TokenURL
-		if preset.Kind == "oidc" {
+		if preset.Kind == providers.KindOIDC {
 			where = preset.IssuerURL
 		}
 		m[pc.ID] = pcfg.ClientID + "\x00" + where
@@ -327,7 +327,7 @@ func providerConfig(pc config.Provider) (providers.Config, providers.Preset, err
 	}
 	explicit := func(setting string) bool {
 		// For OIDC, discovery supplies the endpoints the environment didn't.
-		if preset.Kind == "oidc" && (setting == "AUTH_URL" || setting == "TOKEN_URL" || setting == "USERINFO_URL") {
+		if preset.Kind == providers.KindOIDC && (setting == "AUTH_URL" || setting == "TOKEN_URL" || setting == "USERINFO_URL") {
 			return true
 		}
 		return pc.Explicit[setting]
@@ -412,8 +412,8 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 	}
 
 	var b builtProvider
-	switch {
-	case preset.Kind == "oidc":
+	switch preset.Kind {
+	case providers.KindOIDC:
 		o, err := providers.NewOIDC(providers.OIDCConfig{
 			Config:      pcfg,
 			IssuerURL:   preset.IssuerURL,
@@ -426,13 +426,13 @@ func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log
 		oidcRef = o
 		entry.LogoutURL = "" // the provider reports it once discovered
 		entry.Provider, b.discovery = o, o
-	case preset.Name == "github":
+	case providers.KindGitHub:
 		g, err := providers.NewGitHub(pcfg, providers.GitHubOptions{Teams: true})
 		if err != nil {
 			return b, err
 		}
 		entry.Provider = g
-	case preset.Name == "facebook":
+	case providers.KindFacebook:
 		f, err := providers.NewFacebook(pcfg, providers.FacebookOptions{AppSecretProof: true})
 		if err != nil {
 			return b, err

@@ -4,8 +4,42 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
+
+// A Kind is the code a preset runs on: presets are data over a few
+// constructors, and Kind names the one.
+type Kind int
+
+const (
+	// KindOAuth2 is the generic OAuth2 provider (NewOAuth2).
+	KindOAuth2 Kind = iota
+	// KindOIDC is the OpenID Connect provider (NewOIDC): discovery from
+	// IssuerURL and ID token verification.
+	KindOIDC
+	// KindGitHub is the GitHub provider (NewGitHub): e-mail addresses,
+	// organisations and teams come from extra calls.
+	KindGitHub
+	// KindFacebook is the Facebook provider (NewFacebook): the generic
+	// provider with appsecret_proof.
+	KindFacebook
+)
+
+// String returns the kind's name: oauth2, oidc, github or facebook.
+func (k Kind) String() string {
+	switch k {
+	case KindOAuth2:
+		return "oauth2"
+	case KindOIDC:
+		return "oidc"
+	case KindGitHub:
+		return "github"
+	case KindFacebook:
+		return "facebook"
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
 
 // A Preset is the data behind one PROVIDER value: the defaults it gives the
 // provider settings, and what an operator needs to know to register the
@@ -13,7 +47,7 @@ import (
 // OIDC provider (NewOIDC), the way x/oauth2's endpoints are: no preset is a
 // code path of its own, except GitHub (NewGitHub: e-mail addresses,
 // organisations and teams come from extra calls) and, optionally, Facebook
-// (NewFacebook: appsecret_proof).
+// (NewFacebook: appsecret_proof). Kind names the constructor.
 //
 // Every field is a default that the matching setting overrides. Every URL a
 // preset calls is one of its settings, so pointing AUTH_URL, TOKEN_URL,
@@ -29,9 +63,8 @@ type Preset struct {
 	// DisplayName is the sign-in button's label (DISPLAY_NAME); empty for
 	// the generic presets, whose button shows the provider id.
 	DisplayName string
-	// Kind is "oauth2" (NewOAuth2, or the preset's own constructor) or
-	// "oidc" (NewOIDC: discovery from IssuerURL and ID token verification).
-	Kind string
+	// Kind says which constructor the preset runs on.
+	Kind Kind
 
 	// IssuerURL is the OIDC issuer, or the default one when the operator may
 	// give their own (GitLab). Empty when the operator must give it (Needs).

@@ -11,7 +11,7 @@ const presetRedirectURI = "https://<your host>/oauth2/callback (PUBLIC_URL + /oa
 var presets = []Preset{
 	{
 		Name:                 "oauth2",
-		Kind:                 "oauth2",
+		Kind:                 KindOAuth2,
 		PKCE:                 true,
 		EmailVerifiedDefault: true,
 		Console:              "Register a confidential web client at the provider with the redirect URI " + presetRedirectURI + "; set AUTH_URL, TOKEN_URL and USERINFO_URL from its documentation, and SCOPES and the CLAIM_* paths to match its userinfo answer.",
@@ -19,7 +19,7 @@ var presets = []Preset{
 	},
 	{
 		Name:                 "oidc",
-		Kind:                 "oidc",
+		Kind:                 KindOIDC,
 		Scopes:               []string{"openid", "email", "profile"},
 		PKCE:                 true,
 		EmailVerifiedDefault: true,
@@ -29,7 +29,7 @@ var presets = []Preset{
 	{
 		Name:        "google",
 		DisplayName: "Google",
-		Kind:        "oidc",
+		Kind:        KindOIDC,
 		IssuerURL:   "https://accounts.google.com",
 		AuthURL:     "https://accounts.google.com/o/oauth2/v2/auth",
 		TokenURL:    "https://oauth2.googleapis.com/token",
@@ -51,7 +51,7 @@ var presets = []Preset{
 	{
 		Name:        "github",
 		DisplayName: "GitHub",
-		Kind:        "oauth2",
+		Kind:        KindGitHub,
 		AuthURL:     "https://github.com/login/oauth/authorize",
 		TokenURL:    "https://github.com/login/oauth/access_token",
 		// /emails, /orgs and /teams are read below this URL (NewGitHub),
@@ -73,7 +73,7 @@ var presets = []Preset{
 	{
 		Name:        "microsoft",
 		DisplayName: "Microsoft",
-		Kind:        "oidc",
+		Kind:        KindOIDC,
 		IssuerURL:   "https://login.microsoftonline.com/{tenant}/v2.0",
 		MultiTenant: true,
 		AuthURL:     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
@@ -98,7 +98,7 @@ var presets = []Preset{
 	{
 		Name:           "facebook",
 		DisplayName:    "Facebook",
-		Kind:           "oauth2",
+		Kind:           KindFacebook,
 		AuthURL:        "https://www.facebook.com/v25.0/dialog/oauth",
 		TokenURL:       "https://graph.facebook.com/v25.0/oauth/access_token",
 		UserinfoURL:    "https://graph.facebook.com/v25.0/me",
@@ -119,7 +119,7 @@ var presets = []Preset{
 	{
 		Name:           "linkedin",
 		DisplayName:    "LinkedIn",
-		Kind:           "oidc",
+		Kind:           KindOIDC,
 		IssuerURL:      "https://www.linkedin.com/oauth",
 		AuthURL:        "https://www.linkedin.com/oauth/v2/authorization",
 		TokenURL:       "https://www.linkedin.com/oauth/v2/accessToken",
@@ -137,7 +137,7 @@ var presets = []Preset{
 	{
 		Name:           "gitlab",
 		DisplayName:    "GitLab",
-		Kind:           "oidc",
+		Kind:           KindOIDC,
 		IssuerURL:      "https://gitlab.com",
 		AuthURL:        "{issuer}/oauth/authorize",
 		TokenURL:       "{issuer}/oauth/token",
@@ -155,7 +155,7 @@ var presets = []Preset{
 	{
 		Name:           "slack",
 		DisplayName:    "Slack",
-		Kind:           "oidc",
+		Kind:           KindOIDC,
 		IssuerURL:      "https://slack.com",
 		AuthURL:        "https://slack.com/openid/connect/authorize",
 		TokenURL:       "https://slack.com/api/openid.connect.token",
@@ -173,7 +173,7 @@ var presets = []Preset{
 	{
 		Name:             "fitbit",
 		DisplayName:      "Fitbit",
-		Kind:             "oauth2",
+		Kind:             KindOAuth2,
 		AuthURL:          "https://www.fitbit.com/oauth2/authorize",
 		TokenURL:         "https://api.fitbit.com/oauth2/token",
 		UserinfoURL:      "https://api.fitbit.com/1/user/-/profile.json",
@@ -198,7 +198,7 @@ var presets = []Preset{
 	{
 		Name:        "mercadolibre",
 		DisplayName: "Mercado Libre",
-		Kind:        "oauth2",
+		Kind:        KindOAuth2,
 		// The authorization host is per country: auth.mercadolibre.com.ar
 		// (AR), .com.mx, .cl, .com.co, …; Brazil auth.mercadolivre.com.br.
 		AuthURL:          "https://auth.mercadolibre.com.ar/authorization",
@@ -224,7 +224,7 @@ var presets = []Preset{
 	{
 		Name:                "wechat",
 		DisplayName:         "WeChat",
-		Kind:                "oauth2",
+		Kind:                KindOAuth2,
 		AuthURL:             "https://open.weixin.qq.com/connect/qrconnect#wechat_redirect",
 		TokenURL:            "https://api.weixin.qq.com/sns/oauth2/access_token",
 		RefreshURL:          "https://api.weixin.qq.com/sns/oauth2/refresh_token",
@@ -251,7 +251,7 @@ var presets = []Preset{
 	{
 		Name:        "keycloak",
 		DisplayName: "Keycloak",
-		Kind:        "oidc",
+		Kind:        KindOIDC,
 		AuthURL:     "{issuer}/protocol/openid-connect/auth",
 		TokenURL:    "{issuer}/protocol/openid-connect/token",
 		UserinfoURL: "{issuer}/protocol/openid-connect/userinfo",
@@ -268,7 +268,7 @@ var presets = []Preset{
 	{
 		Name:                "auth0",
 		DisplayName:         "Auth0",
-		Kind:                "oidc",
+		Kind:                KindOIDC,
 		IssuerTrailingSlash: true,
 		AuthURL:             "{issuer}/authorize",
 		TokenURL:            "{issuer}/oauth/token",

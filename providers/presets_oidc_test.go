@@ -185,7 +185,7 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 		covered[tc.preset] = true
 	}
 	for _, name := range PresetNames() {
-		if p, _ := LookupPreset(name); p.Kind == "oidc" && name != "oidc" && !covered[name] {
+		if p, _ := LookupPreset(name); p.Kind == KindOIDC && name != "oidc" && !covered[name] {
 			t.Errorf("OIDC preset %s has no end-to-end case", name)
 		}
 	}
@@ -199,8 +199,8 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 
 func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 	p, ok := LookupPreset(tc.preset)
-	if !ok || p.Kind != "oidc" {
-		t.Fatalf("LookupPreset(%q) = %v, kind %q; want an oidc preset", tc.preset, ok, p.Kind)
+	if !ok || p.Kind != KindOIDC {
+		t.Fatalf("LookupPreset(%q) = %v, kind %v; want an oidc preset", tc.preset, ok, p.Kind)
 	}
 	if !slices.Contains(p.Scopes, "openid") {
 		t.Errorf("preset scopes %q lack openid", p.Scopes)

@@ -102,10 +102,10 @@ func newPresetProvider(t *testing.T, p Preset, cfg Config) Provider {
 	t.Helper()
 	var prov Provider
 	var err error
-	switch p.Name {
-	case "github":
+	switch p.Kind {
+	case KindGitHub:
 		prov, err = NewGitHub(cfg, GitHubOptions{Teams: true})
-	case "facebook":
+	case KindFacebook:
 		prov, err = NewFacebook(cfg, FacebookOptions{AppSecretProof: true})
 	default:
 		prov, err = NewOAuth2(cfg)
@@ -918,8 +918,8 @@ func TestPresetOIDCData(t *testing.T) {
 				t.Fatalf("LookupPreset(%q) not found", tc.preset)
 			}
 			p := base.Expand(tc.tenant, tc.issuer)
-			if p.Kind != "oidc" {
-				t.Errorf("Kind = %q; want oidc", p.Kind)
+			if p.Kind != KindOIDC {
+				t.Errorf("Kind = %v; want oidc", p.Kind)
 			}
 			if !slices.Contains(p.Scopes, "openid") {
 				t.Errorf("Scopes = %q; want openid among them", p.Scopes)
@@ -963,7 +963,8 @@ func TestPresetNames(t *testing.T) {
 // and PROVIDERS.md.
 func TestPresetTable(t *testing.T) {
 	t.Parallel()
-	oauth2Kinds := map[string]bool{"oauth2": true, "github": true, "facebook": true, "fitbit": true, "mercadolibre": true, "wechat": true}
+	// The generic OAuth2 provider, else GitHub's and Facebook's own, else OIDC.
+	kinds := map[string]Kind{"oauth2": KindOAuth2, "github": KindGitHub, "facebook": KindFacebook, "fitbit": KindOAuth2, "mercadolibre": KindOAuth2, "wechat": KindOAuth2}
 	// PKCE off where PROVIDERS.md and the providers' users report trouble:
 	// WeChat, LinkedIn (refuses code_verifier), Slack (fails with PKCE),
 	// Facebook (only its OIDC test flow), Mercado Libre (an app setting,
@@ -974,8 +975,12 @@ func TestPresetTable(t *testing.T) {
 			t.Parallel()
 			raw, _ := LookupPreset(name)
 			generic := name == "oauth2" || name == "oidc"
-			if want := map[bool]string{true: "oauth2", false: "oidc"}[oauth2Kinds[name]]; raw.Kind != want {
-				t.Errorf("Kind = %q; want %q", raw.Kind, want)
+			want, ok := kinds[name]
+			if !ok {
+				want = KindOIDC
+			}
+			if raw.Kind != want {
+				t.Errorf("Kind = %v; want %v", raw.Kind, want)
 			}
 			if !strings.Contains(raw.Console, "/oauth2/callback") {
 				t.Errorf("Console does not name the redirect URI to register: %q", raw.Console)
@@ -983,7 +988,7 @@ func TestPresetTable(t *testing.T) {
 			if generic != (raw.DisplayName == "") {
 				t.Errorf("DisplayName = %q", raw.DisplayName)
 			}
-			if raw.Kind == "oidc" && !slices.Contains(raw.Scopes, "openid") {
+			if raw.Kind == KindOIDC && !slices.Contains(raw.Scopes, "openid") {
 				t.Errorf("Scopes = %q; an OIDC preset needs openid", raw.Scopes)
 			}
 			if slices.Contains(raw.Scopes, "r_liteprofile") || slices.Contains(raw.Scopes, "r_emailaddress") {
@@ -1003,7 +1008,7 @@ func TestPresetTable(t *testing.T) {
 				issuer = "https://id.example.com/realms/x"
 			}
 			p := raw.Expand("", issuer)
-			if p.Kind == "oidc" && !generic && p.IssuerURL == "" {
+			if p.Kind == KindOIDC && !generic && p.IssuerURL == "" {
 				t.Errorf("IssuerURL empty after Expand")
 			}
 			for _, u := range append([]string{p.IssuerURL}, p.AuthURL, p.TokenURL, p.UserinfoURL, p.RefreshURL, p.RevokeURL, p.LogoutURL) {
@@ -1015,7 +1020,7 @@ func TestPresetTable(t *testing.T) {
 					t.Errorf("URL %q after Expand is not an absolute https URL without placeholders", u)
 				}
 			}
-			if p.Kind == "oauth2" && !generic {
+			if p.Kind != KindOIDC && !generic {
 				// The preset alone (plus credentials) makes a valid provider.
 				cfg := p.Apply(presetGenericSettings(), nil)
 				cfg.ClientID, cfg.ClientSecret = testClientID, testClientSecret
@@ -1029,6 +1034,15 @@ func TestPresetTable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestKindString(t *testing.T) {
+	t.Parallel()
+	for k, want := range map[Kind]string{KindOAuth2: "oauth2", KindOIDC: "oidc", KindGitHub: "github", KindFacebook: "facebook", Kind(9): "Kind(9)"} {
+		if got := k.String(); got != want {
+			t.Errorf("Kind(%d).String() = %q; want %q", int(k), got, want)
+		}
 	}
 }
 

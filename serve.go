@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/users"
 )
 
@@ -150,18 +150,6 @@ func newHTTPServer(cfg *config.Config, h http.Handler, log *slog.Logger) *http.S
 	}
 }
 
-// prefixLines puts prefix before each line of err ("TOKEN_METHOD: …"
-// becomes "PORTCULLIS_CORP_TOKEN_METHOD: …").
-func prefixLines(prefix string, err error) error {
-	lines := strings.Split(err.Error(), "\n")
-	for i, l := range lines {
-		if !strings.HasPrefix(l, prefix) {
-			lines[i] = prefix + l
-		}
-	}
-	return errors.New(strings.Join(lines, "\n"))
-}
-
 // check validates the configuration and prints the effective settings with
 // secrets redacted, then the configuration's warnings. It also builds the
 // server, whose constructors do no network I/O, so what serve would refuse
@@ -196,19 +184,19 @@ func check(getenv func(string) string, stdout io.Writer) error {
 func checkDiscovery(cfg *config.Config, stdout io.Writer) error {
 	var errs []error
 	for _, pc := range cfg.Providers {
-		b, err := newProvider(cfg, pc, metrics.New(), slog.New(slog.DiscardHandler))
-		if err != nil || b.discovery == nil {
+		b, err := providers.Build(providerSettings(cfg, pc), providers.BuildOptions{Timeout: cfg.ProviderTimeout})
+		if err != nil || b.Discovery == nil {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.ProviderTimeout)
-		err = b.discovery.Discover(ctx)
+		err = b.Discovery.Discover(ctx)
 		cancel()
 		if err != nil {
 			fmt.Fprintf(stdout, "provider %s: discovery failed: %v\n", pc.ID, err)
 			errs = append(errs, fmt.Errorf("%sISSUER_URL: discovery failed: %w", pc.Prefix, err))
 			continue
 		}
-		ep := b.discovery.Endpoints()
+		ep := b.Discovery.Endpoints()
 		show := func(v string) string {
 			if v == "" {
 				return "missing"

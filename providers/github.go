@@ -68,8 +68,8 @@ var (
 )
 
 // NewGitHub returns the GitHub provider for cfg, which is normally the
-// github preset applied (Preset.Apply) to the operator's settings. It does
-// no I/O.
+// github preset applied to the operator's settings (Build). It does no
+// I/O.
 func NewGitHub(cfg Config, opts GitHubOptions) (*GitHub, error) {
 	if cfg.ID == "" {
 		cfg.ID = "github"

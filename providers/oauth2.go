@@ -27,6 +27,17 @@ const (
 	AuthStyleParams
 )
 
+// String returns the TOKEN_AUTH_STYLE value: auto, header or params.
+func (s AuthStyle) String() string {
+	switch s {
+	case AuthStyleHeader:
+		return "header"
+	case AuthStyleParams:
+		return "params"
+	}
+	return "auto"
+}
+
 func (s AuthStyle) oauth2() oauth2.AuthStyle {
 	switch s {
 	case AuthStyleHeader:

@@ -283,6 +283,11 @@ func (p Preset) Expand(tenant, issuer string) Preset {
 	return p
 }
 
+// generic reports whether p is one of the generic presets (oauth2, oidc),
+// which the operator's settings define: they have no display name of
+// their own.
+func (p Preset) generic() bool { return p.DisplayName == "" }
+
 // issuerBased reports whether p's URLs derive from the issuer.
 func (p *Preset) issuerBased() bool {
 	for _, u := range p.urls() {
@@ -307,68 +312,4 @@ func presetMultiTenant(issuer string) bool {
 		return true
 	}
 	return false
-}
-
-// Apply returns cfg with p's defaults in every setting that explicit does
-// not report as set by the operator and that p gives a value (an empty
-// preset field leaves cfg's value). explicit takes a setting's suffix, such
-// as "TOKEN_METHOD" or "CLAIM_ID"; nil means nothing was set explicitly.
-// Expand p first. Apply covers the settings Config holds; ISSUER_URL,
-// LOGOUT_URL, DISPLAY_NAME and PKCE are the caller's to take from p.
-func (p Preset) Apply(cfg Config, explicit func(setting string) bool) Config {
-	p = p.clone()
-	set := func(setting string) bool { return explicit != nil && explicit(setting) }
-	str := func(setting string, dst *string, v string) {
-		if v != "" && !set(setting) {
-			*dst = v
-		}
-	}
-	list := func(setting string, dst *[]string, v []string) {
-		if len(v) > 0 && !set(setting) {
-			*dst = v
-		}
-	}
-	vals := func(setting string, dst *url.Values, v url.Values) {
-		if len(v) > 0 && !set(setting) {
-			*dst = v
-		}
-	}
-	str("AUTH_URL", &cfg.AuthURL, p.AuthURL)
-	str("TOKEN_URL", &cfg.TokenURL, p.TokenURL)
-	str("USERINFO_URL", &cfg.UserinfoURL, p.UserinfoURL)
-	str("REFRESH_URL", &cfg.RefreshURL, p.RefreshURL)
-	str("REVOKE_URL", &cfg.RevokeURL, p.RevokeURL)
-	list("SCOPES", &cfg.Scopes, p.Scopes)
-	str("TOKEN_METHOD", &cfg.TokenMethod, p.TokenMethod)
-	if p.TokenAuthStyle != AuthStyleAuto && !set("TOKEN_AUTH_STYLE") {
-		cfg.TokenAuthStyle = p.TokenAuthStyle
-	}
-	str("CLIENT_ID_PARAM", &cfg.ClientIDParam, p.ClientIDParam)
-	str("CLIENT_SECRET_PARAM", &cfg.ClientSecretParam, p.ClientSecretParam)
-	vals("AUTH_PARAMS", &cfg.AuthParams, p.AuthParams)
-	vals("TOKEN_PARAMS", &cfg.TokenParams, p.TokenParams)
-	vals("USERINFO_PARAMS", &cfg.UserinfoParams, p.UserinfoParams)
-	str("USERINFO_METHOD", &cfg.UserinfoMethod, p.UserinfoMethod)
-	str("USERINFO_TOKEN", &cfg.UserinfoToken, p.UserinfoToken)
-	str("USERINFO_TOKEN_PARAM", &cfg.UserinfoTokenParam, p.UserinfoTokenParam)
-	str("TOKEN_USER_ID_FIELD", &cfg.TokenUserIDField, p.TokenUserIDField)
-	str("USERINFO_USER_ID_PARAM", &cfg.UserinfoUserIDParam, p.UserinfoUserIDParam)
-	c, pc := &cfg.Claims, &p.Claims
-	list("CLAIM_ID", &c.ID, pc.ID)
-	list("CLAIM_EMAIL", &c.Email, pc.Email)
-	list("CLAIM_EMAIL_VERIFIED", &c.EmailVerified, pc.EmailVerified)
-	list("CLAIM_NAME", &c.Name, pc.Name)
-	list("CLAIM_GIVEN_NAME", &c.GivenName, pc.GivenName)
-	list("CLAIM_FAMILY_NAME", &c.FamilyName, pc.FamilyName)
-	list("CLAIM_USERNAME", &c.Username, pc.Username)
-	list("CLAIM_GROUPS", &c.Groups, pc.Groups)
-	list("CLAIM_PICTURE", &c.Picture, pc.Picture)
-	list("CLAIM_LOCALE", &c.Locale, pc.Locale)
-	if len(pc.Attributes) > 0 && !set("CLAIM_ATTRIBUTES") {
-		c.Attributes = pc.Attributes
-	}
-	if len(pc.Values) > 0 && !set("CLAIM_VALUES") {
-		c.Values = pc.Values
-	}
-	return cfg
 }

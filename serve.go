@@ -18,10 +18,11 @@ import (
 	"github.com/portcullis/portcullis/users"
 )
 
-// loadConfig reads and validates the configuration; the error lists every
-// problem, one per line.
+// loadConfig reads and validates the configuration, each provider's
+// settings against its preset included; the error lists every problem, one
+// per line.
 func loadConfig(getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(getenv, checkProviders)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -268,6 +268,18 @@ func buildProviders(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) ([
 	return built, errors.Join(errs...)
 }
 
+// checkProviders checks each configured provider against its preset
+// (providers.Resolve), for config.Load to list with its own problems.
+func checkProviders(cfg *config.Config) error {
+	var errs []error
+	for _, pc := range cfg.Providers {
+		if _, err := providers.Resolve(providerSettings(cfg, pc)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // proxyProvider is what the proxy needs of a built provider.
 func proxyProvider(b *providers.Built) proxy.Provider {
 	p := proxy.Provider{

@@ -204,9 +204,3 @@ type Attribute struct {
 	Name string
 	Path string
 }
-
-// presets are the PROVIDER values the SPEC names.
-var presets = []string{
-	"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin",
-	"gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0",
-}

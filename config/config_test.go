@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -342,18 +343,14 @@ func TestLoadProblems(t *testing.T) {
 			}},
 		{"logo", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "logo.png"),
 			[]string{"PORTCULLIS_SIGN_IN_LOGO_URL: must be an http(s) URL, a data: URL or a path starting with /"}},
-		{"unknown preset", with(minimal(), "PORTCULLIS_PROVIDER", "okta"),
-			[]string{`PORTCULLIS_PROVIDER: unknown provider "okta"; one of oauth2, oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak, auth0`}},
+		// A preset's own problems (an unknown preset, what it needs) are
+		// the providers package's: TestPresetProblems in package main.
 		{"oauth2 urls", with(minimal(), "PORTCULLIS_AUTH_URL", "", "PORTCULLIS_TOKEN_URL", "", "PORTCULLIS_USERINFO_URL", "/userinfo"),
 			[]string{
-				"PORTCULLIS_AUTH_URL: required with PORTCULLIS_PROVIDER=oauth2",
-				"PORTCULLIS_TOKEN_URL: required with PORTCULLIS_PROVIDER=oauth2",
 				`PORTCULLIS_USERINFO_URL: must be an absolute http or https URL, got "/userinfo"`,
 			}},
 		{"introspection url", with(minimal(), "PORTCULLIS_INTROSPECTION_URL", "introspect"),
 			[]string{`PORTCULLIS_INTROSPECTION_URL: must be an absolute http or https URL, got "introspect"`}},
-		{"oidc issuer", with(minimal(), "PORTCULLIS_PROVIDER", "oidc"),
-			[]string{"PORTCULLIS_ISSUER_URL: required with PORTCULLIS_PROVIDER=oidc"}},
 		{"client credentials", with(minimal(), "PORTCULLIS_CLIENT_ID", "", "PORTCULLIS_CLIENT_SECRET", ""),
 			[]string{
 				"PORTCULLIS_CLIENT_ID: required",
@@ -383,6 +380,40 @@ func TestLoadProblems(t *testing.T) {
 				t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestLoadChecks: the checks main passes to Load run on the parsed
+// configuration, and their problems join Load's own, sorted, each once: a
+// variable that has a problem already gets none of theirs.
+func TestLoadChecks(t *testing.T) {
+	t.Parallel()
+	var seen *Config
+	check := func(c *Config) error {
+		seen = c
+		return errors.Join(
+			errors.New("PORTCULLIS_ISSUER_URL: required by the check"),
+			errors.New("PORTCULLIS_COOKIE_SECRET: the check's word on it\nPORTCULLIS_CLIENT_SECRET: also wrong"),
+			errors.New("PORTCULLIS_TOKEN_URL: the check's word on it"),
+			errors.New("a line naming no variable"),
+		)
+	}
+	_, err := Load(getenv(with(minimal(), "PORTCULLIS_COOKIE_SECRET", "short", "PORTCULLIS_TOKEN_URL", "", "PORTCULLIS_TOKEN_URL_FILE", "/nonexistent/token-url")), check)
+	want := []string{
+		"a line naming no variable",
+		"PORTCULLIS_CLIENT_SECRET: also wrong",
+		"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 5 characters",
+		"PORTCULLIS_ISSUER_URL: required by the check",
+		`PORTCULLIS_TOKEN_URL_FILE: cannot read "/nonexistent/token-url": no such file or directory`,
+	}
+	if got := lines(err); !reflect.DeepEqual(got, want) {
+		t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if seen == nil || seen.Providers[0].ClientID != "client" {
+		t.Errorf("the check saw %+v; want the parsed configuration", seen)
+	}
+	if _, err := Load(getenv(minimal()), func(*Config) error { return nil }); err != nil {
+		t.Errorf("Load with a check that passes = %v; want nil", err)
 	}
 }
 
@@ -649,10 +680,10 @@ func TestSeveralProviders(t *testing.T) {
 		t.Errorf("corp Explicit = %v; want %v", got, want)
 	}
 
-	// Problems name the prefixed variable.
+	// Problems name the prefixed variable. (The missing CORP_ISSUER_URL is
+	// the oidc preset's problem: TestPresetProblems in package main.)
 	_, err := Load(getenv(with(m, "PORTCULLIS_CORP_ISSUER_URL", "", "PORTCULLIS_GH2_CLIENT_SECRET", "", "PORTCULLIS_GOOGLE_PKCE", "maybe")))
 	wantLines := []string{
-		"PORTCULLIS_CORP_ISSUER_URL: required with PORTCULLIS_CORP_PROVIDER=oidc",
 		"PORTCULLIS_GH2_CLIENT_SECRET: required (unless PORTCULLIS_GH2_RESPONSE_TYPE=token)",
 		`PORTCULLIS_GOOGLE_PKCE: not a boolean (true or false): "maybe"`,
 	}

@@ -19,11 +19,18 @@ import (
 // map in tests), reads the files named by _FILE variables, parses and
 // validates everything. Its error joins every problem, sorted by variable
 // name, one a line, each starting with the variable's full name.
-func Load(getenv func(string) string) (*Config, error) {
-	return load(getenv, os.ReadFile)
+//
+// checks run after validation, on the configuration as parsed, and their
+// problems join the list: main passes the providers package's checks of
+// each provider against its preset, which config, importing no package of
+// Portcullis, can't make. Each line of their errors must start with the
+// full name of the variable it is about ("PORTCULLIS_ISSUER_URL: …"); a
+// variable that already has a problem gets no more.
+func Load(getenv func(string) string, checks ...func(*Config) error) (*Config, error) {
+	return load(getenv, os.ReadFile, checks...)
 }
 
-func load(getenv func(string) string, readFile func(string) ([]byte, error)) (*Config, error) {
+func load(getenv func(string) string, readFile func(string) ([]byte, error), checks ...func(*Config) error) (*Config, error) {
 	r := &reader{getenv: getenv, readFile: readFile, broken: map[string]bool{}}
 
 	c := &Config{}
@@ -69,6 +76,22 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error)) (*C
 		for _, err := range unjoin(err) {
 			if !quiet[problemName(err)] {
 				problems = append(problems, err)
+			}
+		}
+	}
+	for _, err := range problems {
+		quiet[problemName(err)] = true
+	}
+	for _, check := range checks {
+		if err := check(c); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				name, msg, ok := strings.Cut(line, ": ")
+				switch {
+				case !ok:
+					problems = append(problems, errors.New(line))
+				case !quiet[name]:
+					problems = append(problems, problem{name: name, msg: msg})
+				}
 			}
 		}
 	}

@@ -348,28 +348,11 @@ func (v *validator) providerIDs(ids []string) {
 func (v *validator) provider(p *Provider) {
 	n := func(suffix string) string { return p.Prefix + suffix }
 
-	if !slices.Contains(presets, p.Preset) {
-		v.add(n("PROVIDER"), "unknown provider %q; one of %s", p.Preset, strings.Join(presets, ", "))
-	}
 	if p.ClientID == "" {
 		v.add(n("CLIENT_ID"), "required")
 	}
 	if p.ClientSecret == "" && p.ResponseType != "token" {
 		v.add(n("CLIENT_SECRET"), "required (unless %s=token)", n("RESPONSE_TYPE"))
-	}
-	switch p.Preset {
-	case "oauth2":
-		for _, f := range []struct{ suffix, value string }{
-			{"AUTH_URL", p.AuthURL}, {"TOKEN_URL", p.TokenURL}, {"USERINFO_URL", p.UserinfoURL},
-		} {
-			if f.value == "" {
-				v.add(n(f.suffix), "required with %s=oauth2", n("PROVIDER"))
-			}
-		}
-	case "oidc":
-		if p.IssuerURL == "" {
-			v.add(n("ISSUER_URL"), "required with %s=oidc", n("PROVIDER"))
-		}
 	}
 	for _, f := range []struct{ suffix, value string }{
 		{"ISSUER_URL", p.IssuerURL}, {"AUTH_URL", p.AuthURL}, {"TOKEN_URL", p.TokenURL},

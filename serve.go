@@ -152,7 +152,8 @@ func newHTTPServer(cfg *config.Config, h http.Handler, log *slog.Logger) *http.S
 }
 
 // check validates the configuration and prints the effective settings with
-// secrets redacted, then the configuration's warnings. It also builds the
+// secrets redacted (each provider's with its preset applied), then the
+// configuration's warnings. It also builds the
 // server, whose constructors do no network I/O, so what serve would refuse
 // is refused here too.
 func check(getenv func(string) string, stdout io.Writer) error {
@@ -163,7 +164,7 @@ func check(getenv func(string) string, stdout io.Writer) error {
 	if _, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	for _, s := range cfg.Settings() {
+	for _, s := range resolvedSettings(cfg) {
 		v := s.Value
 		if v == "" {
 			v = "(unset)"

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/portcullis/portcullis/assertion"
@@ -307,76 +309,112 @@ func proxyProvider(b *providers.Built) proxy.Provider {
 // providerSettings maps one configured provider onto the providers
 // package's settings, where an empty setting takes the preset's value.
 func providerSettings(cfg *config.Config, pc config.Provider) providers.Settings {
-	// A variable the environment did not set holds the configuration's
-	// generic default, which is no setting of the operator's.
-	set := func(suffix, v string) string {
-		if pc.Explicit[suffix] {
-			return v
-		}
-		return ""
-	}
-	setList := func(suffix string, v []string) []string {
-		if pc.Explicit[suffix] {
-			return v
-		}
-		return nil
-	}
-	var pkce *bool
-	if pc.Explicit["PKCE"] {
-		pkce = &pc.PKCE
-	}
-	var attrs []providers.Attribute
-	for _, a := range pc.ClaimAttributes {
-		attrs = append(attrs, providers.Attribute{Name: a.Name, Paths: []string{a.Path}})
-	}
-	return providers.Settings{
-		ID:                  pc.ID,
-		Prefix:              pc.Prefix,
-		Preset:              pc.Preset,
-		DisplayName:         pc.DisplayName,
-		ClientID:            pc.ClientID,
-		ClientSecret:        pc.ClientSecret,
-		IssuerURL:           pc.IssuerURL,
-		Tenant:              pc.Tenant,
-		AuthURL:             pc.AuthURL,
-		TokenURL:            pc.TokenURL,
-		UserinfoURL:         pc.UserinfoURL,
-		RefreshURL:          pc.RefreshURL,
-		LogoutURL:           pc.LogoutURL,
-		RevokeURL:           pc.RevokeURL,
-		IntrospectionURL:    pc.IntrospectionURL,
-		RedirectURL:         pc.RedirectURL,
-		Scopes:              pc.Scopes,
-		ResponseType:        pc.ResponseType,
-		PKCE:                pkce,
-		TokenMethod:         set("TOKEN_METHOD", pc.TokenMethod),
-		TokenAuthStyle:      set("TOKEN_AUTH_STYLE", pc.TokenAuthStyle),
-		ClientIDParam:       set("CLIENT_ID_PARAM", pc.ClientIDParam),
-		ClientSecretParam:   set("CLIENT_SECRET_PARAM", pc.ClientSecretParam),
-		AuthParams:          pc.AuthParams,
-		TokenParams:         pc.TokenParams,
-		UserinfoParams:      pc.UserinfoParams,
-		UserinfoMethod:      set("USERINFO_METHOD", pc.UserinfoMethod),
-		UserinfoToken:       set("USERINFO_TOKEN", pc.UserinfoToken),
-		UserinfoTokenParam:  set("USERINFO_TOKEN_PARAM", pc.UserinfoTokenParam),
-		TokenUserIDField:    pc.TokenUserIDField,
-		UserinfoUserIDParam: pc.UserinfoUserIDParam,
-		Claims: providers.Claims{
-			ID:            setList("CLAIM_ID", pc.ClaimID),
-			Email:         setList("CLAIM_EMAIL", pc.ClaimEmail),
-			EmailVerified: setList("CLAIM_EMAIL_VERIFIED", pc.ClaimEmailVerified),
-			Name:          setList("CLAIM_NAME", pc.ClaimName),
-			GivenName:     setList("CLAIM_GIVEN_NAME", pc.ClaimGivenName),
-			FamilyName:    setList("CLAIM_FAMILY_NAME", pc.ClaimFamilyName),
-			Username:      setList("CLAIM_USERNAME", pc.ClaimUsername),
-			Groups:        setList("CLAIM_GROUPS", pc.ClaimGroups),
-			Picture:       setList("CLAIM_PICTURE", pc.ClaimPicture),
-			Locale:        setList("CLAIM_LOCALE", pc.ClaimLocale),
-			Attributes:    attrs,
-			Values:        pc.ClaimValues,
-		},
+	s := providers.Settings{
+		ID:                 pc.ID,
+		Prefix:             pc.Prefix,
+		ClientID:           pc.ClientID,
+		ClientSecret:       pc.ClientSecret,
+		Tenant:             pc.Tenant,
+		RedirectURL:        pc.RedirectURL,
+		PKCE:               pc.PKCE,
 		BearerTokens:       cfg.BearerTokens,
 		BearerAudiences:    pc.BearerAudiences,
 		BearerAllowUnbound: cfg.BearerAllowUnbound,
 	}
+	for _, f := range presetStrings(&pc, &s) {
+		*f[1] = *f[0]
+	}
+	for _, f := range presetLists(&pc, &s) {
+		*f[1] = *f[0]
+	}
+	for _, f := range presetParams(&pc, &s) {
+		*f[1] = *f[0]
+	}
+	for _, a := range pc.ClaimAttributes {
+		s.Claims.Attributes = append(s.Claims.Attributes, providers.Attribute{Name: a.Name, Paths: []string{a.Path}})
+	}
+	s.Claims.Values = pc.ClaimValues
+	return s
+}
+
+// resolvedProvider is pc with the values its preset resolved it to.
+func resolvedProvider(pc config.Provider, r *providers.Resolved) config.Provider {
+	s := r.Settings
+	for _, f := range presetStrings(&pc, &s) {
+		*f[0] = *f[1]
+	}
+	for _, f := range presetLists(&pc, &s) {
+		*f[0] = *f[1]
+	}
+	for _, f := range presetParams(&pc, &s) {
+		*f[0] = *f[1]
+	}
+	pc.PKCE = s.PKCE
+	pc.ClaimAttributes = nil
+	for _, a := range s.Claims.Attributes {
+		pc.ClaimAttributes = append(pc.ClaimAttributes, config.Attribute{Name: a.Name, Path: strings.Join(a.Paths, ",")})
+	}
+	pc.ClaimValues = s.Claims.Values
+	return pc
+}
+
+// presetStrings pairs each string setting a preset may resolve with its
+// field in the providers package's settings.
+func presetStrings(pc *config.Provider, s *providers.Settings) [][2]*string {
+	return [][2]*string{
+		{&pc.Preset, &s.Preset}, {&pc.DisplayName, &s.DisplayName}, {&pc.IssuerURL, &s.IssuerURL},
+		{&pc.AuthURL, &s.AuthURL}, {&pc.TokenURL, &s.TokenURL}, {&pc.UserinfoURL, &s.UserinfoURL},
+		{&pc.RefreshURL, &s.RefreshURL}, {&pc.LogoutURL, &s.LogoutURL}, {&pc.RevokeURL, &s.RevokeURL},
+		{&pc.IntrospectionURL, &s.IntrospectionURL}, {&pc.ResponseType, &s.ResponseType},
+		{&pc.TokenMethod, &s.TokenMethod}, {&pc.TokenAuthStyle, &s.TokenAuthStyle},
+		{&pc.ClientIDParam, &s.ClientIDParam}, {&pc.ClientSecretParam, &s.ClientSecretParam},
+		{&pc.UserinfoMethod, &s.UserinfoMethod}, {&pc.UserinfoToken, &s.UserinfoToken},
+		{&pc.UserinfoTokenParam, &s.UserinfoTokenParam}, {&pc.TokenUserIDField, &s.TokenUserIDField},
+		{&pc.UserinfoUserIDParam, &s.UserinfoUserIDParam},
+	}
+}
+
+// presetLists is presetStrings for the list settings.
+func presetLists(pc *config.Provider, s *providers.Settings) [][2]*[]string {
+	c := &s.Claims
+	return [][2]*[]string{
+		{&pc.Scopes, &s.Scopes},
+		{&pc.ClaimID, &c.ID}, {&pc.ClaimEmail, &c.Email}, {&pc.ClaimEmailVerified, &c.EmailVerified},
+		{&pc.ClaimName, &c.Name}, {&pc.ClaimGivenName, &c.GivenName}, {&pc.ClaimFamilyName, &c.FamilyName},
+		{&pc.ClaimUsername, &c.Username}, {&pc.ClaimGroups, &c.Groups}, {&pc.ClaimPicture, &c.Picture},
+		{&pc.ClaimLocale, &c.Locale},
+	}
+}
+
+// presetParams is presetStrings for the parameter settings.
+func presetParams(pc *config.Provider, s *providers.Settings) [][2]*url.Values {
+	return [][2]*url.Values{
+		{&pc.AuthParams, &s.AuthParams}, {&pc.TokenParams, &s.TokenParams}, {&pc.UserinfoParams, &s.UserinfoParams},
+	}
+}
+
+// resolvedSettings are the settings check prints: the configuration's,
+// each provider's with its preset applied, a value the preset supplied
+// marked "(preset NAME)".
+func resolvedSettings(cfg *config.Config) []config.Setting {
+	rc := *cfg
+	rc.Providers = slices.Clone(cfg.Providers)
+	marks := map[string]string{}
+	for i, pc := range rc.Providers {
+		r, err := providers.Resolve(providerSettings(cfg, pc))
+		if err != nil {
+			continue // loadConfig has reported it
+		}
+		rc.Providers[i] = resolvedProvider(pc, r)
+		for name := range r.FromPreset {
+			marks[pc.Prefix+name] = " (preset " + r.Preset.Name + ")"
+		}
+	}
+	out := rc.Settings()
+	for i, s := range out {
+		if m, ok := marks[s.Name]; ok && s.Value != "" {
+			out[i].Value += m
+		}
+	}
+	return out
 }

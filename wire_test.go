@@ -1,9 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/providers"
 )
 
 // without returns a copy of m without keys.
@@ -76,5 +85,175 @@ func TestPresetProblems(t *testing.T) {
 				t.Errorf("loadConfig error:\n%v\nwant:\ninvalid configuration:\n%s", err, strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestProviderDefaults: a provider setting the environment leaves unset
+// comes to its preset's value, else the default of the SPEC's table.
+func TestProviderDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(envMap(validEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := providers.Resolve(providerSettings(cfg, cfg.Providers[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := resolvedProvider(cfg.Providers[0], r)
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"PKCE", *p.PKCE, true},
+		{"TOKEN_METHOD", p.TokenMethod, "POST"},
+		{"TOKEN_AUTH_STYLE", p.TokenAuthStyle, "auto"},
+		{"CLIENT_ID_PARAM", p.ClientIDParam, "client_id"},
+		{"CLIENT_SECRET_PARAM", p.ClientSecretParam, "client_secret"},
+		{"AUTH_PARAMS", p.AuthParams, url.Values(nil)},
+		{"TOKEN_PARAMS", p.TokenParams, url.Values(nil)},
+		{"USERINFO_PARAMS", p.UserinfoParams, url.Values(nil)},
+		{"USERINFO_METHOD", p.UserinfoMethod, "GET"},
+		{"USERINFO_TOKEN", p.UserinfoToken, "header"},
+		{"USERINFO_TOKEN_PARAM", p.UserinfoTokenParam, "access_token"},
+		{"TOKEN_USER_ID_FIELD", p.TokenUserIDField, ""},
+		{"USERINFO_USER_ID_PARAM", p.UserinfoUserIDParam, ""},
+		{"CLAIM_ID", p.ClaimID, []string{"sub", "id"}},
+		{"CLAIM_EMAIL", p.ClaimEmail, []string{"email"}},
+		{"CLAIM_EMAIL_VERIFIED", p.ClaimEmailVerified, []string{"email_verified"}},
+		{"CLAIM_NAME", p.ClaimName, []string{"name"}},
+		{"CLAIM_GIVEN_NAME", p.ClaimGivenName, []string{"given_name"}},
+		{"CLAIM_FAMILY_NAME", p.ClaimFamilyName, []string{"family_name"}},
+		{"CLAIM_USERNAME", p.ClaimUsername, []string{"preferred_username"}},
+		{"CLAIM_GROUPS", p.ClaimGroups, []string{"groups"}},
+		{"CLAIM_PICTURE", p.ClaimPicture, []string{"picture"}},
+		{"CLAIM_LOCALE", p.ClaimLocale, []string{"locale"}},
+		{"CLAIM_ATTRIBUTES", p.ClaimAttributes, []config.Attribute(nil)},
+		{"CLAIM_VALUES", p.ClaimValues, map[string]map[string]string(nil)},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %#v; want %#v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+// TestProviderSettingsMapping: every provider variable reaches the
+// providers package's settings, and what Resolve gives back reaches the
+// variables check prints.
+func TestProviderSettingsMapping(t *testing.T) {
+	t.Parallel()
+	pkce := false
+	pc := config.Provider{
+		ID: "corp", Prefix: "PORTCULLIS_CORP_", Preset: "oauth2", DisplayName: "d", ClientID: "id", ClientSecret: "secret",
+		IssuerURL: "https://i.example", Tenant: "t", AuthURL: "https://a.example", TokenURL: "https://t.example",
+		UserinfoURL: "https://u.example", RefreshURL: "https://r.example", LogoutURL: "https://l.example",
+		RevokeURL: "https://v.example", IntrospectionURL: "https://n.example", BearerAudiences: []string{"aud"},
+		RedirectURL: "https://app.example/cb", Scopes: []string{"s"}, ResponseType: "token", PKCE: &pkce,
+		TokenMethod: "GET", TokenAuthStyle: "params", ClientIDParam: "cid", ClientSecretParam: "cs",
+		AuthParams: url.Values{"a": {"1"}}, TokenParams: url.Values{"t": {"2"}}, UserinfoParams: url.Values{"u": {"3"}},
+		UserinfoMethod: "POST", UserinfoToken: "body", UserinfoTokenParam: "tok", TokenUserIDField: "uid", UserinfoUserIDParam: "up",
+		ClaimID: []string{"c1"}, ClaimEmail: []string{"c2"}, ClaimEmailVerified: []string{"c3"}, ClaimName: []string{"c4"},
+		ClaimGivenName: []string{"c5"}, ClaimFamilyName: []string{"c6"}, ClaimUsername: []string{"c7"}, ClaimGroups: []string{"c8"},
+		ClaimPicture: []string{"c9"}, ClaimLocale: []string{"c10"}, ClaimAttributes: []config.Attribute{{Name: "Dept", Path: "org.dept"}},
+		ClaimValues: map[string]map[string]string{"dept": {"x": "X"}},
+	}
+	cfg := &config.Config{BearerTokens: true, BearerAllowUnbound: true}
+	s := providerSettings(cfg, pc)
+	want := providers.Settings{
+		ID: "corp", Prefix: "PORTCULLIS_CORP_", Preset: "oauth2", DisplayName: "d", ClientID: "id", ClientSecret: "secret",
+		IssuerURL: "https://i.example", Tenant: "t", AuthURL: "https://a.example", TokenURL: "https://t.example",
+		UserinfoURL: "https://u.example", RefreshURL: "https://r.example", LogoutURL: "https://l.example",
+		RevokeURL: "https://v.example", IntrospectionURL: "https://n.example", RedirectURL: "https://app.example/cb",
+		Scopes: []string{"s"}, ResponseType: "token", PKCE: &pkce,
+		TokenMethod: "GET", TokenAuthStyle: "params", ClientIDParam: "cid", ClientSecretParam: "cs",
+		AuthParams: url.Values{"a": {"1"}}, TokenParams: url.Values{"t": {"2"}}, UserinfoParams: url.Values{"u": {"3"}},
+		UserinfoMethod: "POST", UserinfoToken: "body", UserinfoTokenParam: "tok", TokenUserIDField: "uid", UserinfoUserIDParam: "up",
+		Claims: providers.Claims{
+			ID: []string{"c1"}, Email: []string{"c2"}, EmailVerified: []string{"c3"}, Name: []string{"c4"},
+			GivenName: []string{"c5"}, FamilyName: []string{"c6"}, Username: []string{"c7"}, Groups: []string{"c8"},
+			Picture: []string{"c9"}, Locale: []string{"c10"}, Attributes: []providers.Attribute{{Name: "Dept", Paths: []string{"org.dept"}}},
+			Values: map[string]map[string]string{"dept": {"x": "X"}},
+		},
+		BearerTokens: true, BearerAudiences: []string{"aud"}, BearerAllowUnbound: true,
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("providerSettings =\n%+v\nwant\n%+v", s, want)
+	}
+	r, err := providers.Resolve(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resolvedProvider(pc, r); !reflect.DeepEqual(got, pc) {
+		t.Errorf("resolvedProvider of settings the operator gave in full =\n%+v\nwant them as given\n%+v", got, pc)
+	}
+}
+
+// TestCheckShowsResolvedSettings: check prints each provider's settings
+// with its preset applied, marking what the preset supplied.
+func TestCheckShowsResolvedSettings(t *testing.T) {
+	t.Parallel()
+	fake := httptest.NewServer(idp.New(idp.Options{ClientID: "sl-id", ClientSecret: "sl-very-secret", OIDC: true}))
+	t.Cleanup(fake.Close)
+	env := map[string]string{
+		"PORTCULLIS_COOKIE_SECRET":        "0123456789abcdef0123456789abcdef",
+		"PORTCULLIS_UPSTREAM":             "http://127.0.0.1:9",
+		"PORTCULLIS_PUBLIC_URL":           "https://app.example.com",
+		"PORTCULLIS_PROVIDERS":            "gh,wx,sl",
+		"PORTCULLIS_GH_PROVIDER":          "github",
+		"PORTCULLIS_GH_CLIENT_ID":         "gh-id",
+		"PORTCULLIS_GH_CLIENT_SECRET":     "gh-very-secret",
+		"PORTCULLIS_GH_DISPLAY_NAME":      "Our GitHub",
+		"PORTCULLIS_WX_PROVIDER":          "wechat",
+		"PORTCULLIS_WX_CLIENT_ID":         "wx-id",
+		"PORTCULLIS_WX_CLIENT_SECRET":     "wx-very-secret",
+		"PORTCULLIS_WX_PKCE":              "true",
+		"PORTCULLIS_SL_PROVIDER":          "keycloak",
+		"PORTCULLIS_SL_ISSUER_URL":        fake.URL,
+		"PORTCULLIS_SL_CLIENT_ID":         "sl-id",
+		"PORTCULLIS_SL_CLIENT_SECRET":     "sl-very-secret",
+		"PORTCULLIS_SL_USERINFO_METHOD":   "GET",
+		"PORTCULLIS_SL_CLAIM_ATTRIBUTES":  "Dept=org.dept",
+		"PORTCULLIS_SL_CLAIM_EMAIL":       "mail",
+		"PORTCULLIS_GH_INTROSPECTION_URL": "",
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"check"}, envMap(env), &out, &errOut); code != 0 {
+		t.Fatalf("check = %d; want 0\n%s%s", code, out.String(), errOut.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	for _, want := range []string{
+		"PORTCULLIS_GH_PROVIDER=github",
+		"PORTCULLIS_GH_DISPLAY_NAME=Our GitHub",
+		"PORTCULLIS_GH_AUTH_URL=https://github.com/login/oauth/authorize (preset github)",
+		"PORTCULLIS_GH_PKCE=true (preset github)",
+		"PORTCULLIS_GH_TOKEN_AUTH_STYLE=params (preset github)",
+		"PORTCULLIS_GH_TOKEN_METHOD=POST",
+		"PORTCULLIS_GH_CLAIM_ID=id (preset github)",
+		"PORTCULLIS_GH_CLAIM_EMAIL=email",
+		"PORTCULLIS_GH_CLIENT_SECRET=[redacted]",
+		"PORTCULLIS_GH_REFRESH_URL=(unset)",
+		"PORTCULLIS_WX_TOKEN_METHOD=GET (preset wechat)",
+		"PORTCULLIS_WX_PKCE=true",
+		"PORTCULLIS_WX_USERINFO_PARAMS=lang=en (preset wechat)",
+		"PORTCULLIS_SL_ISSUER_URL=" + fake.URL,
+		"PORTCULLIS_SL_AUTH_URL=(unset)",
+		"PORTCULLIS_SL_LOGOUT_URL=" + fake.URL + "/protocol/openid-connect/logout (preset keycloak)",
+		"PORTCULLIS_SL_PKCE=true (preset keycloak)",
+		"PORTCULLIS_SL_USERINFO_METHOD=GET",
+		"PORTCULLIS_SL_SCOPES=openid,email,profile (preset keycloak)",
+		"provider sl: discovery OK at " + fake.URL,
+		"PORTCULLIS_SL_CLAIM_EMAIL=mail",
+		"PORTCULLIS_SL_CLAIM_ATTRIBUTES=Dept=org.dept",
+		"configuration OK",
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("check output lacks the line %q:\n%s", want, out.String())
+		}
+	}
+	for _, secret := range []string{"gh-very-secret", "wx-very-secret", "sl-very-secret"} {
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("check output shows a client secret:\n%s", out.String())
+		}
 	}
 }

@@ -141,29 +141,32 @@ func TestLoadDefaults(t *testing.T) {
 		{"REDIRECT_URL", p.RedirectURL, ""},
 		{"SCOPES", p.Scopes, []string(nil)},
 		{"RESPONSE_TYPE", p.ResponseType, "code"},
-		{"PKCE", p.PKCE, true},
-		{"TOKEN_METHOD", p.TokenMethod, "POST"},
-		{"TOKEN_AUTH_STYLE", p.TokenAuthStyle, "auto"},
-		{"CLIENT_ID_PARAM", p.ClientIDParam, "client_id"},
-		{"CLIENT_SECRET_PARAM", p.ClientSecretParam, "client_secret"},
+		// Unset, the settings a preset may supply stay empty: their
+		// defaults are the providers package's (TestProviderDefaults in
+		// package main).
+		{"PKCE", p.PKCE, (*bool)(nil)},
+		{"TOKEN_METHOD", p.TokenMethod, ""},
+		{"TOKEN_AUTH_STYLE", p.TokenAuthStyle, ""},
+		{"CLIENT_ID_PARAM", p.ClientIDParam, ""},
+		{"CLIENT_SECRET_PARAM", p.ClientSecretParam, ""},
 		{"AUTH_PARAMS", p.AuthParams, url.Values(nil)},
 		{"TOKEN_PARAMS", p.TokenParams, url.Values(nil)},
 		{"USERINFO_PARAMS", p.UserinfoParams, url.Values(nil)},
-		{"USERINFO_METHOD", p.UserinfoMethod, "GET"},
-		{"USERINFO_TOKEN", p.UserinfoToken, "header"},
-		{"USERINFO_TOKEN_PARAM", p.UserinfoTokenParam, "access_token"},
+		{"USERINFO_METHOD", p.UserinfoMethod, ""},
+		{"USERINFO_TOKEN", p.UserinfoToken, ""},
+		{"USERINFO_TOKEN_PARAM", p.UserinfoTokenParam, ""},
 		{"TOKEN_USER_ID_FIELD", p.TokenUserIDField, ""},
 		{"USERINFO_USER_ID_PARAM", p.UserinfoUserIDParam, ""},
-		{"CLAIM_ID", p.ClaimID, []string{"sub", "id"}},
-		{"CLAIM_EMAIL", p.ClaimEmail, []string{"email"}},
-		{"CLAIM_EMAIL_VERIFIED", p.ClaimEmailVerified, []string{"email_verified"}},
-		{"CLAIM_NAME", p.ClaimName, []string{"name"}},
-		{"CLAIM_GIVEN_NAME", p.ClaimGivenName, []string{"given_name"}},
-		{"CLAIM_FAMILY_NAME", p.ClaimFamilyName, []string{"family_name"}},
-		{"CLAIM_USERNAME", p.ClaimUsername, []string{"preferred_username"}},
-		{"CLAIM_GROUPS", p.ClaimGroups, []string{"groups"}},
-		{"CLAIM_PICTURE", p.ClaimPicture, []string{"picture"}},
-		{"CLAIM_LOCALE", p.ClaimLocale, []string{"locale"}},
+		{"CLAIM_ID", p.ClaimID, []string(nil)},
+		{"CLAIM_EMAIL", p.ClaimEmail, []string(nil)},
+		{"CLAIM_EMAIL_VERIFIED", p.ClaimEmailVerified, []string(nil)},
+		{"CLAIM_NAME", p.ClaimName, []string(nil)},
+		{"CLAIM_GIVEN_NAME", p.ClaimGivenName, []string(nil)},
+		{"CLAIM_FAMILY_NAME", p.ClaimFamilyName, []string(nil)},
+		{"CLAIM_USERNAME", p.ClaimUsername, []string(nil)},
+		{"CLAIM_GROUPS", p.ClaimGroups, []string(nil)},
+		{"CLAIM_PICTURE", p.ClaimPicture, []string(nil)},
+		{"CLAIM_LOCALE", p.ClaimLocale, []string(nil)},
 		{"CLAIM_ATTRIBUTES", p.ClaimAttributes, []Attribute(nil)},
 		{"CLAIM_VALUES", p.ClaimValues, map[string]map[string]string(nil)},
 	}
@@ -214,8 +217,8 @@ func TestLoadValues(t *testing.T) {
 		{"Scopes", p.Scopes, []string{"openid", "profile", "email", "groups"}},
 		{"AuthParams", p.AuthParams, url.Values{"access_type": {"offline"}, "prompt": {"consent"}}},
 		{"TokenMethod", p.TokenMethod, "GET"},
-		{"Explicit TOKEN_METHOD", p.Explicit["TOKEN_METHOD"], true},
-		{"Explicit USERINFO_METHOD", p.Explicit["USERINFO_METHOD"], false},
+		// Unset, it stays empty: the preset's value, else GET.
+		{"UserinfoMethod (unset)", p.UserinfoMethod, ""},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -676,8 +679,10 @@ func TestSeveralProviders(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Providers = %+v; want %+v", got, want)
 	}
-	if got, want := c.Providers[1].Explicit, map[string]bool{"PROVIDER": true, "ISSUER_URL": true, "CLIENT_ID": true, "CLIENT_SECRET": true, "DISPLAY_NAME": true}; !reflect.DeepEqual(got, want) {
-		t.Errorf("corp Explicit = %v; want %v", got, want)
+	// What corp's environment did not set stays empty: the preset's
+	// value, else the generic default.
+	if p := c.Providers[1]; p.TokenMethod != "" || p.PKCE != nil || p.Scopes != nil || p.ClaimID != nil || p.UserinfoToken != "" {
+		t.Errorf("corp unset settings = %q, %v, %q, %q, %q; want all empty", p.TokenMethod, p.PKCE, p.Scopes, p.ClaimID, p.UserinfoToken)
 	}
 
 	// Problems name the prefixed variable. (The missing CORP_ISSUER_URL is
@@ -823,7 +828,8 @@ func TestSettingsHideSecrets(t *testing.T) {
 		{"PORTCULLIS_USERS_DB", "postgres://portcullis:xxxxx@db/users?sslmode=disable", false},
 		{"PORTCULLIS_CORP_ISSUER_URL", "https://sso.example.com", false},
 		{"PORTCULLIS_GOOGLE_CLIENT_ID", "g-id", false},
-		{"PORTCULLIS_GOOGLE_TOKEN_METHOD", "POST (default; the preset may override)", false},
+		// Unset; check shows the preset's value, else the default.
+		{"PORTCULLIS_GOOGLE_TOKEN_METHOD", "", false},
 		{"PORTCULLIS_COOKIE_EXPIRE", "168h", false},
 		{"PORTCULLIS_PUBLIC_URL", "", false},
 	}

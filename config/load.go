@@ -52,9 +52,9 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error), che
 			}
 			m := r.environment(keys, listKeys(&p, p.Prefix))
 			parsed = append(parsed, parse(&p, p.Prefix, m)...)
-			p.Explicit = map[string]bool{}
-			for k := range m {
-				p.Explicit[strings.TrimPrefix(k, p.Prefix)] = true
+			if m[p.Prefix+"CLAIM_ID"] != "" && len(p.ClaimID) == 0 {
+				// Set, but to separators only: not the same as unset.
+				parsed = append(parsed, problemf(p.Prefix+"CLAIM_ID", "must name at least one path"))
 			}
 			p.normalize()
 			if p.ID == "" {
@@ -304,7 +304,7 @@ func parseProblems(name, raw string, pe env.ParseError) []error {
 	switch pe.Type {
 	case reflect.TypeFor[time.Duration]():
 		return []error{problemf(name, "not a duration: %q", raw)}
-	case reflect.TypeFor[bool]():
+	case reflect.TypeFor[bool](), reflect.TypeFor[*bool]():
 		return []error{problemf(name, "not a boolean (true or false): %q", raw)}
 	case reflect.TypeFor[slog.Level]():
 		return []error{problemf(name, "must be debug, info, warn or error, got %q", raw)}

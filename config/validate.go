@@ -363,13 +363,11 @@ func (v *validator) provider(p *Provider) {
 	}
 
 	v.oneOf(n("RESPONSE_TYPE"), p.ResponseType, "code", "token")
-	v.oneOf(n("TOKEN_METHOD"), p.TokenMethod, "GET", "POST")
-	v.oneOf(n("TOKEN_AUTH_STYLE"), p.TokenAuthStyle, "auto", "header", "params")
-	v.oneOf(n("USERINFO_METHOD"), p.UserinfoMethod, "GET", "POST")
-	v.oneOf(n("USERINFO_TOKEN"), p.UserinfoToken, "header", "query", "body")
-	if len(p.ClaimID) == 0 {
-		v.add(n("CLAIM_ID"), "must name at least one path")
-	}
+	// Unset, these take the preset's value.
+	v.oneOfOrUnset(n("TOKEN_METHOD"), p.TokenMethod, "GET", "POST")
+	v.oneOfOrUnset(n("TOKEN_AUTH_STYLE"), p.TokenAuthStyle, "auto", "header", "params")
+	v.oneOfOrUnset(n("USERINFO_METHOD"), p.UserinfoMethod, "GET", "POST")
+	v.oneOfOrUnset(n("USERINFO_TOKEN"), p.UserinfoToken, "header", "query", "body")
 
 	known := map[string]bool{
 		"id": true, "email": true, "email_verified": true, "name": true, "given_name": true,
@@ -393,6 +391,12 @@ func (v *validator) provider(p *Provider) {
 func (v *validator) oneOf(name, value string, allowed ...string) {
 	if !slices.Contains(allowed, value) {
 		v.add(name, "must be %s, got %q", orList(allowed), value)
+	}
+}
+
+func (v *validator) oneOfOrUnset(name, value string, allowed ...string) {
+	if value != "" {
+		v.oneOf(name, value, allowed...)
 	}
 }
 

@@ -1080,6 +1080,14 @@ func TestPresetApply(t *testing.T) {
 			t.Errorf("FromPreset[%s] = %v; want %v", setting, r.FromPreset[setting], want)
 		}
 	}
+	google, err := Resolve(Settings{Preset: "google"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !google.FromPreset["ISSUER_URL"] || google.IssuerURL != "https://accounts.google.com" || google.FromPreset["AUTH_URL"] || google.AuthURL != "" {
+		t.Errorf("google: ISSUER_URL %q (from the preset %v), AUTH_URL %q (%v); want the preset's issuer and the endpoints left to discovery",
+			google.IssuerURL, google.FromPreset["ISSUER_URL"], google.AuthURL, google.FromPreset["AUTH_URL"])
+	}
 	for style, want := range map[string]AuthStyle{"": AuthStyleParams, "auto": AuthStyleAuto} {
 		gh, err := Resolve(Settings{Preset: "github", TokenAuthStyle: style})
 		if err != nil {

@@ -37,27 +37,33 @@ const (
 var defaultBearerAlgs = []string{oidc.RS256, oidc.ES256, oidc.PS256}
 
 // BearerConfig configures a BearerValidator. Only Provider, or
-// IntrospectionURL, or a JWKS (JWKSURL, or an *OIDC Provider) is required;
-// the rest have defaults.
+// IntrospectionURL, or a JWKS (JWKSURL, or OIDC) is required; the rest
+// have defaults. Build passes a provider's own values: its id, client,
+// claims, HTTP client and, for OpenID Connect, the provider as OIDC.
 type BearerConfig struct {
-	// Provider checks opaque tokens when there is no IntrospectionURL: an
-	// *OIDC provider calls its userinfo endpoint with the token and maps the
-	// answer with Claims; any other provider's Identify is called with the
-	// token as the access token (for *OAuth2, userinfo mapped by its own
-	// claims; for *GitHub, its extra calls too). An *OIDC provider also
-	// supplies the JWKS URL and issuer once its discovery has succeeded,
-	// when JWKSURL is empty. For *OAuth2, *OIDC and *GitHub providers the
-	// client credentials, HTTP client and claims default to the provider's.
+	// Provider identifies an opaque token's holder when there is no
+	// IntrospectionURL and no OIDC: its Identify is called with the token
+	// as the access token (the generic provider's userinfo call, mapped by
+	// its own claims; GitHub's extra calls too). The generic, GitHub and
+	// OIDC providers also fill the fields left empty that they know of:
+	// ID, ClientID, ClientSecret, Claims, HTTPClient, MaxResponseBytes, and
+	// OIDC for an *OIDC.
 	Provider Provider
-	// ID names the provider in errors; default the provider's id, else
-	// "bearer".
+	// OIDC is the OpenID Connect provider whose tokens these are, if they
+	// are. Once its discovery has succeeded it supplies the JWKS URL and
+	// issuer (when JWKSURL is empty), the introspection endpoint (when
+	// IntrospectionURL is empty) and the userinfo endpoint, which checks
+	// opaque tokens with their answer mapped by Claims; before, every
+	// token is a transient failure. It is the Provider when that is nil.
+	OIDC *OIDC
+	// ID names the provider in errors; default "bearer".
 	ID string
 	// ClientID and ClientSecret authenticate introspection calls; ClientID
 	// is the default audience.
 	ClientID, ClientSecret string
 	// Claims maps the claims of JWTs, introspection answers and OIDC
 	// userinfo answers onto an Identity; empty path lists get the defaults
-	// (Claims.WithDefaults). Entirely empty: the provider's claims.
+	// (Claims.WithDefaults).
 	Claims Claims
 	// JWKSURL and Issuer check JWTs locally: the signature against the key
 	// set at JWKSURL (fetched again when a token names an unknown key, at
@@ -79,9 +85,9 @@ type BearerConfig struct {
 	IntrospectionURL string
 	// TokenCheck is how the provider tells whose an opaque token is, at
 	// IntrospectionURL: RFC 7662 (CheckIntrospection, the default) or the
-	// provider's own check (the google, github and facebook presets). For
-	// CheckGitHub and CheckFacebook IntrospectionURL defaults to the
-	// provider's check beside its USERINFO_URL; "{client_id}" in it is
+	// provider's own check (the google, github and facebook presets), for
+	// which IntrospectionURL is required (Resolve gives the github and
+	// facebook presets theirs, beside USERINFO_URL); "{client_id}" in it is
 	// replaced by the client id.
 	TokenCheck TokenCheck
 	// OpaqueAccessTokens says the provider's access tokens are never JWTs
@@ -111,8 +117,7 @@ type BearerConfig struct {
 	// CacheSize bounds the number of remembered tokens; default 10000. The
 	// least recently used are evicted first.
 	CacheSize int
-	// HTTPClient makes every call; nil: the provider's, else a client
-	// with a 10s timeout.
+	// HTTPClient makes every call; nil: a client with a 10s timeout.
 	HTTPClient *http.Client
 	// MaxResponseBytes bounds every answer; 0 means 1 MiB.
 	MaxResponseBytes int64
@@ -132,7 +137,7 @@ type BearerConfig struct {
 type BearerValidator struct {
 	id                               string
 	provider                         Provider
-	oidc                             *OIDC // provider, when it is one
+	oidc                             *OIDC
 	claims                           Claims
 	audiences                        []string // ClientID and Audiences
 	opaqueOnly                       bool     // OpaqueAccessTokens
@@ -160,18 +165,31 @@ type BearerValidator struct {
 	cache   *bearerCache
 }
 
-// providerConfig returns the settings of the providers whose
-// configuration this package can read.
-func providerConfig(p Provider) (*Config, bool) {
-	switch p := p.(type) {
-	case *OAuth2:
-		return &p.cfg, true
-	case *GitHub:
-		return &p.oauth.cfg, true
-	case *OIDC:
-		return &p.cfg.Config, true
+// A bearerDefaulter is a provider that knows the settings a validator of
+// its tokens takes from it (see BearerConfig.Provider).
+type bearerDefaulter interface {
+	bearerDefaults() BearerConfig
+}
+
+// withDefaults fills cfg's empty fields from d.
+func (cfg BearerConfig) withDefaults(d BearerConfig) BearerConfig {
+	or := orDefault
+	or(&cfg.ID, d.ID)
+	or(&cfg.ClientID, d.ClientID)
+	or(&cfg.ClientSecret, d.ClientSecret)
+	if claimsEmpty(cfg.Claims) {
+		cfg.Claims = d.Claims
 	}
-	return nil, false
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = d.HTTPClient
+	}
+	if cfg.MaxResponseBytes == 0 {
+		cfg.MaxResponseBytes = d.MaxResponseBytes
+	}
+	if cfg.OIDC == nil {
+		cfg.OIDC = d.OIDC
+	}
+	return cfg
 }
 
 func claimsEmpty(c Claims) bool {
@@ -191,9 +209,13 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf(field+": "+format, args...))
 	}
+	if d, ok := cfg.Provider.(bearerDefaulter); ok {
+		cfg = cfg.withDefaults(d.bearerDefaults())
+	}
 	b := &BearerValidator{
 		id:                cfg.ID,
 		provider:          cfg.Provider,
+		oidc:              cfg.OIDC,
 		algs:              slices.Clone(cfg.Algorithms),
 		jwksURL:           cfg.JWKSURL,
 		issuer:            cfg.Issuer,
@@ -213,21 +235,8 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		now:               cfg.Now,
 		claims:            cfg.Claims,
 	}
-	b.oidc, _ = cfg.Provider.(*OIDC)
-	if pc, ok := providerConfig(cfg.Provider); ok {
-		or := orDefault
-		or(&b.id, pc.ID)
-		or(&b.clientID, pc.ClientID)
-		or(&b.clientSecret, pc.ClientSecret)
-		if b.client == nil {
-			b.client = pc.HTTPClient
-		}
-		if b.maxBytes == 0 {
-			b.maxBytes = pc.MaxResponseBytes
-		}
-		if claimsEmpty(b.claims) {
-			b.claims = pc.Claims
-		}
+	if b.provider == nil && b.oidc != nil {
+		b.provider = b.oidc
 	}
 	if b.id == "" {
 		b.id = "bearer"
@@ -294,9 +303,6 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	switch b.tokenCheck {
 	case CheckIntrospection, CheckGoogle:
 	case CheckGitHub, CheckFacebook:
-		if b.introspectURL == "" {
-			b.introspectURL = checkEndpoint(b.tokenCheck, b.provider)
-		}
 		if b.clientSecret == "" {
 			bad("ClientSecret", "required for the %s token check", b.tokenCheck)
 		}

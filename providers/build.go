@@ -157,6 +157,10 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 	}
 	v, err := NewBearerValidator(BearerConfig{
 		Provider:           b.Provider,
+		OIDC:               b.Discovery,
+		ID:                 cfg.ID,
+		ClientID:           cfg.ClientID,
+		ClientSecret:       cfg.ClientSecret,
 		Claims:             cfg.Claims,
 		Audiences:          r.BearerAudiences,
 		IntrospectionURL:   r.IntrospectionURL,

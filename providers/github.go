@@ -91,6 +91,10 @@ func NewGitHub(cfg Config, opts GitHubOptions) (*GitHub, error) {
 	return g, nil
 }
 
+// bearerDefaults are the settings a validator of GitHub's tokens takes
+// from it: the generic provider's (BearerConfig.Provider).
+func (g *GitHub) bearerDefaults() BearerConfig { return g.oauth.bearerDefaults() }
+
 // trimURLQuery returns a URL without its query and fragment.
 func trimURLQuery(s string) string {
 	s, _, _ = strings.Cut(s, "#")

@@ -187,6 +187,17 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
+// bearerDefaults are the settings a validator of the provider's tokens
+// takes from it (BearerConfig.Provider).
+func (p *OAuth2) bearerDefaults() BearerConfig { return p.cfg.bearerDefaults() }
+
+func (c *Config) bearerDefaults() BearerConfig {
+	return BearerConfig{
+		ID: c.ID, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Claims: c.Claims,
+		HTTPClient: c.HTTPClient, MaxResponseBytes: c.MaxResponseBytes,
+	}
+}
+
 // orDefault sets *s to d when *s is empty.
 func orDefault(s *string, d string) {
 	if *s == "" {

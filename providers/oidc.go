@@ -148,6 +148,15 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	return o, nil
 }
 
+// bearerDefaults are the settings a validator of the provider's tokens
+// takes from it (BearerConfig.Provider), with the provider as
+// BearerConfig.OIDC: its discovery supplies the rest.
+func (o *OIDC) bearerDefaults() BearerConfig {
+	d := o.cfg.Config.bearerDefaults()
+	d.OIDC = o
+	return d
+}
+
 // Ready reports whether discovery has succeeded.
 func (o *OIDC) Ready() bool { return o.state.Load() != nil }
 

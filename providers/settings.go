@@ -134,6 +134,7 @@ func (r *Resolved) apply() {
 	str("LOGOUT_URL", &s.LogoutURL, p.LogoutURL)
 	str("REVOKE_URL", &s.RevokeURL, p.RevokeURL)
 	str("INTROSPECTION_URL", &s.IntrospectionURL, p.IntrospectionURL)
+	str("INTROSPECTION_URL", &s.IntrospectionURL, checkEndpoint(p.TokenCheck, s.UserinfoURL))
 	list("SCOPES", &s.Scopes, p.Scopes)
 	if s.PKCE == nil {
 		pkce := p.PKCE

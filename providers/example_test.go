@@ -9,14 +9,17 @@ import (
 )
 
 func ExampleClaims_Map() {
-	attrs, _ := providers.ParseClaimAttributes("Company=company,Plan=plan.name")
-	values, _ := providers.ParseClaimValues("Plan:Paid=pro,Paid=team")
 	claims := providers.Claims{
-		ID:         []string{"id"},
-		Username:   []string{"login"},
-		Picture:    []string{"avatar_url"},
-		Attributes: attrs,
-		Values:     values,
+		ID:       []string{"id"},
+		Username: []string{"login"},
+		Picture:  []string{"avatar_url"},
+		// CLAIM_ATTRIBUTES=Company=company,Plan=plan.name
+		Attributes: []providers.Attribute{
+			{Name: "Company", Paths: []string{"company"}},
+			{Name: "Plan", Paths: []string{"plan.name"}},
+		},
+		// CLAIM_VALUES=Plan:Paid=pro,Paid=team
+		Values: map[string]map[string]string{"plan": {"pro": "Paid", "team": "Paid"}},
 	}.WithDefaults()
 
 	// A GitHub /user answer. The id is a JSON number: decode with UseNumber.

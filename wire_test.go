@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -255,5 +256,52 @@ func TestCheckShowsResolvedSettings(t *testing.T) {
 		if strings.Contains(out.String(), secret) {
 			t.Errorf("check output shows a client secret:\n%s", out.String())
 		}
+	}
+}
+
+// TestPresetNamesDocumented: the presets the README's table lists, those
+// its OpenID Connect paragraph names, and those PROVIDER's documentation
+// names are the providers package's, in its order.
+func TestPresetNamesDocumented(t *testing.T) {
+	t.Parallel()
+	want := providers.PresetNames()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(readme), "<!-- presets:begin -->")
+	table, _, _ = strings.Cut(table, "<!-- presets:end -->")
+	var rows []string
+	for l := range strings.Lines(table) {
+		if name, ok := strings.CutPrefix(l, "| `"); ok {
+			name, _, _ = strings.Cut(name, "`")
+			rows = append(rows, name)
+		}
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("README presets table lists %q; providers has %q", rows, want)
+	}
+
+	var oidc []string
+	for _, name := range want {
+		if p, _ := providers.LookupPreset(name); p.Kind == providers.KindOIDC && name != "oidc" {
+			oidc = append(oidc, name)
+		}
+	}
+	if s := "(`oidc`, and the presets " + strings.Join(oidc, ", ") + ")"; !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), s) {
+		t.Errorf("README's OpenID Connect paragraph does not name the OIDC presets as %q", s)
+	}
+
+	var doc string
+	for l := range strings.Lines(config.Reference()) {
+		if strings.HasPrefix(l, "| `PORTCULLIS_[<ID>_]PROVIDER` |") {
+			doc = l
+		}
+	}
+	_, doc, _ = strings.Cut(doc, "preset: ")
+	doc, _, _ = strings.Cut(doc, ";")
+	doc = strings.ReplaceAll(strings.ReplaceAll(doc, " (generic)", ""), " or ", ", ")
+	if got := strings.Split(doc, ", "); !slices.Equal(got, want) {
+		t.Errorf("PROVIDER's documentation names %q; providers has %q", got, want)
 	}
 }

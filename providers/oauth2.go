@@ -146,20 +146,17 @@ func NewOAuth2(cfg Config) (*OAuth2, error) {
 		p.now = time.Now
 	}
 	authURL, _, _ := strings.Cut(cfg.AuthURL, "#")
-	p.token = &oauth2.Config{
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		Endpoint:     oauth2.Endpoint{AuthURL: authURL, TokenURL: cfg.TokenURL, AuthStyle: style.oauth2()},
-		RedirectURL:  cfg.RedirectURL,
-		Scopes:       append([]string(nil), cfg.Scopes...),
+	// Token and refresh grants differ only in where they go.
+	grants := func(tokenURL string) *oauth2.Config {
+		return &oauth2.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			Endpoint:     oauth2.Endpoint{AuthURL: authURL, TokenURL: tokenURL, AuthStyle: style.oauth2()},
+			RedirectURL:  cfg.RedirectURL,
+			Scopes:       append([]string(nil), cfg.Scopes...),
+		}
 	}
-	p.refresh = &oauth2.Config{
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		Endpoint:     oauth2.Endpoint{AuthURL: authURL, TokenURL: cfg.RefreshURL, AuthStyle: style.oauth2()},
-		RedirectURL:  cfg.RedirectURL,
-		Scopes:       append([]string(nil), cfg.Scopes...),
-	}
+	p.token, p.refresh = grants(cfg.TokenURL), grants(cfg.RefreshURL)
 	return p, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -215,4 +216,30 @@ func checkDiscovery(cfg *config.Config, stdout io.Writer) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// resolvedSettings are the settings check prints: the configuration's,
+// each provider's with its preset applied, a value the preset supplied
+// marked "(preset NAME)".
+func resolvedSettings(cfg *config.Config) []config.Setting {
+	rc := *cfg
+	rc.Providers = slices.Clone(cfg.Providers)
+	marks := map[string]string{}
+	for i, pc := range rc.Providers {
+		r, err := providers.Resolve(providerSettings(cfg, pc))
+		if err != nil {
+			continue // loadConfig has reported it
+		}
+		rc.Providers[i] = resolvedProvider(pc, r)
+		for name := range r.FromPreset {
+			marks[pc.Prefix+name] = " (preset " + r.Preset.Name + ")"
+		}
+	}
+	out := rc.Settings()
+	for i, s := range out {
+		if m, ok := marks[s.Name]; ok && s.Value != "" {
+			out[i].Value += m
+		}
+	}
+	return out
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/portcullis/portcullis/assertion"
@@ -391,30 +390,4 @@ func presetParams(pc *config.Provider, s *providers.Settings) [][2]*url.Values {
 	return [][2]*url.Values{
 		{&pc.AuthParams, &s.AuthParams}, {&pc.TokenParams, &s.TokenParams}, {&pc.UserinfoParams, &s.UserinfoParams},
 	}
-}
-
-// resolvedSettings are the settings check prints: the configuration's,
-// each provider's with its preset applied, a value the preset supplied
-// marked "(preset NAME)".
-func resolvedSettings(cfg *config.Config) []config.Setting {
-	rc := *cfg
-	rc.Providers = slices.Clone(cfg.Providers)
-	marks := map[string]string{}
-	for i, pc := range rc.Providers {
-		r, err := providers.Resolve(providerSettings(cfg, pc))
-		if err != nil {
-			continue // loadConfig has reported it
-		}
-		rc.Providers[i] = resolvedProvider(pc, r)
-		for name := range r.FromPreset {
-			marks[pc.Prefix+name] = " (preset " + r.Preset.Name + ")"
-		}
-	}
-	out := rc.Settings()
-	for i, s := range out {
-		if m, ok := marks[s.Name]; ok && s.Value != "" {
-			out[i].Value += m
-		}
-	}
-	return out
 }

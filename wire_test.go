@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/providers"
 )
 
@@ -303,5 +306,38 @@ func TestPresetNamesDocumented(t *testing.T) {
 	doc = strings.ReplaceAll(strings.ReplaceAll(doc, " (generic)", ""), " or ", ", ")
 	if got := strings.Split(doc, ", "); !slices.Equal(got, want) {
 		t.Errorf("PROVIDER's documentation names %q; providers has %q", got, want)
+	}
+}
+
+// TestBearerTokensOffRefuseThem: without BEARER_TOKENS a bearer token is
+// no way in, even for a provider that has a token validator for its
+// implicit flow: /oauth2/auth answers 401, never the app, never a 500.
+func TestBearerTokensOffRefuseThem(t *testing.T) {
+	t.Parallel()
+	_, srv := tokenCheckIDP(t)
+	env := map[string]string{
+		"PORTCULLIS_COOKIE_SECRET": "0123456789abcdef0123456789abcdef",
+		"PORTCULLIS_PROVIDER":      "facebook", "PORTCULLIS_RESPONSE_TYPE": "token",
+		"PORTCULLIS_CLIENT_ID": tokensClientID, "PORTCULLIS_CLIENT_SECRET": tokensClientSecret,
+		"PORTCULLIS_AUTH_URL": srv.URL + "/authorize", "PORTCULLIS_TOKEN_URL": srv.URL + "/token",
+		"PORTCULLIS_USERINFO_URL": srv.URL + "/userinfo", "PORTCULLIS_CLAIM_ID": "sub",
+		"PORTCULLIS_METRICS_LISTEN": "off",
+	}
+	cfg, err := loadConfig(envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, token := range []string{grantFor(t, srv, tokensClientID, tokensClientSecret), "not-a-token"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/oauth2/auth", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("/oauth2/auth with a bearer token and BEARER_TOKENS off = %d; want 401", rec.Code)
+		}
 	}
 }

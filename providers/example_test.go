@@ -53,3 +53,27 @@ func ExampleClaims_Map() {
 	// company: @github
 	// plan: Paid
 }
+
+func ExampleResolve() {
+	pkce := false
+	r, err := providers.Resolve(providers.Settings{
+		ID: "gh", Prefix: "PORTCULLIS_GH_", Preset: "github",
+		ClientID: "id", ClientSecret: "secret", PKCE: &pkce,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The preset's value, the operator's, the generic default:
+	fmt.Println("AUTH_URL", r.AuthURL, r.FromPreset["AUTH_URL"])
+	fmt.Println("PKCE", *r.PKCE, r.FromPreset["PKCE"])
+	fmt.Println("TOKEN_METHOD", r.TokenMethod, r.FromPreset["TOKEN_METHOD"])
+
+	_, err = providers.Resolve(providers.Settings{Prefix: "PORTCULLIS_SSO_", Preset: "keycloak", ClientID: "id"})
+	fmt.Println(err)
+	// Output:
+	// AUTH_URL https://github.com/login/oauth/authorize true
+	// PKCE false false
+	// TOKEN_METHOD POST false
+	// PORTCULLIS_SSO_ISSUER_URL: required by the keycloak preset
+}

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/portcullis/portcullis/config"
@@ -81,30 +80,12 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 		return usageError("several providers are configured (%s); choose one with --provider", strings.Join(ids, ", "))
 	}
 
-	pcfg, preset, err := providerConfig(*pc)
+	b, err := providers.Build(providerSettings(cfg, *pc), providers.BuildOptions{Timeout: cfg.ProviderTimeout})
 	if err != nil {
-		return fail(prefixLines(pc.Prefix, err))
+		return fail(err)
 	}
-	pcfg.HTTPClient = &http.Client{Timeout: cfg.ProviderTimeout}
-	if pcfg.TokenURL == "" && preset.Kind == "oidc" {
-		// The token endpoint comes from the discovery document.
-		o, err := providers.NewOIDC(providers.OIDCConfig{Config: pcfg, IssuerURL: preset.IssuerURL, MultiTenant: preset.MultiTenant})
-		if err != nil {
-			return fail(prefixLines(pc.Prefix, err))
-		}
-		dctx, cancel := context.WithTimeout(ctx, cfg.ProviderTimeout)
-		err = o.Discover(dctx)
-		cancel()
-		if err != nil {
-			return fail(err)
-		}
-		pcfg.TokenURL = o.Endpoints().TokenURL
-	}
-	tok, err := providers.ClientCredentials(ctx, pcfg, scopes)
+	tok, err := b.ClientCredentials(ctx, scopes)
 	if err != nil {
-		if _, ok := errors.AsType[*providers.Error](err); !ok {
-			err = prefixLines(pc.Prefix, err) // a setting's problem
-		}
 		return fail(err)
 	}
 	out, err := json.MarshalIndent(tok, "", "  ")

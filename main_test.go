@@ -22,6 +22,7 @@ import (
 
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/providers"
 )
 
 // envMap returns a getenv over m.
@@ -444,24 +445,26 @@ func TestPresetsWire(t *testing.T) {
 			t.Parallel()
 			env := base(tt.extra)
 			env["PORTCULLIS_PROVIDER"] = tt.preset
+			// A preset's needs are checked with the configuration.
 			cfg, err := loadConfig(envMap(env))
-			if err != nil {
-				t.Fatalf("loadConfig: %v", err)
+			var built []*providers.Built
+			if err == nil {
+				built, err = buildProviders(cfg, metrics.New(), slog.New(slog.DiscardHandler))
 			}
-			b, err := newProvider(cfg, cfg.Providers[0], metrics.New(), slog.New(slog.DiscardHandler))
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(prefixLines("PORTCULLIS_", err).Error(), tt.wantErr) {
-					t.Fatalf("newProvider = %v; want %q", err, tt.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("loadConfig, buildProviders = %v; want %q", err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("newProvider: %v", err)
+				t.Fatalf("loadConfig, buildProviders: %v", err)
 			}
-			if !strings.Contains(b.entry.DisplayName, tt.name) || b.entry.PKCE != tt.pkce {
-				t.Errorf("entry = %q PKCE %v; want %q PKCE %v", b.entry.DisplayName, b.entry.PKCE, tt.name, tt.pkce)
+			entry := proxyProvider(built[0])
+			if !strings.Contains(entry.DisplayName, tt.name) || entry.PKCE != tt.pkce {
+				t.Errorf("entry = %q PKCE %v; want %q PKCE %v", entry.DisplayName, entry.PKCE, tt.name, tt.pkce)
 			}
-			if b.entry.Provider.AuthCodeURL("s") == "" && b.discovery == nil {
+			if entry.Provider.AuthCodeURL("s") == "" && built[0].Discovery == nil {
 				t.Errorf("no authorization URL")
 			}
 		})

@@ -8,20 +8,22 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/users"
 )
 
-// loadConfig reads and validates the configuration; the error lists every
-// problem, one per line.
+// loadConfig reads and validates the configuration, each provider's
+// settings against its preset included; the error lists every problem, one
+// per line.
 func loadConfig(getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(getenv, checkProviders)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -150,20 +152,9 @@ func newHTTPServer(cfg *config.Config, h http.Handler, log *slog.Logger) *http.S
 	}
 }
 
-// prefixLines puts prefix before each line of err ("TOKEN_METHOD: …"
-// becomes "PORTCULLIS_CORP_TOKEN_METHOD: …").
-func prefixLines(prefix string, err error) error {
-	lines := strings.Split(err.Error(), "\n")
-	for i, l := range lines {
-		if !strings.HasPrefix(l, prefix) {
-			lines[i] = prefix + l
-		}
-	}
-	return errors.New(strings.Join(lines, "\n"))
-}
-
 // check validates the configuration and prints the effective settings with
-// secrets redacted, then the configuration's warnings. It also builds the
+// secrets redacted (each provider's with its preset applied), then the
+// configuration's warnings. It also builds the
 // server, whose constructors do no network I/O, so what serve would refuse
 // is refused here too.
 func check(getenv func(string) string, stdout io.Writer) error {
@@ -174,7 +165,7 @@ func check(getenv func(string) string, stdout io.Writer) error {
 	if _, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	for _, s := range cfg.Settings() {
+	for _, s := range resolvedSettings(cfg) {
 		v := s.Value
 		if v == "" {
 			v = "(unset)"
@@ -196,19 +187,19 @@ func check(getenv func(string) string, stdout io.Writer) error {
 func checkDiscovery(cfg *config.Config, stdout io.Writer) error {
 	var errs []error
 	for _, pc := range cfg.Providers {
-		b, err := newProvider(cfg, pc, metrics.New(), slog.New(slog.DiscardHandler))
-		if err != nil || b.discovery == nil {
+		b, err := providers.Build(providerSettings(cfg, pc), providers.BuildOptions{Timeout: cfg.ProviderTimeout})
+		if err != nil || b.Discovery == nil {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.ProviderTimeout)
-		err = b.discovery.Discover(ctx)
+		err = b.Discovery.Discover(ctx)
 		cancel()
 		if err != nil {
 			fmt.Fprintf(stdout, "provider %s: discovery failed: %v\n", pc.ID, err)
 			errs = append(errs, fmt.Errorf("%sISSUER_URL: discovery failed: %w", pc.Prefix, err))
 			continue
 		}
-		ep := b.discovery.Endpoints()
+		ep := b.Discovery.Endpoints()
 		show := func(v string) string {
 			if v == "" {
 				return "missing"
@@ -225,4 +216,30 @@ func checkDiscovery(cfg *config.Config, stdout io.Writer) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// resolvedSettings are the settings check prints: the configuration's,
+// each provider's with its preset applied, a value the preset supplied
+// marked "(preset NAME)".
+func resolvedSettings(cfg *config.Config) []config.Setting {
+	rc := *cfg
+	rc.Providers = slices.Clone(cfg.Providers)
+	marks := map[string]string{}
+	for i, pc := range rc.Providers {
+		r, err := providers.Resolve(providerSettings(cfg, pc))
+		if err != nil {
+			continue // loadConfig has reported it
+		}
+		rc.Providers[i] = resolvedProvider(pc, r)
+		for name := range r.FromPreset {
+			marks[pc.Prefix+name] = " (preset " + r.Preset.Name + ")"
+		}
+	}
+	out := rc.Settings()
+	for i, s := range out {
+		if m, ok := marks[s.Name]; ok && s.Value != "" {
+			out[i].Value += m
+		}
+	}
+	return out
 }

@@ -186,18 +186,19 @@ func TestImplicitTokenCheckWired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newProvider(cfg, cfg.Providers[0], metrics.New(), slog.New(slog.DiscardHandler))
+	built, err := buildProviders(cfg, metrics.New(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.entry.TokenCheck == nil || b.entry.Bearer != nil {
-		t.Fatalf("entry: TokenCheck %v, Bearer %v; want a token check and no bearer tokens", b.entry.TokenCheck, b.entry.Bearer)
+	entry := proxyProvider(built[0])
+	if entry.TokenCheck == nil || entry.Bearer != nil {
+		t.Fatalf("entry: TokenCheck %v, Bearer %v; want a token check and no bearer tokens", entry.TokenCheck, entry.Bearer)
 	}
 	before := time.Now()
-	if _, exp, err := b.entry.TokenCheck.Check(t.Context(), grantFor(t, srv, tokensClientID, tokensClientSecret)); err != nil || exp.Before(before.Add(59*time.Minute)) {
+	if _, exp, err := entry.TokenCheck.Check(t.Context(), grantFor(t, srv, tokensClientID, tokensClientSecret)); err != nil || exp.Before(before.Add(59*time.Minute)) {
 		t.Errorf("Check(our token) = %v, %v; want no error and the provider's expiry, an hour ahead", exp, err)
 	}
-	if _, _, err := b.entry.TokenCheck.Check(t.Context(), grantFor(t, srv, tokensOtherID, tokensOtherSecret)); err == nil {
+	if _, _, err := entry.TokenCheck.Check(t.Context(), grantFor(t, srv, tokensOtherID, tokensOtherSecret)); err == nil {
 		t.Error("Check(another app's token) = nil; want an error")
 	}
 	if n := fake.Calls("debug_token"); n != 2 {
@@ -229,7 +230,11 @@ func TestSessionBindings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return sessionBindings(cfg)
+		built, err := buildProviders(cfg, metrics.New(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sessionBindings(built)
 	}
 	ours := bindings(nil)
 	if ours["corp"] != "client-a\x00https://sso.a.example" || ours["gh"] != "gh-client\x00https://github.com/login/oauth/access_token" {

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/portcullis/portcullis/assertion"
@@ -27,6 +27,10 @@ type job func(ctx context.Context)
 // network I/O: discovery and the like are returned as jobs for serve to
 // start.
 func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *users.Registry) (*proxy.Server, []job, error) {
+	built, err := buildProviders(cfg, m, log)
+	if err != nil {
+		return nil, nil, err
+	}
 	sessOpts := session.Options{
 		Name:     cfg.CookieName,
 		Secrets:  cfg.CookieSecrets,
@@ -35,7 +39,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Secure:   cfg.CookieSecure,
 		SameSite: cfg.CookieSameSite,
 		Expire:   cfg.CookieExpire,
-		Bindings: sessionBindings(cfg),
+		Bindings: sessionBindings(built),
 	}
 	var (
 		store       proxy.Sessions
@@ -71,17 +75,11 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	var (
 		entries   []proxy.Provider
 		attrNames []string
-		errs      []error
 	)
-	for _, pc := range cfg.Providers {
-		b, err := newProvider(cfg, pc, m, log)
-		if err != nil {
-			errs = append(errs, prefixLines(pc.Prefix, err))
-			continue
-		}
-		entries = append(entries, b.entry)
-		if b.discovery != nil {
-			o, id := b.discovery, pc.ID
+	for _, b := range built {
+		entries = append(entries, proxyProvider(b))
+		if o := b.Discovery; o != nil {
+			id := b.ID
 			readyChecks = append(readyChecks, func(context.Context) error {
 				if !o.Ready() {
 					return fmt.Errorf("provider %s: discovery not done yet", id)
@@ -92,12 +90,11 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 				o.Run(ctx, func(err error) { log.Warn("provider discovery failed; retrying", "provider", id, "err", err) })
 			})
 		}
+	}
+	for _, pc := range cfg.Providers {
 		for _, a := range pc.ClaimAttributes {
 			attrNames = append(attrNames, a.Name)
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
 	}
 	upstreamTLS, err := upstreamTLS(cfg, log)
 	if err != nil {
@@ -160,22 +157,13 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 }
 
 // sessionBindings binds each provider's sessions to the client that made
-// them (session.Options.Bindings): its client id and, for OpenID Connect,
-// the issuer, else the token URL. Another deployment with the same
-// COOKIE_SECRET but another client or issuer can't pass its sessions off
-// here; replicas of one deployment share them.
-func sessionBindings(cfg *config.Config) map[string]string {
-	m := make(map[string]string, len(cfg.Providers))
-	for _, pc := range cfg.Providers {
-		pcfg, preset, err := providerConfig(pc)
-		if err != nil {
-			continue // newProvider reports it
-		}
-		where := pcfg.TokenURL
-		if preset.Kind == "oidc" {
-			where = preset.IssuerURL
-		}
-		m[pc.ID] = pcfg.ClientID + "\x00" + where
+// them (session.Options.Bindings; providers.Built.Binding). Another
+// deployment with the same COOKIE_SECRET but another client or issuer
+// can't pass its sessions off here; replicas of one deployment share them.
+func sessionBindings(built []*providers.Built) map[string]string {
+	m := make(map[string]string, len(built))
+	for _, b := range built {
+		m[b.ID] = b.Binding
 	}
 	return m
 }
@@ -259,255 +247,147 @@ func routes(cfg *config.Config) []proxy.Route {
 	return out
 }
 
-// builtProvider is one configured provider, ready for the proxy.
-type builtProvider struct {
-	entry proxy.Provider
-	// discovery is set for OIDC providers, whose discovery runs in the
-	// background.
-	discovery *providers.OIDC
-}
-
-// explicitOr returns the configured value where the environment set it,
-// else the preset's when it has one, else the configured default.
-func explicitOr[T comparable](pc config.Provider, suffix string, configured, preset T) T {
-	var zero T
-	if pc.Explicit[suffix] || preset == zero {
-		return configured
-	}
-	return preset
-}
-
-// providerConfig maps one configured provider onto the generic provider
-// settings, under its preset's data: the preset fills what the environment
-// didn't set. It also returns the expanded preset.
-func providerConfig(pc config.Provider) (providers.Config, providers.Preset, error) {
-	preset, ok := providers.LookupPreset(pc.Preset)
-	if !ok {
-		return providers.Config{}, preset, fmt.Errorf("PROVIDER: unknown preset %q", pc.Preset)
-	}
-	preset = preset.Expand(pc.Tenant, pc.IssuerURL)
-	style := map[string]providers.AuthStyle{
-		"auto": providers.AuthStyleAuto, "header": providers.AuthStyleHeader, "params": providers.AuthStyleParams,
-	}[strings.ToLower(pc.TokenAuthStyle)]
-	attrs := make([]providers.Attribute, 0, len(pc.ClaimAttributes))
-	for _, a := range pc.ClaimAttributes {
-		attrs = append(attrs, providers.Attribute{Name: a.Name, Paths: []string{a.Path}})
-	}
-	pcfg := providers.Config{
-		ID:                  pc.ID,
-		ClientID:            pc.ClientID,
-		ClientSecret:        pc.ClientSecret,
-		AuthURL:             pc.AuthURL,
-		TokenURL:            pc.TokenURL,
-		UserinfoURL:         pc.UserinfoURL,
-		RefreshURL:          pc.RefreshURL,
-		RevokeURL:           pc.RevokeURL,
-		RedirectURL:         pc.RedirectURL,
-		Scopes:              pc.Scopes,
-		ResponseType:        pc.ResponseType,
-		TokenMethod:         pc.TokenMethod,
-		TokenAuthStyle:      style,
-		ClientIDParam:       pc.ClientIDParam,
-		ClientSecretParam:   pc.ClientSecretParam,
-		AuthParams:          pc.AuthParams,
-		TokenParams:         pc.TokenParams,
-		UserinfoParams:      pc.UserinfoParams,
-		UserinfoMethod:      pc.UserinfoMethod,
-		UserinfoToken:       pc.UserinfoToken,
-		UserinfoTokenParam:  pc.UserinfoTokenParam,
-		TokenUserIDField:    pc.TokenUserIDField,
-		UserinfoUserIDParam: pc.UserinfoUserIDParam,
-		Claims: providers.Claims{
-			ID: pc.ClaimID, Email: pc.ClaimEmail, EmailVerified: pc.ClaimEmailVerified,
-			Name: pc.ClaimName, GivenName: pc.ClaimGivenName, FamilyName: pc.ClaimFamilyName,
-			Username: pc.ClaimUsername, Groups: pc.ClaimGroups, Picture: pc.ClaimPicture, Locale: pc.ClaimLocale,
-			Attributes: attrs,
-			Values:     pc.ClaimValues,
-		},
-	}
-	explicit := func(setting string) bool {
-		// For OIDC, discovery supplies the endpoints the environment didn't.
-		if preset.Kind == "oidc" && (setting == "AUTH_URL" || setting == "TOKEN_URL" || setting == "USERINFO_URL") {
-			return true
-		}
-		return pc.Explicit[setting]
-	}
-	return preset.Apply(pcfg, explicit), preset, nil
-}
-
-// newProvider builds the provider for one configured entry: the preset's
-// data under the environment's settings, then the generic OAuth2, OIDC,
-// or the preset's own small wrapper (GitHub, Facebook), with a bearer-token
-// validator when BEARER_TOKENS is on.
-func newProvider(cfg *config.Config, pc config.Provider, m *metrics.Metrics, log *slog.Logger) (builtProvider, error) {
-	pcfg, preset, err := providerConfig(pc)
-	if err != nil {
-		return builtProvider{}, err
-	}
-	if preset.Deprecated != "" {
-		log.Warn("provider preset is deprecated", "provider", pc.ID, "preset", preset.Name, "warning", preset.Deprecated)
-	}
-	var problems []error
-	for _, need := range preset.Needs {
-		if need == "ISSUER_URL" && preset.IssuerURL == "" || need != "ISSUER_URL" && settingEmpty(pcfg, need) {
-			problems = append(problems, fmt.Errorf("%s: required by the %s preset", need, preset.Name))
-		}
-	}
-	if err := errors.Join(problems...); err != nil {
-		return builtProvider{}, err
-	}
-
-	entry := proxy.Provider{
-		ID:                  pc.ID,
-		DisplayName:         explicitOr(pc, "DISPLAY_NAME", pc.DisplayName, preset.DisplayName),
-		RedirectURL:         pc.RedirectURL,
-		ResponseType:        pcfg.ResponseType,
-		ClientID:            pc.ClientID,
-		LogoutURL:           explicitOr(pc, "LOGOUT_URL", pc.LogoutURL, preset.LogoutURL),
-		UnverifiedByDefault: !preset.EmailVerifiedDefault && preset.Name != "oauth2" && preset.Name != "oidc",
-	}
-	// PKCE: the environment's word, else the preset's (the generic presets
-	// follow the SPEC's default, on).
-	entry.PKCE = pc.PKCE
-	if !pc.Explicit["PKCE"] && preset.Name != "oauth2" && preset.Name != "oidc" {
-		entry.PKCE = preset.PKCE
-	}
-
-	// Every call to the provider is bounded by PROVIDER_TIMEOUT and timed,
-	// labelled by endpoint.
-	var oidcRef *providers.OIDC
-	static := map[string]string{}
-	for u, name := range map[string]string{pcfg.TokenURL: "token", pcfg.RefreshURL: "token", pcfg.UserinfoURL: "userinfo", pcfg.RevokeURL: "revoke"} {
-		if u != "" {
-			static[u] = name
-		}
-	}
-	pcfg.HTTPClient = &http.Client{
-		Timeout: cfg.ProviderTimeout,
-		Transport: m.InstrumentProvider(pc.ID, nil, func(r *http.Request) string {
-			u := *r.URL
-			u.RawQuery, u.Fragment = "", ""
-			s := u.String()
-			if strings.HasSuffix(u.Path, "/.well-known/openid-configuration") {
-				return "discovery"
-			}
-			if oidcRef != nil {
-				ep := oidcRef.Endpoints()
-				switch s {
-				case ep.TokenURL, ep.RefreshURL:
-					return "token"
-				case ep.UserinfoURL:
-					return "userinfo"
-				case ep.JWKSURL:
-					return "jwks"
-				case ep.RevokeURL:
-					return "revoke"
-				}
-			}
-			if name, ok := static[s]; ok {
-				return name
-			}
-			return "other"
-		}),
-	}
-
-	var b builtProvider
-	switch {
-	case preset.Kind == "oidc":
-		o, err := providers.NewOIDC(providers.OIDCConfig{
-			Config:      pcfg,
-			IssuerURL:   preset.IssuerURL,
-			LogoutURL:   entry.LogoutURL,
-			MultiTenant: preset.MultiTenant,
+// buildProviders builds every configured provider (providers.Build); the
+// error lists every problem.
+func buildProviders(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) ([]*providers.Built, error) {
+	var (
+		built []*providers.Built
+		errs  []error
+	)
+	for _, pc := range cfg.Providers {
+		b, err := providers.Build(providerSettings(cfg, pc), providers.BuildOptions{
+			Timeout:    cfg.ProviderTimeout,
+			Instrument: m.InstrumentProvider,
+			Logger:     log,
 		})
 		if err != nil {
-			return b, err
+			errs = append(errs, err)
+			continue
 		}
-		oidcRef = o
-		entry.LogoutURL = "" // the provider reports it once discovered
-		entry.Provider, b.discovery = o, o
-	case preset.Name == "github":
-		g, err := providers.NewGitHub(pcfg, providers.GitHubOptions{Teams: true})
-		if err != nil {
-			return b, err
-		}
-		entry.Provider = g
-	case preset.Name == "facebook":
-		f, err := providers.NewFacebook(pcfg, providers.FacebookOptions{AppSecretProof: true})
-		if err != nil {
-			return b, err
-		}
-		entry.Provider = f
-	default:
-		p, err := providers.NewOAuth2(pcfg)
-		if err != nil {
-			return b, err
-		}
-		entry.Provider = p
+		built = append(built, b)
 	}
-	// Bearer tokens and implicit-flow tokens alike must be this client's:
-	// one validator checks both.
-	implicit := pcfg.ResponseType == "token"
-	if cfg.BearerTokens || implicit {
-		introspect := explicitOr(pc, "INTROSPECTION_URL", pc.IntrospectionURL, preset.IntrospectionURL)
-		if err := errors.Join(tokenCheckProblems(cfg, pc, preset, introspect, implicit)...); err != nil {
-			return b, err
-		}
-		v, err := providers.NewBearerValidator(providers.BearerConfig{
-			Provider:           entry.Provider,
-			Claims:             pcfg.Claims,
-			Audiences:          pc.BearerAudiences,
-			IntrospectionURL:   introspect,
-			TokenCheck:         preset.TokenCheck,
-			OpaqueAccessTokens: preset.OpaqueAccessTokens,
-			AccessTokenClaims:  preset.AccessTokenClaims,
-			AllowUnbound:       cfg.BearerAllowUnbound,
-			HTTPClient:         pcfg.HTTPClient,
-		})
-		if err != nil {
-			// Never a partial start: the configuration checks the settings
-			// this could refuse, so this is a bug, not a bad environment.
-			return b, fmt.Errorf("bearer tokens: %w", err)
-		}
-		if cfg.BearerTokens {
-			entry.Bearer = v
-		}
-		if implicit {
-			entry.TokenCheck = v
-		}
-	}
-	b.entry = entry
-	return b, nil
+	return built, errors.Join(errs...)
 }
 
-// tokenCheckProblems are the settings that keep a provider from telling
-// whether an access token was issued to this client, for bearer tokens and
-// the implicit flow, each naming its variable. Bearer tokens of a provider
-// that can't tell are refused at run time (an OIDC provider's discovery
-// may still bring an introspection endpoint); the implicit flow could
-// then sign no one in, so it is refused here.
-func tokenCheckProblems(cfg *config.Config, pc config.Provider, preset providers.Preset, introspect string, implicit bool) []error {
+// checkProviders checks each configured provider against its preset
+// (providers.Resolve), for config.Load to list with its own problems.
+func checkProviders(cfg *config.Config) error {
 	var errs []error
-	if implicit && introspect == "" && preset.TokenCheck == providers.CheckIntrospection && !cfg.BearerAllowUnbound {
-		errs = append(errs, errors.New("INTROSPECTION_URL: required with RESPONSE_TYPE=token: the provider must confirm that "+
-			"the implicit flow's access token was issued to this client (RFC 7662 introspection); "+
-			"PORTCULLIS_BEARER_ALLOW_UNBOUND=true accepts any token its userinfo URL accepts instead, other apps' included"))
+	for _, pc := range cfg.Providers {
+		if _, err := providers.Resolve(providerSettings(cfg, pc)); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if (preset.TokenCheck == providers.CheckGitHub || preset.TokenCheck == providers.CheckFacebook) && pc.ClientSecret == "" {
-		errs = append(errs, fmt.Errorf("CLIENT_SECRET: required by the %s preset's token check (BEARER_TOKENS, RESPONSE_TYPE=token)", preset.Name))
-	}
-	return errs
+	return errors.Join(errs...)
 }
 
-// settingEmpty reports whether a provider setting (by suffix) is empty.
-func settingEmpty(c providers.Config, suffix string) bool {
-	switch suffix {
-	case "AUTH_URL":
-		return c.AuthURL == ""
-	case "TOKEN_URL":
-		return c.TokenURL == ""
-	case "USERINFO_URL":
-		return c.UserinfoURL == ""
+// proxyProvider is what the proxy needs of a built provider.
+func proxyProvider(b *providers.Built) proxy.Provider {
+	p := proxy.Provider{
+		ID:                  b.ID,
+		DisplayName:         b.DisplayName,
+		RedirectURL:         b.RedirectURL,
+		PKCE:                b.PKCE,
+		ResponseType:        b.ResponseType,
+		ClientID:            b.ClientID,
+		LogoutURL:           b.LogoutURL,
+		UnverifiedByDefault: b.UnverifiedByDefault,
+		Provider:            b.Provider,
 	}
-	return false
+	// Only set validators: a nil *BearerValidator in the interface would
+	// not be nil.
+	if b.Bearer != nil {
+		p.Bearer = b.Bearer
+	}
+	if b.TokenCheck != nil {
+		p.TokenCheck = b.TokenCheck
+	}
+	return p
+}
+
+// providerSettings maps one configured provider onto the providers
+// package's settings, where an empty setting takes the preset's value.
+func providerSettings(cfg *config.Config, pc config.Provider) providers.Settings {
+	s := providers.Settings{
+		ID:                 pc.ID,
+		Prefix:             pc.Prefix,
+		ClientID:           pc.ClientID,
+		ClientSecret:       pc.ClientSecret,
+		Tenant:             pc.Tenant,
+		RedirectURL:        pc.RedirectURL,
+		PKCE:               pc.PKCE,
+		BearerTokens:       cfg.BearerTokens,
+		BearerAudiences:    pc.BearerAudiences,
+		BearerAllowUnbound: cfg.BearerAllowUnbound,
+	}
+	for _, f := range presetStrings(&pc, &s) {
+		*f[1] = *f[0]
+	}
+	for _, f := range presetLists(&pc, &s) {
+		*f[1] = *f[0]
+	}
+	for _, f := range presetParams(&pc, &s) {
+		*f[1] = *f[0]
+	}
+	for _, a := range pc.ClaimAttributes {
+		s.Claims.Attributes = append(s.Claims.Attributes, providers.Attribute{Name: a.Name, Paths: []string{a.Path}})
+	}
+	s.Claims.Values = pc.ClaimValues
+	return s
+}
+
+// resolvedProvider is pc with the values its preset resolved it to.
+func resolvedProvider(pc config.Provider, r *providers.Resolved) config.Provider {
+	s := r.Settings
+	for _, f := range presetStrings(&pc, &s) {
+		*f[0] = *f[1]
+	}
+	for _, f := range presetLists(&pc, &s) {
+		*f[0] = *f[1]
+	}
+	for _, f := range presetParams(&pc, &s) {
+		*f[0] = *f[1]
+	}
+	pc.PKCE = s.PKCE
+	pc.ClaimAttributes = nil
+	for _, a := range s.Claims.Attributes {
+		pc.ClaimAttributes = append(pc.ClaimAttributes, config.Attribute{Name: a.Name, Path: strings.Join(a.Paths, ",")})
+	}
+	pc.ClaimValues = s.Claims.Values
+	return pc
+}
+
+// presetStrings pairs each string setting a preset may resolve with its
+// field in the providers package's settings.
+func presetStrings(pc *config.Provider, s *providers.Settings) [][2]*string {
+	return [][2]*string{
+		{&pc.Preset, &s.Preset}, {&pc.DisplayName, &s.DisplayName}, {&pc.IssuerURL, &s.IssuerURL},
+		{&pc.AuthURL, &s.AuthURL}, {&pc.TokenURL, &s.TokenURL}, {&pc.UserinfoURL, &s.UserinfoURL},
+		{&pc.RefreshURL, &s.RefreshURL}, {&pc.LogoutURL, &s.LogoutURL}, {&pc.RevokeURL, &s.RevokeURL},
+		{&pc.IntrospectionURL, &s.IntrospectionURL}, {&pc.ResponseType, &s.ResponseType},
+		{&pc.TokenMethod, &s.TokenMethod}, {&pc.TokenAuthStyle, &s.TokenAuthStyle},
+		{&pc.ClientIDParam, &s.ClientIDParam}, {&pc.ClientSecretParam, &s.ClientSecretParam},
+		{&pc.UserinfoMethod, &s.UserinfoMethod}, {&pc.UserinfoToken, &s.UserinfoToken},
+		{&pc.UserinfoTokenParam, &s.UserinfoTokenParam}, {&pc.TokenUserIDField, &s.TokenUserIDField},
+		{&pc.UserinfoUserIDParam, &s.UserinfoUserIDParam},
+	}
+}
+
+// presetLists is presetStrings for the list settings.
+func presetLists(pc *config.Provider, s *providers.Settings) [][2]*[]string {
+	c := &s.Claims
+	return [][2]*[]string{
+		{&pc.Scopes, &s.Scopes},
+		{&pc.ClaimID, &c.ID}, {&pc.ClaimEmail, &c.Email}, {&pc.ClaimEmailVerified, &c.EmailVerified},
+		{&pc.ClaimName, &c.Name}, {&pc.ClaimGivenName, &c.GivenName}, {&pc.ClaimFamilyName, &c.FamilyName},
+		{&pc.ClaimUsername, &c.Username}, {&pc.ClaimGroups, &c.Groups}, {&pc.ClaimPicture, &c.Picture},
+		{&pc.ClaimLocale, &c.Locale},
+	}
+}
+
+// presetParams is presetStrings for the parameter settings.
+func presetParams(pc *config.Provider, s *providers.Settings) [][2]*url.Values {
+	return [][2]*url.Values{
+		{&pc.AuthParams, &s.AuthParams}, {&pc.TokenParams, &s.TokenParams}, {&pc.UserinfoParams, &s.UserinfoParams},
+	}
 }

@@ -113,10 +113,11 @@ type Config struct {
 	Providers []Provider `env:"-"`
 }
 
-// Provider is one identity provider's settings. Fields left empty (a URL,
-// DISPLAY_NAME, SCOPES) are filled from the preset or from discovery by the
-// providers package; Explicit tells which variables the environment set, so a
-// preset can still supply its own value for the others.
+// Provider is one identity provider's settings, as the environment gave
+// them. A setting left empty (a URL, DISPLAY_NAME, SCOPES, TOKEN_METHOD, a
+// CLAIM_* list, PKCE) takes its preset's value, else the generic default,
+// or comes from discovery: main maps these fields onto the providers
+// package's settings, which applies the preset.
 type Provider struct {
 	// ID names the provider in X-User-Provider, in the registry and in
 	// /oauth2/start?provider=: the listed id, or with a single provider
@@ -144,44 +145,39 @@ type Provider struct {
 
 	Scopes       []string `env:"SCOPES" refDefault:"preset's" doc:"scopes, space- or comma-separated"`
 	ResponseType string   `env:"RESPONSE_TYPE" envDefault:"code" doc:"code (authorization code) or token (implicit: the token comes in the URL fragment, and the provider must confirm it is this client's: INTROSPECTION_URL or the preset's check)"`
-	PKCE         bool     `env:"PKCE" envDefault:"true" doc:"send a PKCE S256 code_challenge"`
+	PKCE         *bool    `env:"PKCE" refDefault:"preset's, else true" doc:"send a PKCE S256 code_challenge (true or false)"`
 
-	TokenMethod       string `env:"TOKEN_METHOD" envDefault:"POST" doc:"GET or POST; GET for token endpoints that take a query string (WeChat)"`
-	TokenAuthStyle    string `env:"TOKEN_AUTH_STYLE" envDefault:"auto" doc:"how the client authenticates at the token endpoint: header (HTTP Basic), params (in the form) or auto"`
-	ClientIDParam     string `env:"CLIENT_ID_PARAM" envDefault:"client_id" doc:"parameter name of the client id, in the authorization URL and token requests"`
-	ClientSecretParam string `env:"CLIENT_SECRET_PARAM" envDefault:"client_secret" doc:"parameter name of the client secret in token requests"`
+	TokenMethod       string `env:"TOKEN_METHOD" refDefault:"preset's, else POST" doc:"GET or POST; GET for token endpoints that take a query string (WeChat)"`
+	TokenAuthStyle    string `env:"TOKEN_AUTH_STYLE" refDefault:"preset's, else auto" doc:"how the client authenticates at the token endpoint: header (HTTP Basic), params (in the form) or auto"`
+	ClientIDParam     string `env:"CLIENT_ID_PARAM" refDefault:"preset's, else client_id" doc:"parameter name of the client id, in the authorization URL and token requests"`
+	ClientSecretParam string `env:"CLIENT_SECRET_PARAM" refDefault:"preset's, else client_secret" doc:"parameter name of the client secret in token requests"`
 
 	AuthParams     url.Values `env:"AUTH_PARAMS" secret:"params" doc:"extra authorization URL parameters, query-string form: access_type=offline&prompt=consent"`
 	TokenParams    url.Values `env:"TOKEN_PARAMS" secret:"params" doc:"extra token request parameters, query-string form"`
 	UserinfoParams url.Values `env:"USERINFO_PARAMS" secret:"params" doc:"extra userinfo request parameters, query-string form"`
 
-	UserinfoMethod      string `env:"USERINFO_METHOD" envDefault:"GET" doc:"GET or POST"`
-	UserinfoToken       string `env:"USERINFO_TOKEN" envDefault:"header" doc:"how the access token reaches the userinfo URL: header (Bearer), query or body"`
-	UserinfoTokenParam  string `env:"USERINFO_TOKEN_PARAM" envDefault:"access_token" doc:"parameter name of the access token with USERINFO_TOKEN query or body"`
+	UserinfoMethod      string `env:"USERINFO_METHOD" refDefault:"preset's, else GET" doc:"GET or POST"`
+	UserinfoToken       string `env:"USERINFO_TOKEN" refDefault:"preset's, else header" doc:"how the access token reaches the userinfo URL: header (Bearer), query or body"`
+	UserinfoTokenParam  string `env:"USERINFO_TOKEN_PARAM" refDefault:"preset's, else access_token" doc:"parameter name of the access token with USERINFO_TOKEN query or body"`
 	TokenUserIDField    string `env:"TOKEN_USER_ID_FIELD" doc:"field of the token response carrying the user id (WeChat openid, Mercado Libre user_id)"`
 	UserinfoUserIDParam string `env:"USERINFO_USER_ID_PARAM" doc:"send the TOKEN_USER_ID_FIELD value to the userinfo URL under this parameter name"`
 
-	ClaimID            []string `env:"CLAIM_ID" envDefault:"sub,id" doc:"path(s) in the userinfo JSON (dot paths, first non-empty wins) of the unique user id; sign-in fails without it"`
-	ClaimEmail         []string `env:"CLAIM_EMAIL" envDefault:"email" doc:"path(s) of the e-mail address"`
-	ClaimEmailVerified []string `env:"CLAIM_EMAIL_VERIFIED" envDefault:"email_verified" doc:"path(s) of the e-mail verified flag"`
-	ClaimName          []string `env:"CLAIM_NAME" envDefault:"name" doc:"path(s) of the full name; a path may join several with + (first_name+last_name), their values separated by a space"`
-	ClaimGivenName     []string `env:"CLAIM_GIVEN_NAME" envDefault:"given_name" doc:"path(s) of the given name"`
-	ClaimFamilyName    []string `env:"CLAIM_FAMILY_NAME" envDefault:"family_name" doc:"path(s) of the family name"`
-	ClaimUsername      []string `env:"CLAIM_USERNAME" envDefault:"preferred_username" doc:"path(s) of the username"`
-	ClaimGroups        []string `env:"CLAIM_GROUPS" envDefault:"groups" doc:"path(s) of the groups"`
-	ClaimPicture       []string `env:"CLAIM_PICTURE" envDefault:"picture" doc:"path(s) of the picture URL"`
-	ClaimLocale        []string `env:"CLAIM_LOCALE" envDefault:"locale" doc:"path(s) of the locale"`
+	ClaimID            []string `env:"CLAIM_ID" refDefault:"preset's, else sub,id" doc:"path(s) in the userinfo JSON (dot paths, first non-empty wins) of the unique user id; sign-in fails without it"`
+	ClaimEmail         []string `env:"CLAIM_EMAIL" refDefault:"preset's, else email" doc:"path(s) of the e-mail address"`
+	ClaimEmailVerified []string `env:"CLAIM_EMAIL_VERIFIED" refDefault:"preset's, else email_verified" doc:"path(s) of the e-mail verified flag"`
+	ClaimName          []string `env:"CLAIM_NAME" refDefault:"preset's, else name" doc:"path(s) of the full name; a path may join several with + (first_name+last_name), their values separated by a space"`
+	ClaimGivenName     []string `env:"CLAIM_GIVEN_NAME" refDefault:"preset's, else given_name" doc:"path(s) of the given name"`
+	ClaimFamilyName    []string `env:"CLAIM_FAMILY_NAME" refDefault:"preset's, else family_name" doc:"path(s) of the family name"`
+	ClaimUsername      []string `env:"CLAIM_USERNAME" refDefault:"preset's, else preferred_username" doc:"path(s) of the username"`
+	ClaimGroups        []string `env:"CLAIM_GROUPS" refDefault:"preset's, else groups" doc:"path(s) of the groups"`
+	ClaimPicture       []string `env:"CLAIM_PICTURE" refDefault:"preset's, else picture" doc:"path(s) of the picture URL"`
+	ClaimLocale        []string `env:"CLAIM_LOCALE" refDefault:"preset's, else locale" doc:"path(s) of the locale"`
 	// ClaimAttributes are the extra attributes, each sent as
 	// X-User-Attr-<Name>.
 	ClaimAttributes []Attribute `env:"CLAIM_ATTRIBUTES" doc:"extra attributes, Name=path,…, each sent as X-User-Attr-<Name>: Dept=org.department,Amount=salaryAmount"`
 	// ClaimValues maps provider values to ours: lower-case field or
 	// attribute name → provider's value (IN) → value sent (OUT).
 	ClaimValues map[string]map[string]string `env:"CLAIM_VALUES" doc:"value mapping for a field or attribute, NAME:OUT=IN,…, several joined by ; — Gender:M=male,M=hombre,F=female"`
-
-	// Explicit holds the variables (by suffix, e.g. "TOKEN_METHOD") that
-	// the environment set; the others hold the generic defaults, which a
-	// preset may replace with its own.
-	Explicit map[string]bool `env:"-"`
 }
 
 // A Route is one PORTCULLIS_SKIP_AUTH_ROUTES entry.
@@ -203,10 +199,4 @@ func (r Route) String() string {
 type Attribute struct {
 	Name string
 	Path string
-}
-
-// presets are the PROVIDER values the SPEC names.
-var presets = []string{
-	"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin",
-	"gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0",
 }

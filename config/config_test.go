@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -140,29 +141,32 @@ func TestLoadDefaults(t *testing.T) {
 		{"REDIRECT_URL", p.RedirectURL, ""},
 		{"SCOPES", p.Scopes, []string(nil)},
 		{"RESPONSE_TYPE", p.ResponseType, "code"},
-		{"PKCE", p.PKCE, true},
-		{"TOKEN_METHOD", p.TokenMethod, "POST"},
-		{"TOKEN_AUTH_STYLE", p.TokenAuthStyle, "auto"},
-		{"CLIENT_ID_PARAM", p.ClientIDParam, "client_id"},
-		{"CLIENT_SECRET_PARAM", p.ClientSecretParam, "client_secret"},
+		// Unset, the settings a preset may supply stay empty: their
+		// defaults are the providers package's (TestProviderDefaults in
+		// package main).
+		{"PKCE", p.PKCE, (*bool)(nil)},
+		{"TOKEN_METHOD", p.TokenMethod, ""},
+		{"TOKEN_AUTH_STYLE", p.TokenAuthStyle, ""},
+		{"CLIENT_ID_PARAM", p.ClientIDParam, ""},
+		{"CLIENT_SECRET_PARAM", p.ClientSecretParam, ""},
 		{"AUTH_PARAMS", p.AuthParams, url.Values(nil)},
 		{"TOKEN_PARAMS", p.TokenParams, url.Values(nil)},
 		{"USERINFO_PARAMS", p.UserinfoParams, url.Values(nil)},
-		{"USERINFO_METHOD", p.UserinfoMethod, "GET"},
-		{"USERINFO_TOKEN", p.UserinfoToken, "header"},
-		{"USERINFO_TOKEN_PARAM", p.UserinfoTokenParam, "access_token"},
+		{"USERINFO_METHOD", p.UserinfoMethod, ""},
+		{"USERINFO_TOKEN", p.UserinfoToken, ""},
+		{"USERINFO_TOKEN_PARAM", p.UserinfoTokenParam, ""},
 		{"TOKEN_USER_ID_FIELD", p.TokenUserIDField, ""},
 		{"USERINFO_USER_ID_PARAM", p.UserinfoUserIDParam, ""},
-		{"CLAIM_ID", p.ClaimID, []string{"sub", "id"}},
-		{"CLAIM_EMAIL", p.ClaimEmail, []string{"email"}},
-		{"CLAIM_EMAIL_VERIFIED", p.ClaimEmailVerified, []string{"email_verified"}},
-		{"CLAIM_NAME", p.ClaimName, []string{"name"}},
-		{"CLAIM_GIVEN_NAME", p.ClaimGivenName, []string{"given_name"}},
-		{"CLAIM_FAMILY_NAME", p.ClaimFamilyName, []string{"family_name"}},
-		{"CLAIM_USERNAME", p.ClaimUsername, []string{"preferred_username"}},
-		{"CLAIM_GROUPS", p.ClaimGroups, []string{"groups"}},
-		{"CLAIM_PICTURE", p.ClaimPicture, []string{"picture"}},
-		{"CLAIM_LOCALE", p.ClaimLocale, []string{"locale"}},
+		{"CLAIM_ID", p.ClaimID, []string(nil)},
+		{"CLAIM_EMAIL", p.ClaimEmail, []string(nil)},
+		{"CLAIM_EMAIL_VERIFIED", p.ClaimEmailVerified, []string(nil)},
+		{"CLAIM_NAME", p.ClaimName, []string(nil)},
+		{"CLAIM_GIVEN_NAME", p.ClaimGivenName, []string(nil)},
+		{"CLAIM_FAMILY_NAME", p.ClaimFamilyName, []string(nil)},
+		{"CLAIM_USERNAME", p.ClaimUsername, []string(nil)},
+		{"CLAIM_GROUPS", p.ClaimGroups, []string(nil)},
+		{"CLAIM_PICTURE", p.ClaimPicture, []string(nil)},
+		{"CLAIM_LOCALE", p.ClaimLocale, []string(nil)},
 		{"CLAIM_ATTRIBUTES", p.ClaimAttributes, []Attribute(nil)},
 		{"CLAIM_VALUES", p.ClaimValues, map[string]map[string]string(nil)},
 	}
@@ -213,8 +217,8 @@ func TestLoadValues(t *testing.T) {
 		{"Scopes", p.Scopes, []string{"openid", "profile", "email", "groups"}},
 		{"AuthParams", p.AuthParams, url.Values{"access_type": {"offline"}, "prompt": {"consent"}}},
 		{"TokenMethod", p.TokenMethod, "GET"},
-		{"Explicit TOKEN_METHOD", p.Explicit["TOKEN_METHOD"], true},
-		{"Explicit USERINFO_METHOD", p.Explicit["USERINFO_METHOD"], false},
+		// Unset, it stays empty: the preset's value, else GET.
+		{"UserinfoMethod (unset)", p.UserinfoMethod, ""},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -342,18 +346,14 @@ func TestLoadProblems(t *testing.T) {
 			}},
 		{"logo", with(minimal(), "PORTCULLIS_SIGN_IN_LOGO_URL", "logo.png"),
 			[]string{"PORTCULLIS_SIGN_IN_LOGO_URL: must be an http(s) URL, a data: URL or a path starting with /"}},
-		{"unknown preset", with(minimal(), "PORTCULLIS_PROVIDER", "okta"),
-			[]string{`PORTCULLIS_PROVIDER: unknown provider "okta"; one of oauth2, oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak, auth0`}},
+		// A preset's own problems (an unknown preset, what it needs) are
+		// the providers package's: TestPresetProblems in package main.
 		{"oauth2 urls", with(minimal(), "PORTCULLIS_AUTH_URL", "", "PORTCULLIS_TOKEN_URL", "", "PORTCULLIS_USERINFO_URL", "/userinfo"),
 			[]string{
-				"PORTCULLIS_AUTH_URL: required with PORTCULLIS_PROVIDER=oauth2",
-				"PORTCULLIS_TOKEN_URL: required with PORTCULLIS_PROVIDER=oauth2",
 				`PORTCULLIS_USERINFO_URL: must be an absolute http or https URL, got "/userinfo"`,
 			}},
 		{"introspection url", with(minimal(), "PORTCULLIS_INTROSPECTION_URL", "introspect"),
 			[]string{`PORTCULLIS_INTROSPECTION_URL: must be an absolute http or https URL, got "introspect"`}},
-		{"oidc issuer", with(minimal(), "PORTCULLIS_PROVIDER", "oidc"),
-			[]string{"PORTCULLIS_ISSUER_URL: required with PORTCULLIS_PROVIDER=oidc"}},
 		{"client credentials", with(minimal(), "PORTCULLIS_CLIENT_ID", "", "PORTCULLIS_CLIENT_SECRET", ""),
 			[]string{
 				"PORTCULLIS_CLIENT_ID: required",
@@ -383,6 +383,40 @@ func TestLoadProblems(t *testing.T) {
 				t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestLoadChecks: the checks main passes to Load run on the parsed
+// configuration, and their problems join Load's own, sorted, each once: a
+// variable that has a problem already gets none of theirs.
+func TestLoadChecks(t *testing.T) {
+	t.Parallel()
+	var seen *Config
+	check := func(c *Config) error {
+		seen = c
+		return errors.Join(
+			errors.New("PORTCULLIS_ISSUER_URL: required by the check"),
+			errors.New("PORTCULLIS_COOKIE_SECRET: the check's word on it\nPORTCULLIS_CLIENT_SECRET: also wrong"),
+			errors.New("PORTCULLIS_TOKEN_URL: the check's word on it"),
+			errors.New("a line naming no variable"),
+		)
+	}
+	_, err := Load(getenv(with(minimal(), "PORTCULLIS_COOKIE_SECRET", "short", "PORTCULLIS_TOKEN_URL", "", "PORTCULLIS_TOKEN_URL_FILE", "/nonexistent/token-url")), check)
+	want := []string{
+		"a line naming no variable",
+		"PORTCULLIS_CLIENT_SECRET: also wrong",
+		"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 5 characters",
+		"PORTCULLIS_ISSUER_URL: required by the check",
+		`PORTCULLIS_TOKEN_URL_FILE: cannot read "/nonexistent/token-url": no such file or directory`,
+	}
+	if got := lines(err); !reflect.DeepEqual(got, want) {
+		t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if seen == nil || seen.Providers[0].ClientID != "client" {
+		t.Errorf("the check saw %+v; want the parsed configuration", seen)
+	}
+	if _, err := Load(getenv(minimal()), func(*Config) error { return nil }); err != nil {
+		t.Errorf("Load with a check that passes = %v; want nil", err)
 	}
 }
 
@@ -645,14 +679,16 @@ func TestSeveralProviders(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Providers = %+v; want %+v", got, want)
 	}
-	if got, want := c.Providers[1].Explicit, map[string]bool{"PROVIDER": true, "ISSUER_URL": true, "CLIENT_ID": true, "CLIENT_SECRET": true, "DISPLAY_NAME": true}; !reflect.DeepEqual(got, want) {
-		t.Errorf("corp Explicit = %v; want %v", got, want)
+	// What corp's environment did not set stays empty: the preset's
+	// value, else the generic default.
+	if p := c.Providers[1]; p.TokenMethod != "" || p.PKCE != nil || p.Scopes != nil || p.ClaimID != nil || p.UserinfoToken != "" {
+		t.Errorf("corp unset settings = %q, %v, %q, %q, %q; want all empty", p.TokenMethod, p.PKCE, p.Scopes, p.ClaimID, p.UserinfoToken)
 	}
 
-	// Problems name the prefixed variable.
+	// Problems name the prefixed variable. (The missing CORP_ISSUER_URL is
+	// the oidc preset's problem: TestPresetProblems in package main.)
 	_, err := Load(getenv(with(m, "PORTCULLIS_CORP_ISSUER_URL", "", "PORTCULLIS_GH2_CLIENT_SECRET", "", "PORTCULLIS_GOOGLE_PKCE", "maybe")))
 	wantLines := []string{
-		"PORTCULLIS_CORP_ISSUER_URL: required with PORTCULLIS_CORP_PROVIDER=oidc",
 		"PORTCULLIS_GH2_CLIENT_SECRET: required (unless PORTCULLIS_GH2_RESPONSE_TYPE=token)",
 		`PORTCULLIS_GOOGLE_PKCE: not a boolean (true or false): "maybe"`,
 	}
@@ -792,7 +828,8 @@ func TestSettingsHideSecrets(t *testing.T) {
 		{"PORTCULLIS_USERS_DB", "postgres://portcullis:xxxxx@db/users?sslmode=disable", false},
 		{"PORTCULLIS_CORP_ISSUER_URL", "https://sso.example.com", false},
 		{"PORTCULLIS_GOOGLE_CLIENT_ID", "g-id", false},
-		{"PORTCULLIS_GOOGLE_TOKEN_METHOD", "POST (default; the preset may override)", false},
+		// Unset; check shows the preset's value, else the default.
+		{"PORTCULLIS_GOOGLE_TOKEN_METHOD", "", false},
 		{"PORTCULLIS_COOKIE_EXPIRE", "168h", false},
 		{"PORTCULLIS_PUBLIC_URL", "", false},
 	}

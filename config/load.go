@@ -19,11 +19,18 @@ import (
 // map in tests), reads the files named by _FILE variables, parses and
 // validates everything. Its error joins every problem, sorted by variable
 // name, one a line, each starting with the variable's full name.
-func Load(getenv func(string) string) (*Config, error) {
-	return load(getenv, os.ReadFile)
+//
+// checks run after validation, on the configuration as parsed, and their
+// problems join the list: main passes the providers package's checks of
+// each provider against its preset, which config, importing no package of
+// Portcullis, can't make. Each line of their errors must start with the
+// full name of the variable it is about ("PORTCULLIS_ISSUER_URL: …"); a
+// variable that already has a problem gets no more.
+func Load(getenv func(string) string, checks ...func(*Config) error) (*Config, error) {
+	return load(getenv, os.ReadFile, checks...)
 }
 
-func load(getenv func(string) string, readFile func(string) ([]byte, error)) (*Config, error) {
+func load(getenv func(string) string, readFile func(string) ([]byte, error), checks ...func(*Config) error) (*Config, error) {
 	r := &reader{getenv: getenv, readFile: readFile, broken: map[string]bool{}}
 
 	c := &Config{}
@@ -45,9 +52,9 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error)) (*C
 			}
 			m := r.environment(keys, listKeys(&p, p.Prefix))
 			parsed = append(parsed, parse(&p, p.Prefix, m)...)
-			p.Explicit = map[string]bool{}
-			for k := range m {
-				p.Explicit[strings.TrimPrefix(k, p.Prefix)] = true
+			if m[p.Prefix+"CLAIM_ID"] != "" && len(p.ClaimID) == 0 {
+				// Set, but to separators only: not the same as unset.
+				parsed = append(parsed, problemf(p.Prefix+"CLAIM_ID", "must name at least one path"))
 			}
 			p.normalize()
 			if p.ID == "" {
@@ -69,6 +76,22 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error)) (*C
 		for _, err := range unjoin(err) {
 			if !quiet[problemName(err)] {
 				problems = append(problems, err)
+			}
+		}
+	}
+	for _, err := range problems {
+		quiet[problemName(err)] = true
+	}
+	for _, check := range checks {
+		if err := check(c); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				name, msg, ok := strings.Cut(line, ": ")
+				switch {
+				case !ok:
+					problems = append(problems, errors.New(line))
+				case !quiet[name]:
+					problems = append(problems, problem{name: name, msg: msg})
+				}
 			}
 		}
 	}
@@ -281,7 +304,7 @@ func parseProblems(name, raw string, pe env.ParseError) []error {
 	switch pe.Type {
 	case reflect.TypeFor[time.Duration]():
 		return []error{problemf(name, "not a duration: %q", raw)}
-	case reflect.TypeFor[bool]():
+	case reflect.TypeFor[bool](), reflect.TypeFor[*bool]():
 		return []error{problemf(name, "not a boolean (true or false): %q", raw)}
 	case reflect.TypeFor[slog.Level]():
 		return []error{problemf(name, "must be debug, info, warn or error, got %q", raw)}

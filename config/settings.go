@@ -22,24 +22,23 @@ type Setting struct {
 	Secret bool // Value is hidden
 }
 
-// Settings lists every variable's effective value: the globals in
-// declaration order, then each provider's. COOKIE_SECRET and CLIENT_SECRET
-// read "[redacted]" when set; a password in REDIS_URL or USERS_DB reads
-// "xxxxx". A provider variable left unset under a preset other than oauth2
-// shows its generic default marked as one the preset may override.
+// Settings lists every variable's value: the globals in declaration order,
+// then each provider's, as c holds them (main shows each provider's with
+// its preset applied). COOKIE_SECRET and CLIENT_SECRET read "[redacted]"
+// when set; a password in REDIS_URL or USERS_DB reads "xxxxx".
 func (c *Config) Settings() []Setting {
-	out := settings(nil, reflect.ValueOf(c).Elem(), Prefix, nil)
+	out := settings(nil, reflect.ValueOf(c).Elem(), Prefix)
 	for _, r := range c.Routes {
 		out = append(out, Setting{Name: r.Name, Value: r.String()})
 	}
 	for i := range c.Providers {
 		p := &c.Providers[i]
-		out = settings(out, reflect.ValueOf(p).Elem(), p.Prefix, p)
+		out = settings(out, reflect.ValueOf(p).Elem(), p.Prefix)
 	}
 	return out
 }
 
-func settings(out []Setting, v reflect.Value, prefix string, p *Provider) []Setting {
+func settings(out []Setting, v reflect.Value, prefix string) []Setting {
 	for _, f := range envFields(v.Type()) {
 		s := Setting{Name: prefix + f.key, Value: formatValue(v.FieldByIndex(f.Index).Interface())}
 		switch f.Tag.Get("secret") {
@@ -51,9 +50,6 @@ func settings(out []Setting, v reflect.Value, prefix string, p *Provider) []Sett
 			s.Value = redactURL(s.Value)
 		case "params":
 			s.Value = redactParams(s.Value)
-		}
-		if p != nil && p.Preset != "oauth2" && f.key != "PROVIDER" && !p.Explicit[f.key] && s.Value != "" {
-			s.Value += " (default; the preset may override)"
 		}
 		out = append(out, s)
 	}
@@ -68,6 +64,11 @@ func formatValue(v any) string {
 		return x
 	case bool:
 		return strconv.FormatBool(x)
+	case *bool:
+		if x == nil {
+			return ""
+		}
+		return strconv.FormatBool(*x)
 	case time.Duration:
 		return formatDuration(x)
 	case *url.URL:

@@ -348,28 +348,11 @@ func (v *validator) providerIDs(ids []string) {
 func (v *validator) provider(p *Provider) {
 	n := func(suffix string) string { return p.Prefix + suffix }
 
-	if !slices.Contains(presets, p.Preset) {
-		v.add(n("PROVIDER"), "unknown provider %q; one of %s", p.Preset, strings.Join(presets, ", "))
-	}
 	if p.ClientID == "" {
 		v.add(n("CLIENT_ID"), "required")
 	}
 	if p.ClientSecret == "" && p.ResponseType != "token" {
 		v.add(n("CLIENT_SECRET"), "required (unless %s=token)", n("RESPONSE_TYPE"))
-	}
-	switch p.Preset {
-	case "oauth2":
-		for _, f := range []struct{ suffix, value string }{
-			{"AUTH_URL", p.AuthURL}, {"TOKEN_URL", p.TokenURL}, {"USERINFO_URL", p.UserinfoURL},
-		} {
-			if f.value == "" {
-				v.add(n(f.suffix), "required with %s=oauth2", n("PROVIDER"))
-			}
-		}
-	case "oidc":
-		if p.IssuerURL == "" {
-			v.add(n("ISSUER_URL"), "required with %s=oidc", n("PROVIDER"))
-		}
 	}
 	for _, f := range []struct{ suffix, value string }{
 		{"ISSUER_URL", p.IssuerURL}, {"AUTH_URL", p.AuthURL}, {"TOKEN_URL", p.TokenURL},
@@ -380,13 +363,11 @@ func (v *validator) provider(p *Provider) {
 	}
 
 	v.oneOf(n("RESPONSE_TYPE"), p.ResponseType, "code", "token")
-	v.oneOf(n("TOKEN_METHOD"), p.TokenMethod, "GET", "POST")
-	v.oneOf(n("TOKEN_AUTH_STYLE"), p.TokenAuthStyle, "auto", "header", "params")
-	v.oneOf(n("USERINFO_METHOD"), p.UserinfoMethod, "GET", "POST")
-	v.oneOf(n("USERINFO_TOKEN"), p.UserinfoToken, "header", "query", "body")
-	if len(p.ClaimID) == 0 {
-		v.add(n("CLAIM_ID"), "must name at least one path")
-	}
+	// Unset, these take the preset's value.
+	v.oneOfOrUnset(n("TOKEN_METHOD"), p.TokenMethod, "GET", "POST")
+	v.oneOfOrUnset(n("TOKEN_AUTH_STYLE"), p.TokenAuthStyle, "auto", "header", "params")
+	v.oneOfOrUnset(n("USERINFO_METHOD"), p.UserinfoMethod, "GET", "POST")
+	v.oneOfOrUnset(n("USERINFO_TOKEN"), p.UserinfoToken, "header", "query", "body")
 
 	known := map[string]bool{
 		"id": true, "email": true, "email_verified": true, "name": true, "given_name": true,
@@ -410,6 +391,12 @@ func (v *validator) provider(p *Provider) {
 func (v *validator) oneOf(name, value string, allowed ...string) {
 	if !slices.Contains(allowed, value) {
 		v.add(name, "must be %s, got %q", orList(allowed), value)
+	}
+}
+
+func (v *validator) oneOfOrUnset(name, value string, allowed ...string) {
+	if value != "" {
+		v.oneOf(name, value, allowed...)
 	}
 }
 

@@ -1,24 +1,19 @@
 package providers
 
 import (
-	"container/list"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -42,27 +37,33 @@ const (
 var defaultBearerAlgs = []string{oidc.RS256, oidc.ES256, oidc.PS256}
 
 // BearerConfig configures a BearerValidator. Only Provider, or
-// IntrospectionURL, or a JWKS (JWKSURL, or an *OIDC Provider) is required;
-// the rest have defaults.
+// IntrospectionURL, or a JWKS (JWKSURL, or OIDC) is required; the rest
+// have defaults. Build passes a provider's own values: its id, client,
+// claims, HTTP client and, for OpenID Connect, the provider as OIDC.
 type BearerConfig struct {
-	// Provider checks opaque tokens when there is no IntrospectionURL: an
-	// *OIDC provider calls its userinfo endpoint with the token and maps the
-	// answer with Claims; any other provider's Identify is called with the
-	// token as the access token (for *OAuth2, userinfo mapped by its own
-	// claims; for *GitHub, its extra calls too). An *OIDC provider also
-	// supplies the JWKS URL and issuer once its discovery has succeeded,
-	// when JWKSURL is empty. For *OAuth2, *OIDC and *GitHub providers the
-	// client credentials, HTTP client and claims default to the provider's.
+	// Provider identifies an opaque token's holder when there is no
+	// IntrospectionURL and no OIDC: its Identify is called with the token
+	// as the access token (the generic provider's userinfo call, mapped by
+	// its own claims; GitHub's extra calls too). The generic, GitHub and
+	// OIDC providers also fill the fields left empty that they know of:
+	// ID, ClientID, ClientSecret, Claims, HTTPClient, MaxResponseBytes, and
+	// OIDC for an *OIDC.
 	Provider Provider
-	// ID names the provider in errors; default the provider's id, else
-	// "bearer".
+	// OIDC is the OpenID Connect provider whose tokens these are, if they
+	// are. Once its discovery has succeeded it supplies the JWKS URL and
+	// issuer (when JWKSURL is empty), the introspection endpoint (when
+	// IntrospectionURL is empty) and the userinfo endpoint, which checks
+	// opaque tokens with their answer mapped by Claims; before, every
+	// token is a transient failure. It is the Provider when that is nil.
+	OIDC *OIDC
+	// ID names the provider in errors; default "bearer".
 	ID string
 	// ClientID and ClientSecret authenticate introspection calls; ClientID
 	// is the default audience.
 	ClientID, ClientSecret string
 	// Claims maps the claims of JWTs, introspection answers and OIDC
 	// userinfo answers onto an Identity; empty path lists get the defaults
-	// (Claims.WithDefaults). Entirely empty: the provider's claims.
+	// (Claims.WithDefaults).
 	Claims Claims
 	// JWKSURL and Issuer check JWTs locally: the signature against the key
 	// set at JWKSURL (fetched again when a token names an unknown key, at
@@ -84,9 +85,9 @@ type BearerConfig struct {
 	IntrospectionURL string
 	// TokenCheck is how the provider tells whose an opaque token is, at
 	// IntrospectionURL: RFC 7662 (CheckIntrospection, the default) or the
-	// provider's own check (the google, github and facebook presets). For
-	// CheckGitHub and CheckFacebook IntrospectionURL defaults to the
-	// provider's check beside its USERINFO_URL; "{client_id}" in it is
+	// provider's own check (the google, github and facebook presets), for
+	// which IntrospectionURL is required (Resolve gives the github and
+	// facebook presets theirs, beside USERINFO_URL); "{client_id}" in it is
 	// replaced by the client id.
 	TokenCheck TokenCheck
 	// OpaqueAccessTokens says the provider's access tokens are never JWTs
@@ -116,8 +117,7 @@ type BearerConfig struct {
 	// CacheSize bounds the number of remembered tokens; default 10000. The
 	// least recently used are evicted first.
 	CacheSize int
-	// HTTPClient makes every call; nil: the provider's, else a client
-	// with a 10s timeout.
+	// HTTPClient makes every call; nil: a client with a 10s timeout.
 	HTTPClient *http.Client
 	// MaxResponseBytes bounds every answer; 0 means 1 MiB.
 	MaxResponseBytes int64
@@ -137,7 +137,7 @@ type BearerConfig struct {
 type BearerValidator struct {
 	id                               string
 	provider                         Provider
-	oidc                             *OIDC // provider, when it is one
+	oidc                             *OIDC
 	claims                           Claims
 	audiences                        []string // ClientID and Audiences
 	opaqueOnly                       bool     // OpaqueAccessTokens
@@ -165,25 +165,31 @@ type BearerValidator struct {
 	cache   *bearerCache
 }
 
-// bearerKeys verifies JWTs against one key set.
-type bearerKeys struct {
-	set      *remoteKeys
-	issuer   string
-	verifier *oidc.IDTokenVerifier
+// A bearerDefaulter is a provider that knows the settings a validator of
+// its tokens takes from it (see BearerConfig.Provider).
+type bearerDefaulter interface {
+	bearerDefaults() BearerConfig
 }
 
-// providerConfig returns the settings of the providers whose
-// configuration this package can read.
-func providerConfig(p Provider) (*Config, bool) {
-	switch p := p.(type) {
-	case *OAuth2:
-		return &p.cfg, true
-	case *GitHub:
-		return &p.oauth.cfg, true
-	case *OIDC:
-		return &p.cfg.Config, true
+// withDefaults fills cfg's empty fields from d.
+func (cfg BearerConfig) withDefaults(d BearerConfig) BearerConfig {
+	or := orDefault
+	or(&cfg.ID, d.ID)
+	or(&cfg.ClientID, d.ClientID)
+	or(&cfg.ClientSecret, d.ClientSecret)
+	if claimsEmpty(cfg.Claims) {
+		cfg.Claims = d.Claims
 	}
-	return nil, false
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = d.HTTPClient
+	}
+	if cfg.MaxResponseBytes == 0 {
+		cfg.MaxResponseBytes = d.MaxResponseBytes
+	}
+	if cfg.OIDC == nil {
+		cfg.OIDC = d.OIDC
+	}
+	return cfg
 }
 
 func claimsEmpty(c Claims) bool {
@@ -203,9 +209,13 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf(field+": "+format, args...))
 	}
+	if d, ok := cfg.Provider.(bearerDefaulter); ok {
+		cfg = cfg.withDefaults(d.bearerDefaults())
+	}
 	b := &BearerValidator{
 		id:                cfg.ID,
 		provider:          cfg.Provider,
+		oidc:              cfg.OIDC,
 		algs:              slices.Clone(cfg.Algorithms),
 		jwksURL:           cfg.JWKSURL,
 		issuer:            cfg.Issuer,
@@ -225,21 +235,8 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		now:               cfg.Now,
 		claims:            cfg.Claims,
 	}
-	b.oidc, _ = cfg.Provider.(*OIDC)
-	if pc, ok := providerConfig(cfg.Provider); ok {
-		or := orDefault
-		or(&b.id, pc.ID)
-		or(&b.clientID, pc.ClientID)
-		or(&b.clientSecret, pc.ClientSecret)
-		if b.client == nil {
-			b.client = pc.HTTPClient
-		}
-		if b.maxBytes == 0 {
-			b.maxBytes = pc.MaxResponseBytes
-		}
-		if claimsEmpty(b.claims) {
-			b.claims = pc.Claims
-		}
+	if b.provider == nil && b.oidc != nil {
+		b.provider = b.oidc
 	}
 	if b.id == "" {
 		b.id = "bearer"
@@ -306,9 +303,6 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 	switch b.tokenCheck {
 	case CheckIntrospection, CheckGoogle:
 	case CheckGitHub, CheckFacebook:
-		if b.introspectURL == "" {
-			b.introspectURL = checkEndpoint(b.tokenCheck, b.provider)
-		}
 		if b.clientSecret == "" {
 			bad("ClientSecret", "required for the %s token check", b.tokenCheck)
 		}
@@ -478,349 +472,6 @@ func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, t
 		"any token its userinfo URL accepts, other apps' included")
 }
 
-// isJWS reports whether token is a compact JWS: three dot-separated parts
-// whose first is a base64url JSON header naming an algorithm.
-func isJWS(token string) bool {
-	if strings.Count(token, ".") != 2 {
-		return false
-	}
-	head, _, _ := strings.Cut(token, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(head)
-	if err != nil {
-		return false
-	}
-	var h struct {
-		Alg string `json:"alg"`
-	}
-	return json.Unmarshal(raw, &h) == nil && h.Alg != ""
-}
-
-// keySet returns the verifier for the JWKS in use: the configured one, or
-// the OIDC provider's once discovered (shared with its ID-token checks, so
-// the provider's JWKS is fetched at most once per JWKSMinInterval whoever
-// asks). It is nil when JWTs are not checked locally.
-func (b *BearerValidator) keySet() (*bearerKeys, error) {
-	set, issuer := b.ownKeys, b.issuer
-	if set == nil && b.oidc != nil {
-		s := b.oidc.state.Load()
-		if s == nil {
-			return nil, b.oidc.notReady("jwks")
-		}
-		set, issuer = s.keys, s.issuer
-	}
-	if set == nil {
-		return nil, nil
-	}
-	if k := b.keys.Load(); k != nil && k.set == set && k.issuer == issuer {
-		return k, nil
-	}
-	b.keysMu.Lock()
-	defer b.keysMu.Unlock()
-	if k := b.keys.Load(); k != nil && k.set == set && k.issuer == issuer {
-		return k, nil
-	}
-	k := &bearerKeys{
-		set:    set,
-		issuer: issuer,
-		verifier: oidc.NewVerifier(issuer, set, &oidc.Config{
-			SupportedSigningAlgs: b.algs,
-			// Checked by checkJWT, which knows several audiences, leeway
-			// and {tenantid}, and says which check failed.
-			SkipIssuerCheck:   true,
-			SkipClientIDCheck: true,
-			SkipExpiryCheck:   true,
-		}),
-	}
-	b.keys.Store(k)
-	return k, nil
-}
-
-// checkJWT verifies a JWT access token and maps its claims.
-func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token string) (*Identity, time.Time, error) {
-	fail := func(err error) (*Identity, time.Time, error) { return nil, time.Time{}, err }
-	if b.opaqueOnly {
-		return fail(b.reject("", "bearer JWT refused: this provider's access tokens are opaque, so a JWT it signs is an ID token"))
-	}
-	if typ, ok := jwtType(token); !ok || !accessTokenType(typ) {
-		return fail(b.reject("", "bearer JWT has typ header "+strconv.Quote(typ)+", not JWT or at+jwt: not an access token"))
-	}
-	var got keySetResult
-	tok, err := k.verifier.Verify(context.WithValue(ctx, keySetResultKey{}, &got), token)
-	switch {
-	case err == nil:
-	case !got.reached:
-		return fail(b.reject("", "bearer JWT malformed or not signed with an accepted algorithm"))
-	case got.err == nil:
-		return fail(b.reject("", "bearer JWT claims malformed"))
-	default:
-		if e, ok := errors.AsType[*Error](got.err); ok { // the JWKS endpoint answered an error
-			c := *e
-			c.Provider, c.Endpoint = b.id, "jwks"
-			return fail(&c)
-		}
-		if isNetError(got.err) {
-			return fail(networkError(&Error{Provider: b.id, Endpoint: "jwks"}, got.err))
-		}
-		return fail(b.reject("", "bearer JWT signature invalid"))
-	}
-	var payload json.RawMessage
-	if err := tok.Claims(&payload); err != nil {
-		return fail(b.reject("", "bearer JWT claims malformed"))
-	}
-	claims, err := decodeJSONObject(payload)
-	if err != nil {
-		return fail(b.reject("", "bearer JWT claims malformed"))
-	}
-	if claim := notAccessClaim(claims); claim != "" {
-		return fail(b.reject("", "bearer JWT carries "+claim+": an ID token or another kind of token, not an access token"))
-	}
-	if len(b.accessClaims) > 0 && !slices.ContainsFunc(b.accessClaims, func(c string) bool { return present(claims[c]) }) {
-		return fail(b.reject("", "bearer JWT carries none of "+strings.Join(b.accessClaims, ", ")+": an ID token, not an access token"))
-	}
-	want := k.issuer
-	if strings.Contains(want, tenantPlaceholder) {
-		tid, _ := stringValue(claims["tid"])
-		if !isTenantID(tid) {
-			return fail(b.reject("", "bearer JWT has no valid tid claim"))
-		}
-		want = strings.ReplaceAll(want, tenantPlaceholder, tid)
-	}
-	if tok.Issuer != want {
-		return fail(b.reject("", "bearer JWT issuer mismatch"))
-	}
-	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(b.audiences, a) }) {
-		return fail(b.reject("", "bearer JWT audience mismatch"))
-	}
-	if err := b.checkTimes(claims, true); err != nil {
-		return fail(err)
-	}
-	id, err := b.mapClaims(claims, "bearer JWT")
-	if err != nil {
-		return fail(err)
-	}
-	return id, tok.Expiry, nil
-}
-
-// jwtType returns the typ header of a compact JWS ("" when it has none,
-// or when the JWS does not parse with an algorithm go-oidc supports: the
-// verifier refuses it then); ok is false when typ is not a string.
-func jwtType(token string) (typ string, ok bool) {
-	jws, err := jose.ParseSigned(token, jwksAlgs)
-	if err != nil || len(jws.Signatures) != 1 {
-		return "", true
-	}
-	v, present := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType]
-	if !present {
-		return "", true
-	}
-	typ, ok = v.(string)
-	return typ, ok
-}
-
-// accessTokenType reports whether a JWT's typ header allows it to be an
-// access token: none, JWT, or at+jwt (RFC 9068), matched as media types
-// (case-insensitive, "application/" optional; RFC 7515 section 4.1.9).
-// An ID token from a provider that types them (id_token+jwt), a logout
-// token (logout+jwt) or any other typed JWT is not one.
-func accessTokenType(typ string) bool {
-	t := strings.TrimPrefix(strings.ToLower(typ), "application/")
-	return typ == "" || t == "jwt" || t == "at+jwt"
-}
-
-// idTokenClaim returns the claim that marks a JWT as an ID token rather
-// than an access token — nonce, at_hash, c_hash (OpenID Connect Core
-// 2, 3.1.3.6, 3.3.2.11), or a token_use other than "access" (Amazon
-// Cognito) — or "" when it has none.
-func idTokenClaim(claims map[string]any) string {
-	for _, c := range []string{"nonce", "at_hash", "c_hash"} {
-		if _, ok := claims[c]; ok {
-			return c
-		}
-	}
-	if use, ok := claims["token_use"]; ok && use != "access" {
-		return "token_use"
-	}
-	return ""
-}
-
-// present reports whether a claim's value is there and not empty.
-func present(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case string:
-		return v != ""
-	case []any:
-		return len(v) > 0
-	}
-	return true
-}
-
-// notAccessClaim returns the claim of a JWT or an introspection answer that marks
-// its token as something other than an access token, or "" when none
-// does: an ID token's claims (see idTokenClaim), a token_type naming a
-// refresh or ID token (Duende's refresh_token, RFC 8693's token type
-// URNs), or Keycloak's typ Refresh, Offline, ID or Logout.
-func notAccessClaim(doc map[string]any) string {
-	if claim := idTokenClaim(doc); claim != "" {
-		return claim
-	}
-	if t, ok := doc["token_type"].(string); ok {
-		switch strings.TrimPrefix(strings.ToLower(t), "urn:ietf:params:oauth:token-type:") {
-		case "refresh_token", "id_token":
-			return "token_type"
-		}
-	}
-	if t, ok := doc["typ"].(string); ok {
-		switch strings.ToLower(t) {
-		case "refresh", "offline", "id", "logout":
-			return "typ"
-		}
-	}
-	return ""
-}
-
-// checkTimes checks exp and nbf with BearerLeeway; exp is required when
-// needExp.
-func (b *BearerValidator) checkTimes(claims map[string]any, needExp bool) error {
-	now := b.now()
-	exp, ok := numericDate(claims["exp"])
-	switch {
-	case !ok && needExp:
-		return b.reject("", "bearer token has no expiry")
-	case ok && now.After(exp.Add(BearerLeeway)):
-		return b.reject("", "bearer token expired")
-	}
-	if nbf, ok := numericDate(claims["nbf"]); ok && now.Add(BearerLeeway).Before(nbf) {
-		return b.reject("", "bearer token not valid yet")
-	}
-	return nil
-}
-
-// mapClaims maps a JWT's or introspection answer's claims; a token with no
-// user id is rejected.
-func (b *BearerValidator) mapClaims(doc map[string]any, what string) (*Identity, error) {
-	id := b.claims.identity(doc)
-	if id.ID == "" {
-		return nil, b.reject("", fmt.Sprintf("%s has no user id at CLAIM_ID %q", what, strings.Join(b.claims.ID, ",")))
-	}
-	return id, nil
-}
-
-// introspection returns the endpoint that checks opaque tokens: the
-// configured one, else the one the OIDC provider discovered; "" when there
-// is none. An OIDC provider not discovered yet can't check a token to the
-// end (its userinfo is not known either): ErrTransient, before any call.
-func (b *BearerValidator) introspection() (string, error) {
-	if b.oidc == nil {
-		return b.introspectURL, nil
-	}
-	s := b.oidc.state.Load()
-	if s == nil {
-		return "", b.oidc.notReady("introspection")
-	}
-	if b.introspectURL != "" {
-		return b.introspectURL, nil
-	}
-	return s.endpoints.IntrospectionURL, nil
-}
-
-// introspect checks an opaque token at the RFC 7662 endpoint.
-func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string) (*Identity, time.Time, error) {
-	fail := func(kind ErrorKind, status int, desc string) (*Identity, time.Time, error) {
-		return nil, time.Time{}, &Error{Provider: b.id, Endpoint: "introspection", Kind: kind, Status: status, Description: desc}
-	}
-	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
-	if b.introspectAuth == AuthStyleParams {
-		form.Set(b.clientIDParam, b.clientID)
-		if b.clientSecret != "" {
-			form.Set(b.clientSecretParam, b.clientSecret)
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return fail(ErrBadResponse, 0, "cannot build the request")
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if b.introspectAuth != AuthStyleParams {
-		// RFC 6749 section 2.3.1: form-encode, then Basic.
-		req.SetBasicAuth(url.QueryEscape(b.clientID), url.QueryEscape(b.clientSecret))
-	}
-	status, doc, err := b.send(req, "introspection")
-	switch {
-	case err != nil:
-		return nil, time.Time{}, err
-	case status < 200 || status > 299:
-		// RFC 7662 answers any token, good or bad, with 200: an error
-		// status means our request (or our client) was refused.
-		return nil, time.Time{}, b.refused("introspection", status, doc, ErrBadResponse)
-	case doc == nil:
-		return fail(ErrBadResponse, status, "response is not a JSON object")
-	}
-	active, isBool := doc["active"].(bool)
-	switch {
-	case !isBool:
-		return fail(ErrBadResponse, status, "response has no boolean active")
-	case !active:
-		return nil, time.Time{}, b.reject("introspection", "bearer token inactive")
-	}
-	if err := b.checkTimes(doc, false); err != nil {
-		return nil, time.Time{}, err
-	}
-	if claim := notAccessClaim(doc); claim != "" {
-		// A server searches every kind of token it has (RFC 7662 section
-		// 2.1): a refresh or ID token of this client is active, and ours.
-		return nil, time.Time{}, b.reject("introspection", "bearer token is not an access token: the introspection answer's "+claim+" marks a refresh or ID token")
-	}
-	if b.issuer != "" {
-		if iss, ok := doc["iss"].(string); ok && iss != b.issuer {
-			return nil, time.Time{}, b.reject("introspection", "bearer token issuer mismatch")
-		}
-	}
-	if !issuedTo(doc, b.audiences) {
-		return nil, time.Time{}, b.reject("introspection", "bearer token issued to another client: neither client_id nor aud names CLIENT_ID or a BEARER_AUDIENCES entry")
-	}
-	id, err := b.mapClaims(doc, "introspection answer")
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	if id.Username == "" { // RFC 7662's own name for it
-		if s, ok := doc["username"].(string); ok {
-			id.Username = b.claims.value("username", cleanValue(s))
-		}
-	}
-	exp, _ := numericDate(doc["exp"])
-	return id, exp, nil
-}
-
-// issuedTo reports whether an introspection answer says its token was
-// issued to one of clients: its client_id, or one of its aud values, is
-// one of them (RFC 7662 section 2.2).
-func issuedTo(doc map[string]any, clients []string) bool {
-	if id, ok := doc["client_id"].(string); ok && slices.Contains(clients, id) {
-		return true
-	}
-	aud, _ := audienceOf(doc["aud"])
-	return slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(clients, a) })
-}
-
-// audienceOf reads an aud claim: a string or an array of strings.
-func audienceOf(v any) ([]string, bool) {
-	switch v := v.(type) {
-	case string:
-		return []string{v}, true
-	case []any:
-		var out []string
-		for _, e := range v {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out, true
-	}
-	return nil, false
-}
-
 // userinfo identifies an opaque token's holder through the provider.
 func (b *BearerValidator) userinfo(ctx context.Context, token string) (*Identity, error) {
 	t := &Tokens{AccessToken: token, TokenType: "Bearer"}
@@ -845,92 +496,4 @@ func (b *BearerValidator) userinfo(ctx context.Context, token string) (*Identity
 		return nil, e
 	}
 	return id, nil
-}
-
-// bearerEntry is one remembered verdict.
-type bearerEntry struct {
-	key   [sha256.Size]byte
-	id    *Identity
-	exp   time.Time // the token's, as the provider said; zero: unknown
-	err   error
-	until time.Time
-}
-
-// result returns the entry's verdict, with an identity the caller may
-// change.
-func (e *bearerEntry) result() (*Identity, time.Time, error) {
-	if e.err != nil {
-		return nil, time.Time{}, e.err
-	}
-	return cloneIdentity(e.id), e.exp, nil
-}
-
-func cloneIdentity(id *Identity) *Identity {
-	c := *id
-	c.Groups = slices.Clone(id.Groups)
-	if id.Attributes != nil {
-		c.Attributes = make(map[string]string, len(id.Attributes))
-		for k, v := range id.Attributes {
-			c.Attributes[k] = v
-		}
-	}
-	if id.EmailVerified != nil {
-		v := *id.EmailVerified
-		c.EmailVerified = &v
-	}
-	return &c
-}
-
-// bearerCache is a bounded LRU of verdicts keyed by token hash.
-type bearerCache struct {
-	mu  sync.Mutex
-	max int
-	ll  *list.List // of *bearerEntry, most recently used first
-	m   map[[sha256.Size]byte]*list.Element
-}
-
-func newBearerCache(max int) *bearerCache {
-	return &bearerCache{max: max, ll: list.New(), m: make(map[[sha256.Size]byte]*list.Element)}
-}
-
-// get returns the live entry for key.
-func (c *bearerCache) get(key [sha256.Size]byte, now time.Time) (*bearerEntry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.m[key]
-	if !ok {
-		return nil, false
-	}
-	e := el.Value.(*bearerEntry)
-	if !now.Before(e.until) {
-		c.ll.Remove(el)
-		delete(c.m, key)
-		return nil, false
-	}
-	c.ll.MoveToFront(el)
-	return e, true
-}
-
-// put stores e, evicting the least recently used entries beyond the bound.
-func (c *bearerCache) put(e *bearerEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.m[e.key]; ok {
-		el.Value = e
-		c.ll.MoveToFront(el)
-		return
-	}
-	c.m[e.key] = c.ll.PushFront(e)
-	for c.ll.Len() > c.max {
-		last := c.ll.Back()
-		c.ll.Remove(last)
-		delete(c.m, last.Value.(*bearerEntry).key)
-	}
-}
-
-// len reports the number of entries, for tests.
-func (c *bearerCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ll.Len()
 }

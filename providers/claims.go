@@ -485,52 +485,8 @@ func cleanText(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// ParseClaimAttributes parses CLAIM_ATTRIBUTES: comma-separated NAME=PATH
-// entries, as in "Dept=org.department,Amount=salaryAmount". An entry without
-// "=" is a fallback path for the attribute before it
-// ("Team=team.id,team_id"). Names must be letters, digits and hyphens, as
-// they become X-User-Attr-<Name>. The errors name the bad entry, not the
-// variable.
-func ParseClaimAttributes(s string) ([]Attribute, error) {
-	var attrs []Attribute
-	var errs []error
-	seen := make(map[string]bool)
-	for item := range strings.SplitSeq(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		name, path, ok := strings.Cut(item, "=")
-		if !ok {
-			if len(attrs) == 0 {
-				errs = append(errs, fmt.Errorf("entry %q: want NAME=PATH", item))
-				continue
-			}
-			last := &attrs[len(attrs)-1]
-			last.Paths = append(last.Paths, item)
-			continue
-		}
-		name, path = strings.TrimSpace(name), strings.TrimSpace(path)
-		switch {
-		case !isHeaderName(name):
-			errs = append(errs, fmt.Errorf("entry %q: name must be letters, digits and hyphens", item))
-			continue
-		case path == "":
-			errs = append(errs, fmt.Errorf("entry %q: empty path", item))
-			continue
-		case seen[strings.ToLower(name)]:
-			errs = append(errs, fmt.Errorf("entry %q: attribute %s given twice", item, name))
-			continue
-		}
-		seen[strings.ToLower(name)] = true
-		attrs = append(attrs, Attribute{Name: name, Paths: []string{path}})
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return attrs, nil
-}
-
+// isHeaderName reports whether s may follow X-User-Attr-: letters, digits
+// and hyphens, not at either end.
 func isHeaderName(s string) bool {
 	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
 		return false
@@ -542,55 +498,4 @@ func isHeaderName(s string) bool {
 		}
 	}
 	return true
-}
-
-// ParseClaimValues parses CLAIM_VALUES: NAME:OUT=IN,OUT=IN,… groups joined
-// by ";", as in "Gender:M=male,M=hombre,F=female;Level:Senior=3". The result
-// maps the lower-case NAME to provider value (IN) to output value (OUT).
-// The errors name the bad entry, not the variable.
-func ParseClaimValues(s string) (map[string]map[string]string, error) {
-	out := make(map[string]map[string]string)
-	var errs []error
-	for group := range strings.SplitSeq(s, ";") {
-		group = strings.TrimSpace(group)
-		if group == "" {
-			continue
-		}
-		name, pairs, ok := strings.Cut(group, ":")
-		name = strings.ToLower(strings.TrimSpace(name))
-		if !ok || name == "" {
-			errs = append(errs, fmt.Errorf("entry %q: want NAME:OUT=IN,…", group))
-			continue
-		}
-		m := out[name]
-		if m == nil {
-			m = make(map[string]string)
-			out[name] = m
-		}
-		for pair := range strings.SplitSeq(pairs, ",") {
-			pair = strings.TrimSpace(pair)
-			if pair == "" {
-				continue
-			}
-			o, in, ok := strings.Cut(pair, "=")
-			o, in = strings.TrimSpace(o), strings.TrimSpace(in)
-			switch {
-			case !ok || in == "":
-				errs = append(errs, fmt.Errorf("%s: %q: want OUT=IN", name, pair))
-				continue
-			case o != cleanValue(o):
-				errs = append(errs, fmt.Errorf("%s: %q: control characters in the output value", name, pair))
-				continue
-			}
-			if prev, dup := m[in]; dup && prev != o {
-				errs = append(errs, fmt.Errorf("%s: %q mapped to both %q and %q", name, in, prev, o))
-				continue
-			}
-			m[in] = o
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return out, nil
 }

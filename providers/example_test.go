@@ -9,14 +9,17 @@ import (
 )
 
 func ExampleClaims_Map() {
-	attrs, _ := providers.ParseClaimAttributes("Company=company,Plan=plan.name")
-	values, _ := providers.ParseClaimValues("Plan:Paid=pro,Paid=team")
 	claims := providers.Claims{
-		ID:         []string{"id"},
-		Username:   []string{"login"},
-		Picture:    []string{"avatar_url"},
-		Attributes: attrs,
-		Values:     values,
+		ID:       []string{"id"},
+		Username: []string{"login"},
+		Picture:  []string{"avatar_url"},
+		// CLAIM_ATTRIBUTES=Company=company,Plan=plan.name
+		Attributes: []providers.Attribute{
+			{Name: "Company", Paths: []string{"company"}},
+			{Name: "Plan", Paths: []string{"plan.name"}},
+		},
+		// CLAIM_VALUES=Plan:Paid=pro,Paid=team
+		Values: map[string]map[string]string{"plan": {"pro": "Paid", "team": "Paid"}},
 	}.WithDefaults()
 
 	// A GitHub /user answer. The id is a JSON number: decode with UseNumber.
@@ -49,4 +52,28 @@ func ExampleClaims_Map() {
 	// email verified known: false
 	// company: @github
 	// plan: Paid
+}
+
+func ExampleResolve() {
+	pkce := false
+	r, err := providers.Resolve(providers.Settings{
+		ID: "gh", Prefix: "PORTCULLIS_GH_", Preset: "github",
+		ClientID: "id", ClientSecret: "secret", PKCE: &pkce,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The preset's value, the operator's, the generic default:
+	fmt.Println("AUTH_URL", r.AuthURL, r.FromPreset["AUTH_URL"])
+	fmt.Println("PKCE", *r.PKCE, r.FromPreset["PKCE"])
+	fmt.Println("TOKEN_METHOD", r.TokenMethod, r.FromPreset["TOKEN_METHOD"])
+
+	_, err = providers.Resolve(providers.Settings{Prefix: "PORTCULLIS_SSO_", Preset: "keycloak", ClientID: "id"})
+	fmt.Println(err)
+	// Output:
+	// AUTH_URL https://github.com/login/oauth/authorize true
+	// PKCE false false
+	// TOKEN_METHOD POST false
+	// PORTCULLIS_SSO_ISSUER_URL: required by the keycloak preset
 }

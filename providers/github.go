@@ -68,8 +68,8 @@ var (
 )
 
 // NewGitHub returns the GitHub provider for cfg, which is normally the
-// github preset applied (Preset.Apply) to the operator's settings. It does
-// no I/O.
+// github preset applied to the operator's settings (Build). It does no
+// I/O.
 func NewGitHub(cfg Config, opts GitHubOptions) (*GitHub, error) {
 	if cfg.ID == "" {
 		cfg.ID = "github"
@@ -90,6 +90,10 @@ func NewGitHub(cfg Config, opts GitHubOptions) (*GitHub, error) {
 	}
 	return g, nil
 }
+
+// bearerDefaults are the settings a validator of GitHub's tokens takes
+// from it: the generic provider's (BearerConfig.Provider).
+func (g *GitHub) bearerDefaults() BearerConfig { return g.oauth.bearerDefaults() }
 
 // trimURLQuery returns a URL without its query and fragment.
 func trimURLQuery(s string) string {

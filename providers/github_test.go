@@ -75,10 +75,11 @@ func gitHubFile(t *testing.T, file string) http.HandlerFunc {
 // newGitHubOn builds the github preset's provider with USERINFO_URL on srv.
 func newGitHubOn(t *testing.T, srv *httptest.Server, prefix string, opts GitHubOptions, edit func(*Config)) *GitHub {
 	t.Helper()
-	p, _ := LookupPreset("github")
-	cfg := p.Expand("", "").Apply(presetGenericSettings(), nil)
-	cfg.ClientID, cfg.ClientSecret = testClientID, testClientSecret
-	cfg.UserinfoURL = srv.URL + prefix + "/user"
+	r, err := Resolve(Settings{Preset: "github", ClientID: testClientID, ClientSecret: testClientSecret, UserinfoURL: srv.URL + prefix + "/user"})
+	if err != nil {
+		t.Fatalf("Resolve(github): %v", err)
+	}
+	cfg := r.config()
 	cfg.HTTPClient = srv.Client()
 	if edit != nil {
 		edit(&cfg)

@@ -27,6 +27,17 @@ const (
 	AuthStyleParams
 )
 
+// String returns the TOKEN_AUTH_STYLE value: auto, header or params.
+func (s AuthStyle) String() string {
+	switch s {
+	case AuthStyleHeader:
+		return "header"
+	case AuthStyleParams:
+		return "params"
+	}
+	return "auto"
+}
+
 func (s AuthStyle) oauth2() oauth2.AuthStyle {
 	switch s {
 	case AuthStyleHeader:
@@ -135,20 +146,17 @@ func NewOAuth2(cfg Config) (*OAuth2, error) {
 		p.now = time.Now
 	}
 	authURL, _, _ := strings.Cut(cfg.AuthURL, "#")
-	p.token = &oauth2.Config{
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		Endpoint:     oauth2.Endpoint{AuthURL: authURL, TokenURL: cfg.TokenURL, AuthStyle: style.oauth2()},
-		RedirectURL:  cfg.RedirectURL,
-		Scopes:       append([]string(nil), cfg.Scopes...),
+	// Token and refresh grants differ only in where they go.
+	grants := func(tokenURL string) *oauth2.Config {
+		return &oauth2.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			Endpoint:     oauth2.Endpoint{AuthURL: authURL, TokenURL: tokenURL, AuthStyle: style.oauth2()},
+			RedirectURL:  cfg.RedirectURL,
+			Scopes:       append([]string(nil), cfg.Scopes...),
+		}
 	}
-	p.refresh = &oauth2.Config{
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		Endpoint:     oauth2.Endpoint{AuthURL: authURL, TokenURL: cfg.RefreshURL, AuthStyle: style.oauth2()},
-		RedirectURL:  cfg.RedirectURL,
-		Scopes:       append([]string(nil), cfg.Scopes...),
-	}
+	p.token, p.refresh = grants(cfg.TokenURL), grants(cfg.RefreshURL)
 	return p, nil
 }
 
@@ -174,6 +182,17 @@ func withDefaults(cfg Config) Config {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	return cfg
+}
+
+// bearerDefaults are the settings a validator of the provider's tokens
+// takes from it (BearerConfig.Provider).
+func (p *OAuth2) bearerDefaults() BearerConfig { return p.cfg.bearerDefaults() }
+
+func (c *Config) bearerDefaults() BearerConfig {
+	return BearerConfig{
+		ID: c.ID, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Claims: c.Claims,
+		HTTPClient: c.HTTPClient, MaxResponseBytes: c.MaxResponseBytes,
+	}
 }
 
 // orDefault sets *s to d when *s is empty.

@@ -506,14 +506,12 @@ func TestIdentifyClaims(t *testing.T) {
 			"email":"krane@example.com","email_verified":true,"name":"krane","gender":"hombre",
 			"profile":{"emails":[{"value":"k2@example.com"}]}}`)
 	}))
-	attrs, err := ParseClaimAttributes("Team=https://slack.com/team_id,Gender=gender,Alt=profile.emails.0.value")
-	if err != nil {
-		t.Fatal(err)
+	attrs := []Attribute{
+		{Name: "Team", Paths: []string{"https://slack.com/team_id"}},
+		{Name: "Gender", Paths: []string{"gender"}},
+		{Name: "Alt", Paths: []string{"profile.emails.0.value"}},
 	}
-	values, err := ParseClaimValues("Gender:M=male,M=hombre,F=female")
-	if err != nil {
-		t.Fatal(err)
-	}
+	values := map[string]map[string]string{"gender": {"male": "M", "hombre": "M", "female": "F"}}
 	p := newTestProvider(t, srv, Config{UserinfoMethod: "POST", Claims: Claims{Attributes: attrs, Values: values}})
 	id, err := p.Identify(t.Context(), &Tokens{AccessToken: "AT"})
 	if err != nil {

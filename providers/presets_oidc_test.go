@@ -185,7 +185,7 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 		covered[tc.preset] = true
 	}
 	for _, name := range PresetNames() {
-		if p, _ := LookupPreset(name); p.Kind == "oidc" && name != "oidc" && !covered[name] {
+		if p, _ := LookupPreset(name); p.Kind == KindOIDC && name != "oidc" && !covered[name] {
 			t.Errorf("OIDC preset %s has no end-to-end case", name)
 		}
 	}
@@ -199,8 +199,8 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 
 func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 	p, ok := LookupPreset(tc.preset)
-	if !ok || p.Kind != "oidc" {
-		t.Fatalf("LookupPreset(%q) = %v, kind %q; want an oidc preset", tc.preset, ok, p.Kind)
+	if !ok || p.Kind != KindOIDC {
+		t.Fatalf("LookupPreset(%q) = %v, kind %v; want an oidc preset", tc.preset, ok, p.Kind)
 	}
 	if !slices.Contains(p.Scopes, "openid") {
 		t.Errorf("preset scopes %q lack openid", p.Scopes)
@@ -249,27 +249,34 @@ func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	// As wire.go's newProvider builds it.
-	p = p.Expand(tc.tenant, sub(tc.issuer))
-	if got, want := p.IssuerURL, sub(tc.wantIssuer); got != want {
-		t.Errorf("Expand IssuerURL = %q; want %q", got, want)
+	// As main builds it.
+	settings := Settings{
+		ID: tc.preset, Preset: tc.preset, Tenant: tc.tenant, IssuerURL: sub(tc.issuer),
+		ClientID: testClientID, ClientSecret: testClientSecret, RedirectURL: presetRedirect,
 	}
-	if p.MultiTenant != tc.wantMultiTenant {
-		t.Errorf("Expand MultiTenant = %v; want %v", p.MultiTenant, tc.wantMultiTenant)
-	}
-	explicit := func(setting string) bool {
-		return setting == "AUTH_URL" || setting == "TOKEN_URL" || setting == "USERINFO_URL"
-	}
-	cfg := p.Apply(Config{
-		ID: tc.preset, ClientID: testClientID, ClientSecret: testClientSecret,
-		RedirectURL: presetRedirect, HTTPClient: srv.Client(),
-	}, explicit)
-	if cfg.AuthURL != "" || cfg.TokenURL != "" || cfg.UserinfoURL != "" {
-		t.Errorf("Apply set endpoints %q, %q, %q; want them left to discovery", cfg.AuthURL, cfg.TokenURL, cfg.UserinfoURL)
-	}
-	prov, err := NewOIDC(OIDCConfig{Config: cfg, IssuerURL: p.IssuerURL, LogoutURL: p.LogoutURL, MultiTenant: p.MultiTenant})
+	r, err := Resolve(settings)
 	if err != nil {
-		t.Fatalf("NewOIDC: %v", err)
+		t.Fatalf("Resolve: %v", err)
+	}
+	if got, want := r.Preset.IssuerURL, sub(tc.wantIssuer); got != want || r.IssuerURL != want {
+		t.Errorf("Resolve IssuerURL = %q (preset %q); want %q", r.IssuerURL, got, want)
+	}
+	if r.Preset.MultiTenant != tc.wantMultiTenant {
+		t.Errorf("Expand MultiTenant = %v; want %v", r.Preset.MultiTenant, tc.wantMultiTenant)
+	}
+	if r.AuthURL != "" || r.TokenURL != "" || r.UserinfoURL != "" {
+		t.Errorf("Resolve set endpoints %q, %q, %q; want them left to discovery", r.AuthURL, r.TokenURL, r.UserinfoURL)
+	}
+	b, err := Build(settings, BuildOptions{Transport: srv.Client().Transport})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	prov := b.Discovery
+	if prov == nil || b.Provider != Provider(prov) {
+		t.Fatalf("Build: Discovery %v, Provider %T; want the OIDC provider as both", prov, b.Provider)
+	}
+	if b.PKCE != p.PKCE {
+		t.Errorf("Build PKCE = %v; want the preset's %v", b.PKCE, p.PKCE)
 	}
 	if err := prov.Discover(t.Context()); err != nil {
 		t.Fatalf("Discover() = %v; want nil", err)

@@ -44,36 +44,17 @@ func presetFixtureDoc(t testing.TB, dir, file string) map[string]any {
 	return doc
 }
 
-// presetGenericSettings is a Config holding what the configuration gives every
-// provider setting before a preset is applied: the SPEC's defaults.
-func presetGenericSettings() Config {
-	return Config{
-		TokenMethod:        "POST",
-		TokenAuthStyle:     AuthStyleAuto,
-		ClientIDParam:      "client_id",
-		ClientSecretParam:  "client_secret",
-		UserinfoMethod:     "GET",
-		UserinfoToken:      "header",
-		UserinfoTokenParam: "access_token",
-		Claims:             Claims{}.WithDefaults(),
-	}
-}
-
-// presetOnFake applies the named preset to the generic settings, with every
-// URL the preset calls set explicitly to the same path on srv: what an
-// operator does to point a preset at a test double.
-func presetOnFake(t *testing.T, name string, srv *httptest.Server) (Preset, Config) {
+// presetOnFake is the named preset's settings with every URL the preset
+// calls set explicitly to the same path on srv: what an operator does to
+// point a preset at a test double.
+func presetOnFake(t *testing.T, name string, srv *httptest.Server) Settings {
 	t.Helper()
 	p, ok := LookupPreset(name)
 	if !ok {
 		t.Fatalf("LookupPreset(%q) not found", name)
 	}
 	p = p.Expand("", "")
-	cfg := presetGenericSettings()
-	cfg.ID, cfg.ClientID, cfg.ClientSecret = name, testClientID, testClientSecret
-	cfg.RedirectURL = presetRedirect
-	cfg.HTTPClient = srv.Client()
-	explicit := map[string]bool{}
+	s := Settings{ID: name, Preset: name, ClientID: testClientID, ClientSecret: testClientSecret, RedirectURL: presetRedirect}
 	move := func(setting, raw string, dst *string) {
 		if raw == "" {
 			return
@@ -86,34 +67,24 @@ func presetOnFake(t *testing.T, name string, srv *httptest.Server) (Preset, Conf
 		if u.Fragment != "" {
 			*dst += "#" + u.Fragment
 		}
-		explicit[setting] = true
 	}
-	move("AUTH_URL", p.AuthURL, &cfg.AuthURL)
-	move("TOKEN_URL", p.TokenURL, &cfg.TokenURL)
-	move("USERINFO_URL", p.UserinfoURL, &cfg.UserinfoURL)
-	move("REFRESH_URL", p.RefreshURL, &cfg.RefreshURL)
-	move("REVOKE_URL", p.RevokeURL, &cfg.RevokeURL)
-	return p, p.Apply(cfg, func(s string) bool { return explicit[s] })
+	move("AUTH_URL", p.AuthURL, &s.AuthURL)
+	move("TOKEN_URL", p.TokenURL, &s.TokenURL)
+	move("USERINFO_URL", p.UserinfoURL, &s.UserinfoURL)
+	move("REFRESH_URL", p.RefreshURL, &s.RefreshURL)
+	move("REVOKE_URL", p.RevokeURL, &s.RevokeURL)
+	return s
 }
 
-// newPresetProvider builds the provider main builds for an OAuth2-kind
-// preset.
-func newPresetProvider(t *testing.T, p Preset, cfg Config) Provider {
+// buildOnFake builds the provider main builds for the named preset on srv
+// (presetOnFake).
+func buildOnFake(t *testing.T, name string, srv *httptest.Server) *Built {
 	t.Helper()
-	var prov Provider
-	var err error
-	switch p.Name {
-	case "github":
-		prov, err = NewGitHub(cfg, GitHubOptions{Teams: true})
-	case "facebook":
-		prov, err = NewFacebook(cfg, FacebookOptions{AppSecretProof: true})
-	default:
-		prov, err = NewOAuth2(cfg)
-	}
+	b, err := Build(presetOnFake(t, name, srv), BuildOptions{Transport: srv.Client().Transport})
 	if err != nil {
-		t.Fatalf("new %s provider: %v", p.Name, err)
+		t.Fatalf("Build(%s): %v", name, err)
 	}
-	return prov
+	return b
 }
 
 // presetIdP is the authorization endpoint of a fake provider, and the
@@ -218,11 +189,12 @@ func presetFormProblems(got url.Values, want map[string]string, absent ...string
 // runPresetFlow drives a sign-in: the authorization URL, the browser's
 // visit to the fake's authorization page and its redirect back, the code
 // exchange and Identify.
-func runPresetFlow(t *testing.T, p Preset, prov Provider, srv *httptest.Server) (authURL string, tok *Tokens, id *Identity) {
+func runPresetFlow(t *testing.T, b *Built, srv *httptest.Server) (authURL string, tok *Tokens, id *Identity) {
 	t.Helper()
+	prov := b.Provider
 	const state = "state-7f3a"
 	var authOpts, exchangeOpts []oauth2.AuthCodeOption
-	if p.PKCE {
+	if b.PKCE {
 		v := oauth2.GenerateVerifier()
 		authOpts = append(authOpts, oauth2.S256ChallengeOption(v))
 		exchangeOpts = append(exchangeOpts, oauth2.VerifierOption(v))
@@ -353,10 +325,10 @@ func TestPresetGitHubFlow(t *testing.T) {
 	t.Parallel()
 	p, _ := LookupPreset("github")
 	srv, _ := gitHubFake(t, p)
-	p, cfg := presetOnFake(t, "github", srv)
-	prov := newPresetProvider(t, p, cfg)
+	b := buildOnFake(t, "github", srv)
+	prov := b.Provider
 
-	authURL, tok, id := runPresetFlow(t, p, prov, srv)
+	authURL, tok, id := runPresetFlow(t, b, srv)
 	if !strings.HasPrefix(authURL, srv.URL+"/login/oauth/authorize?") {
 		t.Errorf("AuthCodeURL = %q; want it on the fake's /login/oauth/authorize", authURL)
 	}
@@ -434,10 +406,10 @@ func TestPresetFacebookFlow(t *testing.T) {
 		answerJSON(w, http.StatusOK, presetFixture(t, "facebook", "me.json"))
 	})
 	srv := serve(t, mux)
-	p, cfg := presetOnFake(t, "facebook", srv)
-	prov := newPresetProvider(t, p, cfg)
+	b := buildOnFake(t, "facebook", srv)
+	prov := b.Provider
 
-	_, tok, id := runPresetFlow(t, p, prov, srv)
+	_, tok, id := runPresetFlow(t, b, srv)
 	if tok.AccessToken != token || tok.RefreshToken != "" || tok.Expiry.IsZero() {
 		t.Errorf("Exchange = %+v; want the token with an expiry and no refresh token", tok)
 	}
@@ -527,10 +499,10 @@ func TestPresetMercadoLibreFlow(t *testing.T) {
 		answerJSON(w, http.StatusOK, presetFixture(t, "mercadolibre", "users_me.json"))
 	})
 	srv := serve(t, mux)
-	p, cfg := presetOnFake(t, "mercadolibre", srv)
-	prov := newPresetProvider(t, p, cfg)
+	b := buildOnFake(t, "mercadolibre", srv)
+	prov := b.Provider
 
-	authURL, tok, id := runPresetFlow(t, p, prov, srv)
+	authURL, tok, id := runPresetFlow(t, b, srv)
 	if !strings.HasPrefix(authURL, srv.URL+"/authorization?") {
 		t.Errorf("AuthCodeURL = %q", authURL)
 	}
@@ -632,10 +604,10 @@ func TestPresetWeChatFlow(t *testing.T) {
 		answerJSON(w, http.StatusOK, presetFixture(t, "wechat", "userinfo.json"))
 	})
 	srv := serve(t, mux)
-	p, cfg := presetOnFake(t, "wechat", srv)
-	prov := newPresetProvider(t, p, cfg)
+	b := buildOnFake(t, "wechat", srv)
+	prov := b.Provider
 
-	authURL, tok, id := runPresetFlow(t, p, prov, srv)
+	authURL, tok, id := runPresetFlow(t, b, srv)
 	// WeChat cites parameter order as a cause of errors: appid,
 	// redirect_uri, response_type, scope, state; #wechat_redirect last.
 	wantPrefix := srv.URL + "/connect/qrconnect?appid=" + testClientID + "&redirect_uri=" + url.QueryEscape(presetRedirect) + "&response_type=code&scope=snsapi_login&state="
@@ -716,10 +688,10 @@ func TestPresetFitbitFlow(t *testing.T) {
 		answerJSON(w, http.StatusOK, presetFixture(t, "fitbit", "profile.json"))
 	})
 	srv := serve(t, mux)
-	p, cfg := presetOnFake(t, "fitbit", srv)
-	prov := newPresetProvider(t, p, cfg)
+	b := buildOnFake(t, "fitbit", srv)
+	prov := b.Provider
 
-	_, tok, id := runPresetFlow(t, p, prov, srv)
+	_, tok, id := runPresetFlow(t, b, srv)
 	if tok.UserID != "GGNJL9" || tok.Expiry.IsZero() {
 		t.Errorf("Exchange = %+v; want UserID GGNJL9 and an expiry", tok)
 	}
@@ -918,8 +890,8 @@ func TestPresetOIDCData(t *testing.T) {
 				t.Fatalf("LookupPreset(%q) not found", tc.preset)
 			}
 			p := base.Expand(tc.tenant, tc.issuer)
-			if p.Kind != "oidc" {
-				t.Errorf("Kind = %q; want oidc", p.Kind)
+			if p.Kind != KindOIDC {
+				t.Errorf("Kind = %v; want oidc", p.Kind)
 			}
 			if !slices.Contains(p.Scopes, "openid") {
 				t.Errorf("Scopes = %q; want openid among them", p.Scopes)
@@ -963,7 +935,8 @@ func TestPresetNames(t *testing.T) {
 // and PROVIDERS.md.
 func TestPresetTable(t *testing.T) {
 	t.Parallel()
-	oauth2Kinds := map[string]bool{"oauth2": true, "github": true, "facebook": true, "fitbit": true, "mercadolibre": true, "wechat": true}
+	// The generic OAuth2 provider, else GitHub's and Facebook's own, else OIDC.
+	kinds := map[string]Kind{"oauth2": KindOAuth2, "github": KindGitHub, "facebook": KindFacebook, "fitbit": KindOAuth2, "mercadolibre": KindOAuth2, "wechat": KindOAuth2}
 	// PKCE off where PROVIDERS.md and the providers' users report trouble:
 	// WeChat, LinkedIn (refuses code_verifier), Slack (fails with PKCE),
 	// Facebook (only its OIDC test flow), Mercado Libre (an app setting,
@@ -974,8 +947,12 @@ func TestPresetTable(t *testing.T) {
 			t.Parallel()
 			raw, _ := LookupPreset(name)
 			generic := name == "oauth2" || name == "oidc"
-			if want := map[bool]string{true: "oauth2", false: "oidc"}[oauth2Kinds[name]]; raw.Kind != want {
-				t.Errorf("Kind = %q; want %q", raw.Kind, want)
+			want, ok := kinds[name]
+			if !ok {
+				want = KindOIDC
+			}
+			if raw.Kind != want {
+				t.Errorf("Kind = %v; want %v", raw.Kind, want)
 			}
 			if !strings.Contains(raw.Console, "/oauth2/callback") {
 				t.Errorf("Console does not name the redirect URI to register: %q", raw.Console)
@@ -983,7 +960,7 @@ func TestPresetTable(t *testing.T) {
 			if generic != (raw.DisplayName == "") {
 				t.Errorf("DisplayName = %q", raw.DisplayName)
 			}
-			if raw.Kind == "oidc" && !slices.Contains(raw.Scopes, "openid") {
+			if raw.Kind == KindOIDC && !slices.Contains(raw.Scopes, "openid") {
 				t.Errorf("Scopes = %q; an OIDC preset needs openid", raw.Scopes)
 			}
 			if slices.Contains(raw.Scopes, "r_liteprofile") || slices.Contains(raw.Scopes, "r_emailaddress") {
@@ -1003,7 +980,7 @@ func TestPresetTable(t *testing.T) {
 				issuer = "https://id.example.com/realms/x"
 			}
 			p := raw.Expand("", issuer)
-			if p.Kind == "oidc" && !generic && p.IssuerURL == "" {
+			if p.Kind == KindOIDC && !generic && p.IssuerURL == "" {
 				t.Errorf("IssuerURL empty after Expand")
 			}
 			for _, u := range append([]string{p.IssuerURL}, p.AuthURL, p.TokenURL, p.UserinfoURL, p.RefreshURL, p.RevokeURL, p.LogoutURL) {
@@ -1015,20 +992,29 @@ func TestPresetTable(t *testing.T) {
 					t.Errorf("URL %q after Expand is not an absolute https URL without placeholders", u)
 				}
 			}
-			if p.Kind == "oauth2" && !generic {
-				// The preset alone (plus credentials) makes a valid provider.
-				cfg := p.Apply(presetGenericSettings(), nil)
-				cfg.ClientID, cfg.ClientSecret = testClientID, testClientSecret
-				if _, err := NewOAuth2(cfg); err != nil {
-					t.Errorf("NewOAuth2(preset applied to the defaults): %v", err)
-				}
+			// The preset alone (plus credentials, and what Needs asks
+			// for) makes a valid provider.
+			if _, err := Build(Settings{Preset: name, ClientID: testClientID, ClientSecret: testClientSecret, IssuerURL: issuer}, BuildOptions{}); err != nil && !generic {
+				t.Errorf("Build(the preset and credentials): %v", err)
 			}
 			if name == "oauth2" {
-				if _, err := NewOAuth2(p.Apply(presetGenericSettings(), nil)); err == nil {
-					t.Errorf("NewOAuth2(generic oauth2 without URLs) succeeded; want AUTH_URL, TOKEN_URL, USERINFO_URL required")
+				_, err := Build(Settings{Preset: name, ClientID: testClientID, ClientSecret: testClientSecret}, BuildOptions{})
+				for _, setting := range []string{"AUTH_URL", "TOKEN_URL", "USERINFO_URL"} {
+					if err == nil || !strings.Contains(err.Error(), setting+": required") {
+						t.Errorf("Build(generic oauth2 without URLs) = %v; want %s required", err, setting)
+					}
 				}
 			}
 		})
+	}
+}
+
+func TestKindString(t *testing.T) {
+	t.Parallel()
+	for k, want := range map[Kind]string{KindOAuth2: "oauth2", KindOIDC: "oidc", KindGitHub: "github", KindFacebook: "facebook", Kind(9): "Kind(9)"} {
+		if got := k.String(); got != want {
+			t.Errorf("Kind(%d).String() = %q; want %q", int(k), got, want)
+		}
 	}
 }
 
@@ -1048,16 +1034,21 @@ func TestPresetCopies(t *testing.T) {
 	}
 }
 
-// TestPresetApply: a preset fills only what the operator did not set.
+// TestPresetApply: a preset fills only what the operator did not set
+// (Resolve), and says which settings it filled.
 func TestPresetApply(t *testing.T) {
 	t.Parallel()
-	p, _ := LookupPreset("wechat")
-	p = p.Expand("", "")
-	cfg := presetGenericSettings()
-	cfg.TokenURL = "https://proxy.example.com/token"
-	cfg.Claims.ID = []string{"openid"}
-	explicit := map[string]bool{"TOKEN_URL": true, "CLAIM_ID": true, "TOKEN_METHOD": true}
-	got := p.Apply(cfg, func(s string) bool { return explicit[s] })
+	r, err := Resolve(Settings{
+		Preset:      "wechat",
+		ClientID:    testClientID,
+		TokenURL:    "https://proxy.example.com/token",
+		TokenMethod: "POST",
+		Claims:      Claims{ID: []string{"openid"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.config()
 	checks := []struct {
 		name      string
 		got, want any
@@ -1073,15 +1064,38 @@ func TestPresetApply(t *testing.T) {
 		{"Claims.Name", got.Claims.Name, []string{"nickname"}},
 		{"Claims.Email (generic default)", got.Claims.Email, []string{"email"}},
 		{"TokenAuthStyle (no preset value)", got.TokenAuthStyle, AuthStyleAuto},
+		{"Settings.TokenAuthStyle (no preset value)", r.TokenAuthStyle, "auto"},
+		{"PKCE", *r.PKCE, false},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %#v; want %#v", c.name, c.got, c.want)
 		}
 	}
-	gh, _ := LookupPreset("github")
-	if got := gh.Apply(presetGenericSettings(), func(s string) bool { return s == "TOKEN_AUTH_STYLE" }); got.TokenAuthStyle != AuthStyleAuto {
-		t.Errorf("github Apply with TOKEN_AUTH_STYLE explicit: TokenAuthStyle = %v; want the operator's auto", got.TokenAuthStyle)
+	for setting, want := range map[string]bool{
+		"AUTH_URL": true, "REFRESH_URL": true, "CLIENT_ID_PARAM": true, "USERINFO_PARAMS": true, "CLAIM_NAME": true, "PKCE": true,
+		"TOKEN_URL": false, "TOKEN_METHOD": false, "CLAIM_ID": false, "CLAIM_EMAIL": false, "TOKEN_AUTH_STYLE": false, "CLIENT_ID": false,
+	} {
+		if r.FromPreset[setting] != want {
+			t.Errorf("FromPreset[%s] = %v; want %v", setting, r.FromPreset[setting], want)
+		}
+	}
+	google, err := Resolve(Settings{Preset: "google"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !google.FromPreset["ISSUER_URL"] || google.IssuerURL != "https://accounts.google.com" || google.FromPreset["AUTH_URL"] || google.AuthURL != "" {
+		t.Errorf("google: ISSUER_URL %q (from the preset %v), AUTH_URL %q (%v); want the preset's issuer and the endpoints left to discovery",
+			google.IssuerURL, google.FromPreset["ISSUER_URL"], google.AuthURL, google.FromPreset["AUTH_URL"])
+	}
+	for style, want := range map[string]AuthStyle{"": AuthStyleParams, "auto": AuthStyleAuto} {
+		gh, err := Resolve(Settings{Preset: "github", TokenAuthStyle: style})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := gh.config().TokenAuthStyle; got != want {
+			t.Errorf("github with TOKEN_AUTH_STYLE %q: TokenAuthStyle = %v; want %v (the operator's word, else the preset's)", style, got, want)
+		}
 	}
 }
 
@@ -1162,7 +1176,12 @@ func TestFacebookWithoutProof(t *testing.T) {
 		}
 		answerJSON(w, http.StatusOK, presetFixture(t, "facebook", "me.json"))
 	}))
-	_, cfg := presetOnFake(t, "facebook", srv)
+	r, err := Resolve(presetOnFake(t, "facebook", srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.config()
+	cfg.HTTPClient = srv.Client()
 	prov, err := NewFacebook(cfg, FacebookOptions{})
 	if err != nil {
 		t.Fatal(err)

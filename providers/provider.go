@@ -1,7 +1,8 @@
 // Package providers signs users in against OAuth2 and OpenID Connect identity
 // providers: it builds authorization URLs, exchanges codes for tokens, fetches
-// and maps the user's profile, and classifies provider errors. It knows
-// nothing of HTTP routing or sessions.
+// and maps the user's profile, and classifies provider errors. It knows the
+// presets (Preset), and Build turns one provider's settings, under its
+// preset, into the provider. It knows nothing of HTTP routing or sessions.
 package providers
 
 import (

@@ -43,17 +43,17 @@ const (
 // INTROSPECTION_URL.
 const GoogleTokenInfoURL = "https://oauth2.googleapis.com/tokeninfo"
 
-// checkEndpoint returns the URL of b's check when cfg gives none: for
-// GitHub and Facebook it sits beside the provider's USERINFO_URL, as their
-// APIs do (https://api.github.com/user → https://api.github.com/applications/{client_id}/token,
+// checkEndpoint returns the URL of a provider's own check beside its
+// userinfo URL, as GitHub's and Facebook's APIs have it
+// (https://api.github.com/user → https://api.github.com/applications/{client_id}/token,
 // https://graph.facebook.com/v25.0/me → https://graph.facebook.com/v25.0/debug_token),
-// so that a GitHub Enterprise host or a test double moves it too.
-func checkEndpoint(check TokenCheck, p Provider) string {
-	pc, ok := providerConfig(p)
-	if !ok || pc.UserinfoURL == "" {
+// so that a GitHub Enterprise host or a test double moves it too; "" for
+// the other checks.
+func checkEndpoint(check TokenCheck, userinfo string) string {
+	if userinfo == "" {
 		return ""
 	}
-	u, err := url.Parse(trimURLQuery(pc.UserinfoURL))
+	u, err := url.Parse(trimURLQuery(userinfo))
 	if err != nil {
 		return ""
 	}

@@ -2,7 +2,6 @@ package providers
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,14 +37,15 @@ func TestBearerOwnChecks(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				cfg.Provider = g
+				// GitHub's check beside USERINFO_URL (TestCheckEndpoint).
+				cfg.Provider, cfg.IntrospectionURL = g, srv.URL+"/applications/{client_id}/token"
 			case CheckFacebook:
 				f, err := NewFacebook(Config{ID: "facebook", ClientID: testClientID, ClientSecret: testClientSecret, AuthURL: srv.URL + "/authorize",
 					TokenURL: srv.URL + "/token", UserinfoURL: srv.URL + "/userinfo", Claims: Claims{ID: []string{"sub"}}}, FacebookOptions{AppSecretProof: true})
 				if err != nil {
 					t.Fatal(err)
 				}
-				cfg.Provider = f
+				cfg.Provider, cfg.IntrospectionURL = f, srv.URL+"/debug_token"
 			}
 			v, err := NewBearerValidator(cfg)
 			if err != nil {
@@ -178,7 +178,8 @@ const testClientID2 = "1234567890"
 func jsonTime(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
 // TestCheckEndpoint: GitHub's and Facebook's checks sit beside
-// USERINFO_URL.
+// USERINFO_URL, and that is their presets' INTROSPECTION_URL unless the
+// operator sets one.
 func TestCheckEndpoint(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -192,9 +193,29 @@ func TestCheckEndpoint(t *testing.T) {
 		{CheckFacebook, "https://graph.facebook.com/v25.0/me", "https://graph.facebook.com/v25.0/debug_token"},
 		{CheckGoogle, "https://openidconnect.googleapis.com/v1/userinfo", ""},
 	} {
-		p := newTestProvider(t, httptest.NewUnstartedServer(nil), Config{AuthURL: "https://a.example/auth", TokenURL: "https://a.example/token", UserinfoURL: tt.userinfo})
-		if got := checkEndpoint(tt.check, p); got != tt.want {
+		if got := checkEndpoint(tt.check, tt.userinfo); got != tt.want {
 			t.Errorf("checkEndpoint(%s, %q) = %q; want %q", tt.check, tt.userinfo, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		preset, userinfo, introspection string
+		want                            string
+		fromPreset                      bool
+	}{
+		{"github", "", "", "https://api.github.com/applications/{client_id}/token", true},
+		{"github", "https://ghe.example/api/v3/user", "", "https://ghe.example/api/v3/applications/{client_id}/token", true},
+		{"github", "", "https://check.example/token", "https://check.example/token", false},
+		{"facebook", "", "", "https://graph.facebook.com/v25.0/debug_token", true},
+		{"google", "", "", GoogleTokenInfoURL, true},
+		{"oauth2", "https://idp.example/userinfo", "", "", false},
+	} {
+		r, err := Resolve(Settings{Preset: tt.preset, AuthURL: "https://idp.example/a", TokenURL: "https://idp.example/t", UserinfoURL: tt.userinfo, IntrospectionURL: tt.introspection})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.IntrospectionURL != tt.want || r.FromPreset["INTROSPECTION_URL"] != tt.fromPreset {
+			t.Errorf("Resolve(%s, USERINFO_URL %q, INTROSPECTION_URL %q): INTROSPECTION_URL = %q (from the preset %v); want %q (%v)",
+				tt.preset, tt.userinfo, tt.introspection, r.IntrospectionURL, r.FromPreset["INTROSPECTION_URL"], tt.want, tt.fromPreset)
 		}
 	}
 }

@@ -177,7 +177,6 @@ type Server struct {
 	metrics    *metrics.Metrics
 	handler    http.Handler
 	draining   atomic.Bool
-	ready      atomic.Bool
 
 	// allowedHosts are ALLOWED_HOSTS and the providers' REDIRECT_URL hosts.
 	allowedHosts []string
@@ -280,7 +279,6 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = s.opts.Metrics
 	s.handler = s.instrument(s.metrics, s.routes())
-	s.ready.Store(true)
 	return s, nil
 }
 
@@ -288,10 +286,6 @@ func New(opts Options) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
-
-// SetReady marks the server ready or not for /ready (for example while a
-// provider's discovery is pending).
-func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
 // Drain makes /ready answer 503 from now on, for a graceful shutdown.
 func (s *Server) Drain() { s.draining.Store(true) }
@@ -399,7 +393,7 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if s.draining.Load() || !s.ready.Load() {
+	if s.draining.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("not ready"))
 		return

@@ -522,13 +522,3 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	}
 	w.WriteHeader(okStatus)
 }
-
-// absoluteSignInURL is signInURL on PUBLIC_URL when one is set, so an
-// ingress can hand it to the browser from any host.
-func (s *Server) absoluteSignInURL(rd string) string {
-	u := s.signInURL(rd)
-	if s.opts.PublicURL != nil {
-		return strings.TrimSuffix(s.opts.PublicURL.String(), "/") + u
-	}
-	return u
-}

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/config"
@@ -99,7 +101,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
-	upstreamTLS, err := upstreamTLS(cfg, log)
+	transport, err := upstreamTransport(cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,9 +125,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 			TrustedEmailProviders: cfg.TrustedEmailProviders,
 		},
 		Upstream:               cfg.Upstream,
-		UpstreamTLS:            upstreamTLS,
-		UpstreamTimeout:        cfg.UpstreamTimeout,
-		UpstreamMaxConns:       cfg.UpstreamMaxConns,
+		UpstreamTransport:      transport,
 		BodyReadTimeout:        cfg.BodyReadTimeout,
 		BodyMinRate:            cfg.BodyMinRate,
 		ReadTimeout:            cfg.ReadTimeout,
@@ -201,6 +201,30 @@ func assertionSigner(cfg *config.Config) (*assertion.Signer, error) {
 		return nil, fmt.Errorf("PORTCULLIS_ASSERTION_*: %w", err)
 	}
 	return s, nil
+}
+
+// upstreamTransport is the transport to the upstream: a pool of
+// connections that waits UPSTREAM_TIMEOUT at most for the response's
+// headers, opens UPSTREAM_MAX_CONNS connections at most, speaks TLS as
+// upstreamTLS says, and never goes through a proxy from the environment.
+func upstreamTransport(cfg *config.Config, log *slog.Logger) (*http.Transport, error) {
+	tlsConfig, err := upstreamTLS(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		MaxConnsPerHost:       cfg.UpstreamMaxConns,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: cfg.UpstreamTimeout,
+		TLSClientConfig:       tlsConfig,
+	}, nil
 }
 
 // upstreamTLS builds the TLS settings toward the upstream: the system's

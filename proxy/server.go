@@ -6,7 +6,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,14 +78,11 @@ func (p *Provider) emailUnverified(id *providers.Identity) bool {
 type Options struct {
 	// Upstream is the app behind the proxy; nil serves forward-auth only.
 	Upstream *url.URL
-	// UpstreamTimeout bounds the wait for the upstream's response headers; 0: none.
-	UpstreamTimeout time.Duration
-	// UpstreamMaxConns bounds the connections open to the upstream at
-	// once; requests beyond wait for one. 0: no limit.
-	UpstreamMaxConns int
-	// UpstreamTLS configures TLS to an https upstream (custom CA, client
-	// certificate); nil: the system's defaults.
-	UpstreamTLS *tls.Config
+	// UpstreamTransport makes the requests to the upstream, as
+	// httputil.ReverseProxy's Transport does: main builds it from
+	// UPSTREAM_TIMEOUT, UPSTREAM_MAX_CONNS and the UPSTREAM_* TLS settings.
+	// nil: defaultTransport.
+	UpstreamTransport http.RoundTripper
 	// BodyReadTimeout bounds each wait for the next bytes of a request
 	// body; 0: no bound. BodyMinRate, when set, is the slowest average rate
 	// (bytes a second, counting only the time spent waiting for the
@@ -272,7 +268,7 @@ func New(opts Options) (*Server, error) {
 		s.attrKeys[name] = http.CanonicalHeaderKey("X-User-Attr-" + name)
 	}
 	if opts.Upstream != nil {
-		s.upstream = s.newReverseProxy(opts.Upstream, opts.UpstreamTimeout, opts.UpstreamMaxConns, opts.UpstreamTLS)
+		s.upstream = s.newReverseProxy(opts.Upstream, opts.UpstreamTransport)
 	}
 	if s.opts.Metrics == nil {
 		s.opts.Metrics = metrics.New()

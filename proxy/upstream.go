@@ -2,11 +2,9 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -44,19 +42,9 @@ func (c *upstreamCall) Value(key any) any {
 // canonical Forwarded and X-Forwarded-For, -Host and -Proto), sets the
 // identity from the session found earlier in the request's context, and
 // sets X-Forwarded-For, -Host and -Proto.
-func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration, maxConns int, tlsConfig *tls.Config) *httputil.ReverseProxy {
-	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		MaxConnsPerHost:       maxConns,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: headerTimeout,
-		TLSClientConfig:       tlsConfig,
+func (s *Server) newReverseProxy(target *url.URL, transport http.RoundTripper) *httputil.ReverseProxy {
+	if transport == nil {
+		transport = defaultTransport()
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -91,6 +79,17 @@ func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration, m
 		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BufferPool:   bufferPool{},
 	}
+}
+
+// defaultTransport is the transport to the upstream when Options names
+// none (tests; main passes the one UPSTREAM_* describe):
+// http.DefaultTransport's, without a proxy from the environment, and
+// keeping as many idle connections to the upstream as it keeps in all.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.MaxIdleConnsPerHost = t.MaxIdleConns
+	return t
 }
 
 // copyBuffers are the reverse proxy's body-copy buffers, reused: a fresh

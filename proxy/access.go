@@ -210,7 +210,7 @@ func sameHeaderName(name, lower string) bool {
 // with GET (Traefik, Caddy) can't vouch for a preflight: a client's
 // X-Forwarded-Method could say OPTIONS of anything.
 func (s *Server) preflight(r *http.Request, original string) bool {
-	if !s.opts.SkipAuthPreflight || r.Method != http.MethodOptions || original != http.MethodOptions ||
+	if !s.opts.Access.SkipAuthPreflight || r.Method != http.MethodOptions || original != http.MethodOptions ||
 		r.Header.Get("Origin") == "" || r.Header.Get("Access-Control-Request-Method") == "" {
 		return false
 	}

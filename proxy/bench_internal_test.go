@@ -95,12 +95,10 @@ func benchServer(b *testing.B, upstream *url.URL, tokenSize int, opts func(*Opti
 		b.Fatalf("NewCookieStore: %v", err)
 	}
 	o := Options{
-		Upstream:              upstream,
-		Providers:             []Provider{{ID: "oauth2", PKCE: true, Provider: p}},
-		Sessions:              store,
-		ValidateExternalToken: true,
-		RefreshSkew:           30 * time.Second,
-		RefreshGrace:          5 * time.Minute,
+		Upstream:  Upstream{URL: upstream},
+		Providers: []Provider{{ID: "oauth2", PKCE: true, Provider: p}},
+		Sessions:  store,
+		Tokens:    Tokens{ValidateExternal: true, RefreshSkew: 30 * time.Second, RefreshGrace: 5 * time.Minute},
 	}
 	if opts != nil {
 		opts(&o)
@@ -216,7 +214,7 @@ func BenchmarkHotPath(b *testing.B) {
 		benchServe(b, s, r, http.StatusOK)
 	})
 
-	target := s.opts.Upstream
+	target := s.opts.Upstream.URL
 	bare := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -262,7 +260,7 @@ func BenchmarkHotPath(b *testing.B) {
 // BenchmarkAuthPath is /oauth2/auth with a valid session, on the same
 // writer as BenchmarkHotPath.
 func BenchmarkAuthPath(b *testing.B) {
-	s, r := benchInternalServer(b, func(o *Options) { o.Upstream = nil })
+	s, r := benchInternalServer(b, func(o *Options) { o.Upstream.URL = nil })
 	r.URL.Path, r.URL.RawQuery = "/oauth2/auth", "" // as nginx's auth_request calls it
 	r.RequestURI = "/oauth2/auth"
 	benchServe(b, s, r, http.StatusAccepted)
@@ -275,8 +273,8 @@ func BenchmarkAuthPath(b *testing.B) {
 func BenchmarkAuthPathRoutes(b *testing.B) {
 	s, r := benchInternalServer(b, func(o *Options) {
 		benchRoutes(o)
-		o.Upstream = nil
-		o.TrustForwardedHeaders = true
+		o.Upstream.URL = nil
+		o.Trust.ForwardedHeaders = true
 	})
 	r.URL.Path, r.URL.RawQuery = "/oauth2/auth", ""
 	r.RequestURI = "/oauth2/auth"
@@ -291,7 +289,7 @@ func BenchmarkAuthPathRoutes(b *testing.B) {
 // (PORTCULLIS_ROUTE_1…4 and one SKIP_AUTH_ROUTES entry, after them); the
 // benchmark request, GET /app/page, matches the fourth, which alice passes.
 func benchRoutes(o *Options) {
-	o.Routes = []Route{
+	o.Access.Routes = []Route{
 		{Methods: []string{"GET", "HEAD"}, Path: regexp.MustCompile(`^/static/`), Public: true},
 		{Path: regexp.MustCompile(`^/admin(/|$)`), Rules: Rules{Groups: []string{"admins"}}},
 		{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/payments/`), Rules: Rules{Emails: []string{"cfo@example.com"}}},
@@ -395,11 +393,11 @@ func BenchmarkAuthorization(b *testing.B) {
 	}{
 		{"no-rules", nil},
 		{"global-lists", func(o *Options) {
-			o.Rules = Rules{Domains: []string{"example.org", "example.com"}, Groups: []string{"staff"}}
+			o.Access.Rules = Rules{Domains: []string{"example.org", "example.com"}, Groups: []string{"staff"}}
 		}},
 		{"three-routes", func(o *Options) {
-			o.Rules = Rules{Domains: []string{"example.com"}}
-			o.Routes = []Route{
+			o.Access.Rules = Rules{Domains: []string{"example.com"}}
+			o.Access.Routes = []Route{
 				{Path: regexp.MustCompile(`^/static/`), Public: true},
 				{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/api/`), Rules: Rules{Groups: []string{"writers"}}},
 				{Path: regexp.MustCompile(`^/app/`), Rules: Rules{Groups: []string{"staff", "admins"}}},
@@ -447,7 +445,7 @@ func BenchmarkDecide(b *testing.B) {
 // BenchmarkOriginalRequest is forward-auth's reading of the original
 // request from nginx's trusted headers, as examples/nginx sends them.
 func BenchmarkOriginalRequest(b *testing.B) {
-	s, r := benchInternalServer(b, func(o *Options) { o.TrustForwardedHeaders = true })
+	s, r := benchInternalServer(b, func(o *Options) { o.Trust.ForwardedHeaders = true })
 	r.Header.Set("X-Forwarded-Proto", "https")
 	r.Header.Set("X-Forwarded-Host", "app.example.com")
 	r.Header.Set("X-Forwarded-Uri", "/app/page?id=42")

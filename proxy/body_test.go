@@ -112,10 +112,10 @@ func maxConnsTransport(n int) http.RoundTripper {
 func uploadHarness(t *testing.T, arrived chan<- string, maxConns int) *harness {
 	t.Helper()
 	return newHarness(t, setup{upstream: bodyUpstream(arrived), proxy: func(o *proxy.Options) {
-		o.UpstreamTransport = maxConnsTransport(maxConns)
-		o.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/upload`), Public: true}}
-		o.BodyReadTimeout = 300 * time.Millisecond
-		o.BodyMinRate = 1024
+		o.Upstream.Transport = maxConnsTransport(maxConns)
+		o.Access.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/upload`), Public: true}}
+		o.Body.ReadTimeout = 300 * time.Millisecond
+		o.Body.MinRate = 1024
 	}})
 }
 
@@ -255,9 +255,9 @@ func TestBodyTimeoutsSpareRealClients(t *testing.T) {
 		}
 	})
 	h := newHarness(t, setup{upstream: up, proxy: func(o *proxy.Options) {
-		o.UpstreamTransport = maxConnsTransport(1)
-		o.BodyReadTimeout = 200 * time.Millisecond
-		o.BodyMinRate = 1024
+		o.Upstream.Transport = maxConnsTransport(1)
+		o.Body.ReadTimeout = 200 * time.Millisecond
+		o.Body.MinRate = 1024
 	}})
 	b := h.browser()
 	if resp, hops := b.follow("/"); resp.StatusCode != http.StatusOK {

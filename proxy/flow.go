@@ -30,7 +30,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		buttons = append(buttons, providerButton{Name: p.DisplayName, URL: "/oauth2/start?" + q.Encode()})
 	}
 	s.renderPage(w, http.StatusOK, page{
-		Title:     s.opts.SignInTitle,
+		Title:     s.opts.Pages.SignInTitle,
 		Message:   "Choose how to sign in.",
 		Providers: buttons,
 	})
@@ -249,7 +249,7 @@ func (s *Server) signInResult(provider, result string) {
 // unverifiedRefused reports whether id may not sign in at p because p
 // doesn't vouch for its e-mail address (and ALLOW_UNVERIFIED_EMAIL is off).
 func (s *Server) unverifiedRefused(p *Provider, id *providers.Identity) bool {
-	return id.Email != "" && p.emailUnverified(id) && !s.opts.AllowUnverifiedEmail
+	return id.Email != "" && p.emailUnverified(id) && !s.opts.Access.AllowUnverifiedEmail
 }
 
 // newState makes the session of id, signed in at p with tokens t at

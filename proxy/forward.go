@@ -60,7 +60,7 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		var buf [4]string
 		d = s.decide(s.methods(buf[:0], o.method, r.Header), o.decoded, o.escaped)
 	}
-	if d.public || s.opts.SkipAuthPreflight && o.known && s.preflight(r, o.method) {
+	if d.public || s.opts.Access.SkipAuthPreflight && o.known && s.preflight(r, o.method) {
 		w.WriteHeader(okStatus)
 		return
 	}
@@ -95,8 +95,8 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	setUpstreamHeaders(h, st, s.attrKeys, s.opts.PassAccessToken, s.opts.SetAuthorization)
-	setAuthRequestHeaders(h, st, s.opts.PassAccessToken)
+	setUpstreamHeaders(h, st, s.attrKeys, s.opts.Identity.PassAccessToken, s.opts.Identity.SetAuthorization)
+	setAuthRequestHeaders(h, st, s.opts.Identity.PassAccessToken)
 	if a := s.assertionFor(st); a != "" {
 		h["X-Portcullis-Assertion"] = []string{a}
 	}

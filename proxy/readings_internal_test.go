@@ -391,7 +391,7 @@ func FuzzOriginalRequest(f *testing.F) {
 	f.Add("", "", "https://h/%zz", "", "")
 	f.Add("/public/x", "/finance", "", "GET", "POST")
 	s := routingServer(f, fuzzRoutes...)
-	s.opts.TrustForwardedHeaders = true
+	s.opts.Trust.ForwardedHeaders = true
 	f.Fuzz(func(t *testing.T, origURI, fwdURI, origURL, origMethod, fwdMethod string) {
 		r := httptest.NewRequest("GET", "/oauth2/forward-auth", nil)
 		set := func(k, v string) {

@@ -13,7 +13,7 @@ import (
 // tokenExpired reports whether st's access token counts as expired when
 // the session's life follows the provider's token.
 func (s *Server) tokenExpired(st *session.State) bool {
-	return s.opts.ValidateExternalToken && !st.Expiry.IsZero() && !s.now().Before(st.Expiry.Add(-s.opts.RefreshSkew))
+	return s.opts.Tokens.ValidateExternal && !st.Expiry.IsZero() && !s.now().Before(st.Expiry.Add(-s.opts.Tokens.RefreshSkew))
 }
 
 // refresh renews st's tokens. It returns the session to go on with: the
@@ -85,7 +85,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 		s.log.Info("session ended: the provider refused the refresh token", "audit", "session_end", "provider", st.Provider, "user", st.User)
 		return nil, nil
 	default:
-		if s.now().Before(st.Expiry.Add(s.opts.RefreshGrace)) {
+		if s.now().Before(st.Expiry.Add(s.opts.Tokens.RefreshGrace)) {
 			return st, nil // keep working within the grace; retried after the backoff
 		}
 		s.log.Info("session ended: refresh kept failing past the grace period", "audit", "session_end", "provider", st.Provider, "user", st.User, "err", err)

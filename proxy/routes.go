@@ -51,8 +51,8 @@ func (s *Server) ownRoutes() []ownRoute {
 		{"/oauth2/forward-auth", http.HandlerFunc(s.forwardAuth)},
 		{"/oauth2/", http.HandlerFunc(s.notFound)},
 	}
-	if s.opts.Assertions != nil {
-		routes = append(routes, ownRoute{"GET /.well-known/portcullis/jwks.json", s.opts.Assertions})
+	if s.opts.Identity.Assertions != nil {
+		routes = append(routes, ownRoute{"GET /.well-known/portcullis/jwks.json", s.opts.Identity.Assertions})
 	}
 	return routes
 }

@@ -11,13 +11,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"net/url"
 	"slices"
 	"sync/atomic"
 	"time"
 
-	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/session"
@@ -74,82 +72,34 @@ func (p *Provider) emailUnverified(id *providers.Identity) bool {
 	return !*id.EmailVerified
 }
 
-// Options configure a Server.
+// Options configure a Server: the providers and the session store it
+// needs, and a group of settings for each concern, whose zero value is
+// the default (options.go).
 type Options struct {
-	// Upstream is the app behind the proxy; nil serves forward-auth only.
-	Upstream *url.URL
-	// UpstreamTransport makes the requests to the upstream, as
-	// httputil.ReverseProxy's Transport does: main builds it from
-	// UPSTREAM_TIMEOUT, UPSTREAM_MAX_CONNS and the UPSTREAM_* TLS settings.
-	// nil: defaultTransport.
-	UpstreamTransport http.RoundTripper
-	// BodyReadTimeout bounds each wait for the next bytes of a request
-	// body; 0: no bound. BodyMinRate, when set, is the slowest average rate
-	// (bytes a second, counting only the time spent waiting for the
-	// client) at which a body may arrive once reading it has waited
-	// BodyReadTimeout in all: a body trickled in a byte at a time is cut
-	// off like one that stalls. Either way the client gets 408.
-	BodyReadTimeout time.Duration
-	BodyMinRate     int
-	// ReadTimeout is the server's whole-request read timeout (READ_TIMEOUT),
-	// which the body's deadlines never extend; 0: none.
-	ReadTimeout time.Duration
-	// PublicURL is the external base URL; nil: taken from each request.
-	PublicURL *url.URL
 	Providers []Provider
 	Sessions  Sessions
-	Rules     Rules
-	// AllowedRedirectDomains are hosts rd may point to besides our own.
-	AllowedRedirectDomains []string
-	// AllowedHosts are the hosts (entries as in AllowedRedirectDomains)
-	// whose requests may build our own URLs when PublicURL is nil, besides
-	// loopback hosts and the hosts of the providers' RedirectURLs.
-	AllowedHosts []string
-	// ValidateExternalToken ends a session once the provider's access token
-	// has expired (or is within RefreshSkew of it).
-	ValidateExternalToken bool
-	// RefreshSkew makes a token this close to expiry count as expired.
-	RefreshSkew time.Duration
-	// RefreshGrace keeps a session working this long past its token's
-	// expiry while refreshes fail transiently.
-	RefreshGrace time.Duration
-	// Refresher runs refresh grants (one per refresh token at a time); nil:
-	// one for this process.
-	Refresher *session.Refresher
-	// BearerTokens authenticates requests that carry Authorization: Bearer
-	// by the token alone, with the providers' Bearer validators.
-	BearerTokens bool
-	// Assertions, when set, signs X-Portcullis-Assertion for upstreams and
-	// serves its public keys at /.well-known/portcullis/jwks.json.
-	Assertions *assertion.Signer
-	// Registry, when set, admits users at sign-in (auto sign-up or known
-	// users only) and names them; RegistryChecker ends the sessions of
-	// users disabled since.
-	Registry        Registry
-	RegistryChecker ActiveChecker
-	SignInOptions   users.SignInOptions
-	// Routes are per-route rules, evaluated in order; the first match decides.
-	Routes []Route
-	// SkipAuthPreflight lets CORS preflight requests through unauthenticated.
-	SkipAuthPreflight bool
-	// TrustForwardedHeaders honours X-Forwarded-* from peers in
-	// TrustedProxies (from any peer when that is empty).
-	TrustForwardedHeaders bool
-	TrustedProxies        []netip.Prefix
+	// Upstream is the app behind the proxy; none: forward-auth only.
+	Upstream Upstream
+	// Body bounds the time a request's body may take.
+	Body Body
+	// Site is where users reach Portcullis: the hosts its own URLs and
+	// redirects may name.
+	Site Site
+	// Trust says whose X-Forwarded-* headers are believed.
+	Trust Trust
+	// Access says who may pass where.
+	Access Access
+	// Tokens say how long a session follows the provider's tokens, and how
+	// they are refreshed.
+	Tokens Tokens
+	// Identity says how the user is named and what the upstream is told.
+	Identity Identity
+	// Users is the user registry; none by default.
+	Users Users
+	// Pages are what Portcullis's own pages show.
+	Pages Pages
 	// ReadyChecks must all pass for /ready to answer 200 (Redis, say).
 	ReadyChecks []func(context.Context) error
-	// AllowUnverifiedEmail admits users whose provider says email_verified=false.
-	AllowUnverifiedEmail bool
-	// UserFrom decides X-User and every header that names the user; ""
-	// is UserFromAuto.
-	UserFrom         UserFrom
-	PassAccessToken  bool
-	SetAuthorization bool
-	// AttributeNames are the CLAIM_ATTRIBUTES names, so their headers can be
-	// prepared once.
-	AttributeNames []string
-	SignInTitle    string
-	SignInLogoURL  string
 	// Metrics are updated as requests are served; nil: a private set.
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
@@ -195,19 +145,19 @@ func New(opts Options) (*Server, error) {
 	if opts.Sessions == nil {
 		return nil, errors.New("proxy: no session store")
 	}
-	switch opts.UserFrom {
+	switch opts.Identity.UserFrom {
 	case "", UserFromAuto, UserFromEmail, UserFromID, UserFromUsername:
 	default:
-		return nil, fmt.Errorf("proxy: unknown UserFrom %q", opts.UserFrom)
+		return nil, fmt.Errorf("proxy: unknown UserFrom %q", opts.Identity.UserFrom)
 	}
 	s := &Server{
 		opts:       opts,
 		log:        opts.Logger,
 		now:        opts.Now,
 		providers:  make(map[string]*Provider, len(opts.Providers)),
-		rules:      opts.Rules.normalized(),
-		routeRules: make([]Route, len(opts.Routes)),
-		attrKeys:   make(map[string]string, len(opts.AttributeNames)),
+		rules:      opts.Access.Rules.normalized(),
+		routeRules: make([]Route, len(opts.Access.Routes)),
+		attrKeys:   make(map[string]string, len(opts.Identity.AttributeNames)),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -217,12 +167,12 @@ func New(opts Options) (*Server, error) {
 	}
 	s.spent = newSpentStates(15*time.Minute, 100000)
 	s.machines = &machineUsers{ttl: time.Minute, entries: map[users.Identity]machineUser{}}
-	s.refresher = opts.Refresher
+	s.refresher = opts.Tokens.Refresher
 	if s.refresher == nil {
 		s.refresher = session.NewRefresher(session.RefreshOptions{Now: s.now})
 	}
-	if s.opts.SignInTitle == "" {
-		s.opts.SignInTitle = "Sign in"
+	if s.opts.Pages.SignInTitle == "" {
+		s.opts.Pages.SignInTitle = "Sign in"
 	}
 	for i := range opts.Providers {
 		p := &s.opts.Providers[i]
@@ -243,8 +193,8 @@ func New(opts Options) (*Server, error) {
 			s.allowedHosts = append(s.allowedHosts, u.Host) // registered at the provider: ours
 		}
 	}
-	s.allowedHosts = append(s.allowedHosts, opts.AllowedHosts...)
-	for i, rt := range opts.Routes {
+	s.allowedHosts = append(s.allowedHosts, opts.Site.AllowedHosts...)
+	for i, rt := range opts.Access.Routes {
 		if rt.Path == nil {
 			return nil, fmt.Errorf("proxy: route %d has no path pattern", i)
 		}
@@ -264,11 +214,11 @@ func New(opts Options) (*Server, error) {
 	}
 	s.restricting = slices.Clip(s.restricting) // shared: an append must copy
 	s.anyMethod = append(s.anyMethod, "")
-	for _, name := range opts.AttributeNames {
+	for _, name := range opts.Identity.AttributeNames {
 		s.attrKeys[name] = http.CanonicalHeaderKey("X-User-Attr-" + name)
 	}
-	if opts.Upstream != nil {
-		s.upstream = s.newReverseProxy(opts.Upstream, opts.UpstreamTransport)
+	if opts.Upstream.URL != nil {
+		s.upstream = s.newReverseProxy(opts.Upstream.URL, opts.Upstream.Transport)
 	}
 	if s.opts.Metrics == nil {
 		s.opts.Metrics = metrics.New()

@@ -13,7 +13,7 @@ import (
 // impossible the session ends. The error is non-nil only when the session
 // store is unavailable.
 func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.State, error) {
-	if s.opts.BearerTokens {
+	if s.opts.Access.BearerTokens {
 		if token, ok := bearerToken(r); ok {
 			return s.bearerSession(w, r, token)
 		}

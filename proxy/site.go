@@ -11,8 +11,8 @@ import (
 // judging redirects: PUBLIC_URL's, else the request's Host when it is one
 // we may trust (trustedHost), else "": nothing may be built from it.
 func (s *Server) ownHost(r *http.Request) string {
-	if s.opts.PublicURL != nil {
-		return s.opts.PublicURL.Host
+	if s.opts.Site.PublicURL != nil {
+		return s.opts.Site.PublicURL.Host
 	}
 	if s.trustedHost(r.Host) {
 		return r.Host
@@ -70,8 +70,8 @@ func (s *Server) onKnownHost(h http.HandlerFunc) http.Handler {
 // PUBLIC_URL, else the scheme of the request and its Host when that is
 // trusted (knownHost has refused the request otherwise).
 func (s *Server) baseURL(r *http.Request) string {
-	if s.opts.PublicURL != nil {
-		return strings.TrimSuffix(s.opts.PublicURL.String(), "/")
+	if s.opts.Site.PublicURL != nil {
+		return strings.TrimSuffix(s.opts.Site.PublicURL.String(), "/")
 	}
 	scheme := "http"
 	if r.TLS != nil {
@@ -102,8 +102,8 @@ func (s *Server) signInURL(rd string) string {
 // ingress can hand it to the browser from any host.
 func (s *Server) absoluteSignInURL(rd string) string {
 	u := s.signInURL(rd)
-	if s.opts.PublicURL != nil {
-		return strings.TrimSuffix(s.opts.PublicURL.String(), "/") + u
+	if s.opts.Site.PublicURL != nil {
+		return strings.TrimSuffix(s.opts.Site.PublicURL.String(), "/") + u
 	}
 	return u
 }

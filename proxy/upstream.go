@@ -55,7 +55,7 @@ func (s *Server) newReverseProxy(target *url.URL, transport http.RoundTripper) *
 			h := s.outboundHeader(pr.Out.Header, st)
 			stripOwnCookies(h, s.opts.Sessions.IsOwnCookie)
 			if st != nil {
-				setUpstreamHeaders(h, st, s.attrKeys, s.opts.PassAccessToken, s.opts.SetAuthorization)
+				setUpstreamHeaders(h, st, s.attrKeys, s.opts.Identity.PassAccessToken, s.opts.Identity.SetAuthorization)
 				if a := s.assertionFor(st); a != "" {
 					h["X-Portcullis-Assertion"] = []string{a}
 				}
@@ -140,7 +140,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 		var buf [4]string
 		d = s.decide(s.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
 	}
-	if d.public || s.opts.SkipAuthPreflight && s.preflight(r, r.Method) {
+	if d.public || s.opts.Access.SkipAuthPreflight && s.preflight(r, r.Method) {
 		if s.upstream == nil {
 			s.notFound(w, r)
 			return

@@ -26,7 +26,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestUpstreamTransport(t *testing.T) {
 	t.Parallel()
 	transport := &countingTransport{next: http.DefaultTransport}
-	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.UpstreamTransport = transport }})
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Upstream.Transport = transport }})
 	b := h.browser()
 	e := b.signIn("/page")
 	if e.URI != "/page" {

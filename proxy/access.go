@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -20,6 +21,50 @@ type Route struct {
 	// fold is Path's case-insensitive form, for case-folded readings of
 	// a path, when Path names upper-case letters; nil otherwise.
 	fold *regexp.Regexp
+}
+
+// access is Options.Access as New settles it: the rules normalized, the
+// routes prepared, and what judging a request whose path or method is
+// unknown takes.
+type access struct {
+	Access
+	// restricting are the routes that aren't public, for a request whose
+	// path is unknown; foldRoutes says some route has a fold pattern.
+	restricting []*Route
+	foldRoutes  bool
+	// methodRoutes says some route names methods; anyMethod lists them
+	// and "" (any other), to judge a request whose method is unknown.
+	methodRoutes bool
+	anyMethod    []string
+}
+
+// newAccess settles o: its rules and each route's normalized, each
+// route's fold pattern made, in routes of its own (o's are not changed).
+func newAccess(o Access) (access, error) {
+	a := access{Access: o}
+	a.Rules = o.Rules.normalized()
+	a.Routes = make([]Route, len(o.Routes))
+	for i, rt := range o.Routes {
+		if rt.Path == nil {
+			return access{}, fmt.Errorf("proxy: route %d has no path pattern", i)
+		}
+		rt.Rules = rt.Rules.normalized()
+		rt.fold = foldPattern(rt.Path)
+		a.foldRoutes = a.foldRoutes || rt.fold != nil
+		a.methodRoutes = a.methodRoutes || len(rt.Methods) > 0
+		for _, m := range rt.Methods {
+			a.anyMethod = appendNew(a.anyMethod, m)
+		}
+		a.Routes[i] = rt
+	}
+	for i := range a.Routes {
+		if !a.Routes[i].Public {
+			a.restricting = append(a.restricting, &a.Routes[i])
+		}
+	}
+	a.restricting = slices.Clip(a.restricting) // shared: an append must copy
+	a.anyMethod = append(a.anyMethod, "")
+	return a, nil
 }
 
 // matches reports whether rt applies to method and the path reading p;
@@ -46,9 +91,9 @@ func (rt *Route) matches(method, p string, folded bool) bool {
 
 // route returns the first route matching method and the reading p, or nil.
 func (s *Server) route(method, p string, folded bool) *Route {
-	for i := range s.routeRules {
-		if s.routeRules[i].matches(method, p, folded) {
-			return &s.routeRules[i]
+	for i := range s.access.Routes {
+		if s.access.Routes[i].matches(method, p, folded) {
+			return &s.access.Routes[i]
 		}
 	}
 	return nil
@@ -78,7 +123,7 @@ func (d *decision) restrict(rt *Route) {
 // path reads in too many ways): not public, and every restricting route's
 // rules apply, so not knowing the path never widens access.
 func (s *Server) restricted() decision {
-	return decision{more: s.restricting}
+	return decision{more: s.access.restricting}
 }
 
 // decide applies the route rules to a request with one of methods (each
@@ -115,7 +160,7 @@ func (s *Server) decide(methods []string, decoded, escaped string) decision {
 			for _, p := range folded {
 				s.judge(&d, m, p, true)
 			}
-		case s.foldRoutes: // the readings are folded already, but some patterns aren't
+		case s.access.foldRoutes: // the readings are folded already, but some patterns aren't
 			for _, p := range plain {
 				s.judge(&d, m, p, true)
 			}
@@ -143,7 +188,7 @@ func (s *Server) judge(d *decision, method, p string, folded bool) {
 // method. Overrides are read only when some route names methods.
 func (s *Server) methods(dst []string, own string, h http.Header) []string {
 	dst = append(dst, strings.ToUpper(own))
-	if !s.methodRoutes {
+	if !s.access.methodRoutes {
 		return dst
 	}
 	for name, values := range h {
@@ -210,7 +255,7 @@ func sameHeaderName(name, lower string) bool {
 // with GET (Traefik, Caddy) can't vouch for a preflight: a client's
 // X-Forwarded-Method could say OPTIONS of anything.
 func (s *Server) preflight(r *http.Request, original string) bool {
-	if !s.opts.Access.SkipAuthPreflight || r.Method != http.MethodOptions || original != http.MethodOptions ||
+	if !s.access.SkipAuthPreflight || r.Method != http.MethodOptions || original != http.MethodOptions ||
 		r.Header.Get("Origin") == "" || r.Header.Get("Access-Control-Request-Method") == "" {
 		return false
 	}
@@ -230,7 +275,7 @@ func (s *Server) preflight(r *http.Request, original string) bool {
 // allowed applies the global rules, then each of the routes that d says
 // apply, then extra (which may be nil or empty).
 func (s *Server) allowed(st *session.State, d decision, extra *Rules) (bool, string) {
-	if ok, why := s.rules.Allow(st); !ok {
+	if ok, why := s.access.Rules.Allow(st); !ok {
 		return false, why
 	}
 	if d.first != nil {

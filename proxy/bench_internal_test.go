@@ -357,22 +357,22 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			h["Cookie"] = cookie
-			stripOwnCookies(h, s.opts.Sessions.IsOwnCookie)
+			stripOwnCookies(h, s.sessions.IsOwnCookie)
 		}
 	})
 	b.Run("set-identity", func(b *testing.B) {
 		h := clean.Clone()
 		b.ReportAllocs()
 		for b.Loop() {
-			setUpstreamHeaders(h, st, s.attrKeys, false, false)
+			setUpstreamHeaders(h, st, s.identity.attrKeys, false, false)
 		}
 	})
 	b.Run("all", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			h := s.outboundHeader(clean.Clone(), st) // ReverseProxy clones, then Rewrite copies
-			stripOwnCookies(h, s.opts.Sessions.IsOwnCookie)
-			setUpstreamHeaders(h, st, s.attrKeys, false, false)
+			stripOwnCookies(h, s.sessions.IsOwnCookie)
+			setUpstreamHeaders(h, st, s.identity.attrKeys, false, false)
 		}
 	})
 	b.Run("clone-only", func(b *testing.B) {

@@ -70,7 +70,7 @@ func (s *Server) guardBody(w http.ResponseWriter, r *http.Request, start time.Ti
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	if s.opts.Body.ReadTimeout <= 0 {
+	if s.body.ReadTimeout <= 0 {
 		b := &slowBody{ReadCloser: r.Body, off: true}
 		r.Body = b
 		return b
@@ -78,11 +78,11 @@ func (s *Server) guardBody(w http.ResponseWriter, r *http.Request, start time.Ti
 	b := &slowBody{
 		ReadCloser: r.Body,
 		rc:         http.NewResponseController(w),
-		idle:       s.opts.Body.ReadTimeout,
-		minRate:    int64(s.opts.Body.MinRate),
+		idle:       s.body.ReadTimeout,
+		minRate:    int64(s.body.MinRate),
 	}
-	if s.opts.Body.ServerReadTimeout > 0 {
-		b.limit = start.Add(s.opts.Body.ServerReadTimeout)
+	if s.body.ServerReadTimeout > 0 {
+		b.limit = start.Add(s.body.ServerReadTimeout)
 	}
 	r.Body = b
 	return b

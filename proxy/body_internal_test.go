@@ -87,7 +87,7 @@ func TestSlowBody(t *testing.T) {
 			w := &deadlineWriter{ResponseWriter: httptest.NewRecorder()}
 			body := &scriptedBody{steps: tt.steps}
 			r := httptest.NewRequest("POST", "/upload", body)
-			s := &Server{opts: Options{Body: Body{ReadTimeout: idle, MinRate: tt.minRate, ServerReadTimeout: tt.readTimeout}}}
+			s := &Server{body: Body{ReadTimeout: idle, MinRate: tt.minRate, ServerReadTimeout: tt.readTimeout}}
 			start := time.Now()
 			b := s.guardBody(w, r, start)
 			if b == nil || r.Body != b {
@@ -145,7 +145,7 @@ func TestSlowBody(t *testing.T) {
 // that takes no deadline reads on unguarded.
 func TestGuardBodyLeavesAlone(t *testing.T) {
 	t.Parallel()
-	s := &Server{opts: Options{Body: Body{ReadTimeout: time.Second}}}
+	s := &Server{body: Body{ReadTimeout: time.Second}}
 	w := &deadlineWriter{ResponseWriter: httptest.NewRecorder()}
 	upgrade := func(method string, body io.Reader) *http.Request {
 		r := httptest.NewRequest(method, "/ws", body)

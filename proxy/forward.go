@@ -51,16 +51,16 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	o := s.originalRequest(r)
 	var d decision
 	switch {
-	case len(s.routeRules) == 0: // no rules: nothing to decide
+	case len(s.access.Routes) == 0: // no rules: nothing to decide
 	case !o.known:
 		d = s.restricted()
 	case o.method == "": // no header names it: judged under every method
-		d = s.decide(s.anyMethod, o.decoded, o.escaped)
+		d = s.decide(s.access.anyMethod, o.decoded, o.escaped)
 	default:
 		var buf [4]string
 		d = s.decide(s.methods(buf[:0], o.method, r.Header), o.decoded, o.escaped)
 	}
-	if d.public || s.opts.Access.SkipAuthPreflight && o.known && s.preflight(r, o.method) {
+	if d.public || s.access.SkipAuthPreflight && o.known && s.preflight(r, o.method) {
 		w.WriteHeader(okStatus)
 		return
 	}
@@ -95,8 +95,8 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	setUpstreamHeaders(h, st, s.attrKeys, s.opts.Identity.PassAccessToken, s.opts.Identity.SetAuthorization)
-	setAuthRequestHeaders(h, st, s.opts.Identity.PassAccessToken)
+	setUpstreamHeaders(h, st, s.identity.attrKeys, s.identity.PassAccessToken, s.identity.SetAuthorization)
+	setAuthRequestHeaders(h, st, s.identity.PassAccessToken)
 	if a := s.assertionFor(st); a != "" {
 		h["X-Portcullis-Assertion"] = []string{a}
 	}

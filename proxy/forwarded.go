@@ -12,10 +12,10 @@ import (
 // TRUST_FORWARDED_HEADERS is on and, when TRUSTED_PROXIES is set, the peer
 // is one of them.
 func (s *Server) trustsForwarded(r *http.Request) bool {
-	if !s.opts.Trust.ForwardedHeaders {
+	if !s.trust.ForwardedHeaders {
 		return false
 	}
-	if len(s.opts.Trust.Proxies) == 0 {
+	if len(s.trust.Proxies) == 0 {
 		return true
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -27,7 +27,7 @@ func (s *Server) trustsForwarded(r *http.Request) bool {
 		return false
 	}
 	ip = ip.Unmap()
-	for _, p := range s.opts.Trust.Proxies {
+	for _, p := range s.trust.Proxies {
 		if p.Contains(ip) {
 			return true
 		}

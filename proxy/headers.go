@@ -256,7 +256,7 @@ func (s *Server) outboundHeader(h http.Header, st *session.State) http.Header {
 	}
 	out := make(http.Header, room)
 	for name, v := range h {
-		if isOwnHeader(name) || s.opts.Identity.SetAuthorization && name == "Authorization" {
+		if isOwnHeader(name) || s.identity.SetAuthorization && name == "Authorization" {
 			continue
 		}
 		out[name] = v

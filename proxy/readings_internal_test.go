@@ -154,7 +154,7 @@ func routesOf(d decision) []*Route {
 
 func TestDecide(t *testing.T) {
 	s := routingServer(t, fuzzRoutes...)
-	admin, users, forms := &s.routeRules[1], &s.routeRules[2], &s.routeRules[4]
+	admin, users, forms := &s.access.Routes[1], &s.access.Routes[2], &s.access.Routes[4]
 	for _, tt := range []struct {
 		method, escaped string
 		public          bool
@@ -189,8 +189,8 @@ func TestDecide(t *testing.T) {
 	}
 	// Unknown: every restricting route applies.
 	d := s.decide([]string{"GET"}, "/a%2e;x/..\\b%20/c.\x00", "/a%252e;x/..%5cb%2520/c.%00")
-	if d.public || !slices.Equal(routesOf(d), s.restricting) {
-		t.Errorf("decide of a path with too many readings = public %v, %d routes; want every restricting route (%d)", d.public, len(routesOf(d)), len(s.restricting))
+	if d.public || !slices.Equal(routesOf(d), s.access.restricting) {
+		t.Errorf("decide of a path with too many readings = public %v, %d routes; want every restricting route (%d)", d.public, len(routesOf(d)), len(s.access.restricting))
 	}
 }
 
@@ -216,15 +216,15 @@ func checkDecision(t *testing.T, s *Server, method, decoded, escaped string, d d
 	t.Helper()
 	plain, ok := pathReadings(decoded, escaped)
 	if !ok {
-		if d.public || !slices.Equal(routesOf(d), s.restricting) {
+		if d.public || !slices.Equal(routesOf(d), s.access.restricting) {
 			t.Fatalf("%s %q: too many readings, but not every restricting route applies", method, escaped)
 		}
 		return
 	}
 	applied := routesOf(d)
 	check := func(p string, folded bool) {
-		for i := range s.routeRules {
-			rt := &s.routeRules[i]
+		for i := range s.access.Routes {
+			rt := &s.access.Routes[i]
 			if !rt.matches(method, p, folded) {
 				continue
 			}
@@ -267,9 +267,9 @@ func FuzzDecide(f *testing.F) {
 		// The plain regex match of the plain path (decoded, dots
 		// resolved): its restricting route applies, whatever else.
 		plain, _ := resolveDots(decoded)
-		for i := range s.routeRules {
-			if rt := &s.routeRules[i]; rt.matches(method, plain, false) {
-				if !rt.Public && !slices.Contains(routesOf(d), rt) && !slices.Equal(routesOf(d), s.restricting) {
+		for i := range s.access.Routes {
+			if rt := &s.access.Routes[i]; rt.matches(method, plain, false) {
+				if !rt.Public && !slices.Contains(routesOf(d), rt) && !slices.Equal(routesOf(d), s.access.restricting) {
 					t.Fatalf("%s %q: the plain path %q gets route %s, which does not apply", method, escaped, plain, rt.Path)
 				}
 				break
@@ -391,7 +391,7 @@ func FuzzOriginalRequest(f *testing.F) {
 	f.Add("", "", "https://h/%zz", "", "")
 	f.Add("/public/x", "/finance", "", "GET", "POST")
 	s := routingServer(f, fuzzRoutes...)
-	s.opts.Trust.ForwardedHeaders = true
+	s.trust.ForwardedHeaders = true
 	f.Fuzz(func(t *testing.T, origURI, fwdURI, origURL, origMethod, fwdMethod string) {
 		r := httptest.NewRequest("GET", "/oauth2/forward-auth", nil)
 		set := func(k, v string) {

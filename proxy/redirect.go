@@ -105,5 +105,5 @@ func splitHostPort(hp string) (host, port string) {
 
 // redirectTarget validates an rd value.
 func (s *Server) redirectTarget(r *http.Request, rd string) string {
-	return safeRedirect(rd, s.ownHost(r), s.opts.Site.AllowedRedirectDomains)
+	return safeRedirect(rd, s.ownHost(r), s.site.AllowedRedirectDomains)
 }

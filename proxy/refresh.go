@@ -13,7 +13,7 @@ import (
 // tokenExpired reports whether st's access token counts as expired when
 // the session's life follows the provider's token.
 func (s *Server) tokenExpired(st *session.State) bool {
-	return s.opts.Tokens.ValidateExternal && !st.Expiry.IsZero() && !s.now().Before(st.Expiry.Add(-s.opts.Tokens.RefreshSkew))
+	return s.tokens.ValidateExternal && !st.Expiry.IsZero() && !s.now().Before(st.Expiry.Add(-s.tokens.RefreshSkew))
 }
 
 // refresh renews st's tokens. It returns the session to go on with: the
@@ -32,7 +32,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 	}
 	// The function below runs once per grant at the provider, whichever
 	// requests (or replicas) share its outcome: grants are counted there.
-	fresh, err := s.refresher.Refresh(r.Context(), st, func(ctx context.Context, old *session.State) (*session.State, error) {
+	fresh, err := s.tokens.Refresher.Refresh(r.Context(), st, func(ctx context.Context, old *session.State) (*session.State, error) {
 		t, err := refresher.Refresh(ctx, &providers.Tokens{
 			AccessToken: old.AccessToken, RefreshToken: old.RefreshToken, IDToken: old.IDToken, Expiry: old.Expiry,
 		})
@@ -68,7 +68,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 	})
 	switch {
 	case err == nil:
-		if err := s.opts.Sessions.Save(w, r, fresh); err != nil {
+		if err := s.sessions.Save(w, r, fresh); err != nil {
 			s.log.Warn("save refreshed session", "provider", st.Provider, "err", err)
 			switch {
 			case errors.Is(err, session.ErrUnavailable):
@@ -85,7 +85,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 		s.log.Info("session ended: the provider refused the refresh token", "audit", "session_end", "provider", st.Provider, "user", st.User)
 		return nil, nil
 	default:
-		if s.now().Before(st.Expiry.Add(s.opts.Tokens.RefreshGrace)) {
+		if s.now().Before(st.Expiry.Add(s.tokens.RefreshGrace)) {
 			return st, nil // keep working within the grace; retried after the backoff
 		}
 		s.log.Info("session ended: refresh kept failing past the grace period", "audit", "session_end", "provider", st.Provider, "user", st.User, "err", err)

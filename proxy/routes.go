@@ -51,8 +51,8 @@ func (s *Server) ownRoutes() []ownRoute {
 		{"/oauth2/forward-auth", http.HandlerFunc(s.forwardAuth)},
 		{"/oauth2/", http.HandlerFunc(s.notFound)},
 	}
-	if s.opts.Identity.Assertions != nil {
-		routes = append(routes, ownRoute{"GET /.well-known/portcullis/jwks.json", s.opts.Identity.Assertions})
+	if s.identity.Assertions != nil {
+		routes = append(routes, ownRoute{"GET /.well-known/portcullis/jwks.json", s.identity.Assertions})
 	}
 	return routes
 }
@@ -115,7 +115,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("not ready"))
 		return
 	}
-	for _, check := range s.opts.ReadyChecks {
+	for _, check := range s.readyChecks {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		err := check(ctx)
 		cancel()

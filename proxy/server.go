@@ -106,35 +106,54 @@ type Options struct {
 	Now     func() time.Time
 }
 
-// Server serves Portcullis's routes and proxies everything else.
+// Server serves Portcullis's routes and proxies everything else. New
+// settles each group of Options into a field of its own, defaults filled
+// in and what can be prepared prepared, so requests read no options.
 type Server struct {
-	opts       Options
-	log        *slog.Logger
-	now        func() time.Time
-	providers  map[string]*Provider
-	rules      Rules
-	routeRules []Route
-	attrKeys   map[string]string
-	refresher  *session.Refresher
-	spent      *spentStates
-	machines   *machineUsers
-	upstream   *httputil.ReverseProxy
-	metrics    *metrics.Metrics
-	handler    http.Handler
-	draining   atomic.Bool
-	ready      atomic.Bool
+	log      *slog.Logger
+	now      func() time.Time
+	metrics  *metrics.Metrics
+	sessions Sessions
+	// providerList are the providers in their configured order (the
+	// sign-in page's, the bearer tokens'); providers finds them by id.
+	providerList []Provider
+	providers    map[string]*Provider
+	// upstream proxies to the app; nil: forward-auth only.
+	upstream    *httputil.ReverseProxy
+	body        Body
+	site        site
+	trust       Trust
+	access      access
+	tokens      Tokens // with a Refresher
+	identity    identity
+	users       Users
+	pages       Pages // with a SignInTitle
+	readyChecks []func(context.Context) error
 
-	// allowedHosts are ALLOWED_HOSTS and the providers' REDIRECT_URL hosts.
-	allowedHosts []string
+	spent    *spentStates
+	machines *machineUsers
+	handler  http.Handler
+	draining atomic.Bool
+	ready    atomic.Bool
 
-	// restricting are the routes that aren't public, for a request whose
-	// path is unknown; foldRoutes says some route has a fold pattern.
-	restricting []*Route
-	foldRoutes  bool
-	// methodRoutes says some route names methods; anyMethod lists them
-	// and "" (any other), to judge a request whose method is unknown.
-	methodRoutes bool
-	anyMethod    []string
+	// opts are the options as given. Only the sign-in flow's calls
+	// (flow.go) read them, until the flow store has a field of its own.
+	opts Options
+}
+
+// site is Options.Site as New settles it.
+type site struct {
+	Site
+	// knownHosts are AllowedHosts and the hosts of the providers'
+	// REDIRECT_URLs.
+	knownHosts []string
+}
+
+// identity is Options.Identity as New settles it.
+type identity struct {
+	Identity
+	// attrKeys are the headers of the AttributeNames (X-User-Attr-…).
+	attrKeys map[string]string
 }
 
 // New returns a Server for opts.
@@ -151,13 +170,23 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("proxy: unknown UserFrom %q", opts.Identity.UserFrom)
 	}
 	s := &Server{
-		opts:       opts,
-		log:        opts.Logger,
-		now:        opts.Now,
-		providers:  make(map[string]*Provider, len(opts.Providers)),
-		rules:      opts.Access.Rules.normalized(),
-		routeRules: make([]Route, len(opts.Access.Routes)),
-		attrKeys:   make(map[string]string, len(opts.Identity.AttributeNames)),
+		log:          opts.Logger,
+		now:          opts.Now,
+		metrics:      opts.Metrics,
+		sessions:     opts.Sessions,
+		providerList: slices.Clone(opts.Providers),
+		providers:    make(map[string]*Provider, len(opts.Providers)),
+		body:         opts.Body,
+		site:         site{Site: opts.Site},
+		trust:        opts.Trust,
+		tokens:       opts.Tokens,
+		identity:     identity{Identity: opts.Identity, attrKeys: make(map[string]string, len(opts.Identity.AttributeNames))},
+		users:        opts.Users,
+		pages:        opts.Pages,
+		readyChecks:  opts.ReadyChecks,
+		spent:        newSpentStates(15*time.Minute, 100000),
+		machines:     &machineUsers{ttl: time.Minute, entries: map[users.Identity]machineUser{}},
+		opts:         opts,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -165,17 +194,17 @@ func New(opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.spent = newSpentStates(15*time.Minute, 100000)
-	s.machines = &machineUsers{ttl: time.Minute, entries: map[users.Identity]machineUser{}}
-	s.refresher = opts.Tokens.Refresher
-	if s.refresher == nil {
-		s.refresher = session.NewRefresher(session.RefreshOptions{Now: s.now})
+	if s.metrics == nil {
+		s.metrics = metrics.New()
 	}
-	if s.opts.Pages.SignInTitle == "" {
-		s.opts.Pages.SignInTitle = "Sign in"
+	if s.tokens.Refresher == nil {
+		s.tokens.Refresher = session.NewRefresher(session.RefreshOptions{Now: s.now})
 	}
-	for i := range opts.Providers {
-		p := &s.opts.Providers[i]
+	if s.pages.SignInTitle == "" {
+		s.pages.SignInTitle = "Sign in"
+	}
+	for i := range s.providerList {
+		p := &s.providerList[i]
 		if p.Provider == nil || p.ID == "" {
 			return nil, fmt.Errorf("proxy: provider %d is incomplete", i)
 		}
@@ -190,40 +219,20 @@ func New(opts Options) (*Server, error) {
 		}
 		s.providers[p.ID] = p
 		if u, err := url.Parse(p.RedirectURL); err == nil && u.Host != "" {
-			s.allowedHosts = append(s.allowedHosts, u.Host) // registered at the provider: ours
+			s.site.knownHosts = append(s.site.knownHosts, u.Host) // registered at the provider: ours
 		}
 	}
-	s.allowedHosts = append(s.allowedHosts, opts.Site.AllowedHosts...)
-	for i, rt := range opts.Access.Routes {
-		if rt.Path == nil {
-			return nil, fmt.Errorf("proxy: route %d has no path pattern", i)
-		}
-		rt.Rules = rt.Rules.normalized()
-		rt.fold = foldPattern(rt.Path)
-		s.foldRoutes = s.foldRoutes || rt.fold != nil
-		s.methodRoutes = s.methodRoutes || len(rt.Methods) > 0
-		for _, m := range rt.Methods {
-			s.anyMethod = appendNew(s.anyMethod, m)
-		}
-		s.routeRules[i] = rt
+	s.site.knownHosts = append(s.site.knownHosts, opts.Site.AllowedHosts...)
+	var err error
+	if s.access, err = newAccess(opts.Access); err != nil {
+		return nil, err
 	}
-	for i := range s.routeRules {
-		if !s.routeRules[i].Public {
-			s.restricting = append(s.restricting, &s.routeRules[i])
-		}
-	}
-	s.restricting = slices.Clip(s.restricting) // shared: an append must copy
-	s.anyMethod = append(s.anyMethod, "")
 	for _, name := range opts.Identity.AttributeNames {
-		s.attrKeys[name] = http.CanonicalHeaderKey("X-User-Attr-" + name)
+		s.identity.attrKeys[name] = http.CanonicalHeaderKey("X-User-Attr-" + name)
 	}
 	if opts.Upstream.URL != nil {
 		s.upstream = s.newReverseProxy(opts.Upstream.URL, opts.Upstream.Transport)
 	}
-	if s.opts.Metrics == nil {
-		s.opts.Metrics = metrics.New()
-	}
-	s.metrics = s.opts.Metrics
 	s.handler = s.instrument(s.metrics, s.routes())
 	s.ready.Store(true)
 	return s, nil

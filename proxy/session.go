@@ -13,12 +13,12 @@ import (
 // impossible the session ends. The error is non-nil only when the session
 // store is unavailable.
 func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.State, error) {
-	if s.opts.Access.BearerTokens {
+	if s.access.BearerTokens {
 		if token, ok := bearerToken(r); ok {
 			return s.bearerSession(w, r, token)
 		}
 	}
-	st, err := s.opts.Sessions.Load(r)
+	st, err := s.sessions.Load(r)
 	if errors.Is(err, session.ErrUnavailable) {
 		s.log.Warn("session store unavailable", "err", err)
 		return nil, err
@@ -26,20 +26,20 @@ func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.S
 	if err != nil {
 		if !errors.Is(err, session.ErrNoSession) {
 			s.log.Debug("session rejected", "err", err)
-			s.opts.Sessions.Clear(w, r)
+			s.sessions.Clear(w, r)
 		}
 		return nil, nil
 	}
 	if !s.sameRule(st) {
 		s.log.Info("session ended: made under another PORTCULLIS_USER_FROM or registry setting; the user signs in again", "audit", "session_end", "provider", st.Provider, "user", st.User)
-		s.opts.Sessions.Clear(w, r)
+		s.sessions.Clear(w, r)
 		return nil, nil
 	}
 	if active, err := s.stillActive(r.Context(), st); err != nil {
 		return nil, err
 	} else if !active {
 		s.log.Info("session ended: the user is disabled in the registry", "audit", "session_end", "user", st.User)
-		s.opts.Sessions.Clear(w, r)
+		s.sessions.Clear(w, r)
 		return nil, nil
 	}
 	if !s.tokenExpired(st) {
@@ -51,7 +51,7 @@ func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.S
 		return nil, err
 	}
 	if st == nil {
-		s.opts.Sessions.Clear(w, r)
+		s.sessions.Clear(w, r)
 	}
 	noteUser(w, st)
 	return st, nil

@@ -11,8 +11,8 @@ import (
 // judging redirects: PUBLIC_URL's, else the request's Host when it is one
 // we may trust (trustedHost), else "": nothing may be built from it.
 func (s *Server) ownHost(r *http.Request) string {
-	if s.opts.Site.PublicURL != nil {
-		return s.opts.Site.PublicURL.Host
+	if s.site.PublicURL != nil {
+		return s.site.PublicURL.Host
 	}
 	if s.trustedHost(r.Host) {
 		return r.Host
@@ -38,7 +38,7 @@ func (s *Server) trustedHost(hostport string) bool {
 	if ip, err := netip.ParseAddr(host); err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback() {
 		return true
 	}
-	return hostMatches(host, port, s.allowedHosts)
+	return hostMatches(host, port, s.site.knownHosts)
 }
 
 // knownHost reports whether Portcullis may build its own URLs for r. When
@@ -70,8 +70,8 @@ func (s *Server) onKnownHost(h http.HandlerFunc) http.Handler {
 // PUBLIC_URL, else the scheme of the request and its Host when that is
 // trusted (knownHost has refused the request otherwise).
 func (s *Server) baseURL(r *http.Request) string {
-	if s.opts.Site.PublicURL != nil {
-		return strings.TrimSuffix(s.opts.Site.PublicURL.String(), "/")
+	if s.site.PublicURL != nil {
+		return strings.TrimSuffix(s.site.PublicURL.String(), "/")
 	}
 	scheme := "http"
 	if r.TLS != nil {
@@ -92,7 +92,7 @@ func (s *Server) callbackURL(r *http.Request, p *Provider) string {
 // endpoint when there is one provider, the sign-in page otherwise.
 func (s *Server) signInURL(rd string) string {
 	q := url.Values{"rd": {rd}}
-	if len(s.opts.Providers) == 1 {
+	if len(s.providerList) == 1 {
 		return "/oauth2/start?" + q.Encode()
 	}
 	return "/oauth2/sign_in?" + q.Encode()
@@ -102,8 +102,8 @@ func (s *Server) signInURL(rd string) string {
 // ingress can hand it to the browser from any host.
 func (s *Server) absoluteSignInURL(rd string) string {
 	u := s.signInURL(rd)
-	if s.opts.Site.PublicURL != nil {
-		return strings.TrimSuffix(s.opts.Site.PublicURL.String(), "/") + u
+	if s.site.PublicURL != nil {
+		return strings.TrimSuffix(s.site.PublicURL.String(), "/") + u
 	}
 	return u
 }

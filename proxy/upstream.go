@@ -53,9 +53,9 @@ func (s *Server) newReverseProxy(target *url.URL, transport http.RoundTripper) *
 				st = c.st
 			}
 			h := s.outboundHeader(pr.Out.Header, st)
-			stripOwnCookies(h, s.opts.Sessions.IsOwnCookie)
+			stripOwnCookies(h, s.sessions.IsOwnCookie)
 			if st != nil {
-				setUpstreamHeaders(h, st, s.attrKeys, s.opts.Identity.PassAccessToken, s.opts.Identity.SetAuthorization)
+				setUpstreamHeaders(h, st, s.identity.attrKeys, s.identity.PassAccessToken, s.identity.SetAuthorization)
 				if a := s.assertionFor(st); a != "" {
 					h["X-Portcullis-Assertion"] = []string{a}
 				}
@@ -136,11 +136,11 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 	// The path is judged in every way the upstream may read it (decide).
 	var d decision
-	if len(s.routeRules) > 0 { // no rules: no need to read the path at all
+	if len(s.access.Routes) > 0 { // no rules: no need to read the path at all
 		var buf [4]string
 		d = s.decide(s.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
 	}
-	if d.public || s.opts.Access.SkipAuthPreflight && s.preflight(r, r.Method) {
+	if d.public || s.access.SkipAuthPreflight && s.preflight(r, r.Method) {
 		if s.upstream == nil {
 			s.notFound(w, r)
 			return

@@ -75,7 +75,7 @@ func FuzzUserName(f *testing.F) {
 			if id == "" {
 				return nil // providers never give an identity without an id
 			}
-			pr := &s.opts.Providers[int(pi)%len(s.opts.Providers)]
+			pr := &s.providerList[int(pi)%len(s.providerList)]
 			ident := &providers.Identity{ID: id, Email: email, Username: username}
 			switch flag % 3 {
 			case 1:

@@ -221,31 +221,11 @@ func isMethodOverride(name string) bool {
 		return false // most headers, settled at once
 	}
 	for _, m := range methodOverrides {
-		if len(name) == len(m) && sameHeaderName(name, m) {
+		if foldEqual(name, m) {
 			return true
 		}
 	}
 	return false
-}
-
-// sameHeaderName reports whether name folds to lower (lower-case, "-" for
-// every byte that isn't a letter or digit), as foldHeaderName would,
-// without allocating.
-func sameHeaderName(name, lower string) bool {
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		default:
-			c = '-'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // preflight reports a CORS preflight that SKIP_AUTH_PREFLIGHT lets

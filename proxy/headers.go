@@ -111,7 +111,8 @@ func foldByte(c byte) byte {
 	return '-'
 }
 
-// foldEqual reports whether name folds to folded.
+// foldEqual reports whether name folds to folded (as foldHeaderName
+// would fold it), without allocating.
 func foldEqual(name, folded string) bool {
 	if len(name) != len(folded) {
 		return false

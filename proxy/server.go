@@ -13,6 +13,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -144,6 +145,8 @@ type Server struct {
 // site is Options.Site as New settles it.
 type site struct {
 	Site
+	// base is PublicURL without a trailing slash; "" without PublicURL.
+	base string
 	// knownHosts are AllowedHosts and the hosts of the providers'
 	// REDIRECT_URLs.
 	knownHosts []string
@@ -223,6 +226,9 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.site.knownHosts = append(s.site.knownHosts, opts.Site.AllowedHosts...)
+	if opts.Site.PublicURL != nil {
+		s.site.base = strings.TrimSuffix(opts.Site.PublicURL.String(), "/")
+	}
 	var err error
 	if s.access, err = newAccess(opts.Access); err != nil {
 		return nil, err

@@ -71,7 +71,7 @@ func (s *Server) onKnownHost(h http.HandlerFunc) http.Handler {
 // trusted (knownHost has refused the request otherwise).
 func (s *Server) baseURL(r *http.Request) string {
 	if s.site.PublicURL != nil {
-		return strings.TrimSuffix(s.site.PublicURL.String(), "/")
+		return s.site.base
 	}
 	scheme := "http"
 	if r.TLS != nil {
@@ -101,9 +101,5 @@ func (s *Server) signInURL(rd string) string {
 // absoluteSignInURL is signInURL on PUBLIC_URL when one is set, so an
 // ingress can hand it to the browser from any host.
 func (s *Server) absoluteSignInURL(rd string) string {
-	u := s.signInURL(rd)
-	if s.site.PublicURL != nil {
-		return strings.TrimSuffix(s.site.PublicURL.String(), "/") + u
-	}
-	return u
+	return s.site.base + s.signInURL(rd)
 }

@@ -90,10 +90,10 @@ func (rt *Route) matches(method, p string, folded bool) bool {
 }
 
 // route returns the first route matching method and the reading p, or nil.
-func (s *Server) route(method, p string, folded bool) *Route {
-	for i := range s.access.Routes {
-		if s.access.Routes[i].matches(method, p, folded) {
-			return &s.access.Routes[i]
+func (a *access) route(method, p string, folded bool) *Route {
+	for i := range a.Routes {
+		if a.Routes[i].matches(method, p, folded) {
+			return &a.Routes[i]
 		}
 	}
 	return nil
@@ -122,8 +122,8 @@ func (d *decision) restrict(rt *Route) {
 // ingress sent no trusted original URI, or one that doesn't parse, or the
 // path reads in too many ways): not public, and every restricting route's
 // rules apply, so not knowing the path never widens access.
-func (s *Server) restricted() decision {
-	return decision{more: s.access.restricting}
+func (a *access) restricted() decision {
+	return decision{more: a.restricting}
 }
 
 // decide applies the route rules to a request with one of methods (each
@@ -133,7 +133,7 @@ func (s *Server) restricted() decision {
 // decides, as ever; the request is public only if every reading is, and
 // the rules of every reading's restricting route apply, so however the
 // upstream reads the path, no rule for it is skipped.
-func (s *Server) decide(methods []string, decoded, escaped string) decision {
+func (a *access) decide(methods []string, decoded, escaped string) decision {
 	var one, oneFolded [1]string
 	var plain, folded []string
 	if ok, upper := plainBut(decoded); ok && decoded == escaped {
@@ -146,23 +146,23 @@ func (s *Server) decide(methods []string, decoded, escaped string) decision {
 	} else {
 		var ok bool
 		if plain, ok = pathReadings(decoded, escaped); !ok {
-			return s.restricted()
+			return a.restricted()
 		}
 		folded = foldReadings(plain)
 	}
 	d := decision{public: true}
 	for _, m := range methods {
 		for _, p := range plain {
-			s.judge(&d, m, p, false)
+			a.judge(&d, m, p, false)
 		}
 		switch {
 		case folded != nil:
 			for _, p := range folded {
-				s.judge(&d, m, p, true)
+				a.judge(&d, m, p, true)
 			}
-		case s.access.foldRoutes: // the readings are folded already, but some patterns aren't
+		case a.foldRoutes: // the readings are folded already, but some patterns aren't
 			for _, p := range plain {
-				s.judge(&d, m, p, true)
+				a.judge(&d, m, p, true)
 			}
 		}
 	}
@@ -171,8 +171,8 @@ func (s *Server) decide(methods []string, decoded, escaped string) decision {
 
 // judge adds to d what the first route matching method and the reading p
 // says.
-func (s *Server) judge(d *decision, method, p string, folded bool) {
-	rt := s.route(method, p, folded)
+func (a *access) judge(d *decision, method, p string, folded bool) {
+	rt := a.route(method, p, folded)
 	if rt == nil || !rt.Public {
 		d.public = false
 	}
@@ -186,9 +186,9 @@ func (s *Server) judge(d *decision, method, p string, folded bool) {
 // method-override header (X-HTTP-Method-Override, X-HTTP-Method,
 // X-Method-Override, in any spelling), which frameworks take for the
 // method. Overrides are read only when some route names methods.
-func (s *Server) methods(dst []string, own string, h http.Header) []string {
+func (a *access) methods(dst []string, own string, h http.Header) []string {
 	dst = append(dst, strings.ToUpper(own))
-	if !s.access.methodRoutes {
+	if !a.methodRoutes {
 		return dst
 	}
 	for name, values := range h {
@@ -234,8 +234,8 @@ func isMethodOverride(name string) bool {
 // carries Origin and Access-Control-Request-Method. An ingress that checks
 // with GET (Traefik, Caddy) can't vouch for a preflight: a client's
 // X-Forwarded-Method could say OPTIONS of anything.
-func (s *Server) preflight(r *http.Request, original string) bool {
-	if !s.access.SkipAuthPreflight || r.Method != http.MethodOptions || original != http.MethodOptions ||
+func (a *access) preflight(r *http.Request, original string) bool {
+	if !a.SkipAuthPreflight || r.Method != http.MethodOptions || original != http.MethodOptions ||
 		r.Header.Get("Origin") == "" || r.Header.Get("Access-Control-Request-Method") == "" {
 		return false
 	}
@@ -254,8 +254,8 @@ func (s *Server) preflight(r *http.Request, original string) bool {
 
 // allowed applies the global rules, then each of the routes that d says
 // apply, then extra (which may be nil or empty).
-func (s *Server) allowed(st *session.State, d decision, extra *Rules) (bool, string) {
-	if ok, why := s.access.Rules.Allow(st); !ok {
+func (a *access) allowed(st *session.State, d decision, extra *Rules) (bool, string) {
+	if ok, why := a.Rules.Allow(st); !ok {
 		return false, why
 	}
 	if d.first != nil {

@@ -409,8 +409,8 @@ func BenchmarkAuthorization(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				d := s.decide([]string{"GET"}, "/app/page", "/app/page")
-				if ok, why := s.allowed(st, d, nil); !ok || d.public {
+				d := s.access.decide([]string{"GET"}, "/app/page", "/app/page")
+				if ok, why := s.access.allowed(st, d, nil); !ok || d.public {
 					b.Fatalf("allowed = false, %q; want true", why)
 				}
 			}
@@ -436,7 +436,7 @@ func BenchmarkDecide(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				var buf [4]string
-				s.decide(s.methods(buf[:0], r.Method, r.Header), decoded, c.escaped)
+				s.access.decide(s.access.methods(buf[:0], r.Method, r.Header), decoded, c.escaped)
 			}
 		})
 	}

@@ -53,14 +53,14 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	switch {
 	case len(s.access.Routes) == 0: // no rules: nothing to decide
 	case !o.known:
-		d = s.restricted()
+		d = s.access.restricted()
 	case o.method == "": // no header names it: judged under every method
-		d = s.decide(s.access.anyMethod, o.decoded, o.escaped)
+		d = s.access.decide(s.access.anyMethod, o.decoded, o.escaped)
 	default:
 		var buf [4]string
-		d = s.decide(s.methods(buf[:0], o.method, r.Header), o.decoded, o.escaped)
+		d = s.access.decide(s.access.methods(buf[:0], o.method, r.Header), o.decoded, o.escaped)
 	}
-	if d.public || s.access.SkipAuthPreflight && o.known && s.preflight(r, o.method) {
+	if d.public || s.access.SkipAuthPreflight && o.known && s.access.preflight(r, o.method) {
 		w.WriteHeader(okStatus)
 		return
 	}
@@ -91,7 +91,7 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		q := queryRules(r.URL.Query())
 		extra = &q
 	}
-	if ok, _ := s.allowed(st, d, extra); !ok {
+	if ok, _ := s.access.allowed(st, d, extra); !ok {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}

@@ -182,13 +182,13 @@ func TestDecide(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := s.decide([]string{tt.method}, decoded, tt.escaped)
+		d := s.access.decide([]string{tt.method}, decoded, tt.escaped)
 		if d.public != tt.public || !slices.Equal(routesOf(d), tt.routes) {
 			t.Errorf("decide(%s %s) = public %v, %d routes; want public %v, %d routes", tt.method, tt.escaped, d.public, len(routesOf(d)), tt.public, len(tt.routes))
 		}
 	}
 	// Unknown: every restricting route applies.
-	d := s.decide([]string{"GET"}, "/a%2e;x/..\\b%20/c.\x00", "/a%252e;x/..%5cb%2520/c.%00")
+	d := s.access.decide([]string{"GET"}, "/a%2e;x/..\\b%20/c.\x00", "/a%252e;x/..%5cb%2520/c.%00")
 	if d.public || !slices.Equal(routesOf(d), s.access.restricting) {
 		t.Errorf("decide of a path with too many readings = public %v, %d routes; want every restricting route (%d)", d.public, len(routesOf(d)), len(s.access.restricting))
 	}
@@ -203,7 +203,7 @@ func TestDecideAllocations(t *testing.T) {
 	h := http.Header{"Accept": {"text/html"}, "User-Agent": {"Mozilla/5.0"}, "Cookie": {"a=b"}, "X-Requested-With": {"XMLHttpRequest"}}
 	if n := testing.AllocsPerRun(100, func() {
 		var buf [4]string
-		s.decide(s.methods(buf[:0], "GET", h), "/app/page", "/app/page")
+		s.access.decide(s.access.methods(buf[:0], "GET", h), "/app/page", "/app/page")
 	}); n != 0 {
 		t.Errorf("decide(GET /app/page) allocates %v times; want 0", n)
 	}
@@ -263,7 +263,7 @@ func FuzzDecide(f *testing.F) {
 		if err != nil {
 			return // an undecodable path is unknown to forward-auth, never served in proxy mode
 		}
-		d := s.decide([]string{method}, decoded, escaped)
+		d := s.access.decide([]string{method}, decoded, escaped)
 		// The plain regex match of the plain path (decoded, dots
 		// resolved): its restricting route applies, whatever else.
 		plain, _ := resolveDots(decoded)
@@ -361,13 +361,13 @@ func FuzzPathTricks(f *testing.F) {
 			return
 		}
 		for _, method := range []string{"GET", "POST"} {
-			want := s.decide([]string{method}, p, p)
+			want := s.access.decide([]string{method}, p, p)
 			escaped := obfuscate(p, ops)
 			decoded, err := url.PathUnescape(escaped)
 			if err != nil {
 				t.Fatalf("obfuscate(%q) = %q, which doesn't decode: %v", p, escaped, err)
 			}
-			got := s.decide([]string{method}, decoded, escaped)
+			got := s.access.decide([]string{method}, decoded, escaped)
 			for _, rt := range routesOf(want) {
 				if !slices.Contains(routesOf(got), rt) {
 					t.Errorf("%s %q (read as %q) escapes the route %s", method, escaped, p, rt.Path)

@@ -138,9 +138,9 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 	var d decision
 	if len(s.access.Routes) > 0 { // no rules: no need to read the path at all
 		var buf [4]string
-		d = s.decide(s.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
+		d = s.access.decide(s.access.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
 	}
-	if d.public || s.access.SkipAuthPreflight && s.preflight(r, r.Method) {
+	if d.public || s.access.SkipAuthPreflight && s.access.preflight(r, r.Method) {
 		if s.upstream == nil {
 			s.notFound(w, r)
 			return
@@ -157,7 +157,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 		s.unauthenticated(w, r)
 		return
 	}
-	if ok, why := s.allowed(st, d, nil); !ok {
+	if ok, why := s.access.allowed(st, d, nil); !ok {
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
 		return
 	}

@@ -10,6 +10,11 @@ import (
 	"github.com/portcullis/portcullis/session"
 )
 
+// Route rules: which of Options.Access's routes apply to a request
+// (access.decide, over every reading of its path: readings.go), and
+// whether a signed-in user passes them (access.allowed; the rules
+// themselves: authz.go).
+
 // Route is a per-route rule: requests whose method and path match are
 // public, or must also pass Rules (which narrow the global rules).
 type Route struct {

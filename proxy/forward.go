@@ -7,6 +7,9 @@ import (
 	"strings"
 )
 
+// The forward-auth endpoints, /oauth2/auth (nginx auth_request) and
+// /oauth2/forward-auth (Traefik, Caddy, Envoy).
+
 // queryRules reads per-route narrowing from /oauth2/auth's query string:
 // allowed_groups, allowed_emails, allowed_email_domains (comma lists).
 func queryRules(q url.Values) Rules {

@@ -8,6 +8,10 @@ import (
 	"strings"
 )
 
+// What an ingress in front says: whose X-Forwarded-* headers are believed
+// (trustsForwarded), and the original request a forward-auth call asks
+// about (originalRequest).
+
 // trustsForwarded reports whether r's X-Forwarded-* headers may be believed:
 // TRUST_FORWARDED_HEADERS is on and, when TRUSTED_PROXIES is set, the peer
 // is one of them.

@@ -9,6 +9,10 @@ import (
 	"github.com/portcullis/portcullis/session"
 )
 
+// The headers on the way upstream: the client's identity and connection
+// headers stripped in every spelling (isOwnHeader, outboundHeader), our
+// cookies removed, and the identity and X-Forwarded-* headers set.
+
 // identityHeaders are the headers Portcullis sets from the session, in the
 // lower-case, dash-separated form a client's spelling is folded to.
 var identityHeaders = map[string]bool{

@@ -10,6 +10,10 @@ import (
 	"github.com/portcullis/portcullis/session"
 )
 
+// The refresh decision: when a session's access token counts as expired
+// (tokenExpired), and what a refresh makes of the session (refresh): the
+// renewed session, the old one within REFRESH_GRACE, or its end.
+
 // tokenExpired reports whether st's access token counts as expired when
 // the session's life follows the provider's token.
 func (s *Server) tokenExpired(st *session.State) bool {

@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// The mux: Portcullis's own routes (ownRoutes), in one place, and the
+// shortcut past the mux for the requests that come most; everything else
+// is the application's (protected, upstream.go).
+
 // routes is the mux of every route, with a way past its matching for the
 // requests that come most.
 func (s *Server) routes() http.Handler {

@@ -7,6 +7,10 @@ import (
 	"github.com/portcullis/portcullis/session"
 )
 
+// The session load: every request's session, from a bearer token or the
+// session store, checked against this configuration and the registry, and
+// refreshed when its token has expired (refresh.go).
+
 // loadSession returns the request's session, or nil when there is none.
 // A cookie that is invalid or expired is cleared on w. An access token that
 // has expired is refreshed (the new cookie is set on w); when that is

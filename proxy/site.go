@@ -7,6 +7,9 @@ import (
 	"strings"
 )
 
+// Our own address: which hosts a request may name us by, and the URLs
+// (callback, sign-in) built on it.
+
 // ownHost is the host users reach us on, for building our own URLs and
 // judging redirects: PUBLIC_URL's, else the request's Host when it is one
 // we may trust (trustedHost), else "": nothing may be built from it.

@@ -15,6 +15,64 @@ import (
 	"github.com/portcullis/portcullis/session"
 )
 
+// Proxy mode: the application's handler (protected) and the reverse
+// proxy to the upstream; the headers it strips and sets are headers.go's.
+
+// protected serves every path that is not one of ours: signed-in and
+// allowed users go to the upstream; others are sent to sign in (browsers)
+// or refused with 401.
+func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
+	// The path is judged in every way the upstream may read it (decide).
+	var d decision
+	if len(s.access.Routes) > 0 { // no rules: no need to read the path at all
+		var buf [4]string
+		d = s.access.decide(s.access.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
+	}
+	if d.public || s.access.SkipAuthPreflight && s.access.preflight(r, r.Method) {
+		if s.upstream == nil {
+			s.notFound(w, r)
+			return
+		}
+		s.serveUpstream(w, r, nil) // no identity; spoofed headers still stripped
+		return
+	}
+	st, err := s.loadSession(w, r)
+	if err != nil {
+		s.authFailed(w, r, err)
+		return
+	}
+	if st == nil {
+		s.unauthenticated(w, r)
+		return
+	}
+	if ok, why := s.access.allowed(st, d, nil); !ok {
+		s.fail(w, r, http.StatusForbidden, "Access denied", why)
+		return
+	}
+	if s.upstream == nil {
+		s.fail(w, r, http.StatusNotFound, "Page not found", "This Portcullis serves sign-in and forward-auth only; it has no upstream to show.")
+		return
+	}
+	s.serveUpstream(w, r, st)
+}
+
+// unauthenticated sends a browser to sign in, coming back to where it was,
+// and answers anyone else 401.
+func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request) {
+	if !wantsHTML(r) {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{
+			"error": "unauthorized", "message": "sign in first", "status": http.StatusUnauthorized,
+		})
+		return
+	}
+	setSecurityHeaders(w.Header())
+	rd := r.URL.RequestURI()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rd = "/" // a form POST can't be replayed after sign-in
+	}
+	http.Redirect(w, r, s.signInURL(rd), http.StatusFound)
+}
+
 type ctxKey int
 
 const upstreamKey ctxKey = 0
@@ -128,59 +186,4 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	s.log.Warn("upstream request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	s.fail(w, r, http.StatusBadGateway, "The application is not responding",
 		"Portcullis could not reach the application behind it. Try again in a moment.")
-}
-
-// protected serves every path that is not one of ours: signed-in and
-// allowed users go to the upstream; others are sent to sign in (browsers)
-// or refused with 401.
-func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
-	// The path is judged in every way the upstream may read it (decide).
-	var d decision
-	if len(s.access.Routes) > 0 { // no rules: no need to read the path at all
-		var buf [4]string
-		d = s.access.decide(s.access.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
-	}
-	if d.public || s.access.SkipAuthPreflight && s.access.preflight(r, r.Method) {
-		if s.upstream == nil {
-			s.notFound(w, r)
-			return
-		}
-		s.serveUpstream(w, r, nil) // no identity; spoofed headers still stripped
-		return
-	}
-	st, err := s.loadSession(w, r)
-	if err != nil {
-		s.authFailed(w, r, err)
-		return
-	}
-	if st == nil {
-		s.unauthenticated(w, r)
-		return
-	}
-	if ok, why := s.access.allowed(st, d, nil); !ok {
-		s.fail(w, r, http.StatusForbidden, "Access denied", why)
-		return
-	}
-	if s.upstream == nil {
-		s.fail(w, r, http.StatusNotFound, "Page not found", "This Portcullis serves sign-in and forward-auth only; it has no upstream to show.")
-		return
-	}
-	s.serveUpstream(w, r, st)
-}
-
-// unauthenticated sends a browser to sign in, coming back to where it was,
-// and answers anyone else 401.
-func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request) {
-	if !wantsHTML(r) {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{
-			"error": "unauthorized", "message": "sign in first", "status": http.StatusUnauthorized,
-		})
-		return
-	}
-	setSecurityHeaders(w.Header())
-	rd := r.URL.RequestURI()
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		rd = "/" // a form POST can't be replayed after sign-in
-	}
-	http.Redirect(w, r, s.signInURL(rd), http.StatusFound)
 }

@@ -138,15 +138,20 @@ var (
 	BenchRequest = benchRequest
 )
 
+// benchUpstream is the in-memory upstream's URL.
+var benchUpstream = &url.URL{Scheme: "http", Host: "app.internal:8080"}
+
 // benchInternalServer returns a Server whose upstream transport is in
 // memory, and a browser request carrying a valid session cookie (1 KB
 // access token, a typical JWT).
 func benchInternalServer(b *testing.B, opts func(*Options)) (*Server, *http.Request) {
 	b.Helper()
-	s, cookies := benchServer(b, &url.URL{Scheme: "http", Host: "app.internal:8080"}, 1000, opts)
-	if s.upstream != nil {
-		s.upstream.Transport = memTransport{body: "hello from the app\n"}
-	}
+	s, cookies := benchServer(b, benchUpstream, 1000, func(o *Options) {
+		o.Upstream.Transport = memTransport{body: "hello from the app\n"}
+		if opts != nil {
+			opts(o)
+		}
+	})
 	return s, benchRequest("/app/page?id=42", "text/html,application/xhtml+xml", cookies)
 }
 
@@ -214,7 +219,7 @@ func BenchmarkHotPath(b *testing.B) {
 		benchServe(b, s, r, http.StatusOK)
 	})
 
-	target := s.opts.Upstream.URL
+	target := benchUpstream
 	bare := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)

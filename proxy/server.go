@@ -137,8 +137,9 @@ type Server struct {
 	draining atomic.Bool
 	ready    atomic.Bool
 
-	// opts are the options as given. Only the sign-in flow's calls
-	// (flow.go) read them, until the flow store has a field of its own.
+	// opts are the options as given. Of the server's code only the sign-in
+	// flow's calls (flow.go) read them, until the flow store has a field
+	// of its own.
 	opts Options
 }
 

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/config"
@@ -96,7 +99,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 			attrNames = append(attrNames, a.Name)
 		}
 	}
-	upstreamTLS, err := upstreamTLS(cfg, log)
+	transport, err := upstreamTransport(cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -112,46 +115,53 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		readyChecks = append(readyChecks, reg.Ping)
 	}
 	srv, err := proxy.New(proxy.Options{
-		Registry:        registry,
-		RegistryChecker: checker,
-		SignInOptions: users.SignInOptions{
-			AutoSignup:            cfg.AutoSignup,
-			LinkByVerifiedEmail:   cfg.LinkByVerifiedEmail,
-			TrustedEmailProviders: cfg.TrustedEmailProviders,
+		Providers: entries,
+		Sessions:  store,
+		Upstream:  proxy.Upstream{URL: cfg.Upstream, Transport: transport},
+		Body: proxy.Body{
+			ReadTimeout:       cfg.BodyReadTimeout,
+			MinRate:           cfg.BodyMinRate,
+			ServerReadTimeout: cfg.ReadTimeout,
 		},
-		Upstream:               cfg.Upstream,
-		UpstreamTLS:            upstreamTLS,
-		UpstreamTimeout:        cfg.UpstreamTimeout,
-		UpstreamMaxConns:       cfg.UpstreamMaxConns,
-		BodyReadTimeout:        cfg.BodyReadTimeout,
-		BodyMinRate:            cfg.BodyMinRate,
-		ReadTimeout:            cfg.ReadTimeout,
-		PublicURL:              cfg.PublicURL,
-		Providers:              entries,
-		Sessions:               store,
-		Refresher:              refresher,
-		ReadyChecks:            readyChecks,
-		Rules:                  proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},
-		Routes:                 routes(cfg),
-		BearerTokens:           cfg.BearerTokens,
-		Assertions:             signer,
-		SkipAuthPreflight:      cfg.SkipAuthPreflight,
-		TrustForwardedHeaders:  cfg.TrustForwardedHeaders,
-		TrustedProxies:         cfg.TrustedProxies,
-		AllowedRedirectDomains: cfg.AllowedRedirectDomains,
-		AllowedHosts:           cfg.AllowedHosts,
-		AllowUnverifiedEmail:   cfg.AllowUnverifiedEmail,
-		UserFrom:               proxy.UserFrom(cfg.UserFrom),
-		ValidateExternalToken:  cfg.ValidateExternalToken,
-		RefreshSkew:            cfg.RefreshSkew,
-		RefreshGrace:           cfg.RefreshGrace,
-		PassAccessToken:        cfg.PassAccessToken,
-		SetAuthorization:       cfg.SetAuthorization,
-		AttributeNames:         attrNames,
-		SignInTitle:            cfg.SignInTitle,
-		SignInLogoURL:          cfg.SignInLogoURL,
-		Metrics:                m,
-		Logger:                 log,
+		Site: proxy.Site{
+			PublicURL:              cfg.PublicURL,
+			AllowedHosts:           cfg.AllowedHosts,
+			AllowedRedirectDomains: cfg.AllowedRedirectDomains,
+		},
+		Trust: proxy.Trust{ForwardedHeaders: cfg.TrustForwardedHeaders, Proxies: cfg.TrustedProxies},
+		Access: proxy.Access{
+			Rules:                proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},
+			Routes:               routes(cfg),
+			SkipAuthPreflight:    cfg.SkipAuthPreflight,
+			BearerTokens:         cfg.BearerTokens,
+			AllowUnverifiedEmail: cfg.AllowUnverifiedEmail,
+		},
+		Tokens: proxy.Tokens{
+			ValidateExternal: cfg.ValidateExternalToken,
+			RefreshSkew:      cfg.RefreshSkew,
+			RefreshGrace:     cfg.RefreshGrace,
+			Refresher:        refresher,
+		},
+		Identity: proxy.Identity{
+			UserFrom:         proxy.UserFrom(cfg.UserFrom),
+			PassAccessToken:  cfg.PassAccessToken,
+			SetAuthorization: cfg.SetAuthorization,
+			AttributeNames:   attrNames,
+			Assertions:       signer,
+		},
+		Users: proxy.Users{
+			Registry: registry,
+			Checker:  checker,
+			SignIn: users.SignInOptions{
+				AutoSignup:            cfg.AutoSignup,
+				LinkByVerifiedEmail:   cfg.LinkByVerifiedEmail,
+				TrustedEmailProviders: cfg.TrustedEmailProviders,
+			},
+		},
+		Pages:       proxy.Pages{SignInTitle: cfg.SignInTitle, SignInLogoURL: cfg.SignInLogoURL},
+		ReadyChecks: readyChecks,
+		Metrics:     m,
+		Logger:      log,
 	})
 	return srv, jobs, err
 }
@@ -189,6 +199,30 @@ func assertionSigner(cfg *config.Config) (*assertion.Signer, error) {
 		return nil, fmt.Errorf("PORTCULLIS_ASSERTION_*: %w", err)
 	}
 	return s, nil
+}
+
+// upstreamTransport is the transport to the upstream: a pool of
+// connections that waits UPSTREAM_TIMEOUT at most for the response's
+// headers, opens UPSTREAM_MAX_CONNS connections at most, speaks TLS as
+// upstreamTLS says, and never goes through a proxy from the environment.
+func upstreamTransport(cfg *config.Config, log *slog.Logger) (*http.Transport, error) {
+	tlsConfig, err := upstreamTLS(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		MaxConnsPerHost:       cfg.UpstreamMaxConns,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: cfg.UpstreamTimeout,
+		TLSClientConfig:       tlsConfig,
+	}, nil
 }
 
 // upstreamTLS builds the TLS settings toward the upstream: the system's

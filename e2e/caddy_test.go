@@ -130,13 +130,12 @@ func newCaddyStack(t *testing.T, co caddyOptions) *caddyStack {
 	so.Now = c.Now
 	public, _ := url.Parse(s.caddy)
 	po := proxy.Options{
-		PublicURL: public,
+		Site:      proxy.Site{PublicURL: public},
 		Providers: []proxy.Provider{{ID: stack.ProviderID, DisplayName: stack.DisplayName, PKCE: true, Provider: stack.NewClient(t, pc)}},
 		// compose.yml: PORTCULLIS_TRUST_FORWARDED_HEADERS=true and
 		// PORTCULLIS_TRUSTED_PROXIES=<Caddy's address>.
-		TrustForwardedHeaders: true,
-		TrustedProxies:        []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
-		Now:                   c.Now,
+		Trust: proxy.Trust{ForwardedHeaders: true, Proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+		Now:   c.Now,
 	}
 	if co.cookieStore {
 		po.Sessions = stack.NewCookieStore(t, so)
@@ -157,7 +156,7 @@ func newCaddyStack(t *testing.T, co caddyOptions) *caddyStack {
 			t.Fatal(err)
 		}
 		po.Sessions = store
-		po.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.Now})
+		po.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.Now})
 	}
 	if co.proxy != nil {
 		co.proxy(&po)
@@ -403,9 +402,9 @@ func refreshOptions(c *testclock.Clock, cookieStore bool) caddyOptions {
 			o.RotateRefreshTokens = true
 		},
 		proxy: func(o *proxy.Options) {
-			o.ValidateExternalToken = true
-			o.RefreshSkew = 30 * time.Second
-			o.RefreshGrace = 5 * time.Minute
+			o.Tokens.ValidateExternal = true
+			o.Tokens.RefreshSkew = 30 * time.Second
+			o.Tokens.RefreshGrace = 5 * time.Minute
 		},
 	}}
 }
@@ -518,8 +517,8 @@ func TestCaddyOptionalHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newCaddyStack(t, caddyOptions{stackOptions: stackOptions{proxy: func(o *proxy.Options) {
-		o.PassAccessToken = true
-		o.Assertions = signer
+		o.Identity.PassAccessToken = true
+		o.Identity.Assertions = signer
 	}}})
 	b := s.browser()
 	b.SignIn("/")
@@ -563,7 +562,7 @@ func TestCaddyOptionalHeaders(t *testing.T) {
 func TestCaddyRouteRules(t *testing.T) {
 	t.Parallel()
 	s := newCaddyStack(t, caddyOptions{stackOptions: stackOptions{proxy: func(o *proxy.Options) {
-		o.Routes = []proxy.Route{
+		o.Access.Routes = []proxy.Route{
 			{Path: regexp.MustCompile(`^/public/`), Public: true},
 			{Path: regexp.MustCompile(`^/finance(/|$)`), Rules: proxy.Rules{Groups: []string{"finance"}}},
 		}

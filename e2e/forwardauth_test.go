@@ -49,9 +49,9 @@ func TestForwardAuthAsIngressesAsk(t *testing.T) {
 	t.Parallel()
 	public, _ := url.Parse("https://app.example.com")
 	srv, cookies := authServer(t, func(o *proxy.Options) {
-		o.PublicURL = public
-		o.TrustForwardedHeaders = true
-		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.10/32")}
+		o.Site.PublicURL = public
+		o.Trust.ForwardedHeaders = true
+		o.Trust.Proxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.10/32")}
 	})
 	check := func(c ingressCheck, accept string, withCookie bool) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(c.method, c.target, nil)

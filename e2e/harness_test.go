@@ -112,7 +112,7 @@ func newStack(t *testing.T, so stackOptions) *nginxStack {
 	co.Now = c.Now
 	public, _ := url.Parse(s.nginx)
 	po := proxy.Options{
-		PublicURL: public,
+		Site:      proxy.Site{PublicURL: public},
 		Providers: []proxy.Provider{{ID: stack.ProviderID, DisplayName: stack.DisplayName, PKCE: true, Provider: stack.NewClient(t, pc)}},
 		Sessions:  stack.NewCookieStore(t, co),
 		Now:       c.Now,
@@ -143,11 +143,9 @@ func authServer(tb testing.TB, opts func(*proxy.Options)) (*proxy.Server, []*htt
 	co.Expire = 24 * time.Hour
 	store := stack.NewCookieStore(tb, co)
 	po := proxy.Options{
-		Providers:             []proxy.Provider{{ID: stack.ProviderID, PKCE: true, Provider: stack.NewClient(tb, stack.OfflineConfig())}},
-		Sessions:              store,
-		ValidateExternalToken: true,
-		RefreshSkew:           30 * time.Second,
-		RefreshGrace:          5 * time.Minute,
+		Providers: []proxy.Provider{{ID: stack.ProviderID, PKCE: true, Provider: stack.NewClient(tb, stack.OfflineConfig())}},
+		Sessions:  store,
+		Tokens:    proxy.Tokens{ValidateExternal: true, RefreshSkew: 30 * time.Second, RefreshGrace: 5 * time.Minute},
 	}
 	if opts != nil {
 		opts(&po)

@@ -214,9 +214,9 @@ func TestIngressNginx(t *testing.T) {
 		nginx:   ingressNginxConf(t),
 		modules: mods,
 		proxy: func(o *proxy.Options) {
-			o.TrustForwardedHeaders = true
-			o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-			o.Routes = []proxy.Route{
+			o.Trust.ForwardedHeaders = true
+			o.Trust.Proxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+			o.Access.Routes = []proxy.Route{
 				{Path: regexp.MustCompile(`^/public/`), Public: true},
 				{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/docs/`), Public: true},
 				{Path: regexp.MustCompile(`^/finance(/|$)`), Rules: proxy.Rules{Groups: []string{"finance"}}},

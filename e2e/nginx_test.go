@@ -250,9 +250,9 @@ func TestNginxRefresh(t *testing.T) {
 			o.RotateRefreshTokens = true
 		},
 		proxy: func(o *proxy.Options) {
-			o.ValidateExternalToken = true
-			o.RefreshSkew = 30 * time.Second
-			o.RefreshGrace = 5 * time.Minute
+			o.Tokens.ValidateExternal = true
+			o.Tokens.RefreshSkew = 30 * time.Second
+			o.Tokens.RefreshGrace = 5 * time.Minute
 		},
 	})
 	b := s.browser()
@@ -327,8 +327,8 @@ func TestNginxSignInKeepsFirstQueryParameter(t *testing.T) {
 func TestNginxPreflight(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOptions{proxy: func(o *proxy.Options) {
-		o.TrustForwardedHeaders = true
-		o.SkipAuthPreflight = true
+		o.Trust.ForwardedHeaders = true
+		o.Access.SkipAuthPreflight = true
 	}})
 	do := func(method string, hdr http.Header) int {
 		t.Helper()
@@ -397,9 +397,9 @@ func rawGet(t *testing.T, addr, target string, hdr http.Header) (status int, fro
 func TestNginxRouteRules(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOptions{proxy: func(o *proxy.Options) {
-		o.TrustForwardedHeaders = true
-		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-		o.Routes = []proxy.Route{
+		o.Trust.ForwardedHeaders = true
+		o.Trust.Proxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		o.Access.Routes = []proxy.Route{
 			{Path: regexp.MustCompile(`^/public/`), Public: true},
 			{Path: regexp.MustCompile(`^/finance(/|$)`), Rules: proxy.Rules{Groups: []string{"finance"}}},
 		}

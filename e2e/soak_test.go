@@ -109,7 +109,7 @@ func newSoakStack(t *testing.T) *soakStack {
 		w.Write(body)
 	}))
 	upURL, _ := url.Parse(up.URL)
-	srv, cookies := authServer(t, func(o *proxy.Options) { o.Upstream = upURL })
+	srv, cookies := authServer(t, func(o *proxy.Options) { o.Upstream.URL = upURL })
 	return &soakStack{upstream: up, portcullis: stack.Serve(t, srv), cookie: stack.CookieHeader(cookies)}
 }
 

@@ -63,28 +63,6 @@ func (r Rules) empty() bool {
 	return len(r.Emails)+len(r.Domains)+len(r.Groups)+len(r.Claims) == 0
 }
 
-// allowed applies the global rules, then each of the routes that d says
-// apply, then extra (which may be nil or empty).
-func (s *Server) allowed(st *session.State, d decision, extra *Rules) (bool, string) {
-	if ok, why := s.rules.Allow(st); !ok {
-		return false, why
-	}
-	if d.first != nil {
-		if ok, why := d.first.Rules.Allow(st); !d.first.Rules.empty() && !ok {
-			return false, why
-		}
-	}
-	for _, rt := range d.more {
-		if ok, why := rt.Rules.Allow(st); !rt.Rules.empty() && !ok {
-			return false, why
-		}
-	}
-	if extra != nil && !extra.empty() {
-		return extra.Allow(st)
-	}
-	return true, ""
-}
-
 // splitEmail splits an address into its local part and domain, lower-cased
 // in ASCII only: the address is compared as the provider sent it, save for
 // ASCII case, so no other character can fold into an allowed one (Unicode

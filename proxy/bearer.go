@@ -40,8 +40,8 @@ func bearerToken(r *http.Request) (string, bool) {
 // The session lives only for this request: no cookie, no refresh.
 func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token string) (*session.State, error) {
 	transient := false
-	for i := range s.opts.Providers {
-		p := &s.opts.Providers[i]
+	for i := range s.providerList {
+		p := &s.providerList[i]
 		if p.Bearer == nil {
 			continue
 		}
@@ -53,16 +53,16 @@ func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token str
 			s.log.Debug("bearer token not accepted", "provider", p.ID, "err", err)
 			continue
 		}
-		if p.emailUnverified(id) && id.Email != "" && !s.opts.AllowUnverifiedEmail {
+		if p.emailUnverified(id) && id.Email != "" && !s.access.AllowUnverifiedEmail {
 			id.Email = "" // not vouched for: the rules can't rely on it
 		}
 		st, ok := s.newState(p, id, &providers.Tokens{AccessToken: token}, s.now())
 		if !ok {
 			return nil, errBearerRejected // USER_FROM=email, and no address to name the user by
 		}
-		if s.opts.Registry != nil {
+		if s.users.Registry != nil {
 			// Machine clients must be registered users (no sign-up by token).
-			localID, name, err := s.machines.lookup(r.Context(), s.opts.Registry, users.Identity{Provider: p.ID, ExternalID: id.ID}, s.now())
+			localID, name, err := s.machines.lookup(r.Context(), s.users.Registry, users.Identity{Provider: p.ID, ExternalID: id.ID}, s.now())
 			switch {
 			case errors.Is(err, users.ErrNotFound):
 				return nil, errBearerRejected
@@ -114,10 +114,10 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 // assertions are off or signing failed (logged; the upstream then finds no
 // assertion and refuses, which fails closed).
 func (s *Server) assertionFor(st *session.State) string {
-	if s.opts.Assertions == nil {
+	if s.identity.Assertions == nil {
 		return ""
 	}
-	tok, err := s.opts.Assertions.Sign(assertion.Claims{
+	tok, err := s.identity.Assertions.Sign(assertion.Claims{
 		Subject:    st.UserID,
 		User:       st.User,
 		Email:      st.Email,

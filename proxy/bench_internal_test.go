@@ -95,12 +95,10 @@ func benchServer(b *testing.B, upstream *url.URL, tokenSize int, opts func(*Opti
 		b.Fatalf("NewCookieStore: %v", err)
 	}
 	o := Options{
-		Upstream:              upstream,
-		Providers:             []Provider{{ID: "oauth2", PKCE: true, Provider: p}},
-		Sessions:              store,
-		ValidateExternalToken: true,
-		RefreshSkew:           30 * time.Second,
-		RefreshGrace:          5 * time.Minute,
+		Upstream:  Upstream{URL: upstream},
+		Providers: []Provider{{ID: "oauth2", PKCE: true, Provider: p}},
+		Sessions:  store,
+		Tokens:    Tokens{ValidateExternal: true, RefreshSkew: 30 * time.Second, RefreshGrace: 5 * time.Minute},
 	}
 	if opts != nil {
 		opts(&o)
@@ -140,15 +138,20 @@ var (
 	BenchRequest = benchRequest
 )
 
+// benchUpstream is the in-memory upstream's URL.
+var benchUpstream = &url.URL{Scheme: "http", Host: "app.internal:8080"}
+
 // benchInternalServer returns a Server whose upstream transport is in
 // memory, and a browser request carrying a valid session cookie (1 KB
 // access token, a typical JWT).
 func benchInternalServer(b *testing.B, opts func(*Options)) (*Server, *http.Request) {
 	b.Helper()
-	s, cookies := benchServer(b, &url.URL{Scheme: "http", Host: "app.internal:8080"}, 1000, opts)
-	if s.upstream != nil {
-		s.upstream.Transport = memTransport{body: "hello from the app\n"}
-	}
+	s, cookies := benchServer(b, benchUpstream, 1000, func(o *Options) {
+		o.Upstream.Transport = memTransport{body: "hello from the app\n"}
+		if opts != nil {
+			opts(o)
+		}
+	})
 	return s, benchRequest("/app/page?id=42", "text/html,application/xhtml+xml", cookies)
 }
 
@@ -216,7 +219,7 @@ func BenchmarkHotPath(b *testing.B) {
 		benchServe(b, s, r, http.StatusOK)
 	})
 
-	target := s.opts.Upstream
+	target := benchUpstream
 	bare := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -262,7 +265,7 @@ func BenchmarkHotPath(b *testing.B) {
 // BenchmarkAuthPath is /oauth2/auth with a valid session, on the same
 // writer as BenchmarkHotPath.
 func BenchmarkAuthPath(b *testing.B) {
-	s, r := benchInternalServer(b, func(o *Options) { o.Upstream = nil })
+	s, r := benchInternalServer(b, func(o *Options) { o.Upstream.URL = nil })
 	r.URL.Path, r.URL.RawQuery = "/oauth2/auth", "" // as nginx's auth_request calls it
 	r.RequestURI = "/oauth2/auth"
 	benchServe(b, s, r, http.StatusAccepted)
@@ -275,8 +278,8 @@ func BenchmarkAuthPath(b *testing.B) {
 func BenchmarkAuthPathRoutes(b *testing.B) {
 	s, r := benchInternalServer(b, func(o *Options) {
 		benchRoutes(o)
-		o.Upstream = nil
-		o.TrustForwardedHeaders = true
+		o.Upstream.URL = nil
+		o.Trust.ForwardedHeaders = true
 	})
 	r.URL.Path, r.URL.RawQuery = "/oauth2/auth", ""
 	r.RequestURI = "/oauth2/auth"
@@ -291,7 +294,7 @@ func BenchmarkAuthPathRoutes(b *testing.B) {
 // (PORTCULLIS_ROUTE_1…4 and one SKIP_AUTH_ROUTES entry, after them); the
 // benchmark request, GET /app/page, matches the fourth, which alice passes.
 func benchRoutes(o *Options) {
-	o.Routes = []Route{
+	o.Access.Routes = []Route{
 		{Methods: []string{"GET", "HEAD"}, Path: regexp.MustCompile(`^/static/`), Public: true},
 		{Path: regexp.MustCompile(`^/admin(/|$)`), Rules: Rules{Groups: []string{"admins"}}},
 		{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/payments/`), Rules: Rules{Emails: []string{"cfo@example.com"}}},
@@ -359,22 +362,22 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			h["Cookie"] = cookie
-			stripOwnCookies(h, s.opts.Sessions.IsOwnCookie)
+			stripOwnCookies(h, s.sessions.IsOwnCookie)
 		}
 	})
 	b.Run("set-identity", func(b *testing.B) {
 		h := clean.Clone()
 		b.ReportAllocs()
 		for b.Loop() {
-			setUpstreamHeaders(h, st, s.attrKeys, false, false)
+			setUpstreamHeaders(h, st, s.identity.attrKeys, false, false)
 		}
 	})
 	b.Run("all", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			h := s.outboundHeader(clean.Clone(), st) // ReverseProxy clones, then Rewrite copies
-			stripOwnCookies(h, s.opts.Sessions.IsOwnCookie)
-			setUpstreamHeaders(h, st, s.attrKeys, false, false)
+			stripOwnCookies(h, s.sessions.IsOwnCookie)
+			setUpstreamHeaders(h, st, s.identity.attrKeys, false, false)
 		}
 	})
 	b.Run("clone-only", func(b *testing.B) {
@@ -395,11 +398,11 @@ func BenchmarkAuthorization(b *testing.B) {
 	}{
 		{"no-rules", nil},
 		{"global-lists", func(o *Options) {
-			o.Rules = Rules{Domains: []string{"example.org", "example.com"}, Groups: []string{"staff"}}
+			o.Access.Rules = Rules{Domains: []string{"example.org", "example.com"}, Groups: []string{"staff"}}
 		}},
 		{"three-routes", func(o *Options) {
-			o.Rules = Rules{Domains: []string{"example.com"}}
-			o.Routes = []Route{
+			o.Access.Rules = Rules{Domains: []string{"example.com"}}
+			o.Access.Routes = []Route{
 				{Path: regexp.MustCompile(`^/static/`), Public: true},
 				{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/api/`), Rules: Rules{Groups: []string{"writers"}}},
 				{Path: regexp.MustCompile(`^/app/`), Rules: Rules{Groups: []string{"staff", "admins"}}},
@@ -411,8 +414,8 @@ func BenchmarkAuthorization(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				d := s.decide([]string{"GET"}, "/app/page", "/app/page")
-				if ok, why := s.allowed(st, d, nil); !ok || d.public {
+				d := s.access.decide([]string{"GET"}, "/app/page", "/app/page")
+				if ok, why := s.access.allowed(st, d, nil); !ok || d.public {
 					b.Fatalf("allowed = false, %q; want true", why)
 				}
 			}
@@ -438,7 +441,7 @@ func BenchmarkDecide(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				var buf [4]string
-				s.decide(s.methods(buf[:0], r.Method, r.Header), decoded, c.escaped)
+				s.access.decide(s.access.methods(buf[:0], r.Method, r.Header), decoded, c.escaped)
 			}
 		})
 	}
@@ -447,7 +450,7 @@ func BenchmarkDecide(b *testing.B) {
 // BenchmarkOriginalRequest is forward-auth's reading of the original
 // request from nginx's trusted headers, as examples/nginx sends them.
 func BenchmarkOriginalRequest(b *testing.B) {
-	s, r := benchInternalServer(b, func(o *Options) { o.TrustForwardedHeaders = true })
+	s, r := benchInternalServer(b, func(o *Options) { o.Trust.ForwardedHeaders = true })
 	r.Header.Set("X-Forwarded-Proto", "https")
 	r.Header.Set("X-Forwarded-Host", "app.example.com")
 	r.Header.Set("X-Forwarded-Uri", "/app/page?id=42")

@@ -104,7 +104,7 @@ func BenchmarkAuthEndpoint(b *testing.B) {
 // 200 with the identity headers.
 func BenchmarkForwardAuth(b *testing.B) {
 	srv, cookies := proxy.BenchServer(b, nil, 1000, func(o *proxy.Options) {
-		o.TrustForwardedHeaders = true
+		o.Trust.ForwardedHeaders = true
 	})
 	r := proxy.BenchRequest("/oauth2/forward-auth", "text/html", cookies)
 	r.Header.Set("X-Forwarded-Method", "GET")

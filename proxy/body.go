@@ -21,9 +21,9 @@ var aLongTimeAgo = time.Unix(1, 0)
 // sends its body slowly can't hold what the request holds (a connection to
 // the upstream, above all) for as long as it likes. Before each read it
 // sets the connection's read deadline (http.ResponseController) to the
-// soonest of: BodyReadTimeout from now; the moment the body's average
-// rate would fall below BodyMinRate, the client being owed
-// BodyReadTimeout plus a second per BodyMinRate bytes it has sent; and
+// soonest of: Body.ReadTimeout from now; the moment the body's average
+// rate would fall below Body.MinRate, the client being owed
+// Body.ReadTimeout plus a second per Body.MinRate bytes it has sent; and
 // READ_TIMEOUT's deadline. Only the time spent waiting in Read counts, so
 // a body that nobody reads yet (its request waits for a free upstream
 // connection) or that a slow upstream takes slowly is not held against
@@ -58,19 +58,19 @@ type slowBody struct {
 	tooSlow atomic.Bool
 }
 
-// guardBody puts r's body, if it has one, under BodyReadTimeout and
-// BodyMinRate, and returns the guard (nil if none). Whatever the method
+// guardBody puts r's body, if it has one, under Body.ReadTimeout and
+// Body.MinRate, and returns the guard (nil if none). Whatever the method
 // or the headers say: a WebSocket handshake has no body (so no guard),
 // and a request with a body is sent upstream with it as it comes, an
 // Upgrade header or CONNECT notwithstanding (httputil.ReverseProxy
 // tunnels only after a 101, and never a CONNECT), so exempting them let
-// a slow body hold an upstream connection. Without BodyReadTimeout the
+// a slow body hold an upstream connection. Without Body.ReadTimeout the
 // body is still wrapped, for its sticky end (slowBody.eof).
 func (s *Server) guardBody(w http.ResponseWriter, r *http.Request, start time.Time) *slowBody {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	if s.opts.BodyReadTimeout <= 0 {
+	if s.body.ReadTimeout <= 0 {
 		b := &slowBody{ReadCloser: r.Body, off: true}
 		r.Body = b
 		return b
@@ -78,11 +78,11 @@ func (s *Server) guardBody(w http.ResponseWriter, r *http.Request, start time.Ti
 	b := &slowBody{
 		ReadCloser: r.Body,
 		rc:         http.NewResponseController(w),
-		idle:       s.opts.BodyReadTimeout,
-		minRate:    int64(s.opts.BodyMinRate),
+		idle:       s.body.ReadTimeout,
+		minRate:    int64(s.body.MinRate),
 	}
-	if s.opts.ReadTimeout > 0 {
-		b.limit = start.Add(s.opts.ReadTimeout)
+	if s.body.ServerReadTimeout > 0 {
+		b.limit = start.Add(s.body.ServerReadTimeout)
 	}
 	r.Body = b
 	return b
@@ -157,7 +157,7 @@ func (b *slowBody) timedOut(now time.Time) bool {
 
 // settle runs when the handler returns. A body not read to its end is
 // read (and discarded) by the server before the connection's next
-// request, up to 256 KiB: that is bounded by BodyReadTimeout as well.
+// request, up to 256 KiB: that is bounded by Body.ReadTimeout as well.
 func (b *slowBody) settle() {
 	if b.off || b.done {
 		return

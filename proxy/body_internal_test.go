@@ -87,7 +87,7 @@ func TestSlowBody(t *testing.T) {
 			w := &deadlineWriter{ResponseWriter: httptest.NewRecorder()}
 			body := &scriptedBody{steps: tt.steps}
 			r := httptest.NewRequest("POST", "/upload", body)
-			s := &Server{opts: Options{BodyReadTimeout: idle, BodyMinRate: tt.minRate, ReadTimeout: tt.readTimeout}}
+			s := &Server{body: Body{ReadTimeout: idle, MinRate: tt.minRate, ServerReadTimeout: tt.readTimeout}}
 			start := time.Now()
 			b := s.guardBody(w, r, start)
 			if b == nil || r.Body != b {
@@ -145,7 +145,7 @@ func TestSlowBody(t *testing.T) {
 // that takes no deadline reads on unguarded.
 func TestGuardBodyLeavesAlone(t *testing.T) {
 	t.Parallel()
-	s := &Server{opts: Options{BodyReadTimeout: time.Second}}
+	s := &Server{body: Body{ReadTimeout: time.Second}}
 	w := &deadlineWriter{ResponseWriter: httptest.NewRecorder()}
 	upgrade := func(method string, body io.Reader) *http.Request {
 		r := httptest.NewRequest(method, "/ws", body)
@@ -168,17 +168,17 @@ func TestGuardBodyLeavesAlone(t *testing.T) {
 			t.Errorf("%s: guarded = %v; want %v", tt.name, b != nil, tt.guarded)
 		}
 	}
-	// Without BodyReadTimeout, no deadline, but the end stays the end.
+	// Without Body.ReadTimeout, no deadline, but the end stays the end.
 	body := &scriptedBody{steps: []func([]byte) (int, error){data("abc")}}
 	r := httptest.NewRequest("POST", "/", body)
 	if b := (&Server{}).guardBody(w, r, time.Now()); b == nil {
-		t.Fatal("BodyReadTimeout 0: not wrapped")
+		t.Fatal("Body.ReadTimeout 0: not wrapped")
 	}
 	if got, err := io.ReadAll(r.Body); err != nil || string(got) != "abc" {
-		t.Errorf("BodyReadTimeout 0: body = %q, %v; want abc", got, err)
+		t.Errorf("Body.ReadTimeout 0: body = %q, %v; want abc", got, err)
 	}
 	if n, err := r.Body.Read(make([]byte, 1)); n != 0 || err != io.EOF || len(w.deadlines) != 0 {
-		t.Errorf("BodyReadTimeout 0: Read after the end = %d, %v (deadlines %v); want 0, EOF, none", n, err, w.deadlines)
+		t.Errorf("Body.ReadTimeout 0: Read after the end = %d, %v (deadlines %v); want 0, EOF, none", n, err, w.deadlines)
 	}
 
 	r = httptest.NewRequest("POST", "/", strings.NewReader("plain"))

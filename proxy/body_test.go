@@ -98,16 +98,24 @@ func bodyUpstream(arrived chan<- string) http.Handler {
 	})
 }
 
+// maxConnsTransport is a transport to the upstream that opens at most n
+// connections, as main's does with UPSTREAM_MAX_CONNS=n.
+func maxConnsTransport(n int) http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxConnsPerHost = n
+	return t
+}
+
 // uploadHarness is a harness whose upstream reads bodies (bodyUpstream),
 // with maxConns connections to it, a public route for /upload, and short
 // body bounds: BODY_READ_TIMEOUT 300ms, BODY_MIN_RATE 1024.
 func uploadHarness(t *testing.T, arrived chan<- string, maxConns int) *harness {
 	t.Helper()
 	return newHarness(t, setup{upstream: bodyUpstream(arrived), proxy: func(o *proxy.Options) {
-		o.UpstreamMaxConns = maxConns
-		o.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/upload`), Public: true}}
-		o.BodyReadTimeout = 300 * time.Millisecond
-		o.BodyMinRate = 1024
+		o.Upstream.Transport = maxConnsTransport(maxConns)
+		o.Access.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/upload`), Public: true}}
+		o.Body.ReadTimeout = 300 * time.Millisecond
+		o.Body.MinRate = 1024
 	}})
 }
 
@@ -247,9 +255,9 @@ func TestBodyTimeoutsSpareRealClients(t *testing.T) {
 		}
 	})
 	h := newHarness(t, setup{upstream: up, proxy: func(o *proxy.Options) {
-		o.UpstreamMaxConns = 1
-		o.BodyReadTimeout = 200 * time.Millisecond
-		o.BodyMinRate = 1024
+		o.Upstream.Transport = maxConnsTransport(1)
+		o.Body.ReadTimeout = 200 * time.Millisecond
+		o.Body.MinRate = 1024
 	}})
 	b := h.browser()
 	if resp, hops := b.follow("/"); resp.StatusCode != http.StatusOK {

@@ -41,8 +41,8 @@ func TestBrowserSignInPage(t *testing.T) {
 		o.Providers[0].ID = "main"
 		o.Providers[0].DisplayName = "Acme SSO"
 		o.Providers = append(o.Providers, corp)
-		o.SignInTitle = "Sign in to the Acme wiki"
-		o.SignInLogoURL = logo
+		o.Pages.SignInTitle = "Sign in to the Acme wiki"
+		o.Pages.SignInLogoURL = logo
 	}})
 	dir := screenshotDir(t)
 	for _, size := range []struct {

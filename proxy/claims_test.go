@@ -15,9 +15,9 @@ import (
 func TestHostileClaimValues(t *testing.T) {
 	t.Parallel()
 	rules := map[string]func(*proxy.Options){
-		"ALLOWED_GROUPS=admins":             func(o *proxy.Options) { o.Rules.Groups = []string{"admins"} },
-		"ALLOWED_EMAIL_DOMAINS=example.com": func(o *proxy.Options) { o.Rules.Domains = []string{"example.com"} },
-		"ALLOWED_EMAILS=alice@example.com":  func(o *proxy.Options) { o.Rules.Emails = []string{"alice@example.com"} },
+		"ALLOWED_GROUPS=admins":             func(o *proxy.Options) { o.Access.Rules.Groups = []string{"admins"} },
+		"ALLOWED_EMAIL_DOMAINS=example.com": func(o *proxy.Options) { o.Access.Rules.Domains = []string{"example.com"} },
+		"ALLOWED_EMAILS=alice@example.com":  func(o *proxy.Options) { o.Access.Rules.Emails = []string{"alice@example.com"} },
 		"no rules":                          nil,
 	}
 	groups, domains, emails := "ALLOWED_GROUPS=admins", "ALLOWED_EMAIL_DOMAINS=example.com", "ALLOWED_EMAILS=alice@example.com"

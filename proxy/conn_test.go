@@ -101,9 +101,9 @@ func TestConnectionHeadersToUpstream(t *testing.T) {
 		t.Run(peer.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-				o.TrustForwardedHeaders = peer.trust
-				o.TrustedProxies = peer.proxies
-				o.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/public/`), Public: true}}
+				o.Trust.ForwardedHeaders = peer.trust
+				o.Trust.Proxies = peer.proxies
+				o.Access.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/public/`), Public: true}}
 			}})
 			b := h.browser()
 			b.signIn("/")

@@ -20,17 +20,17 @@ import (
 // straight to that provider.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	rd := s.redirectTarget(r, r.URL.Query().Get("rd"))
-	if len(s.opts.Providers) == 1 {
+	if len(s.providerList) == 1 {
 		http.Redirect(w, r, s.signInURL(rd), http.StatusFound)
 		return
 	}
-	buttons := make([]providerButton, 0, len(s.opts.Providers))
-	for _, p := range s.opts.Providers {
+	buttons := make([]providerButton, 0, len(s.providerList))
+	for _, p := range s.providerList {
 		q := url.Values{"provider": {p.ID}, "rd": {rd}}
 		buttons = append(buttons, providerButton{Name: p.DisplayName, URL: "/oauth2/start?" + q.Encode()})
 	}
 	s.renderPage(w, http.StatusOK, page{
-		Title:     s.opts.SignInTitle,
+		Title:     s.pages.SignInTitle,
 		Message:   "Choose how to sign in.",
 		Providers: buttons,
 	})
@@ -85,8 +85,8 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 
 // provider returns the provider with id, or the only one when id is empty.
 func (s *Server) provider(id string) (*Provider, bool) {
-	if id == "" && len(s.opts.Providers) == 1 {
-		return &s.opts.Providers[0], true
+	if id == "" && len(s.providerList) == 1 {
+		return &s.providerList[0], true
 	}
 	p, ok := s.providers[id]
 	return p, ok
@@ -201,7 +201,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 			"This site knows its users by their e-mail address, and your provider gave none that it vouches for. Add a verified e-mail address to your account with the provider, then sign in again.")
 		return
 	}
-	if ok, why := s.rules.Allow(st); !ok {
+	if ok, why := s.access.Rules.Allow(st); !ok {
 		s.log.Info("sign-in denied by rules", "audit", "denial", "provider", p.ID, "user", st.User)
 		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
@@ -210,7 +210,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 	if !s.registerSignIn(w, r, p, id, st) {
 		return
 	}
-	if err := s.opts.Sessions.Save(w, r, st); err != nil {
+	if err := s.sessions.Save(w, r, st); err != nil {
 		s.log.Error("save session", "provider", p.ID, "err", err)
 		s.signInResult(p.ID, metrics.SignInError)
 		msg := "Portcullis could not store your session. Try again in a moment."
@@ -249,7 +249,7 @@ func (s *Server) signInResult(provider, result string) {
 // unverifiedRefused reports whether id may not sign in at p because p
 // doesn't vouch for its e-mail address (and ALLOW_UNVERIFIED_EMAIL is off).
 func (s *Server) unverifiedRefused(p *Provider, id *providers.Identity) bool {
-	return id.Email != "" && p.emailUnverified(id) && !s.opts.AllowUnverifiedEmail
+	return id.Email != "" && p.emailUnverified(id) && !s.access.AllowUnverifiedEmail
 }
 
 // newState makes the session of id, signed in at p with tokens t at
@@ -297,8 +297,8 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	st, _ := s.opts.Sessions.Load(r) // whatever its state, it ends now
-	s.opts.Sessions.Clear(w, r)
+	st, _ := s.sessions.Load(r) // whatever its state, it ends now
+	s.sessions.Clear(w, r)
 	target := rd
 	if st != nil {
 		s.log.Info("signed out", "audit", "sign_out", "provider", st.Provider, "user", st.User)

@@ -138,7 +138,7 @@ func TestUnauthenticated(t *testing.T) {
 
 func TestSpoofedIdentityHeadersAreRemoved(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.AttributeNames = []string{"Dept"} }})
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Identity.AttributeNames = []string{"Dept"} }})
 	b := h.browser()
 	b.signIn("/")
 
@@ -273,12 +273,12 @@ func TestCallbackFailures(t *testing.T) {
 		{"unverified email", func(o *idp.Options) {
 			o.Users = []idp.User{{ID: "u1", Username: "alice", Email: "alice@example.com", EmailVerified: ptr(false)}}
 		}, nil, 403, "not verified"},
-		{"email not allowed", nil, func(o *proxy.Options) { o.Rules.Emails = []string{"bob@example.com"} }, 403, "not on this site"},
-		{"domain not allowed", nil, func(o *proxy.Options) { o.Rules.Domains = []string{"corp.example"} }, 403, "not on this site"},
-		{"group not allowed", nil, func(o *proxy.Options) { o.Rules.Groups = []string{"finance"} }, 403, "not a member"},
+		{"email not allowed", nil, func(o *proxy.Options) { o.Access.Rules.Emails = []string{"bob@example.com"} }, 403, "not on this site"},
+		{"domain not allowed", nil, func(o *proxy.Options) { o.Access.Rules.Domains = []string{"corp.example"} }, 403, "not on this site"},
+		{"group not allowed", nil, func(o *proxy.Options) { o.Access.Rules.Groups = []string{"finance"} }, 403, "not a member"},
 		{"two at signs", func(o *idp.Options) {
 			o.Users = []idp.User{{ID: "u1", Username: "alice", Email: "alice@evil.example@example.com"}}
-		}, func(o *proxy.Options) { o.Rules.Domains = []string{"example.com"} }, 403, "no usable e-mail"},
+		}, func(o *proxy.Options) { o.Access.Rules.Domains = []string{"example.com"} }, 403, "no usable e-mail"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -312,7 +312,7 @@ func TestAllowedUnverifiedEmail(t *testing.T) {
 		idp: func(o *idp.Options) {
 			o.Users = []idp.User{{ID: "u1", Username: "alice", Email: "alice@example.com", EmailVerified: ptr(false)}}
 		},
-		proxy: func(o *proxy.Options) { o.AllowUnverifiedEmail = true },
+		proxy: func(o *proxy.Options) { o.Access.AllowUnverifiedEmail = true },
 	})
 	if e := h.browser().signIn("/"); e.Headers.Get("X-Email") != "alice@example.com" {
 		t.Errorf("X-Email = %q; want alice@example.com", e.Headers.Get("X-Email"))
@@ -341,7 +341,7 @@ func TestProviderDeniesSignIn(t *testing.T) {
 
 func TestOpenRedirectsFallBackToRoot(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.AllowedRedirectDomains = []string{".allowed.example"} }})
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Site.AllowedRedirectDomains = []string{".allowed.example"} }})
 	tests := []struct{ rd, want string }{
 		{"/app?x=1", "/app?x=1"},
 		{"//evil.example", "/"},
@@ -577,7 +577,7 @@ func TestSignOut(t *testing.T) {
 
 func TestUserinfoAndAuthEndpoints(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Rules.Groups = []string{"staff"} }})
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Access.Rules.Groups = []string{"staff"} }})
 	anon := h.browser()
 	anon.header = http.Header{}
 	if resp := anon.get("/oauth2/userinfo"); resp.StatusCode != 401 {
@@ -717,7 +717,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 		line, _ := rw.ReadString('\n')
 		rw.WriteString("echo: " + line)
 		rw.Flush()
-	}), proxy: func(o *proxy.Options) { o.BodyReadTimeout = 100 * time.Millisecond }})
+	}), proxy: func(o *proxy.Options) { o.Body.ReadTimeout = 100 * time.Millisecond }})
 	b := h.browser()
 	b.signIn("/")
 	conn, err := net.Dial("tcp", strings.TrimPrefix(h.proxy.URL, "http://"))
@@ -792,7 +792,7 @@ func TestProviderQuirks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, setup{idp: tt.idp, provider: tt.provider, proxy: func(o *proxy.Options) { o.AttributeNames = []string{"Dept"} }})
+			h := newHarness(t, setup{idp: tt.idp, provider: tt.provider, proxy: func(o *proxy.Options) { o.Identity.AttributeNames = []string{"Dept"} }})
 			e := h.browser().signIn("/")
 			for k, want := range tt.want {
 				if got := e.Headers.Get(k); got != want {
@@ -819,8 +819,8 @@ func TestAccessTokenExpiry(t *testing.T) {
 			h := newHarness(t, setup{
 				idp: func(o *idp.Options) { o.ExpiresIn = time.Hour },
 				proxy: func(o *proxy.Options) {
-					o.ValidateExternalToken = validate
-					o.RefreshSkew = 15 * time.Minute
+					o.Tokens.ValidateExternal = validate
+					o.Tokens.RefreshSkew = 15 * time.Minute
 					o.Now = clock
 				},
 				session: func(o *session.Options) { o.Expire = 24 * time.Hour; o.Now = clock },

@@ -15,9 +15,9 @@ import (
 func TestForwardAuth(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-		o.Upstream = nil // forward-auth only
-		o.TrustForwardedHeaders = true
-		o.Routes = []proxy.Route{
+		o.Upstream.URL = nil // forward-auth only
+		o.Trust.ForwardedHeaders = true
+		o.Access.Routes = []proxy.Route{
 			{Path: regexp.MustCompile(`^/public/`), Public: true},
 			{Path: regexp.MustCompile(`^/admin(/|$)`), Rules: proxy.Rules{Groups: []string{"admins"}}},
 			{Path: regexp.MustCompile(`^/finance(/|$)`), Rules: proxy.Rules{Groups: []string{"finance"}}},
@@ -122,10 +122,10 @@ func TestForwardedHeadersNotTrusted(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-				o.Upstream = nil
-				o.Routes = public
-				o.TrustForwardedHeaders = tt.trust
-				o.TrustedProxies = tt.cidrs
+				o.Upstream.URL = nil
+				o.Access.Routes = public
+				o.Trust.ForwardedHeaders = tt.trust
+				o.Trust.Proxies = tt.cidrs
 			}})
 			spoof := http.Header{"X-Forwarded-Uri": {"/public/x"}, "X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Proto": {"https"}}
 			for _, path := range []string{"/oauth2/auth", "/oauth2/forward-auth"} {
@@ -147,10 +147,10 @@ func TestForwardedHeadersNotTrusted(t *testing.T) {
 	t.Run("peer is a trusted proxy", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-			o.Upstream = nil
-			o.Routes = public
-			o.TrustForwardedHeaders = true
-			o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+			o.Upstream.URL = nil
+			o.Access.Routes = public
+			o.Trust.ForwardedHeaders = true
+			o.Trust.Proxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		}})
 		resp := h.browser().do("GET", "/oauth2/auth", nil, http.Header{"X-Forwarded-Uri": {"/public/x"}, "Accept": {"application/json"}})
 		readBody(t, resp)
@@ -167,7 +167,7 @@ func TestForwardedHeadersNotTrusted(t *testing.T) {
 
 func TestAuthQueryNarrowing(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Upstream = nil }})
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Upstream.URL = nil }})
 	b := h.browser()
 	b.signIn("/oauth2/start?rd=/oauth2/userinfo")
 	for query, want := range map[string]int{
@@ -191,8 +191,8 @@ func TestAuthQueryNarrowing(t *testing.T) {
 func TestProxyRoutesAndPreflight(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-		o.SkipAuthPreflight = true
-		o.Routes = []proxy.Route{
+		o.Access.SkipAuthPreflight = true
+		o.Access.Routes = []proxy.Route{
 			{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/static/`), Public: true},
 			{Path: regexp.MustCompile(`^/finance/`), Rules: proxy.Rules{Claims: map[string][]string{"Dept": {"finance"}}}},
 			{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/forms/`), Rules: proxy.Rules{Emails: []string{"bob@example.com"}}},
@@ -255,9 +255,9 @@ func TestProxyRoutesAndPreflight(t *testing.T) {
 func forwardAuthHarness(t *testing.T, routes []proxy.Route) (*harness, *browser) {
 	t.Helper()
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-		o.Upstream = nil
-		o.TrustForwardedHeaders = true
-		o.Routes = routes
+		o.Upstream.URL = nil
+		o.Trust.ForwardedHeaders = true
+		o.Access.Routes = routes
 	}})
 	alice := h.browser()
 	alice.signIn("/oauth2/start?rd=/oauth2/userinfo")
@@ -504,10 +504,10 @@ func TestPreflight(t *testing.T) {
 	t.Run("forward-auth", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-			o.Upstream = nil
-			o.TrustForwardedHeaders = true
-			o.SkipAuthPreflight = true
-			o.Routes = routes
+			o.Upstream.URL = nil
+			o.Trust.ForwardedHeaders = true
+			o.Access.SkipAuthPreflight = true
+			o.Access.Routes = routes
 		}})
 		for _, tt := range []struct {
 			name, own string
@@ -531,8 +531,8 @@ func TestPreflight(t *testing.T) {
 	t.Run("proxy", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-			o.SkipAuthPreflight = true
-			o.Routes = routes
+			o.Access.SkipAuthPreflight = true
+			o.Access.Routes = routes
 		}})
 		for _, tt := range []struct {
 			name, method string

@@ -112,7 +112,7 @@ func newHarness(t *testing.T, s setup) *harness {
 	}
 	upURL, _ := url.Parse(h.upstream.URL)
 	po := proxy.Options{
-		Upstream:  upURL,
+		Upstream:  proxy.Upstream{URL: upURL},
 		Providers: []proxy.Provider{{ID: pc.ID, DisplayName: "Test provider", PKCE: true, Provider: p}},
 		Sessions:  store,
 	}

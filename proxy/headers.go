@@ -1,12 +1,17 @@
 package proxy
 
 import (
+	"net"
 	"net/http"
 	"net/textproto"
 	"strings"
 
 	"github.com/portcullis/portcullis/session"
 )
+
+// The headers on the way upstream: the client's identity and connection
+// headers stripped in every spelling (isOwnHeader, outboundHeader), our
+// cookies removed, and the identity and X-Forwarded-* headers set.
 
 // identityHeaders are the headers Portcullis sets from the session, in the
 // lower-case, dash-separated form a client's spelling is folded to.
@@ -110,7 +115,8 @@ func foldByte(c byte) byte {
 	return '-'
 }
 
-// foldEqual reports whether name folds to folded.
+// foldEqual reports whether name folds to folded (as foldHeaderName
+// would fold it), without allocating.
 func foldEqual(name, folded string) bool {
 	if len(name) != len(folded) {
 		return false
@@ -239,4 +245,73 @@ func stripOwnCookies(h http.Header, own func(name string) bool) {
 		return
 	}
 	h["Cookie"] = []string{kept.String()}
+}
+
+// outboundHeader returns a copy of the client's headers h without the
+// identity and connection headers (any spelling: isOwnHeader) and, when
+// Portcullis sets Authorization
+// itself, without the client's. The copy has room for the identity and
+// X-Forwarded-* headers still to come: adding a dozen headers to the
+// exact-size map ReverseProxy cloned would grow it twice, which cost more
+// than the copy.
+func (s *Server) outboundHeader(h http.Header, st *session.State) http.Header {
+	room := len(h) + 4 // X-Forwarded-For, -Host, -Proto; the assertion
+	if st != nil {
+		room += identityHeaderCount + len(st.Attributes)
+	}
+	out := make(http.Header, room)
+	for name, v := range h {
+		if isOwnHeader(name) || s.identity.SetAuthorization && name == "Authorization" {
+			continue
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// setXForwarded sets X-Forwarded-For, -Host and -Proto in h for the
+// request in, as httputil.ProxyRequest.SetXForwarded does, but with one
+// allocation for the three values instead of one each. From a trusted
+// peer (trusted), its own X-Forwarded-For is kept with the peer's address
+// appended, as SetXForwarded documents for a proxy behind another, and its
+// X-Forwarded-Host and -Proto are kept; from any other peer the three
+// describe the connection Portcullis received. Only the canonical
+// spellings are read (net/http merges x-forwarded-for into
+// X-Forwarded-For); isOwnHeader has removed every other from h. Each value
+// has capacity 1, so an append to one copies it first.
+func setXForwarded(h http.Header, in *http.Request, trusted bool) {
+	var prior http.Header
+	if trusted {
+		prior = in.Header
+	}
+	vals := make([]string, 3)
+	clientIP, _, err := net.SplitHostPort(in.RemoteAddr)
+	switch ips := prior["X-Forwarded-For"]; {
+	case err == nil:
+		if len(ips) > 0 {
+			clientIP = strings.Join(ips, ", ") + ", " + clientIP
+		}
+		vals[0] = clientIP
+		h["X-Forwarded-For"] = vals[0:1:1]
+	case len(ips) > 0: // a peer without an address (a Unix socket): its list as it is
+		vals[0] = strings.Join(ips, ", ")
+		h["X-Forwarded-For"] = vals[0:1:1]
+	default:
+		delete(h, "X-Forwarded-For")
+	}
+	if v := prior["X-Forwarded-Host"]; len(v) > 0 {
+		h["X-Forwarded-Host"] = v[:len(v):len(v)]
+	} else {
+		vals[1] = in.Host
+		h["X-Forwarded-Host"] = vals[1:2:2]
+	}
+	if v := prior["X-Forwarded-Proto"]; len(v) > 0 {
+		h["X-Forwarded-Proto"] = v[:len(v):len(v)]
+	} else {
+		vals[2] = "http"
+		if in.TLS != nil {
+			vals[2] = "https"
+		}
+		h["X-Forwarded-Proto"] = vals[2:3:3]
+	}
 }

@@ -43,7 +43,7 @@ func withHost(t *testing.T, b *browser, method, path, host string, hdr http.Head
 func TestUntrustedHostRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-		o.AllowedHosts = []string{"app.example.com", ".corp.example", "dev.example.com:*"}
+		o.Site.AllowedHosts = []string{"app.example.com", ".corp.example", "dev.example.com:*"}
 	}})
 	const evil = "evil.example"
 	endpoints := []struct {
@@ -125,14 +125,14 @@ func TestTrustedHosts(t *testing.T) {
 			o.Providers[0].RedirectURL = "https://sso-return.example.com/oauth2/callback"
 		}, "sso-return.example.com", "https://sso-return.example.com/oauth2/callback"},
 		{"PUBLIC_URL, any Host", func(o *proxy.Options) {
-			o.PublicURL, _ = url.Parse("https://public.example.com")
+			o.Site.PublicURL, _ = url.Parse("https://public.example.com")
 		}, "evil.example", "https://public.example.com/oauth2/callback"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-				o.AllowedHosts = allowed
+				o.Site.AllowedHosts = allowed
 				if tt.opts != nil {
 					tt.opts(o)
 				}

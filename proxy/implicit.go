@@ -26,7 +26,7 @@ var relayTemplate = template.Must(template.New("relay").Parse(relayHTML))
 
 // hasImplicit reports whether any provider uses the implicit flow.
 func (s *Server) hasImplicit() bool {
-	for _, p := range s.opts.Providers {
+	for _, p := range s.providerList {
 		if p.ResponseType == "token" {
 			return true
 		}

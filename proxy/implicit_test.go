@@ -33,7 +33,7 @@ func implicitHarness(t *testing.T, c *clock) *harness {
 		proxy: func(o *proxy.Options) {
 			o.Providers = []proxy.Provider{implicit}
 			c.proxy(o)
-			o.ValidateExternalToken = true
+			o.Tokens.ValidateExternal = true
 		},
 		session: func(o *session.Options) { c.session(o); o.Expire = 24 * time.Hour },
 	})

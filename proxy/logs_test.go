@@ -39,7 +39,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := newHarness(t, setup{
 		idp:   func(o *idp.Options) { o.IssueRefreshTokens = true },
-		proxy: func(o *proxy.Options) { o.Logger = logger; o.PassAccessToken = true },
+		proxy: func(o *proxy.Options) { o.Logger = logger; o.Identity.PassAccessToken = true },
 	})
 	b := h.browser()
 	resp, hops := b.follow("/secret/page")

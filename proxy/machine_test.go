@@ -22,7 +22,7 @@ func TestBearerTokens(t *testing.T) {
 	for _, enabled := range []bool{true, false} {
 		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
 			withBearerTokens(t, o)
-			o.BearerTokens = enabled
+			o.Access.BearerTokens = enabled
 		}})
 		access := serviceAccountToken(t, h)
 		c := h.browser()
@@ -66,7 +66,7 @@ func TestBearerTokens(t *testing.T) {
 // tokens to the client: TestBearerTokenOfAnotherApp).
 func withBearerTokens(t *testing.T, o *proxy.Options) {
 	t.Helper()
-	o.BearerTokens = true
+	o.Access.BearerTokens = true
 	v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o.Providers[0].Provider, AllowUnbound: true})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func TestIdentityAssertion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Assertions = signer }})
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Identity.Assertions = signer }})
 	b := h.browser()
 	b.signIn("/")
 	b.header = http.Header{"Accept": {"application/json"}}
@@ -156,7 +156,7 @@ func TestBearerTokenOfAnotherApp(t *testing.T) {
 			var reached atomic.Int32
 			h := newHarness(t, setup{
 				idp:      func(o *idp.Options) { o.Clients = []idp.Client{{ID: otherAppID, Secret: otherAppSecret}} },
-				proxy:    func(o *proxy.Options) { o.BearerTokens = true },
+				proxy:    func(o *proxy.Options) { o.Access.BearerTokens = true },
 				upstream: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }),
 			})
 			cfg := providers.BearerConfig{Provider: h.opts.Providers[0].Provider}
@@ -219,7 +219,7 @@ func TestBearerAttackerTokens(t *testing.T) {
 	entry.Bearer = v
 	var reached atomic.Int32
 	h := newHarness(t, setup{
-		proxy:    func(po *proxy.Options) { po.Providers = []proxy.Provider{entry}; po.BearerTokens = true },
+		proxy:    func(po *proxy.Options) { po.Providers = []proxy.Provider{entry}; po.Access.BearerTokens = true },
 		upstream: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }),
 	})
 	base := o.Endpoints().Issuer

@@ -45,7 +45,7 @@ func TestSeveralProviders(t *testing.T) {
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
 		o.Providers[0].ID = "main"
 		o.Providers = append(o.Providers, corp)
-		o.SignInTitle = "Sign in to Acme"
+		o.Pages.SignInTitle = "Sign in to Acme"
 	}})
 
 	b := h.browser()

@@ -92,7 +92,7 @@ func setSecurityHeaders(h http.Header) {
 func (s *Server) renderPage(w http.ResponseWriter, status int, p page) {
 	p.CSS = template.CSS(pageCSS)
 	if p.LogoURL == "" {
-		p.LogoURL = template.URL(s.opts.SignInLogoURL)
+		p.LogoURL = template.URL(s.pages.SignInLogoURL)
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, p); err != nil {

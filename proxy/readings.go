@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/url"
 	"path"
 	"regexp"
 	"regexp/syntax"
@@ -408,4 +409,13 @@ func inClass(class []rune, r rune) bool {
 		}
 	}
 	return false
+}
+
+// escapedPath is u's path as sent, without the work of EscapedPath when
+// it is plain.
+func escapedPath(u *url.URL) string {
+	if u.RawPath == "" && isPlain(u.Path) {
+		return u.Path
+	}
+	return u.EscapedPath()
 }

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -130,155 +128,6 @@ func TestFoldPattern(t *testing.T) {
 	}
 }
 
-// fuzzRoutes are the rules the decision tests and fuzz targets judge by:
-// public and restricting, with and without methods, one with upper-case
-// letters.
-var fuzzRoutes = []Route{
-	{Path: regexp.MustCompile(`^/public/`), Public: true},
-	{Path: regexp.MustCompile(`^/admin(/|$)`), Rules: Rules{Groups: []string{"admins"}}},
-	{Path: regexp.MustCompile(`^/api/v[0-9]+/Users(/|$)`), Rules: Rules{Groups: []string{"hr"}}},
-	{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/docs/`), Public: true},
-	{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/forms/`), Rules: Rules{Emails: []string{"bob@example.com"}}},
-	{Path: regexp.MustCompile(`^/Static/.*\.js$`), Public: true},
-	{Path: regexp.MustCompile(`^/api/`), Public: true},
-}
-
-// routesOf lists the routes d says apply.
-func routesOf(d decision) []*Route {
-	var out []*Route
-	if d.first != nil {
-		out = append(out, d.first)
-	}
-	return append(out, d.more...)
-}
-
-func TestDecide(t *testing.T) {
-	s := routingServer(t, fuzzRoutes...)
-	admin, users, forms := &s.routeRules[1], &s.routeRules[2], &s.routeRules[4]
-	for _, tt := range []struct {
-		method, escaped string
-		public          bool
-		routes          []*Route
-	}{
-		{"GET", "/public/x", true, nil},
-		{"GET", "/other", false, nil},
-		{"GET", "/admin", false, []*Route{admin}},
-		{"GET", "/ADMIN/x", false, []*Route{admin}},
-		{"GET", "/public/..;/admin", false, []*Route{admin}},
-		{"GET", "/api/v1/Users/7", false, []*Route{users}},
-		{"GET", "/api/v1/users/7", false, []*Route{users}}, // /Users/ to a case-insensitive server
-		{"GET", "/API/V1/USERS", false, []*Route{users}},
-		{"GET", "/api/v1/things", true, nil},
-		{"GET", "/Static/app.js", true, nil},
-		{"GET", "/static/app.js", false, nil}, // a case-sensitive server serves another file
-		{"GET", "/STATIC/app.js", false, nil},
-		{"GET", "/docs/a", true, nil},
-		{"HEAD", "/docs/a", true, nil},
-		{"POST", "/docs/a", false, nil},
-		{"POST", "/forms/a", false, []*Route{forms}},
-		{"POST", "/Forms/a", false, []*Route{forms}},
-	} {
-		decoded, err := url.PathUnescape(tt.escaped)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := s.decide([]string{tt.method}, decoded, tt.escaped)
-		if d.public != tt.public || !slices.Equal(routesOf(d), tt.routes) {
-			t.Errorf("decide(%s %s) = public %v, %d routes; want public %v, %d routes", tt.method, tt.escaped, d.public, len(routesOf(d)), tt.public, len(tt.routes))
-		}
-	}
-	// Unknown: every restricting route applies.
-	d := s.decide([]string{"GET"}, "/a%2e;x/..\\b%20/c.\x00", "/a%252e;x/..%5cb%2520/c.%00")
-	if d.public || !slices.Equal(routesOf(d), s.restricting) {
-		t.Errorf("decide of a path with too many readings = public %v, %d routes; want every restricting route (%d)", d.public, len(routesOf(d)), len(s.restricting))
-	}
-}
-
-// TestDecideAllocations: a plain path is judged without allocating.
-func TestDecideAllocations(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts don't hold under the race detector (sync.Pool drops at random)")
-	}
-	s := routingServer(t, fuzzRoutes...)
-	h := http.Header{"Accept": {"text/html"}, "User-Agent": {"Mozilla/5.0"}, "Cookie": {"a=b"}, "X-Requested-With": {"XMLHttpRequest"}}
-	if n := testing.AllocsPerRun(100, func() {
-		var buf [4]string
-		s.decide(s.methods(buf[:0], "GET", h), "/app/page", "/app/page")
-	}); n != 0 {
-		t.Errorf("decide(GET /app/page) allocates %v times; want 0", n)
-	}
-}
-
-// checkDecision checks d against the readings of the path, judged one by
-// one the plain way (the first route matching each): every restricting
-// route of a reading applies, and d is public only if every reading is.
-func checkDecision(t *testing.T, s *Server, method, decoded, escaped string, d decision) {
-	t.Helper()
-	plain, ok := pathReadings(decoded, escaped)
-	if !ok {
-		if d.public || !slices.Equal(routesOf(d), s.restricting) {
-			t.Fatalf("%s %q: too many readings, but not every restricting route applies", method, escaped)
-		}
-		return
-	}
-	applied := routesOf(d)
-	check := func(p string, folded bool) {
-		for i := range s.routeRules {
-			rt := &s.routeRules[i]
-			if !rt.matches(method, p, folded) {
-				continue
-			}
-			if !rt.Public && !slices.Contains(applied, rt) {
-				t.Fatalf("%s %q: reading %q (folded %v) matches restricting route %s, which does not apply", method, escaped, p, folded, rt.Path)
-			}
-			if rt.Public {
-				return
-			}
-			break
-		}
-		if d.public {
-			t.Fatalf("%s %q: public, but reading %q (folded %v) is not", method, escaped, p, folded)
-		}
-	}
-	for _, p := range plain {
-		check(p, false)
-		f, _ := foldCase(p)
-		check(f, true)
-	}
-}
-
-// FuzzDecide: for any path, every reading's restricting route applies and
-// public means every reading is public.
-func FuzzDecide(f *testing.F) {
-	for _, seed := range []string{"/admin", "/ADMIN.", "/public/..;/admin", "/%2561dmin", "/admin%00", "/public/x", "/api/v1/users", "/Static/a.js", "/docs/%2e%2e/admin"} {
-		f.Add("GET", seed)
-	}
-	s := routingServer(f, fuzzRoutes...)
-	f.Fuzz(func(t *testing.T, method, escaped string) {
-		if len(escaped) > 512 || method == "" {
-			return
-		}
-		method = strings.ToUpper(method)
-		decoded, err := url.PathUnescape(escaped)
-		if err != nil {
-			return // an undecodable path is unknown to forward-auth, never served in proxy mode
-		}
-		d := s.decide([]string{method}, decoded, escaped)
-		// The plain regex match of the plain path (decoded, dots
-		// resolved): its restricting route applies, whatever else.
-		plain, _ := resolveDots(decoded)
-		for i := range s.routeRules {
-			if rt := &s.routeRules[i]; rt.matches(method, plain, false) {
-				if !rt.Public && !slices.Contains(routesOf(d), rt) && !slices.Equal(routesOf(d), s.restricting) {
-					t.Fatalf("%s %q: the plain path %q gets route %s, which does not apply", method, escaped, plain, rt.Path)
-				}
-				break
-			}
-		}
-		checkDecision(t, s, method, decoded, escaped, d)
-	})
-}
-
 // obfuscate writes a plain path the ways servers undo: op pairs pick a
 // trick and a segment. Each result reads as p to some server.
 func obfuscate(p string, ops []byte) string {
@@ -361,13 +210,13 @@ func FuzzPathTricks(f *testing.F) {
 			return
 		}
 		for _, method := range []string{"GET", "POST"} {
-			want := s.decide([]string{method}, p, p)
+			want := s.access.decide([]string{method}, p, p)
 			escaped := obfuscate(p, ops)
 			decoded, err := url.PathUnescape(escaped)
 			if err != nil {
 				t.Fatalf("obfuscate(%q) = %q, which doesn't decode: %v", p, escaped, err)
 			}
-			got := s.decide([]string{method}, decoded, escaped)
+			got := s.access.decide([]string{method}, decoded, escaped)
 			for _, rt := range routesOf(want) {
 				if !slices.Contains(routesOf(got), rt) {
 					t.Errorf("%s %q (read as %q) escapes the route %s", method, escaped, p, rt.Path)
@@ -375,64 +224,6 @@ func FuzzPathTricks(f *testing.F) {
 			}
 			if got.public && !want.public {
 				t.Errorf("%s %q is public; %q is not", method, escaped, p)
-			}
-		}
-	})
-}
-
-// FuzzOriginalRequest: the original request is known only when every
-// source present reads to one request URI and one method, and what is
-// known is a path starting with "/" without fragment, space or control
-// character, whose escapes decode.
-func FuzzOriginalRequest(f *testing.F) {
-	f.Add("/a?b", "", "", "GET", "")
-	f.Add("/a", "/a", "https://h/a", "get", "GET")
-	f.Add("/a#x", "", "", "", "")
-	f.Add("", "", "https://h/%zz", "", "")
-	f.Add("/public/x", "/finance", "", "GET", "POST")
-	s := routingServer(f, fuzzRoutes...)
-	s.opts.TrustForwardedHeaders = true
-	f.Fuzz(func(t *testing.T, origURI, fwdURI, origURL, origMethod, fwdMethod string) {
-		r := httptest.NewRequest("GET", "/oauth2/forward-auth", nil)
-		set := func(k, v string) {
-			if v != "" {
-				r.Header[k] = []string{v}
-			}
-		}
-		set("X-Original-Uri", origURI)
-		set("X-Forwarded-Uri", fwdURI)
-		set("X-Original-Url", origURL)
-		set("X-Original-Method", origMethod)
-		set("X-Forwarded-Method", fwdMethod)
-		o := s.originalRequest(r)
-		if !o.known {
-			return
-		}
-		uri := o.escaped
-		for _, src := range []struct{ v, uri string }{{origURI, origURI}, {fwdURI, fwdURI}, {origURL, ""}} {
-			if src.v == "" {
-				continue
-			}
-			got := src.uri
-			if got == "" {
-				var ok bool
-				if got, ok = readOriginalURL(src.v); !ok {
-					t.Fatalf("known, but X-Original-Url %q is malformed", src.v)
-				}
-			}
-			if p, _, _ := strings.Cut(got, "?"); p != uri {
-				t.Fatalf("known as %q, but a source names %q", uri, got)
-			}
-		}
-		if !strings.HasPrefix(uri, "/") || strings.ContainsAny(o.url, "# \t\r\n\x00\x7f") {
-			t.Fatalf("known as %q (url %q): want a path without fragment, space or control character", uri, o.url)
-		}
-		if d, err := url.PathUnescape(uri); err != nil || d != o.decoded {
-			t.Fatalf("known as %q, decoded %q; PathUnescape = %q, %v", uri, o.decoded, d, err)
-		}
-		for _, m := range []string{origMethod, fwdMethod} {
-			if m != "" && strings.ToUpper(m) != o.method {
-				t.Fatalf("known with method %q, but a source says %q", o.method, m)
 			}
 		}
 	})

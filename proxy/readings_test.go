@@ -107,7 +107,7 @@ func cleaned(w *httptest.ResponseRecorder) bool {
 // reading of the path, and a public one only when it holds on all.
 func TestPathReadingsProxy(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Routes = readingRoutes }})
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Access.Routes = readingRoutes }})
 	alice := h.browser()
 	alice.signIn("/")
 	jsonOnly := http.Header{"Accept": {"application/json"}}
@@ -180,10 +180,10 @@ func TestMethodOverride(t *testing.T) {
 	}
 	for _, mode := range []string{"proxy", "forward-auth"} {
 		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-			o.Routes = routes
+			o.Access.Routes = routes
 			if mode == "forward-auth" {
-				o.Upstream = nil
-				o.TrustForwardedHeaders = true
+				o.Upstream.URL = nil
+				o.Trust.ForwardedHeaders = true
 			}
 		}})
 		alice := h.browser()

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -100,4 +101,9 @@ func splitHostPort(hp string) (host, port string) {
 		return strings.Trim(h, "[]"), p
 	}
 	return strings.Trim(hp, "[]"), ""
+}
+
+// redirectTarget validates an rd value.
+func (s *Server) redirectTarget(r *http.Request, rd string) string {
+	return safeRedirect(rd, s.ownHost(r), s.site.AllowedRedirectDomains)
 }

@@ -42,13 +42,13 @@ func TestRedisReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		o.Sessions = store
-		o.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.now})
+		o.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.now})
 		o.ReadyChecks = append(o.ReadyChecks, store.Ping)
 	})
 	// A second replica: the same options, its own process state.
 	replicas = append(replicas, h.proxy)
 	opts2 := h.opts
-	opts2.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.now})
+	opts2.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.now})
 	second, err := proxy.New(opts2)
 	if err != nil {
 		t.Fatal(err)

@@ -39,10 +39,10 @@ func lifecycleHarness(t *testing.T, c *clock, idpOpts func(*idp.Options), proxyO
 		},
 		proxy: func(o *proxy.Options) {
 			c.proxy(o)
-			o.ValidateExternalToken = true
-			o.RefreshSkew = 30 * time.Second
-			o.RefreshGrace = 5 * time.Minute
-			o.PassAccessToken = true
+			o.Tokens.ValidateExternal = true
+			o.Tokens.RefreshSkew = 30 * time.Second
+			o.Tokens.RefreshGrace = 5 * time.Minute
+			o.Identity.PassAccessToken = true
 			if proxyOpts != nil {
 				proxyOpts(o)
 			}
@@ -225,7 +225,7 @@ func TestRecoveryAfterTransientFailure(t *testing.T) {
 func TestNoRefreshWithoutValidation(t *testing.T) {
 	t.Parallel()
 	c := &clock{}
-	h, b := lifecycleHarness(t, c, nil, func(o *proxy.Options) { o.ValidateExternalToken = false })
+	h, b := lifecycleHarness(t, c, nil, func(o *proxy.Options) { o.Tokens.ValidateExternal = false })
 	c.advance(10 * time.Hour)
 	resp := b.get("/")
 	readBody(t, resp)

@@ -34,11 +34,11 @@ var errRegistryUnavailable = errors.New("user registry unavailable")
 // says so. It writes the refusal and returns false when the user may not
 // come in.
 func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provider, id *providers.Identity, st *session.State) bool {
-	if s.opts.Registry == nil {
+	if s.users.Registry == nil {
 		return true
 	}
 	verified := id.EmailVerified != nil && *id.EmailVerified // auto-linking trusts only an explicit flag
-	u, err := s.opts.Registry.SignIn(r.Context(), users.Profile{
+	u, err := s.users.Registry.SignIn(r.Context(), users.Profile{
 		Provider:      p.ID,
 		ExternalID:    id.ID,
 		Username:      id.Username,
@@ -50,7 +50,7 @@ func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provi
 		Picture:       id.Picture,
 		Locale:        id.Locale,
 		Attributes:    id.Attributes,
-	}, s.opts.SignInOptions)
+	}, s.users.SignIn)
 	switch {
 	case err == nil:
 		st.LocalID = u.ID
@@ -80,10 +80,10 @@ func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provi
 // disabled or deleted user's session ends (false, nil); a registry that
 // has been unreachable for too long gives an error (503, session kept).
 func (s *Server) stillActive(ctx context.Context, st *session.State) (bool, error) {
-	if s.opts.RegistryChecker == nil || st.LocalID == 0 {
+	if s.users.Checker == nil || st.LocalID == 0 {
 		return true, nil
 	}
-	ok, err := s.opts.RegistryChecker.Active(ctx, st.LocalID)
+	ok, err := s.users.Checker.Active(ctx, st.LocalID)
 	if err != nil {
 		s.log.Warn("user registry check failed", "err", err)
 		return false, errRegistryUnavailable

@@ -25,9 +25,9 @@ func registryHarness(t *testing.T, c *clock, autoSignup bool, extra func(*proxy.
 	h := newHarness(t, setup{
 		proxy: func(o *proxy.Options) {
 			c.proxy(o)
-			o.Registry = reg
-			o.RegistryChecker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.now})
-			o.SignInOptions = users.SignInOptions{AutoSignup: autoSignup}
+			o.Users.Registry = reg
+			o.Users.Checker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.now})
+			o.Users.SignIn = users.SignInOptions{AutoSignup: autoSignup}
 			if extra != nil {
 				extra(o)
 			}
@@ -182,9 +182,9 @@ func TestRegistryIdentityKeptAcrossRefresh(t *testing.T) {
 	c := &clock{}
 	reg := registryWithASmith(t)
 	h, b := lifecycleHarness(t, c, func(o *idp.Options) { o.OIDC = true }, func(o *proxy.Options) {
-		o.Registry = reg
-		o.RegistryChecker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.now})
-		o.SignInOptions = users.SignInOptions{AutoSignup: false}
+		o.Users.Registry = reg
+		o.Users.Checker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.now})
+		o.Users.SignIn = users.SignInOptions{AutoSignup: false}
 	})
 	for _, step := range []struct {
 		path    string

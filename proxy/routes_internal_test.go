@@ -36,11 +36,11 @@ func routingServer(t testing.TB, routes ...Route) *Server {
 		t.Fatal(err)
 	}
 	s, err := New(Options{
-		Providers:   []Provider{{ID: "oauth2", Provider: p}},
-		Sessions:    store,
-		Assertions:  signer,
-		RefreshSkew: 30 * time.Second,
-		Routes:      routes,
+		Providers: []Provider{{ID: "oauth2", Provider: p}},
+		Sessions:  store,
+		Identity:  Identity{Assertions: signer},
+		Tokens:    Tokens{RefreshSkew: 30 * time.Second},
+		Access:    Access{Routes: routes},
 	})
 	if err != nil {
 		t.Fatal(err)

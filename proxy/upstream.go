@@ -2,21 +2,76 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/session"
 )
+
+// Proxy mode: the application's handler (protected) and the reverse
+// proxy to the upstream; the headers it strips and sets are headers.go's.
+
+// protected serves every path that is not one of ours: signed-in and
+// allowed users go to the upstream; others are sent to sign in (browsers)
+// or refused with 401.
+func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
+	// The path is judged in every way the upstream may read it (decide).
+	var d decision
+	if len(s.access.Routes) > 0 { // no rules: no need to read the path at all
+		var buf [4]string
+		d = s.access.decide(s.access.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
+	}
+	if d.public || s.access.SkipAuthPreflight && s.access.preflight(r, r.Method) {
+		if s.upstream == nil {
+			s.notFound(w, r)
+			return
+		}
+		s.serveUpstream(w, r, nil) // no identity; spoofed headers still stripped
+		return
+	}
+	st, err := s.loadSession(w, r)
+	if err != nil {
+		s.authFailed(w, r, err)
+		return
+	}
+	if st == nil {
+		s.unauthenticated(w, r)
+		return
+	}
+	if ok, why := s.access.allowed(st, d, nil); !ok {
+		s.fail(w, r, http.StatusForbidden, "Access denied", why)
+		return
+	}
+	if s.upstream == nil {
+		s.fail(w, r, http.StatusNotFound, "Page not found", "This Portcullis serves sign-in and forward-auth only; it has no upstream to show.")
+		return
+	}
+	s.serveUpstream(w, r, st)
+}
+
+// unauthenticated sends a browser to sign in, coming back to where it was,
+// and answers anyone else 401.
+func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request) {
+	if !wantsHTML(r) {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{
+			"error": "unauthorized", "message": "sign in first", "status": http.StatusUnauthorized,
+		})
+		return
+	}
+	setSecurityHeaders(w.Header())
+	rd := r.URL.RequestURI()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rd = "/" // a form POST can't be replayed after sign-in
+	}
+	http.Redirect(w, r, s.signInURL(rd), http.StatusFound)
+}
 
 type ctxKey int
 
@@ -45,19 +100,9 @@ func (c *upstreamCall) Value(key any) any {
 // canonical Forwarded and X-Forwarded-For, -Host and -Proto), sets the
 // identity from the session found earlier in the request's context, and
 // sets X-Forwarded-For, -Host and -Proto.
-func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration, maxConns int, tlsConfig *tls.Config) *httputil.ReverseProxy {
-	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		MaxConnsPerHost:       maxConns,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: headerTimeout,
-		TLSClientConfig:       tlsConfig,
+func (s *Server) newReverseProxy(target *url.URL, transport http.RoundTripper) *httputil.ReverseProxy {
+	if transport == nil {
+		transport = defaultTransport()
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -66,9 +111,9 @@ func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration, m
 				st = c.st
 			}
 			h := s.outboundHeader(pr.Out.Header, st)
-			stripOwnCookies(h, s.opts.Sessions.IsOwnCookie)
+			stripOwnCookies(h, s.sessions.IsOwnCookie)
 			if st != nil {
-				setUpstreamHeaders(h, st, s.attrKeys, s.opts.PassAccessToken, s.opts.SetAuthorization)
+				setUpstreamHeaders(h, st, s.identity.attrKeys, s.identity.PassAccessToken, s.identity.SetAuthorization)
 				if a := s.assertionFor(st); a != "" {
 					h["X-Portcullis-Assertion"] = []string{a}
 				}
@@ -94,6 +139,17 @@ func (s *Server) newReverseProxy(target *url.URL, headerTimeout time.Duration, m
 	}
 }
 
+// defaultTransport is the transport to the upstream when Options names
+// none (tests; main passes the one UPSTREAM_* describe):
+// http.DefaultTransport's, without a proxy from the environment, and
+// keeping as many idle connections to the upstream as it keeps in all.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.MaxIdleConnsPerHost = t.MaxIdleConns
+	return t
+}
+
 // copyBuffers are the reverse proxy's body-copy buffers, reused: a fresh
 // 32 KiB buffer per request was most of what a proxied request allocated.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -108,75 +164,6 @@ func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request, st *session.State) {
 	r = r.WithContext(&upstreamCall{Context: r.Context(), st: st, start: time.Now()})
 	s.upstream.ServeHTTP(w, r)
-}
-
-// outboundHeader returns a copy of the client's headers h without the
-// identity and connection headers (any spelling: isOwnHeader) and, when
-// Portcullis sets Authorization
-// itself, without the client's. The copy has room for the identity and
-// X-Forwarded-* headers still to come: adding a dozen headers to the
-// exact-size map ReverseProxy cloned would grow it twice, which cost more
-// than the copy.
-func (s *Server) outboundHeader(h http.Header, st *session.State) http.Header {
-	room := len(h) + 4 // X-Forwarded-For, -Host, -Proto; the assertion
-	if st != nil {
-		room += identityHeaderCount + len(st.Attributes)
-	}
-	out := make(http.Header, room)
-	for name, v := range h {
-		if isOwnHeader(name) || s.opts.SetAuthorization && name == "Authorization" {
-			continue
-		}
-		out[name] = v
-	}
-	return out
-}
-
-// setXForwarded sets X-Forwarded-For, -Host and -Proto in h for the
-// request in, as httputil.ProxyRequest.SetXForwarded does, but with one
-// allocation for the three values instead of one each. From a trusted
-// peer (trusted), its own X-Forwarded-For is kept with the peer's address
-// appended, as SetXForwarded documents for a proxy behind another, and its
-// X-Forwarded-Host and -Proto are kept; from any other peer the three
-// describe the connection Portcullis received. Only the canonical
-// spellings are read (net/http merges x-forwarded-for into
-// X-Forwarded-For); isOwnHeader has removed every other from h. Each value
-// has capacity 1, so an append to one copies it first.
-func setXForwarded(h http.Header, in *http.Request, trusted bool) {
-	var prior http.Header
-	if trusted {
-		prior = in.Header
-	}
-	vals := make([]string, 3)
-	clientIP, _, err := net.SplitHostPort(in.RemoteAddr)
-	switch ips := prior["X-Forwarded-For"]; {
-	case err == nil:
-		if len(ips) > 0 {
-			clientIP = strings.Join(ips, ", ") + ", " + clientIP
-		}
-		vals[0] = clientIP
-		h["X-Forwarded-For"] = vals[0:1:1]
-	case len(ips) > 0: // a peer without an address (a Unix socket): its list as it is
-		vals[0] = strings.Join(ips, ", ")
-		h["X-Forwarded-For"] = vals[0:1:1]
-	default:
-		delete(h, "X-Forwarded-For")
-	}
-	if v := prior["X-Forwarded-Host"]; len(v) > 0 {
-		h["X-Forwarded-Host"] = v[:len(v):len(v)]
-	} else {
-		vals[1] = in.Host
-		h["X-Forwarded-Host"] = vals[1:2:2]
-	}
-	if v := prior["X-Forwarded-Proto"]; len(v) > 0 {
-		h["X-Forwarded-Proto"] = v[:len(v):len(v)]
-	} else {
-		vals[2] = "http"
-		if in.TLS != nil {
-			vals[2] = "https"
-		}
-		h["X-Forwarded-Proto"] = vals[2:3:3]
-	}
 }
 
 // upstreamError answers 502 when the upstream can't be reached or fails,

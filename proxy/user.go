@@ -43,7 +43,7 @@ const (
 // or not yet known). ok is false under USER_FROM=email when p vouches for
 // no e-mail address of id.
 func (s *Server) userName(p *Provider, id *providers.Identity, registered string) (name string, ok bool) {
-	switch s.opts.UserFrom {
+	switch s.identity.UserFrom {
 	case UserFromEmail:
 		if s.trustedEmail(p, id) {
 			return id.Email, true
@@ -68,10 +68,10 @@ func (s *Server) userName(p *Provider, id *providers.Identity, registered string
 // namesByRegistry reports whether USER_FROM names the user whose username
 // claim is username by the registry's name.
 func (s *Server) namesByRegistry(username string) bool {
-	if s.opts.Registry == nil {
+	if s.users.Registry == nil {
 		return false
 	}
-	switch s.opts.UserFrom {
+	switch s.identity.UserFrom {
 	case UserFromEmail, UserFromID:
 		return false
 	case UserFromUsername:
@@ -121,7 +121,7 @@ func (s *Server) idName(provider, userID string, auto bool) string {
 }
 
 func (s *Server) prefixID(userID string, auto bool) bool {
-	return len(s.opts.Providers) > 1 || auto && strings.IndexByte(userID, '@') >= 0
+	return len(s.providerList) > 1 || auto && strings.IndexByte(userID, '@') >= 0
 }
 
 // isIDName reports whether user is idName(provider, userID, auto), without
@@ -141,10 +141,10 @@ func (s *Server) isIDName(user, provider, userID string, auto bool) bool {
 // changed) is not a session here: its user signs in again. This runs for
 // every request, so it builds nothing.
 func (s *Server) sameRule(st *session.State) bool {
-	if s.opts.Registry != nil && st.LocalID == 0 {
+	if s.users.Registry != nil && st.LocalID == 0 {
 		return false
 	}
-	switch s.opts.UserFrom {
+	switch s.identity.UserFrom {
 	case UserFromEmail:
 		return st.User == st.Email && nameableEmail(st.Email)
 	case UserFromID:
@@ -154,7 +154,7 @@ func (s *Server) sameRule(st *session.State) bool {
 			return st.User == st.Username
 		}
 	}
-	if s.opts.Registry != nil {
+	if s.users.Registry != nil {
 		return st.User != "" // the registry's name
 	}
 	return st.User == st.Email && nameableEmail(st.Email) || s.isIDName(st.User, st.Provider, st.UserID, true)

@@ -32,7 +32,7 @@ func namingServers(t testing.TB) map[UserFrom][2]*Server {
 			{{ID: "oauth2", Provider: p}},
 			{{ID: "a", Provider: p}, {ID: "b", Provider: p, UnverifiedByDefault: true}},
 		} {
-			s, err := New(Options{Providers: ps, Sessions: store, UserFrom: uf})
+			s, err := New(Options{Providers: ps, Sessions: store, Identity: Identity{UserFrom: uf}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +75,7 @@ func FuzzUserName(f *testing.F) {
 			if id == "" {
 				return nil // providers never give an identity without an id
 			}
-			pr := &s.opts.Providers[int(pi)%len(s.opts.Providers)]
+			pr := &s.providerList[int(pi)%len(s.providerList)]
 			ident := &providers.Identity{ID: id, Email: email, Username: username}
 			switch flag % 3 {
 			case 1:
@@ -153,8 +153,8 @@ func TestUnknownUserFrom(t *testing.T) {
 	t.Parallel()
 	s := namingServers(t)[UserFromAuto][0]
 	opts := s.opts
-	opts.UserFrom = "Email"
+	opts.Identity.UserFrom = "Email"
 	if _, err := New(opts); err == nil || !strings.Contains(err.Error(), `"Email"`) {
-		t.Errorf("New with UserFrom %q = %v; want an error naming it", opts.UserFrom, err)
+		t.Errorf("New with UserFrom %q = %v; want an error naming it", opts.Identity.UserFrom, err)
 	}
 }

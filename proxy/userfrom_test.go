@@ -32,15 +32,18 @@ func TestUserFrom(t *testing.T) {
 	t.Parallel()
 	verified, unverified := true, false
 	noEmail := &idp.User{ID: "1001", Username: "alice"}
-	allowUnverified := func(o *proxy.Options) { o.AllowUnverifiedEmail = true }
+	allowUnverified := func(o *proxy.Options) { o.Access.AllowUnverifiedEmail = true }
 	tests := []userFromCase{
 		{name: "auto: a verified e-mail", userFrom: proxy.UserFromAuto, want: "alice@example.com"},
 		{name: "default is auto", want: "alice@example.com"},
 		{name: "auto: no flag, the preset trusts addresses", userFrom: proxy.UserFromAuto,
 			user: &idp.User{ID: "1002", Username: "bob", Email: "bob@example.com"}, want: "bob@example.com"},
 		{name: "auto: no flag, the preset doesn't trust addresses", userFrom: proxy.UserFromAuto,
-			user:  &idp.User{ID: "1002", Username: "bob", Email: "bob@example.com"},
-			proxy: func(o *proxy.Options) { o.AllowUnverifiedEmail = true; o.Providers[0].UnverifiedByDefault = true }, want: "1002"},
+			user: &idp.User{ID: "1002", Username: "bob", Email: "bob@example.com"},
+			proxy: func(o *proxy.Options) {
+				o.Access.AllowUnverifiedEmail = true
+				o.Providers[0].UnverifiedByDefault = true
+			}, want: "1002"},
 		{name: "auto: an unverified e-mail let in", userFrom: proxy.UserFromAuto,
 			user:  &idp.User{ID: "1001", Username: "alice", Email: "alice@example.com", EmailVerified: &unverified},
 			proxy: allowUnverified, want: "1001"},
@@ -95,7 +98,7 @@ func TestUserFromSeveralProviders(t *testing.T) {
 			h := newHarness(t, setup{
 				idp: func(o *idp.Options) { o.Users = []idp.User{tc.user}; o.AutoApprove = tc.user.Username },
 				proxy: func(o *proxy.Options) {
-					o.UserFrom = tc.userFrom
+					o.Identity.UserFrom = tc.userFrom
 					o.Providers[0].ID = "main"
 					o.Providers = append(o.Providers, corp)
 				},
@@ -126,8 +129,8 @@ func TestUserFromWithRegistry(t *testing.T) {
 			reg := registryWithASmith(t)
 			more := tc.proxy
 			tc.proxy = func(o *proxy.Options) {
-				o.Registry = reg
-				o.RegistryChecker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute})
+				o.Users.Registry = reg
+				o.Users.Checker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute})
 				if more != nil {
 					more(o)
 				}
@@ -155,7 +158,7 @@ func TestUserFromMachineClients(t *testing.T) {
 			t.Parallel()
 			corp, _ := extraProvider(t, "corp", idp.User{ID: "c-1", Username: "carol"}, nil)
 			h := newHarness(t, setup{proxy: func(o *proxy.Options) {
-				o.UserFrom = tc.userFrom
+				o.Identity.UserFrom = tc.userFrom
 				o.Providers[0].ID = "main"
 				o.Providers = append(o.Providers, corp)
 				withBearerTokens(t, o)
@@ -188,7 +191,7 @@ func TestSessionsUnderAnotherRule(t *testing.T) {
 	// USER_FROM) and under email (X-User alice@example.com).
 	jars := map[proxy.UserFrom]map[string]*http.Cookie{}
 	for uf, want := range map[proxy.UserFrom]string{proxy.UserFromUsername: "alice", proxy.UserFromEmail: "alice@example.com"} {
-		b := newHarness(t, setup{proxy: func(o *proxy.Options) { o.UserFrom = uf }}).browser()
+		b := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Identity.UserFrom = uf }}).browser()
 		if got := b.signIn("/").Headers.Get("X-User"); got != want {
 			t.Fatalf("USER_FROM=%s: X-User = %q; want %q", uf, got, want)
 		}
@@ -207,7 +210,7 @@ func TestSessionsUnderAnotherRule(t *testing.T) {
 	} {
 		t.Run(string(tc.madeUnder)+" under "+string(tc.userFrom), func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.UserFrom = tc.userFrom }})
+			h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Identity.UserFrom = tc.userFrom }})
 			c := h.browser()
 			c.header = http.Header{"Accept": {"application/json"}}
 			c.cookies = maps.Clone(jars[tc.madeUnder]) // its own: a refused session's cookie is cleared
@@ -245,7 +248,7 @@ func TestUserFromAfterRefresh(t *testing.T) {
 		t.Run(string(tc.userFrom)+" "+tc.change.Username+" "+tc.change.Email, func(t *testing.T) {
 			t.Parallel()
 			c := &clock{}
-			h, b := lifecycleHarness(t, c, func(o *idp.Options) { o.OIDC = true }, func(o *proxy.Options) { o.UserFrom = tc.userFrom })
+			h, b := lifecycleHarness(t, c, func(o *idp.Options) { o.OIDC = true }, func(o *proxy.Options) { o.Identity.UserFrom = tc.userFrom })
 			h.idp.SetOptions(func(o *idp.Options) { o.Users, o.AutoApprove = []idp.User{tc.change}, tc.change.Username })
 			c.advance(time.Hour)
 			resp := b.get("/after-refresh")
@@ -285,12 +288,12 @@ func (tc userFromCase) idp() func(*idp.Options) {
 
 func (tc userFromCase) options() func(*proxy.Options) {
 	return func(o *proxy.Options) {
-		o.UserFrom = tc.userFrom
+		o.Identity.UserFrom = tc.userFrom
 		signer, err := assertion.NewSigner(assertion.Options{Issuer: "https://portcullis.example"})
 		if err != nil {
 			panic(err)
 		}
-		o.Assertions = signer
+		o.Identity.Assertions = signer
 		if tc.proxy != nil {
 			tc.proxy(o)
 		}

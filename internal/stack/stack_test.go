@@ -19,7 +19,7 @@ func newProxy(t *testing.T, client proxy.Provider, upstream *httptest.Server) (*
 	store := stack.NewCookieStore(t, stack.CookieOptions())
 	po := proxy.Options{Providers: []proxy.Provider{client}, Sessions: store}
 	if upstream != nil {
-		po.Upstream, _ = url.Parse(upstream.URL)
+		po.Upstream.URL, _ = url.Parse(upstream.URL)
 	}
 	srv, err := proxy.New(po)
 	if err != nil {

@@ -1,0 +1,202 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// What an ingress in front says: whose X-Forwarded-* headers are believed
+// (trustsForwarded), and the original request a forward-auth call asks
+// about (originalRequest).
+
+// trustsForwarded reports whether r's X-Forwarded-* headers may be believed:
+// TRUST_FORWARDED_HEADERS is on and, when TRUSTED_PROXIES is set, the peer
+// is one of them.
+func (s *Server) trustsForwarded(r *http.Request) bool {
+	if !s.trust.ForwardedHeaders {
+		return false
+	}
+	if len(s.trust.Proxies) == 0 {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range s.trust.Proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// original is the request an ingress asks us about on a forward-auth call.
+type original struct {
+	// known is false when the request is unknown: its headers are not
+	// trusted, name no URI, disagree, or one is malformed.
+	known   bool
+	method  string // upper-case; "" when no header names it
+	decoded string // the path, percent-decoded
+	escaped string // the path as sent
+	url     string // absolute URL to come back to after sign-in; "" if unknown
+}
+
+// An originalSource is a header that names the original request, and how
+// to read it: the value it stands for, and false if it is malformed.
+type originalSource struct {
+	name string // canonical
+	read func(string) (string, bool)
+}
+
+// Ingresses name the original request differently, and most pass the
+// client's own headers along beside theirs.
+var (
+	uriSources = [...]originalSource{
+		{"X-Original-Uri", readRequestURI},  // nginx examples
+		{"X-Forwarded-Uri", readRequestURI}, // Traefik, Caddy, Envoy, examples/nginx
+		{"X-Original-Url", readOriginalURL}, // ingress-nginx: a whole URL
+	}
+	// rewriteSources are read by apps (IIS URL Rewrite, Zend Framework)
+	// but sent by no ingress: one that is present must agree with the
+	// sources above, and alone it never names the original request.
+	rewriteSources = [...]originalSource{
+		{"X-Rewrite-Url", readRequestURI},
+	}
+	methodSources = [...]originalSource{
+		{"X-Original-Method", readMethod},
+		{"X-Forwarded-Method", readMethod},
+	}
+)
+
+// originalRequest reads the request an ingress is asking about when its
+// headers are trusted: from every source that is present. When two
+// disagree (X-Original-URL reduced to its path and query), or one is
+// malformed (readRequestURI, readMethod), the request is unknown, as it is
+// when no source names a URI or the peer is not trusted. No method header
+// leaves the method unknown ("") in a known request.
+func (s *Server) originalRequest(r *http.Request) original {
+	if !s.trustsForwarded(r) {
+		return original{}
+	}
+	h := r.Header
+	uri, ok := agreed(h, uriSources[:])
+	if !ok || uri == "" {
+		return original{}
+	}
+	if rewrite, ok := agreed(h, rewriteSources[:]); !ok || rewrite != "" && rewrite != uri {
+		return original{}
+	}
+	method, ok := agreed(h, methodSources[:])
+	if !ok {
+		return original{}
+	}
+	escaped, _, _ := strings.Cut(uri, "?")
+	decoded, err := url.PathUnescape(escaped)
+	if err != nil {
+		return original{} // readRequestURI lets none through; to be sure
+	}
+	o := original{known: true, method: method, decoded: decoded, escaped: escaped, url: uri}
+	proto := strings.ToLower(h.Get("X-Forwarded-Proto"))
+	host := h.Get("X-Forwarded-Host")
+	if (proto == "http" || proto == "https") && host != "" && !strings.ContainsAny(host, "/\\@ ") {
+		o.url = proto + "://" + host + uri
+	}
+	return o
+}
+
+// agreed returns the value that every present source stands for ("" when
+// none is present), and false when two disagree or one is malformed. A
+// header sent twice is two values that must agree.
+func agreed(h http.Header, sources []originalSource) (string, bool) {
+	var value string
+	found := false
+	for _, src := range sources {
+		for _, v := range h[src.name] {
+			got, ok := src.read(v)
+			if !ok || found && got != value {
+				return "", false
+			}
+			value, found = got, true
+		}
+	}
+	return value, true
+}
+
+// readRequestURI reads an origin-form request URI as nginx's $request_uri
+// or Traefik's X-Forwarded-Uri carry it: a path starting with "/" and a
+// query, no fragment (a raw "#": nginx and most apps stop the path there,
+// Go's url doesn't), no space or control character, and escapes in the
+// path that decode.
+func readRequestURI(v string) (string, bool) {
+	if v == "" || v[0] != '/' {
+		return "", false
+	}
+	inPath := true
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c <= ' ' || c == 0x7f || c == '#':
+			return "", false
+		case c == '?':
+			inPath = false
+		case c == '%' && inPath:
+			if i+2 >= len(v) || !isHex(v[i+1]) || !isHex(v[i+2]) {
+				return "", false
+			}
+		}
+	}
+	return v, true
+}
+
+// readOriginalURL reads ingress-nginx's X-Original-URL,
+// $scheme://$http_host$request_uri, as its request URI: the scheme must
+// be http or https and the host plain, and the rest is read by
+// readRequestURI.
+func readOriginalURL(v string) (string, bool) {
+	var rest string
+	switch {
+	case len(v) > 7 && strings.EqualFold(v[:7], "http://"):
+		rest = v[7:]
+	case len(v) > 8 && strings.EqualFold(v[:8], "https://"):
+		rest = v[8:]
+	default:
+		return "", false
+	}
+	i := strings.IndexByte(rest, '/')
+	if i <= 0 {
+		return "", false
+	}
+	for j := 0; j < i; j++ {
+		if c := rest[j]; c <= ' ' || c == 0x7f || c == '?' || c == '#' || c == '\\' || c == '@' {
+			return "", false
+		}
+	}
+	return readRequestURI(rest[i:])
+}
+
+// readMethod reads a method name: a token, upper-cased.
+func readMethod(v string) (string, bool) {
+	if v == "" {
+		return "", false
+	}
+	for i := 0; i < len(v); i++ {
+		if !isTokenChar(v[i]) {
+			return "", false
+		}
+	}
+	return strings.ToUpper(v), true
+}
+
+// isTokenChar reports a tchar of RFC 9110.
+func isTokenChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}

@@ -1,0 +1,125 @@
+package proxy
+
+import (
+	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/portcullis/portcullis/assertion"
+	"github.com/portcullis/portcullis/session"
+	"github.com/portcullis/portcullis/users"
+)
+
+// The groups of Options, one a concern. The zero value of each is its
+// default.
+
+// Upstream is the app behind the proxy.
+type Upstream struct {
+	// URL is the app's; nil: no app, forward-auth only.
+	URL *url.URL
+	// Transport makes the requests to the app, as httputil.ReverseProxy's
+	// Transport does: main builds it from UPSTREAM_TIMEOUT,
+	// UPSTREAM_MAX_CONNS and the UPSTREAM_* TLS settings. nil:
+	// defaultTransport.
+	Transport http.RoundTripper
+}
+
+// Body bounds the time a request's body may take (body.go).
+type Body struct {
+	// ReadTimeout bounds each wait for the next bytes of a request body
+	// (BODY_READ_TIMEOUT); 0: no bound. MinRate, when set, is the slowest
+	// average rate (bytes a second, counting only the time spent waiting
+	// for the client) at which a body may arrive once reading it has
+	// waited ReadTimeout in all (BODY_MIN_RATE): a body trickled in a byte
+	// at a time is cut off like one that stalls. Either way the client
+	// gets 408.
+	ReadTimeout time.Duration
+	MinRate     int
+	// ServerReadTimeout is the server's whole-request read timeout
+	// (READ_TIMEOUT), which the body's deadlines never extend; 0: none.
+	ServerReadTimeout time.Duration
+}
+
+// Site is where users reach Portcullis (site.go).
+type Site struct {
+	// PublicURL is the external base URL; nil: taken from each request.
+	PublicURL *url.URL
+	// AllowedHosts are the hosts (entries as in AllowedRedirectDomains)
+	// whose requests may build our own URLs when PublicURL is nil, besides
+	// loopback hosts and the hosts of the providers' RedirectURLs.
+	AllowedHosts []string
+	// AllowedRedirectDomains are hosts rd may point to besides our own.
+	AllowedRedirectDomains []string
+}
+
+// Trust says whose X-Forwarded-* headers are believed (forwarded.go).
+type Trust struct {
+	// ForwardedHeaders honours X-Forwarded-* from peers in Proxies (from
+	// any peer when that is empty).
+	ForwardedHeaders bool
+	Proxies          []netip.Prefix
+}
+
+// Access says who may pass where (access.go, authz.go).
+type Access struct {
+	// Rules apply to every signed-in user.
+	Rules Rules
+	// Routes are per-route rules, evaluated in order; the first match decides.
+	Routes []Route
+	// SkipAuthPreflight lets CORS preflight requests through unauthenticated.
+	SkipAuthPreflight bool
+	// BearerTokens authenticates requests that carry Authorization: Bearer
+	// by the token alone, with the providers' Bearer validators.
+	BearerTokens bool
+	// AllowUnverifiedEmail admits users whose provider says email_verified=false.
+	AllowUnverifiedEmail bool
+}
+
+// Tokens say how long a session follows the provider's tokens (refresh.go).
+type Tokens struct {
+	// ValidateExternal ends a session once the provider's access token
+	// has expired (or is within RefreshSkew of it), unless a refresh
+	// renews it.
+	ValidateExternal bool
+	// RefreshSkew makes a token this close to expiry count as expired.
+	RefreshSkew time.Duration
+	// RefreshGrace keeps a session working this long past its token's
+	// expiry while refreshes fail transiently.
+	RefreshGrace time.Duration
+	// Refresher runs refresh grants (one per refresh token at a time); nil:
+	// one for this process.
+	Refresher *session.Refresher
+}
+
+// Identity says how the user is named and what the upstream is told
+// (user.go, headers.go).
+type Identity struct {
+	// UserFrom decides X-User and every header that names the user; ""
+	// is UserFromAuto.
+	UserFrom         UserFrom
+	PassAccessToken  bool
+	SetAuthorization bool
+	// AttributeNames are the CLAIM_ATTRIBUTES names, so their headers can be
+	// prepared once.
+	AttributeNames []string
+	// Assertions, when set, signs X-Portcullis-Assertion for upstreams and
+	// serves its public keys at /.well-known/portcullis/jwks.json.
+	Assertions *assertion.Signer
+}
+
+// Users is the user registry (registry.go).
+type Users struct {
+	// Registry, when set, admits users at sign-in (auto sign-up or known
+	// users only) and names them; Checker ends the sessions of users
+	// disabled since.
+	Registry Registry
+	Checker  ActiveChecker
+	SignIn   users.SignInOptions
+}
+
+// Pages are what Portcullis's own pages show (pages.go).
+type Pages struct {
+	SignInTitle   string // "": "Sign in"
+	SignInLogoURL string
+}

@@ -103,18 +103,6 @@ func (c *CookieStore) liveFlows(r *http.Request, now time.Time) []Flow {
 	})
 }
 
-// flowCookie returns the CSRF cookie; a negative maxAge deletes it. It is
-// SameSite=Lax unless the store's cookies are SameSite=None: the provider's
-// callback is a cross-site top-level GET, which would arrive without a
-// Strict cookie.
-func (c *CookieStore) flowCookie(value string, maxAge int, expires time.Time) *http.Cookie {
-	ck := c.cookie(c.csrfName, value, maxAge, expires)
-	if c.sameSite != http.SameSiteNoneMode {
-		ck.SameSite = http.SameSiteLaxMode
-	}
-	return ck
-}
-
 // sameState compares two states in constant time.
 func sameState(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1

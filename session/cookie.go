@@ -1,17 +1,13 @@
 package session
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/gorilla/securecookie"
 )
 
 // Errors returned by the CookieStore. Check them with errors.Is: some are
@@ -74,23 +70,7 @@ type Options struct {
 // secret with HKDF-SHA256. The name is part of what is signed, so a value is
 // only accepted under the cookie name it was made for.
 type CookieStore struct {
-	name     string
-	csrfName string
-	domain   string
-	path     string
-	secure   bool
-	sameSite http.SameSite
-	expire   time.Duration
-	now      func() time.Time
-
-	// bindings are the fingerprints of Options.Bindings by provider id;
-	// nil when sessions are not bound.
-	bindings map[string]string
-
-	codecs     []securecookie.Codec // sessions; the first encodes
-	flowCodecs []securecookie.Codec // the CSRF cookie; the first encodes
-	chunk      int                  // value bytes in one session cookie
-	flowRoom   int                  // value bytes in the CSRF cookie
+	cookies cookieJar
 
 	// verified remembers recently decoded session values, so a browser's
 	// every request doesn't pay for decryption and MAC checks again.
@@ -155,59 +135,11 @@ func (v *verifiedCache) put(value string, s *State) {
 // NewCookieStore returns a CookieStore for opts, or every problem with
 // opts joined into one error.
 func NewCookieStore(opts Options) (*CookieStore, error) {
-	c := &CookieStore{
-		name:     cmp.Or(opts.Name, defaultName),
-		domain:   opts.Domain,
-		path:     cmp.Or(opts.Path, defaultPath),
-		secure:   opts.Secure,
-		sameSite: opts.SameSite,
-		expire:   cmp.Or(opts.Expire, defaultExpire),
-		now:      opts.Now,
+	j, err := newCookieJar(opts)
+	if err != nil {
+		return nil, err
 	}
-	c.csrfName = c.name + "_csrf"
-	if c.now == nil {
-		c.now = time.Now
-	}
-	if opts.Bindings != nil {
-		c.bindings = make(map[string]string, len(opts.Bindings))
-		for id, b := range opts.Bindings {
-			c.bindings[id] = fingerprint(id, b)
-		}
-	}
-
-	errs := secretErrors(opts.Secrets)
-	if c.expire < time.Second {
-		errs = append(errs, fmt.Errorf("session: cookie expire %v is not a positive number of seconds", opts.Expire))
-	}
-	if c.sameSite == http.SameSiteNoneMode && !c.secure {
-		errs = append(errs, errors.New("session: SameSite=None cookies must be Secure; browsers drop them otherwise"))
-	}
-	if !validPath(c.path) {
-		errs = append(errs, fmt.Errorf("session: cookie path %q must start with / and hold no control characters or ;", c.path))
-	}
-	if err := (&http.Cookie{Name: c.csrfName, Value: "v", Domain: c.domain}).Valid(); err != nil {
-		errs = append(errs, fmt.Errorf("session: cookie name %q or domain %q: %w", c.name, c.domain, err))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-
-	end := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // any date: Expires has a fixed width
-	c.chunk = min(maxChunk, room(c.cookie(c.name+"_"+strconv.Itoa(maxParts-1), "", int(c.expire/time.Second), end)))
-	c.flowRoom = min(maxChunk, room(c.flowCookie("", flowMaxAge, end)))
-	if c.chunk < minChunk || c.flowRoom < minChunk {
-		return nil, fmt.Errorf("session: cookie name %q, domain %q and path %q leave less than %d bytes for a value", c.name, c.domain, c.path, minChunk)
-	}
-
-	for i, s := range opts.Secrets {
-		hashKey, blockKey, err := deriveKeys(s, "cookie")
-		if err != nil {
-			return nil, fmt.Errorf("session: secret %d: %w", i+1, err)
-		}
-		c.codecs = append(c.codecs, newCodec(hashKey, blockKey, c.expire))
-		c.flowCodecs = append(c.flowCodecs, newCodec(hashKey, blockKey, flowLifetime))
-	}
-	return c, nil
+	return &CookieStore{cookies: j}, nil
 }
 
 // Load returns the request's session. It fails with ErrNoSession when the
@@ -218,28 +150,28 @@ func NewCookieStore(opts Options) (*CookieStore, error) {
 // shared with other Loads of the same cookie: replace them, never change
 // them in place.
 func (c *CookieStore) Load(r *http.Request) (*State, error) {
-	value, ok := c.sessionValue(r.Header)
+	value, ok := c.cookies.sessionValue(r.Header)
 	if !ok {
 		return nil, ErrNoSession
 	}
-	if len(value) > maxParts*c.chunk {
+	if len(value) > maxParts*c.cookies.chunk {
 		return nil, fmt.Errorf("%w: %d bytes", ErrInvalid, len(value))
 	}
 	s, ok := c.verified.get(value)
 	if !ok {
 		// Only what decodes, verifies and is bound to our client is
 		// cached: later Loads of the value need no check at all.
-		st, binding, err := openState(c.name, value, c.codecs)
+		st, binding, err := openState(c.cookies.name, value, c.cookies.codecs)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
-		if err := c.checkBinding(st, binding); err != nil {
+		if err := c.cookies.checkBinding(st, binding); err != nil {
 			return nil, err
 		}
 		s = st
 		c.verified.put(value, s)
 	}
-	if err := c.checkAge(s); err != nil {
+	if err := c.cookies.checkAge(s); err != nil {
 		return nil, err
 	}
 	cp := *s // shallow: see the doc comment
@@ -252,19 +184,19 @@ func (c *CookieStore) Load(r *http.Request) (*State, error) {
 // ErrTooLarge when s needs more than 12 cookies, and ErrExpired when that
 // time has passed; it then sets no cookie.
 func (c *CookieStore) Save(w http.ResponseWriter, r *http.Request, s *State) error {
-	end, maxAge, err := c.lifetime(s)
+	end, maxAge, err := c.cookies.lifetime(s)
 	if err != nil {
 		return err
 	}
-	binding, ok := c.bindingFor(s.Provider)
+	binding, ok := c.cookies.bindingFor(s.Provider)
 	if !ok {
 		return fmt.Errorf("session: save: provider %q has no binding", s.Provider)
 	}
-	value, err := c.codecs[0].Encode(c.name, appendBoundState(nil, s, binding))
+	value, err := c.cookies.codecs[0].Encode(c.cookies.name, appendBoundState(nil, s, binding))
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}
-	parts := (len(value) + c.chunk - 1) / c.chunk
+	parts := (len(value) + c.cookies.chunk - 1) / c.cookies.chunk
 	if parts > maxParts {
 		return fmt.Errorf("%w: it needs %d cookies of at most %d; set PORTCULLIS_SESSION_STORE=redis to keep sessions server-side",
 			ErrTooLarge, parts, maxParts)
@@ -272,30 +204,30 @@ func (c *CookieStore) Save(w http.ResponseWriter, r *http.Request, s *State) err
 
 	var set []string
 	if parts == 1 {
-		http.SetCookie(w, c.cookie(c.name, value, maxAge, end))
-		set = []string{c.name}
+		http.SetCookie(w, c.cookies.cookie(c.cookies.name, value, maxAge, end))
+		set = []string{c.cookies.name}
 	} else {
 		set = make([]string, parts)
 		for i := range parts {
-			set[i] = c.partName(i)
-			chunk := value[i*c.chunk : min(len(value), (i+1)*c.chunk)]
-			http.SetCookie(w, c.cookie(set[i], chunk, maxAge, end))
+			set[i] = c.cookies.partName(i)
+			chunk := value[i*c.cookies.chunk : min(len(value), (i+1)*c.cookies.chunk)]
+			http.SetCookie(w, c.cookies.cookie(set[i], chunk, maxAge, end))
 		}
 	}
-	c.expireSession(w, r, func(name string) bool { return !slices.Contains(set, name) })
+	c.cookies.expireSession(w, r, func(name string) bool { return !slices.Contains(set, name) })
 	return nil
 }
 
 // Clear expires the base session cookie and every session cookie part the
 // request carries.
 func (c *CookieStore) Clear(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, c.expired(c.name))
-	c.expireSession(w, r, func(name string) bool { return name != c.name })
+	http.SetCookie(w, c.cookies.expired(c.cookies.name))
+	c.cookies.expireSession(w, r, func(name string) bool { return name != c.cookies.name })
 }
 
 // IsOwnCookie reports whether name is one of the store's cookies: the base
 // session cookie, a part of it (Name_0, Name_1, …), or the CSRF cookie. The
 // proxy removes these before a request goes upstream.
 func (c *CookieStore) IsOwnCookie(name string) bool {
-	return name == c.name || name == c.csrfName || c.isPart(name)
+	return c.cookies.isOwn(name)
 }

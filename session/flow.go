@@ -29,7 +29,7 @@ func (c *CookieStore) SaveFlow(w http.ResponseWriter, r *http.Request, f *Flow) 
 	if f == nil || f.State == "" {
 		return errors.New("session: save flow: no state")
 	}
-	now := c.now()
+	now := c.cookies.now()
 	nf := *f
 	if nf.CreatedAt.IsZero() {
 		nf.CreatedAt = now
@@ -39,12 +39,12 @@ func (c *CookieStore) SaveFlow(w http.ResponseWriter, r *http.Request, f *Flow) 
 	fs = slices.Insert(fs, 0, nf)
 	fs = fs[:min(len(fs), maxFlows)]
 	for ; len(fs) > 0; fs = fs[:len(fs)-1] {
-		value, err := c.flowCodecs[0].Encode(c.csrfName, appendFlows(nil, fs))
+		value, err := c.cookies.flowCodecs[0].Encode(c.cookies.csrfName, appendFlows(nil, fs))
 		if err != nil {
 			return fmt.Errorf("session: save flow: %w", err)
 		}
-		if len(value) <= c.flowRoom {
-			http.SetCookie(w, c.flowCookie(value, flowMaxAge, now.Add(flowLifetime)))
+		if len(value) <= c.cookies.flowRoom {
+			http.SetCookie(w, c.cookies.flowCookie(value, flowMaxAge, now.Add(flowLifetime)))
 			return nil
 		}
 	}
@@ -59,7 +59,7 @@ func (c *CookieStore) LoadFlow(r *http.Request, state string) (*Flow, error) {
 	if state == "" {
 		return nil, ErrNoFlow
 	}
-	for _, f := range c.liveFlows(r, c.now()) {
+	for _, f := range c.liveFlows(r, c.cookies.now()) {
 		if sameState(f.State, state) {
 			return &f, nil
 		}
@@ -70,28 +70,28 @@ func (c *CookieStore) LoadFlow(r *http.Request, state string) (*Flow, error) {
 // ClearFlow removes the sign-in with state from the CSRF cookie, so that a
 // state is accepted once, and expires the cookie when no flow remains.
 func (c *CookieStore) ClearFlow(w http.ResponseWriter, r *http.Request, state string) {
-	now := c.now()
+	now := c.cookies.now()
 	fs := c.liveFlows(r, now)
 	fs = slices.DeleteFunc(fs, func(f Flow) bool { return sameState(f.State, state) })
 	if len(fs) > 0 {
 		// The remaining flows fitted with one more; they fit now.
-		if value, err := c.flowCodecs[0].Encode(c.csrfName, appendFlows(nil, fs)); err == nil {
-			http.SetCookie(w, c.flowCookie(value, flowMaxAge, now.Add(flowLifetime)))
+		if value, err := c.cookies.flowCodecs[0].Encode(c.cookies.csrfName, appendFlows(nil, fs)); err == nil {
+			http.SetCookie(w, c.cookies.flowCookie(value, flowMaxAge, now.Add(flowLifetime)))
 			return
 		}
 	}
-	http.SetCookie(w, c.flowCookie("", -1, time.Unix(1, 0).UTC()))
+	http.SetCookie(w, c.cookies.flowCookie("", -1, time.Unix(1, 0).UTC()))
 }
 
 // liveFlows returns the flows in the request's CSRF cookie that have not
 // expired, newest first; none when the cookie is missing or invalid.
 func (c *CookieStore) liveFlows(r *http.Request, now time.Time) []Flow {
-	ck, err := r.Cookie(c.csrfName)
-	if err != nil || len(ck.Value) > c.flowRoom {
+	ck, err := r.Cookie(c.cookies.csrfName)
+	if err != nil || len(ck.Value) > c.cookies.flowRoom {
 		return nil
 	}
 	var payload []byte
-	if securecookie.DecodeMulti(c.csrfName, ck.Value, &payload, c.flowCodecs...) != nil {
+	if securecookie.DecodeMulti(c.cookies.csrfName, ck.Value, &payload, c.cookies.flowCodecs...) != nil {
 		return nil
 	}
 	fs, err := decodeFlows(payload)

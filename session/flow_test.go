@@ -28,7 +28,7 @@ func sampleFlow(state string, createdAt time.Time) *Flow {
 func flowsIn(t *testing.T, c *CookieStore, j jar) []Flow {
 	t.Helper()
 	var payload []byte
-	if err := securecookie.DecodeMulti(c.csrfName, j[c.csrfName], &payload, c.flowCodecs...); err != nil {
+	if err := securecookie.DecodeMulti(c.cookies.csrfName, j[c.cookies.csrfName], &payload, c.cookies.flowCodecs...); err != nil {
 		t.Fatalf("decode the CSRF cookie: %v", err)
 	}
 	fs, err := decodeFlows(payload)

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
@@ -37,6 +38,91 @@ const (
 	// (clock differences between replicas) before it is refused.
 	futureSkew = time.Minute
 )
+
+// A cookieJar is what the session stores and the sign-in flows share
+// about their cookies: their names (Options.Name for the session, Name_0,
+// Name_1, … for its parts, Name_csrf for the sign-in flows), their
+// attributes, the codecs that seal and open their values (keys derived
+// from each secret; the first seals, all open), the room a value has in
+// one cookie, and a session's lifetime and binding to its provider's
+// client.
+type cookieJar struct {
+	name     string
+	csrfName string
+	domain   string
+	path     string
+	secure   bool
+	sameSite http.SameSite
+	expire   time.Duration
+	now      func() time.Time
+
+	// bindings are the fingerprints of Options.Bindings by provider id;
+	// nil when sessions are not bound.
+	bindings map[string]string
+
+	codecs     []securecookie.Codec // sessions; the first encodes
+	flowCodecs []securecookie.Codec // the CSRF cookie; the first encodes
+	chunk      int                  // value bytes in one session cookie
+	flowRoom   int                  // value bytes in the CSRF cookie
+}
+
+// newCookieJar returns the cookieJar opts describe, or every problem with
+// opts joined into one error.
+func newCookieJar(opts Options) (cookieJar, error) {
+	c := cookieJar{
+		name:     cmp.Or(opts.Name, defaultName),
+		domain:   opts.Domain,
+		path:     cmp.Or(opts.Path, defaultPath),
+		secure:   opts.Secure,
+		sameSite: opts.SameSite,
+		expire:   cmp.Or(opts.Expire, defaultExpire),
+		now:      opts.Now,
+	}
+	c.csrfName = c.name + "_csrf"
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if opts.Bindings != nil {
+		c.bindings = make(map[string]string, len(opts.Bindings))
+		for id, b := range opts.Bindings {
+			c.bindings[id] = fingerprint(id, b)
+		}
+	}
+
+	errs := secretErrors(opts.Secrets)
+	if c.expire < time.Second {
+		errs = append(errs, fmt.Errorf("session: cookie expire %v is not a positive number of seconds", opts.Expire))
+	}
+	if c.sameSite == http.SameSiteNoneMode && !c.secure {
+		errs = append(errs, errors.New("session: SameSite=None cookies must be Secure; browsers drop them otherwise"))
+	}
+	if !validPath(c.path) {
+		errs = append(errs, fmt.Errorf("session: cookie path %q must start with / and hold no control characters or ;", c.path))
+	}
+	if err := (&http.Cookie{Name: c.csrfName, Value: "v", Domain: c.domain}).Valid(); err != nil {
+		errs = append(errs, fmt.Errorf("session: cookie name %q or domain %q: %w", c.name, c.domain, err))
+	}
+	if len(errs) > 0 {
+		return cookieJar{}, errors.Join(errs...)
+	}
+
+	end := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // any date: Expires has a fixed width
+	c.chunk = min(maxChunk, room(c.cookie(c.name+"_"+strconv.Itoa(maxParts-1), "", int(c.expire/time.Second), end)))
+	c.flowRoom = min(maxChunk, room(c.flowCookie("", flowMaxAge, end)))
+	if c.chunk < minChunk || c.flowRoom < minChunk {
+		return cookieJar{}, fmt.Errorf("session: cookie name %q, domain %q and path %q leave less than %d bytes for a value", c.name, c.domain, c.path, minChunk)
+	}
+
+	for i, s := range opts.Secrets {
+		hashKey, blockKey, err := deriveKeys(s, "cookie")
+		if err != nil {
+			return cookieJar{}, fmt.Errorf("session: secret %d: %w", i+1, err)
+		}
+		c.codecs = append(c.codecs, newCodec(hashKey, blockKey, c.expire))
+		c.flowCodecs = append(c.flowCodecs, newCodec(hashKey, blockKey, flowLifetime))
+	}
+	return c, nil
+}
 
 // secretErrors returns a problem for each secret shorter than minSecret,
 // or one when there is no secret at all.
@@ -95,7 +181,7 @@ func fingerprint(provider, binding string) string {
 
 // bindingFor returns the binding sessions of provider are sealed with; ok
 // is false when sessions are bound and provider has no binding.
-func (c *CookieStore) bindingFor(provider string) (binding string, ok bool) {
+func (c *cookieJar) bindingFor(provider string) (binding string, ok bool) {
 	if c.bindings == nil {
 		return "", true
 	}
@@ -107,7 +193,7 @@ func (c *CookieStore) bindingFor(provider string) (binding string, ok bool) {
 // of its provider here: a session another deployment made with the same
 // secret for another client or issuer (or one sealed before sessions were
 // bound) is not a session here.
-func (c *CookieStore) checkBinding(s *State, binding string) error {
+func (c *cookieJar) checkBinding(s *State, binding string) error {
 	if want, ok := c.bindingFor(s.Provider); !ok || binding != want {
 		return fmt.Errorf("%w: made for another client of provider %q, or before sessions were bound to their client", ErrInvalid, s.Provider)
 	}
@@ -116,7 +202,7 @@ func (c *CookieStore) checkBinding(s *State, binding string) error {
 
 // checkAge fails with ErrInvalid when s has an implausible sign-in time,
 // and with ErrExpired when s is older than Options.Expire.
-func (c *CookieStore) checkAge(s *State) error {
+func (c *cookieJar) checkAge(s *State) error {
 	now := c.now()
 	switch {
 	case s.CreatedAt.IsZero() || s.CreatedAt.After(now.Add(futureSkew)):
@@ -131,7 +217,7 @@ func (c *CookieStore) checkAge(s *State) error {
 // the base cookie's, or else the consecutive parts Name_0, Name_1, … joined.
 // Of several cookies with one name, the first counts. Unless joined from
 // two or more parts, the value is a substring of the header, not a copy.
-func (c *CookieStore) sessionValue(h http.Header) (string, bool) {
+func (c *cookieJar) sessionValue(h http.Header) (string, bool) {
 	var parts [maxParts]string
 	var seen [maxParts]bool
 	for name, value := range requestCookies(h) {
@@ -164,7 +250,7 @@ func (c *CookieStore) sessionValue(h http.Header) (string, bool) {
 // Max-Age: what remains of Options.Expire since s.CreatedAt. It fails when
 // s can't be saved: nil, without CreatedAt, signed in in the future, or
 // with no whole second left (ErrExpired).
-func (c *CookieStore) lifetime(s *State) (end time.Time, maxAge int, err error) {
+func (c *cookieJar) lifetime(s *State) (end time.Time, maxAge int, err error) {
 	if s == nil {
 		return end, 0, errors.New("session: save: nil state")
 	}
@@ -184,7 +270,7 @@ func (c *CookieStore) lifetime(s *State) (end time.Time, maxAge int, err error) 
 
 // expireSession expires each distinct session cookie (base or part) the
 // request carries for which stale reports true.
-func (c *CookieStore) expireSession(w http.ResponseWriter, r *http.Request, stale func(name string) bool) {
+func (c *cookieJar) expireSession(w http.ResponseWriter, r *http.Request, stale func(name string) bool) {
 	var done []string
 	for name := range requestCookies(r.Header) {
 		if (name == c.name || c.isPart(name)) && stale(name) && !slices.Contains(done, name) {
@@ -194,8 +280,14 @@ func (c *CookieStore) expireSession(w http.ResponseWriter, r *http.Request, stal
 	}
 }
 
+// isOwn reports whether name is one of the jar's cookies: the base
+// session cookie, a part of it, or the CSRF cookie.
+func (c *cookieJar) isOwn(name string) bool {
+	return name == c.name || name == c.csrfName || c.isPart(name)
+}
+
 // isPart reports whether name is Name_ followed by decimal digits.
-func (c *CookieStore) isPart(name string) bool {
+func (c *cookieJar) isPart(name string) bool {
 	rest, ok := strings.CutPrefix(name, c.name+"_")
 	if !ok || rest == "" {
 		return false
@@ -210,7 +302,7 @@ func (c *CookieStore) isPart(name string) bool {
 
 // partIndex returns i when name is partName(i) for an i below maxParts:
 // Name_ followed by i in decimal, without sign or leading zeros.
-func (c *CookieStore) partIndex(name string) (int, bool) {
+func (c *cookieJar) partIndex(name string) (int, bool) {
 	rest, ok := strings.CutPrefix(name, c.name)
 	if !ok {
 		return 0, false
@@ -231,12 +323,12 @@ func (c *CookieStore) partIndex(name string) (int, bool) {
 	return i, true
 }
 
-func (c *CookieStore) partName(i int) string {
+func (c *cookieJar) partName(i int) string {
 	return c.name + "_" + strconv.Itoa(i)
 }
 
 // cookie returns a session cookie with the store's attributes.
-func (c *CookieStore) cookie(name, value string, maxAge int, expires time.Time) *http.Cookie {
+func (c *cookieJar) cookie(name, value string, maxAge int, expires time.Time) *http.Cookie {
 	return &http.Cookie{
 		Name:     name,
 		Value:    value,
@@ -252,7 +344,7 @@ func (c *CookieStore) cookie(name, value string, maxAge int, expires time.Time) 
 
 // expired returns a cookie that makes the browser drop the session cookie
 // called name.
-func (c *CookieStore) expired(name string) *http.Cookie {
+func (c *cookieJar) expired(name string) *http.Cookie {
 	return c.cookie(name, "", -1, time.Unix(1, 0).UTC())
 }
 
@@ -326,7 +418,7 @@ func validPath(p string) bool {
 // SameSite=Lax unless the store's cookies are SameSite=None: the provider's
 // callback is a cross-site top-level GET, which would arrive without a
 // Strict cookie.
-func (c *CookieStore) flowCookie(value string, maxAge int, expires time.Time) *http.Cookie {
+func (c *cookieJar) flowCookie(value string, maxAge int, expires time.Time) *http.Cookie {
 	ck := c.cookie(c.csrfName, value, maxAge, expires)
 	if c.sameSite != http.SameSiteNoneMode {
 		ck.SameSite = http.SameSiteLaxMode

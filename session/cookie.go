@@ -231,3 +231,21 @@ func (c *CookieStore) Clear(w http.ResponseWriter, r *http.Request) {
 func (c *CookieStore) IsOwnCookie(name string) bool {
 	return c.cookies.isOwn(name)
 }
+
+// SaveFlow binds a new sign-in to the browser in the CSRF cookie, as
+// Flows.Save does.
+func (c *CookieStore) SaveFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
+	return (&Flows{cookies: c.cookies}).Save(w, r, f)
+}
+
+// LoadFlow returns the pending sign-in whose State is state, as Flows.Load
+// does.
+func (c *CookieStore) LoadFlow(r *http.Request, state string) (*Flow, error) {
+	return (&Flows{cookies: c.cookies}).Load(r, state)
+}
+
+// ClearFlow removes the sign-in with state from the CSRF cookie, as
+// Flows.Clear does.
+func (c *CookieStore) ClearFlow(w http.ResponseWriter, r *http.Request, state string) {
+	(&Flows{cookies: c.cookies}).Clear(w, r, state)
+}

@@ -48,6 +48,10 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		return nil, nil, fmt.Errorf("session cookie settings (PORTCULLIS_COOKIE_*): %w", err)
 	}
 	store = cookies
+	flows, err := session.NewFlows(sessOpts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("session cookie settings (PORTCULLIS_COOKIE_*): %w", err)
+	}
 	if cfg.RedisURL != "" {
 		// The client connects lazily: building it does no I/O.
 		client, err := session.NewRedisClient(cfg.RedisURL)
@@ -132,6 +136,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		PublicURL:              cfg.PublicURL,
 		Providers:              entries,
 		Sessions:               store,
+		Flows:                  flows,
 		Refresher:              refresher,
 		ReadyChecks:            readyChecks,
 		Rules:                  proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},

@@ -26,16 +26,22 @@ import (
 	"github.com/portcullis/portcullis/users"
 )
 
-// Sessions stores signed-in sessions and the pending sign-ins bound to a
-// browser. *session.CookieStore is one.
+// Sessions stores signed-in sessions. *session.CookieStore and
+// *session.RedisStore are. IsOwnCookie names every cookie of ours, the
+// sign-in flows' included, so that none reaches the upstream.
 type Sessions interface {
 	Load(r *http.Request) (*session.State, error)
 	Save(w http.ResponseWriter, r *http.Request, s *session.State) error
 	Clear(w http.ResponseWriter, r *http.Request)
 	IsOwnCookie(name string) bool
-	SaveFlow(w http.ResponseWriter, r *http.Request, f *session.Flow) error
-	LoadFlow(r *http.Request, state string) (*session.Flow, error)
-	ClearFlow(w http.ResponseWriter, r *http.Request, state string)
+}
+
+// FlowStore binds pending sign-ins to the browser that started them.
+// *session.Flows is one.
+type FlowStore interface {
+	Save(w http.ResponseWriter, r *http.Request, f *session.Flow) error
+	Load(r *http.Request, state string) (*session.Flow, error)
+	Clear(w http.ResponseWriter, r *http.Request, state string)
 }
 
 // Provider is one configured identity provider as the proxy uses it.
@@ -103,6 +109,7 @@ type Options struct {
 	PublicURL *url.URL
 	Providers []Provider
 	Sessions  Sessions
+	Flows     FlowStore
 	Rules     Rules
 	// AllowedRedirectDomains are hosts rd may point to besides our own.
 	AllowedRedirectDomains []string
@@ -199,6 +206,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Sessions == nil {
 		return nil, errors.New("proxy: no session store")
+	}
+	if opts.Flows == nil {
+		return nil, errors.New("proxy: no sign-in flow store")
 	}
 	switch opts.UserFrom {
 	case "", UserFromAuto, UserFromEmail, UserFromID, UserFromUsername:

@@ -21,7 +21,12 @@ func namingServers(t testing.TB) map[UserFrom][2]*Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := session.NewCookieStore(session.Options{Secrets: [][]byte{[]byte("naming-secret-0123456789abcdef-32")}, Expire: time.Hour})
+	cookies := session.Options{Secrets: [][]byte{[]byte("naming-secret-0123456789abcdef-32")}, Expire: time.Hour}
+	store, err := session.NewCookieStore(cookies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows, err := session.NewFlows(cookies)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +37,7 @@ func namingServers(t testing.TB) map[UserFrom][2]*Server {
 			{{ID: "oauth2", Provider: p}},
 			{{ID: "a", Provider: p}, {ID: "b", Provider: p, UnverifiedByDefault: true}},
 		} {
-			s, err := New(Options{Providers: ps, Sessions: store, UserFrom: uf})
+			s, err := New(Options{Providers: ps, Sessions: store, Flows: flows, UserFrom: uf})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -61,9 +61,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// A CookieStore keeps sessions in encrypted, signed cookies, and binds
-// pending sign-ins to the browser with a CSRF cookie. It is safe for
-// concurrent use.
+// A CookieStore keeps sessions in encrypted, signed cookies; Flows keeps
+// the sign-ins in progress. It is safe for concurrent use.
 //
 // Values are sealed with securecookie (AES-256-CTR and HMAC-SHA256 over the
 // cookie name, a timestamp and the ciphertext) using keys derived from each
@@ -225,27 +224,10 @@ func (c *CookieStore) Clear(w http.ResponseWriter, r *http.Request) {
 	c.cookies.expireSession(w, r, func(name string) bool { return name != c.cookies.name })
 }
 
-// IsOwnCookie reports whether name is one of the store's cookies: the base
-// session cookie, a part of it (Name_0, Name_1, …), or the CSRF cookie. The
-// proxy removes these before a request goes upstream.
+// IsOwnCookie reports whether name is one of the cookies under
+// Options.Name: the base session cookie, a part of it (Name_0, Name_1, …),
+// or the CSRF cookie of the Flows made with the same Options. The proxy
+// removes these before a request goes upstream.
 func (c *CookieStore) IsOwnCookie(name string) bool {
 	return c.cookies.isOwn(name)
-}
-
-// SaveFlow binds a new sign-in to the browser in the CSRF cookie, as
-// Flows.Save does.
-func (c *CookieStore) SaveFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
-	return (&Flows{cookies: c.cookies}).Save(w, r, f)
-}
-
-// LoadFlow returns the pending sign-in whose State is state, as Flows.Load
-// does.
-func (c *CookieStore) LoadFlow(r *http.Request, state string) (*Flow, error) {
-	return (&Flows{cookies: c.cookies}).Load(r, state)
-}
-
-// ClearFlow removes the sign-in with state from the CSRF cookie, as
-// Flows.Clear does.
-func (c *CookieStore) ClearFlow(w http.ResponseWriter, r *http.Request, state string) {
-	(&Flows{cookies: c.cookies}).Clear(w, r, state)
 }

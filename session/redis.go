@@ -85,8 +85,8 @@ func NewRedisClient(rawURL string) (*redis.Client, error) {
 // 32 random bytes in the session cookie (Options.Name), sealed like the
 // CookieStore's cookies. A session therefore has no size limit, and Clear
 // ends it for every copy of the cookie. Sign-ins in progress stay in the
-// CSRF cookie, as with the CookieStore. It is safe for concurrent use, and
-// several replicas may share one Redis.
+// CSRF cookie (Flows). It is safe for concurrent use, and several replicas
+// may share one Redis.
 //
 // A session is stored at "portcullis:session:" + hex(SHA-256(ticket)), so
 // the ticket itself never reaches Redis, and its value is sealed with
@@ -334,29 +334,12 @@ func ping(ctx context.Context, client redis.UniversalClient) error {
 	return nil
 }
 
-// IsOwnCookie reports whether name is one of the store's cookies: the
-// session cookie, a CookieStore part of it, or the CSRF cookie. The proxy
-// removes these before a request goes upstream.
+// IsOwnCookie reports whether name is one of the cookies under
+// Options.Name: the session cookie, a CookieStore part of it, or the CSRF
+// cookie of the Flows made with the same Options. The proxy removes these
+// before a request goes upstream.
 func (s *RedisStore) IsOwnCookie(name string) bool {
 	return s.cookies.IsOwnCookie(name)
-}
-
-// SaveFlow binds a new sign-in to the browser in the CSRF cookie, as
-// CookieStore.SaveFlow does.
-func (s *RedisStore) SaveFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
-	return s.cookies.SaveFlow(w, r, f)
-}
-
-// LoadFlow returns the pending sign-in whose State is state, as
-// CookieStore.LoadFlow does.
-func (s *RedisStore) LoadFlow(r *http.Request, state string) (*Flow, error) {
-	return s.cookies.LoadFlow(r, state)
-}
-
-// ClearFlow removes the sign-in with state from the CSRF cookie, as
-// CookieStore.ClearFlow does.
-func (s *RedisStore) ClearFlow(w http.ResponseWriter, r *http.Request, state string) {
-	s.cookies.ClearFlow(w, r, state)
 }
 
 // A RedisCoordinator shares refreshes between replicas through Redis. A

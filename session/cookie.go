@@ -220,8 +220,7 @@ func (c *CookieStore) Save(w http.ResponseWriter, r *http.Request, s *State) err
 // Clear expires the base session cookie and every session cookie part the
 // request carries.
 func (c *CookieStore) Clear(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, c.cookies.expired(c.cookies.name))
-	c.cookies.expireSession(w, r, func(name string) bool { return name != c.cookies.name })
+	c.cookies.clearSession(w, r)
 }
 
 // IsOwnCookie reports whether name is one of the cookies under

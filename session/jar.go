@@ -268,6 +268,13 @@ func (c *cookieJar) lifetime(s *State) (end time.Time, maxAge int, err error) {
 	return end, maxAge, nil
 }
 
+// clearSession expires the base session cookie and every session cookie
+// part the request carries.
+func (c *cookieJar) clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, c.expired(c.name))
+	c.expireSession(w, r, func(name string) bool { return name != c.name })
+}
+
 // expireSession expires each distinct session cookie (base or part) the
 // request carries for which stale reports true.
 func (c *cookieJar) expireSession(w http.ResponseWriter, r *http.Request, stale func(name string) bool) {

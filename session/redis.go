@@ -98,7 +98,7 @@ func NewRedisClient(rawURL string) (*redis.Client, error) {
 // When Redis can't be reached, Load, Save and Ping fail with an error
 // wrapping ErrUnavailable within about three seconds; nothing is cleared.
 type RedisStore struct {
-	cookies *CookieStore // cookie attributes, ticket sealing, flows
+	cookies cookieJar // the ticket's cookie: its name, attributes and sealing
 	client  redis.UniversalClient
 	codecs  []securecookie.Codec // values at rest; the first encodes
 }
@@ -108,7 +108,7 @@ type RedisStore struct {
 // into one error. It does not contact Redis; Ping does.
 func NewRedisStore(opts Options, client redis.UniversalClient) (*RedisStore, error) {
 	var errs []error
-	cookies, err := NewCookieStore(opts)
+	cookies, err := newCookieJar(opts)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -118,7 +118,7 @@ func NewRedisStore(opts Options, client redis.UniversalClient) (*RedisStore, err
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	codecs, err := redisCodecs(opts.Secrets, cookies.cookies.expire)
+	codecs, err := redisCodecs(opts.Secrets, cookies.expire)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (s *RedisStore) Load(r *http.Request) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cookies.cookies.checkAge(st); err != nil {
+	if err := s.cookies.checkAge(st); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -173,7 +173,7 @@ func (s *RedisStore) Load(r *http.Request) (*State, error) {
 
 // ticket returns the ticket in the request's session cookie.
 func (s *RedisStore) ticket(r *http.Request) ([]byte, error) {
-	value, ok := cookieValue(r.Header, s.cookies.cookies.name)
+	value, ok := cookieValue(r.Header, s.cookies.name)
 	if !ok {
 		return nil, ErrNoSession
 	}
@@ -181,7 +181,7 @@ func (s *RedisStore) ticket(r *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes; want a ticket", ErrInvalid, len(value))
 	}
 	var ticket []byte
-	if err := securecookie.DecodeMulti(s.cookies.cookies.name, value, &ticket, s.cookies.cookies.codecs...); err != nil {
+	if err := securecookie.DecodeMulti(s.cookies.name, value, &ticket, s.cookies.codecs...); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if len(ticket) != ticketLen {
@@ -210,7 +210,7 @@ func (s *RedisStore) get(ctx context.Context, key string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: stored value: %v", ErrInvalid, err)
 	}
-	if err := s.cookies.cookies.checkBinding(st, binding); err != nil {
+	if err := s.cookies.checkBinding(st, binding); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -234,15 +234,15 @@ func (s *RedisStore) get(ctx context.Context, key string) (*State, error) {
 // wrapping ErrUnavailable when Redis can't be reached; it then sets no
 // cookie.
 func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) error {
-	end, maxAge, err := s.cookies.cookies.lifetime(st)
+	end, maxAge, err := s.cookies.lifetime(st)
 	if err != nil {
 		return err
 	}
-	binding, ok := s.cookies.cookies.bindingFor(st.Provider)
+	binding, ok := s.cookies.bindingFor(st.Provider)
 	if !ok {
 		return fmt.Errorf("session: save: provider %q has no binding", st.Provider)
 	}
-	now := s.cookies.cookies.now()
+	now := s.cookies.now()
 
 	// A response may be cut short once the session is stored; the
 	// session must still be stored whole (a refresh token may be spent).
@@ -264,12 +264,12 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 		s.client.Del(ctx, stale) // best effort: it expires anyway
 	}
 
-	sealed, err := s.cookies.cookies.codecs[0].Encode(s.cookies.cookies.name, ticket)
+	sealed, err := s.cookies.codecs[0].Encode(s.cookies.name, ticket)
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}
-	http.SetCookie(w, s.cookies.cookies.cookie(s.cookies.cookies.name, sealed, maxAge, end))
-	s.cookies.cookies.expireSession(w, r, func(name string) bool { return name != s.cookies.cookies.name })
+	http.SetCookie(w, s.cookies.cookie(s.cookies.name, sealed, maxAge, end))
+	s.cookies.expireSession(w, r, func(name string) bool { return name != s.cookies.name })
 	return nil
 }
 
@@ -316,7 +316,7 @@ func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) {
 		s.client.Del(ctx, sessionID(ticket))
 		cancel()
 	}
-	s.cookies.Clear(w, r)
+	s.cookies.clearSession(w, r)
 }
 
 // Ping reports whether Redis answers, for a readiness check; its error
@@ -339,7 +339,7 @@ func ping(ctx context.Context, client redis.UniversalClient) error {
 // cookie of the Flows made with the same Options. The proxy removes these
 // before a request goes upstream.
 func (s *RedisStore) IsOwnCookie(name string) bool {
-	return s.cookies.IsOwnCookie(name)
+	return s.cookies.isOwn(name)
 }
 
 // A RedisCoordinator shares refreshes between replicas through Redis. A

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -183,38 +182,11 @@ func (c *CookieStore) Load(r *http.Request) (*State, error) {
 // ErrTooLarge when s needs more than 12 cookies, and ErrExpired when that
 // time has passed; it then sets no cookie.
 func (c *CookieStore) Save(w http.ResponseWriter, r *http.Request, s *State) error {
-	end, maxAge, err := c.cookies.lifetime(s)
+	end, maxAge, binding, err := c.cookies.saving(s)
 	if err != nil {
 		return err
 	}
-	binding, ok := c.cookies.bindingFor(s.Provider)
-	if !ok {
-		return fmt.Errorf("session: save: provider %q has no binding", s.Provider)
-	}
-	value, err := c.cookies.codecs[0].Encode(c.cookies.name, appendBoundState(nil, s, binding))
-	if err != nil {
-		return fmt.Errorf("session: save: %w", err)
-	}
-	parts := (len(value) + c.cookies.chunk - 1) / c.cookies.chunk
-	if parts > maxParts {
-		return fmt.Errorf("%w: it needs %d cookies of at most %d; set PORTCULLIS_SESSION_STORE=redis to keep sessions server-side",
-			ErrTooLarge, parts, maxParts)
-	}
-
-	var set []string
-	if parts == 1 {
-		http.SetCookie(w, c.cookies.cookie(c.cookies.name, value, maxAge, end))
-		set = []string{c.cookies.name}
-	} else {
-		set = make([]string, parts)
-		for i := range parts {
-			set[i] = c.cookies.partName(i)
-			chunk := value[i*c.cookies.chunk : min(len(value), (i+1)*c.cookies.chunk)]
-			http.SetCookie(w, c.cookies.cookie(set[i], chunk, maxAge, end))
-		}
-	}
-	c.cookies.expireSession(w, r, func(name string) bool { return !slices.Contains(set, name) })
-	return nil
+	return c.cookies.setSession(w, r, appendBoundState(nil, s, binding), maxAge, end)
 }
 
 // Clear expires the base session cookie and every session cookie part the

@@ -60,12 +60,11 @@ func (f *Flows) Save(w http.ResponseWriter, r *http.Request, flow *Flow) error {
 	fs = slices.Insert(fs, 0, nf)
 	fs = fs[:min(len(fs), maxFlows)]
 	for ; len(fs) > 0; fs = fs[:len(fs)-1] {
-		value, err := f.cookies.flowCodecs[0].Encode(f.cookies.csrfName, appendFlows(nil, fs))
+		ok, err := f.set(w, fs, now)
 		if err != nil {
 			return fmt.Errorf("session: save flow: %w", err)
 		}
-		if len(value) <= f.cookies.flowRoom {
-			http.SetCookie(w, f.cookies.flowCookie(value, flowMaxAge, now.Add(flowLifetime)))
+		if ok {
 			return nil
 		}
 	}
@@ -96,12 +95,22 @@ func (f *Flows) Clear(w http.ResponseWriter, r *http.Request, state string) {
 	fs = slices.DeleteFunc(fs, func(flow Flow) bool { return sameState(flow.State, state) })
 	if len(fs) > 0 {
 		// The remaining flows fitted with one more; they fit now.
-		if value, err := f.cookies.flowCodecs[0].Encode(f.cookies.csrfName, appendFlows(nil, fs)); err == nil {
-			http.SetCookie(w, f.cookies.flowCookie(value, flowMaxAge, now.Add(flowLifetime)))
+		if ok, err := f.set(w, fs, now); ok && err == nil {
 			return
 		}
 	}
 	http.SetCookie(w, f.cookies.flowCookie("", -1, time.Unix(1, 0).UTC()))
+}
+
+// set sets the CSRF cookie to fs, for 15 minutes from now, unless they
+// don't fit in it; it reports whether they did.
+func (f *Flows) set(w http.ResponseWriter, fs []Flow, now time.Time) (bool, error) {
+	value, err := f.cookies.flowCodecs[0].Encode(f.cookies.csrfName, appendFlows(nil, fs))
+	if err != nil || len(value) > f.cookies.flowRoom {
+		return false, err
+	}
+	http.SetCookie(w, f.cookies.flowCookie(value, flowMaxAge, now.Add(flowLifetime)))
+	return true, nil
 }
 
 // live returns the flows in the request's CSRF cookie that have not

@@ -113,13 +113,12 @@ func newCookieJar(opts Options) (cookieJar, error) {
 		return cookieJar{}, fmt.Errorf("session: cookie name %q, domain %q and path %q leave less than %d bytes for a value", c.name, c.domain, c.path, minChunk)
 	}
 
-	for i, s := range opts.Secrets {
-		hashKey, blockKey, err := deriveKeys(s, "cookie")
-		if err != nil {
-			return cookieJar{}, fmt.Errorf("session: secret %d: %w", i+1, err)
-		}
-		c.codecs = append(c.codecs, newCodec(hashKey, blockKey, c.expire))
-		c.flowCodecs = append(c.flowCodecs, newCodec(hashKey, blockKey, flowLifetime))
+	var err error
+	if c.codecs, err = newCodecs(opts.Secrets, "cookie", c.expire); err != nil {
+		return cookieJar{}, err
+	}
+	if c.flowCodecs, err = newCodecs(opts.Secrets, "cookie", flowLifetime); err != nil {
+		return cookieJar{}, err
 	}
 	return c, nil
 }
@@ -149,6 +148,21 @@ func deriveKeys(secret []byte, what string) (hashKey, blockKey []byte, err error
 		return nil, nil, fmt.Errorf("derive %s encryption key: %w", what, err)
 	}
 	return hashKey, blockKey, nil
+}
+
+// newCodecs returns a codec for each of secrets, with keys derived for
+// what ("cookie" or "redis") and refusing values sealed more than maxAge
+// ago. The first seals; all open, so that a secret can be rotated.
+func newCodecs(secrets [][]byte, what string, maxAge time.Duration) ([]securecookie.Codec, error) {
+	codecs := make([]securecookie.Codec, 0, len(secrets))
+	for i, s := range secrets {
+		hashKey, blockKey, err := deriveKeys(s, what)
+		if err != nil {
+			return nil, fmt.Errorf("session: secret %d: %w", i+1, err)
+		}
+		codecs = append(codecs, newCodec(hashKey, blockKey, maxAge))
+	}
+	return codecs, nil
 }
 
 // newCodec returns a securecookie codec for raw byte values that refuses
@@ -246,26 +260,63 @@ func (c *cookieJar) sessionValue(h http.Header) (string, bool) {
 	return b.String(), true
 }
 
-// lifetime returns when a session saved now as s ends, and the cookies'
-// Max-Age: what remains of Options.Expire since s.CreatedAt. It fails when
-// s can't be saved: nil, without CreatedAt, signed in in the future, or
-// with no whole second left (ErrExpired).
-func (c *cookieJar) lifetime(s *State) (end time.Time, maxAge int, err error) {
+// saving returns what a session saved now as s needs: when it ends, the
+// cookies' Max-Age (what remains of Options.Expire since s.CreatedAt), and
+// the binding it is sealed with. It fails when s can't be saved: nil,
+// without CreatedAt, signed in in the future, with no whole second left
+// (ErrExpired), or of a provider without a binding.
+func (c *cookieJar) saving(s *State) (end time.Time, maxAge int, binding string, err error) {
 	if s == nil {
-		return end, 0, errors.New("session: save: nil state")
+		return end, 0, "", errors.New("session: save: nil state")
 	}
 	if s.CreatedAt.IsZero() {
-		return end, 0, errors.New("session: save: state has no CreatedAt")
+		return end, 0, "", errors.New("session: save: state has no CreatedAt")
 	}
 	now := c.now()
 	if s.CreatedAt.After(now.Add(futureSkew)) {
-		return end, 0, fmt.Errorf("session: save: CreatedAt %v is in the future", s.CreatedAt)
+		return end, 0, "", fmt.Errorf("session: save: CreatedAt %v is in the future", s.CreatedAt)
 	}
 	end = s.CreatedAt.Add(c.expire)
 	if maxAge = int(end.Sub(now) / time.Second); maxAge <= 0 {
-		return end, 0, fmt.Errorf("session: save: %w", ErrExpired)
+		return end, 0, "", fmt.Errorf("session: save: %w", ErrExpired)
 	}
-	return end, maxAge, nil
+	binding, ok := c.bindingFor(s.Provider)
+	if !ok {
+		return end, 0, "", fmt.Errorf("session: save: provider %q has no binding", s.Provider)
+	}
+	return end, maxAge, binding, nil
+}
+
+// setSession seals payload and sets the session cookie to it, or, when it
+// does not fit in one, the parts Name_0, Name_1, …, with maxAge and end,
+// and expires the session cookies the request carries that it does not
+// use. It fails with ErrTooLarge when payload needs more than 12 cookies;
+// it then sets no cookie.
+func (c *cookieJar) setSession(w http.ResponseWriter, r *http.Request, payload []byte, maxAge int, end time.Time) error {
+	value, err := c.codecs[0].Encode(c.name, payload)
+	if err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
+	parts := (len(value) + c.chunk - 1) / c.chunk
+	if parts > maxParts {
+		return fmt.Errorf("%w: it needs %d cookies of at most %d; set PORTCULLIS_SESSION_STORE=redis to keep sessions server-side",
+			ErrTooLarge, parts, maxParts)
+	}
+
+	var set []string
+	if parts == 1 {
+		http.SetCookie(w, c.cookie(c.name, value, maxAge, end))
+		set = []string{c.name}
+	} else {
+		set = make([]string, parts)
+		for i := range parts {
+			set[i] = c.partName(i)
+			chunk := value[i*c.chunk : min(len(value), (i+1)*c.chunk)]
+			http.SetCookie(w, c.cookie(set[i], chunk, maxAge, end))
+		}
+	}
+	c.expireSession(w, r, func(name string) bool { return !slices.Contains(set, name) })
+	return nil
 }
 
 // clearSession expires the base session cookie and every session cookie

@@ -137,15 +137,7 @@ func redisCodecs(secrets [][]byte, maxAge time.Duration) ([]securecookie.Codec, 
 	if errs := secretErrors(secrets); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	codecs := make([]securecookie.Codec, 0, len(secrets))
-	for i, s := range secrets {
-		hashKey, blockKey, err := deriveKeys(s, "redis")
-		if err != nil {
-			return nil, fmt.Errorf("session: secret %d: %w", i+1, err)
-		}
-		codecs = append(codecs, newCodec(hashKey, blockKey, maxAge))
-	}
-	return codecs, nil
+	return newCodecs(secrets, "redis", maxAge)
 }
 
 // Load returns the request's session from Redis. It fails with
@@ -234,13 +226,9 @@ func (s *RedisStore) get(ctx context.Context, key string) (*State, error) {
 // wrapping ErrUnavailable when Redis can't be reached; it then sets no
 // cookie.
 func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) error {
-	end, maxAge, err := s.cookies.lifetime(st)
+	end, maxAge, binding, err := s.cookies.saving(st)
 	if err != nil {
 		return err
-	}
-	binding, ok := s.cookies.bindingFor(st.Provider)
-	if !ok {
-		return fmt.Errorf("session: save: provider %q has no binding", st.Provider)
 	}
 	now := s.cookies.now()
 
@@ -264,13 +252,7 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 		s.client.Del(ctx, stale) // best effort: it expires anyway
 	}
 
-	sealed, err := s.cookies.codecs[0].Encode(s.cookies.name, ticket)
-	if err != nil {
-		return fmt.Errorf("session: save: %w", err)
-	}
-	http.SetCookie(w, s.cookies.cookie(s.cookies.name, sealed, maxAge, end))
-	s.cookies.expireSession(w, r, func(name string) bool { return name != s.cookies.name })
-	return nil
+	return s.cookies.setSession(w, r, ticket, maxAge, end)
 }
 
 // ticketFor returns the ticket to store st under: the request's when it

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// Errors returned by the CookieStore. Check them with errors.Is: some are
-// wrapped with details.
+// Errors returned by the stores and Flows. Check them with errors.Is:
+// some are wrapped with details.
 var (
 	// ErrNoSession means the request carries no session cookie.
 	ErrNoSession = errors.New("session: no session cookie")

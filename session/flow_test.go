@@ -60,7 +60,7 @@ func TestFlowSingleUse(t *testing.T) {
 		t.Errorf("Clear() of the last flow set %+v; want the CSRF cookie expired", ck)
 	}
 	if got, err := fl.Load(j.request(), "state-1"); err != ErrNoFlow {
-		t.Errorf("Load() after ClearFlow = %+v, %v; want %v", got, err, ErrNoFlow)
+		t.Errorf("Load() after Clear = %+v, %v; want %v", got, err, ErrNoFlow)
 	}
 }
 
@@ -87,7 +87,7 @@ func TestFlowTwoTabs(t *testing.T) {
 		t.Errorf("Load(%q) after the other tab finished: %v; want nil", "tab-1", err)
 	}
 	if _, err := fl.Load(j.request(), "tab-2"); err != ErrNoFlow {
-		t.Errorf("Load(%q) after ClearFlow: %v; want %v", "tab-2", err, ErrNoFlow)
+		t.Errorf("Load(%q) after Clear: %v; want %v", "tab-2", err, ErrNoFlow)
 	}
 }
 
@@ -237,7 +237,7 @@ func TestFlowExpiry(t *testing.T) {
 		})
 	}
 
-	t.Run("SaveFlow drops expired flows", func(t *testing.T) {
+	t.Run("Save drops expired flows", func(t *testing.T) {
 		t.Parallel()
 		clk := &clock{t0}
 		fl := newFlows(t, clk)

@@ -29,7 +29,8 @@ var (
 	ErrNoFlow = errors.New("session: no matching sign-in flow")
 )
 
-// Options configure the cookies of a CookieStore.
+// Options configure the cookies of a CookieStore or RedisStore, and of the
+// Flows beside it (made from the same Options).
 type Options struct {
 	// Name is the base cookie name; default "_portcullis". A session too
 	// large for one cookie goes in Name_0, Name_1, …; sign-ins in progress in

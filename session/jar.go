@@ -166,7 +166,7 @@ func newCodecs(secrets [][]byte, what string, maxAge time.Duration) ([]securecoo
 }
 
 // newCodec returns a securecookie codec for raw byte values that refuses
-// values sealed more than maxAge ago. Length is not limited here: the store
+// values sealed more than maxAge ago. Length is not limited here: setSession
 // splits long values over several cookies and bounds them itself.
 func newCodec(hashKey, blockKey []byte, maxAge time.Duration) *securecookie.SecureCookie {
 	return securecookie.New(hashKey, blockKey).
@@ -385,7 +385,7 @@ func (c *cookieJar) partName(i int) string {
 	return c.name + "_" + strconv.Itoa(i)
 }
 
-// cookie returns a session cookie with the store's attributes.
+// cookie returns a cookie with the jar's attributes.
 func (c *cookieJar) cookie(name, value string, maxAge int, expires time.Time) *http.Cookie {
 	return &http.Cookie{
 		Name:     name,
@@ -473,7 +473,7 @@ func validPath(p string) bool {
 }
 
 // flowCookie returns the CSRF cookie; a negative maxAge deletes it. It is
-// SameSite=Lax unless the store's cookies are SameSite=None: the provider's
+// SameSite=Lax unless the session cookies are SameSite=None: the provider's
 // callback is a cross-site top-level GET, which would arrive without a
 // Strict cookie.
 func (c *cookieJar) flowCookie(value string, maxAge int, expires time.Time) *http.Cookie {

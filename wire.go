@@ -55,6 +55,10 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		return nil, nil, fmt.Errorf("session cookie settings (PORTCULLIS_COOKIE_*): %w", err)
 	}
 	store = cookies
+	flows, err := session.NewFlows(sessOpts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("session cookie settings (PORTCULLIS_COOKIE_*): %w", err)
+	}
 	if cfg.RedisURL != "" {
 		// The client connects lazily: building it does no I/O.
 		client, err := session.NewRedisClient(cfg.RedisURL)
@@ -117,6 +121,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	srv, err := proxy.New(proxy.Options{
 		Providers: entries,
 		Sessions:  store,
+		Flows:     flows,
 		Upstream:  proxy.Upstream{URL: cfg.Upstream, Transport: transport},
 		Body: proxy.Body{
 			ReadTimeout:       cfg.BodyReadTimeout,

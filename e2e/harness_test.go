@@ -115,6 +115,7 @@ func newStack(t *testing.T, so stackOptions) *nginxStack {
 		Site:      proxy.Site{PublicURL: public},
 		Providers: []proxy.Provider{{ID: stack.ProviderID, DisplayName: stack.DisplayName, PKCE: true, Provider: stack.NewClient(t, pc)}},
 		Sessions:  stack.NewCookieStore(t, co),
+		Flows:     stack.NewFlows(t, co),
 		Now:       c.Now,
 	}
 	if so.proxy != nil {
@@ -145,6 +146,7 @@ func authServer(tb testing.TB, opts func(*proxy.Options)) (*proxy.Server, []*htt
 	po := proxy.Options{
 		Providers: []proxy.Provider{{ID: stack.ProviderID, PKCE: true, Provider: stack.NewClient(tb, stack.OfflineConfig())}},
 		Sessions:  store,
+		Flows:     stack.NewFlows(tb, co),
 		Tokens:    proxy.Tokens{ValidateExternal: true, RefreshSkew: 30 * time.Second, RefreshGrace: 5 * time.Minute},
 	}
 	if opts != nil {

@@ -85,19 +85,25 @@ func benchServer(b *testing.B, upstream *url.URL, tokenSize int, opts func(*Opti
 	if err != nil {
 		b.Fatalf("NewOAuth2: %v", err)
 	}
-	store, err := session.NewCookieStore(session.Options{
+	cookies := session.Options{
 		Name:     "_portcullis",
 		Secrets:  [][]byte{[]byte(benchSecret)},
 		SameSite: http.SameSiteLaxMode,
 		Expire:   24 * time.Hour,
-	})
+	}
+	store, err := session.NewCookieStore(cookies)
 	if err != nil {
 		b.Fatalf("NewCookieStore: %v", err)
+	}
+	flows, err := session.NewFlows(cookies)
+	if err != nil {
+		b.Fatalf("NewFlows: %v", err)
 	}
 	o := Options{
 		Upstream:  Upstream{URL: upstream},
 		Providers: []Provider{{ID: "oauth2", PKCE: true, Provider: p}},
 		Sessions:  store,
+		Flows:     flows,
 		Tokens:    Tokens{ValidateExternal: true, RefreshSkew: 30 * time.Second, RefreshGrace: 5 * time.Minute},
 	}
 	if opts != nil {

@@ -67,12 +67,12 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 			"Portcullis is still contacting the identity provider. Try again in a moment.")
 		return
 	}
-	err := s.opts.Sessions.SaveFlow(w, r, flow)
+	err := s.flows.Save(w, r, flow)
 	if errors.Is(err, session.ErrTooLarge) && flow.Redirect != "/" {
 		// A deep link too long for the CSRF cookie: sign in, then land on "/".
 		s.log.Info("rd too long to keep through sign-in; returning to /", "length", len(flow.Redirect))
 		flow.Redirect = "/"
-		err = s.opts.Sessions.SaveFlow(w, r, flow)
+		err = s.flows.Save(w, r, flow)
 	}
 	if err != nil {
 		s.log.Error("save sign-in flow", "err", err)
@@ -146,7 +146,7 @@ func (s *Server) takeFlow(w http.ResponseWriter, r *http.Request, state string) 
 			"The provider's answer carried no state. Start the sign-in again.")
 		return nil, false
 	}
-	flow, err := s.opts.Sessions.LoadFlow(r, state)
+	flow, err := s.flows.Load(r, state)
 	if err != nil {
 		s.log.Info("sign-in refused: state does not match this browser", "err", err)
 		s.signInResult("unknown", metrics.SignInStateError)
@@ -156,7 +156,7 @@ func (s *Server) takeFlow(w http.ResponseWriter, r *http.Request, state string) 
 				"(the operator should serve https, or set PORTCULLIS_COOKIE_SECURE=false only for a test on http). Start the sign-in again.")
 		return nil, false
 	}
-	s.opts.Sessions.ClearFlow(w, r, state) // single use, whatever happens next
+	s.flows.Clear(w, r, state) // single use, whatever happens next
 	if !s.spent.spend(state, s.now()) {
 		s.signInResult(flow.Provider, metrics.SignInStateError)
 		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",

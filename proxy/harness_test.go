@@ -110,11 +110,16 @@ func newHarness(t *testing.T, s setup) *harness {
 	if err != nil {
 		t.Fatalf("NewCookieStore: %v", err)
 	}
+	flows, err := session.NewFlows(h.cookies)
+	if err != nil {
+		t.Fatalf("NewFlows: %v", err)
+	}
 	upURL, _ := url.Parse(h.upstream.URL)
 	po := proxy.Options{
 		Upstream:  proxy.Upstream{URL: upURL},
 		Providers: []proxy.Provider{{ID: pc.ID, DisplayName: "Test provider", PKCE: true, Provider: p}},
 		Sessions:  store,
+		Flows:     flows,
 	}
 	if s.proxy != nil {
 		s.proxy(&po)

@@ -27,7 +27,12 @@ func routingServer(t testing.TB, routes ...Route) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := session.NewCookieStore(session.Options{Secrets: [][]byte{[]byte("routing-secret-0123456789abcdef-32")}, Expire: time.Hour})
+	cookies := session.Options{Secrets: [][]byte{[]byte("routing-secret-0123456789abcdef-32")}, Expire: time.Hour}
+	store, err := session.NewCookieStore(cookies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows, err := session.NewFlows(cookies)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +43,7 @@ func routingServer(t testing.TB, routes ...Route) *Server {
 	s, err := New(Options{
 		Providers: []Provider{{ID: "oauth2", Provider: p}},
 		Sessions:  store,
+		Flows:     flows,
 		Identity:  Identity{Assertions: signer},
 		Tokens:    Tokens{RefreshSkew: 30 * time.Second},
 		Access:    Access{Routes: routes},

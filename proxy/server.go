@@ -23,16 +23,22 @@ import (
 	"github.com/portcullis/portcullis/users"
 )
 
-// Sessions stores signed-in sessions and the pending sign-ins bound to a
-// browser. *session.CookieStore is one.
+// Sessions stores signed-in sessions. *session.CookieStore and
+// *session.RedisStore are. IsOwnCookie names every cookie of ours, the
+// sign-in flows' included, so that none reaches the upstream.
 type Sessions interface {
 	Load(r *http.Request) (*session.State, error)
 	Save(w http.ResponseWriter, r *http.Request, s *session.State) error
 	Clear(w http.ResponseWriter, r *http.Request)
 	IsOwnCookie(name string) bool
-	SaveFlow(w http.ResponseWriter, r *http.Request, f *session.Flow) error
-	LoadFlow(r *http.Request, state string) (*session.Flow, error)
-	ClearFlow(w http.ResponseWriter, r *http.Request, state string)
+}
+
+// FlowStore binds pending sign-ins to the browser that started them.
+// *session.Flows is one.
+type FlowStore interface {
+	Save(w http.ResponseWriter, r *http.Request, f *session.Flow) error
+	Load(r *http.Request, state string) (*session.Flow, error)
+	Clear(w http.ResponseWriter, r *http.Request, state string)
 }
 
 // Provider is one configured identity provider as the proxy uses it.
@@ -79,6 +85,8 @@ func (p *Provider) emailUnverified(id *providers.Identity) bool {
 type Options struct {
 	Providers []Provider
 	Sessions  Sessions
+	// Flows keep the sign-ins in progress (the state and PKCE verifier).
+	Flows FlowStore
 	// Upstream is the app behind the proxy; none: forward-auth only.
 	Upstream Upstream
 	// Body bounds the time a request's body may take.
@@ -115,6 +123,7 @@ type Server struct {
 	now      func() time.Time
 	metrics  *metrics.Metrics
 	sessions Sessions
+	flows    FlowStore
 	// providerList are the providers in their configured order (the
 	// sign-in page's, the bearer tokens'); providers finds them by id.
 	providerList []Provider
@@ -135,11 +144,6 @@ type Server struct {
 	machines *machineUsers
 	handler  http.Handler
 	draining atomic.Bool
-
-	// opts are the options as given. Of the server's code only the sign-in
-	// flow's calls (flow.go) read them, until the flow store has a field
-	// of its own.
-	opts Options
 }
 
 // site is Options.Site as New settles it.
@@ -167,6 +171,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Sessions == nil {
 		return nil, errors.New("proxy: no session store")
 	}
+	if opts.Flows == nil {
+		return nil, errors.New("proxy: no sign-in flow store")
+	}
 	switch opts.Identity.UserFrom {
 	case "", UserFromAuto, UserFromEmail, UserFromID, UserFromUsername:
 	default:
@@ -177,6 +184,7 @@ func New(opts Options) (*Server, error) {
 		now:          opts.Now,
 		metrics:      opts.Metrics,
 		sessions:     opts.Sessions,
+		flows:        opts.Flows,
 		providerList: slices.Clone(opts.Providers),
 		providers:    make(map[string]*Provider, len(opts.Providers)),
 		body:         opts.Body,
@@ -189,7 +197,6 @@ func New(opts Options) (*Server, error) {
 		readyChecks:  opts.ReadyChecks,
 		spent:        newSpentStates(15*time.Minute, 100000),
 		machines:     &machineUsers{ttl: time.Minute, entries: map[users.Identity]machineUser{}},
-		opts:         opts,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -21,7 +21,12 @@ func namingServers(t testing.TB) map[UserFrom][2]*Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := session.NewCookieStore(session.Options{Secrets: [][]byte{[]byte("naming-secret-0123456789abcdef-32")}, Expire: time.Hour})
+	cookies := session.Options{Secrets: [][]byte{[]byte("naming-secret-0123456789abcdef-32")}, Expire: time.Hour}
+	store, err := session.NewCookieStore(cookies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows, err := session.NewFlows(cookies)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +37,7 @@ func namingServers(t testing.TB) map[UserFrom][2]*Server {
 			{{ID: "oauth2", Provider: p}},
 			{{ID: "a", Provider: p}, {ID: "b", Provider: p, UnverifiedByDefault: true}},
 		} {
-			s, err := New(Options{Providers: ps, Sessions: store, Identity: Identity{UserFrom: uf}})
+			s, err := New(Options{Providers: ps, Sessions: store, Flows: flows, Identity: Identity{UserFrom: uf}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,8 +157,7 @@ func BenchmarkSameRule(b *testing.B) {
 func TestUnknownUserFrom(t *testing.T) {
 	t.Parallel()
 	s := namingServers(t)[UserFromAuto][0]
-	opts := s.opts
-	opts.Identity.UserFrom = "Email"
+	opts := Options{Providers: s.providerList, Sessions: s.sessions, Flows: s.flows, Identity: Identity{UserFrom: "Email"}}
 	if _, err := New(opts); err == nil || !strings.Contains(err.Error(), `"Email"`) {
 		t.Errorf("New with UserFrom %q = %v; want an error naming it", opts.Identity.UserFrom, err)
 	}

@@ -54,8 +54,8 @@ func ExampleCookieStore() {
 	// true
 }
 
-func ExampleCookieStore_LoadFlow() {
-	store, err := session.NewCookieStore(session.Options{
+func ExampleFlows() {
+	flows, err := session.NewFlows(session.Options{
 		Secrets: [][]byte{[]byte("an example secret of at least 32 bytes")},
 	})
 	if err != nil {
@@ -66,7 +66,7 @@ func ExampleCookieStore_LoadFlow() {
 	// /oauth2/start binds the sign-in to the browser…
 	start := httptest.NewRecorder()
 	flow := &session.Flow{State: "random-state", Provider: "github", Redirect: "/reports"}
-	if err := store.SaveFlow(start, httptest.NewRequest(http.MethodGet, "/oauth2/start", nil), flow); err != nil {
+	if err := flows.Save(start, httptest.NewRequest(http.MethodGet, "/oauth2/start", nil), flow); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -77,15 +77,15 @@ func ExampleCookieStore_LoadFlow() {
 		callback.AddCookie(c)
 	}
 	state := callback.URL.Query().Get("state")
-	got, err := store.LoadFlow(callback, state)
+	got, err := flows.Load(callback, state)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	store.ClearFlow(httptest.NewRecorder(), callback, state)
+	flows.Clear(httptest.NewRecorder(), callback, state)
 	fmt.Println("return to", got.Redirect)
 
-	_, err = store.LoadFlow(callback, "forged-state")
+	_, err = flows.Load(callback, "forged-state")
 	fmt.Println(err)
 	// Output:
 	// return to /reports

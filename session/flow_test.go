@@ -25,10 +25,10 @@ func sampleFlow(state string, createdAt time.Time) *Flow {
 }
 
 // flowsIn decodes the CSRF cookie in j as it is, expired flows included.
-func flowsIn(t *testing.T, c *CookieStore, j jar) []Flow {
+func flowsIn(t *testing.T, fl *Flows, j jar) []Flow {
 	t.Helper()
 	var payload []byte
-	if err := securecookie.DecodeMulti(c.csrfName, j[c.csrfName], &payload, c.flowCodecs...); err != nil {
+	if err := securecookie.DecodeMulti(fl.cookies.csrfName, j[fl.cookies.csrfName], &payload, fl.cookies.flowCodecs...); err != nil {
 		t.Fatalf("decode the CSRF cookie: %v", err)
 	}
 	fs, err := decodeFlows(payload)
@@ -40,74 +40,125 @@ func flowsIn(t *testing.T, c *CookieStore, j jar) []Flow {
 
 func TestFlowSingleUse(t *testing.T) {
 	t.Parallel()
-	c := newStore(t, &clock{t0})
+	fl := newFlows(t, &clock{t0})
 	j := jar{}
 	want := sampleFlow("state-1", t0)
-	j.saveFlow(t, c, want)
+	j.saveFlow(t, fl, want)
 
-	got, err := c.LoadFlow(j.request(), "state-1")
+	got, err := fl.Load(j.request(), "state-1")
 	if err != nil {
-		t.Fatalf("LoadFlow() error = %v; want nil", err)
+		t.Fatalf("Load() error = %v; want nil", err)
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("LoadFlow() = %+v; want %+v", got, want)
+		t.Errorf("Load() = %+v; want %+v", got, want)
 	}
 
 	rec := httptest.NewRecorder()
-	c.ClearFlow(rec, j.request(), "state-1")
+	fl.Clear(rec, j.request(), "state-1")
 	ck := cookieNamed(j.update(rec), "_portcullis_csrf")
 	if ck == nil || ck.MaxAge >= 0 {
-		t.Errorf("ClearFlow() of the last flow set %+v; want the CSRF cookie expired", ck)
+		t.Errorf("Clear() of the last flow set %+v; want the CSRF cookie expired", ck)
 	}
-	if got, err := c.LoadFlow(j.request(), "state-1"); err != ErrNoFlow {
-		t.Errorf("LoadFlow() after ClearFlow = %+v, %v; want %v", got, err, ErrNoFlow)
+	if got, err := fl.Load(j.request(), "state-1"); err != ErrNoFlow {
+		t.Errorf("Load() after Clear = %+v, %v; want %v", got, err, ErrNoFlow)
 	}
 }
 
 func TestFlowTwoTabs(t *testing.T) {
 	t.Parallel()
 	clk := &clock{t0}
-	c := newStore(t, clk)
+	fl := newFlows(t, clk)
 	j := jar{}
-	j.saveFlow(t, c, sampleFlow("tab-1", clk.Now()))
+	j.saveFlow(t, fl, sampleFlow("tab-1", clk.Now()))
 	clk.Advance(time.Minute)
-	j.saveFlow(t, c, sampleFlow("tab-2", clk.Now()))
+	j.saveFlow(t, fl, sampleFlow("tab-2", clk.Now()))
 
 	for _, state := range []string{"tab-1", "tab-2"} {
-		if _, err := c.LoadFlow(j.request(), state); err != nil {
-			t.Errorf("LoadFlow(%q) error = %v; want nil", state, err)
+		if _, err := fl.Load(j.request(), state); err != nil {
+			t.Errorf("Load(%q) error = %v; want nil", state, err)
 		}
 	}
 	rec := httptest.NewRecorder()
-	c.ClearFlow(rec, j.request(), "tab-2")
+	fl.Clear(rec, j.request(), "tab-2")
 	if ck := cookieNamed(j.update(rec), "_portcullis_csrf"); ck == nil || ck.MaxAge != 900 {
-		t.Errorf("ClearFlow() with a flow left set %+v; want the cookie rewritten", ck)
+		t.Errorf("Clear() with a flow left set %+v; want the cookie rewritten", ck)
 	}
-	if _, err := c.LoadFlow(j.request(), "tab-1"); err != nil {
-		t.Errorf("LoadFlow(%q) after the other tab finished: %v; want nil", "tab-1", err)
+	if _, err := fl.Load(j.request(), "tab-1"); err != nil {
+		t.Errorf("Load(%q) after the other tab finished: %v; want nil", "tab-1", err)
 	}
-	if _, err := c.LoadFlow(j.request(), "tab-2"); err != ErrNoFlow {
-		t.Errorf("LoadFlow(%q) after ClearFlow: %v; want %v", "tab-2", err, ErrNoFlow)
+	if _, err := fl.Load(j.request(), "tab-2"); err != ErrNoFlow {
+		t.Errorf("Load(%q) after Clear: %v; want %v", "tab-2", err, ErrNoFlow)
+	}
+}
+
+// TestFlowClearOneTab: of two tabs' sign-ins, each loads its own, and
+// clearing one leaves the other.
+func TestFlowClearOneTab(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t0}
+	fl := newFlows(t, clk)
+	j := jar{}
+	for _, state := range []string{"tab-1", "tab-2"} {
+		j.saveFlow(t, fl, &Flow{State: state, Provider: "corp", Redirect: "/" + state})
+	}
+	got, err := fl.Load(j.request(), "tab-1")
+	if err != nil || got.Redirect != "/tab-1" {
+		t.Fatalf("Load(tab-1) = %+v, %v; want its flow", got, err)
+	}
+	rec := httptest.NewRecorder()
+	fl.Clear(rec, j.request(), "tab-1")
+	j.update(rec)
+	if _, err := fl.Load(j.request(), "tab-1"); !errors.Is(err, ErrNoFlow) {
+		t.Errorf("Load(tab-1) after Clear: error = %v; want %v", err, ErrNoFlow)
+	}
+	if _, err := fl.Load(j.request(), "tab-2"); err != nil {
+		t.Errorf("Load(tab-2) = %v; want the other tab's flow", err)
 	}
 }
 
 func TestFlowWrongState(t *testing.T) {
 	t.Parallel()
-	c := newStore(t, &clock{t0})
+	fl := newFlows(t, &clock{t0})
 	j := jar{}
-	j.saveFlow(t, c, sampleFlow("abcdef", t0))
+	j.saveFlow(t, fl, sampleFlow("abcdef", t0))
 	for _, state := range []string{"", "abcdeg", "abcde", "abcdefg", "ABCDEF", "xyz"} {
 		t.Run(state, func(t *testing.T) {
 			t.Parallel()
-			if f, err := c.LoadFlow(j.request(), state); err != ErrNoFlow {
-				t.Errorf("LoadFlow(%q) = %+v, %v; want %v", state, f, err, ErrNoFlow)
+			if f, err := fl.Load(j.request(), state); err != ErrNoFlow {
+				t.Errorf("Load(%q) = %+v, %v; want %v", state, f, err, ErrNoFlow)
 			}
 		})
 	}
 	t.Run("no cookie", func(t *testing.T) {
 		t.Parallel()
-		if f, err := c.LoadFlow(jar{}.request(), "abcdef"); err != ErrNoFlow {
-			t.Errorf("LoadFlow() = %+v, %v; want %v", f, err, ErrNoFlow)
+		if f, err := fl.Load(jar{}.request(), "abcdef"); err != ErrNoFlow {
+			t.Errorf("Load() = %+v, %v; want %v", f, err, ErrNoFlow)
+		}
+	})
+}
+
+// TestFlowTamper: a session cookie under the CSRF cookie's name, or a CSRF
+// cookie with a byte changed, holds no flow.
+func TestFlowTamper(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t0}
+	fl := newFlows(t, clk)
+	sessions, flows := jar{}, jar{}
+	sessions.save(t, newStore(t, clk), sampleState(t0, 1000))
+	flows.saveFlow(t, fl, &Flow{State: "st", CreatedAt: t0})
+
+	t.Run("session cookie under the CSRF name", func(t *testing.T) {
+		t.Parallel()
+		r := jar{"_portcullis_csrf": sessions["_portcullis"]}.request()
+		if f, err := fl.Load(r, "st"); err != ErrNoFlow {
+			t.Errorf("Load() = %v, %v; want %v", f, err, ErrNoFlow)
+		}
+	})
+	t.Run("flip a byte in the CSRF cookie", func(t *testing.T) {
+		t.Parallel()
+		r := jar{"_portcullis_csrf": flip(flows["_portcullis_csrf"], 30)}.request()
+		if f, err := fl.Load(r, "st"); err != ErrNoFlow {
+			t.Errorf("Load() = %v, %v; want %v", f, err, ErrNoFlow)
 		}
 	})
 }
@@ -115,16 +166,16 @@ func TestFlowWrongState(t *testing.T) {
 func TestFlowBounded(t *testing.T) {
 	t.Parallel()
 	clk := &clock{t0}
-	c := newStore(t, clk)
+	fl := newFlows(t, clk)
 	j := jar{}
 	for i := range 20 {
 		clk.Advance(10 * time.Second)
-		rec := j.saveFlow(t, c, sampleFlow(fmt.Sprint("state-", i), clk.Now()))
+		rec := j.saveFlow(t, fl, sampleFlow(fmt.Sprint("state-", i), clk.Now()))
 		if lines := setCookieLines(rec); len(lines) != 1 || !strings.HasPrefix(lines[0], "Set-Cookie: _portcullis_csrf=") {
-			t.Fatalf("SaveFlow #%d set %q; want the CSRF cookie alone", i, lines)
+			t.Fatalf("Save #%d set %q; want the CSRF cookie alone", i, lines)
 		}
-		if n := len(flowsIn(t, c, j)); n != min(i+1, maxFlows) {
-			t.Fatalf("after SaveFlow #%d the cookie holds %d flows; want %d", i, n, min(i+1, maxFlows))
+		if n := len(flowsIn(t, fl, j)); n != min(i+1, maxFlows) {
+			t.Fatalf("after Save #%d the cookie holds %d flows; want %d", i, n, min(i+1, maxFlows))
 		}
 	}
 	if names := j.names(); !reflect.DeepEqual(names, []string{"_portcullis_csrf"}) {
@@ -132,13 +183,13 @@ func TestFlowBounded(t *testing.T) {
 	}
 	for i := range 20 {
 		state := fmt.Sprint("state-", i)
-		_, err := c.LoadFlow(j.request(), state)
+		_, err := fl.Load(j.request(), state)
 		if want := i >= 15; (err == nil) != want {
-			t.Errorf("LoadFlow(%q) error = %v; want a flow: %v", state, err, want)
+			t.Errorf("Load(%q) error = %v; want a flow: %v", state, err, want)
 		}
 	}
 	// Newest first.
-	fs := flowsIn(t, c, j)
+	fs := flowsIn(t, fl, j)
 	if fs[0].State != "state-19" || fs[4].State != "state-15" {
 		t.Errorf("flows = %q … %q; want state-19 … state-15", fs[0].State, fs[4].State)
 	}
@@ -147,14 +198,14 @@ func TestFlowBounded(t *testing.T) {
 func TestFlowSameStateTwice(t *testing.T) {
 	t.Parallel()
 	clk := &clock{t0}
-	c := newStore(t, clk)
+	fl := newFlows(t, clk)
 	j := jar{}
-	j.saveFlow(t, c, sampleFlow("again", clk.Now()))
+	j.saveFlow(t, fl, sampleFlow("again", clk.Now()))
 	clk.Advance(time.Minute)
 	f := sampleFlow("again", clk.Now())
 	f.Redirect = "/second"
-	j.saveFlow(t, c, f)
-	fs := flowsIn(t, c, j)
+	j.saveFlow(t, fl, f)
+	fs := flowsIn(t, fl, j)
 	if len(fs) != 1 || fs[0].Redirect != "/second" {
 		t.Errorf("flows = %+v; want only the second", fs)
 	}
@@ -176,25 +227,25 @@ func TestFlowExpiry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clk := &clock{t0}
-			c := newStore(t, clk)
+			fl := newFlows(t, clk)
 			j := jar{}
-			j.saveFlow(t, c, sampleFlow("st", clk.Now()))
+			j.saveFlow(t, fl, sampleFlow("st", clk.Now()))
 			clk.Advance(tt.after)
-			if _, err := c.LoadFlow(j.request(), "st"); err != tt.wantErr {
-				t.Errorf("LoadFlow() %v later: %v; want %v", tt.after, err, tt.wantErr)
+			if _, err := fl.Load(j.request(), "st"); err != tt.wantErr {
+				t.Errorf("Load() %v later: %v; want %v", tt.after, err, tt.wantErr)
 			}
 		})
 	}
 
-	t.Run("SaveFlow drops expired flows", func(t *testing.T) {
+	t.Run("Save drops expired flows", func(t *testing.T) {
 		t.Parallel()
 		clk := &clock{t0}
-		c := newStore(t, clk)
+		fl := newFlows(t, clk)
 		j := jar{}
-		j.saveFlow(t, c, sampleFlow("old", clk.Now()))
+		j.saveFlow(t, fl, sampleFlow("old", clk.Now()))
 		clk.Advance(20 * time.Minute)
-		j.saveFlow(t, c, sampleFlow("new", clk.Now()))
-		if raw := flowsIn(t, c, j); len(raw) != 1 || raw[0].State != "new" {
+		j.saveFlow(t, fl, sampleFlow("new", clk.Now()))
+		if raw := flowsIn(t, fl, j); len(raw) != 1 || raw[0].State != "new" {
 			t.Errorf("cookie holds %+v; want the new flow alone", raw)
 		}
 	})
@@ -202,12 +253,12 @@ func TestFlowExpiry(t *testing.T) {
 	t.Run("zero CreatedAt is stored as now", func(t *testing.T) {
 		t.Parallel()
 		clk := &clock{t0}
-		c := newStore(t, clk)
+		fl := newFlows(t, clk)
 		j := jar{}
-		j.saveFlow(t, c, &Flow{State: "st"})
-		f, err := c.LoadFlow(j.request(), "st")
+		j.saveFlow(t, fl, &Flow{State: "st"})
+		f, err := fl.Load(j.request(), "st")
 		if err != nil || !f.CreatedAt.Equal(t0) {
-			t.Errorf("LoadFlow() = %+v, %v; want CreatedAt %v", f, err, t0)
+			t.Errorf("Load() = %+v, %v; want CreatedAt %v", f, err, t0)
 		}
 	})
 }
@@ -228,12 +279,12 @@ func TestFlowCookieAttributes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.sameSite, tt.secure), func(t *testing.T) {
 			t.Parallel()
-			c := newStore(t, &clock{t0}, func(o *Options) {
+			fl := newFlows(t, &clock{t0}, func(o *Options) {
 				o.SameSite, o.Secure, o.Domain, o.Path = tt.sameSite, tt.secure, "example.com", "/app"
 			})
 			rec := httptest.NewRecorder()
-			if err := c.SaveFlow(rec, jar{}.request(), sampleFlow("st", t0)); err != nil {
-				t.Fatalf("SaveFlow: %v", err)
+			if err := fl.Save(rec, jar{}.request(), sampleFlow("st", t0)); err != nil {
+				t.Fatalf("Save: %v", err)
 			}
 			line := rec.Header().Get("Set-Cookie")
 			want := []string{
@@ -255,7 +306,7 @@ func TestFlowCookieAttributes(t *testing.T) {
 func TestFlowSize(t *testing.T) {
 	t.Parallel()
 	clk := &clock{t0}
-	c := newStore(t, clk)
+	fl := newFlows(t, clk)
 
 	t.Run("long redirects drop the oldest flows", func(t *testing.T) {
 		t.Parallel()
@@ -263,17 +314,17 @@ func TestFlowSize(t *testing.T) {
 		for i := range maxFlows {
 			f := sampleFlow(fmt.Sprint("st-", i), t0)
 			f.Redirect = "https://app.example.com/?q=" + strings.Repeat("x", 1000)
-			rec := j.saveFlow(t, c, f)
+			rec := j.saveFlow(t, fl, f)
 			for _, line := range setCookieLines(rec) {
 				if len(line) >= 4096 {
 					t.Errorf("Set-Cookie line is %d bytes; want under 4096", len(line))
 				}
 			}
 		}
-		if _, err := c.LoadFlow(j.request(), "st-4"); err != nil {
-			t.Errorf("LoadFlow() of the newest: %v; want nil", err)
+		if _, err := fl.Load(j.request(), "st-4"); err != nil {
+			t.Errorf("Load() of the newest: %v; want nil", err)
 		}
-		if n := len(flowsIn(t, c, j)); n >= maxFlows || n < 1 {
+		if n := len(flowsIn(t, fl, j)); n >= maxFlows || n < 1 {
 			t.Errorf("cookie holds %d flows; want fewer than %d", n, maxFlows)
 		}
 	})
@@ -283,19 +334,19 @@ func TestFlowSize(t *testing.T) {
 		f := sampleFlow("st", t0)
 		f.Redirect = "https://app.example.com/?q=" + strings.Repeat("x", 4000)
 		rec := httptest.NewRecorder()
-		if err := c.SaveFlow(rec, jar{}.request(), f); !errors.Is(err, ErrTooLarge) {
-			t.Errorf("SaveFlow() error = %v; want %v", err, ErrTooLarge)
+		if err := fl.Save(rec, jar{}.request(), f); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("Save() error = %v; want %v", err, ErrTooLarge)
 		}
 		if got := rec.Header().Values("Set-Cookie"); len(got) != 0 {
-			t.Errorf("SaveFlow() set %q on error; want nothing", got)
+			t.Errorf("Save() set %q on error; want nothing", got)
 		}
 	})
 
 	t.Run("no state", func(t *testing.T) {
 		t.Parallel()
 		for _, f := range []*Flow{nil, {Provider: "corp"}} {
-			if err := c.SaveFlow(httptest.NewRecorder(), jar{}.request(), f); err == nil {
-				t.Errorf("SaveFlow(%+v) error = nil; want one", f)
+			if err := fl.Save(httptest.NewRecorder(), jar{}.request(), f); err == nil {
+				t.Errorf("Save(%+v) error = nil; want one", f)
 			}
 		}
 	})
@@ -303,11 +354,11 @@ func TestFlowSize(t *testing.T) {
 
 func TestClearFlowWithoutCookie(t *testing.T) {
 	t.Parallel()
-	c := newStore(t, &clock{t0})
+	fl := newFlows(t, &clock{t0})
 	rec := httptest.NewRecorder()
-	c.ClearFlow(rec, jar{"_portcullis_csrf": "garbage"}.request(), "st")
+	fl.Clear(rec, jar{"_portcullis_csrf": "garbage"}.request(), "st")
 	line := rec.Header().Get("Set-Cookie")
 	if !strings.HasPrefix(line, "_portcullis_csrf=;") || !strings.Contains(line, "Max-Age=0") {
-		t.Errorf("ClearFlow() set %q; want the CSRF cookie expired", line)
+		t.Errorf("Clear() set %q; want the CSRF cookie expired", line)
 	}
 }

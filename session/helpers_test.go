@@ -50,6 +50,16 @@ func newStore(t testing.TB, clk *clock, mods ...func(*Options)) *CookieStore {
 	return c
 }
 
+// newFlows returns the sign-in flows with testOptions.
+func newFlows(t testing.TB, clk *clock, mods ...func(*Options)) *Flows {
+	t.Helper()
+	f, err := NewFlows(testOptions(clk, mods...))
+	if err != nil {
+		t.Fatalf("NewFlows: %v", err)
+	}
+	return f
+}
+
 func withSecrets(s ...[]byte) func(*Options) {
 	return func(o *Options) { o.Secrets = s }
 }
@@ -133,13 +143,13 @@ func (j jar) save(t *testing.T, st sessionStore, s *State) *httptest.ResponseRec
 	return rec
 }
 
-// saveFlow runs st.SaveFlow for f against the jar's cookies and applies the
+// saveFlow runs fl.Save for f against the jar's cookies and applies the
 // result.
-func (j jar) saveFlow(t *testing.T, st sessionStore, f *Flow) *httptest.ResponseRecorder {
+func (j jar) saveFlow(t *testing.T, fl *Flows, f *Flow) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	if err := st.SaveFlow(rec, j.request(), f); err != nil {
-		t.Fatalf("SaveFlow(%q): %v", f.State, err)
+	if err := fl.Save(rec, j.request(), f); err != nil {
+		t.Fatalf("Save(%q): %v", f.State, err)
 	}
 	j.update(rec)
 	return rec

@@ -85,8 +85,8 @@ func NewRedisClient(rawURL string) (*redis.Client, error) {
 // 32 random bytes in the session cookie (Options.Name), sealed like the
 // CookieStore's cookies. A session therefore has no size limit, and Clear
 // ends it for every copy of the cookie. Sign-ins in progress stay in the
-// CSRF cookie, as with the CookieStore. It is safe for concurrent use, and
-// several replicas may share one Redis.
+// CSRF cookie (Flows). It is safe for concurrent use, and several replicas
+// may share one Redis.
 //
 // A session is stored at "portcullis:session:" + hex(SHA-256(ticket)), so
 // the ticket itself never reaches Redis, and its value is sealed with
@@ -98,7 +98,7 @@ func NewRedisClient(rawURL string) (*redis.Client, error) {
 // When Redis can't be reached, Load, Save and Ping fail with an error
 // wrapping ErrUnavailable within about three seconds; nothing is cleared.
 type RedisStore struct {
-	cookies *CookieStore // cookie attributes, ticket sealing, flows
+	cookies cookieJar // the ticket's cookie: its name, attributes and sealing
 	client  redis.UniversalClient
 	codecs  []securecookie.Codec // values at rest; the first encodes
 }
@@ -108,7 +108,7 @@ type RedisStore struct {
 // into one error. It does not contact Redis; Ping does.
 func NewRedisStore(opts Options, client redis.UniversalClient) (*RedisStore, error) {
 	var errs []error
-	cookies, err := NewCookieStore(opts)
+	cookies, err := newCookieJar(opts)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -137,15 +137,7 @@ func redisCodecs(secrets [][]byte, maxAge time.Duration) ([]securecookie.Codec, 
 	if errs := secretErrors(secrets); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	codecs := make([]securecookie.Codec, 0, len(secrets))
-	for i, s := range secrets {
-		hashKey, blockKey, err := deriveKeys(s, "redis")
-		if err != nil {
-			return nil, fmt.Errorf("session: secret %d: %w", i+1, err)
-		}
-		codecs = append(codecs, newCodec(hashKey, blockKey, maxAge))
-	}
-	return codecs, nil
+	return newCodecs(secrets, "redis", maxAge)
 }
 
 // Load returns the request's session from Redis. It fails with
@@ -234,13 +226,9 @@ func (s *RedisStore) get(ctx context.Context, key string) (*State, error) {
 // wrapping ErrUnavailable when Redis can't be reached; it then sets no
 // cookie.
 func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) error {
-	end, maxAge, err := s.cookies.lifetime(st)
+	end, maxAge, binding, err := s.cookies.saving(st)
 	if err != nil {
 		return err
-	}
-	binding, ok := s.cookies.bindingFor(st.Provider)
-	if !ok {
-		return fmt.Errorf("session: save: provider %q has no binding", st.Provider)
 	}
 	now := s.cookies.now()
 
@@ -264,13 +252,7 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 		s.client.Del(ctx, stale) // best effort: it expires anyway
 	}
 
-	sealed, err := s.cookies.codecs[0].Encode(s.cookies.name, ticket)
-	if err != nil {
-		return fmt.Errorf("session: save: %w", err)
-	}
-	http.SetCookie(w, s.cookies.cookie(s.cookies.name, sealed, maxAge, end))
-	s.cookies.expireSession(w, r, func(name string) bool { return name != s.cookies.name })
-	return nil
+	return s.cookies.setSession(w, r, ticket, maxAge, end)
 }
 
 // ticketFor returns the ticket to store st under: the request's when it
@@ -316,7 +298,7 @@ func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) {
 		s.client.Del(ctx, sessionID(ticket))
 		cancel()
 	}
-	s.cookies.Clear(w, r)
+	s.cookies.clearSession(w, r)
 }
 
 // Ping reports whether Redis answers, for a readiness check; its error
@@ -334,29 +316,12 @@ func ping(ctx context.Context, client redis.UniversalClient) error {
 	return nil
 }
 
-// IsOwnCookie reports whether name is one of the store's cookies: the
-// session cookie, a CookieStore part of it, or the CSRF cookie. The proxy
-// removes these before a request goes upstream.
+// IsOwnCookie reports whether name is one of the cookies under
+// Options.Name: the session cookie, a CookieStore part of it, or the CSRF
+// cookie of the Flows made with the same Options. The proxy removes these
+// before a request goes upstream.
 func (s *RedisStore) IsOwnCookie(name string) bool {
-	return s.cookies.IsOwnCookie(name)
-}
-
-// SaveFlow binds a new sign-in to the browser in the CSRF cookie, as
-// CookieStore.SaveFlow does.
-func (s *RedisStore) SaveFlow(w http.ResponseWriter, r *http.Request, f *Flow) error {
-	return s.cookies.SaveFlow(w, r, f)
-}
-
-// LoadFlow returns the pending sign-in whose State is state, as
-// CookieStore.LoadFlow does.
-func (s *RedisStore) LoadFlow(r *http.Request, state string) (*Flow, error) {
-	return s.cookies.LoadFlow(r, state)
-}
-
-// ClearFlow removes the sign-in with state from the CSRF cookie, as
-// CookieStore.ClearFlow does.
-func (s *RedisStore) ClearFlow(w http.ResponseWriter, r *http.Request, state string) {
-	s.cookies.ClearFlow(w, r, state)
+	return s.cookies.isOwn(name)
 }
 
 // A RedisCoordinator shares refreshes between replicas through Redis. A

@@ -35,6 +35,17 @@ func NewCookieStore(t testing.TB, opts session.Options) *session.CookieStore {
 	return s
 }
 
+// NewFlows returns the sign-in flows' cookie opts describe, failing t when
+// they are not valid.
+func NewFlows(t testing.TB, opts session.Options) *session.Flows {
+	t.Helper()
+	f, err := session.NewFlows(opts)
+	if err != nil {
+		t.Fatalf("session.NewFlows: %v", err)
+	}
+	return f
+}
+
 // Alice is alice's session as the development provider describes her
 // (idp.DemoUsers), signed in at now with ProviderID, as USER_FROM=auto
 // names her (her verified address), with an access token of tokenSize

@@ -17,7 +17,8 @@ import (
 func newProxy(t *testing.T, client proxy.Provider, upstream *httptest.Server) (*httptest.Server, stack.Saver) {
 	t.Helper()
 	store := stack.NewCookieStore(t, stack.CookieOptions())
-	po := proxy.Options{Providers: []proxy.Provider{client}, Sessions: store}
+	flows := stack.NewFlows(t, stack.CookieOptions())
+	po := proxy.Options{Providers: []proxy.Provider{client}, Sessions: store, Flows: flows}
 	if upstream != nil {
 		po.Upstream.URL, _ = url.Parse(upstream.URL)
 	}

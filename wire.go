@@ -61,7 +61,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	}
 	if cfg.RedisURL != "" {
 		// The client connects lazily: building it does no I/O.
-		client, err := session.NewRedisClient(cfg.RedisURL)
+		client, err := session.NewRedis(session.RedisOptions{URL: cfg.RedisURL})
 		if err != nil {
 			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
 		}

@@ -28,7 +28,7 @@ func TestRedisReplicas(t *testing.T) {
 	m := metrics.New() // both replicas' counts, summed as Prometheus would
 	h, b := lifecycleHarness(t, c, nil, func(o *proxy.Options) {
 		o.Metrics = m
-		client, err := session.NewRedisClient(rds.URL)
+		client, err := session.NewRedis(session.RedisOptions{URL: rds.URL})
 		if err != nil {
 			t.Fatal(err)
 		}

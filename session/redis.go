@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -41,46 +40,6 @@ const (
 	resultValueName  = "portcullis-redis-refresh:"
 )
 
-// Client defaults applied by NewRedisClient when the URL does not set them.
-const (
-	redisDialTimeout = 2 * time.Second
-	redisReadTimeout = 2 * time.Second
-	redisPoolTimeout = 2 * time.Second
-	redisMaxRetries  = 1
-	redisDialRetries = 1
-)
-
-// NewRedisClient returns a client for a redis:// or rediss:// (TLS) URL,
-// such as redis://:password@redis:6379/0. Unless the URL's query says
-// otherwise (dial_timeout, read_timeout, write_timeout, pool_timeout,
-// pool_size, max_retries, …), it dials for at most 2s, waits at most 2s
-// for a read, a write (as long as for a read when only read_timeout is
-// set) or a pooled connection, and retries a failed command once, so an
-// unreachable Redis is reported in seconds. It does not connect; the first
-// command does.
-func NewRedisClient(rawURL string) (*redis.Client, error) {
-	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-		// Never repeat the URL: it may hold a password.
-		return nil, errors.New("session: redis URL must look like redis://[user:password@]host:port[/db] or rediss://…")
-	}
-	opts, err := redis.ParseURL(rawURL)
-	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return nil, fmt.Errorf("session: redis URL: %w", err)
-	}
-	opts.DialTimeout = cmp.Or(opts.DialTimeout, redisDialTimeout)
-	opts.ReadTimeout = cmp.Or(opts.ReadTimeout, redisReadTimeout)
-	opts.WriteTimeout = cmp.Or(opts.WriteTimeout, opts.ReadTimeout) // as go-redis does
-	opts.PoolTimeout = cmp.Or(opts.PoolTimeout, redisPoolTimeout)
-	opts.MaxRetries = cmp.Or(opts.MaxRetries, redisMaxRetries)
-	opts.DialerRetries = cmp.Or(opts.DialerRetries, redisDialRetries)
-	opts.ContextTimeoutEnabled = true
-	return redis.NewClient(opts), nil
-}
-
 // A RedisStore keeps sessions in Redis and gives the browser only a ticket:
 // 32 random bytes in the session cookie (Options.Name), sealed like the
 // CookieStore's cookies. A session therefore has no size limit, and Clear
@@ -99,20 +58,21 @@ func NewRedisClient(rawURL string) (*redis.Client, error) {
 // wrapping ErrUnavailable within about three seconds; nothing is cleared.
 type RedisStore struct {
 	cookies cookieJar // the ticket's cookie: its name, attributes and sealing
+	redis   *Redis
 	client  redis.UniversalClient
 	codecs  []securecookie.Codec // values at rest; the first encodes
 }
 
-// NewRedisStore returns a RedisStore keeping sessions in client's database,
-// with cookies and secrets as opts says, or every problem with opts joined
-// into one error. It does not contact Redis; Ping does.
-func NewRedisStore(opts Options, client redis.UniversalClient) (*RedisStore, error) {
+// NewRedisStore returns a RedisStore keeping sessions in r, with cookies
+// and secrets as opts says, or every problem with opts joined into one
+// error. It does not contact Redis; Ping does.
+func NewRedisStore(opts Options, r *Redis) (*RedisStore, error) {
 	var errs []error
 	cookies, err := newCookieJar(opts)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if noClient(client) {
+	if r == nil {
 		errs = append(errs, errors.New("session: no redis client"))
 	}
 	if len(errs) > 0 {
@@ -122,13 +82,7 @@ func NewRedisStore(opts Options, client redis.UniversalClient) (*RedisStore, err
 	if err != nil {
 		return nil, err
 	}
-	return &RedisStore{cookies: cookies, client: client, codecs: codecs}, nil
-}
-
-// noClient reports whether client is nil, or a nil *redis.Client.
-func noClient(client redis.UniversalClient) bool {
-	c, ok := client.(*redis.Client)
-	return client == nil || ok && c == nil
+	return &RedisStore{cookies: cookies, redis: r, client: r.client, codecs: codecs}, nil
 }
 
 // redisCodecs returns the codecs that seal values at rest in Redis, one for
@@ -304,16 +258,7 @@ func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) {
 // Ping reports whether Redis answers, for a readiness check; its error
 // wraps ErrUnavailable.
 func (s *RedisStore) Ping(ctx context.Context) error {
-	return ping(ctx, s.client)
-}
-
-func ping(ctx context.Context, client redis.UniversalClient) error {
-	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
-	}
-	return nil
+	return s.redis.Ping(ctx)
 }
 
 // IsOwnCookie reports whether name is one of the cookies under
@@ -331,24 +276,25 @@ func (s *RedisStore) IsOwnCookie(name string) bool {
 // the next holder's. A result is stored at "portcullis:refresh:result:" +
 // key, sealed like a RedisStore's sessions. It is safe for concurrent use.
 type RedisCoordinator struct {
+	redis  *Redis
 	client redis.UniversalClient
 	codecs []securecookie.Codec
 }
 
 var _ Coordinator = (*RedisCoordinator)(nil)
 
-// NewRedisCoordinator returns a RedisCoordinator using client, sealing
-// results with opts.Secrets; the other options are not used. It does not
-// contact Redis.
-func NewRedisCoordinator(opts Options, client redis.UniversalClient) (*RedisCoordinator, error) {
+// NewRedisCoordinator returns a RedisCoordinator using r, sealing results
+// with opts.Secrets; the other options are not used. It does not contact
+// Redis.
+func NewRedisCoordinator(opts Options, r *Redis) (*RedisCoordinator, error) {
 	codecs, err := redisCodecs(opts.Secrets, cmp.Or(opts.Expire, defaultExpire))
-	if noClient(client) {
+	if r == nil {
 		err = errors.Join(err, errors.New("session: no redis client"))
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &RedisCoordinator{client: client, codecs: codecs}, nil
+	return &RedisCoordinator{redis: r, client: r.client, codecs: codecs}, nil
 }
 
 // unlockScript deletes KEYS[1] if it holds ARGV[1].
@@ -432,5 +378,5 @@ func (c *RedisCoordinator) Publish(ctx context.Context, key string, s *State, tt
 // Ping reports whether Redis answers, for a readiness check; its error
 // wraps ErrUnavailable.
 func (c *RedisCoordinator) Ping(ctx context.Context) error {
-	return ping(ctx, c.client)
+	return c.redis.Ping(ctx)
 }

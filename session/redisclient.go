@@ -1,0 +1,270 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Client defaults applied by NewRedis where a URL does not set them, and
+// to Sentinel and Cluster clients.
+const (
+	redisDialTimeout = 2 * time.Second
+	redisReadTimeout = 2 * time.Second
+	redisPoolTimeout = 2 * time.Second
+	redisMaxRetries  = 1
+	redisDialRetries = 1
+)
+
+// RedisOptions say where Redis is and how to reach it, in one of three
+// topologies: one server (URL); a master watched by Sentinels
+// (SentinelAddrs and SentinelMaster), whose address the client asks them
+// for and which they replace by a replica when it fails; or a Cluster
+// (ClusterAddrs), whose nodes tell the client which of them serves which
+// key. Exactly one of URL, SentinelAddrs and ClusterAddrs is set.
+type RedisOptions struct {
+	// URL is redis://[user:password@]host:port[/db][?options] or
+	// rediss://… (TLS), as go-redis reads it.
+	URL string
+	// SentinelAddrs are host:port of Sentinels (one is enough: the
+	// client learns the others from it); SentinelMaster is the name
+	// they know the master by.
+	SentinelAddrs  []string
+	SentinelMaster string
+	// ClusterAddrs are host:port of some of a Cluster's nodes.
+	ClusterAddrs []string
+
+	// Username and Password authenticate to the data nodes (an ACL user,
+	// or only a password for the default user); with URL, they replace
+	// the URL's.
+	Username, Password string
+	// SentinelPassword authenticates to the Sentinels (their
+	// requirepass), which may differ from the data nodes'.
+	SentinelPassword string
+
+	// TLS connects to every node over TLS (a rediss:// URL does too).
+	TLS bool
+	// CA holds PEM certificates trusted for TLS besides the system's.
+	CA []byte
+}
+
+// topology names the one o describes.
+func (o RedisOptions) topology() string {
+	switch {
+	case len(o.SentinelAddrs) > 0:
+		return "sentinel"
+	case len(o.ClusterAddrs) > 0:
+		return "cluster"
+	}
+	return "server"
+}
+
+// String describes o for people, such as `portcullis check`: the
+// topology, the addresses and how the client authenticates, with no
+// password.
+func (o RedisOptions) String() string {
+	var b strings.Builder
+	switch o.topology() {
+	case "sentinel":
+		fmt.Fprintf(&b, "sentinel: master %q, sentinels %s", o.SentinelMaster, strings.Join(o.SentinelAddrs, ", "))
+	case "cluster":
+		fmt.Fprintf(&b, "cluster: nodes %s", strings.Join(o.ClusterAddrs, ", "))
+	default:
+		u, err := url.Parse(o.URL)
+		if err != nil {
+			fmt.Fprintf(&b, "one server: (not a URL)")
+			break
+		}
+		fmt.Fprintf(&b, "one server: %s", u.Redacted())
+	}
+	var attrs []string
+	if o.tls() {
+		t := "TLS"
+		if len(o.CA) > 0 {
+			t += " (trusting the system's CAs and the CA file)"
+		}
+		attrs = append(attrs, t)
+	}
+	if o.Username != "" {
+		attrs = append(attrs, fmt.Sprintf("user %q", o.Username))
+	}
+	if o.Password != "" {
+		attrs = append(attrs, "password set")
+	}
+	if o.SentinelPassword != "" {
+		attrs = append(attrs, "sentinel password set")
+	}
+	if len(attrs) > 0 {
+		fmt.Fprintf(&b, "; %s", strings.Join(attrs, ", "))
+	}
+	return b.String()
+}
+
+// tls reports whether o asks for TLS.
+func (o RedisOptions) tls() bool {
+	return o.TLS || strings.HasPrefix(o.URL, "rediss:")
+}
+
+// A Redis is a client of Redis in one of its topologies, for a RedisStore
+// and a RedisCoordinator to share. It is safe for concurrent use.
+type Redis struct {
+	opts   RedisOptions
+	client redis.UniversalClient
+}
+
+// NewRedis returns a client for the Redis o describes, or every problem
+// with o joined into one error. It does not connect; the first command
+// does. Unless a URL's query says otherwise (dial_timeout, read_timeout,
+// write_timeout, pool_timeout, pool_size, max_retries, …), it dials for
+// at most 2s, waits at most 2s for a read, a write (as long as for a read
+// when only read_timeout is set) or a pooled connection, and retries a
+// failed command once, so an unreachable Redis is reported in seconds.
+func NewRedis(o RedisOptions) (*Redis, error) {
+	var errs []error
+	n := 0
+	for _, set := range []bool{o.URL != "", len(o.SentinelAddrs) > 0, len(o.ClusterAddrs) > 0} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		errs = append(errs, errors.New("session: redis: set exactly one of a URL, Sentinel addresses and Cluster addresses"))
+	}
+	if (o.SentinelMaster == "") != (len(o.SentinelAddrs) == 0) {
+		errs = append(errs, errors.New("session: redis: Sentinel addresses and the master's name go together"))
+	}
+	tc, err := o.tlsConfig()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	r := &Redis{opts: o}
+	switch o.topology() {
+	case "sentinel":
+		r.client = redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:            o.SentinelMaster,
+			SentinelAddrs:         o.SentinelAddrs,
+			SentinelPassword:      o.SentinelPassword,
+			Username:              o.Username,
+			Password:              o.Password,
+			TLSConfig:             tc,
+			DialTimeout:           redisDialTimeout,
+			ReadTimeout:           redisReadTimeout,
+			WriteTimeout:          redisReadTimeout,
+			PoolTimeout:           redisPoolTimeout,
+			MaxRetries:            redisMaxRetries,
+			DialerRetries:         redisDialRetries,
+			ContextTimeoutEnabled: true,
+			DisableIdentity:       true,
+		})
+	case "cluster":
+		r.client = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:                 o.ClusterAddrs,
+			Username:              o.Username,
+			Password:              o.Password,
+			TLSConfig:             tc,
+			DialTimeout:           redisDialTimeout,
+			ReadTimeout:           redisReadTimeout,
+			WriteTimeout:          redisReadTimeout,
+			PoolTimeout:           redisPoolTimeout,
+			MaxRetries:            redisMaxRetries,
+			DialerRetries:         redisDialRetries,
+			ContextTimeoutEnabled: true,
+			DisableIdentity:       true,
+		})
+	default:
+		opts, err := parseRedisURL(o.URL)
+		if err != nil {
+			return nil, err
+		}
+		opts.Username = cmp.Or(o.Username, opts.Username)
+		opts.Password = cmp.Or(o.Password, opts.Password)
+		if tc != nil {
+			if opts.TLSConfig != nil {
+				tc.ServerName = opts.TLSConfig.ServerName
+			} else {
+				tc.ServerName, _, _ = net.SplitHostPort(opts.Addr)
+			}
+			opts.TLSConfig = tc
+		}
+		r.client = redis.NewClient(opts)
+	}
+	return r, nil
+}
+
+// parseRedisURL reads a redis:// or rediss:// URL, with this package's
+// defaults where it sets none.
+func parseRedisURL(rawURL string) (*redis.Options, error) {
+	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		// Never repeat the URL: it may hold a password.
+		return nil, errors.New("session: redis URL must look like redis://[user:password@]host:port[/db] or rediss://…")
+	}
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("session: redis URL: %w", err)
+	}
+	opts.DialTimeout = cmp.Or(opts.DialTimeout, redisDialTimeout)
+	opts.ReadTimeout = cmp.Or(opts.ReadTimeout, redisReadTimeout)
+	opts.WriteTimeout = cmp.Or(opts.WriteTimeout, opts.ReadTimeout) // as go-redis does
+	opts.PoolTimeout = cmp.Or(opts.PoolTimeout, redisPoolTimeout)
+	opts.MaxRetries = cmp.Or(opts.MaxRetries, redisMaxRetries)
+	opts.DialerRetries = cmp.Or(opts.DialerRetries, redisDialRetries)
+	opts.ContextTimeoutEnabled = true
+	opts.DisableIdentity = true // no CLIENT SETINFO: one command less, one ACL right less
+	return opts, nil
+}
+
+// tlsConfig returns the TLS configuration o asks for, or nil for none.
+// A CA is trusted besides the system's CAs.
+func (o RedisOptions) tlsConfig() (*tls.Config, error) {
+	if !o.tls() {
+		if len(o.CA) > 0 {
+			return nil, errors.New("session: redis: a CA is only used with TLS")
+		}
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(o.CA) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(o.CA) {
+			return nil, errors.New("session: redis: no PEM certificate in the CA")
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// Close closes the client's connections.
+func (r *Redis) Close() error { return r.client.Close() }
+
+// String describes the Redis r reaches (RedisOptions.String).
+func (r *Redis) String() string { return r.opts.String() }
+
+// Ping reports whether Redis answers, for a readiness check; its error
+// wraps ErrUnavailable.
+func (r *Redis) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	}
+	return nil
+}

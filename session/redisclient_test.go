@@ -1,0 +1,274 @@
+package session
+
+import (
+	"crypto/tls"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portcullis/portcullis/internal/redistest"
+)
+
+func TestNewRedisURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url         string
+		wantAddr    string
+		wantDB      int
+		wantTLS     bool
+		wantDial    time.Duration
+		wantRead    time.Duration
+		wantErr     string // part of the error; empty: none
+		notInErrors string // a secret the error must not repeat
+	}{
+		{url: "redis://127.0.0.1:6379/0", wantAddr: "127.0.0.1:6379", wantDial: 2 * time.Second, wantRead: 2 * time.Second},
+		{url: "redis://redis", wantAddr: "redis:6379", wantDial: 2 * time.Second, wantRead: 2 * time.Second},
+		{url: "redis://:pw@redis:6380/3", wantAddr: "redis:6380", wantDB: 3, wantDial: 2 * time.Second, wantRead: 2 * time.Second},
+		{url: "rediss://user:pw@redis.example.com:6380/1", wantAddr: "redis.example.com:6380", wantDB: 1, wantTLS: true, wantDial: 2 * time.Second, wantRead: 2 * time.Second},
+		{url: "redis://redis/0?dial_timeout=5s&read_timeout=1s", wantAddr: "redis:6379", wantDial: 5 * time.Second, wantRead: time.Second},
+		{url: "http://redis:6379", wantErr: "redis://"},
+		{url: "redis-cluster", wantErr: "redis://"},
+		{url: "", wantErr: "exactly one of"},
+		{url: "redis://:hunter2@redis:6379/x", wantErr: "database", notInErrors: "hunter2"},
+		{url: "redis://:hunter2@redis:port/0", wantErr: "redis://", notInErrors: "hunter2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			t.Parallel()
+			r, err := NewRedis(RedisOptions{URL: tt.url})
+			if tt.wantErr != "" {
+				if r != nil {
+					r.Close()
+				}
+				wantErrorLike(t, err, tt.wantErr)
+				if err != nil && tt.notInErrors != "" && strings.Contains(err.Error(), tt.notInErrors) {
+					t.Errorf("NewRedis() error = %q; want it not to repeat the password", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("NewRedis(%q) error = %v; want nil", tt.url, err)
+			}
+			defer r.Close()
+			o := r.client.(*redis.Client).Options()
+			if o.Addr != tt.wantAddr || o.DB != tt.wantDB || (o.TLSConfig != nil) != tt.wantTLS {
+				t.Errorf("NewRedis(%q): addr %q, db %d, TLS %v; want %q, %d, %v",
+					tt.url, o.Addr, o.DB, o.TLSConfig != nil, tt.wantAddr, tt.wantDB, tt.wantTLS)
+			}
+			if o.DialTimeout != tt.wantDial || o.ReadTimeout != tt.wantRead || o.WriteTimeout != tt.wantRead {
+				t.Errorf("NewRedis(%q): dial, read, write timeouts %v, %v, %v; want %v, %v, %v",
+					tt.url, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, tt.wantDial, tt.wantRead, tt.wantRead)
+			}
+			if !o.ContextTimeoutEnabled {
+				t.Errorf("NewRedis(%q): context deadlines ignored; want them honoured", tt.url)
+			}
+		})
+	}
+}
+
+// aclPassword is the ACL user's password in the tests.
+const aclPassword = "portcullis-acl-password"
+
+// aclUser makes the user "portcullis" on the data nodes, with the
+// password aclPassword and the rights README.md's Redis section gives.
+func aclUser(t testing.TB, nodes ...*redistest.Server) {
+	t.Helper()
+	args := []any{"ACL", "SETUSER", "portcullis", "reset", "on", ">" + aclPassword, "~portcullis:*", "resetchannels", "-@all",
+		"+get", "+set", "+del", "+eval", "+evalsha", "+ping", "+wait", "+hello", "+auth", "+command", "+cluster|slots", "+cluster|shards"}
+	for _, n := range nodes {
+		n.Do(args...)
+	}
+}
+
+func TestNewRedis(t *testing.T) {
+	t.Parallel()
+	ca := redistest.NewCA(t)
+	tests := []struct {
+		name    string
+		opts    RedisOptions
+		want    string   // what String says
+		wantErr []string // parts of the error; none: no error
+	}{
+		{
+			name: "server",
+			opts: RedisOptions{URL: "redis://:url-password@redis:6379/2"},
+			want: "one server: redis://:xxxxx@redis:6379/2",
+		},
+		{
+			name: "server over TLS as an ACL user",
+			opts: RedisOptions{URL: "redis://redis:6379/0", TLS: true, CA: ca.PEM, Username: "portcullis", Password: "hunter2"},
+			want: `one server: redis://redis:6379/0; TLS (trusting the system's CAs and the CA file), user "portcullis", password set`,
+		},
+		{
+			name: "sentinel",
+			opts: RedisOptions{SentinelAddrs: []string{"s1:26379", "s2:26379"}, SentinelMaster: "mymaster", Password: "hunter2", SentinelPassword: "hunter3"},
+			want: `sentinel: master "mymaster", sentinels s1:26379, s2:26379; password set, sentinel password set`,
+		},
+		{
+			name: "cluster",
+			opts: RedisOptions{ClusterAddrs: []string{"n1:6379", "n2:6379"}, TLS: true},
+			want: "cluster: nodes n1:6379, n2:6379; TLS",
+		},
+		{name: "nothing", opts: RedisOptions{}, wantErr: []string{"exactly one of"}},
+		{
+			name:    "URL and Sentinel",
+			opts:    RedisOptions{URL: "redis://redis:6379", SentinelAddrs: []string{"s1:26379"}, SentinelMaster: "m"},
+			wantErr: []string{"exactly one of"},
+		},
+		{
+			name:    "Sentinel and Cluster",
+			opts:    RedisOptions{ClusterAddrs: []string{"n1:6379"}, SentinelAddrs: []string{"s1:26379"}, SentinelMaster: "m"},
+			wantErr: []string{"exactly one of"},
+		},
+		{
+			name:    "every problem at once",
+			opts:    RedisOptions{SentinelAddrs: []string{"s1:26379"}, ClusterAddrs: []string{"n1:6379"}, CA: ca.PEM},
+			wantErr: []string{"exactly one of", "master's name", "CA is only used with TLS"},
+		},
+		{name: "master without Sentinels", opts: RedisOptions{URL: "redis://redis", SentinelMaster: "m"}, wantErr: []string{"master's name"}},
+		{name: "CA without a certificate", opts: RedisOptions{URL: "rediss://redis", CA: []byte("not PEM")}, wantErr: []string{"no PEM certificate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, err := NewRedis(tt.opts)
+			if len(tt.wantErr) > 0 {
+				if r != nil {
+					r.Close()
+					t.Errorf("NewRedis() = %v; want nil with the error", r)
+				}
+				wantErrorLike(t, err, tt.wantErr...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("NewRedis() error = %v; want nil", err)
+			}
+			defer r.Close()
+			if got := r.String(); got != tt.want {
+				t.Errorf("String() = %q; want %q", got, tt.want)
+			}
+			for _, secret := range []string{"hunter", "url-password"} {
+				if strings.Contains(r.String(), secret) {
+					t.Errorf("String() = %q; want no password in it", r.String())
+				}
+			}
+		})
+	}
+}
+
+// TestNewRedisOptions: what each topology's client is given.
+func TestNewRedisOptions(t *testing.T) {
+	t.Parallel()
+	ca := redistest.NewCA(t)
+	r := newRedis(t, RedisOptions{URL: "redis://url-user:url-pw@redis.example:6380/1", TLS: true, CA: ca.PEM, Username: "acl", Password: "pw"})
+	o := r.client.(*redis.Client).Options()
+	if o.Username != "acl" || o.Password != "pw" {
+		t.Errorf("URL client: user %q, password %q; want acl, pw (the options win over the URL)", o.Username, o.Password)
+	}
+	if o.TLSConfig == nil || o.TLSConfig.ServerName != "redis.example" || o.TLSConfig.RootCAs == nil || o.TLSConfig.MinVersion != tls.VersionTLS12 {
+		t.Errorf("URL client TLS = %+v; want server name redis.example, the CA, TLS 1.2 or later", o.TLSConfig)
+	}
+
+	r = newRedis(t, RedisOptions{URL: "redis://url-user:url-pw@redis.example:6380/1"})
+	if o := r.client.(*redis.Client).Options(); o.Username != "url-user" || o.Password != "url-pw" || o.TLSConfig != nil {
+		t.Errorf("URL client: user %q, password %q, TLS %v; want the URL's, no TLS", o.Username, o.Password, o.TLSConfig)
+	}
+
+	r = newRedis(t, RedisOptions{ClusterAddrs: []string{"n1:6379", "n2:6379"}, Username: "acl", Password: "pw", TLS: true, CA: ca.PEM})
+	co := r.client.(*redis.ClusterClient).Options()
+	if strings.Join(co.Addrs, ",") != "n1:6379,n2:6379" || co.Username != "acl" || co.Password != "pw" || co.TLSConfig == nil || co.TLSConfig.RootCAs == nil {
+		t.Errorf("cluster client options = %+v; want the nodes, the user, TLS with the CA", co)
+	}
+	if co.DialTimeout != redisDialTimeout || co.ReadTimeout != redisReadTimeout || !co.ContextTimeoutEnabled {
+		t.Errorf("cluster client: dial %v, read %v, context deadlines %v; want %v, %v, honoured", co.DialTimeout, co.ReadTimeout, co.ContextTimeoutEnabled, redisDialTimeout, redisReadTimeout)
+	}
+}
+
+// TestRedisTLSAndACL: a server reached over TLS with a private CA, as an
+// ACL user; what goes wrong is said, and fast.
+func TestRedisTLSAndACL(t *testing.T) {
+	t.Parallel()
+	ca := redistest.NewCA(t)
+	s := redistest.NewWith(t, redistest.Options{TLS: ca})
+	aclUser(t, s)
+	s.Do("ACL", "SETUSER", "default", "off")
+	plain := "redis://" + s.Addr + "/0"
+	tests := []struct {
+		name    string
+		opts    RedisOptions
+		wantErr string // part of Ping's error; empty: none
+	}{
+		{name: "rediss with the CA", opts: RedisOptions{URL: s.URL, Username: "portcullis", Password: aclPassword, CA: ca.PEM}},
+		{name: "TLS=true with the CA", opts: RedisOptions{URL: plain, TLS: true, Username: "portcullis", Password: aclPassword, CA: ca.PEM}},
+		{name: "wrong password", opts: RedisOptions{URL: s.URL, Username: "portcullis", Password: "wrong", CA: ca.PEM}, wantErr: "WRONGPASS"},
+		{name: "default user", opts: RedisOptions{URL: s.URL, CA: ca.PEM}, wantErr: "NOAUTH"},
+		{name: "CA not trusted", opts: RedisOptions{URL: s.URL, Username: "portcullis", Password: aclPassword}, wantErr: "certificate"},
+		{name: "no TLS", opts: RedisOptions{URL: plain, Username: "portcullis", Password: aclPassword}, wantErr: "redis:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRedis(t, tt.opts)
+			start := time.Now()
+			err := r.Ping(t.Context())
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Ping() = %v; want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnavailable) {
+				t.Errorf("Ping() = %v; want an error wrapping ErrUnavailable", err)
+			}
+			wantErrorLike(t, err, tt.wantErr)
+			if d := time.Since(start); d > redisTimeout+time.Second {
+				t.Errorf("Ping() failed after %v; want it within %v", d, redisTimeout)
+			}
+		})
+	}
+}
+
+// TestRedisTopologies runs what keeps state in Redis on a Sentinel-watched
+// master, on a Cluster, and on one server over TLS as an ACL user: the
+// store suite, the refresh lock, and one refresh shared by two replicas.
+func TestRedisTopologies(t *testing.T) {
+	t.Parallel()
+	for name, start := range map[string]func(t *testing.T) RedisOptions{
+		"sentinel": func(t *testing.T) RedisOptions {
+			s := redistest.NewSentinel(t, redistest.SentinelOptions{})
+			return RedisOptions{SentinelAddrs: s.Addrs, SentinelMaster: s.MasterName}
+		},
+		"cluster": func(t *testing.T) RedisOptions {
+			c := redistest.NewCluster(t, redistest.ClusterOptions{})
+			return RedisOptions{ClusterAddrs: c.Addrs}
+		},
+		"TLS ACL": func(t *testing.T) RedisOptions {
+			ca := redistest.NewCA(t)
+			s := redistest.NewWith(t, redistest.Options{TLS: ca})
+			aclUser(t, s)
+			return RedisOptions{URL: s.URL, Username: "portcullis", Password: aclPassword, CA: ca.PEM}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ro := start(t)
+			t.Run("store suite", func(t *testing.T) {
+				t.Parallel()
+				storeSuite(t, func(t testing.TB, clk *clock, mods ...func(*Options)) sessionStore {
+					return newRedisStoreOn(t, ro, clk, mods...)
+				})
+			})
+			t.Run("lock", func(t *testing.T) {
+				t.Parallel()
+				lockOneWinner(t, ro)
+			})
+			t.Run("refresh across replicas", func(t *testing.T) {
+				t.Parallel()
+				refreshAcrossReplicas(t, ro)
+			})
+		})
+	}
+}

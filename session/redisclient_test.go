@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/tls"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -76,8 +77,25 @@ const aclPassword = "portcullis-acl-password"
 // password aclPassword and the rights README.md's Redis section gives.
 func aclUser(t testing.TB, nodes ...*redistest.Server) {
 	t.Helper()
-	args := []any{"ACL", "SETUSER", "portcullis", "reset", "on", ">" + aclPassword, "~portcullis:*", "resetchannels", "-@all",
-		"+get", "+set", "+del", "+eval", "+evalsha", "+ping", "+wait", "+hello", "+auth", "+command", "+cluster|slots", "+cluster|shards"}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []any
+	for line := range strings.Lines(string(readme)) {
+		if strings.HasPrefix(line, "ACL SETUSER portcullis ") {
+			for _, f := range strings.Fields(line) {
+				if f == ">CHANGE-ME" {
+					f = ">" + aclPassword
+				}
+				args = append(args, f)
+			}
+			break
+		}
+	}
+	if len(args) == 0 {
+		t.Fatal("README.md has no line ACL SETUSER portcullis …")
+	}
 	for _, n := range nodes {
 		n.Do(args...)
 	}
@@ -232,18 +250,21 @@ func TestRedisTLSAndACL(t *testing.T) {
 }
 
 // TestRedisTopologies runs what keeps state in Redis on a Sentinel-watched
-// master, on a Cluster, and on one server over TLS as an ACL user: the
-// store suite, the refresh lock, and one refresh shared by two replicas.
+// master, on a Cluster, and on one server over TLS, each time as the ACL
+// user README.md describes: the store suite, the refresh lock, and one
+// refresh shared by two replicas.
 func TestRedisTopologies(t *testing.T) {
 	t.Parallel()
 	for name, start := range map[string]func(t *testing.T) RedisOptions{
-		"sentinel": func(t *testing.T) RedisOptions {
+		"sentinel ACL": func(t *testing.T) RedisOptions {
 			s := redistest.NewSentinel(t, redistest.SentinelOptions{})
-			return RedisOptions{SentinelAddrs: s.Addrs, SentinelMaster: s.MasterName}
+			aclUser(t, s.Data...)
+			return RedisOptions{SentinelAddrs: s.Addrs, SentinelMaster: s.MasterName, Username: "portcullis", Password: aclPassword}
 		},
-		"cluster": func(t *testing.T) RedisOptions {
+		"cluster ACL": func(t *testing.T) RedisOptions {
 			c := redistest.NewCluster(t, redistest.ClusterOptions{})
-			return RedisOptions{ClusterAddrs: c.Addrs}
+			aclUser(t, c.Nodes...)
+			return RedisOptions{ClusterAddrs: c.Addrs, Username: "portcullis", Password: aclPassword}
 		},
 		"TLS ACL": func(t *testing.T) RedisOptions {
 			ca := redistest.NewCA(t)

@@ -35,6 +35,7 @@ func redisOptions(cfg *config.Config) (ro session.RedisOptions, ok bool) {
 		SentinelPassword: cfg.RedisSentinelPassword,
 		TLS:              cfg.RedisTLS,
 		CA:               []byte(cfg.RedisCA),
+		FailoverWait:     cfg.RedisFailoverWait,
 	}
 	return ro, cfg.RedisURL != "" || len(cfg.RedisSentinelAddrs) > 0 || len(cfg.RedisClusterAddrs) > 0
 }

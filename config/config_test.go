@@ -350,6 +350,8 @@ func TestLoadProblems(t *testing.T) {
 			}},
 		{"redis CA without TLS", with(minimal(), "PORTCULLIS_REDIS_CLUSTER_ADDRS", "n:6379", "PORTCULLIS_REDIS_CA", testCAPEM),
 			[]string{"PORTCULLIS_REDIS_CA: only used with TLS: set PORTCULLIS_REDIS_TLS=true, or use a rediss:// PORTCULLIS_REDIS_URL"}},
+		{"redis failover wait", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://redis:6379", "PORTCULLIS_REDIS_FAILOVER_WAIT", "-1s"),
+			[]string{"PORTCULLIS_REDIS_FAILOVER_WAIT: must not be negative, got -1s"}},
 		{"redis CA not PEM", with(minimal(), "PORTCULLIS_REDIS_URL", "rediss://redis:6379", "PORTCULLIS_REDIS_CA", "not a certificate"),
 			[]string{"PORTCULLIS_REDIS_CA: no PEM certificate found"}},
 		{"redis bad scheme", with(minimal(), "PORTCULLIS_SESSION_STORE", "Redis", "PORTCULLIS_REDIS_URL", "http://u:pw@redis:6379"),

@@ -161,6 +161,7 @@ func (v *validator) redis(c *Config) {
 			}
 		}
 	}
+	v.nonNegative(n("REDIS_FAILOVER_WAIT"), c.RedisFailoverWait)
 	v.hostPorts(n("REDIS_SENTINEL_ADDRS"), c.RedisSentinelAddrs)
 	v.hostPorts(n("REDIS_CLUSTER_ADDRS"), c.RedisClusterAddrs)
 	switch {

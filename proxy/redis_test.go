@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,4 +138,17 @@ func TestRedisReplicas(t *testing.T) {
 	if len(b2.cookies) == 0 {
 		t.Errorf("the session cookie was cleared during the outage")
 	}
+
+	// A sign-in that can't store its session gets a 503 that says to
+	// sign in again (its code is spent), and signing in again works once
+	// Redis is back.
+	b3 := h.browser()
+	resp, hops := b3.follow("/page")
+	body := readBody(t, resp)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Sign in again") {
+		t.Errorf("sign-in with Redis down ended with %d (Retry-After %q) after %v: %.400s; want 503 with Retry-After, saying to sign in again",
+			resp.StatusCode, resp.Header.Get("Retry-After"), hops, body)
+	}
+	rds.Restart()
+	b3.signIn("/page")
 }

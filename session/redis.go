@@ -56,10 +56,12 @@ const (
 //
 // When Redis can't be reached, Load, Save and Ping fail with an error
 // wrapping ErrUnavailable within about three seconds; nothing is cleared.
+// With RedisOptions.FailoverWait, Load and Save first retry for that long
+// what looks like a master being replaced, so that a failover costs
+// requests a wait rather than a failure.
 type RedisStore struct {
 	cookies cookieJar // the ticket's cookie: its name, attributes and sealing
 	redis   *Redis
-	client  redis.UniversalClient
 	codecs  []securecookie.Codec // values at rest; the first encodes
 }
 
@@ -82,7 +84,7 @@ func NewRedisStore(opts Options, r *Redis) (*RedisStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &RedisStore{cookies: cookies, redis: r, client: r.client, codecs: codecs}, nil
+	return &RedisStore{cookies: cookies, redis: r, codecs: codecs}, nil
 }
 
 // redisCodecs returns the codecs that seal values at rest in Redis, one for
@@ -105,9 +107,7 @@ func (s *RedisStore) Load(r *http.Request) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), redisTimeout)
-	defer cancel()
-	st, err := s.get(ctx, sessionID(ticket))
+	st, err := s.get(r.Context(), sessionID(ticket))
 	if err != nil {
 		return nil, err
 	}
@@ -145,12 +145,12 @@ func sessionID(ticket []byte) string {
 
 // get reads and opens the session stored at key.
 func (s *RedisStore) get(ctx context.Context, key string) (*State, error) {
-	value, err := s.client.Get(ctx, key).Result()
+	value, found, err := s.redis.get(ctx, key)
 	switch {
-	case errors.Is(err, redis.Nil):
-		return nil, fmt.Errorf("%w: not in the store (signed out, or its time is up)", ErrExpired)
 	case err != nil:
-		return nil, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+		return nil, err
+	case !found:
+		return nil, fmt.Errorf("%w: not in the store (signed out, or its time is up)", ErrExpired)
 	}
 	st, binding, err := openState(sessionValueName+key, value, s.codecs)
 	if err != nil {
@@ -188,8 +188,7 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 
 	// A response may be cut short once the session is stored; the
 	// session must still be stored whole (a refresh token may be spent).
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), redisTimeout)
-	defer cancel()
+	ctx := context.WithoutCancel(r.Context())
 	ticket, stale, err := s.ticketFor(ctx, r, st, now)
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
@@ -199,11 +198,15 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}
-	if err := s.client.Set(ctx, key, value, end.Sub(now)).Err(); err != nil {
-		return fmt.Errorf("session: save: %w: redis: %w", ErrUnavailable, err)
+	ttl := end.Sub(now)
+	if err := s.redis.write(ctx, key, func(ctx context.Context, p redis.Pipeliner) { p.Set(ctx, key, value, ttl) }); err != nil {
+		return fmt.Errorf("session: save: %w", err)
 	}
 	if stale != "" {
-		s.client.Del(ctx, stale) // best effort: it expires anyway
+		// Best effort, and not waited for: it expires anyway.
+		dctx, cancel := context.WithTimeout(ctx, redisTimeout)
+		s.redis.client.Del(dctx, stale)
+		cancel()
 	}
 
 	return s.cookies.setSession(w, r, ticket, maxAge, end)
@@ -248,9 +251,8 @@ func sameSession(a, b *State) bool {
 // is up.
 func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) {
 	if ticket, err := s.ticket(r); err == nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), redisTimeout)
-		s.client.Del(ctx, sessionID(ticket))
-		cancel()
+		key := sessionID(ticket)
+		s.redis.write(context.WithoutCancel(r.Context()), key, func(ctx context.Context, p redis.Pipeliner) { p.Del(ctx, key) })
 	}
 	s.cookies.clearSession(w, r)
 }
@@ -277,7 +279,6 @@ func (s *RedisStore) IsOwnCookie(name string) bool {
 // key, sealed like a RedisStore's sessions. It is safe for concurrent use.
 type RedisCoordinator struct {
 	redis  *Redis
-	client redis.UniversalClient
 	codecs []securecookie.Codec
 }
 
@@ -294,7 +295,7 @@ func NewRedisCoordinator(opts Options, r *Redis) (*RedisCoordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &RedisCoordinator{redis: r, client: r.client, codecs: codecs}, nil
+	return &RedisCoordinator{redis: r, codecs: codecs}, nil
 }
 
 // unlockScript deletes KEYS[1] if it holds ARGV[1].
@@ -314,20 +315,23 @@ func (c *RedisCoordinator) Lock(ctx context.Context, key string, ttl time.Durati
 	}
 	lockKey := lockKeyPrefix + key
 	token := rand.Text()
-	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
-	ok, err = c.client.SetNX(ctx, lockKey, token, ttl).Result()
-	if err != nil {
-		return nil, false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	var holder *redis.StringCmd
+	if err := c.redis.write(ctx, lockKey, func(ctx context.Context, p redis.Pipeliner) {
+		p.SetNX(ctx, lockKey, token, ttl)
+		holder = p.Get(ctx, lockKey)
+	}); err != nil {
+		return nil, false, err
 	}
-	if !ok {
+	// The lock is ours when it holds our token, whether this try set it
+	// or an earlier one whose answer was lost did.
+	if holder.Val() != token {
 		return nil, false, nil
 	}
 	unlock = func() {
 		// Best effort: a lock that stays lapses after ttl.
 		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 		defer cancel()
-		unlockScript.Run(ctx, c.client, []string{lockKey}, token)
+		unlockScript.Run(ctx, c.redis.client, []string{lockKey}, token)
 	}
 	return unlock, true, nil
 }
@@ -337,14 +341,9 @@ func (c *RedisCoordinator) Lock(ctx context.Context, key string, ttl time.Durati
 // stored value does not open.
 func (c *RedisCoordinator) Result(ctx context.Context, key string) (*State, bool, error) {
 	resultKey := resultKeyPrefix + key
-	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
-	value, err := c.client.Get(ctx, resultKey).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return nil, false, nil
-	case err != nil:
-		return nil, false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	value, found, err := c.redis.get(ctx, resultKey)
+	if err != nil || !found {
+		return nil, false, err
 	}
 	st, _, err := openState(resultValueName+resultKey, value, c.codecs) // a result is bound when saved
 	if err != nil {
@@ -367,12 +366,7 @@ func (c *RedisCoordinator) Publish(ctx context.Context, key string, s *State, tt
 	if err != nil {
 		return fmt.Errorf("session: publish: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
-	if err := c.client.Set(ctx, resultKey, value, ttl).Err(); err != nil {
-		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
-	}
-	return nil
+	return c.redis.write(ctx, resultKey, func(ctx context.Context, p redis.Pipeliner) { p.Set(ctx, resultKey, value, ttl) })
 }
 
 // Ping reports whether Redis answers, for a readiness check; its error

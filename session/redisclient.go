@@ -55,6 +55,12 @@ type RedisOptions struct {
 	TLS bool
 	// CA holds PEM certificates trusted for TLS besides the system's.
 	CA []byte
+
+	// FailoverWait is how long a command that fails the way commands
+	// fail while a master is being replaced (no connection, READONLY,
+	// CLUSTERDOWN, …) is retried before the failure is reported. Set it
+	// longer than a failover takes. 0: no retries.
+	FailoverWait time.Duration
 }
 
 // topology names the one o describes.
@@ -103,6 +109,9 @@ func (o RedisOptions) String() string {
 	if o.SentinelPassword != "" {
 		attrs = append(attrs, "sentinel password set")
 	}
+	if o.FailoverWait > 0 {
+		attrs = append(attrs, fmt.Sprintf("commands retried for up to %v while a master is replaced", o.FailoverWait))
+	}
 	if len(attrs) > 0 {
 		fmt.Fprintf(&b, "; %s", strings.Join(attrs, ", "))
 	}
@@ -117,8 +126,9 @@ func (o RedisOptions) tls() bool {
 // A Redis is a client of Redis in one of its topologies, for a RedisStore
 // and a RedisCoordinator to share. It is safe for concurrent use.
 type Redis struct {
-	opts   RedisOptions
-	client redis.UniversalClient
+	opts    RedisOptions
+	client  redis.UniversalClient
+	cluster *redis.ClusterClient // client, when it is a Cluster's
 }
 
 // NewRedis returns a client for the Redis o describes, or every problem
@@ -169,7 +179,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 			DisableIdentity:       true,
 		})
 	case "cluster":
-		r.client = redis.NewClusterClient(&redis.ClusterOptions{
+		r.cluster = redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:                 o.ClusterAddrs,
 			Username:              o.Username,
 			Password:              o.Password,
@@ -183,6 +193,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 			ContextTimeoutEnabled: true,
 			DisableIdentity:       true,
 		})
+		r.client = r.cluster
 	default:
 		opts, err := parseRedisURL(o.URL)
 		if err != nil {
@@ -264,6 +275,112 @@ func (r *Redis) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
 	defer cancel()
 	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Retry pauses while a master is being replaced: the first, doubled after
+// each try up to the last.
+const (
+	retryFirstPause = 50 * time.Millisecond
+	retryMaxPause   = 500 * time.Millisecond
+)
+
+// retry runs op until it succeeds or fails for good; a failure that may
+// be a failover under way is retried for up to FailoverWait. The context
+// op gets bounds all the tries: redisTimeout, or FailoverWait when it is
+// longer. retry returns op's last error.
+func (r *Redis) retry(ctx context.Context, op func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, max(redisTimeout, r.opts.FailoverWait))
+	defer cancel()
+	pause := retryFirstPause
+	for {
+		err := op(ctx)
+		if err == nil || r.opts.FailoverWait <= 0 || !failingOver(err) || ctx.Err() != nil {
+			return err
+		}
+		if r.cluster != nil {
+			// Its slot map may still name the master that failed.
+			r.cluster.ReloadState(ctx)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, retryMaxPause)
+	}
+}
+
+// failingOver reports whether err may come of a master being replaced:
+// the network (the master is gone, no master known yet), or the answers
+// of a replica, a Cluster or a Sentinel-watched master in mid-failover.
+// An answer that would be the same next time (a wrong password, a missing
+// right, an untrusted certificate, a nil reply) is not.
+func failingOver(err error) bool {
+	if errors.Is(err, redis.ErrClosed) {
+		return false
+	}
+	var (
+		cert    *tls.CertificateVerificationError
+		record  tls.RecordHeaderError
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+	)
+	if errors.As(err, &cert) || errors.As(err, &record) || errors.As(err, &unknown) || errors.As(err, &host) {
+		return false
+	}
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return true
+	}
+	if _, moved := redis.IsMovedError(err); moved {
+		return true
+	}
+	if _, ask := redis.IsAskError(err); ask {
+		return true
+	}
+	return redis.IsReadOnlyError(err) || redis.IsLoadingError(err) || redis.IsClusterDownError(err) ||
+		redis.IsTryAgainError(err) || redis.IsMasterDownError(err) || redis.IsNoReplicasError(err) ||
+		redis.HasErrorPrefix(err, "UNBLOCKED")
+}
+
+// get returns the value at key; found is false when there is none. Its
+// error wraps ErrUnavailable.
+func (r *Redis) get(ctx context.Context, key string) (value string, found bool, err error) {
+	err = r.retry(ctx, func(ctx context.Context) error {
+		v, err := r.client.Get(ctx, key).Result()
+		if errors.Is(err, redis.Nil) {
+			value, found = "", false
+			return nil
+		}
+		value, found = v, err == nil
+		return err
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	}
+	return value, found, nil
+}
+
+// write runs the commands that queue adds, in one round trip, retrying
+// as retry does; all of them must be about key. Its error wraps
+// ErrUnavailable.
+func (r *Redis) write(ctx context.Context, key string, queue func(ctx context.Context, p redis.Pipeliner)) error {
+	err := r.retry(ctx, func(ctx context.Context) error {
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			queue(ctx, p)
+			return nil
+		})
+		if err == redis.Nil {
+			return nil // a command's nil reply, for the caller to read
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
 	return nil

@@ -3,7 +3,7 @@ package session
 import (
 	"crypto/tls"
 	"errors"
-	"os"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -77,27 +77,9 @@ const aclPassword = "portcullis-acl-password"
 // password aclPassword and the rights README.md's Redis section gives.
 func aclUser(t testing.TB, nodes ...*redistest.Server) {
 	t.Helper()
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var args []any
-	for line := range strings.Lines(string(readme)) {
-		if strings.HasPrefix(line, "ACL SETUSER portcullis ") {
-			for _, f := range strings.Fields(line) {
-				if f == ">CHANGE-ME" {
-					f = ">" + aclPassword
-				}
-				args = append(args, f)
-			}
-			break
-		}
-	}
-	if len(args) == 0 {
-		t.Fatal("README.md has no line ACL SETUSER portcullis …")
-	}
+	user := redistest.DocumentedUser(t, "../README.md", aclPassword)
 	for _, n := range nodes {
-		n.Do(args...)
+		n.Do(user...)
 	}
 }
 
@@ -292,4 +274,51 @@ func TestRedisTopologies(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRedisRetry: with FailoverWait, what a failover looks like (no
+// connection) is retried until Redis is back or the wait is over; what a
+// retry can't fix is reported at once.
+func TestRedisRetry(t *testing.T) {
+	t.Parallel()
+	t.Run("waits out an outage", func(t *testing.T) {
+		t.Parallel()
+		srv := redistest.New(t)
+		s := newRedisStoreOn(t, RedisOptions{URL: srv.URL, FailoverWait: 10 * time.Second}, &clock{t0})
+		srv.Kill()
+		go func() {
+			time.Sleep(time.Second)
+			srv.Restart()
+		}()
+		j := jar{}
+		start := time.Now()
+		j.save(t, s, sampleState(t0, 100))
+		if d := time.Since(start); d < 500*time.Millisecond {
+			t.Errorf("Save() with Redis down for 1s returned after %v; want it to have waited", d)
+		}
+		if _, err := s.Load(j.request()); err != nil {
+			t.Errorf("Load() after the outage = %v; want the session", err)
+		}
+	})
+	t.Run("gives up after the wait", func(t *testing.T) {
+		t.Parallel()
+		srv := redistest.New(t)
+		s := newRedisStoreOn(t, RedisOptions{URL: srv.URL, FailoverWait: 4 * time.Second}, &clock{t0})
+		srv.Kill()
+		start := time.Now()
+		err := s.Save(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), sampleState(t0, 100))
+		if d := time.Since(start); !errors.Is(err, ErrUnavailable) || d < 3500*time.Millisecond || d > 6*time.Second {
+			t.Errorf("Save() with Redis gone = %v after %v; want ErrUnavailable after about 4s", err, d)
+		}
+	})
+	t.Run("a wrong password is not retried", func(t *testing.T) {
+		t.Parallel()
+		srv := redistest.NewWith(t, redistest.Options{Password: "right"})
+		s := newRedisStoreOn(t, RedisOptions{URL: srv.URL, Password: "wrong", FailoverWait: 10 * time.Second}, &clock{t0})
+		start := time.Now()
+		err := s.Save(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), sampleState(t0, 100))
+		if d := time.Since(start); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "WRONGPASS") || d > redisTimeout {
+			t.Errorf("Save() with a wrong password = %v after %v; want ErrUnavailable (WRONGPASS) at once", err, d)
+		}
+	})
 }

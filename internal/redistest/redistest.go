@@ -308,3 +308,29 @@ func ping(addr string, tc *tls.Config) error {
 	}
 	return nil
 }
+
+// DocumentedUser returns the ACL SETUSER command for the user "portcullis"
+// that the README at readme documents (its line that starts with
+// "ACL SETUSER portcullis "), with password for CHANGE-ME, ready for Do.
+func DocumentedUser(t testing.TB, readme, password string) []any {
+	t.Helper()
+	b, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if !strings.HasPrefix(line, "ACL SETUSER portcullis ") {
+			continue
+		}
+		var args []any
+		for _, f := range strings.Fields(line) {
+			if f == ">CHANGE-ME" {
+				f = ">" + password
+			}
+			args = append(args, f)
+		}
+		return args
+	}
+	t.Fatalf("redistest: %s has no line ACL SETUSER portcullis …", readme)
+	return nil
+}

@@ -353,7 +353,10 @@ func failingOver(err error) bool {
 func (r *Redis) get(ctx context.Context, key string) (value string, found bool, err error) {
 	err = r.retry(ctx, func(ctx context.Context) error {
 		v, err := r.client.Get(ctx, key).Result()
-		if errors.Is(err, redis.Nil) {
+		// A nil reply is redis.Nil itself. An error that only wraps it
+		// (from a Sentinel that knows no such master) is a failure: taken
+		// for "no such session", it would sign everyone out.
+		if err == redis.Nil {
 			value, found = "", false
 			return nil
 		}

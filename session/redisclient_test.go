@@ -272,6 +272,22 @@ func TestRedisTopologies(t *testing.T) {
 				t.Parallel()
 				refreshAcrossReplicas(t, ro)
 			})
+			if ro.SentinelMaster == "" {
+				return
+			}
+			// Sentinels that know no master by that name answer nil; that
+			// is no answer about a session, which must not end.
+			t.Run("unknown master", func(t *testing.T) {
+				t.Parallel()
+				j := jar{}
+				j.save(t, newRedisStoreOn(t, ro, &clock{t0}), sampleState(t0, 10))
+				wrong := ro
+				wrong.SentinelMaster, wrong.FailoverWait = "no-such-master", 10*time.Second
+				_, err := newRedisStoreOn(t, wrong, &clock{t0}).Load(j.request())
+				if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrExpired) {
+					t.Errorf("Load() = %v; want ErrUnavailable, not ErrExpired", err)
+				}
+			})
 		})
 	}
 }

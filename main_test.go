@@ -118,7 +118,7 @@ func TestRunExitCodes(t *testing.T) {
 			"PORTCULLIS_USERINFO_URL:", "PORTCULLIS_COOKIE_SAMESITE:",
 		}, nil},
 		{"check shows the Redis topology", []string{"check"}, sentinel, 0, []string{
-			`redis: sentinel: master "mymaster", sentinels 10.0.0.1:26379, 10.0.0.2:26379; TLS, user "portcullis", password set, sentinel password set, commands retried for up to 10s while a master is replaced` + "\n",
+			`redis: sentinel: master "mymaster", sentinels 10.0.0.1:26379, 10.0.0.2:26379; TLS, user "portcullis", password set, sentinel password set, writes wait up to 500ms for a replica, commands retried for up to 10s while a master is replaced` + "\n",
 			"PORTCULLIS_REDIS_PASSWORD=[redacted]", "PORTCULLIS_REDIS_SENTINEL_PASSWORD=[redacted]", "configuration OK",
 		}, nil, []string{"redis-data-password", "redis-sentinel-password"}},
 		{"check shows one Redis server", []string{"check"}, withEnv(validEnv(), "PORTCULLIS_REDIS_URL", "redis://:url-password@redis:6379/1"), 0,

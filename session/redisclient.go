@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Client defaults applied by NewRedis where a URL does not set them, and
@@ -109,6 +111,9 @@ func (o RedisOptions) String() string {
 	if o.SentinelPassword != "" {
 		attrs = append(attrs, "sentinel password set")
 	}
+	if o.topology() != "server" {
+		attrs = append(attrs, fmt.Sprintf("writes wait up to %v for a replica", replicaWait))
+	}
 	if o.FailoverWait > 0 {
 		attrs = append(attrs, fmt.Sprintf("commands retried for up to %v while a master is replaced", o.FailoverWait))
 	}
@@ -129,6 +134,13 @@ type Redis struct {
 	opts    RedisOptions
 	client  redis.UniversalClient
 	cluster *redis.ClusterClient // client, when it is a Cluster's
+	// replicated: writes wait for a replica (Sentinel, Cluster).
+	replicated bool
+
+	mu sync.Mutex
+	// alone are the masters whose last WAIT no replica answered, and
+	// until when writes to them don't wait.
+	alone map[string]time.Time
 }
 
 // NewRedis returns a client for the Redis o describes, or every problem
@@ -159,7 +171,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	r := &Redis{opts: o}
+	r := &Redis{opts: o, replicated: o.topology() != "server", alone: map[string]time.Time{}}
 	switch o.topology() {
 	case "sentinel":
 		r.client = redis.NewFailoverClient(&redis.FailoverOptions{
@@ -192,6 +204,10 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 			DialerRetries:         redisDialRetries,
 			ContextTimeoutEnabled: true,
 			DisableIdentity:       true,
+			// Maintenance notifications are Redis Enterprise's; trying
+			// them from a Conn, as write does, races in go-redis v9.23
+			// (each Conn locks its own copy of the options' mutex).
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		})
 		r.client = r.cluster
 	default:
@@ -237,6 +253,7 @@ func parseRedisURL(rawURL string) (*redis.Options, error) {
 	opts.DialerRetries = cmp.Or(opts.DialerRetries, redisDialRetries)
 	opts.ContextTimeoutEnabled = true
 	opts.DisableIdentity = true // no CLIENT SETINFO: one command less, one ACL right less
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return opts, nil
 }
 
@@ -369,22 +386,97 @@ func (r *Redis) get(ctx context.Context, key string) (value string, found bool, 
 	return value, found, nil
 }
 
-// write runs the commands that queue adds, in one round trip, retrying
-// as retry does; all of them must be about key. Its error wraps
+// Replication: writes to a Sentinel-watched master or a Cluster return
+// once a replica has them too (WAIT 1), or after replicaWait without one;
+// a master whose replicas did not answer is written to without waiting
+// for aloneFor, so a master left without replicas costs one replicaWait
+// that often, not one per write.
+const (
+	replicaWait = 500 * time.Millisecond
+	aloneFor    = 30 * time.Second
+)
+
+// write runs the commands that queue adds, in one round trip, on the
+// master that holds key (all of them must be about key), retrying as
+// retry does. With replicas (Sentinel, Cluster) it then waits until a
+// replica has them too, so that a failover right after does not lose
+// them: Redis replicates after it answers. Its error wraps
 // ErrUnavailable.
 func (r *Redis) write(ctx context.Context, key string, queue func(ctx context.Context, p redis.Pipeliner)) error {
 	err := r.retry(ctx, func(ctx context.Context) error {
-		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			queue(ctx, p)
-			return nil
-		})
-		if err == redis.Nil {
-			return nil // a command's nil reply, for the caller to read
+		if !r.replicated {
+			_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				queue(ctx, p)
+				return nil
+			})
+			if err == redis.Nil {
+				return nil // a command's nil reply, for the caller to read
+			}
+			return err
 		}
-		return err
+		return r.writeReplicated(ctx, key, queue)
 	})
 	if err != nil {
 		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// writeReplicated is one try of write with replicas. WAIT counts the
+// replicas that have every write of its own connection, so the commands
+// and WAIT go over one connection to key's master.
+func (r *Redis) writeReplicated(ctx context.Context, key string, queue func(ctx context.Context, p redis.Pipeliner)) error {
+	master, ok := r.client.(*redis.Client) // a Sentinel-watched master
+	if r.cluster != nil {
+		var err error
+		if master, err = r.cluster.MasterForKey(ctx, key); err != nil {
+			return err
+		}
+	} else if !ok {
+		return fmt.Errorf("session: redis: no master for %q", key)
+	}
+	conn := master.Conn()
+	defer conn.Close()
+	_, err := conn.Pipelined(ctx, func(p redis.Pipeliner) error {
+		queue(ctx, p)
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return err
+	}
+	// A Cluster's master by its address; a Sentinel-watched master is
+	// "FailoverClient" whichever it is: there is one at a time.
+	name := master.Options().Addr
+	if r.isAlone(name) {
+		return nil
+	}
+	n, err := conn.Wait(ctx, 1, replicaWait).Result()
+	if err != nil {
+		// Whether a replica has the writes is unknown: they are made
+		// again, which they bear.
+		return err
+	}
+	if n < 1 {
+		r.setAlone(name)
+	}
+	return nil
+}
+
+// isAlone reports whether writes to master go without waiting for now.
+func (r *Redis) isAlone(master string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	until, ok := r.alone[master]
+	if ok && !time.Now().Before(until) {
+		delete(r.alone, master)
+		return false
+	}
+	return ok
+}
+
+// setAlone makes writes to master go without waiting for aloneFor.
+func (r *Redis) setAlone(master string) {
+	r.mu.Lock()
+	r.alone[master] = time.Now().Add(aloneFor)
+	r.mu.Unlock()
 }

@@ -1,10 +1,13 @@
 package session
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,12 +108,12 @@ func TestNewRedis(t *testing.T) {
 		{
 			name: "sentinel",
 			opts: RedisOptions{SentinelAddrs: []string{"s1:26379", "s2:26379"}, SentinelMaster: "mymaster", Password: "hunter2", SentinelPassword: "hunter3"},
-			want: `sentinel: master "mymaster", sentinels s1:26379, s2:26379; password set, sentinel password set`,
+			want: `sentinel: master "mymaster", sentinels s1:26379, s2:26379; password set, sentinel password set, writes wait up to 500ms for a replica`,
 		},
 		{
 			name: "cluster",
 			opts: RedisOptions{ClusterAddrs: []string{"n1:6379", "n2:6379"}, TLS: true},
-			want: "cluster: nodes n1:6379, n2:6379; TLS",
+			want: "cluster: nodes n1:6379, n2:6379; TLS, writes wait up to 500ms for a replica",
 		},
 		{name: "nothing", opts: RedisOptions{}, wantErr: []string{"exactly one of"}},
 		{
@@ -272,6 +275,20 @@ func TestRedisTopologies(t *testing.T) {
 				t.Parallel()
 				refreshAcrossReplicas(t, ro)
 			})
+			if ro.URL == "" {
+				// A new client's first writes at once each open a connection
+				// of their own (with replicas: see write), which once raced in
+				// go-redis's connection set-up (-race).
+				t.Run("concurrent first writes", func(t *testing.T) {
+					t.Parallel()
+					store := newRedisStoreOn(t, ro, &clock{t0})
+					var wg sync.WaitGroup
+					for range 10 {
+						wg.Go(func() { jar{}.save(t, store, sampleState(t0, 10)) })
+					}
+					wg.Wait()
+				})
+			}
 			if ro.SentinelMaster == "" {
 				return
 			}
@@ -338,3 +355,125 @@ func TestRedisRetry(t *testing.T) {
 		}
 	})
 }
+
+// TestRedisWritesReachAReplica: a session saved a moment before its master
+// dies survives the failover. Redis replicates after it answers, so what
+// the master acknowledged last may not have left it when it dies; here the
+// link between master and replica holds back what the master sends the
+// replica for a moment while the session is saved, and the master is
+// killed, with what the link holds, as soon as Save returns. Save must return only once a
+// replica has the session (WAIT), else the promoted replica knows nothing
+// of it and the user is signed out.
+func TestRedisWritesReachAReplica(t *testing.T) {
+	t.Parallel()
+	s := redistest.NewSentinel(t, redistest.SentinelOptions{Link: true})
+	store := newRedisStoreOn(t, RedisOptions{SentinelAddrs: s.Addrs, SentinelMaster: s.MasterName, FailoverWait: 20 * time.Second}, &clock{t0})
+	jar{}.save(t, store, sampleState(t0, 10)) // connected, the replica in sync
+
+	link := s.Link
+	link.Hold()
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		link.Release()
+	}()
+	j := jar{}
+	j.save(t, store, sampleState(t0, 100))
+	master := s.Master()
+	master.Kill()
+	link.Cut()
+	s.WaitFailover(master, 30*time.Second)
+
+	if _, err := store.Load(j.request()); err != nil {
+		t.Errorf("Load() after the failover = %v; want the session saved before it", err)
+	}
+}
+
+// TestRedisClusterWritesWaitForTheirReplica: on a Cluster, Save waits for
+// a replica of the master that holds the session: frozen replicas hold it
+// up until they answer.
+func TestRedisClusterWritesWaitForTheirReplica(t *testing.T) {
+	t.Parallel()
+	c := redistest.NewCluster(t, redistest.ClusterOptions{})
+	store := newRedisStoreOn(t, RedisOptions{ClusterAddrs: c.Addrs, FailoverWait: 10 * time.Second}, &clock{t0})
+	jar{}.save(t, store, sampleState(t0, 10)) // connected, the replicas in sync
+
+	for _, r := range c.Nodes[3:] {
+		r.Pause()
+	}
+	resumed := make(chan struct{})
+	go func() {
+		defer close(resumed)
+		time.Sleep(300 * time.Millisecond)
+		for _, r := range c.Nodes[3:] {
+			r.Resume()
+		}
+	}()
+	start := time.Now()
+	jar{}.save(t, store, sampleState(t0, 100))
+	d := time.Since(start)
+	<-resumed
+	if d < 250*time.Millisecond {
+		t.Errorf("Save() with the replicas frozen for 300ms returned after %v; want it to wait for one", d)
+	}
+}
+
+// TestRedisWritesWithoutReplicas: a master without replicas costs one
+// wait for a replica that never answers, then writes go without waiting.
+func TestRedisWritesWithoutReplicas(t *testing.T) {
+	t.Parallel()
+	c := redistest.NewCluster(t, redistest.ClusterOptions{Masters: 1, Replicas: -1})
+	store := newRedisStoreOn(t, RedisOptions{ClusterAddrs: c.Addrs}, &clock{t0})
+	var took []time.Duration
+	for range 3 {
+		start := time.Now()
+		jar{}.save(t, store, sampleState(t0, 10))
+		took = append(took, time.Since(start))
+	}
+	if took[0] < replicaWait-100*time.Millisecond || took[1] > replicaWait/2 || took[2] > replicaWait/2 {
+		t.Errorf("three Saves on a master without replicas took %v; want the first to wait about %v, the others not", took, replicaWait)
+	}
+}
+
+// BenchmarkRedisReplicatedSave measures what waiting for a replica (WAIT)
+// costs a Save: the same master, reached as Sentinel's (waits) and as one
+// server (does not).
+func BenchmarkRedisReplicatedSave(b *testing.B) {
+	s := redistest.NewSentinel(b, redistest.SentinelOptions{})
+	for _, bc := range []struct {
+		name string
+		opts RedisOptions
+	}{
+		{"server", RedisOptions{URL: s.Data[0].URL}},
+		{"sentinel WAIT", RedisOptions{SentinelAddrs: s.Addrs, SentinelMaster: s.MasterName}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			store := newRedisStoreOn(b, bc.opts, nil)
+			st := sampleState(time.Now(), 1000)
+			j := jar{}
+			rec := httptest.NewRecorder()
+			if err := store.Save(rec, j.request(), st); err != nil {
+				b.Fatalf("Save: %v", err)
+			}
+			j.update(rec)
+			r := j.request()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := store.Save(httptest.NewRecorder(), r, st); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestMain keeps go-redis's own log lines (a Sentinel chosen, a new
+// master) out of the tests' and benchmarks' output: go-redis logs
+// through a package variable.
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietRedis{})
+	os.Exit(m.Run())
+}
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}

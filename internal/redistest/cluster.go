@@ -17,7 +17,8 @@ const slots = 16384
 type ClusterOptions struct {
 	// Masters is the number of masters, which share the slots; default 3.
 	Masters int
-	// Replicas is the number of replicas of each master; default 1.
+	// Replicas is the number of replicas of each master; default 1, and
+	// a negative number for none.
 	Replicas int
 	// NodeTimeout is how long a master may not answer before the others
 	// take it for failed and its replica takes over; default 1s (Redis's

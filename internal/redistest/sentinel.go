@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/portcullis/portcullis/internal/testproc"
 )
 
 // SentinelOptions change how NewSentinel starts its servers.
@@ -26,6 +28,10 @@ type SentinelOptions struct {
 	Data Options
 	// Password, when set, is what the Sentinels themselves ask of clients.
 	Password string
+	// Link, when true, puts a Link (Sentinel.Link) in front of the first
+	// master: the Sentinels, the replicas and clients reach it there, so a
+	// test can hold back replication.
+	Link bool
 }
 
 // A Sentinel is a master, its replicas and three Sentinels watching it
@@ -39,6 +45,8 @@ type Sentinel struct {
 	Data []*Server
 	// Sentinels are the Sentinel processes.
 	Sentinels []*Server
+	// Link is in front of the first master, with SentinelOptions.Link.
+	Link *Link
 
 	t    testing.TB
 	opts SentinelOptions
@@ -56,9 +64,14 @@ func NewSentinel(t testing.TB, o SentinelOptions) *Sentinel {
 	s := &Sentinel{MasterName: "portcullis", t: t, opts: o}
 	master := NewWith(t, o.Data)
 	s.Data = append(s.Data, master)
+	masterPort := master.port // where replicas and Sentinels reach it
+	if o.Link {
+		s.Link = NewLink(t, master.Addr)
+		masterPort = s.Link.Port
+	}
 	for range o.Replicas {
 		ro := o.Data
-		ro.Args = append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}, ro.Args...)
+		ro.Args = append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(masterPort)}, ro.Args...)
 		s.Data = append(s.Data, NewWith(t, ro))
 	}
 	for range 3 {
@@ -67,7 +80,7 @@ func NewSentinel(t testing.TB, o SentinelOptions) *Sentinel {
 			file := filepath.Join(dir, "sentinel.conf")
 			lines := []string{
 				"port " + strconv.Itoa(port),
-				fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2", s.MasterName, master.port),
+				fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2", s.MasterName, masterPort),
 				fmt.Sprintf("sentinel down-after-milliseconds %s %d", s.MasterName, o.DownAfter.Milliseconds()),
 				fmt.Sprintf("sentinel failover-timeout %s %d", s.MasterName, 3*o.DownAfter.Milliseconds()),
 				fmt.Sprintf("sentinel parallel-syncs %s 1", s.MasterName),
@@ -96,6 +109,9 @@ func (s *Sentinel) Master() *Server {
 	addr, err := s.masterAddr()
 	if err != nil {
 		return nil
+	}
+	if s.Link != nil && addr == s.Link.Addr() {
+		return s.Data[0]
 	}
 	for _, d := range s.Data {
 		if d.Addr == addr {
@@ -157,7 +173,7 @@ func (s *Sentinel) waitReady() {
 			return
 		}
 	}
-	s.t.Fatalf("redistest: Sentinel not ready within 30s: %s", last)
+	s.t.Fatalf("redistest: Sentinel not ready within 30s: %s; the first Sentinel's log: %s", last, testproc.LastLines(s.Sentinels[0].proc.Output(), 30))
 }
 
 // notReady says what is not ready yet, or "".

@@ -81,11 +81,11 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		// The client connects lazily: building it does no I/O.
 		client, err := session.NewRedis(ro)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Redis (PORTCULLIS_REDIS_*): %w", err)
+			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_*: %w", err)
 		}
 		coord, err := session.NewRedisCoordinator(sessOpts, client)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Redis (PORTCULLIS_REDIS_*): %w", err)
+			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_*: %w", err)
 		}
 		refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord})
 		readyChecks = append(readyChecks, coord.Ping)

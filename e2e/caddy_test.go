@@ -137,6 +137,7 @@ func newCaddyStack(t *testing.T, co caddyOptions) *caddyStack {
 		Trust: proxy.Trust{ForwardedHeaders: true, Proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 		Now:   c.Now,
 	}
+	po.Flows = stack.NewFlows(t, so)
 	if co.cookieStore {
 		po.Sessions = stack.NewCookieStore(t, so)
 	} else {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
@@ -42,11 +43,11 @@ func implicitHarness(t *testing.T, c *clock) *harness {
 
 // implicitFragment starts an implicit sign-in in b and returns the fields
 // the provider put in the fragment, as the relay page would post them.
-func implicitFragment(t *testing.T, b *browser) url.Values {
+func implicitFragment(t *testing.T, b *stack.Browser) url.Values {
 	t.Helper()
-	resp := b.get("/oauth2/start?rd=/implicit")
+	resp := b.Get("/oauth2/start?rd=/implicit")
 	authURL, _ := resp.Location()
-	resp = b.get(authURL.String())
+	resp = b.Get(authURL.String())
 	cb, _ := resp.Location()
 	frag, err := url.ParseQuery(cb.Fragment)
 	if err != nil || frag.Get("access_token") == "" || frag.Get("state") == "" {
@@ -56,8 +57,8 @@ func implicitFragment(t *testing.T, b *browser) url.Values {
 }
 
 // postFragment posts the relay page's form.
-func postFragment(b *browser, form url.Values) *http.Response {
-	return b.do("POST", "/oauth2/callback", strings.NewReader(form.Encode()), http.Header{
+func postFragment(b *stack.Browser, form url.Values) *http.Response {
+	return b.Do("POST", "/oauth2/callback", strings.NewReader(form.Encode()), http.Header{
 		"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"},
 	})
 }
@@ -78,16 +79,16 @@ func TestImplicitFlowTokenOfAnotherApp(t *testing.T) {
 	frag := implicitFragment(t, b)
 	frag.Set("access_token", tok["access_token"].(string))
 	resp := postFragment(b, frag)
-	body := readBody(t, resp)
+	body := stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "did not confirm that this access token was issued to this application") {
 		t.Errorf("callback with another app's token = %d; want 403 saying the provider did not confirm it is this application's:\n%s", resp.StatusCode, body)
 	}
 	if setsSessionCookie(resp) {
 		t.Error("callback with another app's token set a session cookie")
 	}
-	b.header = http.Header{"Accept": {"application/json"}}
-	if resp := b.get("/implicit"); resp.StatusCode != http.StatusUnauthorized {
-		readBody(t, resp)
+	b.Header = http.Header{"Accept": {"application/json"}}
+	if resp := b.Get("/implicit"); resp.StatusCode != http.StatusUnauthorized {
+		stack.ReadBody(t, resp)
 		t.Errorf("after the refused callback GET /implicit = %d; want 401", resp.StatusCode)
 	}
 }
@@ -105,17 +106,17 @@ func TestImplicitFlowExpiryFromProvider(t *testing.T) {
 	}
 	frag.Set("expires_in", "315360000") // ten years, says the browser
 	resp := postFragment(b, frag)
-	readBody(t, resp)
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("implicit callback = %d; want 303", resp.StatusCode)
 	}
-	b.header = http.Header{"Accept": {"application/json"}}
-	if resp := b.get("/implicit"); resp.StatusCode != http.StatusOK {
+	b.Header = http.Header{"Accept": {"application/json"}}
+	if resp := b.Get("/implicit"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /implicit after sign-in = %d; want 200", resp.StatusCode)
 	}
 	c.advance(2 * time.Hour)
-	resp = b.get("/implicit")
-	readBody(t, resp)
+	resp = b.Get("/implicit")
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET /implicit two hours later = %d; want 401: the provider's token lived an hour, whatever the browser said", resp.StatusCode)
 	}

@@ -9,12 +9,12 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
@@ -465,11 +465,10 @@ func TestSessionAcrossRestart(t *testing.T) {
 
 func TestSessionExpiresServerSide(t *testing.T) {
 	t.Parallel()
-	now := time.Now()
-	clock := func() time.Time { return now }
+	clk := testclock.New(time.Now())
 	h := newHarness(t, setup{
-		session: func(o *session.Options) { o.Expire = time.Hour; o.Now = func() time.Time { return clock() } },
-		proxy:   func(o *proxy.Options) { o.Now = func() time.Time { return clock() } },
+		session: func(o *session.Options) { o.Expire = time.Hour; o.Now = clk.Now },
+		proxy:   func(o *proxy.Options) { o.Now = clk.Now },
 	})
 	b := h.browser()
 	b.SignIn("/")
@@ -477,8 +476,7 @@ func TestSessionExpiresServerSide(t *testing.T) {
 	if resp := b.Get("/"); resp.StatusCode != 200 {
 		t.Fatalf("GET / = %d; want 200", resp.StatusCode)
 	}
-	later := now.Add(time.Hour + time.Second)
-	clock = func() time.Time { return later }
+	clk.Advance(time.Hour + time.Second)
 	resp := b.Get("/")
 	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusUnauthorized {
@@ -809,22 +807,15 @@ func TestAccessTokenExpiry(t *testing.T) {
 	for _, validate := range []bool{true, false} {
 		t.Run(fmt.Sprintf("validate=%v", validate), func(t *testing.T) {
 			t.Parallel()
-			now := time.Now()
-			var later atomic.Bool
-			clock := func() time.Time {
-				if later.Load() {
-					return now.Add(50 * time.Minute) // the 1h token is within the 15m skew of expiry
-				}
-				return now
-			}
+			clk := testclock.New(time.Now())
 			h := newHarness(t, setup{
 				idp: func(o *idp.Options) { o.ExpiresIn = time.Hour },
 				proxy: func(o *proxy.Options) {
 					o.Tokens.ValidateExternal = validate
 					o.Tokens.RefreshSkew = 15 * time.Minute
-					o.Now = clock
+					o.Now = clk.Now
 				},
-				session: func(o *session.Options) { o.Expire = 24 * time.Hour; o.Now = clock },
+				session: func(o *session.Options) { o.Expire = 24 * time.Hour; o.Now = clk.Now },
 			})
 			b := h.browser()
 			b.SignIn("/")
@@ -832,7 +823,7 @@ func TestAccessTokenExpiry(t *testing.T) {
 			if resp := b.Get("/"); resp.StatusCode != 200 {
 				t.Fatalf("GET / with a fresh token = %d; want 200", resp.StatusCode)
 			}
-			later.Store(true)
+			clk.Advance(50 * time.Minute) // the 1h token is within the 15m skew of expiry
 			want := 200
 			if validate {
 				want = 401

@@ -10,6 +10,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
@@ -19,24 +20,24 @@ import (
 // also serves another app, with access tokens valid for an hour, the
 // proxy ending sessions with their token (VALIDATE_EXTERNAL_TOKEN), and
 // the clock c shared by all three.
-func implicitHarness(t *testing.T, c *clock) *harness {
+func implicitHarness(t *testing.T, c *testclock.Clock) *harness {
 	t.Helper()
 	implicit, _ := extraProvider(t, "legacy", idp.User{ID: "u-1", Username: "dave", Email: "dave@example.com"},
 		func(o *idp.Options, pc *providers.Config) {
 			pc.ResponseType = "token"
-			pc.Now = c.now
+			pc.Now = c.Now
 			o.ExpiresIn = time.Hour
-			o.Now = c.now
+			o.Now = c.Now
 			o.Clients = []idp.Client{{ID: otherAppID, Secret: otherAppSecret}}
 		})
 	implicitCheck(t, &implicit)
 	h := newHarness(t, setup{
 		proxy: func(o *proxy.Options) {
 			o.Providers = []proxy.Provider{implicit}
-			c.proxy(o)
+			o.Now = c.Now
 			o.Tokens.ValidateExternal = true
 		},
-		session: func(o *session.Options) { c.session(o); o.Expire = 24 * time.Hour },
+		session: func(o *session.Options) { o.Now = c.Now; o.Expire = 24 * time.Hour },
 	})
 	return h
 }
@@ -68,7 +69,7 @@ func postFragment(b *stack.Browser, form url.Values) *http.Response {
 // signs no one in.
 func TestImplicitFlowTokenOfAnotherApp(t *testing.T) {
 	t.Parallel()
-	h := implicitHarness(t, &clock{})
+	h := implicitHarness(t, testclock.Wall())
 	tok, err := providers.ClientCredentials(context.Background(), providers.Config{
 		ClientID: otherAppID, ClientSecret: otherAppSecret, TokenURL: providerBase(t, h.opts.Providers[0]) + "/token",
 	}, nil)
@@ -97,7 +98,7 @@ func TestImplicitFlowTokenOfAnotherApp(t *testing.T) {
 // provider says the token does, not as long as the browser's expires_in.
 func TestImplicitFlowExpiryFromProvider(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	h := implicitHarness(t, c)
 	b := h.browser()
 	frag := implicitFragment(t, b)
@@ -114,7 +115,7 @@ func TestImplicitFlowExpiryFromProvider(t *testing.T) {
 	if resp := b.Get("/implicit"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /implicit after sign-in = %d; want 200", resp.StatusCode)
 	}
-	c.advance(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	resp = b.Get("/implicit")
 	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusUnauthorized {

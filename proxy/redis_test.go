@@ -9,6 +9,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/redistest"
 	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
@@ -21,7 +22,7 @@ import (
 func TestRedisReplicas(t *testing.T) {
 	t.Parallel()
 	rds := redistest.New(t)
-	c := &clock{}
+	c := testclock.Wall()
 	var (
 		replicas []*httptest.Server
 		coord    *session.RedisCoordinator
@@ -34,7 +35,7 @@ func TestRedisReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		opts := stack.CookieOptions() // as lifecycleHarness's cookie store
-		opts.Expire, opts.Now = 24*time.Hour, c.now
+		opts.Expire, opts.Now = 24*time.Hour, c.Now
 		store, err := session.NewRedisStore(opts, client)
 		if err != nil {
 			t.Fatal(err)
@@ -44,13 +45,13 @@ func TestRedisReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		o.Sessions = store
-		o.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.now})
+		o.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.Now})
 		o.ReadyChecks = append(o.ReadyChecks, store.Ping)
 	})
 	// A second replica: the same options, its own process state.
 	replicas = append(replicas, h.proxy)
 	opts2 := h.opts
-	opts2.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.now})
+	opts2.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.Now})
 	second, err := proxy.New(opts2)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestRedisReplicas(t *testing.T) {
 		t.Fatalf("session on the second replica = %d; want 200", resp.StatusCode)
 	}
 
-	c.advance(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	var wg sync.WaitGroup
 	statuses := make([]int, 30)
 	for i := range statuses {

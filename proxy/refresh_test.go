@@ -5,41 +5,33 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
 )
 
-// clock is a settable time shared by the proxy and its session store.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) now() time.Time             { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) advance(d time.Duration)    { c.offset.Add(int64(d)) }
-func (c *clock) proxy(o *proxy.Options)     { o.Now = c.now }
-func (c *clock) session(o *session.Options) { o.Now = c.now }
-
 // lifecycleHarness signs alice in with a one-hour access token and a
 // refresh token; idpOpts and proxyOpts adjust it.
-func lifecycleHarness(t *testing.T, c *clock, idpOpts func(*idp.Options), proxyOpts func(*proxy.Options)) (*harness, *stack.Browser) {
+func lifecycleHarness(t *testing.T, c *testclock.Clock, idpOpts func(*idp.Options), proxyOpts func(*proxy.Options)) (*harness, *stack.Browser) {
 	t.Helper()
 	h := newHarness(t, setup{
 		idp: func(o *idp.Options) {
 			o.ExpiresIn = time.Hour
 			o.IssueRefreshTokens = true
 			o.RotateRefreshTokens = true
-			o.Now = c.now
+			o.Now = c.Now
 			if idpOpts != nil {
 				idpOpts(o)
 			}
 		},
 		proxy: func(o *proxy.Options) {
-			c.proxy(o)
+			o.Now = c.Now
 			o.Tokens.ValidateExternal = true
 			o.Tokens.RefreshSkew = 30 * time.Second
 			o.Tokens.RefreshGrace = 5 * time.Minute
@@ -50,8 +42,8 @@ func lifecycleHarness(t *testing.T, c *clock, idpOpts func(*idp.Options), proxyO
 		},
 		// auto would retry a failed grant with the other client-auth style,
 		// which doubles the provider's count of failed grants.
-		provider: func(pc *providers.Config) { pc.TokenAuthStyle = providers.AuthStyleParams; pc.Now = c.now },
-		session:  func(o *session.Options) { c.session(o); o.Expire = 24 * time.Hour },
+		provider: func(pc *providers.Config) { pc.TokenAuthStyle = providers.AuthStyleParams; pc.Now = c.Now },
+		session:  func(o *session.Options) { o.Now = c.Now; o.Expire = 24 * time.Hour },
 	})
 	b := h.browser()
 	b.SignIn("/")
@@ -61,13 +53,13 @@ func lifecycleHarness(t *testing.T, c *clock, idpOpts func(*idp.Options), proxyO
 
 func TestRefreshOnExpiry(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	h, b := lifecycleHarness(t, c, nil, nil)
 	resp := b.Get("/before")
 	first := stack.DecodeEcho(t, resp).Headers.Get("X-Forwarded-Access-Token")
 	resp.Body.Close()
 
-	c.advance(time.Hour - 10*time.Second) // within REFRESH_SKEW of expiry
+	c.Advance(time.Hour - 10*time.Second) // within REFRESH_SKEW of expiry
 	resp = b.Get("/after")
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET after expiry = %d; want 200 (refreshed)", resp.StatusCode)
@@ -89,7 +81,7 @@ func TestRefreshOnExpiry(t *testing.T) {
 		t.Errorf("refresh grants after a second request = %d; want 1", got)
 	}
 	// A refresh never extends COOKIE_EXPIRE.
-	c.advance(24 * time.Hour)
+	c.Advance(24 * time.Hour)
 	resp = b.Get("/late")
 	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusUnauthorized {
@@ -108,9 +100,9 @@ func setsSessionCookie(resp *http.Response) bool {
 
 func TestConcurrentRequestsShareOneRefresh(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	h, b := lifecycleHarness(t, c, func(o *idp.Options) { o.Delay = 0 }, nil)
-	c.advance(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	const n = 40
 	var wg sync.WaitGroup
 	statuses := make([]int, n)
@@ -155,12 +147,12 @@ func TestSessionEndsWhenRefreshImpossible(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := &clock{}
+			c := testclock.Wall()
 			h, b := lifecycleHarness(t, c, tt.idp, nil)
 			if tt.then != nil {
 				tt.then(h.idp.Server)
 			}
-			c.advance(2 * time.Hour)
+			c.Advance(2 * time.Hour)
 			// A browser is sent to sign in and comes back where it was.
 			resp := b.Do("GET", "/deep/page?q=1", nil, http.Header{"Accept": {"text/html"}})
 			stack.ReadBody(t, resp)
@@ -176,10 +168,10 @@ func TestSessionEndsWhenRefreshImpossible(t *testing.T) {
 
 func TestTransientRefreshFailureAndGrace(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	h, b := lifecycleHarness(t, c, nil, nil)
 	h.idp.SetOptions(func(o *idp.Options) { o.TokenStatus = 503 })
-	c.advance(time.Hour + time.Minute) // expired a minute ago; grace is 5m
+	c.Advance(time.Hour + time.Minute) // expired a minute ago; grace is 5m
 	for i := range 5 {
 		resp := b.Get("/during-outage")
 		stack.ReadBody(t, resp)
@@ -190,12 +182,12 @@ func TestTransientRefreshFailureAndGrace(t *testing.T) {
 	if got := h.idp.Calls("refresh"); got != 1 {
 		t.Errorf("refresh grants during the backoff = %d; want 1", got)
 	}
-	c.advance(10 * time.Second) // past the backoff: retried, still failing
+	c.Advance(10 * time.Second) // past the backoff: retried, still failing
 	stack.ReadBody(t, b.Get("/retry"))
 	if got := h.idp.Calls("refresh"); got != 2 {
 		t.Errorf("refresh grants after the backoff = %d; want 2", got)
 	}
-	c.advance(5 * time.Minute) // past the grace
+	c.Advance(5 * time.Minute) // past the grace
 	resp := b.Get("/after-grace")
 	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusUnauthorized {
@@ -205,13 +197,13 @@ func TestTransientRefreshFailureAndGrace(t *testing.T) {
 
 func TestRecoveryAfterTransientFailure(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	h, b := lifecycleHarness(t, c, nil, nil)
 	h.idp.SetOptions(func(o *idp.Options) { o.TokenStatus = 503 })
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	stack.ReadBody(t, b.Get("/outage"))
 	h.idp.SetOptions(func(o *idp.Options) { o.TokenStatus = 0 })
-	c.advance(10 * time.Second)
+	c.Advance(10 * time.Second)
 	resp := b.Get("/recovered")
 	stack.ReadBody(t, resp)
 	if resp.StatusCode != 200 || !setsSessionCookie(resp) {
@@ -221,9 +213,9 @@ func TestRecoveryAfterTransientFailure(t *testing.T) {
 
 func TestNoRefreshWithoutValidation(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	h, b := lifecycleHarness(t, c, nil, func(o *proxy.Options) { o.Tokens.ValidateExternal = false })
-	c.advance(10 * time.Hour)
+	c.Advance(10 * time.Hour)
 	resp := b.Get("/")
 	stack.ReadBody(t, resp)
 	if resp.StatusCode != 200 {

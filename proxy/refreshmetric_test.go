@@ -12,6 +12,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/proxy"
 )
@@ -33,7 +34,7 @@ func TestRefreshMetricCountsGrants(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.result, func(t *testing.T) {
 			t.Parallel()
-			c := &clock{}
+			c := testclock.Wall()
 			m := metrics.New()
 			h, b := lifecycleHarness(t, c, nil, func(o *proxy.Options) { o.Metrics = m })
 			h.idp.SetOptions(func(o *idp.Options) {
@@ -42,7 +43,7 @@ func TestRefreshMetricCountsGrants(t *testing.T) {
 					tc.idp(o)
 				}
 			})
-			c.advance(2 * time.Hour)
+			c.Advance(2 * time.Hour)
 			const n = 20
 			var wg sync.WaitGroup
 			client := stack.HTTPClient(t)

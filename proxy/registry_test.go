@@ -10,13 +10,14 @@ import (
 
 	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
 	"github.com/portcullis/portcullis/users"
 )
 
 // registryHarness is the harness with an embedded user registry.
-func registryHarness(t *testing.T, c *clock, autoSignup bool, extra func(*proxy.Options)) (*harness, *users.Registry) {
+func registryHarness(t *testing.T, c *testclock.Clock, autoSignup bool, extra func(*proxy.Options)) (*harness, *users.Registry) {
 	t.Helper()
 	reg, err := users.Open(context.Background(), filepath.Join(t.TempDir(), "users.db"))
 	if err != nil {
@@ -25,15 +26,15 @@ func registryHarness(t *testing.T, c *clock, autoSignup bool, extra func(*proxy.
 	t.Cleanup(func() { reg.Close() })
 	h := newHarness(t, setup{
 		proxy: func(o *proxy.Options) {
-			c.proxy(o)
+			o.Now = c.Now
 			o.Users.Registry = reg
-			o.Users.Checker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.now})
+			o.Users.Checker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.Now})
 			o.Users.SignIn = users.SignInOptions{AutoSignup: autoSignup}
 			if extra != nil {
 				extra(o)
 			}
 		},
-		session: func(o *session.Options) { c.session(o); o.Expire = 24 * time.Hour },
+		session: func(o *session.Options) { o.Now = c.Now; o.Expire = 24 * time.Hour },
 	})
 	return h, reg
 }
@@ -57,7 +58,7 @@ func TestRegistrySignUp(t *testing.T) {
 	t.Parallel()
 	t.Run("automatic sign-up", func(t *testing.T) {
 		t.Parallel()
-		h, reg := registryHarness(t, &clock{}, true, nil)
+		h, reg := registryHarness(t, testclock.Wall(), true, nil)
 		e := h.browser().SignIn("/")
 		if got := e.Headers.Get("X-User"); got != "alice" {
 			t.Errorf("X-User = %q; want the registry's name alice", got)
@@ -69,7 +70,7 @@ func TestRegistrySignUp(t *testing.T) {
 	})
 	t.Run("known users only", func(t *testing.T) {
 		t.Parallel()
-		h, reg := registryHarness(t, &clock{}, false, nil)
+		h, reg := registryHarness(t, testclock.Wall(), false, nil)
 		resp, _ := h.browser().Follow("/", nil)
 		body := stack.ReadBody(t, resp)
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "not registered; ask an administrator") {
@@ -81,7 +82,7 @@ func TestRegistrySignUp(t *testing.T) {
 	})
 	t.Run("pre-registered by an administrator", func(t *testing.T) {
 		t.Parallel()
-		h, reg := registryHarness(t, &clock{}, false, nil)
+		h, reg := registryHarness(t, testclock.Wall(), false, nil)
 		if _, err := reg.Add(context.Background(), "a.smith", "alice@example.com", &users.Identity{Provider: "oauth2", ExternalID: "1001"}); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +97,7 @@ func TestRegistrySignUp(t *testing.T) {
 func TestRegistryLinking(t *testing.T) {
 	t.Parallel()
 	corp, _ := extraProvider(t, "corp", idp.User{ID: "c-9", Username: "alice.corp", Email: "alice@corp.example"}, nil)
-	h, reg := registryHarness(t, &clock{}, true, func(o *proxy.Options) {
+	h, reg := registryHarness(t, testclock.Wall(), true, func(o *proxy.Options) {
 		o.Providers[0].ID = "main"
 		o.Providers = append(o.Providers, corp)
 	})
@@ -119,7 +120,7 @@ func TestRegistryLinking(t *testing.T) {
 // loses an open session within the check interval.
 func TestRegistryDisabledUserCutOff(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	h, reg := registryHarness(t, c, true, nil)
 	b := h.browser()
 	b.SignIn("/")
@@ -132,7 +133,7 @@ func TestRegistryDisabledUserCutOff(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("within the check interval = %d; want 200 (checked at most once a minute)", resp.StatusCode)
 	}
-	c.advance(61 * time.Second)
+	c.Advance(61 * time.Second)
 	resp = b.Get("/")
 	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusUnauthorized {
@@ -149,7 +150,7 @@ func TestRegistryDisabledUserCutOff(t *testing.T) {
 // sessions keep working until the last answer is too old, then 503.
 func TestRegistryOutage(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	h, reg := registryHarness(t, c, true, nil)
 	b := h.browser()
 	b.SignIn("/")
@@ -160,11 +161,11 @@ func TestRegistryOutage(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "registry") {
 		t.Errorf("sign-in with the registry down = %d:\n%s", resp.StatusCode, body)
 	}
-	c.advance(2 * time.Minute) // past the TTL: the check fails, the last answer is used
+	c.Advance(2 * time.Minute) // past the TTL: the check fails, the last answer is used
 	if resp := b.Get("/"); resp.StatusCode != 200 {
 		t.Errorf("signed-in user, registry down for 2m = %d; want 200", resp.StatusCode)
 	}
-	c.advance(10 * time.Minute) // past MaxStale
+	c.Advance(10 * time.Minute) // past MaxStale
 	resp = b.Get("/")
 	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusServiceUnavailable {
@@ -180,18 +181,18 @@ func TestRegistryOutage(t *testing.T) {
 // name, and disabling the user still ends the session.
 func TestRegistryIdentityKeptAcrossRefresh(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	reg := registryWithASmith(t)
 	h, b := lifecycleHarness(t, c, func(o *idp.Options) { o.OIDC = true }, func(o *proxy.Options) {
 		o.Users.Registry = reg
-		o.Users.Checker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.now})
+		o.Users.Checker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: time.Minute, MaxStale: 5 * time.Minute, Now: c.Now})
 		o.Users.SignIn = users.SignInOptions{AutoSignup: false}
 	})
 	for _, step := range []struct {
 		path    string
 		advance time.Duration
 	}{{"/before", 0}, {"/after-refresh", time.Hour}} {
-		c.advance(step.advance)
+		c.Advance(step.advance)
 		resp := b.Get(step.path)
 		e := stack.DecodeEcho(t, resp)
 		resp.Body.Close()
@@ -205,7 +206,7 @@ func TestRegistryIdentityKeptAcrossRefresh(t *testing.T) {
 	if err := reg.SetStatus(context.Background(), "a.smith", users.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
-	c.advance(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	resp := b.Get("/after-disable")
 	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusUnauthorized {
@@ -218,7 +219,7 @@ func TestRegistryIdentityKeptAcrossRefresh(t *testing.T) {
 // under the registry's name, and not once the user is disabled.
 func TestRegistryMachineClients(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	h, reg := registryHarness(t, c, true, func(o *proxy.Options) { withBearerTokens(t, o) })
 	access := serviceAccountToken(t, h)
 	call := func(step string, want int) *http.Response {
@@ -238,7 +239,7 @@ func TestRegistryMachineClients(t *testing.T) {
 	if _, err := reg.Add(context.Background(), "batch-job", "", &users.Identity{Provider: "oauth2", ExternalID: "service-account-" + stack.ClientID}); err != nil {
 		t.Fatal(err)
 	}
-	c.advance(61 * time.Second) // the "not registered" answer is remembered a minute
+	c.Advance(61 * time.Second) // the "not registered" answer is remembered a minute
 	e := stack.DecodeEcho(t, call("registered", http.StatusOK))
 	if got := e.Headers.Get("X-User"); got != "batch-job" {
 		t.Errorf("X-User = %q; want the registry's name batch-job", got)
@@ -247,6 +248,6 @@ func TestRegistryMachineClients(t *testing.T) {
 	if err := reg.SetStatus(context.Background(), "batch-job", users.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
-	c.advance(61 * time.Second) // USERS_CHECK_INTERVAL
+	c.Advance(61 * time.Second) // USERS_CHECK_INTERVAL
 	stack.ReadBody(t, call("disabled", http.StatusUnauthorized))
 }

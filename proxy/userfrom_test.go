@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/users"
 )
@@ -248,10 +249,10 @@ func TestUserFromAfterRefresh(t *testing.T) {
 	} {
 		t.Run(string(tc.userFrom)+" "+tc.change.Username+" "+tc.change.Email, func(t *testing.T) {
 			t.Parallel()
-			c := &clock{}
+			c := testclock.Wall()
 			h, b := lifecycleHarness(t, c, func(o *idp.Options) { o.OIDC = true }, func(o *proxy.Options) { o.Identity.UserFrom = tc.userFrom })
 			h.idp.SetOptions(func(o *idp.Options) { o.Users, o.AutoApprove = []idp.User{tc.change}, tc.change.Username })
-			c.advance(time.Hour)
+			c.Advance(time.Hour)
 			resp := b.Get("/after-refresh")
 			if tc.want == "" {
 				stack.ReadBody(t, resp)

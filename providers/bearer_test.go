@@ -22,28 +22,13 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
-// bearerClock is a settable test clock.
-type bearerClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newBearerClock() *bearerClock {
-	return &bearerClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *bearerClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *bearerClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newBearerClock returns the providers' tests' clock, stopped at
+// 2030-01-02 03:04:05 UTC.
+func newBearerClock() *testclock.Clock {
+	return testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // jwtIssuer is a fake authorization server issuing JWT access tokens: it
@@ -144,7 +129,7 @@ func (j *jwtIssuer) claims(now time.Time) map[string]any {
 	}
 }
 
-func (j *jwtIssuer) validator(t *testing.T, clock *bearerClock, edit func(*BearerConfig)) *BearerValidator {
+func (j *jwtIssuer) validator(t *testing.T, clock *testclock.Clock, edit func(*BearerConfig)) *BearerValidator {
 	t.Helper()
 	cfg := BearerConfig{
 		ID:         "corp",
@@ -247,13 +232,13 @@ func TestBearerJWTCachedUntilExpiry(t *testing.T) {
 		t.Fatalf("Validate() = %v; want nil", err)
 	}
 	id.Groups[0] = "changed by the caller" // must not reach the cache
-	clock.Add(15 * time.Second)
+	clock.Advance(15 * time.Second)
 	if id, err := v.Validate(t.Context(), tok); err != nil || id.Groups[0] != "robots" {
 		t.Fatalf("Validate() after 15s = %+v, %v; want the cached identity", id, err)
 	}
 	// The cache keeps it until exp only (not the 1m CacheTTL); then the
 	// leeway still applies.
-	clock.Add(40 * time.Second)
+	clock.Advance(40 * time.Second)
 	_, err = v.Validate(t.Context(), tok)
 	wantProviderError(t, err, ErrRejected, "expired", tok)
 	if n := j.fetches.Load(); n != 1 {
@@ -279,7 +264,7 @@ func TestBearerJWTKeyRotation(t *testing.T) {
 		t.Errorf("JWKS fetched %d times after 30 forged tokens; want 1", n)
 	}
 	j.rotate(t, jose.RS256)
-	clock.Add(JWKSMinInterval) // the key set is fetched again no sooner
+	clock.Advance(JWKSMinInterval) // the key set is fetched again no sooner
 	if _, err := v.Validate(t.Context(), j.sign(t, j.claims(clock.Now()))); err != nil {
 		t.Fatalf("Validate() with the rotated key = %v; want nil", err)
 	}
@@ -312,7 +297,7 @@ func TestBearerJWKSUnreachable(t *testing.T) {
 	j.status.Store(0)
 	_, err = v.Validate(t.Context(), tok)
 	wantProviderError(t, err, ErrTransient, "jwks endpoint", tok)
-	clock.Add(JWKSMinInterval)
+	clock.Advance(JWKSMinInterval)
 	if _, err := v.Validate(t.Context(), tok); err != nil {
 		t.Errorf("Validate() once the JWKS is back = %v; want nil", err)
 	}
@@ -374,7 +359,7 @@ func TestBearerOpaqueUserinfo(t *testing.T) {
 	if n := s.Calls("userinfo"); n != 1 {
 		t.Errorf("userinfo called %d times for 3 validations; want 1 (cached)", n)
 	}
-	clock.Add(DefaultBearerCacheTTL)
+	clock.Advance(DefaultBearerCacheTTL)
 	if _, err := v.Validate(t.Context(), at); err != nil {
 		t.Fatalf("Validate() after the cache TTL = %v; want nil", err)
 	}
@@ -392,7 +377,7 @@ func TestBearerOpaqueUserinfo(t *testing.T) {
 	if n := s.Calls("userinfo"); n != 3 {
 		t.Errorf("userinfo called %d times; want 3 (the rejection cached)", n)
 	}
-	clock.Add(BearerFailureTTL)
+	clock.Advance(BearerFailureTTL)
 	v.Validate(t.Context(), bad)
 	if n := s.Calls("userinfo"); n != 4 {
 		t.Errorf("userinfo called %d times; want 4 (the rejection forgotten after %v)", n, BearerFailureTTL)
@@ -601,12 +586,12 @@ func TestBearerIntrospection(t *testing.T) {
 
 	// Cached until the answer's exp, not the whole TTL.
 	calls := in.calls.Load()
-	clock.Add(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	v.Validate(t.Context(), "good-token")
 	if n := in.calls.Load() - calls; n != 0 {
 		t.Errorf("introspection called %d times within exp; want 0", n)
 	}
-	clock.Add(15 * time.Second)
+	clock.Advance(15 * time.Second)
 	v.Validate(t.Context(), "good-token")
 	if n := in.calls.Load() - calls; n != 1 {
 		t.Errorf("introspection called %d times after exp; want 1", n)
@@ -971,7 +956,7 @@ func TestBearerIntrospectionInactive(t *testing.T) {
 	if _, err := v.Validate(t.Context(), expiring); err != nil {
 		t.Fatalf("Validate() of a live token = %v; want nil", err)
 	}
-	clock.Add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	_, err = v.Validate(t.Context(), expiring)
 	wantProviderError(t, err, ErrRejected, "inactive", expiring)
 }

@@ -244,7 +244,7 @@ func checkPresetIdentity(t *testing.T, got *Identity, want Identity) {
 // token endpoint (client credentials in the form, JSON only when asked,
 // errors with status 200) and the REST API (Bearer token, API headers,
 // paginated lists).
-func gitHubFake(t *testing.T, p Preset) (*httptest.Server, *presetIdP) {
+func gitHubFake(t *testing.T, p Preset) *httptest.Server {
 	idp := newPresetIdP(t, p)
 	mux := http.NewServeMux()
 	var srv *httptest.Server
@@ -318,49 +318,211 @@ func gitHubFake(t *testing.T, p Preset) (*httptest.Server, *presetIdP) {
 	mux.HandleFunc("GET /user/orgs", api("orgs.json", "orgs_page2.json"))
 	mux.HandleFunc("GET /user/teams", api("teams.json"))
 	srv = serve(t, mux)
-	return srv, idp
+	return srv
 }
 
-func TestPresetGitHubFlow(t *testing.T) {
+// presetFlowRun is what one OAuth2 preset's sign-in against its fake
+// left: the fake, the provider Build made, the authorization URL and the
+// tokens.
+type presetFlowRun struct {
+	srv     *httptest.Server
+	prov    Provider
+	authURL string
+	tok     *Tokens
+}
+
+// TestPresetFlows signs in with each OAuth2 preset (the OIDC ones:
+// TestPresetOIDCEndToEnd) against a fake that answers as that provider
+// does, built as main builds it (buildOnFake, runPresetFlow), and checks
+// the identity, then what else the preset must get right there: the
+// authorization URL, the tokens, refresh and the provider's own errors.
+func TestPresetFlows(t *testing.T) {
 	t.Parallel()
-	p, _ := LookupPreset("github")
-	srv, _ := gitHubFake(t, p)
-	b := buildOnFake(t, "github", srv)
-	prov := b.Provider
+	tests := []struct {
+		preset string
+		// fake serves the provider's endpoints at the preset's paths.
+		fake func(t *testing.T, p Preset) *httptest.Server
+		want Identity
+		// check looks at the rest of the run.
+		check func(t *testing.T, p Preset, r presetFlowRun)
+	}{
+		{
+			preset: "github", fake: gitHubFake,
+			want: Identity{
+				ID:            "583231",
+				Email:         "octocat@github.com",
+				EmailVerified: presetBool(true),
+				Name:          "The Octocat",
+				Username:      "octocat",
+				Picture:       "https://avatars.githubusercontent.com/u/583231",
+				Groups:        []string{"github", "octo-org", "github:justice-league"},
+			},
+			check: func(t *testing.T, _ Preset, r presetFlowRun) {
+				if !strings.HasPrefix(r.authURL, r.srv.URL+"/login/oauth/authorize?") {
+					t.Errorf("AuthCodeURL = %q; want it on the fake's /login/oauth/authorize", r.authURL)
+				}
+				if r.tok.AccessToken != "gho_16C7e42F292c6912E7710c838347Ae178B4a" || !r.tok.Expiry.IsZero() || r.tok.RefreshToken != "" {
+					t.Errorf("Exchange = %+v; want the OAuth App token, no expiry, no refresh token", r.tok)
+				}
+				// A code GitHub does not know: status 200 with bad_verification_code.
+				_, err := r.prov.Exchange(t.Context(), "stale")
+				if !errors.Is(err, ErrDeadGrant) {
+					t.Errorf("Exchange(stale) = %v; want ErrDeadGrant (bad_verification_code)", err)
+				}
+			},
+		},
+		{
+			preset: "facebook", fake: facebookFake,
+			want: Identity{
+				ID:         "10158362538372291",
+				Email:      "jane@example.com",
+				Name:       "Jane Doe",
+				GivenName:  "Jane",
+				FamilyName: "Doe",
+				Picture:    "https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=10158362538372291&height=50&width=50",
+			},
+			check: func(t *testing.T, _ Preset, r presetFlowRun) {
+				if r.tok.AccessToken != facebookToken || r.tok.RefreshToken != "" || r.tok.Expiry.IsZero() {
+					t.Errorf("Exchange = %+v; want the token with an expiry and no refresh token", r.tok)
+				}
+				// An expired token: Graph's error object reaches the message.
+				_, err := r.prov.Identify(t.Context(), &Tokens{AccessToken: "EAAexpired0123"})
+				if err == nil || !strings.Contains(err.Error(), "Session has expired") || strings.Contains(err.Error(), "EAAexpired0123") {
+					t.Errorf("Identify(expired token) = %v; want Graph's message and no token", err)
+				}
+			},
+		},
+		{
+			preset: "mercadolibre", fake: mercadoLibreFake,
+			want: Identity{
+				ID:         "202593498",
+				Email:      "test_user_50698062@testuser.com",
+				Name:       "Test Test", // first_name + last_name; nickname is the username
+				GivenName:  "Test",
+				FamilyName: "Test",
+				Username:   "TETE2870021",
+				Attributes: map[string]string{"Country": "AR"},
+			},
+			check: func(t *testing.T, _ Preset, r presetFlowRun) {
+				if !strings.HasPrefix(r.authURL, r.srv.URL+"/authorization?") {
+					t.Errorf("AuthCodeURL = %q", r.authURL)
+				}
+				if r.tok.UserID != "202593498" || r.tok.RefreshToken != mercadoLibreRefresh {
+					t.Errorf("Exchange = %+v; want UserID 202593498 exactly and the refresh token", r.tok)
+				}
+				rf, ok := r.prov.(Refresher)
+				if !ok {
+					t.Fatal("the mercadolibre provider is not a Refresher")
+				}
+				nt, err := rf.Refresh(t.Context(), r.tok)
+				if err != nil || nt.AccessToken != "APP_USR-2" || nt.RefreshToken != "TG-rotated-1234567" || nt.UserID != "202593498" {
+					t.Fatalf("Refresh = %+v, %v; want the rotated pair", nt, err)
+				}
+				// The old refresh token was single use.
+				if _, err := rf.Refresh(t.Context(), r.tok); !errors.Is(err, ErrDeadGrant) {
+					t.Errorf("Refresh(used refresh token) = %v; want ErrDeadGrant", err)
+				}
+			},
+		},
+		{
+			preset: "wechat", fake: weChatFake,
+			// unionid wins over openid; no e-mail is made up.
+			want: Identity{
+				ID:      "o6_bmasdasdsad6_2sgVt7hMZOPfL",
+				Name:    "NICKNAME",
+				Picture: "https://thirdwx.qlogo.cn/mmopen/g3MonUZtNHkdmzicIlibx6iaFqAc56vxLSUfpb6n5WKSYVY0ChQKkiaJSgQ1dZuTOgvLLrhJbERQQ4eMsv84eavHiaiceqxibJxCfHe/46",
+			},
+			check: func(t *testing.T, _ Preset, r presetFlowRun) {
+				// WeChat cites parameter order as a cause of errors: appid,
+				// redirect_uri, response_type, scope, state; #wechat_redirect last.
+				wantPrefix := r.srv.URL + "/connect/qrconnect?appid=" + testClientID + "&redirect_uri=" + url.QueryEscape(presetRedirect) + "&response_type=code&scope=snsapi_login&state="
+				if !strings.HasPrefix(r.authURL, wantPrefix) || !strings.HasSuffix(r.authURL, "#wechat_redirect") {
+					t.Errorf("AuthCodeURL = %q; want %q…#wechat_redirect", r.authURL, wantPrefix)
+				}
+				if r.tok.UserID != "OPENID" || r.tok.RefreshToken != "REFRESH_TOKEN" {
+					t.Errorf("Exchange = %+v; want UserID OPENID and the refresh token", r.tok)
+				}
+				// A used code: errcode 40029 with status 200.
+				_, err := r.prov.Exchange(t.Context(), "code-1")
+				if e, ok := errors.AsType[*Error](err); !ok || !errors.Is(err, ErrDeadGrant) || e.Code != "40029" {
+					t.Errorf("Exchange(used code) = %v; want ErrDeadGrant 40029", err)
+				}
+				if err != nil && strings.Contains(err.Error(), testClientSecret) {
+					t.Errorf("Exchange(used code) error %q reveals the secret", err)
+				}
 
-	authURL, tok, id := runPresetFlow(t, b, srv)
-	if !strings.HasPrefix(authURL, srv.URL+"/login/oauth/authorize?") {
-		t.Errorf("AuthCodeURL = %q; want it on the fake's /login/oauth/authorize", authURL)
+				rf := r.prov.(Refresher)
+				nt, err := rf.Refresh(t.Context(), r.tok)
+				if err != nil || nt.AccessToken != "ACCESS_TOKEN_2" || nt.UserID != "OPENID" {
+					t.Errorf("Refresh = %+v, %v; want ACCESS_TOKEN_2 for OPENID", nt, err)
+				}
+				if _, err := rf.Refresh(t.Context(), &Tokens{RefreshToken: "expired"}); !errors.Is(err, ErrDeadGrant) {
+					t.Errorf("Refresh(expired) = %v; want ErrDeadGrant (40030)", err)
+				}
+			},
+		},
+		{
+			preset: "fitbit", fake: fitbitFake,
+			want: Identity{
+				ID:         "GGNJL9",
+				Name:       "Jane Doe",
+				GivenName:  "Jane",
+				FamilyName: "Doe",
+				Username:   "Jane D.",
+				Picture:    "https://static0.fitbit.com/images/profile/defaultProfile_100.png",
+				Locale:     "en_US",
+			},
+			check: func(t *testing.T, p Preset, r presetFlowRun) {
+				if !strings.Contains(p.Deprecated, "November 2026") || !strings.Contains(p.Deprecated, "google") {
+					t.Errorf("fitbit Deprecated = %q; want the shutdown date and the successor", p.Deprecated)
+				}
+				if r.tok.UserID != "GGNJL9" || r.tok.Expiry.IsZero() {
+					t.Errorf("Exchange = %+v; want UserID GGNJL9 and an expiry", r.tok)
+				}
+				// Fitbit's errors[] body: a dead refresh token is ErrDeadGrant.
+				if _, err := r.prov.(Refresher).Refresh(t.Context(), r.tok); !errors.Is(err, ErrDeadGrant) {
+					t.Errorf("Refresh(dead) = %v; want ErrDeadGrant", err)
+				}
+			},
+		},
 	}
-	if tok.AccessToken != "gho_16C7e42F292c6912E7710c838347Ae178B4a" || !tok.Expiry.IsZero() || tok.RefreshToken != "" {
-		t.Errorf("Exchange = %+v; want the OAuth App token, no expiry, no refresh token", tok)
+	// Every OAuth2 preset but the generic one has a case.
+	covered := map[string]bool{}
+	for _, tc := range tests {
+		covered[tc.preset] = true
 	}
-	checkPresetIdentity(t, id, Identity{
-		ID:            "583231",
-		Email:         "octocat@github.com",
-		EmailVerified: presetBool(true),
-		Name:          "The Octocat",
-		Username:      "octocat",
-		Picture:       "https://avatars.githubusercontent.com/u/583231",
-		Groups:        []string{"github", "octo-org", "github:justice-league"},
-	})
-
-	// A code GitHub does not know: status 200 with bad_verification_code.
-	_, err := prov.Exchange(t.Context(), "stale")
-	if !errors.Is(err, ErrDeadGrant) {
-		t.Errorf("Exchange(stale) = %v; want ErrDeadGrant (bad_verification_code)", err)
+	for _, name := range PresetNames() {
+		if p, _ := LookupPreset(name); p.Kind != KindOIDC && name != "oauth2" && !covered[name] {
+			t.Errorf("OAuth2 preset %s has no flow case", name)
+		}
+	}
+	for _, tc := range tests {
+		t.Run(tc.preset, func(t *testing.T) {
+			t.Parallel()
+			p, ok := LookupPreset(tc.preset)
+			if !ok {
+				t.Fatalf("LookupPreset(%q) not found", tc.preset)
+			}
+			srv := tc.fake(t, p)
+			b := buildOnFake(t, tc.preset, srv)
+			authURL, tok, id := runPresetFlow(t, b, srv)
+			checkPresetIdentity(t, id, tc.want)
+			tc.check(t, p, presetFlowRun{srv: srv, prov: b.Provider, authURL: authURL, tok: tok})
+		})
 	}
 }
 
 // --- Facebook ---------------------------------------------------------------
 
-func TestPresetFacebookFlow(t *testing.T) {
-	t.Parallel()
-	p, _ := LookupPreset("facebook")
+// facebookToken is the access token facebookFake issues.
+const facebookToken = "EAAGm0PX4ZCpsBAO8ZCkZBZB6yEJb3ZCZAZBZCZCa3ZBZCZCvZAJhNy"
+
+// facebookFake answers like Facebook: the Graph API's token endpoint and
+// /me, which wants the token in the header and its appsecret_proof.
+func facebookFake(t *testing.T, p Preset) *httptest.Server {
 	idp := newPresetIdP(t, p)
-	const token = "EAAGm0PX4ZCpsBAO8ZCkZBZB6yEJb3ZCZAZBZCZCa3ZBZCZCvZAJhNy"
 	mac := hmac.New(sha256.New, []byte(testClientSecret))
-	mac.Write([]byte(token))
+	mac.Write([]byte(facebookToken))
 	proof := hex.EncodeToString(mac.Sum(nil))
 
 	mux := http.NewServeMux()
@@ -390,7 +552,7 @@ func TestPresetFacebookFlow(t *testing.T) {
 	})
 	mux.HandleFunc("GET /v25.0/me", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		if r.Header.Get("Authorization") != "Bearer "+token {
+		if r.Header.Get("Authorization") != "Bearer "+facebookToken {
 			answerJSON(w, http.StatusBadRequest, presetFixture(t, "facebook", "error.json"))
 			return
 		}
@@ -405,42 +567,23 @@ func TestPresetFacebookFlow(t *testing.T) {
 		}
 		answerJSON(w, http.StatusOK, presetFixture(t, "facebook", "me.json"))
 	})
-	srv := serve(t, mux)
-	b := buildOnFake(t, "facebook", srv)
-	prov := b.Provider
-
-	_, tok, id := runPresetFlow(t, b, srv)
-	if tok.AccessToken != token || tok.RefreshToken != "" || tok.Expiry.IsZero() {
-		t.Errorf("Exchange = %+v; want the token with an expiry and no refresh token", tok)
-	}
-	checkPresetIdentity(t, id, Identity{
-		ID:         "10158362538372291",
-		Email:      "jane@example.com",
-		Name:       "Jane Doe",
-		GivenName:  "Jane",
-		FamilyName: "Doe",
-		Picture:    "https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=10158362538372291&height=50&width=50",
-	})
-
-	// An expired token: Graph's error object reaches the message.
-	_, err := prov.Identify(t.Context(), &Tokens{AccessToken: "EAAexpired0123"})
-	if err == nil || !strings.Contains(err.Error(), "Session has expired") || strings.Contains(err.Error(), "EAAexpired0123") {
-		t.Errorf("Identify(expired token) = %v; want Graph's message and no token", err)
-	}
+	return serve(t, mux)
 }
 
 // --- Mercado Libre ------------------------------------------------------------
 
-func TestPresetMercadoLibreFlow(t *testing.T) {
-	t.Parallel()
-	p, _ := LookupPreset("mercadolibre")
+// The tokens mercadoLibreFake issues.
+const (
+	mercadoLibreAccess  = "APP_USR-123456-090515-8cc4448aac10d5105474e1351-1234567"
+	mercadoLibreRefresh = "TG-5b9032b4e23464aed1f959f-1234567"
+)
+
+// mercadoLibreFake answers like Mercado Libre: credentials in the body,
+// single-use refresh tokens, /users/me with the token in the header.
+func mercadoLibreFake(t *testing.T, p Preset) *httptest.Server {
 	idp := newPresetIdP(t, p)
-	const (
-		access  = "APP_USR-123456-090515-8cc4448aac10d5105474e1351-1234567"
-		refresh = "TG-5b9032b4e23464aed1f959f-1234567"
-	)
 	var mu sync.Mutex
-	liveRefresh := refresh
+	liveRefresh := mercadoLibreRefresh
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /authorization", idp.authorize)
 	mux.HandleFunc("/oauth/token", func(w http.ResponseWriter, r *http.Request) {
@@ -492,52 +635,20 @@ func TestPresetMercadoLibreFlow(t *testing.T) {
 		if r.URL.Query().Has("access_token") {
 			t.Errorf("GET /users/me: access_token in the query; ML wants the header only")
 		}
-		if r.Header.Get("Authorization") != "Bearer "+access {
+		if r.Header.Get("Authorization") != "Bearer "+mercadoLibreAccess {
 			answerJSON(w, http.StatusUnauthorized, `{"message":"invalid_token","error":"not_found","status":401,"cause":[]}`)
 			return
 		}
 		answerJSON(w, http.StatusOK, presetFixture(t, "mercadolibre", "users_me.json"))
 	})
-	srv := serve(t, mux)
-	b := buildOnFake(t, "mercadolibre", srv)
-	prov := b.Provider
-
-	authURL, tok, id := runPresetFlow(t, b, srv)
-	if !strings.HasPrefix(authURL, srv.URL+"/authorization?") {
-		t.Errorf("AuthCodeURL = %q", authURL)
-	}
-	if tok.UserID != "202593498" || tok.RefreshToken != refresh {
-		t.Errorf("Exchange = %+v; want UserID 202593498 exactly and the refresh token", tok)
-	}
-	checkPresetIdentity(t, id, Identity{
-		ID:         "202593498",
-		Email:      "test_user_50698062@testuser.com",
-		Name:       "Test Test", // first_name + last_name; nickname is the username
-		GivenName:  "Test",
-		FamilyName: "Test",
-		Username:   "TETE2870021",
-		Attributes: map[string]string{"Country": "AR"},
-	})
-
-	r, ok := prov.(Refresher)
-	if !ok {
-		t.Fatal("the mercadolibre provider is not a Refresher")
-	}
-	nt, err := r.Refresh(t.Context(), tok)
-	if err != nil || nt.AccessToken != "APP_USR-2" || nt.RefreshToken != "TG-rotated-1234567" || nt.UserID != "202593498" {
-		t.Fatalf("Refresh = %+v, %v; want the rotated pair", nt, err)
-	}
-	// The old refresh token was single use.
-	if _, err := r.Refresh(t.Context(), tok); !errors.Is(err, ErrDeadGrant) {
-		t.Errorf("Refresh(used refresh token) = %v; want ErrDeadGrant", err)
-	}
+	return serve(t, mux)
 }
 
 // --- WeChat -------------------------------------------------------------------
 
-func TestPresetWeChatFlow(t *testing.T) {
-	t.Parallel()
-	p, _ := LookupPreset("wechat")
+// weChatFake answers like WeChat: GET only, appid and secret in the query,
+// errors as errcode with status 200, userinfo by openid.
+func weChatFake(t *testing.T, p Preset) *httptest.Server {
 	idp := newPresetIdP(t, p)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /connect/qrconnect", idp.authorize)
@@ -603,54 +714,14 @@ func TestPresetWeChatFlow(t *testing.T) {
 		}
 		answerJSON(w, http.StatusOK, presetFixture(t, "wechat", "userinfo.json"))
 	})
-	srv := serve(t, mux)
-	b := buildOnFake(t, "wechat", srv)
-	prov := b.Provider
-
-	authURL, tok, id := runPresetFlow(t, b, srv)
-	// WeChat cites parameter order as a cause of errors: appid,
-	// redirect_uri, response_type, scope, state; #wechat_redirect last.
-	wantPrefix := srv.URL + "/connect/qrconnect?appid=" + testClientID + "&redirect_uri=" + url.QueryEscape(presetRedirect) + "&response_type=code&scope=snsapi_login&state="
-	if !strings.HasPrefix(authURL, wantPrefix) || !strings.HasSuffix(authURL, "#wechat_redirect") {
-		t.Errorf("AuthCodeURL = %q; want %q…#wechat_redirect", authURL, wantPrefix)
-	}
-	if tok.UserID != "OPENID" || tok.RefreshToken != "REFRESH_TOKEN" {
-		t.Errorf("Exchange = %+v; want UserID OPENID and the refresh token", tok)
-	}
-	// unionid wins over openid; no e-mail is made up.
-	checkPresetIdentity(t, id, Identity{
-		ID:      "o6_bmasdasdsad6_2sgVt7hMZOPfL",
-		Name:    "NICKNAME",
-		Picture: "https://thirdwx.qlogo.cn/mmopen/g3MonUZtNHkdmzicIlibx6iaFqAc56vxLSUfpb6n5WKSYVY0ChQKkiaJSgQ1dZuTOgvLLrhJbERQQ4eMsv84eavHiaiceqxibJxCfHe/46",
-	})
-
-	// A used code: errcode 40029 with status 200.
-	_, err := prov.Exchange(t.Context(), "code-1")
-	if e, ok := errors.AsType[*Error](err); !ok || !errors.Is(err, ErrDeadGrant) || e.Code != "40029" {
-		t.Errorf("Exchange(used code) = %v; want ErrDeadGrant 40029", err)
-	}
-	if err != nil && strings.Contains(err.Error(), testClientSecret) {
-		t.Errorf("Exchange(used code) error %q reveals the secret", err)
-	}
-
-	r := prov.(Refresher)
-	nt, err := r.Refresh(t.Context(), tok)
-	if err != nil || nt.AccessToken != "ACCESS_TOKEN_2" || nt.UserID != "OPENID" {
-		t.Errorf("Refresh = %+v, %v; want ACCESS_TOKEN_2 for OPENID", nt, err)
-	}
-	if _, err := r.Refresh(t.Context(), &Tokens{RefreshToken: "expired"}); !errors.Is(err, ErrDeadGrant) {
-		t.Errorf("Refresh(expired) = %v; want ErrDeadGrant (40030)", err)
-	}
+	return serve(t, mux)
 }
 
 // --- Fitbit -------------------------------------------------------------------
 
-func TestPresetFitbitFlow(t *testing.T) {
-	t.Parallel()
-	p, _ := LookupPreset("fitbit")
-	if !strings.Contains(p.Deprecated, "November 2026") || !strings.Contains(p.Deprecated, "google") {
-		t.Errorf("fitbit Deprecated = %q; want the shutdown date and the successor", p.Deprecated)
-	}
+// fitbitFake answers like Fitbit: HTTP Basic client authentication, an
+// errors[] body, the profile at /1/user/-/profile.json.
+func fitbitFake(t *testing.T, p Preset) *httptest.Server {
 	idp := newPresetIdP(t, p)
 	const access = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE0MzAzNDM3MzUsInNjb3BlcyI6Indwcm8gd2xvYyB3bnV0IHdzbGUgd3NldCB3aHIgd3dlaSB3YWN0IHdzb2MiLCJzdWIiOiJBQkNERUYiLCJhdWQiOiJJSktMTU4iLCJpc3MiOiJGaXRiaXQiLCJ0eXAiOiJhY2Nlc3NfdG9rZW4iLCJpYXQiOjE0MzAzNDAxMzV9.z0VHrIEzjsBnjiNMBey6wtu26yHTnSWz_qlqoEpUlpc"
 	mux := http.NewServeMux()
@@ -687,27 +758,7 @@ func TestPresetFitbitFlow(t *testing.T) {
 		}
 		answerJSON(w, http.StatusOK, presetFixture(t, "fitbit", "profile.json"))
 	})
-	srv := serve(t, mux)
-	b := buildOnFake(t, "fitbit", srv)
-	prov := b.Provider
-
-	_, tok, id := runPresetFlow(t, b, srv)
-	if tok.UserID != "GGNJL9" || tok.Expiry.IsZero() {
-		t.Errorf("Exchange = %+v; want UserID GGNJL9 and an expiry", tok)
-	}
-	checkPresetIdentity(t, id, Identity{
-		ID:         "GGNJL9",
-		Name:       "Jane Doe",
-		GivenName:  "Jane",
-		FamilyName: "Doe",
-		Username:   "Jane D.",
-		Picture:    "https://static0.fitbit.com/images/profile/defaultProfile_100.png",
-		Locale:     "en_US",
-	})
-	// Fitbit's errors[] body: a dead refresh token is ErrDeadGrant.
-	if _, err := prov.(Refresher).Refresh(t.Context(), tok); !errors.Is(err, ErrDeadGrant) {
-		t.Errorf("Refresh(dead) = %v; want ErrDeadGrant", err)
-	}
+	return serve(t, mux)
 }
 
 // --- OIDC presets: data -------------------------------------------------------

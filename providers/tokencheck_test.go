@@ -75,7 +75,7 @@ func TestBearerOwnChecks(t *testing.T) {
 				t.Errorf("userinfo called %d times; want 1 (only for the token that passed)", n)
 			}
 			// Once the provider's hour is up, our token is refused too.
-			clock.Add(2 * time.Hour)
+			clock.Advance(2 * time.Hour)
 			_, err = v.Validate(t.Context(), mine)
 			wantProviderError(t, err, ErrRejected, map[TokenCheck]string{CheckGoogle: "invalid_token", CheckGitHub: "404", CheckFacebook: "not valid"}[check], mine)
 			// Our secret is what authenticates the check: a wrong one is

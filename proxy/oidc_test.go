@@ -3,35 +3,35 @@ package proxy_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 )
 
-// oidcProvider starts the fake provider in OIDC mode and returns the
-// proxy's entry for it, discovery not yet done.
-func oidcProvider(t *testing.T, configure func(*idp.Options)) (proxy.Provider, *providers.OIDC, *idp.Server) {
+// oidcProvider starts the stack's fake provider in OIDC mode, adjusted by
+// configure if not nil, and returns the proxy's entry for it, discovery
+// not yet done.
+func oidcProvider(t *testing.T, configure func(*idp.Options)) (proxy.Provider, *providers.OIDC, *stack.Provider) {
 	t.Helper()
-	io := idp.Options{ClientID: testClientID, ClientSecret: testClientSecret, AutoApprove: "alice", OIDC: true, RequirePKCE: true}
-	if configure != nil {
-		configure(&io)
-	}
-	fake := idp.New(io)
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
+	fake := stack.StartProvider(t, func(o *idp.Options) {
+		o.OIDC = true
+		if configure != nil {
+			configure(o)
+		}
+	})
 	o, err := providers.NewOIDC(providers.OIDCConfig{
-		Config:    providers.Config{ID: "corp", ClientID: testClientID, ClientSecret: testClientSecret, Scopes: []string{"openid", "email", "profile"}},
-		IssuerURL: srv.URL,
+		Config:    providers.Config{ID: "corp", ClientID: stack.ClientID, ClientSecret: stack.ClientSecret, Scopes: []string{"openid", "email", "profile"}},
+		IssuerURL: fake.URL,
 	})
 	if err != nil {
 		t.Fatalf("NewOIDC: %v", err)
 	}
-	return proxy.Provider{ID: "corp", DisplayName: "Corp", PKCE: true, ClientID: testClientID, Provider: o}, o, fake
+	return proxy.Provider{ID: "corp", DisplayName: "Corp", PKCE: true, ClientID: stack.ClientID, Provider: o}, o, fake
 }
 
 func TestOIDCSignInThroughProxy(t *testing.T) {
@@ -48,33 +48,33 @@ func TestOIDCSignInThroughProxy(t *testing.T) {
 	}})
 	b := h.browser()
 	// Before discovery: not ready, and sign-in says so instead of failing oddly.
-	if resp := b.get("/ready"); resp.StatusCode != 503 {
+	if resp := b.Get("/ready"); resp.StatusCode != 503 {
 		t.Errorf("/ready before discovery = %d; want 503", resp.StatusCode)
 	}
-	resp := b.get("/oauth2/start")
-	readBody(t, resp)
+	resp := b.Get("/oauth2/start")
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != 503 {
 		t.Errorf("/oauth2/start before discovery = %d; want 503", resp.StatusCode)
 	}
 	if err := o.Discover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if resp := b.get("/ready"); resp.StatusCode != 200 {
+	if resp := b.Get("/ready"); resp.StatusCode != 200 {
 		t.Errorf("/ready after discovery = %d; want 200", resp.StatusCode)
 	}
-	resp = b.get("/oauth2/start?rd=/x")
+	resp = b.Get("/oauth2/start?rd=/x")
 	authURL, _ := resp.Location()
 	if authURL.Query().Get("nonce") == "" {
 		t.Errorf("no nonce in the authorization URL: %v", authURL)
 	}
 	resp.Body.Close()
-	e := b.signIn("/x")
+	e := b.SignIn("/x")
 	if e.Headers.Get("X-User") != "alice@example.com" || e.Headers.Get("X-User-Provider") != "corp" {
 		t.Errorf("identity = %q/%q; want alice@example.com/corp", e.Headers.Get("X-User"), e.Headers.Get("X-User-Provider"))
 	}
 	// Sign-out goes to the discovered end-session endpoint with the ID token hint.
-	resp = b.get("/oauth2/sign_out?rd=/bye")
-	readBody(t, resp)
+	resp = b.Get("/oauth2/sign_out?rd=/bye")
+	stack.ReadBody(t, resp)
 	loc, _ := resp.Location()
 	if loc == nil || !strings.HasSuffix(loc.Path, "/logout") || loc.Query().Get("id_token_hint") == "" {
 		t.Errorf("sign-out went to %v; want the discovered logout with id_token_hint", loc)
@@ -103,12 +103,12 @@ func TestOIDCForgedIDTokenRejected(t *testing.T) {
 			}
 			h := newHarness(t, setup{proxy: func(po *proxy.Options) { po.Providers = []proxy.Provider{entry} }})
 			b := h.browser()
-			resp, _ := b.follow("/")
-			body := readBody(t, resp)
+			resp, _ := b.Follow("/", nil)
+			body := stack.ReadBody(t, resp)
 			if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "ID token") {
 				t.Errorf("forged ID token (%s) = %d; want 502 naming the ID token:\n%s", name, resp.StatusCode, body)
 			}
-			if _, ok := b.cookies["_portcullis"]; ok {
+			if _, ok := b.Cookies["_portcullis"]; ok {
 				t.Errorf("a session was set")
 			}
 		})

@@ -70,7 +70,7 @@ func formatValue(v any) string {
 		}
 		return strconv.FormatBool(*x)
 	case time.Duration:
-		return formatDuration(x)
+		return FormatDuration(x)
 	case *url.URL:
 		if x == nil {
 			return ""
@@ -116,8 +116,9 @@ func joinStrings[T fmt.Stringer](xs []T) string {
 	return strings.Join(s, ",")
 }
 
-// formatDuration writes 168h rather than 168h0m0s.
-func formatDuration(d time.Duration) string {
+// FormatDuration writes d in Go syntax without zero units: 168h rather
+// than 168h0m0s, 1h30m, 90s.
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -36,7 +36,9 @@ func (s *Server) liveToken(o *Options, value string) (at grantToken, ok, expired
 
 // introspect serves RFC 7662 token introspection. Any registered client
 // may ask, authenticated as at the token endpoint; the answer names the
-// client the token was issued to in client_id and aud.
+// client the token was issued to in client_id and aud, and carries a JWT
+// access token's jti. With IntrospectRefreshTokens it answers about
+// refresh tokens too, in the same shape; IntrospectionClaims shapes it.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	o := s.count("introspect")
 	if o.Issuer == "" {
@@ -50,6 +52,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at, ok, _ := s.liveToken(&o, value)
+	if !ok && o.IntrospectRefreshTokens {
+		at, ok = s.refreshToken(value)
+	}
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
@@ -72,7 +77,25 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if !at.expires.IsZero() {
 		m["exp"] = at.expires.Unix()
 	}
+	if at.jti != "" {
+		m["jti"] = at.jti
+	}
+	if o.IntrospectionClaims != nil {
+		o.IntrospectionClaims(m)
+	}
 	writeJSON(w, http.StatusOK, m)
+}
+
+// refreshToken returns a copy of the refresh token value when it is
+// known.
+func (s *Server) refreshToken(value string) (grantToken, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.refresh[value]
+	if !ok {
+		return grantToken{}, false
+	}
+	return *t, true
 }
 
 // tokeninfo serves Google's tokeninfo: the token comes as access_token (in

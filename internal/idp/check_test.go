@@ -277,3 +277,68 @@ func TestMintedTokens(t *testing.T) {
 		t.Errorf("SignJWT() token does not verify: %v", err)
 	}
 }
+
+// TestTokenShapes: the hooks that give tokens, introspection answers and
+// the discovery document a real provider's shape.
+func TestTokenShapes(t *testing.T) {
+	t.Parallel()
+	typOf := func(t *testing.T, at string) any {
+		t.Helper()
+		jws, err := jose.ParseSigned(at, []jose.SignatureAlgorithm{jose.RS256})
+		if err != nil {
+			t.Fatalf("access token is not a JWS: %v", err)
+		}
+		return jws.Signatures[0].Protected.ExtraHeaders["typ"]
+	}
+	for _, tt := range []struct {
+		typ     string
+		wantTyp any
+	}{
+		{"", "at+jwt"},
+		{"-", nil},
+		{"application/okta-internal-at+jwt", "application/okta-internal-at+jwt"},
+	} {
+		h, _ := startTwo(t, idp.Options{OIDC: true, JWTAccessTokens: true, AccessTokenType: tt.typ})
+		if got := typOf(t, str(h.grant(clientID, clientSecret), "access_token")); got != tt.wantTyp {
+			t.Errorf("AccessTokenType %q: typ = %v; want %v", tt.typ, got, tt.wantTyp)
+		}
+	}
+
+	// Cognito-like: no aud, token_use; the answer echoes the jti.
+	h, _ := startTwo(t, idp.Options{
+		OIDC: true, JWTAccessTokens: true,
+		AccessTokenClaims: func(c map[string]any) {
+			delete(c, "aud")
+			c["token_use"] = "access"
+			c["jti"] = "jti-fixed"
+		},
+		IntrospectionClaims: func(a map[string]any) { a["uid"] = "00u-" + a["sub"].(string) },
+		Discovery:           func(doc map[string]any) { delete(doc, "end_session_endpoint") },
+	})
+	at := str(h.grant(clientID, clientSecret), "access_token")
+	jws, _ := jose.ParseSigned(at, []jose.SignatureAlgorithm{jose.RS256})
+	claims := decode(t, jws.UnsafePayloadWithoutVerification())
+	if claims["aud"] != nil || claims["token_use"] != "access" || claims["client_id"] != clientID {
+		t.Errorf("access token claims = %v; want no aud, token_use access, client_id %s", claims, clientID)
+	}
+	status, body := h.post("/introspect", clientID, clientSecret, url.Values{"token": {at}})
+	if status != http.StatusOK || body["jti"] != "jti-fixed" || body["uid"] != "00u-service-account-"+clientID {
+		t.Errorf("introspect = %d %v; want the jti and the hook's uid", status, body)
+	}
+	if _, doc := h.get("/.well-known/openid-configuration"); doc["end_session_endpoint"] != nil || doc["revocation_endpoint"] == nil {
+		t.Errorf("discovery = %v; want no end_session_endpoint, the rest as ever", doc)
+	}
+
+	// Refresh tokens are introspected only on request.
+	for _, on := range []bool{false, true} {
+		h := start(t, idp.Options{IssueRefreshTokens: true, IntrospectRefreshTokens: on})
+		status, tok := h.exchange(h.code(h.authQuery()))
+		if status != http.StatusOK {
+			t.Fatalf("exchange = %d %v", status, tok)
+		}
+		_, body := h.post("/introspect", clientID, clientSecret, url.Values{"token": {str(tok, "refresh_token")}})
+		if body["active"] != on || (on && (body["client_id"] != clientID || body["token_type"] != "Bearer" || body["jti"] != nil)) {
+			t.Errorf("IntrospectRefreshTokens %v: introspect(refresh token) = %v; want active %v (client_id, token_type Bearer, no jti)", on, body, on)
+		}
+	}
+}

@@ -143,6 +143,16 @@ type Options struct {
 	// they were issued to), scope, iat, exp (an hour when ExpiresIn is 0)
 	// and jti. Needs OIDC, which serves the JWKS.
 	JWTAccessTokens bool
+	// AccessTokenType is the typ header of JWT access tokens: "" is
+	// at+jwt, "-" sends none (Cognito's have none), any other value is
+	// sent as it is (Okta's org authorization server's
+	// application/okta-internal-at+jwt, Gitea's JWT).
+	AccessTokenType string
+	// AccessTokenClaims, if set, sees each JWT access token's claims
+	// before signing and may change them, as IDTokenClaims does for ID
+	// tokens: Cognito's token_use and client_id without aud, Okta's cid,
+	// uid and scp, Gitea's gnt and tt alone.
+	AccessTokenClaims func(claims map[string]any)
 
 	// TokenStatus, if non-zero, makes the token endpoint answer with this
 	// status and an RFC 6749 error body (503: temporarily_unavailable).
@@ -185,6 +195,21 @@ type Options struct {
 	// DiscoveryStatus, if non-zero, makes discovery answer with this status
 	// and an error body (503: a provider briefly down).
 	DiscoveryStatus int
+	// Discovery, if set, sees the discovery document before it is sent and
+	// may change it: Cognito's has no end_session_endpoint and no
+	// introspection_endpoint.
+	Discovery func(doc map[string]any)
+
+	// IntrospectionClaims, if set, sees each introspection answer about an
+	// active token before it is sent and may change it: Okta's sub is the
+	// user's login and uid the user's id; Gitea's names the client in aud
+	// alone.
+	IntrospectionClaims func(answer map[string]any)
+	// IntrospectRefreshTokens makes introspection answer about refresh
+	// tokens as it does about access tokens (RFC 7662 section 2.1 lets a
+	// server search every kind of token it has; Okta's answer about a
+	// refresh token has token_type Bearer, as about an access token).
+	IntrospectRefreshTokens bool
 
 	// Hostile, if set, names one of the HostileClaims sets: its values
 	// replace the signed-in user's claims in the default userinfo and in

@@ -38,6 +38,7 @@ type grantToken struct {
 	user     User
 	scope    string
 	expires  time.Time // zero: never
+	jti      string    // a JWT access token's jti
 }
 
 // An oauthError is an RFC 6749 section 5.2 error response.
@@ -94,9 +95,20 @@ func (s *Server) issueLocked(o *Options, grant, clientID string, u User, scope s
 		if scope != "" {
 			claims["scope"] = scope
 		}
+		if o.AccessTokenClaims != nil {
+			o.AccessTokenClaims(claims)
+		}
+		at.jti, _ = claims["jti"].(string)
+		typ := o.AccessTokenType
+		switch typ {
+		case "":
+			typ = "at+jwt"
+		case "-":
+			typ = ""
+		}
 		key, err := s.keyLocked(o)
 		if err == nil {
-			at.value, err = key.sign("at+jwt", claims)
+			at.value, err = key.sign(typ, claims)
 		}
 		if err != nil {
 			return nil, "", &oauthError{http.StatusInternalServerError, "server_error", "signing the access token: " + err.Error()}

@@ -99,6 +99,11 @@ type BearerConfig struct {
 	// (Microsoft's scp and roles): a JWT with none of them, non-empty, is
 	// refused as an ID token.
 	AccessTokenClaims []string
+	// IntrospectJWTs checks JWTs at the introspection endpoint too, as
+	// opaque tokens, instead of against the JWKS: for providers whose JWT
+	// access tokens are not meant to be checked by others (Okta's org
+	// authorization server) or name no client (see Preset.IntrospectJWTs).
+	IntrospectJWTs bool
 	// AllowUnbound (BEARER_ALLOW_UNBOUND) accepts an opaque token of a
 	// provider with no way to tell whose it is — no introspection endpoint
 	// — when the provider's userinfo endpoint accepts it, which it does
@@ -142,6 +147,7 @@ type BearerValidator struct {
 	audiences                        []string // ClientID and Audiences
 	opaqueOnly                       bool     // OpaqueAccessTokens
 	accessClaims                     []string // AccessTokenClaims
+	introspectJWTs                   bool
 	algs                             []string
 	jwksURL                          string
 	issuer                           string
@@ -224,6 +230,7 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		allowUnbound:      cfg.AllowUnbound,
 		opaqueOnly:        cfg.OpaqueAccessTokens,
 		accessClaims:      slices.Clone(cfg.AccessTokenClaims),
+		introspectJWTs:    cfg.IntrospectJWTs,
 		introspectAuth:    cfg.IntrospectionAuth,
 		clientID:          cfg.ClientID,
 		clientSecret:      cfg.ClientSecret,
@@ -445,7 +452,7 @@ func (b *BearerValidator) scrub(err error, token string) error {
 
 // check validates token without the cache.
 func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, time.Time, error) {
-	if isJWS(token) {
+	if isJWS(token) && !b.introspectJWTs {
 		keys, err := b.keySet()
 		if err != nil {
 			return nil, time.Time{}, err

@@ -167,6 +167,7 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 		TokenCheck:         p.TokenCheck,
 		OpaqueAccessTokens: p.OpaqueAccessTokens,
 		AccessTokenClaims:  p.AccessTokenClaims,
+		IntrospectJWTs:     p.IntrospectJWTs,
 		AllowUnbound:       r.BearerAllowUnbound,
 		HTTPClient:         cfg.HTTPClient,
 	})

@@ -105,6 +105,13 @@ type Preset struct {
 	// carry scp (delegated) or roles (application).
 	OpaqueAccessTokens bool
 	AccessTokenClaims  []string
+	// IntrospectJWTs sends JWT access tokens to introspection as well,
+	// rather than checking them against the JWKS: Okta's org
+	// authorization server's access tokens are JWTs that only Okta may
+	// check, and every Okta access token names its audience (the API),
+	// not the client, which only the introspection answer's client_id
+	// does.
+	IntrospectJWTs bool
 
 	Scopes []string
 	// TokenMethod is "GET" for token endpoints that take a query string
@@ -150,7 +157,7 @@ type Preset struct {
 	// the preset documents"): true counts it as verified, false as
 	// unverified, which refuses the sign-in unless ALLOW_UNVERIFIED_EMAIL.
 	// Providers that send email_verified (Google, GitLab, Keycloak, Auth0,
-	// Slack, LinkedIn) are trusted on the rare answer without it, as the
+	// Slack, LinkedIn, Okta) are trusted on the rare answer without it, as the
 	// generic providers are. Facebook and Mercado Libre send no flag and are
 	// trusted: Graph returns only an account's confirmed primary address
 	// (absent otherwise, as for accounts made with a phone number), and a

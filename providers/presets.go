@@ -284,4 +284,34 @@ var presets = []Preset{
 		Console:              "Auth0 Dashboard › Applications › Create Application › Regular Web Application: Allowed Callback URLs " + presetRedirectURI + ", Allowed Logout URLs your sign-out targets; Advanced Settings › Grant Types: Authorization Code and Refresh Token (for sessions that outlive the access token). ISSUER_URL is https://TENANT.REGION.auth0.com/ or your custom domain.",
 		Needs:                []string{"ISSUER_URL"},
 	},
+	{
+		// Okta: developer.okta.com/docs/reference/api/oidc (endpoints,
+		// /introspect: answers name the client in client_id, and carry
+		// the access token's claims), .../guides/validate-access-tokens
+		// ("access tokens from the org authorization server … shouldn't be
+		// consumed or validated by any app other than Okta": opaque to
+		// us), .../guides/refresh-tokens (offline_access and the Refresh
+		// Token grant type). Two kinds of issuer: the org authorization
+		// server https://{domain} (endpoints /oauth2/v1/…) and custom
+		// ones https://{domain}/oauth2/{id} (endpoints /v1/…), so every
+		// endpoint, introspection and end-session included, comes from
+		// discovery.
+		Name:        "okta",
+		DisplayName: "Okta",
+		Kind:        KindOIDC,
+		// Access tokens name the user in uid (their sub is the user's
+		// login); ID tokens, userinfo and introspection answers about
+		// ID tokens have no uid, their sub is the id.
+		Scopes:         []string{"openid", "email", "profile", "offline_access"},
+		TokenAuthStyle: AuthStyleHeader, // client_secret_basic, a web app's default
+		IntrospectJWTs: true,
+		PKCE:           true,
+		Claims: Claims{
+			ID: []string{"uid", "sub"},
+		},
+		// Groups need a groups claim (default path "groups").
+		EmailVerifiedDefault: true,
+		Console:              "Okta Admin Console › Applications › Create App Integration › OIDC - OpenID Connect › Web Application: Grant type Authorization Code and Refresh Token; Sign-in redirect URIs " + presetRedirectURI + "; Sign-out redirect URIs your sign-out targets; assign the users or groups. For ALLOWED_GROUPS add a groups claim: with the org authorization server, the app's Sign On tab › OpenID Connect ID Token › Groups claim filter groups, Matches regex .*; with a custom one, its Claims › Add Claim groups (ID Token, Always, Groups filter). ISSUER_URL is https://YOUR-ORG.okta.com (org authorization server) or https://YOUR-ORG.okta.com/oauth2/default (custom), exactly as its discovery document's issuer.",
+		Needs:                []string{"ISSUER_URL"},
+	},
 }

@@ -178,6 +178,22 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 				Picture: "https://s.gravatar.com/avatar/5f4dcc3b5aa765d61d8327deb882cf99?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2Fjd.png",
 			},
 		},
+		{
+			// A custom authorization server; ID token and userinfo have
+			// no uid, so the id is sub.
+			name: "okta", preset: "okta",
+			issuer: "{base}/oauth2/default", fakeIssuer: "{base}/oauth2/default", wantIssuer: "{base}/oauth2/default",
+			idToken: map[string]any{
+				"ver": 1, "jti": "ID.4eAWJOCMB3SX8XewDfVR", "amr": []string{"pwd"}, "idp": "00o1a2b3c4",
+				"auth_time": 1735689600, "name": "Jane Doe", "email": "jane.doe@example.com",
+				"preferred_username": "jane.doe@example.com",
+			},
+			want: Identity{
+				ID: "00u1ab2cd3EF4gh5ij6k", Email: "jane.doe@example.com", EmailVerified: presetBool(true),
+				Name: "Jane Doe", GivenName: "Jane", FamilyName: "Doe", Username: "jane.doe@example.com",
+				Locale: "de-DE", Groups: []string{"Everyone", "Engineering"},
+			},
+		},
 	}
 	// Every OIDC preset with a provider of its own is covered.
 	covered := map[string]bool{}
@@ -239,8 +255,11 @@ func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 			maps.Copy(c, tc.idToken)
 		},
 	}
-	if p.TokenAuthStyle == AuthStyleParams {
+	switch p.TokenAuthStyle {
+	case AuthStyleParams:
 		opts.ClientAuth = "body" // refuse Basic: the preset pins params
+	case AuthStyleHeader:
+		opts.ClientAuth = "basic" // and the other way round
 	}
 	if err := opts.Validate(); err != nil {
 		t.Fatalf("idp Validate() = %v", err)

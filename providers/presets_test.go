@@ -881,6 +881,27 @@ func TestPresetOIDCData(t *testing.T) {
 				LogoutURL:   "https://login.example.com/oidc/logout",
 			},
 		},
+		{
+			// A custom authorization server: every endpoint from discovery.
+			preset: "okta", issuer: "https://acme.okta.com/oauth2/default",
+			want:    Preset{IssuerURL: "https://acme.okta.com/oauth2/default"},
+			fixture: "userinfo.json",
+			identity: Identity{
+				ID: "00u1ab2cd3EF4gh5ij6k", Email: "jane.doe@example.com", EmailVerified: presetBool(true),
+				Name: "Jane Doe", GivenName: "Jane", FamilyName: "Doe", Username: "jane.doe@example.com",
+				Locale: "de-DE", Groups: []string{"Everyone", "Engineering"},
+			},
+		},
+		{
+			// The org authorization server; an introspection answer's sub
+			// is the login, its uid the id ID tokens carry as sub.
+			preset: "okta", issuer: "https://acme.okta.com",
+			want:     Preset{IssuerURL: "https://acme.okta.com"},
+			fixture:  "introspection.json",
+			identity: Identity{ID: "00u1ab2cd3EF4gh5ij6k"},
+		},
+		// Without ISSUER_URL nothing is made up: Needs reports it.
+		{preset: "okta", want: Preset{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.preset+"/"+tc.tenant+tc.issuer, func(t *testing.T) {
@@ -919,7 +940,7 @@ func TestPresetOIDCData(t *testing.T) {
 
 func TestPresetNames(t *testing.T) {
 	t.Parallel()
-	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0"}
+	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0", "okta"}
 	if got := PresetNames(); !reflect.DeepEqual(got, want) {
 		t.Errorf("PresetNames() = %q; want %q", got, want)
 	}

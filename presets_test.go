@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/metrics"
+)
+
+// A presetWiringCase signs a user in through the whole wiring, with a
+// preset pointed at the fake provider in that provider's shape, as an
+// operator points a preset at a test double: the environment names the
+// preset and the settings that move it (ISSUER_URL, or the URLs).
+type presetWiringCase struct {
+	preset string
+	// shape is the provider's shape; the runner sets the client, the
+	// users, AutoApprove and, with an issuer, OIDC.
+	shape idp.Options
+	users []idp.User
+	// issuer is ISSUER_URL ({base}: the fake's URL); "" leaves OIDC off.
+	issuer string
+	// env is more of the environment ({base} as above).
+	env map[string]string
+	// headers are what the app must receive; a header given as "" must be
+	// absent.
+	headers map[string]string
+	// signOut checks where /oauth2/sign_out sends the browser (base: the
+	// fake's URL, public: Portcullis's).
+	signOut func(t *testing.T, loc *url.URL, base, public string)
+}
+
+// providerLogout checks loc is the fake's /logout with exactly want's
+// parameters; "*" accepts any non-empty value.
+func providerLogout(t *testing.T, loc *url.URL, base string, want map[string]string) {
+	t.Helper()
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != base+"/logout" {
+		t.Errorf("sign-out sent the browser to %s; want %s/logout", loc, base)
+	}
+	q := loc.Query()
+	for k, v := range want {
+		if got := q.Get(k); got == "" || (v != "*" && got != v) {
+			t.Errorf("sign-out %s = %q; want %q", k, got, v)
+		}
+	}
+	for k := range q {
+		if _, ok := want[k]; !ok {
+			t.Errorf("sign-out URL carries %s=%q, which the provider does not take", k, q.Get(k))
+		}
+	}
+}
+
+func TestPresetsThroughTheWiring(t *testing.T) {
+	t.Parallel()
+	verified := true
+	alice := idp.User{ID: "00u1ab2cd3EF4gh5ij6k", Username: "alice@example.com", Email: "alice@example.com",
+		EmailVerified: &verified, Name: "Alice Example", Groups: []string{"Everyone", "Engineering"}}
+	tests := []presetWiringCase{
+		{
+			preset: "okta", issuer: "{base}/oauth2/default", users: []idp.User{alice},
+			shape: idp.Options{IssueRefreshTokens: true},
+			headers: map[string]string{
+				"X-User": "alice@example.com", "X-User-Id": "00u1ab2cd3EF4gh5ij6k", "X-Email": "alice@example.com",
+				"X-User-Name": "Alice Example", "X-User-Groups": "Everyone,Engineering",
+				"X-Forwarded-Preferred-Username": "alice@example.com",
+			},
+			// OpenID Connect RP-Initiated Logout at the discovered
+			// end_session_endpoint.
+			signOut: func(t *testing.T, loc *url.URL, base, public string) {
+				providerLogout(t, loc, base, map[string]string{
+					"post_logout_redirect_uri": public + "/", "id_token_hint": "*", "client_id": tokensClientID,
+				})
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.preset, func(t *testing.T) {
+			t.Parallel()
+			runPresetWiring(t, tc)
+		})
+	}
+}
+
+func runPresetWiring(t *testing.T, tc presetWiringCase) {
+	fake := httptest.NewUnstartedServer(nil)
+	t.Cleanup(fake.Close)
+	base := "http://" + fake.Listener.Addr().String()
+	sub := func(s string) string { return strings.ReplaceAll(s, "{base}", base) }
+	opts := tc.shape
+	opts.ClientID, opts.ClientSecret = tokensClientID, tokensClientSecret
+	opts.Users, opts.AutoApprove = tc.users, tc.users[0].Username
+	if tc.issuer != "" {
+		opts.OIDC, opts.Issuer = true, sub(tc.issuer)
+	}
+	if err := opts.Validate(); err != nil {
+		t.Fatalf("idp Validate() = %v", err)
+	}
+	fake.Config.Handler = idp.New(opts)
+	fake.Start()
+	app := stack.Serve(t, stack.EchoHandler())
+
+	portcullis := httptest.NewUnstartedServer(nil)
+	t.Cleanup(portcullis.Close)
+	public := "http://" + portcullis.Listener.Addr().String()
+	env := map[string]string{
+		"PORTCULLIS_COOKIE_SECRET":  "0123456789abcdef0123456789abcdef",
+		"PORTCULLIS_COOKIE_SECURE":  "false",
+		"PORTCULLIS_PUBLIC_URL":     public,
+		"PORTCULLIS_UPSTREAM":       app.URL,
+		"PORTCULLIS_METRICS_LISTEN": "off",
+		"PORTCULLIS_PROVIDER":       tc.preset,
+		"PORTCULLIS_CLIENT_ID":      tokensClientID,
+		"PORTCULLIS_CLIENT_SECRET":  tokensClientSecret,
+	}
+	if tc.issuer != "" {
+		env["PORTCULLIS_ISSUER_URL"] = sub(tc.issuer)
+	}
+	for k, v := range tc.env {
+		env[k] = sub(v)
+	}
+	cfg, err := loadConfig(envMap(env))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	h, jobs, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatalf("newServer: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	for _, j := range jobs {
+		go j(ctx) // discovery
+	}
+	portcullis.Config.Handler = h
+	portcullis.Start()
+	waitReady(t, public)
+
+	b := stack.NewBrowser(t, public)
+	echo := b.SignIn("/app")
+	for k, want := range tc.headers {
+		if got := echo.Headers.Get(k); got != want {
+			t.Errorf("the app got %s: %q; want %q", k, got, want)
+		}
+	}
+
+	resp := b.Get("/oauth2/sign_out")
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if resp.StatusCode != http.StatusFound || err != nil {
+		t.Fatalf("sign-out = %d, Location %v; want 302", resp.StatusCode, err)
+	}
+	tc.signOut(t, loc, base, public)
+	if b.Cookie("_portcullis") != "" {
+		t.Error("the session cookie is still there after sign-out")
+	}
+}
+
+// waitReady waits until Portcullis at public answers /ready with 200
+// (discovery done).
+func waitReady(t *testing.T, public string) {
+	t.Helper()
+	for range 200 {
+		resp, err := http.Get(public + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("Portcullis never became ready")
+}

@@ -1,0 +1,149 @@
+package providers
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/idp"
+)
+
+// A presetTokenCase runs a preset's bearer-token check against the fake
+// provider in that provider's shape: the tokens it issued to this client
+// are accepted as the user they name, every other token is refused.
+type presetTokenCase struct {
+	name, preset string
+	// issuer is ISSUER_URL, with {base} the fake's URL; "" for the
+	// presets without discovery, whose URLs are moved to the fake
+	// (presetOnFake).
+	issuer string
+	// shape is the provider's shape; the runner sets the clients, OIDC
+	// (with an issuer), the clock and AutoApprove.
+	shape idp.Options
+	// tokens are the tokens to present, made against the running fake.
+	tokens func(t *testing.T, e *presetTokenEnv) []presetToken
+}
+
+// A presetToken is a token presented as a bearer token and what must come
+// of it: the user id and username, or a refusal whose message holds
+// refused.
+type presetToken struct {
+	name, token      string
+	wantID, wantUser string
+	refused          string
+}
+
+// presetTokenEnv is a running fake and the provider built for it.
+type presetTokenEnv struct {
+	idp   *idp.Server
+	srv   *httptest.Server
+	built *Built
+}
+
+// signIn is the access token of a sign-in through the built provider.
+func (e *presetTokenEnv) signIn(t *testing.T) *Tokens {
+	t.Helper()
+	_, tok, _ := runPresetFlow(t, e.built, e.srv)
+	return tok
+}
+
+// oktaShape is Okta's: JWT access tokens that name their audience (the
+// API) and the client in cid, the user in uid, typed as the org
+// authorization server types them; introspection answers whose sub is the
+// login and uid the user's id.
+func oktaShape() idp.Options {
+	return idp.Options{
+		JWTAccessTokens: true,
+		AccessTokenType: "application/okta-internal-at+jwt",
+		AccessTokenClaims: func(c map[string]any) {
+			c["ver"], c["uid"], c["cid"], c["aud"] = 1, c["sub"], c["client_id"], "api://default"
+			scope, _ := c["scope"].(string)
+			c["scp"] = strings.Fields(scope)
+			delete(c, "client_id")
+			delete(c, "scope")
+		},
+		IntrospectionClaims: func(a map[string]any) {
+			a["uid"], a["sub"], a["aud"] = a["sub"], a["username"], "api://default"
+		},
+	}
+}
+
+func TestPresetBearerTokens(t *testing.T) {
+	t.Parallel()
+	tests := []presetTokenCase{
+		{
+			name: "okta", preset: "okta", issuer: "{base}/oauth2/default", shape: oktaShape(),
+			tokens: func(t *testing.T, e *presetTokenEnv) []presetToken {
+				user := e.signIn(t)
+				return []presetToken{
+					// Introspected, though a JWT: the uid is the id the
+					// ID token carries as sub.
+					{name: "our user's JWT access token", token: user.AccessToken, wantID: "1001", wantUser: "alice"},
+					{name: "our client-credentials token", token: grantAs(t, e.srv, testClientID, testClientSecret),
+						wantID: "service-account-" + testClientID, wantUser: "service-account-" + testClientID},
+					{name: "another app's token", token: grantAs(t, e.srv, otherClientID, otherClientSecret), refused: "issued to another client"},
+					{name: "unknown token", token: "not-a-token-okta-issued", refused: "inactive"},
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runPresetTokens(t, tc)
+		})
+	}
+}
+
+func runPresetTokens(t *testing.T, tc presetTokenCase) {
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	p, _ := LookupPreset(tc.preset)
+	opts := tc.shape
+	opts.ClientID, opts.ClientSecret = testClientID, testClientSecret
+	opts.Clients = append(opts.Clients, idp.Client{ID: otherClientID, Secret: otherClientSecret})
+	opts.AutoApprove = "alice"
+	opts.ExpiresIn = time.Hour
+	opts.RequirePKCE = p.PKCE
+	var s Settings
+	if tc.issuer != "" {
+		issuer := strings.ReplaceAll(tc.issuer, "{base}", base)
+		opts.OIDC, opts.Issuer = true, issuer
+		s = Settings{ID: tc.preset, Preset: tc.preset, IssuerURL: issuer, ClientID: testClientID, ClientSecret: testClientSecret, RedirectURL: presetRedirect}
+	}
+	if err := opts.Validate(); err != nil {
+		t.Fatalf("idp Validate() = %v", err)
+	}
+	fake := idp.New(opts)
+	srv.Config.Handler = fake
+	srv.Start()
+	t.Cleanup(srv.Close)
+	if tc.issuer == "" {
+		s = presetOnFake(t, tc.preset, srv)
+	}
+	s.BearerTokens = true
+	b, err := Build(s, BuildOptions{Transport: srv.Client().Transport})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if b.Discovery != nil {
+		if err := b.Discovery.Discover(t.Context()); err != nil {
+			t.Fatalf("Discover() = %v", err)
+		}
+	}
+	e := &presetTokenEnv{idp: fake, srv: srv, built: b}
+	for _, tok := range tc.tokens(t, e) {
+		id, err := b.Bearer.Validate(t.Context(), tok.token)
+		switch {
+		case tok.refused != "" && err == nil:
+			t.Errorf("%s: Validate() = %+v, nil; want it refused (%s)", tok.name, id, tok.refused)
+		case tok.refused != "":
+			wantProviderError(t, err, ErrRejected, tok.refused, tok.token)
+		case err != nil:
+			t.Errorf("%s: Validate() = %v; want user %s", tok.name, err, tok.wantID)
+		case id.ID != tok.wantID || id.Username != tok.wantUser:
+			t.Errorf("%s: Validate() = id %q, username %q; want %q, %q", tok.name, id.ID, id.Username, tok.wantID, tok.wantUser)
+		}
+	}
+}

@@ -103,7 +103,16 @@ type BearerConfig struct {
 	// opaque tokens, instead of against the JWKS: for providers whose JWT
 	// access tokens are not meant to be checked by others (Okta's org
 	// authorization server) or name no client (see Preset.IntrospectJWTs).
+	// A JWT whose own claims mark it as no access token (an ID token's, or
+	// none of AccessTokenClaims) is refused without asking.
 	IntrospectJWTs bool
+	// IntrospectedClaims, when not empty, are claims of which an
+	// introspection answer about one of the provider's access tokens
+	// always carries one, and an answer about its refresh tokens none
+	// (Okta's jti: its answers carry an access token's JWT claims, and its
+	// refresh tokens are opaque): an answer with none of them, non-empty,
+	// is refused.
+	IntrospectedClaims []string
 	// AllowUnbound (BEARER_ALLOW_UNBOUND) accepts an opaque token of a
 	// provider with no way to tell whose it is — no introspection endpoint
 	// — when the provider's userinfo endpoint accepts it, which it does
@@ -148,6 +157,7 @@ type BearerValidator struct {
 	opaqueOnly                       bool     // OpaqueAccessTokens
 	accessClaims                     []string // AccessTokenClaims
 	introspectJWTs                   bool
+	introspectedClaims               []string
 	algs                             []string
 	jwksURL                          string
 	issuer                           string
@@ -219,28 +229,29 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		cfg = cfg.withDefaults(d.bearerDefaults())
 	}
 	b := &BearerValidator{
-		id:                cfg.ID,
-		provider:          cfg.Provider,
-		oidc:              cfg.OIDC,
-		algs:              slices.Clone(cfg.Algorithms),
-		jwksURL:           cfg.JWKSURL,
-		issuer:            cfg.Issuer,
-		introspectURL:     cfg.IntrospectionURL,
-		tokenCheck:        cfg.TokenCheck,
-		allowUnbound:      cfg.AllowUnbound,
-		opaqueOnly:        cfg.OpaqueAccessTokens,
-		accessClaims:      slices.Clone(cfg.AccessTokenClaims),
-		introspectJWTs:    cfg.IntrospectJWTs,
-		introspectAuth:    cfg.IntrospectionAuth,
-		clientID:          cfg.ClientID,
-		clientSecret:      cfg.ClientSecret,
-		clientIDParam:     cfg.ClientIDParam,
-		clientSecretParam: cfg.ClientSecretParam,
-		ttl:               cfg.CacheTTL,
-		client:            cfg.HTTPClient,
-		maxBytes:          cfg.MaxResponseBytes,
-		now:               cfg.Now,
-		claims:            cfg.Claims,
+		id:                 cfg.ID,
+		provider:           cfg.Provider,
+		oidc:               cfg.OIDC,
+		algs:               slices.Clone(cfg.Algorithms),
+		jwksURL:            cfg.JWKSURL,
+		issuer:             cfg.Issuer,
+		introspectURL:      cfg.IntrospectionURL,
+		tokenCheck:         cfg.TokenCheck,
+		allowUnbound:       cfg.AllowUnbound,
+		opaqueOnly:         cfg.OpaqueAccessTokens,
+		accessClaims:       slices.Clone(cfg.AccessTokenClaims),
+		introspectJWTs:     cfg.IntrospectJWTs,
+		introspectedClaims: slices.Clone(cfg.IntrospectedClaims),
+		introspectAuth:     cfg.IntrospectionAuth,
+		clientID:           cfg.ClientID,
+		clientSecret:       cfg.ClientSecret,
+		clientIDParam:      cfg.ClientIDParam,
+		clientSecretParam:  cfg.ClientSecretParam,
+		ttl:                cfg.CacheTTL,
+		client:             cfg.HTTPClient,
+		maxBytes:           cfg.MaxResponseBytes,
+		now:                cfg.Now,
+		claims:             cfg.Claims,
 	}
 	if b.provider == nil && b.oidc != nil {
 		b.provider = b.oidc
@@ -452,7 +463,14 @@ func (b *BearerValidator) scrub(err error, token string) error {
 
 // check validates token without the cache.
 func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, time.Time, error) {
-	if isJWS(token) && !b.introspectJWTs {
+	switch {
+	case isJWS(token) && b.introspectJWTs:
+		// The provider decides; what the token says of itself may
+		// only refuse it (an ID token the provider would answer for).
+		if reason := b.notAccessToken(unverifiedClaims(token)); reason != "" {
+			return nil, time.Time{}, b.reject("", reason)
+		}
+	case isJWS(token):
 		keys, err := b.keySet()
 		if err != nil {
 			return nil, time.Time{}, err

@@ -115,11 +115,8 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 	if err != nil {
 		return fail(b.reject("", "bearer JWT claims malformed"))
 	}
-	if claim := notAccessClaim(claims); claim != "" {
-		return fail(b.reject("", "bearer JWT carries "+claim+": an ID token or another kind of token, not an access token"))
-	}
-	if len(b.accessClaims) > 0 && !slices.ContainsFunc(b.accessClaims, func(c string) bool { return present(claims[c]) }) {
-		return fail(b.reject("", "bearer JWT carries none of "+strings.Join(b.accessClaims, ", ")+": an ID token, not an access token"))
+	if reason := b.notAccessToken(claims); reason != "" {
+		return fail(b.reject("", reason))
 	}
 	want := k.issuer
 	if strings.Contains(want, tenantPlaceholder) {
@@ -143,6 +140,41 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 		return fail(err)
 	}
 	return id, tok.Expiry, nil
+}
+
+// notAccessToken returns why a JWT's claims make it something other than
+// the provider's access token, or "" when they don't: the marks of an ID
+// token or of another kind of token (notAccessClaim), or none of
+// AccessTokenClaims.
+func (b *BearerValidator) notAccessToken(claims map[string]any) string {
+	if claim := notAccessClaim(claims); claim != "" {
+		return "bearer JWT carries " + claim + ": an ID token or another kind of token, not an access token"
+	}
+	if len(b.accessClaims) > 0 && !slices.ContainsFunc(b.accessClaims, func(c string) bool { return present(claims[c]) }) {
+		return "bearer JWT carries none of " + strings.Join(b.accessClaims, ", ") + ": an ID token, not an access token"
+	}
+	return ""
+}
+
+// unverifiedAlgs are the algorithms a JWS is parsed with to read its
+// claims unverified: those of the key sets, and HMAC, which some
+// providers sign their own tokens with (Gitea, configured so).
+var unverifiedAlgs = append(slices.Clone(jwksAlgs), jose.HS256, jose.HS384, jose.HS512)
+
+// unverifiedClaims returns the claims of a compact JWS without verifying
+// it, or nil when it has none. They may only ever refuse a token: one that
+// passes is then checked by its provider (IntrospectJWTs), which verifies
+// the signature over exactly these claims.
+func unverifiedClaims(token string) map[string]any {
+	jws, err := jose.ParseSigned(token, unverifiedAlgs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil
+	}
+	claims, err := decodeJSONObject(jws.UnsafePayloadWithoutVerification())
+	if err != nil {
+		return nil
+	}
+	return claims
 }
 
 // jwtType returns the typ header of a compact JWS ("" when it has none,

@@ -168,6 +168,7 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 		OpaqueAccessTokens: p.OpaqueAccessTokens,
 		AccessTokenClaims:  p.AccessTokenClaims,
 		IntrospectJWTs:     p.IntrospectJWTs,
+		IntrospectedClaims: p.IntrospectedClaims,
 		AllowUnbound:       r.BearerAllowUnbound,
 		HTTPClient:         cfg.HTTPClient,
 	})

@@ -102,9 +102,13 @@ type Preset struct {
 	// OpaqueAccessTokens and AccessTokenClaims tell the provider's access
 	// tokens from its ID tokens when both are JWTs for this client (see
 	// BearerConfig): Google's access tokens are never JWTs; Microsoft's
-	// carry scp (delegated) or roles (application).
+	// carry scp (delegated) or roles (application), Okta's cid and scp.
 	OpaqueAccessTokens bool
 	AccessTokenClaims  []string
+	// IntrospectedClaims tell an introspection answer about an access
+	// token from one about a refresh token (see BearerConfig): Okta's
+	// about access tokens carry the token's jti.
+	IntrospectedClaims []string
 	// IntrospectJWTs sends JWT access tokens to introspection as well,
 	// rather than checking them against the JWKS: Okta's org
 	// authorization server's access tokens are JWTs that only Okta may
@@ -207,6 +211,7 @@ func (p Preset) clone() Preset {
 	p.Scopes = slices.Clone(p.Scopes)
 	p.Needs = slices.Clone(p.Needs)
 	p.AccessTokenClaims = slices.Clone(p.AccessTokenClaims)
+	p.IntrospectedClaims = slices.Clone(p.IntrospectedClaims)
 	p.AuthParams = clonePresetValues(p.AuthParams)
 	p.TokenParams = clonePresetValues(p.TokenParams)
 	p.UserinfoParams = clonePresetValues(p.UserinfoParams)

@@ -305,7 +305,14 @@ var presets = []Preset{
 		Scopes:         []string{"openid", "email", "profile", "offline_access"},
 		TokenAuthStyle: AuthStyleHeader, // client_secret_basic, a web app's default
 		IntrospectJWTs: true,
-		PKCE:           true,
+		// Okta introspects ID and refresh tokens too, and says they are
+		// active and this client's: an access token JWT carries cid
+		// (the client) and scp, an ID token neither; an answer about an
+		// access token carries its jti, one about a refresh token (an
+		// opaque string) none.
+		AccessTokenClaims:  []string{"cid", "scp"},
+		IntrospectedClaims: []string{"jti"},
+		PKCE:               true,
 		Claims: Claims{
 			ID: []string{"uid", "sub"},
 		},

@@ -48,14 +48,30 @@ func (e *presetTokenEnv) signIn(t *testing.T) *Tokens {
 	return tok
 }
 
+// mintIDToken is an ID token the fake issues to this client for alice,
+// as after a refresh (no at_hash; a nonce when not empty).
+func mintIDToken(t *testing.T, e *presetTokenEnv, nonce string) string {
+	t.Helper()
+	tok, err := e.idp.IDToken(e.srv.URL, testClientID, "alice", nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // oktaShape is Okta's: JWT access tokens that name their audience (the
 // API) and the client in cid, the user in uid, typed as the org
-// authorization server types them; introspection answers whose sub is the
-// login and uid the user's id.
+// authorization server types them; introspection answers about access
+// tokens whose sub is the login and uid the user's id, about refresh
+// tokens with client_id and token_type Bearer but none of an access
+// token's claims, and about ID tokens with their claims.
 func oktaShape() idp.Options {
 	return idp.Options{
-		JWTAccessTokens: true,
-		AccessTokenType: "application/okta-internal-at+jwt",
+		IssueRefreshTokens:      true,
+		IntrospectRefreshTokens: true,
+		IntrospectIDTokens:      true,
+		JWTAccessTokens:         true,
+		AccessTokenType:         "application/okta-internal-at+jwt",
 		AccessTokenClaims: func(c map[string]any) {
 			c["ver"], c["uid"], c["cid"], c["aud"] = 1, c["sub"], c["client_id"], "api://default"
 			scope, _ := c["scope"].(string)
@@ -64,7 +80,14 @@ func oktaShape() idp.Options {
 			delete(c, "scope")
 		},
 		IntrospectionClaims: func(a map[string]any) {
-			a["uid"], a["sub"], a["aud"] = a["sub"], a["username"], "api://default"
+			switch {
+			case a["jti"] != nil && a["client_id"] != nil: // an access token
+				a["uid"], a["sub"], a["aud"] = a["sub"], a["username"], "api://default"
+			case a["client_id"] != nil: // a refresh token
+				a["sub"] = a["username"]
+				delete(a, "aud")
+				delete(a, "iss")
+			}
 		},
 	}
 }
@@ -84,6 +107,11 @@ func TestPresetBearerTokens(t *testing.T) {
 						wantID: "service-account-" + testClientID, wantUser: "service-account-" + testClientID},
 					{name: "another app's token", token: grantAs(t, e.srv, otherClientID, otherClientSecret), refused: "issued to another client"},
 					{name: "unknown token", token: "not-a-token-okta-issued", refused: "inactive"},
+					// Okta introspects every kind of token, and answers
+					// about ours that they are active and ours.
+					{name: "our ID token from the sign-in", token: user.IDToken, refused: "not an access token"},
+					{name: "our ID token from a refresh (no nonce, no at_hash)", token: mintIDToken(t, e, ""), refused: "not an access token"},
+					{name: "our refresh token", token: user.RefreshToken, refused: "not an access token"},
 				}
 			},
 		},

@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -142,6 +143,44 @@ func FuzzCheckVerdicts(f *testing.F) {
 				t.Errorf("facebookVerdict(%s) accepted an invalid token or one of another app", answer)
 			}
 			live("facebookVerdict", exp)
+		}
+	})
+}
+
+// FuzzUnverifiedClaims fuzzes the unverified reading of a JWT's claims,
+// which may only ever refuse a token (IntrospectJWTs): only a compact JWS
+// whose payload is a JSON object has claims, and claims that mark an ID
+// token, or lack every AccessTokenClaims, always refuse it.
+func FuzzUnverifiedClaims(f *testing.F) {
+	enc := base64.RawURLEncoding.EncodeToString
+	jws := func(header, payload string) string { return enc([]byte(header)) + "." + enc([]byte(payload)) + ".c2ln" }
+	f.Add(jws(`{"alg":"RS256","typ":"application/okta-internal-at+jwt"}`, `{"cid":"app","scp":["openid"],"uid":"00u1"}`))
+	f.Add(jws(`{"alg":"RS256"}`, `{"nonce":"n","cid":"app"}`))
+	f.Add(jws(`{"alg":"HS256","typ":"JWT"}`, `{"gnt":1,"tt":1}`))
+	f.Add(jws(`{"alg":"none"}`, `{"cid":"app"}`))
+	f.Add(jws(`{"alg":"RS256"}`, `["cid"]`))
+	f.Add(jws(`{"alg":"RS256","crit":["b64"],"b64":false}`, `{"scp":1}`))
+	f.Add("a.b.c.d.e")
+	f.Add("..")
+	v := &BearerValidator{accessClaims: []string{"cid", "scp"}}
+	f.Fuzz(func(t *testing.T, token string) {
+		claims := unverifiedClaims(token)
+		if claims != nil && strings.Count(token, ".") != 2 {
+			t.Errorf("unverifiedClaims(%q) = %v; want none: not a compact JWS", token, claims)
+		}
+		reason := v.notAccessToken(claims)
+		if claims == nil {
+			if reason == "" {
+				t.Errorf("notAccessToken(no claims) = \"\"; want a refusal: they have none of cid, scp")
+			}
+			return
+		}
+		_, nonce := claims["nonce"]
+		if nonce && reason == "" {
+			t.Errorf("notAccessToken(%v) = \"\"; want a refusal: an ID token's nonce", claims)
+		}
+		if !present(claims["cid"]) && !present(claims["scp"]) && reason == "" {
+			t.Errorf("notAccessToken(%v) = \"\"; want a refusal: none of cid, scp", claims)
 		}
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // The endpoints below tell a client whose an access token is, each in the
@@ -55,6 +57,16 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if !ok && o.IntrospectRefreshTokens {
 		at, ok = s.refreshToken(value)
 	}
+	if !ok && o.IntrospectIDTokens {
+		if claims := s.idTokenClaims(&o, value); claims != nil {
+			claims["active"], claims["token_type"] = true, "Bearer"
+			if o.IntrospectionClaims != nil {
+				o.IntrospectionClaims(claims)
+			}
+			writeJSON(w, http.StatusOK, claims)
+			return
+		}
+	}
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
@@ -84,6 +96,33 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		o.IntrospectionClaims(m)
 	}
 	writeJSON(w, http.StatusOK, m)
+}
+
+// idTokenClaims returns the claims of value when it is an unexpired ID
+// token the server issued, signed with its current key; nil otherwise.
+func (s *Server) idTokenClaims(o *Options, value string) map[string]any {
+	s.mu.Lock()
+	key, issued := s.key, s.ids[value]
+	s.mu.Unlock()
+	if key == nil || !issued {
+		return nil
+	}
+	jws, err := jose.ParseSigned(value, []jose.SignatureAlgorithm{key.alg})
+	if err != nil {
+		return nil
+	}
+	payload, err := jws.Verify(key.priv.Public())
+	if err != nil {
+		return nil
+	}
+	var claims map[string]any
+	if json.Unmarshal(payload, &claims) != nil {
+		return nil
+	}
+	if exp, ok := claims["exp"].(float64); !ok || !o.Now().Before(time.Unix(int64(exp), 0)) {
+		return nil
+	}
+	return claims
 }
 
 // refreshToken returns a copy of the refresh token value when it is

@@ -342,3 +342,39 @@ func TestTokenShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestIntrospectIDTokens: on request, introspection answers about the ID
+// tokens the server issued, with their claims, until they expire; never
+// about a JWT it did not issue.
+func TestIntrospectIDTokens(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		h, clk := startTwo(t, idp.Options{OIDC: true, IntrospectIDTokens: on})
+		idt := str(h.signIn("openid email", "n-1"), "id_token")
+		minted, err := h.idp.IDToken(h.ts.URL, clientID, "bob", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged, err := h.idp.SignJWT("JWT", map[string]any{"iss": h.ts.URL, "sub": "1001", "aud": clientID, "exp": clk.Now().Add(time.Hour).Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name, token string
+			active      bool
+		}{
+			{"signed-in ID token", idt, on},
+			{"minted ID token", minted, on},
+			{"a JWT it signed but did not issue as an ID token", forged, false},
+		} {
+			_, body := h.post("/introspect", clientID, clientSecret, url.Values{"token": {tt.token}})
+			if body["active"] != tt.active || (tt.active && (body["aud"] != clientID || body["token_type"] != "Bearer")) {
+				t.Errorf("IntrospectIDTokens %v: %s: introspect = %v; want active %v (with its aud)", on, tt.name, body, tt.active)
+			}
+		}
+		clk.Advance(2 * time.Hour)
+		if _, body := h.post("/introspect", clientID, clientSecret, url.Values{"token": {idt}}); body["active"] != false {
+			t.Errorf("IntrospectIDTokens %v: an expired ID token = %v; want inactive", on, body)
+		}
+	}
+}

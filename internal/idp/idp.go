@@ -210,6 +210,10 @@ type Options struct {
 	// server search every kind of token it has; Okta's answer about a
 	// refresh token has token_type Bearer, as about an access token).
 	IntrospectRefreshTokens bool
+	// IntrospectIDTokens makes introspection answer about the ID tokens it
+	// signed, while they are unexpired, with their claims (Okta does: "ID
+	// tokens can be sent to this endpoint").
+	IntrospectIDTokens bool
 
 	// Hostile, if set, names one of the HostileClaims sets: its values
 	// replace the signed-in user's claims in the default userinfo and in
@@ -415,8 +419,9 @@ type Server struct {
 	codes   map[string]*authCode
 	access  map[string]*grantToken
 	refresh map[string]*grantToken
-	key     *signingKey // signs ID tokens; nil until needed
-	forger  *signingKey // SignWithUnknownKey's key, not in the JWKS
+	ids     map[string]bool // the ID tokens issued, for IntrospectIDTokens
+	key     *signingKey     // signs ID tokens; nil until needed
+	forger  *signingKey     // SignWithUnknownKey's key, not in the JWKS
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -430,6 +435,7 @@ func New(opts Options) *Server {
 		codes:   map[string]*authCode{},
 		access:  map[string]*grantToken{},
 		refresh: map[string]*grantToken{},
+		ids:     map[string]bool{},
 	}
 	s.opts, s.invalid = opts.withDefaults(), opts.Validate()
 	s.routes()

@@ -225,6 +225,7 @@ func (s *Server) addIDTokenLocked(resp map[string]any, at *grantToken, nonce str
 		return fail(err)
 	}
 	resp["id_token"] = tok
+	s.ids[tok] = true
 	return nil
 }
 
@@ -260,7 +261,11 @@ func (s *Server) IDToken(baseURL, clientID, username, nonce string) (string, err
 	if o.IDTokenClaims != nil {
 		o.IDTokenClaims(claims)
 	}
-	return key.sign("JWT", claims)
+	tok, err := key.sign("JWT", claims)
+	if err == nil {
+		s.ids[tok] = true
+	}
+	return tok, err
 }
 
 // SignJWT signs claims with the JWKS key, under the typ header typ (none

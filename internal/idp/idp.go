@@ -14,7 +14,7 @@
 //	POST /token       authorization_code, refresh_token and client_credentials grants (GET with TokenMethod "GET")
 //	GET  /userinfo    the signed-in user's claims (POST with UserinfoMethod "POST")
 //	POST /revoke      RFC 7009 token revocation
-//	GET  /logout      ends the session, or redirects to post_logout_redirect_uri
+//	GET  /logout      ends the session, or redirects to post_logout_redirect_uri (Cognito's logout_uri)
 //
 // and, to tell whose an access token is, the checks real providers offer:
 //
@@ -195,6 +195,15 @@ type Options struct {
 	// DiscoveryStatus, if non-zero, makes discovery answer with this status
 	// and an error body (503: a provider briefly down).
 	DiscoveryStatus int
+	// Logout shapes GET /logout: "" is OpenID Connect RP-Initiated Logout
+	// (post_logout_redirect_uri, optional); "cognito" is Amazon Cognito's
+	// /logout, which takes the client_id of a registered client and
+	// logout_uri, one of SignOutURLs, and answers anything else with an
+	// error page.
+	Logout string
+	// SignOutURLs are the "cognito" logout's allowed sign-out URLs, matched
+	// exactly; empty: any absolute http or https URL.
+	SignOutURLs []string
 	// Discovery, if set, sees the discovery document before it is sent and
 	// may change it: Cognito's has no end_session_endpoint and no
 	// introspection_endpoint.
@@ -285,6 +294,7 @@ func (o Options) Validate() error {
 	oneOf("TokenMethod", o.TokenMethod, "", "POST", "GET")
 	oneOf("UserinfoMethod", o.UserinfoMethod, "", "GET", "POST")
 	oneOf("UserinfoToken", o.UserinfoToken, "", "header", "query", "body")
+	oneOf("Logout", o.Logout, "", "cognito")
 	if o.UserinfoToken == "body" && o.UserinfoMethod != "POST" {
 		errs = append(errs, errors.New(`UserinfoToken: "body" needs UserinfoMethod "POST"`))
 	}

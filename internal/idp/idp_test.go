@@ -995,3 +995,30 @@ func TestValidate(t *testing.T) {
 		}
 	})
 }
+
+func TestCognitoLogout(t *testing.T) {
+	t.Parallel()
+	h := start(t, idp.Options{Logout: "cognito", SignOutURLs: []string{"https://app.example.com/"}})
+	tests := []struct {
+		query        url.Values
+		wantStatus   int
+		wantLocation string
+	}{
+		{url.Values{"client_id": {clientID}, "logout_uri": {"https://app.example.com/"}}, 302, "https://app.example.com/"},
+		{url.Values{"client_id": {clientID}, "logout_uri": {"https://app.example.com/elsewhere"}}, 400, ""},
+		{url.Values{"client_id": {"nobody"}, "logout_uri": {"https://app.example.com/"}}, 400, ""},
+		// The standard parameters are not Cognito's.
+		{url.Values{"client_id": {clientID}, "post_logout_redirect_uri": {"https://app.example.com/"}}, 400, ""},
+		{url.Values{}, 400, ""},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodGet, h.ts.URL+"/logout?"+tt.query.Encode(), nil)
+		resp, _ := h.do(req)
+		if resp.StatusCode != tt.wantStatus || resp.Header.Get("Location") != tt.wantLocation {
+			t.Errorf("GET /logout?%s = %d Location %q; want %d %q", tt.query.Encode(), resp.StatusCode, resp.Header.Get("Location"), tt.wantStatus, tt.wantLocation)
+		}
+	}
+	if err := (idp.Options{ClientID: "a", ClientSecret: "b", Logout: "okta"}).Validate(); err == nil || !strings.Contains(err.Error(), "Logout") {
+		t.Errorf("Validate(Logout okta) = %v; want an error naming Logout", err)
+	}
+}

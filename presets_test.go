@@ -21,9 +21,10 @@ import (
 // preset and the settings that move it (ISSUER_URL, or the URLs).
 type presetWiringCase struct {
 	preset string
-	// shape is the provider's shape; the runner sets the client, the
-	// users, AutoApprove and, with an issuer, OIDC.
-	shape idp.Options
+	// shape gives the fake the provider's shape (public: Portcullis's
+	// URL); the runner sets the client, the users, AutoApprove and, with
+	// an issuer, OIDC.
+	shape func(o *idp.Options, public string)
 	users []idp.User
 	// issuer is ISSUER_URL ({base}: the fake's URL); "" leaves OIDC off.
 	issuer string
@@ -33,7 +34,8 @@ type presetWiringCase struct {
 	// absent.
 	headers map[string]string
 	// signOut checks where /oauth2/sign_out sends the browser (base: the
-	// fake's URL, public: Portcullis's).
+	// fake's URL, public: Portcullis's). When that is the fake's /logout,
+	// the fake must send the browser back to Portcullis.
 	signOut func(t *testing.T, loc *url.URL, base, public string)
 }
 
@@ -65,7 +67,7 @@ func TestPresetsThroughTheWiring(t *testing.T) {
 	tests := []presetWiringCase{
 		{
 			preset: "okta", issuer: "{base}/oauth2/default", users: []idp.User{alice},
-			shape: idp.Options{IssueRefreshTokens: true},
+			shape: func(o *idp.Options, _ string) { o.IssueRefreshTokens = true },
 			headers: map[string]string{
 				"X-User": "alice@example.com", "X-User-Id": "00u1ab2cd3EF4gh5ij6k", "X-Email": "alice@example.com",
 				"X-User-Name": "Alice Example", "X-User-Groups": "Everyone,Engineering",
@@ -77,6 +79,34 @@ func TestPresetsThroughTheWiring(t *testing.T) {
 				providerLogout(t, loc, base, map[string]string{
 					"post_logout_redirect_uri": public + "/", "id_token_hint": "*", "client_id": tokensClientID,
 				})
+			},
+		},
+		{
+			preset: "cognito", issuer: "{base}/eu-west-1_aBcDeFgHi", users: []idp.User{alice},
+			shape: func(o *idp.Options, public string) {
+				o.IssueRefreshTokens = true
+				o.IDTokenClaims = func(c map[string]any) {
+					c["token_use"], c["cognito:username"], c["cognito:groups"] = "id", c["preferred_username"], c["groups"]
+					delete(c, "preferred_username")
+					delete(c, "groups")
+				}
+				o.Userinfo = func(u idp.User) any {
+					return map[string]any{"sub": u.ID, "email": u.Email, "email_verified": "true", "username": u.Username}
+				}
+				o.Discovery = func(doc map[string]any) {
+					delete(doc, "end_session_endpoint")
+					delete(doc, "introspection_endpoint")
+				}
+				o.Logout, o.SignOutURLs = "cognito", []string{public + "/"}
+			},
+			headers: map[string]string{
+				"X-User": "alice@example.com", "X-User-Id": "00u1ab2cd3EF4gh5ij6k", "X-Email": "alice@example.com",
+				"X-User-Groups": "Everyone,Engineering", "X-Forwarded-Preferred-Username": "alice@example.com",
+			},
+			// Cognito's own /logout, on the authorization endpoint's
+			// host: client_id and logout_uri, nothing else.
+			signOut: func(t *testing.T, loc *url.URL, base, public string) {
+				providerLogout(t, loc, base, map[string]string{"client_id": tokensClientID, "logout_uri": public + "/"})
 			},
 		},
 	}
@@ -93,7 +123,13 @@ func runPresetWiring(t *testing.T, tc presetWiringCase) {
 	t.Cleanup(fake.Close)
 	base := "http://" + fake.Listener.Addr().String()
 	sub := func(s string) string { return strings.ReplaceAll(s, "{base}", base) }
-	opts := tc.shape
+	portcullis := httptest.NewUnstartedServer(nil)
+	t.Cleanup(portcullis.Close)
+	public := "http://" + portcullis.Listener.Addr().String()
+	var opts idp.Options
+	if tc.shape != nil {
+		tc.shape(&opts, public)
+	}
 	opts.ClientID, opts.ClientSecret = tokensClientID, tokensClientSecret
 	opts.Users, opts.AutoApprove = tc.users, tc.users[0].Username
 	if tc.issuer != "" {
@@ -106,9 +142,6 @@ func runPresetWiring(t *testing.T, tc presetWiringCase) {
 	fake.Start()
 	app := stack.Serve(t, stack.EchoHandler())
 
-	portcullis := httptest.NewUnstartedServer(nil)
-	t.Cleanup(portcullis.Close)
-	public := "http://" + portcullis.Listener.Addr().String()
 	env := map[string]string{
 		"PORTCULLIS_COOKIE_SECRET":  "0123456789abcdef0123456789abcdef",
 		"PORTCULLIS_COOKIE_SECURE":  "false",
@@ -159,6 +192,13 @@ func runPresetWiring(t *testing.T, tc presetWiringCase) {
 	tc.signOut(t, loc, base, public)
 	if b.Cookie("_portcullis") != "" {
 		t.Error("the session cookie is still there after sign-out")
+	}
+	if loc.Path == "/logout" && strings.HasPrefix(loc.String(), base) {
+		resp := b.Get(loc.String())
+		resp.Body.Close()
+		if back, _ := resp.Location(); resp.StatusCode != http.StatusFound || back == nil || back.String() != public+"/" {
+			t.Errorf("the provider's sign-out = %d to %v; want 302 back to %s/", resp.StatusCode, back, public)
+		}
 	}
 }
 

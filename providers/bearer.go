@@ -99,6 +99,11 @@ type BearerConfig struct {
 	// (Microsoft's scp and roles): a JWT with none of them, non-empty, is
 	// refused as an ID token.
 	AccessTokenClaims []string
+	// ClientIDClaim names the claim that says which client a JWT access
+	// token was issued to when it has no aud claim at all (Cognito's
+	// client_id): ClientID or one of Audiences must be its value then.
+	// A JWT that has an aud is judged by its aud alone.
+	ClientIDClaim string
 	// IntrospectJWTs checks JWTs at the introspection endpoint too, as
 	// opaque tokens, instead of against the JWKS: for providers whose JWT
 	// access tokens are not meant to be checked by others (Okta's org
@@ -157,6 +162,7 @@ type BearerValidator struct {
 	opaqueOnly                       bool     // OpaqueAccessTokens
 	accessClaims                     []string // AccessTokenClaims
 	introspectJWTs                   bool
+	clientIDClaim                    string
 	introspectedClaims               []string
 	algs                             []string
 	jwksURL                          string
@@ -241,6 +247,7 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		opaqueOnly:         cfg.OpaqueAccessTokens,
 		accessClaims:       slices.Clone(cfg.AccessTokenClaims),
 		introspectJWTs:     cfg.IntrospectJWTs,
+		clientIDClaim:      cfg.ClientIDClaim,
 		introspectedClaims: slices.Clone(cfg.IntrospectedClaims),
 		introspectAuth:     cfg.IntrospectionAuth,
 		clientID:           cfg.ClientID,

@@ -129,7 +129,14 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 	if tok.Issuer != want {
 		return fail(b.reject("", "bearer JWT issuer mismatch"))
 	}
-	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(b.audiences, a) }) {
+	_, hasAud := claims["aud"]
+	switch {
+	case !hasAud && b.clientIDClaim != "":
+		// Cognito's access tokens name no audience, only the client.
+		if c, _ := claims[b.clientIDClaim].(string); !slices.Contains(b.audiences, c) {
+			return fail(b.reject("", "bearer JWT has no aud, and its "+b.clientIDClaim+" names neither CLIENT_ID nor a BEARER_AUDIENCES entry"))
+		}
+	case !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(b.audiences, a) }):
 		return fail(b.reject("", "bearer JWT audience mismatch"))
 	}
 	if err := b.checkTimes(claims, true); err != nil {

@@ -41,6 +41,10 @@ type Built struct {
 	// LogoutURL is the provider's end-session URL; empty for OpenID
 	// Connect, whose provider reports it (OIDC.LogoutURL) once discovered.
 	LogoutURL string
+	// LogoutRedirectParam names the end-session URL's parameter that says
+	// where to send the browser back; empty: post_logout_redirect_uri
+	// (Preset.LogoutRedirectParam).
+	LogoutRedirectParam string
 	// UnverifiedByDefault counts an e-mail address as unverified when the
 	// provider sends no verification flag (Preset.EmailVerifiedDefault).
 	UnverifiedByDefault bool
@@ -94,6 +98,7 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 		ClientID:            r.ClientID,
 		PKCE:                *r.PKCE,
 		LogoutURL:           r.LogoutURL,
+		LogoutRedirectParam: p.LogoutRedirectParam,
 		UnverifiedByDefault: !p.EmailVerifiedDefault,
 		config:              cfg,
 		prefix:              r.Prefix,
@@ -123,6 +128,7 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 			Config:      cfg,
 			IssuerURL:   p.IssuerURL,
 			LogoutURL:   b.LogoutURL,
+			LogoutPath:  p.LogoutPath,
 			MultiTenant: p.MultiTenant,
 		})
 		if err != nil {
@@ -168,6 +174,7 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 		OpaqueAccessTokens: p.OpaqueAccessTokens,
 		AccessTokenClaims:  p.AccessTokenClaims,
 		IntrospectJWTs:     p.IntrospectJWTs,
+		ClientIDClaim:      p.ClientIDClaim,
 		IntrospectedClaims: p.IntrospectedClaims,
 		AllowUnbound:       r.BearerAllowUnbound,
 		HTTPClient:         cfg.HTTPClient,

@@ -90,6 +90,17 @@ type Preset struct {
 	// LogoutURL is the provider's end-session URL, where sign-out sends the
 	// browser; empty when the provider has none.
 	LogoutURL string
+	// LogoutPath, for an OpenID Connect preset whose discovery advertises
+	// no end-session endpoint, makes the end-session URL this path on the
+	// authorization endpoint's host (Cognito's /logout on the user pool
+	// domain); LOGOUT_URL still wins.
+	LogoutPath string
+	// LogoutRedirectParam names the end-session URL's parameter that says
+	// where the provider sends the browser back: empty for OpenID Connect
+	// RP-Initiated Logout's post_logout_redirect_uri (sent with
+	// id_token_hint and client_id); "logout_uri" for Cognito's /logout,
+	// which takes client_id and logout_uri only.
+	LogoutRedirectParam string
 	// TokenCheck is how the provider tells whose an opaque access token
 	// is, for bearer and implicit-flow tokens, when it is not RFC 7662
 	// introspection: Google's tokeninfo, GitHub's check-a-token, Facebook's
@@ -105,6 +116,9 @@ type Preset struct {
 	// carry scp (delegated) or roles (application), Okta's cid and scp.
 	OpaqueAccessTokens bool
 	AccessTokenClaims  []string
+	// ClientIDClaim names the claim of a JWT access token that names the
+	// client it was issued to when it has no aud (Cognito's client_id).
+	ClientIDClaim string
 	// IntrospectedClaims tell an introspection answer about an access
 	// token from one about a refresh token (see BearerConfig): Okta's
 	// about access tokens carry the token's jti.
@@ -161,7 +175,7 @@ type Preset struct {
 	// the preset documents"): true counts it as verified, false as
 	// unverified, which refuses the sign-in unless ALLOW_UNVERIFIED_EMAIL.
 	// Providers that send email_verified (Google, GitLab, Keycloak, Auth0,
-	// Slack, LinkedIn, Okta) are trusted on the rare answer without it, as the
+	// Slack, LinkedIn, Okta, Cognito) are trusted on the rare answer without it, as the
 	// generic providers are. Facebook and Mercado Libre send no flag and are
 	// trusted: Graph returns only an account's confirmed primary address
 	// (absent otherwise, as for accounts made with a phone number), and a

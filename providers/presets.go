@@ -321,4 +321,45 @@ var presets = []Preset{
 		Console:              "Okta Admin Console › Applications › Create App Integration › OIDC - OpenID Connect › Web Application: Grant type Authorization Code and Refresh Token; Sign-in redirect URIs " + presetRedirectURI + "; Sign-out redirect URIs your sign-out targets; assign the users or groups. For ALLOWED_GROUPS add a groups claim: with the org authorization server, the app's Sign On tab › OpenID Connect ID Token › Groups claim filter groups, Matches regex .*; with a custom one, its Claims › Add Claim groups (ID Token, Always, Groups filter). ISSUER_URL is https://YOUR-ORG.okta.com (org authorization server) or https://YOUR-ORG.okta.com/oauth2/default (custom), exactly as its discovery document's issuer.",
 		Needs:                []string{"ISSUER_URL"},
 	},
+	{
+		// Amazon Cognito user pools: docs.aws.amazon.com/cognito/latest/
+		// developerguide/federation-endpoints.html (the issuer
+		// https://cognito-idp.{region}.amazonaws.com/{userPoolId} and its
+		// discovery, whose authorize, token, userInfo and revoke endpoints
+		// are on the user pool's domain once it has one),
+		// logout-endpoint.html (GET /logout on that domain with client_id
+		// and logout_uri, one of the app client's allowed sign-out URLs;
+		// discovery lists no end_session_endpoint),
+		// userinfo-endpoint.html (email_verified as the string "true"),
+		// amazon-cognito-user-pools-using-the-id-token.html and
+		// -access-token.html (ID tokens: aud, token_use id,
+		// cognito:username, cognito:groups; access tokens: no aud,
+		// client_id, token_use access, username, cognito:groups),
+		// token-endpoint.html (Basic client authentication; refresh
+		// tokens with every authorization-code grant, no offline_access
+		// scope). No introspection: access tokens are JWTs, checked
+		// against the JWKS.
+		Name:        "cognito",
+		DisplayName: "Amazon Cognito",
+		Kind:        KindOIDC,
+		// phone is a scope of its own; offline_access is not a Cognito
+		// scope (an unknown scope fails the sign-in).
+		Scopes:              []string{"openid", "email", "profile"},
+		TokenAuthStyle:      AuthStyleHeader,
+		PKCE:                true,
+		ClientIDClaim:       "client_id",
+		LogoutPath:          "/logout",
+		LogoutRedirectParam: "logout_uri",
+		Claims: Claims{
+			// cognito:username in ID tokens, username in access tokens
+			// and userinfo: the user pool's user name (for a federated
+			// user, PROVIDER_id), immutable; preferred_username is an
+			// attribute the user may change.
+			Username: []string{"cognito:username", "username"},
+			Groups:   []string{"cognito:groups"},
+		},
+		EmailVerifiedDefault: true,
+		Console:              "AWS console › Amazon Cognito › User pools › your pool: Domain (a Cognito domain or your own) › App integration › App clients › Create app client: Traditional web application, client secret generated; Allowed callback URLs " + presetRedirectURI + ", Allowed sign-out URLs your sign-out targets (PUBLIC_URL + / by default), OAuth grant types Authorization code grant, OpenID Connect scopes openid, email, profile. Groups (User pools › Groups) arrive as cognito:groups. ISSUER_URL is https://cognito-idp.REGION.amazonaws.com/USER_POOL_ID.",
+		Needs:                []string{"ISSUER_URL"},
+	},
 }

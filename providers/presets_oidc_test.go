@@ -39,6 +39,11 @@ type presetOIDCCase struct {
 	// nonce and tid, which the fake sets.
 	idToken map[string]any
 	want    Identity
+	// shape, if set, gives the fake more of the provider's shape.
+	shape func(*idp.Options)
+	// wantLogout, if set, is the end-session URL discovery leads to
+	// ({base} as above).
+	wantLogout string
 }
 
 // msIDTokenClaims returns the claims of testdata/microsoft/id_token_claims.json
@@ -194,6 +199,30 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 				Locale: "de-DE", Groups: []string{"Everyone", "Engineering"},
 			},
 		},
+		{
+			// Cognito's discovery lists no end_session_endpoint: its
+			// /logout is on the authorization endpoint's host.
+			name: "cognito", preset: "cognito",
+			issuer: "{base}/eu-west-1_aBcDeFgHi", fakeIssuer: "{base}/eu-west-1_aBcDeFgHi", wantIssuer: "{base}/eu-west-1_aBcDeFgHi",
+			idToken: func() map[string]any {
+				c := presetFixtureDoc(t, "cognito", "id_token_claims.json")
+				for _, k := range []string{"iss", "sub", "aud", "exp", "iat"} {
+					delete(c, k)
+				}
+				return c
+			}(),
+			shape: func(o *idp.Options) {
+				o.Discovery = func(doc map[string]any) {
+					delete(doc, "end_session_endpoint")
+					delete(doc, "introspection_endpoint")
+				}
+			},
+			wantLogout: "{base}/logout",
+			want: Identity{
+				ID: "94a8d4c8-1071-70d6-4b37-1a2b3c4d5e6f", Email: "jane@example.com", EmailVerified: presetBool(true),
+				Name: "Jane Doe", Username: "jane", Groups: []string{"admins", "staff"},
+			},
+		},
 	}
 	// Every OIDC preset with a provider of its own is covered.
 	covered := map[string]bool{}
@@ -261,6 +290,9 @@ func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 	case AuthStyleHeader:
 		opts.ClientAuth = "basic" // and the other way round
 	}
+	if tc.shape != nil {
+		tc.shape(&opts)
+	}
 	if err := opts.Validate(); err != nil {
 		t.Fatalf("idp Validate() = %v", err)
 	}
@@ -305,6 +337,9 @@ func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 	}
 	if !prov.UsesNonce() {
 		t.Error("UsesNonce() = false; want true")
+	}
+	if got, want := prov.LogoutURL(), sub(tc.wantLogout); tc.wantLogout != "" && got != want {
+		t.Errorf("LogoutURL() = %q; want %q", got, want)
 	}
 
 	nonce := rand.Text()

@@ -902,6 +902,26 @@ func TestPresetOIDCData(t *testing.T) {
 		},
 		// Without ISSUER_URL nothing is made up: Needs reports it.
 		{preset: "okta", want: Preset{}},
+		{
+			// Userinfo's email_verified is the string "true".
+			preset: "cognito", issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_aBcDeFgHi",
+			want:    Preset{IssuerURL: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_aBcDeFgHi"},
+			fixture: "userinfo.json",
+			identity: Identity{
+				ID: "94a8d4c8-1071-70d6-4b37-1a2b3c4d5e6f", Email: "jane@example.com", EmailVerified: presetBool(true),
+				Name: "Jane Doe", Username: "jane",
+			},
+		},
+		{
+			preset: "cognito", issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_aBcDeFgHi",
+			want:    Preset{IssuerURL: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_aBcDeFgHi"},
+			fixture: "id_token_claims.json",
+			identity: Identity{
+				ID: "94a8d4c8-1071-70d6-4b37-1a2b3c4d5e6f", Email: "jane@example.com", EmailVerified: presetBool(true),
+				Name: "Jane Doe", Username: "jane", Groups: []string{"admins", "staff"},
+			},
+		},
+		{preset: "cognito", want: Preset{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.preset+"/"+tc.tenant+tc.issuer, func(t *testing.T) {
@@ -940,7 +960,7 @@ func TestPresetOIDCData(t *testing.T) {
 
 func TestPresetNames(t *testing.T) {
 	t.Parallel()
-	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0", "okta"}
+	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0", "okta", "cognito"}
 	if got := PresetNames(); !reflect.DeepEqual(got, want) {
 		t.Errorf("PresetNames() = %q; want %q", got, want)
 	}

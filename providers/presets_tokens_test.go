@@ -59,6 +59,36 @@ func mintIDToken(t *testing.T, e *presetTokenEnv, nonce string) string {
 	return tok
 }
 
+// cognitoShape is Amazon Cognito's: JWT access tokens without a typ
+// header or aud, naming the client in client_id, token_use access and the
+// user's username; ID tokens with token_use id and cognito:username;
+// refresh tokens; a discovery document without end-session or
+// introspection endpoint, and its own /logout.
+func cognitoShape() idp.Options {
+	usernames := map[string]string{"1001": "alice", "1002": "bob"}
+	return idp.Options{
+		IssueRefreshTokens: true,
+		JWTAccessTokens:    true,
+		AccessTokenType:    "-",
+		AccessTokenClaims: func(c map[string]any) {
+			delete(c, "aud")
+			c["token_use"], c["version"] = "access", 2
+			if u := usernames[c["sub"].(string)]; u != "" {
+				c["username"] = u
+			}
+		},
+		IDTokenClaims: func(c map[string]any) {
+			c["token_use"], c["cognito:username"] = "id", c["preferred_username"]
+			delete(c, "preferred_username")
+		},
+		Discovery: func(doc map[string]any) {
+			delete(doc, "end_session_endpoint")
+			delete(doc, "introspection_endpoint")
+		},
+		Logout: "cognito",
+	}
+}
+
 // oktaShape is Okta's: JWT access tokens that name their audience (the
 // API) and the client in cid, the user in uid, typed as the org
 // authorization server types them; introspection answers about access
@@ -112,6 +142,39 @@ func TestPresetBearerTokens(t *testing.T) {
 					{name: "our ID token from the sign-in", token: user.IDToken, refused: "not an access token"},
 					{name: "our ID token from a refresh (no nonce, no at_hash)", token: mintIDToken(t, e, ""), refused: "not an access token"},
 					{name: "our refresh token", token: user.RefreshToken, refused: "not an access token"},
+				}
+			},
+		},
+		{
+			name: "cognito", preset: "cognito", issuer: "{base}/eu-west-1_aBcDeFgHi", shape: cognitoShape(),
+			tokens: func(t *testing.T, e *presetTokenEnv) []presetToken {
+				user := e.signIn(t)
+				iss := e.srv.URL + "/eu-west-1_aBcDeFgHi"
+				exp := time.Now().Add(time.Hour).Unix()
+				sign := func(claims map[string]any) string {
+					tok, err := e.idp.SignJWT("", claims)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return tok
+				}
+				return []presetToken{
+					// Checked against the JWKS: no aud, client_id names
+					// the client.
+					{name: "our user's access token", token: user.AccessToken, wantID: "1001", wantUser: "alice"},
+					{name: "our client-credentials token", token: grantAs(t, e.srv, testClientID, testClientSecret),
+						wantID: "service-account-" + testClientID},
+					{name: "another app's access token", token: grantAs(t, e.srv, otherClientID, otherClientSecret), refused: "client_id names neither"},
+					{name: "our ID token from the sign-in", token: user.IDToken, refused: "not an access token"},
+					{name: "our ID token from a refresh", token: mintIDToken(t, e, ""), refused: "token_use"},
+					{name: "an access token naming no client", token: sign(map[string]any{"iss": iss, "sub": "1001", "exp": exp, "token_use": "access"}),
+						refused: "client_id names neither"},
+					// An aud is judged alone: client_id does not save it.
+					{name: "an access token for another audience", token: sign(map[string]any{"iss": iss, "sub": "1001", "exp": exp,
+						"token_use": "access", "aud": "someone-else", "client_id": testClientID}), refused: "audience mismatch"},
+					// No introspection: Cognito's refresh tokens are
+					// opaque to everyone but Cognito.
+					{name: "our refresh token", token: user.RefreshToken, refused: "no way to tell"},
 				}
 			},
 		},

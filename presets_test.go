@@ -59,6 +59,15 @@ func providerLogout(t *testing.T, loc *url.URL, base string, want map[string]str
 	}
 }
 
+// localSignOut checks that sign-out stayed with Portcullis: the provider
+// has no end-session endpoint.
+func localSignOut(t *testing.T, loc *url.URL, _, public string) {
+	t.Helper()
+	if loc.Path != "/" || (loc.Host != "" && loc.Scheme+"://"+loc.Host != public) {
+		t.Errorf("sign-out sent the browser to %s; want / on Portcullis (no provider sign-out)", loc)
+	}
+}
+
 func TestPresetsThroughTheWiring(t *testing.T) {
 	t.Parallel()
 	verified := true
@@ -108,6 +117,27 @@ func TestPresetsThroughTheWiring(t *testing.T) {
 			signOut: func(t *testing.T, loc *url.URL, base, public string) {
 				providerLogout(t, loc, base, map[string]string{"client_id": tokensClientID, "logout_uri": public + "/"})
 			},
+		},
+		{
+			// Gitea's issuer is its ROOT_URL, with the slash; it sends
+			// email_verified in the ID token only, and has no end-session
+			// endpoint.
+			preset: "gitea", issuer: "{base}/", users: []idp.User{alice},
+			shape: func(o *idp.Options, _ string) {
+				o.IssueRefreshTokens = true
+				o.Userinfo = func(u idp.User) any {
+					return map[string]any{"sub": u.ID, "name": u.Name, "preferred_username": u.Username, "email": u.Email, "groups": u.Groups}
+				}
+				o.Discovery = func(doc map[string]any) {
+					delete(doc, "end_session_endpoint")
+					delete(doc, "revocation_endpoint")
+				}
+			},
+			headers: map[string]string{
+				"X-User": "alice@example.com", "X-User-Id": "00u1ab2cd3EF4gh5ij6k", "X-Email": "alice@example.com",
+				"X-User-Groups": "Everyone,Engineering", "X-User-Name": "Alice Example",
+			},
+			signOut: localSignOut,
 		},
 	}
 	for _, tc := range tests {

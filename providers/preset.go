@@ -128,7 +128,7 @@ type Preset struct {
 	// authorization server's access tokens are JWTs that only Okta may
 	// check, and every Okta access token names its audience (the API),
 	// not the client, which only the introspection answer's client_id
-	// does.
+	// does; Gitea's carry no issuer, audience or subject at all.
 	IntrospectJWTs bool
 
 	Scopes []string

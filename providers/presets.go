@@ -362,4 +362,29 @@ var presets = []Preset{
 		Console:              "AWS console › Amazon Cognito › User pools › your pool: Domain (a Cognito domain or your own) › App integration › App clients › Create app client: Traditional web application, client secret generated; Allowed callback URLs " + presetRedirectURI + ", Allowed sign-out URLs your sign-out targets (PUBLIC_URL + / by default), OAuth grant types Authorization code grant, OpenID Connect scopes openid, email, profile. Groups (User pools › Groups) arrive as cognito:groups. ISSUER_URL is https://cognito-idp.REGION.amazonaws.com/USER_POOL_ID.",
 		Needs:                []string{"ISSUER_URL"},
 	},
+	{
+		// Gitea and Forgejo: docs.gitea.com/development/oauth2-provider
+		// and forgejo.org/docs/latest/user/oauth2-provider (endpoints
+		// below ROOT_URL /login/oauth/…, scopes openid profile email
+		// groups, PKCE, refresh tokens with every grant). From their
+		// source (routers/web/auth/oauth2_provider.go,
+		// services/oauth2_provider): the discovery document's issuer is
+		// ROOT_URL as the instance writes it (with its trailing slash);
+		// email_verified is sent only when true; groups are the user's
+		// organisations and "org:team"s; access and refresh tokens are
+		// JWTs without iss, aud or sub ({gnt, tt, exp, iat}), which only
+		// introspection (Basic client authentication) ties to a client,
+		// by aud. No revocation, no end-session endpoint.
+		Name:           "gitea",
+		DisplayName:    "Gitea",
+		Kind:           KindOIDC,
+		Scopes:         []string{"openid", "email", "profile", "groups"},
+		PKCE:           true,
+		IntrospectJWTs: true,
+		// Gitea leaves email_verified out when it is false: an address
+		// without the flag is not vouched for.
+		EmailVerifiedDefault: false,
+		Console:              "Gitea or Forgejo › Settings (or Site Administration, or an organisation's settings) › Applications › Manage OAuth2 Applications › Create: Redirect URIs " + presetRedirectURI + ", Confidential client ticked. ISSUER_URL is the instance's ROOT_URL exactly as its /.well-known/openid-configuration writes issuer (Gitea: https://git.example.com/, with the slash). The instance must sign with an asymmetric [oauth2] JWT_SIGNING_ALGORITHM (RS256, the default; HS* ID tokens are refused).",
+		Needs:                []string{"ISSUER_URL"},
+	},
 }

@@ -223,6 +223,22 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 				Name: "Jane Doe", Username: "jane", Groups: []string{"admins", "staff"},
 			},
 		},
+		{
+			// Gitea's issuer is its ROOT_URL, with the slash; the ID
+			// token carries email_verified (only ever true), userinfo
+			// the groups too.
+			name: "gitea", preset: "gitea", issuer: "{base}/", fakeIssuer: "{base}/", wantIssuer: "{base}/",
+			idToken: map[string]any{
+				"name": "Jane Doe", "preferred_username": "jdoe", "profile": "https://git.example.com/jdoe",
+				"picture": "https://git.example.com/avatars/9b2f4e6c1d8a7b3e5f0c2d4a6b8e1f3a", "locale": "en-US",
+				"updated_at": 1735689600, "email": "jdoe@example.com", "email_verified": true,
+			},
+			want: Identity{
+				ID: "42", Email: "jdoe@example.com", EmailVerified: presetBool(true), Name: "Jane Doe", Username: "jdoe",
+				Picture: "https://git.example.com/avatars/9b2f4e6c1d8a7b3e5f0c2d4a6b8e1f3a", Locale: "en-US",
+				Groups: []string{"acme", "acme:owners", "acme:platform"},
+			},
+		},
 	}
 	// Every OIDC preset with a provider of its own is covered.
 	covered := map[string]bool{}

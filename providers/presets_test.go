@@ -922,6 +922,20 @@ func TestPresetOIDCData(t *testing.T) {
 			},
 		},
 		{preset: "cognito", want: Preset{}},
+		{
+			// The issuer is taken as given, slash and all: it must be
+			// the discovery document's exactly. Userinfo has no flag.
+			preset: "gitea", issuer: "https://git.example.com/",
+			want:    Preset{IssuerURL: "https://git.example.com/"},
+			fixture: "userinfo.json",
+			identity: Identity{
+				ID: "42", Email: "jdoe@example.com", Name: "Jane Doe", Username: "jdoe",
+				Picture: "https://git.example.com/avatars/9b2f4e6c1d8a7b3e5f0c2d4a6b8e1f3a",
+				Groups:  []string{"acme", "acme:owners", "acme:platform"},
+			},
+		},
+		{preset: "gitea", issuer: "https://codeberg.org", want: Preset{IssuerURL: "https://codeberg.org"}},
+		{preset: "gitea", want: Preset{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.preset+"/"+tc.tenant+tc.issuer, func(t *testing.T) {
@@ -960,7 +974,7 @@ func TestPresetOIDCData(t *testing.T) {
 
 func TestPresetNames(t *testing.T) {
 	t.Parallel()
-	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0", "okta", "cognito"}
+	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0", "okta", "cognito", "gitea"}
 	if got := PresetNames(); !reflect.DeepEqual(got, want) {
 		t.Errorf("PresetNames() = %q; want %q", got, want)
 	}

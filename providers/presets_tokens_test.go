@@ -3,6 +3,7 @@ package providers
 import (
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,6 +87,36 @@ func cognitoShape() idp.Options {
 			delete(doc, "introspection_endpoint")
 		},
 		Logout: "cognito",
+	}
+}
+
+// giteaShape is Gitea's and Forgejo's: JWT access tokens typed JWT that
+// carry only a grant id, their kind (tt 0), exp and iat; introspection
+// answers that name the client in aud alone (no client_id, no exp), with
+// the username; an issuer with a trailing slash (set by the runner).
+func giteaShape() idp.Options {
+	var grants atomic.Int64 // each token its own grant, so no two are alike
+	return idp.Options{
+		IssueRefreshTokens: true,
+		JWTAccessTokens:    true,
+		AccessTokenType:    "JWT",
+		AccessTokenClaims: func(c map[string]any) {
+			for k := range c {
+				if k != "exp" && k != "iat" {
+					delete(c, k)
+				}
+			}
+			c["gnt"], c["tt"] = grants.Add(1), 0
+		},
+		IntrospectionClaims: func(a map[string]any) {
+			for _, k := range []string{"client_id", "token_type", "exp"} {
+				delete(a, k)
+			}
+		},
+		Discovery: func(doc map[string]any) {
+			delete(doc, "end_session_endpoint")
+			delete(doc, "revocation_endpoint")
+		},
 	}
 }
 
@@ -175,6 +206,20 @@ func TestPresetBearerTokens(t *testing.T) {
 					// No introspection: Cognito's refresh tokens are
 					// opaque to everyone but Cognito.
 					{name: "our refresh token", token: user.RefreshToken, refused: "no way to tell"},
+				}
+			},
+		},
+		{
+			name: "gitea", preset: "gitea", issuer: "{base}/", shape: giteaShape(),
+			tokens: func(t *testing.T, e *presetTokenEnv) []presetToken {
+				user := e.signIn(t)
+				return []presetToken{
+					// A JWT without iss, aud or sub: introspection ties
+					// it to the client, by aud.
+					{name: "our user's access token", token: user.AccessToken, wantID: "1001", wantUser: "alice"},
+					{name: "another app's token", token: grantAs(t, e.srv, otherClientID, otherClientSecret), refused: "issued to another client"},
+					{name: "our ID token (nonce)", token: user.IDToken, refused: "not an access token"},
+					{name: "an unknown token", token: "gto_not-a-token-gitea-issued", refused: "inactive"},
 				}
 			},
 		},

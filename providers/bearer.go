@@ -99,6 +99,11 @@ type BearerConfig struct {
 	// (Microsoft's scp and roles): a JWT with none of them, non-empty, is
 	// refused as an ID token.
 	AccessTokenClaims []string
+	// TokenKindClaim, when set, names a claim of the provider's JWTs that
+	// says which kind of token each is; a JWT whose value of it is not
+	// AccessTokenKind is no access token (Gitea's tt: 0 access, 1
+	// refresh). With IntrospectJWTs it is read unverified, to refuse.
+	TokenKindClaim, AccessTokenKind string
 	// ClientIDClaim names the claim that says which client a JWT access
 	// token was issued to when it has no aud claim at all (Cognito's
 	// client_id): ClientID or one of Audiences must be its value then.
@@ -163,6 +168,7 @@ type BearerValidator struct {
 	accessClaims                     []string // AccessTokenClaims
 	introspectJWTs                   bool
 	clientIDClaim                    string
+	kindClaim, accessKind            string // TokenKindClaim, AccessTokenKind
 	introspectedClaims               []string
 	algs                             []string
 	jwksURL                          string
@@ -248,6 +254,8 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		accessClaims:       slices.Clone(cfg.AccessTokenClaims),
 		introspectJWTs:     cfg.IntrospectJWTs,
 		clientIDClaim:      cfg.ClientIDClaim,
+		kindClaim:          cfg.TokenKindClaim,
+		accessKind:         cfg.AccessTokenKind,
 		introspectedClaims: slices.Clone(cfg.IntrospectedClaims),
 		introspectAuth:     cfg.IntrospectionAuth,
 		clientID:           cfg.ClientID,

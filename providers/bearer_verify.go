@@ -151,14 +151,19 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 
 // notAccessToken returns why a JWT's claims make it something other than
 // the provider's access token, or "" when they don't: the marks of an ID
-// token or of another kind of token (notAccessClaim), or none of
-// AccessTokenClaims.
+// token or of another kind of token (notAccessClaim), none of
+// AccessTokenClaims, or a TokenKindClaim that is not AccessTokenKind.
 func (b *BearerValidator) notAccessToken(claims map[string]any) string {
 	if claim := notAccessClaim(claims); claim != "" {
 		return "bearer JWT carries " + claim + ": an ID token or another kind of token, not an access token"
 	}
 	if len(b.accessClaims) > 0 && !slices.ContainsFunc(b.accessClaims, func(c string) bool { return present(claims[c]) }) {
 		return "bearer JWT carries none of " + strings.Join(b.accessClaims, ", ") + ": an ID token, not an access token"
+	}
+	if b.kindClaim != "" {
+		if kind, _ := stringValue(claims[b.kindClaim]); kind != b.accessKind {
+			return "bearer JWT's " + b.kindClaim + " is " + strconv.Quote(cleanText(kind)) + ", not " + strconv.Quote(b.accessKind) + ": a refresh token or another kind of token, not an access token"
+		}
 	}
 	return ""
 }

@@ -175,6 +175,8 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 		AccessTokenClaims:  p.AccessTokenClaims,
 		IntrospectJWTs:     p.IntrospectJWTs,
 		ClientIDClaim:      p.ClientIDClaim,
+		TokenKindClaim:     p.TokenKindClaim,
+		AccessTokenKind:    p.AccessTokenKind,
 		IntrospectedClaims: p.IntrospectedClaims,
 		AllowUnbound:       r.BearerAllowUnbound,
 		HTTPClient:         cfg.HTTPClient,

@@ -116,6 +116,11 @@ type Preset struct {
 	// carry scp (delegated) or roles (application), Okta's cid and scp.
 	OpaqueAccessTokens bool
 	AccessTokenClaims  []string
+	// TokenKindClaim names a claim of the provider's JWTs whose value
+	// tells an access token (AccessTokenKind) from its other tokens:
+	// Gitea's tt, 0 for access tokens, 1 for refresh tokens, which its
+	// introspection answers about alike.
+	TokenKindClaim, AccessTokenKind string
 	// ClientIDClaim names the claim of a JWT access token that names the
 	// client it was issued to when it has no aud (Cognito's client_id).
 	ClientIDClaim string

@@ -381,6 +381,12 @@ var presets = []Preset{
 		Scopes:         []string{"openid", "email", "profile", "groups"},
 		PKCE:           true,
 		IntrospectJWTs: true,
+		// Its introspection answers about refresh tokens as about
+		// access tokens: the JWT's own tt (0 access, 1 refresh; signed,
+		// and the signature is what introspection checks) tells them
+		// apart.
+		TokenKindClaim:  "tt",
+		AccessTokenKind: "0",
 		// Gitea leaves email_verified out when it is false: an address
 		// without the flag is not vouched for.
 		EmailVerifiedDefault: false,

@@ -90,16 +90,20 @@ func cognitoShape() idp.Options {
 	}
 }
 
-// giteaShape is Gitea's and Forgejo's: JWT access tokens typed JWT that
-// carry only a grant id, their kind (tt 0), exp and iat; introspection
-// answers that name the client in aud alone (no client_id, no exp), with
-// the username; an issuer with a trailing slash (set by the runner).
+// giteaShape is Gitea's and Forgejo's: JWT access and refresh tokens
+// typed JWT that carry only a grant id, their kind (tt 0 and 1), exp and
+// iat (a refresh token a counter too); introspection that answers about
+// either kind alike, naming the client in aud alone (no client_id, no
+// exp), with the username; an issuer with a trailing slash (set by the
+// runner).
 func giteaShape() idp.Options {
 	var grants atomic.Int64 // each token its own grant, so no two are alike
 	return idp.Options{
-		IssueRefreshTokens: true,
-		JWTAccessTokens:    true,
-		AccessTokenType:    "JWT",
+		IssueRefreshTokens:      true,
+		IntrospectRefreshTokens: true,
+		JWTAccessTokens:         true,
+		JWTRefreshTokens:        true,
+		AccessTokenType:         "JWT",
 		AccessTokenClaims: func(c map[string]any) {
 			for k := range c {
 				if k != "exp" && k != "iat" {
@@ -107,6 +111,14 @@ func giteaShape() idp.Options {
 				}
 			}
 			c["gnt"], c["tt"] = grants.Add(1), 0
+		},
+		RefreshTokenClaims: func(c map[string]any) {
+			for k := range c {
+				if k != "iat" {
+					delete(c, k)
+				}
+			}
+			c["gnt"], c["tt"], c["cnt"], c["exp"] = grants.Add(1), 1, 1, time.Now().Add(730*time.Hour).Unix()
 		},
 		IntrospectionClaims: func(a map[string]any) {
 			for _, k := range []string{"client_id", "token_type", "exp"} {
@@ -219,6 +231,9 @@ func TestPresetBearerTokens(t *testing.T) {
 					{name: "our user's access token", token: user.AccessToken, wantID: "1001", wantUser: "alice"},
 					{name: "another app's token", token: grantAs(t, e.srv, otherClientID, otherClientSecret), refused: "issued to another client"},
 					{name: "our ID token (nonce)", token: user.IDToken, refused: "not an access token"},
+					// Gitea's introspection answers about its refresh
+					// tokens as about access tokens: active, ours.
+					{name: "our refresh token", token: user.RefreshToken, refused: "not an access token"},
 					{name: "an unknown token", token: "gto_not-a-token-gitea-issued", refused: "inactive"},
 				}
 			},

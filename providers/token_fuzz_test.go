@@ -150,7 +150,8 @@ func FuzzCheckVerdicts(f *testing.F) {
 // FuzzUnverifiedClaims fuzzes the unverified reading of a JWT's claims,
 // which may only ever refuse a token (IntrospectJWTs): only a compact JWS
 // whose payload is a JSON object has claims, and claims that mark an ID
-// token, or lack every AccessTokenClaims, always refuse it.
+// token, lack every AccessTokenClaims, or carry another TokenKindClaim
+// than AccessTokenKind always refuse it.
 func FuzzUnverifiedClaims(f *testing.F) {
 	enc := base64.RawURLEncoding.EncodeToString
 	jws := func(header, payload string) string { return enc([]byte(header)) + "." + enc([]byte(payload)) + ".c2ln" }
@@ -163,6 +164,7 @@ func FuzzUnverifiedClaims(f *testing.F) {
 	f.Add("a.b.c.d.e")
 	f.Add("..")
 	v := &BearerValidator{accessClaims: []string{"cid", "scp"}}
+	gitea := &BearerValidator{kindClaim: "tt", accessKind: "0"}
 	f.Fuzz(func(t *testing.T, token string) {
 		claims := unverifiedClaims(token)
 		if claims != nil && strings.Count(token, ".") != 2 {
@@ -181,6 +183,9 @@ func FuzzUnverifiedClaims(f *testing.F) {
 		}
 		if !present(claims["cid"]) && !present(claims["scp"]) && reason == "" {
 			t.Errorf("notAccessToken(%v) = \"\"; want a refusal: none of cid, scp", claims)
+		}
+		if kind, _ := stringValue(claims["tt"]); gitea.notAccessToken(claims) == "" && kind != "0" {
+			t.Errorf("notAccessToken(%v) = \"\" with tt %q; want a refusal: not an access token's tt", claims, kind)
 		}
 	})
 }

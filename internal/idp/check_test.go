@@ -378,3 +378,32 @@ func TestIntrospectIDTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestJWTRefreshTokens: refresh tokens can be JWTs, shaped by
+// RefreshTokenClaims, and work as refresh tokens still.
+func TestJWTRefreshTokens(t *testing.T) {
+	t.Parallel()
+	h := start(t, idp.Options{OIDC: true, IssueRefreshTokens: true, RotateRefreshTokens: true, JWTRefreshTokens: true, AccessTokenType: "JWT",
+		RefreshTokenClaims: func(c map[string]any) { c["tt"] = 1 }})
+	_, tok := h.exchange(h.code(h.authQuery()))
+	rt := str(tok, "refresh_token")
+	jws, err := jose.ParseSigned(rt, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatalf("refresh token is not a JWS: %v", err)
+	}
+	ks := h.keySet()
+	payload, err := jws.Verify(ks.Keys[0])
+	if err != nil {
+		t.Fatalf("refresh token does not verify: %v", err)
+	}
+	claims := decode(t, payload)
+	if claims["tt"] != json.Number("1") || claims["client_id"] != clientID || jws.Signatures[0].Protected.ExtraHeaders["typ"] != "JWT" {
+		t.Errorf("refresh token claims = %v, typ %v; want tt 1, client_id %s, typ JWT", claims, jws.Signatures[0].Protected.ExtraHeaders["typ"], clientID)
+	}
+	if status, body := h.refresh(rt); status != http.StatusOK || str(body, "refresh_token") == "" || str(body, "refresh_token") == rt {
+		t.Errorf("refresh with the JWT = %d %v; want 200 and a new refresh token", status, body)
+	}
+	if err := (idp.Options{ClientID: "a", ClientSecret: "b", JWTRefreshTokens: true}).Validate(); err == nil || !strings.Contains(err.Error(), "JWTRefreshTokens") {
+		t.Errorf("Validate(JWTRefreshTokens without OIDC) = %v; want an error naming it", err)
+	}
+}

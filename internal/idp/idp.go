@@ -153,6 +153,12 @@ type Options struct {
 	// tokens: Cognito's token_use and client_id without aud, Okta's cid,
 	// uid and scp, Gitea's gnt and tt alone.
 	AccessTokenClaims func(claims map[string]any)
+	// JWTRefreshTokens makes refresh tokens JWTs too, signed like access
+	// tokens (AccessTokenType), with iss, sub, aud, client_id, iat and jti
+	// (Gitea's are). RefreshTokenClaims, if set, sees their claims before
+	// signing and may change them (Gitea's gnt and tt 1).
+	JWTRefreshTokens   bool
+	RefreshTokenClaims func(claims map[string]any)
 
 	// TokenStatus, if non-zero, makes the token endpoint answer with this
 	// status and an RFC 6749 error body (503: temporarily_unavailable).
@@ -284,6 +290,9 @@ func (o Options) Validate() error {
 	}
 	if o.JWTAccessTokens && !o.OIDC {
 		errs = append(errs, errors.New("JWTAccessTokens: needs OIDC, which serves the JWKS"))
+	}
+	if o.JWTRefreshTokens && !o.OIDC {
+		errs = append(errs, errors.New("JWTRefreshTokens: needs OIDC, which serves the JWKS"))
 	}
 	oneOf := func(field, got string, want ...string) {
 		if !slices.Contains(want, got) {

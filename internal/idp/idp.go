@@ -13,6 +13,7 @@
 //	POST /authorize   the sign-in page's form: the chosen user
 //	POST /token       authorization_code, refresh_token and client_credentials grants (GET with TokenMethod "GET")
 //	GET  /userinfo    the signed-in user's claims (POST with UserinfoMethod "POST")
+//	GET  /userinfo/emails  the user's e-mail addresses, with Options.Emails (Bitbucket's /user/emails)
 //	POST /revoke      RFC 7009 token revocation
 //	GET  /logout      ends the session, or redirects to post_logout_redirect_uri (Cognito's logout_uri)
 //
@@ -124,6 +125,12 @@ type Options struct {
 	// email_verified, name, given_name, family_name, preferred_username,
 	// groups, then User.Extra.
 	Userinfo func(u User) any
+	// Emails, if set, serves GET /userinfo/emails, the signed-in user's
+	// e-mail addresses in the shape it returns (Bitbucket's
+	// {"values": [{"email", "is_primary", "is_confirmed"}]}), for an
+	// access token in an Authorization: Bearer header. Unset, the path
+	// answers 404.
+	Emails func(u User) any
 
 	// ExpiresIn is the access tokens' life, sent as expires_in and
 	// enforced by userinfo. 0: tokens never expire and expires_in is
@@ -469,6 +476,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /authorize", s.authorizeSubmit)
 	s.mux.HandleFunc("/token", s.token)
 	s.mux.HandleFunc("/userinfo", s.userinfo)
+	s.mux.HandleFunc("GET /userinfo/emails", s.emails)
 	s.mux.HandleFunc("POST /revoke", s.revoke)
 	s.mux.HandleFunc("GET /logout", s.logout)
 	s.mux.HandleFunc("GET /jwks", s.jwks)
@@ -510,7 +518,7 @@ func (s *Server) SetOptions(f func(*Options)) {
 
 // Calls reports how many requests reached an endpoint: "authorize" (GET
 // and POST), "token" (every grant), "refresh" (the token requests with
-// grant_type=refresh_token, counted in "token" as well), "userinfo",
+// grant_type=refresh_token, counted in "token" as well), "userinfo", "emails",
 // "revoke", "logout", "discovery", "jwks", "introspect", "tokeninfo",
 // "check_token" or "debug_token". Requests answered with an injected error
 // or cancelled during Delay count too.

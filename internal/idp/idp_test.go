@@ -1022,3 +1022,39 @@ func TestCognitoLogout(t *testing.T) {
 		t.Errorf("Validate(Logout okta) = %v; want an error naming Logout", err)
 	}
 }
+
+func TestEmails(t *testing.T) {
+	t.Parallel()
+	off := start(t, idp.Options{})
+	req, _ := http.NewRequest(http.MethodGet, off.ts.URL+"/userinfo/emails", nil)
+	if resp, _ := off.do(req); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /userinfo/emails without Emails = %d; want 404", resp.StatusCode)
+	}
+	h := start(t, idp.Options{Emails: func(u idp.User) any {
+		return map[string]any{"values": []map[string]any{{"email": u.Email, "is_primary": true, "is_confirmed": true}}}
+	}})
+	_, tok := h.exchange(h.code(h.authQuery()))
+	for _, tt := range []struct {
+		name, auth string
+		status     int
+	}{
+		{"the user's token", "Bearer " + str(tok, "access_token"), http.StatusOK},
+		{"no token", "", http.StatusUnauthorized},
+		{"an unknown token", "Bearer nope", http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, h.ts.URL+"/userinfo/emails", nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, body := h.do(req)
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: GET /userinfo/emails = %d %s; want %d", tt.name, resp.StatusCode, body, tt.status)
+		}
+		if tt.status == http.StatusOK && !strings.Contains(string(body), `"email":"alice@example.com"`) {
+			t.Errorf("%s: GET /userinfo/emails = %s; want alice's address", tt.name, body)
+		}
+	}
+	if got := h.idp.Calls("emails"); got != 3 {
+		t.Errorf(`Calls("emails") = %d; want 3`, got)
+	}
+}

@@ -70,6 +70,26 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, withHostile(claims(u), o.Hostile))
 }
 
+// emails serves GET /userinfo/emails with Options.Emails, for a live
+// access token in an Authorization: Bearer header.
+func (s *Server) emails(w http.ResponseWriter, r *http.Request) {
+	o := s.count("emails")
+	if o.Emails == nil {
+		http.NotFound(w, r)
+		return
+	}
+	value := ""
+	if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		value = strings.TrimSpace(v)
+	}
+	at, ok, _ := s.liveToken(&o, value)
+	if !ok {
+		invalidToken(w, "unknown, expired or revoked access token")
+		return
+	}
+	writeJSON(w, http.StatusOK, o.Emails(at.user))
+}
+
 // claims returns the default, OIDC-style userinfo of u.
 func claims(u User) map[string]any {
 	m := map[string]any{"sub": u.ID}

@@ -139,6 +139,33 @@ func TestPresetsThroughTheWiring(t *testing.T) {
 			},
 			signOut: localSignOut,
 		},
+		{
+			// OAuth2: the URLs moved to the fake; the address comes from
+			// USERINFO_URL + /emails.
+			preset: "bitbucket", users: []idp.User{alice},
+			env: map[string]string{
+				"PORTCULLIS_AUTH_URL": "{base}/authorize", "PORTCULLIS_TOKEN_URL": "{base}/token", "PORTCULLIS_USERINFO_URL": "{base}/userinfo",
+			},
+			shape: func(o *idp.Options, _ string) {
+				o.ClientAuth, o.IssueRefreshTokens, o.RotateRefreshTokens = "basic", true, true
+				o.Userinfo = func(u idp.User) any {
+					return map[string]any{"type": "user", "uuid": "{" + u.ID.(string) + "}", "username": "alice", "display_name": u.Name,
+						"nickname": u.Name, "account_id": "557058:" + u.ID.(string), "links": map[string]any{"avatar": map[string]any{"href": "https://avatar.example/a.png"}}}
+				}
+				o.Emails = func(u idp.User) any {
+					return map[string]any{"pagelen": 10, "page": 1, "size": 2, "values": []map[string]any{
+						{"email": "alice@old.example", "is_primary": false, "is_confirmed": false},
+						{"email": u.Email, "is_primary": true, "is_confirmed": true},
+					}}
+				}
+			},
+			headers: map[string]string{
+				"X-User": "alice@example.com", "X-User-Id": "{00u1ab2cd3EF4gh5ij6k}", "X-Email": "alice@example.com",
+				"X-User-Name": "Alice Example", "X-Forwarded-Preferred-Username": "alice",
+				"X-User-Attr-Account-Id": "557058:00u1ab2cd3EF4gh5ij6k",
+			},
+			signOut: localSignOut,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.preset, func(t *testing.T) {

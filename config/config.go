@@ -127,7 +127,7 @@ type Provider struct {
 	// "PORTCULLIS_<ID>_".
 	Prefix string `env:"-"`
 
-	Preset           string   `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak, auth0, okta, cognito or gitea; a preset fills the defaults of the other provider variables, any of which can be overridden"`
+	Preset           string   `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak, auth0, okta, cognito, gitea or bitbucket; a preset fills the defaults of the other provider variables, any of which can be overridden"`
 	DisplayName      string   `env:"DISPLAY_NAME" refDefault:"preset's" doc:"label on the sign-in page"`
 	ClientID         string   `env:"CLIENT_ID" refDefault:"required" doc:"client id registered at the provider"`
 	ClientSecret     string   `env:"CLIENT_SECRET" secret:"true" refDefault:"required (not with RESPONSE_TYPE=token)" doc:"client secret registered at the provider"`

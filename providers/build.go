@@ -68,7 +68,8 @@ type Built struct {
 }
 
 // Build resolves s (see Resolve) and builds its provider: the generic
-// OAuth2, OIDC, or the preset's own small wrapper (GitHub, Facebook), with
+// OAuth2, OIDC, or the preset's own small wrapper (GitHub, Facebook,
+// Bitbucket), with
 // a bearer-token validator for BearerTokens and for the implicit flow. It
 // does no I/O: an OIDC provider's discovery is the caller's to run
 // (Built.Discovery). Every error starts with a variable's full name.
@@ -148,6 +149,12 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 			return nil, err
 		}
 		b.Provider = f
+	case KindBitbucket:
+		bb, err := NewBitbucket(cfg)
+		if err != nil {
+			return nil, err
+		}
+		b.Provider = bb
 	default:
 		o, err := NewOAuth2(cfg)
 		if err != nil {

@@ -24,9 +24,13 @@ const (
 	// KindFacebook is the Facebook provider (NewFacebook): the generic
 	// provider with appsecret_proof.
 	KindFacebook
+	// KindBitbucket is the Bitbucket provider (NewBitbucket): the e-mail
+	// address and its flag come from an extra call.
+	KindBitbucket
 )
 
-// String returns the kind's name: oauth2, oidc, github or facebook.
+// String returns the kind's name: oauth2, oidc, github, facebook or
+// bitbucket.
 func (k Kind) String() string {
 	switch k {
 	case KindOAuth2:
@@ -37,6 +41,8 @@ func (k Kind) String() string {
 		return "github"
 	case KindFacebook:
 		return "facebook"
+	case KindBitbucket:
+		return "bitbucket"
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -46,8 +52,9 @@ func (k Kind) String() string {
 // client. Presets are tables over the generic provider (NewOAuth2) or the
 // OIDC provider (NewOIDC), the way x/oauth2's endpoints are: no preset is a
 // code path of its own, except GitHub (NewGitHub: e-mail addresses,
-// organisations and teams come from extra calls) and, optionally, Facebook
-// (NewFacebook: appsecret_proof). Kind names the constructor.
+// organisations and teams come from extra calls), Bitbucket (NewBitbucket:
+// e-mail addresses too) and, optionally, Facebook (NewFacebook:
+// appsecret_proof). Kind names the constructor.
 //
 // Every field is a default that the matching setting overrides. Every URL a
 // preset calls is one of its settings, so pointing AUTH_URL, TOKEN_URL,

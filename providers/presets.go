@@ -393,4 +393,37 @@ var presets = []Preset{
 		Console:              "Gitea or Forgejo › Settings (or Site Administration, or an organisation's settings) › Applications › Manage OAuth2 Applications › Create: Redirect URIs " + presetRedirectURI + ", Confidential client ticked. ISSUER_URL is the instance's ROOT_URL exactly as its /.well-known/openid-configuration writes issuer (Gitea: https://git.example.com/, with the slash). The instance must sign with an asymmetric [oauth2] JWT_SIGNING_ALGORITHM (RS256, the default; HS* ID tokens are refused).",
 		Needs:                []string{"ISSUER_URL"},
 	},
+	{
+		// Bitbucket Cloud: developer.atlassian.com/cloud/bitbucket/oauth-2
+		// (authorize and access_token on bitbucket.org, client
+		// authentication with HTTP Basic, access tokens of two hours,
+		// refresh tokens single use; scopes are the consumer's permissions,
+		// not requested), .../rest/api-group-users ("Get current user":
+		// uuid in braces, account_id, nickname, display_name,
+		// links.avatar.href, no e-mail; "List email addresses for current
+		// user": is_primary, is_confirmed, paginated with next), the May
+		// 2026 changes (rotating refresh tokens; access tokens in the
+		// Authorization header only). No PKCE, no revocation, no
+		// introspection: nothing tells whose an access token is.
+		Name:           "bitbucket",
+		DisplayName:    "Bitbucket",
+		Kind:           KindBitbucket,
+		AuthURL:        "https://bitbucket.org/site/oauth2/authorize",
+		TokenURL:       "https://bitbucket.org/site/oauth2/access_token",
+		UserinfoURL:    "https://api.bitbucket.org/2.0/user",
+		TokenAuthStyle: AuthStyleHeader,
+		PKCE:           false,
+		Claims: Claims{
+			// uuid ({…}) is the Bitbucket account; account_id, the
+			// Atlassian account, is kept as an attribute.
+			ID:         []string{"uuid"},
+			Name:       []string{"display_name"},
+			Username:   []string{"username", "nickname"},
+			Picture:    []string{"links.avatar.href"},
+			Attributes: []Attribute{{Name: "Account-Id", Paths: []string{"account_id"}}},
+		},
+		// The flag is per address, from /user/emails (NewBitbucket).
+		EmailVerifiedDefault: false,
+		Console:              "Bitbucket › a workspace › Settings › Apps and features › OAuth consumers › Add consumer: Callback URL " + presetRedirectURI + " (requests may name it or a URL below it); This is a private consumer unticked unless you want only your workspace; Permissions Account Read and Email (the e-mail address). The Key is CLIENT_ID, the Secret CLIENT_SECRET.",
+	},
 }

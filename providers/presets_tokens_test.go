@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -22,6 +23,9 @@ type presetTokenCase struct {
 	// shape is the provider's shape; the runner sets the clients, OIDC
 	// (with an issuer), the clock and AutoApprove.
 	shape idp.Options
+	// settings, if set, changes the settings (base: the fake's URL), as
+	// an operator sets an OAuth2 preset's URLs to point it at the fake.
+	settings func(s *Settings, base string)
 	// tokens are the tokens to present, made against the running fake.
 	tokens func(t *testing.T, e *presetTokenEnv) []presetToken
 }
@@ -87,6 +91,25 @@ func cognitoShape() idp.Options {
 			delete(doc, "introspection_endpoint")
 		},
 		Logout: "cognito",
+	}
+}
+
+// onIdP points an OAuth2 preset's URLs at the fake's endpoints.
+func onIdP(s *Settings, base string) {
+	s.AuthURL, s.TokenURL, s.UserinfoURL = base+"/authorize", base+"/token", base+"/userinfo"
+}
+
+// bitbucketShape is Bitbucket Cloud's: HTTP Basic, the user's uuid in
+// braces, the addresses at /userinfo/emails.
+func bitbucketShape() idp.Options {
+	return idp.Options{
+		ClientAuth: "basic",
+		Userinfo: func(u idp.User) any {
+			return map[string]any{"type": "user", "uuid": "{" + fmt.Sprint(u.ID) + "}", "username": u.Username, "display_name": u.Name}
+		},
+		Emails: func(u idp.User) any {
+			return map[string]any{"values": []map[string]any{{"email": u.Email, "is_primary": true, "is_confirmed": true}}}
+		},
 	}
 }
 
@@ -238,6 +261,29 @@ func TestPresetBearerTokens(t *testing.T) {
 				}
 			},
 		},
+		{
+			// Nothing at Bitbucket tells whose a token is.
+			name: "bitbucket", preset: "bitbucket", shape: bitbucketShape(), settings: onIdP,
+			tokens: func(t *testing.T, e *presetTokenEnv) []presetToken {
+				return []presetToken{
+					{name: "our user's access token", token: e.signIn(t).AccessToken, refused: "no way to tell"},
+					{name: "another app's token", token: grantAs(t, e.srv, otherClientID, otherClientSecret), refused: "no way to tell"},
+				}
+			},
+		},
+		{
+			// BEARER_ALLOW_UNBOUND: whatever api.bitbucket.org accepts,
+			// another app's token included, as the README warns.
+			name: "bitbucket/unbound", preset: "bitbucket", shape: bitbucketShape(),
+			settings: func(s *Settings, base string) { onIdP(s, base); s.BearerAllowUnbound = true },
+			tokens: func(t *testing.T, e *presetTokenEnv) []presetToken {
+				return []presetToken{
+					{name: "our user's access token", token: e.signIn(t).AccessToken, wantID: "{1001}", wantUser: "alice"},
+					{name: "another app's token", token: grantAs(t, e.srv, otherClientID, otherClientSecret),
+						wantID: "{service-account-other-app}", wantUser: "service-account-other-app"},
+				}
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,6 +318,9 @@ func runPresetTokens(t *testing.T, tc presetTokenCase) {
 	t.Cleanup(srv.Close)
 	if tc.issuer == "" {
 		s = presetOnFake(t, tc.preset, srv)
+	}
+	if tc.settings != nil {
+		tc.settings(&s, base)
 	}
 	s.BearerTokens = true
 	b, err := Build(s, BuildOptions{Transport: srv.Client().Transport})

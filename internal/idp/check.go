@@ -289,3 +289,38 @@ func (s *Server) debugToken(w http.ResponseWriter, r *http.Request) {
 		"user_id":                sub,
 	}})
 }
+
+// currentAuthorization serves Discord's "get current authorization
+// information": GET with the token in an Authorization: Bearer header, no
+// client credentials. The answer's application.id names the client the
+// token was issued to, expires (ISO 8601) is its expiry, user the user;
+// an unknown or expired token gets 401, as at Discord.
+func (s *Server) currentAuthorization(w http.ResponseWriter, r *http.Request) {
+	o := s.count("current_authorization")
+	if !sleep(r.Context(), o.Delay) {
+		return
+	}
+	value := ""
+	if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		value = strings.TrimSpace(v)
+	}
+	at, ok, _ := s.liveToken(&o, value)
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "401: Unauthorized", "code": 0})
+		return
+	}
+	sub, _ := idString(at.user.ID)
+	scopes := strings.Fields(at.scope)
+	if scopes == nil {
+		scopes = []string{}
+	}
+	m := map[string]any{
+		"application": map[string]any{"id": at.clientID, "name": "App " + at.clientID, "bot_public": false, "bot_require_code_grant": false},
+		"scopes":      scopes,
+		"user":        map[string]any{"id": sub, "username": at.user.Username, "global_name": at.user.Name},
+	}
+	if !at.expires.IsZero() {
+		m["expires"] = at.expires.UTC().Format("2006-01-02T15:04:05.000000+00:00")
+	}
+	writeJSON(w, http.StatusOK, m)
+}

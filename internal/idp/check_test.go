@@ -407,3 +407,42 @@ func TestJWTRefreshTokens(t *testing.T) {
 		t.Errorf("Validate(JWTRefreshTokens without OIDC) = %v; want an error naming it", err)
 	}
 }
+
+func TestCurrentAuthorization(t *testing.T) {
+	t.Parallel()
+	h, clk := startTwo(t, idp.Options{ExpiresIn: time.Hour})
+	mine, theirs := str(h.grant(clientID, clientSecret), "access_token"), str(h.grant(otherID, otherSecret), "access_token")
+	get := func(token string) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, h.ts.URL+"/oauth2/@me", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, body := h.do(req)
+		return resp.StatusCode, decode(t, body)
+	}
+	for _, tt := range []struct {
+		name, token, app string
+	}{
+		{"our token", mine, clientID},
+		{"the other client's token", theirs, otherID},
+	} {
+		status, body := get(tt.token)
+		app, _ := body["application"].(map[string]any)
+		exp, err := time.Parse(time.RFC3339, str(body, "expires"))
+		if status != http.StatusOK || str(app, "id") != tt.app || err != nil || !exp.Equal(clk.Now().Add(time.Hour)) {
+			t.Errorf("%s: GET /oauth2/@me = %d %v; want application.id %s, expiring in an hour", tt.name, status, body, tt.app)
+		}
+	}
+	for _, token := range []string{"nope", ""} {
+		if status, body := get(token); status != http.StatusUnauthorized || str(body, "message") != "401: Unauthorized" {
+			t.Errorf("GET /oauth2/@me with %q = %d %v; want Discord's 401", token, status, body)
+		}
+	}
+	clk.Advance(2 * time.Hour)
+	if status, _ := get(mine); status != http.StatusUnauthorized {
+		t.Errorf("GET /oauth2/@me with an expired token = %d; want 401", status)
+	}
+	if got := h.idp.Calls("current_authorization"); got != 5 {
+		t.Errorf(`Calls("current_authorization") = %d; want 5`, got)
+	}
+}

@@ -23,6 +23,7 @@
 //	GET|POST /tokeninfo                     Google's tokeninfo: aud and azp name the client
 //	POST /applications/{client_id}/token    GitHub's check-a-token: 404 unless the token is that client's
 //	GET  /debug_token                       Facebook's debug_token: data.app_id names the client
+//	GET  /oauth2/@me                        Discord's current authorization: application.id names the client
 //
 // Besides ClientID, Options.Clients registers more clients, so that a test
 // can hold a token the provider issued to another app.
@@ -484,6 +485,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/tokeninfo", s.tokeninfo)
 	s.mux.HandleFunc("POST /applications/{client_id}/token", s.checkToken)
 	s.mux.HandleFunc("GET /debug_token", s.debugToken)
+	s.mux.HandleFunc("GET /oauth2/@me", s.currentAuthorization)
 }
 
 // ServeHTTP implements http.Handler.
@@ -520,7 +522,7 @@ func (s *Server) SetOptions(f func(*Options)) {
 // and POST), "token" (every grant), "refresh" (the token requests with
 // grant_type=refresh_token, counted in "token" as well), "userinfo", "emails",
 // "revoke", "logout", "discovery", "jwks", "introspect", "tokeninfo",
-// "check_token" or "debug_token". Requests answered with an injected error
+// "check_token", "debug_token" or "current_authorization". Requests answered with an injected error
 // or cancelled during Delay count too.
 func (s *Server) Calls(endpoint string) int {
 	s.mu.Lock()

@@ -166,6 +166,26 @@ func TestPresetsThroughTheWiring(t *testing.T) {
 			},
 			signOut: localSignOut,
 		},
+		{
+			// OAuth2: the URLs moved to the fake. Discord has no groups.
+			preset: "discord", users: []idp.User{alice},
+			env: map[string]string{
+				"PORTCULLIS_AUTH_URL": "{base}/authorize", "PORTCULLIS_TOKEN_URL": "{base}/token",
+				"PORTCULLIS_USERINFO_URL": "{base}/userinfo", "PORTCULLIS_REVOKE_URL": "{base}/revoke",
+			},
+			shape: func(o *idp.Options, _ string) {
+				o.ClientAuth, o.RequirePKCE, o.IssueRefreshTokens, o.RotateRefreshTokens = "basic", true, true, true
+				o.Userinfo = func(u idp.User) any {
+					return map[string]any{"id": "80351110224678912", "username": "alice", "discriminator": "0", "global_name": u.Name,
+						"email": u.Email, "verified": true, "locale": "en-US"}
+				}
+			},
+			headers: map[string]string{
+				"X-User": "alice@example.com", "X-User-Id": "80351110224678912", "X-Email": "alice@example.com",
+				"X-User-Name": "Alice Example", "X-Forwarded-Preferred-Username": "alice", "X-User-Groups": "",
+			},
+			signOut: localSignOut,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.preset, func(t *testing.T) {

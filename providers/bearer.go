@@ -85,10 +85,10 @@ type BearerConfig struct {
 	IntrospectionURL string
 	// TokenCheck is how the provider tells whose an opaque token is, at
 	// IntrospectionURL: RFC 7662 (CheckIntrospection, the default) or the
-	// provider's own check (the google, github and facebook presets), for
-	// which IntrospectionURL is required (Resolve gives the github and
-	// facebook presets theirs, beside USERINFO_URL); "{client_id}" in it is
-	// replaced by the client id.
+	// provider's own check (the google, github, facebook and discord
+	// presets), for which IntrospectionURL is required (Resolve gives the
+	// github, facebook and discord presets theirs, beside USERINFO_URL);
+	// "{client_id}" in it is replaced by the client id.
 	TokenCheck TokenCheck
 	// OpaqueAccessTokens says the provider's access tokens are never JWTs
 	// (Google's are opaque): a JWT it signed for this client can only be
@@ -334,7 +334,7 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		bad("JWKSURL", "JWKSURL and Issuer go together")
 	}
 	switch b.tokenCheck {
-	case CheckIntrospection, CheckGoogle:
+	case CheckIntrospection, CheckGoogle, CheckDiscord:
 	case CheckGitHub, CheckFacebook:
 		if b.clientSecret == "" {
 			bad("ClientSecret", "required for the %s token check", b.tokenCheck)

@@ -111,10 +111,11 @@ type Preset struct {
 	// TokenCheck is how the provider tells whose an opaque access token
 	// is, for bearer and implicit-flow tokens, when it is not RFC 7662
 	// introspection: Google's tokeninfo, GitHub's check-a-token, Facebook's
-	// debug_token. IntrospectionURL (INTROSPECTION_URL) is where; empty
-	// for GitHub and Facebook, whose check sits beside USERINFO_URL (see
-	// BearerConfig.TokenCheck), and for the OIDC presets, whose discovery may
-	// advertise an introspection_endpoint.
+	// debug_token, Discord's current authorization. IntrospectionURL
+	// (INTROSPECTION_URL) is where; empty for GitHub, Facebook and
+	// Discord, whose check sits beside USERINFO_URL (see
+	// BearerConfig.TokenCheck), and for the OIDC presets, whose discovery
+	// may advertise an introspection_endpoint.
 	TokenCheck       TokenCheck
 	IntrospectionURL string
 	// OpaqueAccessTokens and AccessTokenClaims tell the provider's access

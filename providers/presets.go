@@ -426,4 +426,38 @@ var presets = []Preset{
 		EmailVerifiedDefault: false,
 		Console:              "Bitbucket › a workspace › Settings › Apps and features › OAuth consumers › Add consumer: Callback URL " + presetRedirectURI + " (requests may name it or a URL below it); This is a private consumer unticked unless you want only your workspace; Permissions Account Read and Email (the e-mail address). The Key is CLIENT_ID, the Secret CLIENT_SECRET.",
 	},
+	{
+		// Discord: discord.com/developers/docs/topics/oauth2 (authorize on
+		// discord.com, token and token/revoke under the API, client
+		// authentication with HTTP Basic, scopes identify and email,
+		// access tokens of 7 days with rotating refresh tokens; "get
+		// current authorization information", GET /oauth2/@me: the
+		// application a token was issued to), .../resources/user (the
+		// user object: id, a snowflake, as a string; username, unique but
+		// changeable; global_name, the display name; email and verified),
+		// .../reference#api-versioning (v10; an unversioned URL gets the
+		// deprecated default). PKCE: S256 only, a verifier of 43+
+		// characters (discord/discord-api-docs#5254, #7046).
+		Name:        "discord",
+		DisplayName: "Discord",
+		Kind:        KindOAuth2,
+		AuthURL:     "https://discord.com/oauth2/authorize",
+		TokenURL:    "https://discord.com/api/v10/oauth2/token",
+		UserinfoURL: "https://discord.com/api/v10/users/@me",
+		RevokeURL:   "https://discord.com/api/v10/oauth2/token/revoke",
+		// …/oauth2/@me beside USERINFO_URL names the token's application.
+		TokenCheck:     CheckDiscord,
+		Scopes:         []string{"identify", "email"},
+		TokenAuthStyle: AuthStyleHeader,
+		PKCE:           true,
+		Claims: Claims{
+			ID:            []string{"id"},
+			Name:          []string{"global_name", "username"},
+			Username:      []string{"username"},
+			EmailVerified: []string{"verified"},
+		},
+		// verified comes with every address (email scope).
+		EmailVerifiedDefault: false,
+		Console:              "Discord Developer Portal › Applications › New Application › OAuth2: copy the Client ID, Reset Secret for the Client Secret; Redirects › Add Redirect " + presetRedirectURI + " (exact match). The scopes identify and email are asked for at sign-in; leave Public Client off.",
+	},
 }

@@ -875,6 +875,108 @@ func TestPresetBitbucketEmails(t *testing.T) {
 	}
 }
 
+// --- Discord -------------------------------------------------------------------
+
+func TestPresetDiscordFlow(t *testing.T) {
+	t.Parallel()
+	p, _ := LookupPreset("discord")
+	idp := newPresetIdP(t, p)
+	const access = "MTA4NjQ5OTYwNzQ2MDc5MjU3Mg.dc_access_6qrZcUqja7812RVdnEKjpzOL4CvHBFG"
+	var mu sync.Mutex
+	liveRefresh, revoked := "D43f5y0ahjqew82jZ4NViEr2YafMKhue", ""
+	basic := func(w http.ResponseWriter, r *http.Request) bool {
+		id, secret, ok := r.BasicAuth()
+		if !ok || id != testClientID || secret != testClientSecret || r.PostForm.Has("client_secret") {
+			t.Errorf("%s: the preset pins HTTP Basic client authentication (Basic %v, body secret %v)", r.URL.Path, ok, r.PostForm.Has("client_secret"))
+			answerJSON(w, http.StatusUnauthorized, `{"error":"invalid_client"}`)
+			return false
+		}
+		return true
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /oauth2/authorize", idp.authorize)
+	mux.HandleFunc("/api/v10/oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.Method != http.MethodPost || !basic(w, r) {
+			return
+		}
+		switch r.PostForm.Get("grant_type") {
+		case "authorization_code":
+			if r.PostForm.Get("redirect_uri") != presetRedirect {
+				t.Errorf("token request: redirect_uri %q", r.PostForm.Get("redirect_uri"))
+			}
+			if msg := idp.redeem(r.PostForm.Get("code"), r.PostForm.Get("code_verifier")); msg != "" {
+				answerJSON(w, http.StatusBadRequest, `{"error":"invalid_grant","error_description":"Invalid \"code\" in request."}`)
+				return
+			}
+			answerJSON(w, http.StatusOK, presetFixture(t, "discord", "token.json"))
+		case "refresh_token":
+			mu.Lock()
+			defer mu.Unlock()
+			if r.PostForm.Get("refresh_token") != liveRefresh {
+				answerJSON(w, http.StatusBadRequest, `{"error":"invalid_grant"}`)
+				return
+			}
+			liveRefresh = "rotated-" + liveRefresh
+			answerJSON(w, http.StatusOK, fmt.Sprintf(`{"access_token":"dc-access-2","token_type":"Bearer","expires_in":604800,"refresh_token":%q,"scope":"identify email"}`, liveRefresh))
+		default:
+			mismatch(w, "grant_type %q", r.PostForm.Get("grant_type"))
+		}
+	})
+	mux.HandleFunc("POST /api/v10/oauth2/token/revoke", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || !basic(w, r) {
+			return
+		}
+		mu.Lock()
+		revoked = r.PostForm.Get("token")
+		mu.Unlock()
+		answerJSON(w, http.StatusOK, `{}`)
+	})
+	mux.HandleFunc("GET /api/v10/users/@me", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+access {
+			answerJSON(w, http.StatusUnauthorized, `{"message":"401: Unauthorized","code":0}`)
+			return
+		}
+		answerJSON(w, http.StatusOK, presetFixture(t, "discord", "user.json"))
+	})
+	srv := serve(t, mux)
+	b := buildOnFake(t, "discord", srv)
+
+	authURL, tok, id := runPresetFlow(t, b, srv)
+	if !strings.HasPrefix(authURL, srv.URL+"/oauth2/authorize?") || !strings.Contains(authURL, "code_challenge_method=S256") {
+		t.Errorf("AuthCodeURL = %q; want the fake's /oauth2/authorize with S256 PKCE", authURL)
+	}
+	if tok.RefreshToken == "" || tok.Expiry.IsZero() {
+		t.Errorf("Exchange = %+v; want a refresh token and an expiry", tok)
+	}
+	// The snowflake id as the string Discord sends; global_name is the name.
+	checkPresetIdentity(t, id, Identity{
+		ID: "80351110224678912", Email: "nelly@example.com", EmailVerified: presetBool(true),
+		Name: "Nelly", Username: "nelly", Locale: "en-US",
+	})
+	// Without a global name, the username is the name; an unverified
+	// address says so.
+	other, err := b.config.Claims.Map(decode(t, `{"id":"1","username":"bob","global_name":null,"email":"bob@example.com","verified":false}`))
+	if err != nil || other.Name != "bob" || other.EmailVerified == nil || *other.EmailVerified {
+		t.Errorf("Claims.Map(no global_name, unverified) = %s, %v; want name bob, EmailVerified false", fmtPresetIdentity(other), err)
+	}
+
+	r := b.Provider.(Refresher)
+	nt, err := r.Refresh(t.Context(), tok)
+	if err != nil || nt.AccessToken != "dc-access-2" || nt.RefreshToken == tok.RefreshToken {
+		t.Fatalf("Refresh = %+v, %v; want the rotated pair", nt, err)
+	}
+	if _, err := r.Refresh(t.Context(), tok); !errors.Is(err, ErrDeadGrant) {
+		t.Errorf("Refresh(used refresh token) = %v; want ErrDeadGrant", err)
+	}
+	if err := b.Provider.(Revoker).Revoke(t.Context(), nt.RefreshToken, "refresh_token"); err != nil {
+		t.Errorf("Revoke = %v", err)
+	}
+	if mu.Lock(); revoked != nt.RefreshToken {
+		t.Errorf("revoked %q; want the refresh token", revoked)
+	}
+	mu.Unlock()
+}
+
 // --- OIDC presets: data -------------------------------------------------------
 
 func TestPresetOIDCData(t *testing.T) {
@@ -1139,7 +1241,7 @@ func TestPresetOIDCData(t *testing.T) {
 
 func TestPresetNames(t *testing.T) {
 	t.Parallel()
-	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0", "okta", "cognito", "gitea", "bitbucket"}
+	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0", "okta", "cognito", "gitea", "bitbucket", "discord"}
 	if got := PresetNames(); !reflect.DeepEqual(got, want) {
 		t.Errorf("PresetNames() = %q; want %q", got, want)
 	}
@@ -1158,7 +1260,7 @@ func TestPresetTable(t *testing.T) {
 	// The generic OAuth2 provider, else GitHub's, Facebook's and
 	// Bitbucket's own, else OIDC.
 	kinds := map[string]Kind{"oauth2": KindOAuth2, "github": KindGitHub, "facebook": KindFacebook, "fitbit": KindOAuth2, "mercadolibre": KindOAuth2, "wechat": KindOAuth2,
-		"bitbucket": KindBitbucket}
+		"bitbucket": KindBitbucket, "discord": KindOAuth2}
 	// PKCE off where PROVIDERS.md and the providers' users report trouble:
 	// WeChat, LinkedIn (refuses code_verifier), Slack (fails with PKCE),
 	// Facebook (only its OIDC test flow), Mercado Libre (an app setting,

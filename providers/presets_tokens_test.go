@@ -113,6 +113,17 @@ func bitbucketShape() idp.Options {
 	}
 }
 
+// discordShape is Discord's: HTTP Basic, the user object as userinfo.
+func discordShape() idp.Options {
+	return idp.Options{
+		ClientAuth: "basic",
+		Userinfo: func(u idp.User) any {
+			return map[string]any{"id": fmt.Sprint(u.ID), "username": u.Username, "discriminator": "0", "global_name": u.Name,
+				"email": u.Email, "verified": u.EmailVerified != nil && *u.EmailVerified, "locale": "en-US"}
+		},
+	}
+}
+
 // giteaShape is Gitea's and Forgejo's: JWT access and refresh tokens
 // typed JWT that carry only a grant id, their kind (tt 0 and 1), exp and
 // iat (a refresh token a counter too); introspection that answers about
@@ -281,6 +292,18 @@ func TestPresetBearerTokens(t *testing.T) {
 					{name: "our user's access token", token: e.signIn(t).AccessToken, wantID: "{1001}", wantUser: "alice"},
 					{name: "another app's token", token: grantAs(t, e.srv, otherClientID, otherClientSecret),
 						wantID: "{service-account-other-app}", wantUser: "service-account-other-app"},
+				}
+			},
+		},
+		{
+			// Discord's own check, beside USERINFO_URL: the token's
+			// application; the user from userinfo.
+			name: "discord", preset: "discord", shape: discordShape(), settings: onIdP,
+			tokens: func(t *testing.T, e *presetTokenEnv) []presetToken {
+				return []presetToken{
+					{name: "our user's access token", token: e.signIn(t).AccessToken, wantID: "1001", wantUser: "alice"},
+					{name: "another app's token", token: grantAs(t, e.srv, otherClientID, otherClientSecret), refused: "issued to another client"},
+					{name: "an unknown token", token: "not-a-token-discord-issued", refused: "401"},
 				}
 			},
 		},

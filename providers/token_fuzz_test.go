@@ -106,6 +106,9 @@ func FuzzCheckVerdicts(f *testing.F) {
 	f.Add(`{"data":{"app_id":"app","is_valid":true,"expires_at":0}}`)
 	f.Add(`{"data":{"app_id":12,"is_valid":"true","expires_at":"9"}}`)
 	f.Add(`{"aud":"app","expires_in":"-9223372036854775807"}`)
+	f.Add(`{"application":{"id":"app"},"expires":"2030-01-09T03:04:05.123000+00:00"}`)
+	f.Add(`{"application":{"id":"app"},"expires":"0001-01-01T00:00:00Z"}`)
+	f.Add(`{"application":{"id":12},"expires":null}`)
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, answer string) {
 		dec := json.NewDecoder(strings.NewReader(answer))
@@ -136,6 +139,12 @@ func FuzzCheckVerdicts(f *testing.F) {
 				t.Errorf("gitHubVerdict(%s) accepted a token of another app", answer)
 			}
 			live("gitHubVerdict", exp)
+		}
+		if exp, reason := discordVerdict(doc, "app", now); reason == "" {
+			if app, _ := doc["application"].(map[string]any); app["id"] != "app" {
+				t.Errorf("discordVerdict(%s) accepted a token of another application", answer)
+			}
+			live("discordVerdict", exp)
 		}
 		if exp, reason := facebookVerdict(doc, "app", now); reason == "" {
 			data, _ := doc["data"].(map[string]any)

@@ -44,6 +44,9 @@ type presetOIDCCase struct {
 	// wantLogout, if set, is the end-session URL discovery leads to
 	// ({base} as above).
 	wantLogout string
+	// refresh has the fake issue refresh tokens, and the test refresh:
+	// new tokens, a new ID token for the same user, the same identity.
+	refresh bool
 }
 
 // msIDTokenClaims returns the claims of testdata/microsoft/id_token_claims.json
@@ -186,7 +189,7 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 		{
 			// A custom authorization server; ID token and userinfo have
 			// no uid, so the id is sub.
-			name: "okta", preset: "okta",
+			name: "okta", preset: "okta", refresh: true,
 			issuer: "{base}/oauth2/default", fakeIssuer: "{base}/oauth2/default", wantIssuer: "{base}/oauth2/default",
 			idToken: map[string]any{
 				"ver": 1, "jti": "ID.4eAWJOCMB3SX8XewDfVR", "amr": []string{"pwd"}, "idp": "00o1a2b3c4",
@@ -202,7 +205,7 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 		{
 			// Cognito's discovery lists no end_session_endpoint: its
 			// /logout is on the authorization endpoint's host.
-			name: "cognito", preset: "cognito",
+			name: "cognito", preset: "cognito", refresh: true,
 			issuer: "{base}/eu-west-1_aBcDeFgHi", fakeIssuer: "{base}/eu-west-1_aBcDeFgHi", wantIssuer: "{base}/eu-west-1_aBcDeFgHi",
 			idToken: func() map[string]any {
 				c := presetFixtureDoc(t, "cognito", "id_token_claims.json")
@@ -227,7 +230,7 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 			// Gitea's issuer is its ROOT_URL, with the slash; the ID
 			// token carries email_verified (only ever true), userinfo
 			// the groups too.
-			name: "gitea", preset: "gitea", issuer: "{base}/", fakeIssuer: "{base}/", wantIssuer: "{base}/",
+			name: "gitea", preset: "gitea", refresh: true, issuer: "{base}/", fakeIssuer: "{base}/", wantIssuer: "{base}/",
 			idToken: map[string]any{
 				"name": "Jane Doe", "preferred_username": "jdoe", "profile": "https://git.example.com/jdoe",
 				"picture": "https://git.example.com/avatars/9b2f4e6c1d8a7b3e5f0c2d4a6b8e1f3a", "locale": "en-US",
@@ -309,6 +312,7 @@ func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 	if tc.shape != nil {
 		tc.shape(&opts)
 	}
+	opts.IssueRefreshTokens = tc.refresh
 	if err := opts.Validate(); err != nil {
 		t.Fatalf("idp Validate() = %v", err)
 	}
@@ -406,6 +410,18 @@ func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 	id, err := prov.Identify(t.Context(), tok)
 	if err != nil {
 		t.Fatalf("Identify() = %v; want nil", err)
+	}
+	checkPresetIdentity(t, id, tc.want)
+	if !tc.refresh {
+		return
+	}
+	nt, err := prov.Refresh(t.Context(), tok)
+	if err != nil || nt.AccessToken == tok.AccessToken || nt.IDToken == "" || nt.IDToken == tok.IDToken {
+		t.Fatalf("Refresh() = %+v, %v; want new access and ID tokens", nt, err)
+	}
+	id, err = prov.Identify(t.Context(), nt)
+	if err != nil {
+		t.Fatalf("Identify(refreshed) = %v; want nil", err)
 	}
 	checkPresetIdentity(t, id, tc.want)
 }

@@ -6,30 +6,29 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"golang.org/x/oauth2"
 )
 
 // DefaultBitbucketMaxPages bounds the pages of e-mail addresses read.
 const DefaultBitbucketMaxPages = 10
 
 // Bitbucket is the bitbucket preset's provider (Bitbucket Cloud): the
-// generic OAuth2 provider for the code flow, and an Identify that
-// completes the /2.0/user answer, which has no e-mail address, with
-// USERINFO_URL + "/emails" (developer.atlassian.com/cloud/bitbucket/rest,
-// "List email addresses for current user"): the address marked
-// is_primary is the e-mail, with is_confirmed as its flag, so an
-// unconfirmed primary address is refused by the usual e-mail trust rule.
-// Without the consumer's Email permission the list answers 403 and the
-// user has no address; that is not a sign-in failure.
+// generic OAuth2 provider, whose code flow, refresh and revocation it
+// keeps, with an Identify that completes the /2.0/user answer, which has
+// no e-mail address, with USERINFO_URL + "/emails"
+// (developer.atlassian.com/cloud/bitbucket/rest, "List email addresses
+// for current user"): the address marked is_primary is the e-mail, with
+// is_confirmed as its flag, so an unconfirmed primary address is refused
+// by the usual e-mail trust rule. Without the consumer's Email permission
+// the list answers 403 and the user has no address; that is not a
+// sign-in failure.
 //
 // The list is paginated: its "next" URL is followed on USERINFO_URL's
 // scheme and host only, so the token never leaves for another host, up to
 // DefaultBitbucketMaxPages pages. Answers are size-limited like the
 // generic provider's.
 type Bitbucket struct {
-	oauth *OAuth2
-	base  *url.URL // USERINFO_URL without query
+	*OAuth2
+	base *url.URL // USERINFO_URL without query
 }
 
 var (
@@ -51,57 +50,22 @@ func NewBitbucket(cfg Config) (*Bitbucket, error) {
 	}
 	base, _ := url.Parse(trimURLQuery(o.cfg.UserinfoURL)) // validated by NewOAuth2
 	base.Path = strings.TrimRight(base.Path, "/")
-	return &Bitbucket{oauth: o, base: base}, nil
+	return &Bitbucket{OAuth2: o, base: base}, nil
 }
 
-// bearerDefaults are the settings a validator of Bitbucket's tokens takes
-// from it: the generic provider's (BearerConfig.Provider).
-func (b *Bitbucket) bearerDefaults() BearerConfig { return b.oauth.bearerDefaults() }
-
-// AuthCodeURL returns Bitbucket's authorization URL (see
-// OAuth2.AuthCodeURL).
-func (b *Bitbucket) AuthCodeURL(state string, opts ...oauth2.AuthCodeOption) string {
-	return b.oauth.AuthCodeURL(state, opts...)
-}
-
-// Exchange trades the code for tokens (see OAuth2.Exchange).
-func (b *Bitbucket) Exchange(ctx context.Context, code string, opts ...oauth2.AuthCodeOption) (*Tokens, error) {
-	return b.oauth.Exchange(ctx, code, opts...)
-}
-
-// Refresh renews tokens (see OAuth2.Refresh); Bitbucket's refresh tokens
-// are single use, each refresh brings the next.
-func (b *Bitbucket) Refresh(ctx context.Context, t *Tokens) (*Tokens, error) {
-	return b.oauth.Refresh(ctx, t)
-}
-
-// Revoke revokes at REVOKE_URL when one is set (see OAuth2.Revoke); the
-// preset sets none: Bitbucket Cloud has no revocation endpoint.
-func (b *Bitbucket) Revoke(ctx context.Context, token, hint string) error {
-	return b.oauth.Revoke(ctx, token, hint)
-}
-
-// Identify reads /user, then the e-mail addresses, as the Bitbucket type
-// describes.
+// Identify reads /user as the generic provider does, then the e-mail
+// addresses, as the Bitbucket type describes.
 func (b *Bitbucket) Identify(ctx context.Context, t *Tokens) (*Identity, error) {
-	o := b.oauth
-	doc, err := o.Userinfo(ctx, t)
+	id, err := b.OAuth2.Identify(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	claims := o.cfg.Claims
-	id, err := claims.read(doc)
-	if err != nil {
-		return nil, withEndpoint(err, o.id, "userinfo")
-	}
-	if id.ID == "" {
-		e := claims.noIDError()
-		e.Provider, e.Endpoint = o.id, "userinfo"
-		return nil, e
-	}
 	emails, err := b.emails(ctx, t)
-	if err != nil || emails == nil {
-		return id, err
+	switch {
+	case err != nil:
+		return nil, err
+	case emails == nil:
+		return id, nil
 	}
 	id.Email, id.EmailVerified = "", nil
 	for _, e := range emails {
@@ -113,7 +77,7 @@ func (b *Bitbucket) Identify(ctx context.Context, t *Tokens) (*Identity, error) 
 			continue
 		}
 		confirmed, _ := e["is_confirmed"].(bool)
-		id.Email = claims.value("email", s)
+		id.Email = b.cfg.Claims.value("email", s)
 		id.EmailVerified = &confirmed
 		break
 	}
@@ -150,7 +114,7 @@ func (b *Bitbucket) emails(ctx context.Context, t *Tokens) ([]map[string]any, er
 // page GETs one page of a list; a nil doc and no error mean the list is
 // unavailable to this token.
 func (b *Bitbucket) page(ctx context.Context, t *Tokens, target string) (map[string]any, error) {
-	o := b.oauth
+	o := b.OAuth2
 	fail := func(kind ErrorKind, status int, desc string) *Error {
 		if desc != "" {
 			desc = "/emails: " + desc
@@ -178,15 +142,7 @@ func (b *Bitbucket) page(ctx context.Context, t *Tokens, target string) (map[str
 	case status == http.StatusForbidden || status == http.StatusNotFound:
 		return nil, nil
 	case status < 200 || status > 299:
-		e := fail(ErrRejected, status, "")
-		if doc, err := decodeJSONObject(body); err == nil {
-			e.Code, e.Description, _ = errorShape(doc, true)
-		}
-		e.Kind = classify(status, e.Code)
-		if status == http.StatusUnauthorized {
-			e.Kind = ErrDeadGrant
-		}
-		return nil, e
+		return nil, extraCallError(fail(ErrRejected, status, ""), body)
 	case int64(len(body)) > o.cfg.MaxResponseBytes:
 		return nil, fail(ErrBadResponse, status, fmt.Sprintf("response larger than %d bytes refused", o.cfg.MaxResponseBytes))
 	}

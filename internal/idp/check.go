@@ -153,8 +153,8 @@ func (s *Server) tokeninfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	value := r.FormValue("access_token")
-	if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); value == "" && ok && strings.EqualFold(scheme, "Bearer") {
-		value = strings.TrimSpace(v)
+	if value == "" {
+		value = bearerToken(r)
 	}
 	at, ok, _ := s.liveToken(&o, value)
 	if !ok {
@@ -300,11 +300,7 @@ func (s *Server) currentAuthorization(w http.ResponseWriter, r *http.Request) {
 	if !sleep(r.Context(), o.Delay) {
 		return
 	}
-	value := ""
-	if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		value = strings.TrimSpace(v)
-	}
-	at, ok, _ := s.liveToken(&o, value)
+	at, ok, _ := s.liveToken(&o, bearerToken(r))
 	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "401: Unauthorized", "code": 0})
 		return

@@ -38,10 +38,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	case "body":
 		value, where = r.PostForm.Get(o.UserinfoTokenParam), "the "+o.UserinfoTokenParam+" form parameter"
 	default:
-		if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-			value = strings.TrimSpace(v)
-		}
-		where = "an Authorization: Bearer header"
+		value, where = bearerToken(r), "an Authorization: Bearer header"
 	}
 	if value == "" {
 		invalidToken(w, "no access token in "+where)
@@ -78,16 +75,20 @@ func (s *Server) emails(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	value := ""
-	if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		value = strings.TrimSpace(v)
-	}
-	at, ok, _ := s.liveToken(&o, value)
+	at, ok, _ := s.liveToken(&o, bearerToken(r))
 	if !ok {
 		invalidToken(w, "unknown, expired or revoked access token")
 		return
 	}
 	writeJSON(w, http.StatusOK, o.Emails(at.user))
+}
+
+// bearerToken returns the token of an Authorization: Bearer header, or "".
+func bearerToken(r *http.Request) string {
+	if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(v)
+	}
+	return ""
 }
 
 // claims returns the default, OIDC-style userinfo of u.

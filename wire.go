@@ -330,6 +330,7 @@ func proxyProvider(b *providers.Built) proxy.Provider {
 		ResponseType:        b.ResponseType,
 		ClientID:            b.ClientID,
 		LogoutURL:           b.LogoutURL,
+		LogoutRedirectParam: b.LogoutRedirectParam,
 		UnverifiedByDefault: b.UnverifiedByDefault,
 		Provider:            b.Provider,
 	}

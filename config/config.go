@@ -127,7 +127,7 @@ type Provider struct {
 	// "PORTCULLIS_<ID>_".
 	Prefix string `env:"-"`
 
-	Preset           string   `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak or auth0; a preset fills the defaults of the other provider variables, any of which can be overridden"`
+	Preset           string   `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak, auth0, okta, cognito, gitea, bitbucket or discord; a preset fills the defaults of the other provider variables, any of which can be overridden"`
 	DisplayName      string   `env:"DISPLAY_NAME" refDefault:"preset's" doc:"label on the sign-in page"`
 	ClientID         string   `env:"CLIENT_ID" refDefault:"required" doc:"client id registered at the provider"`
 	ClientSecret     string   `env:"CLIENT_SECRET" secret:"true" refDefault:"required (not with RESPONSE_TYPE=token)" doc:"client secret registered at the provider"`
@@ -139,7 +139,7 @@ type Provider struct {
 	RefreshURL       string   `env:"REFRESH_URL" secret:"password" refDefault:"TOKEN_URL" doc:"where refresh-token grants go"`
 	LogoutURL        string   `env:"LOGOUT_URL" secret:"password" refDefault:"preset/discovery" doc:"provider sign-out (end-session) URL"`
 	RevokeURL        string   `env:"REVOKE_URL" secret:"password" refDefault:"preset/discovery" doc:"RFC 7009 token revocation URL"`
-	IntrospectionURL string   `env:"INTROSPECTION_URL" secret:"password" refDefault:"preset/discovery" doc:"where opaque bearer and implicit-flow tokens are checked, with the client's credentials, and accepted only when issued to this client: an RFC 7662 introspection endpoint (active, client_id or aud), by default OIDC discovery's introspection_endpoint; for the google, github and facebook presets their provider's own check (tokeninfo; USERINFO_URL's sibling applications/{client_id}/token; USERINFO_URL's sibling debug_token)"`
+	IntrospectionURL string   `env:"INTROSPECTION_URL" secret:"password" refDefault:"preset/discovery" doc:"where opaque bearer and implicit-flow tokens are checked, with the client's credentials, and accepted only when issued to this client: an RFC 7662 introspection endpoint (active, client_id or aud), by default OIDC discovery's introspection_endpoint; for the google, github, facebook and discord presets their provider's own check (tokeninfo; USERINFO_URL's sibling applications/{client_id}/token; USERINFO_URL's sibling debug_token; oauth2/@me beside USERINFO_URL's parent)"`
 	BearerAudiences  []string `env:"BEARER_AUDIENCES" doc:"audiences accepted besides CLIENT_ID: a bearer JWT's aud, or an introspection answer's client_id or aud, must name CLIENT_ID or one of these"`
 	RedirectURL      string   `env:"REDIRECT_URL" secret:"password" refDefault:"PUBLIC_URL/oauth2/callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
 

@@ -665,6 +665,78 @@ func TestBearerIntrospectionTokenKinds(t *testing.T) {
 	}
 }
 
+// TestBearerIntrospectedJWTs: with IntrospectJWTs a JWT is the
+// provider's to judge, like an opaque token; what it says of itself can
+// only refuse it, before any call (an ID token's marks, none of
+// AccessTokenClaims), never make it pass. IntrospectedClaims refuses the
+// answers about refresh tokens.
+func TestBearerIntrospectedJWTs(t *testing.T) {
+	t.Parallel()
+	j := newJWTIssuer(t)
+	clock := newBearerClock()
+	exp := clock.Now().Add(time.Hour).Unix()
+	jwt := func(extra map[string]any) string {
+		c := map[string]any{"sub": "00u1", "aud": "api://default", "exp": exp}
+		maps.Copy(c, extra)
+		return j.sign(t, c)
+	}
+	access := jwt(map[string]any{"cid": testClientID, "scp": []string{"openid"}, "uid": "00u1"})
+	hmacSigned := signJWT(t, jose.SigningKey{Algorithm: jose.HS256, Key: []byte("a-secret-of-32-bytes-for-hs256!!")},
+		map[string]any{"sub": "00u1", "nonce": "n-1"})
+	answers := map[string]string{
+		access:                 fmt.Sprintf(`{"active":true,"client_id":%q,"sub":"jdoe","uid":"00u1","jti":"AT.1","exp":%d}`, testClientID, exp),
+		"opaque-refresh-token": fmt.Sprintf(`{"active":true,"client_id":%q,"sub":"jdoe","token_type":"Bearer"}`, testClientID),
+		"opaque-gone-token":    `{"active":false}`,
+	}
+	in := newIntrospector(t, "basic", func(tok string) string {
+		if a, ok := answers[tok]; ok {
+			return a
+		}
+		// Any other JWT of this client is active and ours, as the
+		// provider would say of its ID tokens.
+		return fmt.Sprintf(`{"active":true,"aud":%q,"sub":"00u1","jti":"ID.1"}`, testClientID)
+	})
+	v, err := NewBearerValidator(BearerConfig{
+		ID: "okta", ClientID: testClientID, ClientSecret: testClientSecret, IntrospectionURL: in.srv.URL,
+		JWKSURL: j.srv.URL + "/jwks", Issuer: j.srv.URL, HTTPClient: j.srv.Client(), Now: clock.Now,
+		Claims:         Claims{ID: []string{"uid", "sub"}},
+		IntrospectJWTs: true, AccessTokenClaims: []string{"cid", "scp"}, IntrospectedClaims: []string{"jti"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, token string
+		asked       bool   // the introspection endpoint is called
+		refused     string // "": accepted as 00u1
+	}{
+		{"an access token JWT, introspected though its aud is the API's", access, true, ""},
+		{"an ID token JWT (nonce)", jwt(map[string]any{"nonce": "n-1", "cid": testClientID}), false, "carries nonce"},
+		{"an ID token JWT from a refresh (no cid, no scp)", jwt(map[string]any{"amr": []string{"pwd"}}), false, "carries none of cid, scp"},
+		{"an HMAC-signed JWT with an ID token's marks", hmacSigned, false, "carries nonce"},
+		{"a refresh token's answer (no jti)", "opaque-refresh-token", true, "carries none of jti"},
+		{"an inactive token", "opaque-gone-token", true, "inactive"},
+	}
+	for _, tt := range tests {
+		before := in.calls.Load()
+		id, err := v.Validate(t.Context(), tt.token)
+		if asked := in.calls.Load() > before; asked != tt.asked {
+			t.Errorf("%s: introspection asked %v; want %v", tt.name, asked, tt.asked)
+		}
+		if tt.refused == "" {
+			if err != nil || id.ID != "00u1" {
+				t.Errorf("%s: Validate() = %+v, %v; want 00u1", tt.name, id, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: Validate() = %+v, nil; want it refused", tt.name, id)
+			continue
+		}
+		wantProviderError(t, err, ErrRejected, tt.refused, tt.token)
+	}
+}
+
 func TestBearerIntrospectionParams(t *testing.T) {
 	t.Parallel()
 	in := newIntrospector(t, "params", func(string) string { return `{"active":true,"sub":"u-1","aud":"` + testClientID + `"}` })

@@ -352,9 +352,13 @@ func (s *Server) providerLogoutURL(r *http.Request, p *Provider, st *session.Sta
 		back = s.baseURL(r) + rd
 	}
 	q := u.Query()
-	q.Set("post_logout_redirect_uri", back)
-	if st.IDToken != "" {
-		q.Set("id_token_hint", st.IDToken)
+	if p.LogoutRedirectParam != "" {
+		q.Set(p.LogoutRedirectParam, back)
+	} else {
+		q.Set("post_logout_redirect_uri", back)
+		if st.IDToken != "" {
+			q.Set("id_token_hint", st.IDToken)
+		}
 	}
 	if p.ClientID != "" {
 		q.Set("client_id", p.ClientID)

@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,59 @@ func TestOIDCSignInThroughProxy(t *testing.T) {
 	}
 	if fake.Calls("revoke") != 1 {
 		t.Errorf("revocations at the discovered endpoint = %d; want 1", fake.Calls("revoke"))
+	}
+}
+
+// TestSignOutLogoutRedirectParam: the provider's end-session URL gets the
+// parameters of its kind: OpenID Connect's post_logout_redirect_uri with
+// id_token_hint and client_id, or, for a provider that names the way back
+// otherwise (Cognito's logout_uri), that name with client_id alone.
+func TestSignOutLogoutRedirectParam(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		param string
+		want  []string // the parameters the URL carries besides the way back
+	}{
+		{"", []string{"post_logout_redirect_uri", "id_token_hint", "client_id"}},
+		{"logout_uri", []string{"logout_uri", "client_id"}},
+	} {
+		t.Run("param="+tt.param, func(t *testing.T) {
+			t.Parallel()
+			entry, o, _ := oidcProvider(t, nil)
+			entry.LogoutRedirectParam = tt.param
+			if err := o.Discover(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			h := newHarness(t, setup{proxy: func(po *proxy.Options) { po.Providers = []proxy.Provider{entry} }})
+			b := h.browser()
+			b.SignIn("/")
+			resp := b.Get("/oauth2/sign_out?rd=/bye")
+			stack.ReadBody(t, resp)
+			loc, _ := resp.Location()
+			if loc == nil || !strings.HasSuffix(loc.Path, "/logout") {
+				t.Fatalf("sign-out went to %v; want the provider's logout", loc)
+			}
+			q := loc.Query()
+			back := "post_logout_redirect_uri"
+			if tt.param != "" {
+				back = tt.param
+			}
+			if got := q.Get(back); got != h.proxy.URL+"/bye" {
+				t.Errorf("%s = %q; want %s/bye", back, got, h.proxy.URL)
+			}
+			if q.Get("client_id") != stack.ClientID {
+				t.Errorf("client_id = %q; want %s", q.Get("client_id"), stack.ClientID)
+			}
+			var got []string
+			for k := range q {
+				got = append(got, k)
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(tt.want))
+			if !slices.Equal(got, want) {
+				t.Errorf("logout URL parameters = %q; want %q", got, want)
+			}
+		})
 	}
 }
 

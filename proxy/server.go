@@ -63,6 +63,12 @@ type Provider struct {
 	// LogoutURL is the provider's end-session URL; empty: the provider's
 	// own LogoutURL() (OIDC discovery), else sign-out stays local.
 	LogoutURL string
+	// LogoutRedirectParam names the end-session URL's parameter that says
+	// where to send the browser back, for providers whose sign-out is not
+	// OpenID Connect's (Cognito: logout_uri, sent with client_id and no
+	// id_token_hint); empty: post_logout_redirect_uri, with id_token_hint
+	// and client_id.
+	LogoutRedirectParam string
 	// UnverifiedByDefault counts an e-mail address as unverified when the
 	// provider sends no verification flag (its preset documents that the
 	// provider doesn't vouch for addresses: Microsoft).

@@ -153,6 +153,11 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 			SetAuthorization: cfg.SetAuthorization,
 			AttributeNames:   attrNames,
 			Assertions:       signer,
+
+			NoIdentityHeaders: cfg.IdentityHeaders == "off",
+			Inject:            headerRules(cfg.InjectHeaders),
+			AuthResponse:      headerRules(cfg.AuthResponseHeaders),
+			BasicAuthPassword: cfg.BasicAuthPassword,
 		},
 		Users: proxy.Users{
 			Registry: registry,
@@ -260,6 +265,15 @@ func upstreamTLS(cfg *config.Config, log *slog.Logger) (*tls.Config, error) {
 		tc.InsecureSkipVerify = true
 	}
 	return tc, nil
+}
+
+// headerRules are INJECT_HEADERS' or AUTH_RESPONSE_HEADERS' rules.
+func headerRules(in []config.HeaderRule) []proxy.HeaderRule {
+	out := make([]proxy.HeaderRule, len(in))
+	for i, r := range in {
+		out[i] = proxy.HeaderRule{Name: r.Name, Source: r.Source}
+	}
+	return out
 }
 
 // routes are the ROUTE_<N> rules followed by SKIP_AUTH_ROUTES (public), in

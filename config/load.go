@@ -350,6 +350,12 @@ func (c *Config) normalize() {
 	c.SessionStore = strings.ToLower(strings.TrimSpace(c.SessionStore))
 	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
 	c.UserFrom = strings.ToLower(strings.TrimSpace(c.UserFrom))
+	switch c.IdentityHeaders = strings.ToLower(strings.TrimSpace(c.IdentityHeaders)); c.IdentityHeaders {
+	case "true":
+		c.IdentityHeaders = "on"
+	case "false":
+		c.IdentityHeaders = "off"
+	}
 }
 
 func (p *Provider) normalize() {

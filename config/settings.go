@@ -50,6 +50,8 @@ func settings(out []Setting, v reflect.Value, prefix string) []Setting {
 			s.Value = redactURL(s.Value)
 		case "params":
 			s.Value = redactParams(s.Value)
+		case "headers":
+			s.Value = redactLiterals(v.FieldByIndex(f.Index).Interface().([]HeaderRule))
 		}
 		out = append(out, s)
 	}
@@ -87,6 +89,8 @@ func formatValue(v any) string {
 	case []netip.Prefix:
 		return joinStrings(x)
 	case []Route:
+		return joinStrings(x)
+	case []HeaderRule:
 		return joinStrings(x)
 	case []Attribute:
 		s := make([]string, len(x))
@@ -142,6 +146,19 @@ func redactURL(s string) string {
 		u.RawQuery = redactParams(u.RawQuery) // api_key=…, password=…: values may be secrets
 	}
 	return u.Redacted()
+}
+
+// redactLiterals writes header rules with their literal texts hidden: a
+// fixed header is often a shared secret (X-Api-Key=literal:…).
+func redactLiterals(rules []HeaderRule) string {
+	s := make([]string, len(rules))
+	for i, r := range rules {
+		if i := strings.Index(r.Source, "literal:"); i == 0 || i > 0 && r.Source[:i] == "basic:" {
+			r.Source = r.Source[:i+len("literal:")] + "[redacted]"
+		}
+		s[i] = r.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // redactParams hides the values of query parameters whose names suggest a

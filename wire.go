@@ -111,6 +111,10 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	if err != nil {
 		return nil, nil, err
 	}
+	var emails *proxy.EmailList // ALLOWED_EMAILS_FILE's: even an empty list is a rule
+	if cfg.AllowedEmailsFile != "" {
+		emails = proxy.NewEmailList(cfg.AllowedEmails)
+	}
 	var registry proxy.Registry
 	var checker proxy.ActiveChecker
 	if reg != nil {
@@ -136,6 +140,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Trust: proxy.Trust{ForwardedHeaders: cfg.TrustForwardedHeaders, Proxies: cfg.TrustedProxies},
 		Access: proxy.Access{
 			Rules:                proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},
+			Emails:               emails,
 			Routes:               routes(cfg),
 			SkipAuthPreflight:    cfg.SkipAuthPreflight,
 			BearerTokens:         cfg.BearerTokens,

@@ -40,6 +40,9 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error), che
 	}
 	parsed := parse(c, Prefix, r.environment(keys, listKeys(c, Prefix)))
 	c.normalize()
+	if k := Prefix + "ALLOWED_EMAILS"; !r.broken[k] && r.getenv(k) == "" {
+		c.AllowedEmailsFile = r.getenv(k + "_FILE")
+	}
 	routes, routeProblems := r.readRoutes()
 	c.Routes = routes
 	parsed = append(parsed, routeProblems...)

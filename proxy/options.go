@@ -65,6 +65,10 @@ type Trust struct {
 type Access struct {
 	// Rules apply to every signed-in user.
 	Rules Rules
+	// Emails, when set, replaces Rules.Emails with a list that may change
+	// while the server runs (ALLOWED_EMAILS_FILE); empty, it admits no one
+	// by address.
+	Emails *EmailList
 	// Routes are per-route rules, evaluated in order; the first match decides.
 	Routes []Route
 	// SkipAuthPreflight lets CORS preflight requests through unauthenticated.

@@ -114,6 +114,12 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	var emails *proxy.EmailList // ALLOWED_EMAILS_FILE's: even an empty list is a rule
 	if cfg.AllowedEmailsFile != "" {
 		emails = proxy.NewEmailList(cfg.AllowedEmails)
+		f := &emailsFile{path: cfg.AllowedEmailsFile, list: emails, log: log}
+		jobs = append(jobs, func(ctx context.Context) {
+			t := time.NewTicker(emailsPollInterval)
+			defer t.Stop()
+			f.watch(ctx, t.C)
+		})
 	}
 	var registry proxy.Registry
 	var checker proxy.ActiveChecker

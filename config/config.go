@@ -50,7 +50,7 @@ type Config struct {
 	RefreshGrace          time.Duration `env:"REFRESH_GRACE" envDefault:"5m" doc:"how long after the access token's expiry a session whose refresh fails transiently keeps working"`
 
 	AllowedEmailDomains []string `env:"ALLOWED_EMAIL_DOMAINS" refDefault:"— (all)" doc:"e-mail domains allowed after sign-in"`
-	AllowedEmails       []string `env:"ALLOWED_EMAILS" refDefault:"— (all)" doc:"e-mail addresses allowed after sign-in; ALLOWED_EMAILS_FILE takes oauth2-proxy's authenticated-emails-file (one a line, # comments), and a file that lists no address admits no one by address"`
+	AllowedEmails       []string `env:"ALLOWED_EMAILS" refDefault:"— (all)" doc:"e-mail addresses allowed after sign-in; ALLOWED_EMAILS_FILE takes oauth2-proxy's authenticated-emails-file (one a line, # comments), read again within 2 s of a change (a file that turns unreadable or holds a bad entry keeps the last good list, with a warning), and a file that lists no address admits no one by address"`
 	AllowedGroups       []string `env:"ALLOWED_GROUPS" refDefault:"— (all)" doc:"groups allowed after sign-in (a user needs one of them)"`
 	// AllowedEmailsFile is ALLOWED_EMAILS_FILE's path when AllowedEmails
 	// was read from it: the list is then the file's, even when it names no

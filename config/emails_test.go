@@ -30,3 +30,33 @@ func TestAllowedEmailsFile(t *testing.T) {
 		t.Errorf("ALLOWED_EMAILS: AllowedEmailsFile %q, warned %v; want none", c.AllowedEmailsFile, warns(c))
 	}
 }
+
+// TestParseAllowedEmails reads a file as Load reads it at start.
+func TestParseAllowedEmails(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		content string
+		want    []string
+		err     []string
+	}{
+		{"\ufeff# staff\nalice@example.com\r\n\n  bob@example.com  \ncarol@example.com,dave@example.com\n", []string{"alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com"}, nil},
+		{"# no one yet\n", nil, nil},
+		{"", nil, nil},
+		{"alice@example.com\nCarol <carol@example.com>\nnot-an-address\n", nil, []string{
+			`PORTCULLIS_ALLOWED_EMAILS_FILE: "Carol <carol@example.com>" is not an e-mail address`,
+			`PORTCULLIS_ALLOWED_EMAILS_FILE: "not-an-address" is not an e-mail address`,
+		}},
+	}
+	for _, tt := range tests {
+		got, err := ParseAllowedEmails(tt.content)
+		if !slices.Equal(got, tt.want) || !slices.Equal(lines(err), tt.err) {
+			t.Errorf("ParseAllowedEmails(%q) = %q, %v; want %q, %q", tt.content, got, err, tt.want, tt.err)
+		}
+	}
+	// What Load reads at start, the same.
+	dir := t.TempDir()
+	content := tests[0].content
+	if c := mustLoad(t, with(minimal(), "PORTCULLIS_ALLOWED_EMAILS_FILE", writeFile(t, dir, "e", content))); !slices.Equal(c.AllowedEmails, tests[0].want) {
+		t.Errorf("Load read %q; ParseAllowedEmails %q", c.AllowedEmails, tests[0].want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -191,5 +192,28 @@ func TestHeaderExamplesLoad(t *testing.T) {
 		if strings.Contains(out.String(), "warning: PORTCULLIS_BASIC_AUTH_PASSWORD") || !strings.Contains(out.String(), "PORTCULLIS_INJECT_HEADERS=") {
 			t.Errorf("%s: check says:\n%s", file, out.String())
 		}
+	}
+}
+
+// TestHeaderSourcesAgree: every source config documents and accepts, the
+// proxy carries out (the two lists can't drift apart).
+func TestHeaderSourcesAgree(t *testing.T) {
+	t.Parallel()
+	var rules []string
+	for i, src := range strings.Split(strings.ReplaceAll(config.HeaderSources, " or ", ", "), ", ") {
+		src = strings.NewReplacer("NAME", "Dept", "SOURCE", "email", "TEXT", "x").Replace(src)
+		rules = append(rules, fmt.Sprintf("X-Src-%d=%s", i, src))
+	}
+	if len(rules) != 16 {
+		t.Fatalf("config.HeaderSources names %d sources: %q; want 16", len(rules), rules)
+	}
+	env := withEnv(validEnv(), "PORTCULLIS_INJECT_HEADERS", strings.Join(rules, ","), "PORTCULLIS_CLAIM_ATTRIBUTES", "Dept=dept",
+		"PORTCULLIS_BASIC_AUTH_PASSWORD", "pw")
+	cfg, err := loadConfig(envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil); err != nil {
+		t.Errorf("the proxy refuses a source config accepts: %v", err)
 	}
 }

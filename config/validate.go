@@ -63,6 +63,9 @@ func (c *Config) validate() error {
 	}
 
 	v.oneOf(n("USER_FROM"), c.UserFrom, "auto", "email", "id", "username")
+	v.oneOf(n("IDENTITY_HEADERS"), c.IdentityHeaders, "on", "off")
+	v.headerRules(n("INJECT_HEADERS"), c.InjectHeaders, c)
+	v.headerRules(n("AUTH_RESPONSE_HEADERS"), c.AuthResponseHeaders, c)
 	v.nonNegative(n("REFRESH_SKEW"), c.RefreshSkew)
 	v.nonNegative(n("REFRESH_GRACE"), c.RefreshGrace)
 	for _, e := range c.AllowedEmails {

@@ -184,6 +184,14 @@ func BenchmarkHotPath(b *testing.B) {
 		benchServe(b, s, r, http.StatusOK)
 	})
 
+	b.Run("portcullis+inject3", func(b *testing.B) {
+		// Three INJECT_HEADERS, as an app that wants its own: a plain
+		// source, the groups (joined once for the default set and it) and
+		// the token in Authorization (one allocation of its own).
+		s, r := benchInternalServer(b, benchInject)
+		benchServe(b, s, r, http.StatusOK)
+	})
+
 	target := benchUpstream
 	bare := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -235,6 +243,30 @@ func BenchmarkAuthPath(b *testing.B) {
 	r.RequestURI = "/oauth2/auth"
 	benchServe(b, s, r, http.StatusAccepted)
 }
+
+// BenchmarkAuthPathInject3 is BenchmarkAuthPath with three
+// AUTH_RESPONSE_HEADERS (benchInject's).
+func BenchmarkAuthPathInject3(b *testing.B) {
+	s, r := benchInternalServer(b, func(o *Options) {
+		o.Upstream.URL = nil
+		o.Identity.AuthResponse = benchInjected
+	})
+	r.URL.Path, r.URL.RawQuery = "/oauth2/auth", ""
+	r.RequestURI = "/oauth2/auth"
+	benchServe(b, s, r, http.StatusAccepted)
+}
+
+// benchInjected are three headers as an operator would choose them for
+// an app that expects its own: Remote-User=user,X-Webauth-Groups=groups,
+// Authorization=bearer:access_token (benchState has no ID token).
+var benchInjected = []HeaderRule{
+	{Name: "Remote-User", Source: "user"},
+	{Name: "X-Webauth-Groups", Source: "groups"},
+	{Name: "Authorization", Source: "bearer:access_token"},
+}
+
+// benchInject sets benchInjected as INJECT_HEADERS.
+func benchInject(o *Options) { o.Identity.Inject = benchInjected }
 
 // BenchmarkAuthPathRoutes is nginx's auth_request subrequest as
 // examples/nginx sends it (trusted X-Forwarded-Uri and -Method) to a
@@ -334,7 +366,7 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 		h := clean.Clone()
 		b.ReportAllocs()
 		for b.Loop() {
-			setUpstreamHeaders(h, st, s.identity.attrKeys, false, false)
+			s.identity.setUpstreamHeaders(h, st)
 		}
 	})
 	b.Run("all", func(b *testing.B) {
@@ -342,7 +374,7 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 		for b.Loop() {
 			h := s.outboundHeader(clean.Clone(), st) // ReverseProxy clones, then Rewrite copies
 			stripOwnCookies(h, s.sessions.IsOwnCookie)
-			setUpstreamHeaders(h, st, s.identity.attrKeys, false, false)
+			s.identity.setUpstreamHeaders(h, st)
 		}
 	})
 	b.Run("clone-only", func(b *testing.B) {

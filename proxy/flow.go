@@ -201,7 +201,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 			"This site knows its users by their e-mail address, and your provider gave none that it vouches for. Add a verified e-mail address to your account with the provider, then sign in again.")
 		return
 	}
-	if ok, why := s.access.Rules.Allow(st); !ok {
+	if ok, why := s.access.allowGlobal(st); !ok {
 		s.log.Info("sign-in denied by rules", "audit", "denial", "provider", p.ID, "user", st.User)
 		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)

@@ -136,12 +136,12 @@ func TestRedisReplicas(t *testing.T) {
 	// sign in again (its code is spent), and signing in again works once
 	// Redis is back.
 	b3 := h.browser()
-	resp, hops := b3.follow("/page")
-	body := readBody(t, resp)
+	resp, hops := b3.Follow("/page", nil)
+	body := stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Sign in again") {
 		t.Errorf("sign-in with Redis down ended with %d (Retry-After %q) after %v: %.400s; want 503 with Retry-After, saying to sign in again",
 			resp.StatusCode, resp.Header.Get("Retry-After"), hops, body)
 	}
 	rds.Restart()
-	b3.signIn("/page")
+	b3.SignIn("/page")
 }

@@ -69,7 +69,7 @@ func newRedisStore(t testing.TB, url string, clk *testclock.Clock, mods ...func(
 
 // newRedisStoreOn returns a RedisStore on the Redis ro describes, with
 // its own client and testOptions.
-func newRedisStoreOn(t testing.TB, ro RedisOptions, clk *clock, mods ...func(*Options)) *RedisStore {
+func newRedisStoreOn(t testing.TB, ro RedisOptions, clk *testclock.Clock, mods ...func(*Options)) *RedisStore {
 	t.Helper()
 	s, err := NewRedisStore(testOptions(clk, mods...), newRedis(t, ro))
 	if err != nil {

@@ -38,6 +38,9 @@ Commands:
   check     validate the configuration, print the effective settings, contact OIDC discovery
   token     client-credentials grant at the provider; prints the token JSON (--provider ID, --scope S)
   users     manage the user registry (list, show, add, link, unlink, disable, enable, delete)
+  import-oauth2-proxy [--config FILE] [-- FLAGS…]
+            print an oauth2-proxy configuration (TOML file, flags, OAUTH2_PROXY_*
+            environment) as PORTCULLIS_* variables; what can't be carried over on stderr
   version   print the version
   help      print this help
 
@@ -62,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return tokenCommand(ctx, args, getenv, stdout, stderr)
 	case "users":
 		return usersCommand(ctx, args, getenv, stdout, stderr)
+	case "import-oauth2-proxy":
+		return importCommand(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "--help", "-h", "-help":

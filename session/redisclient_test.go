@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portcullis/portcullis/internal/redistest"
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
 func TestNewRedisURL(t *testing.T) {
@@ -263,7 +264,7 @@ func TestRedisTopologies(t *testing.T) {
 			ro := start(t)
 			t.Run("store suite", func(t *testing.T) {
 				t.Parallel()
-				storeSuite(t, func(t testing.TB, clk *clock, mods ...func(*Options)) sessionStore {
+				storeSuite(t, func(t testing.TB, clk *testclock.Clock, mods ...func(*Options)) sessionStore {
 					return newRedisStoreOn(t, ro, clk, mods...)
 				})
 			})
@@ -297,10 +298,10 @@ func TestRedisTopologies(t *testing.T) {
 			t.Run("unknown master", func(t *testing.T) {
 				t.Parallel()
 				j := jar{}
-				j.save(t, newRedisStoreOn(t, ro, &clock{t0}), sampleState(t0, 10))
+				j.save(t, newRedisStoreOn(t, ro, testclock.New(t0)), sampleState(t0, 10))
 				wrong := ro
 				wrong.SentinelMaster, wrong.FailoverWait = "no-such-master", 10*time.Second
-				_, err := newRedisStoreOn(t, wrong, &clock{t0}).Load(j.request())
+				_, err := newRedisStoreOn(t, wrong, testclock.New(t0)).Load(j.request())
 				if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrExpired) {
 					t.Errorf("Load() = %v; want ErrUnavailable, not ErrExpired", err)
 				}
@@ -317,7 +318,7 @@ func TestRedisRetry(t *testing.T) {
 	t.Run("waits out an outage", func(t *testing.T) {
 		t.Parallel()
 		srv := redistest.New(t)
-		s := newRedisStoreOn(t, RedisOptions{URL: srv.URL, FailoverWait: 10 * time.Second}, &clock{t0})
+		s := newRedisStoreOn(t, RedisOptions{URL: srv.URL, FailoverWait: 10 * time.Second}, testclock.New(t0))
 		srv.Kill()
 		go func() {
 			time.Sleep(time.Second)
@@ -336,7 +337,7 @@ func TestRedisRetry(t *testing.T) {
 	t.Run("gives up after the wait", func(t *testing.T) {
 		t.Parallel()
 		srv := redistest.New(t)
-		s := newRedisStoreOn(t, RedisOptions{URL: srv.URL, FailoverWait: 4 * time.Second}, &clock{t0})
+		s := newRedisStoreOn(t, RedisOptions{URL: srv.URL, FailoverWait: 4 * time.Second}, testclock.New(t0))
 		srv.Kill()
 		start := time.Now()
 		err := s.Save(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), sampleState(t0, 100))
@@ -347,7 +348,7 @@ func TestRedisRetry(t *testing.T) {
 	t.Run("a wrong password is not retried", func(t *testing.T) {
 		t.Parallel()
 		srv := redistest.NewWith(t, redistest.Options{Password: "right"})
-		s := newRedisStoreOn(t, RedisOptions{URL: srv.URL, Password: "wrong", FailoverWait: 10 * time.Second}, &clock{t0})
+		s := newRedisStoreOn(t, RedisOptions{URL: srv.URL, Password: "wrong", FailoverWait: 10 * time.Second}, testclock.New(t0))
 		start := time.Now()
 		err := s.Save(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), sampleState(t0, 100))
 		if d := time.Since(start); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "WRONGPASS") || d > redisTimeout {

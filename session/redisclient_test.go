@@ -282,7 +282,7 @@ func TestRedisTopologies(t *testing.T) {
 				// go-redis's connection set-up (-race).
 				t.Run("concurrent first writes", func(t *testing.T) {
 					t.Parallel()
-					store := newRedisStoreOn(t, ro, &clock{t0})
+					store := newRedisStoreOn(t, ro, testclock.New(t0))
 					var wg sync.WaitGroup
 					for range 10 {
 						wg.Go(func() { jar{}.save(t, store, sampleState(t0, 10)) })
@@ -368,7 +368,7 @@ func TestRedisRetry(t *testing.T) {
 func TestRedisWritesReachAReplica(t *testing.T) {
 	t.Parallel()
 	s := redistest.NewSentinel(t, redistest.SentinelOptions{Link: true})
-	store := newRedisStoreOn(t, RedisOptions{SentinelAddrs: s.Addrs, SentinelMaster: s.MasterName, FailoverWait: 20 * time.Second}, &clock{t0})
+	store := newRedisStoreOn(t, RedisOptions{SentinelAddrs: s.Addrs, SentinelMaster: s.MasterName, FailoverWait: 20 * time.Second}, testclock.New(t0))
 	jar{}.save(t, store, sampleState(t0, 10)) // connected, the replica in sync
 
 	link := s.Link
@@ -395,7 +395,7 @@ func TestRedisWritesReachAReplica(t *testing.T) {
 func TestRedisClusterWritesWaitForTheirReplica(t *testing.T) {
 	t.Parallel()
 	c := redistest.NewCluster(t, redistest.ClusterOptions{})
-	store := newRedisStoreOn(t, RedisOptions{ClusterAddrs: c.Addrs, FailoverWait: 10 * time.Second}, &clock{t0})
+	store := newRedisStoreOn(t, RedisOptions{ClusterAddrs: c.Addrs, FailoverWait: 10 * time.Second}, testclock.New(t0))
 	jar{}.save(t, store, sampleState(t0, 10)) // connected, the replicas in sync
 
 	for _, r := range c.Nodes[3:] {
@@ -423,7 +423,7 @@ func TestRedisClusterWritesWaitForTheirReplica(t *testing.T) {
 func TestRedisWritesWithoutReplicas(t *testing.T) {
 	t.Parallel()
 	c := redistest.NewCluster(t, redistest.ClusterOptions{Masters: 1, Replicas: -1})
-	store := newRedisStoreOn(t, RedisOptions{ClusterAddrs: c.Addrs}, &clock{t0})
+	store := newRedisStoreOn(t, RedisOptions{ClusterAddrs: c.Addrs}, testclock.New(t0))
 	var took []time.Duration
 	for range 3 {
 		start := time.Now()

@@ -137,6 +137,8 @@ type Redis struct {
 	// replicated: writes wait for a replica (Sentinel, Cluster).
 	replicated bool
 
+	now func() time.Time // time.Now; tests set it
+
 	mu sync.Mutex
 	// alone are the masters whose last WAIT no replica answered, and
 	// until when writes to them don't wait.
@@ -171,7 +173,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	r := &Redis{opts: o, replicated: o.topology() != "server", alone: map[string]time.Time{}}
+	r := &Redis{opts: o, replicated: o.topology() != "server", now: time.Now, alone: map[string]time.Time{}}
 	switch o.topology() {
 	case "sentinel":
 		r.client = redis.NewFailoverClient(&redis.FailoverOptions{
@@ -467,7 +469,7 @@ func (r *Redis) isAlone(master string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	until, ok := r.alone[master]
-	if ok && !time.Now().Before(until) {
+	if ok && !r.now().Before(until) {
 		delete(r.alone, master)
 		return false
 	}
@@ -477,6 +479,6 @@ func (r *Redis) isAlone(master string) bool {
 // setAlone makes writes to master go without waiting for aloneFor.
 func (r *Redis) setAlone(master string) {
 	r.mu.Lock()
-	r.alone[master] = time.Now().Add(aloneFor)
+	r.alone[master] = r.now().Add(aloneFor)
 	r.mu.Unlock()
 }

@@ -236,21 +236,23 @@ func TestRedisTLSAndACL(t *testing.T) {
 }
 
 // TestRedisTopologies runs what keeps state in Redis on a Sentinel-watched
-// master, on a Cluster, and on one server over TLS, each time as the ACL
-// user README.md describes: the store suite, the refresh lock, and one
-// refresh shared by two replicas.
+// master, on a Cluster, and on one server, all over TLS with a CA of the
+// test's own, each time as the ACL user README.md describes: the store
+// suite, the refresh lock, and one refresh shared by two replicas.
 func TestRedisTopologies(t *testing.T) {
 	t.Parallel()
 	for name, start := range map[string]func(t *testing.T) RedisOptions{
-		"sentinel ACL": func(t *testing.T) RedisOptions {
-			s := redistest.NewSentinel(t, redistest.SentinelOptions{})
+		"sentinel TLS ACL": func(t *testing.T) RedisOptions {
+			ca := redistest.NewCA(t)
+			s := redistest.NewSentinel(t, redistest.SentinelOptions{Data: redistest.Options{TLS: ca}})
 			aclUser(t, s.Data...)
-			return RedisOptions{SentinelAddrs: s.Addrs, SentinelMaster: s.MasterName, Username: "portcullis", Password: aclPassword}
+			return RedisOptions{SentinelAddrs: s.Addrs, SentinelMaster: s.MasterName, Username: "portcullis", Password: aclPassword, TLS: true, CA: ca.PEM}
 		},
-		"cluster ACL": func(t *testing.T) RedisOptions {
-			c := redistest.NewCluster(t, redistest.ClusterOptions{})
+		"cluster TLS ACL": func(t *testing.T) RedisOptions {
+			ca := redistest.NewCA(t)
+			c := redistest.NewCluster(t, redistest.ClusterOptions{Node: redistest.Options{TLS: ca}})
 			aclUser(t, c.Nodes...)
-			return RedisOptions{ClusterAddrs: c.Addrs, Username: "portcullis", Password: aclPassword}
+			return RedisOptions{ClusterAddrs: c.Addrs, Username: "portcullis", Password: aclPassword, TLS: true, CA: ca.PEM}
 		},
 		"TLS ACL": func(t *testing.T) RedisOptions {
 			ca := redistest.NewCA(t)

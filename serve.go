@@ -172,6 +172,9 @@ func check(getenv func(string) string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s=%s\n", s.Name, v)
 	}
+	if ro, ok := redisOptions(cfg); ok {
+		fmt.Fprintf(stdout, "redis: %s\n", ro)
+	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}

@@ -22,6 +22,24 @@ import (
 	"github.com/portcullis/portcullis/users"
 )
 
+// redisOptions maps the Redis variables onto the session package's
+// options; ok is false when no Redis is configured.
+func redisOptions(cfg *config.Config) (ro session.RedisOptions, ok bool) {
+	ro = session.RedisOptions{
+		URL:              cfg.RedisURL,
+		SentinelAddrs:    cfg.RedisSentinelAddrs,
+		SentinelMaster:   cfg.RedisSentinelMaster,
+		ClusterAddrs:     cfg.RedisClusterAddrs,
+		Username:         cfg.RedisUsername,
+		Password:         cfg.RedisPassword,
+		SentinelPassword: cfg.RedisSentinelPassword,
+		TLS:              cfg.RedisTLS,
+		CA:               []byte(cfg.RedisCA),
+		FailoverWait:     cfg.RedisFailoverWait,
+	}
+	return ro, cfg.RedisURL != "" || len(cfg.RedisSentinelAddrs) > 0 || len(cfg.RedisClusterAddrs) > 0
+}
+
 // A job runs in the background for as long as the server serves
 // (provider discovery, retried until it succeeds).
 type job func(ctx context.Context)
@@ -59,15 +77,15 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	if err != nil {
 		return nil, nil, fmt.Errorf("session cookie settings (PORTCULLIS_COOKIE_*): %w", err)
 	}
-	if cfg.RedisURL != "" {
+	if ro, ok := redisOptions(cfg); ok {
 		// The client connects lazily: building it does no I/O.
-		client, err := session.NewRedisClient(cfg.RedisURL)
+		client, err := session.NewRedis(ro)
 		if err != nil {
-			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
+			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_*: %w", err)
 		}
 		coord, err := session.NewRedisCoordinator(sessOpts, client)
 		if err != nil {
-			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
+			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_*: %w", err)
 		}
 		refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord})
 		readyChecks = append(readyChecks, coord.Ping)
@@ -78,6 +96,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 			}
 			store = rs
 		}
+		log.Info("redis", "topology", client.String())
 	}
 	var (
 		entries   []proxy.Provider

@@ -42,8 +42,19 @@ type Config struct {
 	CookieSameSite http.SameSite `env:"COOKIE_SAMESITE" envDefault:"lax" doc:"cookie SameSite attribute: lax, strict or none (none requires COOKIE_SECURE=true)"`
 	CookieExpire   time.Duration `env:"COOKIE_EXPIRE" envDefault:"168h" doc:"longest life of a session, counted from sign-in and enforced by the server; refreshes never extend it"`
 
-	SessionStore string `env:"SESSION_STORE" envDefault:"cookie" doc:"cookie (stateless, tokens encrypted in the cookie) or redis (the cookie holds only a ticket)"`
-	RedisURL     string `env:"REDIS_URL" secret:"password" doc:"redis:// or rediss:// URL, for the redis store and for cross-replica refresh locking"`
+	SessionStore string `env:"SESSION_STORE" envDefault:"cookie" doc:"cookie (stateless, tokens encrypted in the cookie) or redis (the cookie holds only a ticket; needs REDIS_URL, REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS)"`
+	RedisURL     string `env:"REDIS_URL" secret:"password" doc:"one Redis server, redis:// or rediss:// (TLS) URL, for the redis store and for cross-replica refresh locking"`
+	// The other Redis topologies, and how to reach them; see the README's
+	// "Redis" section.
+	RedisSentinelAddrs    []string      `env:"REDIS_SENTINEL_ADDRS" doc:"instead of REDIS_URL: host:port of Redis Sentinels (comma list; one is enough, the others are learnt from it) watching the master named REDIS_SENTINEL_MASTER"`
+	RedisSentinelMaster   string        `env:"REDIS_SENTINEL_MASTER" doc:"the master's name at the Sentinels (their sentinel monitor NAME line); required with REDIS_SENTINEL_ADDRS"`
+	RedisClusterAddrs     []string      `env:"REDIS_CLUSTER_ADDRS" doc:"instead of REDIS_URL: host:port of some of a Redis Cluster's nodes (comma list; the others are learnt from them)"`
+	RedisUsername         string        `env:"REDIS_USERNAME" doc:"ACL user on the Redis data nodes (not the Sentinels); with REDIS_URL, instead of a user in the URL"`
+	RedisPassword         string        `env:"REDIS_PASSWORD" secret:"true" doc:"password of REDIS_USERNAME, else of the default user, on the Redis data nodes; with REDIS_URL, instead of a password in the URL"`
+	RedisSentinelPassword string        `env:"REDIS_SENTINEL_PASSWORD" secret:"true" doc:"the Sentinels' own password (their requirepass), when they have one"`
+	RedisTLS              bool          `env:"REDIS_TLS" envDefault:"false" doc:"TLS to every Redis node and Sentinel; a rediss:// REDIS_URL means it too"`
+	RedisCA               string        `env:"REDIS_CA" secret:"true" doc:"PEM CA certificates trusted for Redis's TLS besides the system's; use REDIS_CA_FILE for a file"`
+	RedisFailoverWait     time.Duration `env:"REDIS_FAILOVER_WAIT" envDefault:"10s" doc:"how long a request that needs Redis retries while it has no master (the network fails, a replica answers READONLY, a Cluster answers CLUSTERDOWN) before it gets 503; set it longer than a failover takes (Sentinel: down-after-milliseconds plus a few seconds; Cluster: cluster-node-timeout plus a few seconds). 0: 503 at once"`
 
 	ValidateExternalToken bool          `env:"VALIDATE_EXTERNAL_TOKEN" envDefault:"true" doc:"true: the session lives as long as the provider's access token, refreshed when it expires; false: only COOKIE_EXPIRE bounds it"`
 	RefreshSkew           time.Duration `env:"REFRESH_SKEW" envDefault:"30s" doc:"an access token this close to expiry counts as expired"`

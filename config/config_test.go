@@ -2,10 +2,17 @@ package config
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"log/slog"
 	"maps"
+	"math/big"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -312,7 +319,41 @@ func TestLoadProblems(t *testing.T) {
 				`PORTCULLIS_COOKIE_PATH: must start with / and hold no ';' or control characters, got "app"`,
 			}},
 		{"redis without url", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis"),
-			[]string{"PORTCULLIS_REDIS_URL: required with PORTCULLIS_SESSION_STORE=redis"}},
+			[]string{"PORTCULLIS_REDIS_URL: required with PORTCULLIS_SESSION_STORE=redis (or PORTCULLIS_REDIS_SENTINEL_ADDRS, or PORTCULLIS_REDIS_CLUSTER_ADDRS)"}},
+		{"redis sentinel without master, and a cluster too", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis",
+			"PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379,redis://10.0.0.2:26379,sentinel-3", "PORTCULLIS_REDIS_CLUSTER_ADDRS", "10.0.1.1:6379,10.0.1.2:0"),
+			[]string{
+				`PORTCULLIS_REDIS_CLUSTER_ADDRS: "10.0.1.2:0" is not host:port`,
+				"PORTCULLIS_REDIS_SENTINEL_ADDRS: not with PORTCULLIS_REDIS_CLUSTER_ADDRS: Redis is one server, a master watched by Sentinels, or a Cluster; set one of them",
+				`PORTCULLIS_REDIS_SENTINEL_ADDRS: "redis://10.0.0.2:26379" is not host:port (without a scheme)`,
+				`PORTCULLIS_REDIS_SENTINEL_ADDRS: "sentinel-3" is not host:port`,
+				"PORTCULLIS_REDIS_SENTINEL_MASTER: required with PORTCULLIS_REDIS_SENTINEL_ADDRS: the name in the Sentinels' sentinel monitor line",
+			}},
+		{"redis url and sentinel", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://redis:6379", "PORTCULLIS_REDIS_SENTINEL_ADDRS", "s:26379", "PORTCULLIS_REDIS_SENTINEL_MASTER", "m"),
+			[]string{"PORTCULLIS_REDIS_URL: not with PORTCULLIS_REDIS_SENTINEL_ADDRS: Redis is one server, a master watched by Sentinels, or a Cluster; set one of them"}},
+		{"redis master without sentinels, sentinel password without sentinels", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://redis:6379",
+			"PORTCULLIS_REDIS_SENTINEL_MASTER", "m", "PORTCULLIS_REDIS_SENTINEL_PASSWORD", "pw"),
+			[]string{
+				"PORTCULLIS_REDIS_SENTINEL_ADDRS: required with PORTCULLIS_REDIS_SENTINEL_MASTER",
+				"PORTCULLIS_REDIS_SENTINEL_PASSWORD: only used with PORTCULLIS_REDIS_SENTINEL_ADDRS",
+			}},
+		{"redis settings without redis", with(minimal(), "PORTCULLIS_REDIS_USERNAME", "u", "PORTCULLIS_REDIS_PASSWORD", "pw", "PORTCULLIS_REDIS_TLS", "true"),
+			[]string{
+				"PORTCULLIS_REDIS_PASSWORD: only used with Redis (PORTCULLIS_REDIS_URL, PORTCULLIS_REDIS_SENTINEL_ADDRS or PORTCULLIS_REDIS_CLUSTER_ADDRS)",
+				"PORTCULLIS_REDIS_TLS: only used with Redis (PORTCULLIS_REDIS_URL, PORTCULLIS_REDIS_SENTINEL_ADDRS or PORTCULLIS_REDIS_CLUSTER_ADDRS)",
+				"PORTCULLIS_REDIS_USERNAME: only used with Redis (PORTCULLIS_REDIS_URL, PORTCULLIS_REDIS_SENTINEL_ADDRS or PORTCULLIS_REDIS_CLUSTER_ADDRS)",
+			}},
+		{"redis credentials twice", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://user:pw@redis:6379", "PORTCULLIS_REDIS_USERNAME", "u", "PORTCULLIS_REDIS_PASSWORD", "pw"),
+			[]string{
+				"PORTCULLIS_REDIS_PASSWORD: PORTCULLIS_REDIS_URL has a password already; set it in one place",
+				"PORTCULLIS_REDIS_USERNAME: PORTCULLIS_REDIS_URL has a user already; set it in one place",
+			}},
+		{"redis CA without TLS", with(minimal(), "PORTCULLIS_REDIS_CLUSTER_ADDRS", "n:6379", "PORTCULLIS_REDIS_CA", testCAPEM),
+			[]string{"PORTCULLIS_REDIS_CA: only used with TLS: set PORTCULLIS_REDIS_TLS=true, or use a rediss:// PORTCULLIS_REDIS_URL"}},
+		{"redis failover wait", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://redis:6379", "PORTCULLIS_REDIS_FAILOVER_WAIT", "-1s"),
+			[]string{"PORTCULLIS_REDIS_FAILOVER_WAIT: must not be negative, got -1s"}},
+		{"redis CA not PEM", with(minimal(), "PORTCULLIS_REDIS_URL", "rediss://redis:6379", "PORTCULLIS_REDIS_CA", "not a certificate"),
+			[]string{"PORTCULLIS_REDIS_CA: no PEM certificate found"}},
 		{"redis bad scheme", with(minimal(), "PORTCULLIS_SESSION_STORE", "Redis", "PORTCULLIS_REDIS_URL", "http://u:pw@redis:6379"),
 			[]string{`PORTCULLIS_REDIS_URL: must start with redis:// or rediss://, got scheme "http"`}},
 		{"store", with(minimal(), "PORTCULLIS_SESSION_STORE", "memcached"),
@@ -430,6 +471,11 @@ func TestLoadAccepts(t *testing.T) {
 		{"preset needs no urls", with(minimal(), "PORTCULLIS_PROVIDER", "google", "PORTCULLIS_AUTH_URL", "", "PORTCULLIS_TOKEN_URL", "", "PORTCULLIS_USERINFO_URL", "")},
 		{"oidc with issuer", with(minimal(), "PORTCULLIS_PROVIDER", "OIDC", "PORTCULLIS_ISSUER_URL", "https://idp.example.com")},
 		{"redis store", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis", "PORTCULLIS_REDIS_URL", "rediss://:pw@redis:6380/1")},
+		{"redis sentinel", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis", "PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379, [::1]:26379",
+			"PORTCULLIS_REDIS_SENTINEL_MASTER", "mymaster", "PORTCULLIS_REDIS_SENTINEL_PASSWORD", "s", "PORTCULLIS_REDIS_USERNAME", "portcullis",
+			"PORTCULLIS_REDIS_PASSWORD", "p", "PORTCULLIS_REDIS_TLS", "true", "PORTCULLIS_REDIS_CA", testCAPEM)},
+		{"redis cluster for refresh locks only", with(minimal(), "PORTCULLIS_REDIS_CLUSTER_ADDRS", "redis-0.redis:6379")},
+		{"redis URL with a password from the variable", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://redis:6379/2", "PORTCULLIS_REDIS_PASSWORD", "p", "PORTCULLIS_REDIS_USERNAME", "u")},
 		{"postgres registry", with(minimal(), "PORTCULLIS_USERS_DB", "postgres://u:p@db/users?sslmode=disable")},
 		{"file registry", with(minimal(), "PORTCULLIS_USERS_DB", "/var/lib/portcullis/users.db")},
 		{"samesite none secure", with(minimal(), "PORTCULLIS_COOKIE_SAMESITE", "none")},
@@ -554,6 +600,15 @@ func TestFileTwins(t *testing.T) {
 		}},
 		{"missing providers file", with(minimal(), "PORTCULLIS_PROVIDERS_FILE", missing), []string{
 			`PORTCULLIS_PROVIDERS_FILE: cannot read "` + missing + `": no such file or directory`,
+		}},
+		// Redis beyond one server: every problem at once.
+		{"redis files and a sentinel without master", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis",
+			"PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379", "PORTCULLIS_REDIS_TLS", "true",
+			"PORTCULLIS_REDIS_CA_FILE", missing, "PORTCULLIS_REDIS_PASSWORD_FILE", dir, "PORTCULLIS_REDIS_SENTINEL_PASSWORD_FILE", missing), []string{
+			`PORTCULLIS_REDIS_CA_FILE: cannot read "` + missing + `": no such file or directory`,
+			`PORTCULLIS_REDIS_PASSWORD_FILE: cannot read "` + dir + `": is a directory`,
+			"PORTCULLIS_REDIS_SENTINEL_MASTER: required with PORTCULLIS_REDIS_SENTINEL_ADDRS: the name in the Sentinels' sentinel monitor line",
+			`PORTCULLIS_REDIS_SENTINEL_PASSWORD_FILE: cannot read "` + missing + `": no such file or directory`,
 		}},
 	}
 	for _, tt := range tests {
@@ -950,6 +1005,50 @@ func TestSettingsRedactURLsAndParams(t *testing.T) {
 	for _, shown := range []string{"v=2", "audience=api"} {
 		if !strings.Contains(all.String(), shown) {
 			t.Errorf("Settings() hides the harmless %q", shown)
+		}
+	}
+}
+
+// testCAPEM is a self-signed CA certificate, PEM-encoded.
+var testCAPEM = func() string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}()
+
+func TestSettingsHideRedisSecrets(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, with(minimal(), "PORTCULLIS_SESSION_STORE", "redis",
+		"PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379,10.0.0.2:26379", "PORTCULLIS_REDIS_SENTINEL_MASTER", "mymaster",
+		"PORTCULLIS_REDIS_USERNAME", "portcullis", "PORTCULLIS_REDIS_PASSWORD", "data-password",
+		"PORTCULLIS_REDIS_SENTINEL_PASSWORD", "sentinel-password", "PORTCULLIS_REDIS_TLS", "true", "PORTCULLIS_REDIS_CA", testCAPEM))
+	got := map[string]Setting{}
+	for _, s := range c.Settings() {
+		got[s.Name] = s
+	}
+	for _, want := range []Setting{
+		{"PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379,10.0.0.2:26379", false},
+		{"PORTCULLIS_REDIS_SENTINEL_MASTER", "mymaster", false},
+		{"PORTCULLIS_REDIS_USERNAME", "portcullis", false},
+		{"PORTCULLIS_REDIS_PASSWORD", "[redacted]", true},
+		{"PORTCULLIS_REDIS_SENTINEL_PASSWORD", "[redacted]", true},
+		{"PORTCULLIS_REDIS_TLS", "true", false},
+		{"PORTCULLIS_REDIS_CA", "[redacted]", true},
+		{"PORTCULLIS_REDIS_CLUSTER_ADDRS", "", false},
+	} {
+		if got := got[want.Name]; got != want {
+			t.Errorf("Settings() %s = %+v; want %+v", want.Name, got, want)
 		}
 	}
 }

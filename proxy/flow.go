@@ -213,11 +213,16 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 	if err := s.sessions.Save(w, r, st); err != nil {
 		s.log.Error("save session", "provider", p.ID, "err", err)
 		s.signInResult(p.ID, metrics.SignInError)
-		msg := "Portcullis could not store your session. Try again in a moment."
-		if errors.Is(err, session.ErrTooLarge) {
+		status, msg := http.StatusBadGateway, "Portcullis could not store your session. Try again in a moment."
+		switch {
+		case errors.Is(err, session.ErrTooLarge):
 			msg = "The provider's tokens are too large to keep in cookies. The operator should set PORTCULLIS_SESSION_STORE=redis."
+		case errors.Is(err, session.ErrUnavailable):
+			// The code is spent: a retry is a new sign-in, from the start.
+			status, msg = http.StatusServiceUnavailable, "Portcullis could not store your session: its session store is unavailable right now. Sign in again in a moment."
+			w.Header().Set("Retry-After", "5")
 		}
-		s.fail(w, r, http.StatusBadGateway, "Sign-in failed", msg)
+		s.fail(w, r, status, "Sign-in failed", msg)
 		return
 	}
 	s.log.Info("signed in", "audit", "sign_in", "provider", p.ID, "user", st.User)

@@ -163,6 +163,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 				TrustedEmailProviders: cfg.TrustedEmailProviders,
 			},
 		},
+		Paths:       proxy.Paths{Prefix: cfg.ProxyPrefix, Ping: cfg.PingPath, Ready: cfg.ReadyPath},
 		Pages:       proxy.Pages{SignInTitle: cfg.SignInTitle, SignInLogoURL: cfg.SignInLogoURL},
 		ReadyChecks: readyChecks,
 		Metrics:     m,

@@ -493,9 +493,13 @@ func BenchmarkSafeRedirect(b *testing.B) {
 
 // BenchmarkRouteClass is the metrics label computed on every request.
 func BenchmarkRouteClass(b *testing.B) {
+	ps, err := newPaths(Paths{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if routeClass("/app/page") != "proxy" {
+		if ps.routeClass("/app/page") != "proxy" {
 			b.Fatal("want proxy")
 		}
 	}

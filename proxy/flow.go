@@ -27,7 +27,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	buttons := make([]providerButton, 0, len(s.providerList))
 	for _, p := range s.providerList {
 		q := url.Values{"provider": {p.ID}, "rd": {rd}}
-		buttons = append(buttons, providerButton{Name: p.DisplayName, URL: "/oauth2/start?" + q.Encode()})
+		buttons = append(buttons, providerButton{Name: p.DisplayName, URL: s.paths.prefix + "/start?" + q.Encode()})
 	}
 	s.renderPage(w, http.StatusOK, page{
 		Title:     s.pages.SignInTitle,
@@ -292,7 +292,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, http.StatusOK, page{
 			Title:   "Sign out?",
 			Message: "Another site sent you here to sign out.",
-			Form:    &pageForm{Action: "/oauth2/sign_out", Fields: map[string]string{"rd": rd}, Button: "Sign out"},
+			Form:    &pageForm{Action: s.paths.prefix + "/sign_out", Fields: map[string]string{"rd": rd}, Button: "Sign out"},
 			Link:    &pageLink{URL: "/", Text: "Stay signed in"},
 		})
 		return

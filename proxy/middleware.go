@@ -12,16 +12,17 @@ import (
 	"github.com/portcullis/portcullis/session"
 )
 
-// routeClass names a request's route for metrics, from a fixed set.
-func routeClass(path string) string {
-	rest, ok := strings.CutPrefix(path, "/oauth2/")
-	if !ok {
-		if path == "/ping" || path == "/ready" {
+// routeClass names a request's route for metrics, from a fixed set: by
+// the handler its path leads to, wherever PROXY_PREFIX puts it.
+func (ps *paths) routeClass(path string) string {
+	rest, ok := strings.CutPrefix(path, ps.prefix)
+	if !ok || len(rest) == 0 || rest[0] != '/' {
+		if path != "" && (path == ps.ping || path == ps.ready) { // "": off
 			return "other"
 		}
 		return "proxy"
 	}
-	switch rest {
+	switch rest = rest[1:]; rest {
 	case "auth":
 		return "auth"
 	case "forward-auth":
@@ -116,7 +117,7 @@ func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler 
 		if sw.body = s.guardBody(sw, r, start); sw.body != nil {
 			defer sw.body.settle()
 		}
-		route := routeClass(r.URL.Path)
+		route := s.paths.routeClass(r.URL.Path)
 		if route != "proxy" {
 			// Our own pages, redirects and answers; the upstream's are its own.
 			setSecurityHeaders(w.Header())

@@ -20,6 +20,20 @@ import (
 // rules, if any.
 func routingServer(t testing.TB, routes ...Route) *Server {
 	t.Helper()
+	return routingServerAt(t, Paths{}, routes...)
+}
+
+// otherPaths move every route of ours: a PROXY_PREFIX of one segment or
+// two, health checks elsewhere or off (one of them on the prefix's first
+// segment).
+var otherPaths = []Paths{
+	{Prefix: "/sso", Ping: "/healthz", Ready: Off},
+	{Prefix: "/auth/v1", Ping: Off, Ready: "/auth"},
+}
+
+// routingServerAt is routingServer with its own routes at paths.
+func routingServerAt(t testing.TB, paths Paths, routes ...Route) *Server {
+	t.Helper()
 	p, err := providers.NewOAuth2(providers.Config{
 		ID: "oauth2", ClientID: "c", ClientSecret: "s",
 		AuthURL: "http://127.0.0.1:1/authorize", TokenURL: "http://127.0.0.1:1/token", UserinfoURL: "http://127.0.0.1:1/userinfo",
@@ -47,6 +61,7 @@ func routingServer(t testing.TB, routes ...Route) *Server {
 		Identity:  Identity{Assertions: signer},
 		Tokens:    Tokens{RefreshSkew: 30 * time.Second},
 		Access:    Access{Routes: routes},
+		Paths:     paths,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -59,9 +74,9 @@ func routingServer(t testing.TB, routes ...Route) *Server {
 // cleaning); for the application, the mux and s.protected answer r alike.
 func sameChoice(t *testing.T, s *Server, mux *http.ServeMux, r *http.Request) {
 	t.Helper()
-	switch d := shortcut(r); d {
+	switch d := s.paths.shortcut(r); d {
 	case toAuth, toForwardAuth:
-		want := map[destination]string{toAuth: "/oauth2/auth", toForwardAuth: "/oauth2/forward-auth"}[d]
+		want := map[destination]string{toAuth: s.paths.auth, toForwardAuth: s.paths.forwardAuth}[d]
 		if _, pattern := mux.Handler(r); pattern != want || r.URL.EscapedPath() != r.URL.Path {
 			t.Errorf("%s %q: shortcut chooses %s; the mux's pattern is %q", r.Method, r.URL.EscapedPath(), want, pattern)
 		}
@@ -137,8 +152,66 @@ func TestShortcut(t *testing.T) {
 			if want == toApp && method == "CONNECT" {
 				want = viaMux
 			}
-			if got := shortcut(r); got != want {
+			if got := s.paths.shortcut(r); got != want {
 				t.Errorf("shortcut(%s %s) = %d; want %d", method, tt.target, got, want)
+			}
+			sameChoice(t, s, mux, r)
+		}
+	}
+}
+
+// TestShortcutElsewhere: with the routes of ours moved (PROXY_PREFIX,
+// PING_PATH, READY_PATH), the shortcut follows them, and the paths they
+// left are the application's.
+func TestShortcutElsewhere(t *testing.T) {
+	tests := []struct {
+		paths  Paths
+		target string
+		want   destination
+	}{
+		{otherPaths[0], "/sso/auth", toAuth},
+		{otherPaths[0], "/sso/auth?allowed_groups=a", toAuth},
+		{otherPaths[0], "/sso/forward-auth", toForwardAuth},
+		{otherPaths[0], "/oauth2/auth", toApp},
+		{otherPaths[0], "/oauth2/forward-auth", toApp},
+		{otherPaths[0], "/oauth2/sign_in", toApp},
+		{otherPaths[0], "/oauth2/", toApp},
+		{otherPaths[0], "/ping", toApp},
+		{otherPaths[0], "/ready", toApp},
+		{otherPaths[0], "/SSO/auth", toApp},
+		{otherPaths[0], "/healthz", viaMux},
+		{otherPaths[0], "/sso", viaMux},
+		{otherPaths[0], "/sso/", viaMux},
+		{otherPaths[0], "/sso/start", viaMux},
+		{otherPaths[0], "/ssox", viaMux},
+		{otherPaths[0], "/sso%2Fauth", viaMux},
+		{otherPaths[0], "/sso/%61uth", viaMux},
+		{otherPaths[0], "/x/../sso/auth", viaMux},
+		{otherPaths[1], "/auth/v1/auth", toAuth},
+		{otherPaths[1], "/auth/v1/forward-auth", toForwardAuth},
+		{otherPaths[1], "/auth/v1", viaMux},
+		{otherPaths[1], "/auth/v1x", viaMux}, // unsure: the mux decides
+		{otherPaths[1], "/auth/v2/auth", toApp},
+		{otherPaths[1], "/auth", viaMux},
+		{otherPaths[1], "/authx", toApp},
+		{otherPaths[1], "/ping", toApp},
+		{otherPaths[1], "/ready", toApp},
+	}
+	servers := map[string]*Server{}
+	for _, tt := range tests {
+		s := servers[tt.paths.Prefix]
+		if s == nil {
+			s = routingServerAt(t, tt.paths)
+			servers[tt.paths.Prefix] = s
+		}
+		mux := s.mux()
+		for _, method := range []string{"GET", "POST", "HEAD"} {
+			r, ok := routingRequest(method, tt.target, true)
+			if !ok {
+				t.Fatalf("bad target %q", tt.target)
+			}
+			if got := s.paths.shortcut(r); got != tt.want {
+				t.Errorf("%+v: shortcut(%s %s) = %d; want %d", tt.paths, method, tt.target, got, tt.want)
 			}
 			sameChoice(t, s, mux, r)
 		}
@@ -148,7 +221,12 @@ func TestShortcut(t *testing.T) {
 // TestShortcutKnowsOwnRoutes checks that no path of ownRoutes is taken
 // for the application's.
 func TestShortcutKnowsOwnRoutes(t *testing.T) {
-	s := routingServer(t)
+	for _, paths := range append([]Paths{{}}, otherPaths...) {
+		shortcutKnowsOwnRoutes(t, routingServerAt(t, paths))
+	}
+}
+
+func shortcutKnowsOwnRoutes(t *testing.T, s *Server) {
 	for _, rt := range s.ownRoutes() {
 		method, path, ok := strings.Cut(rt.pattern, " ")
 		if !ok {
@@ -160,7 +238,7 @@ func TestShortcutKnowsOwnRoutes(t *testing.T) {
 		}
 		for _, p := range paths {
 			r, _ := routingRequest(method, p, true)
-			if shortcut(r) == toApp {
+			if s.paths.shortcut(r) == toApp {
 				t.Errorf("shortcut sends %s %s (route %q) to the application", method, p, rt.pattern)
 			}
 		}
@@ -173,15 +251,26 @@ func FuzzShortcut(f *testing.F) {
 	for _, seed := range []string{"/", "/app", "/oauth2/auth", "/oauth2%2Fauth", "/a/../b", "/a%2F..%2Fb", "/ping", "/.well-known/x", "/%2e%2e/x"} {
 		f.Add(uint8(0), seed, true)
 	}
-	s := routingServer(f)
-	mux := s.mux()
+	for _, seed := range []string{"/sso/auth", "/sso", "/ssox/auth", "/healthz", "/auth", "/auth/v1/forward-auth", "/auth/v1%2Fauth", "/auth/v2"} {
+		f.Add(uint8(0), seed, false)
+	}
+	var servers []*Server
+	for _, paths := range append([]Paths{{}}, otherPaths...) {
+		servers = append(servers, routingServerAt(f, paths))
+	}
+	muxes := make([]*http.ServeMux, len(servers))
+	for i, s := range servers {
+		muxes[i] = s.mux()
+	}
 	methods := []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PROPFIND", "get"}
 	f.Fuzz(func(t *testing.T, method uint8, target string, html bool) {
 		if len(target) > 512 {
 			return
 		}
-		if r, ok := routingRequest(methods[int(method)%len(methods)], target, html); ok {
-			sameChoice(t, s, mux, r)
+		for i, s := range servers {
+			if r, ok := routingRequest(methods[int(method)%len(methods)], target, html); ok {
+				sameChoice(t, s, muxes[i], r)
+			}
 		}
 	})
 }

@@ -46,7 +46,7 @@ type Provider struct {
 	ID          string // provider id: what X-User-Provider carries
 	DisplayName string // label on the sign-in page
 	// RedirectURL is the callback URL registered at the provider; empty:
-	// PublicURL + /oauth2/callback, else derived from the request.
+	// PublicURL + Paths.Prefix + /callback, else derived from the request.
 	RedirectURL string
 	PKCE        bool
 	// ResponseType is "code" or "token" (the implicit flow).
@@ -105,6 +105,8 @@ type Options struct {
 	Identity Identity
 	// Users is the user registry; none by default.
 	Users Users
+	// Paths are where Portcullis's own endpoints live.
+	Paths Paths
 	// Pages are what Portcullis's own pages show.
 	Pages Pages
 	// ReadyChecks must all pass for /ready to answer 200 (Redis, say).
@@ -138,6 +140,7 @@ type Server struct {
 	identity    identity
 	users       Users
 	pages       Pages // with a SignInTitle
+	paths       paths
 	readyChecks []func(context.Context) error
 
 	spent    *spentStates
@@ -237,6 +240,9 @@ func New(opts Options) (*Server, error) {
 		s.site.base = strings.TrimSuffix(opts.Site.PublicURL.String(), "/")
 	}
 	var err error
+	if s.paths, err = newPaths(opts.Paths); err != nil {
+		return nil, err
+	}
 	if s.access, err = newAccess(opts.Access); err != nil {
 		return nil, err
 	}

@@ -17,8 +17,9 @@ import (
 
 // demo runs the development provider and a demo app on loopback, and the
 // proxy in front of the app, configured for each other. PORTCULLIS_LISTEN,
-// PORTCULLIS_USER_FROM and PORTCULLIS_LOG_* from the environment still
-// apply where given.
+// PORTCULLIS_USER_FROM, PORTCULLIS_LOG_*, the pages' settings
+// (PORTCULLIS_SIGN_IN_*, PORTCULLIS_TEMPLATES_DIR) from the environment
+// still apply where given.
 func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	clientSecret := randomSecret()
 	provider := idp.New(idp.Options{ClientID: "portcullis-demo", ClientSecret: clientSecret, OIDC: true})
@@ -63,7 +64,8 @@ func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 		if v, ok := env[key]; ok {
 			return v
 		}
-		if strings.HasPrefix(key, "PORTCULLIS_LOG_") || key == "PORTCULLIS_USER_FROM" {
+		if strings.HasPrefix(key, "PORTCULLIS_LOG_") || strings.HasPrefix(key, "PORTCULLIS_SIGN_IN_") ||
+			key == "PORTCULLIS_USER_FROM" || key == "PORTCULLIS_TEMPLATES_DIR" {
 			return getenv(key)
 		}
 		return ""

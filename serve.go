@@ -23,7 +23,7 @@ import (
 // settings against its preset included; the error lists every problem, one
 // per line.
 func loadConfig(getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(getenv, checkProviders)
+	cfg, err := config.Load(getenv, checkProviders, checkPages)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -110,6 +110,9 @@ type Config struct {
 
 	SignInTitle   string `env:"SIGN_IN_TITLE" envDefault:"Sign in" doc:"title of the sign-in page"`
 	SignInLogoURL string `env:"SIGN_IN_LOGO_URL" doc:"logo on the sign-in page: an http(s) URL, a data: URL or a path starting with /; empty: no logo"`
+	SignInBanner  string `env:"SIGN_IN_BANNER" doc:"plain text shown above the sign-in page's buttons (never HTML: markup is shown as written; line breaks are kept); with it the page is shown even with one provider"`
+	SignInFooter  string `env:"SIGN_IN_FOOTER" doc:"plain text shown below the sign-in page's buttons, like SIGN_IN_BANNER; also in a custom error.html's data"`
+	TemplatesDir  string `env:"TEMPLATES_DIR" doc:"directory with sign_in.html, error.html or both (Go html/template) replacing the built-in pages; their data is in the README (Pages). A template that does not parse, or fails on sample data, stops the start. With sign_in.html the page is shown even with one provider"`
 
 	// Providers holds one provider per PROVIDERS id, or the single
 	// provider read with the PORTCULLIS_ prefix. Never empty after Load.

@@ -137,4 +137,10 @@ const Off = "off"
 type Pages struct {
 	SignInTitle   string // "": "Sign in"
 	SignInLogoURL string
+	// SignInBanner and SignInFooter are plain text shown above and below
+	// the sign-in page's buttons (escaped: never HTML).
+	SignInBanner, SignInFooter string
+	// Templates replace the built-in sign-in page, error page or both
+	// (ParseTemplates); nil: the built-in ones.
+	Templates *Templates
 }

@@ -139,9 +139,14 @@ type Server struct {
 	tokens      Tokens // with a Refresher
 	identity    identity
 	users       Users
-	pages       Pages // with a SignInTitle
+	pages       Pages // with a SignInTitle and Templates
 	paths       paths
 	readyChecks []func(context.Context) error
+
+	// skipSignIn sends browsers straight to the only provider: there is
+	// nothing else to show on the sign-in page (no custom template, no
+	// banner, no footer).
+	skipSignIn bool
 
 	spent    *spentStates
 	machines *machineUsers
@@ -216,6 +221,11 @@ func New(opts Options) (*Server, error) {
 	if s.pages.SignInTitle == "" {
 		s.pages.SignInTitle = "Sign in"
 	}
+	if s.pages.Templates == nil {
+		s.pages.Templates = &Templates{}
+	}
+	s.skipSignIn = len(s.providerList) == 1 && s.pages.Templates.signIn == nil &&
+		s.pages.SignInBanner == "" && s.pages.SignInFooter == ""
 	for i := range s.providerList {
 		p := &s.providerList[i]
 		if p.Provider == nil || p.ID == "" {

@@ -92,10 +92,11 @@ func (s *Server) callbackURL(r *http.Request, p *Provider) string {
 }
 
 // signInURL is where a browser goes to sign in: the provider's start
-// endpoint when there is one provider, the sign-in page otherwise.
+// endpoint when there is one provider and nothing else to show
+// (skipSignIn), the sign-in page otherwise.
 func (s *Server) signInURL(rd string) string {
 	q := url.Values{"rd": {rd}}
-	if len(s.providerList) == 1 {
+	if s.skipSignIn {
 		return s.paths.prefix + "/start?" + q.Encode()
 	}
 	return s.paths.prefix + "/sign_in?" + q.Encode()

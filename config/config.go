@@ -28,6 +28,9 @@ type Config struct {
 	Upstream      *url.URL `env:"UPSTREAM" secret:"password" doc:"URL of the app behind the proxy (http or https). Empty: forward-auth only, no proxying"`
 	Listen        string   `env:"LISTEN" envDefault:":4180" doc:"main listener, host:port"`
 	MetricsListen string   `env:"METRICS_LISTEN" envDefault:":9180" doc:"listener for Prometheus /metrics, host:port; off disables it"`
+	TLSCertFile   string   `env:"TLS_CERT_FILE" doc:"PEM certificate (its chain after it) to serve HTTPS, and HTTP/2, on LISTEN, with TLS_KEY_FILE. Both files are read again when they change (checked every 2 s), without a restart or a dropped connection; a pair that does not load leaves the one in use (logged). METRICS_LISTEN stays plain HTTP"`
+	TLSKeyFile    string   `env:"TLS_KEY_FILE" doc:"PEM private key of TLS_CERT_FILE"`
+	TLSMinVersion string   `env:"TLS_MIN_VERSION" envDefault:"1.2" doc:"oldest TLS version LISTEN accepts with TLS_CERT_FILE: 1.2 or 1.3"`
 	ProxyPrefix   string   `env:"PROXY_PREFIX" envDefault:"/oauth2" doc:"where Portcullis's own endpoints live: PREFIX/auth, PREFIX/start, PREFIX/callback, …; a path like /sso (no / at the end). Paths under /oauth2/ then reach the app like any other"`
 	PingPath      string   `env:"PING_PATH" envDefault:"/ping" doc:"liveness check path (200 OK, always); off turns it off, and the app's own path of that name then reaches the app"`
 	ReadyPath     string   `env:"READY_PATH" envDefault:"/ready" doc:"readiness check path (200 when ready, 503 before and while shutting down); off turns it off, and the app's own path of that name then reaches the app"`

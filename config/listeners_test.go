@@ -19,6 +19,9 @@ func TestListenerDefaults(t *testing.T) {
 		{"PORTCULLIS_PROXY_PREFIX", c.ProxyPrefix, "/oauth2"},
 		{"PORTCULLIS_PING_PATH", c.PingPath, "/ping"},
 		{"PORTCULLIS_READY_PATH", c.ReadyPath, "/ready"},
+		{"PORTCULLIS_TLS_CERT_FILE", c.TLSCertFile, ""},
+		{"PORTCULLIS_TLS_KEY_FILE", c.TLSKeyFile, ""},
+		{"PORTCULLIS_TLS_MIN_VERSION", c.TLSMinVersion, "1.2"},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -37,6 +40,7 @@ func TestListenerSettingsAccepted(t *testing.T) {
 		{"prefix of two segments", with(minimal(), "PORTCULLIS_PROXY_PREFIX", "/_auth/v1")},
 		{"health checks elsewhere", with(minimal(), "PORTCULLIS_PING_PATH", "/healthz", "PORTCULLIS_READY_PATH", "/-/ready")},
 		{"health checks off", with(minimal(), "PORTCULLIS_PING_PATH", "off", "PORTCULLIS_READY_PATH", "off")},
+		{"TLS", with(minimal(), "PORTCULLIS_TLS_CERT_FILE", "/etc/tls/tls.crt", "PORTCULLIS_TLS_KEY_FILE", "/etc/tls/tls.key", "PORTCULLIS_TLS_MIN_VERSION", "1.3")},
 		{"health check where the default prefix was", with(minimal(), "PORTCULLIS_PROXY_PREFIX", "/sso", "PORTCULLIS_PING_PATH", "/oauth2/ping")},
 	}
 	for _, tt := range tests {
@@ -73,6 +77,13 @@ func TestListenerSettingsProblems(t *testing.T) {
 			[]string{
 				`PORTCULLIS_PING_PATH: "/oauth2/ping" is under PORTCULLIS_PROXY_PREFIX ("/oauth2"), where Portcullis's own endpoints are`,
 				`PORTCULLIS_READY_PATH: "/oauth2" is under PORTCULLIS_PROXY_PREFIX ("/oauth2"), where Portcullis's own endpoints are`,
+			}},
+		{"certificate without key", with(minimal(), "PORTCULLIS_TLS_CERT_FILE", "/etc/tls/tls.crt"),
+			[]string{"PORTCULLIS_TLS_KEY_FILE: required with PORTCULLIS_TLS_CERT_FILE"}},
+		{"key without certificate, bad version", with(minimal(), "PORTCULLIS_TLS_KEY_FILE", "/etc/tls/tls.key", "PORTCULLIS_TLS_MIN_VERSION", "TLS1.3"),
+			[]string{
+				"PORTCULLIS_TLS_CERT_FILE: required with PORTCULLIS_TLS_KEY_FILE",
+				`PORTCULLIS_TLS_MIN_VERSION: must be 1.2 or 1.3, got "TLS1.3"`,
 			}},
 		{"health checks on one path", with(minimal(), "PORTCULLIS_PING_PATH", "/health", "PORTCULLIS_READY_PATH", "/health"),
 			[]string{`PORTCULLIS_READY_PATH: must differ from PORTCULLIS_PING_PATH ("/health")`}},

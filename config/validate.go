@@ -32,6 +32,13 @@ func (c *Config) validate() error {
 	}
 
 	v.paths(c)
+	switch {
+	case c.TLSCertFile != "" && c.TLSKeyFile == "":
+		v.add(n("TLS_KEY_FILE"), "required with %s", n("TLS_CERT_FILE"))
+	case c.TLSCertFile == "" && c.TLSKeyFile != "":
+		v.add(n("TLS_CERT_FILE"), "required with %s", n("TLS_KEY_FILE"))
+	}
+	v.oneOf(n("TLS_MIN_VERSION"), c.TLSMinVersion, "1.2", "1.3")
 
 	if c.CookieSecret == "" {
 		v.add(n("COOKIE_SECRET"), "required; generate one with: openssl rand -base64 32")

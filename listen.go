@@ -9,18 +9,62 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/portcullis/portcullis/config"
 )
 
-// The main listener's TLS: the certificate and key in TLS_CERT_FILE and
-// TLS_KEY_FILE, read again when they change, so that a renewed
-// certificate is served without a restart; connections already open keep
-// the pair they began with.
+// The main listener: a TCP address or a Unix socket (LISTEN=unix:PATH),
+// and its TLS: the certificate and key in TLS_CERT_FILE and TLS_KEY_FILE,
+// read again when they change, so that a renewed certificate is served
+// without a restart; connections already open keep the pair they began
+// with.
+
+// socketMode is a Unix socket's mode: its owner and group may connect.
+const socketMode = 0o660
+
+// listen opens LISTEN: host:port, or unix:PATH for a Unix socket.
+func listen(addr string) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return net.Listen("tcp", addr)
+	}
+	return listenUnix(path)
+}
+
+// listenUnix opens a Unix socket at path, mode socketMode. A socket left
+// there by a server that is gone is removed first; anything else at path
+// (a file, a symbolic link, a socket a live server accepts on) is left
+// alone, and refused.
+func listenUnix(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("%s exists and is not a socket; not removed", path)
+		}
+		if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			conn.Close()
+			return nil, fmt.Errorf("another process is listening on %s", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove the stale socket %s: %w", path, pathError(err))
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, socketMode); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
 
 // certCheckInterval is how often the certificate's files are read again.
 const certCheckInterval = 2 * time.Second

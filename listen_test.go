@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"os"
@@ -24,6 +25,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/nginxtest"
+	"github.com/portcullis/portcullis/internal/stack"
 )
 
 // testCert is a self-signed certificate for 127.0.0.1 and localhost, and
@@ -431,5 +435,204 @@ func TestTLSProblemsStopTheStart(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// unixClient is a browser whose requests for http://app.test go to the
+// Unix socket at sock, and any others over TCP; it keeps cookies and
+// follows redirects.
+func unixClient(t *testing.T, sock string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	var d net.Dialer
+	return &http.Client{
+		Jar:     jar,
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr == "app.test:80" {
+				return d.DialContext(ctx, "unix", sock)
+			}
+			return d.DialContext(ctx, network, addr)
+		}},
+	}
+}
+
+// TestServeUnixSocket: LISTEN=unix:PATH serves on a Unix socket (mode
+// 0660), removing a stale socket left at PATH and the socket when it
+// stops; a whole sign-in goes through it. Its peers have no address: none
+// is appended to X-Forwarded-For, and theirs reaches the app only when
+// TRUST_FORWARDED_HEADERS trusts every peer, never when TRUSTED_PROXIES
+// names some.
+func TestServeUnixSocket(t *testing.T) {
+	t.Parallel()
+	p := stack.StartProvider(t, nil)
+	app := stack.Serve(t, stack.EchoHandler())
+	for _, tt := range []struct {
+		name    string
+		trust   []string // env
+		wantXFF string
+	}{
+		{"not trusted", nil, ""},
+		{"every peer trusted", []string{"PORTCULLIS_TRUST_FORWARDED_HEADERS", "true"}, "203.0.113.9"},
+		{"only some peers trusted", []string{"PORTCULLIS_TRUST_FORWARDED_HEADERS", "true", "PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1/32,::1/128"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sock := filepath.Join(t.TempDir(), "p.sock")
+			stale, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stale.(*net.UnixListener).SetUnlinkOnClose(false)
+			stale.Close() // a server that died: its socket file stays
+			t.Cleanup(func() {
+				if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+					t.Errorf("after serve, the socket file is still there (%v)", err)
+				}
+			})
+			env := withEnv(validEnv(),
+				"PORTCULLIS_LISTEN", "unix:"+sock,
+				"PORTCULLIS_UPSTREAM", app.URL,
+				"PORTCULLIS_PUBLIC_URL", "http://app.test",
+				"PORTCULLIS_COOKIE_SECURE", "false",
+				"PORTCULLIS_CLIENT_ID", stack.ClientID,
+				"PORTCULLIS_CLIENT_SECRET", stack.ClientSecret,
+				"PORTCULLIS_AUTH_URL", p.Endpoints.AuthURL,
+				"PORTCULLIS_TOKEN_URL", p.Endpoints.TokenURL,
+				"PORTCULLIS_USERINFO_URL", p.Endpoints.UserinfoURL,
+				"PORTCULLIS_SCOPES", "openid email profile",
+			)
+			env = withEnv(env, tt.trust...)
+			addr, logs := startServe(t, env)
+			if addr != sock {
+				t.Errorf("serve says it listens on %q; want %q", addr, sock)
+			}
+			if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 {
+				t.Errorf("the socket's mode is %v (%v); want 0660", fi.Mode().Perm(), err)
+			}
+			client := unixClient(t, sock)
+			req, _ := http.NewRequest("GET", "http://app.test/private?q=1", nil)
+			req.Header.Set("Accept", "text/html")
+			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("sign-in over the socket ended with %d at %s: %s\n%s", resp.StatusCode, resp.Request.URL, stack.ReadBody(t, resp), logs.String())
+			}
+			e := stack.DecodeEcho(t, resp)
+			if e.URI != "/private?q=1" || e.Headers.Get("X-User") != "alice@example.com" {
+				t.Errorf("the app got %q as %q; want /private?q=1 as alice@example.com", e.URI, e.Headers.Get("X-User"))
+			}
+			if got := strings.Join(e.Headers.Values("X-Forwarded-For"), ", "); got != tt.wantXFF {
+				t.Errorf("X-Forwarded-For at the app = %q; want %q", got, tt.wantXFF)
+			}
+			if got := e.Headers.Get("X-Forwarded-Host"); got != "app.test" {
+				t.Errorf("X-Forwarded-Host at the app = %q; want app.test", got)
+			}
+		})
+	}
+}
+
+// TestListenUnixRefuses: what is at a socket's path and is not a stale
+// socket is left alone and stops the start, naming LISTEN: a file, a
+// symbolic link to a socket, a socket a live server accepts on, a
+// directory that does not exist.
+func TestListenUnixRefuses(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file.sock")
+	writeFile(t, file, []byte("precious"))
+	live := filepath.Join(dir, "live.sock")
+	ln, err := net.Listen("unix", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	link := filepath.Join(dir, "link.sock")
+	os.Symlink(live, link)
+	tests := []struct {
+		path, want string
+	}{
+		{file, "PORTCULLIS_LISTEN: " + file + " exists and is not a socket; not removed"},
+		{link, "PORTCULLIS_LISTEN: " + link + " exists and is not a socket; not removed"},
+		{live, "PORTCULLIS_LISTEN: another process is listening on " + live},
+		{filepath.Join(dir, "none", "p.sock"), "PORTCULLIS_LISTEN: listen unix " + filepath.Join(dir, "none", "p.sock") + ": bind: no such file or directory"},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"serve"}, envMap(withEnv(validEnv(), "PORTCULLIS_LISTEN", "unix:"+tt.path)), &out, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("serve on unix:%s = %d, %q; want 1, %q", tt.path, code, errOut.String(), tt.want)
+		}
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "precious" {
+		t.Errorf("the file at the socket's path was changed: %q, %v", b, err)
+	}
+	if c, err := net.Dial("unix", live); err != nil {
+		t.Errorf("the live server's socket no longer answers: %v", err)
+	} else {
+		c.Close()
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode().Type() != os.ModeSymlink {
+		t.Errorf("the symbolic link was changed: %v, %v", fi, err)
+	}
+}
+
+// nginxToSocket is nginx in front of Portcullis on a Unix socket, as the
+// README shows it ({{.Portcullis}} is unix:PATH).
+const nginxToSocket = `
+upstream portcullis {
+    server {{.Portcullis}};
+}
+server {
+    listen {{.Listen}};
+    location / {
+        proxy_pass http://portcullis;
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+    }
+}
+`
+
+// TestNginxToUnixSocket: a real nginx reaches Portcullis on its socket;
+// a browser signs in through it, and the app sees the client's address as
+// nginx gave it (the socket's peers trusted, nothing of their own
+// appended).
+func TestNginxToUnixSocket(t *testing.T) {
+	t.Parallel()
+	p := stack.StartProvider(t, nil)
+	app := stack.Serve(t, stack.EchoHandler())
+	sock := filepath.Join(t.TempDir(), "p.sock")
+	startServe(t, withEnv(validEnv(),
+		"PORTCULLIS_LISTEN", "unix:"+sock,
+		"PORTCULLIS_UPSTREAM", app.URL,
+		"PORTCULLIS_TRUST_FORWARDED_HEADERS", "true",
+		"PORTCULLIS_COOKIE_SECURE", "false",
+		"PORTCULLIS_CLIENT_ID", stack.ClientID,
+		"PORTCULLIS_CLIENT_SECRET", stack.ClientSecret,
+		"PORTCULLIS_AUTH_URL", p.Endpoints.AuthURL,
+		"PORTCULLIS_TOKEN_URL", p.Endpoints.TokenURL,
+		"PORTCULLIS_USERINFO_URL", p.Endpoints.UserinfoURL,
+	))
+	addr := nginxtest.Start(t, nginxToSocket, nginxtest.Vars{Portcullis: "unix:" + sock})
+	b := stack.NewBrowser(t, "http://"+addr)
+	e := b.SignIn("/reports")
+	if e.URI != "/reports" || e.Headers.Get("X-User") != "alice@example.com" {
+		t.Errorf("through nginx and the socket, the app got %q as %q; want /reports as alice@example.com", e.URI, e.Headers.Get("X-User"))
+	}
+	if got := strings.Join(e.Headers.Values("X-Forwarded-For"), ", "); got != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For at the app = %q; want nginx's 127.0.0.1", got)
 	}
 }

@@ -14,9 +14,13 @@ func startServe(t *testing.T, env map[string]string) (addr string, logs *syncBuf
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
-	done := make(chan error, 1)
+	done := make(chan struct{})
+	var err error // serve's, once done is closed
 	logs = &syncBuffer{}
-	go func() { done <- serve(ctx, envMap(env), logs, func(a string) { addrc <- a }) }()
+	go func() {
+		err = serve(ctx, envMap(env), logs, func(a string) { addrc <- a })
+		close(done)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -27,7 +31,7 @@ func startServe(t *testing.T, env map[string]string) (addr string, logs *syncBuf
 	})
 	select {
 	case addr = <-addrc:
-	case err := <-done:
+	case <-done:
 		t.Fatalf("serve returned early: %v\n%s", err, logs.String())
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not start")

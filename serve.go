@@ -88,7 +88,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 		go cert.watch(jobCtx, certCheckInterval)
 		mainSrv.TLSConfig = serverTLS(cfg, cert)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("PORTCULLIS_LISTEN: %w", err)
 	}

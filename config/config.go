@@ -26,7 +26,7 @@ const Prefix = "PORTCULLIS_"
 // value is hidden; "password": a URL's password is hidden).
 type Config struct {
 	Upstream      *url.URL `env:"UPSTREAM" secret:"password" doc:"URL of the app behind the proxy (http or https). Empty: forward-auth only, no proxying"`
-	Listen        string   `env:"LISTEN" envDefault:":4180" doc:"main listener, host:port"`
+	Listen        string   `env:"LISTEN" envDefault:":4180" doc:"main listener: host:port, or unix:/path/to.sock for a Unix socket (mode 0660: Portcullis's user and group may connect; a socket left by a server that is gone is removed, anything else at the path refused). A peer on a socket has no address: none is appended to X-Forwarded-For, and it matches no TRUSTED_PROXIES entry (leave that empty to trust the socket's peers with TRUST_FORWARDED_HEADERS)"`
 	MetricsListen string   `env:"METRICS_LISTEN" envDefault:":9180" doc:"listener for Prometheus /metrics, host:port; off disables it"`
 	TLSCertFile   string   `env:"TLS_CERT_FILE" doc:"PEM certificate (its chain after it) to serve HTTPS, and HTTP/2, on LISTEN, with TLS_KEY_FILE. Both files are read again when they change (checked every 2 s), without a restart or a dropped connection; a pair that does not load leaves the one in use (logged). METRICS_LISTEN stays plain HTTP"`
 	TLSKeyFile    string   `env:"TLS_KEY_FILE" doc:"PEM private key of TLS_CERT_FILE"`

@@ -25,7 +25,11 @@ func (c *Config) validate() error {
 
 	v.httpURL(n("UPSTREAM"), c.Upstream, false)
 	v.httpURL(n("PUBLIC_URL"), c.PublicURL, true)
-	v.listen(n("LISTEN"), c.Listen, false)
+	if path, ok := strings.CutPrefix(c.Listen, "unix:"); ok {
+		v.socketPath(n("LISTEN"), path)
+	} else {
+		v.listen(n("LISTEN"), c.Listen, false)
+	}
 	v.listen(n("METRICS_LISTEN"), c.MetricsListen, true)
 	if c.MetricsListen == c.Listen && c.Listen != "off" && !strings.HasSuffix(c.Listen, ":0") {
 		v.add(n("METRICS_LISTEN"), "must differ from %s (%q)", n("LISTEN"), c.Listen)
@@ -296,6 +300,17 @@ func cleanPath(p string) bool {
 		}
 	}
 	return true
+}
+
+// socketPath checks the path of a Unix socket: not empty, and short
+// enough for sockaddr_un (108 bytes with its NUL on Linux, 104 on BSDs).
+func (v *validator) socketPath(name, path string) {
+	switch {
+	case path == "":
+		v.add(name, "unix: needs a socket's path (unix:/run/portcullis/portcullis.sock)")
+	case len(path) > 103 || strings.ContainsRune(path, 0):
+		v.add(name, "a Unix socket's path must be at most 103 bytes, got %d: choose a shorter one", len(path))
+	}
 }
 
 func (v *validator) cookie(c *Config) {

@@ -148,6 +148,11 @@ type Server struct {
 	// banner, no footer).
 	skipSignIn bool
 
+	// ownMux routes what the shortcut leaves (routes.go); labels are its
+	// patterns' metric labels.
+	ownMux *http.ServeMux
+	labels map[string]string
+
 	spent    *spentStates
 	machines *machineUsers
 	handler  http.Handler
@@ -262,6 +267,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Upstream.URL != nil {
 		s.upstream = s.newReverseProxy(opts.Upstream.URL, opts.Upstream.Transport)
 	}
+	s.ownMux, s.labels = s.mux(), s.routeLabels()
 	s.handler = s.instrument(s.metrics, s.routes())
 	return s, nil
 }

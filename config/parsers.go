@@ -24,6 +24,7 @@ func parsers() map[reflect.Type]env.ParserFunc {
 		reflect.TypeFor[[]netip.Prefix]():               parsePrefixes,
 		reflect.TypeFor[[]Route]():                      parseRoutes,
 		reflect.TypeFor[[]Attribute]():                  parseAttributes,
+		reflect.TypeFor[[]HeaderRule]():                 parseHeaderRules,
 		reflect.TypeFor[map[string]map[string]string](): parseClaimValues,
 	}
 }

@@ -26,6 +26,7 @@ var exampleEnvs = map[string][]string{
 	"envoy":          {"docker-compose/portcullis.env", "envoy/compose.yml"},
 	"kubernetes":     {"kubernetes/portcullis-sidecar.yaml"},
 	"ingress-nginx":  {"ingress-nginx/ingress.yaml"},
+	"templates":      {"docker-compose/portcullis.env", "templates/portcullis.env"},
 }
 
 var (

@@ -23,7 +23,7 @@ import (
 // settings against its preset included; the error lists every problem, one
 // per line.
 func loadConfig(getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(getenv, checkProviders)
+	cfg, err := config.Load(getenv, checkProviders, checkPages, checkListener)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -79,11 +79,20 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	for _, j := range jobs {
 		go j(jobCtx)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	mainSrv := newHTTPServer(cfg, srv, log)
+	if cfg.TLSCertFile != "" {
+		cert, err := newCertificate(cfg.TLSCertFile, cfg.TLSKeyFile, log)
+		if err != nil {
+			return err
+		}
+		go cert.watch(jobCtx, certCheckInterval)
+		mainSrv.TLSConfig = serverTLS(cfg, cert)
+	}
+	ln, err := listen(cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("PORTCULLIS_LISTEN: %w", err)
 	}
-	servers := []*http.Server{newHTTPServer(cfg, srv, log)}
+	servers := []*http.Server{mainSrv}
 	listeners := []net.Listener{ln}
 	if cfg.MetricsListen != "off" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
@@ -99,9 +108,18 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
-		go func() { errc <- s.Serve(listeners[i]) }()
+		// Serve and ServeTLS change s (HTTP/2's settings): read nothing
+		// of it once they run.
+		tls := s.TLSConfig != nil
+		go func() {
+			if tls { // HTTP/2 too, offered by ALPN
+				errc <- s.ServeTLS(listeners[i], "", "")
+				return
+			}
+			errc <- s.Serve(listeners[i])
+		}()
 	}
-	log.Info("portcullis listening", "addr", ln.Addr().String(), "upstream", redactURL(cfg), "providers", len(cfg.Providers), "version", version)
+	log.Info("portcullis listening", "addr", ln.Addr().String(), "tls", cfg.TLSCertFile != "", "upstream", redactURL(cfg), "providers", len(cfg.Providers), "version", version)
 	if listening != nil {
 		listening(ln.Addr().String())
 	}

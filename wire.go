@@ -142,6 +142,12 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	}
 	var registry proxy.Registry
 	var checker proxy.ActiveChecker
+	var templates *proxy.Templates
+	if cfg.TemplatesDir != "" {
+		if templates, err = proxy.ParseTemplates(cfg.TemplatesDir); err != nil {
+			return nil, nil, prefixLines("PORTCULLIS_TEMPLATES_DIR: ", err)
+		}
+	}
 	if reg != nil {
 		registry = reg
 		checker = users.NewChecker(reg.Status, users.CheckerOptions{TTL: cfg.UsersCheckInterval, MaxStale: cfg.UsersMaxStale})
@@ -198,7 +204,14 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 				TrustedEmailProviders: cfg.TrustedEmailProviders,
 			},
 		},
-		Pages:       proxy.Pages{SignInTitle: cfg.SignInTitle, SignInLogoURL: cfg.SignInLogoURL},
+		Paths: proxy.Paths{Prefix: cfg.ProxyPrefix, Ping: cfg.PingPath, Ready: cfg.ReadyPath},
+		Pages: proxy.Pages{
+			SignInTitle:   cfg.SignInTitle,
+			SignInLogoURL: cfg.SignInLogoURL,
+			SignInBanner:  cfg.SignInBanner,
+			SignInFooter:  cfg.SignInFooter,
+			Templates:     templates,
+		},
 		ReadyChecks: readyChecks,
 		Metrics:     m,
 		Logger:      log,
@@ -360,6 +373,29 @@ func checkProviders(cfg *config.Config) error {
 		if _, err := providers.Resolve(providerSettings(cfg, pc)); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkPages parses TEMPLATES_DIR's templates (proxy.ParseTemplates), for
+// config.Load to list their problems with its own.
+func checkPages(cfg *config.Config) error {
+	if cfg.TemplatesDir == "" {
+		return nil
+	}
+	_, err := proxy.ParseTemplates(cfg.TemplatesDir)
+	return prefixLines("PORTCULLIS_TEMPLATES_DIR: ", err)
+}
+
+// prefixLines starts each line of err with prefix; nil stays nil.
+func prefixLines(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	lines := strings.Split(err.Error(), "\n")
+	errs := make([]error, len(lines))
+	for i, l := range lines {
+		errs[i] = errors.New(prefix + l)
 	}
 	return errors.Join(errs...)
 }

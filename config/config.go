@@ -26,9 +26,15 @@ const Prefix = "PORTCULLIS_"
 // value is hidden; "password": a URL's password is hidden).
 type Config struct {
 	Upstream      *url.URL `env:"UPSTREAM" secret:"password" doc:"URL of the app behind the proxy (http or https). Empty: forward-auth only, no proxying"`
-	Listen        string   `env:"LISTEN" envDefault:":4180" doc:"main listener, host:port"`
+	Listen        string   `env:"LISTEN" envDefault:":4180" doc:"main listener: host:port, or unix:/path/to.sock for a Unix socket (mode 0660: Portcullis's user and group may connect; a socket left by a server that is gone is removed, anything else at the path refused). A peer on a socket has no address: none is appended to X-Forwarded-For, and it matches no TRUSTED_PROXIES entry (leave that empty to trust the socket's peers with TRUST_FORWARDED_HEADERS)"`
 	MetricsListen string   `env:"METRICS_LISTEN" envDefault:":9180" doc:"listener for Prometheus /metrics, host:port; off disables it"`
-	PublicURL     *url.URL `env:"PUBLIC_URL" secret:"password" doc:"external base URL, e.g. https://app.example.com; the redirect URI is PUBLIC_URL/oauth2/callback unless a provider sets REDIRECT_URL, and redirects may point to its host. Empty: derived from each request whose Host is loopback or in ALLOWED_HOSTS; other hosts get 400"`
+	TLSCertFile   string   `env:"TLS_CERT_FILE" doc:"PEM certificate (its chain after it) to serve HTTPS, and HTTP/2, on LISTEN, with TLS_KEY_FILE. Both files are read again when they change (checked every 2 s), without a restart or a dropped connection; a pair that does not load leaves the one in use (logged). METRICS_LISTEN stays plain HTTP"`
+	TLSKeyFile    string   `env:"TLS_KEY_FILE" doc:"PEM private key of TLS_CERT_FILE"`
+	TLSMinVersion string   `env:"TLS_MIN_VERSION" envDefault:"1.2" doc:"oldest TLS version LISTEN accepts with TLS_CERT_FILE: 1.2 or 1.3"`
+	ProxyPrefix   string   `env:"PROXY_PREFIX" envDefault:"/oauth2" doc:"where Portcullis's own endpoints live: PREFIX/auth, PREFIX/start, PREFIX/callback, …; a path like /sso (no / at the end). Paths under /oauth2/ then reach the app like any other"`
+	PingPath      string   `env:"PING_PATH" envDefault:"/ping" doc:"liveness check path (200 OK, always); off turns it off, and the app's own path of that name then reaches the app"`
+	ReadyPath     string   `env:"READY_PATH" envDefault:"/ready" doc:"readiness check path (200 when ready, 503 before and while shutting down); off turns it off, and the app's own path of that name then reaches the app"`
+	PublicURL     *url.URL `env:"PUBLIC_URL" secret:"password" doc:"external base URL, e.g. https://app.example.com; the redirect URI is PUBLIC_URL + PROXY_PREFIX + /callback (https://app.example.com/oauth2/callback) unless a provider sets REDIRECT_URL, and redirects may point to its host. Empty: derived from each request whose Host is loopback or in ALLOWED_HOSTS; other hosts get 400"`
 	AllowedHosts  []string `env:"ALLOWED_HOSTS" doc:"without PUBLIC_URL: the Host values besides loopback (localhost, 127.0.0.0/8, [::1], any port) and the hosts of providers' REDIRECT_URL on which Portcullis signs users in and builds its URLs (redirect URI, redirects back): host, .host (and its subdomains), host:port, host:* (a bare host matches no port, as browsers send it for 80 and 443). Ignored with PUBLIC_URL"`
 
 	CookieSecret string `env:"COOKIE_SECRET" secret:"true" refDefault:"required" doc:"session cookie secret: standard or URL-safe base64 of 32 bytes, else a raw string of at least 32 bytes (try: openssl rand -base64 32); encryption and signing keys are derived from it. A comma list is a rotation: the first encodes, all decode"`
@@ -126,6 +132,9 @@ type Config struct {
 
 	SignInTitle   string `env:"SIGN_IN_TITLE" envDefault:"Sign in" doc:"title of the sign-in page"`
 	SignInLogoURL string `env:"SIGN_IN_LOGO_URL" doc:"logo on the sign-in page: an http(s) URL, a data: URL or a path starting with /; empty: no logo"`
+	SignInBanner  string `env:"SIGN_IN_BANNER" doc:"plain text shown above the sign-in page's buttons (never HTML: markup is shown as written; line breaks are kept); with it the page is shown even with one provider"`
+	SignInFooter  string `env:"SIGN_IN_FOOTER" doc:"plain text shown below the sign-in page's buttons, like SIGN_IN_BANNER; also in a custom error.html's data"`
+	TemplatesDir  string `env:"TEMPLATES_DIR" doc:"directory with sign_in.html, error.html or both (Go html/template) replacing the built-in pages; their data is in the README (Pages). A template that does not parse, or fails on sample data, stops the start. With sign_in.html the page is shown even with one provider"`
 
 	// Providers holds one provider per PROVIDERS id, or the single
 	// provider read with the PORTCULLIS_ prefix. Never empty after Load.
@@ -160,7 +169,7 @@ type Provider struct {
 	RevokeURL        string   `env:"REVOKE_URL" secret:"password" refDefault:"preset/discovery" doc:"RFC 7009 token revocation URL"`
 	IntrospectionURL string   `env:"INTROSPECTION_URL" secret:"password" refDefault:"preset/discovery" doc:"where opaque bearer and implicit-flow tokens are checked, with the client's credentials, and accepted only when issued to this client: an RFC 7662 introspection endpoint (active, client_id or aud), by default OIDC discovery's introspection_endpoint; for the google, github, facebook and discord presets their provider's own check (tokeninfo; USERINFO_URL's sibling applications/{client_id}/token; USERINFO_URL's sibling debug_token; oauth2/@me beside USERINFO_URL's parent)"`
 	BearerAudiences  []string `env:"BEARER_AUDIENCES" doc:"audiences accepted besides CLIENT_ID: a bearer JWT's aud, or an introspection answer's client_id or aud, must name CLIENT_ID or one of these"`
-	RedirectURL      string   `env:"REDIRECT_URL" secret:"password" refDefault:"PUBLIC_URL/oauth2/callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
+	RedirectURL      string   `env:"REDIRECT_URL" secret:"password" refDefault:"PUBLIC_URL + PROXY_PREFIX + /callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
 
 	Scopes       []string `env:"SCOPES" refDefault:"preset's" doc:"scopes, space- or comma-separated"`
 	ResponseType string   `env:"RESPONSE_TYPE" envDefault:"code" doc:"code (authorization code) or token (implicit: the token comes in the URL fragment, and the provider must confirm it is this client's: INTROSPECTION_URL or the preset's check)"`

@@ -25,11 +25,24 @@ func (c *Config) validate() error {
 
 	v.httpURL(n("UPSTREAM"), c.Upstream, false)
 	v.httpURL(n("PUBLIC_URL"), c.PublicURL, true)
-	v.listen(n("LISTEN"), c.Listen, false)
+	if path, ok := strings.CutPrefix(c.Listen, "unix:"); ok {
+		v.socketPath(n("LISTEN"), path)
+	} else {
+		v.listen(n("LISTEN"), c.Listen, false)
+	}
 	v.listen(n("METRICS_LISTEN"), c.MetricsListen, true)
 	if c.MetricsListen == c.Listen && c.Listen != "off" && !strings.HasSuffix(c.Listen, ":0") {
 		v.add(n("METRICS_LISTEN"), "must differ from %s (%q)", n("LISTEN"), c.Listen)
 	}
+
+	v.paths(c)
+	switch {
+	case c.TLSCertFile != "" && c.TLSKeyFile == "":
+		v.add(n("TLS_KEY_FILE"), "required with %s", n("TLS_CERT_FILE"))
+	case c.TLSCertFile == "" && c.TLSKeyFile != "":
+		v.add(n("TLS_CERT_FILE"), "required with %s", n("TLS_KEY_FILE"))
+	}
+	v.oneOf(n("TLS_MIN_VERSION"), c.TLSMinVersion, "1.2", "1.3")
 
 	if c.CookieSecret == "" {
 		v.add(n("COOKIE_SECRET"), "required; generate one with: openssl rand -base64 32")
@@ -314,6 +327,67 @@ func (v *validator) listen(name, addr string, off bool) {
 		} else {
 			v.add(name, "must be host:port (\":4180\"), got %q", addr)
 		}
+	}
+}
+
+// paths checks PROXY_PREFIX, PING_PATH and READY_PATH: clean paths (or
+// off for the health checks), the health checks outside the prefix, one
+// path each.
+func (v *validator) paths(c *Config) {
+	n := func(suffix string) string { return Prefix + suffix }
+	prefixOK := cleanPath(c.ProxyPrefix)
+	if !prefixOK {
+		v.add(n("PROXY_PREFIX"), "must be a path like /oauth2: %s, got %q", pathRule, c.ProxyPrefix)
+	}
+	for _, hc := range []struct{ name, path string }{{n("PING_PATH"), c.PingPath}, {n("READY_PATH"), c.ReadyPath}} {
+		switch {
+		case hc.path == "off":
+		case !cleanPath(hc.path):
+			v.add(hc.name, "must be a path like /ping, or off: %s, got %q", pathRule, hc.path)
+		case prefixOK && (hc.path == c.ProxyPrefix || strings.HasPrefix(hc.path, c.ProxyPrefix+"/")):
+			v.add(hc.name, "%q is under %s (%q), where Portcullis's own endpoints are", hc.path, n("PROXY_PREFIX"), c.ProxyPrefix)
+		case hc.path == "/.well-known/portcullis/jwks.json":
+			v.add(hc.name, "%q is where Portcullis publishes its assertion keys", hc.path)
+		}
+	}
+	if c.PingPath == c.ReadyPath && c.PingPath != "off" {
+		v.add(n("READY_PATH"), "must differ from %s (%q)", n("PING_PATH"), c.PingPath)
+	}
+}
+
+// pathRule says what cleanPath accepts.
+const pathRule = "starting with /, not ending with /, segments of letters, digits and -._~!$&'()*+,;=:@, none empty, . or .."
+
+// cleanPath reports whether p is a path that Portcullis's routes can take
+// as it is: "/" and segments of RFC 3986 path characters, none empty, "."
+// or "..", no percent-escapes, and no "/" at the end (the proxy package
+// holds its paths to the same rule).
+func cleanPath(p string) bool {
+	if len(p) < 2 || p[0] != '/' {
+		return false
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// socketPath checks the path of a Unix socket: not empty, and short
+// enough for sockaddr_un (108 bytes with its NUL on Linux, 104 on BSDs).
+func (v *validator) socketPath(name, path string) {
+	switch {
+	case path == "":
+		v.add(name, "unix: needs a socket's path (unix:/run/portcullis/portcullis.sock)")
+	case len(path) > 103 || strings.ContainsRune(path, 0):
+		v.add(name, "a Unix socket's path must be at most 103 bytes, got %d: choose a shorter one", len(path))
 	}
 }
 

@@ -484,9 +484,11 @@ func BenchmarkSafeRedirect(b *testing.B) {
 
 // BenchmarkRouteClass is the metrics label computed on every request.
 func BenchmarkRouteClass(b *testing.B) {
+	s := routingServer(b)
+	r := httptest.NewRequest("GET", "/app/page", nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if routeClass("/app/page") != "proxy" {
+		if s.routeClass(r) != "proxy" {
 			b.Fatal("want proxy")
 		}
 	}

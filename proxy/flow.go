@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/rand"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,22 +17,36 @@ import (
 	"github.com/portcullis/portcullis/session"
 )
 
-// signIn shows one button per provider; with a single provider it goes
-// straight to that provider.
+// signIn shows one button per provider, the operator's sign_in.html if
+// there is one; with a single provider and nothing else to show
+// (skipSignIn) it goes straight to that provider.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	rd := s.redirectTarget(r, r.URL.Query().Get("rd"))
-	if len(s.providerList) == 1 {
+	if s.skipSignIn {
 		http.Redirect(w, r, s.signInURL(rd), http.StatusFound)
 		return
 	}
-	buttons := make([]providerButton, 0, len(s.providerList))
+	list := make([]SignInProvider, 0, len(s.providerList))
 	for _, p := range s.providerList {
 		q := url.Values{"provider": {p.ID}, "rd": {rd}}
-		buttons = append(buttons, providerButton{Name: p.DisplayName, URL: "/oauth2/start?" + q.Encode()})
+		list = append(list, SignInProvider{ID: p.ID, Name: p.DisplayName, StartURL: s.paths.prefix + "/start?" + q.Encode()})
+	}
+	if t := s.pages.Templates.signIn; t != nil && s.renderCustom(w, http.StatusOK, t, SignInData{
+		Title: s.pages.SignInTitle, Banner: s.pages.SignInBanner, Footer: s.pages.SignInFooter,
+		LogoURL: template.URL(s.pages.SignInLogoURL), Redirect: rd, Providers: list,
+		ProxyPrefix: s.paths.prefix, CSS: template.CSS(pageCSS),
+	}) {
+		return
+	}
+	buttons := make([]providerButton, len(list))
+	for i, p := range list {
+		buttons[i] = providerButton{Name: p.Name, URL: p.StartURL}
 	}
 	s.renderPage(w, http.StatusOK, page{
 		Title:     s.pages.SignInTitle,
 		Message:   "Choose how to sign in.",
+		Banner:    s.pages.SignInBanner,
+		Footer:    s.pages.SignInFooter,
 		Providers: buttons,
 	})
 }
@@ -297,7 +312,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, http.StatusOK, page{
 			Title:   "Sign out?",
 			Message: "Another site sent you here to sign out.",
-			Form:    &pageForm{Action: "/oauth2/sign_out", Fields: map[string]string{"rd": rd}, Button: "Sign out"},
+			Form:    &pageForm{Action: s.paths.prefix + "/sign_out", Fields: map[string]string{"rd": rd}, Button: "Sign out"},
 			Link:    &pageLink{URL: "/", Text: "Stay signed in"},
 		})
 		return

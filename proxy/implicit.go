@@ -38,7 +38,7 @@ func (s *Server) hasImplicit() bool {
 func (s *Server) serveRelay(w http.ResponseWriter) {
 	nonce := randomString()
 	var buf bytes.Buffer
-	if err := relayTemplate.Execute(&buf, map[string]any{"CSS": template.CSS(pageCSS), "Nonce": nonce}); err != nil {
+	if err := relayTemplate.Execute(&buf, map[string]any{"CSS": template.CSS(pageCSS), "Nonce": nonce, "Action": s.paths.prefix + "/callback"}); err != nil {
 		s.log.Error("render relay page", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return

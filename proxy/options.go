@@ -150,8 +150,29 @@ type Users struct {
 	SignIn   users.SignInOptions
 }
 
+// Paths are where Portcullis's own endpoints live (routes.go).
+type Paths struct {
+	// Prefix holds every endpoint of Portcullis's but the health checks
+	// (PROXY_PREFIX): Prefix+"/auth", Prefix+"/start", …; "": /oauth2.
+	// It starts with "/" and does not end with one.
+	Prefix string
+	// Ping and Ready are the health checks' paths (PING_PATH,
+	// READY_PATH); "": /ping and /ready. Off turns one off: its path is
+	// then the application's, like any other.
+	Ping, Ready string
+}
+
+// Off is the Ping or Ready path of a health check that is turned off.
+const Off = "off"
+
 // Pages are what Portcullis's own pages show (pages.go).
 type Pages struct {
 	SignInTitle   string // "": "Sign in"
 	SignInLogoURL string
+	// SignInBanner and SignInFooter are plain text shown above and below
+	// the sign-in page's buttons (escaped: never HTML).
+	SignInBanner, SignInFooter string
+	// Templates replace the built-in sign-in page, error page or both
+	// (ParseTemplates); nil: the built-in ones.
+	Templates *Templates
 }

@@ -46,7 +46,7 @@ type Provider struct {
 	ID          string // provider id: what X-User-Provider carries
 	DisplayName string // label on the sign-in page
 	// RedirectURL is the callback URL registered at the provider; empty:
-	// PublicURL + /oauth2/callback, else derived from the request.
+	// PublicURL + Paths.Prefix + /callback, else derived from the request.
 	RedirectURL string
 	PKCE        bool
 	// ResponseType is "code" or "token" (the implicit flow).
@@ -111,6 +111,8 @@ type Options struct {
 	Identity Identity
 	// Users is the user registry; none by default.
 	Users Users
+	// Paths are where Portcullis's own endpoints live.
+	Paths Paths
 	// Pages are what Portcullis's own pages show.
 	Pages Pages
 	// ReadyChecks must all pass for /ready to answer 200 (Redis, say).
@@ -143,8 +145,19 @@ type Server struct {
 	tokens      Tokens // with a Refresher
 	identity    identity
 	users       Users
-	pages       Pages // with a SignInTitle
+	pages       Pages // with a SignInTitle and Templates
+	paths       paths
 	readyChecks []func(context.Context) error
+
+	// skipSignIn sends browsers straight to the only provider: there is
+	// nothing else to show on the sign-in page (no custom template, no
+	// banner, no footer).
+	skipSignIn bool
+
+	// ownMux routes what the shortcut leaves (routes.go); labels are its
+	// patterns' metric labels.
+	ownMux *http.ServeMux
+	labels map[string]string
 
 	spent    *spentStates
 	machines *machineUsers
@@ -223,6 +236,11 @@ func New(opts Options) (*Server, error) {
 	if s.pages.SignInTitle == "" {
 		s.pages.SignInTitle = "Sign in"
 	}
+	if s.pages.Templates == nil {
+		s.pages.Templates = &Templates{}
+	}
+	s.skipSignIn = len(s.providerList) == 1 && s.pages.Templates.signIn == nil &&
+		s.pages.SignInBanner == "" && s.pages.SignInFooter == ""
 	for i := range s.providerList {
 		p := &s.providerList[i]
 		if p.Provider == nil || p.ID == "" {
@@ -247,6 +265,9 @@ func New(opts Options) (*Server, error) {
 		s.site.base = strings.TrimSuffix(opts.Site.PublicURL.String(), "/")
 	}
 	var err error
+	if s.paths, err = newPaths(opts.Paths); err != nil {
+		return nil, err
+	}
 	if s.access, err = newAccess(opts.Access); err != nil {
 		return nil, err
 	}
@@ -267,6 +288,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Upstream.URL != nil {
 		s.upstream = s.newReverseProxy(opts.Upstream.URL, opts.Upstream.Transport)
 	}
+	s.ownMux, s.labels = s.mux(), s.routeLabels()
 	s.handler = s.instrument(s.metrics, s.routes())
 	return s, nil
 }

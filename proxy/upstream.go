@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,6 +86,9 @@ type upstreamCall struct {
 	context.Context
 	st    *session.State
 	start time.Time
+	// path is the path the upstream gets when it isn't the request's
+	// own (upstreamPath); "" otherwise.
+	path string
 }
 
 func (c *upstreamCall) Value(key any) any {
@@ -107,7 +111,8 @@ func (s *Server) newReverseProxy(target *url.URL, transport http.RoundTripper) *
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			var st *session.State
-			if c, ok := pr.In.Context().Value(upstreamKey).(*upstreamCall); ok {
+			c, _ := pr.In.Context().Value(upstreamKey).(*upstreamCall)
+			if c != nil {
 				st = c.st
 			}
 			h := s.outboundHeader(pr.Out.Header, st)
@@ -119,6 +124,9 @@ func (s *Server) newReverseProxy(target *url.URL, transport http.RoundTripper) *
 				}
 			}
 			pr.Out.Header = h
+			if c != nil && c.path != "" {
+				pr.Out.URL.Path, pr.Out.URL.RawPath = c.path, ""
+			}
 			pr.SetURL(target)
 			setXForwarded(h, pr.In, s.trustsForwarded(pr.In))
 			pr.Out.Host = pr.In.Host // like oauth2-proxy: the upstream sees the host the user asked for
@@ -162,8 +170,25 @@ func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
 // serveUpstream proxies r for the signed-in user st.
 func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request, st *session.State) {
-	r = r.WithContext(&upstreamCall{Context: r.Context(), st: st, start: time.Now()})
-	s.upstream.ServeHTTP(w, r)
+	c := &upstreamCall{Context: r.Context(), st: st, start: time.Now()}
+	if p, resolved := upstreamPath(r.URL.Path); resolved {
+		c.path = p
+	}
+	s.upstream.ServeHTTP(w, r.WithContext(c))
+}
+
+// upstreamPath is the path a request is proxied by: its own (decoded)
+// path, or, when escapes in it decode to "." or ".." segments or to a
+// doubled slash (/a/%2e%2e/b, /a%2F..%2Fb), the path those resolve to
+// (resolved is then true). The mux redirects such segments written
+// plainly, but not escaped ones; resolved, the upstream gets the path that
+// the rules judged among the path's readings and that most servers would
+// act on, not one that a server which decodes it would read as another.
+func upstreamPath(p string) (_ string, resolved bool) {
+	if !strings.Contains(p, "/.") && !strings.Contains(p, "//") {
+		return p, false // most paths: nothing to resolve
+	}
+	return resolveDots(p)
 }
 
 // upstreamError answers 502 when the upstream can't be reached or fails,

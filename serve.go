@@ -129,11 +129,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	return nil
 }
 
+// redactURL is UPSTREAM as check shows it, a password hidden.
 func redactURL(cfg *config.Config) string {
-	if cfg.Upstream == nil {
-		return ""
+	for _, s := range cfg.Settings() {
+		if s.Name == config.Prefix+"UPSTREAM" {
+			return s.Value
+		}
 	}
-	return cfg.Upstream.Redacted()
+	return ""
 }
 
 // newHTTPServer returns a server with the configured timeouts, so slow

@@ -122,7 +122,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Providers: entries,
 		Sessions:  store,
 		Flows:     flows,
-		Upstream:  proxy.Upstream{URL: cfg.Upstream, Transport: transport},
+		Upstream:  proxy.Upstream{Routes: upstreamRoutes(cfg), Transport: transport},
 		Body: proxy.Body{
 			ReadTimeout:       cfg.BodyReadTimeout,
 			MinRate:           cfg.BodyMinRate,
@@ -228,6 +228,16 @@ func upstreamTransport(cfg *config.Config, log *slog.Logger) (*http.Transport, e
 		ResponseHeaderTimeout: cfg.UpstreamTimeout,
 		TLSClientConfig:       tlsConfig,
 	}, nil
+}
+
+// upstreamRoutes are the routes of UPSTREAM (a single URL is the route
+// of "/"); none: forward-auth only.
+func upstreamRoutes(cfg *config.Config) []proxy.UpstreamRoute {
+	routes := make([]proxy.UpstreamRoute, len(cfg.Upstream))
+	for i, r := range cfg.Upstream {
+		routes[i] = proxy.UpstreamRoute{Path: r.Path, URL: r.URL}
+	}
+	return routes
 }
 
 // upstreamTLS builds the TLS settings toward the upstream: the system's

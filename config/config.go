@@ -25,11 +25,13 @@ const Prefix = "PORTCULLIS_"
 // is prose rather than a value, and secret for Settings ("true": the whole
 // value is hidden; "password": a URL's password is hidden).
 type Config struct {
-	Upstream      *url.URL `env:"UPSTREAM" secret:"password" doc:"URL of the app behind the proxy (http or https). Empty: forward-auth only, no proxying"`
-	Listen        string   `env:"LISTEN" envDefault:":4180" doc:"main listener, host:port"`
-	MetricsListen string   `env:"METRICS_LISTEN" envDefault:":9180" doc:"listener for Prometheus /metrics, host:port; off disables it"`
-	PublicURL     *url.URL `env:"PUBLIC_URL" secret:"password" doc:"external base URL, e.g. https://app.example.com; the redirect URI is PUBLIC_URL/oauth2/callback unless a provider sets REDIRECT_URL, and redirects may point to its host. Empty: derived from each request whose Host is loopback or in ALLOWED_HOSTS; other hosts get 400"`
-	AllowedHosts  []string `env:"ALLOWED_HOSTS" doc:"without PUBLIC_URL: the Host values besides loopback (localhost, 127.0.0.0/8, [::1], any port) and the hosts of providers' REDIRECT_URL on which Portcullis signs users in and builds its URLs (redirect URI, redirects back): host, .host (and its subdomains), host:port, host:* (a bare host matches no port, as browsers send it for 80 and 443). Ignored with PUBLIC_URL"`
+	// Upstream are the routes of PORTCULLIS_UPSTREAM: a single URL is the
+	// route of "/".
+	Upstream      []UpstreamRoute `env:"UPSTREAM" doc:"the app behind the proxy: one URL (http or https), or a comma list of PATH=URL routes, the longest matching path winning: /api/=http://api:8080 takes /api/… (not /api), /healthz=… takes /healthz and /healthz/…, / takes the rest; a URL path other than / replaces the route's path (/api/=http://api:8080/v1/ sends /api/x to /v1/x). A path no route takes gets 404 once signed in. Empty: forward-auth only, no proxying"`
+	Listen        string          `env:"LISTEN" envDefault:":4180" doc:"main listener, host:port"`
+	MetricsListen string          `env:"METRICS_LISTEN" envDefault:":9180" doc:"listener for Prometheus /metrics, host:port; off disables it"`
+	PublicURL     *url.URL        `env:"PUBLIC_URL" secret:"password" doc:"external base URL, e.g. https://app.example.com; the redirect URI is PUBLIC_URL/oauth2/callback unless a provider sets REDIRECT_URL, and redirects may point to its host. Empty: derived from each request whose Host is loopback or in ALLOWED_HOSTS; other hosts get 400"`
+	AllowedHosts  []string        `env:"ALLOWED_HOSTS" doc:"without PUBLIC_URL: the Host values besides loopback (localhost, 127.0.0.0/8, [::1], any port) and the hosts of providers' REDIRECT_URL on which Portcullis signs users in and builds its URLs (redirect URI, redirects back): host, .host (and its subdomains), host:port, host:* (a bare host matches no port, as browsers send it for 80 and 443). Ignored with PUBLIC_URL"`
 
 	CookieSecret string `env:"COOKIE_SECRET" secret:"true" refDefault:"required" doc:"session cookie secret: standard or URL-safe base64 of 32 bytes, else a raw string of at least 32 bytes (try: openssl rand -base64 32); encryption and signing keys are derived from it. A comma list is a rotation: the first encodes, all decode"`
 	// CookieSecrets are the decoded COOKIE_SECRET entries, 32 bytes or

@@ -88,6 +88,8 @@ func formatValue(v any) string {
 		return joinStrings(x)
 	case []Route:
 		return joinStrings(x)
+	case []UpstreamRoute:
+		return formatUpstreams(x)
 	case []Attribute:
 		s := make([]string, len(x))
 		for i, a := range x {

@@ -30,7 +30,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 		d = s.access.decide(s.access.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
 	}
 	if d.public || s.access.SkipAuthPreflight && s.access.preflight(r, r.Method) {
-		if s.upstream == nil {
+		if len(s.upstreams) == 0 {
 			s.notFound(w, r)
 			return
 		}
@@ -50,7 +50,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
 		return
 	}
-	if s.upstream == nil {
+	if len(s.upstreams) == 0 {
 		s.fail(w, r, http.StatusNotFound, "Page not found", "This Portcullis serves sign-in and forward-auth only; it has no upstream to show.")
 		return
 	}
@@ -98,16 +98,13 @@ func (c *upstreamCall) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// newReverseProxy returns the proxy to target. Its Rewrite strips what the
-// client sent that only we may say (identity and connection headers in
-// every spelling, our cookies; ReverseProxy itself drops only the
-// canonical Forwarded and X-Forwarded-For, -Host and -Proto), sets the
+// newReverseProxy returns the proxy to rt's upstream. Its Rewrite strips
+// what the client sent that only we may say (identity and connection
+// headers in every spelling, our cookies; ReverseProxy itself drops only
+// the canonical Forwarded and X-Forwarded-For, -Host and -Proto), sets the
 // identity from the session found earlier in the request's context, and
 // sets X-Forwarded-For, -Host and -Proto.
-func (s *Server) newReverseProxy(target *url.URL, transport http.RoundTripper) *httputil.ReverseProxy {
-	if transport == nil {
-		transport = defaultTransport()
-	}
+func (s *Server) newReverseProxy(rt *upstreamRoute, transport http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			var st *session.State
@@ -127,7 +124,7 @@ func (s *Server) newReverseProxy(target *url.URL, transport http.RoundTripper) *
 			if c != nil && c.path != "" {
 				pr.Out.URL.Path, pr.Out.URL.RawPath = c.path, ""
 			}
-			pr.SetURL(target)
+			rt.setURL(pr.Out.URL)
 			setXForwarded(h, pr.In, s.trustsForwarded(pr.In))
 			pr.Out.Host = pr.In.Host // like oauth2-proxy: the upstream sees the host the user asked for
 		},
@@ -168,13 +165,21 @@ type bufferPool struct{}
 func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
-// serveUpstream proxies r for the signed-in user st.
+// serveUpstream sends r, for the signed-in user st (nil on a public
+// route), to the upstream whose route takes its path; a path that no route
+// takes gets 404.
 func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request, st *session.State) {
+	p, resolved := upstreamPath(r.URL.Path)
+	rt := s.upstreams.route(p)
+	if rt == nil {
+		s.notFound(w, r)
+		return
+	}
 	c := &upstreamCall{Context: r.Context(), st: st, start: time.Now()}
-	if p, resolved := upstreamPath(r.URL.Path); resolved {
+	if resolved {
 		c.path = p
 	}
-	s.upstream.ServeHTTP(w, r.WithContext(c))
+	rt.handler.ServeHTTP(w, r.WithContext(c))
 }
 
 // upstreamPath is the path a request is proxied by: its own (decoded)

@@ -3,6 +3,8 @@ package proxy_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +86,152 @@ func TestEscapedDotSegmentsResolved(t *testing.T) {
 		}
 		if got := stack.DecodeEcho(t, resp).URI; got != tt.want {
 			t.Errorf("GET %s reached the upstream as %s; want %s", tt.target, got, tt.want)
+		}
+	}
+}
+
+// namedApp is an upstream that echoes (stack.EchoHandler) and says which
+// app it is in X-App.
+func namedApp(t *testing.T, name string) string {
+	echo := stack.EchoHandler()
+	return stack.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-App", name)
+		echo.ServeHTTP(w, r)
+	})).URL
+}
+
+// reached GETs target as b and returns the app that answered and the
+// request URI it got; "" and the status when no app answered.
+func reached(t *testing.T, b *stack.Browser, target string) (app, uri string, status int) {
+	t.Helper()
+	resp := b.Get(target)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-App") == "" {
+		stack.ReadBody(t, resp)
+		return "", "", resp.StatusCode
+	}
+	return resp.Header.Get("X-App"), stack.DecodeEcho(t, resp).URI, resp.StatusCode
+}
+
+// TestUpstreamRoutes: each request goes to the app of the longest route
+// that takes its path (decoded and resolved), with the route's path kept,
+// or replaced by the URL's path, and the URL's query first.
+func TestUpstreamRoutes(t *testing.T) {
+	t.Parallel()
+	web, api, v1, health := namedApp(t, "web"), namedApp(t, "api"), namedApp(t, "v1"), namedApp(t, "health")
+	r := newRouted(t, func(o *proxy.Options) {
+		o.Upstream.Routes = []proxy.UpstreamRoute{
+			{Path: "/", URL: mustURL(t, web)},
+			{Path: "/api/", URL: mustURL(t, api)},
+			{Path: "/v2/", URL: mustURL(t, v1+"/v1/")},
+			{Path: "/healthz", URL: mustURL(t, health+"/status")},
+			{Path: "/q/", URL: mustURL(t, api+"/?key=k")},
+		}
+	})
+	tests := []struct{ target, app, uri string }{
+		{"/page?x=1", "web", "/page?x=1"},
+		{"/", "web", "/"},
+		{"/api/users?id=1", "api", "/api/users?id=1"},
+		{"/api/", "api", "/api/"},
+		{"/api", "web", "/api"}, // bare: the shorter route
+		{"/apix", "web", "/apix"},
+		{"/v2/users", "v1", "/v1/users"},
+		{"/v2/", "v1", "/v1/"},
+		{"/healthz", "health", "/status"},
+		{"/healthz/deep", "health", "/status/deep"},
+		{"/healthzx", "web", "/healthzx"},
+		{"/q/a?b=2", "api", "/q/a?key=k&b=2"},
+		// The decoded path chooses; an escape that makes no dot segment
+		// reaches the app as sent, unless it is in the replaced part.
+		{"/api%2Fusers", "api", "/api%2Fusers"},
+		{"/%61pi/users", "api", "/%61pi/users"},
+		{"/v2%2Fusers", "v1", "/v1/users"},
+		{"/v2/a%2Fb", "v1", "/v1/a%2Fb"},
+		// Escaped dot segments are resolved before the route is chosen.
+		{"/api/%2e%2e/admin", "web", "/admin"},
+		{"/v2/%2e%2e/%2e%2e/etc/passwd", "web", "/etc/passwd"},
+		{"/v2/x/%2e%2e/y", "v1", "/v1/y"},
+		{"/x%2F..%2Fapi/users", "api", "/api/users"},
+	}
+	for _, tt := range tests {
+		app, uri, status := reached(t, r.alice, tt.target)
+		if app != tt.app || uri != tt.uri {
+			t.Errorf("GET %s reached %q as %q (status %d); want %q as %q", tt.target, app, uri, status, tt.app, tt.uri)
+		}
+	}
+}
+
+// TestUpstreamNoRoute: a path that no route takes gets 404, but only once
+// the request is authenticated: a browser that is not signed in is still
+// sent to sign in, an API client still gets 401, and what is there or not
+// is told to nobody else. A public path no route takes gets 404 as it is.
+func TestUpstreamNoRoute(t *testing.T) {
+	t.Parallel()
+	api := namedApp(t, "api")
+	r := newRouted(t, func(o *proxy.Options) {
+		o.Upstream.Routes = []proxy.UpstreamRoute{{Path: "/api/", URL: mustURL(t, api)}}
+		o.Access.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/pub/`), Public: true}}
+	})
+	anonymous := stack.NewBrowser(t, r.url)
+	for _, target := range []string{"/", "/other", "/api", "/apix/y"} {
+		resp := anonymous.Get(target)
+		stack.ReadBody(t, resp)
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.Contains(loc, "/oauth2/") {
+			t.Errorf("not signed in, a browser's GET %s = %d to %q; want 302 to sign in", target, resp.StatusCode, loc)
+		}
+		resp = anonymous.Do("GET", target, nil, http.Header{"Accept": {"application/json"}})
+		stack.ReadBody(t, resp)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("not signed in, an API client's GET %s = %d; want 401", target, resp.StatusCode)
+		}
+
+		resp = r.alice.Get(target)
+		body := stack.ReadBody(t, resp)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "Page not found") || resp.Header.Get("X-App") != "" {
+			t.Errorf("alice's GET %s = %d (from an app: %q); want Portcullis's 404 page: %.200s", target, resp.StatusCode, resp.Header.Get("X-App"), body)
+		}
+		resp = r.alice.Do("GET", target, nil, http.Header{"Accept": {"application/json"}})
+		body = stack.ReadBody(t, resp)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `"status":404`) {
+			t.Errorf("alice's API GET %s = %d %s; want 404 JSON", target, resp.StatusCode, body)
+		}
+	}
+	resp := anonymous.Get("/pub/x")
+	if body := stack.ReadBody(t, resp); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("not signed in, GET /pub/x (public, no route) = %d; want 404: %.200s", resp.StatusCode, body)
+	}
+	if app, uri, _ := reached(t, r.alice, "/api/x"); app != "api" || uri != "/api/x" {
+		t.Errorf("alice's GET /api/x reached %q as %q; want the api", app, uri)
+	}
+}
+
+// TestUpstreamRouteFollowsRules: the route is chosen by the path the
+// rules judged. However /admin/… is written (an escaped slash or letter,
+// escaped dot segments that lead there), a user outside the group the
+// rule for it names is refused, and one in it reaches the admin app, never
+// another; paths that only look like it go elsewhere.
+func TestUpstreamRouteFollowsRules(t *testing.T) {
+	t.Parallel()
+	admin, web := namedApp(t, "admin"), namedApp(t, "web")
+	routes := []proxy.UpstreamRoute{{Path: "/admin/", URL: mustURL(t, admin)}, {Path: "/", URL: mustURL(t, web)}}
+	spellings := []string{"/admin/x", "/admin%2Fx", "/admin%2fx", "/%61dmin/x", "/%61dmin%2Fx", "/y/%2e%2e/admin/x", "/y%2F..%2Fadmin%2Fx", "/admin/y/%2e%2e/x"}
+	for _, group := range []string{"admins", "finance"} { // alice is in admins, not in finance
+		r := newRouted(t, func(o *proxy.Options) {
+			o.Upstream.Routes = routes
+			o.Access.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/admin(/|$)`), Rules: proxy.Rules{Groups: []string{group}}}}
+		})
+		for _, target := range spellings {
+			app, uri, status := reached(t, r.alice, target)
+			switch {
+			case group == "finance" && status != http.StatusForbidden:
+				t.Errorf("rule for finance: alice's GET %s = %d (reached %q as %q); want 403", target, status, app, uri)
+			case group == "admins" && app != "admin":
+				t.Errorf("rule for admins: alice's GET %s reached %q as %q (status %d); want the admin app", target, app, uri, status)
+			}
+		}
+		for _, target := range []string{"/adminx", "/admin", "/ADMIN/x"} {
+			if app, uri, status := reached(t, r.alice, target); app == "admin" {
+				t.Errorf("rule for %s: alice's GET %s reached the admin app as %q (status %d); want another", group, target, uri, status)
+			}
 		}
 	}
 }

@@ -1,0 +1,99 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUpstreamRoutes: PORTCULLIS_UPSTREAM as one URL or as PATH=URL
+// routes, read back as check prints it.
+func TestUpstreamRoutes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want []string // each route, PATH=URL
+		show string   // as Settings shows it
+	}{
+		{"http://app:8080", []string{"/=http://app:8080"}, "http://app:8080"},
+		{" https://app.internal/base/?v=1 ", []string{"/=https://app.internal/base/?v=1"}, "https://app.internal/base/?v=1"},
+		{"http://u:pw@app", []string{"/=http://u:pw@app"}, "http://u:xxxxx@app"},
+		{"/=http://app", []string{"/=http://app"}, "http://app"},
+		{"/api/=http://api:8080, /=http://web:3000", []string{"/api/=http://api:8080", "/=http://web:3000"}, "/api/=http://api:8080,/=http://web:3000"},
+		{"/api/ = http://api:8080/v1/,/healthz=http://h,/App/x/=https://a", []string{"/api/=http://api:8080/v1/", "/healthz=http://h", "/App/x/=https://a"},
+			"/api/=http://api:8080/v1/,/healthz=http://h,/App/x/=https://a"},
+		{"/api/=http://api?token=s3cret", []string{"/api/=http://api?token=s3cret"}, "/api/=http://api?token=xxxxx"},
+	}
+	for _, tt := range tests {
+		c := mustLoad(t, with(minimal(), "PORTCULLIS_UPSTREAM", tt.in))
+		var got []string
+		for _, r := range c.Upstream {
+			got = append(got, r.Path+"="+r.URL.String())
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("PORTCULLIS_UPSTREAM=%s: routes %q; want %q", tt.in, got, tt.want)
+		}
+		for _, s := range c.Settings() {
+			if s.Name == "PORTCULLIS_UPSTREAM" && s.Value != tt.show {
+				t.Errorf("PORTCULLIS_UPSTREAM=%s: Settings shows %q; want %q", tt.in, s.Value, tt.show)
+			}
+		}
+	}
+}
+
+// TestUpstreamRouteProblems: every problem with PORTCULLIS_UPSTREAM is
+// listed, one a line, naming the variable and the route, never a password.
+func TestUpstreamRouteProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{"separators only", " , ", []string{"PORTCULLIS_UPSTREAM: no URL and no PATH=URL route"}},
+		{"not a url", "http://[::1", []string{"PORTCULLIS_UPSTREAM: not a URL: missing ']' in host"}},
+		{"no host", "http:///x", []string{`PORTCULLIS_UPSTREAM: "http:///x" has no host`}},
+		{"unknown scheme", "ftp://u:pw@files", []string{`PORTCULLIS_UPSTREAM: "ftp://u:xxxxx@files": want an ` + upstreamSchemes + ` URL`}},
+		{"every problem at once", strings.Join([]string{
+			"/api/=http://api",
+			"api/=http://u:pw@x",       // no leading slash
+			"http://web",               // a bare URL among routes
+			"/api/=http://other",       // twice
+			"/a/../b/=http://x",        // not clean
+			"/a//b=http://x",           // empty segment
+			"/my%20app/=http://x",      // escaped
+			"/q?x=http://x",            // a query
+			"/ftp/=ftp://u:pw@files",   // scheme
+			"/bad/=http://[::1",        // not a URL
+			"/nohost/=https:///v1/",    // no host
+			"/empty/=",                 // no URL
+			"/ok/=http://ok.internal/", // fine
+		}, ","), []string{
+			`PORTCULLIS_UPSTREAM: "api/=http://u:xxxxx@x": want PATH=URL, the path starting with / (/api/=http://api:8080), or one URL alone`,
+			`PORTCULLIS_UPSTREAM: "http://web": want PATH=URL, the path starting with / (/api/=http://api:8080), or one URL alone`,
+			`PORTCULLIS_UPSTREAM: route "/api/" is listed twice`,
+			`PORTCULLIS_UPSTREAM: route "/a/../b/": must be a clean path: no empty, . or .. segment`,
+			`PORTCULLIS_UPSTREAM: route "/a//b": must be a clean path: no empty, . or .. segment`,
+			`PORTCULLIS_UPSTREAM: route "/my%20app/": a path is matched decoded: write it without escapes (%), ?, # or control characters`,
+			`PORTCULLIS_UPSTREAM: route "/q?x": a path is matched decoded: write it without escapes (%), ?, # or control characters`,
+			`PORTCULLIS_UPSTREAM: route "/ftp/": "ftp://u:xxxxx@files": want an ` + upstreamSchemes + ` URL`,
+			`PORTCULLIS_UPSTREAM: route "/bad/": not a URL: missing ']' in host`,
+			`PORTCULLIS_UPSTREAM: route "/nohost/": "https:///v1/" has no host`,
+			`PORTCULLIS_UPSTREAM: route "/empty/": no URL after =`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(getenv(with(minimal(), "PORTCULLIS_UPSTREAM", tt.in, "PORTCULLIS_COOKIE_EXPIRE", "0s")))
+			if err == nil {
+				t.Fatalf("Load accepted PORTCULLIS_UPSTREAM=%s", tt.in)
+			}
+			got := strings.Split(err.Error(), "\n")
+			want := append([]string{"PORTCULLIS_COOKIE_EXPIRE: must be greater than 0, got 0s"}, tt.want...)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("Load error:\n%s\nwant:\n%s", err, strings.Join(want, "\n"))
+			}
+			if strings.Contains(err.Error(), "pw@") {
+				t.Errorf("a message shows a password:\n%s", err)
+			}
+		})
+	}
+}

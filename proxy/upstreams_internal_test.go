@@ -1,0 +1,152 @@
+package proxy
+
+import (
+	"log/slog"
+	"net/url"
+	"testing"
+)
+
+// testUpstreams prepares routes (PATH, URL, …) as New does.
+func testUpstreams(t testing.TB, routes ...string) upstreams {
+	t.Helper()
+	var o Upstream
+	for i := 0; i+1 < len(routes); i += 2 {
+		u, err := url.Parse(routes[i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Routes = append(o.Routes, UpstreamRoute{Path: routes[i], URL: u})
+	}
+	us, err := (&Server{log: slog.New(slog.DiscardHandler)}).newUpstreams(o)
+	if err != nil {
+		t.Fatalf("newUpstreams: %v", err)
+	}
+	return us
+}
+
+// TestUpstreamRoute: the longest route path that takes a path wins; one
+// ending in "/" takes the paths that start with it (not the bare path),
+// one without takes itself and the paths under it; "/" takes the rest.
+func TestUpstreamRoute(t *testing.T) {
+	t.Parallel()
+	us := testUpstreams(t,
+		"/", "http://web",
+		"/api/", "http://api",
+		"/api/v2/", "http://api2",
+		"/healthz", "http://health",
+		"/static/", "http://static",
+	)
+	tests := []struct{ path, want string }{
+		{"/", "/"},
+		{"/x", "/"},
+		{"/api", "/"}, // bare: a shorter route
+		{"/api/", "/api/"},
+		{"/api/x", "/api/"},
+		{"/api/v2", "/api/"},
+		{"/api/v2/", "/api/v2/"},
+		{"/api/v2/users/7", "/api/v2/"},
+		{"/apix", "/"},
+		{"/API/x", "/"}, // case counts
+		{"/healthz", "/healthz"},
+		{"/healthz/", "/healthz"},
+		{"/healthz/x", "/healthz"},
+		{"/healthzx", "/"},
+		{"/static/a.css", "/static/"},
+		{"*", ""}, // not a path: no route
+		{"", ""},
+	}
+	for _, tt := range tests {
+		got := ""
+		if rt := us.route(tt.path); rt != nil {
+			got = rt.path
+		}
+		if got != tt.want {
+			t.Errorf("route(%q) = %q; want %q", tt.path, got, tt.want)
+		}
+	}
+
+	// Without a catch-all, a path no route takes has none.
+	us = testUpstreams(t, "/api/", "http://api", "/healthz", "http://health")
+	for _, p := range []string{"/", "/x", "/api", "/apix", "/healthzx"} {
+		if rt := us.route(p); rt != nil {
+			t.Errorf("without /: route(%q) = %q; want none", p, rt.path)
+		}
+	}
+}
+
+// TestUpstreamSetURL: the outgoing URL of a request whose path (and
+// escaped path, when it is not the default one) chose a route: the route's
+// path kept, or replaced by the URL's path; the URL's query first.
+func TestUpstreamSetURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		route, target string
+		path, raw     string // the request's, as url.URL holds them
+		query         string
+		want          string // the outgoing URL
+	}{
+		{"/", "http://web:3000", "/a/b", "", "x=1", "http://web:3000/a/b?x=1"},
+		{"/", "http://web:3000/", "/a/b", "", "", "http://web:3000/a/b"},
+		{"/", "http://web:3000/base", "/a/b", "", "", "http://web:3000/base/a/b"},
+		{"/", "http://web:3000/base/", "/", "", "", "http://web:3000/base/"},
+		{"/api/", "http://api:8080", "/api/x", "", "", "http://api:8080/api/x"},
+		{"/api/", "http://api:8080/", "/api/x", "", "", "http://api:8080/api/x"},
+		{"/api/", "http://api:8080/v1/", "/api/x", "", "", "http://api:8080/v1/x"},
+		{"/api/", "http://api:8080/v1/", "/api/", "", "", "http://api:8080/v1/"},
+		{"/api/", "http://api:8080/v1", "/api/x/y", "", "", "http://api:8080/v1/x/y"},
+		{"/api/", "http://api:8080/v1", "/api/", "", "", "http://api:8080/v1/"},
+		{"/healthz", "http://h/status", "/healthz", "", "", "http://h/status"},
+		{"/healthz", "http://h/status/", "/healthz", "", "", "http://h/status/"},
+		{"/healthz", "http://h/status", "/healthz/x", "", "", "http://h/status/x"},
+		{"/api/", "https://api?key=k", "/api/x", "", "b=2", "https://api/api/x?key=k&b=2"},
+		{"/api/", "https://api?key=k", "/api/x", "", "", "https://api/api/x?key=k"},
+		// Escaped paths keep their escapes; an escaped slash that ends
+		// the replaced part is a slash.
+		{"/api/", "http://api", "/api/a/b", "/api/a%2Fb", "", "http://api/api/a%2Fb"},
+		{"/api/", "http://api/v1/", "/api/a/b", "/api/a%2Fb", "", "http://api/v1/a%2Fb"},
+		{"/api/", "http://api/v1/", "/api/x", "/api%2Fx", "", "http://api/v1/x"},
+		{"/api/", "http://api/v1/", "/api/x", "/%61pi%2fx", "", "http://api/v1/x"},
+		{"/api/", "http://api/v%201/", "/api/a b", "", "", "http://api/v%201/a%20b"},
+		{"/a b/", "http://api/v1/", "/a b/c%d", "/a%20b/c%25d", "", "http://api/v1/c%25d"},
+	}
+	for _, tt := range tests {
+		us := testUpstreams(t, tt.route, tt.target)
+		rt := us.route(tt.path)
+		if rt == nil {
+			t.Errorf("route %s: no route for %s", tt.route, tt.path)
+			continue
+		}
+		out := &url.URL{Scheme: "http", Host: "portcullis", Path: tt.path, RawPath: tt.raw, RawQuery: tt.query}
+		rt.setURL(out)
+		if got := out.String(); got != tt.want {
+			t.Errorf("%s=%s: %s (%s) goes to %s; want %s", tt.route, tt.target, tt.path, tt.raw, got, tt.want)
+		}
+	}
+}
+
+// TestUpstreamRouteAllocs: choosing the route allocates nothing.
+func TestUpstreamRouteAllocs(t *testing.T) {
+	us := testUpstreams(t, tenRoutes("http://app.internal:8080")...)
+	p := "/app/page"
+	if n := testing.AllocsPerRun(100, func() {
+		if _, resolved := upstreamPath(p); resolved {
+			t.Fatal("resolved a clean path")
+		}
+		if us.route(p) == nil {
+			t.Fatal("no route")
+		}
+	}); n != 0 {
+		t.Errorf("choosing a route allocates %v times; want 0", n)
+	}
+}
+
+// tenRoutes are ten routes as an operator might write them (PATH, URL,
+// …), all to target, the catch-all last: GET /app/page, the benchmarks'
+// request, takes the catch-all after trying the other nine.
+func tenRoutes(target string) []string {
+	var routes []string
+	for _, p := range []string{"/api/", "/api/v2/", "/static/", "/assets/", "/admin/", "/grafana/", "/metrics", "/healthz", "/docs/"} {
+		routes = append(routes, p, target)
+	}
+	return append(routes, "/", target)
+}

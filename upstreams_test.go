@@ -5,19 +5,26 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/portcullis/portcullis/metrics"
 )
 
-// appNamed is an upstream that answers "name path".
-func appNamed(t *testing.T, name string) *httptest.Server {
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// namedHandler answers "name path".
+func namedHandler(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, name+" "+r.URL.RequestURI())
-	}))
+	})
+}
+
+// appNamed serves namedHandler(name) on loopback until t ends.
+func appNamed(t *testing.T, name string) *httptest.Server {
+	s := httptest.NewServer(namedHandler(name))
 	t.Cleanup(s.Close)
 	return s
 }
@@ -55,14 +62,23 @@ func get(t *testing.T, client *http.Client, url string) (int, string) {
 func TestUpstreamRoutesWired(t *testing.T) {
 	t.Parallel()
 	web, api := appNamed(t, "web"), appNamed(t, "api")
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onSocket := &http.Server{Handler: namedHandler("socket")}
+	go onSocket.Serve(ln)
+	t.Cleanup(func() { onSocket.Close() })
 	front := serveEnv(t, withEnv(validEnv(),
-		"PORTCULLIS_UPSTREAM", "/api/="+api.URL+"/v1/, /="+web.URL,
+		"PORTCULLIS_UPSTREAM", "/api/="+api.URL+"/v1/, /sock/=unix://"+sock+", /="+web.URL,
 		"PORTCULLIS_SKIP_AUTH_ROUTES", "^/", // no sign-in: only the routes
 	))
 	tests := []struct{ path, want string }{
 		{"/api/users?id=1", "api /v1/users?id=1"},
 		{"/api", "web /api"},
 		{"/page", "web /page"},
+		{"/sock/x", "socket /sock/x"},
 	}
 	for _, tt := range tests {
 		if code, body := get(t, http.DefaultClient, front.URL+tt.path); code != http.StatusOK || body != tt.want {

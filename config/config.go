@@ -27,7 +27,7 @@ const Prefix = "PORTCULLIS_"
 type Config struct {
 	// Upstream are the routes of PORTCULLIS_UPSTREAM: a single URL is the
 	// route of "/".
-	Upstream      []UpstreamRoute `env:"UPSTREAM" doc:"the app behind the proxy: one URL (http or https), or a comma list of PATH=URL routes, the longest matching path winning: /api/=http://api:8080 takes /api/… (not /api), /healthz=… takes /healthz and /healthz/…, / takes the rest; a URL path other than / replaces the route's path (/api/=http://api:8080/v1/ sends /api/x to /v1/x). A path no route takes gets 404 once signed in. Empty: forward-auth only, no proxying"`
+	Upstream      []UpstreamRoute `env:"UPSTREAM" doc:"the app behind the proxy: one URL (http, https, or unix:///path/to.sock for HTTP over a Unix socket), or a comma list of PATH=URL routes, the longest matching path winning: /api/=http://api:8080 takes /api/… (not /api), /healthz=… takes /healthz and /healthz/…, / takes the rest; a URL path other than / replaces the route's path (/api/=http://api:8080/v1/ sends /api/x to /v1/x). A path no route takes gets 404 once signed in. Empty: forward-auth only, no proxying"`
 	Listen        string          `env:"LISTEN" envDefault:":4180" doc:"main listener, host:port"`
 	MetricsListen string          `env:"METRICS_LISTEN" envDefault:":9180" doc:"listener for Prometheus /metrics, host:port; off disables it"`
 	PublicURL     *url.URL        `env:"PUBLIC_URL" secret:"password" doc:"external base URL, e.g. https://app.example.com; the redirect URI is PUBLIC_URL/oauth2/callback unless a provider sets REDIRECT_URL, and redirects may point to its host. Empty: derived from each request whose Host is loopback or in ALLOWED_HOSTS; other hosts get 400"`

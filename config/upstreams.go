@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"strings"
 )
 
@@ -17,8 +18,9 @@ type UpstreamRoute struct {
 	// /healthz and /healthz/x but not /healthzx). It is a clean path,
 	// matched against the request's decoded path, case and all.
 	Path string
-	// URL is where those requests go: an http or https URL. A path in it
-	// other than "/" replaces Path in the requests it gets.
+	// URL is where those requests go: an http or https URL, whose path,
+	// unless it is "/", replaces Path in the requests it gets; or
+	// unix:///path/to.sock, HTTP over that Unix socket, Path kept.
 	URL *url.URL
 }
 
@@ -39,7 +41,7 @@ func formatUpstreams(routes []UpstreamRoute) string {
 
 // upstreamSchemes are the schemes an upstream URL may have, as listed in
 // messages.
-const upstreamSchemes = "http:// or https://"
+const upstreamSchemes = "http://, https:// or unix://"
 
 // parseUpstreams reads PORTCULLIS_UPSTREAM: one URL, which takes every
 // path, or a comma list of PATH=URL routes. Every problem is an error of
@@ -127,6 +129,10 @@ func upstreamURL(raw string) (*url.URL, error) {
 	case "http", "https":
 		if u.Host == "" {
 			return nil, fmt.Errorf("%q has no host", redactURL(raw))
+		}
+	case "unix":
+		if u.Host != "" || !path.IsAbs(u.Path) || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("%q: want unix:///path/to.sock, the socket's absolute path", redactURL(raw))
 		}
 	default:
 		return nil, fmt.Errorf("%q: want an %s URL", redactURL(raw), upstreamSchemes)

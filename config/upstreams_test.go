@@ -22,6 +22,8 @@ func TestUpstreamRoutes(t *testing.T) {
 		{"/api/ = http://api:8080/v1/,/healthz=http://h,/App/x/=https://a", []string{"/api/=http://api:8080/v1/", "/healthz=http://h", "/App/x/=https://a"},
 			"/api/=http://api:8080/v1/,/healthz=http://h,/App/x/=https://a"},
 		{"/api/=http://api?token=s3cret", []string{"/api/=http://api?token=s3cret"}, "/api/=http://api?token=xxxxx"},
+		{"unix:///run/app.sock", []string{"/=unix:///run/app.sock"}, "unix:///run/app.sock"},
+		{"/sock/=unix:///run/app.sock,/=http://web", []string{"/sock/=unix:///run/app.sock", "/=http://web"}, "/sock/=unix:///run/app.sock,/=http://web"},
 	}
 	for _, tt := range tests {
 		c := mustLoad(t, with(minimal(), "PORTCULLIS_UPSTREAM", tt.in))
@@ -65,6 +67,9 @@ func TestUpstreamRouteProblems(t *testing.T) {
 			"/bad/=http://[::1",        // not a URL
 			"/nohost/=https:///v1/",    // no host
 			"/empty/=",                 // no URL
+			"/s1/=unix://run/app.sock", // a host
+			"/s2/=unix:run/app.sock",   // relative
+			"/s3/=unix:///run/a.sock?x=1",
 			"/ok/=http://ok.internal/", // fine
 		}, ","), []string{
 			`PORTCULLIS_UPSTREAM: "api/=http://u:xxxxx@x": want PATH=URL, the path starting with / (/api/=http://api:8080), or one URL alone`,
@@ -78,6 +83,9 @@ func TestUpstreamRouteProblems(t *testing.T) {
 			`PORTCULLIS_UPSTREAM: route "/bad/": not a URL: missing ']' in host`,
 			`PORTCULLIS_UPSTREAM: route "/nohost/": "https:///v1/" has no host`,
 			`PORTCULLIS_UPSTREAM: route "/empty/": no URL after =`,
+			`PORTCULLIS_UPSTREAM: route "/s1/": "unix://run/app.sock": want unix:///path/to.sock, the socket's absolute path`,
+			`PORTCULLIS_UPSTREAM: route "/s2/": "unix:run/app.sock": want unix:///path/to.sock, the socket's absolute path`,
+			`PORTCULLIS_UPSTREAM: route "/s3/": "unix:///run/a.sock?x=1": want unix:///path/to.sock, the socket's absolute path`,
 		}},
 	}
 	for _, tt := range tests {

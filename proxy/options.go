@@ -27,7 +27,8 @@ type Upstream struct {
 	// Transport makes the requests to the app, as httputil.ReverseProxy's
 	// Transport does: main builds it from UPSTREAM_TIMEOUT,
 	// UPSTREAM_MAX_CONNS and the UPSTREAM_* TLS settings. nil:
-	// defaultTransport.
+	// defaultTransport. A unix route gets a clone of it (when it is an
+	// *http.Transport, else of defaultTransport) that dials its socket.
 	Transport http.RoundTripper
 }
 
@@ -39,9 +40,10 @@ type UpstreamRoute struct {
 	// /healthz/x, not /healthzx), matched against the request's decoded
 	// path, resolved (upstreamPath).
 	Path string
-	// URL is an http or https URL. A path in it other than "/" replaces
-	// Path in the request's path: Path "/api/" with URL
-	// http://api:8080/v1/ sends /api/x to /v1/x.
+	// URL is an http or https URL, a path in which other than "/"
+	// replaces Path in the request's path (Path "/api/" with URL
+	// http://api:8080/v1/ sends /api/x to /v1/x); or unix:///path/to.sock,
+	// HTTP over that Unix socket, Path kept.
 	URL *url.URL
 }
 

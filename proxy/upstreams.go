@@ -2,12 +2,16 @@ package proxy
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Several upstreams: Options.Upstream's routes as New prepares them, the
@@ -55,6 +59,7 @@ func (s *Server) newUpstreams(o Upstream) (upstreams, error) {
 		transport = defaultTransport()
 	}
 	out := make(upstreams, 0, len(routes))
+	sockets := map[string]http.RoundTripper{} // one transport a socket
 	for _, r := range routes {
 		switch {
 		case !strings.HasPrefix(r.Path, "/"):
@@ -75,6 +80,17 @@ func (s *Server) newUpstreams(o Upstream) (upstreams, error) {
 				rt.replace, rt.base, rt.rawBase = true, p, r.URL.EscapedPath()
 			}
 			rt.handler = s.newReverseProxy(rt, transport)
+		case "unix":
+			sock := r.URL.Path
+			if r.URL.Host != "" || !path.IsAbs(sock) {
+				return nil, fmt.Errorf("proxy: upstream route %q: want unix:///path/to.sock, got %s", r.Path, r.URL.Redacted())
+			}
+			// The socket's path is no request path: the route's is kept.
+			rt.target = &url.URL{Scheme: "http", Host: "localhost"}
+			if sockets[sock] == nil {
+				sockets[sock] = unixTransport(transport, sock)
+			}
+			rt.handler = s.newReverseProxy(rt, sockets[sock])
 		default:
 			return nil, fmt.Errorf("proxy: upstream route %q: unknown scheme %q", r.Path, r.URL.Scheme)
 		}
@@ -82,6 +98,25 @@ func (s *Server) newUpstreams(o Upstream) (upstreams, error) {
 	}
 	slices.SortStableFunc(out, func(a, b *upstreamRoute) int { return cmp.Compare(len(b.path), len(a.path)) })
 	return out, nil
+}
+
+// unixTransport is base's settings (timeouts, most connections), when it
+// is an *http.Transport, else the default transport's, dialing the Unix
+// socket sock for every connection.
+func unixTransport(base http.RoundTripper, sock string) *http.Transport {
+	t, ok := base.(*http.Transport)
+	if ok {
+		t = t.Clone()
+	} else {
+		t = defaultTransport()
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	t.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return dialer.DialContext(ctx, "unix", sock)
+	}
+	t.DialTLSContext = nil
+	t.Proxy = nil
+	return t
 }
 
 // route returns the route that takes the path p (decoded and resolved:

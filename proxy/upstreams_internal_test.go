@@ -2,8 +2,11 @@ package proxy
 
 import (
 	"log/slog"
+	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"testing"
+	"time"
 )
 
 // testUpstreams prepares routes (PATH, URL, …) as New does.
@@ -149,4 +152,41 @@ func tenRoutes(target string) []string {
 		routes = append(routes, p, target)
 	}
 	return append(routes, "/", target)
+}
+
+// TestUnixTransport: a unix route's transport has the settings of the
+// transport Options name (UPSTREAM_TIMEOUT, UPSTREAM_MAX_CONNS), one per
+// socket, and never a proxy from the environment.
+func TestUnixTransport(t *testing.T) {
+	t.Parallel()
+	base := &http.Transport{ResponseHeaderTimeout: 7 * time.Second, MaxConnsPerHost: 3, Proxy: http.ProxyFromEnvironment}
+	o := Upstream{Transport: base}
+	for _, r := range [][2]string{{"/a/", "unix:///run/a.sock"}, {"/b/", "unix:///run/a.sock"}, {"/c/", "unix:///run/c.sock"}, {"/", "http://web"}} {
+		u, _ := url.Parse(r[1])
+		o.Routes = append(o.Routes, UpstreamRoute{Path: r[0], URL: u})
+	}
+	us, err := (&Server{log: slog.New(slog.DiscardHandler)}).newUpstreams(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	transports := map[string]http.RoundTripper{}
+	for _, rt := range us {
+		transports[rt.path] = rt.handler.(*httputil.ReverseProxy).Transport
+	}
+	if transports["/"] != base {
+		t.Errorf("the http route's transport is not the one Options name")
+	}
+	if transports["/a/"] != transports["/b/"] || transports["/a/"] == transports["/c/"] {
+		t.Errorf("unix routes share transports by socket: /a/ and /b/ the same (%t), /a/ and /c/ not (%t); want true, false",
+			transports["/a/"] == transports["/b/"], transports["/a/"] != transports["/c/"])
+	}
+	for _, p := range []string{"/a/", "/c/"} {
+		ut, ok := transports[p].(*http.Transport)
+		if !ok || ut == base || ut.ResponseHeaderTimeout != 7*time.Second || ut.MaxConnsPerHost != 3 || ut.Proxy != nil || ut.DialContext == nil {
+			t.Errorf("%s: transport %#v; want a clone of Options' with its timeout and max conns, no proxy, dialing the socket", p, transports[p])
+		}
+	}
+	if base.DialContext != nil || base.Proxy == nil {
+		t.Errorf("the transport Options name was changed")
+	}
 }

@@ -1,8 +1,10 @@
 package proxy_test
 
 import (
+	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -233,5 +235,55 @@ func TestUpstreamRouteFollowsRules(t *testing.T) {
 				t.Errorf("rule for %s: alice's GET %s reached the admin app as %q (status %d); want another", group, target, uri, status)
 			}
 		}
+	}
+}
+
+// serveUnix serves h over HTTP on a Unix socket in a temporary directory
+// until t ends, and returns the socket's path.
+func serveUnix(t *testing.T, h http.Handler) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+// TestUpstreamUnixSocket: a unix:// route speaks HTTP over the socket,
+// with the route's path kept and the identity and Host as on any route;
+// a socket nobody listens on gets 502.
+func TestUpstreamUnixSocket(t *testing.T) {
+	t.Parallel()
+	echo := stack.EchoHandler()
+	sock := serveUnix(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-App", "sock")
+		echo.ServeHTTP(w, r)
+	}))
+	web := namedApp(t, "web")
+	r := newRouted(t, func(o *proxy.Options) {
+		o.Upstream.Routes = []proxy.UpstreamRoute{
+			{Path: "/sock/", URL: mustURL(t, "unix://"+sock)},
+			{Path: "/gone/", URL: mustURL(t, "unix://"+filepath.Join(t.TempDir(), "nobody.sock"))},
+			{Path: "/", URL: mustURL(t, web)},
+		}
+	})
+	resp := r.alice.Do("GET", "/sock/x?y=1", nil, http.Header{"X-User": {"mallory"}})
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-App") != "sock" {
+		t.Fatalf("GET /sock/x = %d from %q; want 200 from the socket's app: %s", resp.StatusCode, resp.Header.Get("X-App"), stack.ReadBody(t, resp))
+	}
+	e := stack.DecodeEcho(t, resp)
+	if e.URI != "/sock/x?y=1" || e.Host != strings.TrimPrefix(r.url, "http://") || e.Headers.Get("X-User") != "alice@example.com" {
+		t.Errorf("the socket's app got %s for host %s as %q; want /sock/x?y=1 for %s as alice@example.com", e.URI, e.Host, e.Headers.Get("X-User"), strings.TrimPrefix(r.url, "http://"))
+	}
+	if app, _, _ := reached(t, r.alice, "/sockx"); app != "web" {
+		t.Errorf("GET /sockx reached %q; want web", app)
+	}
+	resp = r.alice.Get("/gone/x")
+	if body := stack.ReadBody(t, resp); resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("GET /gone/x (no one on the socket) = %d; want 502: %.200s", resp.StatusCode, body)
 	}
 }

@@ -20,10 +20,10 @@ import (
 )
 
 // loadConfig reads and validates the configuration, each provider's
-// settings against its preset included; the error lists every problem, one
-// per line.
+// settings against its preset and each upstream route as the proxy takes
+// it included; the error lists every problem, one per line.
 func loadConfig(getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(getenv, checkProviders)
+	cfg, err := config.Load(getenv, checkProviders, checkUpstreams)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,8 +71,10 @@ func TestUpstreamRoutesWired(t *testing.T) {
 	onSocket := &http.Server{Handler: namedHandler("socket")}
 	go onSocket.Serve(ln)
 	t.Cleanup(func() { onSocket.Close() })
+	site := t.TempDir()
+	os.WriteFile(filepath.Join(site, "index.html"), []byte("home"), 0o644)
 	front := serveEnv(t, withEnv(validEnv(),
-		"PORTCULLIS_UPSTREAM", "/api/="+api.URL+"/v1/, /sock/=unix://"+sock+", /="+web.URL,
+		"PORTCULLIS_UPSTREAM", "/api/="+api.URL+"/v1/, /sock/=unix://"+sock+", /site/=file://"+site+"/, /="+web.URL,
 		"PORTCULLIS_SKIP_AUTH_ROUTES", "^/", // no sign-in: only the routes
 	))
 	tests := []struct{ path, want string }{
@@ -79,10 +82,36 @@ func TestUpstreamRoutesWired(t *testing.T) {
 		{"/api", "web /api"},
 		{"/page", "web /page"},
 		{"/sock/x", "socket /sock/x"},
+		{"/site/", "home"},
 	}
 	for _, tt := range tests {
 		if code, body := get(t, http.DefaultClient, front.URL+tt.path); code != http.StatusOK || body != tt.want {
 			t.Errorf("GET %s = %d %q; want 200 %q", tt.path, code, body, tt.want)
+		}
+	}
+}
+
+// TestUpstreamDirectoryMissing: a file:// route whose directory does not
+// exist, or is a file, stops the start, listed with the other problems.
+func TestUpstreamDirectoryMissing(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	env := withEnv(validEnv(),
+		"PORTCULLIS_UPSTREAM", "/static/=file:///nonexistent/portcullis/site/,/f/=file://"+file+",/=http://app",
+		"PORTCULLIS_COOKIE_EXPIRE", "forever",
+	)
+	var out, errOut bytes.Buffer
+	if got := run(context.Background(), []string{"check"}, envMap(env), &out, &errOut); got != 1 {
+		t.Fatalf("check = %d; want 1\nstderr: %s", got, errOut.String())
+	}
+	for _, want := range []string{
+		`PORTCULLIS_COOKIE_EXPIRE: not a duration: "forever"`,
+		`PORTCULLIS_UPSTREAM: route "/static/": file:///nonexistent/portcullis/site/: no such directory`,
+		`PORTCULLIS_UPSTREAM: route "/f/": file://` + file + `: not a directory`,
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
 		}
 	}
 }

@@ -240,6 +240,19 @@ func upstreamRoutes(cfg *config.Config) []proxy.UpstreamRoute {
 	return routes
 }
 
+// checkUpstreams checks UPSTREAM's routes as the proxy will take them
+// (proxy.UpstreamRoute.Check: a file:// route's directory must exist),
+// for config.Load to list with its own problems.
+func checkUpstreams(cfg *config.Config) error {
+	var errs []error
+	for _, r := range upstreamRoutes(cfg) {
+		if err := r.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("%sUPSTREAM: route %q: %w", config.Prefix, r.Path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // upstreamTLS builds the TLS settings toward the upstream: the system's
 // roots plus UPSTREAM_CA, a client certificate, and (loudly) no
 // verification at all.

@@ -19,8 +19,10 @@ type UpstreamRoute struct {
 	// matched against the request's decoded path, case and all.
 	Path string
 	// URL is where those requests go: an http or https URL, whose path,
-	// unless it is "/", replaces Path in the requests it gets; or
-	// unix:///path/to.sock, HTTP over that Unix socket, Path kept.
+	// unless it is "/", replaces Path in the requests it gets;
+	// unix:///path/to.sock, HTTP over that Unix socket, Path kept; or
+	// file:///path/to/dir/, the files under that directory, served at
+	// Path (whether the directory exists is main's check, not Load's).
 	URL *url.URL
 }
 
@@ -41,7 +43,7 @@ func formatUpstreams(routes []UpstreamRoute) string {
 
 // upstreamSchemes are the schemes an upstream URL may have, as listed in
 // messages.
-const upstreamSchemes = "http://, https:// or unix://"
+const upstreamSchemes = "http://, https://, unix:// or file://"
 
 // parseUpstreams reads PORTCULLIS_UPSTREAM: one URL, which takes every
 // path, or a comma list of PATH=URL routes. Every problem is an error of
@@ -133,6 +135,13 @@ func upstreamURL(raw string) (*url.URL, error) {
 	case "unix":
 		if u.Host != "" || !path.IsAbs(u.Path) || u.RawQuery != "" || u.Fragment != "" {
 			return nil, fmt.Errorf("%q: want unix:///path/to.sock, the socket's absolute path", redactURL(raw))
+		}
+	case "file":
+		if u.Fragment != "" {
+			return nil, fmt.Errorf("%q: a fragment (oauth2-proxy's way to say where the files are served) is no part of it: write the route's path before =, /static/=file:///var/www/", redactURL(raw))
+		}
+		if u.Host != "" && u.Host != "localhost" || !path.IsAbs(u.Path) || u.RawQuery != "" {
+			return nil, fmt.Errorf("%q: want file:///path/to/dir/, the directory's absolute path", redactURL(raw))
 		}
 	default:
 		return nil, fmt.Errorf("%q: want an %s URL", redactURL(raw), upstreamSchemes)

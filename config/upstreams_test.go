@@ -23,6 +23,7 @@ func TestUpstreamRoutes(t *testing.T) {
 			"/api/=http://api:8080/v1/,/healthz=http://h,/App/x/=https://a"},
 		{"/api/=http://api?token=s3cret", []string{"/api/=http://api?token=s3cret"}, "/api/=http://api?token=xxxxx"},
 		{"unix:///run/app.sock", []string{"/=unix:///run/app.sock"}, "unix:///run/app.sock"},
+		{"/static/=file:///srv/www/,/s2/=file://localhost/srv/www", []string{"/static/=file:///srv/www/", "/s2/=file://localhost/srv/www"}, "/static/=file:///srv/www/,/s2/=file://localhost/srv/www"},
 		{"/sock/=unix:///run/app.sock,/=http://web", []string{"/sock/=unix:///run/app.sock", "/=http://web"}, "/sock/=unix:///run/app.sock,/=http://web"},
 	}
 	for _, tt := range tests {
@@ -70,6 +71,9 @@ func TestUpstreamRouteProblems(t *testing.T) {
 			"/s1/=unix://run/app.sock", // a host
 			"/s2/=unix:run/app.sock",   // relative
 			"/s3/=unix:///run/a.sock?x=1",
+			"/f1/=file:///var/www/#/static/",
+			"/f2/=file://files/var/www/",
+			"/f3/=file:var/www/",
 			"/ok/=http://ok.internal/", // fine
 		}, ","), []string{
 			`PORTCULLIS_UPSTREAM: "api/=http://u:xxxxx@x": want PATH=URL, the path starting with / (/api/=http://api:8080), or one URL alone`,
@@ -86,6 +90,9 @@ func TestUpstreamRouteProblems(t *testing.T) {
 			`PORTCULLIS_UPSTREAM: route "/s1/": "unix://run/app.sock": want unix:///path/to.sock, the socket's absolute path`,
 			`PORTCULLIS_UPSTREAM: route "/s2/": "unix:run/app.sock": want unix:///path/to.sock, the socket's absolute path`,
 			`PORTCULLIS_UPSTREAM: route "/s3/": "unix:///run/a.sock?x=1": want unix:///path/to.sock, the socket's absolute path`,
+			`PORTCULLIS_UPSTREAM: route "/f1/": "file:///var/www/#/static/": a fragment (oauth2-proxy's way to say where the files are served) is no part of it: write the route's path before =, /static/=file:///var/www/`,
+			`PORTCULLIS_UPSTREAM: route "/f2/": "file://files/var/www/": want file:///path/to/dir/, the directory's absolute path`,
+			`PORTCULLIS_UPSTREAM: route "/f3/": "file:var/www/": want file:///path/to/dir/, the directory's absolute path`,
 		}},
 	}
 	for _, tt := range tests {

@@ -42,8 +42,9 @@ type UpstreamRoute struct {
 	Path string
 	// URL is an http or https URL, a path in which other than "/"
 	// replaces Path in the request's path (Path "/api/" with URL
-	// http://api:8080/v1/ sends /api/x to /v1/x); or unix:///path/to.sock,
-	// HTTP over that Unix socket, Path kept.
+	// http://api:8080/v1/ sends /api/x to /v1/x); unix:///path/to.sock,
+	// HTTP over that Unix socket, Path kept; or file:///path/to/dir/, the
+	// regular files under that directory (files.go), served at Path.
 	URL *url.URL
 }
 

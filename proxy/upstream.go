@@ -175,6 +175,10 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request, st *sessi
 		s.notFound(w, r)
 		return
 	}
+	if rt.dir != "" {
+		s.serveFile(w, r, rt, p)
+		return
+	}
 	c := &upstreamCall{Context: r.Context(), st: st, start: time.Now()}
 	if resolved {
 		c.path = p

@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -34,7 +37,10 @@ type upstreamRoute struct {
 	// keeps the request's path as it is.
 	replace       bool
 	base, rawBase string
-	handler       http.Handler
+	// handler proxies to an http, https or unix route; dir is a file
+	// route's directory (files.go).
+	handler http.Handler
+	dir     string
 }
 
 // upstreams are the routes, the longest path first; none: forward-auth
@@ -61,43 +67,79 @@ func (s *Server) newUpstreams(o Upstream) (upstreams, error) {
 	out := make(upstreams, 0, len(routes))
 	sockets := map[string]http.RoundTripper{} // one transport a socket
 	for _, r := range routes {
-		switch {
-		case !strings.HasPrefix(r.Path, "/"):
-			return nil, fmt.Errorf("proxy: upstream route %q does not start with /", r.Path)
-		case r.URL == nil:
-			return nil, fmt.Errorf("proxy: upstream route %q has no URL", r.Path)
-		case slices.ContainsFunc(out, func(rt *upstreamRoute) bool { return rt.path == r.Path }):
+		if slices.ContainsFunc(out, func(rt *upstreamRoute) bool { return rt.path == r.Path }) {
 			return nil, fmt.Errorf("proxy: upstream route %q appears twice", r.Path)
+		}
+		if err := r.Check(); err != nil {
+			return nil, fmt.Errorf("proxy: upstream route %q: %w", r.Path, err)
 		}
 		rt := &upstreamRoute{path: r.Path, stem: strings.TrimSuffix(r.Path, "/"), target: r.URL}
 		rt.under = rt.stem != r.Path
 		switch r.URL.Scheme {
 		case "http", "https":
-			if r.URL.Host == "" {
-				return nil, fmt.Errorf("proxy: upstream route %q: %s has no host", r.Path, r.URL.Redacted())
-			}
 			if p := r.URL.Path; p != "" && p != "/" {
 				rt.replace, rt.base, rt.rawBase = true, p, r.URL.EscapedPath()
 			}
 			rt.handler = s.newReverseProxy(rt, transport)
 		case "unix":
-			sock := r.URL.Path
-			if r.URL.Host != "" || !path.IsAbs(sock) {
-				return nil, fmt.Errorf("proxy: upstream route %q: want unix:///path/to.sock, got %s", r.Path, r.URL.Redacted())
-			}
 			// The socket's path is no request path: the route's is kept.
 			rt.target = &url.URL{Scheme: "http", Host: "localhost"}
+			sock := r.URL.Path
 			if sockets[sock] == nil {
 				sockets[sock] = unixTransport(transport, sock)
 			}
 			rt.handler = s.newReverseProxy(rt, sockets[sock])
-		default:
-			return nil, fmt.Errorf("proxy: upstream route %q: unknown scheme %q", r.Path, r.URL.Scheme)
+		case "file":
+			rt.dir = filepath.Clean(r.URL.Path)
 		}
 		out = append(out, rt)
 	}
 	slices.SortStableFunc(out, func(a, b *upstreamRoute) int { return cmp.Compare(len(b.path), len(a.path)) })
 	return out, nil
+}
+
+// Check reports what is wrong with r, if anything: a path that doesn't
+// start with "/"; a URL that is none of http or https with a host,
+// unix:///path/to.sock, or file:///dir/ whose directory exists (Check
+// looks).
+func (r UpstreamRoute) Check() error {
+	u := r.URL
+	switch {
+	case !strings.HasPrefix(r.Path, "/"):
+		return errors.New("the path does not start with /")
+	case u == nil:
+		return errors.New("no URL")
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if u.Host == "" {
+			return fmt.Errorf("%s has no host", u.Redacted())
+		}
+	case "unix":
+		if u.Host != "" || !path.IsAbs(u.Path) {
+			return fmt.Errorf("%s: want unix:///path/to.sock", u.Redacted())
+		}
+	case "file":
+		if u.Host != "" && u.Host != "localhost" || !path.IsAbs(u.Path) || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("%s: want file:///path/to/dir/", u.Redacted())
+		}
+		fi, err := os.Stat(u.Path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%s: no such directory", u.Redacted())
+		case err != nil:
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return fmt.Errorf("%s: %v", u.Redacted(), err)
+		case !fi.IsDir():
+			return fmt.Errorf("%s: not a directory", u.Redacted())
+		}
+	default:
+		return fmt.Errorf("unknown scheme %q", u.Scheme)
+	}
+	return nil
 }
 
 // unixTransport is base's settings (timeouts, most connections), when it

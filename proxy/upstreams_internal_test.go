@@ -3,8 +3,11 @@ package proxy
 import (
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -188,5 +191,28 @@ func TestUnixTransport(t *testing.T) {
 	}
 	if base.DialContext != nil || base.Proxy == nil {
 		t.Errorf("the transport Options name was changed")
+	}
+}
+
+// TestServeFileAbsoluteName: should a name that is absolute, or leads
+// out, ever reach the file route (the path it comes from is resolved and
+// starts with the route's, so it can't), os.Root refuses it.
+func TestServeFileAbsoluteName(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("A"), 0o644)
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	us := testUpstreams(t, "/static/", "file://"+dir+"/")
+	for _, p := range []string{"/static//etc/passwd", "/static/../../../etc/passwd", "/static//" + filepath.Join(dir, "a.txt")} {
+		w := httptest.NewRecorder()
+		s.serveFile(w, httptest.NewRequest("GET", "/", nil), us[0], p)
+		if w.Code != http.StatusNotFound {
+			t.Errorf("serveFile(%q) = %d %.100s; want 404", p, w.Code, w.Body)
+		}
+	}
+	w := httptest.NewRecorder()
+	s.serveFile(w, httptest.NewRequest("GET", "/", nil), us[0], "/static/a.txt")
+	if w.Code != http.StatusOK || w.Body.String() != "A" {
+		t.Errorf("serveFile(/static/a.txt) = %d %q; want 200 A", w.Code, w.Body)
 	}
 }

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -22,28 +24,38 @@ type UpstreamRoute struct {
 	// unless it is "/", replaces Path in the requests it gets;
 	// unix:///path/to.sock, HTTP over that Unix socket, Path kept; or
 	// file:///path/to/dir/, the files under that directory, served at
-	// Path (whether the directory exists is main's check, not Load's).
+	// Path (whether the directory exists is main's check, not Load's);
+	// or static://CODE, that status with an empty body (static:// alone:
+	// 200).
 	URL *url.URL
 }
 
 // String returns the route as it is written in PORTCULLIS_UPSTREAM,
 // PATH=URL, with a password in the URL hidden.
 func (r UpstreamRoute) String() string {
-	return r.Path + "=" + redactURL(r.URL.String())
+	return r.Path + "=" + r.url()
+}
+
+// url is r's URL as written, with a password hidden.
+func (r UpstreamRoute) url() string {
+	if r.URL.Scheme == "static" && r.URL.Host == "" {
+		return "static://" // url.URL writes "static:"
+	}
+	return redactURL(r.URL.String())
 }
 
 // formatUpstreams writes routes as PORTCULLIS_UPSTREAM: one URL alone
 // when it takes every path, else PATH=URL routes.
 func formatUpstreams(routes []UpstreamRoute) string {
 	if len(routes) == 1 && routes[0].Path == "/" {
-		return redactURL(routes[0].URL.String())
+		return routes[0].url()
 	}
 	return joinStrings(routes)
 }
 
 // upstreamSchemes are the schemes an upstream URL may have, as listed in
 // messages.
-const upstreamSchemes = "http://, https://, unix:// or file://"
+const upstreamSchemes = "http://, https://, unix://, file:// or static://"
 
 // parseUpstreams reads PORTCULLIS_UPSTREAM: one URL, which takes every
 // path, or a comma list of PATH=URL routes. Every problem is an error of
@@ -142,6 +154,12 @@ func upstreamURL(raw string) (*url.URL, error) {
 		}
 		if u.Host != "" && u.Host != "localhost" || !path.IsAbs(u.Path) || u.RawQuery != "" {
 			return nil, fmt.Errorf("%q: want file:///path/to/dir/, the directory's absolute path", redactURL(raw))
+		}
+	case "static":
+		n, err := strconv.Atoi(cmp.Or(u.Host, "200"))
+		if err != nil || n < 200 || n > 599 || strings.TrimLeft(u.Host, "0123456789") != "" ||
+			u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("%q: want static://CODE, CODE a status from 200 to 599", redactURL(raw))
 		}
 	default:
 		return nil, fmt.Errorf("%q: want an %s URL", redactURL(raw), upstreamSchemes)

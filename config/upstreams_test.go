@@ -23,6 +23,10 @@ func TestUpstreamRoutes(t *testing.T) {
 			"/api/=http://api:8080/v1/,/healthz=http://h,/App/x/=https://a"},
 		{"/api/=http://api?token=s3cret", []string{"/api/=http://api?token=s3cret"}, "/api/=http://api?token=xxxxx"},
 		{"unix:///run/app.sock", []string{"/=unix:///run/app.sock"}, "unix:///run/app.sock"},
+		{"static://202", []string{"/=static://202"}, "static://202"},
+		{"static://", []string{"/=static:"}, "static://"},
+		{"/healthz=static://200,/gone/=static://410,/ok/=static://,/x=static://599/", []string{"/healthz=static://200", "/gone/=static://410", "/ok/=static:", "/x=static://599/"},
+			"/healthz=static://200,/gone/=static://410,/ok/=static://,/x=static://599/"},
 		{"/static/=file:///srv/www/,/s2/=file://localhost/srv/www", []string{"/static/=file:///srv/www/", "/s2/=file://localhost/srv/www"}, "/static/=file:///srv/www/,/s2/=file://localhost/srv/www"},
 		{"/sock/=unix:///run/app.sock,/=http://web", []string{"/sock/=unix:///run/app.sock", "/=http://web"}, "/sock/=unix:///run/app.sock,/=http://web"},
 	}
@@ -74,6 +78,11 @@ func TestUpstreamRouteProblems(t *testing.T) {
 			"/f1/=file:///var/www/#/static/",
 			"/f2/=file://files/var/www/",
 			"/f3/=file:var/www/",
+			"/c1/=static://199",
+			"/c2/=static://600",
+			"/c3/=static://ok",
+			"/c4/=static://+200",
+			"/c5/=static://200/x",
 			"/ok/=http://ok.internal/", // fine
 		}, ","), []string{
 			`PORTCULLIS_UPSTREAM: "api/=http://u:xxxxx@x": want PATH=URL, the path starting with / (/api/=http://api:8080), or one URL alone`,
@@ -93,6 +102,11 @@ func TestUpstreamRouteProblems(t *testing.T) {
 			`PORTCULLIS_UPSTREAM: route "/f1/": "file:///var/www/#/static/": a fragment (oauth2-proxy's way to say where the files are served) is no part of it: write the route's path before =, /static/=file:///var/www/`,
 			`PORTCULLIS_UPSTREAM: route "/f2/": "file://files/var/www/": want file:///path/to/dir/, the directory's absolute path`,
 			`PORTCULLIS_UPSTREAM: route "/f3/": "file:var/www/": want file:///path/to/dir/, the directory's absolute path`,
+			`PORTCULLIS_UPSTREAM: route "/c1/": "static://199": want static://CODE, CODE a status from 200 to 599`,
+			`PORTCULLIS_UPSTREAM: route "/c2/": "static://600": want static://CODE, CODE a status from 200 to 599`,
+			`PORTCULLIS_UPSTREAM: route "/c3/": "static://ok": want static://CODE, CODE a status from 200 to 599`,
+			`PORTCULLIS_UPSTREAM: route "/c4/": "static://+200": want static://CODE, CODE a status from 200 to 599`,
+			`PORTCULLIS_UPSTREAM: route "/c5/": "static://200/x": want static://CODE, CODE a status from 200 to 599`,
 		}},
 	}
 	for _, tt := range tests {

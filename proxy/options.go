@@ -43,8 +43,10 @@ type UpstreamRoute struct {
 	// URL is an http or https URL, a path in which other than "/"
 	// replaces Path in the request's path (Path "/api/" with URL
 	// http://api:8080/v1/ sends /api/x to /v1/x); unix:///path/to.sock,
-	// HTTP over that Unix socket, Path kept; or file:///path/to/dir/, the
-	// regular files under that directory (files.go), served at Path.
+	// HTTP over that Unix socket, Path kept; file:///path/to/dir/, the
+	// regular files under that directory (files.go), served at Path; or
+	// static://CODE, that status with an empty body (static:// alone:
+	// 200).
 	URL *url.URL
 }
 

@@ -175,8 +175,12 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request, st *sessi
 		s.notFound(w, r)
 		return
 	}
-	if rt.dir != "" {
+	switch {
+	case rt.dir != "":
 		s.serveFile(w, r, rt, p)
+		return
+	case rt.status != 0:
+		w.WriteHeader(rt.status) // and no body
 		return
 	}
 	c := &upstreamCall{Context: r.Context(), st: st, start: time.Now()}

@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,9 +39,10 @@ type upstreamRoute struct {
 	replace       bool
 	base, rawBase string
 	// handler proxies to an http, https or unix route; dir is a file
-	// route's directory (files.go).
+	// route's directory (files.go); status is a static route's answer.
 	handler http.Handler
 	dir     string
+	status  int
 }
 
 // upstreams are the routes, the longest path first; none: forward-auth
@@ -91,6 +93,8 @@ func (s *Server) newUpstreams(o Upstream) (upstreams, error) {
 			rt.handler = s.newReverseProxy(rt, sockets[sock])
 		case "file":
 			rt.dir = filepath.Clean(r.URL.Path)
+		case "static":
+			rt.status, _ = staticStatus(r.URL) // Check read it
 		}
 		out = append(out, rt)
 	}
@@ -100,8 +104,8 @@ func (s *Server) newUpstreams(o Upstream) (upstreams, error) {
 
 // Check reports what is wrong with r, if anything: a path that doesn't
 // start with "/"; a URL that is none of http or https with a host,
-// unix:///path/to.sock, or file:///dir/ whose directory exists (Check
-// looks).
+// unix:///path/to.sock, file:///dir/ whose directory exists (Check
+// looks), or static://CODE.
 func (r UpstreamRoute) Check() error {
 	u := r.URL
 	switch {
@@ -136,10 +140,31 @@ func (r UpstreamRoute) Check() error {
 		case !fi.IsDir():
 			return fmt.Errorf("%s: not a directory", u.Redacted())
 		}
+	case "static":
+		if _, err := staticStatus(u); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("unknown scheme %q", u.Scheme)
 	}
 	return nil
+}
+
+// staticStatus is the status of a static://CODE URL: CODE, from 200 to
+// 599, or 200 for static:// alone (as oauth2-proxy's).
+func staticStatus(u *url.URL) (int, error) {
+	code := http.StatusOK
+	if u.Host != "" {
+		n, err := strconv.Atoi(u.Host)
+		if err != nil || n < 200 || n > 599 || strings.TrimLeft(u.Host, "0123456789") != "" {
+			return 0, fmt.Errorf("%s: want static://CODE, CODE a status from 200 to 599", u.Redacted())
+		}
+		code = n
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+		return 0, fmt.Errorf("%s: want static://CODE alone", u.Redacted())
+	}
+	return code, nil
 }
 
 // unixTransport is base's settings (timeouts, most connections), when it

@@ -287,3 +287,46 @@ func TestUpstreamUnixSocket(t *testing.T) {
 		t.Errorf("GET /gone/x (no one on the socket) = %d; want 502: %.200s", resp.StatusCode, body)
 	}
 }
+
+// TestStaticUpstream: a static://CODE route answers CODE with an empty
+// body, to any method, without calling anything; static:// alone is 200.
+// Like any route it is behind sign-in unless a rule makes it public.
+func TestStaticUpstream(t *testing.T) {
+	t.Parallel()
+	r := newRouted(t, func(o *proxy.Options) {
+		o.Upstream.Routes = []proxy.UpstreamRoute{
+			{Path: "/healthz", URL: mustURL(t, "static://200")},
+			{Path: "/gone/", URL: mustURL(t, "static://410")},
+			{Path: "/empty", URL: mustURL(t, "static://204")},
+			{Path: "/ok/", URL: mustURL(t, "static://")},
+		}
+		o.Access.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/healthz$`), Public: true}}
+	})
+	anonymous := stack.NewBrowser(t, r.url)
+	tests := []struct {
+		b              *stack.Browser
+		method, target string
+		status         int
+	}{
+		{anonymous, "GET", "/healthz", 200},
+		{anonymous, "HEAD", "/healthz", 200},
+		{anonymous, "GET", "/gone/x", http.StatusFound}, // not public: sign in first
+		{r.alice, "GET", "/healthz/x", 200},
+		{r.alice, "GET", "/gone/x", 410},
+		{r.alice, "POST", "/gone/", 410},
+		{r.alice, "DELETE", "/empty", 204},
+		{r.alice, "GET", "/ok/x", 200},
+		{r.alice, "GET", "/okx", 404},
+	}
+	for _, tt := range tests {
+		resp := tt.b.Do(tt.method, tt.target, nil, nil)
+		body := stack.ReadBody(t, resp)
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s %s = %d; want %d: %.200s", tt.method, tt.target, resp.StatusCode, tt.status, body)
+			continue
+		}
+		if tt.status != http.StatusFound && tt.status != 404 && (body != "" || resp.ContentLength > 0) {
+			t.Errorf("%s %s = %d with %d bytes %q; want an empty body", tt.method, tt.target, resp.StatusCode, resp.ContentLength, body)
+		}
+	}
+}

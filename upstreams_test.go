@@ -3,8 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"log"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/metrics"
 )
@@ -139,5 +149,77 @@ func TestUpstreamProblemsListed(t *testing.T) {
 				t.Errorf("%s: stderr lacks %q:\n%s", cmd, want, errOut.String())
 			}
 		}
+	}
+}
+
+// clientCertificate makes a self-signed client certificate, its own CA,
+// as PEM.
+func clientCertificate(t *testing.T) (certPEM, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "portcullis"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+}
+
+// TestUpstreamTLSOnRoute: the UPSTREAM_* TLS settings apply to an https
+// route among others: its certificate is checked against UPSTREAM_CA, and
+// Portcullis shows UPSTREAM_CLIENT_CERT to an upstream that asks for one
+// (mutual TLS); the plain route beside it is not affected.
+func TestUpstreamTLSOnRoute(t *testing.T) {
+	t.Parallel()
+	certPEM, keyPEM := clientCertificate(t)
+	clients := x509.NewCertPool()
+	clients.AppendCertsFromPEM([]byte(certPEM))
+	secure := httptest.NewUnstartedServer(namedHandler("secure"))
+	secure.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients}
+	secure.Config.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes, on purpose
+	secure.StartTLS()
+	t.Cleanup(secure.Close)
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw}))
+	web := appNamed(t, "web")
+	for _, tt := range []struct {
+		name   string
+		env    []string
+		secure int // the status of the https route
+	}{
+		{"CA and client certificate", []string{"PORTCULLIS_UPSTREAM_CA", caPEM, "PORTCULLIS_UPSTREAM_CLIENT_CERT", certPEM, "PORTCULLIS_UPSTREAM_CLIENT_KEY", keyPEM}, 200},
+		{"no client certificate", []string{"PORTCULLIS_UPSTREAM_CA", caPEM}, 502},
+		{"CA unknown", []string{"PORTCULLIS_UPSTREAM_CLIENT_CERT", certPEM, "PORTCULLIS_UPSTREAM_CLIENT_KEY", keyPEM}, 502},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := withEnv(validEnv(), append([]string{
+				"PORTCULLIS_UPSTREAM", "/secure/=" + secure.URL + "/v1/,/=" + web.URL,
+				"PORTCULLIS_SKIP_AUTH_ROUTES", "^/",
+			}, tt.env...)...)
+			front := serveEnv(t, env)
+			if code, body := get(t, http.DefaultClient, front.URL+"/secure/x"); code != tt.secure || code == 200 && body != "secure /v1/x" {
+				t.Errorf("GET /secure/x = %d %q; want %d (secure /v1/x)", code, body, tt.secure)
+			}
+			if code, body := get(t, http.DefaultClient, front.URL+"/x"); code != 200 || body != "web /x" {
+				t.Errorf("GET /x = %d %q; want 200 web /x", code, body)
+			}
+		})
 	}
 }

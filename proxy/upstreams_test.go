@@ -1,8 +1,14 @@
 package proxy_test
 
 import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -329,4 +335,121 @@ func TestStaticUpstream(t *testing.T) {
 			t.Errorf("%s %s = %d with %d bytes %q; want an empty body", tt.method, tt.target, resp.StatusCode, resp.ContentLength, body)
 		}
 	}
+}
+
+// liveApp answers, under any prefix, …/stream with two server-sent events,
+// the second once release is closed, and …/ws with a WebSocket upgrade
+// (for alice only) whose connection echoes a line; anything else with
+// its echo.
+func liveApp(release <-chan struct{}) http.Handler {
+	echo := stack.EchoHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/stream"):
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprintf(w, "data: first %s\n", r.URL.Path)
+			w.(http.Flusher).Flush()
+			<-release
+			fmt.Fprint(w, "data: second\n")
+		case strings.HasSuffix(r.URL.Path, "/ws"):
+			if r.Header.Get("Upgrade") != "websocket" || r.Header.Get("X-User") != "alice@example.com" {
+				http.Error(w, "want an upgrade from alice", http.StatusBadRequest)
+				return
+			}
+			conn, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			rw.Flush()
+			line, _ := rw.ReadString('\n')
+			rw.WriteString("echo " + r.URL.Path + ": " + line)
+			rw.Flush()
+		default:
+			echo.ServeHTTP(w, r)
+		}
+	})
+}
+
+// TestUpstreamRoutesStreamAndUpgrade: streaming responses and WebSocket
+// upgrades work on every kind of proxied route that isn't the root: http
+// with the path kept and replaced, https (its certificate trusted through
+// the transport, as UPSTREAM_CA does), and a Unix socket.
+func TestUpstreamRoutesStreamAndUpgrade(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	plain := stack.Serve(t, liveApp(release))
+	secure := httptest.NewTLSServer(liveApp(release))
+	t.Cleanup(secure.Close)
+	sock := serveUnix(t, liveApp(release))
+	t.Cleanup(func() { close(release) }) // first: the servers' Close waits for their handlers
+	roots := x509.NewCertPool()
+	roots.AddCert(secure.Certificate())
+	r := newRouted(t, func(o *proxy.Options) {
+		o.Upstream.Routes = []proxy.UpstreamRoute{
+			{Path: "/plain/", URL: mustURL(t, plain.URL)},
+			{Path: "/v2/", URL: mustURL(t, plain.URL+"/v1/")},
+			{Path: "/tls/", URL: mustURL(t, secure.URL+"/inner/")},
+			{Path: "/sock/", URL: mustURL(t, "unix://"+sock)},
+		}
+		o.Upstream.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+		o.Body.ReadTimeout = 100 * time.Millisecond // WebSockets are not cut off by it
+	})
+	for _, tt := range []struct{ prefix, upstreamPath string }{
+		{"/plain/", "/plain/"}, {"/v2/", "/v1/"}, {"/tls/", "/inner/"}, {"/sock/", "/sock/"},
+	} {
+		// Streaming: the first event arrives while the app still holds
+		// the second (release is closed only when the test ends).
+		resp := r.alice.Get(tt.prefix + "stream")
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %sstream = %d; want 200: %s", tt.prefix, resp.StatusCode, stack.ReadBody(t, resp))
+			continue
+		}
+		got := make(chan string, 1)
+		go func() {
+			line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+			got <- line
+		}()
+		select {
+		case line := <-got:
+			if want := "data: first " + tt.upstreamPath + "stream\n"; line != want {
+				t.Errorf("GET %sstream: first event %q; want %q", tt.prefix, line, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("GET %sstream: the first event did not arrive before the app finished", tt.prefix)
+		}
+		resp.Body.Close()
+
+		// A WebSocket upgrade, and a line each way after it, past
+		// BODY_READ_TIMEOUT.
+		conn, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "GET %sws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nCookie: %s\r\n\r\n", tt.prefix, cookieHeader(r.alice))
+		br := bufio.NewReader(conn)
+		up, err := http.ReadResponse(br, nil)
+		if err != nil || up.StatusCode != http.StatusSwitchingProtocols {
+			t.Errorf("upgrade at %sws = %v, %v; want 101", tt.prefix, up, err)
+			conn.Close()
+			continue
+		}
+		time.Sleep(200 * time.Millisecond)
+		io.WriteString(conn, "hello\n")
+		if line, _ := br.ReadString('\n'); line != "echo "+tt.upstreamPath+"ws: hello\n" {
+			t.Errorf("over the WebSocket at %sws: %q; want the app's echo from %sws", tt.prefix, line, tt.upstreamPath)
+		}
+		conn.Close()
+	}
+}
+
+// cookieHeader is the Cookie header b sends.
+func cookieHeader(b *stack.Browser) string {
+	var cs []*http.Cookie
+	for _, c := range b.Cookies {
+		cs = append(cs, c)
+	}
+	return stack.CookieHeader(cs)
 }

@@ -86,9 +86,6 @@ type upstreamCall struct {
 	context.Context
 	st    *session.State
 	start time.Time
-	// path is the path the upstream gets when it isn't the request's
-	// own (upstreamPath); "" otherwise.
-	path string
 }
 
 func (c *upstreamCall) Value(key any) any {
@@ -121,9 +118,6 @@ func (s *Server) newReverseProxy(rt *upstreamRoute, transport http.RoundTripper)
 				}
 			}
 			pr.Out.Header = h
-			if c != nil && c.path != "" {
-				pr.Out.URL.Path, pr.Out.URL.RawPath = c.path, ""
-			}
 			rt.setURL(pr.Out.URL)
 			setXForwarded(h, pr.In, s.trustsForwarded(pr.In))
 			pr.Out.Host = pr.In.Host // like oauth2-proxy: the upstream sees the host the user asked for
@@ -183,11 +177,13 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request, st *sessi
 		w.WriteHeader(rt.status) // and no body
 		return
 	}
-	c := &upstreamCall{Context: r.Context(), st: st, start: time.Now()}
-	if resolved {
-		c.path = p
+	r = r.WithContext(&upstreamCall{Context: r.Context(), st: st, start: time.Now()})
+	if resolved { // the upstream gets the path the route was chosen by
+		u := *r.URL
+		u.Path, u.RawPath = p, ""
+		r.URL = &u
 	}
-	rt.handler.ServeHTTP(w, r.WithContext(c))
+	rt.handler.ServeHTTP(w, r)
 }
 
 // upstreamPath is the path a request is proxied by: its own (decoded)

@@ -28,6 +28,7 @@ var exampleEnvs = map[string][]string{
 	"envoy":          {"docker-compose/portcullis.env", "envoy/compose.yml"},
 	"kubernetes":     {"kubernetes/portcullis-sidecar.yaml"},
 	"ingress-nginx":  {"ingress-nginx/ingress.yaml"},
+	"upstreams":      {"upstreams/portcullis.env"},
 }
 
 var (

@@ -217,6 +217,13 @@ func BenchmarkHotPath(b *testing.B) {
 		benchServe(b, s, r, http.StatusOK)
 	})
 
+	b.Run("portcullis+10upstreams", func(b *testing.B) {
+		// Ten upstream routes (PORTCULLIS_UPSTREAM=/api/=…,…,/=…): the
+		// request tries the nine others before the catch-all takes it.
+		s, r := benchInternalServer(b, benchTenUpstreams)
+		benchServe(b, s, r, http.StatusOK)
+	})
+
 	b.Run("portcullis+routes", func(b *testing.B) {
 		// A few route rules, as an operator writes them: the request
 		// matches a restricting one (the user passes it), so every
@@ -306,6 +313,17 @@ func benchRoutes(o *Options) {
 		{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/payments/`), Rules: Rules{Emails: []string{"cfo@example.com"}}},
 		{Path: regexp.MustCompile(`^/app/`), Rules: Rules{Groups: []string{"staff"}}},
 		{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/healthz$`), Public: true},
+	}
+}
+
+// benchTenUpstreams replaces the upstream by ten routes to it
+// (tenRoutes).
+func benchTenUpstreams(o *Options) {
+	o.Upstream.URL = nil
+	routes := tenRoutes(benchUpstream.String())
+	for i := 0; i+1 < len(routes); i += 2 {
+		u, _ := url.Parse(routes[i+1])
+		o.Upstream.Routes = append(o.Upstream.Routes, UpstreamRoute{Path: routes[i], URL: u})
 	}
 }
 

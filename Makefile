@@ -37,9 +37,9 @@ lint: vet
 	cd e2e/zitadel && $(GO) run $(STATICCHECK) ./...
 
 # Short coverage-guided runs of every fuzz target (go test -fuzz takes one target at a time);
-# . is the main package (FuzzImportFlags).
+# . is the main package (FuzzImportFlags), ./config has FuzzHeaderRules.
 fuzz:
-	@set -e; for pkg in ./session ./providers ./proxy .; do \
+	@set -e; for pkg in ./session ./providers ./proxy ./config .; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg; \
 	  done; \

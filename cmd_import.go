@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/portcullis/portcullis/config"
 )
 
 const importUsage = `Usage: portcullis import-oauth2-proxy [--config FILE] [-- FLAGS…]
@@ -322,7 +324,7 @@ func (v *o2pValue) String() string {
 	case kList:
 		return strings.Join(v.list, ",")
 	case kDuration:
-		return formatGoDuration(v.d)
+		return config.FormatDuration(v.d)
 	case kInt:
 		return strconv.FormatInt(v.n, 10)
 	}
@@ -620,18 +622,6 @@ func (c *o2pConfig) readTOML(file string, byKey map[string]*o2pOption, readFile 
 		v.set, v.from = true, k
 	}
 	return errs
-}
-
-// formatGoDuration writes d in Go syntax without zero units: 168h, 1h30m, 90s.
-func formatGoDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // A translation turns an oauth2-proxy configuration into Portcullis's
@@ -961,7 +951,7 @@ func (t *translation) upstreams() {
 		t.emit("UPSTREAM", strings.Join(routes, ","))
 	}
 	if timeout := t.v("upstream_timeout"); proxied {
-		t.emit("UPSTREAM_TIMEOUT", formatGoDuration(timeout.d)) // oauth2-proxy's 30s applies unless set
+		t.emit("UPSTREAM_TIMEOUT", config.FormatDuration(timeout.d)) // oauth2-proxy's 30s applies unless set
 	}
 	if v := t.v("ssl_upstream_insecure_skip_verify"); v.b {
 		t.emit("UPSTREAM_INSECURE_SKIP_VERIFY", "true")
@@ -1051,7 +1041,7 @@ func (t *translation) cookies() {
 	if v := t.v("cookie_expire"); v.d <= 0 {
 		t.note(v, "a cookie that lasts while the browser runs: Portcullis's sessions always end, after PORTCULLIS_COOKIE_EXPIRE (default 168h) at the latest")
 	} else if v.changed() {
-		t.emit("COOKIE_EXPIRE", formatGoDuration(v.d))
+		t.emit("COOKIE_EXPIRE", config.FormatDuration(v.d))
 	}
 }
 
@@ -1063,12 +1053,7 @@ func cookieSecretProblem(s string) string {
 	if strings.Contains(s, ",") || strings.TrimSpace(s) != s {
 		return "it holds a comma or surrounding spaces, which PORTCULLIS_COOKIE_SECRET reads as a list of secrets"
 	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
-			return ""
-		}
-	}
-	if len(s) >= 32 {
+	if config.CookieSecretOK(s) {
 		return ""
 	}
 	n := len(s)

@@ -17,8 +17,8 @@ import (
 
 // demo runs the development provider and a demo app on loopback, and the
 // proxy in front of the app, configured for each other. PORTCULLIS_LISTEN,
-// PORTCULLIS_USER_FROM and PORTCULLIS_LOG_* from the environment still
-// apply where given.
+// and the variables demoPasses, from the environment still apply where
+// given.
 func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	clientSecret := randomSecret()
 	provider := idp.New(idp.Options{ClientID: "portcullis-demo", ClientSecret: clientSecret, OIDC: true})
@@ -63,7 +63,7 @@ func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 		if v, ok := env[key]; ok {
 			return v
 		}
-		if strings.HasPrefix(key, "PORTCULLIS_LOG_") || key == "PORTCULLIS_USER_FROM" {
+		if demoPasses(key) {
 			return getenv(key)
 		}
 		return ""
@@ -74,6 +74,19 @@ func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 		fmt.Fprintf(stdout, "X-User is the user's e-mail address, which the provider vouches for (PORTCULLIS_USER_FROM=auto; try id or username).\n")
 		fmt.Fprintf(stdout, "Press Ctrl-C to stop.\n\n")
 	})
+}
+
+// demoPasses reports whether the demo takes key from the environment:
+// the logs', USER_FROM, and the headers the app is told (INJECT_HEADERS,
+// AUTH_RESPONSE_HEADERS, IDENTITY_HEADERS, BASIC_AUTH_PASSWORD and their
+// _FILE twins), so that the README's examples run against the demo app.
+func demoPasses(key string) bool {
+	switch strings.TrimSuffix(key, "_FILE") {
+	case "PORTCULLIS_USER_FROM", "PORTCULLIS_INJECT_HEADERS", "PORTCULLIS_AUTH_RESPONSE_HEADERS",
+		"PORTCULLIS_IDENTITY_HEADERS", "PORTCULLIS_BASIC_AUTH_PASSWORD":
+		return true
+	}
+	return strings.HasPrefix(key, "PORTCULLIS_LOG_")
 }
 
 // checkLoopback refuses a listen address that is not on loopback.
@@ -110,17 +123,28 @@ var demoPage = template.Must(template.New("app").Parse(`<!doctype html>
 <p><a href="/oauth2/userinfo">Your identity as JSON</a> · <a href="/oauth2/sign_out">Sign out</a></p>
 </body></html>`))
 
-// demoApp shows the identity headers the proxy sent.
+// demoApp shows the headers the proxy sent, the browser's own left out.
 func demoApp(w http.ResponseWriter, r *http.Request) {
 	type header struct{ Name, Value string }
 	var hs []header
 	for name, values := range r.Header {
-		n := strings.ToLower(name)
-		if strings.HasPrefix(n, "x-user") || strings.HasPrefix(n, "x-email") || strings.HasPrefix(n, "x-forwarded-") {
+		if !browserHeader(name) {
 			hs = append(hs, header{name, strings.Join(values, ", ")})
 		}
 	}
 	sort.Slice(hs, func(i, j int) bool { return hs[i].Name < hs[j].Name })
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	demoPage.Execute(w, map[string]any{"User": r.Header.Get("X-User"), "Headers": hs})
+}
+
+// browserHeader reports whether a browser sends the header name on its
+// own, which the demo app does not show.
+func browserHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "accept", "accept-encoding", "accept-language", "cookie", "user-agent", "upgrade-insecure-requests",
+		"cache-control", "pragma", "referer", "priority", "dnt", "connection", "origin":
+		return true
+	}
+	return strings.HasPrefix(n, "sec-") || strings.HasPrefix(n, "if-")
 }

@@ -111,6 +111,16 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	if err != nil {
 		return nil, nil, err
 	}
+	var emails *proxy.EmailList // ALLOWED_EMAILS_FILE's: even an empty list is a rule
+	if cfg.AllowedEmailsFile != "" {
+		emails = proxy.NewEmailList(cfg.AllowedEmails)
+		f := &emailsFile{path: cfg.AllowedEmailsFile, list: emails, log: log}
+		jobs = append(jobs, func(ctx context.Context) {
+			t := time.NewTicker(emailsPollInterval)
+			defer t.Stop()
+			f.watch(ctx, t.C)
+		})
+	}
 	var registry proxy.Registry
 	var checker proxy.ActiveChecker
 	if reg != nil {
@@ -136,6 +146,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Trust: proxy.Trust{ForwardedHeaders: cfg.TrustForwardedHeaders, Proxies: cfg.TrustedProxies},
 		Access: proxy.Access{
 			Rules:                proxy.Rules{Emails: cfg.AllowedEmails, Domains: cfg.AllowedEmailDomains, Groups: cfg.AllowedGroups},
+			Emails:               emails,
 			Routes:               routes(cfg),
 			SkipAuthPreflight:    cfg.SkipAuthPreflight,
 			BearerTokens:         cfg.BearerTokens,
@@ -153,6 +164,11 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 			SetAuthorization: cfg.SetAuthorization,
 			AttributeNames:   attrNames,
 			Assertions:       signer,
+
+			NoIdentityHeaders: cfg.IdentityHeaders == "off",
+			Inject:            headerRules(cfg.InjectHeaders),
+			AuthResponse:      headerRules(cfg.AuthResponseHeaders),
+			BasicAuthPassword: cfg.BasicAuthPassword,
 		},
 		Users: proxy.Users{
 			Registry: registry,
@@ -285,6 +301,15 @@ func upstreamTLS(cfg *config.Config, log *slog.Logger) (*tls.Config, error) {
 	return tc, nil
 }
 
+// headerRules are INJECT_HEADERS' or AUTH_RESPONSE_HEADERS' rules.
+func headerRules(in []config.HeaderRule) []proxy.HeaderRule {
+	out := make([]proxy.HeaderRule, len(in))
+	for i, r := range in {
+		out[i] = proxy.HeaderRule{Name: r.Name, Source: r.Source}
+	}
+	return out
+}
+
 // routes are the ROUTE_<N> rules followed by SKIP_AUTH_ROUTES (public), in
 // order: the first that matches a request decides.
 func routes(cfg *config.Config) []proxy.Route {
@@ -353,6 +378,7 @@ func proxyProvider(b *providers.Built) proxy.Provider {
 		ResponseType:        b.ResponseType,
 		ClientID:            b.ClientID,
 		LogoutURL:           b.LogoutURL,
+		LogoutRedirectParam: b.LogoutRedirectParam,
 		UnverifiedByDefault: b.UnverifiedByDefault,
 		Provider:            b.Provider,
 	}

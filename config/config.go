@@ -52,8 +52,12 @@ type Config struct {
 	RefreshGrace          time.Duration `env:"REFRESH_GRACE" envDefault:"5m" doc:"how long after the access token's expiry a session whose refresh fails transiently keeps working"`
 
 	AllowedEmailDomains []string `env:"ALLOWED_EMAIL_DOMAINS" refDefault:"— (all)" doc:"e-mail domains allowed after sign-in"`
-	AllowedEmails       []string `env:"ALLOWED_EMAILS" refDefault:"— (all)" doc:"e-mail addresses allowed after sign-in"`
+	AllowedEmails       []string `env:"ALLOWED_EMAILS" refDefault:"— (all)" doc:"e-mail addresses allowed after sign-in; ALLOWED_EMAILS_FILE takes oauth2-proxy's authenticated-emails-file (one a line, # comments), read again within 2 s of a change (a file that turns unreadable or holds a bad entry keeps the last good list, with a warning), and a file that lists no address admits no one by address"`
 	AllowedGroups       []string `env:"ALLOWED_GROUPS" refDefault:"— (all)" doc:"groups allowed after sign-in (a user needs one of them)"`
+	// AllowedEmailsFile is ALLOWED_EMAILS_FILE's path when AllowedEmails
+	// was read from it: the list is then the file's, even when it names no
+	// one (which admits no one by address), and is re-read as it changes.
+	AllowedEmailsFile string `env:"-"`
 
 	AutoSignup            bool          `env:"AUTO_SIGNUP" envDefault:"true" doc:"with a user registry: true creates unknown users at their first sign-in; false admits only users already in the registry"`
 	UsersCheckInterval    time.Duration `env:"USERS_CHECK_INTERVAL" envDefault:"1m" doc:"with a registry: how often an open session's user is checked (a disabled user loses access within this time, with no query per request)"`
@@ -72,6 +76,10 @@ type Config struct {
 
 	PassAccessToken       bool           `env:"PASS_ACCESS_TOKEN" envDefault:"false" doc:"send X-Forwarded-Access-Token upstream"`
 	SetAuthorization      bool           `env:"SET_AUTHORIZATION" envDefault:"false" doc:"send Authorization: Bearer <access token> upstream"`
+	InjectHeaders         []HeaderRule   `env:"INJECT_HEADERS" secret:"headers" doc:"more headers for the upstream, a comma list of Name=source: Remote-User=user,X-WEBAUTH-USER=email,Authorization=bearer:id_token. Sources: user, id, provider, email, name, given_name, family_name, username, groups (comma-joined), attr.NAME (a CLAIM_ATTRIBUTES value), access_token, id_token, bearer:access_token, bearer:id_token (Bearer <token>), basic:SOURCE (Basic base64(value:BASIC_AUTH_PASSWORD)) or literal:TEXT. An empty value leaves the header out; a name of the default set takes that header over. A client's own header of any of these names is removed, in every spelling"`
+	AuthResponseHeaders   []HeaderRule   `env:"AUTH_RESPONSE_HEADERS" secret:"headers" doc:"the same as INJECT_HEADERS, on the 2xx answers of /oauth2/auth and /oauth2/forward-auth, for the ingress to copy to the app"`
+	IdentityHeaders       string         `env:"IDENTITY_HEADERS" envDefault:"on" doc:"off leaves out the default identity headers (X-User…, X-Email, X-Forwarded-User, -Email, -Preferred-Username, -Groups, and the X-Auth-Request-… answers), for an app that is told only what INJECT_HEADERS and AUTH_RESPONSE_HEADERS choose; X-Forwarded-For, -Host, -Proto, PASS_ACCESS_TOKEN, SET_AUTHORIZATION and ASSERTION are not affected"`
+	BasicAuthPassword     string         `env:"BASIC_AUTH_PASSWORD" secret:"true" doc:"the password of the basic: header sources (a legacy app's shared password; BASIC_AUTH_PASSWORD_FILE for a file)"`
 	BearerTokens          bool           `env:"BEARER_TOKENS" envDefault:"false" doc:"accept Authorization: Bearer from machine clients, validated against the provider: JWTs locally against its JWKS, opaque tokens at INTROSPECTION_URL (only tokens issued to this client; see BEARER_ALLOW_UNBOUND), results cached briefly by a hash of the token"`
 	BearerAllowUnbound    bool           `env:"BEARER_ALLOW_UNBOUND" envDefault:"false" doc:"accept an opaque bearer or implicit-flow token of a provider that has no way to tell whose token it is (no introspection endpoint, no check of its own) when its userinfo URL accepts it. Risk: that includes tokens the provider issued to other apps, so anyone holding a user's token for any app gets in as that user. check and the start-up log warn"`
 	TrustForwardedHeaders bool           `env:"TRUST_FORWARDED_HEADERS" envDefault:"false" doc:"honour X-Forwarded-Proto/Host/Uri/Method from the peer; in proxy mode, pass its X-Forwarded-For (with its address appended), -Host and -Proto to the upstream instead of setting them from the connection"`
@@ -129,7 +137,7 @@ type Provider struct {
 	// "PORTCULLIS_<ID>_".
 	Prefix string `env:"-"`
 
-	Preset           string   `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak or auth0; a preset fills the defaults of the other provider variables, any of which can be overridden"`
+	Preset           string   `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak, auth0, okta, cognito, gitea, bitbucket or discord; a preset fills the defaults of the other provider variables, any of which can be overridden"`
 	DisplayName      string   `env:"DISPLAY_NAME" refDefault:"preset's" doc:"label on the sign-in page"`
 	ClientID         string   `env:"CLIENT_ID" refDefault:"required" doc:"client id registered at the provider"`
 	ClientSecret     string   `env:"CLIENT_SECRET" secret:"true" refDefault:"required (not with RESPONSE_TYPE=token)" doc:"client secret registered at the provider"`
@@ -141,7 +149,7 @@ type Provider struct {
 	RefreshURL       string   `env:"REFRESH_URL" secret:"password" refDefault:"TOKEN_URL" doc:"where refresh-token grants go"`
 	LogoutURL        string   `env:"LOGOUT_URL" secret:"password" refDefault:"preset/discovery" doc:"provider sign-out (end-session) URL"`
 	RevokeURL        string   `env:"REVOKE_URL" secret:"password" refDefault:"preset/discovery" doc:"RFC 7009 token revocation URL"`
-	IntrospectionURL string   `env:"INTROSPECTION_URL" secret:"password" refDefault:"preset/discovery" doc:"where opaque bearer and implicit-flow tokens are checked, with the client's credentials, and accepted only when issued to this client: an RFC 7662 introspection endpoint (active, client_id or aud), by default OIDC discovery's introspection_endpoint; for the google, github and facebook presets their provider's own check (tokeninfo; USERINFO_URL's sibling applications/{client_id}/token; USERINFO_URL's sibling debug_token)"`
+	IntrospectionURL string   `env:"INTROSPECTION_URL" secret:"password" refDefault:"preset/discovery" doc:"where opaque bearer and implicit-flow tokens are checked, with the client's credentials, and accepted only when issued to this client: an RFC 7662 introspection endpoint (active, client_id or aud), by default OIDC discovery's introspection_endpoint; for the google, github, facebook and discord presets their provider's own check (tokeninfo; USERINFO_URL's sibling applications/{client_id}/token; USERINFO_URL's sibling debug_token; oauth2/@me beside USERINFO_URL's parent)"`
 	BearerAudiences  []string `env:"BEARER_AUDIENCES" doc:"audiences accepted besides CLIENT_ID: a bearer JWT's aud, or an introspection answer's client_id or aud, must name CLIENT_ID or one of these"`
 	RedirectURL      string   `env:"REDIRECT_URL" secret:"password" refDefault:"PUBLIC_URL/oauth2/callback" doc:"redirect URI, must equal what is registered at the provider; without it and without PUBLIC_URL the proxy derives it from each request"`
 

@@ -917,8 +917,8 @@ func TestFormatDuration(t *testing.T) {
 		{168 * time.Hour, "168h"}, {5 * time.Minute, "5m"}, {30 * time.Second, "30s"},
 		{90 * time.Minute, "1h30m"}, {0, "0s"}, {1500 * time.Millisecond, "1.5s"},
 	} {
-		if got := formatDuration(tt.d); got != tt.want {
-			t.Errorf("formatDuration(%v) = %q; want %q", tt.d, got, tt.want)
+		if got := FormatDuration(tt.d); got != tt.want {
+			t.Errorf("FormatDuration(%v) = %q; want %q", tt.d, got, tt.want)
 		}
 	}
 }

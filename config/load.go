@@ -40,6 +40,9 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error), che
 	}
 	parsed := parse(c, Prefix, r.environment(keys, listKeys(c, Prefix)))
 	c.normalize()
+	if k := Prefix + "ALLOWED_EMAILS"; !r.broken[k] && r.getenv(k) == "" {
+		c.AllowedEmailsFile = r.getenv(k + "_FILE")
+	}
 	routes, routeProblems := r.readRoutes()
 	c.Routes = routes
 	parsed = append(parsed, routeProblems...)
@@ -350,6 +353,12 @@ func (c *Config) normalize() {
 	c.SessionStore = strings.ToLower(strings.TrimSpace(c.SessionStore))
 	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
 	c.UserFrom = strings.ToLower(strings.TrimSpace(c.UserFrom))
+	switch c.IdentityHeaders = strings.ToLower(strings.TrimSpace(c.IdentityHeaders)); c.IdentityHeaders {
+	case "true":
+		c.IdentityHeaders = "on"
+	case "false":
+		c.IdentityHeaders = "off"
+	}
 }
 
 func (p *Provider) normalize() {

@@ -25,6 +25,7 @@ func parsers() map[reflect.Type]env.ParserFunc {
 		reflect.TypeFor[[]Route]():                      parseRoutes,
 		reflect.TypeFor[[]UpstreamRoute]():              parseUpstreams,
 		reflect.TypeFor[[]Attribute]():                  parseAttributes,
+		reflect.TypeFor[[]HeaderRule]():                 parseHeaderRules,
 		reflect.TypeFor[map[string]map[string]string](): parseClaimValues,
 	}
 }

@@ -50,6 +50,8 @@ func settings(out []Setting, v reflect.Value, prefix string) []Setting {
 			s.Value = redactURL(s.Value)
 		case "params":
 			s.Value = redactParams(s.Value)
+		case "headers":
+			s.Value = redactLiterals(v.FieldByIndex(f.Index).Interface().([]HeaderRule))
 		}
 		out = append(out, s)
 	}
@@ -70,7 +72,7 @@ func formatValue(v any) string {
 		}
 		return strconv.FormatBool(*x)
 	case time.Duration:
-		return formatDuration(x)
+		return FormatDuration(x)
 	case *url.URL:
 		if x == nil {
 			return ""
@@ -90,6 +92,8 @@ func formatValue(v any) string {
 		return joinStrings(x)
 	case []UpstreamRoute:
 		return formatUpstreams(x)
+	case []HeaderRule:
+		return joinStrings(x)
 	case []Attribute:
 		s := make([]string, len(x))
 		for i, a := range x {
@@ -118,8 +122,9 @@ func joinStrings[T fmt.Stringer](xs []T) string {
 	return strings.Join(s, ",")
 }
 
-// formatDuration writes 168h rather than 168h0m0s.
-func formatDuration(d time.Duration) string {
+// FormatDuration writes d in Go syntax without zero units: 168h rather
+// than 168h0m0s, 1h30m, 90s.
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
@@ -144,6 +149,19 @@ func redactURL(s string) string {
 		u.RawQuery = redactParams(u.RawQuery) // api_key=…, password=…: values may be secrets
 	}
 	return u.Redacted()
+}
+
+// redactLiterals writes header rules with their literal texts hidden: a
+// fixed header is often a shared secret (X-Api-Key=literal:…).
+func redactLiterals(rules []HeaderRule) string {
+	s := make([]string, len(rules))
+	for i, r := range rules {
+		if i := strings.Index(r.Source, "literal:"); i == 0 || i > 0 && r.Source[:i] == "basic:" {
+			r.Source = r.Source[:i+len("literal:")] + "[redacted]"
+		}
+		s[i] = r.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // redactParams hides the values of query parameters whose names suggest a
@@ -209,7 +227,7 @@ func Reference() string {
 		"the value is read from that file, less one trailing newline. Setting both a variable " +
 		"and its twin is an error. Lists are comma-separated; the `_FILE` twin of a list holds one entry " +
 		"per line or a comma list, and blank lines and lines starting with `#` are left out " +
-		"(`PORTCULLIS_ALLOWED_EMAILS_FILE` in oauth2-proxy's one-address-per-line format works as it is); `PORTCULLIS_COOKIE_SECRET_FILE` holds one secret a line, the newest first, each line kept whole. " +
+		"(`PORTCULLIS_ALLOWED_EMAILS_FILE` in oauth2-proxy's one-address-per-line format works as it is, and is read again when it changes, within 2 s; other `_FILE` twins are read at start); `PORTCULLIS_COOKIE_SECRET_FILE` holds one secret a line, the newest first, each line kept whole. " +
 		"Durations use Go syntax (`90s`, `168h`).\n")
 	return b.String()
 }

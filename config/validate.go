@@ -62,6 +62,9 @@ func (c *Config) validate() error {
 	}
 
 	v.oneOf(n("USER_FROM"), c.UserFrom, "auto", "email", "id", "username")
+	v.oneOf(n("IDENTITY_HEADERS"), c.IdentityHeaders, "on", "off")
+	v.headerRules(n("INJECT_HEADERS"), c.InjectHeaders, c)
+	v.headerRules(n("AUTH_RESPONSE_HEADERS"), c.AuthResponseHeaders, c)
 	v.nonNegative(n("REFRESH_SKEW"), c.RefreshSkew)
 	v.nonNegative(n("REFRESH_GRACE"), c.RefreshGrace)
 	for _, e := range c.AllowedEmails {
@@ -161,6 +164,12 @@ func cookieSecrets(raw string) ([][]byte, []string) {
 	return keys, msgs
 }
 
+// CookieSecretOK reports whether s, one COOKIE_SECRET entry, is a secret
+// Portcullis takes: base64 of 32 bytes, or at least 32 bytes as it is.
+func CookieSecretOK(s string) bool {
+	return decodeKey(s) != nil || len(s) >= 32
+}
+
 func decodeKey(s string) []byte {
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
@@ -180,13 +189,13 @@ func (v *validator) add(name, format string, args ...any) {
 
 func (v *validator) positive(name string, d time.Duration) {
 	if d <= 0 {
-		v.add(name, "must be greater than 0, got %s", formatDuration(d))
+		v.add(name, "must be greater than 0, got %s", FormatDuration(d))
 	}
 }
 
 func (v *validator) nonNegative(name string, d time.Duration) {
 	if d < 0 {
-		v.add(name, "must not be negative, got %s", formatDuration(d))
+		v.add(name, "must not be negative, got %s", FormatDuration(d))
 	}
 }
 

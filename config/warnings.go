@@ -39,7 +39,25 @@ func (c *Config) Warnings() []string {
 			"issued to other apps: anyone holding a user's token for any app (one the user once authorised, a personal "+
 			"access token) gets in as that user. Prefer INTROSPECTION_URL or JWT access tokens")
 	}
+	if c.AllowedEmailsFile != "" && len(c.AllowedEmails) == 0 {
+		out = append(out, n("ALLOWED_EMAILS_FILE")+": lists no address, so no one is admitted by address"+
+			" (only by "+n("ALLOWED_EMAIL_DOMAINS")+", when set)")
+	}
+	if c.BasicAuthPassword != "" && !usesBasic(c.InjectHeaders) && !usesBasic(c.AuthResponseHeaders) {
+		out = append(out, n("BASIC_AUTH_PASSWORD")+": set, but no "+n("INJECT_HEADERS")+" or "+n("AUTH_RESPONSE_HEADERS")+
+			" entry uses basic:, so it is sent nowhere (Authorization=basic:user sends it with the user's name)")
+	}
 	return out
+}
+
+// usesBasic reports whether a rule has a basic: source.
+func usesBasic(rules []HeaderRule) bool {
+	for _, r := range rules {
+		if strings.HasPrefix(r.Source, "basic:") {
+			return true
+		}
+	}
+	return false
 }
 
 // loopbackHost reports whether a URL's host (without port or brackets)

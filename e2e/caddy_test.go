@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
@@ -24,7 +23,6 @@ import (
 	"github.com/portcullis/portcullis/internal/redistest"
 	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/internal/testclock"
-	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
 )
@@ -68,12 +66,10 @@ func exampleCaddyfile(t testing.TB) string {
 // with Portcullis set up as examples/caddy/compose.yml sets it: forwarded
 // headers believed from Caddy's address only, sessions in Redis.
 type caddyStack struct {
-	t          *testing.T
-	idp        *stack.Provider
-	app        *httptest.Server
-	appHits    *atomic.Int64 // requests that reached the app
-	portcullis *httptest.Server
-	caddy      string // Caddy's base URL, http://127.0.0.1:<port>
+	t *testing.T
+	stackParts
+	appHits *atomic.Int64 // requests that reached the app
+	caddy   string        // Caddy's base URL, http://127.0.0.1:<port>
 }
 
 // caddyOptions adjust a caddyStack; all are optional. Of the
@@ -90,31 +86,13 @@ type caddyOptions struct {
 func newCaddyStack(t *testing.T, co caddyOptions) *caddyStack {
 	t.Helper()
 	caddytest.Require(t) // skip (or fail) before starting anything
-	c := co.clock
-	if c == nil {
-		c = testclock.Wall()
-	}
 	s := &caddyStack{t: t, appHits: new(atomic.Int64)}
-	s.idp = stack.StartProvider(t, func(o *idp.Options) {
-		o.Now = c.Now
-		if co.idp != nil {
-			co.idp(o)
-		}
+	s.stackParts = startParts(t, co.stackOptions, func(app http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.appHits.Add(1)
+			app.ServeHTTP(w, r)
+		})
 	})
-	app := co.app
-	if app == nil {
-		app = stack.EchoHandler()
-	}
-	s.app = stack.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.appHits.Add(1)
-		app.ServeHTTP(w, r)
-	}))
-
-	// Portcullis's address goes into Caddy's configuration and Caddy's
-	// into Portcullis's (its public URL), so Portcullis's listener is
-	// opened first and served once Caddy runs.
-	s.portcullis = httptest.NewUnstartedServer(nil)
-	t.Cleanup(s.portcullis.Close)
 	addr := caddytest.Start(t, exampleCaddyfile(t), caddytest.Vars{
 		Portcullis: s.portcullis.Listener.Addr().String(),
 		Upstream:   s.app.Listener.Addr().String(),
@@ -122,25 +100,11 @@ func newCaddyStack(t *testing.T, co caddyOptions) *caddyStack {
 	})
 	s.caddy = "http://" + addr
 
-	pc := s.idp.ClientConfig()
-	pc.TokenAuthStyle = providers.AuthStyleParams
-	pc.Now = c.Now
-	so := stack.CookieOptions()
-	so.Expire = 24 * time.Hour
-	so.Now = c.Now
-	public, _ := url.Parse(s.caddy)
-	po := proxy.Options{
-		Site:      proxy.Site{PublicURL: public},
-		Providers: []proxy.Provider{{ID: stack.ProviderID, DisplayName: stack.DisplayName, PKCE: true, Provider: stack.NewClient(t, pc)}},
-		// compose.yml: PORTCULLIS_TRUST_FORWARDED_HEADERS=true and
-		// PORTCULLIS_TRUSTED_PROXIES=<Caddy's address>.
-		Trust: proxy.Trust{ForwardedHeaders: true, Proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
-		Now:   c.Now,
-	}
-	po.Flows = stack.NewFlows(t, so)
-	if co.cookieStore {
-		po.Sessions = stack.NewCookieStore(t, so)
-	} else {
+	po, so := s.options(t, s.caddy)
+	// compose.yml: PORTCULLIS_TRUST_FORWARDED_HEADERS=true and
+	// PORTCULLIS_TRUSTED_PROXIES=<Caddy's address>.
+	po.Trust = proxy.Trust{ForwardedHeaders: true, Proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+	if !co.cookieStore {
 		// compose.yml: PORTCULLIS_SESSION_STORE=redis, whose refresh
 		// coordination main wires along with the store.
 		client, err := session.NewRedisClient(redistest.Start(t))
@@ -157,17 +121,9 @@ func newCaddyStack(t *testing.T, co caddyOptions) *caddyStack {
 			t.Fatal(err)
 		}
 		po.Sessions = store
-		po.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.Now})
+		po.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: s.clock.Now})
 	}
-	if co.proxy != nil {
-		co.proxy(&po)
-	}
-	srv, err := proxy.New(po)
-	if err != nil {
-		t.Fatalf("proxy.New: %v", err)
-	}
-	s.portcullis.Config.Handler = srv
-	s.portcullis.Start()
+	s.serve(t, po, co.proxy)
 	return s
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
+	"github.com/portcullis/portcullis/session"
 )
 
 // nginxExample is the configuration the tests run, as shipped.
@@ -44,15 +45,94 @@ func exampleConf(t testing.TB) string {
 	return conf
 }
 
+// stackParts are what every stack starts besides the proxy in front:
+// internal/stack's fake provider and app, and Portcullis's listener.
+// Portcullis's address goes into the front proxy's configuration and the
+// front proxy's into Portcullis's (its public URL), so the listener is
+// opened first and served (serve) once the front proxy runs.
+type stackParts struct {
+	clock      *testclock.Clock
+	idp        *stack.Provider
+	app        *httptest.Server
+	portcullis *httptest.Server // listening; serving after serve
+}
+
+// startParts starts the fake provider on so.clock (default: the wall
+// clock), adjusted by so.idp; the app, so.app (default: stack.EchoHandler)
+// wrapped by wrap if not nil; and Portcullis's listener.
+func startParts(t *testing.T, so stackOptions, wrap func(http.Handler) http.Handler) stackParts {
+	t.Helper()
+	p := stackParts{clock: so.clock}
+	if p.clock == nil {
+		p.clock = testclock.Wall()
+	}
+	p.idp = stack.StartProvider(t, func(o *idp.Options) {
+		o.Now = p.clock.Now
+		if so.idp != nil {
+			so.idp(o)
+		}
+	})
+	app := so.app
+	if app == nil {
+		app = stack.EchoHandler()
+	}
+	if wrap != nil {
+		app = wrap(app)
+	}
+	p.app = stack.Serve(t, app)
+	p.portcullis = httptest.NewUnstartedServer(nil)
+	t.Cleanup(p.portcullis.Close)
+	return p
+}
+
+// options are Portcullis's options in forward-auth mode (no upstream of
+// its own) behind the proxy at front, its public URL, as every stack sets
+// them: the fake provider's client (credentials in the form), sessions and
+// sign-ins in cookies with a day's life, all on the stack's clock. The
+// cookie options come too, for a stack that keeps sessions elsewhere.
+func (p stackParts) options(t *testing.T, front string) (proxy.Options, session.Options) {
+	t.Helper()
+	pc := p.idp.ClientConfig()
+	pc.TokenAuthStyle = providers.AuthStyleParams
+	pc.Now = p.clock.Now
+	co := stack.CookieOptions()
+	co.Expire = 24 * time.Hour
+	co.Now = p.clock.Now
+	public, err := url.Parse(front)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proxy.Options{
+		Site:      proxy.Site{PublicURL: public},
+		Providers: []proxy.Provider{{ID: stack.ProviderID, DisplayName: stack.DisplayName, PKCE: true, Provider: stack.NewClient(t, pc)}},
+		Sessions:  stack.NewCookieStore(t, co),
+		Flows:     stack.NewFlows(t, co),
+		Now:       p.clock.Now,
+	}, co
+}
+
+// serve serves Portcullis with po, adjusted by edit if not nil, on its
+// listener.
+func (p stackParts) serve(t *testing.T, po proxy.Options, edit func(*proxy.Options)) {
+	t.Helper()
+	if edit != nil {
+		edit(&po)
+	}
+	srv, err := proxy.New(po)
+	if err != nil {
+		t.Fatalf("proxy.New: %v", err)
+	}
+	p.portcullis.Config.Handler = srv
+	p.portcullis.Start()
+}
+
 // nginxStack is the fake provider, an app, Portcullis in forward-auth
 // mode (no upstream of its own) and nginx from the example in front of
 // both, all on loopback. The parts but nginx are internal/stack's.
 type nginxStack struct {
-	t          *testing.T
-	idp        *stack.Provider
-	app        *httptest.Server
-	portcullis *httptest.Server
-	nginx      string // nginx's base URL, http://127.0.0.1:<port>
+	t *testing.T
+	stackParts
+	nginx string // nginx's base URL, http://127.0.0.1:<port>
 }
 
 // stackOptions adjust a stack; all are optional.
@@ -71,28 +151,7 @@ type stackOptions struct {
 
 func newStack(t *testing.T, so stackOptions) *nginxStack {
 	t.Helper()
-	c := so.clock
-	if c == nil {
-		c = testclock.Wall()
-	}
-	s := &nginxStack{t: t}
-	s.idp = stack.StartProvider(t, func(o *idp.Options) {
-		o.Now = c.Now
-		if so.idp != nil {
-			so.idp(o)
-		}
-	})
-	app := so.app
-	if app == nil {
-		app = stack.EchoHandler()
-	}
-	s.app = stack.Serve(t, app)
-
-	// Portcullis's address goes into nginx's configuration and nginx's
-	// into Portcullis's (its public URL), so Portcullis's listener is
-	// opened first and served once nginx runs.
-	s.portcullis = httptest.NewUnstartedServer(nil)
-	t.Cleanup(s.portcullis.Close)
+	s := &nginxStack{t: t, stackParts: startParts(t, so, nil)}
 	conf := so.nginx
 	if conf == "" {
 		conf = exampleConf(t)
@@ -103,30 +162,8 @@ func newStack(t *testing.T, so stackOptions) *nginxStack {
 		Modules:    so.modules,
 	})
 	s.nginx = "http://" + addr
-
-	pc := s.idp.ClientConfig()
-	pc.TokenAuthStyle = providers.AuthStyleParams
-	pc.Now = c.Now
-	co := stack.CookieOptions()
-	co.Expire = 24 * time.Hour
-	co.Now = c.Now
-	public, _ := url.Parse(s.nginx)
-	po := proxy.Options{
-		Site:      proxy.Site{PublicURL: public},
-		Providers: []proxy.Provider{{ID: stack.ProviderID, DisplayName: stack.DisplayName, PKCE: true, Provider: stack.NewClient(t, pc)}},
-		Sessions:  stack.NewCookieStore(t, co),
-		Flows:     stack.NewFlows(t, co),
-		Now:       c.Now,
-	}
-	if so.proxy != nil {
-		so.proxy(&po)
-	}
-	srv, err := proxy.New(po)
-	if err != nil {
-		t.Fatalf("proxy.New: %v", err)
-	}
-	s.portcullis.Config.Handler = srv
-	s.portcullis.Start()
+	po, _ := s.options(t, s.nginx)
+	s.serve(t, po, so.proxy)
 	return s
 }
 

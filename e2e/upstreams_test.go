@@ -50,19 +50,28 @@ func upstreamsNginxConf(t *testing.T) string {
 // site's directory replaced, and stand-ins for its secrets' files.
 func upstreamsSettings(t *testing.T, api, web string) *config.Config {
 	t.Helper()
-	env := readSettings(t, "upstreams/portcullis.env")
+	const file = "portcullis.env"
+	b, err := os.ReadFile(filepath.Join(upstreamsExample, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(k, config.Prefix) {
+			env[k] = v
+		}
+	}
 	site, err := filepath.Abs(filepath.Join(upstreamsExample, "site"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const file = "portcullis.env"
 	routes := replaceOnce(t, file, env["PORTCULLIS_UPSTREAM"], "127.0.0.1:9000", api)
 	routes = replaceOnce(t, file, routes, "127.0.0.1:8080", web)
 	env["PORTCULLIS_UPSTREAM"] = replaceOnce(t, file, routes, "file:///srv/site/", "file://"+site+"/")
 	delete(env, "PORTCULLIS_CLIENT_SECRET_FILE")
 	delete(env, "PORTCULLIS_COOKIE_SECRET_FILE")
-	env["PORTCULLIS_CLIENT_SECRET"] = secretStandIn["PORTCULLIS_CLIENT_SECRET"]
-	env["PORTCULLIS_COOKIE_SECRET"] = secretStandIn["PORTCULLIS_COOKIE_SECRET"]
+	env["PORTCULLIS_CLIENT_SECRET"] = "a-stand-in-client-secret"
+	env["PORTCULLIS_COOKIE_SECRET"] = "a-stand-in-cookie-secret-of-32-bytes"
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("examples/upstreams/portcullis.env does not load:\n%v", err)

@@ -85,10 +85,10 @@ type BearerConfig struct {
 	IntrospectionURL string
 	// TokenCheck is how the provider tells whose an opaque token is, at
 	// IntrospectionURL: RFC 7662 (CheckIntrospection, the default) or the
-	// provider's own check (the google, github and facebook presets), for
-	// which IntrospectionURL is required (Resolve gives the github and
-	// facebook presets theirs, beside USERINFO_URL); "{client_id}" in it is
-	// replaced by the client id.
+	// provider's own check (the google, github, facebook and discord
+	// presets), for which IntrospectionURL is required (Resolve gives the
+	// github, facebook and discord presets theirs, beside USERINFO_URL);
+	// "{client_id}" in it is replaced by the client id.
 	TokenCheck TokenCheck
 	// OpaqueAccessTokens says the provider's access tokens are never JWTs
 	// (Google's are opaque): a JWT it signed for this client can only be
@@ -99,6 +99,30 @@ type BearerConfig struct {
 	// (Microsoft's scp and roles): a JWT with none of them, non-empty, is
 	// refused as an ID token.
 	AccessTokenClaims []string
+	// TokenKindClaim, when set, names a claim of the provider's JWTs that
+	// says which kind of token each is; a JWT whose value of it is not
+	// AccessTokenKind is no access token (Gitea's tt: 0 access, 1
+	// refresh). With IntrospectJWTs it is read unverified, to refuse.
+	TokenKindClaim, AccessTokenKind string
+	// ClientIDClaim names the claim that says which client a JWT access
+	// token was issued to when it has no aud claim at all (Cognito's
+	// client_id): ClientID or one of Audiences must be its value then.
+	// A JWT that has an aud is judged by its aud alone.
+	ClientIDClaim string
+	// IntrospectJWTs checks JWTs at the introspection endpoint too, as
+	// opaque tokens, instead of against the JWKS: for providers whose JWT
+	// access tokens are not meant to be checked by others (Okta's org
+	// authorization server) or name no client (see Preset.IntrospectJWTs).
+	// A JWT whose own claims mark it as no access token (an ID token's, or
+	// none of AccessTokenClaims) is refused without asking.
+	IntrospectJWTs bool
+	// IntrospectedClaims, when not empty, are claims of which an
+	// introspection answer about one of the provider's access tokens
+	// always carries one, and an answer about its refresh tokens none
+	// (Okta's jti: its answers carry an access token's JWT claims, and its
+	// refresh tokens are opaque): an answer with none of them, non-empty,
+	// is refused.
+	IntrospectedClaims []string
 	// AllowUnbound (BEARER_ALLOW_UNBOUND) accepts an opaque token of a
 	// provider with no way to tell whose it is — no introspection endpoint
 	// — when the provider's userinfo endpoint accepts it, which it does
@@ -142,6 +166,10 @@ type BearerValidator struct {
 	audiences                        []string // ClientID and Audiences
 	opaqueOnly                       bool     // OpaqueAccessTokens
 	accessClaims                     []string // AccessTokenClaims
+	introspectJWTs                   bool
+	clientIDClaim                    string
+	kindClaim, accessKind            string // TokenKindClaim, AccessTokenKind
+	introspectedClaims               []string
 	algs                             []string
 	jwksURL                          string
 	issuer                           string
@@ -213,27 +241,32 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		cfg = cfg.withDefaults(d.bearerDefaults())
 	}
 	b := &BearerValidator{
-		id:                cfg.ID,
-		provider:          cfg.Provider,
-		oidc:              cfg.OIDC,
-		algs:              slices.Clone(cfg.Algorithms),
-		jwksURL:           cfg.JWKSURL,
-		issuer:            cfg.Issuer,
-		introspectURL:     cfg.IntrospectionURL,
-		tokenCheck:        cfg.TokenCheck,
-		allowUnbound:      cfg.AllowUnbound,
-		opaqueOnly:        cfg.OpaqueAccessTokens,
-		accessClaims:      slices.Clone(cfg.AccessTokenClaims),
-		introspectAuth:    cfg.IntrospectionAuth,
-		clientID:          cfg.ClientID,
-		clientSecret:      cfg.ClientSecret,
-		clientIDParam:     cfg.ClientIDParam,
-		clientSecretParam: cfg.ClientSecretParam,
-		ttl:               cfg.CacheTTL,
-		client:            cfg.HTTPClient,
-		maxBytes:          cfg.MaxResponseBytes,
-		now:               cfg.Now,
-		claims:            cfg.Claims,
+		id:                 cfg.ID,
+		provider:           cfg.Provider,
+		oidc:               cfg.OIDC,
+		algs:               slices.Clone(cfg.Algorithms),
+		jwksURL:            cfg.JWKSURL,
+		issuer:             cfg.Issuer,
+		introspectURL:      cfg.IntrospectionURL,
+		tokenCheck:         cfg.TokenCheck,
+		allowUnbound:       cfg.AllowUnbound,
+		opaqueOnly:         cfg.OpaqueAccessTokens,
+		accessClaims:       slices.Clone(cfg.AccessTokenClaims),
+		introspectJWTs:     cfg.IntrospectJWTs,
+		clientIDClaim:      cfg.ClientIDClaim,
+		kindClaim:          cfg.TokenKindClaim,
+		accessKind:         cfg.AccessTokenKind,
+		introspectedClaims: slices.Clone(cfg.IntrospectedClaims),
+		introspectAuth:     cfg.IntrospectionAuth,
+		clientID:           cfg.ClientID,
+		clientSecret:       cfg.ClientSecret,
+		clientIDParam:      cfg.ClientIDParam,
+		clientSecretParam:  cfg.ClientSecretParam,
+		ttl:                cfg.CacheTTL,
+		client:             cfg.HTTPClient,
+		maxBytes:           cfg.MaxResponseBytes,
+		now:                cfg.Now,
+		claims:             cfg.Claims,
 	}
 	if b.provider == nil && b.oidc != nil {
 		b.provider = b.oidc
@@ -301,7 +334,7 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		bad("JWKSURL", "JWKSURL and Issuer go together")
 	}
 	switch b.tokenCheck {
-	case CheckIntrospection, CheckGoogle:
+	case CheckIntrospection, CheckGoogle, CheckDiscord:
 	case CheckGitHub, CheckFacebook:
 		if b.clientSecret == "" {
 			bad("ClientSecret", "required for the %s token check", b.tokenCheck)
@@ -445,7 +478,14 @@ func (b *BearerValidator) scrub(err error, token string) error {
 
 // check validates token without the cache.
 func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, time.Time, error) {
-	if isJWS(token) {
+	switch {
+	case isJWS(token) && b.introspectJWTs:
+		// The provider decides; what the token says of itself may
+		// only refuse it (an ID token the provider would answer for).
+		if reason := b.notAccessToken(unverifiedClaims(token)); reason != "" {
+			return nil, time.Time{}, b.reject("", reason)
+		}
+	case isJWS(token):
 		keys, err := b.keySet()
 		if err != nil {
 			return nil, time.Time{}, err

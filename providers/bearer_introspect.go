@@ -74,6 +74,10 @@ func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string
 		// 2.1): a refresh or ID token of this client is active, and ours.
 		return nil, time.Time{}, b.reject("introspection", "bearer token is not an access token: the introspection answer's "+claim+" marks a refresh or ID token")
 	}
+	if len(b.introspectedClaims) > 0 && !slices.ContainsFunc(b.introspectedClaims, func(c string) bool { return present(doc[c]) }) {
+		return nil, time.Time{}, b.reject("introspection", "bearer token is not an access token: the introspection answer carries none of "+
+			strings.Join(b.introspectedClaims, ", ")+", as the provider's answers about its refresh tokens don't")
+	}
 	if b.issuer != "" {
 		if iss, ok := doc["iss"].(string); ok && iss != b.issuer {
 			return nil, time.Time{}, b.reject("introspection", "bearer token issuer mismatch")

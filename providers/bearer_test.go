@@ -22,28 +22,13 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
-// bearerClock is a settable test clock.
-type bearerClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newBearerClock() *bearerClock {
-	return &bearerClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *bearerClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *bearerClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newBearerClock returns the providers' tests' clock, stopped at
+// 2030-01-02 03:04:05 UTC.
+func newBearerClock() *testclock.Clock {
+	return testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // jwtIssuer is a fake authorization server issuing JWT access tokens: it
@@ -144,7 +129,7 @@ func (j *jwtIssuer) claims(now time.Time) map[string]any {
 	}
 }
 
-func (j *jwtIssuer) validator(t *testing.T, clock *bearerClock, edit func(*BearerConfig)) *BearerValidator {
+func (j *jwtIssuer) validator(t *testing.T, clock *testclock.Clock, edit func(*BearerConfig)) *BearerValidator {
 	t.Helper()
 	cfg := BearerConfig{
 		ID:         "corp",
@@ -247,13 +232,13 @@ func TestBearerJWTCachedUntilExpiry(t *testing.T) {
 		t.Fatalf("Validate() = %v; want nil", err)
 	}
 	id.Groups[0] = "changed by the caller" // must not reach the cache
-	clock.Add(15 * time.Second)
+	clock.Advance(15 * time.Second)
 	if id, err := v.Validate(t.Context(), tok); err != nil || id.Groups[0] != "robots" {
 		t.Fatalf("Validate() after 15s = %+v, %v; want the cached identity", id, err)
 	}
 	// The cache keeps it until exp only (not the 1m CacheTTL); then the
 	// leeway still applies.
-	clock.Add(40 * time.Second)
+	clock.Advance(40 * time.Second)
 	_, err = v.Validate(t.Context(), tok)
 	wantProviderError(t, err, ErrRejected, "expired", tok)
 	if n := j.fetches.Load(); n != 1 {
@@ -279,7 +264,7 @@ func TestBearerJWTKeyRotation(t *testing.T) {
 		t.Errorf("JWKS fetched %d times after 30 forged tokens; want 1", n)
 	}
 	j.rotate(t, jose.RS256)
-	clock.Add(JWKSMinInterval) // the key set is fetched again no sooner
+	clock.Advance(JWKSMinInterval) // the key set is fetched again no sooner
 	if _, err := v.Validate(t.Context(), j.sign(t, j.claims(clock.Now()))); err != nil {
 		t.Fatalf("Validate() with the rotated key = %v; want nil", err)
 	}
@@ -312,7 +297,7 @@ func TestBearerJWKSUnreachable(t *testing.T) {
 	j.status.Store(0)
 	_, err = v.Validate(t.Context(), tok)
 	wantProviderError(t, err, ErrTransient, "jwks endpoint", tok)
-	clock.Add(JWKSMinInterval)
+	clock.Advance(JWKSMinInterval)
 	if _, err := v.Validate(t.Context(), tok); err != nil {
 		t.Errorf("Validate() once the JWKS is back = %v; want nil", err)
 	}
@@ -374,7 +359,7 @@ func TestBearerOpaqueUserinfo(t *testing.T) {
 	if n := s.Calls("userinfo"); n != 1 {
 		t.Errorf("userinfo called %d times for 3 validations; want 1 (cached)", n)
 	}
-	clock.Add(DefaultBearerCacheTTL)
+	clock.Advance(DefaultBearerCacheTTL)
 	if _, err := v.Validate(t.Context(), at); err != nil {
 		t.Fatalf("Validate() after the cache TTL = %v; want nil", err)
 	}
@@ -392,7 +377,7 @@ func TestBearerOpaqueUserinfo(t *testing.T) {
 	if n := s.Calls("userinfo"); n != 3 {
 		t.Errorf("userinfo called %d times; want 3 (the rejection cached)", n)
 	}
-	clock.Add(BearerFailureTTL)
+	clock.Advance(BearerFailureTTL)
 	v.Validate(t.Context(), bad)
 	if n := s.Calls("userinfo"); n != 4 {
 		t.Errorf("userinfo called %d times; want 4 (the rejection forgotten after %v)", n, BearerFailureTTL)
@@ -601,12 +586,12 @@ func TestBearerIntrospection(t *testing.T) {
 
 	// Cached until the answer's exp, not the whole TTL.
 	calls := in.calls.Load()
-	clock.Add(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	v.Validate(t.Context(), "good-token")
 	if n := in.calls.Load() - calls; n != 0 {
 		t.Errorf("introspection called %d times within exp; want 0", n)
 	}
-	clock.Add(15 * time.Second)
+	clock.Advance(15 * time.Second)
 	v.Validate(t.Context(), "good-token")
 	if n := in.calls.Load() - calls; n != 1 {
 		t.Errorf("introspection called %d times after exp; want 1", n)
@@ -677,6 +662,78 @@ func TestBearerIntrospectionTokenKinds(t *testing.T) {
 				t.Errorf("Check() of an introspected %s = %+v, %v; want user u-7", tt.name, id, err)
 			}
 		})
+	}
+}
+
+// TestBearerIntrospectedJWTs: with IntrospectJWTs a JWT is the
+// provider's to judge, like an opaque token; what it says of itself can
+// only refuse it, before any call (an ID token's marks, none of
+// AccessTokenClaims), never make it pass. IntrospectedClaims refuses the
+// answers about refresh tokens.
+func TestBearerIntrospectedJWTs(t *testing.T) {
+	t.Parallel()
+	j := newJWTIssuer(t)
+	clock := newBearerClock()
+	exp := clock.Now().Add(time.Hour).Unix()
+	jwt := func(extra map[string]any) string {
+		c := map[string]any{"sub": "00u1", "aud": "api://default", "exp": exp}
+		maps.Copy(c, extra)
+		return j.sign(t, c)
+	}
+	access := jwt(map[string]any{"cid": testClientID, "scp": []string{"openid"}, "uid": "00u1"})
+	hmacSigned := signJWT(t, jose.SigningKey{Algorithm: jose.HS256, Key: []byte("a-secret-of-32-bytes-for-hs256!!")},
+		map[string]any{"sub": "00u1", "nonce": "n-1"})
+	answers := map[string]string{
+		access:                 fmt.Sprintf(`{"active":true,"client_id":%q,"sub":"jdoe","uid":"00u1","jti":"AT.1","exp":%d}`, testClientID, exp),
+		"opaque-refresh-token": fmt.Sprintf(`{"active":true,"client_id":%q,"sub":"jdoe","token_type":"Bearer"}`, testClientID),
+		"opaque-gone-token":    `{"active":false}`,
+	}
+	in := newIntrospector(t, "basic", func(tok string) string {
+		if a, ok := answers[tok]; ok {
+			return a
+		}
+		// Any other JWT of this client is active and ours, as the
+		// provider would say of its ID tokens.
+		return fmt.Sprintf(`{"active":true,"aud":%q,"sub":"00u1","jti":"ID.1"}`, testClientID)
+	})
+	v, err := NewBearerValidator(BearerConfig{
+		ID: "okta", ClientID: testClientID, ClientSecret: testClientSecret, IntrospectionURL: in.srv.URL,
+		JWKSURL: j.srv.URL + "/jwks", Issuer: j.srv.URL, HTTPClient: j.srv.Client(), Now: clock.Now,
+		Claims:         Claims{ID: []string{"uid", "sub"}},
+		IntrospectJWTs: true, AccessTokenClaims: []string{"cid", "scp"}, IntrospectedClaims: []string{"jti"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, token string
+		asked       bool   // the introspection endpoint is called
+		refused     string // "": accepted as 00u1
+	}{
+		{"an access token JWT, introspected though its aud is the API's", access, true, ""},
+		{"an ID token JWT (nonce)", jwt(map[string]any{"nonce": "n-1", "cid": testClientID}), false, "carries nonce"},
+		{"an ID token JWT from a refresh (no cid, no scp)", jwt(map[string]any{"amr": []string{"pwd"}}), false, "carries none of cid, scp"},
+		{"an HMAC-signed JWT with an ID token's marks", hmacSigned, false, "carries nonce"},
+		{"a refresh token's answer (no jti)", "opaque-refresh-token", true, "carries none of jti"},
+		{"an inactive token", "opaque-gone-token", true, "inactive"},
+	}
+	for _, tt := range tests {
+		before := in.calls.Load()
+		id, err := v.Validate(t.Context(), tt.token)
+		if asked := in.calls.Load() > before; asked != tt.asked {
+			t.Errorf("%s: introspection asked %v; want %v", tt.name, asked, tt.asked)
+		}
+		if tt.refused == "" {
+			if err != nil || id.ID != "00u1" {
+				t.Errorf("%s: Validate() = %+v, %v; want 00u1", tt.name, id, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: Validate() = %+v, nil; want it refused", tt.name, id)
+			continue
+		}
+		wantProviderError(t, err, ErrRejected, tt.refused, tt.token)
 	}
 }
 
@@ -971,7 +1028,7 @@ func TestBearerIntrospectionInactive(t *testing.T) {
 	if _, err := v.Validate(t.Context(), expiring); err != nil {
 		t.Fatalf("Validate() of a live token = %v; want nil", err)
 	}
-	clock.Add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	_, err = v.Validate(t.Context(), expiring)
 	wantProviderError(t, err, ErrRejected, "inactive", expiring)
 }

@@ -115,11 +115,8 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 	if err != nil {
 		return fail(b.reject("", "bearer JWT claims malformed"))
 	}
-	if claim := notAccessClaim(claims); claim != "" {
-		return fail(b.reject("", "bearer JWT carries "+claim+": an ID token or another kind of token, not an access token"))
-	}
-	if len(b.accessClaims) > 0 && !slices.ContainsFunc(b.accessClaims, func(c string) bool { return present(claims[c]) }) {
-		return fail(b.reject("", "bearer JWT carries none of "+strings.Join(b.accessClaims, ", ")+": an ID token, not an access token"))
+	if reason := b.notAccessToken(claims); reason != "" {
+		return fail(b.reject("", reason))
 	}
 	want := k.issuer
 	if strings.Contains(want, tenantPlaceholder) {
@@ -132,7 +129,14 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 	if tok.Issuer != want {
 		return fail(b.reject("", "bearer JWT issuer mismatch"))
 	}
-	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(b.audiences, a) }) {
+	_, hasAud := claims["aud"]
+	switch {
+	case !hasAud && b.clientIDClaim != "":
+		// Cognito's access tokens name no audience, only the client.
+		if c, _ := claims[b.clientIDClaim].(string); !slices.Contains(b.audiences, c) {
+			return fail(b.reject("", "bearer JWT has no aud, and its "+b.clientIDClaim+" names neither CLIENT_ID nor a BEARER_AUDIENCES entry"))
+		}
+	case !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(b.audiences, a) }):
 		return fail(b.reject("", "bearer JWT audience mismatch"))
 	}
 	if err := b.checkTimes(claims, true); err != nil {
@@ -143,6 +147,46 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 		return fail(err)
 	}
 	return id, tok.Expiry, nil
+}
+
+// notAccessToken returns why a JWT's claims make it something other than
+// the provider's access token, or "" when they don't: the marks of an ID
+// token or of another kind of token (notAccessClaim), none of
+// AccessTokenClaims, or a TokenKindClaim that is not AccessTokenKind.
+func (b *BearerValidator) notAccessToken(claims map[string]any) string {
+	if claim := notAccessClaim(claims); claim != "" {
+		return "bearer JWT carries " + claim + ": an ID token or another kind of token, not an access token"
+	}
+	if len(b.accessClaims) > 0 && !slices.ContainsFunc(b.accessClaims, func(c string) bool { return present(claims[c]) }) {
+		return "bearer JWT carries none of " + strings.Join(b.accessClaims, ", ") + ": an ID token, not an access token"
+	}
+	if b.kindClaim != "" {
+		if kind, _ := stringValue(claims[b.kindClaim]); kind != b.accessKind {
+			return "bearer JWT's " + b.kindClaim + " is " + strconv.Quote(cleanText(kind)) + ", not " + strconv.Quote(b.accessKind) + ": a refresh token or another kind of token, not an access token"
+		}
+	}
+	return ""
+}
+
+// unverifiedAlgs are the algorithms a JWS is parsed with to read its
+// claims unverified: those of the key sets, and HMAC, which some
+// providers sign their own tokens with (Gitea, configured so).
+var unverifiedAlgs = append(slices.Clone(jwksAlgs), jose.HS256, jose.HS384, jose.HS512)
+
+// unverifiedClaims returns the claims of a compact JWS without verifying
+// it, or nil when it has none. They may only ever refuse a token: one that
+// passes is then checked by its provider (IntrospectJWTs), which verifies
+// the signature over exactly these claims.
+func unverifiedClaims(token string) map[string]any {
+	jws, err := jose.ParseSigned(token, unverifiedAlgs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil
+	}
+	claims, err := decodeJSONObject(jws.UnsafePayloadWithoutVerification())
+	if err != nil {
+		return nil
+	}
+	return claims
 }
 
 // jwtType returns the typ header of a compact JWS ("" when it has none,

@@ -41,6 +41,10 @@ type Built struct {
 	// LogoutURL is the provider's end-session URL; empty for OpenID
 	// Connect, whose provider reports it (OIDC.LogoutURL) once discovered.
 	LogoutURL string
+	// LogoutRedirectParam names the end-session URL's parameter that says
+	// where to send the browser back; empty: post_logout_redirect_uri
+	// (Preset.LogoutRedirectParam).
+	LogoutRedirectParam string
 	// UnverifiedByDefault counts an e-mail address as unverified when the
 	// provider sends no verification flag (Preset.EmailVerifiedDefault).
 	UnverifiedByDefault bool
@@ -64,7 +68,8 @@ type Built struct {
 }
 
 // Build resolves s (see Resolve) and builds its provider: the generic
-// OAuth2, OIDC, or the preset's own small wrapper (GitHub, Facebook), with
+// OAuth2, OIDC, or the preset's own small wrapper (GitHub, Facebook,
+// Bitbucket), with
 // a bearer-token validator for BearerTokens and for the implicit flow. It
 // does no I/O: an OIDC provider's discovery is the caller's to run
 // (Built.Discovery). Every error starts with a variable's full name.
@@ -94,6 +99,7 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 		ClientID:            r.ClientID,
 		PKCE:                *r.PKCE,
 		LogoutURL:           r.LogoutURL,
+		LogoutRedirectParam: p.LogoutRedirectParam,
 		UnverifiedByDefault: !p.EmailVerifiedDefault,
 		config:              cfg,
 		prefix:              r.Prefix,
@@ -123,6 +129,7 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 			Config:      cfg,
 			IssuerURL:   p.IssuerURL,
 			LogoutURL:   b.LogoutURL,
+			LogoutPath:  p.LogoutPath,
 			MultiTenant: p.MultiTenant,
 		})
 		if err != nil {
@@ -142,6 +149,12 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 			return nil, err
 		}
 		b.Provider = f
+	case KindBitbucket:
+		bb, err := NewBitbucket(cfg)
+		if err != nil {
+			return nil, err
+		}
+		b.Provider = bb
 	default:
 		o, err := NewOAuth2(cfg)
 		if err != nil {
@@ -167,6 +180,11 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 		TokenCheck:         p.TokenCheck,
 		OpaqueAccessTokens: p.OpaqueAccessTokens,
 		AccessTokenClaims:  p.AccessTokenClaims,
+		IntrospectJWTs:     p.IntrospectJWTs,
+		ClientIDClaim:      p.ClientIDClaim,
+		TokenKindClaim:     p.TokenKindClaim,
+		AccessTokenKind:    p.AccessTokenKind,
+		IntrospectedClaims: p.IntrospectedClaims,
 		AllowUnbound:       r.BearerAllowUnbound,
 		HTTPClient:         cfg.HTTPClient,
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -290,4 +291,19 @@ func networkError(e *Error, err error) *Error {
 func isNetError(err error) bool {
 	_, ok := errors.AsType[*url.Error](err)
 	return ok || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// extraCallError completes e, the error of a call a preset makes besides
+// userinfo (GitHub's lists, Bitbucket's e-mail addresses) that answered
+// e.Status, an error status: the provider's words from body, classified,
+// and 401, a token no longer valid, a dead grant.
+func extraCallError(e *Error, body []byte) *Error {
+	if doc, err := decodeJSONObject(body); err == nil {
+		e.Code, e.Description, _ = errorShape(doc, true)
+	}
+	e.Kind = classify(e.Status, e.Code)
+	if e.Status == http.StatusUnauthorized {
+		e.Kind = ErrDeadGrant
+	}
+	return e
 }

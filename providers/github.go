@@ -258,15 +258,7 @@ func (g *GitHub) page(ctx context.Context, t *Tokens, target, list string) ([]ma
 	case status == http.StatusForbidden || status == http.StatusNotFound:
 		return nil, "", nil
 	case status < 200 || status > 299:
-		e := fail(ErrRejected, status, "")
-		if doc, err := decodeJSONObject(body); err == nil {
-			e.Code, e.Description, _ = errorShape(doc, true)
-		}
-		e.Kind = classify(status, e.Code)
-		if status == http.StatusUnauthorized {
-			e.Kind = ErrDeadGrant
-		}
-		return nil, "", e
+		return nil, "", extraCallError(fail(ErrRejected, status, ""), body)
 	case int64(len(body)) > o.cfg.MaxResponseBytes:
 		return nil, "", fail(ErrBadResponse, status, fmt.Sprintf("response larger than %d bytes refused", o.cfg.MaxResponseBytes))
 	}

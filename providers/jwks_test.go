@@ -64,7 +64,7 @@ func TestJWKSRefetchRateLimited(t *testing.T) {
 		t.Errorf("JWKS fetched %d times after 40 forged tokens within 10s of the first fetch; want 1", n)
 	}
 	for round := 1; round <= 3; round++ {
-		clock.Add(10 * time.Second)
+		clock.Advance(10 * time.Second)
 		flood(round)
 		if n := e.idp.Calls("jwks"); n > 1+round {
 			t.Errorf("JWKS fetched %d times after %ds of forged tokens; want at most %d (one per 10s)", n, 10*round, 1+round)
@@ -73,7 +73,7 @@ func TestJWKSRefetchRateLimited(t *testing.T) {
 	// A key rotation is picked up once 10s have passed since the last
 	// fetch.
 	e.idp.RotateKey()
-	clock.Add(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	if _, err := e.p.Identify(t.Context(), e.signIn(t, "n2", "n2")); err != nil {
 		t.Fatalf("Identify() after a key rotation = %v; want nil", err)
 	}

@@ -28,6 +28,11 @@ type OIDCConfig struct {
 	// LogoutURL is the provider's sign-out URL (LOGOUT_URL); empty: the
 	// discovery document's end_session_endpoint.
 	LogoutURL string
+	// LogoutPath, when neither LogoutURL nor discovery gives a sign-out
+	// URL, makes it this path on the authorization endpoint's scheme and
+	// host (Cognito's /logout on the user pool domain, which its
+	// discovery document does not list).
+	LogoutPath string
 	// MultiTenant is for issuers shared by many tenants (Microsoft's
 	// common, organizations and consumers): the discovery document's
 	// issuer may then differ from IssuerURL, and an ID token's iss is

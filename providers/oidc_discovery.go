@@ -176,6 +176,9 @@ func (o *OIDC) Discover(ctx context.Context) error {
 	})
 	logout := o.cfg.LogoutURL
 	or(&logout, doc.EndSession)
+	if u, err := url.Parse(inner.cfg.AuthURL); logout == "" && o.cfg.LogoutPath != "" && err == nil {
+		logout = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: o.cfg.LogoutPath}).String()
+	}
 	userinfo := ""
 	if hasUserinfo {
 		userinfo = inner.cfg.UserinfoURL

@@ -316,7 +316,7 @@ func TestOIDCKeyRotation(t *testing.T) {
 				t.Fatalf("Identify() before rotation = %v; want nil", err)
 			}
 			e.idp.RotateKey()
-			clock.Add(JWKSMinInterval) // the key set is fetched again no sooner
+			clock.Advance(JWKSMinInterval) // the key set is fetched again no sooner
 			second := e.signIn(t, "n2", "n2")
 			if _, err := e.p.Identify(t.Context(), second); err != nil {
 				t.Fatalf("Identify() after rotation = %v; want nil", err)
@@ -735,7 +735,7 @@ func TestOIDCJWKSUnreachable(t *testing.T) {
 	rt.fail.Store(false)
 	_, err = p.Identify(t.Context(), tok)
 	wantProviderError(t, err, ErrTransient, "jwks endpoint unreachable", tok.IDToken)
-	clock.Add(JWKSMinInterval)
+	clock.Advance(JWKSMinInterval)
 	if _, err := p.Identify(t.Context(), tok); err != nil {
 		t.Errorf("Identify() once the JWKS is back = %v; want nil", err)
 	}

@@ -24,9 +24,13 @@ const (
 	// KindFacebook is the Facebook provider (NewFacebook): the generic
 	// provider with appsecret_proof.
 	KindFacebook
+	// KindBitbucket is the Bitbucket provider (NewBitbucket): the e-mail
+	// address and its flag come from an extra call.
+	KindBitbucket
 )
 
-// String returns the kind's name: oauth2, oidc, github or facebook.
+// String returns the kind's name: oauth2, oidc, github, facebook or
+// bitbucket.
 func (k Kind) String() string {
 	switch k {
 	case KindOAuth2:
@@ -37,6 +41,8 @@ func (k Kind) String() string {
 		return "github"
 	case KindFacebook:
 		return "facebook"
+	case KindBitbucket:
+		return "bitbucket"
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -46,8 +52,9 @@ func (k Kind) String() string {
 // client. Presets are tables over the generic provider (NewOAuth2) or the
 // OIDC provider (NewOIDC), the way x/oauth2's endpoints are: no preset is a
 // code path of its own, except GitHub (NewGitHub: e-mail addresses,
-// organisations and teams come from extra calls) and, optionally, Facebook
-// (NewFacebook: appsecret_proof). Kind names the constructor.
+// organisations and teams come from extra calls), Bitbucket (NewBitbucket:
+// e-mail addresses too) and, optionally, Facebook (NewFacebook:
+// appsecret_proof). Kind names the constructor.
 //
 // Every field is a default that the matching setting overrides. Every URL a
 // preset calls is one of its settings, so pointing AUTH_URL, TOKEN_URL,
@@ -90,21 +97,52 @@ type Preset struct {
 	// LogoutURL is the provider's end-session URL, where sign-out sends the
 	// browser; empty when the provider has none.
 	LogoutURL string
+	// LogoutPath, for an OpenID Connect preset whose discovery advertises
+	// no end-session endpoint, makes the end-session URL this path on the
+	// authorization endpoint's host (Cognito's /logout on the user pool
+	// domain); LOGOUT_URL still wins.
+	LogoutPath string
+	// LogoutRedirectParam names the end-session URL's parameter that says
+	// where the provider sends the browser back: empty for OpenID Connect
+	// RP-Initiated Logout's post_logout_redirect_uri (sent with
+	// id_token_hint and client_id); "logout_uri" for Cognito's /logout,
+	// which takes client_id and logout_uri only.
+	LogoutRedirectParam string
 	// TokenCheck is how the provider tells whose an opaque access token
 	// is, for bearer and implicit-flow tokens, when it is not RFC 7662
 	// introspection: Google's tokeninfo, GitHub's check-a-token, Facebook's
-	// debug_token. IntrospectionURL (INTROSPECTION_URL) is where; empty
-	// for GitHub and Facebook, whose check sits beside USERINFO_URL (see
-	// BearerConfig.TokenCheck), and for the OIDC presets, whose discovery may
-	// advertise an introspection_endpoint.
+	// debug_token, Discord's current authorization. IntrospectionURL
+	// (INTROSPECTION_URL) is where; empty for GitHub, Facebook and
+	// Discord, whose check sits beside USERINFO_URL (see
+	// BearerConfig.TokenCheck), and for the OIDC presets, whose discovery
+	// may advertise an introspection_endpoint.
 	TokenCheck       TokenCheck
 	IntrospectionURL string
 	// OpaqueAccessTokens and AccessTokenClaims tell the provider's access
 	// tokens from its ID tokens when both are JWTs for this client (see
 	// BearerConfig): Google's access tokens are never JWTs; Microsoft's
-	// carry scp (delegated) or roles (application).
+	// carry scp (delegated) or roles (application), Okta's cid and scp.
 	OpaqueAccessTokens bool
 	AccessTokenClaims  []string
+	// TokenKindClaim names a claim of the provider's JWTs whose value
+	// tells an access token (AccessTokenKind) from its other tokens:
+	// Gitea's tt, 0 for access tokens, 1 for refresh tokens, which its
+	// introspection answers about alike.
+	TokenKindClaim, AccessTokenKind string
+	// ClientIDClaim names the claim of a JWT access token that names the
+	// client it was issued to when it has no aud (Cognito's client_id).
+	ClientIDClaim string
+	// IntrospectedClaims tell an introspection answer about an access
+	// token from one about a refresh token (see BearerConfig): Okta's
+	// about access tokens carry the token's jti.
+	IntrospectedClaims []string
+	// IntrospectJWTs sends JWT access tokens to introspection as well,
+	// rather than checking them against the JWKS: Okta's org
+	// authorization server's access tokens are JWTs that only Okta may
+	// check, and every Okta access token names its audience (the API),
+	// not the client, which only the introspection answer's client_id
+	// does; Gitea's carry no issuer, audience or subject at all.
+	IntrospectJWTs bool
 
 	Scopes []string
 	// TokenMethod is "GET" for token endpoints that take a query string
@@ -150,7 +188,7 @@ type Preset struct {
 	// the preset documents"): true counts it as verified, false as
 	// unverified, which refuses the sign-in unless ALLOW_UNVERIFIED_EMAIL.
 	// Providers that send email_verified (Google, GitLab, Keycloak, Auth0,
-	// Slack, LinkedIn) are trusted on the rare answer without it, as the
+	// Slack, LinkedIn, Okta, Cognito) are trusted on the rare answer without it, as the
 	// generic providers are. Facebook and Mercado Libre send no flag and are
 	// trusted: Graph returns only an account's confirmed primary address
 	// (absent otherwise, as for accounts made with a phone number), and a
@@ -200,6 +238,7 @@ func (p Preset) clone() Preset {
 	p.Scopes = slices.Clone(p.Scopes)
 	p.Needs = slices.Clone(p.Needs)
 	p.AccessTokenClaims = slices.Clone(p.AccessTokenClaims)
+	p.IntrospectedClaims = slices.Clone(p.IntrospectedClaims)
 	p.AuthParams = clonePresetValues(p.AuthParams)
 	p.TokenParams = clonePresetValues(p.TokenParams)
 	p.UserinfoParams = clonePresetValues(p.UserinfoParams)

@@ -284,4 +284,180 @@ var presets = []Preset{
 		Console:              "Auth0 Dashboard › Applications › Create Application › Regular Web Application: Allowed Callback URLs " + presetRedirectURI + ", Allowed Logout URLs your sign-out targets; Advanced Settings › Grant Types: Authorization Code and Refresh Token (for sessions that outlive the access token). ISSUER_URL is https://TENANT.REGION.auth0.com/ or your custom domain.",
 		Needs:                []string{"ISSUER_URL"},
 	},
+	{
+		// Okta: developer.okta.com/docs/reference/api/oidc (endpoints,
+		// /introspect: answers name the client in client_id, and carry
+		// the access token's claims), .../guides/validate-access-tokens
+		// ("access tokens from the org authorization server … shouldn't be
+		// consumed or validated by any app other than Okta": opaque to
+		// us), .../guides/refresh-tokens (offline_access and the Refresh
+		// Token grant type). Two kinds of issuer: the org authorization
+		// server https://{domain} (endpoints /oauth2/v1/…) and custom
+		// ones https://{domain}/oauth2/{id} (endpoints /v1/…), so every
+		// endpoint, introspection and end-session included, comes from
+		// discovery.
+		Name:        "okta",
+		DisplayName: "Okta",
+		Kind:        KindOIDC,
+		// Access tokens name the user in uid (their sub is the user's
+		// login); ID tokens, userinfo and introspection answers about
+		// ID tokens have no uid, their sub is the id.
+		Scopes:         []string{"openid", "email", "profile", "offline_access"},
+		TokenAuthStyle: AuthStyleHeader, // client_secret_basic, a web app's default
+		IntrospectJWTs: true,
+		// Okta introspects ID and refresh tokens too, and says they are
+		// active and this client's: an access token JWT carries cid
+		// (the client) and scp, an ID token neither; an answer about an
+		// access token carries its jti, one about a refresh token (an
+		// opaque string) none.
+		AccessTokenClaims:  []string{"cid", "scp"},
+		IntrospectedClaims: []string{"jti"},
+		PKCE:               true,
+		Claims: Claims{
+			ID: []string{"uid", "sub"},
+		},
+		// Groups need a groups claim (default path "groups").
+		EmailVerifiedDefault: true,
+		Console:              "Okta Admin Console › Applications › Create App Integration › OIDC - OpenID Connect › Web Application: Grant type Authorization Code and Refresh Token; Sign-in redirect URIs " + presetRedirectURI + "; Sign-out redirect URIs your sign-out targets; assign the users or groups. For ALLOWED_GROUPS add a groups claim: with the org authorization server, the app's Sign On tab › OpenID Connect ID Token › Groups claim filter groups, Matches regex .*; with a custom one, its Claims › Add Claim groups (ID Token, Always, Groups filter). ISSUER_URL is https://YOUR-ORG.okta.com (org authorization server) or https://YOUR-ORG.okta.com/oauth2/default (custom), exactly as its discovery document's issuer.",
+		Needs:                []string{"ISSUER_URL"},
+	},
+	{
+		// Amazon Cognito user pools: docs.aws.amazon.com/cognito/latest/
+		// developerguide/federation-endpoints.html (the issuer
+		// https://cognito-idp.{region}.amazonaws.com/{userPoolId} and its
+		// discovery, whose authorize, token, userInfo and revoke endpoints
+		// are on the user pool's domain once it has one),
+		// logout-endpoint.html (GET /logout on that domain with client_id
+		// and logout_uri, one of the app client's allowed sign-out URLs;
+		// discovery lists no end_session_endpoint),
+		// userinfo-endpoint.html (email_verified as the string "true"),
+		// amazon-cognito-user-pools-using-the-id-token.html and
+		// -access-token.html (ID tokens: aud, token_use id,
+		// cognito:username, cognito:groups; access tokens: no aud,
+		// client_id, token_use access, username, cognito:groups),
+		// token-endpoint.html (Basic client authentication; refresh
+		// tokens with every authorization-code grant, no offline_access
+		// scope). No introspection: access tokens are JWTs, checked
+		// against the JWKS.
+		Name:        "cognito",
+		DisplayName: "Amazon Cognito",
+		Kind:        KindOIDC,
+		// phone is a scope of its own; offline_access is not a Cognito
+		// scope (an unknown scope fails the sign-in).
+		Scopes:              []string{"openid", "email", "profile"},
+		TokenAuthStyle:      AuthStyleHeader,
+		PKCE:                true,
+		ClientIDClaim:       "client_id",
+		LogoutPath:          "/logout",
+		LogoutRedirectParam: "logout_uri",
+		Claims: Claims{
+			// cognito:username in ID tokens, username in access tokens
+			// and userinfo: the user pool's user name (for a federated
+			// user, PROVIDER_id), immutable; preferred_username is an
+			// attribute the user may change.
+			Username: []string{"cognito:username", "username"},
+			Groups:   []string{"cognito:groups"},
+		},
+		EmailVerifiedDefault: true,
+		Console:              "AWS console › Amazon Cognito › User pools › your pool: Domain (a Cognito domain or your own) › App integration › App clients › Create app client: Traditional web application, client secret generated; Allowed callback URLs " + presetRedirectURI + ", Allowed sign-out URLs your sign-out targets (PUBLIC_URL + / by default), OAuth grant types Authorization code grant, OpenID Connect scopes openid, email, profile. Groups (User pools › Groups) arrive as cognito:groups. ISSUER_URL is https://cognito-idp.REGION.amazonaws.com/USER_POOL_ID.",
+		Needs:                []string{"ISSUER_URL"},
+	},
+	{
+		// Gitea and Forgejo: docs.gitea.com/development/oauth2-provider
+		// and forgejo.org/docs/latest/user/oauth2-provider (endpoints
+		// below ROOT_URL /login/oauth/…, scopes openid profile email
+		// groups, PKCE, refresh tokens with every grant). From their
+		// source (routers/web/auth/oauth2_provider.go,
+		// services/oauth2_provider): the discovery document's issuer is
+		// ROOT_URL as the instance writes it (with its trailing slash);
+		// email_verified is sent only when true; groups are the user's
+		// organisations and "org:team"s; access and refresh tokens are
+		// JWTs without iss, aud or sub ({gnt, tt, exp, iat}), which only
+		// introspection (Basic client authentication) ties to a client,
+		// by aud. No revocation, no end-session endpoint.
+		Name:           "gitea",
+		DisplayName:    "Gitea",
+		Kind:           KindOIDC,
+		Scopes:         []string{"openid", "email", "profile", "groups"},
+		PKCE:           true,
+		IntrospectJWTs: true,
+		// Its introspection answers about refresh tokens as about
+		// access tokens: the JWT's own tt (0 access, 1 refresh; signed,
+		// and the signature is what introspection checks) tells them
+		// apart.
+		TokenKindClaim:  "tt",
+		AccessTokenKind: "0",
+		// Gitea leaves email_verified out when it is false: an address
+		// without the flag is not vouched for.
+		EmailVerifiedDefault: false,
+		Console:              "Gitea or Forgejo › Settings (or Site Administration, or an organisation's settings) › Applications › Manage OAuth2 Applications › Create: Redirect URIs " + presetRedirectURI + ", Confidential client ticked. ISSUER_URL is the instance's ROOT_URL exactly as its /.well-known/openid-configuration writes issuer (Gitea: https://git.example.com/, with the slash). The instance must sign with an asymmetric [oauth2] JWT_SIGNING_ALGORITHM (RS256, the default; HS* ID tokens are refused).",
+		Needs:                []string{"ISSUER_URL"},
+	},
+	{
+		// Bitbucket Cloud: developer.atlassian.com/cloud/bitbucket/oauth-2
+		// (authorize and access_token on bitbucket.org, client
+		// authentication with HTTP Basic, access tokens of two hours,
+		// refresh tokens single use; scopes are the consumer's permissions,
+		// not requested), .../rest/api-group-users ("Get current user":
+		// uuid in braces, account_id, nickname, display_name,
+		// links.avatar.href, no e-mail; "List email addresses for current
+		// user": is_primary, is_confirmed, paginated with next), the May
+		// 2026 changes (rotating refresh tokens; access tokens in the
+		// Authorization header only). No PKCE, no revocation, no
+		// introspection: nothing tells whose an access token is.
+		Name:           "bitbucket",
+		DisplayName:    "Bitbucket",
+		Kind:           KindBitbucket,
+		AuthURL:        "https://bitbucket.org/site/oauth2/authorize",
+		TokenURL:       "https://bitbucket.org/site/oauth2/access_token",
+		UserinfoURL:    "https://api.bitbucket.org/2.0/user",
+		TokenAuthStyle: AuthStyleHeader,
+		PKCE:           false,
+		Claims: Claims{
+			// uuid ({…}) is the Bitbucket account; account_id, the
+			// Atlassian account, is kept as an attribute.
+			ID:         []string{"uuid"},
+			Name:       []string{"display_name"},
+			Username:   []string{"username", "nickname"},
+			Picture:    []string{"links.avatar.href"},
+			Attributes: []Attribute{{Name: "Account-Id", Paths: []string{"account_id"}}},
+		},
+		// The flag is per address, from /user/emails (NewBitbucket).
+		EmailVerifiedDefault: false,
+		Console:              "Bitbucket › a workspace › Settings › Apps and features › OAuth consumers › Add consumer: Callback URL " + presetRedirectURI + " (requests may name it or a URL below it); This is a private consumer unticked unless you want only your workspace; Permissions Account Read and Email (the e-mail address). The Key is CLIENT_ID, the Secret CLIENT_SECRET.",
+	},
+	{
+		// Discord: discord.com/developers/docs/topics/oauth2 (authorize on
+		// discord.com, token and token/revoke under the API, client
+		// authentication with HTTP Basic, scopes identify and email,
+		// access tokens of 7 days with rotating refresh tokens; "get
+		// current authorization information", GET /oauth2/@me: the
+		// application a token was issued to), .../resources/user (the
+		// user object: id, a snowflake, as a string; username, unique but
+		// changeable; global_name, the display name; email and verified),
+		// .../reference#api-versioning (v10; an unversioned URL gets the
+		// deprecated default). PKCE: S256 only, a verifier of 43+
+		// characters (discord/discord-api-docs#5254, #7046).
+		Name:        "discord",
+		DisplayName: "Discord",
+		Kind:        KindOAuth2,
+		AuthURL:     "https://discord.com/oauth2/authorize",
+		TokenURL:    "https://discord.com/api/v10/oauth2/token",
+		UserinfoURL: "https://discord.com/api/v10/users/@me",
+		RevokeURL:   "https://discord.com/api/v10/oauth2/token/revoke",
+		// …/oauth2/@me beside USERINFO_URL names the token's application.
+		TokenCheck:     CheckDiscord,
+		Scopes:         []string{"identify", "email"},
+		TokenAuthStyle: AuthStyleHeader,
+		PKCE:           true,
+		Claims: Claims{
+			ID:            []string{"id"},
+			Name:          []string{"global_name", "username"},
+			Username:      []string{"username"},
+			EmailVerified: []string{"verified"},
+		},
+		// verified comes with every address (email scope).
+		EmailVerifiedDefault: false,
+		Console:              "Discord Developer Portal › Applications › New Application › OAuth2: copy the Client ID, Reset Secret for the Client Secret; Redirects › Add Redirect " + presetRedirectURI + " (exact match). The scopes identify and email are asked for at sign-in; leave Public Client off.",
+	},
 }

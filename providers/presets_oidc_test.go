@@ -39,6 +39,14 @@ type presetOIDCCase struct {
 	// nonce and tid, which the fake sets.
 	idToken map[string]any
 	want    Identity
+	// shape, if set, gives the fake more of the provider's shape.
+	shape func(*idp.Options)
+	// wantLogout, if set, is the end-session URL discovery leads to
+	// ({base} as above).
+	wantLogout string
+	// refresh has the fake issue refresh tokens, and the test refresh:
+	// new tokens, a new ID token for the same user, the same identity.
+	refresh bool
 }
 
 // msIDTokenClaims returns the claims of testdata/microsoft/id_token_claims.json
@@ -178,6 +186,62 @@ func TestPresetOIDCEndToEnd(t *testing.T) {
 				Picture: "https://s.gravatar.com/avatar/5f4dcc3b5aa765d61d8327deb882cf99?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2Fjd.png",
 			},
 		},
+		{
+			// A custom authorization server; ID token and userinfo have
+			// no uid, so the id is sub.
+			name: "okta", preset: "okta", refresh: true,
+			issuer: "{base}/oauth2/default", fakeIssuer: "{base}/oauth2/default", wantIssuer: "{base}/oauth2/default",
+			idToken: map[string]any{
+				"ver": 1, "jti": "ID.4eAWJOCMB3SX8XewDfVR", "amr": []string{"pwd"}, "idp": "00o1a2b3c4",
+				"auth_time": 1735689600, "name": "Jane Doe", "email": "jane.doe@example.com",
+				"preferred_username": "jane.doe@example.com",
+			},
+			want: Identity{
+				ID: "00u1ab2cd3EF4gh5ij6k", Email: "jane.doe@example.com", EmailVerified: presetBool(true),
+				Name: "Jane Doe", GivenName: "Jane", FamilyName: "Doe", Username: "jane.doe@example.com",
+				Locale: "de-DE", Groups: []string{"Everyone", "Engineering"},
+			},
+		},
+		{
+			// Cognito's discovery lists no end_session_endpoint: its
+			// /logout is on the authorization endpoint's host.
+			name: "cognito", preset: "cognito", refresh: true,
+			issuer: "{base}/eu-west-1_aBcDeFgHi", fakeIssuer: "{base}/eu-west-1_aBcDeFgHi", wantIssuer: "{base}/eu-west-1_aBcDeFgHi",
+			idToken: func() map[string]any {
+				c := presetFixtureDoc(t, "cognito", "id_token_claims.json")
+				for _, k := range []string{"iss", "sub", "aud", "exp", "iat"} {
+					delete(c, k)
+				}
+				return c
+			}(),
+			shape: func(o *idp.Options) {
+				o.Discovery = func(doc map[string]any) {
+					delete(doc, "end_session_endpoint")
+					delete(doc, "introspection_endpoint")
+				}
+			},
+			wantLogout: "{base}/logout",
+			want: Identity{
+				ID: "94a8d4c8-1071-70d6-4b37-1a2b3c4d5e6f", Email: "jane@example.com", EmailVerified: presetBool(true),
+				Name: "Jane Doe", Username: "jane", Groups: []string{"admins", "staff"},
+			},
+		},
+		{
+			// Gitea's issuer is its ROOT_URL, with the slash; the ID
+			// token carries email_verified (only ever true), userinfo
+			// the groups too.
+			name: "gitea", preset: "gitea", refresh: true, issuer: "{base}/", fakeIssuer: "{base}/", wantIssuer: "{base}/",
+			idToken: map[string]any{
+				"name": "Jane Doe", "preferred_username": "jdoe", "profile": "https://git.example.com/jdoe",
+				"picture": "https://git.example.com/avatars/9b2f4e6c1d8a7b3e5f0c2d4a6b8e1f3a", "locale": "en-US",
+				"updated_at": 1735689600, "email": "jdoe@example.com", "email_verified": true,
+			},
+			want: Identity{
+				ID: "42", Email: "jdoe@example.com", EmailVerified: presetBool(true), Name: "Jane Doe", Username: "jdoe",
+				Picture: "https://git.example.com/avatars/9b2f4e6c1d8a7b3e5f0c2d4a6b8e1f3a", Locale: "en-US",
+				Groups: []string{"acme", "acme:owners", "acme:platform"},
+			},
+		},
 	}
 	// Every OIDC preset with a provider of its own is covered.
 	covered := map[string]bool{}
@@ -239,9 +303,16 @@ func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 			maps.Copy(c, tc.idToken)
 		},
 	}
-	if p.TokenAuthStyle == AuthStyleParams {
+	switch p.TokenAuthStyle {
+	case AuthStyleParams:
 		opts.ClientAuth = "body" // refuse Basic: the preset pins params
+	case AuthStyleHeader:
+		opts.ClientAuth = "basic" // and the other way round
 	}
+	if tc.shape != nil {
+		tc.shape(&opts)
+	}
+	opts.IssueRefreshTokens = tc.refresh
 	if err := opts.Validate(); err != nil {
 		t.Fatalf("idp Validate() = %v", err)
 	}
@@ -286,6 +357,9 @@ func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 	}
 	if !prov.UsesNonce() {
 		t.Error("UsesNonce() = false; want true")
+	}
+	if got, want := prov.LogoutURL(), sub(tc.wantLogout); tc.wantLogout != "" && got != want {
+		t.Errorf("LogoutURL() = %q; want %q", got, want)
 	}
 
 	nonce := rand.Text()
@@ -336,6 +410,18 @@ func runPresetOIDC(t *testing.T, tc presetOIDCCase) {
 	id, err := prov.Identify(t.Context(), tok)
 	if err != nil {
 		t.Fatalf("Identify() = %v; want nil", err)
+	}
+	checkPresetIdentity(t, id, tc.want)
+	if !tc.refresh {
+		return
+	}
+	nt, err := prov.Refresh(t.Context(), tok)
+	if err != nil || nt.AccessToken == tok.AccessToken || nt.IDToken == "" || nt.IDToken == tok.IDToken {
+		t.Fatalf("Refresh() = %+v, %v; want new access and ID tokens", nt, err)
+	}
+	id, err = prov.Identify(t.Context(), nt)
+	if err != nil {
+		t.Fatalf("Identify(refreshed) = %v; want nil", err)
 	}
 	checkPresetIdentity(t, id, tc.want)
 }

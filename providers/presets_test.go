@@ -244,7 +244,7 @@ func checkPresetIdentity(t *testing.T, got *Identity, want Identity) {
 // token endpoint (client credentials in the form, JSON only when asked,
 // errors with status 200) and the REST API (Bearer token, API headers,
 // paginated lists).
-func gitHubFake(t *testing.T, p Preset) (*httptest.Server, *presetIdP) {
+func gitHubFake(t *testing.T, p Preset) *httptest.Server {
 	idp := newPresetIdP(t, p)
 	mux := http.NewServeMux()
 	var srv *httptest.Server
@@ -318,49 +318,283 @@ func gitHubFake(t *testing.T, p Preset) (*httptest.Server, *presetIdP) {
 	mux.HandleFunc("GET /user/orgs", api("orgs.json", "orgs_page2.json"))
 	mux.HandleFunc("GET /user/teams", api("teams.json"))
 	srv = serve(t, mux)
-	return srv, idp
+	return srv
 }
 
-func TestPresetGitHubFlow(t *testing.T) {
+// presetFlowRun is what one OAuth2 preset's sign-in against its fake
+// left: the fake, the provider Build made, the authorization URL and the
+// tokens.
+type presetFlowRun struct {
+	srv     *httptest.Server
+	prov    Provider
+	authURL string
+	tok     *Tokens
+}
+
+// TestPresetFlows signs in with each OAuth2 preset (the OIDC ones:
+// TestPresetOIDCEndToEnd) against a fake that answers as that provider
+// does, built as main builds it (buildOnFake, runPresetFlow), and checks
+// the identity, then what else the preset must get right there: the
+// authorization URL, the tokens, refresh and the provider's own errors.
+func TestPresetFlows(t *testing.T) {
 	t.Parallel()
-	p, _ := LookupPreset("github")
-	srv, _ := gitHubFake(t, p)
-	b := buildOnFake(t, "github", srv)
-	prov := b.Provider
+	tests := []struct {
+		preset string
+		// fake serves the provider's endpoints at the preset's paths.
+		fake func(t *testing.T, p Preset) *httptest.Server
+		want Identity
+		// check looks at the rest of the run.
+		check func(t *testing.T, p Preset, r presetFlowRun)
+	}{
+		{
+			preset: "github", fake: gitHubFake,
+			want: Identity{
+				ID:            "583231",
+				Email:         "octocat@github.com",
+				EmailVerified: presetBool(true),
+				Name:          "The Octocat",
+				Username:      "octocat",
+				Picture:       "https://avatars.githubusercontent.com/u/583231",
+				Groups:        []string{"github", "octo-org", "github:justice-league"},
+			},
+			check: func(t *testing.T, _ Preset, r presetFlowRun) {
+				if !strings.HasPrefix(r.authURL, r.srv.URL+"/login/oauth/authorize?") {
+					t.Errorf("AuthCodeURL = %q; want it on the fake's /login/oauth/authorize", r.authURL)
+				}
+				if r.tok.AccessToken != "gho_16C7e42F292c6912E7710c838347Ae178B4a" || !r.tok.Expiry.IsZero() || r.tok.RefreshToken != "" {
+					t.Errorf("Exchange = %+v; want the OAuth App token, no expiry, no refresh token", r.tok)
+				}
+				// A code GitHub does not know: status 200 with bad_verification_code.
+				_, err := r.prov.Exchange(t.Context(), "stale")
+				if !errors.Is(err, ErrDeadGrant) {
+					t.Errorf("Exchange(stale) = %v; want ErrDeadGrant (bad_verification_code)", err)
+				}
+			},
+		},
+		{
+			preset: "facebook", fake: facebookFake,
+			want: Identity{
+				ID:         "10158362538372291",
+				Email:      "jane@example.com",
+				Name:       "Jane Doe",
+				GivenName:  "Jane",
+				FamilyName: "Doe",
+				Picture:    "https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=10158362538372291&height=50&width=50",
+			},
+			check: func(t *testing.T, _ Preset, r presetFlowRun) {
+				if r.tok.AccessToken != facebookToken || r.tok.RefreshToken != "" || r.tok.Expiry.IsZero() {
+					t.Errorf("Exchange = %+v; want the token with an expiry and no refresh token", r.tok)
+				}
+				// An expired token: Graph's error object reaches the message.
+				_, err := r.prov.Identify(t.Context(), &Tokens{AccessToken: "EAAexpired0123"})
+				if err == nil || !strings.Contains(err.Error(), "Session has expired") || strings.Contains(err.Error(), "EAAexpired0123") {
+					t.Errorf("Identify(expired token) = %v; want Graph's message and no token", err)
+				}
+			},
+		},
+		{
+			preset: "mercadolibre", fake: mercadoLibreFake,
+			want: Identity{
+				ID:         "202593498",
+				Email:      "test_user_50698062@testuser.com",
+				Name:       "Test Test", // first_name + last_name; nickname is the username
+				GivenName:  "Test",
+				FamilyName: "Test",
+				Username:   "TETE2870021",
+				Attributes: map[string]string{"Country": "AR"},
+			},
+			check: func(t *testing.T, _ Preset, r presetFlowRun) {
+				if !strings.HasPrefix(r.authURL, r.srv.URL+"/authorization?") {
+					t.Errorf("AuthCodeURL = %q", r.authURL)
+				}
+				if r.tok.UserID != "202593498" || r.tok.RefreshToken != mercadoLibreRefresh {
+					t.Errorf("Exchange = %+v; want UserID 202593498 exactly and the refresh token", r.tok)
+				}
+				rf, ok := r.prov.(Refresher)
+				if !ok {
+					t.Fatal("the mercadolibre provider is not a Refresher")
+				}
+				nt, err := rf.Refresh(t.Context(), r.tok)
+				if err != nil || nt.AccessToken != "APP_USR-2" || nt.RefreshToken != "TG-rotated-1234567" || nt.UserID != "202593498" {
+					t.Fatalf("Refresh = %+v, %v; want the rotated pair", nt, err)
+				}
+				// The old refresh token was single use.
+				if _, err := rf.Refresh(t.Context(), r.tok); !errors.Is(err, ErrDeadGrant) {
+					t.Errorf("Refresh(used refresh token) = %v; want ErrDeadGrant", err)
+				}
+			},
+		},
+		{
+			preset: "wechat", fake: weChatFake,
+			// unionid wins over openid; no e-mail is made up.
+			want: Identity{
+				ID:      "o6_bmasdasdsad6_2sgVt7hMZOPfL",
+				Name:    "NICKNAME",
+				Picture: "https://thirdwx.qlogo.cn/mmopen/g3MonUZtNHkdmzicIlibx6iaFqAc56vxLSUfpb6n5WKSYVY0ChQKkiaJSgQ1dZuTOgvLLrhJbERQQ4eMsv84eavHiaiceqxibJxCfHe/46",
+			},
+			check: func(t *testing.T, _ Preset, r presetFlowRun) {
+				// WeChat cites parameter order as a cause of errors: appid,
+				// redirect_uri, response_type, scope, state; #wechat_redirect last.
+				wantPrefix := r.srv.URL + "/connect/qrconnect?appid=" + testClientID + "&redirect_uri=" + url.QueryEscape(presetRedirect) + "&response_type=code&scope=snsapi_login&state="
+				if !strings.HasPrefix(r.authURL, wantPrefix) || !strings.HasSuffix(r.authURL, "#wechat_redirect") {
+					t.Errorf("AuthCodeURL = %q; want %q…#wechat_redirect", r.authURL, wantPrefix)
+				}
+				if r.tok.UserID != "OPENID" || r.tok.RefreshToken != "REFRESH_TOKEN" {
+					t.Errorf("Exchange = %+v; want UserID OPENID and the refresh token", r.tok)
+				}
+				// A used code: errcode 40029 with status 200.
+				_, err := r.prov.Exchange(t.Context(), "code-1")
+				if e, ok := errors.AsType[*Error](err); !ok || !errors.Is(err, ErrDeadGrant) || e.Code != "40029" {
+					t.Errorf("Exchange(used code) = %v; want ErrDeadGrant 40029", err)
+				}
+				if err != nil && strings.Contains(err.Error(), testClientSecret) {
+					t.Errorf("Exchange(used code) error %q reveals the secret", err)
+				}
 
-	authURL, tok, id := runPresetFlow(t, b, srv)
-	if !strings.HasPrefix(authURL, srv.URL+"/login/oauth/authorize?") {
-		t.Errorf("AuthCodeURL = %q; want it on the fake's /login/oauth/authorize", authURL)
+				rf := r.prov.(Refresher)
+				nt, err := rf.Refresh(t.Context(), r.tok)
+				if err != nil || nt.AccessToken != "ACCESS_TOKEN_2" || nt.UserID != "OPENID" {
+					t.Errorf("Refresh = %+v, %v; want ACCESS_TOKEN_2 for OPENID", nt, err)
+				}
+				if _, err := rf.Refresh(t.Context(), &Tokens{RefreshToken: "expired"}); !errors.Is(err, ErrDeadGrant) {
+					t.Errorf("Refresh(expired) = %v; want ErrDeadGrant (40030)", err)
+				}
+			},
+		},
+		{
+			preset: "fitbit", fake: fitbitFake,
+			want: Identity{
+				ID:         "GGNJL9",
+				Name:       "Jane Doe",
+				GivenName:  "Jane",
+				FamilyName: "Doe",
+				Username:   "Jane D.",
+				Picture:    "https://static0.fitbit.com/images/profile/defaultProfile_100.png",
+				Locale:     "en_US",
+			},
+			check: func(t *testing.T, p Preset, r presetFlowRun) {
+				if !strings.Contains(p.Deprecated, "November 2026") || !strings.Contains(p.Deprecated, "google") {
+					t.Errorf("fitbit Deprecated = %q; want the shutdown date and the successor", p.Deprecated)
+				}
+				if r.tok.UserID != "GGNJL9" || r.tok.Expiry.IsZero() {
+					t.Errorf("Exchange = %+v; want UserID GGNJL9 and an expiry", r.tok)
+				}
+				// Fitbit's errors[] body: a dead refresh token is ErrDeadGrant.
+				if _, err := r.prov.(Refresher).Refresh(t.Context(), r.tok); !errors.Is(err, ErrDeadGrant) {
+					t.Errorf("Refresh(dead) = %v; want ErrDeadGrant", err)
+				}
+			},
+		},
+		{
+			preset: "bitbucket", fake: func(t *testing.T, _ Preset) *httptest.Server { return bitbucketFake(t, nil) },
+			// The primary address, on the list's second page.
+			want: Identity{
+				ID:            "{5b8e3f1a-2c4d-4e6f-8a0b-1c2d3e4f5a6b}",
+				Email:         "jane@example.com",
+				EmailVerified: presetBool(true),
+				Name:          "Jane Doe",
+				Username:      "jdoe",
+				Picture:       "https://secure.gravatar.com/avatar/5f4dcc3b5aa765d61d8327deb882cf99?d=https%3A%2F%2Favatar-management--avatars.us-west-2.prod.public.atl-paas.net%2Finitials%2FJD-3.png",
+				Attributes:    map[string]string{"Account-Id": "557058:9c1b2a3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"},
+			},
+			check: func(t *testing.T, _ Preset, r presetFlowRun) {
+				if u, _ := url.Parse(r.authURL); u.Query().Has("scope") {
+					t.Errorf("AuthCodeURL = %q; want no scope: the consumer's permissions are the scopes", r.authURL)
+				}
+				if r.tok.RefreshToken == "" || r.tok.Expiry.IsZero() {
+					t.Errorf("Exchange = %+v; want a refresh token and an expiry", r.tok)
+				}
+				ref := r.prov.(Refresher)
+				nt, err := ref.Refresh(t.Context(), r.tok)
+				if err != nil || nt.AccessToken != "bb-access-2" || nt.RefreshToken == r.tok.RefreshToken {
+					t.Fatalf("Refresh = %+v, %v; want the rotated pair", nt, err)
+				}
+				if _, err := ref.Refresh(t.Context(), r.tok); !errors.Is(err, ErrDeadGrant) {
+					t.Errorf("Refresh(used refresh token) = %v; want ErrDeadGrant: Bitbucket's are single use", err)
+				}
+				if _, err := r.prov.Identify(t.Context(), &Tokens{AccessToken: "expired-0123456789"}); err == nil || !strings.Contains(err.Error(), "Access token expired") || strings.Contains(err.Error(), "expired-0123456789") {
+					t.Errorf("Identify(expired token) = %v; want Bitbucket's message and no token", err)
+				}
+			},
+		},
+		{
+			preset: "discord", fake: discordFake,
+			// The snowflake id as the string Discord sends; global_name is the name.
+			want: Identity{
+				ID: "80351110224678912", Email: "nelly@example.com", EmailVerified: presetBool(true),
+				Name: "Nelly", Username: "nelly", Locale: "en-US",
+			},
+			check: func(t *testing.T, p Preset, r presetFlowRun) {
+				if !strings.HasPrefix(r.authURL, r.srv.URL+"/oauth2/authorize?") || !strings.Contains(r.authURL, "code_challenge_method=S256") {
+					t.Errorf("AuthCodeURL = %q; want the fake's /oauth2/authorize with S256 PKCE", r.authURL)
+				}
+				if r.tok.RefreshToken == "" || r.tok.Expiry.IsZero() {
+					t.Errorf("Exchange = %+v; want a refresh token and an expiry", r.tok)
+				}
+				// Without a global name, the username is the name; an
+				// unverified address says so.
+				c := p.Claims.WithDefaults()
+				other, err := c.Map(decode(t, `{"id":"1","username":"bob","global_name":null,"email":"bob@example.com","verified":false}`))
+				if err != nil || other.Name != "bob" || other.EmailVerified == nil || *other.EmailVerified {
+					t.Errorf("Claims.Map(no global_name, unverified) = %s, %v; want name bob, EmailVerified false", fmtPresetIdentity(other), err)
+				}
+				ref := r.prov.(Refresher)
+				nt, err := ref.Refresh(t.Context(), r.tok)
+				if err != nil || nt.AccessToken != "dc-access-2" || nt.RefreshToken == r.tok.RefreshToken {
+					t.Fatalf("Refresh = %+v, %v; want the rotated pair", nt, err)
+				}
+				if _, err := ref.Refresh(t.Context(), r.tok); !errors.Is(err, ErrDeadGrant) {
+					t.Errorf("Refresh(used refresh token) = %v; want ErrDeadGrant", err)
+				}
+				if err := r.prov.(Revoker).Revoke(t.Context(), nt.RefreshToken, "refresh_token"); err != nil {
+					t.Errorf("Revoke = %v", err)
+				}
+				v, _ := discordStates.Load(r.srv.URL)
+				st := v.(*discordState)
+				if st.mu.Lock(); st.revoked != nt.RefreshToken {
+					t.Errorf("revoked %q; want the refresh token", st.revoked)
+				}
+				st.mu.Unlock()
+			},
+		},
 	}
-	if tok.AccessToken != "gho_16C7e42F292c6912E7710c838347Ae178B4a" || !tok.Expiry.IsZero() || tok.RefreshToken != "" {
-		t.Errorf("Exchange = %+v; want the OAuth App token, no expiry, no refresh token", tok)
+	// Every OAuth2 preset but the generic one has a case.
+	covered := map[string]bool{}
+	for _, tc := range tests {
+		covered[tc.preset] = true
 	}
-	checkPresetIdentity(t, id, Identity{
-		ID:            "583231",
-		Email:         "octocat@github.com",
-		EmailVerified: presetBool(true),
-		Name:          "The Octocat",
-		Username:      "octocat",
-		Picture:       "https://avatars.githubusercontent.com/u/583231",
-		Groups:        []string{"github", "octo-org", "github:justice-league"},
-	})
-
-	// A code GitHub does not know: status 200 with bad_verification_code.
-	_, err := prov.Exchange(t.Context(), "stale")
-	if !errors.Is(err, ErrDeadGrant) {
-		t.Errorf("Exchange(stale) = %v; want ErrDeadGrant (bad_verification_code)", err)
+	for _, name := range PresetNames() {
+		if p, _ := LookupPreset(name); p.Kind != KindOIDC && name != "oauth2" && !covered[name] {
+			t.Errorf("OAuth2 preset %s has no flow case", name)
+		}
+	}
+	for _, tc := range tests {
+		t.Run(tc.preset, func(t *testing.T) {
+			t.Parallel()
+			p, ok := LookupPreset(tc.preset)
+			if !ok {
+				t.Fatalf("LookupPreset(%q) not found", tc.preset)
+			}
+			srv := tc.fake(t, p)
+			b := buildOnFake(t, tc.preset, srv)
+			authURL, tok, id := runPresetFlow(t, b, srv)
+			checkPresetIdentity(t, id, tc.want)
+			tc.check(t, p, presetFlowRun{srv: srv, prov: b.Provider, authURL: authURL, tok: tok})
+		})
 	}
 }
 
 // --- Facebook ---------------------------------------------------------------
 
-func TestPresetFacebookFlow(t *testing.T) {
-	t.Parallel()
-	p, _ := LookupPreset("facebook")
+// facebookToken is the access token facebookFake issues.
+const facebookToken = "EAAGm0PX4ZCpsBAO8ZCkZBZB6yEJb3ZCZAZBZCZCa3ZBZCZCvZAJhNy"
+
+// facebookFake answers like Facebook: the Graph API's token endpoint and
+// /me, which wants the token in the header and its appsecret_proof.
+func facebookFake(t *testing.T, p Preset) *httptest.Server {
 	idp := newPresetIdP(t, p)
-	const token = "EAAGm0PX4ZCpsBAO8ZCkZBZB6yEJb3ZCZAZBZCZCa3ZBZCZCvZAJhNy"
 	mac := hmac.New(sha256.New, []byte(testClientSecret))
-	mac.Write([]byte(token))
+	mac.Write([]byte(facebookToken))
 	proof := hex.EncodeToString(mac.Sum(nil))
 
 	mux := http.NewServeMux()
@@ -390,7 +624,7 @@ func TestPresetFacebookFlow(t *testing.T) {
 	})
 	mux.HandleFunc("GET /v25.0/me", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		if r.Header.Get("Authorization") != "Bearer "+token {
+		if r.Header.Get("Authorization") != "Bearer "+facebookToken {
 			answerJSON(w, http.StatusBadRequest, presetFixture(t, "facebook", "error.json"))
 			return
 		}
@@ -405,42 +639,23 @@ func TestPresetFacebookFlow(t *testing.T) {
 		}
 		answerJSON(w, http.StatusOK, presetFixture(t, "facebook", "me.json"))
 	})
-	srv := serve(t, mux)
-	b := buildOnFake(t, "facebook", srv)
-	prov := b.Provider
-
-	_, tok, id := runPresetFlow(t, b, srv)
-	if tok.AccessToken != token || tok.RefreshToken != "" || tok.Expiry.IsZero() {
-		t.Errorf("Exchange = %+v; want the token with an expiry and no refresh token", tok)
-	}
-	checkPresetIdentity(t, id, Identity{
-		ID:         "10158362538372291",
-		Email:      "jane@example.com",
-		Name:       "Jane Doe",
-		GivenName:  "Jane",
-		FamilyName: "Doe",
-		Picture:    "https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=10158362538372291&height=50&width=50",
-	})
-
-	// An expired token: Graph's error object reaches the message.
-	_, err := prov.Identify(t.Context(), &Tokens{AccessToken: "EAAexpired0123"})
-	if err == nil || !strings.Contains(err.Error(), "Session has expired") || strings.Contains(err.Error(), "EAAexpired0123") {
-		t.Errorf("Identify(expired token) = %v; want Graph's message and no token", err)
-	}
+	return serve(t, mux)
 }
 
 // --- Mercado Libre ------------------------------------------------------------
 
-func TestPresetMercadoLibreFlow(t *testing.T) {
-	t.Parallel()
-	p, _ := LookupPreset("mercadolibre")
+// The tokens mercadoLibreFake issues.
+const (
+	mercadoLibreAccess  = "APP_USR-123456-090515-8cc4448aac10d5105474e1351-1234567"
+	mercadoLibreRefresh = "TG-5b9032b4e23464aed1f959f-1234567"
+)
+
+// mercadoLibreFake answers like Mercado Libre: credentials in the body,
+// single-use refresh tokens, /users/me with the token in the header.
+func mercadoLibreFake(t *testing.T, p Preset) *httptest.Server {
 	idp := newPresetIdP(t, p)
-	const (
-		access  = "APP_USR-123456-090515-8cc4448aac10d5105474e1351-1234567"
-		refresh = "TG-5b9032b4e23464aed1f959f-1234567"
-	)
 	var mu sync.Mutex
-	liveRefresh := refresh
+	liveRefresh := mercadoLibreRefresh
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /authorization", idp.authorize)
 	mux.HandleFunc("/oauth/token", func(w http.ResponseWriter, r *http.Request) {
@@ -492,52 +707,20 @@ func TestPresetMercadoLibreFlow(t *testing.T) {
 		if r.URL.Query().Has("access_token") {
 			t.Errorf("GET /users/me: access_token in the query; ML wants the header only")
 		}
-		if r.Header.Get("Authorization") != "Bearer "+access {
+		if r.Header.Get("Authorization") != "Bearer "+mercadoLibreAccess {
 			answerJSON(w, http.StatusUnauthorized, `{"message":"invalid_token","error":"not_found","status":401,"cause":[]}`)
 			return
 		}
 		answerJSON(w, http.StatusOK, presetFixture(t, "mercadolibre", "users_me.json"))
 	})
-	srv := serve(t, mux)
-	b := buildOnFake(t, "mercadolibre", srv)
-	prov := b.Provider
-
-	authURL, tok, id := runPresetFlow(t, b, srv)
-	if !strings.HasPrefix(authURL, srv.URL+"/authorization?") {
-		t.Errorf("AuthCodeURL = %q", authURL)
-	}
-	if tok.UserID != "202593498" || tok.RefreshToken != refresh {
-		t.Errorf("Exchange = %+v; want UserID 202593498 exactly and the refresh token", tok)
-	}
-	checkPresetIdentity(t, id, Identity{
-		ID:         "202593498",
-		Email:      "test_user_50698062@testuser.com",
-		Name:       "Test Test", // first_name + last_name; nickname is the username
-		GivenName:  "Test",
-		FamilyName: "Test",
-		Username:   "TETE2870021",
-		Attributes: map[string]string{"Country": "AR"},
-	})
-
-	r, ok := prov.(Refresher)
-	if !ok {
-		t.Fatal("the mercadolibre provider is not a Refresher")
-	}
-	nt, err := r.Refresh(t.Context(), tok)
-	if err != nil || nt.AccessToken != "APP_USR-2" || nt.RefreshToken != "TG-rotated-1234567" || nt.UserID != "202593498" {
-		t.Fatalf("Refresh = %+v, %v; want the rotated pair", nt, err)
-	}
-	// The old refresh token was single use.
-	if _, err := r.Refresh(t.Context(), tok); !errors.Is(err, ErrDeadGrant) {
-		t.Errorf("Refresh(used refresh token) = %v; want ErrDeadGrant", err)
-	}
+	return serve(t, mux)
 }
 
 // --- WeChat -------------------------------------------------------------------
 
-func TestPresetWeChatFlow(t *testing.T) {
-	t.Parallel()
-	p, _ := LookupPreset("wechat")
+// weChatFake answers like WeChat: GET only, appid and secret in the query,
+// errors as errcode with status 200, userinfo by openid.
+func weChatFake(t *testing.T, p Preset) *httptest.Server {
 	idp := newPresetIdP(t, p)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /connect/qrconnect", idp.authorize)
@@ -603,54 +786,14 @@ func TestPresetWeChatFlow(t *testing.T) {
 		}
 		answerJSON(w, http.StatusOK, presetFixture(t, "wechat", "userinfo.json"))
 	})
-	srv := serve(t, mux)
-	b := buildOnFake(t, "wechat", srv)
-	prov := b.Provider
-
-	authURL, tok, id := runPresetFlow(t, b, srv)
-	// WeChat cites parameter order as a cause of errors: appid,
-	// redirect_uri, response_type, scope, state; #wechat_redirect last.
-	wantPrefix := srv.URL + "/connect/qrconnect?appid=" + testClientID + "&redirect_uri=" + url.QueryEscape(presetRedirect) + "&response_type=code&scope=snsapi_login&state="
-	if !strings.HasPrefix(authURL, wantPrefix) || !strings.HasSuffix(authURL, "#wechat_redirect") {
-		t.Errorf("AuthCodeURL = %q; want %q…#wechat_redirect", authURL, wantPrefix)
-	}
-	if tok.UserID != "OPENID" || tok.RefreshToken != "REFRESH_TOKEN" {
-		t.Errorf("Exchange = %+v; want UserID OPENID and the refresh token", tok)
-	}
-	// unionid wins over openid; no e-mail is made up.
-	checkPresetIdentity(t, id, Identity{
-		ID:      "o6_bmasdasdsad6_2sgVt7hMZOPfL",
-		Name:    "NICKNAME",
-		Picture: "https://thirdwx.qlogo.cn/mmopen/g3MonUZtNHkdmzicIlibx6iaFqAc56vxLSUfpb6n5WKSYVY0ChQKkiaJSgQ1dZuTOgvLLrhJbERQQ4eMsv84eavHiaiceqxibJxCfHe/46",
-	})
-
-	// A used code: errcode 40029 with status 200.
-	_, err := prov.Exchange(t.Context(), "code-1")
-	if e, ok := errors.AsType[*Error](err); !ok || !errors.Is(err, ErrDeadGrant) || e.Code != "40029" {
-		t.Errorf("Exchange(used code) = %v; want ErrDeadGrant 40029", err)
-	}
-	if err != nil && strings.Contains(err.Error(), testClientSecret) {
-		t.Errorf("Exchange(used code) error %q reveals the secret", err)
-	}
-
-	r := prov.(Refresher)
-	nt, err := r.Refresh(t.Context(), tok)
-	if err != nil || nt.AccessToken != "ACCESS_TOKEN_2" || nt.UserID != "OPENID" {
-		t.Errorf("Refresh = %+v, %v; want ACCESS_TOKEN_2 for OPENID", nt, err)
-	}
-	if _, err := r.Refresh(t.Context(), &Tokens{RefreshToken: "expired"}); !errors.Is(err, ErrDeadGrant) {
-		t.Errorf("Refresh(expired) = %v; want ErrDeadGrant (40030)", err)
-	}
+	return serve(t, mux)
 }
 
 // --- Fitbit -------------------------------------------------------------------
 
-func TestPresetFitbitFlow(t *testing.T) {
-	t.Parallel()
-	p, _ := LookupPreset("fitbit")
-	if !strings.Contains(p.Deprecated, "November 2026") || !strings.Contains(p.Deprecated, "google") {
-		t.Errorf("fitbit Deprecated = %q; want the shutdown date and the successor", p.Deprecated)
-	}
+// fitbitFake answers like Fitbit: HTTP Basic client authentication, an
+// errors[] body, the profile at /1/user/-/profile.json.
+func fitbitFake(t *testing.T, p Preset) *httptest.Server {
 	idp := newPresetIdP(t, p)
 	const access = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE0MzAzNDM3MzUsInNjb3BlcyI6Indwcm8gd2xvYyB3bnV0IHdzbGUgd3NldCB3aHIgd3dlaSB3YWN0IHdzb2MiLCJzdWIiOiJBQkNERUYiLCJhdWQiOiJJSktMTU4iLCJpc3MiOiJGaXRiaXQiLCJ0eXAiOiJhY2Nlc3NfdG9rZW4iLCJpYXQiOjE0MzAzNDAxMzV9.z0VHrIEzjsBnjiNMBey6wtu26yHTnSWz_qlqoEpUlpc"
 	mux := http.NewServeMux()
@@ -687,27 +830,216 @@ func TestPresetFitbitFlow(t *testing.T) {
 		}
 		answerJSON(w, http.StatusOK, presetFixture(t, "fitbit", "profile.json"))
 	})
-	srv := serve(t, mux)
-	b := buildOnFake(t, "fitbit", srv)
-	prov := b.Provider
+	return serve(t, mux)
+}
 
-	_, tok, id := runPresetFlow(t, b, srv)
-	if tok.UserID != "GGNJL9" || tok.Expiry.IsZero() {
-		t.Errorf("Exchange = %+v; want UserID GGNJL9 and an expiry", tok)
-	}
-	checkPresetIdentity(t, id, Identity{
-		ID:         "GGNJL9",
-		Name:       "Jane Doe",
-		GivenName:  "Jane",
-		FamilyName: "Doe",
-		Username:   "Jane D.",
-		Picture:    "https://static0.fitbit.com/images/profile/defaultProfile_100.png",
-		Locale:     "en_US",
+// --- Bitbucket ----------------------------------------------------------------
+
+// bitbucketFake answers like bitbucket.org and api.bitbucket.org: the
+// consumer's token endpoint (HTTP Basic, refresh tokens single use) and
+// the REST API (Bearer token in the header only, paginated lists with a
+// next URL). emails, if set, replaces the e-mail list's answers.
+func bitbucketFake(t *testing.T, emails http.HandlerFunc) *httptest.Server {
+	p, _ := LookupPreset("bitbucket")
+	idp := newPresetIdP(t, p)
+	const access = "KTq1y9Hh2zMvW3oXcB5nD7fJ0gL4pR6sT8uV0wY2aC4eG6iK8mO0qS2uW4yA6cE8gI0kM2oQ4sU6wY8="
+	var mu sync.Mutex
+	liveRefresh := "fZ4hJ6kL8mN0pQ2rS4tU6vW8xY0zA2bC"
+	mux := http.NewServeMux()
+	var srv *httptest.Server
+	mux.HandleFunc("GET /site/oauth2/authorize", idp.authorize)
+	mux.HandleFunc("/site/oauth2/access_token", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
+			mismatch(w, "method %s, form %v", r.Method, err)
+			return
+		}
+		id, secret, ok := r.BasicAuth()
+		if !ok || id != testClientID || secret != testClientSecret || r.PostForm.Has("client_secret") {
+			t.Errorf("token request: Bitbucket documents HTTP Basic client authentication (Basic %v, body secret %v)", ok, r.PostForm.Has("client_secret"))
+			answerJSON(w, http.StatusUnauthorized, `{"error":"invalid_client","error_description":"Client credentials missing"}`)
+			return
+		}
+		switch r.PostForm.Get("grant_type") {
+		case "authorization_code":
+			if msg := idp.redeem(r.PostForm.Get("code"), r.PostForm.Get("code_verifier")); msg != "" {
+				t.Errorf("token request: %s", msg)
+				answerJSON(w, http.StatusBadRequest, `{"error":"invalid_grant","error_description":"The authorization code is invalid or expired"}`)
+				return
+			}
+			answerJSON(w, http.StatusOK, presetFixture(t, "bitbucket", "token.json"))
+		case "refresh_token":
+			mu.Lock()
+			defer mu.Unlock()
+			if r.PostForm.Get("refresh_token") != liveRefresh {
+				answerJSON(w, http.StatusBadRequest, `{"error":"invalid_grant","error_description":"Invalid refresh_token"}`)
+				return
+			}
+			liveRefresh = "rotated-" + liveRefresh
+			answerJSON(w, http.StatusOK, fmt.Sprintf(`{"access_token":"bb-access-2","scope":"account email","token_type":"bearer","expires_in":7200,"state":"refresh_token","refresh_token":%q}`, liveRefresh))
+		default:
+			mismatch(w, "grant_type %q", r.PostForm.Get("grant_type"))
+		}
 	})
-	// Fitbit's errors[] body: a dead refresh token is ErrDeadGrant.
-	if _, err := prov.(Refresher).Refresh(t.Context(), tok); !errors.Is(err, ErrDeadGrant) {
-		t.Errorf("Refresh(dead) = %v; want ErrDeadGrant", err)
+	api := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Has("access_token") {
+				t.Errorf("GET %s: access_token in the query; Bitbucket takes the header only", r.URL.Path)
+			}
+			if r.Header.Get("Authorization") != "Bearer "+access {
+				answerJSON(w, http.StatusUnauthorized, `{"type":"error","error":{"message":"Access token expired."}}`)
+				return
+			}
+			h(w, r)
+		}
 	}
+	mux.HandleFunc("GET /2.0/user", api(func(w http.ResponseWriter, r *http.Request) {
+		answerJSON(w, http.StatusOK, presetFixture(t, "bitbucket", "user.json"))
+	}))
+	if emails == nil {
+		emails = func(w http.ResponseWriter, r *http.Request) {
+			file := "emails.json"
+			if r.URL.Query().Get("page") == "2" {
+				file = "emails_page2.json"
+			}
+			answerJSON(w, http.StatusOK, strings.ReplaceAll(presetFixture(t, "bitbucket", file), "{base}", srv.URL))
+		}
+	}
+	mux.HandleFunc("GET /2.0/user/emails", api(emails))
+	srv = serve(t, mux)
+	return srv
+}
+
+// TestPresetBitbucketEmails: the e-mail address is the primary one, its
+// flag is_confirmed; a list Bitbucket withholds is no address, and a next
+// page on another host is never fetched with the token.
+func TestPresetBitbucketEmails(t *testing.T) {
+	t.Parallel()
+	page := func(values string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			answerJSON(w, http.StatusOK, `{"pagelen":10,"page":1,"size":1,"values":[`+values+`]}`)
+		}
+	}
+	tests := []struct {
+		name          string
+		emails        http.HandlerFunc
+		email         string
+		verified      *bool
+		wantErrorKind ErrorKind
+	}{
+		{"unconfirmed primary", page(`{"email":"jane@example.com","is_primary":true,"is_confirmed":false},{"email":"j@x.example","is_primary":false,"is_confirmed":true}`),
+			"jane@example.com", presetBool(false), 0},
+		{"no primary", page(`{"email":"j@x.example","is_primary":false,"is_confirmed":true}`), "", nil, 0},
+		{"primary with a control character", page(`{"email":"jane@example.com\r\nX: y","is_primary":true,"is_confirmed":true}`), "", nil, 0},
+		{"no Email permission (403)", func(w http.ResponseWriter, r *http.Request) {
+			answerJSON(w, http.StatusForbidden, `{"type":"error","error":{"message":"Your credentials lack one or more required privilege scopes."}}`)
+		}, "", nil, 0},
+		{"next page elsewhere", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("page") != "" {
+				t.Errorf("the next page was fetched: %s", r.URL)
+			}
+			answerJSON(w, http.StatusOK, `{"values":[],"next":"https://evil.example/2.0/user/emails?page=2"}`)
+		}, "", nil, 0},
+		{"list down", func(w http.ResponseWriter, r *http.Request) {
+			answerJSON(w, http.StatusServiceUnavailable, `{"type":"error","error":{"message":"Service unavailable"}}`)
+		}, "", nil, ErrTransient},
+		{"not JSON", func(w http.ResponseWriter, r *http.Request) { answer(w, http.StatusOK, "text/html", "<html>") }, "", nil, ErrBadResponse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := bitbucketFake(t, tt.emails)
+			b := buildOnFake(t, "bitbucket", srv)
+			id, err := b.Provider.Identify(t.Context(), &Tokens{AccessToken: "KTq1y9Hh2zMvW3oXcB5nD7fJ0gL4pR6sT8uV0wY2aC4eG6iK8mO0qS2uW4yA6cE8gI0kM2oQ4sU6wY8="})
+			if tt.wantErrorKind != 0 {
+				if !errors.Is(err, tt.wantErrorKind) {
+					t.Errorf("Identify = %v, %v; want %v", id, err, tt.wantErrorKind)
+				}
+				return
+			}
+			if err != nil || id.ID == "" || id.Email != tt.email || !reflect.DeepEqual(id.EmailVerified, tt.verified) {
+				t.Errorf("Identify = %s, %v; want e-mail %q verified %s", fmtPresetIdentity(id), err, tt.email, fmtBool(tt.verified))
+			}
+		})
+	}
+}
+
+// --- Discord -------------------------------------------------------------------
+
+// discordState is what discordFake's server remembers: the live refresh
+// token and the last one revoked.
+type discordState struct {
+	mu                   sync.Mutex
+	liveRefresh, revoked string
+}
+
+// discordStates finds a discordFake's state by its server's URL.
+var discordStates sync.Map
+
+// discordToken is the access token discordFake issues.
+const discordToken = "MTA4NjQ5OTYwNzQ2MDc5MjU3Mg.dc_access_6qrZcUqja7812RVdnEKjpzOL4CvHBFG"
+
+// discordFake answers like Discord's API v10: token (HTTP Basic, rotating
+// refresh tokens), revocation and /users/@me.
+func discordFake(t *testing.T, p Preset) *httptest.Server {
+	idp := newPresetIdP(t, p)
+	st := &discordState{liveRefresh: "D43f5y0ahjqew82jZ4NViEr2YafMKhue"}
+	basic := func(w http.ResponseWriter, r *http.Request) bool {
+		id, secret, ok := r.BasicAuth()
+		if !ok || id != testClientID || secret != testClientSecret || r.PostForm.Has("client_secret") {
+			t.Errorf("%s: the preset pins HTTP Basic client authentication (Basic %v, body secret %v)", r.URL.Path, ok, r.PostForm.Has("client_secret"))
+			answerJSON(w, http.StatusUnauthorized, `{"error":"invalid_client"}`)
+			return false
+		}
+		return true
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /oauth2/authorize", idp.authorize)
+	mux.HandleFunc("/api/v10/oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.Method != http.MethodPost || !basic(w, r) {
+			return
+		}
+		switch r.PostForm.Get("grant_type") {
+		case "authorization_code":
+			if r.PostForm.Get("redirect_uri") != presetRedirect {
+				t.Errorf("token request: redirect_uri %q", r.PostForm.Get("redirect_uri"))
+			}
+			if msg := idp.redeem(r.PostForm.Get("code"), r.PostForm.Get("code_verifier")); msg != "" {
+				answerJSON(w, http.StatusBadRequest, `{"error":"invalid_grant","error_description":"Invalid \"code\" in request."}`)
+				return
+			}
+			answerJSON(w, http.StatusOK, presetFixture(t, "discord", "token.json"))
+		case "refresh_token":
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if r.PostForm.Get("refresh_token") != st.liveRefresh {
+				answerJSON(w, http.StatusBadRequest, `{"error":"invalid_grant"}`)
+				return
+			}
+			st.liveRefresh = "rotated-" + st.liveRefresh
+			answerJSON(w, http.StatusOK, fmt.Sprintf(`{"access_token":"dc-access-2","token_type":"Bearer","expires_in":604800,"refresh_token":%q,"scope":"identify email"}`, st.liveRefresh))
+		default:
+			mismatch(w, "grant_type %q", r.PostForm.Get("grant_type"))
+		}
+	})
+	mux.HandleFunc("POST /api/v10/oauth2/token/revoke", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || !basic(w, r) {
+			return
+		}
+		st.mu.Lock()
+		st.revoked = r.PostForm.Get("token")
+		st.mu.Unlock()
+		answerJSON(w, http.StatusOK, `{}`)
+	})
+	mux.HandleFunc("GET /api/v10/users/@me", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+discordToken {
+			answerJSON(w, http.StatusUnauthorized, `{"message":"401: Unauthorized","code":0}`)
+			return
+		}
+		answerJSON(w, http.StatusOK, presetFixture(t, "discord", "user.json"))
+	})
+	srv := serve(t, mux)
+	discordStates.Store(srv.URL, st)
+	return srv
 }
 
 // --- OIDC presets: data -------------------------------------------------------
@@ -881,6 +1213,61 @@ func TestPresetOIDCData(t *testing.T) {
 				LogoutURL:   "https://login.example.com/oidc/logout",
 			},
 		},
+		{
+			// A custom authorization server: every endpoint from discovery.
+			preset: "okta", issuer: "https://acme.okta.com/oauth2/default",
+			want:    Preset{IssuerURL: "https://acme.okta.com/oauth2/default"},
+			fixture: "userinfo.json",
+			identity: Identity{
+				ID: "00u1ab2cd3EF4gh5ij6k", Email: "jane.doe@example.com", EmailVerified: presetBool(true),
+				Name: "Jane Doe", GivenName: "Jane", FamilyName: "Doe", Username: "jane.doe@example.com",
+				Locale: "de-DE", Groups: []string{"Everyone", "Engineering"},
+			},
+		},
+		{
+			// The org authorization server; an introspection answer's sub
+			// is the login, its uid the id ID tokens carry as sub.
+			preset: "okta", issuer: "https://acme.okta.com",
+			want:     Preset{IssuerURL: "https://acme.okta.com"},
+			fixture:  "introspection.json",
+			identity: Identity{ID: "00u1ab2cd3EF4gh5ij6k"},
+		},
+		// Without ISSUER_URL nothing is made up: Needs reports it.
+		{preset: "okta", want: Preset{}},
+		{
+			// Userinfo's email_verified is the string "true".
+			preset: "cognito", issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_aBcDeFgHi",
+			want:    Preset{IssuerURL: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_aBcDeFgHi"},
+			fixture: "userinfo.json",
+			identity: Identity{
+				ID: "94a8d4c8-1071-70d6-4b37-1a2b3c4d5e6f", Email: "jane@example.com", EmailVerified: presetBool(true),
+				Name: "Jane Doe", Username: "jane",
+			},
+		},
+		{
+			preset: "cognito", issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_aBcDeFgHi",
+			want:    Preset{IssuerURL: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_aBcDeFgHi"},
+			fixture: "id_token_claims.json",
+			identity: Identity{
+				ID: "94a8d4c8-1071-70d6-4b37-1a2b3c4d5e6f", Email: "jane@example.com", EmailVerified: presetBool(true),
+				Name: "Jane Doe", Username: "jane", Groups: []string{"admins", "staff"},
+			},
+		},
+		{preset: "cognito", want: Preset{}},
+		{
+			// The issuer is taken as given, slash and all: it must be
+			// the discovery document's exactly. Userinfo has no flag.
+			preset: "gitea", issuer: "https://git.example.com/",
+			want:    Preset{IssuerURL: "https://git.example.com/"},
+			fixture: "userinfo.json",
+			identity: Identity{
+				ID: "42", Email: "jdoe@example.com", Name: "Jane Doe", Username: "jdoe",
+				Picture: "https://git.example.com/avatars/9b2f4e6c1d8a7b3e5f0c2d4a6b8e1f3a",
+				Groups:  []string{"acme", "acme:owners", "acme:platform"},
+			},
+		},
+		{preset: "gitea", issuer: "https://codeberg.org", want: Preset{IssuerURL: "https://codeberg.org"}},
+		{preset: "gitea", want: Preset{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.preset+"/"+tc.tenant+tc.issuer, func(t *testing.T) {
@@ -919,7 +1306,7 @@ func TestPresetOIDCData(t *testing.T) {
 
 func TestPresetNames(t *testing.T) {
 	t.Parallel()
-	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0"}
+	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0", "okta", "cognito", "gitea", "bitbucket", "discord"}
 	if got := PresetNames(); !reflect.DeepEqual(got, want) {
 		t.Errorf("PresetNames() = %q; want %q", got, want)
 	}
@@ -935,13 +1322,15 @@ func TestPresetNames(t *testing.T) {
 // and PROVIDERS.md.
 func TestPresetTable(t *testing.T) {
 	t.Parallel()
-	// The generic OAuth2 provider, else GitHub's and Facebook's own, else OIDC.
-	kinds := map[string]Kind{"oauth2": KindOAuth2, "github": KindGitHub, "facebook": KindFacebook, "fitbit": KindOAuth2, "mercadolibre": KindOAuth2, "wechat": KindOAuth2}
+	// The generic OAuth2 provider, else GitHub's, Facebook's and
+	// Bitbucket's own, else OIDC.
+	kinds := map[string]Kind{"oauth2": KindOAuth2, "github": KindGitHub, "facebook": KindFacebook, "fitbit": KindOAuth2, "mercadolibre": KindOAuth2, "wechat": KindOAuth2,
+		"bitbucket": KindBitbucket, "discord": KindOAuth2}
 	// PKCE off where PROVIDERS.md and the providers' users report trouble:
 	// WeChat, LinkedIn (refuses code_verifier), Slack (fails with PKCE),
 	// Facebook (only its OIDC test flow), Mercado Libre (an app setting,
-	// off by default, mandatory when on).
-	noPKCE := map[string]bool{"wechat": true, "linkedin": true, "slack": true, "facebook": true, "mercadolibre": true}
+	// off by default, mandatory when on), Bitbucket Cloud (no PKCE).
+	noPKCE := map[string]bool{"wechat": true, "linkedin": true, "slack": true, "facebook": true, "mercadolibre": true, "bitbucket": true}
 	for _, name := range PresetNames() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -1011,7 +1400,7 @@ func TestPresetTable(t *testing.T) {
 
 func TestKindString(t *testing.T) {
 	t.Parallel()
-	for k, want := range map[Kind]string{KindOAuth2: "oauth2", KindOIDC: "oidc", KindGitHub: "github", KindFacebook: "facebook", Kind(9): "Kind(9)"} {
+	for k, want := range map[Kind]string{KindOAuth2: "oauth2", KindOIDC: "oidc", KindGitHub: "github", KindFacebook: "facebook", KindBitbucket: "bitbucket", Kind(9): "Kind(9)"} {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q; want %q", int(k), got, want)
 		}

@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -105,6 +106,9 @@ func FuzzCheckVerdicts(f *testing.F) {
 	f.Add(`{"data":{"app_id":"app","is_valid":true,"expires_at":0}}`)
 	f.Add(`{"data":{"app_id":12,"is_valid":"true","expires_at":"9"}}`)
 	f.Add(`{"aud":"app","expires_in":"-9223372036854775807"}`)
+	f.Add(`{"application":{"id":"app"},"expires":"2030-01-09T03:04:05.123000+00:00"}`)
+	f.Add(`{"application":{"id":"app"},"expires":"0001-01-01T00:00:00Z"}`)
+	f.Add(`{"application":{"id":12},"expires":null}`)
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, answer string) {
 		dec := json.NewDecoder(strings.NewReader(answer))
@@ -136,12 +140,61 @@ func FuzzCheckVerdicts(f *testing.F) {
 			}
 			live("gitHubVerdict", exp)
 		}
+		if exp, reason := discordVerdict(doc, "app", now); reason == "" {
+			if app, _ := doc["application"].(map[string]any); app["id"] != "app" {
+				t.Errorf("discordVerdict(%s) accepted a token of another application", answer)
+			}
+			live("discordVerdict", exp)
+		}
 		if exp, reason := facebookVerdict(doc, "app", now); reason == "" {
 			data, _ := doc["data"].(map[string]any)
 			if data["is_valid"] != true || data["app_id"] != "app" {
 				t.Errorf("facebookVerdict(%s) accepted an invalid token or one of another app", answer)
 			}
 			live("facebookVerdict", exp)
+		}
+	})
+}
+
+// FuzzUnverifiedClaims fuzzes the unverified reading of a JWT's claims,
+// which may only ever refuse a token (IntrospectJWTs): only a compact JWS
+// whose payload is a JSON object has claims, and claims that mark an ID
+// token, lack every AccessTokenClaims, or carry another TokenKindClaim
+// than AccessTokenKind always refuse it.
+func FuzzUnverifiedClaims(f *testing.F) {
+	enc := base64.RawURLEncoding.EncodeToString
+	jws := func(header, payload string) string { return enc([]byte(header)) + "." + enc([]byte(payload)) + ".c2ln" }
+	f.Add(jws(`{"alg":"RS256","typ":"application/okta-internal-at+jwt"}`, `{"cid":"app","scp":["openid"],"uid":"00u1"}`))
+	f.Add(jws(`{"alg":"RS256"}`, `{"nonce":"n","cid":"app"}`))
+	f.Add(jws(`{"alg":"HS256","typ":"JWT"}`, `{"gnt":1,"tt":1}`))
+	f.Add(jws(`{"alg":"none"}`, `{"cid":"app"}`))
+	f.Add(jws(`{"alg":"RS256"}`, `["cid"]`))
+	f.Add(jws(`{"alg":"RS256","crit":["b64"],"b64":false}`, `{"scp":1}`))
+	f.Add("a.b.c.d.e")
+	f.Add("..")
+	v := &BearerValidator{accessClaims: []string{"cid", "scp"}}
+	gitea := &BearerValidator{kindClaim: "tt", accessKind: "0"}
+	f.Fuzz(func(t *testing.T, token string) {
+		claims := unverifiedClaims(token)
+		if claims != nil && strings.Count(token, ".") != 2 {
+			t.Errorf("unverifiedClaims(%q) = %v; want none: not a compact JWS", token, claims)
+		}
+		reason := v.notAccessToken(claims)
+		if claims == nil {
+			if reason == "" {
+				t.Errorf("notAccessToken(no claims) = \"\"; want a refusal: they have none of cid, scp")
+			}
+			return
+		}
+		_, nonce := claims["nonce"]
+		if nonce && reason == "" {
+			t.Errorf("notAccessToken(%v) = \"\"; want a refusal: an ID token's nonce", claims)
+		}
+		if !present(claims["cid"]) && !present(claims["scp"]) && reason == "" {
+			t.Errorf("notAccessToken(%v) = \"\"; want a refusal: none of cid, scp", claims)
+		}
+		if kind, _ := stringValue(claims["tt"]); gitea.notAccessToken(claims) == "" && kind != "0" {
+			t.Errorf("notAccessToken(%v) = \"\" with tt %q; want a refusal: not an access token's tt", claims, kind)
 		}
 	})
 }

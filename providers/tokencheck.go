@@ -37,6 +37,11 @@ const (
 	// app token client_id|client_secret): data.is_valid, data.app_id names
 	// the client; data.expires_at (0: never) is the expiry.
 	CheckFacebook TokenCheck = "facebook"
+	// CheckDiscord is Discord's "get current authorization information"
+	// (GET …/oauth2/@me with the token as a Bearer token, no client
+	// credentials): 401 for a token that is not valid; application.id
+	// names the client; expires (ISO 8601) is the expiry.
+	CheckDiscord TokenCheck = "discord"
 )
 
 // GoogleTokenInfoURL is Google's tokeninfo endpoint, the google preset's
@@ -44,9 +49,10 @@ const (
 const GoogleTokenInfoURL = "https://oauth2.googleapis.com/tokeninfo"
 
 // checkEndpoint returns the URL of a provider's own check beside its
-// userinfo URL, as GitHub's and Facebook's APIs have it
+// userinfo URL, as GitHub's, Facebook's and Discord's APIs have it
 // (https://api.github.com/user → https://api.github.com/applications/{client_id}/token,
-// https://graph.facebook.com/v25.0/me → https://graph.facebook.com/v25.0/debug_token),
+// https://graph.facebook.com/v25.0/me → https://graph.facebook.com/v25.0/debug_token,
+// https://discord.com/api/v10/users/@me → https://discord.com/api/v10/oauth2/@me),
 // so that a GitHub Enterprise host or a test double moves it too; "" for
 // the other checks.
 func checkEndpoint(check TokenCheck, userinfo string) string {
@@ -64,6 +70,9 @@ func checkEndpoint(check TokenCheck, userinfo string) string {
 		u.Path = dir + "applications/{client_id}/token"
 	case CheckFacebook:
 		u.Path = dir + "debug_token"
+	case CheckDiscord:
+		parent := strings.TrimSuffix(dir, "/")
+		u.Path = parent[:strings.LastIndexByte(parent, '/')+1] + "oauth2/@me"
 	default:
 		return ""
 	}
@@ -165,6 +174,21 @@ func (b *BearerValidator) checkCall(ctx context.Context, endpoint, token string)
 			c.req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		}
 		c.verdict = func(doc map[string]any) (time.Time, string) { return facebookVerdict(doc, b.clientID, now) }
+	case CheckDiscord:
+		// The token alone authenticates the call: Discord answers about
+		// any valid token, naming the application it was issued to.
+		c.name = "current authorization"
+		c.req, err = http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+		if err == nil {
+			c.req.Header.Set("Authorization", "Bearer "+token)
+		}
+		c.onStatus = func(status int, doc map[string]any) error {
+			if status == http.StatusUnauthorized {
+				return b.reject(c.name, "bearer token is not a valid Discord token (the check answered 401)")
+			}
+			return b.refused(c.name, status, doc, ErrRejected)
+		}
+		c.verdict = func(doc map[string]any) (time.Time, string) { return discordVerdict(doc, b.clientID, now) }
 	default:
 		err = fmt.Errorf("unknown token check %q", b.tokenCheck)
 	}
@@ -298,6 +322,31 @@ func facebookVerdict(doc map[string]any, clientID string, now time.Time) (exp ti
 		return time.Time{}, "debug_token's expires_at is not a time"
 	case secs > 0:
 		exp = time.Unix(secs, 0)
+	}
+	if !exp.IsZero() && now.After(exp.Add(BearerLeeway)) {
+		return time.Time{}, "bearer token expired"
+	}
+	return exp, ""
+}
+
+// discordVerdict reads a current-authorization answer: the token is the
+// client's when application.id is clientID; its expiry is expires (ISO
+// 8601), zero when absent.
+func discordVerdict(doc map[string]any, clientID string, now time.Time) (exp time.Time, reason string) {
+	app, _ := doc["application"].(map[string]any)
+	if id, _ := app["id"].(string); id == "" || id != clientID {
+		return time.Time{}, "bearer token issued to another client: the check's application.id is not CLIENT_ID"
+	}
+	switch v := doc["expires"].(type) {
+	case nil:
+	case string:
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return time.Time{}, "the check's expires is not a time"
+		}
+		exp = t
+	default:
+		return time.Time{}, "the check's expires is not a time"
 	}
 	if !exp.IsZero() && now.After(exp.Add(BearerLeeway)) {
 		return time.Time{}, "bearer token expired"

@@ -13,17 +13,18 @@ import (
 // TestBearerOwnChecks: the checks of providers without introspection
 // accept this client's tokens (identity from userinfo, expiry from the
 // check) and refuse other apps' and unknown ones, at the fake provider's
-// tokeninfo-, check-a-token- and debug_token-shaped endpoints.
+// tokeninfo-, check-a-token-, debug_token- and current-authorization-shaped
+// endpoints.
 func TestBearerOwnChecks(t *testing.T) {
 	t.Parallel()
-	for _, check := range []TokenCheck{CheckGoogle, CheckGitHub, CheckFacebook} {
+	for _, check := range []TokenCheck{CheckGoogle, CheckGitHub, CheckFacebook, CheckDiscord} {
 		t.Run(string(check), func(t *testing.T) {
 			t.Parallel()
 			clock := newBearerClock()
 			s, srv := startIDP(t, idp.Options{Now: clock.Now, ExpiresIn: time.Hour, Clients: []idp.Client{{ID: otherClientID, Secret: otherClientSecret}}})
 			mine, theirs := grantAs(t, srv, testClientID, testClientSecret), grantAs(t, srv, otherClientID, otherClientSecret)
 			cfg := BearerConfig{TokenCheck: check, Now: clock.Now}
-			endpoint := map[TokenCheck]string{CheckGoogle: "tokeninfo", CheckGitHub: "check_token", CheckFacebook: "debug_token"}[check]
+			endpoint := map[TokenCheck]string{CheckGoogle: "tokeninfo", CheckGitHub: "check_token", CheckFacebook: "debug_token", CheckDiscord: "current_authorization"}[check]
 			switch check {
 			case CheckGoogle:
 				p := newOIDC(t, srv, OIDCConfig{Config: Config{Now: clock.Now}})
@@ -46,6 +47,14 @@ func TestBearerOwnChecks(t *testing.T) {
 					t.Fatal(err)
 				}
 				cfg.Provider, cfg.IntrospectionURL = f, srv.URL+"/debug_token"
+			case CheckDiscord:
+				d, err := NewOAuth2(Config{ID: "discord", ClientID: testClientID, ClientSecret: testClientSecret, AuthURL: srv.URL + "/authorize",
+					TokenURL: srv.URL + "/token", UserinfoURL: srv.URL + "/userinfo", Claims: Claims{ID: []string{"sub"}}, HTTPClient: srv.Client()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Discord's check beside USERINFO_URL (TestCheckEndpoint).
+				cfg.Provider, cfg.IntrospectionURL = d, checkEndpoint(CheckDiscord, srv.URL+"/userinfo")
 			}
 			v, err := NewBearerValidator(cfg)
 			if err != nil {
@@ -59,8 +68,8 @@ func TestBearerOwnChecks(t *testing.T) {
 				t.Errorf("Check(our token) expiry = %v; want %v, the provider's", exp, want)
 			}
 			for _, tt := range []struct{ name, token, reason string }{
-				{"another app's token", theirs, map[TokenCheck]string{CheckGoogle: "issued to another client", CheckGitHub: "404", CheckFacebook: "issued to another client"}[check]},
-				{"unknown token", "not-a-token-it-issued", map[TokenCheck]string{CheckGoogle: "invalid_token", CheckGitHub: "404", CheckFacebook: "not valid"}[check]},
+				{"another app's token", theirs, map[TokenCheck]string{CheckGoogle: "issued to another client", CheckGitHub: "404", CheckFacebook: "issued to another client", CheckDiscord: "issued to another client"}[check]},
+				{"unknown token", "not-a-token-it-issued", map[TokenCheck]string{CheckGoogle: "invalid_token", CheckGitHub: "404", CheckFacebook: "not valid", CheckDiscord: "401"}[check]},
 			} {
 				id, err := v.Validate(t.Context(), tt.token)
 				if err == nil {
@@ -75,14 +84,14 @@ func TestBearerOwnChecks(t *testing.T) {
 				t.Errorf("userinfo called %d times; want 1 (only for the token that passed)", n)
 			}
 			// Once the provider's hour is up, our token is refused too.
-			clock.Add(2 * time.Hour)
+			clock.Advance(2 * time.Hour)
 			_, err = v.Validate(t.Context(), mine)
 			wantProviderError(t, err, ErrRejected, map[TokenCheck]string{CheckGoogle: "invalid_token", CheckGitHub: "404", CheckFacebook: "not valid"}[check], mine)
 			// Our secret is what authenticates the check: a wrong one is
 			// not a verdict on the token.
 			cfg.ClientSecret = "wrong"
-			if check == CheckGoogle {
-				return // tokeninfo takes no client credentials
+			if check == CheckGoogle || check == CheckDiscord {
+				return // tokeninfo and Discord's check take no client credentials
 			}
 			wrong, err := NewBearerValidator(cfg)
 			if err != nil {
@@ -133,6 +142,15 @@ func TestBearerOwnChecksAnswers(t *testing.T) {
 		{CheckFacebook, "numeric app id", 200, `{"data":{"app_id":` + testClientID2 + `,"is_valid":true,"expires_at":0}}`, ErrRejected, "app_id"},
 		{CheckFacebook, "expired", 200, `{"data":{"app_id":"` + testClientID + `","is_valid":true,"expires_at":` + jsonTime(past) + `}}`, ErrRejected, "expired"},
 		{CheckFacebook, "valid", 200, `{"data":{"app_id":"` + testClientID + `","is_valid":true,"expires_at":` + jsonTime(future) + `}}`, 0, ""},
+		{CheckDiscord, "not valid", 401, `{"message":"401: Unauthorized","code":0}`, ErrRejected, "401"},
+		{CheckDiscord, "down", 503, ``, ErrTransient, "503"},
+		{CheckDiscord, "rate limited", 429, `{"message":"You are being rate limited.","retry_after":0.5,"global":false}`, ErrTransient, "429"},
+		{CheckDiscord, "another application", 200, `{"application":{"id":"9999"},"expires":"` + future.Format(time.RFC3339) + `"}`, ErrRejected, "application.id"},
+		{CheckDiscord, "numeric application id", 200, `{"application":{"id":` + testClientID2 + `}}`, ErrRejected, "application.id"},
+		{CheckDiscord, "no application", 200, `{"scopes":["identify"]}`, ErrRejected, "application.id"},
+		{CheckDiscord, "expired", 200, `{"application":{"id":"` + testClientID + `"},"expires":"` + past.Format(time.RFC3339) + `"}`, ErrRejected, "expired"},
+		{CheckDiscord, "bad expiry", 200, `{"application":{"id":"` + testClientID + `"},"expires":1893456000}`, ErrRejected, "expires"},
+		{CheckDiscord, "valid", 200, `{"application":{"id":"` + testClientID + `"},"expires":"` + future.Format("2006-01-02T15:04:05.000000+00:00") + `"}`, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.check)+" "+tt.name, func(t *testing.T) {
@@ -177,7 +195,7 @@ const testClientID2 = "1234567890"
 // jsonTime is t in unix seconds, as JSON answers carry times.
 func jsonTime(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
-// TestCheckEndpoint: GitHub's and Facebook's checks sit beside
+// TestCheckEndpoint: GitHub's, Facebook's and Discord's checks sit beside
 // USERINFO_URL, and that is their presets' INTROSPECTION_URL unless the
 // operator sets one.
 func TestCheckEndpoint(t *testing.T) {
@@ -191,6 +209,9 @@ func TestCheckEndpoint(t *testing.T) {
 		{CheckGitHub, "https://ghe.example/api/v3/user/", "https://ghe.example/api/v3/applications/{client_id}/token"},
 		{CheckGitHub, "http://127.0.0.1:8080/userinfo?x=1", "http://127.0.0.1:8080/applications/{client_id}/token"},
 		{CheckFacebook, "https://graph.facebook.com/v25.0/me", "https://graph.facebook.com/v25.0/debug_token"},
+		{CheckDiscord, "https://discord.com/api/v10/users/@me", "https://discord.com/api/v10/oauth2/@me"},
+		{CheckDiscord, "https://discord.com/api/users/@me?x=1", "https://discord.com/api/oauth2/@me"},
+		{CheckDiscord, "http://127.0.0.1:8080/userinfo", "http://127.0.0.1:8080/oauth2/@me"},
 		{CheckGoogle, "https://openidconnect.googleapis.com/v1/userinfo", ""},
 	} {
 		if got := checkEndpoint(tt.check, tt.userinfo); got != tt.want {

@@ -257,10 +257,16 @@ func (a *access) preflight(r *http.Request, original string) bool {
 	return true
 }
 
+// allowGlobal applies the global rules, with the addresses of Emails, when
+// set, instead of Rules.Emails.
+func (a *access) allowGlobal(st *session.State) (bool, string) {
+	return a.Rules.allow(st, a.Emails.current())
+}
+
 // allowed applies the global rules, then each of the routes that d says
 // apply, then extra (which may be nil or empty).
 func (a *access) allowed(st *session.State, d decision, extra *Rules) (bool, string) {
-	if ok, why := a.Rules.Allow(st); !ok {
+	if ok, why := a.allowGlobal(st); !ok {
 		return false, why
 	}
 	if d.first != nil {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strings"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/portcullis/portcullis/session"
@@ -38,12 +39,23 @@ func (r Rules) normalized() Rules {
 // Allow reports whether s passes the rules, and if not, why, in words fit
 // for the user.
 func (r Rules) Allow(s *session.State) (bool, string) {
-	if len(r.Emails) > 0 || len(r.Domains) > 0 {
+	return r.allow(s, nil)
+}
+
+// allow is Allow with list, when it is not nil, standing in for Emails:
+// an empty list still makes an e-mail rule, which no address passes.
+func (r Rules) allow(s *session.State, list emailSet) (bool, string) {
+	if len(r.Emails) > 0 || len(r.Domains) > 0 || list != nil {
 		local, domain, ok := splitEmail(s.Email)
 		if !ok {
 			return false, "Your account has no usable e-mail address, and this site only admits listed addresses."
 		}
-		if !containsFold(r.Emails, local+"@"+domain) && !containsFold(r.Domains, domain) {
+		addr := local + "@" + domain
+		listed := containsFold(r.Emails, addr)
+		if list != nil {
+			_, listed = list[addr]
+		}
+		if !listed && !containsFold(r.Domains, domain) {
 			return false, "Your e-mail address is not on this site's list of allowed addresses or domains."
 		}
 	}
@@ -114,4 +126,45 @@ func intersects(allowed, have []string) bool {
 		}
 	}
 	return false
+}
+
+// An EmailList is a list of allowed e-mail addresses that can be replaced
+// while requests are served (ALLOWED_EMAILS_FILE, re-read when it
+// changes): Set swaps the whole list at once, and each request reads the
+// list of the moment without a lock. As Access.Emails it stands for the
+// global rules' Emails, and an empty list admits no one by address
+// (Domains still admit theirs).
+type EmailList struct {
+	set atomic.Pointer[emailSet]
+}
+
+// emailSet holds addresses lower-cased in ASCII, as splitEmail compares
+// them. A nil emailSet is no list; an empty one is a list of none.
+type emailSet map[string]struct{}
+
+// NewEmailList returns a list of addrs.
+func NewEmailList(addrs []string) *EmailList {
+	l := &EmailList{}
+	l.Set(addrs)
+	return l
+}
+
+// Set replaces the list with addrs (matched regardless of ASCII case).
+func (l *EmailList) Set(addrs []string) {
+	set := make(emailSet, len(addrs))
+	for _, a := range (Rules{Emails: addrs}).normalized().Emails {
+		set[a] = struct{}{}
+	}
+	l.set.Store(&set)
+}
+
+// Len is how many addresses the list holds now.
+func (l *EmailList) Len() int { return len(l.current()) }
+
+// current is the list of the moment; nil when l is.
+func (l *EmailList) current() emailSet {
+	if l == nil {
+		return nil
+	}
+	return *l.set.Load()
 }

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/metrics"
-	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/session"
 )
 
@@ -44,29 +44,14 @@ func (t memTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-// benchSecret is the cookie secret of the benchmark servers (32 bytes).
-const benchSecret = "bench-secret-0123456789abcdef-32"
-
-// benchState is a typical signed-in session: a full profile, two groups
-// and an access token of tokenSize bytes (a JWT from a real provider is
-// about 1 KB), valid for an hour so no refresh happens.
+// benchState is a typical signed-in session: stack.Alice, with an access
+// token of tokenSize bytes (a JWT from a real provider is about 1 KB),
+// valid for an hour so no refresh happens, and a provider's user id as
+// long as a real one.
 func benchState(tokenSize int) *session.State {
-	now := time.Now()
-	return &session.State{
-		Provider:     "oauth2",
-		UserID:       "248289761001",
-		User:         "alice@example.com", // USER_FROM=auto: the verified address
-		Email:        "alice@example.com",
-		Name:         "Alice Example",
-		GivenName:    "Alice",
-		FamilyName:   "Example",
-		Username:     "alice",
-		Groups:       []string{"admins", "staff"},
-		AccessToken:  strings.Repeat("a", tokenSize),
-		RefreshToken: strings.Repeat("r", 40),
-		Expiry:       now.Add(time.Hour),
-		CreatedAt:    now,
-	}
+	st := stack.Alice(time.Now(), tokenSize)
+	st.UserID = "248289761001"
+	return st
 }
 
 // benchServer returns a Server in front of upstream (nil: forward-auth
@@ -74,36 +59,14 @@ func benchState(tokenSize int) *session.State {
 // with a tokenSize-byte access token.
 func benchServer(b *testing.B, upstream *url.URL, tokenSize int, opts func(*Options)) (*Server, []*http.Cookie) {
 	b.Helper()
-	p, err := providers.NewOAuth2(providers.Config{
-		ID:           "oauth2",
-		ClientID:     "bench",
-		ClientSecret: "bench-client-secret",
-		AuthURL:      "http://127.0.0.1:1/authorize",
-		TokenURL:     "http://127.0.0.1:1/token",
-		UserinfoURL:  "http://127.0.0.1:1/userinfo",
-	})
-	if err != nil {
-		b.Fatalf("NewOAuth2: %v", err)
-	}
-	cookies := session.Options{
-		Name:     "_portcullis",
-		Secrets:  [][]byte{[]byte(benchSecret)},
-		SameSite: http.SameSiteLaxMode,
-		Expire:   24 * time.Hour,
-	}
-	store, err := session.NewCookieStore(cookies)
-	if err != nil {
-		b.Fatalf("NewCookieStore: %v", err)
-	}
-	flows, err := session.NewFlows(cookies)
-	if err != nil {
-		b.Fatalf("NewFlows: %v", err)
-	}
+	cookies := stack.CookieOptions()
+	cookies.Expire = 24 * time.Hour
+	store := stack.NewCookieStore(b, cookies)
 	o := Options{
 		Upstream:  Upstream{URL: upstream},
-		Providers: []Provider{{ID: "oauth2", PKCE: true, Provider: p}},
+		Providers: []Provider{{ID: stack.ProviderID, PKCE: true, Provider: stack.NewClient(b, stack.OfflineConfig())}},
 		Sessions:  store,
-		Flows:     flows,
+		Flows:     stack.NewFlows(b, cookies),
 		Tokens:    Tokens{ValidateExternal: true, RefreshSkew: 30 * time.Second, RefreshGrace: 5 * time.Minute},
 	}
 	if opts != nil {
@@ -113,11 +76,7 @@ func benchServer(b *testing.B, upstream *url.URL, tokenSize int, opts func(*Opti
 	if err != nil {
 		b.Fatalf("New: %v", err)
 	}
-	rec := httptest.NewRecorder()
-	if err := store.Save(rec, httptest.NewRequest("GET", "/", nil), benchState(tokenSize)); err != nil {
-		b.Fatalf("Save: %v", err)
-	}
-	return s, rec.Result().Cookies()
+	return s, stack.Seal(b, store, benchState(tokenSize))
 }
 
 // benchRequest is a browser's GET of path with the usual headers and
@@ -232,6 +191,14 @@ func BenchmarkHotPath(b *testing.B) {
 		benchServe(b, s, r, http.StatusOK)
 	})
 
+	b.Run("portcullis+inject3", func(b *testing.B) {
+		// Three INJECT_HEADERS, as an app that wants its own: a plain
+		// source, the groups (joined once for the default set and it) and
+		// the token in Authorization (one allocation of its own).
+		s, r := benchInternalServer(b, benchInject)
+		benchServe(b, s, r, http.StatusOK)
+	})
+
 	target := benchUpstream
 	bare := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -283,6 +250,30 @@ func BenchmarkAuthPath(b *testing.B) {
 	r.RequestURI = "/oauth2/auth"
 	benchServe(b, s, r, http.StatusAccepted)
 }
+
+// BenchmarkAuthPathInject3 is BenchmarkAuthPath with three
+// AUTH_RESPONSE_HEADERS (benchInject's).
+func BenchmarkAuthPathInject3(b *testing.B) {
+	s, r := benchInternalServer(b, func(o *Options) {
+		o.Upstream.URL = nil
+		o.Identity.AuthResponse = benchInjected
+	})
+	r.URL.Path, r.URL.RawQuery = "/oauth2/auth", ""
+	r.RequestURI = "/oauth2/auth"
+	benchServe(b, s, r, http.StatusAccepted)
+}
+
+// benchInjected are three headers as an operator would choose them for
+// an app that expects its own: Remote-User=user,X-Webauth-Groups=groups,
+// Authorization=bearer:access_token (benchState has no ID token).
+var benchInjected = []HeaderRule{
+	{Name: "Remote-User", Source: "user"},
+	{Name: "X-Webauth-Groups", Source: "groups"},
+	{Name: "Authorization", Source: "bearer:access_token"},
+}
+
+// benchInject sets benchInjected as INJECT_HEADERS.
+func benchInject(o *Options) { o.Identity.Inject = benchInjected }
 
 // BenchmarkAuthPathRoutes is nginx's auth_request subrequest as
 // examples/nginx sends it (trusted X-Forwarded-Uri and -Method) to a
@@ -393,7 +384,7 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 		h := clean.Clone()
 		b.ReportAllocs()
 		for b.Loop() {
-			setUpstreamHeaders(h, st, s.identity.attrKeys, false, false)
+			s.identity.setUpstreamHeaders(h, st)
 		}
 	})
 	b.Run("all", func(b *testing.B) {
@@ -401,7 +392,7 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 		for b.Loop() {
 			h := s.outboundHeader(clean.Clone(), st) // ReverseProxy clones, then Rewrite copies
 			stripOwnCookies(h, s.sessions.IsOwnCookie)
-			setUpstreamHeaders(h, st, s.identity.attrKeys, false, false)
+			s.identity.setUpstreamHeaders(h, st)
 		}
 	})
 	b.Run("clone-only", func(b *testing.B) {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -28,11 +29,10 @@ import (
 func benchUpstream(b *testing.B) *url.URL {
 	b.Helper()
 	body := []byte("hello from the app\n")
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := stack.Serve(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write(body)
 	}))
-	b.Cleanup(up.Close)
 	u, err := url.Parse(up.URL)
 	if err != nil {
 		b.Fatal(err)

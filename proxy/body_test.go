@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -132,7 +134,7 @@ func TestSlowBodiesDoNotHoldUpstream(t *testing.T) {
 			arrived := make(chan string, 16)
 			h := uploadHarness(t, arrived, 2)
 			b := h.browser()
-			if resp, hops := b.follow("/"); resp.StatusCode != http.StatusOK {
+			if resp, hops := b.Follow("/", nil); resp.StatusCode != http.StatusOK {
 				t.Fatalf("sign-in ended with %d after %v", resp.StatusCode, hops)
 			}
 			stop := make(chan struct{})
@@ -155,7 +157,7 @@ func TestSlowBodiesDoNotHoldUpstream(t *testing.T) {
 			get := make(chan int, 1)
 			go func() {
 				req, _ := http.NewRequest("GET", h.proxy.URL+"/page", nil)
-				for _, c := range b.cookies {
+				for _, c := range b.Cookies {
 					req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
 				}
 				client := &http.Client{Timeout: 15 * time.Second}
@@ -222,7 +224,7 @@ func TestSlowBodiesInDisguise(t *testing.T) {
 			if err != nil {
 				t.Fatalf("GET /upload/next after the cut: %v", err)
 			}
-			if text := readBody(t, resp); resp.StatusCode != http.StatusOK || text != "read 0 bytes" {
+			if text := stack.ReadBody(t, resp); resp.StatusCode != http.StatusOK || text != "read 0 bytes" {
 				t.Errorf("GET /upload/next after the cut = %d %q; want 200 read 0 bytes", resp.StatusCode, text)
 			}
 		})
@@ -260,16 +262,31 @@ func TestBodyTimeoutsSpareRealClients(t *testing.T) {
 		o.Body.MinRate = 1024
 	}})
 	b := h.browser()
-	if resp, hops := b.follow("/"); resp.StatusCode != http.StatusOK {
+	if resp, hops := b.Follow("/", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("sign-in ended with %d after %v", resp.StatusCode, hops)
 	}
 	post := func(t *testing.T, path string, body io.Reader) (int, string) {
-		resp := b.do("POST", path, body, http.Header{"Accept": {"application/json"}})
-		return resp.StatusCode, readBody(t, resp)
+		resp := b.Do("POST", path, body, http.Header{"Accept": {"application/json"}})
+		return resp.StatusCode, stack.ReadBody(t, resp)
 	}
 
 	t.Run("large upload at full speed", func(t *testing.T) {
-		code, text := post(t, "/upload", bytes.NewReader(make([]byte, 8<<20)))
+		// A replica with a generous BODY_READ_TIMEOUT: this proves that
+		// a large body sent at full speed passes the guard, the rate
+		// accounting of its many reads included, and under a heavy load
+		// one of those reads could wait past 200 ms (it did once). That
+		// each read's deadline is renewed is proven by the steady upload
+		// below, and the cut-offs by the stalls, with the short bound.
+		po := h.opts
+		po.Body.ReadTimeout = 10 * time.Second
+		srv, err := proxy.New(po)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast := stack.NewBrowser(t, stack.Serve(t, srv).URL)
+		fast.Cookies = maps.Clone(b.Cookies) // the same session store: signed in
+		resp := fast.Do("POST", "/upload", bytes.NewReader(make([]byte, 8<<20)), http.Header{"Accept": {"application/json"}})
+		code, text := resp.StatusCode, stack.ReadBody(t, resp)
 		if code != http.StatusOK || text != fmt.Sprintf("read %d bytes", 8<<20) {
 			t.Errorf("POST 8 MiB = %d %q; want 200, all read", code, text)
 		}
@@ -291,8 +308,8 @@ func TestBodyTimeoutsSpareRealClients(t *testing.T) {
 	t.Run("waiting for the upstream is not the client's fault", func(t *testing.T) {
 		held := make(chan int, 1)
 		go func() {
-			resp := b.get("/hold") // takes the only upstream connection
-			readBody(t, resp)
+			resp := b.Get("/hold") // takes the only upstream connection
+			stack.ReadBody(t, resp)
 			held <- resp.StatusCode
 		}()
 		<-holding
@@ -325,7 +342,7 @@ func TestBodyTimeoutsSpareRealClients(t *testing.T) {
 		stop := make(chan struct{})
 		defer close(stop)
 		var cookie []string
-		for _, c := range b.cookies {
+		for _, c := range b.Cookies {
 			cookie = append(cookie, c.Name+"="+c.Value)
 		}
 		select {

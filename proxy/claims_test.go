@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -63,20 +64,20 @@ func TestHostileClaimValues(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, setup{idp: func(o *idp.Options) { o.Hostile = tt.hostile }, proxy: rules[tt.proxy]})
 			b := h.browser()
-			resp, hops := b.follow("/")
+			resp, hops := b.Follow("/", nil)
 			if resp.StatusCode != tt.wantStatus {
-				t.Fatalf("sign-in ended with %d after %v; want %d: %s", resp.StatusCode, hops, tt.wantStatus, readBody(t, resp))
+				t.Fatalf("sign-in ended with %d after %v; want %d: %s", resp.StatusCode, hops, tt.wantStatus, stack.ReadBody(t, resp))
 			}
 			if tt.wantStatus != http.StatusOK {
-				if body := readBody(t, resp); !strings.Contains(body, tt.wantText) {
+				if body := stack.ReadBody(t, resp); !strings.Contains(body, tt.wantText) {
 					t.Errorf("page lacks %q:\n%s", tt.wantText, body)
 				}
-				if _, ok := b.cookies["_portcullis"]; ok {
+				if _, ok := b.Cookies["_portcullis"]; ok {
 					t.Errorf("session cookie set on a refused sign-in")
 				}
 				return
 			}
-			e := decodeEcho(t, resp)
+			e := stack.DecodeEcho(t, resp)
 			for k, want := range tt.wantHeader {
 				if got := e.Headers.Get(k); got != want {
 					t.Errorf("upstream %s = %q; want %q", k, got, want)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -106,9 +107,9 @@ func TestConnectionHeadersToUpstream(t *testing.T) {
 				o.Access.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/public/`), Public: true}}
 			}})
 			b := h.browser()
-			b.signIn("/")
+			b.SignIn("/")
 			var cookie []string
-			for _, c := range b.cookies {
+			for _, c := range b.Cookies {
 				cookie = append(cookie, c.Name+"="+c.Value)
 			}
 			host := strings.TrimPrefix(h.proxy.URL, "http://")
@@ -137,9 +138,9 @@ func TestConnectionHeadersToUpstream(t *testing.T) {
 					resp := rawRequest(t, h, fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\nCookie: %s\r\n%s\r\nConnection: close\r\n\r\n",
 						path, host, strings.Join(cookie, "; "), strings.Join(lines, "\r\n")))
 					if resp.StatusCode != http.StatusOK {
-						t.Fatalf("GET %s = %d; want 200: %s", path, resp.StatusCode, readBody(t, resp))
+						t.Fatalf("GET %s = %d; want 200: %s", path, resp.StatusCode, stack.ReadBody(t, resp))
 					}
-					e := decodeEcho(t, resp)
+					e := stack.DecodeEcho(t, resp)
 					got := map[string]string{}
 					for name, values := range e.Headers {
 						for _, v := range values {

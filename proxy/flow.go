@@ -201,7 +201,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 			"This site knows its users by their e-mail address, and your provider gave none that it vouches for. Add a verified e-mail address to your account with the provider, then sign in again.")
 		return
 	}
-	if ok, why := s.access.Rules.Allow(st); !ok {
+	if ok, why := s.access.allowGlobal(st); !ok {
 		s.log.Info("sign-in denied by rules", "audit", "denial", "provider", p.ID, "user", st.User)
 		s.signInResult(p.ID, metrics.SignInDenied)
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
@@ -352,9 +352,13 @@ func (s *Server) providerLogoutURL(r *http.Request, p *Provider, st *session.Sta
 		back = s.baseURL(r) + rd
 	}
 	q := u.Query()
-	q.Set("post_logout_redirect_uri", back)
-	if st.IDToken != "" {
-		q.Set("id_token_hint", st.IDToken)
+	if p.LogoutRedirectParam != "" {
+		q.Set(p.LogoutRedirectParam, back)
+	} else {
+		q.Set("post_logout_redirect_uri", back)
+		if st.IDToken != "" {
+			q.Set("id_token_hint", st.IDToken)
+		}
 	}
 	if p.ClientID != "" {
 		q.Set("client_id", p.ClientID)

@@ -9,11 +9,12 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
@@ -27,7 +28,7 @@ func TestSignInFlow(t *testing.T) {
 	b := h.browser()
 
 	// An unauthenticated browser is sent to sign in, and comes back.
-	resp := b.get("/app/page?x=1")
+	resp := b.Get("/app/page?x=1")
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("GET /app/page = %d; want 302", resp.StatusCode)
 	}
@@ -37,14 +38,14 @@ func TestSignInFlow(t *testing.T) {
 	}
 
 	// /oauth2/start sends the browser to the provider with the right parameters.
-	resp = b.get(loc)
+	resp = b.Get(loc)
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("GET %s = %d; want 302", loc, resp.StatusCode)
 	}
 	authURL, _ := resp.Location()
 	q := authURL.Query()
 	for k, want := range map[string]string{
-		"client_id":             testClientID,
+		"client_id":             stack.ClientID,
 		"redirect_uri":          h.proxy.URL + "/oauth2/callback",
 		"response_type":         "code",
 		"scope":                 "openid email profile",
@@ -57,19 +58,19 @@ func TestSignInFlow(t *testing.T) {
 	if q.Get("state") == "" || len(q.Get("code_challenge")) < 43 {
 		t.Errorf("authorization URL lacks state or code_challenge: %v", q)
 	}
-	if _, ok := b.cookies["_portcullis_csrf"]; !ok {
-		t.Fatalf("no _portcullis_csrf cookie after /oauth2/start; cookies %v", b.cookies)
+	if _, ok := b.Cookies["_portcullis_csrf"]; !ok {
+		t.Fatalf("no _portcullis_csrf cookie after /oauth2/start; cookies %v", b.Cookies)
 	}
 
 	// The provider sends it back to the callback, which sets the session.
-	resp, hops := b.follow(authURL.String())
+	resp, hops := b.Follow(authURL.String(), nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("flow ended with %d after %v", resp.StatusCode, hops)
 	}
 	if got, want := hops[len(hops)-1], h.proxy.URL+"/app/page?x=1"; got != want {
 		t.Errorf("last hop = %q; want %q", got, want)
 	}
-	e := decodeEcho(t, resp)
+	e := stack.DecodeEcho(t, resp)
 	for k, want := range map[string]string{
 		"X-User":                         "alice@example.com",
 		"X-User-Id":                      "1001",
@@ -89,7 +90,7 @@ func TestSignInFlow(t *testing.T) {
 	if e.URI != "/app/page?x=1" {
 		t.Errorf("upstream URI = %q; want /app/page?x=1", e.URI)
 	}
-	if _, ok := b.cookies["_portcullis_csrf"]; ok {
+	if _, ok := b.Cookies["_portcullis_csrf"]; ok {
 		t.Errorf("CSRF cookie still set after the callback")
 	}
 	if got := h.idp.Calls("token"); got != 1 {
@@ -117,12 +118,12 @@ func TestUnauthenticated(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := h.browser()
-			b.header = http.Header{}
+			b.Header = http.Header{}
 			if tt.accept != "" {
-				b.header.Set("Accept", tt.accept)
+				b.Header.Set("Accept", tt.accept)
 			}
-			resp := b.do(tt.method, "/data", nil, nil)
-			body := readBody(t, resp)
+			resp := b.Do(tt.method, "/data", nil, nil)
+			body := stack.ReadBody(t, resp)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("%s /data = %d; want %d", tt.method, resp.StatusCode, tt.wantStatus)
 			}
@@ -140,7 +141,7 @@ func TestSpoofedIdentityHeadersAreRemoved(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Identity.AttributeNames = []string{"Dept"} }})
 	b := h.browser()
-	b.signIn("/")
+	b.SignIn("/")
 
 	// Raw request so header spellings reach the proxy exactly as written.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(h.proxy.URL, "http://"))
@@ -149,7 +150,7 @@ func TestSpoofedIdentityHeadersAreRemoved(t *testing.T) {
 	}
 	defer conn.Close()
 	var cookie []string
-	for _, c := range b.cookies {
+	for _, c := range b.Cookies {
 		cookie = append(cookie, c.Name+"="+c.Value)
 	}
 	spoofed := []string{
@@ -169,7 +170,7 @@ func TestSpoofedIdentityHeadersAreRemoved(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("spoofed request = %d; want 200", resp.StatusCode)
 	}
-	e := decodeEcho(t, resp)
+	e := stack.DecodeEcho(t, resp)
 	for name, values := range e.Headers {
 		for _, v := range values {
 			if strings.Contains(v, "mallory") || strings.Contains(v, "evil") || v == "forged" || v == "finance" || v == "6.6.6.6" {
@@ -201,27 +202,27 @@ func TestForgedAndReplayedState(t *testing.T) {
 
 	// Start a real flow to get a genuine state and code.
 	b := h.browser()
-	resp := b.get("/oauth2/start?rd=/x")
+	resp := b.Get("/oauth2/start?rd=/x")
 	authURL, _ := resp.Location()
-	resp = b.get(authURL.String())
+	resp = b.Get(authURL.String())
 	cb, _ := resp.Location() // the provider's redirect to our callback
 
 	t.Run("forged state", func(t *testing.T) {
 		q := cb.Query()
 		q.Set("state", "forged-state")
-		resp := b.get(h.proxy.URL + "/oauth2/callback?" + q.Encode())
-		readBody(t, resp)
+		resp := b.Get(h.proxy.URL + "/oauth2/callback?" + q.Encode())
+		stack.ReadBody(t, resp)
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("callback with forged state = %d; want 400", resp.StatusCode)
 		}
-		if _, ok := b.cookies["_portcullis"]; ok {
+		if _, ok := b.Cookies["_portcullis"]; ok {
 			t.Errorf("session cookie set on forged state")
 		}
 	})
 	t.Run("other browser", func(t *testing.T) {
 		other := h.browser() // no CSRF cookie
-		resp := other.get(cb.String())
-		readBody(t, resp)
+		resp := other.Get(cb.String())
+		stack.ReadBody(t, resp)
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("callback in another browser = %d; want 400", resp.StatusCode)
 		}
@@ -229,8 +230,8 @@ func TestForgedAndReplayedState(t *testing.T) {
 	t.Run("missing state", func(t *testing.T) {
 		q := cb.Query()
 		q.Del("state")
-		resp := b.get(h.proxy.URL + "/oauth2/callback?" + q.Encode())
-		readBody(t, resp)
+		resp := b.Get(h.proxy.URL + "/oauth2/callback?" + q.Encode())
+		stack.ReadBody(t, resp)
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("callback without state = %d; want 400", resp.StatusCode)
 		}
@@ -240,15 +241,15 @@ func TestForgedAndReplayedState(t *testing.T) {
 	}
 
 	// The genuine callback works once...
-	resp = b.get(cb.String())
-	readBody(t, resp)
+	resp = b.Get(cb.String())
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/x" {
 		t.Fatalf("genuine callback = %d to %q; want 302 to /x", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// ...and a replay of the same URL, even with the session, is refused
 	// without exchanging the code again.
-	resp = b.get(cb.String())
-	readBody(t, resp)
+	resp = b.Get(cb.String())
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("replayed callback = %d; want 400", resp.StatusCode)
 	}
@@ -285,21 +286,21 @@ func TestCallbackFailures(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, setup{idp: tt.idp, proxy: tt.proxy})
 			b := h.browser()
-			resp, hops := b.follow("/")
-			body := readBody(t, resp)
+			resp, hops := b.Follow("/", nil)
+			body := stack.ReadBody(t, resp)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("flow ended with %d after %v; want %d: %s", resp.StatusCode, hops, tt.wantStatus, body)
 			}
 			if !strings.Contains(body, tt.wantText) {
 				t.Errorf("page lacks %q:\n%s", tt.wantText, body)
 			}
-			if strings.Contains(body, testClientSecret) || strings.Contains(body, "goroutine") {
+			if strings.Contains(body, stack.ClientSecret) || strings.Contains(body, "goroutine") {
 				t.Errorf("page shows a secret or a stack trace:\n%s", body)
 			}
 			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 				t.Errorf("Content-Type = %q; want an HTML page", ct)
 			}
-			if _, ok := b.cookies["_portcullis"]; ok {
+			if _, ok := b.Cookies["_portcullis"]; ok {
 				t.Errorf("session cookie set on a failed sign-in")
 			}
 		})
@@ -314,7 +315,7 @@ func TestAllowedUnverifiedEmail(t *testing.T) {
 		},
 		proxy: func(o *proxy.Options) { o.Access.AllowUnverifiedEmail = true },
 	})
-	if e := h.browser().signIn("/"); e.Headers.Get("X-Email") != "alice@example.com" {
+	if e := h.browser().SignIn("/"); e.Headers.Get("X-Email") != "alice@example.com" {
 		t.Errorf("X-Email = %q; want alice@example.com", e.Headers.Get("X-Email"))
 	}
 }
@@ -323,11 +324,11 @@ func TestProviderDeniesSignIn(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
 	b := h.browser()
-	resp := b.get("/oauth2/start")
+	resp := b.Get("/oauth2/start")
 	authURL, _ := resp.Location()
 	state := authURL.Query().Get("state")
-	resp = b.get("/oauth2/callback?error=access_denied&error_description=" + url.QueryEscape("The user said <b>no</b>\r\nX-Injected: 1") + "&state=" + url.QueryEscape(state))
-	body := readBody(t, resp)
+	resp = b.Get("/oauth2/callback?error=access_denied&error_description=" + url.QueryEscape("The user said <b>no</b>\r\nX-Injected: 1") + "&state=" + url.QueryEscape(state))
+	body := stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("callback with error = %d; want 403", resp.StatusCode)
 	}
@@ -361,12 +362,12 @@ func TestOpenRedirectsFallBackToRoot(t *testing.T) {
 		t.Run(tt.rd, func(t *testing.T) {
 			t.Parallel()
 			b := h.browser()
-			resp, hops := b.follow("/oauth2/start?rd=" + url.QueryEscape(tt.rd))
-			readBody(t, resp)
+			resp, hops := b.Follow("/oauth2/start?rd="+url.QueryEscape(tt.rd), nil)
+			stack.ReadBody(t, resp)
 			// The last hop is the redirect after the callback.
 			var last string
 			for _, hop := range hops {
-				if !strings.HasPrefix(hop, h.idpSrv.URL) && !strings.Contains(hop, "/oauth2/") {
+				if !strings.HasPrefix(hop, h.idp.URL) && !strings.Contains(hop, "/oauth2/") {
 					last = hop
 				}
 			}
@@ -385,10 +386,10 @@ func TestTamperedCookies(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
 	b := h.browser()
-	b.signIn("/")
-	good := b.cookies["_portcullis"]
+	b.SignIn("/")
+	good := b.Cookies["_portcullis"]
 	if good == nil {
-		t.Fatalf("no _portcullis cookie after sign-in: %v", b.cookies)
+		t.Fatalf("no _portcullis cookie after sign-in: %v", b.Cookies)
 	}
 	flip := func(s string) string {
 		r := []byte(s)
@@ -410,12 +411,12 @@ func TestTamperedCookies(t *testing.T) {
 	for name, jar := range tests {
 		t.Run(name, func(t *testing.T) {
 			c := h.browser()
-			c.header = http.Header{"Accept": {"application/json"}}
+			c.Header = http.Header{"Accept": {"application/json"}}
 			for k, v := range jar {
-				c.cookies[k] = &http.Cookie{Name: k, Value: v}
+				c.Cookies[k] = &http.Cookie{Name: k, Value: v}
 			}
-			resp := c.get("/")
-			readBody(t, resp)
+			resp := c.Get("/")
+			stack.ReadBody(t, resp)
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("GET / with %s cookie = %d; want 401", name, resp.StatusCode)
 			}
@@ -429,15 +430,15 @@ func TestSessionAcrossRestart(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
 	b := h.browser()
-	b.signIn("/")
-	jar := b.cookies
+	b.SignIn("/")
+	jar := b.Cookies
 
 	for _, tt := range []struct {
 		name   string
 		secret string
 		want   int
 	}{
-		{"same secret", testSecret, 200},
+		{"same secret", stack.CookieSecret, 200},
 		{"rotated, old secret still listed", "", 200},
 		{"changed secret", "ffffffffffffffffffffffffffffffff", 401},
 	} {
@@ -445,16 +446,16 @@ func TestSessionAcrossRestart(t *testing.T) {
 			h2 := newHarness(t, setup{session: func(o *session.Options) {
 				switch tt.secret {
 				case "":
-					o.Secrets = [][]byte{[]byte("a-brand-new-secret-of-32-bytes!!"), []byte(testSecret)}
+					o.Secrets = [][]byte{[]byte("a-brand-new-secret-of-32-bytes!!"), []byte(stack.CookieSecret)}
 				default:
 					o.Secrets = [][]byte{[]byte(tt.secret)}
 				}
 			}})
 			c := h2.browser()
-			c.header = http.Header{"Accept": {"application/json"}}
-			c.cookies = jar
-			resp := c.get("/")
-			readBody(t, resp)
+			c.Header = http.Header{"Accept": {"application/json"}}
+			c.Cookies = jar
+			resp := c.Get("/")
+			stack.ReadBody(t, resp)
 			if resp.StatusCode != tt.want {
 				t.Errorf("GET / after restart = %d; want %d", resp.StatusCode, tt.want)
 			}
@@ -464,22 +465,20 @@ func TestSessionAcrossRestart(t *testing.T) {
 
 func TestSessionExpiresServerSide(t *testing.T) {
 	t.Parallel()
-	now := time.Now()
-	clock := func() time.Time { return now }
+	clk := testclock.New(time.Now())
 	h := newHarness(t, setup{
-		session: func(o *session.Options) { o.Expire = time.Hour; o.Now = func() time.Time { return clock() } },
-		proxy:   func(o *proxy.Options) { o.Now = func() time.Time { return clock() } },
+		session: func(o *session.Options) { o.Expire = time.Hour; o.Now = clk.Now },
+		proxy:   func(o *proxy.Options) { o.Now = clk.Now },
 	})
 	b := h.browser()
-	b.signIn("/")
-	b.header = http.Header{"Accept": {"application/json"}}
-	if resp := b.get("/"); resp.StatusCode != 200 {
+	b.SignIn("/")
+	b.Header = http.Header{"Accept": {"application/json"}}
+	if resp := b.Get("/"); resp.StatusCode != 200 {
 		t.Fatalf("GET / = %d; want 200", resp.StatusCode)
 	}
-	later := now.Add(time.Hour + time.Second)
-	clock = func() time.Time { return later }
-	resp := b.get("/")
-	readBody(t, resp)
+	clk.Advance(time.Hour + time.Second)
+	resp := b.Get("/")
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET / after COOKIE_EXPIRE = %d; want 401", resp.StatusCode)
 	}
@@ -489,12 +488,12 @@ func TestHugeTokensSplitCookies(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{idp: func(o *idp.Options) { o.AccessTokenSize = 9000 }})
 	b := h.browser()
-	resp := b.get("/oauth2/start?rd=/big")
+	resp := b.Get("/oauth2/start?rd=/big")
 	authURL, _ := resp.Location()
-	resp = b.get(authURL.String())
+	resp = b.Get(authURL.String())
 	cb, _ := resp.Location()
-	resp = b.get(cb.String())
-	readBody(t, resp)
+	resp = b.Get(cb.String())
+	stack.ReadBody(t, resp)
 	var parts []string
 	for _, line := range resp.Header.Values("Set-Cookie") {
 		if len(line) >= 4096 {
@@ -508,16 +507,16 @@ func TestHugeTokensSplitCookies(t *testing.T) {
 	if len(parts) < 3 || parts[0] != "_portcullis_0" {
 		t.Fatalf("cookie parts = %v; want _portcullis_0, _portcullis_1, … (at least 3)", parts)
 	}
-	b.header = http.Header{"Accept": {"application/json"}}
-	resp = b.get("/big")
+	b.Header = http.Header{"Accept": {"application/json"}}
+	resp = b.Get("/big")
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET /big with split cookies = %d; want 200", resp.StatusCode)
 	}
-	readBody(t, resp)
+	stack.ReadBody(t, resp)
 
 	// Sign-out clears every part.
-	resp = b.get("/oauth2/sign_out")
-	readBody(t, resp)
+	resp = b.Get("/oauth2/sign_out")
+	stack.ReadBody(t, resp)
 	cleared := map[string]bool{}
 	for _, c := range resp.Cookies() {
 		if c.MaxAge < 0 {
@@ -529,8 +528,8 @@ func TestHugeTokensSplitCookies(t *testing.T) {
 			t.Errorf("sign-out did not clear %s (cleared %v)", p, cleared)
 		}
 	}
-	if len(b.cookies) != 0 {
-		t.Errorf("cookies left after sign-out: %v", b.cookies)
+	if len(b.Cookies) != 0 {
+		t.Errorf("cookies left after sign-out: %v", b.Cookies)
 	}
 }
 
@@ -555,9 +554,9 @@ func TestSignOut(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := h.browser()
-			b.signIn("/")
-			resp := b.do(tt.method, "/oauth2/sign_out?rd=/bye", nil, tt.header)
-			body := readBody(t, resp)
+			b.SignIn("/")
+			resp := b.Do(tt.method, "/oauth2/sign_out?rd=/bye", nil, tt.header)
+			body := stack.ReadBody(t, resp)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("%s sign_out = %d; want %d", tt.method, resp.StatusCode, tt.wantStatus)
 			}
@@ -567,7 +566,7 @@ func TestSignOut(t *testing.T) {
 			if tt.wantStatus == 200 && !strings.Contains(body, `method="post"`) {
 				t.Errorf("confirm page has no POST form:\n%s", body)
 			}
-			_, has := b.cookies["_portcullis"]
+			_, has := b.Cookies["_portcullis"]
 			if has == tt.signedOut {
 				t.Errorf("signed out = %v; want %v", !has, tt.signedOut)
 			}
@@ -579,22 +578,22 @@ func TestUserinfoAndAuthEndpoints(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Access.Rules.Groups = []string{"staff"} }})
 	anon := h.browser()
-	anon.header = http.Header{}
-	if resp := anon.get("/oauth2/userinfo"); resp.StatusCode != 401 {
+	anon.Header = http.Header{}
+	if resp := anon.Get("/oauth2/userinfo"); resp.StatusCode != 401 {
 		t.Errorf("anonymous /oauth2/userinfo = %d; want 401", resp.StatusCode)
 	}
-	if resp := anon.get("/oauth2/auth"); resp.StatusCode != 401 {
+	if resp := anon.Get("/oauth2/auth"); resp.StatusCode != 401 {
 		t.Errorf("anonymous /oauth2/auth = %d; want 401", resp.StatusCode)
 	}
 	b := h.browser()
-	b.signIn("/")
-	resp := b.get("/oauth2/userinfo")
-	body := readBody(t, resp)
+	b.SignIn("/")
+	resp := b.Get("/oauth2/userinfo")
+	body := stack.ReadBody(t, resp)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"user":"alice@example.com"`) || !strings.Contains(body, `"email":"alice@example.com"`) {
 		t.Errorf("/oauth2/userinfo = %d %s", resp.StatusCode, body)
 	}
-	resp = b.get("/oauth2/auth")
-	readBody(t, resp)
+	resp = b.Get("/oauth2/auth")
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("/oauth2/auth = %d; want 202", resp.StatusCode)
 	}
@@ -615,15 +614,15 @@ func TestPingReadyAndUnknownRoutes(t *testing.T) {
 	h := newHarness(t, setup{})
 	b := h.browser()
 	for path, want := range map[string]int{"/ping": 200, "/ready": 200, "/oauth2/nope": 404} {
-		if resp := b.get(path); resp.StatusCode != want {
+		if resp := b.Get(path); resp.StatusCode != want {
 			t.Errorf("GET %s = %d; want %d", path, resp.StatusCode, want)
 		}
 	}
 	h.server.Drain()
-	if resp := b.get("/ready"); resp.StatusCode != 503 {
+	if resp := b.Get("/ready"); resp.StatusCode != 503 {
 		t.Errorf("GET /ready while draining = %d; want 503", resp.StatusCode)
 	}
-	if resp := b.get("/ping"); resp.StatusCode != 200 {
+	if resp := b.Get("/ping"); resp.StatusCode != 200 {
 		t.Errorf("GET /ping while draining = %d; want 200", resp.StatusCode)
 	}
 }
@@ -632,8 +631,8 @@ func TestSecurityHeadersOnOwnPages(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
 	b := h.browser()
-	resp := b.get("/oauth2/callback?state=x&code=y")
-	readBody(t, resp)
+	resp := b.Get("/oauth2/callback?state=x&code=y")
+	stack.ReadBody(t, resp)
 	for k, want := range map[string]string{
 		"X-Frame-Options":        "DENY",
 		"Cache-Control":          "no-store",
@@ -653,16 +652,16 @@ func TestUpstreamDown(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
 	b := h.browser()
-	b.signIn("/")
+	b.SignIn("/")
 	h.upstream.Close()
-	resp := b.get("/")
-	body := readBody(t, resp)
+	resp := b.Get("/")
+	body := stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "could not reach the application") {
 		t.Errorf("browser, upstream down = %d %q; want 502 page", resp.StatusCode, body)
 	}
-	b.header = http.Header{"Accept": {"application/json"}}
-	resp = b.get("/")
-	body = readBody(t, resp)
+	b.Header = http.Header{"Accept": {"application/json"}}
+	resp = b.Get("/")
+	body = stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusBadGateway || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Errorf("API client, upstream down = %d %q; want 502 JSON", resp.StatusCode, body)
 	}
@@ -673,7 +672,7 @@ func TestStreamingResponse(t *testing.T) {
 	release := make(chan struct{})
 	h := newHarness(t, setup{upstream: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/stream" {
-			echoUpstream().ServeHTTP(w, r)
+			stack.EchoHandler().ServeHTTP(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -683,8 +682,8 @@ func TestStreamingResponse(t *testing.T) {
 		fmt.Fprint(w, "data: second\n")
 	})})
 	b := h.browser()
-	b.signIn("/")
-	resp := b.get("/stream")
+	b.SignIn("/")
+	resp := b.Get("/stream")
 	defer resp.Body.Close()
 	r := bufio.NewReader(resp.Body)
 	if got := readLine(t, r); got != "data: first\n" {
@@ -700,7 +699,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{upstream: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/ws" {
-			echoUpstream().ServeHTTP(w, r)
+			stack.EchoHandler().ServeHTTP(w, r)
 			return
 		}
 		if r.Header.Get("Upgrade") != "websocket" || r.Header.Get("X-User") != "alice@example.com" {
@@ -719,14 +718,14 @@ func TestWebSocketUpgrade(t *testing.T) {
 		rw.Flush()
 	}), proxy: func(o *proxy.Options) { o.Body.ReadTimeout = 100 * time.Millisecond }})
 	b := h.browser()
-	b.signIn("/")
+	b.SignIn("/")
 	conn, err := net.Dial("tcp", strings.TrimPrefix(h.proxy.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	c := b.cookies["_portcullis"]
+	c := b.Cookies["_portcullis"]
 	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nCookie: %s=%s\r\n\r\n", c.Name, c.Value)
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
@@ -793,7 +792,7 @@ func TestProviderQuirks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, setup{idp: tt.idp, provider: tt.provider, proxy: func(o *proxy.Options) { o.Identity.AttributeNames = []string{"Dept"} }})
-			e := h.browser().signIn("/")
+			e := h.browser().SignIn("/")
 			for k, want := range tt.want {
 				if got := e.Headers.Get(k); got != want {
 					t.Errorf("upstream %s = %q; want %q", k, got, want)
@@ -808,36 +807,29 @@ func TestAccessTokenExpiry(t *testing.T) {
 	for _, validate := range []bool{true, false} {
 		t.Run(fmt.Sprintf("validate=%v", validate), func(t *testing.T) {
 			t.Parallel()
-			now := time.Now()
-			var later atomic.Bool
-			clock := func() time.Time {
-				if later.Load() {
-					return now.Add(50 * time.Minute) // the 1h token is within the 15m skew of expiry
-				}
-				return now
-			}
+			clk := testclock.New(time.Now())
 			h := newHarness(t, setup{
 				idp: func(o *idp.Options) { o.ExpiresIn = time.Hour },
 				proxy: func(o *proxy.Options) {
 					o.Tokens.ValidateExternal = validate
 					o.Tokens.RefreshSkew = 15 * time.Minute
-					o.Now = clock
+					o.Now = clk.Now
 				},
-				session: func(o *session.Options) { o.Expire = 24 * time.Hour; o.Now = clock },
+				session: func(o *session.Options) { o.Expire = 24 * time.Hour; o.Now = clk.Now },
 			})
 			b := h.browser()
-			b.signIn("/")
-			b.header = http.Header{"Accept": {"application/json"}}
-			if resp := b.get("/"); resp.StatusCode != 200 {
+			b.SignIn("/")
+			b.Header = http.Header{"Accept": {"application/json"}}
+			if resp := b.Get("/"); resp.StatusCode != 200 {
 				t.Fatalf("GET / with a fresh token = %d; want 200", resp.StatusCode)
 			}
-			later.Store(true)
+			clk.Advance(50 * time.Minute) // the 1h token is within the 15m skew of expiry
 			want := 200
 			if validate {
 				want = 401
 			}
-			resp := b.get("/")
-			readBody(t, resp)
+			resp := b.Get("/")
+			stack.ReadBody(t, resp)
 			if resp.StatusCode != want {
 				t.Errorf("GET / after the token's expiry (minus skew) = %d; want %d", resp.StatusCode, want)
 			}
@@ -852,8 +844,8 @@ func TestLongDeepLink(t *testing.T) {
 	h := newHarness(t, setup{})
 	b := h.browser()
 	long := "/dashboard?state=" + strings.Repeat("x", 3500)
-	resp, hops := b.follow("/oauth2/start?rd=" + url.QueryEscape(long))
-	readBody(t, resp)
+	resp, hops := b.Follow("/oauth2/start?rd="+url.QueryEscape(long), nil)
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != 200 || hops[len(hops)-1] != h.proxy.URL+"/" {
 		t.Errorf("sign-in with a %d-byte rd = %d after %v; want 200 at /", len(long), resp.StatusCode, hops)
 	}
@@ -863,7 +855,7 @@ func TestUpstreamInvalidStatus(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{upstream: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/weird" {
-			echoUpstream().ServeHTTP(w, r)
+			stack.EchoHandler().ServeHTTP(w, r)
 			return
 		}
 		conn, rw, _ := http.NewResponseController(w).Hijack()
@@ -872,9 +864,9 @@ func TestUpstreamInvalidStatus(t *testing.T) {
 		rw.Flush()
 	})})
 	b := h.browser()
-	b.signIn("/")
-	resp := b.get("/weird")
-	readBody(t, resp)
+	b.SignIn("/")
+	resp := b.Get("/weird")
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("upstream status 099 = %d; want 502", resp.StatusCode)
 	}
@@ -887,15 +879,15 @@ func TestReplayWithKeptCSRFCookie(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
 	b := h.browser()
-	resp := b.get("/oauth2/start?rd=/x")
+	resp := b.Get("/oauth2/start?rd=/x")
 	authURL, _ := resp.Location()
-	csrf := *b.cookies["_portcullis_csrf"]
-	resp = b.get(authURL.String())
+	csrf := *b.Cookies["_portcullis_csrf"]
+	resp = b.Get(authURL.String())
 	cb, _ := resp.Location()
-	readBody(t, b.get(cb.String()))
-	b.cookies["_portcullis_csrf"] = &csrf // keep the deleted cookie
-	resp = b.get(cb.String())
-	readBody(t, resp)
+	stack.ReadBody(t, b.Get(cb.String()))
+	b.Cookies["_portcullis_csrf"] = &csrf // keep the deleted cookie
+	resp = b.Get(cb.String())
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("replay with the old CSRF cookie = %d; want 400", resp.StatusCode)
 	}
@@ -908,8 +900,8 @@ func TestRequestID(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
 	b := h.browser()
-	b.signIn("/")
-	b.header = http.Header{"Accept": {"application/json"}}
+	b.SignIn("/")
+	b.Header = http.Header{"Accept": {"application/json"}}
 	for _, tt := range []struct{ sent, want string }{
 		{"abc-123", "abc-123"},
 		{"bad id <script>", ""},
@@ -919,8 +911,8 @@ func TestRequestID(t *testing.T) {
 		if tt.sent != "" {
 			hdr.Set("X-Request-Id", tt.sent)
 		}
-		resp := b.do("GET", "/", nil, hdr)
-		e := decodeEcho(t, resp)
+		resp := b.Do("GET", "/", nil, hdr)
+		e := stack.DecodeEcho(t, resp)
 		resp.Body.Close()
 		got, up := resp.Header.Get("X-Request-Id"), e.Headers.Get("X-Request-Id")
 		if got == "" || got != up {
@@ -942,16 +934,16 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 	h := newHarness(t, setup{})
 	b := h.browser()
 	for _, path := range []string{"/ping", "/ready", "/oauth2/sign_in", "/oauth2/start", "/oauth2/userinfo", "/oauth2/auth", "/oauth2/sign_out", "/oauth2/nope", "/app"} {
-		resp := b.get(path)
-		readBody(t, resp)
+		resp := b.Get(path)
+		stack.ReadBody(t, resp)
 		if resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Cache-Control") != "no-store" ||
 			!strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 			t.Errorf("GET %s (%d) lacks security headers: %v", path, resp.StatusCode, resp.Header)
 		}
 	}
-	b.signIn("/")
-	resp := b.get("/app")
-	readBody(t, resp)
+	b.SignIn("/")
+	resp := b.Get("/app")
+	stack.ReadBody(t, resp)
 	if resp.Header.Get("Content-Security-Policy") != "" {
 		t.Errorf("proxied answer got our CSP")
 	}
@@ -965,8 +957,8 @@ func TestSignInStartFlood(t *testing.T) {
 	b := h.browser()
 	var last *url.URL
 	for i := range 200 {
-		resp := b.get(fmt.Sprintf("/oauth2/start?rd=/page%d", i))
-		readBody(t, resp)
+		resp := b.Get(fmt.Sprintf("/oauth2/start?rd=/page%d", i))
+		stack.ReadBody(t, resp)
 		last, _ = resp.Location()
 		for _, line := range resp.Header.Values("Set-Cookie") {
 			if len(line) > 4096 {
@@ -974,11 +966,11 @@ func TestSignInStartFlood(t *testing.T) {
 			}
 		}
 	}
-	if n := len(b.cookies); n != 1 {
+	if n := len(b.Cookies); n != 1 {
 		t.Errorf("cookies after 200 starts = %d; want the one CSRF cookie", n)
 	}
-	resp, hops := b.follow(last.String())
-	readBody(t, resp)
+	resp, hops := b.Follow(last.String(), nil)
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != 200 || !strings.HasSuffix(hops[len(hops)-1], "/page199") {
 		t.Errorf("newest sign-in = %d after %v; want 200 at /page199", resp.StatusCode, hops)
 	}

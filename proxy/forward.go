@@ -98,8 +98,7 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	setUpstreamHeaders(h, st, s.identity.attrKeys, s.identity.PassAccessToken, s.identity.SetAuthorization)
-	setAuthRequestHeaders(h, st, s.identity.PassAccessToken)
+	s.identity.setAnswerHeaders(h, st)
 	if a := s.assertionFor(st); a != "" {
 		h["X-Portcullis-Assertion"] = []string{a}
 	}

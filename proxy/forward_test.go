@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -25,7 +26,7 @@ func TestForwardAuth(t *testing.T) {
 		}
 	}})
 	alice := h.browser()
-	alice.signIn("/oauth2/start?rd=/oauth2/userinfo") // lands on our JSON userinfo
+	alice.SignIn("/oauth2/start?rd=/oauth2/userinfo") // lands on our JSON userinfo
 	fwd := func(method, uri string) http.Header {
 		return http.Header{
 			"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example.com"},
@@ -34,7 +35,7 @@ func TestForwardAuth(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		b       *browser
+		b       *stack.Browser
 		accept  string
 		hdr     http.Header
 		want    int
@@ -66,8 +67,8 @@ func TestForwardAuth(t *testing.T) {
 			}
 			hdr := tt.hdr.Clone()
 			hdr.Set("Accept", tt.accept)
-			resp := b.do("GET", "/oauth2/forward-auth", nil, hdr)
-			readBody(t, resp)
+			resp := b.Do("GET", "/oauth2/forward-auth", nil, hdr)
+			stack.ReadBody(t, resp)
 			if resp.StatusCode != tt.want {
 				t.Fatalf("forward-auth = %d; want %d", resp.StatusCode, tt.want)
 			}
@@ -90,8 +91,8 @@ func TestForwardAuth(t *testing.T) {
 	// parse (a bad %-escape) still gets every restricting route's rules.
 	t.Run("X-Original-Uri, unparsable too", func(t *testing.T) {
 		for _, uri := range []string{"/finance/report", "/finance/report%zz", "/finance/%"} {
-			resp := alice.do("GET", "/oauth2/auth", nil, http.Header{"Accept": {"application/json"}, "X-Original-Uri": {uri}})
-			readBody(t, resp)
+			resp := alice.Do("GET", "/oauth2/auth", nil, http.Header{"Accept": {"application/json"}, "X-Original-Uri": {uri}})
+			stack.ReadBody(t, resp)
 			if resp.StatusCode != http.StatusForbidden {
 				t.Errorf("alice, X-Original-Uri %q = %d; want 403", uri, resp.StatusCode)
 			}
@@ -130,15 +131,15 @@ func TestForwardedHeadersNotTrusted(t *testing.T) {
 			spoof := http.Header{"X-Forwarded-Uri": {"/public/x"}, "X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Proto": {"https"}}
 			for _, path := range []string{"/oauth2/auth", "/oauth2/forward-auth"} {
 				spoof.Set("Accept", "application/json")
-				resp := h.browser().do("GET", path, nil, spoof)
-				readBody(t, resp)
+				resp := h.browser().Do("GET", path, nil, spoof)
+				stack.ReadBody(t, resp)
 				if resp.StatusCode != http.StatusUnauthorized {
 					t.Errorf("%s with a spoofed public X-Forwarded-Uri = %d; want 401", path, resp.StatusCode)
 				}
 			}
 			spoof.Set("Accept", "text/html")
-			resp := h.browser().do("GET", "/oauth2/forward-auth", nil, spoof)
-			readBody(t, resp)
+			resp := h.browser().Do("GET", "/oauth2/forward-auth", nil, spoof)
+			stack.ReadBody(t, resp)
 			if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || strings.Contains(loc, "evil") {
 				t.Errorf("browser redirect = %d to %q; want a sign-in URL without the forged host", resp.StatusCode, loc)
 			}
@@ -152,13 +153,13 @@ func TestForwardedHeadersNotTrusted(t *testing.T) {
 			o.Trust.ForwardedHeaders = true
 			o.Trust.Proxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		}})
-		resp := h.browser().do("GET", "/oauth2/auth", nil, http.Header{"X-Forwarded-Uri": {"/public/x"}, "Accept": {"application/json"}})
-		readBody(t, resp)
+		resp := h.browser().Do("GET", "/oauth2/auth", nil, http.Header{"X-Forwarded-Uri": {"/public/x"}, "Accept": {"application/json"}})
+		stack.ReadBody(t, resp)
 		if resp.StatusCode != http.StatusAccepted {
 			t.Errorf("trusted peer, public route = %d; want 202", resp.StatusCode)
 		}
-		resp = h.browser().do("GET", "/oauth2/auth", nil, http.Header{"X-Forwarded-Method": {"GET"}, "Accept": {"application/json"}})
-		readBody(t, resp)
+		resp = h.browser().Do("GET", "/oauth2/auth", nil, http.Header{"X-Forwarded-Method": {"GET"}, "Accept": {"application/json"}})
+		stack.ReadBody(t, resp)
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("trusted peer, no X-Forwarded-Uri = %d; want 401 (not the public home page)", resp.StatusCode)
 		}
@@ -169,7 +170,7 @@ func TestAuthQueryNarrowing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Upstream.URL = nil }})
 	b := h.browser()
-	b.signIn("/oauth2/start?rd=/oauth2/userinfo")
+	b.SignIn("/oauth2/start?rd=/oauth2/userinfo")
 	for query, want := range map[string]int{
 		"":                                          202,
 		"allowed_groups=staff":                      202,
@@ -180,8 +181,8 @@ func TestAuthQueryNarrowing(t *testing.T) {
 		"allowed_email_domains=corp.example":        403,
 		"allowed_groups=staff&allowed_emails=b@x.y": 403,
 	} {
-		resp := b.get("/oauth2/auth?" + query)
-		readBody(t, resp)
+		resp := b.Get("/oauth2/auth?" + query)
+		stack.ReadBody(t, resp)
 		if resp.StatusCode != want {
 			t.Errorf("/oauth2/auth?%s = %d; want %d", query, resp.StatusCode, want)
 		}
@@ -200,12 +201,12 @@ func TestProxyRoutesAndPreflight(t *testing.T) {
 		}
 	}})
 	anon := h.browser()
-	anon.header = http.Header{"Accept": {"application/json"}}
-	resp := anon.do("GET", "/static/app.js", nil, http.Header{"X-User": {"mallory"}})
+	anon.Header = http.Header{"Accept": {"application/json"}}
+	resp := anon.Do("GET", "/static/app.js", nil, http.Header{"X-User": {"mallory"}})
 	if resp.StatusCode != 200 {
 		t.Fatalf("public route = %d; want 200", resp.StatusCode)
 	}
-	if e := decodeEcho(t, resp); e.Headers.Get("X-User") != "" {
+	if e := stack.DecodeEcho(t, resp); e.Headers.Get("X-User") != "" {
 		t.Errorf("public route passed a spoofed X-User %q upstream", e.Headers.Get("X-User"))
 	}
 	resp.Body.Close()
@@ -224,25 +225,25 @@ func TestProxyRoutesAndPreflight(t *testing.T) {
 		{"get", "/static/app.js", nil, 200},         // the method's spelling
 		{"HEAD", "/static/app.js", nil, 200},        // a GET route covers HEAD
 	} {
-		resp := anon.do(tt.method, tt.path, nil, tt.hdr)
-		readBody(t, resp)
+		resp := anon.Do(tt.method, tt.path, nil, tt.hdr)
+		stack.ReadBody(t, resp)
 		if resp.StatusCode != tt.want {
 			t.Errorf("%s %s = %d; want %d", tt.method, tt.path, resp.StatusCode, tt.want)
 		}
 	}
 	b := h.browser()
-	b.signIn("/")
-	b.header = http.Header{"Accept": {"application/json"}}
-	resp = b.get("/finance/report")
-	readBody(t, resp)
+	b.SignIn("/")
+	b.Header = http.Header{"Accept": {"application/json"}}
+	resp = b.Get("/finance/report")
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("alice without the Dept attribute on /finance/ = %d; want 403", resp.StatusCode)
 	}
 	// A method-specific restricting rule holds in every spelling of the
 	// method, and a GET rule for HEAD too.
 	for _, tt := range []struct{ method, path string }{{"POST", "/forms/a"}, {"post", "/forms/a"}, {"GET", "/reports/x"}, {"HEAD", "/reports/x"}} {
-		resp := b.do(tt.method, tt.path, nil, nil)
-		readBody(t, resp)
+		resp := b.Do(tt.method, tt.path, nil, nil)
+		stack.ReadBody(t, resp)
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("alice %s %s = %d; want 403 (bob only)", tt.method, tt.path, resp.StatusCode)
 		}
@@ -252,7 +253,7 @@ func TestProxyRoutesAndPreflight(t *testing.T) {
 // forwardAuthHarness is Portcullis in forward-auth mode (no upstream)
 // that trusts the forwarded headers and has routes, and alice's browser,
 // signed in.
-func forwardAuthHarness(t *testing.T, routes []proxy.Route) (*harness, *browser) {
+func forwardAuthHarness(t *testing.T, routes []proxy.Route) (*harness, *stack.Browser) {
 	t.Helper()
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
 		o.Upstream.URL = nil
@@ -260,7 +261,7 @@ func forwardAuthHarness(t *testing.T, routes []proxy.Route) (*harness, *browser)
 		o.Access.Routes = routes
 	}})
 	alice := h.browser()
-	alice.signIn("/oauth2/start?rd=/oauth2/userinfo")
+	alice.SignIn("/oauth2/start?rd=/oauth2/userinfo")
 	return h, alice
 }
 
@@ -391,7 +392,7 @@ func TestOriginalRequest(t *testing.T) {
 		if got := ask("/oauth2/forward-auth", "application/json", nil).Code; got != wantFwd {
 			t.Errorf("%s: anonymous /oauth2/forward-auth = %d; want %d", c.name, got, wantFwd)
 		}
-		if got := ask("/oauth2/forward-auth", "text/html", alice.cookies).Code; got != c.alice {
+		if got := ask("/oauth2/forward-auth", "text/html", alice.Cookies).Code; got != c.alice {
 			t.Errorf("%s: alice (not in finance) /oauth2/forward-auth = %d; want %d", c.name, got, c.alice)
 		}
 		if c.public {
@@ -473,7 +474,7 @@ func TestOriginalRequestMalformed(t *testing.T) {
 				t.Errorf("%s: anonymous %s = %d; want 401", tt.name, endpoint, got)
 			}
 		}
-		if got := ask("/oauth2/forward-auth", "application/json", alice.cookies).Code; got != http.StatusForbidden {
+		if got := ask("/oauth2/forward-auth", "application/json", alice.Cookies).Code; got != http.StatusForbidden {
 			t.Errorf("%s: alice (not in finance) = %d; want 403 (every restricting rule)", tt.name, got)
 		}
 		w := ask("/oauth2/forward-auth", "text/html", nil)

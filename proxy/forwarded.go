@@ -22,14 +22,12 @@ func (s *Server) trustsForwarded(r *http.Request) bool {
 	if len(s.trust.Proxies) == 0 {
 		return true
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
+	ip, err := netip.ParseAddr(peerHost(r))
+	return err == nil && s.trustedProxy(ip)
+}
+
+// trustedProxy reports whether ip is in TRUSTED_PROXIES.
+func (s *Server) trustedProxy(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	for _, p := range s.trust.Proxies {
 		if p.Contains(ip) {
@@ -37,6 +35,59 @@ func (s *Server) trustsForwarded(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// peerHost is r's peer's address without its port.
+func peerHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// clientAddr is the client's address, for the access log. From a peer
+// whose X-Forwarded-* are believed (trustsForwarded), it is read from the
+// peer's X-Forwarded-For, right to left: the right-most address that is
+// not a TRUSTED_PROXIES one or, when any peer is trusted (no
+// TRUSTED_PROXIES), the right-most, which that peer added. What stands to
+// its left was written by whoever reached the proxy, anyone, so it is
+// never believed; an entry that is not an address (ip, or ip:port) ends
+// the walk at the address to its right. From any other peer, and when the
+// header holds no address, it is the peer's address. It allocates nothing:
+// the address is a part of the header as sent, or of RemoteAddr.
+func (s *Server) clientAddr(r *http.Request) string {
+	client := peerHost(r)
+	if !s.trustsForwarded(r) {
+		return client
+	}
+	lines := r.Header["X-Forwarded-For"]
+	for i := len(lines) - 1; i >= 0; i-- {
+		for rest := lines[i]; rest != ""; {
+			entry := rest
+			if j := strings.LastIndexByte(rest, ','); j >= 0 {
+				entry, rest = rest[j+1:], rest[:j]
+			} else {
+				rest = ""
+			}
+			if entry = strings.TrimSpace(entry); entry == "" {
+				continue
+			}
+			ip, err := netip.ParseAddr(entry)
+			if err != nil {
+				ap, perr := netip.ParseAddrPort(entry)
+				if perr != nil {
+					return client
+				}
+				ip = ap.Addr()
+			}
+			client = entry
+			if len(s.trust.Proxies) == 0 || !s.trustedProxy(ip) {
+				return client
+			}
+		}
+	}
+	return client
 }
 
 // original is the request an ingress asks us about on a forward-auth call.

@@ -134,61 +134,95 @@ func hasPrefix(f []byte, prefix string) bool {
 	return len(f) >= len(prefix) && string(f[:len(prefix)]) == prefix
 }
 
-// identityHeaderCount is the most headers setUpstreamHeaders sets, not
-// counting attributes.
-const identityHeaderCount = 14
+// identityHeaderCount is the most headers setIdentity sets, not counting
+// attributes; authRequestHeaderCount the most setAuthRequest sets.
+const (
+	identityHeaderCount    = 14
+	authRequestHeaderCount = 5
+)
 
-// setUpstreamHeaders sets the identity headers of the SPEC's table on h.
-// Empty values are left out. The values share one backing array: one
-// allocation instead of one per header.
-func setUpstreamHeaders(h http.Header, s *session.State, attrNames map[string]string, passAccessToken, setAuthorization bool) {
-	hs := headerSetter{h: h, vals: make([]string, 0, identityHeaderCount+len(s.Attributes))}
-	groups := strings.Join(s.Groups, ",")
-	hs.set("X-User", s.User)
-	hs.set("X-User-Id", s.UserID)
-	hs.set("X-User-Provider", s.Provider)
-	hs.set("X-Email", s.Email)
-	hs.set("X-User-Name", s.Name)
-	hs.set("X-User-Given-Name", s.GivenName)
-	hs.set("X-User-Family-Name", s.FamilyName)
-	hs.set("X-User-Groups", groups)
-	for name, v := range s.Attributes {
-		key, ok := attrNames[name]
-		if !ok {
-			key = http.CanonicalHeaderKey("X-User-Attr-" + name)
+// setUpstreamHeaders sets on h what the upstream is told of st: the
+// identity headers of the SPEC's table (setIdentity), then the injected
+// headers (INJECT_HEADERS). Empty values are left out. The values share
+// one backing array: one allocation instead of one per header.
+func (id *identity) setUpstreamHeaders(h http.Header, st *session.State) {
+	hs := headerSetter{h: h, st: st, vals: make([]string, 0, identityHeaderCount+len(st.Attributes)+len(id.inject))}
+	hs.setIdentity(id)
+	hs.rules(id.inject, id.BasicAuthPassword)
+}
+
+// setAnswerHeaders sets on h what a forward-auth endpoint's 2xx answer
+// tells of st: the identity headers, the X-Auth-Request-… headers that
+// nginx auth_request and forward-auth callers copy from the answer, then
+// AUTH_RESPONSE_HEADERS.
+func (id *identity) setAnswerHeaders(h http.Header, st *session.State) {
+	hs := headerSetter{h: h, st: st, vals: make([]string, 0, identityHeaderCount+authRequestHeaderCount+len(st.Attributes)+len(id.answer))}
+	hs.setIdentity(id)
+	hs.setAuthRequest(id)
+	hs.rules(id.answer, id.BasicAuthPassword)
+}
+
+// setIdentity sets the default identity set (unless NoIdentityHeaders),
+// X-Forwarded-Access-Token with PassAccessToken and Authorization with
+// SetAuthorization.
+func (hs *headerSetter) setIdentity(id *identity) {
+	s := hs.st
+	if !id.NoIdentityHeaders {
+		groups := hs.groups()
+		hs.set("X-User", s.User)
+		hs.set("X-User-Id", s.UserID)
+		hs.set("X-User-Provider", s.Provider)
+		hs.set("X-Email", s.Email)
+		hs.set("X-User-Name", s.Name)
+		hs.set("X-User-Given-Name", s.GivenName)
+		hs.set("X-User-Family-Name", s.FamilyName)
+		hs.set("X-User-Groups", groups)
+		for name, v := range s.Attributes {
+			key, ok := id.attrKeys[name]
+			if !ok {
+				key = http.CanonicalHeaderKey("X-User-Attr-" + name)
+			}
+			hs.set(key, v)
 		}
-		hs.set(key, v)
+		hs.set("X-Forwarded-User", s.User)
+		hs.set("X-Forwarded-Email", s.Email)
+		hs.set("X-Forwarded-Preferred-Username", s.Username)
+		hs.set("X-Forwarded-Groups", groups)
 	}
-	hs.set("X-Forwarded-User", s.User)
-	hs.set("X-Forwarded-Email", s.Email)
-	hs.set("X-Forwarded-Preferred-Username", s.Username)
-	hs.set("X-Forwarded-Groups", groups)
-	if passAccessToken {
+	if id.PassAccessToken {
 		hs.set("X-Forwarded-Access-Token", s.AccessToken)
 	}
-	if setAuthorization && s.AccessToken != "" {
+	if id.SetAuthorization && s.AccessToken != "" {
 		hs.set("Authorization", "Bearer "+s.AccessToken)
 	}
 }
 
-// setAuthRequestHeaders sets the X-Auth-Request-… headers that nginx
-// auth_request and forward-auth callers copy from our response.
-func setAuthRequestHeaders(h http.Header, s *session.State, passAccessToken bool) {
-	hs := headerSetter{h: h, vals: make([]string, 0, 5)}
-	hs.set("X-Auth-Request-User", s.User)
-	hs.set("X-Auth-Request-Email", s.Email)
-	hs.set("X-Auth-Request-Preferred-Username", s.Username)
-	hs.set("X-Auth-Request-Groups", strings.Join(s.Groups, ","))
-	if passAccessToken {
+// setAuthRequest sets the X-Auth-Request-… headers: the identity's
+// (unless NoIdentityHeaders) and the access token's with PassAccessToken.
+func (hs *headerSetter) setAuthRequest(id *identity) {
+	s := hs.st
+	if !id.NoIdentityHeaders {
+		hs.set("X-Auth-Request-User", s.User)
+		hs.set("X-Auth-Request-Email", s.Email)
+		hs.set("X-Auth-Request-Preferred-Username", s.Username)
+		hs.set("X-Auth-Request-Groups", hs.groups())
+	}
+	if id.PassAccessToken {
 		hs.set("X-Auth-Request-Access-Token", s.AccessToken)
 	}
 }
 
-// headerSetter stores canonical header keys without re-canonicalizing
-// them, each value a one-element window on a shared backing array.
+// headerSetter sets headers of one session on h. It stores canonical
+// header keys without re-canonicalizing them, each value a one-element
+// window on a shared backing array, and joins the session's groups once
+// for every header that carries them.
 type headerSetter struct {
 	h    http.Header
+	st   *session.State
 	vals []string
+
+	joined       string
+	groupsJoined bool
 }
 
 func (hs *headerSetter) set(key, value string) {
@@ -198,6 +232,14 @@ func (hs *headerSetter) set(key, value string) {
 	i := len(hs.vals)
 	hs.vals = append(hs.vals, value)
 	hs.h[key] = hs.vals[i : i+1 : i+1]
+}
+
+// groups is the session's groups, comma-joined.
+func (hs *headerSetter) groups() string {
+	if !hs.groupsJoined {
+		hs.joined, hs.groupsJoined = strings.Join(hs.st.Groups, ","), true
+	}
+	return hs.joined
 }
 
 // stripOwnCookies removes Portcullis's cookies from the Cookie header so
@@ -248,20 +290,20 @@ func stripOwnCookies(h http.Header, own func(name string) bool) {
 }
 
 // outboundHeader returns a copy of the client's headers h without the
-// identity and connection headers (any spelling: isOwnHeader) and, when
-// Portcullis sets Authorization
-// itself, without the client's. The copy has room for the identity and
-// X-Forwarded-* headers still to come: adding a dozen headers to the
-// exact-size map ReverseProxy cloned would grow it twice, which cost more
-// than the copy.
+// identity and connection headers (any spelling: isOwnHeader), without
+// those INJECT_HEADERS and AUTH_RESPONSE_HEADERS set (any spelling:
+// ownNames), and, when Portcullis sets Authorization itself, without the
+// client's. The copy has room for the identity and X-Forwarded-* headers
+// still to come: adding a dozen headers to the exact-size map ReverseProxy
+// cloned would grow it twice, which cost more than the copy.
 func (s *Server) outboundHeader(h http.Header, st *session.State) http.Header {
 	room := len(h) + 4 // X-Forwarded-For, -Host, -Proto; the assertion
 	if st != nil {
-		room += identityHeaderCount + len(st.Attributes)
+		room += identityHeaderCount + len(st.Attributes) + len(s.identity.inject)
 	}
 	out := make(http.Header, room)
 	for name, v := range h {
-		if isOwnHeader(name) || s.identity.SetAuthorization && name == "Authorization" {
+		if isOwnHeader(name) || s.identity.own.has(name) || s.identity.SetAuthorization && name == "Authorization" {
 			continue
 		}
 		out[name] = v

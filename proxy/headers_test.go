@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/session"
 )
 
 func TestIsOwnHeader(t *testing.T) {
@@ -112,6 +114,111 @@ func TestStripOwnCookies(t *testing.T) {
 		got := h["Cookie"]
 		if len(got) != len(tt.want) || (len(got) > 0 && got[0] != tt.want[0]) {
 			t.Errorf("stripOwnCookies(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// injectedServer is a Server whose identity carries rules (as New
+// compiles them) and nothing else.
+func injectedServer(t testing.TB, inject, answer []HeaderRule) *Server {
+	t.Helper()
+	s := &Server{}
+	var err error
+	if s.identity.inject, err = compileHeaderRules(inject, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if s.identity.answer, err = compileHeaderRules(answer, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	s.identity.BasicAuthPassword = "pw"
+	for _, rules := range [][]headerRule{s.identity.inject, s.identity.answer} {
+		for _, r := range rules {
+			s.identity.own.add(r.key)
+		}
+	}
+	return s
+}
+
+// ownInjected are the names FuzzOwnNames and TestOwnNames give ownNames.
+var ownInjected = []HeaderRule{{"Remote-User", "user"}, {"X-WEBAUTH-USER", "email"}, {"Authorization", "bearer:id_token"}, {"X-A", "literal:x"}}
+
+func TestOwnNames(t *testing.T) {
+	t.Parallel()
+	s := injectedServer(t, ownInjected[:3], ownInjected[3:])
+	for name, want := range map[string]bool{
+		"Remote-User": true, "remote-user": true, "REMOTE_USER": true, "Remote.User": true, "remote user": true, "Remote~User": true,
+		"X-Webauth-User": true, "X_WEBAUTH_USER": true, "x.webauth.user": true, "Authorization": true, "AUTHORIZATION": true,
+		"X-A": true, "x_a": true, "X.a": true,
+		"Remote-Users": false, "Remote-Use": false, "Remote": false, "X-Webauth": false, "Authorization-": false,
+		"X-AB": false, "Y-A": false, "-Remote-User": false, "": false, "Accept": false, "X-" + strings.Repeat("a", 100): false,
+	} {
+		if got := s.identity.own.has(name); got != want {
+			t.Errorf("own.has(%q) = %v; want %v", name, got, want)
+		}
+	}
+	var none ownNames
+	if none.has("Remote-User") || none.has("") {
+		t.Error("the empty ownNames has a name")
+	}
+}
+
+// FuzzOwnNames: a header whose name folds to an injected header's is
+// removed from the client's request, and no other is for being like one.
+func FuzzOwnNames(f *testing.F) {
+	for _, seed := range []string{"Remote-User", "REMOTE_USER", "remote.user", "X_WEBAUTH_USER", "Authorization", "x-a", "X-AB", "Remote-Users", "", "r\xffemote-user"} {
+		f.Add(seed)
+	}
+	s := injectedServer(f, ownInjected[:3], ownInjected[3:])
+	folded := map[string]bool{"remote-user": true, "x-webauth-user": true, "authorization": true, "x-a": true}
+	f.Fuzz(func(t *testing.T, name string) {
+		f := []byte(name)
+		for i, c := range f {
+			f[i] = foldByte(c)
+		}
+		want := folded[string(f)]
+		if got := s.identity.own.has(name); got != want {
+			t.Fatalf("own.has(%q) = %v; want %v", name, got, want)
+		}
+		out := s.outboundHeader(http.Header{name: {"spoofed"}, "Accept": {"*/*"}}, nil)
+		if _, kept := out[name]; kept == (want || ownFolded(name)) {
+			t.Fatalf("outboundHeader(%q) kept it: %v; want %v", name, kept, !kept)
+		}
+	})
+}
+
+// TestInjectedHeaderAllocations: INJECT_HEADERS' values share the default
+// set's backing array (and its joined groups), so plain sources cost no
+// allocation, and with no rules nothing changes; stripping their names
+// from a client's headers allocates nothing either.
+func TestInjectedHeaderAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts don't hold under the race detector")
+	}
+	st := &session.State{User: "alice", Email: "alice@example.com", Username: "alice", Groups: []string{"a", "b"}, AccessToken: "t"}
+	none := injectedServer(t, nil, nil)
+	three := injectedServer(t, []HeaderRule{{"Remote-User", "user"}, {"X-Webauth-Email", "email"}, {"X-Groups", "groups"}}, nil)
+	allocs := func(s *Server) float64 {
+		h := make(http.Header, 32)
+		return testing.AllocsPerRun(100, func() {
+			clear(h)
+			s.identity.setUpstreamHeaders(h, st)
+		})
+	}
+	base, got := allocs(none), allocs(three)
+	if base > 2 {
+		t.Errorf("the default set allocates %v times; want 2 at most (values, groups)", base)
+	}
+	if got != base {
+		t.Errorf("with 3 plain injected headers: %v allocations; want %v, as without", got, base)
+	}
+	h := http.Header{"Accept": {"*/*"}, "User-Agent": {"x"}, "Remote-Users": {"y"}, "X-Webauth": {"z"}}
+	for _, s := range []*Server{none, three} {
+		if n := testing.AllocsPerRun(100, func() {
+			for name := range h {
+				_ = isOwnHeader(name) || s.identity.own.has(name)
+			}
+		}); n != 0 {
+			t.Errorf("classifying headers allocates %v times; want 0", n)
 		}
 	}
 }

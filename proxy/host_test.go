@@ -8,32 +8,33 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/proxy"
 )
 
 // withHost sends a request to path on the proxy with the Host header set
 // to host, and returns the answer and its body.
-func withHost(t *testing.T, b *browser, method, path, host string, hdr http.Header, body io.Reader) (*http.Response, string) {
+func withHost(t *testing.T, b *stack.Browser, method, path, host string, hdr http.Header, body io.Reader) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, b.h.proxy.URL+path, body)
+	req, err := http.NewRequest(method, b.Base+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Host = host
-	for k, v := range b.header {
+	for k, v := range b.Header {
 		req.Header[k] = v
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	for _, c := range b.cookies {
+	for _, c := range b.Cookies {
 		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
 	}
-	resp, err := b.client.Do(req)
+	resp, err := b.Client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s (Host %s): %v", method, path, host, err)
 	}
-	return resp, readBody(t, resp)
+	return resp, stack.ReadBody(t, resp)
 }
 
 // TestUntrustedHostRefused: without PUBLIC_URL, a request whose Host is
@@ -143,7 +144,7 @@ func TestTrustedHosts(t *testing.T) {
 				t.Fatalf("start = %d; want 302: %s", resp.StatusCode, text)
 			}
 			loc, err := resp.Location()
-			if err != nil || !strings.HasPrefix(loc.String(), h.idpSrv.URL) {
+			if err != nil || !strings.HasPrefix(loc.String(), h.idp.URL) {
 				t.Fatalf("start went to %v; want the provider", loc)
 			}
 			if got := loc.Query().Get("redirect_uri"); got != tt.wantRedir {
@@ -157,7 +158,7 @@ func TestTrustedHosts(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, setup{})
 		resp := rawRequest(t, h, "GET /oauth2/start?rd=/x HTTP/1.0\r\nAccept: text/html\r\n\r\n")
-		text := readBody(t, resp)
+		text := stack.ReadBody(t, resp)
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(text, "PORTCULLIS_PUBLIC_URL") {
 			t.Errorf("start without a Host = %d %s; want 400 naming PORTCULLIS_PUBLIC_URL", resp.StatusCode, text)
 		}
@@ -186,7 +187,7 @@ func TestSignInOnTrustedHostStillWorks(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
 	b := h.browser()
-	e := b.signIn("/page") // the harness is on 127.0.0.1:port, a loopback host
+	e := b.SignIn("/page") // the harness is on 127.0.0.1:port, a loopback host
 	if e.Headers.Get("X-User") != "alice@example.com" {
 		t.Fatalf("X-User = %q; want alice@example.com", e.Headers.Get("X-User"))
 	}
@@ -204,15 +205,15 @@ func TestStateErrorMentionsDroppedCookie(t *testing.T) {
 	h := newHarness(t, setup{})
 	for _, accept := range []string{"text/html", "application/json"} {
 		b := h.browser()
-		resp := b.get("/oauth2/start?rd=/x")
-		readBody(t, resp)
+		resp := b.Get("/oauth2/start?rd=/x")
+		stack.ReadBody(t, resp)
 		authURL, _ := resp.Location()
-		resp = b.get(authURL.String())
-		readBody(t, resp)
+		resp = b.Get(authURL.String())
+		stack.ReadBody(t, resp)
 		cb, _ := resp.Location()
-		delete(b.cookies, "_portcullis_csrf") // as a browser drops a Secure cookie over http
-		resp = b.do("GET", h.proxy.URL+cb.RequestURI(), nil, http.Header{"Accept": {accept}})
-		text := readBody(t, resp)
+		delete(b.Cookies, "_portcullis_csrf") // as a browser drops a Secure cookie over http
+		resp = b.Do("GET", h.proxy.URL+cb.RequestURI(), nil, http.Header{"Accept": {accept}})
+		text := stack.ReadBody(t, resp)
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: callback without its cookie = %d; want 400", accept, resp.StatusCode)
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
@@ -18,35 +20,35 @@ import (
 // also serves another app, with access tokens valid for an hour, the
 // proxy ending sessions with their token (VALIDATE_EXTERNAL_TOKEN), and
 // the clock c shared by all three.
-func implicitHarness(t *testing.T, c *clock) *harness {
+func implicitHarness(t *testing.T, c *testclock.Clock) *harness {
 	t.Helper()
 	implicit, _ := extraProvider(t, "legacy", idp.User{ID: "u-1", Username: "dave", Email: "dave@example.com"},
 		func(o *idp.Options, pc *providers.Config) {
 			pc.ResponseType = "token"
-			pc.Now = c.now
+			pc.Now = c.Now
 			o.ExpiresIn = time.Hour
-			o.Now = c.now
+			o.Now = c.Now
 			o.Clients = []idp.Client{{ID: otherAppID, Secret: otherAppSecret}}
 		})
 	implicitCheck(t, &implicit)
 	h := newHarness(t, setup{
 		proxy: func(o *proxy.Options) {
 			o.Providers = []proxy.Provider{implicit}
-			c.proxy(o)
+			o.Now = c.Now
 			o.Tokens.ValidateExternal = true
 		},
-		session: func(o *session.Options) { c.session(o); o.Expire = 24 * time.Hour },
+		session: func(o *session.Options) { o.Now = c.Now; o.Expire = 24 * time.Hour },
 	})
 	return h
 }
 
 // implicitFragment starts an implicit sign-in in b and returns the fields
 // the provider put in the fragment, as the relay page would post them.
-func implicitFragment(t *testing.T, b *browser) url.Values {
+func implicitFragment(t *testing.T, b *stack.Browser) url.Values {
 	t.Helper()
-	resp := b.get("/oauth2/start?rd=/implicit")
+	resp := b.Get("/oauth2/start?rd=/implicit")
 	authURL, _ := resp.Location()
-	resp = b.get(authURL.String())
+	resp = b.Get(authURL.String())
 	cb, _ := resp.Location()
 	frag, err := url.ParseQuery(cb.Fragment)
 	if err != nil || frag.Get("access_token") == "" || frag.Get("state") == "" {
@@ -56,8 +58,8 @@ func implicitFragment(t *testing.T, b *browser) url.Values {
 }
 
 // postFragment posts the relay page's form.
-func postFragment(b *browser, form url.Values) *http.Response {
-	return b.do("POST", "/oauth2/callback", strings.NewReader(form.Encode()), http.Header{
+func postFragment(b *stack.Browser, form url.Values) *http.Response {
+	return b.Do("POST", "/oauth2/callback", strings.NewReader(form.Encode()), http.Header{
 		"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"},
 	})
 }
@@ -67,7 +69,7 @@ func postFragment(b *browser, form url.Values) *http.Response {
 // signs no one in.
 func TestImplicitFlowTokenOfAnotherApp(t *testing.T) {
 	t.Parallel()
-	h := implicitHarness(t, &clock{})
+	h := implicitHarness(t, testclock.Wall())
 	tok, err := providers.ClientCredentials(context.Background(), providers.Config{
 		ClientID: otherAppID, ClientSecret: otherAppSecret, TokenURL: providerBase(t, h.opts.Providers[0]) + "/token",
 	}, nil)
@@ -78,16 +80,16 @@ func TestImplicitFlowTokenOfAnotherApp(t *testing.T) {
 	frag := implicitFragment(t, b)
 	frag.Set("access_token", tok["access_token"].(string))
 	resp := postFragment(b, frag)
-	body := readBody(t, resp)
+	body := stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "did not confirm that this access token was issued to this application") {
 		t.Errorf("callback with another app's token = %d; want 403 saying the provider did not confirm it is this application's:\n%s", resp.StatusCode, body)
 	}
 	if setsSessionCookie(resp) {
 		t.Error("callback with another app's token set a session cookie")
 	}
-	b.header = http.Header{"Accept": {"application/json"}}
-	if resp := b.get("/implicit"); resp.StatusCode != http.StatusUnauthorized {
-		readBody(t, resp)
+	b.Header = http.Header{"Accept": {"application/json"}}
+	if resp := b.Get("/implicit"); resp.StatusCode != http.StatusUnauthorized {
+		stack.ReadBody(t, resp)
 		t.Errorf("after the refused callback GET /implicit = %d; want 401", resp.StatusCode)
 	}
 }
@@ -96,7 +98,7 @@ func TestImplicitFlowTokenOfAnotherApp(t *testing.T) {
 // provider says the token does, not as long as the browser's expires_in.
 func TestImplicitFlowExpiryFromProvider(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := testclock.Wall()
 	h := implicitHarness(t, c)
 	b := h.browser()
 	frag := implicitFragment(t, b)
@@ -105,17 +107,17 @@ func TestImplicitFlowExpiryFromProvider(t *testing.T) {
 	}
 	frag.Set("expires_in", "315360000") // ten years, says the browser
 	resp := postFragment(b, frag)
-	readBody(t, resp)
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("implicit callback = %d; want 303", resp.StatusCode)
 	}
-	b.header = http.Header{"Accept": {"application/json"}}
-	if resp := b.get("/implicit"); resp.StatusCode != http.StatusOK {
+	b.Header = http.Header{"Accept": {"application/json"}}
+	if resp := b.Get("/implicit"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /implicit after sign-in = %d; want 200", resp.StatusCode)
 	}
-	c.advance(2 * time.Hour)
-	resp = b.get("/implicit")
-	readBody(t, resp)
+	c.Advance(2 * time.Hour)
+	resp = b.Get("/implicit")
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET /implicit two hours later = %d; want 401: the provider's token lived an hour, whatever the browser said", resp.StatusCode)
 	}

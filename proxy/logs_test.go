@@ -3,13 +3,13 @@ package proxy_test
 import (
 	"bytes"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -42,8 +42,8 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		proxy: func(o *proxy.Options) { o.Logger = logger; o.Identity.PassAccessToken = true },
 	})
 	b := h.browser()
-	resp, hops := b.follow("/secret/page")
-	e := decodeEcho(t, resp)
+	resp, hops := b.Follow("/secret/page", nil)
+	e := stack.DecodeEcho(t, resp)
 	resp.Body.Close()
 	var code, state string
 	for _, hop := range hops {
@@ -55,18 +55,19 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	if code == "" || accessToken == "" {
 		t.Fatalf("could not capture the code (%q) or access token (%q)", code, accessToken)
 	}
-	secrets := map[string]string{"client secret": testClientSecret, "code": code, "state": state, "access token": accessToken}
-	for name, c := range b.cookies {
+	secrets := map[string]string{"client secret": stack.ClientSecret, "code": code, "state": state, "access token": accessToken}
+	for name, c := range b.Cookies {
 		secrets["cookie "+name] = c.Value
 	}
 	// A failing sign-in and a tampered cookie, which log at warn and debug.
 	h.idp.SetOptions(func(o *idp.Options) { o.TokenError = "invalid_grant" })
-	readBody(t, h.browser().signInFailure("/"))
+	failed, _ := h.browser().Follow("/", nil)
+	stack.ReadBody(t, failed)
 	bad := h.browser()
-	bad.cookies["_portcullis"] = b.cookies["_portcullis"]
-	bad.cookies["_portcullis"].Value = "x" + b.cookies["_portcullis"].Value
-	readBody(t, bad.get("/"))
-	readBody(t, b.get("/oauth2/sign_out"))
+	bad.Cookies["_portcullis"] = b.Cookies["_portcullis"]
+	bad.Cookies["_portcullis"].Value = "x" + b.Cookies["_portcullis"].Value
+	stack.ReadBody(t, bad.Get("/"))
+	stack.ReadBody(t, b.Get("/oauth2/sign_out"))
 
 	out := logs.String()
 	if !strings.Contains(out, `"signed in"`) {
@@ -77,11 +78,4 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 			t.Errorf("logs contain the %s", name)
 		}
 	}
-}
-
-// signInFailure runs the flow from path and returns the failing answer.
-func (b *browser) signInFailure(path string) *http.Response {
-	b.t.Helper()
-	resp, _ := b.follow(path)
-	return resp
 }

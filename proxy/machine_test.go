@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 )
@@ -26,14 +26,14 @@ func TestBearerTokens(t *testing.T) {
 		}})
 		access := serviceAccountToken(t, h)
 		c := h.browser()
-		c.header = http.Header{"Accept": {"text/html"}} // even a "browser" with a bad token gets 401
+		c.Header = http.Header{"Accept": {"text/html"}} // even a "browser" with a bad token gets 401
 		for _, tt := range []struct {
 			token string
 			want  int
 		}{{access, 200}, {access, 200}, {"not-a-real-token", 401}} {
-			resp := c.do("GET", "/api/items", nil, http.Header{"Authorization": {"Bearer " + tt.token}})
+			resp := c.Do("GET", "/api/items", nil, http.Header{"Authorization": {"Bearer " + tt.token}})
 			if !enabled {
-				readBody(t, resp)
+				stack.ReadBody(t, resp)
 				if resp.StatusCode != http.StatusFound {
 					t.Errorf("BEARER_TOKENS off: a bearer request = %d; want the sign-in redirect", resp.StatusCode)
 				}
@@ -43,7 +43,7 @@ func TestBearerTokens(t *testing.T) {
 				t.Errorf("bearer %.8q… = %d; want %d", tt.token, resp.StatusCode, tt.want)
 			}
 			if tt.want == 200 {
-				e := decodeEcho(t, resp)
+				e := stack.DecodeEcho(t, resp)
 				if !strings.HasPrefix(e.Headers.Get("X-User"), "service-account") || e.Headers.Get("X-User-Provider") != "oauth2" {
 					t.Errorf("bearer identity = %q/%q", e.Headers.Get("X-User"), e.Headers.Get("X-User-Provider"))
 				}
@@ -51,8 +51,8 @@ func TestBearerTokens(t *testing.T) {
 				t.Errorf("401 without WWW-Authenticate")
 			}
 			resp.Body.Close()
-			if len(c.cookies) != 0 {
-				t.Errorf("a bearer request set cookies: %v", c.cookies)
+			if len(c.Cookies) != 0 {
+				t.Errorf("a bearer request set cookies: %v", c.Cookies)
 			}
 		}
 		if enabled && h.idp.Calls("userinfo") != 2 {
@@ -78,7 +78,7 @@ func withBearerTokens(t *testing.T, o *proxy.Options) {
 // the client's own service account (client credentials grant).
 func serviceAccountToken(t *testing.T, h *harness) string {
 	t.Helper()
-	return appToken(t, h, testClientID, testClientSecret)
+	return appToken(t, h, stack.ClientID, stack.ClientSecret)
 }
 
 func TestIdentityAssertion(t *testing.T) {
@@ -89,10 +89,10 @@ func TestIdentityAssertion(t *testing.T) {
 	}
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Identity.Assertions = signer }})
 	b := h.browser()
-	b.signIn("/")
-	b.header = http.Header{"Accept": {"application/json"}}
-	resp := b.do("GET", "/", nil, http.Header{"X-Portcullis-Assertion": {"forged"}})
-	e := decodeEcho(t, resp)
+	b.SignIn("/")
+	b.Header = http.Header{"Accept": {"application/json"}}
+	resp := b.Do("GET", "/", nil, http.Header{"X-Portcullis-Assertion": {"forged"}})
+	e := stack.DecodeEcho(t, resp)
 	resp.Body.Close()
 	raw := e.Headers.Get("X-Portcullis-Assertion")
 	if raw == "" || raw == "forged" {
@@ -128,7 +128,7 @@ const (
 // issued to the client id:secret.
 func appToken(t *testing.T, h *harness, id, secret string) string {
 	t.Helper()
-	ep := idp.EndpointsAt(h.idpSrv.URL)
+	ep := h.idp.Endpoints
 	tok, err := providers.ClientCredentials(context.Background(), providers.Config{
 		ClientID: id, ClientSecret: secret, AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, UserinfoURL: ep.UserinfoURL,
 	}, nil)
@@ -161,7 +161,7 @@ func TestBearerTokenOfAnotherApp(t *testing.T) {
 			})
 			cfg := providers.BearerConfig{Provider: h.opts.Providers[0].Provider}
 			if tt.introspect {
-				cfg.IntrospectionURL = idp.EndpointsAt(h.idpSrv.URL).IntrospectionURL
+				cfg.IntrospectionURL = h.idp.Endpoints.IntrospectionURL
 			}
 			v, err := providers.NewBearerValidator(cfg)
 			if err != nil {
@@ -173,13 +173,13 @@ func TestBearerTokenOfAnotherApp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := httptest.NewServer(srv)
-			t.Cleanup(p.Close)
+			p := stack.Serve(t, srv)
+			client := stack.HTTPClient(t)
 			call := func(token string) *http.Response {
 				req, _ := http.NewRequest(http.MethodGet, p.URL+"/api/items", nil)
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("Accept", "application/json")
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := client.Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -193,7 +193,7 @@ func TestBearerTokenOfAnotherApp(t *testing.T) {
 			if reached.Load() != 0 {
 				t.Errorf("another app's token reached the upstream")
 			}
-			if resp := call(appToken(t, h, testClientID, testClientSecret)); resp.StatusCode != tt.ownStatus {
+			if resp := call(appToken(t, h, stack.ClientID, stack.ClientSecret)); resp.StatusCode != tt.ownStatus {
 				t.Errorf("our own token = %d; want %d", resp.StatusCode, tt.ownStatus)
 			}
 		})
@@ -230,25 +230,26 @@ func TestBearerAttackerTokens(t *testing.T) {
 		}
 		return tok["access_token"].(string)
 	}
-	idToken, err := fake.IDToken(base, testClientID, "alice", "n-1")
+	idToken, err := fake.IDToken(base, stack.ClientID, "alice", "n-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logoutToken, err := fake.SignJWT("logout+jwt", map[string]any{"iss": base, "aud": testClientID, "sub": "1001", "exp": time.Now().Add(time.Hour).Unix()})
+	logoutToken, err := fake.SignJWT("logout+jwt", map[string]any{"iss": base, "aud": stack.ClientID, "sub": "1001", "exp": time.Now().Add(time.Hour).Unix()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	client := stack.HTTPClient(t)
 	call := func(token string) *http.Response {
 		req, _ := http.NewRequest(http.MethodGet, h.proxy.URL+"/api", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		return resp
 	}
-	if resp := call(grant(testClientID, testClientSecret)); resp.StatusCode != http.StatusOK || reached.Load() != 1 {
+	if resp := call(grant(stack.ClientID, stack.ClientSecret)); resp.StatusCode != http.StatusOK || reached.Load() != 1 {
 		t.Fatalf("our own JWT access token = %d; want 200 from the app", resp.StatusCode)
 	}
 	for _, tt := range []struct{ name, token string }{

@@ -38,6 +38,7 @@ func routeClass(path string) string {
 type statusWriter struct {
 	http.ResponseWriter
 	status   int
+	bytes    int64 // of the body, as written
 	user     string
 	provider string
 
@@ -60,7 +61,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) Flush() {
@@ -97,10 +100,18 @@ func requestID(r *http.Request) string {
 	return hex.EncodeToString(b[:])
 }
 
+// maxLoggedAgent is the most of a User-Agent the access log keeps.
+const maxLoggedAgent = 512
+
 // instrument counts requests by route class and status, tracks those in
 // flight, gives each request an X-Request-Id (passed upstream and
-// answered), bounds the time its body may take (guardBody), and writes one access-log line per request: no query string
-// (it may hold codes and tokens), no cookies, no headers.
+// answered), bounds the time its body may take (guardBody), and writes
+// one access-log line per request: the client's address (clientAddr),
+// the Host, the method, the path (decoded, without the query string,
+// which may hold codes and tokens), the status, the body's bytes (none for
+// HEAD; a WebSocket's traffic after the upgrade is not counted), the
+// duration, the user and provider, the User-Agent (its first
+// maxLoggedAgent bytes) and the request id; no cookies, no other headers.
 func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -128,14 +139,29 @@ func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler 
 				status = http.StatusOK
 			}
 			m.Requests.WithLabelValues(route, metrics.Code(status)).Inc()
+			if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+				return
+			}
+			bytes := sw.bytes
+			if r.Method == http.MethodHead {
+				bytes = 0 // written by the handler, dropped by the server
+			}
+			agent := r.Header.Get("User-Agent")
+			if len(agent) > maxLoggedAgent {
+				agent = agent[:maxLoggedAgent]
+			}
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("client", s.clientAddr(r)),
+				slog.String("host", r.Host),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.String("route", route),
 				slog.Int("status", status),
+				slog.Int64("bytes", bytes),
 				slog.Duration("duration", time.Since(start)),
 				slog.String("user", sw.user),
 				slog.String("provider", sw.provider),
+				slog.String("user_agent", agent),
 				slog.String("request_id", id),
 			)
 		}()

@@ -2,41 +2,32 @@ package proxy_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 )
 
-// extraProvider starts another fake provider and returns the proxy's entry
-// for it, with the given id.
-func extraProvider(t *testing.T, id string, user idp.User, configure func(*idp.Options, *providers.Config)) (proxy.Provider, *idp.Server) {
+// extraProvider starts another fake provider, for user only, and returns
+// the proxy's entry for it, with the given id, and the provider. Unlike
+// the harness's, it does not require PKCE, and its client asks for the
+// openid scope only; configure, if not nil, adjusts both.
+func extraProvider(t *testing.T, id string, user idp.User, configure func(*idp.Options, *providers.Config)) (proxy.Provider, *stack.Provider) {
 	t.Helper()
-	io := idp.Options{ClientID: testClientID, ClientSecret: testClientSecret, AutoApprove: user.Username, Users: []idp.User{user}}
-	ep := func(base string) providers.Config {
-		e := idp.EndpointsAt(base)
-		return providers.Config{ID: id, ClientID: testClientID, ClientSecret: testClientSecret,
-			AuthURL: e.AuthURL, TokenURL: e.TokenURL, UserinfoURL: e.UserinfoURL, Scopes: []string{"openid"}}
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	pc := ep("http://" + srv.Listener.Addr().String())
-	if configure != nil {
-		configure(&io, &pc)
-	}
-	fake := idp.New(io)
-	srv.Config.Handler = fake
-	srv.Start()
-	t.Cleanup(srv.Close)
-	p, err := providers.NewOAuth2(pc)
-	if err != nil {
-		t.Fatalf("NewOAuth2(%s): %v", id, err)
-	}
+	pc := providers.Config{ID: id, ClientID: stack.ClientID, ClientSecret: stack.ClientSecret, Scopes: []string{"openid"}}
+	fake := stack.StartProvider(t, func(o *idp.Options) {
+		o.AutoApprove, o.Users, o.RequirePKCE = user.Username, []idp.User{user}, false
+		if configure != nil {
+			configure(o, &pc)
+		}
+	})
+	pc.AuthURL, pc.TokenURL, pc.UserinfoURL = fake.Endpoints.AuthURL, fake.Endpoints.TokenURL, fake.Endpoints.UserinfoURL
 	return proxy.Provider{ID: id, DisplayName: "Provider " + strings.ToUpper(id), PKCE: pc.ResponseType != "token",
-		ResponseType: pc.ResponseType, Provider: p}, fake
+		ResponseType: pc.ResponseType, Provider: stack.NewClient(t, pc)}, fake
 }
 
 func TestSeveralProviders(t *testing.T) {
@@ -49,13 +40,13 @@ func TestSeveralProviders(t *testing.T) {
 	}})
 
 	b := h.browser()
-	resp := b.get("/app")
-	readBody(t, resp)
+	resp := b.Get("/app")
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/oauth2/sign_in?rd=") {
 		t.Fatalf("GET /app with two providers = %d to %q; want 302 to the sign-in page", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	resp = b.get(resp.Header.Get("Location"))
-	page := readBody(t, resp)
+	resp = b.Get(resp.Header.Get("Location"))
+	page := stack.ReadBody(t, resp)
 	for _, want := range []string{"Sign in to Acme", "Sign in with Test provider", "Sign in with Provider CORP",
 		`href="/oauth2/start?provider=corp&amp;rd=%2Fapp"`} {
 		if !strings.Contains(page, want) {
@@ -63,7 +54,7 @@ func TestSeveralProviders(t *testing.T) {
 		}
 	}
 
-	e := b.signIn("/oauth2/start?provider=corp&rd=/app")
+	e := b.SignIn("/oauth2/start?provider=corp&rd=/app")
 	if got := e.Headers.Get("X-User-Provider"); got != "corp" {
 		t.Errorf("X-User-Provider = %q; want corp", got)
 	}
@@ -77,8 +68,8 @@ func TestSeveralProviders(t *testing.T) {
 		t.Errorf("the chosen provider's token endpoint was called %d times; want 1", got)
 	}
 
-	unknown := h.browser().get("/oauth2/start?provider=nope")
-	readBody(t, unknown)
+	unknown := h.browser().Get("/oauth2/start?provider=nope")
+	stack.ReadBody(t, unknown)
 	if unknown.StatusCode != http.StatusBadRequest {
 		t.Errorf("/oauth2/start?provider=nope = %d; want 400", unknown.StatusCode)
 	}
@@ -96,22 +87,22 @@ func TestCallbackMixUp(t *testing.T) {
 	}})
 	b := h.browser()
 	// A flow for corp: get corp's code (without delivering it).
-	resp := b.get("/oauth2/start?provider=corp&rd=/")
+	resp := b.Get("/oauth2/start?provider=corp&rd=/")
 	corpAuth, _ := resp.Location()
-	resp = b.get(corpAuth.String())
+	resp = b.Get(corpAuth.String())
 	corpCB, _ := resp.Location()
 	// A flow for main in the same browser, whose state we keep.
-	resp = b.get("/oauth2/start?provider=main&rd=/")
+	resp = b.Get("/oauth2/start?provider=main&rd=/")
 	mainAuth, _ := resp.Location()
 	mainState := mainAuth.Query().Get("state")
 
 	q := url.Values{"code": {corpCB.Query().Get("code")}, "state": {mainState}}
-	resp = b.get("/oauth2/callback?" + q.Encode())
-	body := readBody(t, resp)
+	resp = b.Get("/oauth2/callback?" + q.Encode())
+	body := stack.ReadBody(t, resp)
 	if resp.StatusCode < 400 {
 		t.Fatalf("corp's code with main's state = %d; want a refusal:\n%s", resp.StatusCode, body)
 	}
-	if _, ok := b.cookies["_portcullis"]; ok {
+	if _, ok := b.Cookies["_portcullis"]; ok {
 		t.Errorf("a session was set from a mixed-up callback")
 	}
 	if got := corpIDP.Calls("token"); got != 0 {
@@ -126,7 +117,7 @@ func TestImplicitFlow(t *testing.T) {
 	implicitCheck(t, &implicit)
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Providers = []proxy.Provider{implicit} }})
 	b := h.browser()
-	resp := b.get("/oauth2/start?rd=/implicit")
+	resp := b.Get("/oauth2/start?rd=/implicit")
 	authURL, _ := resp.Location()
 	if got := authURL.Query().Get("response_type"); got != "token" {
 		t.Fatalf("response_type = %q; want token", got)
@@ -134,7 +125,7 @@ func TestImplicitFlow(t *testing.T) {
 	if authURL.Query().Get("code_challenge") != "" {
 		t.Errorf("PKCE sent with the implicit flow")
 	}
-	resp = b.get(authURL.String())
+	resp = b.Get(authURL.String())
 	cb, _ := resp.Location() // …/oauth2/callback#access_token=…&state=…
 	if cb.Fragment == "" {
 		t.Fatalf("provider answered without a fragment: %v", cb)
@@ -142,8 +133,8 @@ func TestImplicitFlow(t *testing.T) {
 	// The callback without the fragment serves the relay page.
 	cb2 := *cb
 	cb2.Fragment = ""
-	resp = b.get(cb2.String())
-	page := readBody(t, resp)
+	resp = b.Get(cb2.String())
+	page := stack.ReadBody(t, resp)
 	csp := resp.Header.Get("Content-Security-Policy")
 	if resp.StatusCode != 200 || !strings.Contains(page, `<form id="relay" method="post" action="/oauth2/callback">`) {
 		t.Fatalf("relay page = %d:\n%s", resp.StatusCode, page)
@@ -158,10 +149,10 @@ func TestImplicitFlow(t *testing.T) {
 			hdr = http.Header{}
 		}
 		hdr.Set("Content-Type", "application/x-www-form-urlencoded")
-		return b.do("POST", "/oauth2/callback", strings.NewReader(form.Encode()), hdr)
+		return b.Do("POST", "/oauth2/callback", strings.NewReader(form.Encode()), hdr)
 	}
 	cross := post(frag, http.Header{"Sec-Fetch-Site": {"cross-site"}})
-	readBody(t, cross)
+	stack.ReadBody(t, cross)
 	if cross.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site POST to the callback = %d; want 403", cross.StatusCode)
 	}
@@ -170,13 +161,13 @@ func TestImplicitFlow(t *testing.T) {
 		t.Errorf("forged state = %d; want 400", resp.StatusCode)
 	}
 	resp = post(frag, http.Header{"Sec-Fetch-Site": {"same-origin"}})
-	readBody(t, resp)
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/implicit" {
 		t.Fatalf("implicit callback POST = %d to %q; want 303 to /implicit", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	b.header = http.Header{"Accept": {"application/json"}}
-	resp = b.get("/implicit")
-	e := decodeEcho(t, resp)
+	b.Header = http.Header{"Accept": {"application/json"}}
+	resp = b.Get("/implicit")
+	e := stack.DecodeEcho(t, resp)
 	resp.Body.Close()
 	if e.Headers.Get("X-User") != "dave@example.com" || e.Headers.Get("X-User-Provider") != "legacy" {
 		t.Errorf("upstream identity = %q/%q; want dave@example.com/legacy", e.Headers.Get("X-User"), e.Headers.Get("X-User-Provider"))

@@ -90,6 +90,10 @@ type Trust struct {
 type Access struct {
 	// Rules apply to every signed-in user.
 	Rules Rules
+	// Emails, when set, replaces Rules.Emails with a list that may change
+	// while the server runs (ALLOWED_EMAILS_FILE); empty, it admits no one
+	// by address.
+	Emails *EmailList
 	// Routes are per-route rules, evaluated in order; the first match decides.
 	Routes []Route
 	// SkipAuthPreflight lets CORS preflight requests through unauthenticated.
@@ -131,6 +135,34 @@ type Identity struct {
 	// Assertions, when set, signs X-Portcullis-Assertion for upstreams and
 	// serves its public keys at /.well-known/portcullis/jwks.json.
 	Assertions *assertion.Signer
+	// NoIdentityHeaders leaves out the default identity set
+	// (IDENTITY_HEADERS=off): the X-User… and X-Email headers,
+	// X-Forwarded-User, -Email, -Preferred-Username and -Groups, and the
+	// X-Auth-Request-… answers. PassAccessToken, SetAuthorization,
+	// Assertions and the injected headers are not affected.
+	NoIdentityHeaders bool
+	// Inject are headers the upstream gets besides the default set
+	// (INJECT_HEADERS), set after it: one that has a default header's name
+	// takes that header over, even to leave it out.
+	Inject []HeaderRule
+	// AuthResponse are headers that 2xx answers of the forward-auth
+	// endpoints carry besides the default set (AUTH_RESPONSE_HEADERS).
+	AuthResponse []HeaderRule
+	// BasicAuthPassword is the password of the basic: sources.
+	BasicAuthPassword string
+}
+
+// A HeaderRule is one header Portcullis sets from the session: its Name,
+// and the Source of its value, one of user, id, provider, email, name,
+// given_name, family_name, username, groups (comma-joined), attr.NAME
+// (a CLAIM_ATTRIBUTES value), access_token, id_token, bearer:access_token,
+// bearer:id_token ("Bearer <token>"), basic:SOURCE ("Basic
+// base64(value:BasicAuthPassword)", SOURCE one of the plain sources) or
+// literal:TEXT. An empty value leaves the header out. A client's own
+// header of that name, in any spelling, never reaches the upstream.
+type HeaderRule struct {
+	Name   string
+	Source string
 }
 
 // Users is the user registry (registry.go).

@@ -109,10 +109,10 @@ func TestPathReadingsProxy(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Access.Routes = readingRoutes }})
 	alice := h.browser()
-	alice.signIn("/")
+	alice.SignIn("/")
 	jsonOnly := http.Header{"Accept": {"application/json"}}
 	for _, p := range financeBypasses {
-		if w := raw(h, "GET", p, jsonOnly, alice.cookies); w.Code != http.StatusForbidden && !cleaned(w) {
+		if w := raw(h, "GET", p, jsonOnly, alice.Cookies); w.Code != http.StatusForbidden && !cleaned(w) {
 			t.Errorf("alice (not in finance) GET %s = %d; want 403", p, w.Code)
 		}
 	}
@@ -140,7 +140,7 @@ func TestPathReadingsForwardAuth(t *testing.T) {
 	}
 	for _, endpoint := range []string{"/oauth2/auth", "/oauth2/forward-auth"} {
 		for _, p := range financeBypasses {
-			if got := ask(endpoint, p, alice.cookies); got != http.StatusForbidden {
+			if got := ask(endpoint, p, alice.Cookies); got != http.StatusForbidden {
 				t.Errorf("%s, alice (not in finance), original %s = %d; want 403", endpoint, p, got)
 			}
 		}
@@ -187,7 +187,7 @@ func TestMethodOverride(t *testing.T) {
 			}
 		}})
 		alice := h.browser()
-		alice.signIn("/oauth2/start?rd=/oauth2/userinfo")
+		alice.SignIn("/oauth2/start?rd=/oauth2/userinfo")
 		for _, tt := range tests {
 			for _, name := range overrides {
 				hdr := http.Header{"Accept": {"application/json"}, name: {tt.override}}
@@ -199,7 +199,7 @@ func TestMethodOverride(t *testing.T) {
 				}
 				var cookies map[string]*http.Cookie
 				if tt.alice {
-					cookies = alice.cookies
+					cookies = alice.Cookies
 				}
 				if got := raw(h, method, target, hdr, cookies).Code; got != tt.want {
 					t.Errorf("%s: %s, %s: %s = %d; want %d", mode, tt.name, name, tt.override, got, tt.want)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/redistest"
+	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
@@ -20,7 +22,7 @@ import (
 func TestRedisReplicas(t *testing.T) {
 	t.Parallel()
 	rds := redistest.New(t)
-	c := &clock{}
+	c := testclock.Wall()
 	var (
 		replicas []*httptest.Server
 		coord    *session.RedisCoordinator
@@ -32,7 +34,8 @@ func TestRedisReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts := session.Options{Name: "_portcullis", Secrets: [][]byte{[]byte(testSecret)}, Path: "/", Expire: 24 * time.Hour, Now: c.now}
+		opts := stack.CookieOptions() // as lifecycleHarness's cookie store
+		opts.Expire, opts.Now = 24*time.Hour, c.Now
 		store, err := session.NewRedisStore(opts, client)
 		if err != nil {
 			t.Fatal(err)
@@ -42,31 +45,26 @@ func TestRedisReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		o.Sessions = store
-		o.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.now})
+		o.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.Now})
 		o.ReadyChecks = append(o.ReadyChecks, store.Ping)
 	})
 	// A second replica: the same options, its own process state.
 	replicas = append(replicas, h.proxy)
 	opts2 := h.opts
-	opts2.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.now})
+	opts2.Tokens.Refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord, Now: c.Now})
 	second, err := proxy.New(opts2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	replica2 := httptest.NewServer(second)
-	t.Cleanup(replica2.Close)
+	replica2 := stack.Serve(t, second)
 	replicas = append(replicas, replica2)
 
-	if len(b.cookies) != 1 || b.cookies["_portcullis"] == nil || len(b.cookies["_portcullis"].Value) > 400 {
-		t.Errorf("redis store cookies = %v; want one small ticket", b.cookies)
+	if len(b.Cookies) != 1 || b.Cookies["_portcullis"] == nil || len(b.Cookies["_portcullis"].Value) > 400 {
+		t.Errorf("redis store cookies = %v; want one small ticket", b.Cookies)
 	}
+	client := stack.HTTPClient(t)
 	get := func(base, path string) *http.Response {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		req.Header.Set("Accept", "application/json")
-		for _, ck := range b.cookies {
-			req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(apiRequest(base+path, b.Cookies))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +75,7 @@ func TestRedisReplicas(t *testing.T) {
 		t.Fatalf("session on the second replica = %d; want 200", resp.StatusCode)
 	}
 
-	c.advance(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	var wg sync.WaitGroup
 	statuses := make([]int, 30)
 	for i := range statuses {
@@ -103,16 +101,11 @@ func TestRedisReplicas(t *testing.T) {
 	// Sign-out on replica 1 ends the session on replica 2 too, even for a
 	// copy of the cookie taken before.
 	copied := map[string]*http.Cookie{}
-	for name, ck := range b.cookies {
+	for name, ck := range b.Cookies {
 		copied[name] = ck
 	}
-	readBody(t, b.get("/oauth2/sign_out"))
-	req, _ := http.NewRequest("GET", replica2.URL+"/", nil)
-	req.Header.Set("Accept", "application/json")
-	for _, ck := range copied {
-		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-	}
-	resp, err := http.DefaultClient.Do(req)
+	stack.ReadBody(t, b.Get("/oauth2/sign_out"))
+	resp, err := client.Do(apiRequest(replica2.URL+"/", copied))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,18 +116,18 @@ func TestRedisReplicas(t *testing.T) {
 
 	// Redis down: 503 and /ready reports it; nothing panics.
 	b2 := h.browser()
-	b2.signIn("/")
+	b2.SignIn("/")
 	rds.Kill()
-	b2.header = http.Header{"Accept": {"application/json"}}
-	resp = b2.get("/")
-	readBody(t, resp)
+	b2.Header = http.Header{"Accept": {"application/json"}}
+	resp = b2.Get("/")
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("request with Redis down = %d; want 503", resp.StatusCode)
 	}
-	if resp := b2.get("/ready"); resp.StatusCode != http.StatusServiceUnavailable {
+	if resp := b2.Get("/ready"); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/ready with Redis down = %d; want 503", resp.StatusCode)
 	}
-	if len(b2.cookies) == 0 {
+	if len(b2.Cookies) == 0 {
 		t.Errorf("the session cookie was cleared during the outage")
 	}
 }

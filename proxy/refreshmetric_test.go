@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/proxy"
 )
@@ -32,7 +34,7 @@ func TestRefreshMetricCountsGrants(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.result, func(t *testing.T) {
 			t.Parallel()
-			c := &clock{}
+			c := testclock.Wall()
 			m := metrics.New()
 			h, b := lifecycleHarness(t, c, nil, func(o *proxy.Options) { o.Metrics = m })
 			h.idp.SetOptions(func(o *idp.Options) {
@@ -41,18 +43,19 @@ func TestRefreshMetricCountsGrants(t *testing.T) {
 					tc.idp(o)
 				}
 			})
-			c.advance(2 * time.Hour)
+			c.Advance(2 * time.Hour)
 			const n = 20
 			var wg sync.WaitGroup
+			client := stack.HTTPClient(t)
 			for range n {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					sendWithCookies(t, h.proxy.URL+"/page", b.cookies)
+					sendWithCookies(t, client, h.proxy.URL+"/page", b.Cookies)
 				}()
 			}
 			wg.Wait()
-			sendWithCookies(t, h.proxy.URL+"/late", b.cookies) // the old cookie again: the remembered outcome
+			sendWithCookies(t, client, h.proxy.URL+"/late", b.Cookies) // the old cookie again: the remembered outcome
 			if got := h.idp.Calls("refresh"); got != tc.grants {
 				t.Fatalf("refresh grants = %d; want %d", got, tc.grants)
 			}
@@ -69,15 +72,10 @@ func TestRefreshMetricCountsGrants(t *testing.T) {
 	}
 }
 
-// sendWithCookies GETs url as an API client with cookies.
-func sendWithCookies(t *testing.T, url string, cookies map[string]*http.Cookie) {
+// sendWithCookies GETs url with c as an API client with cookies.
+func sendWithCookies(t *testing.T, c *http.Client, url string, cookies map[string]*http.Cookie) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Accept", "application/json")
-	for _, ck := range cookies {
-		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(apiRequest(url, cookies))
 	if err != nil {
 		t.Errorf("GET %s: %v", url, err)
 		return

@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/assertion"
-	"github.com/portcullis/portcullis/providers"
-	"github.com/portcullis/portcullis/session"
+	"github.com/portcullis/portcullis/internal/stack"
 )
 
 // routingServer is a Server with every route registered (the JWKS one
@@ -20,30 +19,14 @@ import (
 // rules, if any.
 func routingServer(t testing.TB, routes ...Route) *Server {
 	t.Helper()
-	p, err := providers.NewOAuth2(providers.Config{
-		ID: "oauth2", ClientID: "c", ClientSecret: "s",
-		AuthURL: "http://127.0.0.1:1/authorize", TokenURL: "http://127.0.0.1:1/token", UserinfoURL: "http://127.0.0.1:1/userinfo",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cookies := session.Options{Secrets: [][]byte{[]byte("routing-secret-0123456789abcdef-32")}, Expire: time.Hour}
-	store, err := session.NewCookieStore(cookies)
-	if err != nil {
-		t.Fatal(err)
-	}
-	flows, err := session.NewFlows(cookies)
-	if err != nil {
-		t.Fatal(err)
-	}
 	signer, err := assertion.NewSigner(assertion.Options{Issuer: "https://portcullis.example", Audience: "app"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, err := New(Options{
-		Providers: []Provider{{ID: "oauth2", Provider: p}},
-		Sessions:  store,
-		Flows:     flows,
+		Providers: []Provider{{ID: stack.ProviderID, Provider: stack.NewClient(t, stack.OfflineConfig())}},
+		Sessions:  stack.NewCookieStore(t, stack.CookieOptions()),
+		Flows:     stack.NewFlows(t, stack.CookieOptions()),
 		Identity:  Identity{Assertions: signer},
 		Tokens:    Tokens{RefreshSkew: 30 * time.Second},
 		Access:    Access{Routes: routes},

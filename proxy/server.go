@@ -62,6 +62,12 @@ type Provider struct {
 	// LogoutURL is the provider's end-session URL; empty: the provider's
 	// own LogoutURL() (OIDC discovery), else sign-out stays local.
 	LogoutURL string
+	// LogoutRedirectParam names the end-session URL's parameter that says
+	// where to send the browser back, for providers whose sign-out is not
+	// OpenID Connect's (Cognito: logout_uri, sent with client_id and no
+	// id_token_hint); empty: post_logout_redirect_uri, with id_token_hint
+	// and client_id.
+	LogoutRedirectParam string
 	// UnverifiedByDefault counts an e-mail address as unverified when the
 	// provider sends no verification flag (its preset documents that the
 	// provider doesn't vouch for addresses: Microsoft).
@@ -161,6 +167,10 @@ type identity struct {
 	Identity
 	// attrKeys are the headers of the AttributeNames (X-User-Attr-…).
 	attrKeys map[string]string
+	// inject and answer are Inject and AuthResponse compiled; own are
+	// their names, which clients may not send.
+	inject, answer []headerRule
+	own            ownNames
 }
 
 // New returns a Server for opts.
@@ -242,6 +252,17 @@ func New(opts Options) (*Server, error) {
 	}
 	for _, name := range opts.Identity.AttributeNames {
 		s.identity.attrKeys[name] = http.CanonicalHeaderKey("X-User-Attr-" + name)
+	}
+	if s.identity.inject, err = compileHeaderRules(opts.Identity.Inject, opts.Identity.BasicAuthPassword); err != nil {
+		return nil, err
+	}
+	if s.identity.answer, err = compileHeaderRules(opts.Identity.AuthResponse, opts.Identity.BasicAuthPassword); err != nil {
+		return nil, err
+	}
+	for _, rules := range [][]headerRule{s.identity.inject, s.identity.answer} {
+		for _, r := range rules {
+			s.identity.own.add(r.key)
+		}
 	}
 	if s.upstreams, err = s.newUpstreams(opts.Upstream); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/proxy"
 )
 
@@ -41,18 +42,18 @@ func TestFlowCookieNotUpstream(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
 	b := h.browser()
-	b.signIn("/")
-	resp := b.get("/oauth2/start?rd=/other") // another tab
+	b.SignIn("/")
+	resp := b.Get("/oauth2/start?rd=/other") // another tab
 	resp.Body.Close()
-	if _, ok := b.cookies["_portcullis_csrf"]; !ok {
-		t.Fatalf("no _portcullis_csrf cookie after /oauth2/start; cookies %v", b.cookies)
+	if _, ok := b.Cookies["_portcullis_csrf"]; !ok {
+		t.Fatalf("no _portcullis_csrf cookie after /oauth2/start; cookies %v", b.Cookies)
 	}
-	resp = b.get("/app")
+	resp = b.Get("/app")
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /app = %d; want 200", resp.StatusCode)
 	}
-	if got := decodeEcho(t, resp).Headers.Get("Cookie"); got != "" {
+	if got := stack.DecodeEcho(t, resp).Headers.Get("Cookie"); got != "" {
 		t.Errorf("upstream Cookie = %q; want none of ours", got)
 	}
 }

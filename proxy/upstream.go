@@ -112,7 +112,7 @@ func (s *Server) newReverseProxy(rt *upstreamRoute, transport http.RoundTripper)
 			h := s.outboundHeader(pr.Out.Header, st)
 			stripOwnCookies(h, s.sessions.IsOwnCookie)
 			if st != nil {
-				setUpstreamHeaders(h, st, s.identity.attrKeys, s.identity.PassAccessToken, s.identity.SetAuthorization)
+				s.identity.setUpstreamHeaders(h, st)
 				if a := s.assertionFor(st); a != "" {
 					h["X-Portcullis-Assertion"] = []string{a}
 				}

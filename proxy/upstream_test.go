@@ -28,7 +28,7 @@ func TestUpstreamTransport(t *testing.T) {
 	transport := &countingTransport{next: http.DefaultTransport}
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Upstream.Transport = transport }})
 	b := h.browser()
-	e := b.signIn("/page")
+	e := b.SignIn("/page")
 	if e.URI != "/page" {
 		t.Fatalf("the upstream got %q; want /page", e.URI)
 	}

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/providers"
-	"github.com/portcullis/portcullis/session"
 )
 
 // namingServers builds a Server for each USER_FROM value, with one
@@ -14,22 +14,9 @@ import (
 // flag), keyed by the value and the number of providers.
 func namingServers(t testing.TB) map[UserFrom][2]*Server {
 	t.Helper()
-	p, err := providers.NewOAuth2(providers.Config{
-		ID: "p", ClientID: "c", ClientSecret: "s",
-		AuthURL: "http://127.0.0.1:1/authorize", TokenURL: "http://127.0.0.1:1/token", UserinfoURL: "http://127.0.0.1:1/userinfo",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cookies := session.Options{Secrets: [][]byte{[]byte("naming-secret-0123456789abcdef-32")}, Expire: time.Hour}
-	store, err := session.NewCookieStore(cookies)
-	if err != nil {
-		t.Fatal(err)
-	}
-	flows, err := session.NewFlows(cookies)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := stack.NewClient(t, stack.OfflineConfig())
+	store := stack.NewCookieStore(t, stack.CookieOptions())
+	flows := stack.NewFlows(t, stack.CookieOptions())
 	out := map[UserFrom][2]*Server{}
 	for _, uf := range []UserFrom{UserFromAuto, UserFromEmail, UserFromID, UserFromUsername} {
 		var pair [2]*Server

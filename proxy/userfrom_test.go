@@ -11,6 +11,8 @@ import (
 
 	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/users"
 )
@@ -149,9 +151,9 @@ func TestUserFromMachineClients(t *testing.T) {
 		userFrom proxy.UserFrom
 		want     string // X-User; "": refused
 	}{
-		{proxy.UserFromAuto, "main:service-account-" + testClientID}, // no e-mail
-		{proxy.UserFromID, "main:service-account-" + testClientID},
-		{proxy.UserFromUsername, "service-account-" + testClientID},
+		{proxy.UserFromAuto, "main:service-account-" + stack.ClientID}, // no e-mail
+		{proxy.UserFromID, "main:service-account-" + stack.ClientID},
+		{proxy.UserFromUsername, "service-account-" + stack.ClientID},
 		{proxy.UserFromEmail, ""},
 	} {
 		t.Run(string(tc.userFrom), func(t *testing.T) {
@@ -163,15 +165,15 @@ func TestUserFromMachineClients(t *testing.T) {
 				o.Providers = append(o.Providers, corp)
 				withBearerTokens(t, o)
 			}})
-			resp := h.browser().do("GET", "/api/items", nil, http.Header{"Authorization": {"Bearer " + serviceAccountToken(t, h)}})
+			resp := h.browser().Do("GET", "/api/items", nil, http.Header{"Authorization": {"Bearer " + serviceAccountToken(t, h)}})
 			if tc.want == "" {
-				readBody(t, resp)
+				stack.ReadBody(t, resp)
 				if resp.StatusCode != http.StatusUnauthorized {
 					t.Errorf("bearer request without an e-mail under USER_FROM=email = %d; want 401", resp.StatusCode)
 				}
 				return
 			}
-			e := decodeEcho(t, resp)
+			e := stack.DecodeEcho(t, resp)
 			resp.Body.Close()
 			for _, k := range []string{"X-User", "X-Forwarded-User"} {
 				if got := e.Headers.Get(k); got != tc.want {
@@ -192,10 +194,10 @@ func TestSessionsUnderAnotherRule(t *testing.T) {
 	jars := map[proxy.UserFrom]map[string]*http.Cookie{}
 	for uf, want := range map[proxy.UserFrom]string{proxy.UserFromUsername: "alice", proxy.UserFromEmail: "alice@example.com"} {
 		b := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Identity.UserFrom = uf }}).browser()
-		if got := b.signIn("/").Headers.Get("X-User"); got != want {
+		if got := b.SignIn("/").Headers.Get("X-User"); got != want {
 			t.Fatalf("USER_FROM=%s: X-User = %q; want %q", uf, got, want)
 		}
-		jars[uf] = b.cookies
+		jars[uf] = b.Cookies
 	}
 	for _, tc := range []struct {
 		madeUnder, userFrom proxy.UserFrom
@@ -212,10 +214,10 @@ func TestSessionsUnderAnotherRule(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Identity.UserFrom = tc.userFrom }})
 			c := h.browser()
-			c.header = http.Header{"Accept": {"application/json"}}
-			c.cookies = maps.Clone(jars[tc.madeUnder]) // its own: a refused session's cookie is cleared
-			resp := c.get("/")
-			readBody(t, resp)
+			c.Header = http.Header{"Accept": {"application/json"}}
+			c.Cookies = maps.Clone(jars[tc.madeUnder]) // its own: a refused session's cookie is cleared
+			resp := c.Get("/")
+			stack.ReadBody(t, resp)
 			if resp.StatusCode != tc.want {
 				t.Errorf("a USER_FROM=%s session under USER_FROM=%s = %d; want %d", tc.madeUnder, tc.userFrom, resp.StatusCode, tc.want)
 			}
@@ -223,7 +225,7 @@ func TestSessionsUnderAnotherRule(t *testing.T) {
 				return
 			}
 			// Signing in again gives the session of the current rule.
-			if got := h.browser().signIn("/").Headers.Get("X-User"); got == "alice" {
+			if got := h.browser().SignIn("/").Headers.Get("X-User"); got == "alice" {
 				t.Errorf("after signing in again, X-User = %q; want the name USER_FROM=%s gives", got, tc.userFrom)
 			}
 		})
@@ -247,19 +249,19 @@ func TestUserFromAfterRefresh(t *testing.T) {
 	} {
 		t.Run(string(tc.userFrom)+" "+tc.change.Username+" "+tc.change.Email, func(t *testing.T) {
 			t.Parallel()
-			c := &clock{}
+			c := testclock.Wall()
 			h, b := lifecycleHarness(t, c, func(o *idp.Options) { o.OIDC = true }, func(o *proxy.Options) { o.Identity.UserFrom = tc.userFrom })
 			h.idp.SetOptions(func(o *idp.Options) { o.Users, o.AutoApprove = []idp.User{tc.change}, tc.change.Username })
-			c.advance(time.Hour)
-			resp := b.get("/after-refresh")
+			c.Advance(time.Hour)
+			resp := b.Get("/after-refresh")
 			if tc.want == "" {
-				readBody(t, resp)
+				stack.ReadBody(t, resp)
 				if resp.StatusCode != http.StatusUnauthorized {
 					t.Errorf("after the refresh = %d; want 401 (the session ended)", resp.StatusCode)
 				}
 				return
 			}
-			e := decodeEcho(t, resp)
+			e := stack.DecodeEcho(t, resp)
 			resp.Body.Close()
 			if got := e.Headers.Get("X-User"); got != tc.want {
 				t.Errorf("after the refresh X-User = %q; want %q", got, tc.want)
@@ -307,21 +309,21 @@ func (tc userFromCase) options() func(*proxy.Options) {
 func (tc userFromCase) check(t *testing.T, h *harness, start string) {
 	t.Helper()
 	b := h.browser()
-	resp, hops := b.follow(start)
+	resp, hops := b.Follow(start, nil)
 	if tc.want == "" {
-		body := readBody(t, resp)
+		body := stack.ReadBody(t, resp)
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, tc.wantText) {
 			t.Errorf("sign-in = %d after %v; want 403 with %q:\n%s", resp.StatusCode, hops, tc.wantText, body)
 		}
-		if _, ok := b.cookies["_portcullis"]; ok {
+		if _, ok := b.Cookies["_portcullis"]; ok {
 			t.Errorf("session cookie set on a refused sign-in")
 		}
 		return
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("sign-in = %d after %v: %s", resp.StatusCode, hops, readBody(t, resp))
+		t.Fatalf("sign-in = %d after %v: %s", resp.StatusCode, hops, stack.ReadBody(t, resp))
 	}
-	e := decodeEcho(t, resp)
+	e := stack.DecodeEcho(t, resp)
 	resp.Body.Close()
 	for _, k := range []string{"X-User", "X-Forwarded-User"} {
 		if got := e.Headers.Get(k); got != tc.want {
@@ -337,14 +339,14 @@ func (tc userFromCase) check(t *testing.T, h *harness, start string) {
 			t.Errorf("assertion user = %q (%v); want %q", claims.User, err, tc.want)
 		}
 	}
-	resp = b.get("/oauth2/auth")
-	readBody(t, resp)
+	resp = b.Get("/oauth2/auth")
+	stack.ReadBody(t, resp)
 	for _, k := range []string{"X-Auth-Request-User", "X-User"} {
 		if got := resp.Header.Get(k); got != tc.want {
 			t.Errorf("/oauth2/auth %s = %q; want %q", k, got, tc.want)
 		}
 	}
-	resp = b.get("/oauth2/userinfo")
+	resp = b.Get("/oauth2/userinfo")
 	var info struct{ User string }
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || info.User != tc.want {
 		t.Errorf("/oauth2/userinfo user = %q (%v); want %q", info.User, err, tc.want)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
 func TestNewCookieStore(t *testing.T) {
@@ -63,7 +65,7 @@ func TestNewCookieStore(t *testing.T) {
 
 func TestSaveNotSecure(t *testing.T) {
 	t.Parallel()
-	c := newStore(t, &clock{t0}, func(o *Options) { o.Secure = false; o.SameSite = http.SameSiteDefaultMode })
+	c := newStore(t, testclock.New(t0), func(o *Options) { o.Secure = false; o.SameSite = http.SameSiteDefaultMode })
 	rec := httptest.NewRecorder()
 	if err := c.Save(rec, jar{}.request(), sampleState(t0, 10)); err != nil {
 		t.Fatalf("Save: %v", err)
@@ -102,7 +104,7 @@ func TestSplit(t *testing.T) {
 			if tt.mod != nil {
 				mods = append(mods, tt.mod)
 			}
-			c := newStore(t, &clock{t0}, mods...)
+			c := newStore(t, testclock.New(t0), mods...)
 			s := sampleState(t0, tt.tokenLen)
 			j := jar{}
 			rec := j.save(t, c, s)
@@ -179,7 +181,7 @@ func TestSaveExpiresStaleCookies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := newStore(t, &clock{t0})
+			c := newStore(t, testclock.New(t0))
 			j := jar{"theme": "dark"}
 			j.save(t, c, sampleState(t0, tt.before))
 			s := sampleState(t0, tt.after)
@@ -230,7 +232,7 @@ func TestSaveErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := newStore(t, &clock{t0})
+			c := newStore(t, testclock.New(t0))
 			rec := httptest.NewRecorder()
 			err := c.Save(rec, jar{"_portcullis": "old"}.request(), tt.state)
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
@@ -246,7 +248,7 @@ func TestSaveErrors(t *testing.T) {
 
 func TestTooLargeBoundary(t *testing.T) {
 	t.Parallel()
-	c := newStore(t, &clock{t0})
+	c := newStore(t, testclock.New(t0))
 	// The largest token that fits in 12 parts saves; a larger one does not.
 	fits := func(n int) bool {
 		return c.Save(httptest.NewRecorder(), jar{}.request(), sampleState(t0, n)) == nil
@@ -289,7 +291,7 @@ func TestRotation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{t0}
+			clk := testclock.New(t0)
 			s := sampleState(t0, max(tt.tokens, 1000))
 			j := jar{}
 			j.save(t, newStore(t, clk, withSecrets(tt.encode...)), s)
@@ -313,7 +315,7 @@ func TestRotation(t *testing.T) {
 
 func TestTamper(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	c := newStore(t, clk)
 	other := newStore(t, clk, func(o *Options) { o.Name = "_other" })
 
@@ -404,7 +406,7 @@ func TestExpiry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{tt.now}
+			clk := testclock.New(tt.now)
 			c := newStore(t, clk)
 			s := sampleState(tt.createdAt, 100)
 			got, err := c.Load(seal(t, c, s).request())
@@ -423,7 +425,7 @@ func TestExpiry(t *testing.T) {
 // cookie (a refresh) does not extend it.
 func TestExpiryServerSide(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	c := newStore(t, clk, func(o *Options) { o.Expire = time.Hour })
 	j := jar{}
 	s := sampleState(t0, 1000)
@@ -473,7 +475,7 @@ func TestClear(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := newStore(t, &clock{t0}, func(o *Options) { o.Domain = "example.com"; o.Path = "/app" })
+			c := newStore(t, testclock.New(t0), func(o *Options) { o.Domain = "example.com"; o.Path = "/app" })
 			rec := httptest.NewRecorder()
 			r := tt.jar.request()
 			if tt.header != "" {
@@ -524,7 +526,7 @@ func TestIsOwnCookie(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%s", tt.store, tt.name), func(t *testing.T) {
 			t.Parallel()
-			c := newStore(t, &clock{t0}, func(o *Options) { o.Name = tt.store })
+			c := newStore(t, testclock.New(t0), func(o *Options) { o.Name = tt.store })
 			if got := c.IsOwnCookie(tt.name); got != tt.want {
 				t.Errorf("IsOwnCookie(%q) = %v; want %v", tt.name, got, tt.want)
 			}
@@ -534,7 +536,7 @@ func TestIsOwnCookie(t *testing.T) {
 
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
-	c := newStore(t, &clock{t0})
+	c := newStore(t, testclock.New(t0))
 	j := jar{}
 	j.save(t, c, sampleState(t0, 5000))
 	done := make(chan error)
@@ -564,7 +566,7 @@ func TestConcurrentUse(t *testing.T) {
 // one of its errors, never panic, and the same whether the value was in its
 // cache of verified values or not.
 func FuzzLoad(f *testing.F) {
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	c := newStore(f, clk)
 	cold := newStore(f, clk) // its cache is emptied for each input
 	for _, n := range []int{100, 1000, 6000} {
@@ -625,7 +627,7 @@ func BenchmarkLoad(b *testing.B) {
 				name = "verify/" + name
 			}
 			b.Run(name, func(b *testing.B) {
-				c := newStore(b, &clock{t0})
+				c := newStore(b, testclock.New(t0))
 				rec := httptest.NewRecorder()
 				if err := c.Save(rec, jar{}.request(), sampleState(t0, n)); err != nil {
 					b.Fatal(err)
@@ -649,7 +651,7 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 func BenchmarkSave(b *testing.B) {
-	c := newStore(b, &clock{t0})
+	c := newStore(b, testclock.New(t0))
 	s := sampleState(t0, 1000)
 	r := jar{"_portcullis": "x"}.request()
 	b.ReportAllocs()
@@ -703,7 +705,7 @@ func headerWith(lines ...string) http.Header {
 
 func TestSessionValue(t *testing.T) {
 	t.Parallel()
-	c := newStore(t, &clock{t0})
+	c := newStore(t, testclock.New(t0))
 	tests := []struct {
 		name   string
 		lines  []string // Cookie header lines
@@ -778,7 +780,7 @@ func TestSessionValue(t *testing.T) {
 // later one, and Load then fails on it.
 func TestSessionValueDivergence(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	c := newStore(t, clk)
 	j := jar{}
 	j.save(t, c, sampleState(t0, 100))
@@ -816,7 +818,7 @@ func TestSessionValueDivergence(t *testing.T) {
 }
 
 func TestSessionValueAllocs(t *testing.T) {
-	c := newStore(t, &clock{t0})
+	c := newStore(t, testclock.New(t0))
 	tests := []struct {
 		name string
 		line string
@@ -853,7 +855,7 @@ func TestLoadCached(t *testing.T) {
 	for _, n := range []int{0, 1000, 10_000} {
 		t.Run(fmt.Sprintf("token=%dB", n), func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{t0}
+			clk := testclock.New(t0)
 			c := newStore(t, clk)
 			j := jar{}
 			j.save(t, c, sampleState(t0, n))
@@ -947,7 +949,7 @@ func TestVerifiedCacheBounds(t *testing.T) {
 // same Cookie lines: where net/http accepts a cookie, the scanner must yield
 // it alike, and the store must find the same session value.
 func FuzzRequestCookies(f *testing.F) {
-	c := newStore(f, &clock{t0})
+	c := newStore(f, testclock.New(t0))
 	f.Add("_portcullis=abc; theme=dark", "")
 	f.Add(`a=1;_portcullis_0="A"; _portcullis_1=B`, "_portcullis_0=Z;_portcullis_2=C")
 	f.Add(" \t_portcullis = x ;;_portcullis_csrf=y", "_portcullis")
@@ -1041,7 +1043,7 @@ func TestLoadRefusesSessionsFromBeforeBinding(t *testing.T) {
 		{"bound", map[string]string{"corp": "client-a https://sso.a.example"}, ErrInvalid},
 		{"not bound", nil, nil},
 	} {
-		c := newStore(t, &clock{t0}, func(o *Options) { o.Bindings = tt.bindings })
+		c := newStore(t, testclock.New(t0), func(o *Options) { o.Bindings = tt.bindings })
 		v3 := appendState(nil, s)
 		v2 := append([]byte{2}, v3[1:len(v3)-1]...) // less the empty binding; Encode encrypts it in place
 		v, err := c.cookies.codecs[0].Encode(c.cookies.name, v2)

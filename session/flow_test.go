@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
 func sampleFlow(state string, createdAt time.Time) *Flow {
@@ -40,7 +41,7 @@ func flowsIn(t *testing.T, fl *Flows, j jar) []Flow {
 
 func TestFlowSingleUse(t *testing.T) {
 	t.Parallel()
-	fl := newFlows(t, &clock{t0})
+	fl := newFlows(t, testclock.New(t0))
 	j := jar{}
 	want := sampleFlow("state-1", t0)
 	j.saveFlow(t, fl, want)
@@ -66,7 +67,7 @@ func TestFlowSingleUse(t *testing.T) {
 
 func TestFlowTwoTabs(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	fl := newFlows(t, clk)
 	j := jar{}
 	j.saveFlow(t, fl, sampleFlow("tab-1", clk.Now()))
@@ -95,7 +96,7 @@ func TestFlowTwoTabs(t *testing.T) {
 // clearing one leaves the other.
 func TestFlowClearOneTab(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	fl := newFlows(t, clk)
 	j := jar{}
 	for _, state := range []string{"tab-1", "tab-2"} {
@@ -118,7 +119,7 @@ func TestFlowClearOneTab(t *testing.T) {
 
 func TestFlowWrongState(t *testing.T) {
 	t.Parallel()
-	fl := newFlows(t, &clock{t0})
+	fl := newFlows(t, testclock.New(t0))
 	j := jar{}
 	j.saveFlow(t, fl, sampleFlow("abcdef", t0))
 	for _, state := range []string{"", "abcdeg", "abcde", "abcdefg", "ABCDEF", "xyz"} {
@@ -141,7 +142,7 @@ func TestFlowWrongState(t *testing.T) {
 // cookie with a byte changed, holds no flow.
 func TestFlowTamper(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	fl := newFlows(t, clk)
 	sessions, flows := jar{}, jar{}
 	sessions.save(t, newStore(t, clk), sampleState(t0, 1000))
@@ -165,7 +166,7 @@ func TestFlowTamper(t *testing.T) {
 
 func TestFlowBounded(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	fl := newFlows(t, clk)
 	j := jar{}
 	for i := range 20 {
@@ -197,7 +198,7 @@ func TestFlowBounded(t *testing.T) {
 
 func TestFlowSameStateTwice(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	fl := newFlows(t, clk)
 	j := jar{}
 	j.saveFlow(t, fl, sampleFlow("again", clk.Now()))
@@ -226,7 +227,7 @@ func TestFlowExpiry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{t0}
+			clk := testclock.New(t0)
 			fl := newFlows(t, clk)
 			j := jar{}
 			j.saveFlow(t, fl, sampleFlow("st", clk.Now()))
@@ -239,7 +240,7 @@ func TestFlowExpiry(t *testing.T) {
 
 	t.Run("Save drops expired flows", func(t *testing.T) {
 		t.Parallel()
-		clk := &clock{t0}
+		clk := testclock.New(t0)
 		fl := newFlows(t, clk)
 		j := jar{}
 		j.saveFlow(t, fl, sampleFlow("old", clk.Now()))
@@ -252,7 +253,7 @@ func TestFlowExpiry(t *testing.T) {
 
 	t.Run("zero CreatedAt is stored as now", func(t *testing.T) {
 		t.Parallel()
-		clk := &clock{t0}
+		clk := testclock.New(t0)
 		fl := newFlows(t, clk)
 		j := jar{}
 		j.saveFlow(t, fl, &Flow{State: "st"})
@@ -279,7 +280,7 @@ func TestFlowCookieAttributes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.sameSite, tt.secure), func(t *testing.T) {
 			t.Parallel()
-			fl := newFlows(t, &clock{t0}, func(o *Options) {
+			fl := newFlows(t, testclock.New(t0), func(o *Options) {
 				o.SameSite, o.Secure, o.Domain, o.Path = tt.sameSite, tt.secure, "example.com", "/app"
 			})
 			rec := httptest.NewRecorder()
@@ -305,7 +306,7 @@ func TestFlowCookieAttributes(t *testing.T) {
 
 func TestFlowSize(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	fl := newFlows(t, clk)
 
 	t.Run("long redirects drop the oldest flows", func(t *testing.T) {
@@ -354,7 +355,7 @@ func TestFlowSize(t *testing.T) {
 
 func TestClearFlowWithoutCookie(t *testing.T) {
 	t.Parallel()
-	fl := newFlows(t, &clock{t0})
+	fl := newFlows(t, testclock.New(t0))
 	rec := httptest.NewRecorder()
 	fl.Clear(rec, jar{"_portcullis_csrf": "garbage"}.request(), "st")
 	line := rec.Header().Get("Set-Cookie")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
 var (
@@ -16,15 +18,9 @@ var (
 	t0 = time.Date(2030, time.May, 1, 12, 0, 0, 0, time.UTC)
 )
 
-// A clock is a settable time source for Options.Now.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time          { return c.t }
-func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
 // testOptions returns the tests' store options: secretA, a 168h expiry and
 // the clock (unless nil), after applying mods.
-func testOptions(clk *clock, mods ...func(*Options)) Options {
+func testOptions(clk *testclock.Clock, mods ...func(*Options)) Options {
 	opts := Options{
 		Secrets:  [][]byte{secretA},
 		Secure:   true,
@@ -41,7 +37,7 @@ func testOptions(clk *clock, mods ...func(*Options)) Options {
 }
 
 // newStore returns a store with testOptions.
-func newStore(t testing.TB, clk *clock, mods ...func(*Options)) *CookieStore {
+func newStore(t testing.TB, clk *testclock.Clock, mods ...func(*Options)) *CookieStore {
 	t.Helper()
 	c, err := NewCookieStore(testOptions(clk, mods...))
 	if err != nil {
@@ -51,7 +47,7 @@ func newStore(t testing.TB, clk *clock, mods ...func(*Options)) *CookieStore {
 }
 
 // newFlows returns the sign-in flows with testOptions.
-func newFlows(t testing.TB, clk *clock, mods ...func(*Options)) *Flows {
+func newFlows(t testing.TB, clk *testclock.Clock, mods ...func(*Options)) *Flows {
 	t.Helper()
 	f, err := NewFlows(testOptions(clk, mods...))
 	if err != nil {

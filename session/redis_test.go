@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portcullis/portcullis/internal/redistest"
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
 // A sessionStore is what the proxy asks of a session store
@@ -39,21 +40,21 @@ var (
 // A storeMaker returns a new store with secretA, a 168h expiry and clk,
 // after applying mods to the options. Stores from one maker share their
 // backing (one Redis), as replicas or a restarted process would.
-type storeMaker func(t testing.TB, clk *clock, mods ...func(*Options)) sessionStore
+type storeMaker func(t testing.TB, clk *testclock.Clock, mods ...func(*Options)) sessionStore
 
 // TestStoreSuite runs the shared session store suite against every store.
 func TestStoreSuite(t *testing.T) {
 	t.Parallel()
 	t.Run("cookie", func(t *testing.T) {
 		t.Parallel()
-		storeSuite(t, func(t testing.TB, clk *clock, mods ...func(*Options)) sessionStore {
+		storeSuite(t, func(t testing.TB, clk *testclock.Clock, mods ...func(*Options)) sessionStore {
 			return newStore(t, clk, mods...)
 		})
 	})
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
 		url := redistest.Start(t)
-		storeSuite(t, func(t testing.TB, clk *clock, mods ...func(*Options)) sessionStore {
+		storeSuite(t, func(t testing.TB, clk *testclock.Clock, mods ...func(*Options)) sessionStore {
 			return newRedisStore(t, url, clk, mods...)
 		})
 	})
@@ -61,7 +62,7 @@ func TestStoreSuite(t *testing.T) {
 
 // newRedisStore returns a RedisStore on the Redis at url, with its own
 // client and testOptions.
-func newRedisStore(t testing.TB, url string, clk *clock, mods ...func(*Options)) *RedisStore {
+func newRedisStore(t testing.TB, url string, clk *testclock.Clock, mods ...func(*Options)) *RedisStore {
 	t.Helper()
 	opts := testOptions(clk, mods...)
 	client, err := NewRedisClient(url)
@@ -107,7 +108,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				st := newStore(t, &clock{t0})
+				st := newStore(t, testclock.New(t0))
 				j := jar{}
 				j.save(t, st, tt.state)
 				got, err := st.Load(j.request())
@@ -127,7 +128,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 		// ours signs in to corp as client-a at issuer A.
 		bind := func(b map[string]string) func(*Options) { return func(o *Options) { o.Bindings = b } }
 		ours := map[string]string{"corp": "client-a https://sso.a.example", "github": "gh-client https://github.com/login/oauth/access_token"}
-		st := newStore(t, &clock{t0}, bind(ours))
+		st := newStore(t, testclock.New(t0), bind(ours))
 		tests := []struct {
 			name     string
 			bindings map[string]string // of the store that made the cookie
@@ -142,7 +143,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
 				j := jar{}
-				j.save(t, newStore(t, &clock{t0}, bind(tt.bindings)), sampleState(t0, 100))
+				j.save(t, newStore(t, testclock.New(t0), bind(tt.bindings)), sampleState(t0, 100))
 				got, err := st.Load(j.request())
 				if tt.want == nil {
 					if err != nil || got.UserID != "248289761001" {
@@ -170,7 +171,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 				t.Errorf("Load() of our github session = %+v, %v; want it", got, err)
 			}
 			j = jar{}
-			j.save(t, newStore(t, &clock{t0}, bind(map[string]string{"corp": ours["corp"], "github": "other-gh " + "https://github.com/login/oauth/access_token"})), gh)
+			j.save(t, newStore(t, testclock.New(t0), bind(map[string]string{"corp": ours["corp"], "github": "other-gh " + "https://github.com/login/oauth/access_token"})), gh)
 			if got, err := st.Load(j.request()); !errors.Is(err, ErrInvalid) {
 				t.Errorf("Load() of a github session of another GitHub app = %v, %v; want ErrInvalid", got != nil, err)
 			}
@@ -192,7 +193,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 			{name: "only the CSRF cookie", jar: jar{"_portcullis_csrf": "x"}},
 			{name: "parts without the first", jar: jar{"_portcullis_1": "x", "_portcullis_2": "y"}},
 		}
-		st := newStore(t, &clock{t0})
+		st := newStore(t, testclock.New(t0))
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
@@ -205,7 +206,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 
 	t.Run("invalid cookie", func(t *testing.T) {
 		t.Parallel()
-		st := newStore(t, &clock{t0})
+		st := newStore(t, testclock.New(t0))
 		good := jar{}
 		good.save(t, st, sampleState(t0, 100))
 		value := good["_portcullis"]
@@ -249,9 +250,9 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 				t.Parallel()
 				want := sampleState(t0, 1000)
 				j := jar{}
-				j.save(t, newStore(t, &clock{t0}, withSecrets(tt.save...)), want)
+				j.save(t, newStore(t, testclock.New(t0), withSecrets(tt.save...)), want)
 				// A new store: another replica, or this one restarted.
-				got, err := newStore(t, &clock{t0}, withSecrets(tt.load...)).Load(j.request())
+				got, err := newStore(t, testclock.New(t0), withSecrets(tt.load...)).Load(j.request())
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("Load() error = %v; want %v", err, tt.wantErr)
 				}
@@ -277,7 +278,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				clk := &clock{t0}
+				clk := testclock.New(t0)
 				st := newStore(t, clk)
 				j := jar{}
 				j.save(t, st, sampleState(t0, 100))
@@ -302,7 +303,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 			{name: "future", state: sampleState(t0.Add(time.Hour), 10), want: "future"},
 			{name: "expired", state: sampleState(t0.Add(-168*time.Hour), 10), wantErr: ErrExpired},
 		}
-		st := newStore(t, &clock{t0})
+		st := newStore(t, testclock.New(t0))
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
@@ -324,7 +325,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 
 	t.Run("refresh rewrites the session", func(t *testing.T) {
 		t.Parallel()
-		clk := &clock{t0}
+		clk := testclock.New(t0)
 		st := newStore(t, clk)
 		j := jar{}
 		j.save(t, st, sampleState(t0, 1000))
@@ -344,7 +345,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 
 	t.Run("cookie attributes", func(t *testing.T) {
 		t.Parallel()
-		st := newStore(t, &clock{t0}, func(o *Options) {
+		st := newStore(t, testclock.New(t0), func(o *Options) {
 			o.Domain = "example.com"
 			o.Path = "/app"
 			o.SameSite = http.SameSiteStrictMode
@@ -371,7 +372,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 
 	t.Run("save expires stale parts", func(t *testing.T) {
 		t.Parallel()
-		st := newStore(t, &clock{t0})
+		st := newStore(t, testclock.New(t0))
 		j := jar{"_portcullis_0": "old", "_portcullis_1": "old", "_portcullis_7": "old", "theme": "dark"}
 		j.save(t, st, sampleState(t0, 100))
 		if got, want := j.names(), []string{"_portcullis", "theme"}; !reflect.DeepEqual(got, want) {
@@ -384,7 +385,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 
 	t.Run("clear", func(t *testing.T) {
 		t.Parallel()
-		st := newStore(t, &clock{t0})
+		st := newStore(t, testclock.New(t0))
 		j := jar{"_portcullis_3": "stale", "theme": "dark"}
 		j.save(t, st, sampleState(t0, 100))
 		rec := httptest.NewRecorder()
@@ -407,7 +408,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 
 	t.Run("own cookies", func(t *testing.T) {
 		t.Parallel()
-		st := newStore(t, &clock{t0})
+		st := newStore(t, testclock.New(t0))
 		tests := []struct {
 			name string
 			want bool
@@ -425,7 +426,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 
 	t.Run("flow cookie is no session", func(t *testing.T) {
 		t.Parallel()
-		clk := &clock{t0}
+		clk := testclock.New(t0)
 		st := newStore(t, clk)
 		fl := newFlows(t, clk)
 		j := jar{}
@@ -439,7 +440,7 @@ func storeSuite(t *testing.T, newStore storeMaker) {
 
 	t.Run("concurrent use", func(t *testing.T) {
 		t.Parallel()
-		st := newStore(t, &clock{t0})
+		st := newStore(t, testclock.New(t0))
 		var wg sync.WaitGroup
 		for i := range 16 {
 			wg.Go(func() {
@@ -592,7 +593,7 @@ func redisDump(t *testing.T, c *redis.Client) map[string]string {
 func TestRedisStoreDumpRevealsNothing(t *testing.T) {
 	t.Parallel()
 	url := redistest.Start(t)
-	s := newRedisStore(t, url, &clock{t0})
+	s := newRedisStore(t, url, testclock.New(t0))
 	want := sampleState(t0, 2000)
 	want.AccessToken = "access-" + token(2000)
 	want.RefreshToken = "refresh-" + token(90)
@@ -637,8 +638,8 @@ func TestRedisStoreDumpRevealsNothing(t *testing.T) {
 func TestRedisStoreSignOutEndsSessionEverywhere(t *testing.T) {
 	t.Parallel()
 	url := redistest.Start(t)
-	a := newRedisStore(t, url, &clock{t0}) // two replicas
-	b := newRedisStore(t, url, &clock{t0})
+	a := newRedisStore(t, url, testclock.New(t0)) // two replicas
+	b := newRedisStore(t, url, testclock.New(t0))
 	browser := jar{}
 	browser.save(t, a, sampleState(t0, 100))
 	stolen := maps.Clone(browser) // another device, or a copied cookie
@@ -676,7 +677,7 @@ func TestRedisStoreTTL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newRedisStore(t, url, &clock{t0})
+			s := newRedisStore(t, url, testclock.New(t0))
 			j := jar{}
 			rec := j.save(t, s, sampleState(t0.Add(-tt.signedIn), 100))
 			got, err := raw.PTTL(t.Context(), sessionID(ticketOf(t, s, j))).Result()
@@ -717,7 +718,7 @@ func TestRedisStoreExpiresInRedis(t *testing.T) {
 
 func TestRedisStoreLargeSession(t *testing.T) {
 	t.Parallel()
-	s := newRedisStore(t, redistest.Start(t), &clock{t0})
+	s := newRedisStore(t, redistest.Start(t), testclock.New(t0))
 	want := sampleState(t0, 200_000)
 	j := jar{"_portcullis_0": "left over from the cookie store"}
 	rec := j.save(t, s, want)
@@ -749,7 +750,7 @@ func TestRedisStoreTicket(t *testing.T) {
 	t.Parallel()
 	url := redistest.Start(t)
 	raw := rawRedis(t, url)
-	s := newRedisStore(t, url, &clock{t0})
+	s := newRedisStore(t, url, testclock.New(t0))
 
 	// A sign-in, then a refresh of the same session: one ticket, one key.
 	browser := jar{}
@@ -785,7 +786,7 @@ func TestRedisStoreTicket(t *testing.T) {
 func TestRedisStoreRefreshAfterSignOut(t *testing.T) {
 	t.Parallel()
 	url := redistest.Start(t)
-	clk := &clock{t0}
+	clk := testclock.New(t0)
 	s := newRedisStore(t, url, clk)
 	browser := jar{}
 	browser.save(t, s, sampleState(t0.Add(-time.Hour), 100))
@@ -818,7 +819,7 @@ func TestRedisStoreRefreshAfterSignOut(t *testing.T) {
 
 func TestRedisStoreSessionFixation(t *testing.T) {
 	t.Parallel()
-	s := newRedisStore(t, redistest.Start(t), &clock{t0})
+	s := newRedisStore(t, redistest.Start(t), testclock.New(t0))
 	// The attacker signs in and plants their ticket in the victim's
 	// browser (a sibling subdomain can set cookies for the parent).
 	attacker := jar{}
@@ -843,7 +844,7 @@ func TestRedisStoreSessionFixation(t *testing.T) {
 func TestRedisStoreValueBoundToKey(t *testing.T) {
 	t.Parallel()
 	url := redistest.Start(t)
-	s := newRedisStore(t, url, &clock{t0})
+	s := newRedisStore(t, url, testclock.New(t0))
 	raw := rawRedis(t, url)
 	admin, user := jar{}, jar{}
 	adminState := sampleState(t0, 100)
@@ -865,16 +866,16 @@ func TestRedisStoreValueBoundToKey(t *testing.T) {
 
 func TestRedisStoreRefusesCookieStoreCookie(t *testing.T) {
 	t.Parallel()
-	s := newRedisStore(t, redistest.Start(t), &clock{t0})
+	s := newRedisStore(t, redistest.Start(t), testclock.New(t0))
 	j := jar{}
-	j.save(t, newStore(t, &clock{t0}), sampleState(t0, 100)) // same secret and name
+	j.save(t, newStore(t, testclock.New(t0)), sampleState(t0, 100)) // same secret and name
 	if _, err := s.Load(j.request()); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Load() of a CookieStore cookie: error = %v; want %v", err, ErrInvalid)
 	}
 	// A CookieStore can't take a ticket for a session either.
 	tickets := jar{}
 	tickets.save(t, s, sampleState(t0, 100))
-	if _, err := newStore(t, &clock{t0}).Load(tickets.request()); !errors.Is(err, ErrInvalid) {
+	if _, err := newStore(t, testclock.New(t0)).Load(tickets.request()); !errors.Is(err, ErrInvalid) {
 		t.Errorf("CookieStore.Load() of a ticket: error = %v; want %v", err, ErrInvalid)
 	}
 }
@@ -905,7 +906,7 @@ func TestRedisStoreOutage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
-			s := newRedisStore(t, srv.URL, &clock{t0})
+			s := newRedisStore(t, srv.URL, testclock.New(t0))
 			j := jar{}
 			j.save(t, s, sampleState(t0, 100))
 			if err := s.Ping(t.Context()); err != nil {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/testclock"
 )
 
 // fakeProvider counts refresh grants and can rotate, fail or die.
@@ -74,14 +76,11 @@ func TestRefresherConcurrentCallersShareOneGrant(t *testing.T) {
 
 func TestRefresherFailures(t *testing.T) {
 	t.Parallel()
-	now := time.Unix(1_700_000_000, 0)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clk := testclock.New(time.Unix(1_700_000_000, 0))
 
 	t.Run("dead grant is remembered", func(t *testing.T) {
 		p := &fakeProvider{failure: fmt.Errorf("%w: invalid_grant", ErrRefreshDead)}
-		r := NewRefresher(RefreshOptions{Now: clock})
+		r := NewRefresher(RefreshOptions{Now: clk.Now})
 		for i := 0; i < 3; i++ {
 			if _, err := r.Refresh(context.Background(), expiredSession(), p.refresh); !errors.Is(err, ErrRefreshDead) {
 				t.Fatalf("Refresh #%d = %v; want ErrRefreshDead", i, err)
@@ -93,7 +92,7 @@ func TestRefresherFailures(t *testing.T) {
 	})
 	t.Run("transient failure backs off", func(t *testing.T) {
 		p := &fakeProvider{failure: errors.New("503 from provider")}
-		r := NewRefresher(RefreshOptions{Now: clock, Backoff: 5 * time.Second})
+		r := NewRefresher(RefreshOptions{Now: clk.Now, Backoff: 5 * time.Second})
 		if _, err := r.Refresh(context.Background(), expiredSession(), p.refresh); err == nil || errors.Is(err, ErrRefreshDead) {
 			t.Fatalf("first Refresh = %v; want a transient error", err)
 		}
@@ -103,7 +102,7 @@ func TestRefresherFailures(t *testing.T) {
 		if got := p.calls.Load(); got != 1 {
 			t.Fatalf("grants within the backoff = %d; want 1", got)
 		}
-		advance(6 * time.Second)
+		clk.Advance(6 * time.Second)
 		p.failure = nil
 		st, err := r.Refresh(context.Background(), expiredSession(), p.refresh)
 		if err != nil || st.AccessToken != "access-2" {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // The endpoints below tell a client whose an access token is, each in the
@@ -36,7 +38,9 @@ func (s *Server) liveToken(o *Options, value string) (at grantToken, ok, expired
 
 // introspect serves RFC 7662 token introspection. Any registered client
 // may ask, authenticated as at the token endpoint; the answer names the
-// client the token was issued to in client_id and aud.
+// client the token was issued to in client_id and aud, and carries a JWT
+// access token's jti. With IntrospectRefreshTokens it answers about
+// refresh tokens too, in the same shape; IntrospectionClaims shapes it.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	o := s.count("introspect")
 	if o.Issuer == "" {
@@ -50,6 +54,19 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at, ok, _ := s.liveToken(&o, value)
+	if !ok && o.IntrospectRefreshTokens {
+		at, ok = s.refreshToken(value)
+	}
+	if !ok && o.IntrospectIDTokens {
+		if claims := s.idTokenClaims(&o, value); claims != nil {
+			claims["active"], claims["token_type"] = true, "Bearer"
+			if o.IntrospectionClaims != nil {
+				o.IntrospectionClaims(claims)
+			}
+			writeJSON(w, http.StatusOK, claims)
+			return
+		}
+	}
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
@@ -72,7 +89,52 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if !at.expires.IsZero() {
 		m["exp"] = at.expires.Unix()
 	}
+	if at.jti != "" {
+		m["jti"] = at.jti
+	}
+	if o.IntrospectionClaims != nil {
+		o.IntrospectionClaims(m)
+	}
 	writeJSON(w, http.StatusOK, m)
+}
+
+// idTokenClaims returns the claims of value when it is an unexpired ID
+// token the server issued, signed with its current key; nil otherwise.
+func (s *Server) idTokenClaims(o *Options, value string) map[string]any {
+	s.mu.Lock()
+	key, issued := s.key, s.ids[value]
+	s.mu.Unlock()
+	if key == nil || !issued {
+		return nil
+	}
+	jws, err := jose.ParseSigned(value, []jose.SignatureAlgorithm{key.alg})
+	if err != nil {
+		return nil
+	}
+	payload, err := jws.Verify(key.priv.Public())
+	if err != nil {
+		return nil
+	}
+	var claims map[string]any
+	if json.Unmarshal(payload, &claims) != nil {
+		return nil
+	}
+	if exp, ok := claims["exp"].(float64); !ok || !o.Now().Before(time.Unix(int64(exp), 0)) {
+		return nil
+	}
+	return claims
+}
+
+// refreshToken returns a copy of the refresh token value when it is
+// known.
+func (s *Server) refreshToken(value string) (grantToken, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.refresh[value]
+	if !ok {
+		return grantToken{}, false
+	}
+	return *t, true
 }
 
 // tokeninfo serves Google's tokeninfo: the token comes as access_token (in
@@ -91,8 +153,8 @@ func (s *Server) tokeninfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	value := r.FormValue("access_token")
-	if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); value == "" && ok && strings.EqualFold(scheme, "Bearer") {
-		value = strings.TrimSpace(v)
+	if value == "" {
+		value = bearerToken(r)
 	}
 	at, ok, _ := s.liveToken(&o, value)
 	if !ok {
@@ -226,4 +288,35 @@ func (s *Server) debugToken(w http.ResponseWriter, r *http.Request) {
 		"scopes":                 scopes,
 		"user_id":                sub,
 	}})
+}
+
+// currentAuthorization serves Discord's "get current authorization
+// information": GET with the token in an Authorization: Bearer header, no
+// client credentials. The answer's application.id names the client the
+// token was issued to, expires (ISO 8601) is its expiry, user the user;
+// an unknown or expired token gets 401, as at Discord.
+func (s *Server) currentAuthorization(w http.ResponseWriter, r *http.Request) {
+	o := s.count("current_authorization")
+	if !sleep(r.Context(), o.Delay) {
+		return
+	}
+	at, ok, _ := s.liveToken(&o, bearerToken(r))
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "401: Unauthorized", "code": 0})
+		return
+	}
+	sub, _ := idString(at.user.ID)
+	scopes := strings.Fields(at.scope)
+	if scopes == nil {
+		scopes = []string{}
+	}
+	m := map[string]any{
+		"application": map[string]any{"id": at.clientID, "name": "App " + at.clientID, "bot_public": false, "bot_require_code_grant": false},
+		"scopes":      scopes,
+		"user":        map[string]any{"id": sub, "username": at.user.Username, "global_name": at.user.Name},
+	}
+	if !at.expires.IsZero() {
+		m["expires"] = at.expires.UTC().Format("2006-01-02T15:04:05.000000+00:00")
+	}
+	writeJSON(w, http.StatusOK, m)
 }

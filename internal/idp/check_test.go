@@ -277,3 +277,172 @@ func TestMintedTokens(t *testing.T) {
 		t.Errorf("SignJWT() token does not verify: %v", err)
 	}
 }
+
+// TestTokenShapes: the hooks that give tokens, introspection answers and
+// the discovery document a real provider's shape.
+func TestTokenShapes(t *testing.T) {
+	t.Parallel()
+	typOf := func(t *testing.T, at string) any {
+		t.Helper()
+		jws, err := jose.ParseSigned(at, []jose.SignatureAlgorithm{jose.RS256})
+		if err != nil {
+			t.Fatalf("access token is not a JWS: %v", err)
+		}
+		return jws.Signatures[0].Protected.ExtraHeaders["typ"]
+	}
+	for _, tt := range []struct {
+		typ     string
+		wantTyp any
+	}{
+		{"", "at+jwt"},
+		{"-", nil},
+		{"application/okta-internal-at+jwt", "application/okta-internal-at+jwt"},
+	} {
+		h, _ := startTwo(t, idp.Options{OIDC: true, JWTAccessTokens: true, AccessTokenType: tt.typ})
+		if got := typOf(t, str(h.grant(clientID, clientSecret), "access_token")); got != tt.wantTyp {
+			t.Errorf("AccessTokenType %q: typ = %v; want %v", tt.typ, got, tt.wantTyp)
+		}
+	}
+
+	// Cognito-like: no aud, token_use; the answer echoes the jti.
+	h, _ := startTwo(t, idp.Options{
+		OIDC: true, JWTAccessTokens: true,
+		AccessTokenClaims: func(c map[string]any) {
+			delete(c, "aud")
+			c["token_use"] = "access"
+			c["jti"] = "jti-fixed"
+		},
+		IntrospectionClaims: func(a map[string]any) { a["uid"] = "00u-" + a["sub"].(string) },
+		Discovery:           func(doc map[string]any) { delete(doc, "end_session_endpoint") },
+	})
+	at := str(h.grant(clientID, clientSecret), "access_token")
+	jws, _ := jose.ParseSigned(at, []jose.SignatureAlgorithm{jose.RS256})
+	claims := decode(t, jws.UnsafePayloadWithoutVerification())
+	if claims["aud"] != nil || claims["token_use"] != "access" || claims["client_id"] != clientID {
+		t.Errorf("access token claims = %v; want no aud, token_use access, client_id %s", claims, clientID)
+	}
+	status, body := h.post("/introspect", clientID, clientSecret, url.Values{"token": {at}})
+	if status != http.StatusOK || body["jti"] != "jti-fixed" || body["uid"] != "00u-service-account-"+clientID {
+		t.Errorf("introspect = %d %v; want the jti and the hook's uid", status, body)
+	}
+	if _, doc := h.get("/.well-known/openid-configuration"); doc["end_session_endpoint"] != nil || doc["revocation_endpoint"] == nil {
+		t.Errorf("discovery = %v; want no end_session_endpoint, the rest as ever", doc)
+	}
+
+	// Refresh tokens are introspected only on request.
+	for _, on := range []bool{false, true} {
+		h := start(t, idp.Options{IssueRefreshTokens: true, IntrospectRefreshTokens: on})
+		status, tok := h.exchange(h.code(h.authQuery()))
+		if status != http.StatusOK {
+			t.Fatalf("exchange = %d %v", status, tok)
+		}
+		_, body := h.post("/introspect", clientID, clientSecret, url.Values{"token": {str(tok, "refresh_token")}})
+		if body["active"] != on || (on && (body["client_id"] != clientID || body["token_type"] != "Bearer" || body["jti"] != nil)) {
+			t.Errorf("IntrospectRefreshTokens %v: introspect(refresh token) = %v; want active %v (client_id, token_type Bearer, no jti)", on, body, on)
+		}
+	}
+}
+
+// TestIntrospectIDTokens: on request, introspection answers about the ID
+// tokens the server issued, with their claims, until they expire; never
+// about a JWT it did not issue.
+func TestIntrospectIDTokens(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		h, clk := startTwo(t, idp.Options{OIDC: true, IntrospectIDTokens: on})
+		idt := str(h.signIn("openid email", "n-1"), "id_token")
+		minted, err := h.idp.IDToken(h.ts.URL, clientID, "bob", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged, err := h.idp.SignJWT("JWT", map[string]any{"iss": h.ts.URL, "sub": "1001", "aud": clientID, "exp": clk.Now().Add(time.Hour).Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name, token string
+			active      bool
+		}{
+			{"signed-in ID token", idt, on},
+			{"minted ID token", minted, on},
+			{"a JWT it signed but did not issue as an ID token", forged, false},
+		} {
+			_, body := h.post("/introspect", clientID, clientSecret, url.Values{"token": {tt.token}})
+			if body["active"] != tt.active || (tt.active && (body["aud"] != clientID || body["token_type"] != "Bearer")) {
+				t.Errorf("IntrospectIDTokens %v: %s: introspect = %v; want active %v (with its aud)", on, tt.name, body, tt.active)
+			}
+		}
+		clk.Advance(2 * time.Hour)
+		if _, body := h.post("/introspect", clientID, clientSecret, url.Values{"token": {idt}}); body["active"] != false {
+			t.Errorf("IntrospectIDTokens %v: an expired ID token = %v; want inactive", on, body)
+		}
+	}
+}
+
+// TestJWTRefreshTokens: refresh tokens can be JWTs, shaped by
+// RefreshTokenClaims, and work as refresh tokens still.
+func TestJWTRefreshTokens(t *testing.T) {
+	t.Parallel()
+	h := start(t, idp.Options{OIDC: true, IssueRefreshTokens: true, RotateRefreshTokens: true, JWTRefreshTokens: true, AccessTokenType: "JWT",
+		RefreshTokenClaims: func(c map[string]any) { c["tt"] = 1 }})
+	_, tok := h.exchange(h.code(h.authQuery()))
+	rt := str(tok, "refresh_token")
+	jws, err := jose.ParseSigned(rt, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatalf("refresh token is not a JWS: %v", err)
+	}
+	ks := h.keySet()
+	payload, err := jws.Verify(ks.Keys[0])
+	if err != nil {
+		t.Fatalf("refresh token does not verify: %v", err)
+	}
+	claims := decode(t, payload)
+	if claims["tt"] != json.Number("1") || claims["client_id"] != clientID || jws.Signatures[0].Protected.ExtraHeaders["typ"] != "JWT" {
+		t.Errorf("refresh token claims = %v, typ %v; want tt 1, client_id %s, typ JWT", claims, jws.Signatures[0].Protected.ExtraHeaders["typ"], clientID)
+	}
+	if status, body := h.refresh(rt); status != http.StatusOK || str(body, "refresh_token") == "" || str(body, "refresh_token") == rt {
+		t.Errorf("refresh with the JWT = %d %v; want 200 and a new refresh token", status, body)
+	}
+	if err := (idp.Options{ClientID: "a", ClientSecret: "b", JWTRefreshTokens: true}).Validate(); err == nil || !strings.Contains(err.Error(), "JWTRefreshTokens") {
+		t.Errorf("Validate(JWTRefreshTokens without OIDC) = %v; want an error naming it", err)
+	}
+}
+
+func TestCurrentAuthorization(t *testing.T) {
+	t.Parallel()
+	h, clk := startTwo(t, idp.Options{ExpiresIn: time.Hour})
+	mine, theirs := str(h.grant(clientID, clientSecret), "access_token"), str(h.grant(otherID, otherSecret), "access_token")
+	get := func(token string) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, h.ts.URL+"/oauth2/@me", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, body := h.do(req)
+		return resp.StatusCode, decode(t, body)
+	}
+	for _, tt := range []struct {
+		name, token, app string
+	}{
+		{"our token", mine, clientID},
+		{"the other client's token", theirs, otherID},
+	} {
+		status, body := get(tt.token)
+		app, _ := body["application"].(map[string]any)
+		exp, err := time.Parse(time.RFC3339, str(body, "expires"))
+		if status != http.StatusOK || str(app, "id") != tt.app || err != nil || !exp.Equal(clk.Now().Add(time.Hour)) {
+			t.Errorf("%s: GET /oauth2/@me = %d %v; want application.id %s, expiring in an hour", tt.name, status, body, tt.app)
+		}
+	}
+	for _, token := range []string{"nope", ""} {
+		if status, body := get(token); status != http.StatusUnauthorized || str(body, "message") != "401: Unauthorized" {
+			t.Errorf("GET /oauth2/@me with %q = %d %v; want Discord's 401", token, status, body)
+		}
+	}
+	clk.Advance(2 * time.Hour)
+	if status, _ := get(mine); status != http.StatusUnauthorized {
+		t.Errorf("GET /oauth2/@me with an expired token = %d; want 401", status)
+	}
+	if got := h.idp.Calls("current_authorization"); got != 5 {
+		t.Errorf(`Calls("current_authorization") = %d; want 5`, got)
+	}
+}

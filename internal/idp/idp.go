@@ -13,8 +13,9 @@
 //	POST /authorize   the sign-in page's form: the chosen user
 //	POST /token       authorization_code, refresh_token and client_credentials grants (GET with TokenMethod "GET")
 //	GET  /userinfo    the signed-in user's claims (POST with UserinfoMethod "POST")
+//	GET  /userinfo/emails  the user's e-mail addresses, with Options.Emails (Bitbucket's /user/emails)
 //	POST /revoke      RFC 7009 token revocation
-//	GET  /logout      ends the session, or redirects to post_logout_redirect_uri
+//	GET  /logout      ends the session, or redirects to post_logout_redirect_uri (Cognito's logout_uri)
 //
 // and, to tell whose an access token is, the checks real providers offer:
 //
@@ -22,6 +23,7 @@
 //	GET|POST /tokeninfo                     Google's tokeninfo: aud and azp name the client
 //	POST /applications/{client_id}/token    GitHub's check-a-token: 404 unless the token is that client's
 //	GET  /debug_token                       Facebook's debug_token: data.app_id names the client
+//	GET  /oauth2/@me                        Discord's current authorization: application.id names the client
 //
 // Besides ClientID, Options.Clients registers more clients, so that a test
 // can hold a token the provider issued to another app.
@@ -124,6 +126,12 @@ type Options struct {
 	// email_verified, name, given_name, family_name, preferred_username,
 	// groups, then User.Extra.
 	Userinfo func(u User) any
+	// Emails, if set, serves GET /userinfo/emails, the signed-in user's
+	// e-mail addresses in the shape it returns (Bitbucket's
+	// {"values": [{"email", "is_primary", "is_confirmed"}]}), for an
+	// access token in an Authorization: Bearer header. Unset, the path
+	// answers 404.
+	Emails func(u User) any
 
 	// ExpiresIn is the access tokens' life, sent as expires_in and
 	// enforced by userinfo. 0: tokens never expire and expires_in is
@@ -143,6 +151,22 @@ type Options struct {
 	// they were issued to), scope, iat, exp (an hour when ExpiresIn is 0)
 	// and jti. Needs OIDC, which serves the JWKS.
 	JWTAccessTokens bool
+	// AccessTokenType is the typ header of JWT access tokens: "" is
+	// at+jwt, "-" sends none (Cognito's have none), any other value is
+	// sent as it is (Okta's org authorization server's
+	// application/okta-internal-at+jwt, Gitea's JWT).
+	AccessTokenType string
+	// AccessTokenClaims, if set, sees each JWT access token's claims
+	// before signing and may change them, as IDTokenClaims does for ID
+	// tokens: Cognito's token_use and client_id without aud, Okta's cid,
+	// uid and scp, Gitea's gnt and tt alone.
+	AccessTokenClaims func(claims map[string]any)
+	// JWTRefreshTokens makes refresh tokens JWTs too, signed like access
+	// tokens (AccessTokenType), with iss, sub, aud, client_id, iat and jti
+	// (Gitea's are). RefreshTokenClaims, if set, sees their claims before
+	// signing and may change them (Gitea's gnt and tt 1).
+	JWTRefreshTokens   bool
+	RefreshTokenClaims func(claims map[string]any)
 
 	// TokenStatus, if non-zero, makes the token endpoint answer with this
 	// status and an RFC 6749 error body (503: temporarily_unavailable).
@@ -185,6 +209,34 @@ type Options struct {
 	// DiscoveryStatus, if non-zero, makes discovery answer with this status
 	// and an error body (503: a provider briefly down).
 	DiscoveryStatus int
+	// Logout shapes GET /logout: "" is OpenID Connect RP-Initiated Logout
+	// (post_logout_redirect_uri, optional); "cognito" is Amazon Cognito's
+	// /logout, which takes the client_id of a registered client and
+	// logout_uri, one of SignOutURLs, and answers anything else with an
+	// error page.
+	Logout string
+	// SignOutURLs are the "cognito" logout's allowed sign-out URLs, matched
+	// exactly; empty: any absolute http or https URL.
+	SignOutURLs []string
+	// Discovery, if set, sees the discovery document before it is sent and
+	// may change it: Cognito's has no end_session_endpoint and no
+	// introspection_endpoint.
+	Discovery func(doc map[string]any)
+
+	// IntrospectionClaims, if set, sees each introspection answer about an
+	// active token before it is sent and may change it: Okta's sub is the
+	// user's login and uid the user's id; Gitea's names the client in aud
+	// alone.
+	IntrospectionClaims func(answer map[string]any)
+	// IntrospectRefreshTokens makes introspection answer about refresh
+	// tokens as it does about access tokens (RFC 7662 section 2.1 lets a
+	// server search every kind of token it has; Okta's answer about a
+	// refresh token has token_type Bearer, as about an access token).
+	IntrospectRefreshTokens bool
+	// IntrospectIDTokens makes introspection answer about the ID tokens it
+	// signed, while they are unexpired, with their claims (Okta does: "ID
+	// tokens can be sent to this endpoint").
+	IntrospectIDTokens bool
 
 	// Hostile, if set, names one of the HostileClaims sets: its values
 	// replace the signed-in user's claims in the default userinfo and in
@@ -247,6 +299,9 @@ func (o Options) Validate() error {
 	if o.JWTAccessTokens && !o.OIDC {
 		errs = append(errs, errors.New("JWTAccessTokens: needs OIDC, which serves the JWKS"))
 	}
+	if o.JWTRefreshTokens && !o.OIDC {
+		errs = append(errs, errors.New("JWTRefreshTokens: needs OIDC, which serves the JWKS"))
+	}
 	oneOf := func(field, got string, want ...string) {
 		if !slices.Contains(want, got) {
 			errs = append(errs, fmt.Errorf("%s: must be one of %q, got %q", field, want, got))
@@ -256,6 +311,7 @@ func (o Options) Validate() error {
 	oneOf("TokenMethod", o.TokenMethod, "", "POST", "GET")
 	oneOf("UserinfoMethod", o.UserinfoMethod, "", "GET", "POST")
 	oneOf("UserinfoToken", o.UserinfoToken, "", "header", "query", "body")
+	oneOf("Logout", o.Logout, "", "cognito")
 	if o.UserinfoToken == "body" && o.UserinfoMethod != "POST" {
 		errs = append(errs, errors.New(`UserinfoToken: "body" needs UserinfoMethod "POST"`))
 	}
@@ -390,8 +446,9 @@ type Server struct {
 	codes   map[string]*authCode
 	access  map[string]*grantToken
 	refresh map[string]*grantToken
-	key     *signingKey // signs ID tokens; nil until needed
-	forger  *signingKey // SignWithUnknownKey's key, not in the JWKS
+	ids     map[string]bool // the ID tokens issued, for IntrospectIDTokens
+	key     *signingKey     // signs ID tokens; nil until needed
+	forger  *signingKey     // SignWithUnknownKey's key, not in the JWKS
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -405,6 +462,7 @@ func New(opts Options) *Server {
 		codes:   map[string]*authCode{},
 		access:  map[string]*grantToken{},
 		refresh: map[string]*grantToken{},
+		ids:     map[string]bool{},
 	}
 	s.opts, s.invalid = opts.withDefaults(), opts.Validate()
 	s.routes()
@@ -419,6 +477,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /authorize", s.authorizeSubmit)
 	s.mux.HandleFunc("/token", s.token)
 	s.mux.HandleFunc("/userinfo", s.userinfo)
+	s.mux.HandleFunc("GET /userinfo/emails", s.emails)
 	s.mux.HandleFunc("POST /revoke", s.revoke)
 	s.mux.HandleFunc("GET /logout", s.logout)
 	s.mux.HandleFunc("GET /jwks", s.jwks)
@@ -426,6 +485,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/tokeninfo", s.tokeninfo)
 	s.mux.HandleFunc("POST /applications/{client_id}/token", s.checkToken)
 	s.mux.HandleFunc("GET /debug_token", s.debugToken)
+	s.mux.HandleFunc("GET /oauth2/@me", s.currentAuthorization)
 }
 
 // ServeHTTP implements http.Handler.
@@ -460,9 +520,9 @@ func (s *Server) SetOptions(f func(*Options)) {
 
 // Calls reports how many requests reached an endpoint: "authorize" (GET
 // and POST), "token" (every grant), "refresh" (the token requests with
-// grant_type=refresh_token, counted in "token" as well), "userinfo",
+// grant_type=refresh_token, counted in "token" as well), "userinfo", "emails",
 // "revoke", "logout", "discovery", "jwks", "introspect", "tokeninfo",
-// "check_token" or "debug_token". Requests answered with an injected error
+// "check_token", "debug_token" or "current_authorization". Requests answered with an injected error
 // or cancelled during Delay count too.
 func (s *Server) Calls(endpoint string) int {
 	s.mu.Lock()

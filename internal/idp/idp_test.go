@@ -995,3 +995,66 @@ func TestValidate(t *testing.T) {
 		}
 	})
 }
+
+func TestCognitoLogout(t *testing.T) {
+	t.Parallel()
+	h := start(t, idp.Options{Logout: "cognito", SignOutURLs: []string{"https://app.example.com/"}})
+	tests := []struct {
+		query        url.Values
+		wantStatus   int
+		wantLocation string
+	}{
+		{url.Values{"client_id": {clientID}, "logout_uri": {"https://app.example.com/"}}, 302, "https://app.example.com/"},
+		{url.Values{"client_id": {clientID}, "logout_uri": {"https://app.example.com/elsewhere"}}, 400, ""},
+		{url.Values{"client_id": {"nobody"}, "logout_uri": {"https://app.example.com/"}}, 400, ""},
+		// The standard parameters are not Cognito's.
+		{url.Values{"client_id": {clientID}, "post_logout_redirect_uri": {"https://app.example.com/"}}, 400, ""},
+		{url.Values{}, 400, ""},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodGet, h.ts.URL+"/logout?"+tt.query.Encode(), nil)
+		resp, _ := h.do(req)
+		if resp.StatusCode != tt.wantStatus || resp.Header.Get("Location") != tt.wantLocation {
+			t.Errorf("GET /logout?%s = %d Location %q; want %d %q", tt.query.Encode(), resp.StatusCode, resp.Header.Get("Location"), tt.wantStatus, tt.wantLocation)
+		}
+	}
+	if err := (idp.Options{ClientID: "a", ClientSecret: "b", Logout: "okta"}).Validate(); err == nil || !strings.Contains(err.Error(), "Logout") {
+		t.Errorf("Validate(Logout okta) = %v; want an error naming Logout", err)
+	}
+}
+
+func TestEmails(t *testing.T) {
+	t.Parallel()
+	off := start(t, idp.Options{})
+	req, _ := http.NewRequest(http.MethodGet, off.ts.URL+"/userinfo/emails", nil)
+	if resp, _ := off.do(req); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /userinfo/emails without Emails = %d; want 404", resp.StatusCode)
+	}
+	h := start(t, idp.Options{Emails: func(u idp.User) any {
+		return map[string]any{"values": []map[string]any{{"email": u.Email, "is_primary": true, "is_confirmed": true}}}
+	}})
+	_, tok := h.exchange(h.code(h.authQuery()))
+	for _, tt := range []struct {
+		name, auth string
+		status     int
+	}{
+		{"the user's token", "Bearer " + str(tok, "access_token"), http.StatusOK},
+		{"no token", "", http.StatusUnauthorized},
+		{"an unknown token", "Bearer nope", http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, h.ts.URL+"/userinfo/emails", nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, body := h.do(req)
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: GET /userinfo/emails = %d %s; want %d", tt.name, resp.StatusCode, body, tt.status)
+		}
+		if tt.status == http.StatusOK && !strings.Contains(string(body), `"email":"alice@example.com"`) {
+			t.Errorf("%s: GET /userinfo/emails = %s; want alice's address", tt.name, body)
+		}
+	}
+	if got := h.idp.Calls("emails"); got != 3 {
+		t.Errorf(`Calls("emails") = %d; want 3`, got)
+	}
+}

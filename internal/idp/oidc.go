@@ -149,7 +149,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	case "body":
 		auth = auth[1:]
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"issuer":                                issuer,
 		"authorization_endpoint":                base + "/authorize",
 		"token_endpoint":                        base + "/token",
@@ -169,7 +169,11 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 			"iss", "sub", "aud", "exp", "iat", "nonce", "email", "email_verified",
 			"name", "given_name", "family_name", "preferred_username", "groups", "tid",
 		},
-	})
+	}
+	if o.Discovery != nil {
+		o.Discovery(doc)
+	}
+	writeJSON(w, http.StatusOK, doc)
 }
 
 // jwks serves the JSON Web Key Set: the current signing key only.
@@ -221,6 +225,7 @@ func (s *Server) addIDTokenLocked(resp map[string]any, at *grantToken, nonce str
 		return fail(err)
 	}
 	resp["id_token"] = tok
+	s.ids[tok] = true
 	return nil
 }
 
@@ -256,7 +261,11 @@ func (s *Server) IDToken(baseURL, clientID, username, nonce string) (string, err
 	if o.IDTokenClaims != nil {
 		o.IDTokenClaims(claims)
 	}
-	return key.sign("JWT", claims)
+	tok, err := key.sign("JWT", claims)
+	if err == nil {
+		s.ids[tok] = true
+	}
+	return tok, err
 }
 
 // SignJWT signs claims with the JWKS key, under the typ header typ (none

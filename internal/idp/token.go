@@ -38,6 +38,7 @@ type grantToken struct {
 	user     User
 	scope    string
 	expires  time.Time // zero: never
+	jti      string    // a JWT access token's jti
 }
 
 // An oauthError is an RFC 6749 section 5.2 error response.
@@ -94,20 +95,52 @@ func (s *Server) issueLocked(o *Options, grant, clientID string, u User, scope s
 		if scope != "" {
 			claims["scope"] = scope
 		}
-		key, err := s.keyLocked(o)
-		if err == nil {
-			at.value, err = key.sign("at+jwt", claims)
+		if o.AccessTokenClaims != nil {
+			o.AccessTokenClaims(claims)
 		}
-		if err != nil {
+		at.jti, _ = claims["jti"].(string)
+		var err error
+		if at.value, err = s.signTokenLocked(o, claims); err != nil {
 			return nil, "", &oauthError{http.StatusInternalServerError, "server_error", "signing the access token: " + err.Error()}
 		}
 	}
 	s.access[at.value] = at
 	if withRefresh {
 		rt = randomString(0)
+		if o.JWTRefreshTokens {
+			sub, _ := idString(u.ID)
+			claims := map[string]any{
+				"iss": o.Issuer, "sub": sub, "aud": clientID, "client_id": clientID,
+				"iat": now.Unix(), "jti": randomString(0)[:16],
+			}
+			if o.RefreshTokenClaims != nil {
+				o.RefreshTokenClaims(claims)
+			}
+			var err error
+			if rt, err = s.signTokenLocked(o, claims); err != nil {
+				return nil, "", &oauthError{http.StatusInternalServerError, "server_error", "signing the refresh token: " + err.Error()}
+			}
+		}
 		s.refresh[rt] = &grantToken{value: rt, grant: grant, clientID: clientID, user: u, scope: scope}
 	}
 	return at, rt, nil
+}
+
+// signTokenLocked signs a JWT access or refresh token's claims with the
+// JWKS key, typed as AccessTokenType says. s.mu must be held.
+func (s *Server) signTokenLocked(o *Options, claims map[string]any) (string, error) {
+	typ := o.AccessTokenType
+	switch typ {
+	case "":
+		typ = "at+jwt"
+	case "-":
+		typ = ""
+	}
+	key, err := s.keyLocked(o)
+	if err != nil {
+		return "", err
+	}
+	return key.sign(typ, claims)
 }
 
 // revokeGrantLocked invalidates every token issued under grant. s.mu must

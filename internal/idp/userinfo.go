@@ -3,6 +3,7 @@ package idp
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -37,10 +38,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	case "body":
 		value, where = r.PostForm.Get(o.UserinfoTokenParam), "the "+o.UserinfoTokenParam+" form parameter"
 	default:
-		if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-			value = strings.TrimSpace(v)
-		}
-		where = "an Authorization: Bearer header"
+		value, where = bearerToken(r), "an Authorization: Bearer header"
 	}
 	if value == "" {
 		invalidToken(w, "no access token in "+where)
@@ -67,6 +65,30 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, withHostile(claims(u), o.Hostile))
+}
+
+// emails serves GET /userinfo/emails with Options.Emails, for a live
+// access token in an Authorization: Bearer header.
+func (s *Server) emails(w http.ResponseWriter, r *http.Request) {
+	o := s.count("emails")
+	if o.Emails == nil {
+		http.NotFound(w, r)
+		return
+	}
+	at, ok, _ := s.liveToken(&o, bearerToken(r))
+	if !ok {
+		invalidToken(w, "unknown, expired or revoked access token")
+		return
+	}
+	writeJSON(w, http.StatusOK, o.Emails(at.user))
+}
+
+// bearerToken returns the token of an Authorization: Bearer header, or "".
+func bearerToken(r *http.Request) string {
+	if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(v)
+	}
+	return ""
 }
 
 // claims returns the default, OIDC-style userinfo of u.
@@ -146,8 +168,12 @@ func clientTokenRequest(w http.ResponseWriter, r *http.Request, o *Options) (cli
 // state) when given, else a "signed out" page. The provider keeps no
 // browser session, so there is nothing else to end.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	s.count("logout")
+	o := s.count("logout")
 	q := r.URL.Query()
+	if o.Logout == "cognito" {
+		s.cognitoLogout(w, q, &o)
+		return
+	}
 	target := q.Get("post_logout_redirect_uri")
 	if target == "" {
 		writePage(w, http.StatusOK, messagePage{
@@ -170,4 +196,33 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		u.RawQuery = v.Encode()
 	}
 	redirect(w, u.String())
+}
+
+// cognitoLogout serves Amazon Cognito's /logout: client_id names a
+// registered client and logout_uri is one of its allowed sign-out URLs,
+// where the browser goes, or the request is refused with an error page,
+// as Cognito refuses an unregistered one (a post_logout_redirect_uri is
+// no logout_uri).
+func (s *Server) cognitoLogout(w http.ResponseWriter, q url.Values, o *Options) {
+	refuse := func(msg string) {
+		writePage(w, http.StatusBadRequest, messagePage{Title: "An error was encountered with the requested page", Message: msg})
+	}
+	if _, known := o.clientSecret(q.Get("client_id")); !known {
+		refuse("client_id must name a registered client")
+		return
+	}
+	target := q.Get("logout_uri")
+	u, err := url.Parse(target)
+	switch {
+	case target == "":
+		refuse("Required String parameter 'logout_uri' is not present")
+		return
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		refuse("logout_uri must be an absolute http or https URL")
+		return
+	case len(o.SignOutURLs) > 0 && !slices.Contains(o.SignOutURLs, target):
+		refuse("logout_uri is not one of the client's allowed sign-out URLs")
+		return
+	}
+	redirect(w, target)
 }

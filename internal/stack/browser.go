@@ -27,18 +27,30 @@ type Browser struct {
 	Header http.Header
 }
 
-// NewBrowser returns a Browser without cookies for the site at base.
+// NewBrowser returns a Browser without cookies for the site at base. Its
+// Client is an HTTPClient that does not follow redirects.
 func NewBrowser(t testing.TB, base string) *Browser {
+	c := HTTPClient(t)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Browser{
-		t:    t,
-		Base: base,
-		Client: &http.Client{
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Timeout:       15 * time.Second,
-		},
+		t:       t,
+		Base:    base,
+		Client:  c,
 		Cookies: map[string]*http.Cookie{},
 		Header:  http.Header{"Accept": {"text/html,application/xhtml+xml"}},
 	}
+}
+
+// HTTPClient returns an HTTP client with a transport of its own, whose idle
+// connections are closed when t ends, and a 15-second timeout. A test
+// should not share http.DefaultTransport: an httptest.Server that another
+// (parallel) test closes closes the shared transport's idle connections
+// too, and a request about to reuse one fails with "http:
+// CloseIdleConnections called".
+func HTTPClient(t testing.TB) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 15 * time.Second}
 }
 
 // Do sends one request to rawURL with b.Header and then hdr, and with

@@ -1,10 +1,12 @@
 package stack_test
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,7 +81,7 @@ func TestSeal(t *testing.T) {
 
 	req, _ := http.NewRequest("GET", ps.URL+"/oauth2/auth", nil)
 	req.Header.Set("Cookie", stack.CookieHeader(cookies))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := stack.HTTPClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,5 +142,30 @@ func TestBrowserCookies(t *testing.T) {
 	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusOK || len(hops) != 1 || hops[0] != other.URL+"/there" {
 		t.Errorf("Follow(/away) = %d after %q; want 200 after %s/there", resp.StatusCode, hops, other.URL)
+	}
+}
+
+// TestBrowserOwnConnections: a browser's idle connections are its own,
+// so another test's httptest.Server.Close, which closes the idle
+// connections of http.DefaultTransport, leaves them alone (on the shared
+// transport, a request reusing one at that moment failed with "http:
+// CloseIdleConnections called").
+func TestBrowserOwnConnections(t *testing.T) {
+	t.Parallel()
+	var opened atomic.Int32
+	site := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	site.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	site.Start()
+	t.Cleanup(site.Close)
+	b := stack.NewBrowser(t, site.URL)
+	stack.ReadBody(t, b.Get("/"))
+	httptest.NewServer(http.NotFoundHandler()).Close() // as a parallel test's cleanup does
+	stack.ReadBody(t, b.Get("/"))
+	if got := opened.Load(); got != 1 {
+		t.Errorf("connections opened for two requests with another server closed between = %d; want 1 (the idle one reused)", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -215,4 +216,61 @@ func TestServeFileAbsoluteName(t *testing.T) {
 	if w.Code != http.StatusOK || w.Body.String() != "A" {
 		t.Errorf("serveFile(/static/a.txt) = %d %q; want 200 A", w.Code, w.Body)
 	}
+}
+
+// FuzzUpstreamRoute: whatever the request's path, the route chosen is the
+// longest that takes the path the rules judge (upstreamPath), and the
+// upstream gets that very path, decoded, with the route's path replaced by
+// the URL's when it has one: no escape makes it read another path, or
+// reach another route.
+func FuzzUpstreamRoute(f *testing.F) {
+	for _, seed := range []string{
+		"/", "/api", "/api/", "/api/x?q=1", "/api%2Fx", "/%61pi/x", "/api/%2e%2e/admin", "/api%2F..%2Fadmin",
+		"/v2/users", "/v2%2Fusers", "/v2/a%2Fb", "/healthz", "/healthz/live", "/healthzx", "/a%20b/c%25d",
+		"/app/%2e%2e/v2/x", "/x//y", "/v2/%2F%2F", "/healthz%2F", "/%2e", "/v2/..%2f..%2fapi",
+	} {
+		f.Add(seed)
+	}
+	us := testUpstreams(f,
+		"/", "http://web",
+		"/api/", "http://api",
+		"/v2/", "http://api/v1/",
+		"/healthz", "http://h/status",
+		"/a b/", "http://x/v%201/",
+		"/api/v3/", "http://api3/",
+	)
+	f.Fuzz(func(t *testing.T, target string) {
+		u, err := url.ParseRequestURI(target)
+		if err != nil || !strings.HasPrefix(u.Path, "/") {
+			return
+		}
+		p, resolved := upstreamPath(u.Path)
+		rt := us.route(p)
+		for _, other := range us {
+			if other.matches(p) && (rt == nil || len(other.path) > len(rt.path)) {
+				t.Fatalf("%q (path %q): route %v; want the longer %q", target, p, rt, other.path)
+			}
+		}
+		if rt == nil {
+			return
+		}
+		if resolved {
+			u.Path, u.RawPath = p, ""
+		}
+		rt.setURL(u)
+		want := p
+		if rt.replace {
+			want = strings.TrimSuffix(rt.base, "/") + p[len(rt.stem):]
+			if p == rt.stem || p == rt.path {
+				want = rt.base
+			}
+		}
+		got, err := url.PathUnescape(u.EscapedPath())
+		if err != nil || got != want || u.Path != want {
+			t.Fatalf("%q (path %q, route %q): the upstream reads %q (%q, %v); want %q", target, p, rt.path, got, u.Path, err, want)
+		}
+		if u.Host != rt.target.Host {
+			t.Fatalf("%q: sent to %q; want %q", target, u.Host, rt.target.Host)
+		}
+	})
 }

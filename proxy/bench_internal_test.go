@@ -462,6 +462,32 @@ func BenchmarkDecide(b *testing.B) {
 	}
 }
 
+// BenchmarkUpstreamChoice is the choice of a request's upstream route
+// (upstreamPath, then the longest route that takes it), with one route
+// and with ten (tenRoutes: the request's path takes the catch-all after
+// trying the nine others), to set against a whole proxied request
+// (HotPath/portcullis and HotPath/portcullis+10upstreams).
+func BenchmarkUpstreamChoice(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		routes []string
+	}{
+		{"1route", []string{"/", benchUpstream.String()}},
+		{"10routes", tenRoutes(benchUpstream.String())},
+	} {
+		us := testUpstreams(b, c.routes...)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, _ := upstreamPath("/app/page")
+				if us.route(p) == nil {
+					b.Fatal("no route")
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkOriginalRequest is forward-auth's reading of the original
 // request from nginx's trusted headers, as examples/nginx sends them.
 func BenchmarkOriginalRequest(b *testing.B) {

@@ -106,16 +106,9 @@ func taggedApp(name string) http.Handler {
 			echo.ServeHTTP(w, r)
 			return
 		}
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		rw.Flush()
-		line, _ := rw.ReadString('\n')
-		fmt.Fprintf(rw, "%s %s for %s: %s", name, r.URL.Path, r.Header.Get("X-User"), line)
-		rw.Flush()
+		stack.EchoUpgrade(w, func(line string) string {
+			return fmt.Sprintf("%s %s for %s: %s", name, r.URL.Path, r.Header.Get("X-User"), line)
+		})
 	})
 }
 

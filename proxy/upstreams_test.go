@@ -356,16 +356,7 @@ func liveApp(release <-chan struct{}) http.Handler {
 				http.Error(w, "want an upgrade from alice", http.StatusBadRequest)
 				return
 			}
-			conn, rw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-			rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-			rw.Flush()
-			line, _ := rw.ReadString('\n')
-			rw.WriteString("echo " + r.URL.Path + ": " + line)
-			rw.Flush()
+			stack.EchoUpgrade(w, func(line string) string { return "echo " + r.URL.Path + ": " + line })
 		default:
 			echo.ServeHTTP(w, r)
 		}

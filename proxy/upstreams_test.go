@@ -244,6 +244,41 @@ func TestUpstreamRouteFollowsRules(t *testing.T) {
 	}
 }
 
+// TestPublicRouteLeadsNowhereElse: a public route rule's path is public
+// on the route that serves it only. Written with escapes that lead out of
+// it once decoded (escaped dot segments, escaped slashes), a request not
+// signed in gets 401 and reaches no app, the public one included; the
+// public path reaches the public app. (An escaped spelling of the public
+// path itself, /pub%2Fx, needs sign-in: a path is public only when every
+// reading of it is.)
+func TestPublicRouteLeadsNowhereElse(t *testing.T) {
+	t.Parallel()
+	pub, private := namedApp(t, "pub"), namedApp(t, "private")
+	r := newRouted(t, func(o *proxy.Options) {
+		o.Upstream.Routes = []proxy.UpstreamRoute{{Path: "/pub/", URL: mustURL(t, pub)}, {Path: "/", URL: mustURL(t, private)}}
+		o.Access.Routes = []proxy.Route{{Path: regexp.MustCompile(`^/pub/`), Public: true}}
+	})
+	anonymous := stack.NewBrowser(t, r.url)
+	get := func(target string) (string, int) {
+		resp := anonymous.Do("GET", target, nil, http.Header{"Accept": {"application/json"}})
+		stack.ReadBody(t, resp)
+		return resp.Header.Get("X-App"), resp.StatusCode
+	}
+	for _, target := range []string{
+		"/pub/%2e%2e/secret", "/pub/%2E%2E/secret", "/pub%2F..%2Fsecret", "/pub/..%2Fsecret", "/pub/x/%2e%2e/%2e%2e/secret",
+		"/pub/%2e%2e%2Fsecret", "/pub%2F%2e%2e%2Fsecret", "/pub/%2e%2e",
+	} {
+		if app, status := get(target); status != http.StatusUnauthorized || app != "" {
+			t.Errorf("not signed in, GET %s = %d from %q; want 401 from Portcullis", target, status, app)
+		}
+	}
+	for _, target := range []string{"/pub/x", "/pub/a/%2e%2e/x"} {
+		if app, status := get(target); status != http.StatusOK || app != "pub" {
+			t.Errorf("not signed in, GET %s = %d from %q; want 200 from pub", target, status, app)
+		}
+	}
+}
+
 // serveUnix serves h over HTTP on a Unix socket in a temporary directory
 // until t ends, and returns the socket's path.
 func serveUnix(t *testing.T, h http.Handler) string {

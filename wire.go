@@ -157,7 +157,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Providers: entries,
 		Sessions:  store,
 		Flows:     flows,
-		Upstream:  proxy.Upstream{URL: cfg.Upstream, Transport: transport},
+		Upstream:  proxy.Upstream{Routes: upstreamRoutes(cfg), Transport: transport},
 		Body: proxy.Body{
 			ReadTimeout:       cfg.BodyReadTimeout,
 			MinRate:           cfg.BodyMinRate,
@@ -276,6 +276,29 @@ func upstreamTransport(cfg *config.Config, log *slog.Logger) (*http.Transport, e
 		ResponseHeaderTimeout: cfg.UpstreamTimeout,
 		TLSClientConfig:       tlsConfig,
 	}, nil
+}
+
+// upstreamRoutes are the routes of UPSTREAM (a single URL is the route
+// of "/"); none: forward-auth only.
+func upstreamRoutes(cfg *config.Config) []proxy.UpstreamRoute {
+	routes := make([]proxy.UpstreamRoute, len(cfg.Upstream))
+	for i, r := range cfg.Upstream {
+		routes[i] = proxy.UpstreamRoute{Path: r.Path, URL: r.URL}
+	}
+	return routes
+}
+
+// checkUpstreams checks UPSTREAM's routes as the proxy will take them
+// (proxy.UpstreamRoute.Check: a file:// route's directory must exist),
+// for config.Load to list with its own problems.
+func checkUpstreams(cfg *config.Config) error {
+	var errs []error
+	for _, r := range upstreamRoutes(cfg) {
+		if err := r.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("%sUPSTREAM: route %q: %w", config.Prefix, r.Path, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // upstreamTLS builds the TLS settings toward the upstream: the system's

@@ -96,7 +96,7 @@ func TestLoadDefaults(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"PORTCULLIS_UPSTREAM", c.Upstream, (*url.URL)(nil)},
+		{"PORTCULLIS_UPSTREAM", c.Upstream, []UpstreamRoute(nil)},
 		{"PORTCULLIS_LISTEN", c.Listen, ":4180"},
 		{"PORTCULLIS_METRICS_LISTEN", c.MetricsListen, ":9180"},
 		{"PORTCULLIS_PUBLIC_URL", c.PublicURL, (*url.URL)(nil)},
@@ -209,7 +209,7 @@ func TestLoadValues(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"Upstream", c.Upstream.String(), "http://app:8080"},
+		{"Upstream", formatUpstreams(c.Upstream), "http://app:8080"},
 		{"PublicURL", c.PublicURL.Host, "app.example.com"},
 		{"CookieSameSite", c.CookieSameSite, http.SameSiteStrictMode},
 		{"AllowedGroups", c.AllowedGroups, []string{"admins", "Domain Users"}},
@@ -293,9 +293,9 @@ func TestLoadProblems(t *testing.T) {
 				"PORTCULLIS_BODY_READ_TIMEOUT: must not be negative, got -1s",
 			}},
 		{"upstream not http", with(minimal(), "PORTCULLIS_UPSTREAM", "ftp://files"),
-			[]string{`PORTCULLIS_UPSTREAM: must be an absolute http or https URL, got "ftp://files"`}},
+			[]string{`PORTCULLIS_UPSTREAM: "ftp://files": want an ` + upstreamSchemes + ` URL`}},
 		{"upstream relative", with(minimal(), "PORTCULLIS_UPSTREAM", "app:8080"),
-			[]string{`PORTCULLIS_UPSTREAM: must be an absolute http or https URL, got "app:8080"`}},
+			[]string{`PORTCULLIS_UPSTREAM: "app:8080": want an ` + upstreamSchemes + ` URL`}},
 		{"upstream unparsable", with(minimal(), "PORTCULLIS_UPSTREAM", "http://[::1"),
 			[]string{`PORTCULLIS_UPSTREAM: not a URL: missing ']' in host`}},
 		{"public url with query", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com/?a=1"),

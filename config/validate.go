@@ -23,7 +23,6 @@ func (c *Config) validate() error {
 	v := &validator{}
 	n := func(suffix string) string { return Prefix + suffix }
 
-	v.httpURL(n("UPSTREAM"), c.Upstream, false)
 	v.httpURL(n("PUBLIC_URL"), c.PublicURL, true)
 	if path, ok := strings.CutPrefix(c.Listen, "unix:"); ok {
 		v.socketPath(n("LISTEN"), path)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
@@ -93,7 +92,8 @@ type Options struct {
 	Sessions  Sessions
 	// Flows keep the sign-ins in progress (the state and PKCE verifier).
 	Flows FlowStore
-	// Upstream is the app behind the proxy; none: forward-auth only.
+	// Upstream is the app behind the proxy, or several by path; none:
+	// forward-auth only.
 	Upstream Upstream
 	// Body bounds the time a request's body may take.
 	Body Body
@@ -136,8 +136,8 @@ type Server struct {
 	// sign-in page's, the bearer tokens'); providers finds them by id.
 	providerList []Provider
 	providers    map[string]*Provider
-	// upstream proxies to the app; nil: forward-auth only.
-	upstream    *httputil.ReverseProxy
+	// upstreams are the app's routes; none: forward-auth only.
+	upstreams   upstreams
 	body        Body
 	site        site
 	trust       Trust
@@ -285,8 +285,8 @@ func New(opts Options) (*Server, error) {
 			s.identity.own.add(r.key)
 		}
 	}
-	if opts.Upstream.URL != nil {
-		s.upstream = s.newReverseProxy(opts.Upstream.URL, opts.Upstream.Transport)
+	if s.upstreams, err = s.newUpstreams(opts.Upstream); err != nil {
+		return nil, err
 	}
 	s.ownMux, s.labels = s.mux(), s.routeLabels()
 	s.handler = s.instrument(s.metrics, s.routes())

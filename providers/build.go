@@ -36,6 +36,9 @@ type Built struct {
 	DisplayName  string
 	RedirectURL  string
 	ResponseType string
+	// ResponseMode is "form_post" when the provider POSTs its answer to
+	// the callback from its own site, else "query" or "" (Settings).
+	ResponseMode string
 	ClientID     string
 	PKCE         bool
 	// LogoutURL is the provider's end-session URL; empty for OpenID
@@ -96,6 +99,7 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 		DisplayName:         r.DisplayName,
 		RedirectURL:         r.RedirectURL,
 		ResponseType:        r.ResponseType,
+		ResponseMode:        r.ResponseMode,
 		ClientID:            r.ClientID,
 		PKCE:                *r.PKCE,
 		LogoutURL:           r.LogoutURL,

@@ -38,6 +38,10 @@ type Settings struct {
 	Scopes            []string
 	// ResponseType is "code" or "token" (the implicit flow).
 	ResponseType string
+	// ResponseMode is the response_mode the authorization URL asks for:
+	// "form_post" (the provider POSTs its answer to the callback from its
+	// own site), "query", or "" (none sent: the provider's default).
+	ResponseMode string
 	// PKCE says whether to send a PKCE S256 code_challenge.
 	PKCE *bool
 	// TokenMethod is GET or POST; TokenAuthStyle auto, header or params.
@@ -136,6 +140,7 @@ func (r *Resolved) apply() {
 	str("INTROSPECTION_URL", &s.IntrospectionURL, p.IntrospectionURL)
 	str("INTROSPECTION_URL", &s.IntrospectionURL, checkEndpoint(p.TokenCheck, s.UserinfoURL))
 	list("SCOPES", &s.Scopes, p.Scopes)
+	str("RESPONSE_MODE", &s.ResponseMode, p.ResponseMode)
 	if s.PKCE == nil {
 		pkce := p.PKCE
 		s.PKCE = &pkce

@@ -39,7 +39,9 @@ type Built struct {
 	// ResponseMode is "form_post" when the provider POSTs its answer to
 	// the callback from its own site, else "query" or "" (Settings).
 	ResponseMode string
-	ClientID     string
+	// PassthroughParams are Settings.AuthPassthroughParams.
+	PassthroughParams []string
+	ClientID          string
 	PKCE         bool
 	// LogoutURL is the provider's end-session URL; empty for OpenID
 	// Connect, whose provider reports it (OIDC.LogoutURL) once discovered.
@@ -100,6 +102,7 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 		RedirectURL:         r.RedirectURL,
 		ResponseType:        r.ResponseType,
 		ResponseMode:        r.ResponseMode,
+		PassthroughParams:   r.AuthPassthroughParams,
 		ClientID:            r.ClientID,
 		PKCE:                *r.PKCE,
 		LogoutURL:           r.LogoutURL,

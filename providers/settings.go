@@ -42,6 +42,10 @@ type Settings struct {
 	// "form_post" (the provider POSTs its answer to the callback from its
 	// own site), "query", or "" (none sent: the provider's default).
 	ResponseMode string
+	// AuthPassthroughParams are the query parameters /oauth2/start
+	// forwards to the authorization URL (AUTH_PASSTHROUGH_PARAMS); none
+	// may be one the sign-in sets itself (ProtectedAuthParam).
+	AuthPassthroughParams []string
 	// PKCE says whether to send a PKCE S256 code_challenge.
 	PKCE *bool
 	// TokenMethod is GET or POST; TokenAuthStyle auto, header or params.
@@ -208,6 +212,11 @@ func (r *Resolved) problems() []error {
 			errs = append(errs, fmt.Errorf("%s%s: required with %sPROVIDER=%s", s.Prefix, need, s.Prefix, p.Name))
 		} else {
 			errs = append(errs, fmt.Errorf("%s%s: required by the %s preset", s.Prefix, need, p.Name))
+		}
+	}
+	for _, name := range s.AuthPassthroughParams {
+		if ProtectedAuthParam(name, s.ClientIDParam) {
+			errs = append(errs, fmt.Errorf("%sAUTH_PASSTHROUGH_PARAMS: %q is a parameter the sign-in sets itself; a client may never set it", s.Prefix, name))
 		}
 	}
 	// Bearer tokens of a provider that can't tell whose they are are

@@ -42,7 +42,7 @@ type Built struct {
 	// PassthroughParams are Settings.AuthPassthroughParams.
 	PassthroughParams []string
 	ClientID          string
-	PKCE         bool
+	PKCE              bool
 	// LogoutURL is the provider's end-session URL; empty for OpenID
 	// Connect, whose provider reports it (OIDC.LogoutURL) once discovered.
 	LogoutURL string

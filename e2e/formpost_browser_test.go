@@ -18,21 +18,25 @@ import (
 
 // formPostSite is Portcullis with a provider set to RESPONSE_MODE=form_post,
 // served to the browser as http://localhost:PORT while the fake provider
-// is at http://127.0.0.1:PORT: two different sites, so the provider's POST
-// to the callback is a cross-site one. forceLax, when set, rewrites the
-// CSRF cookie to SameSite=Lax on its way to the browser.
+// is at http://127.0.0.1:PORT, or the other way round (swap): two
+// different sites, so the provider's POST to the callback is a cross-site
+// one. forceLax, when set, rewrites the CSRF cookie to SameSite=Lax on its
+// way to the browser.
 type formPostSite struct {
-	url      string // http://localhost:PORT
+	url      string // Portcullis as the browser reaches it
 	idp      *stack.Provider
 	mu       sync.Mutex
 	callback []string // Sec-Fetch-Site of each POST to the callback
 }
 
-func startFormPostSite(t *testing.T, forceLax bool) *formPostSite {
+func startFormPostSite(t *testing.T, forceLax, swap bool) *formPostSite {
 	t.Helper()
 	s := &formPostSite{idp: stack.StartProvider(t, nil)}
 	app := stack.Serve(t, greetingApp())
 	pc := s.idp.ClientConfig()
+	if swap { // the browser reaches the provider as localhost
+		pc.AuthURL = strings.Replace(pc.AuthURL, "127.0.0.1", "localhost", 1)
+	}
 	appURL, err := url.Parse(app.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +66,10 @@ func startFormPostSite(t *testing.T, forceLax bool) *formPostSite {
 		}
 		srv.ServeHTTP(w, r)
 	}))
-	s.url = strings.Replace(front.URL, "127.0.0.1", "localhost", 1)
+	s.url = front.URL
+	if !swap {
+		s.url = strings.Replace(front.URL, "127.0.0.1", "localhost", 1)
+	}
 	return s
 }
 
@@ -90,15 +97,29 @@ func (w laxFlowCookie) Write(b []byte) (int, error) { return w.ResponseWriter.Wr
 
 // TestBrowserFormPostSignIn has Chromium sign in with RESPONSE_MODE=form_post,
 // the provider on another site than Portcullis (127.0.0.1 against
-// localhost): the provider's page POSTs code and state to the callback, a
-// cross-site POST, which carries the CSRF cookie because it is
-// SameSite=None; Secure (Secure cookies are kept on http://localhost,
-// which Chromium counts as potentially trustworthy). The session cookie
-// stays SameSite=Lax, and the browser lands on the app signed in.
+// localhost, and the other way round): the provider's page POSTs code and
+// state to the callback, a cross-site POST, which carries the CSRF cookie
+// because it is SameSite=None; Secure (Secure cookies are kept on
+// http://localhost and http://127.0.0.1, which Chromium counts as
+// potentially trustworthy). The session cookie stays SameSite=Lax, and the
+// browser lands on the app signed in.
 func TestBrowserFormPostSignIn(t *testing.T) {
 	t.Parallel()
+	for _, swap := range []bool{false, true} {
+		name := "Portcullis on localhost"
+		if swap {
+			name = "Portcullis on 127.0.0.1"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			formPostSignIn(t, swap)
+		})
+	}
+}
+
+func formPostSignIn(t *testing.T, swap bool) {
 	ctx := browsertest.New(t)
-	s := startFormPostSite(t, false)
+	s := startFormPostSite(t, false, swap)
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.url+"/reports"),
@@ -146,7 +167,7 @@ func TestBrowserFormPostSignIn(t *testing.T) {
 func TestBrowserFormPostNeedsSameSiteNone(t *testing.T) {
 	t.Parallel()
 	ctx := browsertest.New(t)
-	s := startFormPostSite(t, true)
+	s := startFormPostSite(t, true, false)
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/reports")); err != nil {
 		t.Fatalf("open %s/reports: %v", s.url, err)

@@ -176,18 +176,22 @@ func TestFormPostCallbackRefuses(t *testing.T) {
 func TestCrossSitePostWithoutFormPost(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
-	for _, hdr := range []http.Header{
-		{"Sec-Fetch-Site": {"cross-site"}},
-		{"Origin": {"https://evil.example"}},
-		{"Sec-Fetch-Site": {"same-origin"}},
+	for _, tt := range []struct {
+		hdr  http.Header
+		want int
+	}{
+		{http.Header{"Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden},
+		{http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
+		{http.Header{"Sec-Fetch-Site": {"same-origin"}}, http.StatusBadRequest},
 	} {
+		hdr := tt.hdr
 		b := h.browser()
 		_, answer := formPostAnswer(t, b, "/")
 		hdr.Set("Content-Type", formType)
 		resp := b.Do("POST", "/oauth2/callback", strings.NewReader(answer.Encode()), hdr)
 		body := stack.ReadBody(t, resp)
-		if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("POST with %v = %d; want 403 or 400\n%s", hdr, resp.StatusCode, body)
+		if resp.StatusCode != tt.want {
+			t.Errorf("POST with %v = %d; want %d\n%s", hdr, resp.StatusCode, tt.want, body)
 		}
 		if _, ok := b.Cookies["_portcullis"]; ok {
 			t.Errorf("POST with %v set a session cookie", hdr)

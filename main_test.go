@@ -482,7 +482,7 @@ func TestPresetsWire(t *testing.T) {
 			if err != nil {
 				t.Fatalf("loadConfig, buildProviders: %v", err)
 			}
-			entry := proxyProvider(built[0])
+			entry := proxyProvider(built[0], cfg.Providers[0])
 			if !strings.Contains(entry.DisplayName, tt.name) || entry.PKCE != tt.pkce {
 				t.Errorf("entry = %q PKCE %v; want %q PKCE %v", entry.DisplayName, entry.PKCE, tt.name, tt.pkce)
 			}

@@ -102,8 +102,8 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		entries   []proxy.Provider
 		attrNames []string
 	)
-	for _, b := range built {
-		entries = append(entries, proxyProvider(b))
+	for i, b := range built { // in the order of cfg.Providers (buildProviders)
+		entries = append(entries, proxyProvider(b, cfg.Providers[i]))
 		if o := b.Discovery; o != nil {
 			id := b.ID
 			readyChecks = append(readyChecks, func(context.Context) error {
@@ -423,14 +423,18 @@ func prefixLines(prefix string, err error) error {
 	return errors.Join(errs...)
 }
 
-// proxyProvider is what the proxy needs of a built provider.
-func proxyProvider(b *providers.Built) proxy.Provider {
+// proxyProvider is what the proxy needs of a built provider, and of its
+// configuration (pc).
+func proxyProvider(b *providers.Built, pc config.Provider) proxy.Provider {
 	p := proxy.Provider{
 		ID:                  b.ID,
 		DisplayName:         b.DisplayName,
 		RedirectURL:         b.RedirectURL,
 		PKCE:                b.PKCE,
 		ResponseType:        b.ResponseType,
+		ResponseMode:        b.ResponseMode,
+		PassthroughParams:   b.PassthroughParams,
+		LogoutRedirectURL:   pc.LogoutRedirectURL,
 		ClientID:            b.ClientID,
 		LogoutURL:           b.LogoutURL,
 		LogoutRedirectParam: b.LogoutRedirectParam,
@@ -462,6 +466,8 @@ func providerSettings(cfg *config.Config, pc config.Provider) providers.Settings
 		BearerTokens:       cfg.BearerTokens,
 		BearerAudiences:    pc.BearerAudiences,
 		BearerAllowUnbound: cfg.BearerAllowUnbound,
+
+		AuthPassthroughParams: pc.AuthPassthroughParams,
 	}
 	for _, f := range presetStrings(&pc, &s) {
 		*f[1] = *f[0]
@@ -507,7 +513,7 @@ func presetStrings(pc *config.Provider, s *providers.Settings) [][2]*string {
 		{&pc.Preset, &s.Preset}, {&pc.DisplayName, &s.DisplayName}, {&pc.IssuerURL, &s.IssuerURL},
 		{&pc.AuthURL, &s.AuthURL}, {&pc.TokenURL, &s.TokenURL}, {&pc.UserinfoURL, &s.UserinfoURL},
 		{&pc.RefreshURL, &s.RefreshURL}, {&pc.LogoutURL, &s.LogoutURL}, {&pc.RevokeURL, &s.RevokeURL},
-		{&pc.IntrospectionURL, &s.IntrospectionURL}, {&pc.ResponseType, &s.ResponseType},
+		{&pc.IntrospectionURL, &s.IntrospectionURL}, {&pc.ResponseType, &s.ResponseType}, {&pc.ResponseMode, &s.ResponseMode},
 		{&pc.TokenMethod, &s.TokenMethod}, {&pc.TokenAuthStyle, &s.TokenAuthStyle},
 		{&pc.ClientIDParam, &s.ClientIDParam}, {&pc.ClientSecretParam, &s.ClientSecretParam},
 		{&pc.UserinfoMethod, &s.UserinfoMethod}, {&pc.UserinfoToken, &s.UserinfoToken},

@@ -176,6 +176,13 @@ type Provider struct {
 	Scopes       []string `env:"SCOPES" refDefault:"preset's" doc:"scopes, space- or comma-separated"`
 	ResponseType string   `env:"RESPONSE_TYPE" envDefault:"code" doc:"code (authorization code) or token (implicit: the token comes in the URL fragment, and the provider must confirm it is this client's: INTROSPECTION_URL or the preset's check)"`
 	PKCE         *bool    `env:"PKCE" refDefault:"preset's, else true" doc:"send a PKCE S256 code_challenge (true or false)"`
+	ResponseMode string   `env:"RESPONSE_MODE" refDefault:"preset's, else none" doc:"response_mode asked of the provider: form_post (the provider POSTs code and state to the callback from its own site; the sign-in flow cookie is then SameSite=None; Secure, so sign-in needs https or localhost) or query; unset, none is sent (the provider's default)"`
+	// AuthPassthroughParams are the query parameters /oauth2/start
+	// forwards to the authorization URL.
+	AuthPassthroughParams []string `env:"AUTH_PASSTHROUGH_PARAMS" doc:"query parameters of /oauth2/start forwarded to the authorization URL, an allow-list: login_hint,prompt,kc_idp_hint,domain_hint,ui_locales. Names match exactly; the first value of each, at most 1024 bytes, replaces an AUTH_PARAMS value. The sign-in's own parameters (client_id, redirect_uri, response_type, response_mode, scope, state, nonce, code_challenge, request…) are refused"`
+	// LogoutRedirectURL is the post_logout_redirect_uri sent to the
+	// provider's logout: "" (rd), "none" or an absolute URL.
+	LogoutRedirectURL string `env:"LOGOUT_REDIRECT_URL" refDefault:"rd, else PUBLIC_URL/" doc:"post_logout_redirect_uri sent to the provider's logout URL (register it there): an absolute URL, or none to send none, for providers that refuse one not registered"`
 
 	TokenMethod       string `env:"TOKEN_METHOD" refDefault:"preset's, else POST" doc:"GET or POST; GET for token endpoints that take a query string (WeChat)"`
 	TokenAuthStyle    string `env:"TOKEN_AUTH_STYLE" refDefault:"preset's, else auto" doc:"how the client authenticates at the token endpoint: header (HTTP Basic), params (in the form) or auto"`

@@ -514,6 +514,7 @@ func (v *validator) provider(p *Provider) {
 	}
 
 	v.oneOf(n("RESPONSE_TYPE"), p.ResponseType, "code", "token")
+	v.flowSettings(p)
 	// Unset, these take the preset's value.
 	v.oneOfOrUnset(n("TOKEN_METHOD"), p.TokenMethod, "GET", "POST")
 	v.oneOfOrUnset(n("TOKEN_AUTH_STYLE"), p.TokenAuthStyle, "auto", "header", "params")
@@ -537,6 +538,39 @@ func (v *validator) provider(p *Provider) {
 			v.add(n("CLAIM_VALUES"), "%q is neither a field (id, email, email_verified, name, given_name, family_name, username, groups, picture, locale) nor a CLAIM_ATTRIBUTES name", name)
 		}
 	}
+}
+
+// flowSettings checks RESPONSE_MODE, AUTH_PASSTHROUGH_PARAMS and
+// LOGOUT_REDIRECT_URL. Which names a client may not pass through depends
+// on the preset (CLIENT_ID_PARAM): providers.Resolve checks them.
+func (v *validator) flowSettings(p *Provider) {
+	n := func(suffix string) string { return p.Prefix + suffix }
+	v.oneOfOrUnset(n("RESPONSE_MODE"), p.ResponseMode, "form_post", "query")
+	if p.ResponseMode == "form_post" && p.ResponseType == "token" {
+		v.add(n("RESPONSE_MODE"), "form_post is for the code flow, not with %s=token", n("RESPONSE_TYPE"))
+	}
+	if _, ok := p.AuthParams["response_mode"]; ok {
+		v.add(n("AUTH_PARAMS"), "response_mode: set %s instead, so the callback expects the answer where it comes", n("RESPONSE_MODE"))
+	}
+	seen := map[string]bool{}
+	for _, name := range p.AuthPassthroughParams {
+		switch {
+		case !paramName(name):
+			v.add(n("AUTH_PASSTHROUGH_PARAMS"), "%q is not a parameter name: use letters, digits, _ . and - only", name)
+		case seen[name]:
+			v.add(n("AUTH_PASSTHROUGH_PARAMS"), "%q is listed twice", name)
+		}
+		seen[name] = true
+	}
+	if p.LogoutRedirectURL != "none" {
+		v.httpURLString(n("LOGOUT_REDIRECT_URL"), p.LogoutRedirectURL)
+	}
+}
+
+// paramName reports whether s is a URL parameter name of letters, digits
+// and _ . - only.
+func paramName(s string) bool {
+	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == ""
 }
 
 func (v *validator) oneOf(name, value string, allowed ...string) {

@@ -50,6 +50,23 @@ type Provider struct {
 	PKCE        bool
 	// ResponseType is "code" or "token" (the implicit flow).
 	ResponseType string
+	// ResponseMode is the response_mode the authorization URL asks for:
+	// "form_post" makes the provider POST its answer to the callback from
+	// its own site, which only such a provider's sign-ins may do (their
+	// CSRF cookie is then SameSite=None; Secure); "query" or "" (none
+	// sent) have it answer in the callback's query.
+	ResponseMode string
+	// PassthroughParams are the query parameters that /oauth2/start
+	// forwards to the authorization URL (AUTH_PASSTHROUGH_PARAMS), by
+	// exact name, the first value of each, at most maxPassthroughValue
+	// bytes; a client's value replaces an AUTH_PARAMS one. No name the
+	// sign-in itself sets may be among them (providers.ProtectedAuthParam).
+	PassthroughParams []string
+	// LogoutRedirectURL is the post_logout_redirect_uri sent to the
+	// provider's end-session URL (LOGOUT_REDIRECT_URL): "" sends the
+	// sign-out's rd (made absolute; "/" by default), "none" sends none, and
+	// an absolute URL is sent as is.
+	LogoutRedirectURL string
 	// ClientID is sent to the provider's logout URL with the id token hint.
 	ClientID string
 	// Bearer validates machine clients' bearer tokens (BEARER_TOKENS);
@@ -255,6 +272,9 @@ func New(opts Options) (*Server, error) {
 		if p.ResponseType == "token" && p.TokenCheck == nil {
 			return nil, fmt.Errorf("proxy: provider %q uses the implicit flow without a token check", p.ID)
 		}
+		if err := checkFlowSettings(p); err != nil {
+			return nil, err
+		}
 		s.providers[p.ID] = p
 		if u, err := url.Parse(p.RedirectURL); err == nil && u.Host != "" {
 			s.site.knownHosts = append(s.site.knownHosts, u.Host) // registered at the provider: ours
@@ -291,6 +311,35 @@ func New(opts Options) (*Server, error) {
 	s.ownMux, s.labels = s.mux(), s.routeLabels()
 	s.handler = s.instrument(s.metrics, s.routes())
 	return s, nil
+}
+
+// checkFlowSettings checks p's response mode, passthrough parameters and
+// logout redirect (config reports the same problems naming the variables).
+func checkFlowSettings(p *Provider) error {
+	var errs []error
+	switch p.ResponseMode {
+	case "", "query":
+	case formPost:
+		if p.ResponseType == "token" {
+			errs = append(errs, fmt.Errorf("proxy: provider %q: form_post is for the code flow", p.ID))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("proxy: provider %q: unknown response mode %q", p.ID, p.ResponseMode))
+	}
+	for _, name := range p.PassthroughParams {
+		switch {
+		case !validParamName(name):
+			errs = append(errs, fmt.Errorf("proxy: provider %q: passthrough parameter %q is not a parameter name", p.ID, name))
+		case providers.ProtectedAuthParam(name, ""):
+			errs = append(errs, fmt.Errorf("proxy: provider %q: passthrough parameter %q is the sign-in's own", p.ID, name))
+		}
+	}
+	if p.LogoutRedirectURL != "" && p.LogoutRedirectURL != LogoutRedirectNone {
+		if u, err := url.Parse(p.LogoutRedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("proxy: provider %q: logout redirect %q is not an absolute http(s) URL", p.ID, p.LogoutRedirectURL))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ServeHTTP implements http.Handler.

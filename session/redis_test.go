@@ -832,7 +832,10 @@ func TestRedisStoreRefusesCookieStoreCookie(t *testing.T) {
 	}
 }
 
-// finishesWithin fails unless f returns within d, and returns how long it took.
+// finishesWithin fails unless f returns within d, and returns how long it
+// took. d is a generous bound (several times the store's timeouts, for a
+// shared, loaded machine): it catches a call that waits for Redis without
+// a timeout, not one that is a little slow.
 func finishesWithin(t *testing.T, what string, d time.Duration, f func()) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -851,8 +854,8 @@ func TestRedisStoreOutage(t *testing.T) {
 		down  func(*redistest.Server)
 		limit time.Duration
 	}{
-		{name: "killed", down: (*redistest.Server).Kill, limit: 3 * time.Second},
-		{name: "hung", down: (*redistest.Server).Pause, limit: 3500 * time.Millisecond},
+		{name: "killed", down: (*redistest.Server).Kill, limit: 8 * time.Second},
+		{name: "hung", down: (*redistest.Server).Pause, limit: 8 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1128,7 +1131,7 @@ func TestRedisCoordinatorOutage(t *testing.T) {
 		{"Ping", func() error { return c.Ping(ctx) }},
 	}
 	for _, tt := range tests {
-		finishesWithin(t, tt.name, 3*time.Second, func() {
+		finishesWithin(t, tt.name, 8*time.Second, func() {
 			if err := tt.call(); !errors.Is(err, ErrUnavailable) {
 				t.Errorf("%s() during an outage: error = %v; want %v", tt.name, err, ErrUnavailable)
 			}

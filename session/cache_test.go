@@ -240,7 +240,7 @@ func TestRedisStoreCache(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("replica b: Load() = %v, %v 3s after a refresh; want the refreshed session", got, err)
+				t.Fatalf("replica b: Load() 3s after a refresh: error %v, refreshed %v; want the refreshed session", err, got != nil && got.AccessToken == st.AccessToken)
 			}
 			time.Sleep(time.Millisecond)
 		}

@@ -146,7 +146,13 @@ func TestSessionCacheInvalidation(t *testing.T) {
 // invalidations, once it does, and a channel of what Listen reports.
 func listening(t testing.TB, url string, clk *testclock.Clock, mods ...func(*Options)) (*RedisStore, <-chan error) {
 	t.Helper()
-	s := newRedisStore(t, url, clk, mods...)
+	return listeningOn(t, RedisOptions{URL: url}, clk, mods...)
+}
+
+// listeningOn is listening on the Redis ro describes.
+func listeningOn(t testing.TB, ro RedisOptions, clk *testclock.Clock, mods ...func(*Options)) (*RedisStore, <-chan error) {
+	t.Helper()
+	s := newRedisStoreOn(t, ro, clk, mods...)
 	reports := make(chan error, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -358,5 +364,41 @@ func TestRedisStoreCacheRedisDown(t *testing.T) {
 	clk.Advance(time.Second)
 	if _, err := s.Load(j2.request()); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Load() with Redis down, after the grace: error = %v; want %v", err, ErrUnavailable)
+	}
+}
+
+// invalidationsAcrossReplicas: on the Redis ro describes, two listening
+// stores see each other's sign-outs and Invalidates.
+func invalidationsAcrossReplicas(t *testing.T, ro RedisOptions) {
+	clk := testclock.New(t0)
+	a, _ := listeningOn(t, ro, clk)
+	b, _ := listeningOn(t, ro, clk)
+	for _, end := range []struct {
+		name string
+		end  func(t *testing.T, j jar)
+	}{
+		{"sign-out", func(t *testing.T, j jar) { a.Clear(httptest.NewRecorder(), j.request()) }},
+		{"Invalidate", func(t *testing.T, j jar) {
+			if err := a.Invalidate(t.Context(), SessionID(sessionID(ticketOf(t, a, j)))); err != nil {
+				t.Fatalf("Invalidate() = %v", err)
+			}
+		}},
+	} {
+		t.Run(end.name, func(t *testing.T) {
+			// Signed in on b (whose own messages b skips) and cached
+			// there: only a's message can end it on b before the clock,
+			// which stands still, makes b read Redis again.
+			j := jar{}
+			j.save(t, b, sampleState(t0, 100))
+			if _, err := b.Load(j.request()); err != nil {
+				t.Fatalf("replica b: Load() = %v; want the session", err)
+			}
+			if l := b.cache.get(sessionID(ticketOf(t, b, j)), t0); !l.fresh {
+				t.Fatal("replica b: the session is not in its cache")
+			}
+			end.end(t, j)
+			took := refusedWithin(t, b, j, 3*time.Second)
+			t.Logf("refused by the other replica after %v", took)
+		})
 	}
 }

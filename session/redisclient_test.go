@@ -273,6 +273,10 @@ func TestRedisTopologies(t *testing.T) {
 				t.Parallel()
 				refreshAcrossReplicas(t, ro)
 			})
+			t.Run("invalidations across replicas", func(t *testing.T) {
+				t.Parallel()
+				invalidationsAcrossReplicas(t, ro)
+			})
 			if ro.SentinelMaster == "" {
 				return
 			}

@@ -73,6 +73,11 @@ type sessionCache struct {
 	lru     *list.List               // of *cacheEntry, most recently used first
 	entries map[string]*list.Element // by session key
 	tickets map[[sha256.Size]byte]string
+
+	// scratch holds copies of cookie values being hashed (*[]byte):
+	// sha256.Sum256 of a string converted to bytes would allocate on
+	// every request.
+	scratch sync.Pool
 }
 
 // A cacheEntry is one session as last read from Redis.
@@ -104,17 +109,16 @@ func newSessionCache(o CacheOptions) *sessionCache {
 	return c
 }
 
-// scratch holds copies of cookie values being hashed: sha256.Sum256 of
-// a string converted to bytes would allocate on every request.
-var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
 // cookieHash returns the SHA-256 of a session cookie's value.
-func cookieHash(value string) [sha256.Size]byte {
-	bp := scratch.Get().(*[]byte)
+func (c *sessionCache) cookieHash(value string) [sha256.Size]byte {
+	bp, _ := c.scratch.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
 	b := append((*bp)[:0], value...)
 	sum := sha256.Sum256(b)
 	*bp = b[:0]
-	scratch.Put(bp)
+	c.scratch.Put(bp)
 	return sum
 }
 
@@ -244,7 +248,7 @@ func (s *RedisStore) loadCached(r *http.Request) (*State, error) {
 	if len(value) > maxTicketCookie {
 		return nil, fmt.Errorf("%w: %d bytes; want a ticket", ErrInvalid, len(value))
 	}
-	h := cookieHash(value)
+	h := s.cache.cookieHash(value)
 	key, ok := s.cache.keyFor(h)
 	if !ok {
 		ticket, err := s.openTicket(value)

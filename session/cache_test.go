@@ -402,3 +402,27 @@ func invalidationsAcrossReplicas(t *testing.T, ro RedisOptions) {
 		})
 	}
 }
+
+// TestRedisStoreCacheHungRedis: a subscription that stops answering (the
+// server frozen, the connection still open) is taken for lost within a
+// few seconds, and for back once it answers again.
+func TestRedisStoreCacheHungRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	clk := testclock.New(t0)
+	s, reports := listening(t, srv.URL, clk)
+	j := jar{}
+	j.save(t, s, sampleState(t0, 100))
+	if _, err := s.Load(j.request()); err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	start := time.Now()
+	srv.Pause()
+	waitReport(t, reports, true)
+	t.Logf("a frozen Redis was noticed after %v", time.Since(start))
+	if l := s.cache.get(sessionID(ticketOf(t, s, j)), t0); l.fresh {
+		t.Error("the session is still served from the cache with the subscription lost")
+	}
+	srv.Resume()
+	waitReport(t, reports, false)
+}

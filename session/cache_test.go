@@ -426,3 +426,19 @@ func TestRedisStoreCacheHungRedis(t *testing.T) {
 	srv.Resume()
 	waitReport(t, reports, false)
 }
+
+// TestRedisStoreCachedLoadAllocs: a Load served from the cache allocates
+// what the CookieStore's does, the State's copy, and nothing for the
+// cookie's hash. (Run without -race by make test, which changes counts.)
+func TestRedisStoreCachedLoadAllocs(t *testing.T) {
+	s, _ := listening(t, redistest.Start(t), testclock.New(t0))
+	j := jar{"theme": "dark"}
+	j.save(t, s, sampleState(t0, 1000))
+	r := j.request()
+	if _, err := s.Load(r); err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Load(r) }); n > 1 {
+		t.Errorf("a cached Load allocates %v times; want at most 1", n)
+	}
+}

@@ -229,6 +229,16 @@ func TestRedisStoreCache(t *testing.T) {
 		copied := maps.Clone(j)
 		a.Clear(httptest.NewRecorder(), j.request())
 		refusedWithin(t, b, copied, 3*time.Second)
+
+		j, _ = signIn(t)
+		copied = maps.Clone(j)
+		if err := a.End(httptest.NewRecorder(), j.request()); err != nil {
+			t.Errorf("End() = %v; want nil", err)
+		}
+		refusedWithin(t, b, copied, 3*time.Second)
+		if err := a.End(httptest.NewRecorder(), jar{}.request()); err != nil {
+			t.Errorf("End() without a session = %v; want nil", err)
+		}
 	})
 
 	t.Run("refresh replaces it on the other replica", func(t *testing.T) {
@@ -342,6 +352,13 @@ func TestRedisStoreCacheRedisDown(t *testing.T) {
 	}
 	if err := s.Invalidate(t.Context(), id); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Invalidate() with Redis down = %v; want %v", err, ErrUnavailable)
+	}
+	rec := httptest.NewRecorder()
+	if err := s.End(rec, j.request()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("End() (sign-out) with Redis down = %v; want %v", err, ErrUnavailable)
+	}
+	if ck := cookieNamed(rec.Result().Cookies(), "_portcullis"); ck == nil || ck.MaxAge >= 0 {
+		t.Errorf("End() with Redis down set %v; want the cookie expired all the same", ck)
 	}
 	// Invalidate forgot it here all the same.
 	if _, err := s.Load(j.request()); !errors.Is(err, ErrUnavailable) {

@@ -281,16 +281,34 @@ func sameSession(a, b *State) bool {
 // are cleared all the same; the stored session then lasts until its time
 // is up.
 func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) {
-	if ticket, err := s.ticket(r); err == nil {
-		key := sessionID(ticket)
-		ctx := context.WithoutCancel(r.Context())
-		if err := s.redis.write(ctx, key, func(ctx context.Context, p redis.Pipeliner) { p.Del(ctx, key) }); err == nil {
-			s.saved(ctx, key)
-		} else if s.cache != nil {
-			s.cache.forget(key) // here at least
-		}
+	s.End(w, r)
+}
+
+// End is Clear that reports whether the session ended everywhere: its
+// error wraps ErrUnavailable when the session could not be deleted from
+// Redis (it then lasts until its time is up, or until ended again) or
+// the other replicas could not be told (they then refuse it at their next
+// read from Redis, within CacheOptions.Revalidate). The cookies are
+// cleared and this replica forgets the session either way. A request
+// without a valid ticket ends nothing and is no error.
+func (s *RedisStore) End(w http.ResponseWriter, r *http.Request) error {
+	defer s.cookies.clearSession(w, r)
+	ticket, err := s.ticket(r)
+	if err != nil {
+		return nil
 	}
-	s.cookies.clearSession(w, r)
+	key := sessionID(ticket)
+	if s.cache != nil {
+		s.cache.forget(key) // here at once, whatever happens next
+	}
+	ctx := context.WithoutCancel(r.Context())
+	if err := s.redis.write(ctx, key, func(ctx context.Context, p redis.Pipeliner) { p.Del(ctx, key) }); err != nil {
+		return fmt.Errorf("session: end: %w", err)
+	}
+	if err := s.saved(ctx, key); err != nil {
+		return fmt.Errorf("session: end: %w", err)
+	}
+	return nil
 }
 
 // Ping reports whether Redis answers, for a readiness check; its error

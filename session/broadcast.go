@@ -184,9 +184,17 @@ func (s *RedisStore) Listen(ctx context.Context, report func(err error)) {
 
 // forget forgets the sessions a message from another store names.
 func (s *RedisStore) forget(payload string) {
+	if keys := invalidatedKeys(payload, s.name); len(keys) > 0 {
+		s.cache.forget(keys...)
+	}
+}
+
+// invalidatedKeys returns the session keys a message names, unless the
+// store named self sent it. Whatever is not a session id is skipped.
+func invalidatedKeys(payload, self string) []string {
 	from, ids, _ := strings.Cut(payload, " ")
-	if from == s.name {
-		return
+	if from == self {
+		return nil
 	}
 	var keys []string
 	for id := range strings.FieldsSeq(ids) {
@@ -194,7 +202,7 @@ func (s *RedisStore) forget(payload string) {
 			keys = append(keys, sessionKeyPrefix+id)
 		}
 	}
-	s.cache.forget(keys...)
+	return keys
 }
 
 // sleep waits d or until ctx ends.

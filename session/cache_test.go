@@ -459,3 +459,42 @@ func TestRedisStoreCachedLoadAllocs(t *testing.T) {
 		t.Errorf("a cached Load allocates %v times; want at most 1", n)
 	}
 }
+
+func TestInvalidatedKeys(t *testing.T) {
+	t.Parallel()
+	id1, id2 := strings.Repeat("ab", 32), strings.Repeat("0f", 32)
+	tests := []struct {
+		name, payload string
+		want          []string
+	}{
+		{"two ids", "other " + id1 + " " + id2, []string{sessionKeyPrefix + id1, sessionKeyPrefix + id2}},
+		{"our own", "self " + id1, nil},
+		{"no ids", "other", nil},
+		{"not ids", "other " + strings.ToUpper(id1) + " " + id1[:63] + " ../" + id1 + " " + id1 + "0", nil},
+		{"mixed", "other x " + id1 + "\t" + id2, []string{sessionKeyPrefix + id1, sessionKeyPrefix + id2}},
+		{"empty", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := invalidatedKeys(tt.payload, "self"); !slices.Equal(got, tt.want) {
+				t.Errorf("invalidatedKeys(%q) = %q; want %q", tt.payload, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzInvalidatedKeys: whatever a message holds (anyone who may publish
+// on the channel chooses it), only well-formed session keys come out.
+func FuzzInvalidatedKeys(f *testing.F) {
+	f.Add("other " + strings.Repeat("ab", 32))
+	f.Add("self " + strings.Repeat("ab", 32))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, payload string) {
+		for _, key := range invalidatedKeys(payload, "self") {
+			id, ok := strings.CutPrefix(key, sessionKeyPrefix)
+			if !ok || !validID(id) || !strings.Contains(payload, id) {
+				t.Errorf("invalidatedKeys(%q) gave %q", payload, key)
+			}
+		}
+	})
+}

@@ -357,8 +357,8 @@ func TestRedisStoreCacheRedisDown(t *testing.T) {
 	if err := s.End(rec, j.request()); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("End() (sign-out) with Redis down = %v; want %v", err, ErrUnavailable)
 	}
-	if ck := cookieNamed(rec.Result().Cookies(), "_portcullis"); ck == nil || ck.MaxAge >= 0 {
-		t.Errorf("End() with Redis down set %v; want the cookie expired all the same", ck)
+	if lines := setCookieLines(rec); len(lines) != 0 {
+		t.Errorf("End() with Redis down set %q; want no cookie change, so that it can be tried again", lines)
 	}
 	// Invalidate forgot it here all the same.
 	if _, err := s.Load(j.request()); !errors.Is(err, ErrUnavailable) {

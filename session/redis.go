@@ -281,20 +281,23 @@ func sameSession(a, b *State) bool {
 // are cleared all the same; the stored session then lasts until its time
 // is up.
 func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) {
-	s.End(w, r)
+	if err := s.End(w, r); err != nil {
+		s.cookies.clearSession(w, r)
+	}
 }
 
-// End is Clear that reports whether the session ended everywhere: its
-// error wraps ErrUnavailable when the session could not be deleted from
-// Redis (it then lasts until its time is up, or until ended again) or
-// the other replicas could not be told (they then refuse it at their next
-// read from Redis, within CacheOptions.Revalidate). The cookies are
-// cleared and this replica forgets the session either way. A request
-// without a valid ticket ends nothing and is no error.
+// End is Clear that reports whether the session ended everywhere, for a
+// sign-out that must not claim what did not happen: its error wraps
+// ErrUnavailable when the session could not be deleted from Redis or the
+// other replicas could not be told (they would then refuse it at their
+// next read from Redis, within CacheOptions.Revalidate). On an error the
+// cookies stay, so that the sign-out can be tried again; this replica
+// forgets the session either way. A request without a valid ticket ends
+// nothing, and gets its cookies cleared.
 func (s *RedisStore) End(w http.ResponseWriter, r *http.Request) error {
-	defer s.cookies.clearSession(w, r)
 	ticket, err := s.ticket(r)
 	if err != nil {
+		s.cookies.clearSession(w, r)
 		return nil
 	}
 	key := sessionID(ticket)
@@ -308,6 +311,7 @@ func (s *RedisStore) End(w http.ResponseWriter, r *http.Request) error {
 	if err := s.saved(ctx, key); err != nil {
 		return fmt.Errorf("session: end: %w", err)
 	}
+	s.cookies.clearSession(w, r)
 	return nil
 }
 

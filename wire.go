@@ -95,6 +95,17 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 				return nil, nil, fmt.Errorf("PORTCULLIS_SESSION_STORE: %w", err)
 			}
 			store = rs
+			// Each replica's cache of sessions is served only while it
+			// hears the others' invalidations.
+			jobs = append(jobs, func(ctx context.Context) {
+				rs.Listen(ctx, func(err error) {
+					if err != nil {
+						log.Warn("session cache: invalidations not received; reading every session from Redis until they are", "err", err)
+						return
+					}
+					log.Info("session cache: receiving invalidations")
+				})
+			})
 		}
 		log.Info("redis", "topology", client.String())
 	}

@@ -76,7 +76,7 @@ func benchServer(b *testing.B, upstream *url.URL, tokenSize int, opts func(*Opti
 	if err != nil {
 		b.Fatalf("New: %v", err)
 	}
-	return s, stack.Seal(b, store, benchState(tokenSize))
+	return s, stack.Seal(b, o.Sessions, benchState(tokenSize)) // as opts may have replaced it
 }
 
 // benchRequest is a browser's GET of path with the usual headers and

@@ -346,7 +346,17 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, _ := s.sessions.Load(r) // whatever its state, it ends now
-	s.sessions.Clear(w, r)
+	if e, ok := s.sessions.(Ender); ok {
+		if err := e.End(w, r); err != nil {
+			s.log.Error("sign-out: the session could not be ended", "err", err)
+			w.Header().Set("Retry-After", "5")
+			s.fail(w, r, http.StatusServiceUnavailable, "Sign-out failed",
+				"Portcullis could not end your session: its session store is unavailable right now. You are still signed in; sign out again in a moment.")
+			return
+		}
+	} else {
+		s.sessions.Clear(w, r)
+	}
 	target := rd
 	if st != nil {
 		s.log.Info("signed out", "audit", "sign_out", "provider", st.Provider, "user", st.User)

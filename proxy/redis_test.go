@@ -115,15 +115,23 @@ func TestRedisReplicas(t *testing.T) {
 		t.Errorf("a copied cookie after sign-out = %d; want 401", resp.StatusCode)
 	}
 
-	// Redis down: 503 and /ready reports it; nothing panics.
+	// Redis down: a session read lately keeps working from the store's
+	// cache for its grace (60 s since it was read), then 503; /ready
+	// reports it at once; nothing panics.
 	b2 := h.browser()
 	b2.SignIn("/")
 	rds.Kill()
 	b2.Header = http.Header{"Accept": {"application/json"}}
 	resp = b2.Get("/")
 	stack.ReadBody(t, resp)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("request with Redis down, within the cache's grace = %d; want 200", resp.StatusCode)
+	}
+	c.Advance(61 * time.Second)
+	resp = b2.Get("/")
+	stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("request with Redis down = %d; want 503", resp.StatusCode)
+		t.Errorf("request with Redis down, past the cache's grace = %d; want 503", resp.StatusCode)
 	}
 	if resp := b2.Get("/ready"); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/ready with Redis down = %d; want 503", resp.StatusCode)
@@ -131,13 +139,26 @@ func TestRedisReplicas(t *testing.T) {
 	if len(b2.Cookies) == 0 {
 		t.Errorf("the session cookie was cleared during the outage")
 	}
+	// Signing out can't end the session everywhere with Redis down (a
+	// copy of the cookie would still work once it is back): a 503 that
+	// says so, not a sign-out that claims it happened; the cookie stays,
+	// for the sign-out to be tried again.
+	resp = b2.Get("/oauth2/sign_out")
+	body := stack.ReadBody(t, resp)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "could not end your session") {
+		t.Errorf("sign-out with Redis down = %d (Retry-After %q): %.300s; want 503 with Retry-After, saying the session was not ended",
+			resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if len(b2.Cookies) == 0 {
+		t.Errorf("a sign-out that failed cleared the session cookie; want it kept, to sign out again")
+	}
 
 	// A sign-in that can't store its session gets a 503 that says to
 	// sign in again (its code is spent), and signing in again works once
 	// Redis is back.
 	b3 := h.browser()
 	resp, hops := b3.Follow("/page", nil)
-	body := stack.ReadBody(t, resp)
+	body = stack.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Sign in again") {
 		t.Errorf("sign-in with Redis down ended with %d (Retry-After %q) after %v: %.400s; want 503 with Retry-After, saying to sign in again",
 			resp.StatusCode, resp.Header.Get("Retry-After"), hops, body)

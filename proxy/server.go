@@ -32,6 +32,16 @@ type Sessions interface {
 	IsOwnCookie(name string) bool
 }
 
+// An Ender is a session store whose sign-out can fail: End is Clear
+// that reports a session not ended everywhere (the store unreachable),
+// keeping the cookies so that the sign-out can be tried again. Sign-out
+// then answers 503. *session.RedisStore is one.
+type Ender interface {
+	End(w http.ResponseWriter, r *http.Request) error
+}
+
+var _ Ender = (*session.RedisStore)(nil)
+
 // FlowStore binds pending sign-ins to the browser that started them.
 // *session.Flows is one.
 type FlowStore interface {

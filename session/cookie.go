@@ -57,6 +57,9 @@ type Options struct {
 	// a cookie another deployment made with the same secret for another
 	// client or issuer is not a session here. nil: sessions are not bound.
 	Bindings map[string]string
+	// Cache bounds a RedisStore's per-replica cache of sessions; the
+	// CookieStore and Flows don't use it.
+	Cache CacheOptions
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }

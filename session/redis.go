@@ -59,10 +59,17 @@ const (
 // With RedisOptions.FailoverWait, Load and Save first retry for that long
 // what looks like a master being replaced, so that a failover costs
 // requests a wait rather than a failure.
+//
+// Each replica keeps the sessions it read lately in a bounded cache
+// (Options.Cache; cache.go) and serves them without Redis while Listen
+// receives the invalidations every replica publishes when a session is
+// rewritten or ended (broadcast.go).
 type RedisStore struct {
 	cookies cookieJar // the ticket's cookie: its name, attributes and sealing
 	redis   *Redis
 	codecs  []securecookie.Codec // values at rest; the first encodes
+	cache   *sessionCache        // nil: none
+	name    string               // random: the sender of its invalidations
 }
 
 // NewRedisStore returns a RedisStore keeping sessions in r, with cookies
@@ -84,7 +91,7 @@ func NewRedisStore(opts Options, r *Redis) (*RedisStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &RedisStore{cookies: cookies, redis: r, codecs: codecs}, nil
+	return &RedisStore{cookies: cookies, redis: r, codecs: codecs, cache: newSessionCache(opts.Cache), name: rand.Text()}, nil
 }
 
 // redisCodecs returns the codecs that seal values at rest in Redis, one for
@@ -101,20 +108,36 @@ func redisCodecs(secrets [][]byte, maxAge time.Duration) ([]securecookie.Codec, 
 // the cookie or the stored value does not open, ErrExpired when the session
 // is older than Options.Expire or no longer in Redis (signed out, or its
 // time is up), and an error wrapping ErrUnavailable when Redis can't be
-// reached.
+// reached and the session is not in the cache (see Listen and
+// CacheOptions.Grace).
+//
+// The State is the caller's to change, but its Groups and Attributes may
+// be shared with other Loads of the same session: replace them, never
+// change them in place.
 func (s *RedisStore) Load(r *http.Request) (*State, error) {
-	ticket, err := s.ticket(r)
-	if err != nil {
-		return nil, err
+	if s.cache == nil {
+		ticket, err := s.ticket(r)
+		if err != nil {
+			return nil, err
+		}
+		st, err := s.get(r.Context(), sessionID(ticket))
+		if err != nil {
+			return nil, err
+		}
+		if err := s.cookies.checkAge(st); err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
-	st, err := s.get(r.Context(), sessionID(ticket))
+	st, err := s.loadCached(r)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.cookies.checkAge(st); err != nil {
 		return nil, err
 	}
-	return st, nil
+	cp := *st // shallow: see the doc comment
+	return &cp, nil
 }
 
 // ticket returns the ticket in the request's session cookie.
@@ -123,6 +146,11 @@ func (s *RedisStore) ticket(r *http.Request) ([]byte, error) {
 	if !ok {
 		return nil, ErrNoSession
 	}
+	return s.openTicket(value)
+}
+
+// openTicket returns the ticket in a session cookie's value.
+func (s *RedisStore) openTicket(value string) ([]byte, error) {
 	if len(value) > maxTicketCookie {
 		return nil, fmt.Errorf("%w: %d bytes; want a ticket", ErrInvalid, len(value))
 	}
@@ -208,6 +236,9 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 		s.redis.client.Del(dctx, stale)
 		cancel()
 	}
+	if err := s.saved(ctx, key, stale); err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
 
 	return s.cookies.setSession(w, r, ticket, maxAge, end)
 }
@@ -250,11 +281,38 @@ func sameSession(a, b *State) bool {
 // are cleared all the same; the stored session then lasts until its time
 // is up.
 func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) {
-	if ticket, err := s.ticket(r); err == nil {
-		key := sessionID(ticket)
-		s.redis.write(context.WithoutCancel(r.Context()), key, func(ctx context.Context, p redis.Pipeliner) { p.Del(ctx, key) })
+	if err := s.End(w, r); err != nil {
+		s.cookies.clearSession(w, r)
+	}
+}
+
+// End is Clear that reports whether the session ended everywhere, for a
+// sign-out that must not claim what did not happen: its error wraps
+// ErrUnavailable when the session could not be deleted from Redis or the
+// other replicas could not be told (they would then refuse it at their
+// next read from Redis, within CacheOptions.Revalidate). On an error the
+// cookies stay, so that the sign-out can be tried again; this replica
+// forgets the session either way. A request without a valid ticket ends
+// nothing, and gets its cookies cleared.
+func (s *RedisStore) End(w http.ResponseWriter, r *http.Request) error {
+	ticket, err := s.ticket(r)
+	if err != nil {
+		s.cookies.clearSession(w, r)
+		return nil
+	}
+	key := sessionID(ticket)
+	if s.cache != nil {
+		s.cache.forget(key) // here at once, whatever happens next
+	}
+	ctx := context.WithoutCancel(r.Context())
+	if err := s.redis.write(ctx, key, func(ctx context.Context, p redis.Pipeliner) { p.Del(ctx, key) }); err != nil {
+		return fmt.Errorf("session: end: %w", err)
+	}
+	if err := s.saved(ctx, key); err != nil {
+		return fmt.Errorf("session: end: %w", err)
 	}
 	s.cookies.clearSession(w, r)
+	return nil
 }
 
 // Ping reports whether Redis answers, for a readiness check; its error

@@ -58,6 +58,14 @@ func TestStoreSuite(t *testing.T) {
 			return newRedisStore(t, url, clk, mods...)
 		})
 	})
+	t.Run("redis with a listening cache", func(t *testing.T) {
+		t.Parallel()
+		url := redistest.Start(t)
+		storeSuite(t, func(t testing.TB, clk *testclock.Clock, mods ...func(*Options)) sessionStore {
+			s, _ := listening(t, url, clk, mods...)
+			return s
+		})
+	})
 }
 
 // newRedisStore returns a RedisStore on the Redis at url, with its own

@@ -278,6 +278,10 @@ func TestRedisTopologies(t *testing.T) {
 				t.Parallel()
 				refreshAcrossReplicas(t, ro)
 			})
+			t.Run("invalidations across replicas", func(t *testing.T) {
+				t.Parallel()
+				invalidationsAcrossReplicas(t, ro)
+			})
 			if ro.URL == "" {
 				// A new client's first writes at once each open a connection
 				// of their own (with replicas: see write), which once raced in

@@ -12,7 +12,10 @@
 //     environment like in production, its provider the development
 //     provider (internal/idp) served from this process;
 //   - one sign-in through the real flow with an HTTP client, whose session
-//     cookie wrk then sends with every request, to every target.
+//     cookie wrk then sends with every request, to every target;
+//   - when redis-server is installed, a second Portcullis with the Redis
+//     store on a private redis-server, with its own sign-in and cookie,
+//     compared with the cookie store's (target: at least 0.9×).
 //
 // Targets run one at a time for -duration each, alternating, -rounds
 // times; the table shows each figure's median over the rounds, each ratio
@@ -184,8 +187,14 @@ func run(ctx context.Context, f flags) error {
 		&target{name: "Portcullis proxied", url: "http://" + pAddr + "/", server: portcullis},
 		&target{name: "Portcullis /oauth2/auth", url: "http://" + pAddr + "/oauth2/auth", server: portcullis},
 	)
+	redisTargets, err := startRedisTargets(ctx, &procs, dir, pc)
+	if err != nil {
+		return err
+	}
+	targets = append(targets, redisTargets...)
 	// Every target gets the same request, cookie included, so each sees
-	// the same bytes; only Portcullis reads the cookie.
+	// the same bytes; only Portcullis reads the cookie (the Redis store's
+	// targets send their own).
 	headers := []string{"-H", "Cookie: " + cookie, "-H", "Accept: text/html,application/xhtml+xml", "-H", "User-Agent: wrk (portcullis bench)"}
 
 	load := loadAvg()

@@ -86,7 +86,23 @@ func report(w io.Writer, targets []*target, f flags) {
 		}
 		fmt.Fprintf(w, "%-40s %.2f× bare (target %s %.2f×): %s\n", what, got, op, limit, verdict)
 	}
+	byName := make(map[string]*target, len(targets))
 	for _, t := range targets {
+		byName[t.name] = t
+	}
+	for _, t := range targets {
+		if o := byName[t.versus]; o != nil {
+			// The per-round ratios to the other target, as to the bare proxy.
+			v := make([]float64, len(t.runs))
+			for i, r := range t.runs {
+				v[i] = r.rps / o.runs[i].rps
+			}
+			got, verdict := median(v), "met"
+			if got < 0.9 {
+				verdict = "MISSED"
+			}
+			fmt.Fprintf(w, "%-40s %.2f× %s (target ≥ 0.90×): %s\n", t.name+" requests/s", got, t.versus, verdict)
+		}
 		switch t.name {
 		case "Portcullis proxied":
 			check("Portcullis proxied requests/s", ratio(t, rps), 0.85, true)

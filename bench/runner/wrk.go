@@ -19,6 +19,12 @@ type target struct {
 	// server is the process that answers; nil when it is not a process
 	// of its own (the Go upstream).
 	server *process
+	// headers replace the runner's -H pairs for this target (its own
+	// session cookie); nil: the runner's.
+	headers []string
+	// versus names the target this one is compared with besides the bare
+	// proxy (the Redis store's with the cookie store's); "": none.
+	versus string
 }
 
 // result is what one wrk run reported.
@@ -54,6 +60,9 @@ func (w wrkRunner) command(ctx context.Context, url string, conns int, d time.Du
 // run loads t for d and returns what wrk reported, with the CPU time per
 // request that t's server (when it is a process) and wrk spent.
 func (w wrkRunner) run(ctx context.Context, t *target, d time.Duration) (result, error) {
+	if t.headers != nil {
+		w.headers = t.headers
+	}
 	cmd := w.command(ctx, t.url, w.connections, d)
 	var cpu0 time.Duration
 	if t.server != nil {

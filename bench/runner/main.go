@@ -15,7 +15,10 @@
 //     cookie wrk then sends with every request, to every target;
 //   - when redis-server is installed, a second Portcullis with the Redis
 //     store on a private redis-server, with its own sign-in and cookie,
-//     compared with the cookie store's (target: at least 0.9×).
+//     compared with the cookie store's (target: at least 0.9×);
+//   - a Portcullis whose UPSTREAM is ten PATH=URL routes, the request's
+//     route tried last, compared with the one-route Portcullis (target:
+//     at least 0.95×).
 //
 // Targets run one at a time for -duration each, alternating, -rounds
 // times; the table shows each figure's median over the rounds, each ratio
@@ -187,6 +190,11 @@ func run(ctx context.Context, f flags) error {
 		&target{name: "Portcullis proxied", url: "http://" + pAddr + "/", server: portcullis},
 		&target{name: "Portcullis /oauth2/auth", url: "http://" + pAddr + "/oauth2/auth", server: portcullis},
 	)
+	routes, err := startRoutesTarget(ctx, &procs, dir, pc)
+	if err != nil {
+		return err
+	}
+	targets = append(targets, routes)
 	redisTargets, err := startRedisTargets(ctx, &procs, dir, pc)
 	if err != nil {
 		return err

@@ -25,6 +25,9 @@ type target struct {
 	// versus names the target this one is compared with besides the bare
 	// proxy (the Redis store's with the cookie store's); "": none.
 	versus string
+	// versusTarget is the least ratio to versus that meets the target;
+	// 0 means 0.90 (the Redis store's).
+	versusTarget float64
 }
 
 // result is what one wrk run reported.

@@ -55,8 +55,8 @@ func (s *Server) ownRoutes() []ownRoute {
 		{"/oauth2/forward-auth", http.HandlerFunc(s.forwardAuth)},
 		{"/oauth2/", http.HandlerFunc(s.notFound)},
 	}
-	if s.identity.Assertions != nil {
-		routes = append(routes, ownRoute{"GET /.well-known/portcullis/jwks.json", s.identity.Assertions})
+	if s.identity.Assertions != nil || len(s.identity.ClientKeys) > 0 {
+		routes = append(routes, ownRoute{"GET /.well-known/portcullis/jwks.json", &jwks{signer: s.identity.Assertions, static: s.identity.ClientKeys}})
 	}
 	return routes
 }

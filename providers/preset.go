@@ -145,6 +145,14 @@ type Preset struct {
 	IntrospectJWTs bool
 
 	Scopes []string
+	// ResponseMode is the RESPONSE_MODE the provider needs: "form_post"
+	// for Apple, which POSTs the code (and, on a first sign-in, the
+	// user's name) to the callback when name or email is asked for.
+	ResponseMode string
+	// UserInCallback says the provider sends the user's name only in the
+	// callback's form, as a user JSON field, and only on the first
+	// sign-in (Apple): OIDC.CallbackUser reads it.
+	UserInCallback bool
 	// TokenMethod is "GET" for token endpoints that take a query string
 	// (WeChat); empty means the generic POST.
 	TokenMethod string

@@ -18,7 +18,8 @@ type BuildOptions struct {
 	// Timeout bounds every call to the provider (PROVIDER_TIMEOUT); 0:
 	// DefaultTimeout.
 	Timeout time.Duration
-	// Transport makes every call; nil: http.DefaultTransport.
+	// Transport makes every call; nil: a transport of the provider's own
+	// (providerTransport), with PROVIDER_CA_FILE and the client certificate.
 	Transport http.RoundTripper
 	// Instrument, when not nil, wraps next, the transport of every call to
 	// provider id; endpoint names each call: discovery, token, userinfo,

@@ -121,19 +121,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 			}
 			jwks = []byte(`{"keys":[` + string(b.PublicKey) + `]}`)
 
-			tok, _ := signIn(t, b, srv.Client())
-			if _, err := b.Discovery.Refresh(t.Context(), tok); err != nil {
-				t.Errorf("Refresh() = %v", err)
-			}
-			if _, err := b.Bearer.Validate(t.Context(), tok.AccessToken); err != nil {
-				t.Errorf("Bearer.Validate() (introspection) = %v", err)
-			}
-			if err := b.Discovery.Revoke(t.Context(), tok.RefreshToken, "refresh_token"); err != nil {
-				t.Errorf("Revoke() = %v", err)
-			}
-			if _, err := b.ClientCredentials(t.Context(), nil); err != nil {
-				t.Errorf("ClientCredentials() = %v", err)
-			}
+			everyCall(t, b, srv.Client())
 
 			// Every call authenticated with an assertion, never a secret,
 			// each with a fresh jti; aud names the endpoint and issuer.

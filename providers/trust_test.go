@@ -137,22 +137,27 @@ func TestProviderMutualTLS(t *testing.T) {
 	}
 	browser := &http.Client{Transport: &http.Transport{}}
 	pki.Trust(browser, true)
-	// Discovery, JWKS, token, userinfo.
+	everyCall(t, b, browser)
+}
+
+// everyCall makes every call a provider b authenticates or reaches:
+// discovery, authorization, token, JWKS (the ID token), userinfo,
+// refresh, a bearer token's check (against the JWKS for a JWT,
+// introspection for an opaque one; b needs BearerTokens), revocation, and
+// the client-credentials grant.
+func everyCall(t *testing.T, b *Built, browser *http.Client) {
+	t.Helper()
 	tok, _ := signIn(t, b, browser)
-	// Refresh.
 	nt, err := b.Discovery.Refresh(t.Context(), tok)
 	if err != nil {
 		t.Fatalf("Refresh() = %v", err)
 	}
-	// A bearer JWT checked against the JWKS.
 	if _, err := b.Bearer.Validate(t.Context(), nt.AccessToken); err != nil {
 		t.Errorf("Bearer.Validate() = %v", err)
 	}
-	// Revocation.
 	if err := b.Discovery.Revoke(t.Context(), nt.RefreshToken, "refresh_token"); err != nil {
 		t.Errorf("Revoke() = %v", err)
 	}
-	// The client-credentials grant (portcullis token).
 	if _, err := b.ClientCredentials(t.Context(), nil); err != nil {
 		t.Errorf("ClientCredentials() = %v", err)
 	}

@@ -1,10 +1,8 @@
 package proxy_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,8 +11,6 @@ import (
 	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
-	"github.com/portcullis/portcullis/session"
-	"github.com/portcullis/portcullis/users"
 )
 
 // namedInForm is a provider that, like Apple, sends the user's name in
@@ -50,20 +46,7 @@ func TestCallbackUserName(t *testing.T) {
 		})
 	implicitCheck(t, &p)
 	p.Provider = namedInForm{Provider: p.Provider, reader: reader}
-	reg, err := users.Open(context.Background(), filepath.Join(t.TempDir(), "users.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	h := newHarness(t, setup{
-		proxy: func(o *proxy.Options) {
-			o.Providers = []proxy.Provider{p}
-			o.Now = c.Now
-			o.Users.Registry = reg
-			o.Users.SignIn = users.SignInOptions{AutoSignup: true}
-		},
-		session: func(o *session.Options) { o.Now = c.Now },
-	})
+	h, _ := registryHarness(t, c, true, func(o *proxy.Options) { o.Providers = []proxy.Provider{p} })
 
 	signIn := func(user string) stack.Echo {
 		t.Helper()

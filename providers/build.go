@@ -159,8 +159,9 @@ func (r *Resolved) clientAuth(m *material, now func() time.Time) (*clientAuth, e
 		return nil, nil
 	}
 	a := &clientAuth{style: style, clientID: r.ClientID, assertionFile: r.ClientAssertionFile, readFile: os.ReadFile, now: now}
+	a.audience = r.TokenURL
 	if r.Preset.Kind == KindOIDC {
-		a.issuer = r.Preset.IssuerURL
+		a.audience = r.Preset.IssuerURL
 	}
 	if style == AuthStylePrivateKeyJWT {
 		signer, err := m.key.signer("")

@@ -38,10 +38,13 @@ const assertionTTL = 5 * time.Minute
 type clientAuth struct {
 	style    AuthStyle
 	clientID string
-	// issuer, when known (OpenID Connect), is added to an assertion's
-	// audience beside the endpoint's URL (RFC 7523 allows a list; some
-	// servers want their issuer, as rfc7523bis recommends).
-	issuer string
+	// audience is added to an assertion's audience beside the URL of the
+	// endpoint called: the issuer for OpenID Connect (rfc7523bis
+	// recommends it, and servers such as zitadel's require it), else the
+	// token URL (RFC 7523's example), so that introspection and
+	// revocation endpoints that want either find it. RFC 7523 allows a
+	// list.
+	audience string
 	// signer signs private_key_jwt assertions.
 	signer jose.Signer
 	// assertionFile holds the client_assertion JWT, read for each call.
@@ -92,8 +95,8 @@ func (a *clientAuth) add(form url.Values, endpoint, secretParam string) error {
 func (a *clientAuth) assertion(endpoint string) (string, error) {
 	now := a.now()
 	aud := jwt.Audience{endpoint}
-	if a.issuer != "" && a.issuer != endpoint {
-		aud = append(aud, a.issuer)
+	if a.audience != "" && a.audience != endpoint {
+		aud = append(aud, a.audience)
 	}
 	claims := jwt.Claims{
 		Issuer:    a.clientID,

@@ -333,3 +333,36 @@ func TestAppleClientSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestAssertionAudience: the endpoint called, and the issuer (OpenID
+// Connect) or the token URL (OAuth2) beside it; a single value is a
+// string.
+func TestAssertionAudience(t *testing.T) {
+	t.Parallel()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	signer, err := (&clientKey{key: key, alg: jose.ES256, kid: "k"}).signer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		audience, endpoint string
+		want               string
+	}{
+		{"https://id.example.com/token", "https://id.example.com/token", `"https://id.example.com/token"`},
+		{"https://id.example.com/token", "https://id.example.com/revoke", `["https://id.example.com/revoke","https://id.example.com/token"]`},
+		{"https://id.example.com", "https://id.example.com/oauth/token", `["https://id.example.com/oauth/token","https://id.example.com"]`},
+	}
+	for _, tc := range tests {
+		a := &clientAuth{style: AuthStylePrivateKeyJWT, clientID: "c", audience: tc.audience, signer: signer, now: time.Now}
+		s, err := a.assertion(tc.endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, _ := jwt.ParseSigned(s, []jose.SignatureAlgorithm{jose.ES256})
+		var raw map[string]json.RawMessage
+		tok.UnsafeClaimsWithoutVerification(&raw)
+		if got := string(raw["aud"]); got != tc.want {
+			t.Errorf("assertion(%s) with audience %s: aud %s; want %s", tc.endpoint, tc.audience, got, tc.want)
+		}
+	}
+}

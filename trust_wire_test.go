@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -11,6 +12,8 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +201,57 @@ func TestPrivateKeyJWTWired(t *testing.T) {
 	resp.Body.Close()
 	if len(set.Keys) != 2 || set.Keys[0].Kid == set.Keys[1].Kid || (set.Keys[0].Kid != "portcullis-client-1" && set.Keys[1].Kid != "portcullis-client-1") {
 		t.Errorf("JWKS keys %+v; want the assertion key and portcullis-client-1", set.Keys)
+	}
+}
+
+// TestTrustProblemsAtStart: unreadable, empty or wrong files, missing
+// partners and a public client without PKCE are found at start with the
+// configuration's own problems, all at once, each naming its variable,
+// per provider.
+func TestTrustProblemsAtStart(t *testing.T) {
+	t.Parallel()
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	edDER, _ := x509.MarshalPKCS8PrivateKey(ed)
+	edFile := testpki.WritePEM(t, "ed.pem", "PRIVATE KEY", edDER)
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	pki := testpki.New(t)
+	env := map[string]string{
+		"PORTCULLIS_COOKIE_SECRET":             "short",
+		"PORTCULLIS_UPSTREAM":                  "http://127.0.0.1:9",
+		"PORTCULLIS_PROVIDERS":                 "corp,apple,pub",
+		"PORTCULLIS_CORP_PROVIDER":             "oidc",
+		"PORTCULLIS_CORP_ISSUER_URL":           "https://sso.corp.example",
+		"PORTCULLIS_CORP_CLIENT_ID":            "c-id",
+		"PORTCULLIS_CORP_PROVIDER_CA_FILE":     missing,
+		"PORTCULLIS_CORP_PROVIDER_CERT_FILE":   pki.CertFile,
+		"PORTCULLIS_CORP_TOKEN_AUTH_STYLE":     "private_key_jwt",
+		"PORTCULLIS_CORP_CLIENT_KEY_FILE":      edFile,
+		"PORTCULLIS_APPLE_PROVIDER":            "apple",
+		"PORTCULLIS_APPLE_CLIENT_ID":           "com.example.web",
+		"PORTCULLIS_PUB_PROVIDER":              "oidc",
+		"PORTCULLIS_PUB_ISSUER_URL":            "https://pub.example",
+		"PORTCULLIS_PUB_CLIENT_ID":             "p-id",
+		"PORTCULLIS_PUB_TOKEN_AUTH_STYLE":      "none",
+		"PORTCULLIS_PUB_PKCE":                  "false",
+		"PORTCULLIS_PUB_CLIENT_ASSERTION_FILE": missing,    // not used by none: no problem
+		"PORTCULLIS_APPLE_PROVIDER_CA_FILE":    pki.CAFile, // fine
+	}
+	_, err := loadConfig(envMap(env))
+	if err == nil {
+		t.Fatal("loadConfig = nil; want every problem")
+	}
+	want := []string{
+		"PORTCULLIS_APPLE_APPLE_TEAM_ID: required by the apple preset",
+		"PORTCULLIS_APPLE_CLIENT_KEY_FILE: required by the apple preset",
+		"PORTCULLIS_APPLE_CLIENT_KEY_ID: required by the apple preset",
+		"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 5 characters",
+		"PORTCULLIS_CORP_CLIENT_KEY_FILE: an Ed25519 key; want an RSA (RS256) or EC P-256 (ES256) key",
+		"PORTCULLIS_CORP_PROVIDER_CA_FILE: cannot read " + missing + ": no such file or directory",
+		"PORTCULLIS_CORP_PROVIDER_KEY_FILE: required with PORTCULLIS_CORP_PROVIDER_CERT_FILE (the client certificate's private key)",
+		"PORTCULLIS_PUB_PKCE: must not be false with PORTCULLIS_PUB_TOKEN_AUTH_STYLE=none: a public client's code is protected by PKCE alone",
+	}
+	got, _ := strings.CutPrefix(err.Error(), "invalid configuration:\n")
+	if !slices.Equal(strings.Split(got, "\n"), want) {
+		t.Errorf("loadConfig error:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 }

@@ -1487,7 +1487,7 @@ var o2pNoEquivalent = []struct {
 	key, why string
 	same     []string
 }{
-	{"skip_provider_button", "Portcullis has no such setting: it shows the sign-in page only with several providers and goes straight to the provider with one", nil},
+	{"skip_provider_button", "Portcullis has no such setting: with one provider it goes straight to the provider, unless the sign-in page has something to show (PORTCULLIS_SIGN_IN_BANNER, PORTCULLIS_SIGN_IN_FOOTER, a sign_in.html in PORTCULLIS_TEMPLATES_DIR)", nil},
 	{"cookie_refresh", "Portcullis refreshes when the access token expires (PORTCULLIS_VALIDATE_EXTERNAL_TOKEN, _REFRESH_SKEW), not on a cookie timer", nil},
 	{"cookie_httponly", "Portcullis's cookies are always HttpOnly", nil},
 	{"cookie_csrf_per_request", "Portcullis's sign-in flow cookie is its own, short-lived; it has no settings", nil},

@@ -201,7 +201,7 @@ redirect_url = "https://app.example.com/oauth2/callback"`,
 			want: map[string]string{"SIGN_IN_BANNER": "Staff only", "SIGN_IN_FOOTER": "", "SIGN_IN_LOGO_URL": "https://cdn.example.com/logo.svg"}, wantCode: 3, notes: []string{"--custom-templates-dir: oauth2-proxy's templates use other data"}},
 		{name: "html banner", flags: []string{"--banner=<b>Staff</b>"}, want: map[string]string{"SIGN_IN_BANNER": ""}, wantCode: 3, notes: []string{"--banner: holds HTML"}},
 		{name: "logo file", flags: []string{"--custom-sign-in-logo=/etc/logo.png"}, want: map[string]string{"SIGN_IN_LOGO_URL": ""}, wantCode: 3, notes: []string{"--custom-sign-in-logo: a file"}},
-		{name: "skip provider button", flags: []string{"--skip-provider-button"}, wantCode: 3, notes: []string{"--skip-provider-button: Portcullis has no such setting: it shows the sign-in page only with several providers and goes straight to the provider with one"}},
+		{name: "skip provider button", flags: []string{"--skip-provider-button"}, wantCode: 3, notes: []string{"--skip-provider-button: Portcullis has no such setting: with one provider it goes straight to the provider, unless the sign-in page has something to show (PORTCULLIS_SIGN_IN_BANNER, PORTCULLIS_SIGN_IN_FOOTER, a sign_in.html in PORTCULLIS_TEMPLATES_DIR)"}},
 		{name: "defaults set explicitly are no loss", toml: `cookie_secure = true
 proxy_websockets = true
 pass_host_header = true

@@ -83,10 +83,10 @@ func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 func demoPasses(key string) bool {
 	switch strings.TrimSuffix(key, "_FILE") {
 	case "PORTCULLIS_USER_FROM", "PORTCULLIS_INJECT_HEADERS", "PORTCULLIS_AUTH_RESPONSE_HEADERS",
-		"PORTCULLIS_IDENTITY_HEADERS", "PORTCULLIS_BASIC_AUTH_PASSWORD":
+		"PORTCULLIS_IDENTITY_HEADERS", "PORTCULLIS_BASIC_AUTH_PASSWORD", "PORTCULLIS_TEMPLATES_DIR":
 		return true
 	}
-	return strings.HasPrefix(key, "PORTCULLIS_LOG_")
+	return strings.HasPrefix(key, "PORTCULLIS_LOG_") || strings.HasPrefix(key, "PORTCULLIS_SIGN_IN_")
 }
 
 // checkLoopback refuses a listen address that is not on loopback.

@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,12 +10,8 @@ import (
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-
 	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/internal/stack"
-	"github.com/portcullis/portcullis/internal/testpki"
 	"github.com/portcullis/portcullis/metrics"
 )
 
@@ -79,9 +71,6 @@ func localSignOut(t *testing.T, loc *url.URL, _, public string) {
 func TestPresetsThroughTheWiring(t *testing.T) {
 	t.Parallel()
 	verified := true
-	appleKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	appleDER, _ := x509.MarshalPKCS8PrivateKey(appleKey)
-	appleKeyFile := testpki.WritePEM(t, "AuthKey_KEY123.p8", "PRIVATE KEY", appleDER)
 	alice := idp.User{ID: "00u1ab2cd3EF4gh5ij6k", Username: "alice@example.com", Email: "alice@example.com",
 		EmailVerified: &verified, Name: "Alice Example", Groups: []string{"Everyone", "Engineering"}}
 	tests := []presetWiringCase{
@@ -194,40 +183,6 @@ func TestPresetsThroughTheWiring(t *testing.T) {
 			headers: map[string]string{
 				"X-User": "alice@example.com", "X-User-Id": "80351110224678912", "X-Email": "alice@example.com",
 				"X-User-Name": "Alice Example", "X-Forwarded-Preferred-Username": "alice", "X-User-Groups": "",
-			},
-			signOut: localSignOut,
-		},
-		{
-			// Sign in with Apple: no CLIENT_SECRET worth anything (the fake
-			// takes only the ES256 JWT Portcullis signs with the .p8 key),
-			// no userinfo, no end-session; the ID token's flags are strings
-			// and it has no name.
-			preset: "apple", issuer: "{base}", users: []idp.User{alice},
-			env: map[string]string{
-				"PORTCULLIS_CLIENT_KEY_FILE": appleKeyFile, "PORTCULLIS_CLIENT_KEY_ID": "KEY123", "PORTCULLIS_APPLE_TEAM_ID": "TEAM123456",
-			},
-			shape: func(o *idp.Options, _ string) {
-				o.ClientAuth, o.RequirePKCE, o.IssueRefreshTokens = "body", true, true
-				o.ClientSecretCheck = func(id, secret string) bool {
-					tok, err := jwt.ParseSigned(secret, []jose.SignatureAlgorithm{jose.ES256})
-					var c jwt.Claims
-					return err == nil && tok.Headers[0].KeyID == "KEY123" && tok.Claims(&appleKey.PublicKey, &c) == nil &&
-						c.Issuer == "TEAM123456" && c.Subject == id && c.Audience.Contains("https://appleid.apple.com")
-				}
-				o.Discovery = func(doc map[string]any) {
-					delete(doc, "userinfo_endpoint")
-					delete(doc, "end_session_endpoint")
-				}
-				o.IDTokenClaims = func(c map[string]any) {
-					c["email_verified"], c["is_private_email"] = "true", "false"
-					for _, k := range []string{"name", "given_name", "family_name", "preferred_username", "groups"} {
-						delete(c, k)
-					}
-				}
-			},
-			headers: map[string]string{
-				"X-User": "alice@example.com", "X-User-Id": "00u1ab2cd3EF4gh5ij6k", "X-Email": "alice@example.com",
-				"X-User-Attr-Private-Email": "false", "X-User-Name": "", "X-User-Groups": "",
 			},
 			signOut: localSignOut,
 		},

@@ -20,10 +20,10 @@ import (
 )
 
 // loadConfig reads and validates the configuration, each provider's
-// settings against its preset included; the error lists every problem, one
-// per line.
+// settings against its preset and each upstream route as the proxy takes
+// it included; the error lists every problem, one per line.
 func loadConfig(getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(getenv, checkProviders)
+	cfg, err := config.Load(getenv, checkProviders, checkPages, checkListener, checkUpstreams)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -79,11 +79,20 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	for _, j := range jobs {
 		go j(jobCtx)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	mainSrv := newHTTPServer(cfg, srv, log)
+	if cfg.TLSCertFile != "" {
+		cert, err := newCertificate(cfg.TLSCertFile, cfg.TLSKeyFile, log)
+		if err != nil {
+			return err
+		}
+		go cert.watch(jobCtx, certCheckInterval)
+		mainSrv.TLSConfig = serverTLS(cfg, cert)
+	}
+	ln, err := listen(cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("PORTCULLIS_LISTEN: %w", err)
 	}
-	servers := []*http.Server{newHTTPServer(cfg, srv, log)}
+	servers := []*http.Server{mainSrv}
 	listeners := []net.Listener{ln}
 	if cfg.MetricsListen != "off" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
@@ -99,9 +108,18 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
-		go func() { errc <- s.Serve(listeners[i]) }()
+		// Serve and ServeTLS change s (HTTP/2's settings): read nothing
+		// of it once they run.
+		tls := s.TLSConfig != nil
+		go func() {
+			if tls { // HTTP/2 too, offered by ALPN
+				errc <- s.ServeTLS(listeners[i], "", "")
+				return
+			}
+			errc <- s.Serve(listeners[i])
+		}()
 	}
-	log.Info("portcullis listening", "addr", ln.Addr().String(), "upstream", redactURL(cfg), "providers", len(cfg.Providers), "version", version)
+	log.Info("portcullis listening", "addr", ln.Addr().String(), "tls", cfg.TLSCertFile != "", "upstream", redactURL(cfg), "providers", len(cfg.Providers), "version", version)
 	if listening != nil {
 		listening(ln.Addr().String())
 	}
@@ -129,11 +147,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	return nil
 }
 
+// redactURL is UPSTREAM as check shows it, a password hidden.
 func redactURL(cfg *config.Config) string {
-	if cfg.Upstream == nil {
-		return ""
+	for _, s := range cfg.Settings() {
+		if s.Name == config.Prefix+"UPSTREAM" {
+			return s.Value
+		}
 	}
-	return cfg.Upstream.Redacted()
+	return ""
 }
 
 // newHTTPServer returns a server with the configured timeouts, so slow
@@ -171,6 +192,9 @@ func check(getenv func(string) string, stdout io.Writer) error {
 			v = "(unset)"
 		}
 		fmt.Fprintf(stdout, "%s=%s\n", s.Name, v)
+	}
+	if ro, ok := redisOptions(cfg); ok {
+		fmt.Fprintf(stdout, "redis: %s\n", ro)
 	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "warning: %s\n", w)

@@ -43,8 +43,13 @@ type Built struct {
 	DisplayName  string
 	RedirectURL  string
 	ResponseType string
-	ClientID     string
-	PKCE         bool
+	// ResponseMode is "form_post" when the provider POSTs its answer to
+	// the callback from its own site, else "query" or "" (Settings).
+	ResponseMode string
+	// PassthroughParams are Settings.AuthPassthroughParams.
+	PassthroughParams []string
+	ClientID          string
+	PKCE              bool
 	// LogoutURL is the provider's end-session URL; empty for OpenID
 	// Connect, whose provider reports it (OIDC.LogoutURL) once discovered.
 	LogoutURL string
@@ -68,9 +73,6 @@ type Built struct {
 	// Portcullis's JWKS (/.well-known/portcullis/jwks.json), where a
 	// provider checks private_key_jwt assertions; nil for other styles.
 	PublicKey json.RawMessage
-	// ResponseMode is RESPONSE_MODE, the preset's (apple: form_post) when
-	// not set.
-	ResponseMode string
 	// Binding names the client at its provider: the client id and, for
 	// OpenID Connect, the issuer, else the token URL. Sessions made with
 	// another binding are not this provider's.
@@ -191,6 +193,8 @@ func (r *Resolved) build(opts BuildOptions, m *material) (*Built, error) {
 		DisplayName:         r.DisplayName,
 		RedirectURL:         r.RedirectURL,
 		ResponseType:        r.ResponseType,
+		ResponseMode:        r.ResponseMode,
+		PassthroughParams:   r.AuthPassthroughParams,
 		ClientID:            r.ClientID,
 		PKCE:                *r.PKCE,
 		LogoutURL:           r.LogoutURL,
@@ -230,7 +234,6 @@ func (r *Resolved) build(opts BuildOptions, m *material) (*Built, error) {
 			return nil, fmt.Errorf("CLIENT_KEY_FILE: %w", err)
 		}
 	}
-	b.ResponseMode = r.ResponseMode
 	b.config.HTTPClient, b.config.auth = cfg.HTTPClient, cfg.auth
 
 	switch p.Kind {

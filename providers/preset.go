@@ -102,6 +102,12 @@ type Preset struct {
 	// authorization endpoint's host (Cognito's /logout on the user pool
 	// domain); LOGOUT_URL still wins.
 	LogoutPath string
+	// ResponseMode, when set, is the response_mode the preset's provider
+	// is asked for: "form_post" for one that answers only by a POST from
+	// its own site (Settings.ResponseMode): Apple, which POSTs the code
+	// (and, on a first sign-in, the user's name) when name or email is
+	// asked for.
+	ResponseMode string
 	// LogoutRedirectParam names the end-session URL's parameter that says
 	// where the provider sends the browser back: empty for OpenID Connect
 	// RP-Initiated Logout's post_logout_redirect_uri (sent with
@@ -145,10 +151,6 @@ type Preset struct {
 	IntrospectJWTs bool
 
 	Scopes []string
-	// ResponseMode is the RESPONSE_MODE the provider needs: "form_post"
-	// for Apple, which POSTs the code (and, on a first sign-in, the
-	// user's name) to the callback when name or email is asked for.
-	ResponseMode string
 	// UserInCallback says the provider sends the user's name only in the
 	// callback's form, as a user JSON field, and only on the first
 	// sign-in (Apple): OIDC.CallbackUser reads it.

@@ -5,32 +5,11 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/session"
 )
-
-// routeClass names a request's route for metrics, from a fixed set.
-func routeClass(path string) string {
-	rest, ok := strings.CutPrefix(path, "/oauth2/")
-	if !ok {
-		if path == "/ping" || path == "/ready" {
-			return "other"
-		}
-		return "proxy"
-	}
-	switch rest {
-	case "auth":
-		return "auth"
-	case "forward-auth":
-		return "forward_auth"
-	case "sign_in", "start", "callback", "sign_out", "userinfo":
-		return rest
-	}
-	return "other"
-}
 
 // statusWriter records what the access log needs: the status the handler
 // wrote and who the request was for. Unwrap lets http.ResponseController
@@ -127,7 +106,7 @@ func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler 
 		if sw.body = s.guardBody(sw, r, start); sw.body != nil {
 			defer sw.body.settle()
 		}
-		route := routeClass(r.URL.Path)
+		route := s.routeClass(r)
 		if route != "proxy" {
 			// Our own pages, redirects and answers; the upstream's are its own.
 			setSecurityHeaders(w.Header())

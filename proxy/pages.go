@@ -33,6 +33,8 @@ h1{font-size:1.4rem;margin:0 0 .75rem;text-align:center}
 .link{color:var(--accent)}
 p:has(.link){text-align:center;margin:1rem 0 0}
 .status{margin:1.25rem 0 0;color:var(--muted);font-size:.8rem;text-align:center}
+.banner{margin:0 0 1rem;padding:.75rem 1rem;border:1px solid var(--border);border-radius:8px;white-space:pre-line;overflow-wrap:anywhere}
+.footer{margin:1.25rem 0 0;color:var(--muted);font-size:.85rem;text-align:center;white-space:pre-line;overflow-wrap:anywhere}
 `
 
 // styleSource admits pageCSS, and only it, by its hash.
@@ -61,7 +63,10 @@ type page struct {
 	Title   string
 	Message string
 	Detail  string
-	Status  int
+	// Banner and Footer are the sign-in page's SIGN_IN_BANNER and
+	// SIGN_IN_FOOTER, plain text.
+	Banner, Footer string
+	Status         int
 	// LogoURL is the operator's SIGN_IN_LOGO_URL, validated by config
 	// (http(s), data: or a path), so it is trusted as a URL.
 	LogoURL   template.URL
@@ -131,6 +136,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, title,
 			"message": message,
 			"status":  status,
 		})
+		return
+	}
+	if t := s.pages.Templates.error; t != nil && s.renderCustom(w, status, t, ErrorData{
+		Status: status, StatusText: http.StatusText(status), Title: title, Message: message,
+		RequestID: r.Header.Get("X-Request-Id"), ProxyPrefix: s.paths.prefix,
+		LogoURL: template.URL(s.pages.SignInLogoURL), Footer: s.pages.SignInFooter, CSS: template.CSS(pageCSS),
+	}) {
 		return
 	}
 	s.renderPage(w, status, page{

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -14,9 +16,9 @@ import (
 // routes is the mux of every route, with a way past its matching for the
 // requests that come most.
 func (s *Server) routes() http.Handler {
-	mux := s.mux()
+	mux := s.ownMux
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch shortcut(r) {
+		switch s.paths.shortcut(r) {
 		case toAuth:
 			s.auth(w, r)
 		case toForwardAuth:
@@ -29,34 +31,98 @@ func (s *Server) routes() http.Handler {
 	})
 }
 
+// paths is Options.Paths as New settles it: where each route of ours is.
+type paths struct {
+	prefix      string // PROXY_PREFIX: "/oauth2" by default
+	auth        string // prefix + "/auth"
+	forwardAuth string // prefix + "/forward-auth"
+	ping, ready string // "": turned off
+}
+
+// jwksPath is where the assertion signer's public keys are served.
+const jwksPath = "/.well-known/portcullis/jwks.json"
+
+// newPaths settles o, or says why it can't: a path the mux would read
+// as a pattern of its own, or two routes on one path.
+func newPaths(o Paths) (paths, error) {
+	p := paths{prefix: cmp.Or(o.Prefix, "/oauth2"), ping: cmp.Or(o.Ping, "/ping"), ready: cmp.Or(o.Ready, "/ready")}
+	if !cleanPath(p.prefix) {
+		return paths{}, fmt.Errorf("proxy: Paths.Prefix %q is not a path like /oauth2", p.prefix)
+	}
+	for _, hp := range []*string{&p.ping, &p.ready} {
+		switch {
+		case *hp == Off:
+			*hp = ""
+		case !cleanPath(*hp):
+			return paths{}, fmt.Errorf("proxy: health check path %q is not a path like /ping", *hp)
+		case *hp == p.prefix || strings.HasPrefix(*hp, p.prefix+"/") || *hp == jwksPath:
+			return paths{}, fmt.Errorf("proxy: health check path %q is one of Portcullis's own", *hp)
+		}
+	}
+	if p.ping != "" && p.ping == p.ready {
+		return paths{}, fmt.Errorf("proxy: Paths.Ping and Paths.Ready are both %q", p.ping)
+	}
+	p.auth, p.forwardAuth = p.prefix+"/auth", p.prefix+"/forward-auth"
+	return p, nil
+}
+
+// cleanPath reports whether p is a path that the mux takes literally and
+// leaves as it is: "/" and segments of RFC 3986 path characters, none
+// empty, "." or "..", no percent-escapes, and no "/" at the end.
+func cleanPath(p string) bool {
+	if len(p) < 2 || p[0] != '/' {
+		return false
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // ownRoute is a route Portcullis answers itself.
 type ownRoute struct {
 	pattern string
+	// route is its label in the metrics (SPEC: auth, forward_auth,
+	// sign_in, start, callback, sign_out, userinfo, other).
+	route   string
 	handler http.Handler
 }
 
 // ownRoutes are Portcullis's own routes, in one place: everything else is
 // the application's (s.protected).
 func (s *Server) ownRoutes() []ownRoute {
+	pre := s.paths.prefix
 	routes := []ownRoute{
-		{"GET /ping", http.HandlerFunc(s.ping)},
-		{"GET /ready", http.HandlerFunc(s.readyz)},
 		// The sign-in routes build our own URLs (the redirect URI, redirects
 		// back to us): only on a host we know (knownHost).
-		{"GET /oauth2/sign_in", s.onKnownHost(s.signIn)},
-		{"GET /oauth2/start", s.onKnownHost(s.start)},
-		{"GET /oauth2/callback", s.onKnownHost(s.callback)},
-		{"POST /oauth2/callback", s.onKnownHost(s.callbackPost)},
-		{"GET /oauth2/sign_out", s.onKnownHost(s.signOut)},
-		{"POST /oauth2/sign_out", s.onKnownHost(s.signOut)},
-		{"GET /oauth2/userinfo", http.HandlerFunc(s.userinfo)},
+		{"GET " + pre + "/sign_in", "sign_in", s.onKnownHost(s.signIn)},
+		{"GET " + pre + "/start", "start", s.onKnownHost(s.start)},
+		{"GET " + pre + "/callback", "callback", s.onKnownHost(s.callback)},
+		{"POST " + pre + "/callback", "callback", s.onKnownHost(s.callbackPost)},
+		{"GET " + pre + "/sign_out", "sign_out", s.onKnownHost(s.signOut)},
+		{"POST " + pre + "/sign_out", "sign_out", s.onKnownHost(s.signOut)},
+		{"GET " + pre + "/userinfo", "userinfo", http.HandlerFunc(s.userinfo)},
 		// Any method: Envoy ext_authz checks with the request's own method.
-		{"/oauth2/auth", http.HandlerFunc(s.auth)},
-		{"/oauth2/forward-auth", http.HandlerFunc(s.forwardAuth)},
-		{"/oauth2/", http.HandlerFunc(s.notFound)},
+		{s.paths.auth, "auth", http.HandlerFunc(s.auth)},
+		{s.paths.forwardAuth, "forward_auth", http.HandlerFunc(s.forwardAuth)},
+		{pre + "/", "other", http.HandlerFunc(s.notFound)},
+	}
+	if s.paths.ping != "" {
+		routes = append(routes, ownRoute{"GET " + s.paths.ping, "other", http.HandlerFunc(s.ping)})
+	}
+	if s.paths.ready != "" {
+		routes = append(routes, ownRoute{"GET " + s.paths.ready, "other", http.HandlerFunc(s.readyz)})
 	}
 	if s.identity.Assertions != nil || len(s.identity.ClientKeys) > 0 {
-		routes = append(routes, ownRoute{"GET /.well-known/portcullis/jwks.json", &jwks{signer: s.identity.Assertions, static: s.identity.ClientKeys}})
+		routes = append(routes, ownRoute{"GET " + jwksPath, "other", &jwks{signer: s.identity.Assertions, static: s.identity.ClientKeys}})
 	}
 	return routes
 }
@@ -69,6 +135,45 @@ func (s *Server) mux() *http.ServeMux {
 	}
 	mux.HandleFunc("/", s.protected)
 	return mux
+}
+
+// routeLabels maps each pattern of the mux to its route's metric label.
+func (s *Server) routeLabels() map[string]string {
+	m := map[string]string{"/": "proxy"}
+	for _, rt := range s.ownRoutes() {
+		m[rt.pattern] = rt.route
+	}
+	return m
+}
+
+// routeClass names r's route in the metrics, by the handler that answers
+// it wherever PROXY_PREFIX puts it: for a path that names no route of
+// ours as it is written, the application ("proxy"; the mux's redirect of
+// an unclean path of the application's counts as the application's);
+// for any other, the route of the mux's pattern for r, "other" for the
+// mux's own answers (a 405). A path of the application's costs a few
+// comparisons, as in shortcut.
+func (s *Server) routeClass(r *http.Request) string {
+	ps := &s.paths
+	if p := r.URL.Path; r.URL.RawPath == "" {
+		switch {
+		case p == ps.auth:
+			return "auth"
+		case p == ps.forwardAuth:
+			return "forward_auth"
+		case len(p) > 0 && p[0] == '/' && r.Method != http.MethodConnect &&
+			!strings.HasPrefix(p, ps.prefix) && p != ps.ping && p != ps.ready && p != jwksPath:
+			return "proxy"
+		}
+	}
+	if r.RequestURI == "*" {
+		return "other" // the mux answers 400
+	}
+	_, pattern := s.ownMux.Handler(r)
+	if route, ok := s.labels[pattern]; ok {
+		return route
+	}
+	return "other"
 }
 
 // A destination is where shortcut sends a request.
@@ -85,22 +190,23 @@ const (
 // that come most: forward-auth checks and the application's own. Anything
 // unsure goes through the mux; TestShortcut and FuzzShortcut hold the two
 // to the same answer, and TestShortcutKnowsOwnRoutes to ownRoutes.
-func shortcut(r *http.Request) destination {
+func (ps *paths) shortcut(r *http.Request) destination {
 	p := r.URL.Path
 	if r.URL.RawPath == "" { // to the mux an encoded "/" (%2F) separates nothing
 		switch p {
-		case "/oauth2/auth": // any method, and an exact path is a clean one
+		case ps.auth: // any method, and an exact path is a clean one
 			return toAuth
-		case "/oauth2/forward-auth":
+		case ps.forwardAuth:
 			return toForwardAuth
 		}
 	}
 	// The application's: a clean path (no empty or dot segment, which the
-	// mux would redirect) outside every route of ours.
+	// mux would redirect) outside every route of ours. A health check
+	// that is off is "", which no such path is.
 	if r.Method != http.MethodConnect &&
 		len(p) > 0 && p[0] == '/' &&
-		!strings.HasPrefix(p, "/oauth2") &&
-		p != "/ping" && p != "/ready" &&
+		!strings.HasPrefix(p, ps.prefix) &&
+		p != ps.ping && p != ps.ready &&
 		!strings.Contains(p, "//") && !strings.Contains(p, "/.") {
 		return toApp
 	}

@@ -88,17 +88,18 @@ func (s *Server) callbackURL(r *http.Request, p *Provider) string {
 	if p.RedirectURL != "" {
 		return p.RedirectURL
 	}
-	return s.baseURL(r) + "/oauth2/callback"
+	return s.baseURL(r) + s.paths.prefix + "/callback"
 }
 
 // signInURL is where a browser goes to sign in: the provider's start
-// endpoint when there is one provider, the sign-in page otherwise.
+// endpoint when there is one provider and nothing else to show
+// (skipSignIn), the sign-in page otherwise.
 func (s *Server) signInURL(rd string) string {
 	q := url.Values{"rd": {rd}}
-	if len(s.providerList) == 1 {
-		return "/oauth2/start?" + q.Encode()
+	if s.skipSignIn {
+		return s.paths.prefix + "/start?" + q.Encode()
 	}
-	return "/oauth2/sign_in?" + q.Encode()
+	return s.paths.prefix + "/sign_in?" + q.Encode()
 }
 
 // absoluteSignInURL is signInURL on PUBLIC_URL when one is set, so an

@@ -26,12 +26,16 @@ import (
 //	LocalID: uvarint
 //	Binding: string (see Options.Bindings; empty when sessions are not bound)
 //
-// Flow list, version 1:
+// Flow list, version 2:
 //
-//	version byte (1)
+//	version byte (2)
 //	uvarint count (at most maxFlows), then for each flow:
 //	State, Verifier, Nonce, Provider, Redirect: strings
 //	CreatedAt: time
+//	FormPost: one byte, 0 or 1
+//
+// Version 1, which CSRF cookies set before it may still hold, is the same
+// without the FormPost byte.
 //
 // A string is a uvarint byte length and the bytes. A time is a varint of
 // its unix seconds, with 0 standing for the zero time.Time; sub-second parts
@@ -39,7 +43,7 @@ import (
 
 const (
 	stateVersion = 3
-	flowsVersion = 1
+	flowsVersion = 2
 
 	// Unix seconds of the first instant of year 1 and the last of year 9999:
 	// the times a decoder accepts.
@@ -168,6 +172,7 @@ func appendFlows(b []byte, fs []Flow) []byte {
 		b = appendString(b, f.Provider)
 		b = appendString(b, f.Redirect)
 		b = appendTime(b, f.CreatedAt)
+		b = appendBool(b, f.FormPost)
 	}
 	return b
 }
@@ -175,9 +180,10 @@ func appendFlows(b []byte, fs []Flow) []byte {
 // decodeFlows parses an encoding made by appendFlows. It never panics and
 // refuses lists longer than maxFlows.
 func decodeFlows(b []byte) ([]Flow, error) {
-	if len(b) == 0 || b[0] != flowsVersion {
+	if len(b) == 0 || (b[0] != flowsVersion && b[0] != 1) {
 		return nil, errMalformed
 	}
+	v1 := b[0] == 1
 	d := decoder{b: b, s: string(b), off: 1}
 	n := d.count(6) // five strings and a time: at least six bytes a flow
 	if n > maxFlows {
@@ -193,6 +199,9 @@ func decodeFlows(b []byte) ([]Flow, error) {
 			Redirect:  d.string(),
 			CreatedAt: d.time(),
 		}
+		if !v1 {
+			fs[i].FormPost = d.bool()
+		}
 	}
 	if err := d.end(); err != nil {
 		return nil, err
@@ -203,6 +212,13 @@ func decodeFlows(b []byte) ([]Flow, error) {
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 func appendTime(b []byte, t time.Time) []byte {
@@ -261,6 +277,19 @@ func (d *decoder) count(size int) int {
 		return 0
 	}
 	return int(n)
+}
+
+// bool reads one byte, 0 or 1.
+func (d *decoder) bool() bool {
+	if d.err != nil {
+		return false
+	}
+	if d.off >= len(d.b) || d.b[d.off] > 1 {
+		d.err = errMalformed
+		return false
+	}
+	d.off++
+	return d.b[d.off-1] == 1
 }
 
 func (d *decoder) time() time.Time {

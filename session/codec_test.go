@@ -76,7 +76,7 @@ func TestFlowsRoundTripProperty(t *testing.T) {
 		fs := make([]Flow, rng.IntN(maxFlows+1))
 		for j := range fs {
 			s := randomState(rng)
-			fs[j] = Flow{State: s.Provider, Verifier: s.UserID, Nonce: s.User, Provider: s.Email, Redirect: s.Name, CreatedAt: s.CreatedAt}
+			fs[j] = Flow{State: s.Provider, Verifier: s.UserID, Nonce: s.User, Provider: s.Email, Redirect: s.Name, CreatedAt: s.CreatedAt, FormPost: rng.IntN(2) == 1}
 		}
 		got, err := decodeFlows(appendFlows(nil, fs))
 		if err != nil || !reflect.DeepEqual(got, fs) {
@@ -152,6 +152,19 @@ func TestDecodeStateRejects(t *testing.T) {
 	}
 }
 
+// TestDecodeFlowsVersion1 reads a CSRF cookie set before FormPost was
+// kept (version 1): its flows are not form_post ones.
+func TestDecodeFlowsVersion1(t *testing.T) {
+	t.Parallel()
+	f := sampleFlow("st", t0)
+	v2 := appendFlows(nil, []Flow{*f})
+	v1 := append([]byte{1}, v2[1:len(v2)-1]...) // no version 2, no FormPost byte
+	got, err := decodeFlows(v1)
+	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], *f) {
+		t.Fatalf("decodeFlows(version 1) = %+v, %v; want [%+v]", got, err, *f)
+	}
+}
+
 func TestDecodeFlowsRejects(t *testing.T) {
 	t.Parallel()
 	six := appendFlows(nil, make([]Flow, maxFlows+1))
@@ -161,7 +174,8 @@ func TestDecodeFlowsRejects(t *testing.T) {
 		in   []byte
 	}{
 		{name: "empty", in: nil},
-		{name: "unknown version", in: []byte{2, 0}},
+		{name: "unknown version", in: []byte{3, 0}},
+		{name: "FormPost neither 0 nor 1", in: append(append([]byte{}, valid[:len(valid)-1]...), 2)},
 		{name: "more than five flows", in: six},
 		{name: "count beyond input", in: []byte{flowsVersion, 3, 0, 0, 0, 0, 0, 0}},
 		{name: "trailing byte", in: append(append([]byte{}, valid...), 0)},

@@ -40,4 +40,8 @@ type Flow struct {
 	Provider  string // provider id the flow was started for
 	Redirect  string // validated rd to return to after sign-in
 	CreatedAt time.Time
+	// FormPost says the provider answers with a POST from its own site
+	// (RESPONSE_MODE=form_post): while the CSRF cookie holds such a flow it
+	// is SameSite=None; Secure, or the browser would not send it along.
+	FormPost bool
 }

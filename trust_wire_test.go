@@ -8,20 +8,28 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
+	"html"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
 	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/internal/testpki"
 	"github.com/portcullis/portcullis/metrics"
+	"github.com/portcullis/portcullis/users"
 )
 
 // startPortcullis serves Portcullis, wired from env as main wires it, on
@@ -34,7 +42,14 @@ func startPortcullis(t *testing.T, srv *httptest.Server, env map[string]string) 
 		t.Fatalf("loadConfig: %v", err)
 	}
 	logs := &syncBuffer{}
-	h, jobs, err := newServer(cfg, metrics.New(), slog.New(slog.NewTextHandler(logs, nil)), nil)
+	var reg *users.Registry
+	if cfg.UsersDB != "" { // as serve opens it
+		if reg, err = users.Open(t.Context(), cfg.UsersDB); err != nil {
+			t.Fatalf("users.Open: %v", err)
+		}
+		t.Cleanup(func() { reg.Close() })
+	}
+	h, jobs, err := newServer(cfg, metrics.New(), slog.New(slog.NewTextHandler(logs, nil)), reg)
 	if err != nil {
 		t.Fatalf("newServer: %v", err)
 	}
@@ -253,5 +268,115 @@ func TestTrustProblemsAtStart(t *testing.T) {
 	got, _ := strings.CutPrefix(err.Error(), "invalid configuration:\n")
 	if !slices.Equal(strings.Split(got, "\n"), want) {
 		t.Errorf("loadConfig error:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// appleFake is the fake provider in Sign in with Apple's shape: it takes
+// only the ES256 client secret signed with key (kid KEY123, team
+// TEAM123456), answers by form_post with the user's name on the first
+// sign-in only, has no userinfo and no end-session endpoint, and its ID
+// tokens carry the e-mail flags as strings and no name.
+func appleFake(t *testing.T, key *ecdsa.PrivateKey, user idp.User) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = idp.New(idp.Options{
+		ClientID: tokensClientID, ClientSecret: "not-this", ClientAuth: "body",
+		OIDC: true, Issuer: "http://" + srv.Listener.Addr().String(), AutoApprove: user.Username, Users: []idp.User{user},
+		RequirePKCE: true, IssueRefreshTokens: true, AppleUser: true,
+		ClientSecretCheck: func(id, secret string) bool {
+			tok, err := jwt.ParseSigned(secret, []jose.SignatureAlgorithm{jose.ES256})
+			var c jwt.Claims
+			return err == nil && tok.Headers[0].KeyID == "KEY123" && tok.Claims(&key.PublicKey, &c) == nil &&
+				c.Issuer == "TEAM123456" && c.Subject == id && c.Audience.Contains("https://appleid.apple.com")
+		},
+		Discovery: func(doc map[string]any) {
+			delete(doc, "userinfo_endpoint")
+			delete(doc, "end_session_endpoint")
+		},
+		IDTokenClaims: func(c map[string]any) {
+			c["email_verified"], c["is_private_email"] = "true", "true"
+			for _, k := range []string{"name", "given_name", "family_name", "preferred_username", "groups"} {
+				delete(c, k)
+			}
+		},
+	})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+var formField = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+
+// appleSignIn signs a new browser in at public through the fake's
+// form_post answer, POSTed cross-site from the fake's page as a browser
+// submits it, and returns what the app then gets.
+func appleSignIn(t *testing.T, public string, fake *httptest.Server) stack.Echo {
+	t.Helper()
+	b := stack.NewBrowser(t, public)
+	resp := b.Get("/oauth2/start?rd=/app")
+	stack.ReadBody(t, resp)
+	authURL, err := resp.Location()
+	if err != nil || authURL.Query().Get("response_mode") != "form_post" {
+		t.Fatalf("start = %d to %v; want the authorization URL with response_mode=form_post", resp.StatusCode, authURL)
+	}
+	page := stack.ReadBody(t, b.Get(authURL.String()))
+	form := url.Values{}
+	for _, m := range formField.FindAllStringSubmatch(page, -1) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	resp = b.Do("POST", "/oauth2/callback", strings.NewReader(form.Encode()), http.Header{
+		"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {fake.URL}, "Sec-Fetch-Site": {"cross-site"},
+	})
+	if body := stack.ReadBody(t, resp); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("form_post callback = %d; want 303:\n%s", resp.StatusCode, body)
+	}
+	return stack.DecodeEcho(t, b.Do("GET", "/app", nil, http.Header{"Accept": {"application/json"}}))
+}
+
+// TestAppleThroughTheWiring: the apple preset as an operator sets it
+// (no CLIENT_SECRET: Portcullis signs it; form_post by default). The
+// name comes in the first sign-in's POST only: a later sign-in has none,
+// unless the user registry kept it.
+func TestAppleThroughTheWiring(t *testing.T) {
+	t.Parallel()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyFile := testpki.WritePEM(t, "AuthKey_KEY123.p8", "PRIVATE KEY", der)
+	user := idp.User{ID: "001234.5f2a.0917", Username: "jane", Email: "x7k2@privaterelay.appleid.com", GivenName: "Jane", FamilyName: "Appleseed"}
+	for _, registry := range []bool{false, true} {
+		t.Run(fmt.Sprintf("registry %v", registry), func(t *testing.T) {
+			t.Parallel()
+			fake := appleFake(t, key, user)
+			app := stack.Serve(t, stack.EchoHandler())
+			srv := httptest.NewUnstartedServer(nil)
+			public := "http://" + srv.Listener.Addr().String()
+			env := trustEnv(public, app.URL)
+			delete(env, "PORTCULLIS_CLIENT_SECRET")
+			env["PORTCULLIS_PROVIDER"], env["PORTCULLIS_ISSUER_URL"] = "apple", fake.URL
+			env["PORTCULLIS_CLIENT_KEY_FILE"], env["PORTCULLIS_CLIENT_KEY_ID"], env["PORTCULLIS_APPLE_TEAM_ID"] = keyFile, "KEY123", "TEAM123456"
+			if registry {
+				env["PORTCULLIS_USERS_DB"] = filepath.Join(t.TempDir(), "users.db")
+			}
+			startPortcullis(t, srv, env)
+			waitReady(t, public)
+
+			first := appleSignIn(t, public, fake)
+			for k, want := range map[string]string{
+				"X-Email": user.Email, "X-User-Id": user.ID.(string), "X-User-Name": "Jane Appleseed",
+				"X-User-Given-Name": "Jane", "X-User-Family-Name": "Appleseed", "X-User-Attr-Private-Email": "true",
+			} {
+				if got := first.Headers.Get(k); got != want {
+					t.Errorf("first sign-in: the app got %s %q; want %q", k, got, want)
+				}
+			}
+			later := appleSignIn(t, public, fake)
+			want := ""
+			if registry {
+				want = "Jane Appleseed"
+			}
+			if got := later.Headers.Get("X-User-Name"); got != want {
+				t.Errorf("later sign-in (no name in the POST): X-User-Name %q; want %q", got, want)
+			}
+		})
 	}
 }

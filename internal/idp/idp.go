@@ -112,6 +112,10 @@ type Options struct {
 	// secret instead of comparing it with the registered one (Apple's
 	// client secret is a JWT the client signs).
 	ClientSecretCheck func(clientID, secret string) bool
+	// AppleUser makes the first form_post answer for each user carry
+	// Apple's user field, {"name":{"firstName","lastName"},"email"}
+	// (GivenName, FamilyName, Email); later answers carry none.
+	AppleUser bool
 	// PublicClients accepts a registered client id without any
 	// credential (token_endpoint_auth_method none); it needs RequirePKCE.
 	PublicClients bool
@@ -469,6 +473,7 @@ type Server struct {
 	access  map[string]*grantToken
 	refresh map[string]*grantToken
 	ids     map[string]bool // the ID tokens issued, for IntrospectIDTokens
+	named   map[string]bool // the users whose name AppleUser sent, by Username
 	key     *signingKey     // signs ID tokens; nil until needed
 	forger  *signingKey     // SignWithUnknownKey's key, not in the JWKS
 }
@@ -485,6 +490,7 @@ func New(opts Options) *Server {
 		access:  map[string]*grantToken{},
 		refresh: map[string]*grantToken{},
 		ids:     map[string]bool{},
+		named:   map[string]bool{},
 	}
 	s.opts, s.invalid = opts.withDefaults(), opts.Validate()
 	s.routes()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -110,11 +111,15 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		log.Info("redis", "topology", client.String())
 	}
 	var (
-		entries   []proxy.Provider
-		attrNames []string
+		entries    []proxy.Provider
+		attrNames  []string
+		clientKeys []json.RawMessage // private_key_jwt public keys, for the JWKS
 	)
 	for i, b := range built { // in the order of cfg.Providers (buildProviders)
 		entries = append(entries, proxyProvider(b, cfg.Providers[i]))
+		if b.PublicKey != nil {
+			clientKeys = append(clientKeys, b.PublicKey)
+		}
 		if o := b.Discovery; o != nil {
 			id := b.ID
 			readyChecks = append(readyChecks, func(context.Context) error {
@@ -200,6 +205,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 			SetAuthorization: cfg.SetAuthorization,
 			AttributeNames:   attrNames,
 			Assertions:       signer,
+			ClientKeys:       clientKeys,
 
 			NoIdentityHeaders: cfg.IdentityHeaders == "off",
 			Inject:            headerRules(cfg.InjectHeaders),
@@ -404,7 +410,7 @@ func buildProviders(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) ([
 func checkProviders(cfg *config.Config) error {
 	var errs []error
 	for _, pc := range cfg.Providers {
-		if _, err := providers.Resolve(providerSettings(cfg, pc)); err != nil {
+		if err := providers.Check(providerSettings(cfg, pc)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -530,6 +536,9 @@ func presetStrings(pc *config.Provider, s *providers.Settings) [][2]*string {
 		{&pc.UserinfoMethod, &s.UserinfoMethod}, {&pc.UserinfoToken, &s.UserinfoToken},
 		{&pc.UserinfoTokenParam, &s.UserinfoTokenParam}, {&pc.TokenUserIDField, &s.TokenUserIDField},
 		{&pc.UserinfoUserIDParam, &s.UserinfoUserIDParam},
+		{&pc.ProviderCAFile, &s.CAFile}, {&pc.ProviderCertFile, &s.CertFile}, {&pc.ProviderKeyFile, &s.KeyFile},
+		{&pc.ClientKeyFile, &s.ClientKeyFile}, {&pc.ClientKeyID, &s.ClientKeyID},
+		{&pc.ClientAssertionFile, &s.ClientAssertionFile}, {&pc.AppleTeamID, &s.AppleTeamID},
 	}
 }
 

@@ -190,7 +190,9 @@ func TestProviderSettingsMapping(t *testing.T) {
 		ClaimID: []string{"c1"}, ClaimEmail: []string{"c2"}, ClaimEmailVerified: []string{"c3"}, ClaimName: []string{"c4"},
 		ClaimGivenName: []string{"c5"}, ClaimFamilyName: []string{"c6"}, ClaimUsername: []string{"c7"}, ClaimGroups: []string{"c8"},
 		ClaimPicture: []string{"c9"}, ClaimLocale: []string{"c10"}, ClaimAttributes: []config.Attribute{{Name: "Dept", Path: "org.dept"}},
-		ClaimValues: map[string]map[string]string{"dept": {"x": "X"}},
+		ClaimValues:    map[string]map[string]string{"dept": {"x": "X"}},
+		ProviderCAFile: "/ca.pem", ProviderCertFile: "/cert.pem", ProviderKeyFile: "/key.pem",
+		ClientKeyFile: "/client.pem", ClientKeyID: "kid", ClientAssertionFile: "/token", AppleTeamID: "TEAM",
 	}
 	cfg := &config.Config{BearerTokens: true, BearerAllowUnbound: true}
 	s := providerSettings(cfg, pc)
@@ -211,6 +213,8 @@ func TestProviderSettingsMapping(t *testing.T) {
 			Values: map[string]map[string]string{"dept": {"x": "X"}},
 		},
 		BearerTokens: true, BearerAudiences: []string{"aud"}, BearerAllowUnbound: true,
+		CAFile: "/ca.pem", CertFile: "/cert.pem", KeyFile: "/key.pem",
+		ClientKeyFile: "/client.pem", ClientKeyID: "kid", ClientAssertionFile: "/token", AppleTeamID: "TEAM",
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("providerSettings =\n%+v\nwant\n%+v", s, want)

@@ -157,10 +157,10 @@ type Provider struct {
 	// "PORTCULLIS_<ID>_".
 	Prefix string `env:"-"`
 
-	Preset           string   `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak, auth0, okta, cognito, gitea, bitbucket or discord; a preset fills the defaults of the other provider variables, any of which can be overridden"`
+	Preset           string   `env:"PROVIDER" envDefault:"oauth2" doc:"preset: oauth2 (generic), oidc, google, github, microsoft, facebook, linkedin, gitlab, slack, fitbit, mercadolibre, wechat, keycloak, auth0, okta, cognito, gitea, bitbucket, discord or apple; a preset fills the defaults of the other provider variables, any of which can be overridden"`
 	DisplayName      string   `env:"DISPLAY_NAME" refDefault:"preset's" doc:"label on the sign-in page"`
 	ClientID         string   `env:"CLIENT_ID" refDefault:"required" doc:"client id registered at the provider"`
-	ClientSecret     string   `env:"CLIENT_SECRET" secret:"true" refDefault:"required (not with RESPONSE_TYPE=token)" doc:"client secret registered at the provider"`
+	ClientSecret     string   `env:"CLIENT_SECRET" secret:"true" refDefault:"required (not with RESPONSE_TYPE=token, TOKEN_AUTH_STYLE private_key_jwt, client_assertion or none, or PROVIDER=apple)" doc:"client secret registered at the provider"`
 	IssuerURL        string   `env:"ISSUER_URL" secret:"password" refDefault:"preset's" doc:"OIDC issuer: discovery, ID token verification, JWKS; required for oidc. An endpoint URL set explicitly wins over discovery"`
 	Tenant           string   `env:"TENANT" envDefault:"common" doc:"Microsoft Entra tenant: common, organizations, consumers or a tenant id"`
 	AuthURL          string   `env:"AUTH_URL" secret:"password" refDefault:"preset/discovery" doc:"authorization endpoint; required for oauth2"`
@@ -185,9 +185,17 @@ type Provider struct {
 	LogoutRedirectURL string `env:"LOGOUT_REDIRECT_URL" refDefault:"rd, else PUBLIC_URL/" doc:"post_logout_redirect_uri sent to the provider's logout URL (register it there): an absolute URL, or none to send none, for providers that refuse one not registered"`
 
 	TokenMethod       string `env:"TOKEN_METHOD" refDefault:"preset's, else POST" doc:"GET or POST; GET for token endpoints that take a query string (WeChat)"`
-	TokenAuthStyle    string `env:"TOKEN_AUTH_STYLE" refDefault:"preset's, else auto" doc:"how the client authenticates at the token endpoint: header (HTTP Basic), params (in the form) or auto"`
+	TokenAuthStyle    string `env:"TOKEN_AUTH_STYLE" refDefault:"preset's, else auto" doc:"how the client authenticates at the token, refresh, introspection and revocation endpoints: header (HTTP Basic), params (in the form), auto, private_key_jwt (an RFC 7523 assertion signed with CLIENT_KEY_FILE; its public key is served at /.well-known/portcullis/jwks.json), client_assertion (the JWT in CLIENT_ASSERTION_FILE, read for each call) or none (a public client; needs PKCE)"`
 	ClientIDParam     string `env:"CLIENT_ID_PARAM" refDefault:"preset's, else client_id" doc:"parameter name of the client id, in the authorization URL and token requests"`
 	ClientSecretParam string `env:"CLIENT_SECRET_PARAM" refDefault:"preset's, else client_secret" doc:"parameter name of the client secret in token requests"`
+
+	ProviderCAFile      string `env:"PROVIDER_CA_FILE" doc:"PEM bundle trusted for every call to this provider (discovery, JWKS, token, userinfo, introspection, revocation), besides the system roots"`
+	ProviderCertFile    string `env:"PROVIDER_CERT_FILE" doc:"client certificate (PEM) for mutual TLS to the provider; needs PROVIDER_KEY_FILE"`
+	ProviderKeyFile     string `env:"PROVIDER_KEY_FILE" doc:"private key (PEM, unencrypted) of PROVIDER_CERT_FILE"`
+	ClientKeyFile       string `env:"CLIENT_KEY_FILE" doc:"private key (PEM, unencrypted) signing TOKEN_AUTH_STYLE=private_key_jwt assertions (RSA: RS256, EC P-256: ES256) and the apple preset's client secret (EC P-256, Apple's .p8)"`
+	ClientKeyID         string `env:"CLIENT_KEY_ID" refDefault:"the key's RFC 7638 thumbprint" doc:"kid of CLIENT_KEY_FILE's signatures; required for apple (Apple's Key ID)"`
+	ClientAssertionFile string `env:"CLIENT_ASSERTION_FILE" doc:"file holding the JWT that TOKEN_AUTH_STYLE=client_assertion sends, read for each call (a Kubernetes projected service-account token, an Entra federated credential)"`
+	AppleTeamID         string `env:"APPLE_TEAM_ID" doc:"apple: the Apple Developer Team ID, issuer of the client secret Portcullis signs"`
 
 	AuthParams     url.Values `env:"AUTH_PARAMS" secret:"params" doc:"extra authorization URL parameters, query-string form: access_type=offline&prompt=consent"`
 	TokenParams    url.Values `env:"TOKEN_PARAMS" secret:"params" doc:"extra token request parameters, query-string form"`

@@ -418,7 +418,7 @@ func TestLoadProblems(t *testing.T) {
 			"PORTCULLIS_TOKEN_AUTH_STYLE", "jwt", "PORTCULLIS_USERINFO_METHOD", "DELETE", "PORTCULLIS_USERINFO_TOKEN", "cookie"),
 			[]string{
 				`PORTCULLIS_RESPONSE_TYPE: must be code or token, got "id_token"`,
-				`PORTCULLIS_TOKEN_AUTH_STYLE: must be auto, header or params, got "jwt"`,
+				`PORTCULLIS_TOKEN_AUTH_STYLE: must be auto, header, params, private_key_jwt, client_assertion or none, got "jwt"`,
 				`PORTCULLIS_TOKEN_METHOD: must be GET or POST, got "PUT"`,
 				`PORTCULLIS_USERINFO_METHOD: must be GET or POST, got "DELETE"`,
 				`PORTCULLIS_USERINFO_TOKEN: must be header, query or body, got "cookie"`,

@@ -502,7 +502,8 @@ func (v *validator) provider(p *Provider) {
 	if p.ClientID == "" {
 		v.add(n("CLIENT_ID"), "required")
 	}
-	if p.ClientSecret == "" && p.ResponseType != "token" {
+	secretless := slices.Contains([]string{"private_key_jwt", "client_assertion", "none"}, p.TokenAuthStyle) || strings.EqualFold(p.Preset, "apple")
+	if p.ClientSecret == "" && p.ResponseType != "token" && !secretless {
 		v.add(n("CLIENT_SECRET"), "required (unless %s=token)", n("RESPONSE_TYPE"))
 	}
 	for _, f := range []struct{ suffix, value string }{
@@ -517,7 +518,7 @@ func (v *validator) provider(p *Provider) {
 	v.flowSettings(p)
 	// Unset, these take the preset's value.
 	v.oneOfOrUnset(n("TOKEN_METHOD"), p.TokenMethod, "GET", "POST")
-	v.oneOfOrUnset(n("TOKEN_AUTH_STYLE"), p.TokenAuthStyle, "auto", "header", "params")
+	v.oneOfOrUnset(n("TOKEN_AUTH_STYLE"), p.TokenAuthStyle, "auto", "header", "params", "private_key_jwt", "client_assertion", "none")
 	v.oneOfOrUnset(n("USERINFO_METHOD"), p.UserinfoMethod, "GET", "POST")
 	v.oneOfOrUnset(n("USERINFO_TOKEN"), p.UserinfoToken, "header", "query", "body")
 

@@ -134,6 +134,8 @@ type BearerConfig struct {
 	// ClientSecretParam (defaults client_id, client_secret).
 	IntrospectionAuth                AuthStyle
 	ClientIDParam, ClientSecretParam string
+	// auth is the provider's secretless client authentication (Build).
+	auth *clientAuth
 	// CacheTTL is how long a validated token is remembered (never beyond
 	// its expiry); default 1m, at most 5m. Rejections are remembered for
 	// at most BearerFailureTTL; failures to reach the provider not at all.
@@ -177,6 +179,7 @@ type BearerValidator struct {
 	tokenCheck                       TokenCheck
 	allowUnbound                     bool
 	introspectAuth                   AuthStyle
+	auth                             *clientAuth // a secretless client's credentials
 	clientID, clientSecret           string
 	clientIDParam, clientSecretParam string
 	ttl                              time.Duration
@@ -216,6 +219,9 @@ func (cfg BearerConfig) withDefaults(d BearerConfig) BearerConfig {
 	}
 	if cfg.OIDC == nil {
 		cfg.OIDC = d.OIDC
+	}
+	if cfg.auth == nil {
+		cfg.auth, cfg.IntrospectionAuth = d.auth, d.IntrospectionAuth
 	}
 	return cfg
 }
@@ -258,6 +264,7 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 		accessKind:         cfg.AccessTokenKind,
 		introspectedClaims: slices.Clone(cfg.IntrospectedClaims),
 		introspectAuth:     cfg.IntrospectionAuth,
+		auth:               cfg.auth,
 		clientID:           cfg.ClientID,
 		clientSecret:       cfg.ClientSecret,
 		clientIDParam:      cfg.ClientIDParam,
@@ -352,8 +359,8 @@ func NewBearerValidator(cfg BearerConfig) (*BearerValidator, error) {
 			bad("ClientID", "required for IntrospectionURL")
 		}
 	}
-	if b.introspectAuth < AuthStyleAuto || b.introspectAuth > AuthStyleParams {
-		bad("IntrospectionAuth", "must be auto, header or params")
+	if b.introspectAuth < AuthStyleAuto || b.introspectAuth > AuthStyleNone {
+		bad("IntrospectionAuth", "must be auto, header, params, private_key_jwt, client_assertion or none")
 	}
 	if (b.jwksURL != "" || b.oidc != nil) && len(b.audiences) == 0 {
 		bad("Audiences", "required when there is no client id")

@@ -33,18 +33,22 @@ func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string
 		return nil, time.Time{}, &Error{Provider: b.id, Endpoint: "introspection", Kind: kind, Status: status, Description: desc}
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
-	if b.introspectAuth == AuthStyleParams {
+	inForm := b.introspectAuth == AuthStyleParams || b.introspectAuth.secretless()
+	if inForm {
 		form.Set(b.clientIDParam, b.clientID)
-		if b.clientSecret != "" {
+		if b.clientSecret != "" && !b.introspectAuth.secretless() {
 			form.Set(b.clientSecretParam, b.clientSecret)
 		}
+	}
+	if err := b.auth.add(form, endpoint, b.clientSecretParam); err != nil {
+		return fail(ErrTransient, 0, err.Error())
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fail(ErrBadResponse, 0, "cannot build the request")
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if b.introspectAuth != AuthStyleParams {
+	if !inForm {
 		// RFC 6749 section 2.3.1: form-encode, then Basic.
 		req.SetBasicAuth(url.QueryEscape(b.clientID), url.QueryEscape(b.clientSecret))
 	}

@@ -2,10 +2,13 @@ package providers
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 )
@@ -15,7 +18,8 @@ type BuildOptions struct {
 	// Timeout bounds every call to the provider (PROVIDER_TIMEOUT); 0:
 	// DefaultTimeout.
 	Timeout time.Duration
-	// Transport makes every call; nil: http.DefaultTransport.
+	// Transport makes every call; nil: a transport of the provider's own
+	// (providerTransport), with PROVIDER_CA_FILE and the client certificate.
 	Transport http.RoundTripper
 	// Instrument, when not nil, wraps next, the transport of every call to
 	// provider id; endpoint names each call: discovery, token, userinfo,
@@ -23,6 +27,9 @@ type BuildOptions struct {
 	Instrument func(id string, next http.RoundTripper, endpoint func(*http.Request) string) http.RoundTripper
 	// Logger is told that a preset is deprecated; nil: nothing is logged.
 	Logger *slog.Logger
+	// Now is the clock of client assertions and Apple's client secret;
+	// nil: time.Now.
+	Now func() time.Time
 }
 
 // Built is one provider, ready to sign users in: the provider and what the
@@ -62,6 +69,10 @@ type Built struct {
 	// Discovery is the OpenID Connect provider, whose discovery the caller
 	// runs (OIDC.Run) before it is ready; nil for the others.
 	Discovery *OIDC
+	// PublicKey is the public half of CLIENT_KEY_FILE as a JWK, for
+	// Portcullis's JWKS (/.well-known/portcullis/jwks.json), where a
+	// provider checks private_key_jwt assertions; nil for other styles.
+	PublicKey json.RawMessage
 	// Binding names the client at its provider: the client id and, for
 	// OpenID Connect, the issuer, else the token URL. Sessions made with
 	// another binding are not this provider's.
@@ -83,14 +94,95 @@ func Build(s Settings, opts BuildOptions) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := r.build(opts)
+	m, err := readMaterial(&r.Settings, r.Preset.Name == "apple", os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.build(opts, m)
 	if err != nil {
 		return nil, prefixLines(s.Prefix, err)
 	}
 	return b, nil
 }
 
-func (r *Resolved) build(opts BuildOptions) (*Built, error) {
+// Check reports what Build would refuse without any network call: the
+// settings against their preset (Resolve), and the files they name —
+// PROVIDER_CA_FILE, PROVIDER_CERT_FILE, PROVIDER_KEY_FILE,
+// CLIENT_KEY_FILE, CLIENT_ASSERTION_FILE — read and checked. Every
+// problem, each starting with its variable's full name.
+func Check(s Settings) error {
+	_, rerr := Resolve(s)
+	_, ferr := readMaterial(&s, strings.EqualFold(s.Preset, "apple"), os.ReadFile)
+	return errors.Join(rerr, ferr)
+}
+
+// material is what the files a provider's settings name hold.
+type material struct {
+	tls *tls.Config
+	key *clientKey
+}
+
+// readMaterial reads the files of s. ecOnly asks for an EC P-256
+// CLIENT_KEY_FILE (Apple's). Every problem, prefixed.
+func readMaterial(s *Settings, ecOnly bool, readFile func(string) ([]byte, error)) (*material, error) {
+	var errs []error
+	m := &material{}
+	tc, err := tlsConfig(s, readFile)
+	if err != nil {
+		errs = append(errs, prefixLines(s.Prefix, err))
+	}
+	m.tls = tc
+	if s.ClientKeyFile != "" {
+		k, err := readClientKey(s.ClientKeyFile, s.ClientKeyID, ecOnly, readFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%sCLIENT_KEY_FILE: %w", s.Prefix, err))
+		}
+		m.key = k
+	}
+	if s.ClientAssertionFile != "" && parseAuthStyle(s.TokenAuthStyle) == AuthStyleClientAssertion {
+		if b, err := readFile(s.ClientAssertionFile); err != nil {
+			errs = append(errs, fmt.Errorf("%sCLIENT_ASSERTION_FILE: %w", s.Prefix, fileError(err)))
+		} else if strings.TrimSpace(string(b)) == "" {
+			errs = append(errs, fmt.Errorf("%sCLIENT_ASSERTION_FILE: %s is empty", s.Prefix, s.ClientAssertionFile))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// clientAuth returns the client authentication that sends no static
+// secret, or nil when the client sends CLIENT_SECRET.
+func (r *Resolved) clientAuth(m *material, now func() time.Time) (*clientAuth, error) {
+	style := parseAuthStyle(r.TokenAuthStyle)
+	apple := r.Preset.Name == "apple"
+	if !style.secretless() && !apple {
+		return nil, nil
+	}
+	a := &clientAuth{style: style, clientID: r.ClientID, assertionFile: r.ClientAssertionFile, readFile: os.ReadFile, now: now}
+	a.audience = r.TokenURL
+	if r.Preset.Kind == KindOIDC {
+		a.audience = r.Preset.IssuerURL
+	}
+	if style == AuthStylePrivateKeyJWT {
+		signer, err := m.key.signer("")
+		if err != nil {
+			return nil, fmt.Errorf("CLIENT_KEY_FILE: %w", err)
+		}
+		a.signer = signer
+	}
+	if apple {
+		signer, err := m.key.signer("")
+		if err != nil {
+			return nil, fmt.Errorf("CLIENT_KEY_FILE: %w", err)
+		}
+		a.secret = &appleSecret{teamID: r.AppleTeamID, clientID: r.ClientID, signer: signer, now: now}
+	}
+	return a, nil
+}
+
+func (r *Resolved) build(opts BuildOptions, m *material) (*Built, error) {
 	p := r.Preset
 	if p.Deprecated != "" && opts.Logger != nil {
 		opts.Logger.Warn("provider preset is deprecated", "provider", r.ID, "preset", p.Name, "warning", p.Deprecated)
@@ -123,12 +215,26 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 
 	// Every call to the provider is bounded by the timeout and, with
 	// Instrument, timed, labelled by endpoint.
-	transport := opts.Transport
+	transport := providerTransport(opts.Transport, m.tls, b.timeout)
 	if opts.Instrument != nil {
 		transport = opts.Instrument(r.ID, transport, endpointLabel(cfg, &b.Discovery))
 	}
 	cfg.HTTPClient = &http.Client{Timeout: b.timeout, Transport: transport}
-	b.config.HTTPClient = cfg.HTTPClient
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	auth, err := r.clientAuth(m, now)
+	if err != nil {
+		return nil, err
+	}
+	cfg.auth = auth
+	if parseAuthStyle(r.TokenAuthStyle) == AuthStylePrivateKeyJWT {
+		if b.PublicKey, err = m.key.publicJWK(); err != nil {
+			return nil, fmt.Errorf("CLIENT_KEY_FILE: %w", err)
+		}
+	}
+	b.config.HTTPClient, b.config.auth = cfg.HTTPClient, cfg.auth
 
 	switch p.Kind {
 	case KindOIDC:
@@ -138,6 +244,8 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 			LogoutURL:   b.LogoutURL,
 			LogoutPath:  p.LogoutPath,
 			MultiTenant: p.MultiTenant,
+			// Apple's name arrives in the callback's form.
+			UserInCallback: p.UserInCallback,
 		})
 		if err != nil {
 			return nil, err

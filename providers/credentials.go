@@ -37,8 +37,8 @@ func ClientCredentials(ctx context.Context, cfg Config, scopes []string) (map[st
 	if cfg.TokenMethod != http.MethodGet && cfg.TokenMethod != http.MethodPost {
 		bad("TOKEN_METHOD", "must be GET or POST, got %q", cfg.TokenMethod)
 	}
-	if cfg.TokenAuthStyle < AuthStyleAuto || cfg.TokenAuthStyle > AuthStyleParams {
-		bad("TOKEN_AUTH_STYLE", "must be auto, header or params")
+	if cfg.TokenAuthStyle < AuthStyleAuto || cfg.TokenAuthStyle > AuthStyleNone {
+		bad("TOKEN_AUTH_STYLE", "must be auto, header, params, private_key_jwt, client_assertion or none")
 	}
 	if cfg.MaxResponseBytes < 0 {
 		bad("MaxResponseBytes", "must not be negative")
@@ -51,9 +51,13 @@ func ClientCredentials(ctx context.Context, cfg Config, scopes []string) (map[st
 	}
 	// The token shim needs a provider; this one is never used to sign in.
 	p := &OAuth2{id: cfg.ID, cfg: cfg}
+	secret := cfg.ClientSecret
+	if cfg.TokenAuthStyle.secretless() {
+		secret = ""
+	}
 	cc := &clientcredentials.Config{
 		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
+		ClientSecret: secret,
 		TokenURL:     cfg.TokenURL,
 		Scopes:       scopes,
 		AuthStyle:    cfg.TokenAuthStyle.oauth2(),

@@ -109,7 +109,9 @@ func (e *Error) Error() string {
 		}
 	case e.Kind == ErrTransient:
 		b.WriteString(" unreachable")
-		if e.Err != nil {
+		if e.Description != "" {
+			b.WriteString(": " + e.Description)
+		} else if e.Err != nil {
 			b.WriteString(": " + e.Err.Error())
 		}
 	default:
@@ -285,6 +287,9 @@ func networkError(e *Error, err error) *Error {
 	}
 	e.Kind = ErrTransient
 	e.Err = err
+	if d := untrustedCertificate(err); d != "" {
+		e.Description = d
+	}
 	return e
 }
 

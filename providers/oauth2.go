@@ -25,6 +25,14 @@ const (
 	AuthStyleHeader
 	// AuthStyleParams sends the client id and secret in the form body.
 	AuthStyleParams
+	// AuthStylePrivateKeyJWT sends an RFC 7523 client assertion that
+	// Portcullis signs with CLIENT_KEY_FILE.
+	AuthStylePrivateKeyJWT
+	// AuthStyleClientAssertion sends the JWT read from
+	// CLIENT_ASSERTION_FILE, afresh for each call, as the client assertion.
+	AuthStyleClientAssertion
+	// AuthStyleNone sends the client id alone: a public client.
+	AuthStyleNone
 )
 
 // String returns the TOKEN_AUTH_STYLE value: auto, header or params.
@@ -34,15 +42,27 @@ func (s AuthStyle) String() string {
 		return "header"
 	case AuthStyleParams:
 		return "params"
+	case AuthStylePrivateKeyJWT:
+		return "private_key_jwt"
+	case AuthStyleClientAssertion:
+		return "client_assertion"
+	case AuthStyleNone:
+		return "none"
 	}
 	return "auto"
+}
+
+// secretless reports whether the style sends no client secret: the client
+// id goes in the form, with a client assertion or nothing else.
+func (s AuthStyle) secretless() bool {
+	return s == AuthStylePrivateKeyJWT || s == AuthStyleClientAssertion || s == AuthStyleNone
 }
 
 func (s AuthStyle) oauth2() oauth2.AuthStyle {
 	switch s {
 	case AuthStyleHeader:
 		return oauth2.AuthStyleInHeader
-	case AuthStyleParams:
+	case AuthStyleParams, AuthStylePrivateKeyJWT, AuthStyleClientAssertion, AuthStyleNone:
 		return oauth2.AuthStyleInParams
 	}
 	return oauth2.AuthStyleAutoDetect
@@ -105,6 +125,10 @@ type Config struct {
 	UserinfoUserIDParam string
 	// Claims maps the userinfo answer; empty path lists get the defaults.
 	Claims Claims
+	// auth authenticates the client without a static secret (Build sets
+	// it: TOKEN_AUTH_STYLE private_key_jwt, client_assertion, the apple
+	// preset's signed secret); nil: ClientSecret as TokenAuthStyle says.
+	auth *clientAuth
 	// HTTPClient makes every call; nil means a client with a 10s timeout.
 	HTTPClient *http.Client
 	// MaxResponseBytes bounds every answer; 0 means 1 MiB. x/oauth2 itself
@@ -147,10 +171,14 @@ func NewOAuth2(cfg Config) (*OAuth2, error) {
 	}
 	authURL, _, _ := strings.Cut(cfg.AuthURL, "#")
 	// Token and refresh grants differ only in where they go.
+	secret := cfg.ClientSecret
+	if style.secretless() {
+		secret = ""
+	}
 	grants := func(tokenURL string) *oauth2.Config {
 		return &oauth2.Config{
 			ClientID:     cfg.ClientID,
-			ClientSecret: cfg.ClientSecret,
+			ClientSecret: secret,
 			Endpoint:     oauth2.Endpoint{AuthURL: authURL, TokenURL: tokenURL, AuthStyle: style.oauth2()},
 			RedirectURL:  cfg.RedirectURL,
 			Scopes:       append([]string(nil), cfg.Scopes...),
@@ -192,7 +220,18 @@ func (c *Config) bearerDefaults() BearerConfig {
 	return BearerConfig{
 		ID: c.ID, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Claims: c.Claims,
 		HTTPClient: c.HTTPClient, MaxResponseBytes: c.MaxResponseBytes,
+		auth: c.auth, IntrospectionAuth: c.introspectionAuth(),
 	}
+}
+
+// introspectionAuth is how the client authenticates to an introspection
+// endpoint: as at the token endpoint when it sends no secret, else HTTP
+// Basic (AuthStyleAuto).
+func (c *Config) introspectionAuth() AuthStyle {
+	if c.TokenAuthStyle.secretless() {
+		return c.TokenAuthStyle
+	}
+	return AuthStyleAuto
 }
 
 // orDefault sets *s to d when *s is empty.
@@ -234,8 +273,8 @@ func validate(cfg *Config) error {
 	if cfg.TokenMethod != http.MethodGet && cfg.TokenMethod != http.MethodPost {
 		bad("TOKEN_METHOD", "must be GET or POST, got %q", cfg.TokenMethod)
 	}
-	if cfg.TokenAuthStyle < AuthStyleAuto || cfg.TokenAuthStyle > AuthStyleParams {
-		bad("TOKEN_AUTH_STYLE", "must be auto, header or params")
+	if cfg.TokenAuthStyle < AuthStyleAuto || cfg.TokenAuthStyle > AuthStyleNone {
+		bad("TOKEN_AUTH_STYLE", "must be auto, header, params, private_key_jwt, client_assertion or none")
 	}
 	if cfg.UserinfoMethod != http.MethodGet && cfg.UserinfoMethod != http.MethodPost {
 		bad("USERINFO_METHOD", "must be GET or POST, got %q", cfg.UserinfoMethod)

@@ -846,7 +846,7 @@ func TestNewOAuth2Validation(t *testing.T) {
 		"USERINFO_URL: required",
 		`RESPONSE_TYPE: must be code or token, got "id_token"`,
 		`TOKEN_METHOD: must be GET or POST, got "PUT"`,
-		"TOKEN_AUTH_STYLE: must be auto, header or params",
+		"TOKEN_AUTH_STYLE: must be auto, header, params, private_key_jwt, client_assertion or none",
 		"USERINFO_TOKEN: body needs USERINFO_METHOD=POST",
 		`CLAIM_VALUES: "gender" is neither a mapped field`,
 	} {

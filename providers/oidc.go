@@ -42,6 +42,9 @@ type OIDCConfig struct {
 	// SigningAlgs are the algorithms ID tokens may be signed with; empty:
 	// the ones discovery advertises that go-oidc supports, else RS256.
 	SigningAlgs []string
+	// UserInCallback makes CallbackUser read the user's name from the
+	// callback's form (Apple).
+	UserInCallback bool
 }
 
 // OIDC is an OpenID Connect provider: the generic OAuth2 flow over
@@ -57,6 +60,8 @@ type OIDC struct {
 	jwks   *http.Client // the same for the JWKS, which it checks is a key set
 	now    func() time.Time
 	state  atomic.Pointer[oidcState] // nil until discovery succeeded
+	// failed is the last discovery failure, until discovery succeeds.
+	failed atomic.Pointer[error]
 
 	// minBackoff and maxBackoff bound Run's wait between attempts.
 	minBackoff, maxBackoff time.Duration

@@ -214,8 +214,10 @@ func (o *OIDC) Run(ctx context.Context, onError func(error)) {
 	for !o.Ready() {
 		err := o.Discover(ctx)
 		if err == nil || ctx.Err() != nil {
+			o.failed.Store(nil)
 			return
 		}
+		o.failed.Store(&err)
 		if onError != nil {
 			onError(err)
 		}
@@ -228,6 +230,18 @@ func (o *OIDC) Run(ctx context.Context, onError func(error)) {
 		}
 		wait = min(2*wait, o.maxBackoff)
 	}
+}
+
+// DiscoveryError returns why discovery (Run) last failed while the
+// provider is not ready; nil once it is, or before a first failure.
+func (o *OIDC) DiscoveryError() error {
+	if o.Ready() {
+		return nil
+	}
+	if e := o.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // Endpoints returns the URLs in use: after discovery, the explicit settings

@@ -104,7 +104,9 @@ type Preset struct {
 	LogoutPath string
 	// ResponseMode, when set, is the response_mode the preset's provider
 	// is asked for: "form_post" for one that answers only by a POST from
-	// its own site (Settings.ResponseMode).
+	// its own site (Settings.ResponseMode): Apple, which POSTs the code
+	// (and, on a first sign-in, the user's name) when name or email is
+	// asked for.
 	ResponseMode string
 	// LogoutRedirectParam names the end-session URL's parameter that says
 	// where the provider sends the browser back: empty for OpenID Connect
@@ -149,6 +151,10 @@ type Preset struct {
 	IntrospectJWTs bool
 
 	Scopes []string
+	// UserInCallback says the provider sends the user's name only in the
+	// callback's form, as a user JSON field, and only on the first
+	// sign-in (Apple): OIDC.CallbackUser reads it.
+	UserInCallback bool
 	// TokenMethod is "GET" for token endpoints that take a query string
 	// (WeChat); empty means the generic POST.
 	TokenMethod string

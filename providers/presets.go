@@ -460,4 +460,33 @@ var presets = []Preset{
 		EmailVerifiedDefault: false,
 		Console:              "Discord Developer Portal › Applications › New Application › OAuth2: copy the Client ID, Reset Secret for the Client Secret; Redirects › Add Redirect " + presetRedirectURI + " (exact match). The scopes identify and email are asked for at sign-in; leave Public Client off.",
 	},
+	{
+		// Sign in with Apple: developer.apple.com/documentation/
+		// signinwithapple (the issuer https://appleid.apple.com and its
+		// discovery document; /auth/authorize, /auth/token, /auth/keys,
+		// /auth/revoke; no userinfo endpoint: the ID token is all;
+		// "Creating a client secret": an ES256 JWT with kid, iss the team
+		// id, sub the Services ID, aud https://appleid.apple.com, exp at
+		// most six months ahead; client_secret_post; response_mode
+		// form_post when name or email is asked for; the user's name
+		// comes once, on the first sign-in, as the form's user JSON;
+		// email_verified and is_private_email are the strings "true" and
+		// "false"; sub is the stable user id). PKCE is honoured when sent
+		// (a code_verifier is required when the request had a challenge).
+		Name:           "apple",
+		DisplayName:    "Apple",
+		Kind:           KindOIDC,
+		IssuerURL:      "https://appleid.apple.com",
+		Scopes:         []string{"openid", "name", "email"},
+		ResponseMode:   "form_post",
+		UserInCallback: true,
+		TokenAuthStyle: AuthStyleParams,
+		PKCE:           true,
+		Claims: Claims{
+			Attributes: []Attribute{{Name: "Private-Email", Paths: []string{"is_private_email"}}},
+		},
+		EmailVerifiedDefault: false,
+		Console:              "Apple Developer › Certificates, Identifiers & Profiles › Identifiers: an App ID with Sign in with Apple enabled, then a Services ID (its identifier is CLIENT_ID) with Sign in with Apple configured: Domains and Subdomains your host, Return URLs " + presetRedirectURI + " (https only). Keys › + with Sign in with Apple: download the .p8 (CLIENT_KEY_FILE) and note its Key ID (CLIENT_KEY_ID); APPLE_TEAM_ID is the Team ID at the top right of the account. No CLIENT_SECRET: Portcullis signs it.",
+		Needs:                []string{"APPLE_TEAM_ID", "CLIENT_KEY_ID", "CLIENT_KEY_FILE"},
+	},
 }

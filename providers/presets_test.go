@@ -2,7 +2,10 @@ package providers
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -1306,7 +1309,7 @@ func TestPresetOIDCData(t *testing.T) {
 
 func TestPresetNames(t *testing.T) {
 	t.Parallel()
-	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0", "okta", "cognito", "gitea", "bitbucket", "discord"}
+	want := []string{"oauth2", "oidc", "google", "github", "microsoft", "facebook", "linkedin", "gitlab", "slack", "fitbit", "mercadolibre", "wechat", "keycloak", "auth0", "okta", "cognito", "gitea", "bitbucket", "discord", "apple"}
 	if got := PresetNames(); !reflect.DeepEqual(got, want) {
 		t.Errorf("PresetNames() = %q; want %q", got, want)
 	}
@@ -1383,7 +1386,12 @@ func TestPresetTable(t *testing.T) {
 			}
 			// The preset alone (plus credentials, and what Needs asks
 			// for) makes a valid provider.
-			if _, err := Build(Settings{Preset: name, ClientID: testClientID, ClientSecret: testClientSecret, IssuerURL: issuer}, BuildOptions{}); err != nil && !generic {
+			settings := Settings{Preset: name, ClientID: testClientID, ClientSecret: testClientSecret, IssuerURL: issuer}
+			if slices.Contains(raw.Needs, "CLIENT_KEY_FILE") { // apple
+				key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				settings.ClientSecret, settings.ClientKeyFile, settings.ClientKeyID, settings.AppleTeamID = "", writeKey(t, key), "KEY123", "TEAM123456"
+			}
+			if _, err := Build(settings, BuildOptions{}); err != nil && !generic {
 				t.Errorf("Build(the preset and credentials): %v", err)
 			}
 			if name == "oauth2" {
@@ -1526,7 +1534,11 @@ func TestPresetExamples(t *testing.T) {
 				t.Errorf("%s: PORTCULLIS_PROVIDER=%q; want %q", file, vars["PORTCULLIS_PROVIDER"], name)
 			}
 			p, _ := LookupPreset(name)
-			for _, need := range append([]string{"CLIENT_ID", "CLIENT_SECRET", "COOKIE_SECRET", "PUBLIC_URL", "UPSTREAM"}, p.Needs...) {
+			needs := []string{"CLIENT_ID", "CLIENT_SECRET", "COOKIE_SECRET", "PUBLIC_URL", "UPSTREAM"}
+			if slices.Contains(p.Needs, "CLIENT_KEY_FILE") {
+				needs = slices.DeleteFunc(needs, func(s string) bool { return s == "CLIENT_SECRET" }) // signed by Portcullis
+			}
+			for _, need := range append(needs, p.Needs...) {
 				if _, ok := vars["PORTCULLIS_"+need]; !ok {
 					t.Errorf("%s does not set PORTCULLIS_%s", file, need)
 				}

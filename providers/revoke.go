@@ -29,9 +29,12 @@ func (p *OAuth2) Revoke(ctx context.Context, token, hint string) error {
 	basic := p.cfg.TokenAuthStyle == AuthStyleHeader
 	if !basic {
 		form.Set(p.cfg.ClientIDParam, p.cfg.ClientID)
-		if p.cfg.ClientSecret != "" {
+		if p.cfg.ClientSecret != "" && !p.cfg.TokenAuthStyle.secretless() {
 			form.Set(p.cfg.ClientSecretParam, p.cfg.ClientSecret)
 		}
+	}
+	if err := p.cfg.auth.add(form, p.cfg.RevokeURL, p.cfg.ClientSecretParam); err != nil {
+		return &Error{Provider: p.id, Endpoint: "revoke", Kind: ErrTransient, Description: err.Error(), Err: err}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.RevokeURL, strings.NewReader(form.Encode()))
 	if err != nil {

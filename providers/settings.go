@@ -62,6 +62,21 @@ type Settings struct {
 	// else the default (Claims.WithDefaults).
 	Claims Claims
 
+	// CAFile (PROVIDER_CA_FILE) is a PEM bundle trusted, besides the
+	// system roots, for every call to the provider; CertFile and KeyFile
+	// (PROVIDER_CERT_FILE, PROVIDER_KEY_FILE) are the client certificate
+	// for mutual TLS.
+	CAFile, CertFile, KeyFile string
+	// ClientKeyFile (CLIENT_KEY_FILE) is the PEM private key that signs
+	// private_key_jwt assertions and Apple's client secret; ClientKeyID
+	// (CLIENT_KEY_ID) its kid.
+	ClientKeyFile, ClientKeyID string
+	// ClientAssertionFile (CLIENT_ASSERTION_FILE) holds the JWT that
+	// TOKEN_AUTH_STYLE=client_assertion sends, read for each call.
+	ClientAssertionFile string
+	// AppleTeamID (APPLE_TEAM_ID) is the iss of Apple's client secret.
+	AppleTeamID string
+
 	// BearerTokens (BEARER_TOKENS) accepts machine clients' bearer tokens,
 	// checked by a BearerValidator that Build makes.
 	BearerTokens bool
@@ -219,6 +234,7 @@ func (r *Resolved) problems() []error {
 			errs = append(errs, fmt.Errorf("%sAUTH_PASSTHROUGH_PARAMS: %q is a parameter the sign-in sets itself; a client may never set it", s.Prefix, name))
 		}
 	}
+	errs = append(errs, r.authProblems()...)
 	// Bearer tokens of a provider that can't tell whose they are are
 	// refused at run time (an OIDC provider's discovery may still bring an
 	// introspection endpoint); the implicit flow could then sign no one
@@ -250,8 +266,46 @@ func (r *Resolved) setting(name string) string {
 		return r.TokenURL
 	case "USERINFO_URL":
 		return r.UserinfoURL
+	case "CLIENT_KEY_FILE":
+		return r.ClientKeyFile
+	case "CLIENT_KEY_ID":
+		return r.ClientKeyID
+	case "APPLE_TEAM_ID":
+		return r.AppleTeamID
 	}
 	return ""
+}
+
+// authProblems are the client authentication and TLS settings missing
+// their partner: a certificate without its key, a style without its key
+// or assertion file, a public client without PKCE.
+func (r *Resolved) authProblems() []error {
+	s := &r.Settings
+	var errs []error
+	need := func(setting, why string) {
+		errs = append(errs, fmt.Errorf("%s%s: required %s", s.Prefix, setting, why))
+	}
+	switch {
+	case s.CertFile != "" && s.KeyFile == "":
+		need("PROVIDER_KEY_FILE", "with "+s.Prefix+"PROVIDER_CERT_FILE (the client certificate's private key)")
+	case s.CertFile == "" && s.KeyFile != "":
+		need("PROVIDER_CERT_FILE", "with "+s.Prefix+"PROVIDER_KEY_FILE (the client certificate for mutual TLS)")
+	}
+	switch parseAuthStyle(s.TokenAuthStyle) {
+	case AuthStylePrivateKeyJWT:
+		if s.ClientKeyFile == "" {
+			need("CLIENT_KEY_FILE", "with "+s.Prefix+"TOKEN_AUTH_STYLE=private_key_jwt (the key that signs the client assertion)")
+		}
+	case AuthStyleClientAssertion:
+		if s.ClientAssertionFile == "" {
+			need("CLIENT_ASSERTION_FILE", "with "+s.Prefix+"TOKEN_AUTH_STYLE=client_assertion (the file holding the JWT)")
+		}
+	case AuthStyleNone:
+		if s.PKCE != nil && !*s.PKCE {
+			errs = append(errs, fmt.Errorf("%sPKCE: must not be false with %sTOKEN_AUTH_STYLE=none: a public client's code is protected by PKCE alone", s.Prefix, s.Prefix))
+		}
+	}
+	return errs
 }
 
 // config returns the generic provider's settings.
@@ -293,6 +347,12 @@ func parseAuthStyle(s string) AuthStyle {
 		return AuthStyleHeader
 	case "params":
 		return AuthStyleParams
+	case "private_key_jwt":
+		return AuthStylePrivateKeyJWT
+	case "client_assertion":
+		return AuthStyleClientAssertion
+	case "none":
+		return AuthStyleNone
 	}
 	return AuthStyleAuto
 }

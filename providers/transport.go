@@ -133,8 +133,13 @@ func (s *tokenShim) rewrite(req *http.Request) (*http.Request, error) {
 			form[k] = append([]string(nil), v...)
 		}
 	}
-	if cfg.TokenAuthStyle == AuthStyleParams {
+	if cfg.TokenAuthStyle == AuthStyleParams || cfg.TokenAuthStyle.secretless() {
 		out.Header.Del("Authorization")
+	}
+	endpoint := *req.URL
+	endpoint.RawQuery, endpoint.Fragment = "", ""
+	if err := cfg.auth.add(form, endpoint.String(), cfg.ClientSecretParam); err != nil {
+		return nil, err
 	}
 	if cfg.TokenMethod == http.MethodGet {
 		u := *out.URL

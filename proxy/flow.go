@@ -89,6 +89,14 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	}
 	authURL := p.Provider.AuthCodeURL(flow.State, opts...)
 	if authURL == "" {
+		// Discovery failed on the provider's certificate: say so, as the
+		// callback does, rather than "try again".
+		if d, ok := p.Provider.(interface{ DiscoveryError() error }); ok {
+			if err := d.DiscoveryError(); providers.CertificateProblem(err) {
+				s.providerFailed(w, r, p, "Portcullis cannot reach the identity provider", err)
+				return
+			}
+		}
 		s.fail(w, r, http.StatusServiceUnavailable, "Sign-in is not available yet",
 			"Portcullis is still contacting the identity provider. Try again in a moment.")
 		return
@@ -228,6 +236,12 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 	if err != nil {
 		s.providerFailed(w, r, p, "Portcullis could not read your profile from the provider", err)
 		return
+	}
+	if cu, ok := p.Provider.(providers.CallbackUserReader); ok && r.Method == http.MethodPost {
+		// Apple's first sign-in: the name comes in the form, and only
+		// then. The session keeps it, and the registry, when there is
+		// one, for later sign-ins.
+		cu.CallbackUser(r.PostForm, id)
 	}
 	if s.unverifiedRefused(p, id) {
 		s.log.Info("sign-in denied: e-mail not verified", "audit", "denial", "provider", p.ID)

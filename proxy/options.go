@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -135,6 +136,10 @@ type Identity struct {
 	// Assertions, when set, signs X-Portcullis-Assertion for upstreams and
 	// serves its public keys at /.well-known/portcullis/jwks.json.
 	Assertions *assertion.Signer
+	// ClientKeys are the public keys (JWKs) the providers' private_key_jwt
+	// client assertions are signed with, served with the assertion keys
+	// at /.well-known/portcullis/jwks.json, where a provider checks them.
+	ClientKeys []json.RawMessage
 	// NoIdentityHeaders leaves out the default identity set
 	// (IDENTITY_HEADERS=off): the X-User… and X-Email headers,
 	// X-Forwarded-User, -Email, -Preferred-Username and -Groups, and the

@@ -54,6 +54,13 @@ func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provi
 	switch {
 	case err == nil:
 		st.LocalID = u.ID
+		// Names the provider did not send this time (Apple sends them on
+		// the first sign-in only) come from the registry, which kept them.
+		for _, f := range [][2]*string{{&st.Name, &u.DisplayName}, {&st.GivenName, &u.GivenName}, {&st.FamilyName, &u.FamilyName}} {
+			if *f[0] == "" {
+				*f[0] = *f[1]
+			}
+		}
 		st.User, _ = s.userName(p, id, u.Name)
 		return true
 	case errors.Is(err, users.ErrNotRegistered):

@@ -121,8 +121,8 @@ func (s *Server) ownRoutes() []ownRoute {
 	if s.paths.ready != "" {
 		routes = append(routes, ownRoute{"GET " + s.paths.ready, "other", http.HandlerFunc(s.readyz)})
 	}
-	if s.identity.Assertions != nil {
-		routes = append(routes, ownRoute{"GET " + jwksPath, "other", s.identity.Assertions})
+	if s.identity.Assertions != nil || len(s.identity.ClientKeys) > 0 {
+		routes = append(routes, ownRoute{"GET " + jwksPath, "other", &jwks{signer: s.identity.Assertions, static: s.identity.ClientKeys}})
 	}
 	return routes
 }

@@ -8,8 +8,9 @@
 //
 // Where the example needs a client registered differently (the redirect
 // URI on the test's loopback port, a post-logout redirect URI, JWT access
-// tokens, a short access-token lifetime), the tests wrap its storage
-// rather than fork it.
+// tokens, a short access-token lifetime, private_key_jwt with the keys
+// Portcullis publishes at /.well-known/portcullis/jwks.json), the tests
+// wrap its storage rather than fork it.
 //
 // It is a module of its own (see go.mod); `make test`, `make vet` and
 // `make lint` cover it. It has no code of its own: everything is in its

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -62,6 +63,10 @@ type opOptions struct {
 	// it is not Portcullis's is left to Portcullis. The example answers
 	// only for tokens whose audience names the calling client.
 	introspectAnyClient bool
+	// privateKeyJWT registers Portcullis's client for private_key_jwt: the
+	// provider checks its client assertions against the keys at
+	// Portcullis's /.well-known/portcullis/jwks.json, fetched for each.
+	privateKeyJWT bool
 	// foreignNonce makes the ID tokens of Portcullis's sign-ins carry a
 	// nonce other than the one the authorization request sent, as an ID
 	// token made for another sign-in does.
@@ -142,6 +147,7 @@ type opStorage struct {
 	introspected []string           // the clients that asked, one per introspection of a token the provider issued
 	revocations  []revocation
 	endSessions  []endSession
+	jwksFetches  []string // the kids looked up in Portcullis's JWKS (privateKeyJWT)
 }
 
 // issued is an access token the provider issued.
@@ -167,7 +173,10 @@ type registered struct {
 	redirect        string
 	postLogout      []string
 	accessTokenType op.AccessTokenType
+	authMethod      oidc.AuthMethod
 }
+
+func (c registered) AuthMethod() oidc.AuthMethod { return c.authMethod }
 
 func (c registered) RedirectURIs() []string              { return []string{c.redirect} }
 func (c registered) PostLogoutRedirectURIs() []string    { return c.postLogout }
@@ -182,11 +191,51 @@ func (s *opStorage) GetClientByClientID(ctx context.Context, id string) (op.Clie
 		return c, err
 	}
 	base := *s.portcullis.Load()
-	r := registered{Client: c, redirect: base + "/oauth2/callback", postLogout: append([]string{base + "/"}, s.opts.postLogout...), accessTokenType: c.AccessTokenType()}
+	r := registered{Client: c, redirect: base + "/oauth2/callback", postLogout: append([]string{base + "/"}, s.opts.postLogout...), accessTokenType: c.AccessTokenType(), authMethod: c.AuthMethod()}
 	if s.opts.jwtAccessTokens {
 		r.accessTokenType = op.AccessTokenTypeJWT
 	}
+	if s.opts.privateKeyJWT {
+		r.authMethod = oidc.AuthMethodPrivateKeyJWT
+	}
 	return r, nil
+}
+
+// GetKeyByIDAndClientID gives the provider, for Portcullis's client with
+// privateKeyJWT, the key kid of the JWK Set Portcullis publishes, as a
+// provider pointed at a client's JWKS URL fetches it.
+func (s *opStorage) GetKeyByIDAndClientID(ctx context.Context, kid, clientID string) (*jose.JSONWebKey, error) {
+	if clientID != portcullisClient || !s.opts.privateKeyJWT {
+		return s.Storage.GetKeyByIDAndClientID(ctx, kid, clientID)
+	}
+	s.mu.Lock()
+	s.jwksFetches = append(s.jwksFetches, kid)
+	s.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *s.portcullis.Load()+"/.well-known/portcullis/jwks.json", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&set); err != nil {
+		return nil, err
+	}
+	keys := set.Key(kid)
+	if len(keys) == 0 {
+		return nil, errors.New("key not found in the client's JWKS")
+	}
+	return &keys[0], nil
+}
+
+// kidsFetched returns the kids the provider looked up in Portcullis's JWKS.
+func (s *opStorage) kidsFetched() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.jwksFetches)
 }
 
 // CreateAuthRequest records the authorization request; with foreignNonce

@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"encoding/json"
 	"maps"
 	"net/http"
 	"net/url"
@@ -243,8 +244,15 @@ func (s *Server) approve(w http.ResponseWriter, ar *authRequest, u User, o *Opti
 		user:        u,
 		expires:     now.Add(codeLifetime),
 	}
+	params := url.Values{"code": {code}}
+	if o.AppleUser && ar.responseMode == "form_post" && !s.named[u.Username] {
+		// Apple's first answer for a user carries their name, once.
+		s.named[u.Username] = true
+		b, _ := json.Marshal(map[string]any{"name": map[string]string{"firstName": u.GivenName, "lastName": u.FamilyName}, "email": u.Email})
+		params.Set("user", string(b))
+	}
 	s.mu.Unlock()
-	ar.respond(w, url.Values{"code": {code}})
+	ar.respond(w, params)
 }
 
 // redirect answers 302 to location, which is absolute and used as is.

@@ -26,7 +26,11 @@
 //	GET  /oauth2/@me                        Discord's current authorization: application.id names the client
 //
 // Besides ClientID, Options.Clients registers more clients, so that a test
-// can hold a token the provider issued to another app.
+// can hold a token the provider issued to another app. Clients may
+// authenticate with RFC 7523 client assertions (Options.ClientAssertion;
+// PrivateKeyJWT checks private_key_jwt against the client's JWKS URL, as a
+// provider does), with a secret the client signs (Options.ClientSecretCheck:
+// Apple's), or as public clients (Options.PublicClients).
 //
 // With Options.OIDC it is an OpenID Connect provider as well: token
 // responses carry a signed id_token when the scope holds openid, and it
@@ -96,6 +100,25 @@ type Options struct {
 	// credentials: "basic" (HTTP Basic only), "body" (parameters only) or ""
 	// (either).
 	ClientAuth string
+	// ClientAssertion, if set, accepts RFC 7523 client assertions
+	// (client_assertion_type urn:ietf:params:oauth:client-assertion-type:jwt-bearer)
+	// at the token, introspection and revocation endpoints: it checks the
+	// assertion, for a call to endpoint (the URL the request reached), and
+	// returns the client id it authenticates. An assertion is the only
+	// credential then: a secret beside it is refused. Unset, assertions
+	// are refused. PrivateKeyJWT makes one that checks private_key_jwt.
+	ClientAssertion func(endpoint, assertion string) (clientID string, err error)
+	// ClientSecretCheck, if set, decides whether secret is the client's
+	// secret instead of comparing it with the registered one (Apple's
+	// client secret is a JWT the client signs).
+	ClientSecretCheck func(clientID, secret string) bool
+	// AppleUser makes the first form_post answer for each user carry
+	// Apple's user field, {"name":{"firstName","lastName"},"email"}
+	// (GivenName, FamilyName, Email); later answers carry none.
+	AppleUser bool
+	// PublicClients accepts a registered client id without any
+	// credential (token_endpoint_auth_method none); it needs RequirePKCE.
+	PublicClients bool
 	// ClientIDParam and ClientSecretParam name the client's parameters, on
 	// the authorization request as well as the token request. Defaults:
 	// client_id and client_secret (WeChat: appid and secret).
@@ -296,6 +319,9 @@ func (o Options) Validate() error {
 		}
 		clients[c.ID] = true
 	}
+	if o.PublicClients && !o.RequirePKCE {
+		errs = append(errs, errors.New("PublicClients: needs RequirePKCE: a public client's code is protected by PKCE alone"))
+	}
 	if o.JWTAccessTokens && !o.OIDC {
 		errs = append(errs, errors.New("JWTAccessTokens: needs OIDC, which serves the JWKS"))
 	}
@@ -447,6 +473,7 @@ type Server struct {
 	access  map[string]*grantToken
 	refresh map[string]*grantToken
 	ids     map[string]bool // the ID tokens issued, for IntrospectIDTokens
+	named   map[string]bool // the users whose name AppleUser sent, by Username
 	key     *signingKey     // signs ID tokens; nil until needed
 	forger  *signingKey     // SignWithUnknownKey's key, not in the JWKS
 }
@@ -463,6 +490,7 @@ func New(opts Options) *Server {
 		access:  map[string]*grantToken{},
 		refresh: map[string]*grantToken{},
 		ids:     map[string]bool{},
+		named:   map[string]bool{},
 	}
 	s.opts, s.invalid = opts.withDefaults(), opts.Validate()
 	s.routes()

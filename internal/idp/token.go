@@ -294,6 +294,14 @@ func statusErrorCode(status int) string {
 func authenticateClient(r *http.Request, params url.Values, o *Options) (string, *oauthError) {
 	user, pass, hasBasic := r.BasicAuth()
 	bodyID, bodySecret := params.Get(o.ClientIDParam), params.Get(o.ClientSecretParam)
+	if params.Has("client_assertion") || params.Has("client_assertion_type") {
+		return assertedClient(r, params, o, hasBasic || bodySecret != "")
+	}
+	if o.PublicClients && !hasBasic && bodySecret == "" && bodyID != "" {
+		if _, known := o.clientSecret(bodyID); known {
+			return bodyID, nil // a public client: PKCE (RequirePKCE) protects its codes
+		}
+	}
 	switch {
 	case hasBasic && o.ClientAuth == "body":
 		return "", &oauthError{http.StatusUnauthorized, "invalid_client",
@@ -323,8 +331,38 @@ func authenticateClient(r *http.Request, params url.Values, o *Options) (string,
 	if id == "" {
 		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "no client credentials"}
 	}
+	if o.ClientSecretCheck != nil {
+		if _, known := o.clientSecret(id); !known || !o.ClientSecretCheck(id, secret) {
+			return "", &oauthError{http.StatusUnauthorized, "invalid_client", "unknown client or wrong secret"}
+		}
+		return id, nil
+	}
 	if want, known := o.clientSecret(id); !known || !equal(secret, want) {
 		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "unknown client or wrong secret"}
+	}
+	return id, nil
+}
+
+// assertedClient authenticates a client by its RFC 7523 client assertion
+// (Options.ClientAssertion); withSecret says a secret came as well.
+func assertedClient(r *http.Request, params url.Values, o *Options, withSecret bool) (string, *oauthError) {
+	switch {
+	case o.ClientAssertion == nil:
+		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "client assertions are not accepted"}
+	case params.Get("client_assertion_type") != ClientAssertionType:
+		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "client_assertion_type must be " + ClientAssertionType}
+	case withSecret:
+		return "", &oauthError{http.StatusBadRequest, "invalid_request", "more than one client authentication method"}
+	}
+	id, err := o.ClientAssertion(baseURL(r)+r.URL.Path, params.Get("client_assertion"))
+	if err != nil {
+		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "client assertion refused: " + err.Error()}
+	}
+	if bodyID := params.Get(o.ClientIDParam); bodyID != "" && bodyID != id {
+		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "client_id differs from the assertion's subject"}
+	}
+	if _, known := o.clientSecret(id); !known {
+		return "", &oauthError{http.StatusUnauthorized, "invalid_client", "unknown client"}
 	}
 	return id, nil
 }

@@ -98,7 +98,7 @@ func (b *Browser) Get(rawURL string) *http.Response { return b.Do("GET", rawURL,
 
 // Follow GETs rawURL with hdr and follows redirects, sending hdr at every
 // hop, until an answer that is not a redirect or a redirect away from
-// loopback (returned, recorded, not fetched), at most 10 hops. hops are
+// loopback, over HTTP or HTTPS (returned, recorded, not fetched), at most 10 hops. hops are
 // the URLs it was redirected to, in order.
 func (b *Browser) Follow(rawURL string, hdr http.Header) (resp *http.Response, hops []string) {
 	b.t.Helper()
@@ -113,7 +113,7 @@ func (b *Browser) Follow(rawURL string, hdr http.Header) (resp *http.Response, h
 		}
 		rawURL = loc.String()
 		hops = append(hops, rawURL)
-		if !strings.HasPrefix(rawURL, "http://127.0.0.1:") { // only the stack's own servers are followed
+		if !strings.HasPrefix(rawURL, "http://127.0.0.1:") && !strings.HasPrefix(rawURL, "https://127.0.0.1:") { // only the stack's own servers are followed
 			return resp, hops
 		}
 		resp.Body.Close()

@@ -375,7 +375,23 @@ func TestRedisWritesReachAReplica(t *testing.T) {
 	t.Parallel()
 	s := redistest.NewSentinel(t, redistest.SentinelOptions{Link: true})
 	store := newRedisStoreOn(t, RedisOptions{SentinelAddrs: s.Addrs, SentinelMaster: s.MasterName, FailoverWait: 20 * time.Second}, testclock.New(t0))
-	jar{}.save(t, store, sampleState(t0, 10)) // connected, the replica in sync
+	// Connected, and the replica in sync: on a loaded machine the first
+	// writes may find it still syncing, their WAIT unanswered, and then
+	// the master counts as one without replicas for aloneFor; wait until
+	// a write is acknowledged by the replica.
+	for i := 0; ; i++ {
+		jar{}.save(t, store, sampleState(t0, 10))
+		if !store.redis.isAlone(store.redis.client.(*redis.Client).Options().Addr) {
+			break
+		}
+		if i == 50 {
+			t.Fatal("the replica acknowledged no write in 50 tries")
+		}
+		store.redis.mu.Lock()
+		clear(store.redis.alone)
+		store.redis.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	link := s.Link
 	link.Hold()

@@ -26,12 +26,14 @@ import (
 //	LocalID: uvarint
 //	Binding: string (see Options.Bindings; empty when sessions are not bound)
 //
-// Flow list, version 1:
+// Flow list, version 2 (version 1 is the same without Mode, and is still
+// read, with an empty mode):
 //
-//	version byte (1)
+//	version byte (2)
 //	uvarint count (at most maxFlows), then for each flow:
 //	State, Verifier, Nonce, Provider, Redirect: strings
 //	CreatedAt: time
+//	Mode: string
 //
 // A string is a uvarint byte length and the bytes. A time is a varint of
 // its unix seconds, with 0 standing for the zero time.Time; sub-second parts
@@ -39,7 +41,7 @@ import (
 
 const (
 	stateVersion = 3
-	flowsVersion = 1
+	flowsVersion = 2
 
 	// Unix seconds of the first instant of year 1 and the last of year 9999:
 	// the times a decoder accepts.
@@ -168,6 +170,7 @@ func appendFlows(b []byte, fs []Flow) []byte {
 		b = appendString(b, f.Provider)
 		b = appendString(b, f.Redirect)
 		b = appendTime(b, f.CreatedAt)
+		b = appendString(b, f.Mode)
 	}
 	return b
 }
@@ -175,9 +178,10 @@ func appendFlows(b []byte, fs []Flow) []byte {
 // decodeFlows parses an encoding made by appendFlows. It never panics and
 // refuses lists longer than maxFlows.
 func decodeFlows(b []byte) ([]Flow, error) {
-	if len(b) == 0 || b[0] != flowsVersion {
+	if len(b) == 0 || b[0] != flowsVersion && b[0] != 1 {
 		return nil, errMalformed
 	}
+	version := b[0]
 	d := decoder{b: b, s: string(b), off: 1}
 	n := d.count(6) // five strings and a time: at least six bytes a flow
 	if n > maxFlows {
@@ -192,6 +196,9 @@ func decodeFlows(b []byte) ([]Flow, error) {
 			Provider:  d.string(),
 			Redirect:  d.string(),
 			CreatedAt: d.time(),
+		}
+		if version >= 2 {
+			fs[i].Mode = d.string()
 		}
 	}
 	if err := d.end(); err != nil {

@@ -161,7 +161,7 @@ func TestDecodeFlowsRejects(t *testing.T) {
 		in   []byte
 	}{
 		{name: "empty", in: nil},
-		{name: "unknown version", in: []byte{2, 0}},
+		{name: "unknown version", in: []byte{flowsVersion + 1, 0}},
 		{name: "more than five flows", in: six},
 		{name: "count beyond input", in: []byte{flowsVersion, 3, 0, 0, 0, 0, 0, 0}},
 		{name: "trailing byte", in: append(append([]byte{}, valid...), 0)},
@@ -225,6 +225,20 @@ func FuzzDecodeFlows(f *testing.F) {
 			t.Fatalf("re-decoded flows = %+v, %v; want %+v", again, err, fs)
 		}
 	})
+}
+
+// TestDecodeFlowsVersion1 reads the flow lists of version 1 (before Mode),
+// as browsers hold them across an upgrade: they decode with an empty mode.
+func TestDecodeFlowsVersion1(t *testing.T) {
+	t.Parallel()
+	f := *sampleFlow("st", t0)
+	f.Mode = ""
+	v2 := appendFlows(nil, []Flow{f})
+	v1 := append([]byte{1}, v2[1:len(v2)-1]...) // without the empty Mode's length byte
+	got, err := decodeFlows(v1)
+	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], f) {
+		t.Fatalf("decodeFlows(version 1) = %+v, %v; want [%+v]", got, err, f)
+	}
 }
 
 // TestDecodeStateVersion1 reads the encodings of older versions (1: before

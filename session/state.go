@@ -40,4 +40,8 @@ type Flow struct {
 	Provider  string // provider id the flow was started for
 	Redirect  string // validated rd to return to after sign-in
 	CreatedAt time.Time
+	// Mode is how the sign-in ends: "" returns the browser to Redirect;
+	// "popup" serves a page that tells the window which opened it the
+	// outcome, then closes.
+	Mode string
 }

@@ -78,6 +78,7 @@ func (s *Server) callbackPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	r = inPopup(r, flow)
 	p, ok := s.providers[flow.Provider]
 	if !ok || p.ResponseType != "token" {
 		s.signInResult(flow.Provider, metrics.SignInStateError)

@@ -107,6 +107,8 @@ func (s *Server) ownRoutes() []ownRoute {
 		{"GET " + pre + "/sign_out", s.onKnownHost(s.signOut)},
 		{"POST " + pre + "/sign_out", s.onKnownHost(s.signOut)},
 		{"GET " + pre + "/userinfo", http.HandlerFunc(s.userinfo)},
+		// The pop-up sign-in's script (popup.go).
+		{"GET " + pre + "/popup.js", popupAsset},
 		// Any method: Envoy ext_authz checks with the request's own method.
 		{s.paths.auth, http.HandlerFunc(s.auth)},
 		{s.paths.forwardAuth, http.HandlerFunc(s.forwardAuth)},

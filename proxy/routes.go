@@ -107,7 +107,9 @@ func (s *Server) ownRoutes() []ownRoute {
 		{"GET " + pre + "/sign_out", s.onKnownHost(s.signOut)},
 		{"POST " + pre + "/sign_out", s.onKnownHost(s.signOut)},
 		{"GET " + pre + "/userinfo", http.HandlerFunc(s.userinfo)},
-		// The pop-up sign-in's script (popup.go).
+		// Single-page apps (spa.go, status.go, popup.go).
+		{"GET " + pre + "/session", http.HandlerFunc(s.sessionStatus)},
+		{"GET " + pre + "/token", http.HandlerFunc(s.accessToken)},
 		{"GET " + pre + "/popup.js", popupAsset},
 		// Any method: Envoy ext_authz checks with the request's own method.
 		{s.paths.auth, http.HandlerFunc(s.auth)},

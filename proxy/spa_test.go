@@ -9,9 +9,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
 	"github.com/portcullis/portcullis/proxy"
+	"github.com/portcullis/portcullis/session"
 )
 
 // decodeJSON reads resp's body as a JSON object.
@@ -235,6 +238,7 @@ func TestUnauthenticatedJSON(t *testing.T) {
 	t.Parallel()
 	for _, public := range []string{"", "https://sso.example.com"} {
 		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+			o.Apps.ExposeAccessToken = true
 			o.Access.BearerTokens = true
 			o.Providers[0].Bearer = bearerFor("the-only-machine-token")
 			if public != "" {
@@ -249,6 +253,8 @@ func TestUnauthenticatedJSON(t *testing.T) {
 		}{
 			{"app", "/api/items?page=2", nil, "/api/items?page=2"},
 			{"userinfo", "/oauth2/userinfo", nil, "/"},
+			{"session", "/oauth2/session", nil, "/"},
+			{"token", "/oauth2/token", http.Header{"X-Requested-With": {"portcullis.js"}}, "/"},
 			{"forward-auth", "/oauth2/forward-auth", nil, "/"},
 			{"auth", "/oauth2/auth", nil, "/"},
 			{"xhr to forward-auth", "/oauth2/forward-auth", http.Header{"Accept": {"text/html"}, "X-Requested-With": {"XMLHttpRequest"}}, "/"},
@@ -284,6 +290,193 @@ func TestUnauthenticatedJSON(t *testing.T) {
 					t.Errorf("sign_in_url, popup_url = %v, %v; want %v, %v", got["sign_in_url"], got["popup_url"], wantSignIn, wantPopup)
 				}
 			})
+		}
+	}
+}
+
+// TestSessionStatus: /session says who is signed in and until when, and
+// neither renews nor extends the session.
+func TestSessionStatus(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+	idleEnd := t0.Add(30 * time.Minute)
+	tests := []struct {
+		name     string
+		advance  time.Duration
+		edit     func(*session.State)
+		idle     bool
+		want     map[string]any // nil: 401
+		wantCall int
+	}{
+		{name: "signed in", want: map[string]any{
+			"signed_in": true, "user": "alice@example.com", "email": "alice@example.com", "provider": stack.ProviderID,
+			"expires_at": "2030-05-02T12:00:00Z", "token_expires_at": "2030-05-01T13:00:00Z", "idle_expires_at": nil,
+		}},
+		{name: "idle timeout on", idle: true, want: map[string]any{"idle_expires_at": "2030-05-01T12:30:00Z"}},
+		{name: "token expired, refreshable: not refreshed here", advance: 2 * time.Hour,
+			want: map[string]any{"signed_in": true, "token_expires_at": "2030-05-01T13:00:00Z"}},
+		{name: "token expired, no refresh token", advance: 2 * time.Hour, edit: func(st *session.State) { st.RefreshToken = "" }},
+		{name: "no token expiry", edit: func(st *session.State) { st.Expiry = time.Time{} }, want: map[string]any{"token_expires_at": nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := testclock.New(t0)
+			h := newHarness(t, setup{
+				proxy: func(o *proxy.Options) {
+					o.Now = c.Now
+					o.Tokens.ValidateExternal = true
+					o.Apps.SessionLifetime = 24 * time.Hour
+					if tt.idle {
+						o.Apps.IdleEnd = func(*session.State) (time.Time, bool) { return idleEnd, true }
+					}
+				},
+				session: func(o *session.Options) { o.Now = c.Now; o.Expire = 24 * time.Hour },
+			})
+			st := stack.Alice(t0, 40)
+			if tt.edit != nil {
+				tt.edit(st)
+			}
+			cookies := stack.Seal(t, h.opts.Sessions, st)
+			c.Advance(tt.advance)
+			resp, err := stack.HTTPClient(t).Do(apiRequest(h.proxy.URL+"/oauth2/session", cookieMap(cookies)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(resp.Header.Values("Set-Cookie")); n != 0 {
+				t.Errorf("/session wrote %d cookies; want none (it neither renews nor extends)", n)
+			}
+			if got := h.idp.Calls("refresh"); got != 0 {
+				t.Errorf("/session made %d refresh grants; want 0", got)
+			}
+			if tt.want == nil {
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("/session = %d; want 401", resp.StatusCode)
+				}
+				if got := decodeJSON(t, resp); got["error"] != "unauthenticated" {
+					t.Errorf("/session body = %v; want the 401 JSON", got)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("/session = %d; want 200", resp.StatusCode)
+			}
+			got := decodeJSON(t, resp)
+			for k, v := range tt.want {
+				if gv, ok := got[k]; !ok || gv != v {
+					t.Errorf("/session[%q] = %v; want %v (%v)", k, gv, v, got)
+				}
+			}
+			for _, k := range []string{"access_token", "refresh_token", "id_token"} {
+				if _, ok := got[k]; ok {
+					t.Errorf("/session carries %s", k)
+				}
+			}
+		})
+	}
+}
+
+func cookieMap(cookies []*http.Cookie) map[string]*http.Cookie {
+	m := map[string]*http.Cookie{}
+	for _, c := range cookies {
+		m[c.Name] = c
+	}
+	return m
+}
+
+// TestAccessTokenSameOriginOnly: /token answers the app's own scripts
+// only, and never with CORS headers.
+func TestAccessTokenSameOriginOnly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Apps.ExposeAccessToken = true }})
+	b := h.browser()
+	b.SignIn("/")
+	tests := []struct {
+		name       string
+		hdr        http.Header
+		wantStatus int
+	}{
+		{"same-origin fetch", http.Header{"Sec-Fetch-Site": {"same-origin"}}, 200},
+		{"same-origin with our Origin", http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {h.proxy.URL}}, 200},
+		{"X-Requested-With, no Sec-Fetch-Site", http.Header{"X-Requested-With": {"portcullis.js"}}, 200},
+		{"cross-site", http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}, 403},
+		{"cross-site with X-Requested-With", http.Header{"Sec-Fetch-Site": {"cross-site"}, "X-Requested-With": {"x"}, "Origin": {"https://evil.example"}}, 403},
+		{"same-site, another origin", http.Header{"Sec-Fetch-Site": {"same-site"}, "Origin": {"https://other.127.0.0.1.nip.io"}}, 403},
+		{"typed in the address bar", http.Header{"Sec-Fetch-Site": {"none"}}, 403},
+		{"nothing said", nil, 403},
+		{"a foreign Origin claiming same-origin", http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {"https://evil.example"}}, 403},
+		{"X-Requested-With from a foreign Origin", http.Header{"X-Requested-With": {"x"}, "Origin": {"null"}}, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := b.Do("GET", "/oauth2/token", nil, tt.hdr)
+			body := stack.ReadBody(t, resp)
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("GET /oauth2/token = %d; want %d: %s", resp.StatusCode, tt.wantStatus, body)
+			}
+			for k := range resp.Header {
+				if strings.HasPrefix(k, "Access-Control-") {
+					t.Errorf("answer carries %s", k)
+				}
+			}
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q; want no-store", cc)
+			}
+			if tt.wantStatus != 200 {
+				if strings.Contains(body, "access_token") {
+					t.Errorf("refused answer carries a token: %s", body)
+				}
+				return
+			}
+			var got struct {
+				AccessToken string  `json:"access_token"`
+				ExpiresAt   *string `json:"expires_at"`
+			}
+			if err := json.Unmarshal([]byte(body), &got); err != nil || got.AccessToken == "" {
+				t.Errorf("body %s: want an access_token (%v)", body, err)
+			}
+		})
+	}
+}
+
+func TestAccessTokenOffIs404(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{})
+	b := h.browser()
+	b.SignIn("/")
+	resp := b.Do("GET", "/oauth2/token", nil, http.Header{"Sec-Fetch-Site": {"same-origin"}})
+	body := stack.ReadBody(t, resp)
+	if resp.StatusCode != http.StatusNotFound || strings.Contains(body, "access_token") {
+		t.Errorf("GET /oauth2/token without EXPOSE_ACCESS_TOKEN = %d %s; want 404", resp.StatusCode, body)
+	}
+}
+
+// TestAccessTokenRefreshedWhenDue: a due token is renewed before it is
+// answered, whether the session follows the token or not.
+func TestAccessTokenRefreshedWhenDue(t *testing.T) {
+	t.Parallel()
+	for _, validate := range []bool{true, false} {
+		c := testclock.Wall()
+		h, b := lifecycleHarness(t, c, nil, func(o *proxy.Options) {
+			o.Apps.ExposeAccessToken = true
+			o.Tokens.ValidateExternal = validate
+		})
+		same := http.Header{"Sec-Fetch-Site": {"same-origin"}}
+		first := decodeJSON(t, b.Do("GET", "/oauth2/token", nil, same))["access_token"]
+		c.Advance(time.Hour)
+		resp := b.Do("GET", "/oauth2/token", nil, same)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("validate=%v: /token after expiry = %d; want 200", validate, resp.StatusCode)
+		}
+		if !setsSessionCookie(resp) {
+			t.Errorf("validate=%v: the renewed session was not written", validate)
+		}
+		got := decodeJSON(t, resp)
+		if got["access_token"] == first || got["access_token"] == "" {
+			t.Errorf("validate=%v: /token after expiry answered the old token; want a renewed one", validate)
+		}
+		if n := h.idp.Calls("refresh"); n != 1 {
+			t.Errorf("validate=%v: refresh grants = %d; want 1", validate, n)
 		}
 	}
 }

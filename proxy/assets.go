@@ -17,6 +17,9 @@ type asset struct {
 	etag string
 }
 
+//go:embed static/portcullis.js
+var portcullisJS []byte
+
 //go:embed static/popup.js
 var popupJS []byte
 
@@ -25,7 +28,10 @@ func newAsset(body []byte) asset {
 	return asset{body: body, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
 }
 
-var popupAsset = newAsset(popupJS)
+var (
+	portcullisAsset = newAsset(portcullisJS)
+	popupAsset      = newAsset(popupJS)
+)
 
 // ServeHTTP serves the script: cacheable for five minutes, then
 // revalidated by its ETag.

@@ -110,6 +110,7 @@ func (s *Server) ownRoutes() []ownRoute {
 		// Single-page apps (spa.go, status.go, popup.go).
 		{"GET " + pre + "/session", http.HandlerFunc(s.sessionStatus)},
 		{"GET " + pre + "/token", http.HandlerFunc(s.accessToken)},
+		{"GET " + pre + "/portcullis.js", portcullisAsset},
 		{"GET " + pre + "/popup.js", popupAsset},
 		// Any method: Envoy ext_authz checks with the request's own method.
 		{s.paths.auth, http.HandlerFunc(s.auth)},

@@ -481,12 +481,12 @@ func TestAccessTokenRefreshedWhenDue(t *testing.T) {
 	}
 }
 
-// TestScripts: the scripts are served from the prefix,
+// TestScripts: portcullis.js and popup.js are served from the prefix,
 // small, cacheable and revalidated by ETag.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Paths.Prefix = "/auth" }})
-	for _, path := range []string{"/auth/popup.js"} {
+	for _, path := range []string{"/auth/portcullis.js", "/auth/popup.js"} {
 		b := h.browser()
 		resp := b.Get(path)
 		body := stack.ReadBody(t, resp)

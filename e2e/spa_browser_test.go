@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -110,27 +108,6 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-// screenshot saves what ctx's page shows at width×height as a PNG in the
-// test's artifact directory (kept with go test -artifacts) and logs where.
-func screenshot(t *testing.T, ctx context.Context, name string, width, height int64) {
-	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
-		t.Errorf("viewport %dx%d: %v", width, height, err)
-		return
-	}
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Errorf("screenshot %s at %dx%d: %v", name, width, height, err)
-		return
-	}
-	path := filepath.Join(t.ArtifactDir(), fmt.Sprintf("%s-%dx%d.png", name, width, height))
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Errorf("write %s: %v", path, err)
-		return
-	}
-	t.Logf("screenshot: %s", path)
-}
-
 // popupOf clicks sel in ctx's page and returns a context on the window
 // the click opens.
 func popupOf(t *testing.T, ctx context.Context, sel string) (context.Context, target.ID) {
@@ -179,8 +156,8 @@ func TestBrowserPopupRenewsSession(t *testing.T) {
 	if !strings.HasPrefix(loc, p.URL+"/authorize?") {
 		t.Errorf("the pop-up is at %q; want the provider's page", loc)
 	}
-	screenshot(t, popup, "popup", 390, 844)
-	screenshot(t, popup, "popup", 1280, 800)
+	browsertest.Screenshot(t, popup, "popup", 390, 844)
+	browsertest.Screenshot(t, popup, "popup", 1280, 800)
 	if err := chromedp.Do(popup, chromedp.Click(chromedp.CSS(`button[value="alice"]`))); err != nil {
 		t.Fatalf("sign in as alice in the pop-up: %v", err)
 	}

@@ -31,6 +31,9 @@ const spaPage = `<!doctype html>
 const spaScript = `window.cspViolations = [];
 document.addEventListener("securitypolicyviolation", function (e) { window.cspViolations.push(e.violatedDirective + " " + e.blockedURI); });
 window.loadID = String(Math.random());
+window.fetchCalls = 0;
+var realFetch = window.fetch;
+window.fetch = function () { window.fetchCalls++; return realFetch.apply(this, arguments); };
 document.getElementById("call").addEventListener("click", function () {
   portcullis.fetch("/api/hello", { headers: { Accept: "application/json" } }).then(function (res) {
     return res.json();
@@ -148,6 +151,7 @@ func TestBrowserPopupRenewsSession(t *testing.T) {
 		t.Fatalf("after signOut() /oauth2/session still says signed in")
 	}
 
+	eval[any](t, ctx, `window.fetchCalls = 0`)
 	popup, _ := popupOf(t, ctx, "#call")
 	if err := chromedp.Do(popup, chromedp.WaitVisible(chromedp.CSS(`button[value="alice"]`))); err != nil {
 		t.Fatalf("the pop-up shows no provider sign-in page: %v", err)
@@ -155,6 +159,19 @@ func TestBrowserPopupRenewsSession(t *testing.T) {
 	loc, _ := chromedp.Run(popup, chromedp.Location())
 	if !strings.HasPrefix(loc, p.URL+"/authorize?") {
 		t.Errorf("the pop-up is at %q; want the provider's page", loc)
+	}
+	// While the pop-up is open, forged results arrive: from the page
+	// itself and from a frame of another origin. portcullis.fetch takes
+	// neither (wrong source, wrong origin): it does not retry.
+	forger := stack.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><script>parent.postMessage({type: "portcullis:sign-in", ok: true, user: "mallory"}, "*");</script>`)
+	}))
+	eval[any](t, ctx, `window.postMessage({type: "portcullis:sign-in", ok: true, user: "mallory"}, "*");
+		var f = document.createElement("iframe"); f.src = "`+forger.URL+`"; document.body.appendChild(f);
+		new Promise(function (resolve) { f.onload = function () { setTimeout(resolve, 300); }; })`)
+	if n := eval[int](t, ctx, `window.fetchCalls`); n != 1 {
+		t.Errorf("after forged messages fetch was called %d times; want 1 (no retry before the real sign-in)", n)
 	}
 	browsertest.Screenshot(t, popup, "popup", 390, 844)
 	browsertest.Screenshot(t, popup, "popup", 1280, 800)
@@ -167,6 +184,9 @@ func TestBrowserPopupRenewsSession(t *testing.T) {
 		chromedp.WithPollingTimeout(20*time.Second)))
 	if err != nil || result != "alice@example.com" {
 		t.Fatalf("the original call resolved with %q (%v); want alice@example.com", result, err)
+	}
+	if n := eval[int](t, ctx, `window.fetchCalls`); n != 2 {
+		t.Errorf("fetch was called %d times; want 2 (the call and its one retry)", n)
 	}
 	if got := eval[string](t, ctx, `window.loadID`); got != loadID {
 		t.Errorf("the page reloaded (load id %s, was %s)", got, loadID)

@@ -58,8 +58,12 @@
       return new Promise(function () {});
     }
     pending = new Promise(function (resolve, reject) {
-      var timer;
+      var timer, settled = false;
       function done(err, result) {
+        if (settled) {
+          return;
+        }
+        settled = true;
         window.removeEventListener("message", onMessage);
         window.clearInterval(timer);
         pending = null;
@@ -81,19 +85,25 @@
         }
       }
       window.addEventListener("message", onMessage);
-      // Closed without a word: the user gave up, or the message was lost.
+      // Closed without a word (its message may still be on its way): the
+      // user gave up, or the message was lost.
       timer = window.setInterval(function () {
         if (!popup.closed) {
           return;
         }
         window.clearInterval(timer);
-        session().then(function (s) {
-          if (s.signed_in) {
-            done(null, { type: "portcullis:sign-in", ok: true, user: s.user });
-          } else {
-            done(new Error("the sign-in window was closed"));
+        window.setTimeout(function () {
+          if (settled) {
+            return;
           }
-        }, done);
+          session().then(function (s) {
+            if (s.signed_in) {
+              done(null, { type: "portcullis:sign-in", ok: true, user: s.user });
+            } else {
+              done(new Error("the sign-in window was closed"));
+            }
+          }, done);
+        }, 1000);
       }, 500);
     });
     return pending;

@@ -304,3 +304,34 @@ func TestBrowserBlockedPopupFallsBack(t *testing.T) {
 		t.Errorf("not signed in after the full-page sign-in")
 	}
 }
+
+// TestBrowserPopupFailurePage: Portcullis's own pop-up page, for a sign-in
+// the user cancelled at the provider, opened without an opener (so it
+// stays): it says what happened under its strict CSP, and is
+// screenshotted at phone and desktop sizes.
+func TestBrowserPopupFailurePage(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.New(t)
+	base, _ := spaStack(t, false)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/oauth2/start?mode=popup&rd=%2Fapp"),
+		chromedp.WaitVisible(chromedp.CSS("a.cancel")),
+		chromedp.Click(chromedp.CSS("a.cancel")),
+		chromedp.WaitVisible(chromedp.CSS("#portcullis-popup")),
+	)
+	if err != nil {
+		t.Fatalf("cancel a pop-up sign-in at the provider: %v", err)
+	}
+	if title, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1"))); title != "Sign-in failed" {
+		t.Errorf("the pop-up page's heading is %q; want Sign-in failed", title)
+	}
+	if msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#message"))); !strings.Contains(msg, "The provider refused the sign-in") {
+		t.Errorf("the pop-up page says %q; want the provider's refusal", msg)
+	}
+	display, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector(".card")).display`))
+	if err != nil || display != "block" {
+		t.Errorf("the card has display %q (%v); want block, from the built-in style sheet its CSP admits", display, err)
+	}
+	browsertest.Screenshot(t, ctx, "popup-failed", 390, 844)
+	browsertest.Screenshot(t, ctx, "popup-failed", 1280, 800)
+}

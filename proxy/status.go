@@ -14,9 +14,9 @@ import (
 // EXPOSE_ACCESS_TOKEN), to same-origin requests only.
 
 // sessionStatus answers GET /session: who is signed in and until when. It
-// neither refreshes nor extends the session (peekSession).
+// neither refreshes nor extends the session (readSession).
 func (s *Server) sessionStatus(w http.ResponseWriter, r *http.Request) {
-	st, err := s.peekSession(w, r)
+	st, err := s.readSession(w, r)
 	if err != nil {
 		s.authFailed(w, r, err)
 		return
@@ -61,11 +61,18 @@ func rfc3339(t time.Time) *string {
 	return &v
 }
 
-// peekSession is loadSession without refreshing: the request's session as
-// it stands, nil when there is none or it has ended (its token expired
-// with no way to renew it). Nothing is written back: a session read here
-// is not used, so it is neither extended nor renewed.
-func (s *Server) peekSession(w http.ResponseWriter, r *http.Request) (*session.State, error) {
+// readSession is loadSession without refreshing or writing anything: the
+// request's session as it stands, nil when there is none or it has ended
+// (its token expired with no way to renew it). A session read here is not
+// used, so it is neither extended nor renewed: nothing is saved, no
+// refresh grant is made, and a session that loadSession would clear is
+// only reported as absent.
+//
+// MERGE NOTE: the idle timeout's branch has a peekSession of its own
+// (loadSession without advancing the last use, but still refreshing);
+// this one must also leave out the sessions its load ends (the ended
+// list, an idle end that has passed), without advancing the last use.
+func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*session.State, error) {
 	if s.access.BearerTokens {
 		if token, ok := bearerToken(r); ok {
 			return s.bearerSession(w, r, token)

@@ -37,7 +37,7 @@ lint: vet
 	cd e2e/zitadel && $(GO) run $(STATICCHECK) ./...
 
 # Short coverage-guided runs of every fuzz target (go test -fuzz takes one target at a time);
-# . is the main package (FuzzImportFlags), ./config has FuzzHeaderRules.
+# . is the main package (FuzzImportFlags), ./config has FuzzHeaderRules and FuzzUpstreams.
 fuzz:
 	@set -e; for pkg in ./session ./providers ./proxy ./config .; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \

@@ -27,6 +27,13 @@ var exampleEnvs = map[string][]string{
 	"kubernetes":     {"kubernetes/portcullis-sidecar.yaml"},
 	"ingress-nginx":  {"ingress-nginx/ingress.yaml"},
 	"templates":      {"docker-compose/portcullis.env", "templates/portcullis.env"},
+	"upstreams":      {"upstreams/portcullis.env"},
+}
+
+// exampleDirs are the directories the examples' file:// upstreams name,
+// and the directory of the repository that stands in for each.
+var exampleDirs = map[string]string{
+	"file:///srv/site/": "upstreams/site",
 }
 
 var (
@@ -136,6 +143,13 @@ func TestExampleSettingsLoad(t *testing.T) {
 					t.Fatal(err)
 				}
 				env[k] = path
+			}
+			for dir, standIn := range exampleDirs {
+				abs, err := filepath.Abs(filepath.Join(examplesDir, standIn))
+				if err != nil {
+					t.Fatal(err)
+				}
+				env["PORTCULLIS_UPSTREAM"] = strings.ReplaceAll(env["PORTCULLIS_UPSTREAM"], dir, "file://"+abs+"/")
 			}
 			asked := map[string]bool{}
 			_, err := loadConfig(func(k string) string {

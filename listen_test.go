@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -468,13 +469,14 @@ func TestServeUnixSocket(t *testing.T) {
 	p := stack.StartProvider(t, nil)
 	app := stack.Serve(t, stack.EchoHandler())
 	for _, tt := range []struct {
-		name    string
-		trust   []string // env
-		wantXFF string
+		name       string
+		trust      []string // env
+		wantXFF    string
+		wantClient string // the access log's
 	}{
-		{"not trusted", nil, ""},
-		{"every peer trusted", []string{"PORTCULLIS_TRUST_FORWARDED_HEADERS", "true"}, "203.0.113.9"},
-		{"only some peers trusted", []string{"PORTCULLIS_TRUST_FORWARDED_HEADERS", "true", "PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1/32,::1/128"}, ""},
+		{"not trusted", nil, "", "@"},
+		{"every peer trusted", []string{"PORTCULLIS_TRUST_FORWARDED_HEADERS", "true"}, "203.0.113.9", "203.0.113.9"},
+		{"only some peers trusted", []string{"PORTCULLIS_TRUST_FORWARDED_HEADERS", "true", "PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1/32,::1/128"}, "", "@"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -531,8 +533,28 @@ func TestServeUnixSocket(t *testing.T) {
 			if got := e.Headers.Get("X-Forwarded-Host"); got != "app.test" {
 				t.Errorf("X-Forwarded-Host at the app = %q; want app.test", got)
 			}
+			if got := accessLogClient(t, logs, "/private"); got != tt.wantClient {
+				t.Errorf("the access log's client for /private = %q; want %q", got, tt.wantClient)
+			}
 		})
 	}
+}
+
+// accessLogClient waits for the access log's line for path in logs (JSON,
+// flushed every 200 ms) and returns its client field.
+func accessLogClient(t *testing.T, logs *syncBuffer, path string) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		sc := bufio.NewScanner(strings.NewReader(logs.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Path, Client string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "request" && line.Path == path {
+				return line.Client
+			}
+		}
+	}
+	t.Fatalf("no access log line for %s in:\n%s", path, logs.String())
+	return ""
 }
 
 // TestListenUnixRefuses: what is at a socket's path and is not a stale

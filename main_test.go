@@ -75,6 +75,15 @@ func TestRunExitCodes(t *testing.T) {
 	registry["PORTCULLIS_USERS_DB"] = corrupt
 	userFromUsername := validEnv()
 	userFromUsername["PORTCULLIS_USER_FROM"] = "username"
+	pwFile := filepath.Join(t.TempDir(), "redis-password")
+	os.WriteFile(pwFile, []byte("redis-data-password\n"), 0o600)
+	sentinel := withEnv(validEnv(), "PORTCULLIS_SESSION_STORE", "redis",
+		"PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379,10.0.0.2:26379", "PORTCULLIS_REDIS_SENTINEL_MASTER", "mymaster",
+		"PORTCULLIS_REDIS_USERNAME", "portcullis", "PORTCULLIS_REDIS_PASSWORD_FILE", pwFile,
+		"PORTCULLIS_REDIS_SENTINEL_PASSWORD", "redis-sentinel-password", "PORTCULLIS_REDIS_TLS", "true")
+	badRedis := withEnv(validEnv(), "PORTCULLIS_SESSION_STORE", "redis",
+		"PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1", "PORTCULLIS_REDIS_CLUSTER_ADDRS", "10.0.1.1:6379",
+		"PORTCULLIS_REDIS_CA_FILE", "/nonexistent/ca.pem", "PORTCULLIS_REDIS_PASSWORD_FILE", "/nonexistent/password")
 	tests := []struct {
 		name     string
 		args     []string
@@ -107,6 +116,19 @@ func TestRunExitCodes(t *testing.T) {
 			"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 5 characters",
 			"PORTCULLIS_COOKIE_EXPIRE:", "PORTCULLIS_UPSTREAM:", "PORTCULLIS_CLIENT_ID:", "PORTCULLIS_TOKEN_URL:",
 			"PORTCULLIS_USERINFO_URL:", "PORTCULLIS_COOKIE_SAMESITE:",
+		}, nil},
+		{"check shows the Redis topology", []string{"check"}, sentinel, 0, []string{
+			`redis: sentinel: master "mymaster", sentinels 10.0.0.1:26379, 10.0.0.2:26379; TLS, user "portcullis", password set, sentinel password set, writes wait up to 500ms for a replica, commands retried for up to 10s while a master is replaced` + "\n",
+			"PORTCULLIS_REDIS_PASSWORD=[redacted]", "PORTCULLIS_REDIS_SENTINEL_PASSWORD=[redacted]", "configuration OK",
+		}, nil, []string{"redis-data-password", "redis-sentinel-password"}},
+		{"check shows one Redis server", []string{"check"}, withEnv(validEnv(), "PORTCULLIS_REDIS_URL", "redis://:url-password@redis:6379/1"), 0,
+			[]string{"redis: one server: redis://:xxxxx@redis:6379/1; commands retried for up to 10s while a master is replaced\n", "configuration OK"}, nil, []string{"url-password"}},
+		{"check lists every Redis problem", []string{"check"}, badRedis, 1, nil, []string{
+			`PORTCULLIS_REDIS_CA_FILE: cannot read "/nonexistent/ca.pem"`,
+			`PORTCULLIS_REDIS_PASSWORD_FILE: cannot read "/nonexistent/password"`,
+			"PORTCULLIS_REDIS_SENTINEL_ADDRS: not with PORTCULLIS_REDIS_CLUSTER_ADDRS",
+			`PORTCULLIS_REDIS_SENTINEL_ADDRS: "10.0.0.1" is not host:port`,
+			"PORTCULLIS_REDIS_SENTINEL_MASTER: required with PORTCULLIS_REDIS_SENTINEL_ADDRS",
 		}, nil},
 		{"serve with bad config", []string{"serve"}, bad, 1, nil, []string{"PORTCULLIS_COOKIE_SECRET:"}, nil},
 		{"corrupt registry refused", []string{"serve"}, registry, 1, nil, []string{"PORTCULLIS_USERS_DB:"}, nil},
@@ -476,7 +498,7 @@ func TestPresetsWire(t *testing.T) {
 			if err != nil {
 				t.Fatalf("loadConfig, buildProviders: %v", err)
 			}
-			entry := proxyProvider(built[0])
+			entry := proxyProvider(built[0], cfg.Providers[0])
 			if !strings.Contains(entry.DisplayName, tt.name) || entry.PKCE != tt.pkce {
 				t.Errorf("entry = %q PKCE %v; want %q PKCE %v", entry.DisplayName, entry.PKCE, tt.name, tt.pkce)
 			}

@@ -6,6 +6,10 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/proxy"
 )
 
 // startServe runs serve with env until the test ends and returns the main
@@ -71,4 +75,42 @@ func TestServePathsFromEnvironment(t *testing.T) {
 			t.Errorf("GET %s = %d; want %d", tt.path, resp.StatusCode, tt.status)
 		}
 	}
+}
+
+// FuzzPathRulesAgree holds config's check of PROXY_PREFIX, PING_PATH and
+// READY_PATH (config may import no package of ours, so it has its own copy
+// of the rule) to proxy.New's: a value config accepts is one the proxy
+// serves, and one it refuses the proxy refuses too.
+func FuzzPathRulesAgree(f *testing.F) {
+	for _, seed := range []string{"", "/sso", "/_auth/v1", "/", "/oauth2/", "oauth2", "/a//b", "/a/../b", "/a/.", "/{x}", "/a b", "/a%2Fb",
+		"/ping", "/ready", "/oauth2", "/oauth2/ping", "/.well-known/portcullis/jwks.json", "/.well-known/portcullis", "off", "OFF", "/{$}", "/a:b@c", "/é"} {
+		for which := range uint8(3) {
+			f.Add(which, seed)
+		}
+	}
+	opts := proxy.Options{
+		Providers: []proxy.Provider{{ID: "oauth2", Provider: stack.NewClient(f, stack.OfflineConfig())}},
+		Sessions:  stack.NewCookieStore(f, stack.CookieOptions()),
+		Flows:     stack.NewFlows(f, stack.CookieOptions()),
+	}
+	names := []string{"PORTCULLIS_PROXY_PREFIX", "PORTCULLIS_PING_PATH", "PORTCULLIS_READY_PATH"}
+	f.Fuzz(func(t *testing.T, which uint8, p string) {
+		if len(p) > 256 {
+			return
+		}
+		which %= 3
+		env := validEnv()
+		env[names[which]] = p
+		_, cerr := config.Load(envMap(env))
+		o := opts
+		for i, field := range []*string{&o.Paths.Prefix, &o.Paths.Ping, &o.Paths.Ready} {
+			if uint8(i) == which {
+				*field = p
+			}
+		}
+		_, perr := proxy.New(o)
+		if (cerr == nil) != (perr == nil) {
+			t.Errorf("%s=%q: config says %v; proxy.New says %v", names[which], p, cerr, perr)
+		}
+	})
 }

@@ -20,10 +20,10 @@ import (
 )
 
 // loadConfig reads and validates the configuration, each provider's
-// settings against its preset included; the error lists every problem, one
-// per line.
+// settings against its preset and each upstream route as the proxy takes
+// it included; the error lists every problem, one per line.
 func loadConfig(getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(getenv, checkProviders, checkPages, checkListener)
+	cfg, err := config.Load(getenv, checkProviders, checkPages, checkListener, checkUpstreams)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -147,11 +147,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, li
 	return nil
 }
 
+// redactURL is UPSTREAM as check shows it, a password hidden.
 func redactURL(cfg *config.Config) string {
-	if cfg.Upstream == nil {
-		return ""
+	for _, s := range cfg.Settings() {
+		if s.Name == config.Prefix+"UPSTREAM" {
+			return s.Value
+		}
 	}
-	return cfg.Upstream.Redacted()
+	return ""
 }
 
 // newHTTPServer returns a server with the configured timeouts, so slow
@@ -189,6 +192,9 @@ func check(getenv func(string) string, stdout io.Writer) error {
 			v = "(unset)"
 		}
 		fmt.Fprintf(stdout, "%s=%s\n", s.Name, v)
+	}
+	if ro, ok := redisOptions(cfg); ok {
+		fmt.Fprintf(stdout, "redis: %s\n", ro)
 	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "warning: %s\n", w)

@@ -190,7 +190,7 @@ func TestImplicitTokenCheckWired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry := proxyProvider(built[0])
+	entry := proxyProvider(built[0], cfg.Providers[0])
 	if entry.TokenCheck == nil || entry.Bearer != nil {
 		t.Fatalf("entry: TokenCheck %v, Bearer %v; want a token check and no bearer tokens", entry.TokenCheck, entry.Bearer)
 	}

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/portcullis/portcullis/metrics"
 )
 
 // TestUpstreamTransport checks the transport main gives the proxy: the
@@ -82,16 +80,7 @@ func TestUpstreamMaxConns(t *testing.T) {
 			"PORTCULLIS_UPSTREAM", slow.URL,
 			"PORTCULLIS_SKIP_AUTH_ROUTES", "^/page$", // no sign-in: only the burst reaches the upstream
 			"PORTCULLIS_UPSTREAM_MAX_CONNS", strconv.Itoa(tt.maxConns))
-		cfg, err := loadConfig(envMap(env))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, _, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		front := httptest.NewServer(srv)
-		t.Cleanup(front.Close)
+		front := serveEnv(t, env)
 
 		var wg sync.WaitGroup
 		codes := make(chan int, tt.requests)

@@ -22,6 +22,24 @@ import (
 	"github.com/portcullis/portcullis/users"
 )
 
+// redisOptions maps the Redis variables onto the session package's
+// options; ok is false when no Redis is configured.
+func redisOptions(cfg *config.Config) (ro session.RedisOptions, ok bool) {
+	ro = session.RedisOptions{
+		URL:              cfg.RedisURL,
+		SentinelAddrs:    cfg.RedisSentinelAddrs,
+		SentinelMaster:   cfg.RedisSentinelMaster,
+		ClusterAddrs:     cfg.RedisClusterAddrs,
+		Username:         cfg.RedisUsername,
+		Password:         cfg.RedisPassword,
+		SentinelPassword: cfg.RedisSentinelPassword,
+		TLS:              cfg.RedisTLS,
+		CA:               []byte(cfg.RedisCA),
+		FailoverWait:     cfg.RedisFailoverWait,
+	}
+	return ro, cfg.RedisURL != "" || len(cfg.RedisSentinelAddrs) > 0 || len(cfg.RedisClusterAddrs) > 0
+}
+
 // A job runs in the background for as long as the server serves
 // (provider discovery, retried until it succeeds).
 type job func(ctx context.Context)
@@ -59,15 +77,15 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	if err != nil {
 		return nil, nil, fmt.Errorf("session cookie settings (PORTCULLIS_COOKIE_*): %w", err)
 	}
-	if cfg.RedisURL != "" {
+	if ro, ok := redisOptions(cfg); ok {
 		// The client connects lazily: building it does no I/O.
-		client, err := session.NewRedisClient(cfg.RedisURL)
+		client, err := session.NewRedis(ro)
 		if err != nil {
-			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
+			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_*: %w", err)
 		}
 		coord, err := session.NewRedisCoordinator(sessOpts, client)
 		if err != nil {
-			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_URL: %w", err)
+			return nil, nil, fmt.Errorf("PORTCULLIS_REDIS_*: %w", err)
 		}
 		refresher = session.NewRefresher(session.RefreshOptions{Coordinator: coord})
 		readyChecks = append(readyChecks, coord.Ping)
@@ -78,13 +96,14 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 			}
 			store = rs
 		}
+		log.Info("redis", "topology", client.String())
 	}
 	var (
 		entries   []proxy.Provider
 		attrNames []string
 	)
-	for _, b := range built {
-		entries = append(entries, proxyProvider(b))
+	for i, b := range built { // in the order of cfg.Providers (buildProviders)
+		entries = append(entries, proxyProvider(b, cfg.Providers[i]))
 		if o := b.Discovery; o != nil {
 			id := b.ID
 			readyChecks = append(readyChecks, func(context.Context) error {
@@ -138,7 +157,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Providers: entries,
 		Sessions:  store,
 		Flows:     flows,
-		Upstream:  proxy.Upstream{URL: cfg.Upstream, Transport: transport},
+		Upstream:  proxy.Upstream{Routes: upstreamRoutes(cfg), Transport: transport},
 		Body: proxy.Body{
 			ReadTimeout:       cfg.BodyReadTimeout,
 			MinRate:           cfg.BodyMinRate,
@@ -264,6 +283,29 @@ func upstreamTransport(cfg *config.Config, log *slog.Logger) (*http.Transport, e
 	}, nil
 }
 
+// upstreamRoutes are the routes of UPSTREAM (a single URL is the route
+// of "/"); none: forward-auth only.
+func upstreamRoutes(cfg *config.Config) []proxy.UpstreamRoute {
+	routes := make([]proxy.UpstreamRoute, len(cfg.Upstream))
+	for i, r := range cfg.Upstream {
+		routes[i] = proxy.UpstreamRoute{Path: r.Path, URL: r.URL}
+	}
+	return routes
+}
+
+// checkUpstreams checks UPSTREAM's routes as the proxy will take them
+// (proxy.UpstreamRoute.Check: a file:// route's directory must exist),
+// for config.Load to list with its own problems.
+func checkUpstreams(cfg *config.Config) error {
+	var errs []error
+	for _, r := range upstreamRoutes(cfg) {
+		if err := r.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("%sUPSTREAM: route %q: %w", config.Prefix, r.Path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // upstreamTLS builds the TLS settings toward the upstream: the system's
 // roots plus UPSTREAM_CA, a client certificate, and (loudly) no
 // verification at all.
@@ -386,14 +428,18 @@ func prefixLines(prefix string, err error) error {
 	return errors.Join(errs...)
 }
 
-// proxyProvider is what the proxy needs of a built provider.
-func proxyProvider(b *providers.Built) proxy.Provider {
+// proxyProvider is what the proxy needs of a built provider, and of its
+// configuration (pc).
+func proxyProvider(b *providers.Built, pc config.Provider) proxy.Provider {
 	p := proxy.Provider{
 		ID:                  b.ID,
 		DisplayName:         b.DisplayName,
 		RedirectURL:         b.RedirectURL,
 		PKCE:                b.PKCE,
 		ResponseType:        b.ResponseType,
+		ResponseMode:        b.ResponseMode,
+		PassthroughParams:   b.PassthroughParams,
+		LogoutRedirectURL:   pc.LogoutRedirectURL,
 		ClientID:            b.ClientID,
 		LogoutURL:           b.LogoutURL,
 		LogoutRedirectParam: b.LogoutRedirectParam,
@@ -425,6 +471,8 @@ func providerSettings(cfg *config.Config, pc config.Provider) providers.Settings
 		BearerTokens:       cfg.BearerTokens,
 		BearerAudiences:    pc.BearerAudiences,
 		BearerAllowUnbound: cfg.BearerAllowUnbound,
+
+		AuthPassthroughParams: pc.AuthPassthroughParams,
 	}
 	for _, f := range presetStrings(&pc, &s) {
 		*f[1] = *f[0]
@@ -470,7 +518,7 @@ func presetStrings(pc *config.Provider, s *providers.Settings) [][2]*string {
 		{&pc.Preset, &s.Preset}, {&pc.DisplayName, &s.DisplayName}, {&pc.IssuerURL, &s.IssuerURL},
 		{&pc.AuthURL, &s.AuthURL}, {&pc.TokenURL, &s.TokenURL}, {&pc.UserinfoURL, &s.UserinfoURL},
 		{&pc.RefreshURL, &s.RefreshURL}, {&pc.LogoutURL, &s.LogoutURL}, {&pc.RevokeURL, &s.RevokeURL},
-		{&pc.IntrospectionURL, &s.IntrospectionURL}, {&pc.ResponseType, &s.ResponseType},
+		{&pc.IntrospectionURL, &s.IntrospectionURL}, {&pc.ResponseType, &s.ResponseType}, {&pc.ResponseMode, &s.ResponseMode},
 		{&pc.TokenMethod, &s.TokenMethod}, {&pc.TokenAuthStyle, &s.TokenAuthStyle},
 		{&pc.ClientIDParam, &s.ClientIDParam}, {&pc.ClientSecretParam, &s.ClientSecretParam},
 		{&pc.UserinfoMethod, &s.UserinfoMethod}, {&pc.UserinfoToken, &s.UserinfoToken},

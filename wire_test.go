@@ -74,6 +74,15 @@ func TestPresetProblems(t *testing.T) {
 				"PORTCULLIS_COOKIE_SECRET: must be base64 of 32 bytes or at least 32 characters, got 5 characters",
 				"PORTCULLIS_ISSUER_URL: required by the keycloak preset",
 			}},
+		{"passthrough of the sign-in's own parameters", withEnv(validEnv(), "PORTCULLIS_AUTH_PASSTHROUGH_PARAMS", "login_hint,Client_ID,redirect_uri,state,request_uri"),
+			[]string{
+				`PORTCULLIS_AUTH_PASSTHROUGH_PARAMS: "Client_ID" is a parameter the sign-in sets itself; a client may never set it`,
+				`PORTCULLIS_AUTH_PASSTHROUGH_PARAMS: "redirect_uri" is a parameter the sign-in sets itself; a client may never set it`,
+				`PORTCULLIS_AUTH_PASSTHROUGH_PARAMS: "state" is a parameter the sign-in sets itself; a client may never set it`,
+				`PORTCULLIS_AUTH_PASSTHROUGH_PARAMS: "request_uri" is a parameter the sign-in sets itself; a client may never set it`,
+			}},
+		{"passthrough of the preset's client id parameter", withEnv(validEnv(), "PORTCULLIS_PROVIDER", "wechat", "PORTCULLIS_AUTH_PASSTHROUGH_PARAMS", "appid,lang"),
+			[]string{`PORTCULLIS_AUTH_PASSTHROUGH_PARAMS: "appid" is a parameter the sign-in sets itself; a client may never set it`}},
 		{"one problem a variable", withEnv(without(validEnv(), "PORTCULLIS_CLIENT_SECRET"), "PORTCULLIS_PROVIDER", "facebook", "PORTCULLIS_BEARER_TOKENS", "true"),
 			[]string{"PORTCULLIS_CLIENT_SECRET: required (unless PORTCULLIS_RESPONSE_TYPE=token)"}},
 	}
@@ -89,6 +98,26 @@ func TestPresetProblems(t *testing.T) {
 				t.Errorf("loadConfig error:\n%v\nwant:\ninvalid configuration:\n%s", err, strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestFlowSettingsWire: RESPONSE_MODE, AUTH_PASSTHROUGH_PARAMS and
+// LOGOUT_REDIRECT_URL reach the proxy's provider.
+func TestFlowSettingsWire(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(envMap(withEnv(validEnv(), "PORTCULLIS_RESPONSE_MODE", "Form_Post",
+		"PORTCULLIS_AUTH_PASSTHROUGH_PARAMS", "login_hint, prompt", "PORTCULLIS_LOGOUT_REDIRECT_URL", "NONE")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := buildProviders(cfg, metrics.New(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := proxyProvider(built[0], cfg.Providers[0])
+	if p.ResponseMode != "form_post" || !reflect.DeepEqual(p.PassthroughParams, []string{"login_hint", "prompt"}) || p.LogoutRedirectURL != "none" {
+		t.Errorf("proxy provider: ResponseMode %q, PassthroughParams %q, LogoutRedirectURL %q; want form_post, [login_hint prompt], none",
+			p.ResponseMode, p.PassthroughParams, p.LogoutRedirectURL)
 	}
 }
 
@@ -154,6 +183,7 @@ func TestProviderSettingsMapping(t *testing.T) {
 		UserinfoURL: "https://u.example", RefreshURL: "https://r.example", LogoutURL: "https://l.example",
 		RevokeURL: "https://v.example", IntrospectionURL: "https://n.example", BearerAudiences: []string{"aud"},
 		RedirectURL: "https://app.example/cb", Scopes: []string{"s"}, ResponseType: "token", PKCE: &pkce,
+		ResponseMode: "query", AuthPassthroughParams: []string{"login_hint"},
 		TokenMethod: "GET", TokenAuthStyle: "params", ClientIDParam: "cid", ClientSecretParam: "cs",
 		AuthParams: url.Values{"a": {"1"}}, TokenParams: url.Values{"t": {"2"}}, UserinfoParams: url.Values{"u": {"3"}},
 		UserinfoMethod: "POST", UserinfoToken: "body", UserinfoTokenParam: "tok", TokenUserIDField: "uid", UserinfoUserIDParam: "up",
@@ -170,6 +200,7 @@ func TestProviderSettingsMapping(t *testing.T) {
 		UserinfoURL: "https://u.example", RefreshURL: "https://r.example", LogoutURL: "https://l.example",
 		RevokeURL: "https://v.example", IntrospectionURL: "https://n.example", RedirectURL: "https://app.example/cb",
 		Scopes: []string{"s"}, ResponseType: "token", PKCE: &pkce,
+		ResponseMode: "query", AuthPassthroughParams: []string{"login_hint"},
 		TokenMethod: "GET", TokenAuthStyle: "params", ClientIDParam: "cid", ClientSecretParam: "cs",
 		AuthParams: url.Values{"a": {"1"}}, TokenParams: url.Values{"t": {"2"}}, UserinfoParams: url.Values{"u": {"3"}},
 		UserinfoMethod: "POST", UserinfoToken: "body", UserinfoTokenParam: "tok", TokenUserIDField: "uid", UserinfoUserIDParam: "up",

@@ -25,17 +25,19 @@ const Prefix = "PORTCULLIS_"
 // is prose rather than a value, and secret for Settings ("true": the whole
 // value is hidden; "password": a URL's password is hidden).
 type Config struct {
-	Upstream      *url.URL `env:"UPSTREAM" secret:"password" doc:"URL of the app behind the proxy (http or https). Empty: forward-auth only, no proxying"`
-	Listen        string   `env:"LISTEN" envDefault:":4180" doc:"main listener: host:port, or unix:/path/to.sock for a Unix socket (mode 0660: Portcullis's user and group may connect; a socket left by a server that is gone is removed, anything else at the path refused). A peer on a socket has no address: none is appended to X-Forwarded-For, and it matches no TRUSTED_PROXIES entry (leave that empty to trust the socket's peers with TRUST_FORWARDED_HEADERS)"`
-	MetricsListen string   `env:"METRICS_LISTEN" envDefault:":9180" doc:"listener for Prometheus /metrics, host:port; off disables it"`
-	TLSCertFile   string   `env:"TLS_CERT_FILE" doc:"PEM certificate (its chain after it) to serve HTTPS, and HTTP/2, on LISTEN, with TLS_KEY_FILE. Both files are read again when they change (checked every 2 s), without a restart or a dropped connection; a pair that does not load leaves the one in use (logged). METRICS_LISTEN stays plain HTTP"`
-	TLSKeyFile    string   `env:"TLS_KEY_FILE" doc:"PEM private key of TLS_CERT_FILE"`
-	TLSMinVersion string   `env:"TLS_MIN_VERSION" envDefault:"1.2" doc:"oldest TLS version LISTEN accepts with TLS_CERT_FILE: 1.2 or 1.3"`
-	ProxyPrefix   string   `env:"PROXY_PREFIX" envDefault:"/oauth2" doc:"where Portcullis's own endpoints live: PREFIX/auth, PREFIX/start, PREFIX/callback, …; a path like /sso (no / at the end). Paths under /oauth2/ then reach the app like any other"`
-	PingPath      string   `env:"PING_PATH" envDefault:"/ping" doc:"liveness check path (200 OK, always); off turns it off, and the app's own path of that name then reaches the app"`
-	ReadyPath     string   `env:"READY_PATH" envDefault:"/ready" doc:"readiness check path (200 when ready, 503 before and while shutting down); off turns it off, and the app's own path of that name then reaches the app"`
-	PublicURL     *url.URL `env:"PUBLIC_URL" secret:"password" doc:"external base URL, e.g. https://app.example.com; the redirect URI is PUBLIC_URL + PROXY_PREFIX + /callback (https://app.example.com/oauth2/callback) unless a provider sets REDIRECT_URL, and redirects may point to its host. Empty: derived from each request whose Host is loopback or in ALLOWED_HOSTS; other hosts get 400"`
-	AllowedHosts  []string `env:"ALLOWED_HOSTS" doc:"without PUBLIC_URL: the Host values besides loopback (localhost, 127.0.0.0/8, [::1], any port) and the hosts of providers' REDIRECT_URL on which Portcullis signs users in and builds its URLs (redirect URI, redirects back): host, .host (and its subdomains), host:port, host:* (a bare host matches no port, as browsers send it for 80 and 443). Ignored with PUBLIC_URL"`
+	// Upstream are the routes of PORTCULLIS_UPSTREAM: a single URL is the
+	// route of "/".
+	Upstream      []UpstreamRoute `env:"UPSTREAM" doc:"the app behind the proxy: one URL (http, https, unix:///path/to.sock for HTTP over a Unix socket, file:///path/to/dir/ for the files under a directory, never listed, static://CODE for that status and no body), or a comma list of PATH=URL routes, the longest matching path winning: /api/=http://api:8080 takes /api/… (not /api), /healthz=… takes /healthz and /healthz/…, / takes the rest; a URL path other than / replaces the route's path (/api/=http://api:8080/v1/ sends /api/x to /v1/x). A path no route takes gets 404 once signed in. Empty: forward-auth only, no proxying"`
+	Listen        string          `env:"LISTEN" envDefault:":4180" doc:"main listener: host:port, or unix:/path/to.sock for a Unix socket (mode 0660: Portcullis's user and group may connect; a socket left by a server that is gone is removed, anything else at the path refused). A peer on a socket has no address: none is appended to X-Forwarded-For, and it matches no TRUSTED_PROXIES entry (leave that empty to trust the socket's peers with TRUST_FORWARDED_HEADERS)"`
+	MetricsListen string          `env:"METRICS_LISTEN" envDefault:":9180" doc:"listener for Prometheus /metrics, host:port; off disables it"`
+	TLSCertFile   string          `env:"TLS_CERT_FILE" doc:"PEM certificate (its chain after it) to serve HTTPS, and HTTP/2, on LISTEN, with TLS_KEY_FILE. Both files are read again when they change (checked every 2 s), without a restart or a dropped connection; a pair that does not load leaves the one in use (logged). METRICS_LISTEN stays plain HTTP"`
+	TLSKeyFile    string          `env:"TLS_KEY_FILE" doc:"PEM private key of TLS_CERT_FILE"`
+	TLSMinVersion string          `env:"TLS_MIN_VERSION" envDefault:"1.2" doc:"oldest TLS version LISTEN accepts with TLS_CERT_FILE: 1.2 or 1.3"`
+	ProxyPrefix   string          `env:"PROXY_PREFIX" envDefault:"/oauth2" doc:"where Portcullis's own endpoints live: PREFIX/auth, PREFIX/start, PREFIX/callback, …; a path like /sso (no / at the end). Paths under /oauth2/ then reach the app like any other"`
+	PingPath      string          `env:"PING_PATH" envDefault:"/ping" doc:"liveness check path (200 OK, always); off turns it off, and the app's own path of that name then reaches the app"`
+	ReadyPath     string          `env:"READY_PATH" envDefault:"/ready" doc:"readiness check path (200 when ready, 503 before and while shutting down); off turns it off, and the app's own path of that name then reaches the app"`
+	PublicURL     *url.URL        `env:"PUBLIC_URL" secret:"password" doc:"external base URL, e.g. https://app.example.com; the redirect URI is PUBLIC_URL + PROXY_PREFIX + /callback (https://app.example.com/oauth2/callback) unless a provider sets REDIRECT_URL, and redirects may point to its host. Empty: derived from each request whose Host is loopback or in ALLOWED_HOSTS; other hosts get 400"`
+	AllowedHosts  []string        `env:"ALLOWED_HOSTS" doc:"without PUBLIC_URL: the Host values besides loopback (localhost, 127.0.0.0/8, [::1], any port) and the hosts of providers' REDIRECT_URL on which Portcullis signs users in and builds its URLs (redirect URI, redirects back): host, .host (and its subdomains), host:port, host:* (a bare host matches no port, as browsers send it for 80 and 443). Ignored with PUBLIC_URL"`
 
 	CookieSecret string `env:"COOKIE_SECRET" secret:"true" refDefault:"required" doc:"session cookie secret: standard or URL-safe base64 of 32 bytes, else a raw string of at least 32 bytes (try: openssl rand -base64 32); encryption and signing keys are derived from it. A comma list is a rotation: the first encodes, all decode"`
 	// CookieSecrets are the decoded COOKIE_SECRET entries, 32 bytes or
@@ -48,8 +50,19 @@ type Config struct {
 	CookieSameSite http.SameSite `env:"COOKIE_SAMESITE" envDefault:"lax" doc:"cookie SameSite attribute: lax, strict or none (none requires COOKIE_SECURE=true)"`
 	CookieExpire   time.Duration `env:"COOKIE_EXPIRE" envDefault:"168h" doc:"longest life of a session, counted from sign-in and enforced by the server; refreshes never extend it"`
 
-	SessionStore string `env:"SESSION_STORE" envDefault:"cookie" doc:"cookie (stateless, tokens encrypted in the cookie) or redis (the cookie holds only a ticket)"`
-	RedisURL     string `env:"REDIS_URL" secret:"password" doc:"redis:// or rediss:// URL, for the redis store and for cross-replica refresh locking"`
+	SessionStore string `env:"SESSION_STORE" envDefault:"cookie" doc:"cookie (stateless, tokens encrypted in the cookie) or redis (the cookie holds only a ticket; needs REDIS_URL, REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS)"`
+	RedisURL     string `env:"REDIS_URL" secret:"password" doc:"one Redis server, redis:// or rediss:// (TLS) URL, for the redis store and for cross-replica refresh locking"`
+	// The other Redis topologies, and how to reach them; see the README's
+	// "Redis" section.
+	RedisSentinelAddrs    []string      `env:"REDIS_SENTINEL_ADDRS" doc:"instead of REDIS_URL: host:port of Redis Sentinels (comma list; one is enough, the others are learnt from it) watching the master named REDIS_SENTINEL_MASTER"`
+	RedisSentinelMaster   string        `env:"REDIS_SENTINEL_MASTER" doc:"the master's name at the Sentinels (their sentinel monitor NAME line); required with REDIS_SENTINEL_ADDRS"`
+	RedisClusterAddrs     []string      `env:"REDIS_CLUSTER_ADDRS" doc:"instead of REDIS_URL: host:port of some of a Redis Cluster's nodes (comma list; the others are learnt from them)"`
+	RedisUsername         string        `env:"REDIS_USERNAME" doc:"ACL user on the Redis data nodes (not the Sentinels); with REDIS_URL, instead of a user in the URL"`
+	RedisPassword         string        `env:"REDIS_PASSWORD" secret:"true" doc:"password of REDIS_USERNAME, else of the default user, on the Redis data nodes; with REDIS_URL, instead of a password in the URL"`
+	RedisSentinelPassword string        `env:"REDIS_SENTINEL_PASSWORD" secret:"true" doc:"the Sentinels' own password (their requirepass), when they have one"`
+	RedisTLS              bool          `env:"REDIS_TLS" envDefault:"false" doc:"TLS to every Redis node and Sentinel; a rediss:// REDIS_URL means it too"`
+	RedisCA               string        `env:"REDIS_CA" secret:"true" doc:"PEM CA certificates trusted for Redis's TLS besides the system's; use REDIS_CA_FILE for a file"`
+	RedisFailoverWait     time.Duration `env:"REDIS_FAILOVER_WAIT" envDefault:"10s" doc:"how long a request that needs Redis retries while it has no master (the network fails, a replica answers READONLY, a Cluster answers CLUSTERDOWN) before it gets 503; set it longer than a failover takes (Sentinel: down-after-milliseconds plus a few seconds; Cluster: cluster-node-timeout plus a few seconds). 0: 503 at once"`
 
 	ValidateExternalToken bool          `env:"VALIDATE_EXTERNAL_TOKEN" envDefault:"true" doc:"true: the session lives as long as the provider's access token, refreshed when it expires; false: only COOKIE_EXPIRE bounds it"`
 	RefreshSkew           time.Duration `env:"REFRESH_SKEW" envDefault:"30s" doc:"an access token this close to expiry counts as expired"`
@@ -164,6 +177,13 @@ type Provider struct {
 	Scopes       []string `env:"SCOPES" refDefault:"preset's" doc:"scopes, space- or comma-separated"`
 	ResponseType string   `env:"RESPONSE_TYPE" envDefault:"code" doc:"code (authorization code) or token (implicit: the token comes in the URL fragment, and the provider must confirm it is this client's: INTROSPECTION_URL or the preset's check)"`
 	PKCE         *bool    `env:"PKCE" refDefault:"preset's, else true" doc:"send a PKCE S256 code_challenge (true or false)"`
+	ResponseMode string   `env:"RESPONSE_MODE" refDefault:"preset's, else none" doc:"response_mode asked of the provider: form_post (the provider POSTs code and state to the callback from its own site; the sign-in flow cookie is then SameSite=None; Secure, so sign-in needs https or localhost) or query; unset, none is sent (the provider's default)"`
+	// AuthPassthroughParams are the query parameters /oauth2/start
+	// forwards to the authorization URL.
+	AuthPassthroughParams []string `env:"AUTH_PASSTHROUGH_PARAMS" doc:"query parameters of /oauth2/start forwarded to the authorization URL, an allow-list: login_hint,prompt,kc_idp_hint,domain_hint,ui_locales. Names match exactly; the first value of each, at most 1024 bytes, replaces an AUTH_PARAMS value. The sign-in's own parameters (client_id, redirect_uri, response_type, response_mode, scope, state, nonce, code_challenge, request…) are refused"`
+	// LogoutRedirectURL is the post_logout_redirect_uri sent to the
+	// provider's logout: "" (rd), "none" or an absolute URL.
+	LogoutRedirectURL string `env:"LOGOUT_REDIRECT_URL" refDefault:"rd, else PUBLIC_URL/" doc:"post_logout_redirect_uri sent to the provider's logout URL (register it there): an absolute URL, or none to send none, for providers that refuse one not registered"`
 
 	TokenMethod       string `env:"TOKEN_METHOD" refDefault:"preset's, else POST" doc:"GET or POST; GET for token endpoints that take a query string (WeChat)"`
 	TokenAuthStyle    string `env:"TOKEN_AUTH_STYLE" refDefault:"preset's, else auto" doc:"how the client authenticates at the token endpoint: header (HTTP Basic), params (in the form) or auto"`

@@ -2,10 +2,17 @@ package config
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"log/slog"
 	"maps"
+	"math/big"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -89,7 +96,7 @@ func TestLoadDefaults(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"PORTCULLIS_UPSTREAM", c.Upstream, (*url.URL)(nil)},
+		{"PORTCULLIS_UPSTREAM", c.Upstream, []UpstreamRoute(nil)},
 		{"PORTCULLIS_LISTEN", c.Listen, ":4180"},
 		{"PORTCULLIS_METRICS_LISTEN", c.MetricsListen, ":9180"},
 		{"PORTCULLIS_PUBLIC_URL", c.PublicURL, (*url.URL)(nil)},
@@ -202,7 +209,7 @@ func TestLoadValues(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"Upstream", c.Upstream.String(), "http://app:8080"},
+		{"Upstream", formatUpstreams(c.Upstream), "http://app:8080"},
 		{"PublicURL", c.PublicURL.Host, "app.example.com"},
 		{"CookieSameSite", c.CookieSameSite, http.SameSiteStrictMode},
 		{"AllowedGroups", c.AllowedGroups, []string{"admins", "Domain Users"}},
@@ -285,10 +292,24 @@ func TestLoadProblems(t *testing.T) {
 				"PORTCULLIS_BODY_MIN_RATE: must be 0 (none) or more bytes a second, got -5",
 				"PORTCULLIS_BODY_READ_TIMEOUT: must not be negative, got -1s",
 			}},
+		{"response mode", with(minimal(), "PORTCULLIS_RESPONSE_MODE", "fragment"),
+			[]string{`PORTCULLIS_RESPONSE_MODE: must be form_post or query, got "fragment"`}},
+		{"form_post with the implicit flow", with(minimal(), "PORTCULLIS_RESPONSE_MODE", "form_post", "PORTCULLIS_RESPONSE_TYPE", "token"),
+			[]string{"PORTCULLIS_RESPONSE_MODE: form_post is for the code flow, not with PORTCULLIS_RESPONSE_TYPE=token"}},
+		{"response_mode in AUTH_PARAMS", with(minimal(), "PORTCULLIS_AUTH_PARAMS", "response_mode=form_post"),
+			[]string{"PORTCULLIS_AUTH_PARAMS: response_mode: set PORTCULLIS_RESPONSE_MODE instead, so the callback expects the answer where it comes"}},
+		{"passthrough names", with(minimal(), "PORTCULLIS_AUTH_PASSTHROUGH_PARAMS", "login_hint,login hint,prompt,prompt,a&b"),
+			[]string{
+				`PORTCULLIS_AUTH_PASSTHROUGH_PARAMS: "login hint" is not a parameter name: use letters, digits, _ . and - only`,
+				`PORTCULLIS_AUTH_PASSTHROUGH_PARAMS: "prompt" is listed twice`,
+				`PORTCULLIS_AUTH_PASSTHROUGH_PARAMS: "a&b" is not a parameter name: use letters, digits, _ . and - only`,
+			}},
+		{"logout redirect", with(minimal(), "PORTCULLIS_LOGOUT_REDIRECT_URL", "/signed-out"),
+			[]string{`PORTCULLIS_LOGOUT_REDIRECT_URL: must be an absolute http or https URL, got "/signed-out"`}},
 		{"upstream not http", with(minimal(), "PORTCULLIS_UPSTREAM", "ftp://files"),
-			[]string{`PORTCULLIS_UPSTREAM: must be an absolute http or https URL, got "ftp://files"`}},
+			[]string{`PORTCULLIS_UPSTREAM: "ftp://files": want an ` + upstreamSchemes + ` URL`}},
 		{"upstream relative", with(minimal(), "PORTCULLIS_UPSTREAM", "app:8080"),
-			[]string{`PORTCULLIS_UPSTREAM: must be an absolute http or https URL, got "app:8080"`}},
+			[]string{`PORTCULLIS_UPSTREAM: "app:8080": want an ` + upstreamSchemes + ` URL`}},
 		{"upstream unparsable", with(minimal(), "PORTCULLIS_UPSTREAM", "http://[::1"),
 			[]string{`PORTCULLIS_UPSTREAM: not a URL: missing ']' in host`}},
 		{"public url with query", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com/?a=1"),
@@ -312,7 +333,41 @@ func TestLoadProblems(t *testing.T) {
 				`PORTCULLIS_COOKIE_PATH: must start with / and hold no ';' or control characters, got "app"`,
 			}},
 		{"redis without url", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis"),
-			[]string{"PORTCULLIS_REDIS_URL: required with PORTCULLIS_SESSION_STORE=redis"}},
+			[]string{"PORTCULLIS_REDIS_URL: required with PORTCULLIS_SESSION_STORE=redis (or PORTCULLIS_REDIS_SENTINEL_ADDRS, or PORTCULLIS_REDIS_CLUSTER_ADDRS)"}},
+		{"redis sentinel without master, and a cluster too", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis",
+			"PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379,redis://10.0.0.2:26379,sentinel-3", "PORTCULLIS_REDIS_CLUSTER_ADDRS", "10.0.1.1:6379,10.0.1.2:0"),
+			[]string{
+				`PORTCULLIS_REDIS_CLUSTER_ADDRS: "10.0.1.2:0" is not host:port`,
+				"PORTCULLIS_REDIS_SENTINEL_ADDRS: not with PORTCULLIS_REDIS_CLUSTER_ADDRS: Redis is one server, a master watched by Sentinels, or a Cluster; set one of them",
+				`PORTCULLIS_REDIS_SENTINEL_ADDRS: "redis://10.0.0.2:26379" is not host:port (without a scheme)`,
+				`PORTCULLIS_REDIS_SENTINEL_ADDRS: "sentinel-3" is not host:port`,
+				"PORTCULLIS_REDIS_SENTINEL_MASTER: required with PORTCULLIS_REDIS_SENTINEL_ADDRS: the name in the Sentinels' sentinel monitor line",
+			}},
+		{"redis url and sentinel", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://redis:6379", "PORTCULLIS_REDIS_SENTINEL_ADDRS", "s:26379", "PORTCULLIS_REDIS_SENTINEL_MASTER", "m"),
+			[]string{"PORTCULLIS_REDIS_URL: not with PORTCULLIS_REDIS_SENTINEL_ADDRS: Redis is one server, a master watched by Sentinels, or a Cluster; set one of them"}},
+		{"redis master without sentinels, sentinel password without sentinels", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://redis:6379",
+			"PORTCULLIS_REDIS_SENTINEL_MASTER", "m", "PORTCULLIS_REDIS_SENTINEL_PASSWORD", "pw"),
+			[]string{
+				"PORTCULLIS_REDIS_SENTINEL_ADDRS: required with PORTCULLIS_REDIS_SENTINEL_MASTER",
+				"PORTCULLIS_REDIS_SENTINEL_PASSWORD: only used with PORTCULLIS_REDIS_SENTINEL_ADDRS",
+			}},
+		{"redis settings without redis", with(minimal(), "PORTCULLIS_REDIS_USERNAME", "u", "PORTCULLIS_REDIS_PASSWORD", "pw", "PORTCULLIS_REDIS_TLS", "true"),
+			[]string{
+				"PORTCULLIS_REDIS_PASSWORD: only used with Redis (PORTCULLIS_REDIS_URL, PORTCULLIS_REDIS_SENTINEL_ADDRS or PORTCULLIS_REDIS_CLUSTER_ADDRS)",
+				"PORTCULLIS_REDIS_TLS: only used with Redis (PORTCULLIS_REDIS_URL, PORTCULLIS_REDIS_SENTINEL_ADDRS or PORTCULLIS_REDIS_CLUSTER_ADDRS)",
+				"PORTCULLIS_REDIS_USERNAME: only used with Redis (PORTCULLIS_REDIS_URL, PORTCULLIS_REDIS_SENTINEL_ADDRS or PORTCULLIS_REDIS_CLUSTER_ADDRS)",
+			}},
+		{"redis credentials twice", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://user:pw@redis:6379", "PORTCULLIS_REDIS_USERNAME", "u", "PORTCULLIS_REDIS_PASSWORD", "pw"),
+			[]string{
+				"PORTCULLIS_REDIS_PASSWORD: PORTCULLIS_REDIS_URL has a password already; set it in one place",
+				"PORTCULLIS_REDIS_USERNAME: PORTCULLIS_REDIS_URL has a user already; set it in one place",
+			}},
+		{"redis CA without TLS", with(minimal(), "PORTCULLIS_REDIS_CLUSTER_ADDRS", "n:6379", "PORTCULLIS_REDIS_CA", testCAPEM),
+			[]string{"PORTCULLIS_REDIS_CA: only used with TLS: set PORTCULLIS_REDIS_TLS=true, or use a rediss:// PORTCULLIS_REDIS_URL"}},
+		{"redis failover wait", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://redis:6379", "PORTCULLIS_REDIS_FAILOVER_WAIT", "-1s"),
+			[]string{"PORTCULLIS_REDIS_FAILOVER_WAIT: must not be negative, got -1s"}},
+		{"redis CA not PEM", with(minimal(), "PORTCULLIS_REDIS_URL", "rediss://redis:6379", "PORTCULLIS_REDIS_CA", "not a certificate"),
+			[]string{"PORTCULLIS_REDIS_CA: no PEM certificate found"}},
 		{"redis bad scheme", with(minimal(), "PORTCULLIS_SESSION_STORE", "Redis", "PORTCULLIS_REDIS_URL", "http://u:pw@redis:6379"),
 			[]string{`PORTCULLIS_REDIS_URL: must start with redis:// or rediss://, got scheme "http"`}},
 		{"store", with(minimal(), "PORTCULLIS_SESSION_STORE", "memcached"),
@@ -430,6 +485,11 @@ func TestLoadAccepts(t *testing.T) {
 		{"preset needs no urls", with(minimal(), "PORTCULLIS_PROVIDER", "google", "PORTCULLIS_AUTH_URL", "", "PORTCULLIS_TOKEN_URL", "", "PORTCULLIS_USERINFO_URL", "")},
 		{"oidc with issuer", with(minimal(), "PORTCULLIS_PROVIDER", "OIDC", "PORTCULLIS_ISSUER_URL", "https://idp.example.com")},
 		{"redis store", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis", "PORTCULLIS_REDIS_URL", "rediss://:pw@redis:6380/1")},
+		{"redis sentinel", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis", "PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379, [::1]:26379",
+			"PORTCULLIS_REDIS_SENTINEL_MASTER", "mymaster", "PORTCULLIS_REDIS_SENTINEL_PASSWORD", "s", "PORTCULLIS_REDIS_USERNAME", "portcullis",
+			"PORTCULLIS_REDIS_PASSWORD", "p", "PORTCULLIS_REDIS_TLS", "true", "PORTCULLIS_REDIS_CA", testCAPEM)},
+		{"redis cluster for refresh locks only", with(minimal(), "PORTCULLIS_REDIS_CLUSTER_ADDRS", "redis-0.redis:6379")},
+		{"redis URL with a password from the variable", with(minimal(), "PORTCULLIS_REDIS_URL", "redis://redis:6379/2", "PORTCULLIS_REDIS_PASSWORD", "p", "PORTCULLIS_REDIS_USERNAME", "u")},
 		{"postgres registry", with(minimal(), "PORTCULLIS_USERS_DB", "postgres://u:p@db/users?sslmode=disable")},
 		{"file registry", with(minimal(), "PORTCULLIS_USERS_DB", "/var/lib/portcullis/users.db")},
 		{"samesite none secure", with(minimal(), "PORTCULLIS_COOKIE_SAMESITE", "none")},
@@ -439,6 +499,9 @@ func TestLoadAccepts(t *testing.T) {
 		{"empty value is unset", with(minimal(), "PORTCULLIS_LISTEN", "")},
 		{"user from, any case", with(minimal(), "PORTCULLIS_USER_FROM", " Email ")},
 		{"user from username", with(minimal(), "PORTCULLIS_USER_FROM", "username")},
+		{"flow settings", with(minimal(), "PORTCULLIS_RESPONSE_MODE", " Form_Post ", "PORTCULLIS_AUTH_PASSTHROUGH_PARAMS", "login_hint, prompt,kc_idp_hint",
+			"PORTCULLIS_LOGOUT_REDIRECT_URL", "https://app.example.com/signed-out")},
+		{"logout redirect none", with(minimal(), "PORTCULLIS_LOGOUT_REDIRECT_URL", "None")},
 		{"allowed hosts", with(minimal(), "PORTCULLIS_ALLOWED_HOSTS", "app.example.com, .corp.example,dev.example.com:*,[2001:db8::1]:8443,192.0.2.1")},
 	}
 	for _, tt := range tests {
@@ -554,6 +617,15 @@ func TestFileTwins(t *testing.T) {
 		}},
 		{"missing providers file", with(minimal(), "PORTCULLIS_PROVIDERS_FILE", missing), []string{
 			`PORTCULLIS_PROVIDERS_FILE: cannot read "` + missing + `": no such file or directory`,
+		}},
+		// Redis beyond one server: every problem at once.
+		{"redis files and a sentinel without master", with(minimal(), "PORTCULLIS_SESSION_STORE", "redis",
+			"PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379", "PORTCULLIS_REDIS_TLS", "true",
+			"PORTCULLIS_REDIS_CA_FILE", missing, "PORTCULLIS_REDIS_PASSWORD_FILE", dir, "PORTCULLIS_REDIS_SENTINEL_PASSWORD_FILE", missing), []string{
+			`PORTCULLIS_REDIS_CA_FILE: cannot read "` + missing + `": no such file or directory`,
+			`PORTCULLIS_REDIS_PASSWORD_FILE: cannot read "` + dir + `": is a directory`,
+			"PORTCULLIS_REDIS_SENTINEL_MASTER: required with PORTCULLIS_REDIS_SENTINEL_ADDRS: the name in the Sentinels' sentinel monitor line",
+			`PORTCULLIS_REDIS_SENTINEL_PASSWORD_FILE: cannot read "` + missing + `": no such file or directory`,
 		}},
 	}
 	for _, tt := range tests {
@@ -950,6 +1022,50 @@ func TestSettingsRedactURLsAndParams(t *testing.T) {
 	for _, shown := range []string{"v=2", "audience=api"} {
 		if !strings.Contains(all.String(), shown) {
 			t.Errorf("Settings() hides the harmless %q", shown)
+		}
+	}
+}
+
+// testCAPEM is a self-signed CA certificate, PEM-encoded.
+var testCAPEM = func() string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}()
+
+func TestSettingsHideRedisSecrets(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, with(minimal(), "PORTCULLIS_SESSION_STORE", "redis",
+		"PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379,10.0.0.2:26379", "PORTCULLIS_REDIS_SENTINEL_MASTER", "mymaster",
+		"PORTCULLIS_REDIS_USERNAME", "portcullis", "PORTCULLIS_REDIS_PASSWORD", "data-password",
+		"PORTCULLIS_REDIS_SENTINEL_PASSWORD", "sentinel-password", "PORTCULLIS_REDIS_TLS", "true", "PORTCULLIS_REDIS_CA", testCAPEM))
+	got := map[string]Setting{}
+	for _, s := range c.Settings() {
+		got[s.Name] = s
+	}
+	for _, want := range []Setting{
+		{"PORTCULLIS_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379,10.0.0.2:26379", false},
+		{"PORTCULLIS_REDIS_SENTINEL_MASTER", "mymaster", false},
+		{"PORTCULLIS_REDIS_USERNAME", "portcullis", false},
+		{"PORTCULLIS_REDIS_PASSWORD", "[redacted]", true},
+		{"PORTCULLIS_REDIS_SENTINEL_PASSWORD", "[redacted]", true},
+		{"PORTCULLIS_REDIS_TLS", "true", false},
+		{"PORTCULLIS_REDIS_CA", "[redacted]", true},
+		{"PORTCULLIS_REDIS_CLUSTER_ADDRS", "", false},
+	} {
+		if got := got[want.Name]; got != want {
+			t.Errorf("Settings() %s = %+v; want %+v", want.Name, got, want)
 		}
 	}
 }

@@ -364,6 +364,10 @@ func (c *Config) normalize() {
 func (p *Provider) normalize() {
 	p.Preset = strings.ToLower(strings.TrimSpace(p.Preset))
 	p.ResponseType = strings.ToLower(strings.TrimSpace(p.ResponseType))
+	p.ResponseMode = strings.ToLower(strings.TrimSpace(p.ResponseMode))
+	if p.LogoutRedirectURL = strings.TrimSpace(p.LogoutRedirectURL); strings.EqualFold(p.LogoutRedirectURL, "none") {
+		p.LogoutRedirectURL = "none"
+	}
 	p.TokenMethod = strings.ToUpper(strings.TrimSpace(p.TokenMethod))
 	p.TokenAuthStyle = strings.ToLower(strings.TrimSpace(p.TokenAuthStyle))
 	p.UserinfoMethod = strings.ToUpper(strings.TrimSpace(p.UserinfoMethod))

@@ -23,6 +23,7 @@ func parsers() map[reflect.Type]env.ParserFunc {
 		reflect.TypeFor[http.SameSite]():                parseSameSite,
 		reflect.TypeFor[[]netip.Prefix]():               parsePrefixes,
 		reflect.TypeFor[[]Route]():                      parseRoutes,
+		reflect.TypeFor[[]UpstreamRoute]():              parseUpstreams,
 		reflect.TypeFor[[]Attribute]():                  parseAttributes,
 		reflect.TypeFor[[]HeaderRule]():                 parseHeaderRules,
 		reflect.TypeFor[map[string]map[string]string](): parseClaimValues,

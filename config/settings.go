@@ -90,6 +90,8 @@ func formatValue(v any) string {
 		return joinStrings(x)
 	case []Route:
 		return joinStrings(x)
+	case []UpstreamRoute:
+		return formatUpstreams(x)
 	case []HeaderRule:
 		return joinStrings(x)
 	case []Attribute:

@@ -23,7 +23,6 @@ func (c *Config) validate() error {
 	v := &validator{}
 	n := func(suffix string) string { return Prefix + suffix }
 
-	v.httpURL(n("UPSTREAM"), c.Upstream, false)
 	v.httpURL(n("PUBLIC_URL"), c.PublicURL, true)
 	if path, ok := strings.CutPrefix(c.Listen, "unix:"); ok {
 		v.socketPath(n("LISTEN"), path)
@@ -55,25 +54,11 @@ func (c *Config) validate() error {
 	v.positive(n("COOKIE_EXPIRE"), c.CookieExpire)
 
 	switch c.SessionStore {
-	case "cookie":
-	case "redis":
-		if c.RedisURL == "" {
-			v.add(n("REDIS_URL"), "required with %s=redis", n("SESSION_STORE"))
-		}
+	case "cookie", "redis":
 	default:
 		v.add(n("SESSION_STORE"), "must be cookie or redis, got %q", c.SessionStore)
 	}
-	if c.RedisURL != "" {
-		u, err := url.Parse(c.RedisURL)
-		switch {
-		case err != nil:
-			v.add(n("REDIS_URL"), "not a URL (redis://host:6379/0)")
-		case u.Scheme != "redis" && u.Scheme != "rediss":
-			v.add(n("REDIS_URL"), "must start with redis:// or rediss://, got scheme %q", u.Scheme)
-		case u.Host == "":
-			v.add(n("REDIS_URL"), "has no host")
-		}
-	}
+	v.redis(c)
 
 	v.oneOf(n("USER_FROM"), c.UserFrom, "auto", "email", "id", "username")
 	v.oneOf(n("IDENTITY_HEADERS"), c.IdentityHeaders, "on", "off")
@@ -150,6 +135,89 @@ func (c *Config) validate() error {
 		v.provider(&c.Providers[i])
 	}
 	return errors.Join(v.errs...)
+}
+
+// redis checks where Redis is (REDIS_URL, or Sentinels, or a Cluster) and
+// how Portcullis reaches it.
+func (v *validator) redis(c *Config) {
+	n := func(suffix string) string { return Prefix + suffix }
+	var set []string
+	for name, on := range map[string]bool{
+		"REDIS_URL": c.RedisURL != "", "REDIS_SENTINEL_ADDRS": len(c.RedisSentinelAddrs) > 0, "REDIS_CLUSTER_ADDRS": len(c.RedisClusterAddrs) > 0,
+	} {
+		if on {
+			set = append(set, n(name))
+		}
+	}
+	slices.Sort(set)
+	switch {
+	case len(set) == 0 && c.SessionStore == "redis":
+		v.add(n("REDIS_URL"), "required with %s=redis (or %s, or %s)", n("SESSION_STORE"), n("REDIS_SENTINEL_ADDRS"), n("REDIS_CLUSTER_ADDRS"))
+	case len(set) > 1:
+		for _, name := range set[1:] {
+			v.add(name, "not with %s: Redis is one server, a master watched by Sentinels, or a Cluster; set one of them", set[0])
+		}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		switch {
+		case err != nil:
+			v.add(n("REDIS_URL"), "not a URL (redis://host:6379/0)")
+		case u.Scheme != "redis" && u.Scheme != "rediss":
+			v.add(n("REDIS_URL"), "must start with redis:// or rediss://, got scheme %q", u.Scheme)
+		case u.Host == "":
+			v.add(n("REDIS_URL"), "has no host")
+		default:
+			if _, ok := u.User.Password(); ok && c.RedisPassword != "" {
+				v.add(n("REDIS_PASSWORD"), "%s has a password already; set it in one place", n("REDIS_URL"))
+			}
+			if u.User.Username() != "" && c.RedisUsername != "" {
+				v.add(n("REDIS_USERNAME"), "%s has a user already; set it in one place", n("REDIS_URL"))
+			}
+		}
+	}
+	v.nonNegative(n("REDIS_FAILOVER_WAIT"), c.RedisFailoverWait)
+	v.hostPorts(n("REDIS_SENTINEL_ADDRS"), c.RedisSentinelAddrs)
+	v.hostPorts(n("REDIS_CLUSTER_ADDRS"), c.RedisClusterAddrs)
+	switch {
+	case len(c.RedisSentinelAddrs) > 0 && c.RedisSentinelMaster == "":
+		v.add(n("REDIS_SENTINEL_MASTER"), "required with %s: the name in the Sentinels' sentinel monitor line", n("REDIS_SENTINEL_ADDRS"))
+	case len(c.RedisSentinelAddrs) == 0 && c.RedisSentinelMaster != "":
+		v.add(n("REDIS_SENTINEL_ADDRS"), "required with %s", n("REDIS_SENTINEL_MASTER"))
+	}
+	if c.RedisSentinelPassword != "" && len(c.RedisSentinelAddrs) == 0 {
+		v.add(n("REDIS_SENTINEL_PASSWORD"), "only used with %s", n("REDIS_SENTINEL_ADDRS"))
+	}
+	if len(set) == 0 {
+		for name, on := range map[string]bool{"REDIS_USERNAME": c.RedisUsername != "", "REDIS_PASSWORD": c.RedisPassword != "", "REDIS_TLS": c.RedisTLS, "REDIS_CA": c.RedisCA != ""} {
+			if on {
+				v.add(n(name), "only used with Redis (%s, %s or %s)", n("REDIS_URL"), n("REDIS_SENTINEL_ADDRS"), n("REDIS_CLUSTER_ADDRS"))
+			}
+		}
+		return
+	}
+	if c.RedisCA != "" {
+		switch {
+		case !c.RedisTLS && !strings.HasPrefix(c.RedisURL, "rediss:"):
+			v.add(n("REDIS_CA"), "only used with TLS: set %s=true, or use a rediss:// %s", n("REDIS_TLS"), n("REDIS_URL"))
+		case !x509.NewCertPool().AppendCertsFromPEM([]byte(c.RedisCA)):
+			v.add(n("REDIS_CA"), "no PEM certificate found")
+		}
+	}
+}
+
+// hostPorts checks a list of host:port addresses.
+func (v *validator) hostPorts(name string, addrs []string) {
+	for _, a := range addrs {
+		host, port, err := net.SplitHostPort(a)
+		if p, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || p < 1 || p > 65535 {
+			hint := ""
+			if strings.Contains(a, "://") {
+				hint = " (without a scheme)"
+			}
+			v.add(name, "%q is not host:port%s", a, hint)
+		}
+	}
 }
 
 // cookieSecrets decodes a COOKIE_SECRET value: a comma list, each entry
@@ -446,6 +514,7 @@ func (v *validator) provider(p *Provider) {
 	}
 
 	v.oneOf(n("RESPONSE_TYPE"), p.ResponseType, "code", "token")
+	v.flowSettings(p)
 	// Unset, these take the preset's value.
 	v.oneOfOrUnset(n("TOKEN_METHOD"), p.TokenMethod, "GET", "POST")
 	v.oneOfOrUnset(n("TOKEN_AUTH_STYLE"), p.TokenAuthStyle, "auto", "header", "params")
@@ -469,6 +538,39 @@ func (v *validator) provider(p *Provider) {
 			v.add(n("CLAIM_VALUES"), "%q is neither a field (id, email, email_verified, name, given_name, family_name, username, groups, picture, locale) nor a CLAIM_ATTRIBUTES name", name)
 		}
 	}
+}
+
+// flowSettings checks RESPONSE_MODE, AUTH_PASSTHROUGH_PARAMS and
+// LOGOUT_REDIRECT_URL. Which names a client may not pass through depends
+// on the preset (CLIENT_ID_PARAM): providers.Resolve checks them.
+func (v *validator) flowSettings(p *Provider) {
+	n := func(suffix string) string { return p.Prefix + suffix }
+	v.oneOfOrUnset(n("RESPONSE_MODE"), p.ResponseMode, "form_post", "query")
+	if p.ResponseMode == "form_post" && p.ResponseType == "token" {
+		v.add(n("RESPONSE_MODE"), "form_post is for the code flow, not with %s=token", n("RESPONSE_TYPE"))
+	}
+	if _, ok := p.AuthParams["response_mode"]; ok {
+		v.add(n("AUTH_PARAMS"), "response_mode: set %s instead, so the callback expects the answer where it comes", n("RESPONSE_MODE"))
+	}
+	seen := map[string]bool{}
+	for _, name := range p.AuthPassthroughParams {
+		switch {
+		case !paramName(name):
+			v.add(n("AUTH_PASSTHROUGH_PARAMS"), "%q is not a parameter name: use letters, digits, _ . and - only", name)
+		case seen[name]:
+			v.add(n("AUTH_PASSTHROUGH_PARAMS"), "%q is listed twice", name)
+		}
+		seen[name] = true
+	}
+	if p.LogoutRedirectURL != "none" {
+		v.httpURLString(n("LOGOUT_REDIRECT_URL"), p.LogoutRedirectURL)
+	}
+}
+
+// paramName reports whether s is a URL parameter name of letters, digits
+// and _ . - only.
+func paramName(s string) bool {
+	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == ""
 }
 
 func (v *validator) oneOf(name, value string, allowed ...string) {

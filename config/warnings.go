@@ -28,6 +28,19 @@ func (c *Config) Warnings() []string {
 			" Serve https (and make %s https://…), or set %s=false for a test on http",
 			n("COOKIE_SECURE"), n("PUBLIC_URL"), u.Redacted(), n("PUBLIC_URL"), n("COOKIE_SECURE")))
 	}
+	for _, p := range c.Providers {
+		if p.ResponseMode != "form_post" {
+			continue
+		}
+		if u := c.PublicURL; u != nil && u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+			out = append(out, fmt.Sprintf("%sRESPONSE_MODE: form_post with the http:// %s %q: its sign-in flow cookie is SameSite=None,"+
+				" which browsers accept only Secure, and they drop Secure cookies sent over plain http (except on localhost),"+
+				" so every sign-in would fail with \"not valid in this browser\". Serve https", p.Prefix, n("PUBLIC_URL"), u.Redacted()))
+		} else if !c.CookieSecure {
+			out = append(out, p.Prefix+"RESPONSE_MODE: form_post makes the sign-in flow cookie SameSite=None; Secure whatever "+
+				n("COOKIE_SECURE")+" says (browsers accept SameSite=None only Secure): sign-in then works over https and on localhost only")
+		}
+	}
 	if c.UserFrom == "username" {
 		out = append(out, n("USER_FROM")+"=username: X-User is the username claim, which many providers let users choose or change "+
 			"(preferred_username is mutable at Microsoft; a GitHub login can be renamed and then registered by someone else), "+

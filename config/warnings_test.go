@@ -32,6 +32,11 @@ func TestWarnings(t *testing.T) {
 		{"user from id", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_USER_FROM", "id"), nil},
 		{"user from username", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_USER_FROM", "Username"),
 			[]string{"PORTCULLIS_USER_FROM=username: X-User is the username claim"}},
+		{"form_post, http PUBLIC_URL", with(minimal(), "PORTCULLIS_PUBLIC_URL", "http://app.example.com", "PORTCULLIS_COOKIE_SECURE", "false", "PORTCULLIS_RESPONSE_MODE", "form_post"),
+			[]string{`PORTCULLIS_RESPONSE_MODE: form_post with the http:// PORTCULLIS_PUBLIC_URL "http://app.example.com": its sign-in flow cookie is SameSite=None`}},
+		{"form_post, insecure cookies", with(minimal(), "PORTCULLIS_PUBLIC_URL", "http://localhost:4180", "PORTCULLIS_COOKIE_SECURE", "false", "PORTCULLIS_RESPONSE_MODE", "form_post"),
+			[]string{"PORTCULLIS_RESPONSE_MODE: form_post makes the sign-in flow cookie SameSite=None; Secure whatever PORTCULLIS_COOKIE_SECURE says"}},
+		{"form_post, https", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_RESPONSE_MODE", "form_post"), nil},
 		{"bearer allow unbound", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_BEARER_TOKENS", "true", "PORTCULLIS_BEARER_ALLOW_UNBOUND", "true"),
 			[]string{"PORTCULLIS_BEARER_ALLOW_UNBOUND=true: an opaque token"}},
 	}

@@ -107,7 +107,7 @@ func newCaddyStack(t *testing.T, co caddyOptions) *caddyStack {
 	if !co.cookieStore {
 		// compose.yml: PORTCULLIS_SESSION_STORE=redis, whose refresh
 		// coordination main wires along with the store.
-		client, err := session.NewRedisClient(redistest.Start(t))
+		client, err := session.NewRedis(session.RedisOptions{URL: redistest.Start(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

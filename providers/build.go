@@ -36,8 +36,13 @@ type Built struct {
 	DisplayName  string
 	RedirectURL  string
 	ResponseType string
-	ClientID     string
-	PKCE         bool
+	// ResponseMode is "form_post" when the provider POSTs its answer to
+	// the callback from its own site, else "query" or "" (Settings).
+	ResponseMode string
+	// PassthroughParams are Settings.AuthPassthroughParams.
+	PassthroughParams []string
+	ClientID          string
+	PKCE              bool
 	// LogoutURL is the provider's end-session URL; empty for OpenID
 	// Connect, whose provider reports it (OIDC.LogoutURL) once discovered.
 	LogoutURL string
@@ -96,6 +101,8 @@ func (r *Resolved) build(opts BuildOptions) (*Built, error) {
 		DisplayName:         r.DisplayName,
 		RedirectURL:         r.RedirectURL,
 		ResponseType:        r.ResponseType,
+		ResponseMode:        r.ResponseMode,
+		PassthroughParams:   r.AuthPassthroughParams,
 		ClientID:            r.ClientID,
 		PKCE:                *r.PKCE,
 		LogoutURL:           r.LogoutURL,

@@ -102,6 +102,10 @@ type Preset struct {
 	// authorization endpoint's host (Cognito's /logout on the user pool
 	// domain); LOGOUT_URL still wins.
 	LogoutPath string
+	// ResponseMode, when set, is the response_mode the preset's provider
+	// is asked for: "form_post" for one that answers only by a POST from
+	// its own site (Settings.ResponseMode).
+	ResponseMode string
 	// LogoutRedirectParam names the end-session URL's parameter that says
 	// where the provider sends the browser back: empty for OpenID Connect
 	// RP-Initiated Logout's post_logout_redirect_uri (sent with

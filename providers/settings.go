@@ -38,6 +38,14 @@ type Settings struct {
 	Scopes            []string
 	// ResponseType is "code" or "token" (the implicit flow).
 	ResponseType string
+	// ResponseMode is the response_mode the authorization URL asks for:
+	// "form_post" (the provider POSTs its answer to the callback from its
+	// own site), "query", or "" (none sent: the provider's default).
+	ResponseMode string
+	// AuthPassthroughParams are the query parameters /oauth2/start
+	// forwards to the authorization URL (AUTH_PASSTHROUGH_PARAMS); none
+	// may be one the sign-in sets itself (ProtectedAuthParam).
+	AuthPassthroughParams []string
 	// PKCE says whether to send a PKCE S256 code_challenge.
 	PKCE *bool
 	// TokenMethod is GET or POST; TokenAuthStyle auto, header or params.
@@ -136,6 +144,7 @@ func (r *Resolved) apply() {
 	str("INTROSPECTION_URL", &s.IntrospectionURL, p.IntrospectionURL)
 	str("INTROSPECTION_URL", &s.IntrospectionURL, checkEndpoint(p.TokenCheck, s.UserinfoURL))
 	list("SCOPES", &s.Scopes, p.Scopes)
+	str("RESPONSE_MODE", &s.ResponseMode, p.ResponseMode)
 	if s.PKCE == nil {
 		pkce := p.PKCE
 		s.PKCE = &pkce
@@ -203,6 +212,11 @@ func (r *Resolved) problems() []error {
 			errs = append(errs, fmt.Errorf("%s%s: required with %sPROVIDER=%s", s.Prefix, need, s.Prefix, p.Name))
 		} else {
 			errs = append(errs, fmt.Errorf("%s%s: required by the %s preset", s.Prefix, need, p.Name))
+		}
+	}
+	for _, name := range s.AuthPassthroughParams {
+		if ProtectedAuthParam(name, s.ClientIDParam) {
+			errs = append(errs, fmt.Errorf("%sAUTH_PASSTHROUGH_PARAMS: %q is a parameter the sign-in sets itself; a client may never set it", s.Prefix, name))
 		}
 	}
 	// Bearer tokens of a provider that can't tell whose they are are

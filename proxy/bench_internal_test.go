@@ -176,6 +176,13 @@ func BenchmarkHotPath(b *testing.B) {
 		benchServe(b, s, r, http.StatusOK)
 	})
 
+	b.Run("portcullis+10upstreams", func(b *testing.B) {
+		// Ten upstream routes (PORTCULLIS_UPSTREAM=/api/=…,…,/=…): the
+		// request tries the nine others before the catch-all takes it.
+		s, r := benchInternalServer(b, benchTenUpstreams)
+		benchServe(b, s, r, http.StatusOK)
+	})
+
 	b.Run("portcullis+routes", func(b *testing.B) {
 		// A few route rules, as an operator writes them: the request
 		// matches a restricting one (the user passes it), so every
@@ -297,6 +304,17 @@ func benchRoutes(o *Options) {
 		{Methods: []string{"POST"}, Path: regexp.MustCompile(`^/payments/`), Rules: Rules{Emails: []string{"cfo@example.com"}}},
 		{Path: regexp.MustCompile(`^/app/`), Rules: Rules{Groups: []string{"staff"}}},
 		{Methods: []string{"GET"}, Path: regexp.MustCompile(`^/healthz$`), Public: true},
+	}
+}
+
+// benchTenUpstreams replaces the upstream by ten routes to it
+// (tenRoutes).
+func benchTenUpstreams(o *Options) {
+	o.Upstream.URL = nil
+	routes := tenRoutes(benchUpstream.String())
+	for i := 0; i+1 < len(routes); i += 2 {
+		u, _ := url.Parse(routes[i+1])
+		o.Upstream.Routes = append(o.Upstream.Routes, UpstreamRoute{Path: routes[i], URL: u})
 	}
 }
 
@@ -444,6 +462,32 @@ func BenchmarkDecide(b *testing.B) {
 	}
 }
 
+// BenchmarkUpstreamChoice is the choice of a request's upstream route
+// (upstreamPath, then the longest route that takes it), with one route
+// and with ten (tenRoutes: the request's path takes the catch-all after
+// trying the nine others), to set against a whole proxied request
+// (HotPath/portcullis and HotPath/portcullis+10upstreams).
+func BenchmarkUpstreamChoice(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		routes []string
+	}{
+		{"1route", []string{"/", benchUpstream.String()}},
+		{"10routes", tenRoutes(benchUpstream.String())},
+	} {
+		us := testUpstreams(b, c.routes...)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, _ := upstreamPath("/app/page")
+				if us.route(p) == nil {
+					b.Fatal("no route")
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkOriginalRequest is forward-auth's reading of the original
 // request from nginx's trusted headers, as examples/nginx sends them.
 func BenchmarkOriginalRequest(b *testing.B) {
@@ -484,13 +528,11 @@ func BenchmarkSafeRedirect(b *testing.B) {
 
 // BenchmarkRouteClass is the metrics label computed on every request.
 func BenchmarkRouteClass(b *testing.B) {
-	ps, err := newPaths(Paths{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := routingServer(b)
+	r := httptest.NewRequest("GET", "/app/page", nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if ps.routeClass("/app/page") != "proxy" {
+		if s.routeClass(r) != "proxy" {
 			b.Fatal("want proxy")
 		}
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"crypto/rand"
 	"errors"
 	"html/template"
@@ -78,14 +79,24 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		s.badMode(w, r)
 		return
 	}
+	pass, bad := passthrough(q, p.PassthroughParams)
+	if bad != "" {
+		s.fail(w, r, http.StatusBadRequest, "Sign-in link refused",
+			"The sign-in link's "+bad+" parameter is longer than this site passes on to the provider.")
+		return
+	}
 	flow := &session.Flow{
 		State:     randomString(),
 		Provider:  p.ID,
 		Redirect:  s.redirectTarget(r, q.Get("rd")),
 		CreatedAt: s.now(),
+		FormPost:  p.ResponseMode == formPost,
 		Mode:      mode,
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("redirect_uri", s.callbackURL(r, p))}
+	if p.ResponseMode != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("response_mode", p.ResponseMode))
+	}
 	if p.PKCE && p.ResponseType != "token" {
 		flow.Verifier = oauth2.GenerateVerifier()
 		opts = append(opts, oauth2.S256ChallengeOption(flow.Verifier))
@@ -100,6 +111,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 			"Portcullis is still contacting the identity provider. Try again in a moment.")
 		return
 	}
+	authURL = withParams(authURL, pass)
 	err := s.flows.Save(w, r, flow)
 	if errors.Is(err, session.ErrTooLarge) && flow.Redirect != "/" {
 		// A deep link too long for the CSRF cookie: sign in, then land on "/".
@@ -125,16 +137,16 @@ func (s *Server) provider(id string) (*Provider, bool) {
 	return p, ok
 }
 
-// callback completes a sign-in: state, code exchange, profile, rules,
-// session, and back to where the user was going.
+// callback completes a sign-in answered in the query (the provider's
+// redirect): state, then the code (completeCode).
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	state := q.Get("state")
-	if state == "" && q.Get("code") == "" && q.Get("error") == "" && s.hasImplicit() {
+	ans := readAuthResponse(q)
+	if ans.State == "" && ans.Code == "" && ans.Error == "" && s.hasImplicit() {
 		s.serveRelay(w) // the implicit flow's answer is in the fragment
 		return
 	}
-	flow, ok := s.takeFlow(w, r, state)
+	flow, ok := s.takeFlow(w, r, ans.State)
 	if !ok {
 		return
 	}
@@ -145,12 +157,28 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 			"This sign-in was started for a provider this site no longer offers. Start the sign-in again.")
 		return
 	}
-	if code := q.Get("error"); code != "" {
-		s.providerRefused(w, r, p, code, q.Get("error_description"))
+	if p.ResponseMode == formPost && ans.Error == "" {
+		// Asked for form_post, the provider put the code in the address
+		// (where logs and Referer headers keep it): a misconfiguration the
+		// operator must see, never a sign-in.
+		s.signInResult(p.ID, metrics.SignInError)
+		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
+			"The provider answered in the address instead of with the POST that RESPONSE_MODE=form_post asks for. "+
+				"The operator should check that the provider supports form_post, or unset RESPONSE_MODE. Start the sign-in again.")
 		return
 	}
-	code := q.Get("code")
-	if code == "" {
+	s.completeCode(w, r, p, flow, ans)
+}
+
+// completeCode completes an authorization-code sign-in with the
+// provider's answer, from either callback: its error, else the code
+// exchanged (with the flow's PKCE verifier) and the user signed in.
+func (s *Server) completeCode(w http.ResponseWriter, r *http.Request, p *Provider, flow *session.Flow, ans authResponse) {
+	if ans.Error != "" {
+		s.providerRefused(w, r, p, ans.Error, ans.ErrorDescription)
+		return
+	}
+	if ans.Code == "" {
 		s.signInResult(p.ID, metrics.SignInError)
 		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
 			"The provider's answer carried no authorization code. Start the sign-in again.")
@@ -160,7 +188,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	if flow.Verifier != "" {
 		opts = append(opts, oauth2.VerifierOption(flow.Verifier))
 	}
-	tokens, err := p.Provider.Exchange(r.Context(), code, opts...)
+	tokens, err := p.Provider.Exchange(r.Context(), ans.Code, opts...)
 	if err != nil {
 		s.providerFailed(w, r, p, "Portcullis could not complete the sign-in with the provider", err)
 		return
@@ -247,11 +275,16 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 	if err := s.sessions.Save(w, r, st); err != nil {
 		s.log.Error("save session", "provider", p.ID, "err", err)
 		s.signInResult(p.ID, metrics.SignInError)
-		msg := "Portcullis could not store your session. Try again in a moment."
-		if errors.Is(err, session.ErrTooLarge) {
+		status, msg := http.StatusBadGateway, "Portcullis could not store your session. Try again in a moment."
+		switch {
+		case errors.Is(err, session.ErrTooLarge):
 			msg = "The provider's tokens are too large to keep in cookies. The operator should set PORTCULLIS_SESSION_STORE=redis."
+		case errors.Is(err, session.ErrUnavailable):
+			// The code is spent: a retry is a new sign-in, from the start.
+			status, msg = http.StatusServiceUnavailable, "Portcullis could not store your session: its session store is unavailable right now. Sign in again in a moment."
+			w.Header().Set("Retry-After", "5")
 		}
-		s.fail(w, r, http.StatusBadGateway, "Sign-in failed", msg)
+		s.fail(w, r, status, "Sign-in failed", msg)
 		return
 	}
 	s.log.Info("signed in", "audit", "sign_in", "provider", p.ID, "user", st.User)
@@ -379,7 +412,12 @@ func (s *Server) logoutURL(p *Provider) string {
 }
 
 // providerLogoutURL is the provider's end-session URL, asking it to send
-// the browser back to rd (made absolute) afterwards.
+// the browser back afterwards to LOGOUT_REDIRECT_URL, else to rd (already
+// judged by redirectTarget, made absolute), unless that is "none". As
+// OpenID Connect RP-Initiated Logout 1.0 has it: id_token_hint (the
+// provider knows whose session ends, and may send the browser back), and
+// client_id (the way back is then looked up among this client's
+// registered post-logout URIs even without an ID token).
 func (s *Server) providerLogoutURL(r *http.Request, p *Provider, st *session.State, rd string) string {
 	u, err := url.Parse(s.logoutURL(p))
 	if err != nil {
@@ -389,14 +427,20 @@ func (s *Server) providerLogoutURL(r *http.Request, p *Provider, st *session.Sta
 	if strings.HasPrefix(rd, "/") {
 		back = s.baseURL(r) + rd
 	}
+	switch p.LogoutRedirectURL {
+	case "":
+	case LogoutRedirectNone:
+		back = ""
+	default:
+		back = p.LogoutRedirectURL
+	}
 	q := u.Query()
-	if p.LogoutRedirectParam != "" {
-		q.Set(p.LogoutRedirectParam, back)
-	} else {
-		q.Set("post_logout_redirect_uri", back)
-		if st.IDToken != "" {
-			q.Set("id_token_hint", st.IDToken)
-		}
+	param := cmp.Or(p.LogoutRedirectParam, "post_logout_redirect_uri")
+	if back != "" {
+		q.Set(param, back)
+	}
+	if p.LogoutRedirectParam == "" && st.IDToken != "" {
+		q.Set("id_token_hint", st.IDToken)
 	}
 	if p.ClientID != "" {
 		q.Set("client_id", p.ClientID)

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/providers"
+	"github.com/portcullis/portcullis/session"
 )
 
 // The implicit flow (RESPONSE_TYPE=token): the provider puts the access
@@ -57,39 +59,20 @@ type TokenChecker interface {
 	Check(ctx context.Context, token string) (*providers.Identity, time.Time, error)
 }
 
-// callbackPost completes an implicit-flow sign-in with the fragment the
-// relay page posted: state as on the GET callback; then the provider must
-// confirm the access token was issued to this client (Provider.TokenCheck)
-// — anyone can post a token of another app with a fresh state — and the
-// session lives as long as the provider says the token does, whatever
-// expires_in the browser posted. The identity comes from the userinfo URL,
-// as in the code flow.
-func (s *Server) callbackPost(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, http.StatusBadRequest, "Sign-in failed", "The sign-in answer could not be read.")
+// completeImplicit completes an implicit-flow sign-in with the fragment
+// the relay page posted (form), once callbackPost has checked that the post
+// is same-origin and spent its state: the provider must confirm the access
+// token was issued to this client (Provider.TokenCheck) — anyone can post
+// a token of another app with a fresh state — and the session lives as
+// long as the provider says the token does, whatever expires_in the
+// browser posted. The identity comes from the userinfo URL, as in the code
+// flow.
+func (s *Server) completeImplicit(w http.ResponseWriter, r *http.Request, p *Provider, flow *session.Flow, form url.Values) {
+	if code := form.Get("error"); code != "" {
+		s.providerRefused(w, r, p, code, form.Get("error_description"))
 		return
 	}
-	if !s.sameOrigin(r) {
-		s.fail(w, r, http.StatusForbidden, "Sign-in refused", "The sign-in answer came from another site.")
-		return
-	}
-	flow, ok := s.takeFlow(w, r, r.PostForm.Get("state"))
-	if !ok {
-		return
-	}
-	r = inPopup(r, flow)
-	p, ok := s.providers[flow.Provider]
-	if !ok || p.ResponseType != "token" {
-		s.signInResult(flow.Provider, metrics.SignInStateError)
-		s.fail(w, r, http.StatusBadRequest, "Sign-in failed", "This sign-in does not use the implicit flow. Start the sign-in again.")
-		return
-	}
-	if code := r.PostForm.Get("error"); code != "" {
-		s.providerRefused(w, r, p, code, r.PostForm.Get("error_description"))
-		return
-	}
-	token := r.PostForm.Get("access_token")
+	token := form.Get("access_token")
 	if token == "" {
 		s.signInResult(p.ID, metrics.SignInProviderError)
 		s.fail(w, r, http.StatusBadGateway, "Sign-in failed", "The provider's answer carried no access token.")
@@ -107,5 +90,5 @@ func (s *Server) callbackPost(w http.ResponseWriter, r *http.Request) {
 		s.providerFailed(w, r, p, "Portcullis could not check the access token with the provider", err)
 		return
 	}
-	s.finishSignIn(w, r, p, flow, &providers.Tokens{AccessToken: token, TokenType: r.PostForm.Get("token_type"), Expiry: exp})
+	s.finishSignIn(w, r, p, flow, &providers.Tokens{AccessToken: token, TokenType: form.Get("token_type"), Expiry: exp})
 }

@@ -5,33 +5,11 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/session"
 )
-
-// routeClass names a request's route for metrics, from a fixed set: by
-// the handler its path leads to, wherever PROXY_PREFIX puts it.
-func (ps *paths) routeClass(path string) string {
-	rest, ok := strings.CutPrefix(path, ps.prefix)
-	if !ok || len(rest) == 0 || rest[0] != '/' {
-		if path != "" && (path == ps.ping || path == ps.ready) { // "": off
-			return "other"
-		}
-		return "proxy"
-	}
-	switch rest = rest[1:]; rest {
-	case "auth":
-		return "auth"
-	case "forward-auth":
-		return "forward_auth"
-	case "sign_in", "start", "callback", "sign_out", "userinfo":
-		return rest
-	}
-	return "other"
-}
 
 // statusWriter records what the access log needs: the status the handler
 // wrote and who the request was for. Unwrap lets http.ResponseController
@@ -128,7 +106,7 @@ func (s *Server) instrument(m *metrics.Metrics, next http.Handler) http.Handler 
 		if sw.body = s.guardBody(sw, r, start); sw.body != nil {
 			defer sw.body.settle()
 		}
-		route := s.paths.routeClass(r.URL.Path)
+		route := s.routeClass(r)
 		if route != "proxy" {
 			// Our own pages, redirects and answers; the upstream's are its own.
 			setSecurityHeaders(w.Header())

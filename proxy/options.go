@@ -14,15 +14,40 @@ import (
 // The groups of Options, one a concern. The zero value of each is its
 // default.
 
-// Upstream is the app behind the proxy.
+// Upstream is the app behind the proxy (upstream.go), or several, by
+// path (upstreams.go).
 type Upstream struct {
-	// URL is the app's; nil: no app, forward-auth only.
+	// URL is the app's, for every path: the route of "/". nil, with no
+	// Routes: no app, forward-auth only.
 	URL *url.URL
+	// Routes send requests to several upstreams by path (not with URL):
+	// the longest route path that matches a request's path wins, and a
+	// path none matches gets 404.
+	Routes []UpstreamRoute
 	// Transport makes the requests to the app, as httputil.ReverseProxy's
 	// Transport does: main builds it from UPSTREAM_TIMEOUT,
 	// UPSTREAM_MAX_CONNS and the UPSTREAM_* TLS settings. nil:
-	// defaultTransport.
+	// defaultTransport. A unix route gets a clone of it (when it is an
+	// *http.Transport, else of defaultTransport) that dials its socket.
 	Transport http.RoundTripper
+}
+
+// An UpstreamRoute sends the requests whose path it takes to URL.
+type UpstreamRoute struct {
+	// Path is "/" (every path), a prefix ending in "/" (the paths that
+	// start with it: "/api/" takes /api/x, not /api), or a path without
+	// one (itself and the paths under it: "/healthz" takes /healthz and
+	// /healthz/x, not /healthzx), matched against the request's decoded
+	// path, resolved (upstreamPath).
+	Path string
+	// URL is an http or https URL, a path in which other than "/"
+	// replaces Path in the request's path (Path "/api/" with URL
+	// http://api:8080/v1/ sends /api/x to /v1/x); unix:///path/to.sock,
+	// HTTP over that Unix socket, Path kept; file:///path/to/dir/, the
+	// regular files under that directory (files.go), served at Path; or
+	// static://CODE, that status with an empty body (static:// alone:
+	// 200).
+	URL *url.URL
 }
 
 // Body bounds the time a request's body may take (body.go).

@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestRedisReplicas(t *testing.T) {
 	m := metrics.New() // both replicas' counts, summed as Prometheus would
 	h, b := lifecycleHarness(t, c, nil, func(o *proxy.Options) {
 		o.Metrics = m
-		client, err := session.NewRedisClient(rds.URL)
+		client, err := session.NewRedis(session.RedisOptions{URL: rds.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,4 +131,17 @@ func TestRedisReplicas(t *testing.T) {
 	if len(b2.Cookies) == 0 {
 		t.Errorf("the session cookie was cleared during the outage")
 	}
+
+	// A sign-in that can't store its session gets a 503 that says to
+	// sign in again (its code is spent), and signing in again works once
+	// Redis is back.
+	b3 := h.browser()
+	resp, hops := b3.Follow("/page", nil)
+	body := stack.ReadBody(t, resp)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Sign in again") {
+		t.Errorf("sign-in with Redis down ended with %d (Retry-After %q) after %v: %.400s; want 503 with Retry-After, saying to sign in again",
+			resp.StatusCode, resp.Header.Get("Retry-After"), hops, body)
+	}
+	rds.Restart()
+	b3.SignIn("/page")
 }

@@ -16,7 +16,7 @@ import (
 // routes is the mux of every route, with a way past its matching for the
 // requests that come most.
 func (s *Server) routes() http.Handler {
-	mux := s.mux()
+	mux := s.ownMux
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch s.paths.shortcut(r) {
 		case toAuth:
@@ -90,6 +90,9 @@ func cleanPath(p string) bool {
 // ownRoute is a route Portcullis answers itself.
 type ownRoute struct {
 	pattern string
+	// route is its label in the metrics (SPEC: auth, forward_auth,
+	// sign_in, start, callback, sign_out, userinfo, other).
+	route   string
 	handler http.Handler
 }
 
@@ -100,31 +103,31 @@ func (s *Server) ownRoutes() []ownRoute {
 	routes := []ownRoute{
 		// The sign-in routes build our own URLs (the redirect URI, redirects
 		// back to us): only on a host we know (knownHost).
-		{"GET " + pre + "/sign_in", s.onKnownHost(s.signIn)},
-		{"GET " + pre + "/start", s.onKnownHost(s.start)},
-		{"GET " + pre + "/callback", s.onKnownHost(s.callback)},
-		{"POST " + pre + "/callback", s.onKnownHost(s.callbackPost)},
-		{"GET " + pre + "/sign_out", s.onKnownHost(s.signOut)},
-		{"POST " + pre + "/sign_out", s.onKnownHost(s.signOut)},
-		{"GET " + pre + "/userinfo", http.HandlerFunc(s.userinfo)},
+		{"GET " + pre + "/sign_in", "sign_in", s.onKnownHost(s.signIn)},
+		{"GET " + pre + "/start", "start", s.onKnownHost(s.start)},
+		{"GET " + pre + "/callback", "callback", s.onKnownHost(s.callback)},
+		{"POST " + pre + "/callback", "callback", s.onKnownHost(s.callbackPost)},
+		{"GET " + pre + "/sign_out", "sign_out", s.onKnownHost(s.signOut)},
+		{"POST " + pre + "/sign_out", "sign_out", s.onKnownHost(s.signOut)},
+		{"GET " + pre + "/userinfo", "userinfo", http.HandlerFunc(s.userinfo)},
 		// Single-page apps (spa.go, status.go, popup.go).
-		{"GET " + pre + "/session", http.HandlerFunc(s.sessionStatus)},
-		{"GET " + pre + "/token", http.HandlerFunc(s.accessToken)},
-		{"GET " + pre + "/portcullis.js", portcullisAsset},
-		{"GET " + pre + "/popup.js", popupAsset},
+		{"GET " + pre + "/session", "other", http.HandlerFunc(s.sessionStatus)},
+		{"GET " + pre + "/token", "other", http.HandlerFunc(s.accessToken)},
+		{"GET " + pre + "/portcullis.js", "other", portcullisAsset},
+		{"GET " + pre + "/popup.js", "other", popupAsset},
 		// Any method: Envoy ext_authz checks with the request's own method.
-		{s.paths.auth, http.HandlerFunc(s.auth)},
-		{s.paths.forwardAuth, http.HandlerFunc(s.forwardAuth)},
-		{pre + "/", http.HandlerFunc(s.notFound)},
+		{s.paths.auth, "auth", http.HandlerFunc(s.auth)},
+		{s.paths.forwardAuth, "forward_auth", http.HandlerFunc(s.forwardAuth)},
+		{pre + "/", "other", http.HandlerFunc(s.notFound)},
 	}
 	if s.paths.ping != "" {
-		routes = append(routes, ownRoute{"GET " + s.paths.ping, http.HandlerFunc(s.ping)})
+		routes = append(routes, ownRoute{"GET " + s.paths.ping, "other", http.HandlerFunc(s.ping)})
 	}
 	if s.paths.ready != "" {
-		routes = append(routes, ownRoute{"GET " + s.paths.ready, http.HandlerFunc(s.readyz)})
+		routes = append(routes, ownRoute{"GET " + s.paths.ready, "other", http.HandlerFunc(s.readyz)})
 	}
 	if s.identity.Assertions != nil {
-		routes = append(routes, ownRoute{"GET " + jwksPath, s.identity.Assertions})
+		routes = append(routes, ownRoute{"GET " + jwksPath, "other", s.identity.Assertions})
 	}
 	return routes
 }
@@ -137,6 +140,45 @@ func (s *Server) mux() *http.ServeMux {
 	}
 	mux.HandleFunc("/", s.protected)
 	return mux
+}
+
+// routeLabels maps each pattern of the mux to its route's metric label.
+func (s *Server) routeLabels() map[string]string {
+	m := map[string]string{"/": "proxy"}
+	for _, rt := range s.ownRoutes() {
+		m[rt.pattern] = rt.route
+	}
+	return m
+}
+
+// routeClass names r's route in the metrics, by the handler that answers
+// it wherever PROXY_PREFIX puts it: for a path that names no route of
+// ours as it is written, the application ("proxy"; the mux's redirect of
+// an unclean path of the application's counts as the application's);
+// for any other, the route of the mux's pattern for r, "other" for the
+// mux's own answers (a 405). A path of the application's costs a few
+// comparisons, as in shortcut.
+func (s *Server) routeClass(r *http.Request) string {
+	ps := &s.paths
+	if p := r.URL.Path; r.URL.RawPath == "" {
+		switch {
+		case p == ps.auth:
+			return "auth"
+		case p == ps.forwardAuth:
+			return "forward_auth"
+		case len(p) > 0 && p[0] == '/' && r.Method != http.MethodConnect &&
+			!strings.HasPrefix(p, ps.prefix) && p != ps.ping && p != ps.ready && p != jwksPath:
+			return "proxy"
+		}
+	}
+	if r.RequestURI == "*" {
+		return "other" // the mux answers 400
+	}
+	_, pattern := s.ownMux.Handler(r)
+	if route, ok := s.labels[pattern]; ok {
+		return route
+	}
+	return "other"
 }
 
 // A destination is where shortcut sends a request.

@@ -257,3 +257,100 @@ func FuzzShortcut(f *testing.F) {
 		}
 	})
 }
+
+// TestRouteClass: the metrics' route label is the route's that answers,
+// wherever the paths put it, whatever the path's spelling.
+func TestRouteClass(t *testing.T) {
+	tests := []struct {
+		paths          Paths
+		method, target string
+		want           string
+	}{
+		{Paths{}, "GET", "/oauth2/auth", "auth"},
+		{Paths{}, "POST", "/oauth2/auth?allowed_groups=a", "auth"},
+		{Paths{}, "GET", "/oauth2/forward-auth", "forward_auth"},
+		{Paths{}, "GET", "/oauth2/sign_in", "sign_in"},
+		{Paths{}, "GET", "/oauth2/start", "start"},
+		{Paths{}, "GET", "/oauth2/callback", "callback"},
+		{Paths{}, "POST", "/oauth2/callback", "callback"},
+		{Paths{}, "POST", "/oauth2/sign_out", "sign_out"},
+		{Paths{}, "GET", "/oauth2/userinfo", "userinfo"},
+		{Paths{}, "GET", "/oauth2/nothing", "other"},
+		{Paths{}, "PUT", "/oauth2/sign_in", "other"}, // the mux's 405
+		{Paths{}, "GET", "/ping", "other"},
+		{Paths{}, "GET", "/ready", "other"},
+		{Paths{}, "GET", "/.well-known/portcullis/jwks.json", "other"},
+		{Paths{}, "GET", "/app", "proxy"},
+		{Paths{}, "GET", "/oauth2%2Fauth", "proxy"}, // the app's: %2F separates nothing
+		{Paths{}, "GET", "/oauth2/%61uth", "auth"},
+		{Paths{}, "GET", "//app", "proxy"},   // the mux's redirect to /app
+		{Paths{}, "GET", "/oauth2", "other"}, // the mux's redirect to /oauth2/
+		{otherPaths[0], "GET", "/sso/auth", "auth"},
+		{otherPaths[0], "GET", "/sso/sign_in", "sign_in"},
+		{otherPaths[0], "GET", "/sso/x", "other"},
+		{otherPaths[0], "GET", "/healthz", "other"},
+		{otherPaths[0], "GET", "/oauth2/auth", "proxy"},
+		{otherPaths[0], "GET", "/oauth2/sign_in", "proxy"},
+		{otherPaths[0], "GET", "/ping", "proxy"},
+		{otherPaths[0], "GET", "/ready", "proxy"},
+		{otherPaths[1], "GET", "/auth/v1/forward-auth", "forward_auth"},
+		{otherPaths[1], "GET", "/auth", "other"}, // READY_PATH
+		{otherPaths[1], "GET", "/auth/v2", "proxy"},
+	}
+	servers := map[string]*Server{}
+	for _, tt := range tests {
+		s := servers[tt.paths.Prefix]
+		if s == nil {
+			s = routingServerAt(t, tt.paths)
+			servers[tt.paths.Prefix] = s
+		}
+		r, ok := routingRequest(tt.method, tt.target, true)
+		if !ok {
+			t.Fatalf("bad target %q", tt.target)
+		}
+		if got := s.routeClass(r); got != tt.want {
+			t.Errorf("%+v: routeClass(%s %s) = %q; want %q", tt.paths, tt.method, tt.target, got, tt.want)
+		}
+	}
+}
+
+// FuzzRouteClass checks that routeClass labels a request with the route
+// of the handler the mux chooses for it, wherever the paths put our
+// routes; the mux's redirects to a clean path (301) count as the
+// application's when the path, as written, names none of ours.
+func FuzzRouteClass(f *testing.F) {
+	for _, seed := range []string{"/", "/app", "/oauth2/auth", "/oauth2%2Fauth", "/oauth2/%61uth", "/oauth2", "/ping", "/sso/start", "/healthz", "/auth/v1/x", "/x/../oauth2/auth", "//oauth2/auth", "*"} {
+		f.Add(uint8(0), seed)
+	}
+	var servers []*Server
+	for _, paths := range append([]Paths{{}}, otherPaths...) {
+		servers = append(servers, routingServerAt(f, paths))
+	}
+	methods := []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "CONNECT", "PROPFIND"}
+	f.Fuzz(func(t *testing.T, method uint8, target string) {
+		if len(target) > 512 {
+			return
+		}
+		for _, s := range servers {
+			r, ok := routingRequest(methods[int(method)%len(methods)], target, false)
+			if !ok {
+				return
+			}
+			h, pattern := s.ownMux.Handler(r)
+			want, ok := s.labels[pattern]
+			if !ok || r.RequestURI == "*" { // "*": ServeHTTP answers 400 itself
+				want = "other"
+			}
+			got := s.routeClass(r)
+			if got == want {
+				continue
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r.Clone(r.Context()))
+			if got == "proxy" && (rec.Code == http.StatusMovedPermanently || rec.Code == http.StatusTemporaryRedirect || rec.Code == http.StatusPermanentRedirect) {
+				continue // the mux cleaning a path (ours answer 302 or 303)
+			}
+			t.Errorf("%+v: routeClass(%s %q) = %q; the mux's pattern %q is %q's (answer %d)", s.paths, r.Method, target, got, pattern, want, rec.Code)
+		}
+	})
+}

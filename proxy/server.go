@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
@@ -51,6 +50,23 @@ type Provider struct {
 	PKCE        bool
 	// ResponseType is "code" or "token" (the implicit flow).
 	ResponseType string
+	// ResponseMode is the response_mode the authorization URL asks for:
+	// "form_post" makes the provider POST its answer to the callback from
+	// its own site, which only such a provider's sign-ins may do (their
+	// CSRF cookie is then SameSite=None; Secure); "query" or "" (none
+	// sent) have it answer in the callback's query.
+	ResponseMode string
+	// PassthroughParams are the query parameters that /oauth2/start
+	// forwards to the authorization URL (AUTH_PASSTHROUGH_PARAMS), by
+	// exact name, the first value of each, at most maxPassthroughValue
+	// bytes; a client's value replaces an AUTH_PARAMS one. No name the
+	// sign-in itself sets may be among them (providers.ProtectedAuthParam).
+	PassthroughParams []string
+	// LogoutRedirectURL is the post_logout_redirect_uri sent to the
+	// provider's end-session URL (LOGOUT_REDIRECT_URL): "" sends the
+	// sign-out's rd (made absolute; "/" by default), "none" sends none, and
+	// an absolute URL is sent as is.
+	LogoutRedirectURL string
 	// ClientID is sent to the provider's logout URL with the id token hint.
 	ClientID string
 	// Bearer validates machine clients' bearer tokens (BEARER_TOKENS);
@@ -93,7 +109,8 @@ type Options struct {
 	Sessions  Sessions
 	// Flows keep the sign-ins in progress (the state and PKCE verifier).
 	Flows FlowStore
-	// Upstream is the app behind the proxy; none: forward-auth only.
+	// Upstream is the app behind the proxy, or several by path; none:
+	// forward-auth only.
 	Upstream Upstream
 	// Body bounds the time a request's body may take.
 	Body Body
@@ -138,8 +155,8 @@ type Server struct {
 	// sign-in page's, the bearer tokens'); providers finds them by id.
 	providerList []Provider
 	providers    map[string]*Provider
-	// upstream proxies to the app; nil: forward-auth only.
-	upstream    *httputil.ReverseProxy
+	// upstreams are the app's routes; none: forward-auth only.
+	upstreams   upstreams
 	body        Body
 	site        site
 	trust       Trust
@@ -156,6 +173,11 @@ type Server struct {
 	// nothing else to show on the sign-in page (no custom template, no
 	// banner, no footer).
 	skipSignIn bool
+
+	// ownMux routes what the shortcut leaves (routes.go); labels are its
+	// patterns' metric labels.
+	ownMux *http.ServeMux
+	labels map[string]string
 
 	spent    *spentStates
 	machines *machineUsers
@@ -257,6 +279,9 @@ func New(opts Options) (*Server, error) {
 		if p.ResponseType == "token" && p.TokenCheck == nil {
 			return nil, fmt.Errorf("proxy: provider %q uses the implicit flow without a token check", p.ID)
 		}
+		if err := checkFlowSettings(p); err != nil {
+			return nil, err
+		}
 		s.providers[p.ID] = p
 		if u, err := url.Parse(p.RedirectURL); err == nil && u.Host != "" {
 			s.site.knownHosts = append(s.site.knownHosts, u.Host) // registered at the provider: ours
@@ -287,11 +312,41 @@ func New(opts Options) (*Server, error) {
 			s.identity.own.add(r.key)
 		}
 	}
-	if opts.Upstream.URL != nil {
-		s.upstream = s.newReverseProxy(opts.Upstream.URL, opts.Upstream.Transport)
+	if s.upstreams, err = s.newUpstreams(opts.Upstream); err != nil {
+		return nil, err
 	}
+	s.ownMux, s.labels = s.mux(), s.routeLabels()
 	s.handler = s.instrument(s.metrics, s.routes())
 	return s, nil
+}
+
+// checkFlowSettings checks p's response mode, passthrough parameters and
+// logout redirect (config reports the same problems naming the variables).
+func checkFlowSettings(p *Provider) error {
+	var errs []error
+	switch p.ResponseMode {
+	case "", "query":
+	case formPost:
+		if p.ResponseType == "token" {
+			errs = append(errs, fmt.Errorf("proxy: provider %q: form_post is for the code flow", p.ID))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("proxy: provider %q: unknown response mode %q", p.ID, p.ResponseMode))
+	}
+	for _, name := range p.PassthroughParams {
+		switch {
+		case !validParamName(name):
+			errs = append(errs, fmt.Errorf("proxy: provider %q: passthrough parameter %q is not a parameter name", p.ID, name))
+		case providers.ProtectedAuthParam(name, ""):
+			errs = append(errs, fmt.Errorf("proxy: provider %q: passthrough parameter %q is the sign-in's own", p.ID, name))
+		}
+	}
+	if p.LogoutRedirectURL != "" && p.LogoutRedirectURL != LogoutRedirectNone {
+		if u, err := url.Parse(p.LogoutRedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("proxy: provider %q: logout redirect %q is not an absolute http(s) URL", p.ID, p.LogoutRedirectURL))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ServeHTTP implements http.Handler.

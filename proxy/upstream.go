@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +30,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 		d = s.access.decide(s.access.methods(buf[:0], r.Method, r.Header), r.URL.Path, escapedPath(r.URL))
 	}
 	if d.public || s.access.SkipAuthPreflight && s.access.preflight(r, r.Method) {
-		if s.upstream == nil {
+		if len(s.upstreams) == 0 {
 			s.notFound(w, r)
 			return
 		}
@@ -49,7 +50,7 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
 		return
 	}
-	if s.upstream == nil {
+	if len(s.upstreams) == 0 {
 		s.fail(w, r, http.StatusNotFound, "Page not found", "This Portcullis serves sign-in and forward-auth only; it has no upstream to show.")
 		return
 	}
@@ -92,20 +93,18 @@ func (c *upstreamCall) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// newReverseProxy returns the proxy to target. Its Rewrite strips what the
-// client sent that only we may say (identity and connection headers in
-// every spelling, our cookies; ReverseProxy itself drops only the
-// canonical Forwarded and X-Forwarded-For, -Host and -Proto), sets the
+// newReverseProxy returns the proxy to rt's upstream. Its Rewrite strips
+// what the client sent that only we may say (identity and connection
+// headers in every spelling, our cookies; ReverseProxy itself drops only
+// the canonical Forwarded and X-Forwarded-For, -Host and -Proto), sets the
 // identity from the session found earlier in the request's context, and
 // sets X-Forwarded-For, -Host and -Proto.
-func (s *Server) newReverseProxy(target *url.URL, transport http.RoundTripper) *httputil.ReverseProxy {
-	if transport == nil {
-		transport = defaultTransport()
-	}
+func (s *Server) newReverseProxy(rt *upstreamRoute, transport http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			var st *session.State
-			if c, ok := pr.In.Context().Value(upstreamKey).(*upstreamCall); ok {
+			c, _ := pr.In.Context().Value(upstreamKey).(*upstreamCall)
+			if c != nil {
 				st = c.st
 			}
 			h := s.outboundHeader(pr.Out.Header, st)
@@ -117,7 +116,7 @@ func (s *Server) newReverseProxy(target *url.URL, transport http.RoundTripper) *
 				}
 			}
 			pr.Out.Header = h
-			pr.SetURL(target)
+			rt.setURL(pr.Out.URL)
 			setXForwarded(h, pr.In, s.trustsForwarded(pr.In))
 			pr.Out.Host = pr.In.Host // like oauth2-proxy: the upstream sees the host the user asked for
 		},
@@ -158,10 +157,45 @@ type bufferPool struct{}
 func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
-// serveUpstream proxies r for the signed-in user st.
+// serveUpstream sends r, for the signed-in user st (nil on a public
+// route), to the upstream whose route takes its path; a path that no route
+// takes gets 404.
 func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request, st *session.State) {
+	p, resolved := upstreamPath(r.URL.Path)
+	rt := s.upstreams.route(p)
+	if rt == nil {
+		s.notFound(w, r)
+		return
+	}
+	switch {
+	case rt.dir != "":
+		s.serveFile(w, r, rt, p)
+		return
+	case rt.status != 0:
+		w.WriteHeader(rt.status) // and no body
+		return
+	}
 	r = r.WithContext(&upstreamCall{Context: r.Context(), st: st, start: time.Now()})
-	s.upstream.ServeHTTP(w, r)
+	if resolved { // the upstream gets the path the route was chosen by
+		u := *r.URL
+		u.Path, u.RawPath = p, ""
+		r.URL = &u
+	}
+	rt.handler.ServeHTTP(w, r)
+}
+
+// upstreamPath is the path a request is proxied by: its own (decoded)
+// path, or, when escapes in it decode to "." or ".." segments or to a
+// doubled slash (/a/%2e%2e/b, /a%2F..%2Fb), the path those resolve to
+// (resolved is then true). The mux redirects such segments written
+// plainly, but not escaped ones; resolved, the upstream gets the path that
+// the rules judged among the path's readings and that most servers would
+// act on, not one that a server which decodes it would read as another.
+func upstreamPath(p string) (_ string, resolved bool) {
+	if !strings.Contains(p, "/.") && !strings.Contains(p, "//") {
+		return p, false // most paths: nothing to resolve
+	}
+	return resolveDots(p)
 }
 
 // upstreamError answers 502 when the upstream can't be reached or fails,

@@ -26,13 +26,15 @@ import (
 //	LocalID: uvarint
 //	Binding: string (see Options.Bindings; empty when sessions are not bound)
 //
-// Flow list, version 2 (version 1 is the same without Mode, and is still
-// read, with an empty mode):
+// Flow list, version 3 (version 2 is the same without Mode, version 1
+// without FormPost either; CSRF cookies set before may still hold them,
+// and they are read with an empty mode and no FormPost):
 //
-//	version byte (2)
+//	version byte (3)
 //	uvarint count (at most maxFlows), then for each flow:
 //	State, Verifier, Nonce, Provider, Redirect: strings
 //	CreatedAt: time
+//	FormPost: one byte, 0 or 1
 //	Mode: string
 //
 // A string is a uvarint byte length and the bytes. A time is a varint of
@@ -41,7 +43,7 @@ import (
 
 const (
 	stateVersion = 3
-	flowsVersion = 2
+	flowsVersion = 3
 
 	// Unix seconds of the first instant of year 1 and the last of year 9999:
 	// the times a decoder accepts.
@@ -170,6 +172,7 @@ func appendFlows(b []byte, fs []Flow) []byte {
 		b = appendString(b, f.Provider)
 		b = appendString(b, f.Redirect)
 		b = appendTime(b, f.CreatedAt)
+		b = appendBool(b, f.FormPost)
 		b = appendString(b, f.Mode)
 	}
 	return b
@@ -178,7 +181,7 @@ func appendFlows(b []byte, fs []Flow) []byte {
 // decodeFlows parses an encoding made by appendFlows. It never panics and
 // refuses lists longer than maxFlows.
 func decodeFlows(b []byte) ([]Flow, error) {
-	if len(b) == 0 || b[0] != flowsVersion && b[0] != 1 {
+	if len(b) == 0 || b[0] < 1 || b[0] > flowsVersion {
 		return nil, errMalformed
 	}
 	version := b[0]
@@ -198,6 +201,9 @@ func decodeFlows(b []byte) ([]Flow, error) {
 			CreatedAt: d.time(),
 		}
 		if version >= 2 {
+			fs[i].FormPost = d.bool()
+		}
+		if version >= 3 {
 			fs[i].Mode = d.string()
 		}
 	}
@@ -210,6 +216,13 @@ func decodeFlows(b []byte) ([]Flow, error) {
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 func appendTime(b []byte, t time.Time) []byte {
@@ -268,6 +281,19 @@ func (d *decoder) count(size int) int {
 		return 0
 	}
 	return int(n)
+}
+
+// bool reads one byte, 0 or 1.
+func (d *decoder) bool() bool {
+	if d.err != nil {
+		return false
+	}
+	if d.off >= len(d.b) || d.b[d.off] > 1 {
+		d.err = errMalformed
+		return false
+	}
+	d.off++
+	return d.b[d.off-1] == 1
 }
 
 func (d *decoder) time() time.Time {

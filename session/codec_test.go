@@ -76,7 +76,7 @@ func TestFlowsRoundTripProperty(t *testing.T) {
 		fs := make([]Flow, rng.IntN(maxFlows+1))
 		for j := range fs {
 			s := randomState(rng)
-			fs[j] = Flow{State: s.Provider, Verifier: s.UserID, Nonce: s.User, Provider: s.Email, Redirect: s.Name, CreatedAt: s.CreatedAt}
+			fs[j] = Flow{State: s.Provider, Verifier: s.UserID, Nonce: s.User, Provider: s.Email, Redirect: s.Name, CreatedAt: s.CreatedAt, FormPost: rng.IntN(2) == 1}
 		}
 		got, err := decodeFlows(appendFlows(nil, fs))
 		if err != nil || !reflect.DeepEqual(got, fs) {
@@ -152,6 +152,32 @@ func TestDecodeStateRejects(t *testing.T) {
 	}
 }
 
+// TestDecodeFlowsOlderVersions reads CSRF cookies set before FormPost
+// (version 1) and before Mode (version 2) were kept, as browsers hold them
+// across an upgrade: their flows are not form_post ones and have no mode.
+func TestDecodeFlowsOlderVersions(t *testing.T) {
+	t.Parallel()
+	f := *sampleFlow("st", t0)
+	f.FormPost, f.Mode = false, ""
+	v3 := appendFlows(nil, []Flow{f})           // …, FormPost byte 0, Mode's length 0
+	v2 := append([]byte{2}, v3[1:len(v3)-1]...) // without Mode
+	v1 := append([]byte{1}, v3[1:len(v3)-2]...) // without FormPost either
+	for name, in := range map[string][]byte{"version 1": v1, "version 2": v2} {
+		got, err := decodeFlows(in)
+		if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], f) {
+			t.Errorf("decodeFlows(%s) = %+v, %v; want [%+v]", name, got, err, f)
+		}
+	}
+}
+
+// formPostIs returns the encoding of one sampleFlow, valid, with its
+// FormPost byte (before Mode, the last string) set to b.
+func formPostIs(valid []byte, b byte) []byte {
+	out := append([]byte{}, valid...)
+	out[len(out)-2-len(sampleFlow("st", t0).Mode)] = b
+	return out
+}
+
 func TestDecodeFlowsRejects(t *testing.T) {
 	t.Parallel()
 	six := appendFlows(nil, make([]Flow, maxFlows+1))
@@ -162,6 +188,8 @@ func TestDecodeFlowsRejects(t *testing.T) {
 	}{
 		{name: "empty", in: nil},
 		{name: "unknown version", in: []byte{flowsVersion + 1, 0}},
+		{name: "version 0", in: []byte{0, 0}},
+		{name: "FormPost neither 0 nor 1", in: formPostIs(valid, 2)},
 		{name: "more than five flows", in: six},
 		{name: "count beyond input", in: []byte{flowsVersion, 3, 0, 0, 0, 0, 0, 0}},
 		{name: "trailing byte", in: append(append([]byte{}, valid...), 0)},
@@ -225,20 +253,6 @@ func FuzzDecodeFlows(f *testing.F) {
 			t.Fatalf("re-decoded flows = %+v, %v; want %+v", again, err, fs)
 		}
 	})
-}
-
-// TestDecodeFlowsVersion1 reads the flow lists of version 1 (before Mode),
-// as browsers hold them across an upgrade: they decode with an empty mode.
-func TestDecodeFlowsVersion1(t *testing.T) {
-	t.Parallel()
-	f := *sampleFlow("st", t0)
-	f.Mode = ""
-	v2 := appendFlows(nil, []Flow{f})
-	v1 := append([]byte{1}, v2[1:len(v2)-1]...) // without the empty Mode's length byte
-	got, err := decodeFlows(v1)
-	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], f) {
-		t.Fatalf("decodeFlows(version 1) = %+v, %v; want [%+v]", got, err, f)
-	}
 }
 
 // TestDecodeStateVersion1 reads the encodings of older versions (1: before

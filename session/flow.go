@@ -92,6 +92,7 @@ func (f *Flows) Load(r *http.Request, state string) (*Flow, error) {
 func (f *Flows) Clear(w http.ResponseWriter, r *http.Request, state string) {
 	now := f.cookies.now()
 	fs := f.live(r, now)
+	formPost := anyFormPost(fs) // the cookie as the browser keeps it: delete that one
 	fs = slices.DeleteFunc(fs, func(flow Flow) bool { return sameState(flow.State, state) })
 	if len(fs) > 0 {
 		// The remaining flows fitted with one more; they fit now.
@@ -99,17 +100,24 @@ func (f *Flows) Clear(w http.ResponseWriter, r *http.Request, state string) {
 			return
 		}
 	}
-	http.SetCookie(w, f.cookies.flowCookie("", -1, time.Unix(1, 0).UTC()))
+	http.SetCookie(w, f.cookies.flowCookie("", -1, time.Unix(1, 0).UTC(), formPost))
+}
+
+// anyFormPost reports whether a provider answers one of fs with a
+// cross-site POST, which makes the CSRF cookie SameSite=None; Secure.
+func anyFormPost(fs []Flow) bool {
+	return slices.ContainsFunc(fs, func(f Flow) bool { return f.FormPost })
 }
 
 // set sets the CSRF cookie to fs, for 15 minutes from now, unless they
-// don't fit in it; it reports whether they did.
+// don't fit in it; it reports whether they did. The cookie is SameSite=None;
+// Secure while it holds a flow answered by a cross-site POST (Flow.FormPost).
 func (f *Flows) set(w http.ResponseWriter, fs []Flow, now time.Time) (bool, error) {
 	value, err := f.cookies.flowCodecs[0].Encode(f.cookies.csrfName, appendFlows(nil, fs))
 	if err != nil || len(value) > f.cookies.flowRoom {
 		return false, err
 	}
-	http.SetCookie(w, f.cookies.flowCookie(value, flowMaxAge, now.Add(flowLifetime)))
+	http.SetCookie(w, f.cookies.flowCookie(value, flowMaxAge, now.Add(flowLifetime), anyFormPost(fs)))
 	return true, nil
 }
 

@@ -268,24 +268,32 @@ func TestFlowExpiry(t *testing.T) {
 func TestFlowCookieAttributes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		sameSite http.SameSite
-		secure   bool
-		want     string
+		sameSite   http.SameSite
+		secure     bool
+		formPost   bool // the provider answers with a cross-site POST
+		want       string
+		wantSecure bool
 	}{
-		{http.SameSiteDefaultMode, true, "; SameSite=Lax"},
-		{http.SameSiteLaxMode, true, "; SameSite=Lax"},
-		{http.SameSiteStrictMode, true, "; SameSite=Lax"},
-		{http.SameSiteNoneMode, true, "; SameSite=None"},
-		{http.SameSiteStrictMode, false, "; SameSite=Lax"},
+		{http.SameSiteDefaultMode, true, false, "; SameSite=Lax", true},
+		{http.SameSiteLaxMode, true, false, "; SameSite=Lax", true},
+		{http.SameSiteStrictMode, true, false, "; SameSite=Lax", true},
+		{http.SameSiteNoneMode, true, false, "; SameSite=None", true},
+		{http.SameSiteStrictMode, false, false, "; SameSite=Lax", false},
+		// form_post: None, and Secure as browsers require, whatever the session's.
+		{http.SameSiteLaxMode, true, true, "; SameSite=None", true},
+		{http.SameSiteStrictMode, true, true, "; SameSite=None", true},
+		{http.SameSiteLaxMode, false, true, "; SameSite=None", true},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.sameSite, tt.secure), func(t *testing.T) {
+		t.Run(fmt.Sprint(tt.sameSite, tt.secure, tt.formPost), func(t *testing.T) {
 			t.Parallel()
 			fl := newFlows(t, testclock.New(t0), func(o *Options) {
 				o.SameSite, o.Secure, o.Domain, o.Path = tt.sameSite, tt.secure, "example.com", "/app"
 			})
 			rec := httptest.NewRecorder()
-			if err := fl.Save(rec, jar{}.request(), sampleFlow("st", t0)); err != nil {
+			f := sampleFlow("st", t0)
+			f.FormPost = tt.formPost
+			if err := fl.Save(rec, jar{}.request(), f); err != nil {
 				t.Fatalf("Save: %v", err)
 			}
 			line := rec.Header().Get("Set-Cookie")
@@ -298,10 +306,51 @@ func TestFlowCookieAttributes(t *testing.T) {
 					t.Errorf("Set-Cookie = %q; want it to contain %q", line, w)
 				}
 			}
-			if got := strings.Contains(line, "; Secure"); got != tt.secure {
-				t.Errorf("Set-Cookie = %q; Secure: %v, want %v", line, got, tt.secure)
+			if got := strings.Contains(line, "; Secure"); got != tt.wantSecure {
+				t.Errorf("Set-Cookie = %q; Secure: %v, want %v", line, got, tt.wantSecure)
 			}
 		})
+	}
+}
+
+// TestFlowCookieFollowsFormPostFlows: the CSRF cookie is SameSite=None
+// while it holds a form_post flow, Lax again once none is left, and the
+// cookie that deletes it has the attributes of the one the browser keeps.
+func TestFlowCookieFollowsFormPostFlows(t *testing.T) {
+	t.Parallel()
+	fl := newFlows(t, testclock.New(t0))
+	j := jar{}
+	sameSite := func(rec *httptest.ResponseRecorder) string {
+		line := rec.Header().Get("Set-Cookie")
+		_, v, _ := strings.Cut(line, "SameSite=")
+		v, _, _ = strings.Cut(v, ";")
+		return v
+	}
+	plain := sampleFlow("plain", t0)
+	post := sampleFlow("post", t0)
+	post.FormPost = true
+	if got := sameSite(j.saveFlow(t, fl, plain)); got != "Lax" {
+		t.Errorf("with a plain flow: SameSite=%s; want Lax", got)
+	}
+	if got := sameSite(j.saveFlow(t, fl, post)); got != "None" {
+		t.Errorf("with a form_post flow too: SameSite=%s; want None", got)
+	}
+	rec := httptest.NewRecorder()
+	fl.Clear(rec, j.request(), "post")
+	if got := sameSite(rec); got != "Lax" {
+		t.Errorf("after the form_post flow is spent: SameSite=%s; want Lax", got)
+	}
+
+	only := jar{}
+	only.saveFlow(t, fl, post)
+	if f, err := fl.Load(only.request(), "post"); err != nil || !f.FormPost {
+		t.Errorf("Load() = %+v, %v; want the flow with FormPost", f, err)
+	}
+	rec = httptest.NewRecorder()
+	fl.Clear(rec, only.request(), "post")
+	ck := rec.Result().Cookies()
+	if len(ck) != 1 || ck[0].MaxAge >= 0 || ck[0].SameSite != http.SameSiteNoneMode || !ck[0].Secure {
+		t.Errorf("deleting a cookie that holds a form_post flow: %v; want Max-Age<0, SameSite=None, Secure", ck)
 	}
 }
 

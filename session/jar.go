@@ -108,7 +108,7 @@ func newCookieJar(opts Options) (cookieJar, error) {
 
 	end := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // any date: Expires has a fixed width
 	c.chunk = min(maxChunk, room(c.cookie(c.name+"_"+strconv.Itoa(maxParts-1), "", int(c.expire/time.Second), end)))
-	c.flowRoom = min(maxChunk, room(c.flowCookie("", flowMaxAge, end)))
+	c.flowRoom = min(maxChunk, room(c.flowCookie("", flowMaxAge, end, true))) // the longer attributes
 	if c.chunk < minChunk || c.flowRoom < minChunk {
 		return cookieJar{}, fmt.Errorf("session: cookie name %q, domain %q and path %q leave less than %d bytes for a value", c.name, c.domain, c.path, minChunk)
 	}
@@ -475,10 +475,16 @@ func validPath(p string) bool {
 // flowCookie returns the CSRF cookie; a negative maxAge deletes it. It is
 // SameSite=Lax unless the session cookies are SameSite=None: the provider's
 // callback is a cross-site top-level GET, which would arrive without a
-// Strict cookie.
-func (c *cookieJar) flowCookie(value string, maxAge int, expires time.Time) *http.Cookie {
+// Strict cookie. When it holds a flow whose provider answers with a POST
+// from its own site (formPost: RESPONSE_MODE=form_post) it is SameSite=None
+// and, as browsers require of those, Secure, whatever the session cookies
+// are: browsers send no Lax cookie with a cross-site POST.
+func (c *cookieJar) flowCookie(value string, maxAge int, expires time.Time, formPost bool) *http.Cookie {
 	ck := c.cookie(c.csrfName, value, maxAge, expires)
-	if c.sameSite != http.SameSiteNoneMode {
+	switch {
+	case formPost:
+		ck.SameSite, ck.Secure = http.SameSiteNoneMode, true
+	case c.sameSite != http.SameSiteNoneMode:
 		ck.SameSite = http.SameSiteLaxMode
 	}
 	return ck

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -41,46 +40,6 @@ const (
 	resultValueName  = "portcullis-redis-refresh:"
 )
 
-// Client defaults applied by NewRedisClient when the URL does not set them.
-const (
-	redisDialTimeout = 2 * time.Second
-	redisReadTimeout = 2 * time.Second
-	redisPoolTimeout = 2 * time.Second
-	redisMaxRetries  = 1
-	redisDialRetries = 1
-)
-
-// NewRedisClient returns a client for a redis:// or rediss:// (TLS) URL,
-// such as redis://:password@redis:6379/0. Unless the URL's query says
-// otherwise (dial_timeout, read_timeout, write_timeout, pool_timeout,
-// pool_size, max_retries, …), it dials for at most 2s, waits at most 2s
-// for a read, a write (as long as for a read when only read_timeout is
-// set) or a pooled connection, and retries a failed command once, so an
-// unreachable Redis is reported in seconds. It does not connect; the first
-// command does.
-func NewRedisClient(rawURL string) (*redis.Client, error) {
-	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-		// Never repeat the URL: it may hold a password.
-		return nil, errors.New("session: redis URL must look like redis://[user:password@]host:port[/db] or rediss://…")
-	}
-	opts, err := redis.ParseURL(rawURL)
-	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return nil, fmt.Errorf("session: redis URL: %w", err)
-	}
-	opts.DialTimeout = cmp.Or(opts.DialTimeout, redisDialTimeout)
-	opts.ReadTimeout = cmp.Or(opts.ReadTimeout, redisReadTimeout)
-	opts.WriteTimeout = cmp.Or(opts.WriteTimeout, opts.ReadTimeout) // as go-redis does
-	opts.PoolTimeout = cmp.Or(opts.PoolTimeout, redisPoolTimeout)
-	opts.MaxRetries = cmp.Or(opts.MaxRetries, redisMaxRetries)
-	opts.DialerRetries = cmp.Or(opts.DialerRetries, redisDialRetries)
-	opts.ContextTimeoutEnabled = true
-	return redis.NewClient(opts), nil
-}
-
 // A RedisStore keeps sessions in Redis and gives the browser only a ticket:
 // 32 random bytes in the session cookie (Options.Name), sealed like the
 // CookieStore's cookies. A session therefore has no size limit, and Clear
@@ -97,22 +56,25 @@ func NewRedisClient(rawURL string) (*redis.Client, error) {
 //
 // When Redis can't be reached, Load, Save and Ping fail with an error
 // wrapping ErrUnavailable within about three seconds; nothing is cleared.
+// With RedisOptions.FailoverWait, Load and Save first retry for that long
+// what looks like a master being replaced, so that a failover costs
+// requests a wait rather than a failure.
 type RedisStore struct {
 	cookies cookieJar // the ticket's cookie: its name, attributes and sealing
-	client  redis.UniversalClient
+	redis   *Redis
 	codecs  []securecookie.Codec // values at rest; the first encodes
 }
 
-// NewRedisStore returns a RedisStore keeping sessions in client's database,
-// with cookies and secrets as opts says, or every problem with opts joined
-// into one error. It does not contact Redis; Ping does.
-func NewRedisStore(opts Options, client redis.UniversalClient) (*RedisStore, error) {
+// NewRedisStore returns a RedisStore keeping sessions in r, with cookies
+// and secrets as opts says, or every problem with opts joined into one
+// error. It does not contact Redis; Ping does.
+func NewRedisStore(opts Options, r *Redis) (*RedisStore, error) {
 	var errs []error
 	cookies, err := newCookieJar(opts)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if noClient(client) {
+	if r == nil {
 		errs = append(errs, errors.New("session: no redis client"))
 	}
 	if len(errs) > 0 {
@@ -122,13 +84,7 @@ func NewRedisStore(opts Options, client redis.UniversalClient) (*RedisStore, err
 	if err != nil {
 		return nil, err
 	}
-	return &RedisStore{cookies: cookies, client: client, codecs: codecs}, nil
-}
-
-// noClient reports whether client is nil, or a nil *redis.Client.
-func noClient(client redis.UniversalClient) bool {
-	c, ok := client.(*redis.Client)
-	return client == nil || ok && c == nil
+	return &RedisStore{cookies: cookies, redis: r, codecs: codecs}, nil
 }
 
 // redisCodecs returns the codecs that seal values at rest in Redis, one for
@@ -151,9 +107,7 @@ func (s *RedisStore) Load(r *http.Request) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), redisTimeout)
-	defer cancel()
-	st, err := s.get(ctx, sessionID(ticket))
+	st, err := s.get(r.Context(), sessionID(ticket))
 	if err != nil {
 		return nil, err
 	}
@@ -191,12 +145,12 @@ func sessionID(ticket []byte) string {
 
 // get reads and opens the session stored at key.
 func (s *RedisStore) get(ctx context.Context, key string) (*State, error) {
-	value, err := s.client.Get(ctx, key).Result()
+	value, found, err := s.redis.get(ctx, key)
 	switch {
-	case errors.Is(err, redis.Nil):
-		return nil, fmt.Errorf("%w: not in the store (signed out, or its time is up)", ErrExpired)
 	case err != nil:
-		return nil, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+		return nil, err
+	case !found:
+		return nil, fmt.Errorf("%w: not in the store (signed out, or its time is up)", ErrExpired)
 	}
 	st, binding, err := openState(sessionValueName+key, value, s.codecs)
 	if err != nil {
@@ -234,8 +188,7 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 
 	// A response may be cut short once the session is stored; the
 	// session must still be stored whole (a refresh token may be spent).
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), redisTimeout)
-	defer cancel()
+	ctx := context.WithoutCancel(r.Context())
 	ticket, stale, err := s.ticketFor(ctx, r, st, now)
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
@@ -245,11 +198,15 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}
-	if err := s.client.Set(ctx, key, value, end.Sub(now)).Err(); err != nil {
-		return fmt.Errorf("session: save: %w: redis: %w", ErrUnavailable, err)
+	ttl := end.Sub(now)
+	if err := s.redis.write(ctx, key, func(ctx context.Context, p redis.Pipeliner) { p.Set(ctx, key, value, ttl) }); err != nil {
+		return fmt.Errorf("session: save: %w", err)
 	}
 	if stale != "" {
-		s.client.Del(ctx, stale) // best effort: it expires anyway
+		// Best effort, and not waited for: it expires anyway.
+		dctx, cancel := context.WithTimeout(ctx, redisTimeout)
+		s.redis.client.Del(dctx, stale)
+		cancel()
 	}
 
 	return s.cookies.setSession(w, r, ticket, maxAge, end)
@@ -294,9 +251,8 @@ func sameSession(a, b *State) bool {
 // is up.
 func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) {
 	if ticket, err := s.ticket(r); err == nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), redisTimeout)
-		s.client.Del(ctx, sessionID(ticket))
-		cancel()
+		key := sessionID(ticket)
+		s.redis.write(context.WithoutCancel(r.Context()), key, func(ctx context.Context, p redis.Pipeliner) { p.Del(ctx, key) })
 	}
 	s.cookies.clearSession(w, r)
 }
@@ -304,16 +260,7 @@ func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) {
 // Ping reports whether Redis answers, for a readiness check; its error
 // wraps ErrUnavailable.
 func (s *RedisStore) Ping(ctx context.Context) error {
-	return ping(ctx, s.client)
-}
-
-func ping(ctx context.Context, client redis.UniversalClient) error {
-	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
-	}
-	return nil
+	return s.redis.Ping(ctx)
 }
 
 // IsOwnCookie reports whether name is one of the cookies under
@@ -331,24 +278,24 @@ func (s *RedisStore) IsOwnCookie(name string) bool {
 // the next holder's. A result is stored at "portcullis:refresh:result:" +
 // key, sealed like a RedisStore's sessions. It is safe for concurrent use.
 type RedisCoordinator struct {
-	client redis.UniversalClient
+	redis  *Redis
 	codecs []securecookie.Codec
 }
 
 var _ Coordinator = (*RedisCoordinator)(nil)
 
-// NewRedisCoordinator returns a RedisCoordinator using client, sealing
-// results with opts.Secrets; the other options are not used. It does not
-// contact Redis.
-func NewRedisCoordinator(opts Options, client redis.UniversalClient) (*RedisCoordinator, error) {
+// NewRedisCoordinator returns a RedisCoordinator using r, sealing results
+// with opts.Secrets; the other options are not used. It does not contact
+// Redis.
+func NewRedisCoordinator(opts Options, r *Redis) (*RedisCoordinator, error) {
 	codecs, err := redisCodecs(opts.Secrets, cmp.Or(opts.Expire, defaultExpire))
-	if noClient(client) {
+	if r == nil {
 		err = errors.Join(err, errors.New("session: no redis client"))
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &RedisCoordinator{client: client, codecs: codecs}, nil
+	return &RedisCoordinator{redis: r, codecs: codecs}, nil
 }
 
 // unlockScript deletes KEYS[1] if it holds ARGV[1].
@@ -368,20 +315,23 @@ func (c *RedisCoordinator) Lock(ctx context.Context, key string, ttl time.Durati
 	}
 	lockKey := lockKeyPrefix + key
 	token := rand.Text()
-	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
-	ok, err = c.client.SetNX(ctx, lockKey, token, ttl).Result()
-	if err != nil {
-		return nil, false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	var holder *redis.StringCmd
+	if err := c.redis.write(ctx, lockKey, func(ctx context.Context, p redis.Pipeliner) {
+		p.SetNX(ctx, lockKey, token, ttl)
+		holder = p.Get(ctx, lockKey)
+	}); err != nil {
+		return nil, false, err
 	}
-	if !ok {
+	// The lock is ours when it holds our token, whether this try set it
+	// or an earlier one whose answer was lost did.
+	if holder.Val() != token {
 		return nil, false, nil
 	}
 	unlock = func() {
 		// Best effort: a lock that stays lapses after ttl.
 		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 		defer cancel()
-		unlockScript.Run(ctx, c.client, []string{lockKey}, token)
+		unlockScript.Run(ctx, c.redis.client, []string{lockKey}, token)
 	}
 	return unlock, true, nil
 }
@@ -391,14 +341,9 @@ func (c *RedisCoordinator) Lock(ctx context.Context, key string, ttl time.Durati
 // stored value does not open.
 func (c *RedisCoordinator) Result(ctx context.Context, key string) (*State, bool, error) {
 	resultKey := resultKeyPrefix + key
-	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
-	value, err := c.client.Get(ctx, resultKey).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return nil, false, nil
-	case err != nil:
-		return nil, false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	value, found, err := c.redis.get(ctx, resultKey)
+	if err != nil || !found {
+		return nil, false, err
 	}
 	st, _, err := openState(resultValueName+resultKey, value, c.codecs) // a result is bound when saved
 	if err != nil {
@@ -421,16 +366,11 @@ func (c *RedisCoordinator) Publish(ctx context.Context, key string, s *State, tt
 	if err != nil {
 		return fmt.Errorf("session: publish: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
-	if err := c.client.Set(ctx, resultKey, value, ttl).Err(); err != nil {
-		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
-	}
-	return nil
+	return c.redis.write(ctx, resultKey, func(ctx context.Context, p redis.Pipeliner) { p.Set(ctx, resultKey, value, ttl) })
 }
 
 // Ping reports whether Redis answers, for a readiness check; its error
 // wraps ErrUnavailable.
 func (c *RedisCoordinator) Ping(ctx context.Context) error {
-	return ping(ctx, c.client)
+	return c.redis.Ping(ctx)
 }

@@ -40,6 +40,10 @@ type Flow struct {
 	Provider  string // provider id the flow was started for
 	Redirect  string // validated rd to return to after sign-in
 	CreatedAt time.Time
+	// FormPost says the provider answers with a POST from its own site
+	// (RESPONSE_MODE=form_post): while the CSRF cookie holds such a flow it
+	// is SameSite=None; Secure, or the browser would not send it along.
+	FormPost bool
 	// Mode is how the sign-in ends: "" returns the browser to Redirect;
 	// "popup" serves a page that tells the window which opened it the
 	// outcome, then closes.

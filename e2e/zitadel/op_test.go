@@ -45,6 +45,9 @@ const (
 // opOptions change the example provider through its storage; all are
 // optional.
 type opOptions struct {
+	// postLogout are post-logout redirect URIs registered for Portcullis's
+	// client besides its base URL + "/".
+	postLogout []string
 	// tokenLifetime, when not zero, replaces the example's access-token
 	// lifetime (5 minutes): the token response's expires_in says it, and
 	// the provider's userinfo and introspection endpoints refuse the
@@ -126,7 +129,8 @@ type opStorage struct {
 	*storage.Storage
 	opts opOptions
 	// portcullis is Portcullis's base URL: its client's redirect URI is
-	// that + /oauth2/callback, its post-logout redirect URI that + /.
+	// that + /oauth2/callback, its post-logout redirect URIs that + / and
+	// opts.postLogout.
 	portcullis atomic.Pointer[string]
 
 	mu           sync.Mutex
@@ -160,12 +164,13 @@ func (s *opStorage) setPortcullis(base string) { s.portcullis.Store(&base) }
 // registered is an example client as the tests register it.
 type registered struct {
 	op.Client
-	redirect, postLogout string
-	accessTokenType      op.AccessTokenType
+	redirect        string
+	postLogout      []string
+	accessTokenType op.AccessTokenType
 }
 
 func (c registered) RedirectURIs() []string              { return []string{c.redirect} }
-func (c registered) PostLogoutRedirectURIs() []string    { return []string{c.postLogout} }
+func (c registered) PostLogoutRedirectURIs() []string    { return c.postLogout }
 func (c registered) AccessTokenType() op.AccessTokenType { return c.accessTokenType }
 
 // GetClientByClientID registers Portcullis's client at its current address
@@ -177,7 +182,7 @@ func (s *opStorage) GetClientByClientID(ctx context.Context, id string) (op.Clie
 		return c, err
 	}
 	base := *s.portcullis.Load()
-	r := registered{Client: c, redirect: base + "/oauth2/callback", postLogout: base + "/", accessTokenType: c.AccessTokenType()}
+	r := registered{Client: c, redirect: base + "/oauth2/callback", postLogout: append([]string{base + "/"}, s.opts.postLogout...), accessTokenType: c.AccessTokenType()}
 	if s.opts.jwtAccessTokens {
 		r.accessTokenType = op.AccessTokenTypeJWT
 	}

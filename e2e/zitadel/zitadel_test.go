@@ -530,6 +530,73 @@ func TestSignOut(t *testing.T) {
 	}
 }
 
+// TestSignOutLogoutRedirectURL: the provider refuses a
+// post_logout_redirect_uri it does not know — a sign-out link's rd that
+// is not registered gets its JSON error page, and its session lives on —
+// while LOGOUT_REDIRECT_URL set to a registered URL, or to none, ends the
+// provider's session whatever rd says: it sends the browser to that URL,
+// or to its own logged-out page.
+func TestSignOutLogoutRedirectURL(t *testing.T) {
+	t.Parallel()
+	const fixed = "https://app.example.com/signed-out"
+	tests := []struct {
+		name string
+		env  []string
+		// wantBack is the post_logout_redirect_uri Portcullis sends (a path
+		// is on Portcullis; "" none); wantAt where the provider then sends
+		// the browser ("" none: it answers 400).
+		wantBack, wantAt string
+	}{
+		{"rd, not registered", nil, "/elsewhere", ""},
+		{"a registered LOGOUT_REDIRECT_URL", []string{"PORTCULLIS_LOGOUT_REDIRECT_URL=" + fixed}, fixed, fixed},
+		{"none", []string{"PORTCULLIS_LOGOUT_REDIRECT_URL=none"}, "", "/logged-out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o, p, b := setUp(t, opOptions{postLogout: []string{fixed}}, tt.env...)
+			signIn(t, b, o, p, "/")
+
+			resp := b.Get("/oauth2/sign_out?rd=/elsewhere")
+			resp.Body.Close()
+			loc, err := resp.Location()
+			if resp.StatusCode != http.StatusFound || err != nil {
+				t.Fatalf("sign-out: %d; want 302 to the provider", resp.StatusCode)
+			}
+			q := loc.Query()
+			wantBack := tt.wantBack
+			if strings.HasPrefix(wantBack, "/") {
+				wantBack = p.URL + wantBack
+			}
+			if got, ok := q["post_logout_redirect_uri"]; (wantBack == "") == ok || (ok && got[0] != wantBack) {
+				t.Errorf("post_logout_redirect_uri = %q; want %q", got, wantBack)
+			}
+			if q.Get("id_token_hint") == "" || q.Get("client_id") != portcullisClient {
+				t.Errorf("end-session URL %s lacks id_token_hint or client_id %s", loc, portcullisClient)
+			}
+
+			resp = b.Get(loc.String())
+			body := stack.ReadBody(t, resp)
+			ended := len(o.store.ended()) == 1
+			if tt.wantAt == "" {
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "post_logout_redirect_uri") || ended {
+					t.Errorf("the provider answered %d %s, ended its session: %v; want 400 about post_logout_redirect_uri, not ended",
+						resp.StatusCode, body, ended)
+				}
+				return
+			}
+			at, _ := resp.Location()
+			want := tt.wantAt
+			if strings.HasPrefix(want, "/") {
+				want = o.issuer + want
+			}
+			if resp.StatusCode != http.StatusFound || at == nil || at.String() != want || !ended {
+				t.Errorf("the provider answered %d to %v, ended its session: %v; want 302 to %s, ended\n%s", resp.StatusCode, at, ended, want, body)
+			}
+		})
+	}
+}
+
 // TestSignOutEndsCopiedSessionAtRefresh: a copy of the session cookie
 // taken before sign-out (the cookie store can't take it back) dies when
 // its access token expires, because the refresh token it holds was

@@ -19,6 +19,7 @@ type authRequest struct {
 	challenge    string
 	method       string // "S256" or "plain" when challenge is set
 	nonce        string // OpenID Connect nonce, echoed in the ID token
+	responseMode string // "form_post": the answer is POSTed by a page; else redirected
 }
 
 // An authError is a refused authorization request. It goes back to the
@@ -39,6 +40,7 @@ func parseAuthRequest(v url.Values, o *Options) (authRequest, *authError) {
 		challenge:    v.Get("code_challenge"),
 		method:       v.Get("code_challenge_method"),
 		nonce:        v.Get("nonce"),
+		responseMode: v.Get("response_mode"),
 	}
 	if ar.redirectURI == "" {
 		return ar, &authError{"invalid_request", "missing redirect_uri"}
@@ -48,6 +50,12 @@ func parseAuthRequest(v url.Values, o *Options) (authRequest, *authError) {
 		return ar, &authError{"invalid_request", "redirect_uri must be an absolute http or https URL without a fragment"}
 	}
 	ar.redirect = u
+	switch ar.responseMode {
+	case "", "query", "fragment", "form_post":
+	default:
+		ar.responseMode = ""
+		return ar, &authError{"invalid_request", "response_mode must be query, fragment or form_post"}
+	}
 	if ar.clientID == "" {
 		return ar, &authError{"invalid_request", "missing " + o.ClientIDParam}
 	}
@@ -107,10 +115,24 @@ func (ar *authRequest) fail(w http.ResponseWriter, e *authError) {
 		})
 		return
 	}
-	redirect(w, ar.callbackURL(url.Values{
+	ar.respond(w, url.Values{
 		"error":             {e.code},
 		"error_description": {e.description},
-	}))
+	})
+}
+
+// respond sends the answer params to the client: with response_mode
+// form_post a page that POSTs them to the redirect URI (OAuth 2.0 Form
+// Post Response Mode), else a redirect carrying them (callbackURL).
+func (ar *authRequest) respond(w http.ResponseWriter, params url.Values) {
+	if ar.responseMode != "form_post" {
+		redirect(w, ar.callbackURL(params))
+		return
+	}
+	if ar.state != "" {
+		params.Set("state", ar.state)
+	}
+	writeFormPost(w, ar.redirectURI, params)
 }
 
 // authorize serves GET /authorize: the sign-in page, or with AutoApprove
@@ -199,7 +221,7 @@ func (s *Server) approve(w http.ResponseWriter, ar *authRequest, u User, o *Opti
 		for k, v := range tokenResponse(at, "", o) {
 			params.Set(k, formatValue(v))
 		}
-		redirect(w, ar.callbackURL(params))
+		ar.respond(w, params)
 		return
 	}
 	code := randomString(0)
@@ -222,7 +244,7 @@ func (s *Server) approve(w http.ResponseWriter, ar *authRequest, u User, o *Opti
 		expires:     now.Add(codeLifetime),
 	}
 	s.mu.Unlock()
-	redirect(w, ar.callbackURL(url.Values{"code": {code}}))
+	ar.respond(w, url.Values{"code": {code}})
 }
 
 // redirect answers 302 to location, which is absolute and used as is.

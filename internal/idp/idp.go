@@ -9,7 +9,7 @@
 //
 // Endpoints, relative to the server's base URL:
 //
-//	GET  /authorize   authorization request (code or implicit flow)
+//	GET  /authorize   authorization request (code or implicit flow; response_mode=form_post answers with a page that POSTs to the redirect URI)
 //	POST /authorize   the sign-in page's form: the chosen user
 //	POST /token       authorization_code, refresh_token and client_credentials grants (GET with TokenMethod "GET")
 //	GET  /userinfo    the signed-in user's claims (POST with UserinfoMethod "POST")

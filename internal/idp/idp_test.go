@@ -280,6 +280,38 @@ func TestCodeFlow(t *testing.T) {
 	}
 }
 
+// TestFormPostResponseMode: with response_mode=form_post the answer (a
+// code, or an error) comes as a page that POSTs it to the redirect URI.
+func TestFormPostResponseMode(t *testing.T) {
+	t.Parallel()
+	h := start(t, idp.Options{})
+	for _, tt := range []struct {
+		name string
+		q    url.Values
+		want []string // hidden fields the page carries
+	}{
+		{"code", h.authQuery("response_mode", "form_post"), []string{`name="code"`, `name="state" value="xyz"`}},
+		{"error", h.authQuery("response_mode", "form_post", "response_type", "id_token"),
+			[]string{`name="error" value="unsupported_response_type"`, `name="state" value="xyz"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, h.ts.URL+"/authorize?"+tt.q.Encode(), nil)
+			resp, body := h.do(req)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `<form id="answer" method="post" action="`+redirectURI+`">`) {
+				t.Fatalf("GET /authorize = %d; want 200 with a form posting to %s:\n%s", resp.StatusCode, redirectURI, body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(body), w) {
+					t.Errorf("form_post page lacks %s:\n%s", w, body)
+				}
+			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'nonce-") {
+				t.Errorf("Content-Security-Policy = %q; want a script nonce", csp)
+			}
+		})
+	}
+}
+
 func TestAuthorizeErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

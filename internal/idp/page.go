@@ -3,7 +3,10 @@ package idp
 import (
 	"bytes"
 	"html/template"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 )
 
 // A field is a hidden form field.
@@ -100,5 +103,42 @@ func writePage(w http.ResponseWriter, status int, data any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+// formPostPage POSTs an authorization response to the client's redirect
+// URI as soon as it loads (a script, allowed by its nonce), or when its
+// button is pressed.
+var formPostPage = template.Must(template.New("form_post").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Signing in…</title></head>
+<body><form id="answer" method="post" action="{{.Action}}">
+{{range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}<noscript><button type="submit">Continue</button></noscript></form>
+<script nonce="{{.Nonce}}">document.getElementById("answer").submit();</script>
+</body></html>
+`))
+
+// writeFormPost answers with the page that POSTs params to action.
+func writeFormPost(w http.ResponseWriter, action string, params url.Values) {
+	data := struct {
+		Action, Nonce string
+		Fields        []field
+	}{Action: action, Nonce: randomString(0)}
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		for _, v := range params[k] {
+			data.Fields = append(data.Fields, field{k, v})
+		}
+	}
+	var b bytes.Buffer
+	if err := formPostPage.Execute(&b, data); err != nil {
+		http.Error(w, "idp: rendering page: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+data.Nonce+"'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
 	w.Write(b.Bytes())
 }

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -19,7 +20,7 @@ func TestStart(t *testing.T) {
 	if parsed.Scheme != "redis" || parsed.Hostname() != "127.0.0.1" || parsed.Port() == "" || parsed.Path != "/0" {
 		t.Errorf("Start() = %q; want redis://127.0.0.1:PORT/0", u)
 	}
-	if err := ping(parsed.Host); err != nil {
+	if err := ping(parsed.Host, nil); err != nil {
 		t.Errorf("PING %s: %v; want PONG", parsed.Host, err)
 	}
 }
@@ -36,16 +37,16 @@ func TestKillRestart(t *testing.T) {
 	t.Parallel()
 	s := New(t)
 	s.Kill()
-	if err := ping(s.Addr); err == nil {
+	if err := ping(s.Addr, nil); err == nil {
 		t.Fatalf("PING after Kill: nil error; want the server gone")
 	}
 	s.Kill() // a second Kill does nothing
 	s.Restart()
-	if err := ping(s.Addr); err != nil {
+	if err := ping(s.Addr, nil); err != nil {
 		t.Fatalf("PING after Restart: %v; want PONG", err)
 	}
 	s.Restart() // restarting a running server works too
-	if err := ping(s.Addr); err != nil {
+	if err := ping(s.Addr, nil); err != nil {
 		t.Fatalf("PING after second Restart: %v; want PONG", err)
 	}
 }
@@ -55,7 +56,7 @@ func TestPauseResume(t *testing.T) {
 	s := New(t)
 	s.Pause()
 	start := time.Now()
-	err := ping(s.Addr) // connects (the kernel accepts) but gets no answer
+	err := ping(s.Addr, nil) // connects (the kernel accepts) but gets no answer
 	if err == nil {
 		t.Fatalf("PING while paused: nil error; want a timeout")
 	}
@@ -66,7 +67,7 @@ func TestPauseResume(t *testing.T) {
 		t.Errorf("PING while paused failed after %v; want it to hang until its deadline", d)
 	}
 	s.Resume()
-	if err := ping(s.Addr); err != nil {
+	if err := ping(s.Addr, nil); err != nil {
 		t.Fatalf("PING after Resume: %v; want PONG", err)
 	}
 	s.Pause() // the cleanup kills a paused server too
@@ -118,5 +119,84 @@ func TestMissingBinary(t *testing.T) {
 				t.Errorf("New() message = %q; want it to say how to install redis-server", r.msg)
 			}
 		})
+	}
+}
+
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	ca := NewCA(t)
+	s := NewWith(t, Options{TLS: ca})
+	if !strings.HasPrefix(s.URL, "rediss://127.0.0.1:") {
+		t.Errorf("URL = %q; want rediss://127.0.0.1:PORT/0", s.URL)
+	}
+	if err := ping(s.Addr, ca.ClientConfig()); err != nil {
+		t.Errorf("PING over TLS trusting the CA: %v; want PONG", err)
+	}
+	if err := ping(s.Addr, &tls.Config{MinVersion: tls.VersionTLS12}); err == nil {
+		t.Errorf("PING over TLS trusting only the system's CAs: nil error; want the certificate refused")
+	}
+	if err := ping(s.Addr, nil); err == nil {
+		t.Errorf("PING without TLS: nil error; want no answer")
+	}
+}
+
+func TestPassword(t *testing.T) {
+	t.Parallel()
+	s := NewWith(t, Options{Password: "pw-for-default"})
+	if got := s.Do("PING"); got != "PONG" {
+		t.Errorf("Do(PING) with the password = %v; want PONG", got)
+	}
+	s.auth = ""
+	if _, err := s.do("PING"); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("PING without the password: %v; want NOAUTH", err)
+	}
+}
+
+func TestSentinelFailover(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	s := NewSentinel(t, SentinelOptions{})
+	t.Logf("sentinel ready in %v", time.Since(start))
+	old := s.Master()
+	if old != s.Data[0] {
+		t.Fatalf("Master() = %v; want the first data node", old)
+	}
+	old.Do("SET", "k", "v")
+	old.Do("WAIT", 1, 1000)
+	start = time.Now()
+	old.Kill()
+	m := s.WaitFailover(old, 30*time.Second)
+	t.Logf("failover in %v", time.Since(start))
+	if got := m.Do("GET", "k"); got != "v" {
+		t.Errorf("GET k on the new master = %v; want v", got)
+	}
+}
+
+func TestClusterFailover(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	c := NewCluster(t, ClusterOptions{})
+	t.Logf("cluster ready in %v", time.Since(start))
+	if len(c.Nodes) != 6 || len(c.Addrs) != 6 {
+		t.Fatalf("NewCluster() has %d nodes; want 6", len(c.Nodes))
+	}
+	old := c.Master("k")
+	if old == nil {
+		t.Fatal("Master(k) = nil; want a node")
+	}
+	old.Do("SET", "k", "v")
+	old.Do("WAIT", 1, 1000)
+	start = time.Now()
+	old.Kill()
+	var m *Server
+	c.waitFor(30*time.Second, func() string {
+		if m = c.Master("k"); m == nil || m == old {
+			return "k's slot still on the old master"
+		}
+		return c.unhealthy()
+	})
+	t.Logf("failover in %v", time.Since(start))
+	if got := m.Do("GET", "k"); got != "v" {
+		t.Errorf("GET k on the new master = %v; want v", got)
 	}
 }

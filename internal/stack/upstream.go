@@ -47,3 +47,20 @@ func ReadBody(t testing.TB, resp *http.Response) string {
 	}
 	return string(b)
 }
+
+// EchoUpgrade takes over the connection of r, a WebSocket upgrade, for an
+// app: it answers 101, reads one line and writes back reply(line), then
+// closes. Enough to show that an upgrade and the bytes after it got
+// through a proxy; no WebSocket framing.
+func EchoUpgrade(w http.ResponseWriter, reply func(line string) string) {
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	rw.Flush()
+	line, _ := rw.ReadString('\n')
+	rw.WriteString(reply(line))
+	rw.Flush()
+}

@@ -512,3 +512,39 @@ func TestScripts(t *testing.T) {
 		}
 	}
 }
+
+// TestPopupFormPost: a pop-up sign-in whose provider answers by
+// form_post ends on the pop-up page too, and so does its failure.
+func TestPopupFormPost(t *testing.T) {
+	t.Parallel()
+	h := formPostHarness(t)
+	for _, tt := range []struct {
+		name   string
+		edit   func(url.Values)
+		wantOK bool
+	}{
+		{"signed in", func(url.Values) {}, true},
+		{"refused", func(v url.Values) { v.Del("code"); v.Set("error", "access_denied") }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := h.browser()
+			auth := startPopup(t, b, "mode=popup&rd=%2Fx")
+			plain := *auth
+			q := plain.Query()
+			q.Del("response_mode")
+			plain.RawQuery = q.Encode()
+			resp := b.Get(plain.String())
+			resp.Body.Close()
+			cb, err := resp.Location()
+			if err != nil {
+				t.Fatalf("provider answered %d; want a redirect", resp.StatusCode)
+			}
+			answer := cb.Query()
+			tt.edit(answer)
+			got := readPopup(t, postFromProvider(b, h.idp.URL, formType, answer.Encode()))
+			if got.Message["ok"] != tt.wantOK || got.Return != "/x" {
+				t.Errorf("form_post pop-up page posts %v, returns to %q; want ok=%v, /x", got.Message, got.Return, tt.wantOK)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/idp"
 )
@@ -72,6 +74,7 @@ func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 		fmt.Fprintf(stdout, "\nPortcullis demo is running. Open http://%s/ in your browser.\n", addr)
 		fmt.Fprintf(stdout, "Sign in as alice or bob at the development provider; the demo app shows the headers Portcullis sent it.\n")
 		fmt.Fprintf(stdout, "X-User is the user's e-mail address, which the provider vouches for (PORTCULLIS_USER_FROM=auto; try id or username).\n")
+		fmt.Fprintf(stdout, "Its single-page app part calls an API through portcullis.js: sign out in the background, call it, and a pop-up renews the session without reloading the page.\n")
 		fmt.Fprintf(stdout, "Press Ctrl-C to stop.\n\n")
 	})
 }
@@ -113,18 +116,80 @@ func randomSecret() string {
 var demoPage = template.Must(template.New("app").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Demo app</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;word-break:break-all}th{width:40%}</style>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;word-break:break-all}th{width:40%}h1{overflow-wrap:anywhere}.row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}button,input{font:inherit;padding:.4rem .7rem}pre{background:#f4f5f7;padding:.75rem;overflow:auto;min-height:3rem}</style>
 </head><body>
 <h1>Hello, <span id="user">{{.User}}</span>!</h1>
-<p>This is the demo app behind Portcullis. It has no login of its own: Portcullis signed you in and told it who you are in these headers.</p>
+<p>This is the demo app behind Portcullis. It has no login of its own: Portcullis signed you in and told it who you are in the headers below.</p>
+<section aria-labelledby="spa">
+<h2 id="spa">A single-page app</h2>
+<p>Count a few clicks and type a note. Then sign out in the background and call the API: its 401 opens a pop-up sign-in (portcullis.js), the call goes through once you have signed in, and this page keeps its count and your note.</p>
+<p class="row"><button type="button" id="count-up">Clicks: <span id="count">0</span></button> <label>Note <input id="note" autocomplete="off"></label></p>
+<p class="row"><button type="button" id="call">Call the API</button> <button type="button" id="end">Sign out in the background</button> <button type="button" id="status">Session status</button></p>
+<p id="spa-status" role="status">Not called yet.</p>
+<pre id="api"></pre>
+</section>
+<h2>What Portcullis told the app</h2>
 <table><thead><tr><th scope="col">Header</th><th scope="col">Value</th></tr></thead><tbody>
 {{range .Headers}}<tr><th scope="row">{{.Name}}</th><td>{{.Value}}</td></tr>
 {{end}}</tbody></table>
 <p><a href="/oauth2/userinfo">Your identity as JSON</a> · <a href="/oauth2/sign_out">Sign out</a></p>
+<script src="/oauth2/portcullis.js"></script>
+<script src="/demo.js"></script>
 </body></html>`))
 
-// demoApp shows the headers the proxy sent, the browser's own left out.
+// demoScript is the demo page's own script: no inline code, so the page
+// runs under Content-Security-Policy: script-src 'self'.
+const demoScript = `(function () {
+  "use strict";
+  var count = 0;
+  function $(id) { return document.getElementById(id); }
+  function say(text) { $("spa-status").textContent = text; }
+  function show(v) { $("api").textContent = JSON.stringify(v, null, 2); }
+  $("count-up").addEventListener("click", function () {
+    count++;
+    $("count").textContent = String(count);
+  });
+  $("call").addEventListener("click", function () {
+    say("Calling /api/whoami…");
+    portcullis.fetch("/api/whoami", { headers: { Accept: "application/json" } }).then(function (res) {
+      return res.json();
+    }).then(function (v) {
+      show(v);
+      say("The API answered for " + v.user + ".");
+    }, function (err) {
+      say("The call failed: " + err.message);
+    });
+  });
+  $("end").addEventListener("click", function () {
+    portcullis.signOut().then(function () {
+      say("Signed out in the background. This page stays; the next API call opens a pop-up sign-in.");
+    });
+  });
+  $("status").addEventListener("click", function () {
+    portcullis.session().then(function (s) {
+      show(s);
+      say(s.signed_in ? "Signed in as " + s.user + "." : "Not signed in.");
+    });
+  });
+})();
+`
+
+// demoApp shows the headers the proxy sent, the browser's own left out;
+// its page calls /api/whoami through portcullis.js (demo.js).
 func demoApp(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/demo.js":
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		io.WriteString(w, demoScript)
+		return
+	case strings.HasPrefix(r.URL.Path, "/api/"):
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{
+			"user": r.Header.Get("X-User"), "email": r.Header.Get("X-Email"), "path": r.URL.Path,
+			"time": time.Now().UTC().Format(time.RFC3339),
+		})
+		return
+	}
 	type header struct{ Name, Value string }
 	var hs []header
 	for name, values := range r.Header {
@@ -134,6 +199,7 @@ func demoApp(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(hs, func(i, j int) bool { return hs[i].Name < hs[j].Name })
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "script-src 'self'")
 	demoPage.Execute(w, map[string]any{"User": r.Header.Get("X-User"), "Headers": hs})
 }
 

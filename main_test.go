@@ -282,27 +282,7 @@ func TestServeLogsWarnings(t *testing.T) {
 // development provider's page, as a new user would.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, logs syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- demo(ctx, envMap(map[string]string{"PORTCULLIS_LISTEN": "127.0.0.1:0"}), &out, &logs)
-	}()
-	urlRe := regexp.MustCompile(`Open (http://127\.0\.0\.1:\d+/) in your browser`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == ""; {
-		if m := urlRe.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("demo printed no URL:\n%s\n%s", out.String(), logs.String())
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("demo stopped: %v\n%s", err, logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	base, stop := startDemo(t)
 
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
@@ -346,10 +326,46 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(string(body), "alice@example.com") {
 		t.Errorf("demo app does not show X-Email:\n%s", body)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("demo after cancel = %v; want nil", err)
 	}
+}
+
+// startDemo runs `portcullis demo` on a free loopback port until stop (or
+// the test's end) and returns the URL it prints.
+func startDemo(t *testing.T) (base string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- demo(ctx, envMap(map[string]string{"PORTCULLIS_LISTEN": "127.0.0.1:0"}), &out, &logs)
+	}()
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() { stop() })
+	urlRe := regexp.MustCompile(`Open (http://127\.0\.0\.1:\d+/) in your browser`)
+	for deadline := time.Now().Add(10 * time.Second); base == ""; {
+		if m := urlRe.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("demo printed no URL:\n%s\n%s", out.String(), logs.String())
+		}
+		select {
+		case err := <-done:
+			stopped = true
+			t.Fatalf("demo stopped: %v\n%s", err, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return base, stop
 }
 
 func TestDemoRefusesNonLoopback(t *testing.T) {

@@ -229,6 +229,11 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 			SignInFooter:  cfg.SignInFooter,
 			Templates:     templates,
 		},
+		Apps: proxy.Apps{
+			ExposeAccessToken: cfg.ExposeAccessToken,
+			SessionLifetime:   cfg.CookieExpire,
+			// IdleEnd: SESSION_IDLE_TIMEOUT's end, wired when that lands.
+		},
 		ReadyChecks: readyChecks,
 		Metrics:     m,
 		Logger:      log,

@@ -197,7 +197,10 @@ func TestNginxNotSignedIn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stack.ReadBody(t, resp)
+		body := stack.ReadBody(t, resp)
+		if resp.StatusCode == http.StatusUnauthorized && !strings.Contains(body, `"error":"unauthenticated"`) {
+			t.Errorf("GET %s (Accept %q) = 401 %q; want the 401 JSON that tells portcullis.js where to sign in", path, accept, body)
+		}
 		return resp
 	}
 

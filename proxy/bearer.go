@@ -93,9 +93,7 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, errBearerRejected):
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]any{
-			"error": "invalid_token", "message": "the bearer token is not valid", "status": http.StatusUnauthorized,
-		})
+		s.writeUnauthenticated(w, "/", "the bearer token is not valid")
 	case errors.Is(err, errBearerUnavailable):
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{

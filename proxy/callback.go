@@ -89,6 +89,7 @@ func (s *Server) callbackPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	r = inPopup(r, flow)
 	p, ok := s.providers[flow.Provider]
 	switch {
 	case ok && p.ResponseMode == formPost:

@@ -23,13 +23,25 @@ import (
 // (skipSignIn) it goes straight to that provider.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	rd := s.redirectTarget(r, r.URL.Query().Get("rd"))
+	mode, ok := signInMode(r.URL.Query())
+	if !ok {
+		s.badMode(w, r)
+		return
+	}
 	if s.skipSignIn {
-		http.Redirect(w, r, s.signInURL(rd), http.StatusFound)
+		target := s.signInURL(rd)
+		if mode == modePopup {
+			target = s.popupURL(rd)
+		}
+		http.Redirect(w, r, target, http.StatusFound)
 		return
 	}
 	list := make([]SignInProvider, 0, len(s.providerList))
 	for _, p := range s.providerList {
 		q := url.Values{"provider": {p.ID}, "rd": {rd}}
+		if mode != "" {
+			q.Set("mode", mode)
+		}
 		list = append(list, SignInProvider{ID: p.ID, Name: p.DisplayName, StartURL: s.paths.prefix + "/start?" + q.Encode()})
 	}
 	if t := s.pages.Templates.signIn; t != nil && s.renderCustom(w, http.StatusOK, t, SignInData{
@@ -62,6 +74,11 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 			"The sign-in link names a provider this site does not offer.")
 		return
 	}
+	mode, ok := signInMode(q)
+	if !ok {
+		s.badMode(w, r)
+		return
+	}
 	pass, bad := passthrough(q, p.PassthroughParams)
 	if bad != "" {
 		s.fail(w, r, http.StatusBadRequest, "Sign-in link refused",
@@ -74,6 +91,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		Redirect:  s.redirectTarget(r, q.Get("rd")),
 		CreatedAt: s.now(),
 		FormPost:  p.ResponseMode == formPost,
+		Mode:      mode,
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("redirect_uri", s.callbackURL(r, p))}
 	if p.ResponseMode != "" {
@@ -140,6 +158,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	r = inPopup(r, flow)
 	p, ok := s.providers[flow.Provider]
 	if !ok {
 		s.fail(w, r, http.StatusBadRequest, "Sign-in failed",
@@ -284,6 +303,10 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 	}
 	s.log.Info("signed in", "audit", "sign_in", "provider", p.ID, "user", st.User)
 	s.signInResult(p.ID, metrics.SignInOK)
+	if flow.Mode == modePopup {
+		s.servePopupResult(w, r, http.StatusOK, flow.Redirect, popupMessage{OK: true, User: st.User})
+		return
+	}
 	status := http.StatusFound
 	if r.Method == http.MethodPost {
 		status = http.StatusSeeOther
@@ -477,7 +500,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st == nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized", "message": "sign in first", "status": 401})
+		s.writeUnauthenticated(w, "/", "")
 		return
 	}
 	info := map[string]any{

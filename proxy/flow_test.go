@@ -130,7 +130,7 @@ func TestUnauthenticated(t *testing.T) {
 			if got := resp.Header.Get("Location"); got != tt.wantLoc {
 				t.Errorf("Location = %q; want %q", got, tt.wantLoc)
 			}
-			if tt.wantStatus == 401 && !strings.Contains(body, `"unauthorized"`) {
+			if tt.wantStatus == 401 && !strings.Contains(body, `"error":"unauthenticated"`) {
 				t.Errorf("401 body = %q; want JSON error", body)
 			}
 		})

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -70,7 +71,7 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 	st, err := s.loadSession(w, r)
 	if errors.Is(err, errBearerRejected) {
 		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		w.WriteHeader(http.StatusUnauthorized)
+		s.writeUnauthenticated(w, cmp.Or(o.url, "/"), "the bearer token is not valid")
 		return
 	}
 	if err != nil {
@@ -78,15 +79,14 @@ func (s *Server) checkAccess(w http.ResponseWriter, r *http.Request, okStatus in
 		return
 	}
 	if st == nil {
+		rd := cmp.Or(o.url, "/") // never back to a request that is unknown
 		if redirect && wantsRedirect(r) {
-			rd := o.url
-			if rd == "" { // never back to a request that is unknown
-				rd = "/"
-			}
 			http.Redirect(w, r, s.absoluteSignInURL(rd), http.StatusFound)
 			return
 		}
-		w.WriteHeader(http.StatusUnauthorized)
+		// Traefik and Caddy hand this body to the client; nginx's
+		// auth_request drops it.
+		s.writeUnauthenticated(w, rd, "")
 		return
 	}
 	var extra *Rules

@@ -206,3 +206,24 @@ type Pages struct {
 	// (ParseTemplates); nil: the built-in ones.
 	Templates *Templates
 }
+
+// Apps serve single-page apps: the pop-up sign-in, /session, /token and
+// portcullis.js (spa.go).
+type Apps struct {
+	// ExposeAccessToken answers the session's access token at
+	// Prefix+"/token" to the app's own scripts (EXPOSE_ACCESS_TOKEN);
+	// false: that path is 404.
+	ExposeAccessToken bool
+	// SessionLifetime is a session's longest life from its sign-in
+	// (COOKIE_EXPIRE), which /session reports as expires_at; 0: the
+	// session package's default, 168h.
+	SessionLifetime time.Duration
+	// IdleEnd says when st ends if it stays unused (SESSION_IDLE_TIMEOUT),
+	// which /session reports as idle_expires_at; ok false or a nil IdleEnd:
+	// no idle end, and idle_expires_at is null. It must not count as a use
+	// of the session.
+	//
+	// MERGE HOOK: the idle timeout is built on another branch; main wires
+	// its end-of-idle computation here.
+	IdleEnd func(st *session.State) (end time.Time, ok bool)
+}

@@ -130,6 +130,10 @@ func wantsHTML(r *http.Request) bool {
 // for everyone else. title and message are shown to the user as they are;
 // they must not carry secrets.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	if rd, ok := popupRedirect(r); ok { // a pop-up sign-in failed: tell its opener
+		s.servePopupResult(w, r, status, rd, popupMessage{Error: message, Status: status})
+		return
+	}
 	if !wantsHTML(r) {
 		writeJSON(w, status, map[string]any{
 			"error":   strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_")),

@@ -110,6 +110,11 @@ func (s *Server) ownRoutes() []ownRoute {
 		{"GET " + pre + "/sign_out", "sign_out", s.onKnownHost(s.signOut)},
 		{"POST " + pre + "/sign_out", "sign_out", s.onKnownHost(s.signOut)},
 		{"GET " + pre + "/userinfo", "userinfo", http.HandlerFunc(s.userinfo)},
+		// Single-page apps (spa.go, status.go, popup.go).
+		{"GET " + pre + "/session", "other", http.HandlerFunc(s.sessionStatus)},
+		{"GET " + pre + "/token", "other", http.HandlerFunc(s.accessToken)},
+		{"GET " + pre + "/portcullis.js", "other", portcullisAsset},
+		{"GET " + pre + "/popup.js", "other", popupAsset},
 		// Any method: Envoy ext_authz checks with the request's own method.
 		{s.paths.auth, "auth", http.HandlerFunc(s.auth)},
 		{s.paths.forwardAuth, "forward_auth", http.HandlerFunc(s.forwardAuth)},

@@ -142,6 +142,8 @@ type Options struct {
 	Paths Paths
 	// Pages are what Portcullis's own pages show.
 	Pages Pages
+	// Apps serve single-page apps: pop-up sign-in, session status, tokens.
+	Apps Apps
 	// ReadyChecks must all pass for /ready to answer 200 (Redis, say).
 	ReadyChecks []func(context.Context) error
 	// Metrics are updated as requests are served; nil: a private set.
@@ -173,6 +175,7 @@ type Server struct {
 	identity    identity
 	users       Users
 	pages       Pages // with a SignInTitle and Templates
+	apps        Apps  // with a SessionLifetime
 	paths       paths
 	readyChecks []func(context.Context) error
 
@@ -244,6 +247,7 @@ func New(opts Options) (*Server, error) {
 		identity:     identity{Identity: opts.Identity, attrKeys: make(map[string]string, len(opts.Identity.AttributeNames))},
 		users:        opts.Users,
 		pages:        opts.Pages,
+		apps:         opts.Apps,
 		readyChecks:  opts.ReadyChecks,
 		spent:        newSpentStates(15*time.Minute, 100000),
 		machines:     &machineUsers{ttl: time.Minute, entries: map[users.Identity]machineUser{}},
@@ -262,6 +266,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.pages.SignInTitle == "" {
 		s.pages.SignInTitle = "Sign in"
+	}
+	if s.apps.SessionLifetime <= 0 {
+		s.apps.SessionLifetime = 168 * time.Hour
 	}
 	if s.pages.Templates == nil {
 		s.pages.Templates = &Templates{}

@@ -60,17 +60,15 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
 // unauthenticated sends a browser to sign in, coming back to where it was,
 // and answers anyone else 401.
 func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request) {
-	if !wantsHTML(r) {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{
-			"error": "unauthorized", "message": "sign in first", "status": http.StatusUnauthorized,
-		})
-		return
-	}
-	setSecurityHeaders(w.Header())
 	rd := r.URL.RequestURI()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		rd = "/" // a form POST can't be replayed after sign-in
 	}
+	if !wantsHTML(r) {
+		s.writeUnauthenticated(w, rd, "")
+		return
+	}
+	setSecurityHeaders(w.Header())
 	http.Redirect(w, r, s.signInURL(rd), http.StatusFound)
 }
 

@@ -26,16 +26,16 @@ import (
 //	LocalID: uvarint
 //	Binding: string (see Options.Bindings; empty when sessions are not bound)
 //
-// Flow list, version 2:
+// Flow list, version 3 (version 2 is the same without Mode, version 1
+// without FormPost either; CSRF cookies set before may still hold them,
+// and they are read with an empty mode and no FormPost):
 //
-//	version byte (2)
+//	version byte (3)
 //	uvarint count (at most maxFlows), then for each flow:
 //	State, Verifier, Nonce, Provider, Redirect: strings
 //	CreatedAt: time
 //	FormPost: one byte, 0 or 1
-//
-// Version 1, which CSRF cookies set before it may still hold, is the same
-// without the FormPost byte.
+//	Mode: string
 //
 // A string is a uvarint byte length and the bytes. A time is a varint of
 // its unix seconds, with 0 standing for the zero time.Time; sub-second parts
@@ -43,7 +43,7 @@ import (
 
 const (
 	stateVersion = 3
-	flowsVersion = 2
+	flowsVersion = 3
 
 	// Unix seconds of the first instant of year 1 and the last of year 9999:
 	// the times a decoder accepts.
@@ -173,6 +173,7 @@ func appendFlows(b []byte, fs []Flow) []byte {
 		b = appendString(b, f.Redirect)
 		b = appendTime(b, f.CreatedAt)
 		b = appendBool(b, f.FormPost)
+		b = appendString(b, f.Mode)
 	}
 	return b
 }
@@ -180,10 +181,10 @@ func appendFlows(b []byte, fs []Flow) []byte {
 // decodeFlows parses an encoding made by appendFlows. It never panics and
 // refuses lists longer than maxFlows.
 func decodeFlows(b []byte) ([]Flow, error) {
-	if len(b) == 0 || (b[0] != flowsVersion && b[0] != 1) {
+	if len(b) == 0 || b[0] < 1 || b[0] > flowsVersion {
 		return nil, errMalformed
 	}
-	v1 := b[0] == 1
+	version := b[0]
 	d := decoder{b: b, s: string(b), off: 1}
 	n := d.count(6) // five strings and a time: at least six bytes a flow
 	if n > maxFlows {
@@ -199,8 +200,11 @@ func decodeFlows(b []byte) ([]Flow, error) {
 			Redirect:  d.string(),
 			CreatedAt: d.time(),
 		}
-		if !v1 {
+		if version >= 2 {
 			fs[i].FormPost = d.bool()
+		}
+		if version >= 3 {
+			fs[i].Mode = d.string()
 		}
 	}
 	if err := d.end(); err != nil {

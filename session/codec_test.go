@@ -152,17 +152,30 @@ func TestDecodeStateRejects(t *testing.T) {
 	}
 }
 
-// TestDecodeFlowsVersion1 reads a CSRF cookie set before FormPost was
-// kept (version 1): its flows are not form_post ones.
-func TestDecodeFlowsVersion1(t *testing.T) {
+// TestDecodeFlowsOlderVersions reads CSRF cookies set before FormPost
+// (version 1) and before Mode (version 2) were kept, as browsers hold them
+// across an upgrade: their flows are not form_post ones and have no mode.
+func TestDecodeFlowsOlderVersions(t *testing.T) {
 	t.Parallel()
-	f := sampleFlow("st", t0)
-	v2 := appendFlows(nil, []Flow{*f})
-	v1 := append([]byte{1}, v2[1:len(v2)-1]...) // no version 2, no FormPost byte
-	got, err := decodeFlows(v1)
-	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], *f) {
-		t.Fatalf("decodeFlows(version 1) = %+v, %v; want [%+v]", got, err, *f)
+	f := *sampleFlow("st", t0)
+	f.FormPost, f.Mode = false, ""
+	v3 := appendFlows(nil, []Flow{f})           // …, FormPost byte 0, Mode's length 0
+	v2 := append([]byte{2}, v3[1:len(v3)-1]...) // without Mode
+	v1 := append([]byte{1}, v3[1:len(v3)-2]...) // without FormPost either
+	for name, in := range map[string][]byte{"version 1": v1, "version 2": v2} {
+		got, err := decodeFlows(in)
+		if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], f) {
+			t.Errorf("decodeFlows(%s) = %+v, %v; want [%+v]", name, got, err, f)
+		}
 	}
+}
+
+// formPostIs returns the encoding of one sampleFlow, valid, with its
+// FormPost byte (before Mode, the last string) set to b.
+func formPostIs(valid []byte, b byte) []byte {
+	out := append([]byte{}, valid...)
+	out[len(out)-2-len(sampleFlow("st", t0).Mode)] = b
+	return out
 }
 
 func TestDecodeFlowsRejects(t *testing.T) {
@@ -174,8 +187,9 @@ func TestDecodeFlowsRejects(t *testing.T) {
 		in   []byte
 	}{
 		{name: "empty", in: nil},
-		{name: "unknown version", in: []byte{3, 0}},
-		{name: "FormPost neither 0 nor 1", in: append(append([]byte{}, valid[:len(valid)-1]...), 2)},
+		{name: "unknown version", in: []byte{flowsVersion + 1, 0}},
+		{name: "version 0", in: []byte{0, 0}},
+		{name: "FormPost neither 0 nor 1", in: formPostIs(valid, 2)},
 		{name: "more than five flows", in: six},
 		{name: "count beyond input", in: []byte{flowsVersion, 3, 0, 0, 0, 0, 0, 0}},
 		{name: "trailing byte", in: append(append([]byte{}, valid...), 0)},

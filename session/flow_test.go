@@ -22,6 +22,7 @@ func sampleFlow(state string, createdAt time.Time) *Flow {
 		Provider:  "corp",
 		Redirect:  "https://app.example.com/reports?id=7",
 		CreatedAt: createdAt,
+		Mode:      "popup",
 	}
 }
 

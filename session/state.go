@@ -44,4 +44,8 @@ type Flow struct {
 	// (RESPONSE_MODE=form_post): while the CSRF cookie holds such a flow it
 	// is SameSite=None; Secure, or the browser would not send it along.
 	FormPost bool
+	// Mode is how the sign-in ends: "" returns the browser to Redirect;
+	// "popup" serves a page that tells the window which opened it the
+	// outcome, then closes.
+	Mode string
 }

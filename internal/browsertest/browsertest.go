@@ -5,7 +5,9 @@ package browsertest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -71,4 +73,26 @@ func New(t testing.TB) context.Context {
 		cancelAlloc()
 	})
 	return ctx
+}
+
+// Screenshot saves what ctx's page shows at width×height (CSS pixels) as
+// name-WIDTHxHEIGHT.png in the test's artifact directory, kept with `go
+// test -artifacts`, and logs where. A failure fails the test, not at once.
+func Screenshot(t testing.TB, ctx context.Context, name string, width, height int64) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
+		t.Errorf("screenshot %s: viewport %dx%d: %v", name, width, height, err)
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Errorf("screenshot %s at %dx%d: %v", name, width, height, err)
+		return
+	}
+	path := filepath.Join(t.ArtifactDir(), fmt.Sprintf("%s-%dx%d.png", name, width, height))
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Errorf("write %s: %v", path, err)
+		return
+	}
+	t.Logf("screenshot: %s", path)
 }

@@ -99,6 +99,17 @@ func signInFullPage(t *testing.T, ctx context.Context, base, path string, autoAp
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("sign in from %s: %v", path, err)
 	}
+	// The page's scripts are external: the button can show before they
+	// have run.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ready, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof window.loadID === "string" && typeof window.portcullis === "object"`))
+		if err == nil && ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sign in from %s: the page's scripts did not run within 10s (%v)", path, err)
+		}
+	}
 }
 
 // eval evaluates expr in ctx's page, awaiting a promise.

@@ -50,6 +50,9 @@ func (s *Server) ownRoutes() []ownRoute {
 		{"GET /oauth2/sign_out", s.onKnownHost(s.signOut)},
 		{"POST /oauth2/sign_out", s.onKnownHost(s.signOut)},
 		{"GET /oauth2/userinfo", http.HandlerFunc(s.userinfo)},
+		// Called by the providers, not on a host of ours necessarily.
+		{"POST /oauth2/backchannel-logout", http.HandlerFunc(s.backchannelLogout)},
+		{"GET /oauth2/frontchannel-logout", http.HandlerFunc(s.frontchannelLogout)},
 		// Any method: Envoy ext_authz checks with the request's own method.
 		{"/oauth2/auth", http.HandlerFunc(s.auth)},
 		{"/oauth2/forward-auth", http.HandlerFunc(s.forwardAuth)},

@@ -113,6 +113,9 @@ type Options struct {
 	Users Users
 	// Pages are what Portcullis's own pages show.
 	Pages Pages
+	// Ending says how sessions end before their time: logouts, the
+	// ended list, the idle timeout (logout.go).
+	Ending Ending
 	// ReadyChecks must all pass for /ready to answer 200 (Redis, say).
 	ReadyChecks []func(context.Context) error
 	// Metrics are updated as requests are served; nil: a private set.
@@ -144,6 +147,7 @@ type Server struct {
 	identity    identity
 	users       Users
 	pages       Pages // with a SignInTitle
+	ending      Ending // with an Ended and a Seen list
 	readyChecks []func(context.Context) error
 
 	spent    *spentStates
@@ -204,6 +208,7 @@ func New(opts Options) (*Server, error) {
 		identity:     identity{Identity: opts.Identity, attrKeys: make(map[string]string, len(opts.Identity.AttributeNames))},
 		users:        opts.Users,
 		pages:        opts.Pages,
+		ending:       opts.Ending,
 		readyChecks:  opts.ReadyChecks,
 		spent:        newSpentStates(15*time.Minute, 100000),
 		machines:     &machineUsers{ttl: time.Minute, entries: map[users.Identity]machineUser{}},
@@ -219,6 +224,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.tokens.Refresher == nil {
 		s.tokens.Refresher = session.NewRefresher(session.RefreshOptions{Now: s.now})
+	}
+	if s.ending.Ended == nil {
+		s.ending.Ended = session.NewEnded(session.EndedOptions{Now: s.now})
+	}
+	if s.ending.Seen == nil {
+		s.ending.Seen = session.NewSeen(nil, s.now)
 	}
 	if s.pages.SignInTitle == "" {
 		s.pages.SignInTitle = "Sign in"

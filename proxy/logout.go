@@ -35,6 +35,15 @@ type SeenList interface {
 	FirstSeen(ctx context.Context, scope, id string, ttl time.Duration) (bool, error)
 }
 
+// A SessionEnder is a session store that finds and ends stored sessions
+// itself, for every copy of their cookies; *session.RedisStore is one.
+// The ended list ends them all the same: this frees their records at
+// once.
+type SessionEnder interface {
+	Find(ctx context.Context, e session.Ending) ([]session.Live, error)
+	End(ctx context.Context, keys []string) (int, error)
+}
+
 // Ending says how sessions end before their time (logout.go).
 type Ending struct {
 	// Ended is consulted on every session load; nil: a list in this
@@ -169,8 +178,32 @@ func (s *Server) endByLogoutToken(w http.ResponseWriter, r *http.Request, p *Pro
 		logoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the session store is unavailable right now")
 		return
 	}
-	s.log.Info("sessions ended by back-channel logout", "audit", "session_end", "provider", p.ID, "by", by)
+	s.log.Info("sessions ended by back-channel logout", "audit", "session_end", "provider", p.ID, "by", by, "stored", s.endStored(ctx, ending))
 	w.WriteHeader(http.StatusOK)
+}
+
+// endStored deletes the stored sessions e names, when the store keeps
+// them (SessionEnder), and returns how many it deleted. Best effort: the
+// ended list has ended them already.
+func (s *Server) endStored(ctx context.Context, e session.Ending) int {
+	ender, ok := s.sessions.(SessionEnder)
+	if !ok {
+		return 0
+	}
+	found, err := ender.Find(ctx, e)
+	if err != nil {
+		s.log.Warn("find the ended sessions in the store", "err", err)
+		return 0
+	}
+	keys := make([]string, len(found))
+	for i, l := range found {
+		keys[i] = l.Key
+	}
+	n, err := ender.End(ctx, keys)
+	if err != nil {
+		s.log.Warn("delete the ended sessions from the store", "err", err)
+	}
+	return n
 }
 
 // frontchannelLogout serves OpenID Connect Front-Channel Logout 1.0: the

@@ -346,7 +346,7 @@ func TestIdleTimeout(t *testing.T) {
 			clock := testclock.New(t0)
 			h := newHarness(t, setup{
 				proxy:   func(o *proxy.Options) { o.Now, o.Ending.IdleTimeout = clock.Now, c.timeout },
-				session: func(o *session.Options) { o.Now, o.Expire = clock.Now, 48 * time.Hour },
+				session: func(o *session.Options) { o.Now, o.Expire = clock.Now, 48*time.Hour },
 				idp:     func(o *idp.Options) { o.Now = clock.Now },
 			})
 			b := h.browser()
@@ -386,7 +386,7 @@ func TestIdleTimeout(t *testing.T) {
 		clock := testclock.New(t0)
 		h := newHarness(t, setup{
 			proxy:   func(o *proxy.Options) { o.Now = clock.Now },
-			session: func(o *session.Options) { o.Now, o.Expire = clock.Now, 48 * time.Hour },
+			session: func(o *session.Options) { o.Now, o.Expire = clock.Now, 48*time.Hour },
 			idp:     func(o *idp.Options) { o.Now = clock.Now },
 		})
 		b := h.browser()

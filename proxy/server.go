@@ -146,7 +146,7 @@ type Server struct {
 	tokens      Tokens // with a Refresher
 	identity    identity
 	users       Users
-	pages       Pages // with a SignInTitle
+	pages       Pages  // with a SignInTitle
 	ending      Ending // with an Ended and a Seen list
 	readyChecks []func(context.Context) error
 

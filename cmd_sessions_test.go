@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/redistest"
+	"github.com/portcullis/portcullis/session"
+)
+
+func runSessions(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), append([]string{"sessions"}, args...), envMap(env), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// signInStored stores a session for user as serve's Redis store would,
+// and returns its cookie header.
+func signInStored(t *testing.T, env map[string]string, user, id, sid string) string {
+	t.Helper()
+	cfg, err := loadConfig(envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, _ := redisOptions(cfg)
+	client, err := session.NewRedis(ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	store, err := session.NewRedisStore(sessionOptions(cfg), client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &session.State{Provider: "oauth2", UserID: "u-" + user, User: user, ID: id, SID: sid, CreatedAt: time.Now().Add(-time.Minute)}
+	rec := httptest.NewRecorder()
+	if err := store.Save(rec, httptest.NewRequest("GET", "/", nil), st); err != nil {
+		t.Fatal(err)
+	}
+	return rec.Header().Get("Set-Cookie")
+}
+
+func TestSessionsCommandRedisStore(t *testing.T) {
+	t.Parallel()
+	env := withEnv(validEnv(), "PORTCULLIS_SESSION_STORE", "redis", "PORTCULLIS_REDIS_URL", redistest.Start(t))
+	signInStored(t, env, "ann", "id-ann-1", "sid-1")
+	signInStored(t, env, "ann", "id-ann-2", "sid-2")
+	signInStored(t, env, "bob", "id-bob-1", "sid-3")
+
+	code, out, errOut := runSessions(t, env, "list", "--json")
+	var listed []sessionJSON
+	if code != 0 || json.Unmarshal([]byte(out), &listed) != nil || len(listed) != 3 {
+		t.Fatalf("sessions list --json = %d %q %q; want 3 sessions", code, out, errOut)
+	}
+	if code, out, _ := runSessions(t, env, "list", "--user", "ann"); code != 0 || strings.Count(out, "\n") != 3 || strings.Contains(out, "bob") {
+		t.Fatalf("sessions list --user ann = %d %q; want ann's two", code, out)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		left int // sessions listed afterwards
+	}{
+		{[]string{"end", "--user", "zed"}, 1, 3},
+		{[]string{"end", "--id", "no-such-id"}, 1, 3},
+		{[]string{"end", "--id", "id-ann-1"}, 0, 2},
+		{[]string{"end", "--sid", "sid-2"}, 0, 1},
+		{[]string{"end", "--user", "ann"}, 1, 1}, // none left of ann's
+		{[]string{"end", "--user", "bob"}, 0, 0},
+	} {
+		code, out, errOut := runSessions(t, env, c.args...)
+		if code != c.code {
+			t.Errorf("sessions %v = %d (%q %q); want %d", c.args, code, out, errOut, c.code)
+		}
+		_, out, _ = runSessions(t, env, "list", "--json")
+		json.Unmarshal([]byte(out), &listed)
+		if len(listed) != c.left {
+			t.Errorf("after sessions %v: %d sessions listed; want %d", c.args, len(listed), c.left)
+		}
+	}
+	signInStored(t, env, "cy", "id-cy", "")
+	if code, out, _ := runSessions(t, env, "end", "--all"); code != 0 || !strings.Contains(out, "ended 1") {
+		t.Errorf("sessions end --all = %d %q; want 0, ended 1", code, out)
+	}
+}
+
+func TestSessionsCommandCookieStore(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	env := withEnv(validEnv(), "PORTCULLIS_REDIS_URL", url)
+	if code, _, errOut := runSessions(t, env, "list"); code != 1 || !strings.Contains(errOut, "cookie store keeps no list") {
+		t.Errorf("sessions list with the cookie store = %d %q; want 1 saying why", code, errOut)
+	}
+	if code, out, errOut := runSessions(t, env, "end", "--user", "ann"); code != 0 {
+		t.Fatalf("sessions end --user ann with the cookie store and Redis = %d %q %q; want 0", code, out, errOut)
+	}
+	// Every replica's ended list now ends ann's cookie sessions.
+	r, err := session.NewRedis(session.RedisOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	e := session.NewEnded(session.EndedOptions{Redis: r})
+	if err := e.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Ends(&session.State{User: "ann", CreatedAt: time.Now().Add(-time.Hour)}) {
+		t.Error("ann's cookie session not ended after sessions end --user ann")
+	}
+	noRedis := validEnv()
+	if code, _, errOut := runSessions(t, noRedis, "end", "--user", "ann"); code != 1 || !strings.Contains(errOut, "no Redis") {
+		t.Errorf("sessions end without Redis = %d %q; want 1 saying why", code, errOut)
+	}
+}
+
+func TestSessionsCommandUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{},
+		{"nope"},
+		{"end"},
+		{"end", "--user", "a", "--all"},
+		{"end", "--json"},
+		{"list", "--all"},
+		{"list", "extra"},
+	} {
+		if code, _, _ := runSessions(t, validEnv(), args...); code != 2 {
+			t.Errorf("sessions %v = %d; want 2", args, code)
+		}
+	}
+	if code, out, _ := runSessions(t, validEnv(), "help"); code != 0 || !strings.Contains(out, "sessions end") {
+		t.Errorf("sessions help = %d %q; want 0 and the usage", code, out)
+	}
+}
+
+// TestUsersDisableEndsSessions: disabling a user ends their sessions on
+// every replica at once when Redis is configured.
+func TestUsersDisableEndsSessions(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	env := withEnv(validEnv(), "PORTCULLIS_REDIS_URL", url, "PORTCULLIS_USERS_DB", filepath.Join(t.TempDir(), "users.db"))
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"users", "add", "ann"}, envMap(env), &out, &errOut); code != 0 {
+		t.Fatalf("users add = %d %q", code, errOut.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"users", "disable", "ann"}, envMap(env), &out, &errOut); code != 0 || !strings.Contains(out.String(), "ended ann's sessions") {
+		t.Fatalf("users disable = %d %q %q; want 0, sessions ended", code, out.String(), errOut.String())
+	}
+	r, err := session.NewRedis(session.RedisOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	e := session.NewEnded(session.EndedOptions{Redis: r})
+	if err := e.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Ends(&session.State{User: "ann", CreatedAt: time.Now().Add(-time.Hour)}) {
+		t.Error("ann's sessions not ended by users disable")
+	}
+}

@@ -162,3 +162,43 @@ func TestIDTokenSession(t *testing.T) {
 		t.Fatalf("IDTokenSession(opaque) = %q, %q; want empty", sub, sid)
 	}
 }
+
+// FuzzLogoutClaims holds the claim checks of a logout token (after its
+// signature) to what they must guarantee whatever the claims: an accepted
+// token is for this client, issued within the window, carries the
+// back-channel event as an object, names a sid or sub, has a jti and no
+// nonce.
+func FuzzLogoutClaims(f *testing.F) {
+	const iss, client = "https://idp.example", "client-1"
+	now := time.Unix(1_900_000_000, 0)
+	f.Add(`{"iss":"https://idp.example","aud":"client-1","iat":1900000000,"jti":"j","sid":"s","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`)
+	f.Add(`{"iss":"https://idp.example","aud":["x","client-1"],"iat":1900000100,"exp":1900000200,"jti":"j","sub":"u","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`)
+	f.Add(`{"iss":"https://idp.example","aud":"client-1","iat":1.9e9,"jti":"j","sid":"","sub":"u","nonce":null,"events":{"http://schemas.openid.net/event/backchannel-logout":[]}}`)
+	o := &OIDC{id: "corp", cfg: OIDCConfig{Config: Config{ClientID: client}}, now: func() time.Time { return now }}
+	s := &oidcState{issuer: iss}
+	f.Fuzz(func(t *testing.T, doc string) {
+		claims, err := decodeJSONObject([]byte(doc))
+		if err != nil {
+			return
+		}
+		if o.checkLogoutClaims(s, claims) != nil {
+			return
+		}
+		if claims["iss"] != iss || !audienceHas(claims["aud"], client) {
+			t.Fatalf("accepted %s: not for this client", doc)
+		}
+		if iat, ok := numericDate(claims["iat"]); !ok || iat.Sub(now).Abs() > LogoutIATWindow {
+			t.Fatalf("accepted %s: iat outside the window", doc)
+		}
+		events, _ := claims["events"].(map[string]any)
+		if _, ok := events[BackchannelLogoutEvent].(map[string]any); !ok {
+			t.Fatalf("accepted %s: no back-channel logout event object", doc)
+		}
+		sid, _ := claims["sid"].(string)
+		sub, _ := claims["sub"].(string)
+		jti, _ := claims["jti"].(string)
+		if _, nonce := claims["nonce"]; nonce || jti == "" || (sid == "" && sub == "") {
+			t.Fatalf("accepted %s: nonce, no jti, or neither sid nor sub", doc)
+		}
+	})
+}

@@ -92,8 +92,9 @@ func TestSessionsCommandRedisStore(t *testing.T) {
 
 func TestSessionsCommandCookieStore(t *testing.T) {
 	t.Parallel()
-	url := redistest.Start(t)
-	env := withEnv(validEnv(), "PORTCULLIS_REDIS_URL", url)
+	rds := redistest.New(t)
+	url := rds.URL
+	env := withEnv(validEnv(), "PORTCULLIS_REDIS_URL", url, "PORTCULLIS_REDIS_FAILOVER_WAIT", "0")
 	if code, _, errOut := runSessions(t, env, "list"); code != 1 || !strings.Contains(errOut, "cookie store keeps no list") {
 		t.Errorf("sessions list with the cookie store = %d %q; want 1 saying why", code, errOut)
 	}
@@ -112,6 +113,10 @@ func TestSessionsCommandCookieStore(t *testing.T) {
 	}
 	if !e.Ends(&session.State{User: "ann", CreatedAt: time.Now().Add(-time.Hour)}) {
 		t.Error("ann's cookie session not ended after sessions end --user ann")
+	}
+	rds.Kill()
+	if code, _, errOut := runSessions(t, env, "end", "--user", "bob"); code != 1 || !strings.Contains(errOut, "unavailable") {
+		t.Errorf("sessions end with Redis down = %d %q; want 1 saying it is unavailable", code, errOut)
 	}
 	noRedis := validEnv()
 	if code, _, errOut := runSessions(t, noRedis, "end", "--user", "ann"); code != 1 || !strings.Contains(errOut, "no Redis") {

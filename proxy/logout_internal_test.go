@@ -100,4 +100,7 @@ func TestPeekSessionDoesNotTouch(t *testing.T) {
 	if got == nil || !got.LastUsed.Equal(clock.Now()) || set == 0 {
 		t.Fatalf("loadSession = %+v, %d cookies set; want its last use advanced and the cookie rewritten", got, set)
 	}
+	if st.ID != "" || got.ID == "" {
+		t.Errorf("session from before ids: ID %q once rewritten; want one given", got.ID)
+	}
 }

@@ -68,6 +68,9 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 				s.log.Warn("identity after refresh not updated", "provider", old.Provider, "err", err)
 			}
 		}
+		if ns.ID == "" {
+			ns.ID = newSessionID() // a session from before sessions had ids
+		}
 		s.log.Info("token refreshed", "audit", "refresh", "provider", old.Provider, "user", old.User)
 		return &ns, nil
 	})

@@ -61,6 +61,9 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, touch bool) (*sess
 		}
 		if due && touch {
 			st.LastUsed, touched = now, true
+			if st.ID == "" {
+				st.ID = newSessionID() // a session from before sessions had ids
+			}
 		}
 	}
 	if !s.sameRule(st) {

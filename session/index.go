@@ -81,6 +81,27 @@ func (s *RedisStore) index(ctx context.Context, key string, st *State, ttl time.
 	})
 }
 
+// unindex removes the session at key from its index sets, before End
+// deletes it. Best effort: a member left behind is dropped when a look-up
+// meets it, or with its set. (Clear, which must not wait on a slow Redis
+// for longer than its delete, leaves the members to those.)
+func (s *RedisStore) unindex(ctx context.Context, key string) {
+	st, err := s.get(ctx, key)
+	if err != nil {
+		return
+	}
+	sets := indexKeys(st)
+	s.redis.retry(ctx, func(ctx context.Context) error {
+		_, err := s.redis.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, set := range sets {
+				p.SRem(ctx, set, key)
+			}
+			return nil
+		})
+		return err
+	})
+}
+
 // A Live session is one stored in the Redis store.
 type Live struct {
 	// Key names it in the store (End takes it).
@@ -200,6 +221,7 @@ func (s *RedisStore) End(ctx context.Context, keys []string) (int, error) {
 		if !strings.HasPrefix(key, sessionKeyPrefix) {
 			return n, fmt.Errorf("session: end: %q is not a session key", key)
 		}
+		s.unindex(ctx, key)
 		var del *redis.IntCmd
 		if err := s.redis.write(ctx, key, func(ctx context.Context, p redis.Pipeliner) { del = p.Del(ctx, key) }); err != nil {
 			return n, fmt.Errorf("session: end: %w", err)

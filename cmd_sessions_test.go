@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/redistest"
+	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/session"
 )
 
@@ -170,4 +173,66 @@ func TestUsersDisableEndsSessions(t *testing.T) {
 	if !e.Ends(&session.State{User: "ann", CreatedAt: time.Now().Add(-time.Hour)}) {
 		t.Error("ann's sessions not ended by users disable")
 	}
+}
+
+// TestSessionsEndReachesServe: `sessions end` against the Redis that a
+// serving replica (cookie store) is configured with ends a live session
+// there within about a second (asserted with slack).
+func TestSessionsEndReachesServe(t *testing.T) {
+	t.Parallel()
+	env := withEnv(validEnv(), "PORTCULLIS_REDIS_URL", redistest.Start(t))
+	cfg, err := loadConfig(envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	srv, jobs, err := newServer(cfg, metrics.New(), log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, j := range jobs {
+		go j(ctx)
+	}
+	// alice's cookie, sealed as serve seals them.
+	built, err := buildProviders(cfg, metrics.New(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := sessionOptions(cfg)
+	opts.Bindings = sessionBindings(built)
+	store, err := session.NewCookieStore(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	st := &session.State{Provider: cfg.Providers[0].ID, UserID: "1", User: "alice@example.com", Email: "alice@example.com", CreatedAt: time.Now().Add(-time.Minute)}
+	if err := store.Save(rec, httptest.NewRequest("GET", "/", nil), st); err != nil {
+		t.Fatal(err)
+	}
+	cookie := rec.Header().Get("Set-Cookie")
+	cookie = cookie[:strings.Index(cookie, ";")]
+	status := func() int {
+		r := httptest.NewRequest("GET", "/app", nil)
+		r.Header.Set("Cookie", cookie)
+		r.Header.Set("Accept", "application/json")
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		return w.Code
+	}
+	if got := status(); got == http.StatusUnauthorized {
+		t.Fatalf("alice's session refused before it was ended (%d)", got)
+	}
+	if code, out, errOut := runSessions(t, env, "end", "--user", "alice@example.com"); code != 0 {
+		t.Fatalf("sessions end --user alice@example.com = %d %q %q; want 0", code, out, errOut)
+	}
+	start := time.Now()
+	for status() != http.StatusUnauthorized {
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("alice's session still accepted 3s after sessions end; want within 1s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("ended at the serving replica after %v", time.Since(start))
 }

@@ -198,7 +198,7 @@ func TestBackchannelLogout(t *testing.T) {
 
 // TestBackchannelLogoutReplicas: two replicas sharing an ended list and a
 // jti list through one Redis; a logout posted to one ends the session on
-// the other within the poll interval (1s; asserted with slack), and its
+// the other within a second (the poll is every 500ms; asserted with slack), and its
 // replay on the other is refused. With Redis down the logout gets 503.
 func TestBackchannelLogoutReplicas(t *testing.T) {
 	t.Parallel()

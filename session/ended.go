@@ -26,8 +26,8 @@ import (
 // memory (Ended.Ends: map look-ups, no round trip). With Redis the list
 // lives in one hash, "portcullis:ended" (one key: Cluster-safe), whose
 // field "#" counts the changes; each replica reads that counter every
-// PollInterval and the whole hash when it moved, so an ending reaches
-// every replica within about a second. A replica's copy only grows
+// PollInterval (half a second) and the whole hash when it moved, so an
+// ending reaches every replica within a second. A replica's copy only grows
 // between expiries: what Redis forgets (a flush, a restart without
 // persistence) is not forgotten here, so an ended session is never
 // revived.
@@ -82,7 +82,7 @@ type EndedOptions struct {
 	// process's memory only.
 	Redis *Redis
 	// PollInterval is how often Run reads Redis's change counter;
-	// default 1s.
+	// default 500ms.
 	PollInterval time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -115,7 +115,7 @@ func NewEnded(opts EndedOptions) *Ended {
 		opts.Expire = defaultExpire
 	}
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = time.Second
+		opts.PollInterval = 500 * time.Millisecond
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

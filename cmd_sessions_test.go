@@ -50,6 +50,22 @@ func signInStored(t *testing.T, env map[string]string, user, id, sid string) str
 	return rec.Header().Get("Set-Cookie")
 }
 
+// userEnded reports whether a replica's ended list, read from the Redis
+// at url, ends a session of user signed in an hour ago.
+func userEnded(t *testing.T, url, user string) bool {
+	t.Helper()
+	r, err := session.NewRedis(session.RedisOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	e := session.NewEnded(session.EndedOptions{Redis: r})
+	if err := e.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e.Ends(&session.State{User: user, CreatedAt: time.Now().Add(-time.Hour)})
+}
+
 func TestSessionsCommandRedisStore(t *testing.T) {
 	t.Parallel()
 	env := withEnv(validEnv(), "PORTCULLIS_SESSION_STORE", "redis", "PORTCULLIS_REDIS_URL", redistest.Start(t))
@@ -105,16 +121,7 @@ func TestSessionsCommandCookieStore(t *testing.T) {
 		t.Fatalf("sessions end --user ann with the cookie store and Redis = %d %q %q; want 0", code, out, errOut)
 	}
 	// Every replica's ended list now ends ann's cookie sessions.
-	r, err := session.NewRedis(session.RedisOptions{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	e := session.NewEnded(session.EndedOptions{Redis: r})
-	if err := e.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if !e.Ends(&session.State{User: "ann", CreatedAt: time.Now().Add(-time.Hour)}) {
+	if !userEnded(t, url, "ann") {
 		t.Error("ann's cookie session not ended after sessions end --user ann")
 	}
 	rds.Kill()
@@ -161,16 +168,7 @@ func TestUsersDisableEndsSessions(t *testing.T) {
 	if code := run(context.Background(), []string{"users", "disable", "ann"}, envMap(env), &out, &errOut); code != 0 || !strings.Contains(out.String(), "ended ann's sessions") {
 		t.Fatalf("users disable = %d %q %q; want 0, sessions ended", code, out.String(), errOut.String())
 	}
-	r, err := session.NewRedis(session.RedisOptions{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	e := session.NewEnded(session.EndedOptions{Redis: r})
-	if err := e.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if !e.Ends(&session.State{User: "ann", CreatedAt: time.Now().Add(-time.Hour)}) {
+	if !userEnded(t, url, "ann") {
 		t.Error("ann's sessions not ended by users disable")
 	}
 }

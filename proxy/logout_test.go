@@ -153,6 +153,31 @@ func TestBackchannelLogout(t *testing.T) {
 		})
 	}
 
+	// Bodies that are no single logout_token in a small form.
+	valid0 := with(nil)
+	for _, c := range []struct{ name, ctype, body string }{
+		{"oversized", "application/x-www-form-urlencoded", "logout_token=" + valid0 + "&pad=" + strings.Repeat("x", 70<<10)},
+		{"two tokens", "application/x-www-form-urlencoded", "logout_token=" + valid0 + "&logout_token=" + valid0},
+		{"JSON", "application/json", `{"logout_token":"` + valid0 + `"}`},
+		{"in the query only", "application/x-www-form-urlencoded", ""},
+	} {
+		target := h.proxy.URL + "/oauth2/backchannel-logout"
+		if c.name == "in the query only" {
+			target += "?logout_token=" + valid0
+		}
+		resp, err := stack.HTTPClient(t).Post(target, c.ctype, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stack.ReadBody(t, resp)
+		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: back-channel logout = %d %s; want 400 JSON", c.name, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if !signedIn(t, h, b) {
+			t.Fatalf("%s: the session ended", c.name)
+		}
+	}
+
 	// Another session of the same user at the provider (another sid)
 	// is not ended by this one's logout.
 	other := h.browser()

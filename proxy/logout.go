@@ -128,26 +128,35 @@ func (s *Server) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	for _, p := range s.providerList {
+	// Every provider of the token's issuer is asked (two clients of one
+	// issuer: the token's audience tells them apart); the first to accept
+	// it decides.
+	var refused error
+	for i := range s.providerList {
+		p := &s.providerList[i]
 		v, ok := p.Provider.(providers.LogoutVerifier)
 		if !ok {
 			continue
 		}
 		claims, err := v.VerifyLogoutToken(ctx, tokens[0])
-		if errors.Is(err, providers.ErrWrongIssuer) {
+		switch {
+		case err == nil:
+			s.endByLogoutToken(w, r, p, claims)
+			return
+		case errors.Is(err, providers.ErrWrongIssuer):
 			continue
-		}
-		if err != nil {
-			if errors.Is(err, providers.ErrTransient) {
-				s.log.Warn("back-channel logout: the provider's keys are unreachable", "provider", p.ID, "err", err)
-				logoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the provider's keys can't be fetched now")
-				return
-			}
-			s.log.Info("back-channel logout refused", "audit", "logout_refused", "provider", p.ID, "err", err)
-			logoutError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		case errors.Is(err, providers.ErrTransient):
+			s.log.Warn("back-channel logout: the provider's keys are unreachable", "provider", p.ID, "err", err)
+			logoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the provider's keys can't be fetched now")
 			return
 		}
-		s.endByLogoutToken(w, r, &p, claims)
+		s.log.Info("back-channel logout refused", "audit", "logout_refused", "provider", p.ID, "err", err)
+		if refused == nil {
+			refused = err
+		}
+	}
+	if refused != nil {
+		logoutError(w, http.StatusBadRequest, "invalid_request", refused.Error())
 		return
 	}
 	s.log.Info("back-channel logout refused: no provider of that issuer", "audit", "logout_refused")

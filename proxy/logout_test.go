@@ -18,6 +18,7 @@ import (
 	"github.com/portcullis/portcullis/internal/redistest"
 	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/internal/testclock"
+	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
 	"github.com/portcullis/portcullis/session"
 )
@@ -423,4 +424,46 @@ func TestIdleTimeout(t *testing.T) {
 			t.Fatalf("a day unused without an idle timeout: %d, %d cookies set; want 200 and no rewrite", resp.StatusCode, len(stack.SessionCookies(resp)))
 		}
 	})
+}
+
+// TestBackchannelLogoutTwoClientsOfOneIssuer: two providers at one issuer
+// (two clients); a logout token is judged by the one it is addressed to
+// (aud), and ends only that provider's sessions.
+func TestBackchannelLogoutTwoClientsOfOneIssuer(t *testing.T) {
+	t.Parallel()
+	var fakeURL string
+	h, fake := logoutHarness(t, func(po *proxy.Options) {
+		fakeURL = po.Providers[0].Provider.(*providers.OIDC).Endpoints().Issuer
+		o2, err := providers.NewOIDC(providers.OIDCConfig{
+			Config:    providers.Config{ID: "corp2", ClientID: "client-2", ClientSecret: "secret-2", Scopes: []string{"openid"}},
+			IssuerURL: fakeURL,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o2.Discover(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		po.Providers = append(po.Providers, proxy.Provider{ID: "corp2", DisplayName: "Corp 2", PKCE: true, ClientID: "client-2", Provider: o2})
+	})
+	b := h.browser()
+	resp, _ := b.Follow("/oauth2/start?provider=corp&rd=/app", nil)
+	stack.ReadBody(t, resp)
+	if !signedIn(t, h, b) {
+		t.Fatal("not signed in at corp")
+	}
+	tok, err := fake.SignJWT("logout+jwt", fake.LogoutClaims(fakeURL, "client-2", "", "sid-A"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := postLogout(t, h, tok); status != http.StatusOK {
+		t.Fatalf("logout token for the second client = %d %v; want 200", status, body)
+	}
+	if !signedIn(t, h, b) {
+		t.Fatal("a logout addressed to corp2 ended a corp session with the same sid")
+	}
+	tok, _ = fake.SignJWT("logout+jwt", fake.LogoutClaims(fakeURL, "client-3", "", "sid-A"))
+	if status, _, body := postLogout(t, h, tok); status != http.StatusBadRequest || !strings.Contains(body["error_description"], "audience") {
+		t.Fatalf("logout token for neither client = %d %v; want 400 naming the audience", status, body)
+	}
 }

@@ -61,6 +61,10 @@ type usersArgs struct {
 	id     users.Identity // the PROVIDER:EXTERNAL_ID argument or --link
 	hasID  bool
 	stdout io.Writer
+	// getenv and stderr: disable ends the user's sessions through Redis
+	// when the environment configures it.
+	getenv func(string) string
+	stderr io.Writer
 }
 
 var usersSubs = []usersSub{
@@ -121,8 +125,22 @@ user).`,
 	{
 		name: "disable", args: []string{"NAME"}, usage: "disable NAME",
 		help: `Disables a user: their sign-ins are refused, and their open sessions
-end at the proxy's next status check (within a minute by default).`,
-		run: usersSetStatus(users.StatusDisabled, "disabled"),
+end — within a second where sessions are shared through Redis (the
+environment's PORTCULLIS_REDIS_URL, or Sentinel or Cluster: the same
+ending as portcullis sessions end --user NAME), else at each proxy's next
+status check (within a minute by default).`,
+		run: func(ctx context.Context, reg *users.Registry, a *usersArgs) error {
+			if err := usersSetStatus(users.StatusDisabled, "disabled")(ctx, reg, a); err != nil {
+				return err
+			}
+			switch done, err := endUserSessions(ctx, a.getenv, a.name); {
+			case err != nil:
+				fmt.Fprintf(a.stderr, "portcullis users disable: %s's sessions end at each proxy's next status check, not at once: %v\n", a.name, err)
+			case done:
+				fmt.Fprintf(a.stdout, "ended %s's sessions on every replica\n", a.name)
+			}
+			return nil
+		},
 	},
 	{
 		name: "enable", args: []string{"NAME"}, usage: "enable NAME",
@@ -162,7 +180,7 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	sub := &usersSubs[i]
 
-	a := &usersArgs{stdout: stdout}
+	a := &usersArgs{stdout: stdout, getenv: getenv, stderr: stderr}
 	fs := flag.NewFlagSet("users "+sub.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	if sub.flags != nil {

@@ -38,6 +38,8 @@ Commands:
   check     validate the configuration, print the effective settings, contact OIDC discovery
   token     client-credentials grant at the provider; prints the token JSON (--provider ID, --scope S)
   users     manage the user registry (list, show, add, link, unlink, disable, enable, delete)
+  sessions  list the live sessions, end them (list [--user NAME] [--json];
+            end --user NAME | --id ID | --sid SID | --all)
   import-oauth2-proxy [--config FILE] [-- FLAGS…]
             print an oauth2-proxy configuration (TOML file, flags, OAUTH2_PROXY_*
             environment) as PORTCULLIS_* variables; what can't be carried over on stderr
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return tokenCommand(ctx, args, getenv, stdout, stderr)
 	case "users":
 		return usersCommand(ctx, args, getenv, stdout, stderr)
+	case "sessions":
+		return sessionsCommand(ctx, args, getenv, stdout, stderr)
 	case "import-oauth2-proxy":
 		return importCommand(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":

@@ -68,6 +68,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		readyChecks []func(context.Context) error
 		refresher   *session.Refresher
 		jobs        []job
+		redisClient *session.Redis // nil without Redis
 	)
 	cookies, err := session.NewCookieStore(sessOpts)
 	if err != nil {
@@ -109,6 +110,17 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 			})
 		}
 		log.Info("redis", "topology", client.String())
+		redisClient = client
+	}
+	// Sessions ended before their time: shared through Redis when there
+	// is one, else this process's own (README "Ending sessions").
+	ended := session.NewEnded(session.EndedOptions{Expire: cfg.CookieExpire, Redis: redisClient})
+	if ended.Shared() {
+		jobs = append(jobs, func(ctx context.Context) {
+			ended.Run(ctx, func(err error) {
+				log.Warn("ended sessions: can't read the list from Redis; keeping the last one", "err", err)
+			})
+		})
 	}
 	var (
 		entries    []proxy.Provider
@@ -232,7 +244,11 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Apps: proxy.Apps{
 			ExposeAccessToken: cfg.ExposeAccessToken,
 			SessionLifetime:   cfg.CookieExpire,
-			// IdleEnd: SESSION_IDLE_TIMEOUT's end, wired when that lands.
+		},
+		Ending: proxy.Ending{
+			Ended:       ended,
+			Seen:        session.NewSeen(redisClient, nil),
+			IdleTimeout: cfg.SessionIdleTimeout,
 		},
 		ReadyChecks: readyChecks,
 		Metrics:     m,

@@ -49,6 +49,9 @@ type Config struct {
 	CookieSecure   bool          `env:"COOKIE_SECURE" envDefault:"true" doc:"cookie Secure attribute (cookies are always HttpOnly); browsers drop Secure cookies sent over plain http except on localhost, so check and the start-up log warn when PUBLIC_URL is http:// on another host"`
 	CookieSameSite http.SameSite `env:"COOKIE_SAMESITE" envDefault:"lax" doc:"cookie SameSite attribute: lax, strict or none (none requires COOKIE_SECURE=true)"`
 	CookieExpire   time.Duration `env:"COOKIE_EXPIRE" envDefault:"168h" doc:"longest life of a session, counted from sign-in and enforced by the server; refreshes never extend it"`
+	// SessionIdleTimeout ends sessions unused this long (README "Ending
+	// sessions").
+	SessionIdleTimeout time.Duration `env:"SESSION_IDLE_TIMEOUT" envDefault:"0" doc:"a session unused this long ends, whatever its tokens say; its last use advances at most once a minute (or once per quarter of the timeout when shorter), which rewrites the cookie or the Redis record then. 0: off"`
 
 	SessionStore string `env:"SESSION_STORE" envDefault:"cookie" doc:"cookie (stateless, tokens encrypted in the cookie) or redis (the cookie holds only a ticket; needs REDIS_URL, REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS)"`
 	RedisURL     string `env:"REDIS_URL" secret:"password" doc:"one Redis server, redis:// or rediss:// (TLS) URL, for the redis store and for cross-replica refresh locking"`

@@ -52,6 +52,7 @@ func (c *Config) validate() error {
 	}
 	v.cookie(c)
 	v.positive(n("COOKIE_EXPIRE"), c.CookieExpire)
+	v.nonNegative(n("SESSION_IDLE_TIMEOUT"), c.SessionIdleTimeout)
 
 	switch c.SessionStore {
 	case "cookie", "redis":

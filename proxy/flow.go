@@ -286,6 +286,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 	if !s.registerSignIn(w, r, p, id, st) {
 		return
 	}
+	st.ID, st.LastUsed = newSessionID(), st.CreatedAt
 	if err := s.sessions.Save(w, r, st); err != nil {
 		s.log.Error("save session", "provider", p.ID, "err", err)
 		s.signInResult(p.ID, metrics.SignInError)
@@ -301,7 +302,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 		s.fail(w, r, status, "Sign-in failed", msg)
 		return
 	}
-	s.log.Info("signed in", "audit", "sign_in", "provider", p.ID, "user", st.User)
+	s.log.Info("signed in", "audit", "sign_in", "provider", p.ID, "user", st.User, "session", st.ID)
 	s.signInResult(p.ID, metrics.SignInOK)
 	if flow.Mode == modePopup {
 		s.servePopupResult(w, r, http.StatusOK, flow.Redirect, popupMessage{OK: true, User: st.User})
@@ -357,6 +358,7 @@ func (s *Server) newState(p *Provider, id *providers.Identity, t *providers.Toke
 		IDToken:      t.IDToken,
 		Expiry:       t.Expiry,
 	}
+	st.Subject, st.SID = providers.IDTokenSession(t.IDToken)
 	st.User, ok = s.userName(p, id, "")
 	return st, ok
 }

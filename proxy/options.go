@@ -218,12 +218,4 @@ type Apps struct {
 	// (COOKIE_EXPIRE), which /session reports as expires_at; 0: the
 	// session package's default, 168h.
 	SessionLifetime time.Duration
-	// IdleEnd says when st ends if it stays unused (SESSION_IDLE_TIMEOUT),
-	// which /session reports as idle_expires_at; ok false or a nil IdleEnd:
-	// no idle end, and idle_expires_at is null. It must not count as a use
-	// of the session.
-	//
-	// MERGE HOOK: the idle timeout is built on another branch; main wires
-	// its end-of-idle computation here.
-	IdleEnd func(st *session.State) (end time.Time, ok bool)
 }

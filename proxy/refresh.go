@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,9 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, st *session.Sta
 				s.log.Warn("identity after refresh not updated", "provider", old.Provider, "err", err)
 			}
 		}
+		if ns.ID == "" {
+			ns.ID = newSessionID() // a session from before sessions had ids
+		}
 		s.log.Info("token refreshed", "audit", "refresh", "provider", old.Provider, "user", old.User)
 		return &ns, nil
 	})
@@ -109,6 +113,10 @@ func (s *Server) renamed(p *Provider, id *providers.Identity, t *providers.Token
 	if !ok {
 		return nil, fmt.Errorf("%w: no e-mail address to name the user by (PORTCULLIS_USER_FROM=email)", errRenamed)
 	}
+	// The same session: its id and last use go on, and its provider
+	// session's sid and sub unless the new ID token names them.
+	ns.ID, ns.LastUsed = old.ID, old.LastUsed
+	ns.SID, ns.Subject = cmp.Or(ns.SID, old.SID), cmp.Or(ns.Subject, old.Subject)
 	if old.LocalID != 0 {
 		// The registry checks the user, and may name them.
 		ns.LocalID = old.LocalID

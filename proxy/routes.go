@@ -115,6 +115,10 @@ func (s *Server) ownRoutes() []ownRoute {
 		{"GET " + pre + "/token", "other", http.HandlerFunc(s.accessToken)},
 		{"GET " + pre + "/portcullis.js", "other", portcullisAsset},
 		{"GET " + pre + "/popup.js", "other", popupAsset},
+		// Called by the providers, not on a host of ours necessarily
+		// (logout.go).
+		{"POST " + pre + "/backchannel-logout", "other", http.HandlerFunc(s.backchannelLogout)},
+		{"GET " + pre + "/frontchannel-logout", "other", http.HandlerFunc(s.frontchannelLogout)},
 		// Any method: Envoy ext_authz checks with the request's own method.
 		{s.paths.auth, "auth", http.HandlerFunc(s.auth)},
 		{s.paths.forwardAuth, "forward_auth", http.HandlerFunc(s.forwardAuth)},

@@ -144,6 +144,9 @@ type Options struct {
 	Pages Pages
 	// Apps serve single-page apps: pop-up sign-in, session status, tokens.
 	Apps Apps
+	// Ending says how sessions end before their time: logouts, the
+	// ended list, the idle timeout (logout.go).
+	Ending Ending
 	// ReadyChecks must all pass for /ready to answer 200 (Redis, say).
 	ReadyChecks []func(context.Context) error
 	// Metrics are updated as requests are served; nil: a private set.
@@ -177,6 +180,7 @@ type Server struct {
 	pages       Pages // with a SignInTitle and Templates
 	apps        Apps  // with a SessionLifetime
 	paths       paths
+	ending      Ending // with an Ended and a Seen list
 	readyChecks []func(context.Context) error
 
 	// skipSignIn sends browsers straight to the only provider: there is
@@ -248,6 +252,7 @@ func New(opts Options) (*Server, error) {
 		users:        opts.Users,
 		pages:        opts.Pages,
 		apps:         opts.Apps,
+		ending:       opts.Ending,
 		readyChecks:  opts.ReadyChecks,
 		spent:        newSpentStates(15*time.Minute, 100000),
 		machines:     &machineUsers{ttl: time.Minute, entries: map[users.Identity]machineUser{}},
@@ -263,6 +268,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.tokens.Refresher == nil {
 		s.tokens.Refresher = session.NewRefresher(session.RefreshOptions{Now: s.now})
+	}
+	if s.ending.Ended == nil {
+		s.ending.Ended = session.NewEnded(session.EndedOptions{Now: s.now})
+	}
+	if s.ending.Seen == nil {
+		s.ending.Seen = session.NewSeen(nil, s.now)
 	}
 	if s.pages.SignInTitle == "" {
 		s.pages.SignInTitle = "Sign in"

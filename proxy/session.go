@@ -14,9 +14,21 @@ import (
 // loadSession returns the request's session, or nil when there is none.
 // A cookie that is invalid or expired is cleared on w. An access token that
 // has expired is refreshed (the new cookie is set on w); when that is
-// impossible the session ends. The error is non-nil only when the session
-// store is unavailable.
+// impossible the session ends. A session ended before its time (the ended
+// list, the idle timeout) ends. The session's last use advances when it
+// is due (SESSION_IDLE_TIMEOUT). The error is non-nil only when the
+// session store is unavailable.
 func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.State, error) {
+	return s.load(w, r, true)
+}
+
+// peekSession is loadSession without advancing the session's last use,
+// for readers that must not extend it.
+func (s *Server) peekSession(w http.ResponseWriter, r *http.Request) (*session.State, error) {
+	return s.load(w, r, false)
+}
+
+func (s *Server) load(w http.ResponseWriter, r *http.Request, touch bool) (*session.State, error) {
 	if s.access.BearerTokens {
 		if token, ok := bearerToken(r); ok {
 			return s.bearerSession(w, r, token)
@@ -34,6 +46,26 @@ func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.S
 		}
 		return nil, nil
 	}
+	if s.ended(st) {
+		s.sessions.Clear(w, r)
+		return nil, nil
+	}
+	touched := false
+	if s.ending.IdleTimeout > 0 {
+		now := s.now()
+		_, idle, due := s.idle(st, now)
+		if idle {
+			s.log.Info("session ended: unused for PORTCULLIS_SESSION_IDLE_TIMEOUT", "audit", "session_end", "provider", st.Provider, "user", st.User)
+			s.sessions.Clear(w, r)
+			return nil, nil
+		}
+		if due && touch {
+			st.LastUsed, touched = now, true
+			if st.ID == "" {
+				st.ID = newSessionID() // a session from before sessions had ids
+			}
+		}
+	}
 	if !s.sameRule(st) {
 		s.log.Info("session ended: made under another PORTCULLIS_USER_FROM or registry setting; the user signs in again", "audit", "session_end", "provider", st.Provider, "user", st.User)
 		s.sessions.Clear(w, r)
@@ -47,9 +79,13 @@ func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.S
 		return nil, nil
 	}
 	if !s.tokenExpired(st) {
+		if touched {
+			s.saveTouched(w, r, st)
+		}
 		noteUser(w, st)
 		return st, nil
 	}
+	// A refresh saves the session, with its last use advanced.
 	st, err = s.refresh(w, r, st)
 	if errors.Is(err, session.ErrUnavailable) {
 		return nil, err
@@ -59,6 +95,14 @@ func (s *Server) loadSession(w http.ResponseWriter, r *http.Request) (*session.S
 	}
 	noteUser(w, st)
 	return st, nil
+}
+
+// saveTouched stores st with its last use advanced; a failure only means
+// that it advances on a later request.
+func (s *Server) saveTouched(w http.ResponseWriter, r *http.Request, st *session.State) {
+	if err := s.sessions.Save(w, r, st); err != nil {
+		s.log.Warn("save the session's last use", "provider", st.Provider, "err", err)
+	}
 }
 
 // storeUnavailable answers 503 when sessions can't be read or written.

@@ -305,6 +305,7 @@ func TestSessionStatus(t *testing.T) {
 		advance  time.Duration
 		edit     func(*session.State)
 		idle     bool
+		endUser  bool // the ended list names the user
 		want     map[string]any // nil: 401
 		wantCall int
 	}{
@@ -313,6 +314,8 @@ func TestSessionStatus(t *testing.T) {
 			"expires_at": "2030-05-02T12:00:00Z", "token_expires_at": "2030-05-01T13:00:00Z", "idle_expires_at": nil,
 		}},
 		{name: "idle timeout on", idle: true, want: map[string]any{"idle_expires_at": "2030-05-01T12:30:00Z"}},
+		{name: "idle timeout passed", idle: true, advance: 31 * time.Minute},
+		{name: "ended by a logout", endUser: true},
 		{name: "token expired, refreshable: not refreshed here", advance: 2 * time.Hour,
 			want: map[string]any{"signed_in": true, "token_expires_at": "2030-05-01T13:00:00Z"}},
 		{name: "token expired, no refresh token", advance: 2 * time.Hour, edit: func(st *session.State) { st.RefreshToken = "" }},
@@ -328,7 +331,14 @@ func TestSessionStatus(t *testing.T) {
 					o.Tokens.ValidateExternal = true
 					o.Apps.SessionLifetime = 24 * time.Hour
 					if tt.idle {
-						o.Apps.IdleEnd = func(*session.State) (time.Time, bool) { return idleEnd, true }
+						o.Ending.IdleTimeout = idleEnd.Sub(t0)
+					}
+					if tt.endUser {
+						ended := session.NewEnded(session.EndedOptions{Now: c.Now})
+						if err := ended.End(t.Context(), session.Ending{Kind: session.EndUser, Value: "alice@example.com", Before: t0}); err != nil {
+							t.Fatal(err)
+						}
+						o.Ending.Ended = ended
 					}
 				},
 				session: func(o *session.Options) { o.Now = c.Now; o.Expire = 24 * time.Hour },

@@ -26,10 +26,8 @@ func (s *Server) sessionStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var idle *string
-	if s.apps.IdleEnd != nil {
-		if end, ok := s.apps.IdleEnd(st); ok {
-			idle = rfc3339(end)
-		}
+	if end, _, _ := s.idle(st, s.now()); !end.IsZero() {
+		idle = rfc3339(end)
 	}
 	var expires *string
 	if !st.CreatedAt.IsZero() {
@@ -67,11 +65,9 @@ func rfc3339(t time.Time) *string {
 // used, so it is neither extended nor renewed: nothing is saved, no
 // refresh grant is made, and a session that loadSession would clear is
 // only reported as absent.
-//
-// MERGE NOTE: the idle timeout's branch has a peekSession of its own
-// (loadSession without advancing the last use, but still refreshing);
-// this one must also leave out the sessions its load ends (the ended
-// list, an idle end that has passed), without advancing the last use.
+// Like peekSession it never advances the last use; unlike it, it never
+// refreshes, writes or clears a cookie: a session the ended list names or
+// whose idle end has passed is only reported as absent.
 func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*session.State, error) {
 	if s.access.BearerTokens {
 		if token, ok := bearerToken(r); ok {
@@ -85,7 +81,10 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*session.S
 		}
 		return nil, nil
 	}
-	if !s.sameRule(st) {
+	if !s.sameRule(st) || s.ending.Ended.Ends(st) {
+		return nil, nil
+	}
+	if _, idle, _ := s.idle(st, s.now()); idle {
 		return nil, nil
 	}
 	if active, err := s.stillActive(r.Context(), st); err != nil || !active {

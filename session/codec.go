@@ -14,8 +14,9 @@ import (
 // deterministic (attributes in sorted key order) so equal states encode
 // equally.
 //
-// State, version 3 (version 2 is the same without Binding, version 1
-// without LocalID either; both are still read, with an empty binding):
+// State, version 4 (version 3 is the same without ID, SID, Subject and
+// LastUsed, version 2 without Binding either, version 1 without LocalID
+// either; all are still read, with the fields they lack empty):
 //
 //	version byte (3)
 //	Provider, UserID, User, Email, Name, GivenName, FamilyName, Username: strings
@@ -25,6 +26,8 @@ import (
 //	Expiry, CreatedAt: times
 //	LocalID: uvarint
 //	Binding: string (see Options.Bindings; empty when sessions are not bound)
+//	ID, SID, Subject: strings
+//	LastUsed: time
 //
 // Flow list, version 3 (version 2 is the same without Mode, version 1
 // without FormPost either; CSRF cookies set before may still hold them,
@@ -42,7 +45,7 @@ import (
 // are dropped.
 
 const (
-	stateVersion = 3
+	stateVersion = 4
 	flowsVersion = 3
 
 	// Unix seconds of the first instant of year 1 and the last of year 9999:
@@ -62,7 +65,8 @@ func appendBoundState(b []byte, s *State, binding string) []byte {
 	n := 1 + len(binding) + len(s.Provider) + len(s.UserID) + len(s.User) + len(s.Email) +
 		len(s.Name) + len(s.GivenName) + len(s.FamilyName) + len(s.Username) +
 		len(s.AccessToken) + len(s.RefreshToken) + len(s.IDToken) +
-		(15+len(s.Groups)+2*len(s.Attributes))*binary.MaxVarintLen64
+		len(s.ID) + len(s.SID) + len(s.Subject) +
+		(19+len(s.Groups)+2*len(s.Attributes))*binary.MaxVarintLen64
 	for _, g := range s.Groups {
 		n += len(g)
 	}
@@ -96,6 +100,10 @@ func appendBoundState(b []byte, s *State, binding string) []byte {
 	b = appendTime(b, s.CreatedAt)
 	b = binary.AppendUvarint(b, uint64(s.LocalID))
 	b = appendString(b, binding)
+	b = appendString(b, s.ID)
+	b = appendString(b, s.SID)
+	b = appendString(b, s.Subject)
+	b = appendTime(b, s.LastUsed)
 	return b
 }
 
@@ -153,6 +161,12 @@ func decodeBoundState(b []byte) (*State, string, error) {
 	var binding string
 	if b[0] >= 3 {
 		binding = d.string()
+	}
+	if b[0] >= 4 {
+		s.ID = d.string()
+		s.SID = d.string()
+		s.Subject = d.string()
+		s.LastUsed = d.time()
 	}
 	if err := d.end(); err != nil {
 		return nil, "", err

@@ -34,6 +34,7 @@ func randomState(rng *rand.Rand) *State {
 		GivenName: str(), FamilyName: str(), Username: str(),
 		AccessToken: str(), RefreshToken: str(), IDToken: str(),
 		Expiry: tm(), CreatedAt: tm(),
+		ID: str(), SID: str(), Subject: str(), LastUsed: tm(),
 	}
 	if n := rng.IntN(6); n > 0 {
 		s.Groups = make([]string, n)
@@ -256,17 +257,26 @@ func FuzzDecodeFlows(f *testing.F) {
 }
 
 // TestDecodeStateVersion1 reads the encodings of older versions (1: before
-// LocalID, 2: before Binding), which decode with an empty binding: a store
-// with bindings then refuses them (see the store suite).
+// LocalID, 2: before Binding, 3: before ID, SID, Subject and LastUsed),
+// which decode with those fields empty; versions 1 and 2 with an empty
+// binding, which a store with bindings then refuses (see the store suite).
 func TestDecodeStateVersion1(t *testing.T) {
 	t.Parallel()
 	s := &State{Provider: "p", UserID: "1", User: "u", CreatedAt: time.Unix(1_900_000_000, 0).UTC(), LocalID: 42}
-	v3 := appendBoundState(nil, s, "fp")
+	v4 := appendBoundState(nil, s, "fp")
+	// Version 3 is version 4 without the trailing ID, SID, Subject (empty:
+	// a length byte each) and LastUsed (zero: one byte).
+	v3 := append([]byte{3}, v4[1:len(v4)-4]...)
+	s.ID, s.SID, s.Subject, s.LastUsed = "id1", "sid1", "sub1", time.Unix(1_900_000_060, 0).UTC()
+	got, binding, err := decodeBoundState(appendBoundState(nil, s, "fp"))
+	if err != nil || got.ID != "id1" || got.SID != "sid1" || got.Subject != "sub1" || !got.LastUsed.Equal(s.LastUsed) || binding != "fp" {
+		t.Fatalf("decodeBoundState(version 4) = %+v, %q, %v; want ID, SID, Subject, LastUsed and binding fp", got, binding, err)
+	}
 	// Version 2 is version 3 without the trailing binding (a length byte and
 	// "fp"); version 1 is version 2 without LocalID (one byte for 42).
 	v2 := append([]byte{2}, v3[1:len(v3)-3]...)
 	v1 := append([]byte{1}, v2[1:len(v2)-1]...)
-	got, binding, err := decodeBoundState(v1)
+	got, binding, err = decodeBoundState(v1)
 	if err != nil || got.User != "u" || got.LocalID != 0 || binding != "" {
 		t.Fatalf("decodeBoundState(version 1) = %+v, %q, %v; want the state without LocalID or binding", got, binding, err)
 	}
@@ -275,7 +285,7 @@ func TestDecodeStateVersion1(t *testing.T) {
 		t.Fatalf("decodeBoundState(version 2) = %+v, %q, %v; want LocalID 42 and no binding", got, binding, err)
 	}
 	got, binding, err = decodeBoundState(v3)
-	if err != nil || got.LocalID != 42 || binding != "fp" {
-		t.Fatalf("decodeBoundState(version 3) = %+v, %q, %v; want LocalID 42 and binding fp", got, binding, err)
+	if err != nil || got.LocalID != 42 || binding != "fp" || got.ID != "" || got.SID != "" || !got.LastUsed.IsZero() {
+		t.Fatalf("decodeBoundState(version 3) = %+v, %q, %v; want LocalID 42, binding fp and no ID, SID or LastUsed", got, binding, err)
 	}
 }

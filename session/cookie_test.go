@@ -1044,8 +1044,10 @@ func TestLoadRefusesSessionsFromBeforeBinding(t *testing.T) {
 		{"not bound", nil, nil},
 	} {
 		c := newStore(t, testclock.New(t0), func(o *Options) { o.Bindings = tt.bindings })
-		v3 := appendState(nil, s)
-		v2 := append([]byte{2}, v3[1:len(v3)-1]...) // less the empty binding; Encode encrypts it in place
+		v4 := appendState(nil, s)
+		// Less the empty binding, ID, SID and Subject (a byte each) and the
+		// zero LastUsed (a byte); Encode encrypts it in place.
+		v2 := append([]byte{2}, v4[1:len(v4)-5]...)
 		v, err := c.cookies.codecs[0].Encode(c.cookies.name, v2)
 		if err != nil {
 			t.Fatal(err)

@@ -230,6 +230,7 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, st *State) err
 	if err := s.redis.write(ctx, key, func(ctx context.Context, p redis.Pipeliner) { p.Set(ctx, key, value, ttl) }); err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}
+	s.index(ctx, key, st, ttl) // index.go
 	if stale != "" {
 		// Best effort, and not waited for: it expires anyway.
 		dctx, cancel := context.WithTimeout(ctx, redisTimeout)

@@ -29,6 +29,19 @@ type State struct {
 	CreatedAt time.Time
 	// LocalID is the user's id in the user registry; 0 without one.
 	LocalID int64
+
+	// ID names this session among the user's others (sessions end --id);
+	// random, given at sign-in and kept by refreshes. Empty in sessions
+	// made before it existed.
+	ID string
+	// SID and Subject are the ID token's sid and sub claims (empty without
+	// an ID token), which back-channel and front-channel logout name a
+	// session by; set at sign-in and updated by refreshes.
+	SID     string
+	Subject string
+	// LastUsed is when the session was last used, to the minute or so
+	// (SESSION_IDLE_TIMEOUT); zero when idle sessions don't end.
+	LastUsed time.Time
 }
 
 // Flow is a sign-in in progress, bound to the browser that started it by the

@@ -305,7 +305,7 @@ func TestSessionStatus(t *testing.T) {
 		advance  time.Duration
 		edit     func(*session.State)
 		idle     bool
-		endUser  bool // the ended list names the user
+		endUser  bool           // the ended list names the user
 		want     map[string]any // nil: 401
 		wantCall int
 	}{

@@ -74,11 +74,14 @@ func (s *RedisStore) Invalidate(ctx context.Context, ids ...string) error {
 		s.cache.forget(keys...) // here at once, whatever happens next
 	}
 	ctx = context.WithoutCancel(ctx) // an ending half done is worse than a slow one
-	err := s.redis.write(ctx, keys[0], func(ctx context.Context, p redis.Pipeliner) {
-		for _, key := range keys {
-			p.Del(ctx, key) // one by one: a Cluster's keys are in different slots
+	var err error
+	for _, key := range keys {
+		// One write a key: a Cluster's keys are in different slots, each
+		// on its own master.
+		if err = s.redis.write(ctx, key, func(ctx context.Context, p redis.Pipeliner) { p.Del(ctx, key) }); err != nil {
+			break
 		}
-	})
+	}
 	if err == nil {
 		err = s.saved(ctx, keys...)
 	}

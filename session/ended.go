@@ -308,12 +308,18 @@ func (e *Ended) storeRedis(ctx context.Context, add map[endKey]endEntry) error {
 	for k, en := range add {
 		args = append(args, k.field(), en.value())
 	}
-	r := e.opts.Redis
-	err := r.retry(ctx, func(ctx context.Context) error {
-		return endScript.Run(ctx, r.client, []string{endedKey}, args...).Err()
+	// Through write, as a session is: retried while a master is replaced,
+	// and, with replicas, returned once a replica has it, so that a
+	// failover right after does not forget the ending.
+	var run *redis.Cmd
+	err := e.opts.Redis.write(ctx, endedKey, func(ctx context.Context, p redis.Pipeliner) {
+		run = endScript.Eval(ctx, p, []string{endedKey}, args...)
 	})
+	if err == nil {
+		err = run.Err()
+	}
 	if err != nil {
-		return fmt.Errorf("%w: redis: end sessions: %w", ErrUnavailable, err)
+		return fmt.Errorf("session: end sessions: %w", err)
 	}
 	return nil
 }

@@ -188,7 +188,7 @@ func (v *validator) headerRules(name string, rules []HeaderRule, c *Config) {
 	for _, r := range rules {
 		src := strings.TrimPrefix(r.Source, "basic:")
 		if src != r.Source && c.BasicAuthPassword == "" {
-			v.add(name, "%s=%s needs %sBASIC_AUTH_PASSWORD (or its _FILE twin)", r.Name, r.Source, Prefix)
+			v.add(name, "%s needs %sBASIC_AUTH_PASSWORD (or its _FILE twin)", redactLiterals([]HeaderRule{r}), Prefix)
 		}
 		if attr, ok := strings.CutPrefix(src, "attr."); ok && !c.hasAttribute(attr) {
 			v.add(name, "%s=%s: no provider's CLAIM_ATTRIBUTES names %q", r.Name, r.Source, attr)

@@ -142,6 +142,12 @@ func TestHeaderRuleProblemsHideTexts(t *testing.T) {
 			t.Errorf("INJECT_HEADERS=%s: problems %q; want %q among them", tt.rules, got, tt.want)
 		}
 	}
+	// A well-formed rule's problem shows its literal: text redacted.
+	_, err := Load(getenv(with(minimal(), "PORTCULLIS_AUTH_RESPONSE_HEADERS", "X-Id=basic:literal:"+secret)))
+	want := "PORTCULLIS_AUTH_RESPONSE_HEADERS: X-Id=basic:literal:[redacted] needs PORTCULLIS_BASIC_AUTH_PASSWORD (or its _FILE twin)"
+	if got := lines(err); !slices.Equal(got, []string{want}) {
+		t.Errorf("basic:literal: without a password: problems %q; want %q", got, want)
+	}
 }
 
 // TestHeaderRuleSettings: check shows the rules, a literal's text (often

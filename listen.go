@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/portcullis/portcullis/config"
@@ -41,15 +42,24 @@ func listen(addr string) (net.Listener, error) {
 // listenUnix opens a Unix socket at path, mode socketMode. A socket left
 // there by a server that is gone is removed first; anything else at path
 // (a file, a symbolic link, a socket a live server accepts on) is left
-// alone, and refused.
+// alone, and refused. A socket is stale only when connecting to it is
+// refused (ECONNREFUSED): a busy server's full backlog (EAGAIN) is a live
+// one.
 func listenUnix(path string) (net.Listener, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("%s exists and is not a socket; not removed", path)
 		}
-		if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		conn, err := net.DialTimeout("unix", path, time.Second)
+		switch {
+		case err == nil:
 			conn.Close()
 			return nil, fmt.Errorf("another process is listening on %s", path)
+		case !errors.Is(err, syscall.ECONNREFUSED):
+			// Only a refusal says no one listens: a busy server (its
+			// backlog full: EAGAIN) or one we may not reach (EACCES)
+			// is alive.
+			return nil, fmt.Errorf("another process may be listening on %s (connecting: %v); not removed", path, pathError(err))
 		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("remove the stale socket %s: %w", path, pathError(err))

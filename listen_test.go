@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -656,5 +657,52 @@ func TestNginxToUnixSocket(t *testing.T) {
 	}
 	if got := strings.Join(e.Headers.Values("X-Forwarded-For"), ", "); got != "127.0.0.1" {
 		t.Errorf("X-Forwarded-For at the app = %q; want nginx's 127.0.0.1", got)
+	}
+}
+
+// TestListenUnixKeepsABusySocket: a live server whose backlog is full (it
+// is busy, not gone) answers a connect with EAGAIN, not ECONNREFUSED; its
+// socket is not stale, and is neither removed nor taken over.
+func TestListenUnixKeepsABusySocket(t *testing.T) {
+	t.Parallel()
+	busy := filepath.Join(t.TempDir(), "busy.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: busy}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil { // a backlog of one, never accepted
+		t.Fatal(err)
+	}
+	var queued []net.Conn
+	defer func() {
+		for _, c := range queued {
+			c.Close()
+		}
+	}()
+	for range 8 { // fill the backlog
+		c, err := net.DialTimeout("unix", busy, 100*time.Millisecond)
+		if err != nil {
+			break
+		}
+		queued = append(queued, c)
+	}
+	if _, err := net.DialTimeout("unix", busy, 100*time.Millisecond); err == nil {
+		t.Skip("the kernel queued every connection; the backlog could not be filled")
+	}
+	fi, _ := os.Lstat(busy)
+	ln, err := listenUnix(busy)
+	if err == nil {
+		ln.Close()
+		t.Fatalf("listenUnix(%s) on a busy live server's socket took it over; want it refused", busy)
+	}
+	if now, lerr := os.Lstat(busy); lerr != nil || !os.SameFile(fi, now) {
+		t.Errorf("the busy server's socket was removed or replaced (%v); err %v", lerr, err)
+	}
+	if !strings.Contains(err.Error(), "listening") {
+		t.Errorf("listenUnix(%s) = %v; want it to say another process is listening", busy, err)
 	}
 }

@@ -37,11 +37,11 @@ func parseHeaderRules(v string) (any, error) {
 	var out []HeaderRule
 	var errs []error
 	seen := map[string]bool{}
-	for _, entry := range splitList(v) {
+	for i, entry := range splitList(v) {
 		name, src, ok := strings.Cut(entry, "=")
 		name, src = strings.TrimSpace(name), strings.TrimSpace(src)
 		if !ok || name == "" || src == "" {
-			errs = append(errs, fmt.Errorf("%q must be Name=source", entry))
+			errs = append(errs, fmt.Errorf("entry %d%s must be Name=source", i+1, entryName(entry)))
 			continue
 		}
 		if err := checkHeaderName(name); err != nil {
@@ -105,6 +105,37 @@ func reservedHeader(h string) string {
 	return ""
 }
 
+// A rule's text may be a secret (a literal: text, a static token), so a
+// problem never quotes it: a malformed entry is named by its place and,
+// when it starts with one, its header name (entryName); a source only
+// when it is a word as the keywords are (sourceWord).
+
+// entryName is ` ("Name=…")` for a malformed entry that starts with a
+// header name and then "=" or ":", else "".
+func entryName(entry string) string {
+	entry = strings.TrimSpace(entry)
+	i := strings.IndexAny(entry, "=:")
+	if i <= 0 {
+		return ""
+	}
+	name := strings.TrimSpace(entry[:i])
+	if name == "" || len(name) > maxHeaderName || strings.ContainsFunc(name, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-')
+	}) {
+		return ""
+	}
+	return fmt.Sprintf(" (%q)", name+entry[i:i+1]+"…")
+}
+
+// sourceWord is src quoted when it is a word like the keywords (lower-
+// case letters and '_', at most 20), else a note that it is not shown.
+func sourceWord(src string) string {
+	if len(src) > 0 && len(src) <= 20 && !strings.ContainsFunc(src, func(c rune) bool { return !(c >= 'a' && c <= 'z' || c == '_') }) {
+		return fmt.Sprintf("%q", src)
+	}
+	return "(not shown: it may be a secret)"
+}
+
 // headerSource checks a source and returns it with its keywords
 // lower-cased.
 func headerSource(src string) (string, error) {
@@ -113,13 +144,16 @@ func headerSource(src string) (string, error) {
 	case strings.HasPrefix(lower, "bearer:"):
 		rest := strings.TrimSpace(lower[len("bearer:"):])
 		if rest != "access_token" && rest != "id_token" {
-			return "", fmt.Errorf("bearer: takes access_token or id_token, got %q", src[len("bearer:"):])
+			if w := strings.TrimSpace(src[len("bearer:"):]); sourceWord(w)[0] == '"' {
+				return "", fmt.Errorf("bearer: takes access_token or id_token, got %s", sourceWord(w))
+			}
+			return "", errors.New("bearer: takes access_token or id_token (bearer:TEXT is no literal: write literal:Bearer TEXT)")
 		}
 		return "bearer:" + rest, nil
 	case strings.HasPrefix(lower, "basic:"):
 		rest := strings.TrimSpace(src[len("basic:"):])
 		if r := strings.ToLower(rest); strings.HasPrefix(r, "bearer:") || strings.HasPrefix(r, "basic:") {
-			return "", fmt.Errorf("basic: takes a source without bearer: or basic:, got %q", rest)
+			return "", fmt.Errorf("basic: takes a source without bearer: or basic:, got %s…", rest[:strings.IndexByte(rest, ':')+1])
 		}
 		inner, err := headerSource(rest)
 		if err != nil {
@@ -144,7 +178,7 @@ func headerSource(src string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("unknown source %q; want %s", src, HeaderSources)
+	return "", fmt.Errorf("unknown source %s; want %s", sourceWord(src), HeaderSources)
 }
 
 // headerRuleProblems checks the rules of the variable name against the
@@ -154,7 +188,7 @@ func (v *validator) headerRules(name string, rules []HeaderRule, c *Config) {
 	for _, r := range rules {
 		src := strings.TrimPrefix(r.Source, "basic:")
 		if src != r.Source && c.BasicAuthPassword == "" {
-			v.add(name, "%s=%s needs %sBASIC_AUTH_PASSWORD (or its _FILE twin)", r.Name, r.Source, Prefix)
+			v.add(name, "%s needs %sBASIC_AUTH_PASSWORD (or its _FILE twin)", redactLiterals([]HeaderRule{r}), Prefix)
 		}
 		if attr, ok := strings.CutPrefix(src, "attr."); ok && !c.hasAttribute(attr) {
 			v.add(name, "%s=%s: no provider's CLAIM_ATTRIBUTES names %q", r.Name, r.Source, attr)

@@ -64,15 +64,15 @@ func TestHeaderRuleProblems(t *testing.T) {
 			`PORTCULLIS_INJECT_HEADERS: Remote-User: unknown source "nickname"; want ` + HeaderSources,
 		}},
 		{"every entry's problem", with(minimal(), "PORTCULLIS_INJECT_HEADERS", "Remote-User,=user,X_User=user,X-A=,Host=user,X-B=bearer:email,X-C=literal:,X-D=attr.,X-E=basic:bearer:id_token,X-F=basic:nope"), []string{
-			`PORTCULLIS_INJECT_HEADERS: "Remote-User" must be Name=source`,
-			`PORTCULLIS_INJECT_HEADERS: "=user" must be Name=source`,
+			`PORTCULLIS_INJECT_HEADERS: entry 1 must be Name=source`,
+			`PORTCULLIS_INJECT_HEADERS: entry 2 must be Name=source`,
 			`PORTCULLIS_INJECT_HEADERS: "X_User" is not a header name Portcullis sets: use letters, digits and '-', starting with a letter, at most 64 characters`,
-			`PORTCULLIS_INJECT_HEADERS: "X-A=" must be Name=source`,
+			`PORTCULLIS_INJECT_HEADERS: entry 4 ("X-A=…") must be Name=source`,
 			`PORTCULLIS_INJECT_HEADERS: Host can't be set: it describes the request itself`,
 			`PORTCULLIS_INJECT_HEADERS: X-B: bearer: takes access_token or id_token, got "email"`,
 			`PORTCULLIS_INJECT_HEADERS: X-C: literal: needs a text, without control characters`,
 			`PORTCULLIS_INJECT_HEADERS: X-D: "attr." names no attribute: want attr. and a CLAIM_ATTRIBUTES name`,
-			`PORTCULLIS_INJECT_HEADERS: X-E: basic: takes a source without bearer: or basic:, got "bearer:id_token"`,
+			`PORTCULLIS_INJECT_HEADERS: X-E: basic: takes a source without bearer: or basic:, got bearer:…`,
 			`PORTCULLIS_INJECT_HEADERS: X-F: basic:unknown source "nope"; want ` + HeaderSources,
 		}},
 		{"reserved names", with(minimal(), "PORTCULLIS_AUTH_RESPONSE_HEADERS", "Connection=user,content-length=user,Cookie=user,X-Forwarded-For=user,X-Original-URL=user,X-Request-Id=user,Proxy-Authorization=user"), []string{
@@ -113,6 +113,40 @@ func TestHeaderRuleProblems(t *testing.T) {
 				t.Errorf("Load() problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestHeaderRuleProblemsHideTexts: a mistyped rule's text may be a secret
+// (a literal: with "=" or "," where ":" was meant, a static token written
+// after bearer:, a literal: forgotten): no problem quotes it, yet each
+// still names the variable and the rule.
+func TestHeaderRuleProblemsHideTexts(t *testing.T) {
+	t.Parallel()
+	const secret = "S3cr3tT0ken"
+	tests := []struct{ rules, want string }{
+		{"X-Api-Key:literal:" + secret, `PORTCULLIS_INJECT_HEADERS: entry 1 ("X-Api-Key:…") must be Name=source`},
+		{"X-Api-Key=literal:ab," + secret, `PORTCULLIS_INJECT_HEADERS: entry 2 must be Name=source`},
+		{"=literal:" + secret, `PORTCULLIS_INJECT_HEADERS: entry 1 must be Name=source`},
+		{"X-Api-Key=" + secret, `PORTCULLIS_INJECT_HEADERS: X-Api-Key: unknown source (not shown: it may be a secret); want ` + HeaderSources},
+		{"X-Api-Key=literl:" + secret, `PORTCULLIS_INJECT_HEADERS: X-Api-Key: unknown source (not shown: it may be a secret); want ` + HeaderSources},
+		{"Authorization=bearer:" + secret, `PORTCULLIS_INJECT_HEADERS: Authorization: bearer: takes access_token or id_token (bearer:TEXT is no literal: write literal:Bearer TEXT)`},
+		{"Authorization=basic:" + secret, `PORTCULLIS_INJECT_HEADERS: Authorization: basic:unknown source (not shown: it may be a secret); want ` + HeaderSources},
+	}
+	for _, tt := range tests {
+		_, err := Load(getenv(with(minimal(), "PORTCULLIS_INJECT_HEADERS", tt.rules, "PORTCULLIS_BASIC_AUTH_PASSWORD", "pw")))
+		got := lines(err)
+		if err != nil && strings.Contains(err.Error(), secret[:6]) {
+			t.Errorf("INJECT_HEADERS=%s: the problem shows the text: %v", tt.rules, got)
+		}
+		if !slices.Contains(got, tt.want) {
+			t.Errorf("INJECT_HEADERS=%s: problems %q; want %q among them", tt.rules, got, tt.want)
+		}
+	}
+	// A well-formed rule's problem shows its literal: text redacted.
+	_, err := Load(getenv(with(minimal(), "PORTCULLIS_AUTH_RESPONSE_HEADERS", "X-Id=basic:literal:"+secret)))
+	want := "PORTCULLIS_AUTH_RESPONSE_HEADERS: X-Id=basic:literal:[redacted] needs PORTCULLIS_BASIC_AUTH_PASSWORD (or its _FILE twin)"
+	if got := lines(err); !slices.Equal(got, []string{want}) {
+		t.Errorf("basic:literal: without a password: problems %q; want %q", got, want)
 	}
 }
 

@@ -150,6 +150,37 @@ func TestPopupFailurePosted(t *testing.T) {
 	}
 }
 
+// TestPopupStartFailurePosted: a pop-up sign-in that fails before it
+// reaches the provider (start refuses it) ends on the pop-up page too,
+// posting ok:false with the reason, so the opener is not left waiting for
+// a window that never closes.
+func TestPopupStartFailurePosted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Providers[0].PassthroughParams = []string{"login_hint"} }})
+	tests := []struct {
+		name, query string
+		wantStatus  int
+	}{
+		{"unknown provider", "mode=popup&rd=%2Fx&provider=nope", http.StatusBadRequest},
+		{"passthrough value too long", "mode=popup&rd=%2Fx&login_hint=" + strings.Repeat("a", 2000), http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := h.browser().Get("/oauth2/start?" + tt.query)
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("GET /oauth2/start?%.60s = %d; want %d", tt.query, resp.StatusCode, tt.wantStatus)
+			}
+			got := readPopup(t, resp)
+			if got.Message["ok"] != false || got.Message["error"] == "" || got.Message["status"] != float64(tt.wantStatus) {
+				t.Errorf("posted message = %v; want ok:false with the reason and status %d", got.Message, tt.wantStatus)
+			}
+			if got.Origin != h.proxy.URL || got.Return != "/x" {
+				t.Errorf("posted to %q, returning to %q; want %q, /x", got.Origin, got.Return, h.proxy.URL)
+			}
+		})
+	}
+}
+
 // TestPopupModeFromFlowOnly: the mode survives the provider round trip in
 // the flow cookie; a mode=popup added to the callback's query changes
 // nothing, and a flow started in pop-up mode ends as one without it.

@@ -402,3 +402,34 @@ func TestBrowserForeign401SignsInHereOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserPopupFailureReachesOpener: the user cancels the pop-up
+// sign-in at the provider; the pop-up posts the failure to the app and
+// closes, and the app's portcullis.fetch rejects with the provider's
+// reason (it does not retry, and the page stays).
+func TestBrowserPopupFailureReachesOpener(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.New(t)
+	base, _ := spaStack(t, false)
+	signInFullPage(t, ctx, base, "/app", false)
+	loadID := eval[string](t, ctx, `window.loadID`)
+	eval[any](t, ctx, `portcullis.signOut()`)
+	eval[any](t, ctx, `window.fetchCalls = 0`)
+	popup, _ := popupOf(t, ctx, "#call")
+	if err := chromedp.Do(popup, chromedp.WaitVisible(chromedp.CSS("a.cancel")), chromedp.Click(chromedp.CSS("a.cancel"))); err != nil {
+		t.Fatalf("cancel the sign-in in the pop-up: %v", err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`(document.getElementById("result").textContent || document.getElementById("error").textContent) || null`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil || !strings.Contains(got, "The provider refused the sign-in") {
+		t.Fatalf("the app's call ended with %q (%v); want the provider's refusal, posted by the pop-up", got, err)
+	}
+	if n := eval[int](t, ctx, `window.fetchCalls`); n != 1 {
+		t.Errorf("fetch was called %d times; want 1 (no retry after a failed sign-in)", n)
+	}
+	if got := eval[string](t, ctx, `window.loadID`); got != loadID {
+		t.Errorf("the page reloaded")
+	}
+	waitClosed(t, ctx, "pop-up")
+}

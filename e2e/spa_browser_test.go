@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,4 +347,89 @@ func TestBrowserPopupFailurePage(t *testing.T) {
 	}
 	browsertest.Screenshot(t, ctx, "popup-failed", 390, 844)
 	browsertest.Screenshot(t, ctx, "popup-failed", 1280, 800)
+}
+
+// TestBrowserForeign401SignsInHereOnly: an API of another origin that the
+// app calls through portcullis.fetch answers with a 401 shaped like
+// Portcullis's, naming sign-in URLs of its own. portcullis.fetch opens
+// only Portcullis's own pop-up, and its full-page fallback goes only to
+// Portcullis's own sign-in: a foreign answer never sends the app's window
+// (or the pop-up) to a page of its choosing.
+func TestBrowserForeign401SignsInHereOnly(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.New(t)
+	base, _ := spaStack(t, true)
+	var phished atomic.Int32
+	var foreign *httptest.Server
+	foreign = stack.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/phish" {
+			phished.Add(1)
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, `<!doctype html><title>Sign in</title><p>Enter your password</p>`)
+			return
+		}
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"error":"unauthenticated","sign_in_url":%q,"popup_url":%q}`, foreign.URL+"/phish", foreign.URL+"/phish?popup")
+	}))
+	signInFullPage(t, ctx, base, "/app?view=2", true)
+	loadID := eval[string](t, ctx, `window.loadID`)
+
+	// The pop-up: window.open records where it was sent, and the window
+	// it "opens" is already closed.
+	opened := eval[string](t, ctx, `window.opened = [];
+		window.open = function (u) { window.opened.push(String(u)); return { closed: true }; };
+		portcullis.fetch("`+foreign.URL+`/api").then(function () { return window.opened[0] || ""; }, function () { return window.opened[0] || ""; })`)
+	if u, err := url.Parse(opened); err != nil || u.Scheme+"://"+u.Host != base {
+		t.Errorf("a foreign 401 opened the pop-up on %q; want Portcullis's own sign-in on %s", opened, base)
+	}
+
+	// The blocked pop-up's fallback: a full-page sign-in, on Portcullis.
+	eval[bool](t, ctx, `window.open = function () { return null; }; portcullis.fetch("`+foreign.URL+`/api"); true`)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if phished.Load() > 0 {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("a foreign 401 sent the app's window to its own page (%s)", loc)
+		}
+		again, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`String(window.loadID)`))
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		if again != "" && again != "undefined" && again != loadID && loc == base+"/app?view=2" {
+			break // signed in on Portcullis and back on the same URL
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page never came back from a full-page sign-in (at %q)", loc)
+		}
+	}
+}
+
+// TestBrowserPopupFailureReachesOpener: the user cancels the pop-up
+// sign-in at the provider; the pop-up posts the failure to the app and
+// closes, and the app's portcullis.fetch rejects with the provider's
+// reason (it does not retry, and the page stays).
+func TestBrowserPopupFailureReachesOpener(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.New(t)
+	base, _ := spaStack(t, false)
+	signInFullPage(t, ctx, base, "/app", false)
+	loadID := eval[string](t, ctx, `window.loadID`)
+	eval[any](t, ctx, `portcullis.signOut()`)
+	eval[any](t, ctx, `window.fetchCalls = 0`)
+	popup, _ := popupOf(t, ctx, "#call")
+	if err := chromedp.Do(popup, chromedp.WaitVisible(chromedp.CSS("a.cancel")), chromedp.Click(chromedp.CSS("a.cancel"))); err != nil {
+		t.Fatalf("cancel the sign-in in the pop-up: %v", err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`(document.getElementById("result").textContent || document.getElementById("error").textContent) || null`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil || !strings.Contains(got, "The provider refused the sign-in") {
+		t.Fatalf("the app's call ended with %q (%v); want the provider's refusal, posted by the pop-up", got, err)
+	}
+	if n := eval[int](t, ctx, `window.fetchCalls`); n != 1 {
+		t.Errorf("fetch was called %d times; want 1 (no retry after a failed sign-in)", n)
+	}
+	if got := eval[string](t, ctx, `window.loadID`); got != loadID {
+		t.Errorf("the page reloaded")
+	}
+	waitClosed(t, ctx, "pop-up")
 }

@@ -68,15 +68,19 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 // this browser in the CSRF cookie and sends the browser to the provider.
 func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	mode, ok := signInMode(q)
+	if !ok {
+		s.badMode(w, r)
+		return
+	}
+	rd := s.redirectTarget(r, q.Get("rd"))
+	if mode == modePopup {
+		r = withPopup(r, rd) // a refusal below is posted to the opener
+	}
 	p, ok := s.provider(q.Get("provider"))
 	if !ok {
 		s.fail(w, r, http.StatusBadRequest, "Unknown sign-in option",
 			"The sign-in link names a provider this site does not offer.")
-		return
-	}
-	mode, ok := signInMode(q)
-	if !ok {
-		s.badMode(w, r)
 		return
 	}
 	pass, bad := passthrough(q, p.PassthroughParams)
@@ -88,7 +92,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	flow := &session.Flow{
 		State:     randomString(),
 		Provider:  p.ID,
-		Redirect:  s.redirectTarget(r, q.Get("rd")),
+		Redirect:  rd,
 		CreatedAt: s.now(),
 		FormPost:  p.ResponseMode == formPost,
 		Mode:      mode,

@@ -52,7 +52,14 @@ func inPopup(r *http.Request, flow *session.Flow) *http.Request {
 	if flow.Mode != modePopup {
 		return r
 	}
-	return r.WithContext(context.WithValue(r.Context(), popupKey, flow.Redirect))
+	return withPopup(r, flow.Redirect)
+}
+
+// withPopup returns r marked as a pop-up sign-in's, started for rd (a
+// validated one): start marks its own request so, and its refusals are
+// posted to the opener as the callback's are.
+func withPopup(r *http.Request, rd string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), popupKey, rd))
 }
 
 // popupRedirect reports whether r is a pop-up sign-in's callback, and the

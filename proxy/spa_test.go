@@ -150,6 +150,37 @@ func TestPopupFailurePosted(t *testing.T) {
 	}
 }
 
+// TestPopupStartFailurePosted: a pop-up sign-in that fails before it
+// reaches the provider (start refuses it) ends on the pop-up page too,
+// posting ok:false with the reason, so the opener is not left waiting for
+// a window that never closes.
+func TestPopupStartFailurePosted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Providers[0].PassthroughParams = []string{"login_hint"} }})
+	tests := []struct {
+		name, query string
+		wantStatus  int
+	}{
+		{"unknown provider", "mode=popup&rd=%2Fx&provider=nope", http.StatusBadRequest},
+		{"passthrough value too long", "mode=popup&rd=%2Fx&login_hint=" + strings.Repeat("a", 2000), http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := h.browser().Get("/oauth2/start?" + tt.query)
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("GET /oauth2/start?%.60s = %d; want %d", tt.query, resp.StatusCode, tt.wantStatus)
+			}
+			got := readPopup(t, resp)
+			if got.Message["ok"] != false || got.Message["error"] == "" || got.Message["status"] != float64(tt.wantStatus) {
+				t.Errorf("posted message = %v; want ok:false with the reason and status %d", got.Message, tt.wantStatus)
+			}
+			if got.Origin != h.proxy.URL || got.Return != "/x" {
+				t.Errorf("posted to %q, returning to %q; want %q, /x", got.Origin, got.Return, h.proxy.URL)
+			}
+		})
+	}
+}
+
 // TestPopupModeFromFlowOnly: the mode survives the provider round trip in
 // the flow cookie; a mode=popup added to the callback's query changes
 // nothing, and a flow started in pop-up mode ends as one without it.
@@ -447,6 +478,69 @@ func TestAccessTokenSameOriginOnly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAccessTokenEndedSession: a session the ended list names, or one
+// idle past SESSION_IDLE_TIMEOUT, gets no token from /token: the 401 JSON,
+// and its cookie cleared.
+func TestAccessTokenEndedSession(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name    string
+		endUser bool
+		advance time.Duration
+	}{
+		{name: "ended by a logout", endUser: true},
+		{name: "idle past the timeout", advance: 31 * time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := testclock.New(t0)
+			h := newHarness(t, setup{
+				proxy: func(o *proxy.Options) {
+					o.Now = c.Now
+					o.Apps.ExposeAccessToken = true
+					o.Ending.IdleTimeout = 30 * time.Minute
+					if tt.endUser {
+						ended := session.NewEnded(session.EndedOptions{Now: c.Now})
+						if err := ended.End(t.Context(), session.Ending{Kind: session.EndUser, Value: "alice@example.com", Before: t0}); err != nil {
+							t.Fatal(err)
+						}
+						o.Ending.Ended = ended
+					}
+				},
+				session: func(o *session.Options) { o.Now = c.Now; o.Expire = 24 * time.Hour },
+			})
+			cookies := stack.Seal(t, h.opts.Sessions, stack.Alice(t0, 40))
+			c.Advance(tt.advance)
+			req := apiRequest(h.proxy.URL+"/oauth2/token", cookieMap(cookies))
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			resp, err := stack.HTTPClient(t).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("/token for an ended session = %d; want 401", resp.StatusCode)
+			}
+			if got := decodeJSON(t, resp); got["error"] != "unauthenticated" || got["access_token"] != nil {
+				t.Errorf("/token for an ended session answered %v; want the 401 JSON", got)
+			}
+			if !clearsCookies(resp) {
+				t.Errorf("/token for an ended session left its cookie: %v", resp.Header.Values("Set-Cookie"))
+			}
+		})
+	}
+}
+
+// clearsCookies reports whether resp expires a cookie.
+func clearsCookies(resp *http.Response) bool {
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func TestAccessTokenOffIs404(t *testing.T) {

@@ -33,9 +33,22 @@
     });
   }
 
+  // ours resolves a sign-in URL from a 401 answer when it is on
+  // Portcullis's own origin, else fallback: any API the app calls can
+  // answer 401, and none may send this window (or the pop-up) elsewhere.
+  function ours(u, fallback) {
+    try {
+      var url = new URL(u, window.location.href);
+      if (u && url.origin === origin) {
+        return url;
+      }
+    } catch (e) {}
+    return new URL(fallback, window.location.href);
+  }
+
   // fullPage signs in in this window, coming back to this very URL.
   function fullPage(info) {
-    var u = new URL((info && info.sign_in_url) || prefix + "/sign_in", window.location.href);
+    var u = ours(info && info.sign_in_url, prefix + "/sign_in");
     u.searchParams.set("rd", window.location.href);
     u.searchParams.delete("mode");
     window.location.assign(u.href);
@@ -48,7 +61,7 @@
     if (pending) {
       return pending;
     }
-    var url = new URL((info && info.popup_url) || prefix + "/sign_in?mode=popup", window.location.href);
+    var url = ours(info && info.popup_url, prefix + "/sign_in?mode=popup");
     if (!url.searchParams.has("rd")) {
       url.searchParams.set("rd", window.location.href);
     }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,6 +36,10 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, rt *upstreamR
 	if name == "" {
 		name = "."
 	}
+	if hidden(name) {
+		s.notFound(w, r)
+		return
+	}
 	fi, err := root.Stat(name)
 	if err == nil && fi.IsDir() {
 		if !strings.HasSuffix(p, "/") {
@@ -60,5 +65,22 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, rt *upstreamR
 	}
 	defer f.Close()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if mime.TypeByExtension(path.Ext(fi.Name())) == "" {
+		// Not sniffed from the content: an HTML file without an extension
+		// must not run as a page on Portcullis's origin.
+		w.Header().Set("Content-Type", "application/octet-stream")
+	}
 	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
+}
+
+// hidden reports whether name (slash-separated, relative) has a segment
+// starting with a dot other than .well-known: dotfiles and dot
+// directories (.env, .git, .htpasswd) are never served.
+func hidden(name string) bool {
+	for seg := range strings.SplitSeq(name, "/") {
+		if strings.HasPrefix(seg, ".") && seg != "." && seg != ".well-known" {
+			return true
+		}
+	}
+	return false
 }

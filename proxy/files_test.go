@@ -26,11 +26,15 @@ import (
 //	site/dir-out         -> ..
 //	site/abs-out         -> <absolute path of secret.txt>
 //	site/fifo            a named pipe
+//	site/.env            SECRET (a dotfile)
+//	site/.git/config     SECRET (in a dot directory)
+//	site/.well-known/security.txt contact
+//	site/upload          <script>…</script> (HTML with no extension)
 func siteDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	site := filepath.Join(dir, "site")
-	for _, d := range []string{site, filepath.Join(site, "docs"), filepath.Join(site, "sub")} {
+	for _, d := range []string{site, filepath.Join(site, "docs"), filepath.Join(site, "sub"), filepath.Join(site, ".git"), filepath.Join(site, ".well-known")} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -42,6 +46,11 @@ func siteDir(t *testing.T) string {
 		"site/page.html":       "<p>page</p>",
 		"site/docs/index.html": "docs",
 		"site/sub/b.txt":       "B",
+		"site/.env":            "SECRET",
+		"site/.git/config":     "SECRET",
+		"site/upload":          "<script>fetch('/oauth2/token')</script>",
+
+		"site/.well-known/security.txt": "contact",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -109,6 +118,14 @@ func TestFileUpstream(t *testing.T) {
 		{"/static/%00/../secret.txt", 307, "SECRET"},
 		// Not a regular file: refused, without waiting for a writer.
 		{"/static/fifo", 404, ""},
+		// Dotfiles and dot directories (.env, .git) are never served,
+		// however written; .well-known is.
+		{"/static/.env", 404, "SECRET"},
+		{"/static/%2eenv", 404, "SECRET"},
+		{"/static/.git/config", 404, "SECRET"},
+		{"/static/%2Egit%2Fconfig", 404, "SECRET"},
+		{"/static/.git/", 404, "config"},
+		{"/static/.well-known/security.txt", 200, "contact"},
 	}
 	for _, tt := range tests {
 		resp := r.alice.Get(tt.target)
@@ -166,6 +183,14 @@ func TestFileUpstreamHTTP(t *testing.T) {
 		if resp = r.alice.Get(tt.target); stack.ReadBody(t, resp) != tt.want {
 			t.Errorf("GET %s (route /site) = %d; want %q", tt.target, resp.StatusCode, tt.want)
 		}
+	}
+	// A file whose extension names no type is not sniffed: HTML uploaded
+	// without an extension must not run as a page on our origin (where,
+	// with EXPOSE_ACCESS_TOKEN, it could read the user's token).
+	resp = r.alice.Get("/static/upload")
+	if stack.ReadBody(t, resp); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("GET /static/upload = %d %q (X-Content-Type-Options %q); want 200 application/octet-stream, nosniff",
+			resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("X-Content-Type-Options"))
 	}
 	resp = r.alice.Do("POST", "/static/a.txt", strings.NewReader("x"), nil)
 	if stack.ReadBody(t, resp); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {

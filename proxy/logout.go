@@ -263,8 +263,12 @@ func (s *Server) frontchannelLogout(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<!doctype html><title>Sign-out</title><p>The session store is unavailable right now."))
 		return
 	}
-	if p == nil && err == nil {
-		p = s.providers[st.Provider]
+	if err == nil && st != nil {
+		// The session's own provider when iss is its issuer (two clients
+		// of one issuer share it), or when there is no iss.
+		if own, ok := s.providers[st.Provider]; ok && (iss == "" || providerIssuer(own) == iss) {
+			p = own
+		}
 	}
 	frame(p)
 	if err == nil && p != nil && st.Provider == p.ID && st.SID != "" && st.SID == sid {

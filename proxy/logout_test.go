@@ -503,3 +503,38 @@ func TestBackchannelLogoutBesideAnUndiscoveredProvider(t *testing.T) {
 		t.Fatal("the session corp's logout token names is still signed in")
 	}
 }
+
+// TestFrontchannelLogoutTwoClientsOfOneIssuer: with two clients of one
+// issuer, the front-channel logout's iss names both; the session of
+// either ends when the sid is its own, whichever is listed first.
+func TestFrontchannelLogoutTwoClientsOfOneIssuer(t *testing.T) {
+	t.Parallel()
+	var issuer string
+	h, _ := logoutHarness(t, func(po *proxy.Options) {
+		issuer = po.Providers[0].Provider.(*providers.OIDC).Endpoints().Issuer
+		o2, err := providers.NewOIDC(providers.OIDCConfig{
+			Config:    providers.Config{ID: "corp2", ClientID: "client-2", ClientSecret: "secret-2", Scopes: []string{"openid"}},
+			IssuerURL: issuer,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o2.Discover(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		po.Providers = append([]proxy.Provider{{ID: "corp2", DisplayName: "Corp 2", PKCE: true, ClientID: "client-2", Provider: o2}}, po.Providers...)
+	})
+	b := h.browser()
+	resp, _ := b.Follow("/oauth2/start?provider=corp&rd=/app", nil)
+	stack.ReadBody(t, resp)
+	if !signedIn(t, h, b) {
+		t.Fatal("not signed in at corp")
+	}
+	resp = get2(t, b, url.Values{"iss": {issuer}, "sid": {"sid-A"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("front-channel logout = %d; want 200", resp.StatusCode)
+	}
+	if signedIn(t, h, b) {
+		t.Fatal("the corp session is still signed in after the front-channel logout of its issuer and sid (corp2, of the same issuer, is listed first)")
+	}
+}

@@ -380,3 +380,62 @@ func TestAppleThroughTheWiring(t *testing.T) {
 		})
 	}
 }
+
+// TestClientKeyIDsDistinct: two providers' private_key_jwt keys under one
+// kid (CLIENT_KEY_ID) can't both be in Portcullis's JWKS, which lists a
+// kid once: the start is refused, naming both variables. The same key
+// under the same kid for two providers is one key, and fine.
+func TestClientKeyIDsDistinct(t *testing.T) {
+	t.Parallel()
+	keyFile := func(name string) string {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, _ := x509.MarshalPKCS8PrivateKey(key)
+		return testpki.WritePEM(t, name, "PRIVATE KEY", der)
+	}
+	one, two := keyFile("one.pem"), keyFile("two.pem")
+	env := func(corpKey, labKey string) map[string]string {
+		e := trustEnv("http://127.0.0.1:9", "http://127.0.0.1:9")
+		delete(e, "PORTCULLIS_CLIENT_ID")
+		delete(e, "PORTCULLIS_CLIENT_SECRET")
+		e["PORTCULLIS_PROVIDERS"] = "corp,lab"
+		for id, key := range map[string]string{"CORP": corpKey, "LAB": labKey} {
+			e["PORTCULLIS_"+id+"_PROVIDER"] = "oauth2"
+			e["PORTCULLIS_"+id+"_AUTH_URL"] = "https://" + strings.ToLower(id) + ".example/authorize"
+			e["PORTCULLIS_"+id+"_TOKEN_URL"] = "https://" + strings.ToLower(id) + ".example/token"
+			e["PORTCULLIS_"+id+"_USERINFO_URL"] = "https://" + strings.ToLower(id) + ".example/userinfo"
+			e["PORTCULLIS_"+id+"_CLIENT_ID"] = "c-" + id
+			e["PORTCULLIS_"+id+"_TOKEN_AUTH_STYLE"] = "private_key_jwt"
+			e["PORTCULLIS_"+id+"_CLIENT_KEY_FILE"] = key
+			e["PORTCULLIS_"+id+"_CLIENT_KEY_ID"] = "portcullis"
+		}
+		return e
+	}
+	for _, tc := range []struct {
+		name     string
+		lab      string
+		wantErrs []string
+	}{
+		{"one key", one, nil},
+		{"two keys", two, []string{"PORTCULLIS_LAB_CLIENT_KEY_ID", "PORTCULLIS_CORP_CLIENT_KEY_ID", `"portcullis"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := loadConfig(envMap(env(one, tc.lab)))
+			if err != nil {
+				t.Fatalf("loadConfig = %v", err)
+			}
+			_, err = buildProviders(cfg, metrics.New(), slog.New(slog.DiscardHandler))
+			if tc.wantErrs == nil {
+				if err != nil {
+					t.Errorf("buildProviders = %v; want nil", err)
+				}
+				return
+			}
+			for _, want := range tc.wantErrs {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("buildProviders = %v; want an error naming %s", err, want)
+				}
+			}
+		})
+	}
+}

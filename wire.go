@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -410,6 +411,8 @@ func buildProviders(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) ([
 	var (
 		built []*providers.Built
 		errs  []error
+		kids  = map[string]config.Provider{} // private_key_jwt keys' providers by kid
+		jwks  = map[string]json.RawMessage{}
 	)
 	for _, pc := range cfg.Providers {
 		b, err := providers.Build(providerSettings(cfg, pc), providers.BuildOptions{
@@ -422,6 +425,24 @@ func buildProviders(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) ([
 			continue
 		}
 		built = append(built, b)
+		// Portcullis's JWKS lists a kid once: another key under a kid
+		// already taken would be left out, and that provider's client
+		// assertions would never verify.
+		var key struct {
+			Kid string `json:"kid"`
+		}
+		if b.PublicKey == nil || json.Unmarshal(b.PublicKey, &key) != nil {
+			continue
+		}
+		if other, ok := kids[key.Kid]; ok {
+			if !bytes.Equal(jwks[key.Kid], b.PublicKey) {
+				errs = append(errs, fmt.Errorf("%sCLIENT_KEY_ID: %q is already the kid of another key (%sCLIENT_KEY_ID); "+
+					"Portcullis's JWKS can publish only one of them: give each key its own kid, or leave CLIENT_KEY_ID unset (the key's thumbprint)",
+					pc.Prefix, key.Kid, other.Prefix))
+			}
+			continue
+		}
+		kids[key.Kid], jwks[key.Kid] = pc, b.PublicKey
 	}
 	return built, errors.Join(errs...)
 }

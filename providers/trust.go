@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -109,9 +110,17 @@ func providerTransport(base http.RoundTripper, tc *tls.Config, timeout time.Dura
 }
 
 // untrustedCertificate says in plain words, when err is a failed
-// verification of the provider's TLS certificate, what is wrong and
-// which settings help; "" otherwise.
+// verification of the provider's TLS certificate, or the provider's
+// refusal of ours (mutual TLS: none sent, or one it does not trust), what
+// is wrong and which settings help; "" otherwise.
 func untrustedCertificate(err error) string {
+	// A TLS alert from the provider about a certificate is about ours:
+	// crypto/tls reports it as a net.OpError "remote error" (its alert
+	// type is not exported).
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "remote error" && op.Err != nil && strings.Contains(op.Err.Error(), "certificate") {
+		return "the provider refused Portcullis's TLS client certificate (" + op.Err.Error() + "): " +
+			"set PROVIDER_CERT_FILE and PROVIDER_KEY_FILE to a certificate it accepts"
+	}
 	var unknown x509.UnknownAuthorityError
 	var invalid x509.CertificateInvalidError
 	var host x509.HostnameError
@@ -131,6 +140,7 @@ func untrustedCertificate(err error) string {
 }
 
 // CertificateProblem reports whether err is a failed verification of the
-// provider's TLS certificate (untrusted, expired, for another host): a
-// problem of configuration, which waiting won't solve.
+// provider's TLS certificate (untrusted, expired, for another host), or
+// the provider's refusal of our client certificate: a problem of
+// configuration, which waiting won't solve.
 func CertificateProblem(err error) bool { return err != nil && untrustedCertificate(err) != "" }

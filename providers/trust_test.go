@@ -125,8 +125,28 @@ func TestProviderMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Discovery.Discover(t.Context()); err == nil {
+	err = b.Discovery.Discover(t.Context())
+	if err == nil {
 		t.Fatal("Discover() without a client certificate = nil; want the handshake refused")
+	}
+	// The start page's 502 names the problem (CertificateProblem), not
+	// "try again in a moment".
+	if !CertificateProblem(err) || !strings.Contains(err.Error(), "client certificate") || !strings.Contains(err.Error(), "PROVIDER_CERT_FILE") {
+		t.Errorf("Discover() without a client certificate = %v (a certificate problem: %v); want the client certificate named and PROVIDER_CERT_FILE suggested",
+			err, CertificateProblem(err))
+	}
+	if !errorsIsTransient(err) {
+		t.Errorf("Discover() = %v; want ErrTransient", err)
+	}
+	// A client certificate of a CA the provider does not trust.
+	other := testpki.New(t)
+	wrong := settings
+	wrong.CertFile, wrong.KeyFile = other.CertFile, other.KeyFile
+	if b, err = Build(wrong, BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Discovery.Discover(t.Context()); !CertificateProblem(err) || !strings.Contains(err.Error(), "client certificate") {
+		t.Errorf("Discover() with a client certificate the provider does not trust = %v; want the client certificate named", err)
 	}
 
 	settings.CertFile, settings.KeyFile = pki.CertFile, pki.KeyFile

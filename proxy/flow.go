@@ -33,14 +33,20 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		if mode == modePopup {
 			target = s.popupURL(rd)
 		}
+		if pass := passOn(r.URL.Query(), &s.providerList[0]); len(pass) > 0 {
+			target += "&" + pass.Encode()
+		}
 		http.Redirect(w, r, target, http.StatusFound)
 		return
 	}
 	list := make([]SignInProvider, 0, len(s.providerList))
-	for _, p := range s.providerList {
+	for i, p := range s.providerList {
 		q := url.Values{"provider": {p.ID}, "rd": {rd}}
 		if mode != "" {
 			q.Set("mode", mode)
+		}
+		for k, v := range passOn(r.URL.Query(), &s.providerList[i]) {
+			q[k] = v
 		}
 		list = append(list, SignInProvider{ID: p.ID, Name: p.DisplayName, StartURL: s.paths.prefix + "/start?" + q.Encode()})
 	}

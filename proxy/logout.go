@@ -130,8 +130,10 @@ func (s *Server) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// Every provider of the token's issuer is asked (two clients of one
 	// issuer: the token's audience tells them apart); the first to accept
-	// it decides.
-	var refused error
+	// it decides. One that can't judge it now (its discovery not done, its
+	// keys unreachable) keeps no other from accepting it: only when none
+	// did is the answer 503, so that the provider tries again.
+	var refused, unavailable error
 	for i := range s.providerList {
 		p := &s.providerList[i]
 		v, ok := p.Provider.(providers.LogoutVerifier)
@@ -147,13 +149,17 @@ func (s *Server) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 			continue
 		case errors.Is(err, providers.ErrTransient):
 			s.log.Warn("back-channel logout: the provider's keys are unreachable", "provider", p.ID, "err", err)
-			logoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the provider's keys can't be fetched now")
-			return
+			unavailable = err
+			continue
 		}
 		s.log.Info("back-channel logout refused", "audit", "logout_refused", "provider", p.ID, "err", err)
 		if refused == nil {
 			refused = err
 		}
+	}
+	if unavailable != nil {
+		logoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the provider's keys can't be fetched now")
+		return
 	}
 	if refused != nil {
 		logoutError(w, http.StatusBadRequest, "invalid_request", refused.Error())
@@ -257,8 +263,12 @@ func (s *Server) frontchannelLogout(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<!doctype html><title>Sign-out</title><p>The session store is unavailable right now."))
 		return
 	}
-	if p == nil && err == nil {
-		p = s.providers[st.Provider]
+	if err == nil && st != nil {
+		// The session's own provider when iss is its issuer (two clients
+		// of one issuer share it), or when there is no iss.
+		if own, ok := s.providers[st.Provider]; ok && (iss == "" || providerIssuer(own) == iss) {
+			p = own
+		}
 	}
 	frame(p)
 	if err == nil && p != nil && st.Provider == p.ID && st.SID != "" && st.SID == sid {

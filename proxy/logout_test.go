@@ -467,3 +467,74 @@ func TestBackchannelLogoutTwoClientsOfOneIssuer(t *testing.T) {
 		t.Fatalf("logout token for neither client = %d %v; want 400 naming the audience", status, body)
 	}
 }
+
+// TestBackchannelLogoutBesideAnUndiscoveredProvider: a provider whose
+// discovery has not succeeded (its issuer down) can't judge a logout
+// token; it must not keep the token's own provider, listed after it, from
+// ending the session.
+func TestBackchannelLogoutBesideAnUndiscoveredProvider(t *testing.T) {
+	t.Parallel()
+	var issuer string
+	h, fake := logoutHarness(t, func(po *proxy.Options) {
+		issuer = po.Providers[0].Provider.(*providers.OIDC).Endpoints().Issuer
+		down, err := providers.NewOIDC(providers.OIDCConfig{
+			Config:    providers.Config{ID: "down", ClientID: "client-down", ClientSecret: "secret-down", Scopes: []string{"openid"}},
+			IssuerURL: "https://down.invalid",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		po.Providers = append([]proxy.Provider{{ID: "down", DisplayName: "Down", PKCE: true, ClientID: "client-down", Provider: down}}, po.Providers...)
+	})
+	b := h.browser()
+	resp, _ := b.Follow("/oauth2/start?provider=corp&rd=/app", nil)
+	stack.ReadBody(t, resp)
+	if !signedIn(t, h, b) {
+		t.Fatal("not signed in at corp")
+	}
+	tok, err := fake.SignJWT("logout+jwt", fake.LogoutClaims(issuer, stack.ClientID, "", "sid-A"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := postLogout(t, h, tok); status != http.StatusOK {
+		t.Fatalf("corp's logout token beside an undiscovered provider = %d %v; want 200", status, body)
+	}
+	if signedIn(t, h, b) {
+		t.Fatal("the session corp's logout token names is still signed in")
+	}
+}
+
+// TestFrontchannelLogoutTwoClientsOfOneIssuer: with two clients of one
+// issuer, the front-channel logout's iss names both; the session of
+// either ends when the sid is its own, whichever is listed first.
+func TestFrontchannelLogoutTwoClientsOfOneIssuer(t *testing.T) {
+	t.Parallel()
+	var issuer string
+	h, _ := logoutHarness(t, func(po *proxy.Options) {
+		issuer = po.Providers[0].Provider.(*providers.OIDC).Endpoints().Issuer
+		o2, err := providers.NewOIDC(providers.OIDCConfig{
+			Config:    providers.Config{ID: "corp2", ClientID: "client-2", ClientSecret: "secret-2", Scopes: []string{"openid"}},
+			IssuerURL: issuer,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o2.Discover(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		po.Providers = append([]proxy.Provider{{ID: "corp2", DisplayName: "Corp 2", PKCE: true, ClientID: "client-2", Provider: o2}}, po.Providers...)
+	})
+	b := h.browser()
+	resp, _ := b.Follow("/oauth2/start?provider=corp&rd=/app", nil)
+	stack.ReadBody(t, resp)
+	if !signedIn(t, h, b) {
+		t.Fatal("not signed in at corp")
+	}
+	resp = get2(t, b, url.Values{"iss": {issuer}, "sid": {"sid-A"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("front-channel logout = %d; want 200", resp.StatusCode)
+	}
+	if signedIn(t, h, b) {
+		t.Fatal("the corp session is still signed in after the front-channel logout of its issuer and sid (corp2, of the same issuer, is listed first)")
+	}
+}

@@ -32,6 +32,17 @@ func passthrough(q url.Values, names []string) (pass url.Values, bad string) {
 	return pass, ""
 }
 
+// passOn returns the parameters of the sign-in page's query q that p
+// forwards (AUTH_PASSTHROUGH_PARAMS), for p's /oauth2/start link, which
+// judges them again; never one the link sets itself.
+func passOn(q url.Values, p *Provider) url.Values {
+	pass, _ := passthrough(q, p.PassthroughParams)
+	for _, own := range []string{"provider", "rd", "mode"} {
+		delete(pass, own)
+	}
+	return pass
+}
+
 // withParams returns authURL with params set on it, each replacing any
 // value of that name (an AUTH_PARAMS default); its fragment stays.
 func withParams(authURL string, params url.Values) string {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/idp"
 	"github.com/portcullis/portcullis/internal/stack"
 	"github.com/portcullis/portcullis/providers"
 	"github.com/portcullis/portcullis/proxy"
@@ -90,6 +91,52 @@ func TestAuthPassthroughParams(t *testing.T) {
 		status, q := authURL(t, "login_hint="+strings.Repeat("a", 1025))
 		if status != http.StatusBadRequest {
 			t.Errorf("start with a 1025-byte login_hint = %d %v; want 400", status, q)
+		}
+	})
+}
+
+// TestSignInPassesParamsOn: /oauth2/sign_in hands a provider's listed
+// parameters on to its /oauth2/start link — the shortcut taken with one
+// provider (as oauth2-proxy's skip-provider-button starts the sign-in with
+// the sign-in request's own parameters), and each provider's button —
+// and only that provider's, so nothing unlisted reaches any provider.
+func TestSignInPassesParamsOn(t *testing.T) {
+	t.Parallel()
+	t.Run("one provider", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, setup{proxy: func(o *proxy.Options) { o.Providers[0].PassthroughParams = []string{"login_hint"} }})
+		b := h.browser()
+		for _, path := range []string{"/oauth2/sign_in?rd=/app&login_hint=bob%40example.com&prompt=none", "/oauth2/sign_in?mode=popup&login_hint=bob%40example.com"} {
+			resp := b.Get(path)
+			stack.ReadBody(t, resp)
+			loc, _ := resp.Location()
+			if loc == nil || loc.Path != "/oauth2/start" || loc.Query().Get("login_hint") != "bob@example.com" || loc.Query().Has("prompt") {
+				t.Fatalf("GET %s = %d to %v; want /oauth2/start with login_hint only", path, resp.StatusCode, loc)
+			}
+			resp = b.Get(loc.String())
+			stack.ReadBody(t, resp)
+			auth, _ := resp.Location()
+			if auth == nil || auth.Query().Get("login_hint") != "bob@example.com" {
+				t.Errorf("authorization URL from %s = %v; want login_hint=bob@example.com", path, auth)
+			}
+		}
+	})
+	t.Run("buttons", func(t *testing.T) {
+		t.Parallel()
+		corp, _ := extraProvider(t, "corp", idp.User{ID: "c-7", Username: "carol", Email: "carol@corp.example"}, nil)
+		corp.PassthroughParams = []string{"kc_idp_hint"}
+		h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+			o.Providers[0].ID, o.Providers[0].PassthroughParams = "main", []string{"login_hint"}
+			o.Providers = append(o.Providers, corp)
+		}})
+		page := stack.ReadBody(t, h.browser().Get("/oauth2/sign_in?rd=/app&login_hint=bob%40example.com&kc_idp_hint=github&prompt=none"))
+		for _, want := range []string{
+			`href="/oauth2/start?login_hint=bob%40example.com&amp;provider=main&amp;rd=%2Fapp"`,
+			`href="/oauth2/start?kc_idp_hint=github&amp;provider=corp&amp;rd=%2Fapp"`,
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("sign-in page lacks %s:\n%s", want, page)
+			}
 		}
 	})
 }

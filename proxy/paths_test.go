@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -229,5 +230,22 @@ func TestPathsRefused(t *testing.T) {
 		if err == nil {
 			t.Errorf("New with %+v: no error; want one", paths)
 		}
+	}
+}
+
+// TestReadyHidesItsReason: /ready answers anyone, so a failing check's
+// reason (a Redis or database host, an address) goes to the log, not to
+// the answer.
+func TestReadyHidesItsReason(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{proxy: func(o *proxy.Options) {
+		o.ReadyChecks = append(o.ReadyChecks, func(context.Context) error {
+			return errors.New("redis: dial tcp 10.1.2.3:6379 (redis-primary.internal): connection refused")
+		})
+	}})
+	resp := h.browser().Get("/ready")
+	body := stack.ReadBody(t, resp)
+	if resp.StatusCode != http.StatusServiceUnavailable || body != "not ready" {
+		t.Errorf("/ready with a failing check = %d %q; want 503 \"not ready\", the reason only in the log", resp.StatusCode, body)
 	}
 }

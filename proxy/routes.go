@@ -239,8 +239,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		err := check(ctx)
 		cancel()
 		if err != nil {
+			// The reason may name internal hosts: the log has it, the
+			// answer (to anyone) does not.
+			s.log.Warn("not ready", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte("not ready: " + err.Error()))
+			w.Write([]byte("not ready"))
 			return
 		}
 	}

@@ -489,10 +489,14 @@ func TestAccessTokenEndedSession(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		endUser bool
+		refused bool // the provider refuses the session's refresh token
 		advance time.Duration
 	}{
 		{name: "ended by a logout", endUser: true},
 		{name: "idle past the timeout", advance: 31 * time.Minute},
+		// VALIDATE_EXTERNAL_TOKEN=false: the session outlives its token,
+		// but a refresh the provider refuses ends it, here as anywhere.
+		{name: "refresh refused", refused: true, advance: 2 * time.Hour},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -501,7 +505,9 @@ func TestAccessTokenEndedSession(t *testing.T) {
 				proxy: func(o *proxy.Options) {
 					o.Now = c.Now
 					o.Apps.ExposeAccessToken = true
-					o.Ending.IdleTimeout = 30 * time.Minute
+					if !tt.refused {
+						o.Ending.IdleTimeout = 30 * time.Minute
+					}
 					if tt.endUser {
 						ended := session.NewEnded(session.EndedOptions{Now: c.Now})
 						if err := ended.End(t.Context(), session.Ending{Kind: session.EndUser, Value: "alice@example.com", Before: t0}); err != nil {
@@ -512,7 +518,11 @@ func TestAccessTokenEndedSession(t *testing.T) {
 				},
 				session: func(o *session.Options) { o.Now = c.Now; o.Expire = 24 * time.Hour },
 			})
-			cookies := stack.Seal(t, h.opts.Sessions, stack.Alice(t0, 40))
+			st := stack.Alice(t0, 40)
+			if tt.refused {
+				st.RefreshToken = "a-refresh-token-the-provider-does-not-know"
+			}
+			cookies := stack.Seal(t, h.opts.Sessions, st)
 			c.Advance(tt.advance)
 			req := apiRequest(h.proxy.URL+"/oauth2/token", cookieMap(cookies))
 			req.Header.Set("Sec-Fetch-Site", "same-origin")

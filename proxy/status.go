@@ -140,6 +140,11 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 			s.authFailed(w, r, err)
 			return
 		}
+		if fresh == nil {
+			// The session has ended (the provider refused the refresh
+			// token, the user changed, …): here as on any other request.
+			s.sessions.Clear(w, r)
+		}
 		st = fresh
 	}
 	if st == nil || st.AccessToken == "" {

@@ -209,8 +209,13 @@ func endSessions(ctx context.Context, store *session.RedisStore, ended *session.
 // where sessions are shared through Redis; done is false without Redis
 // (each replica's registry check ends them then).
 func endUserSessions(ctx context.Context, getenv func(string) string, name string) (done bool, err error) {
-	if getenv("PORTCULLIS_REDIS_URL") == "" && getenv("PORTCULLIS_REDIS_SENTINEL_ADDRS") == "" && getenv("PORTCULLIS_REDIS_CLUSTER_ADDRS") == "" &&
-		getenv("PORTCULLIS_REDIS_URL_FILE") == "" {
+	configured := false
+	for _, name := range []string{"REDIS_URL", "REDIS_SENTINEL_ADDRS", "REDIS_CLUSTER_ADDRS"} {
+		if getenv(config.Prefix+name) != "" || getenv(config.Prefix+name+"_FILE") != "" {
+			configured = true
+		}
+	}
+	if !configured {
 		return false, nil
 	}
 	cfg, err := loadConfig(getenv)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -233,4 +234,47 @@ func TestSessionsEndReachesServe(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("ended at the serving replica after %v", time.Since(start))
+}
+
+// TestUsersDisableFindsRedisInFiles: users disable ends the user's
+// sessions through Redis however the environment names it, _FILE twins
+// included (every variable has one); with a Redis that can't be reached
+// it says the sessions end later, rather than saying nothing.
+func TestUsersDisableFindsRedisInFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	unreachable := "127.0.0.1:1"
+	for _, tt := range []struct {
+		name string
+		kv   []string
+	}{
+		{"REDIS_URL", []string{"PORTCULLIS_REDIS_URL", "redis://" + unreachable}},
+		{"REDIS_URL_FILE", []string{"PORTCULLIS_REDIS_URL_FILE", file("url", "redis://"+unreachable)}},
+		{"REDIS_SENTINEL_ADDRS_FILE", []string{"PORTCULLIS_REDIS_SENTINEL_ADDRS_FILE", file("sentinels", unreachable), "PORTCULLIS_REDIS_SENTINEL_MASTER", "mymaster"}},
+		{"REDIS_SENTINEL_MASTER_FILE", []string{"PORTCULLIS_REDIS_SENTINEL_ADDRS", unreachable, "PORTCULLIS_REDIS_SENTINEL_MASTER_FILE", file("master", "mymaster")}},
+		{"REDIS_CLUSTER_ADDRS_FILE", []string{"PORTCULLIS_REDIS_CLUSTER_ADDRS_FILE", file("cluster", unreachable)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := withEnv(validEnv(), append(tt.kv, "PORTCULLIS_REDIS_FAILOVER_WAIT", "0",
+				"PORTCULLIS_USERS_DB", filepath.Join(t.TempDir(), "users.db"))...)
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), []string{"users", "add", "ann"}, envMap(env), &out, &errOut); code != 0 {
+				t.Fatalf("users add = %d %q", code, errOut.String())
+			}
+			out.Reset()
+			code := run(context.Background(), []string{"users", "disable", "ann"}, envMap(env), &out, &errOut)
+			if code != 0 || !strings.Contains(errOut.String(), "not at once") {
+				t.Errorf("users disable with %s on an unreachable Redis = %d, stdout %q, stderr %q; want 0, saying the sessions end at the next status check",
+					tt.name, code, out.String(), errOut.String())
+			}
+		})
+	}
 }

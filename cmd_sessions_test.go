@@ -278,3 +278,31 @@ func TestUsersDisableFindsRedisInFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionsEndUnindexed: a stored session missing from the index by
+// user (the index is written best effort; sessions stored before it
+// existed have none) is still found, listed and ended by --user, as
+// `sessions list` shows it.
+func TestSessionsEndUnindexed(t *testing.T) {
+	t.Parallel()
+	rds := redistest.New(t)
+	env := withEnv(validEnv(), "PORTCULLIS_SESSION_STORE", "redis", "PORTCULLIS_REDIS_URL", rds.URL)
+	signInStored(t, env, "ann", "id-ann-1", "sid-1")
+	rds.Do("DEL", "portcullis:index:{user:ann}")
+
+	if code, out, _ := runSessions(t, env, "list"); code != 0 || !strings.Contains(out, "ann") {
+		t.Fatalf("sessions list = %d %q; want ann's session", code, out)
+	}
+	if code, out, errOut := runSessions(t, env, "list", "--user", "ann"); code != 0 || !strings.Contains(out, "id-ann-1") {
+		t.Errorf("sessions list --user ann = %d %q %q; want 0 and ann's session", code, out, errOut)
+	}
+	if code, out, errOut := runSessions(t, env, "end", "--user", "ann"); code != 0 || !strings.Contains(out, "ended 1") {
+		t.Errorf("sessions end --user ann = %d %q %q; want 0, ended 1", code, out, errOut)
+	}
+	if code, out, _ := runSessions(t, env, "list"); code != 0 || strings.Contains(out, "ann") {
+		t.Errorf("after sessions end --user ann, sessions list = %d %q; want ann's session gone", code, out)
+	}
+	if !userEnded(t, rds.URL, "ann") {
+		t.Error("ann's session not in the ended list after sessions end --user ann")
+	}
+}

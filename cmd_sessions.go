@@ -182,7 +182,7 @@ func endSessions(ctx context.Context, store *session.RedisStore, ended *session.
 			return 0, err
 		}
 		for _, e := range endings {
-			found, err := store.Find(ctx, e)
+			found, err := findSessions(ctx, store, e)
 			if err != nil {
 				return 0, err
 			}
@@ -209,8 +209,13 @@ func endSessions(ctx context.Context, store *session.RedisStore, ended *session.
 // where sessions are shared through Redis; done is false without Redis
 // (each replica's registry check ends them then).
 func endUserSessions(ctx context.Context, getenv func(string) string, name string) (done bool, err error) {
-	if getenv("PORTCULLIS_REDIS_URL") == "" && getenv("PORTCULLIS_REDIS_SENTINEL_ADDRS") == "" && getenv("PORTCULLIS_REDIS_CLUSTER_ADDRS") == "" &&
-		getenv("PORTCULLIS_REDIS_URL_FILE") == "" {
+	configured := false
+	for _, name := range []string{"REDIS_URL", "REDIS_SENTINEL_ADDRS", "REDIS_CLUSTER_ADDRS"} {
+		if getenv(config.Prefix+name) != "" || getenv(config.Prefix+name+"_FILE") != "" {
+			configured = true
+		}
+	}
+	if !configured {
 		return false, nil
 	}
 	cfg, err := loadConfig(getenv)
@@ -247,7 +252,7 @@ func listSessions(ctx context.Context, store *session.RedisStore, ended *session
 	var err error
 	if user != "" {
 		var found []session.Live
-		found, err = store.Find(ctx, session.Ending{Kind: session.EndUser, Value: user})
+		found, err = findSessions(ctx, store, session.Ending{Kind: session.EndUser, Value: user})
 		for _, l := range found {
 			collect(l)
 		}
@@ -256,6 +261,25 @@ func listSessions(ctx context.Context, store *session.RedisStore, ended *session
 	}
 	slices.SortFunc(live, func(a, b session.Live) int { return a.State.CreatedAt.Compare(b.State.CreatedAt) })
 	return live, err
+}
+
+// findSessions returns the stored sessions e names: by the store's index,
+// and, when that names none, by going through every session, as list
+// does. The index is written best effort, and sessions stored before it
+// existed are in none: the command must not answer "nothing matched"
+// about a session list shows.
+func findSessions(ctx context.Context, store *session.RedisStore, e session.Ending) ([]session.Live, error) {
+	found, err := store.Find(ctx, e)
+	if err != nil || len(found) > 0 || e.Kind == session.EndAll || e.Kind == session.EndID {
+		return found, err // those two Find looks for among every session already
+	}
+	err = store.Each(ctx, func(l session.Live) error {
+		if e.Matches(l.State) {
+			found = append(found, l)
+		}
+		return nil
+	})
+	return found, err
 }
 
 type sessionJSON struct {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -233,4 +234,75 @@ func TestSessionsEndReachesServe(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("ended at the serving replica after %v", time.Since(start))
+}
+
+// TestUsersDisableFindsRedisInFiles: users disable ends the user's
+// sessions through Redis however the environment names it, _FILE twins
+// included (every variable has one); with a Redis that can't be reached
+// it says the sessions end later, rather than saying nothing.
+func TestUsersDisableFindsRedisInFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	unreachable := "127.0.0.1:1"
+	for _, tt := range []struct {
+		name string
+		kv   []string
+	}{
+		{"REDIS_URL", []string{"PORTCULLIS_REDIS_URL", "redis://" + unreachable}},
+		{"REDIS_URL_FILE", []string{"PORTCULLIS_REDIS_URL_FILE", file("url", "redis://"+unreachable)}},
+		{"REDIS_SENTINEL_ADDRS_FILE", []string{"PORTCULLIS_REDIS_SENTINEL_ADDRS_FILE", file("sentinels", unreachable), "PORTCULLIS_REDIS_SENTINEL_MASTER", "mymaster"}},
+		{"REDIS_SENTINEL_MASTER_FILE", []string{"PORTCULLIS_REDIS_SENTINEL_ADDRS", unreachable, "PORTCULLIS_REDIS_SENTINEL_MASTER_FILE", file("master", "mymaster")}},
+		{"REDIS_CLUSTER_ADDRS_FILE", []string{"PORTCULLIS_REDIS_CLUSTER_ADDRS_FILE", file("cluster", unreachable)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := withEnv(validEnv(), append(tt.kv, "PORTCULLIS_REDIS_FAILOVER_WAIT", "0",
+				"PORTCULLIS_USERS_DB", filepath.Join(t.TempDir(), "users.db"))...)
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), []string{"users", "add", "ann"}, envMap(env), &out, &errOut); code != 0 {
+				t.Fatalf("users add = %d %q", code, errOut.String())
+			}
+			out.Reset()
+			code := run(context.Background(), []string{"users", "disable", "ann"}, envMap(env), &out, &errOut)
+			if code != 0 || !strings.Contains(errOut.String(), "not at once") {
+				t.Errorf("users disable with %s on an unreachable Redis = %d, stdout %q, stderr %q; want 0, saying the sessions end at the next status check",
+					tt.name, code, out.String(), errOut.String())
+			}
+		})
+	}
+}
+
+// TestSessionsEndUnindexed: a stored session missing from the index by
+// user (the index is written best effort; sessions stored before it
+// existed have none) is still found, listed and ended by --user, as
+// `sessions list` shows it.
+func TestSessionsEndUnindexed(t *testing.T) {
+	t.Parallel()
+	rds := redistest.New(t)
+	env := withEnv(validEnv(), "PORTCULLIS_SESSION_STORE", "redis", "PORTCULLIS_REDIS_URL", rds.URL)
+	signInStored(t, env, "ann", "id-ann-1", "sid-1")
+	rds.Do("DEL", "portcullis:index:{user:ann}")
+
+	if code, out, _ := runSessions(t, env, "list"); code != 0 || !strings.Contains(out, "ann") {
+		t.Fatalf("sessions list = %d %q; want ann's session", code, out)
+	}
+	if code, out, errOut := runSessions(t, env, "list", "--user", "ann"); code != 0 || !strings.Contains(out, "id-ann-1") {
+		t.Errorf("sessions list --user ann = %d %q %q; want 0 and ann's session", code, out, errOut)
+	}
+	if code, out, errOut := runSessions(t, env, "end", "--user", "ann"); code != 0 || !strings.Contains(out, "ended 1") {
+		t.Errorf("sessions end --user ann = %d %q %q; want 0, ended 1", code, out, errOut)
+	}
+	if code, out, _ := runSessions(t, env, "list"); code != 0 || strings.Contains(out, "ann") {
+		t.Errorf("after sessions end --user ann, sessions list = %d %q; want ann's session gone", code, out)
+	}
+	if !userEnded(t, rds.URL, "ann") {
+		t.Error("ann's session not in the ended list after sessions end --user ann")
+	}
 }

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,9 +25,6 @@ func main() {
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
-
-// errUsage marks a mistake in the command line (exit status 2).
-var errUsage = errors.New("usage")
 
 const usage = `Usage: portcullis [command]
 
@@ -57,6 +53,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var err error
 	switch cmd {
+	case "serve", "demo", "check", "version", "--version", "-version":
+		// These take no arguments: refused before they act, not after.
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "portcullis: usage: %s takes no arguments\n", cmd)
+			return 2
+		}
+	}
+	switch cmd {
 	case "serve":
 		err = serve(ctx, getenv, stderr, nil)
 	case "demo":
@@ -79,19 +83,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "portcullis: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	if len(args) > 0 && err == nil && cmd != "help" {
-		err = fmt.Errorf("%w: %s takes no arguments", errUsage, cmd)
-	}
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "portcullis: %v\n", err)
-		return 2
-	default:
+	if err != nil {
 		fmt.Fprintf(stderr, "portcullis: %v\n", err)
 		return 1
 	}
+	return 0
 }
 
 func versionString() string {

@@ -97,6 +97,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"help", []string{"help"}, nil, 0, []string{"Commands:"}, nil, nil},
 		{"unknown command", []string{"frobnicate"}, nil, 2, nil, []string{`unknown command "frobnicate"`}, nil},
 		{"extra argument", []string{"version", "x"}, nil, 2, nil, []string{"takes no arguments"}, nil},
+		// Refused before the command acts: check prints nothing, serve
+		// never starts.
+		{"extra argument to check", []string{"check", "--json"}, validEnv(), 2, nil, []string{"takes no arguments"}, []string{"PORTCULLIS_", "configuration OK"}},
+		{"extra argument to serve", []string{"serve", "x"}, bad, 2, nil, []string{"takes no arguments"}, nil},
 		{"check ok", []string{"check"}, validEnv(), 0,
 			[]string{"PORTCULLIS_CLIENT_SECRET=[redacted]", "PORTCULLIS_COOKIE_SECRET=[redacted]", "PORTCULLIS_LISTEN=127.0.0.1:0", "PORTCULLIS_USER_FROM=auto", "configuration OK"},
 			nil, []string{"very-secret-client-secret", "0123456789abcdef0123456789abcdef"}},

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -25,9 +26,12 @@ import (
 // Every replica checks each request's session against its own copy in
 // memory (Ended.Ends: map look-ups, no round trip). With Redis the list
 // lives in one hash, "portcullis:ended" (one key: Cluster-safe), whose
-// field "#" counts the changes; each replica reads that counter every
-// PollInterval (half a second) and the whole hash when it moved, so an
-// ending reaches every replica within a second. A replica's copy only grows
+// field "#" counts the changes and field "@" holds a random mark of the
+// last one; each replica reads both every PollInterval (half a second)
+// and the whole hash when either moved, so an ending reaches every
+// replica within a second. (The counter alone starts again when Redis
+// loses the hash, and could come back to the very number a replica last
+// read: the mark tells that change apart.) A replica's copy only grows
 // between expiries: what Redis forgets (a flush, a restart without
 // persistence) is not forgotten here, so an ended session is never
 // revived.
@@ -94,7 +98,7 @@ type Ended struct {
 	opts    EndedOptions
 	mu      sync.Mutex // serializes changes to snap
 	snap    atomic.Pointer[endedSet]
-	version atomic.Int64 // Redis's "#" as last read; -1 before
+	version atomic.Pointer[string] // Redis's "#" and "@" as last read; nil before
 }
 
 // endedSet is one immutable copy of the list.
@@ -106,6 +110,7 @@ type endedSet struct {
 const (
 	endedKey        = "portcullis:ended"
 	endedVersionKey = "#"
+	endedMarkKey    = "@"
 )
 
 // NewEnded returns an empty ended list for opts. With Redis it reads
@@ -122,7 +127,6 @@ func NewEnded(opts EndedOptions) *Ended {
 	}
 	e := &Ended{opts: opts}
 	e.snap.Store(&endedSet{})
-	e.version.Store(-1)
 	return e
 }
 
@@ -277,12 +281,13 @@ func parseEndValue(v string) (endEntry, bool) {
 	return endEntry{before, until}, err1 == nil && err2 == nil && before > 0
 }
 
-// endScript sets each field ARGV[2i+1] to ARGV[2i+2] unless it holds a
-// later cut-off, counts the change in "#", and forgets fields whose time
-// is past ARGV[1] (unix seconds). One key: Cluster-safe.
+// endScript sets each field ARGV[2i+1] to ARGV[2i+2] (i >= 1) unless it
+// holds a later cut-off, counts the change in "#" and marks it in "@"
+// with ARGV[2] (random), and forgets fields whose time is past ARGV[1]
+// (unix seconds). One key: Cluster-safe.
 var endScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
 	local cur = redis.call("HGET", KEYS[1], ARGV[i])
 	local keep = false
 	if cur then
@@ -294,17 +299,18 @@ for i = 2, #ARGV, 2 do
 end
 local all = redis.call("HGETALL", KEYS[1])
 for i = 1, #all, 2 do
-	if all[i] ~= "#" then
+	if all[i] ~= "#" and all[i] ~= "@" then
 		local u = tonumber(string.match(all[i+1], ":(%d+)$"))
 		if u and u < now then redis.call("HDEL", KEYS[1], all[i]) end
 	end
 end
+redis.call("HSET", KEYS[1], "@", ARGV[2])
 return redis.call("HINCRBY", KEYS[1], "#", 1)
 `)
 
 func (e *Ended) storeRedis(ctx context.Context, add map[endKey]endEntry) error {
-	args := make([]any, 0, 1+2*len(add))
-	args = append(args, e.opts.Now().Unix())
+	args := make([]any, 0, 2+2*len(add))
+	args = append(args, e.opts.Now().Unix(), rand.Text())
 	for k, en := range add {
 		args = append(args, k.field(), en.value())
 	}
@@ -324,23 +330,24 @@ func (e *Ended) storeRedis(ctx context.Context, add map[endKey]endEntry) error {
 	return nil
 }
 
-// Sync reads the list from Redis when its change counter moved since the
-// last Sync, and merges it into this replica's copy. Without Redis it
+// Sync reads the list from Redis when its change counter or mark moved
+// since the last Sync, and merges it into this replica's copy. Without Redis it
 // does nothing. Its error wraps ErrUnavailable; the copy is then kept.
 func (e *Ended) Sync(ctx context.Context) error {
 	r := e.opts.Redis
 	if r == nil {
 		return nil
 	}
-	v, found, err := r.hget(ctx, endedKey, endedVersionKey)
-	if err != nil {
+	var vals []any
+	err := r.retry(ctx, func(ctx context.Context) error {
+		var err error
+		vals, err = r.client.HMGet(ctx, endedKey, endedVersionKey, endedMarkKey).Result()
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
-	var n int64 // no hash yet: version 0
-	if found {
-		n, _ = strconv.ParseInt(v, 10, 64)
-	}
-	if n == e.version.Load() {
+	if last := e.version.Load(); last != nil && *last == endedVersion(vals...) {
 		return nil
 	}
 	var all map[string]string
@@ -363,9 +370,20 @@ func (e *Ended) Sync(ctx context.Context) error {
 	if err := e.merge(add); err != nil {
 		return err
 	}
-	n, _ = strconv.ParseInt(all[endedVersionKey], 10, 64)
-	e.version.Store(n)
+	v := endedVersion(all[endedVersionKey], all[endedMarkKey])
+	e.version.Store(&v)
 	return nil
+}
+
+// endedVersion is the list's version from its fields "#" and "@" (nil or
+// "" when absent).
+func endedVersion(fields ...any) string {
+	v := ""
+	for _, f := range fields {
+		s, _ := f.(string)
+		v += s + "\x00"
+	}
+	return v
 }
 
 // Run keeps this replica's copy up to date until ctx ends: Sync every
@@ -395,24 +413,6 @@ func (e *Ended) Run(ctx context.Context, onError func(error)) {
 		case <-t.C:
 		}
 	}
-}
-
-// hget returns the field f of the hash at key; found is false when there
-// is none. Its error wraps ErrUnavailable.
-func (r *Redis) hget(ctx context.Context, key, f string) (value string, found bool, err error) {
-	err = r.retry(ctx, func(ctx context.Context) error {
-		v, err := r.client.HGet(ctx, key, f).Result()
-		if err == redis.Nil {
-			value, found = "", false
-			return nil
-		}
-		value, found = v, err == nil
-		return err
-	})
-	if err != nil {
-		return "", false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
-	}
-	return value, found, nil
 }
 
 // A Seen list remembers the ids of single-use tokens (a logout token's

@@ -177,3 +177,45 @@ func TestSeen(t *testing.T) {
 		})
 	}
 }
+
+// TestEndedFlushThenEnd: Redis forgets the list (FLUSHALL, a failover to a
+// replica that had not the last writes, a restart without persistence),
+// then a new ending comes before a replica polled. The change counter
+// starts again and can reach the very number the replica last read: the
+// replica must still read the new ending.
+func TestEndedFlushThenEnd(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1_900_000_000, 0).UTC()
+	srv := redistest.New(t)
+	replica := func() *Ended {
+		r, err := NewRedis(RedisOptions{URL: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return NewEnded(EndedOptions{Redis: r, Now: testclock.New(t0).Now})
+	}
+	admin, serving := replica(), replica()
+	ctx := context.Background()
+	if err := admin.End(ctx, Ending{Kind: EndUser, Value: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := serving.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.Do("FLUSHALL")
+	// No poll in between: the next ending is the first change Redis counts.
+	if err := admin.End(ctx, Ending{Kind: EndUser, Value: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := serving.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob := &State{User: "bob", CreatedAt: t0}
+	if got := serving.Ends(bob); !got {
+		t.Fatalf("after FLUSHALL and a new ending: Ends(bob) = %v on the other replica; want true", got)
+	}
+	if !serving.Ends(&State{User: "ann", CreatedAt: t0}) {
+		t.Fatal("after FLUSHALL: ann's session revived")
+	}
+}

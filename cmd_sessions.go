@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -205,10 +206,11 @@ func endSessions(ctx context.Context, store *session.RedisStore, ended *session.
 	return store.EndStored(ctx, keys)
 }
 
-// endUserSessions ends the sessions of the user whose X-User is name,
-// where sessions are shared through Redis; done is false without Redis
-// (each replica's registry check ends them then).
-func endUserSessions(ctx context.Context, getenv func(string) string, name string) (done bool, err error) {
+// endUserSessions ends the sessions of the user whose X-User is name, and
+// (when id is not 0) those of the registry's user id, where sessions are
+// shared through Redis; done is false without Redis (each replica's
+// registry check ends them then).
+func endUserSessions(ctx context.Context, getenv func(string) string, name string, id int64) (done bool, err error) {
 	if getenv("PORTCULLIS_REDIS_URL") == "" && getenv("PORTCULLIS_REDIS_SENTINEL_ADDRS") == "" && getenv("PORTCULLIS_REDIS_CLUSTER_ADDRS") == "" &&
 		getenv("PORTCULLIS_REDIS_URL_FILE") == "" {
 		return false, nil
@@ -230,7 +232,11 @@ func endUserSessions(ctx context.Context, getenv func(string) string, name strin
 		}
 	}
 	ended := session.NewEnded(session.EndedOptions{Expire: cfg.CookieExpire, Redis: client})
-	_, err = endSessions(ctx, store, ended, []session.Ending{{Kind: session.EndUser, Value: name}})
+	endings := []session.Ending{{Kind: session.EndUser, Value: name}}
+	if id != 0 {
+		endings = append(endings, session.Ending{Kind: session.EndLocal, Value: strconv.FormatInt(id, 10)})
+	}
+	_, err = endSessions(ctx, store, ended, endings)
 	return err == nil, err
 }
 

@@ -234,3 +234,43 @@ func TestSessionsEndReachesServe(t *testing.T) {
 	}
 	t.Logf("ended at the serving replica after %v", time.Since(start))
 }
+
+// TestUsersDisableEndsSessionsNamedOtherwise: with USER_FROM=email (or
+// id, or username), X-User is not the registry's name, yet users disable
+// must end the user's sessions at once all the same: by the registry's
+// id, which every session of a registered user carries.
+func TestUsersDisableEndsSessionsNamedOtherwise(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	env := withEnv(validEnv(), "PORTCULLIS_REDIS_URL", url, "PORTCULLIS_USERS_DB", filepath.Join(t.TempDir(), "users.db"),
+		"PORTCULLIS_USER_FROM", "email")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"users", "add", "ann", "--email", "ann@corp.example"}, envMap(env), &out, &errOut); code != 0 {
+		t.Fatalf("users add = %d %q", code, errOut.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"users", "show", "ann", "--json"}, envMap(env), &out, &errOut); code != 0 {
+		t.Fatalf("users show = %d %q", code, errOut.String())
+	}
+	var ann struct{ ID int64 }
+	if err := json.Unmarshal(out.Bytes(), &ann); err != nil || ann.ID == 0 {
+		t.Fatalf("users show --json = %q (%v); want ann's id", out.String(), err)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"users", "disable", "ann"}, envMap(env), &out, &errOut); code != 0 {
+		t.Fatalf("users disable = %d %q %q; want 0", code, out.String(), errOut.String())
+	}
+	r, err := session.NewRedis(session.RedisOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	e := session.NewEnded(session.EndedOptions{Redis: r})
+	if err := e.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := &session.State{Provider: "oauth2", User: "ann@corp.example", Email: "ann@corp.example", LocalID: ann.ID, CreatedAt: time.Now().Add(-time.Hour)}
+	if !e.Ends(st) {
+		t.Errorf("after users disable ann (%q): her session named %q by USER_FROM=email is not ended", strings.TrimSpace(out.String()), st.User)
+	}
+}

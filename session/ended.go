@@ -46,6 +46,7 @@ const (
 	EndID                         // State.ID == Value
 	EndSID                        // State.Provider == Provider and State.SID == Value
 	EndSubject                    // State.Provider == Provider and the ID token's sub (else UserID) == Value
+	EndLocal                      // State.LocalID, in decimal, == Value: a user of the registry, whatever X-User names them
 )
 
 // An Ending ends the sessions it names that were signed in at or before
@@ -103,8 +104,9 @@ type Ended struct {
 
 // endedSet is one immutable copy of the list.
 type endedSet struct {
-	m   map[endKey]endEntry
-	all endEntry // EndAll's entry; before == 0 when none
+	m     map[endKey]endEntry
+	all   endEntry           // EndAll's entry; before == 0 when none
+	local map[int64]endEntry // m's EndLocal entries by id: looked up without formatting the id
 }
 
 const (
@@ -157,6 +159,11 @@ func (e *Ended) Ends(st *State) bool {
 	if st.SID != "" && ended(endLookup(set.m, endKey{EndSID, st.Provider, st.SID})) {
 		return true
 	}
+	if st.LocalID != 0 && len(set.local) > 0 {
+		if en, ok := set.local[st.LocalID]; ended(en, ok) {
+			return true
+		}
+	}
 	sub := st.Subject
 	if sub == "" {
 		sub = st.UserID
@@ -176,7 +183,7 @@ func (e *Ended) End(ctx context.Context, endings ...Ending) error {
 	now := e.opts.Now()
 	add := make(map[endKey]endEntry, len(endings))
 	for _, en := range endings {
-		if en.Kind < EndAll || en.Kind > EndSubject {
+		if en.Kind < EndAll || en.Kind > EndLocal {
 			return fmt.Errorf("session: end: unknown kind %d", en.Kind)
 		}
 		before := en.Before
@@ -184,7 +191,7 @@ func (e *Ended) End(ctx context.Context, endings ...Ending) error {
 			before = now
 		}
 		k := endKey{en.Kind, en.Provider, en.Value}
-		if en.Kind == EndAll || en.Kind == EndUser || en.Kind == EndID {
+		if en.Kind == EndAll || en.Kind == EndUser || en.Kind == EndID || en.Kind == EndLocal {
 			k.provider = ""
 		}
 		if en.Kind == EndAll {
@@ -234,6 +241,14 @@ func (e *Ended) merge(add map[endKey]endEntry) error {
 	if len(next.m) > maxEndings {
 		return ErrEndedFull
 	}
+	for k, en := range next.m {
+		if id, err := strconv.ParseInt(k.value, 10, 64); k.kind == EndLocal && err == nil && id != 0 {
+			if next.local == nil {
+				next.local = make(map[int64]endEntry)
+			}
+			next.local[id] = en
+		}
+	}
 	e.snap.Store(next)
 	return nil
 }
@@ -261,7 +276,7 @@ func parseEndField(f string) (endKey, bool) {
 		return endKey{}, false
 	}
 	kind, err := strconv.Atoi(parts[0])
-	if err != nil || kind < int(EndAll) || kind > int(EndSubject) {
+	if err != nil || kind < int(EndAll) || kind > int(EndLocal) {
 		return endKey{}, false
 	}
 	return endKey{EndKind(kind), parts[1], parts[2]}, true

@@ -79,7 +79,11 @@ func TestEnded(t *testing.T) {
 				{"id", Ending{Kind: EndID, Value: "id9"}, State{ID: "id9"}},
 				{"sub", Ending{Kind: EndSubject, Provider: "p", Value: "s9"}, State{Provider: "p", Subject: "s9"}},
 				{"sub of a session without one is its user id", Ending{Kind: EndSubject, Provider: "p", Value: "u9"}, State{Provider: "p", UserID: "u9"}},
+				{"registry id, whatever X-User is", Ending{Kind: EndLocal, Value: "4242"}, State{User: "ann@corp.example", LocalID: 4242}},
 			} {
+				if !c.ending.Matches(&c.st) {
+					t.Errorf("%s: Matches(%+v) = false; want true", c.name, c.st)
+				}
 				c.st.CreatedAt = t0
 				if err := ender.End(ctx, c.ending); err != nil {
 					t.Fatal(err)

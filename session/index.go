@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,7 +147,7 @@ func (s *RedisStore) Each(ctx context.Context, fn func(Live) error) error {
 }
 
 // Find returns the sessions an ending names: by the index for a user,
-// sid or sub, else (an id, or all) by going through every session. It
+// sid or sub, else (an id, a registry id, or all) by going through every session. It
 // drops index members whose session has gone. Its error wraps
 // ErrUnavailable when Redis can't be reached.
 func (s *RedisStore) Find(ctx context.Context, e Ending) ([]Live, error) {
@@ -154,7 +155,7 @@ func (s *RedisStore) Find(ctx context.Context, e Ending) ([]Live, error) {
 	var found []Live
 	if set == "" {
 		err := s.Each(ctx, func(l Live) error {
-			if e.Kind == EndAll || (e.Kind == EndID && l.State.ID == e.Value) {
+			if e.Matches(l.State) {
 				found = append(found, l)
 			}
 			return nil
@@ -200,6 +201,8 @@ func (e Ending) Matches(st *State) bool {
 		return st.User == e.Value
 	case EndID:
 		return st.ID == e.Value
+	case EndLocal:
+		return st.LocalID != 0 && strconv.FormatInt(st.LocalID, 10) == e.Value
 	case EndSID:
 		return st.Provider == e.Provider && st.SID == e.Value
 	case EndSubject:

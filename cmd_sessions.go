@@ -183,7 +183,7 @@ func endSessions(ctx context.Context, store *session.RedisStore, ended *session.
 			return 0, err
 		}
 		for _, e := range endings {
-			found, err := store.Find(ctx, e)
+			found, err := findStored(ctx, store, e)
 			if err != nil {
 				return 0, err
 			}
@@ -240,6 +240,24 @@ func endUserSessions(ctx context.Context, getenv func(string) string, name strin
 	return err == nil, err
 }
 
+// findStored returns the stored sessions e names. The index is best
+// effort (a session saved before it existed, or whose index write a
+// failover lost, is not in it): when it names none, every session is
+// looked at.
+func findStored(ctx context.Context, store *session.RedisStore, e session.Ending) ([]session.Live, error) {
+	found, err := store.Find(ctx, e)
+	if err != nil || len(found) > 0 || e.Kind == session.EndAll || e.Kind == session.EndID || e.Kind == session.EndLocal {
+		return found, err // found, or looked for without the index
+	}
+	err = store.Each(ctx, func(l session.Live) error {
+		if e.Matches(l.State) {
+			found = append(found, l)
+		}
+		return nil
+	})
+	return found, err
+}
+
 // listSessions returns the live sessions in store (of user, when not
 // empty) that the ended list has not ended, oldest first.
 func listSessions(ctx context.Context, store *session.RedisStore, ended *session.Ended, user string) ([]session.Live, error) {
@@ -253,7 +271,7 @@ func listSessions(ctx context.Context, store *session.RedisStore, ended *session
 	var err error
 	if user != "" {
 		var found []session.Live
-		found, err = store.Find(ctx, session.Ending{Kind: session.EndUser, Value: user})
+		found, err = findStored(ctx, store, session.Ending{Kind: session.EndUser, Value: user})
 		for _, l := range found {
 			collect(l)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/portcullis/portcullis/internal/redistest"
 	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/session"
+	"github.com/redis/go-redis/v9"
 )
 
 func runSessions(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
@@ -272,5 +273,36 @@ func TestUsersDisableEndsSessionsNamedOtherwise(t *testing.T) {
 	st := &session.State{Provider: "oauth2", User: "ann@corp.example", Email: "ann@corp.example", LocalID: ann.ID, CreatedAt: time.Now().Add(-time.Hour)}
 	if !e.Ends(st) {
 		t.Errorf("after users disable ann (%q): her session named %q by USER_FROM=email is not ended", strings.TrimSpace(out.String()), st.User)
+	}
+}
+
+// TestSessionsEndUnindexed: a stored session missing from the index (saved
+// before the index existed, or its index write lost to a failover: the
+// index is best effort) is still found and ended by sessions end --user,
+// and listed by sessions list --user.
+func TestSessionsEndUnindexed(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	env := withEnv(validEnv(), "PORTCULLIS_SESSION_STORE", "redis", "PORTCULLIS_REDIS_URL", url)
+	signInStored(t, env, "ann", "id-ann-1", "sid-1")
+	ro, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(ro)
+	defer c.Close()
+	if n, err := c.Del(context.Background(), "portcullis:index:{user:ann}", "portcullis:index:{sid:oauth2:sid-1}").Result(); err != nil || n != 2 {
+		t.Fatalf("DEL the index sets = %d, %v; want 2", n, err)
+	}
+	if code, out, errOut := runSessions(t, env, "list", "--user", "ann"); code != 0 || !strings.Contains(out, "id-ann-1") {
+		t.Errorf("sessions list --user ann (not in the index) = %d %q %q; want 0 and her session", code, out, errOut)
+	}
+	if code, out, errOut := runSessions(t, env, "end", "--user", "ann"); code != 0 {
+		t.Errorf("sessions end --user ann (not in the index) = %d %q %q; want 0", code, out, errOut)
+	}
+	var listed []sessionJSON
+	_, out, _ := runSessions(t, env, "list", "--json")
+	if json.Unmarshal([]byte(out), &listed); len(listed) != 0 {
+		t.Errorf("after sessions end --user ann: %d sessions listed (%s); want none", len(listed), out)
 	}
 }

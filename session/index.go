@@ -68,7 +68,8 @@ return 1
 
 // index adds the session at key to st's index sets until ttl from now
 // (never shortening a set's life). Best effort: a session missing from
-// the index is still found by Each, and still ended by the ended list.
+// the index is still found by Each (portcullis sessions falls back to it
+// when the index names none), and still ended by the ended list.
 func (s *RedisStore) index(ctx context.Context, key string, st *State, ttl time.Duration) {
 	sets := indexKeys(st)
 	s.redis.retry(ctx, func(ctx context.Context) error {

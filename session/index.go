@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -112,7 +113,8 @@ type Live struct {
 }
 
 // Each calls fn with every session in Redis (a Cluster's every master),
-// in no order, until fn returns an error, which Each returns. A stored
+// in no order and one call at a time, until fn returns an error, which
+// Each returns. A stored
 // value that does not open (another secret, another deployment) is
 // skipped. Its error wraps ErrUnavailable when Redis can't be reached.
 func (s *RedisStore) Each(ctx context.Context, fn func(Live) error) error {
@@ -135,6 +137,15 @@ func (s *RedisStore) Each(ctx context.Context, fn func(Live) error) error {
 	}
 	var err error
 	if s.redis.cluster != nil {
+		// ForEachMaster scans the masters at once: fn is called from one
+		// at a time.
+		var mu sync.Mutex
+		each := fn
+		fn = func(l Live) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return each(l)
+		}
 		err = s.redis.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
 	} else {
 		err = scan(ctx, s.redis.client)

@@ -238,7 +238,8 @@ func TestRedisTLSAndACL(t *testing.T) {
 // TestRedisTopologies runs what keeps state in Redis on a Sentinel-watched
 // master, on a Cluster, and on one server, all over TLS with a CA of the
 // test's own, each time as the ACL user README.md describes: the store
-// suite, the refresh lock, and one refresh shared by two replicas.
+// suite, the refresh lock, one refresh shared by two replicas, the
+// invalidations, and ending sessions.
 func TestRedisTopologies(t *testing.T) {
 	t.Parallel()
 	for name, start := range map[string]func(t *testing.T) RedisOptions{
@@ -281,6 +282,10 @@ func TestRedisTopologies(t *testing.T) {
 			t.Run("invalidations across replicas", func(t *testing.T) {
 				t.Parallel()
 				invalidationsAcrossReplicas(t, ro)
+			})
+			t.Run("ending across replicas", func(t *testing.T) {
+				t.Parallel()
+				endingAcrossReplicas(t, ro)
 			})
 			if ro.URL == "" {
 				// A new client's first writes at once each open a connection

@@ -306,3 +306,40 @@ func TestSessionsEndUnindexed(t *testing.T) {
 		t.Errorf("after sessions end --user ann: %d sessions listed (%s); want none", len(listed), out)
 	}
 }
+
+// TestServeReadyOnceEndedListRead: a replica sharing the ended list
+// through Redis is not ready until it has read the list once: before, it
+// would take every session ended elsewhere for live (a restart, Redis
+// unreachable or refusing the list's commands at start).
+func TestServeReadyOnceEndedListRead(t *testing.T) {
+	t.Parallel()
+	env := withEnv(validEnv(), "PORTCULLIS_REDIS_URL", redistest.Start(t))
+	cfg, err := loadConfig(envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, jobs, err := newServer(cfg, metrics.New(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := func() int {
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, httptest.NewRequest("GET", "/ready", nil))
+		return w.Code
+	}
+	if got := ready(); got != http.StatusServiceUnavailable {
+		t.Errorf("GET /ready before the ended list was read = %d; want 503", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, j := range jobs {
+		go j(ctx)
+	}
+	start := time.Now()
+	for ready() != http.StatusOK {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("GET /ready = %d 5s after the jobs started; want 200 once the ended list is read", ready())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

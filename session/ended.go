@@ -135,6 +135,16 @@ func NewEnded(opts EndedOptions) *Ended {
 // Shared reports whether the list is shared between replicas (Redis).
 func (e *Ended) Shared() bool { return e.opts.Redis != nil }
 
+// Ready fails until the list shared through Redis has been read once
+// (Sync): before, sessions ended elsewhere would be taken for live. A
+// list in memory is always ready.
+func (e *Ended) Ready(context.Context) error {
+	if e.opts.Redis != nil && e.version.Load() == nil {
+		return fmt.Errorf("%w: the ended sessions have not been read from Redis yet", ErrUnavailable)
+	}
+	return nil
+}
+
 // Ends reports whether st has been ended. It reads memory only and, while
 // the list is empty, allocates nothing.
 func (e *Ended) Ends(st *State) bool {

@@ -223,3 +223,26 @@ func TestEndedFlushThenEnd(t *testing.T) {
 		t.Fatal("after FLUSHALL: ann's session revived")
 	}
 }
+
+// TestEndedEndsAllocs: asked on every request, Ends allocates nothing,
+// whatever the list holds.
+func TestEndedEndsAllocs(t *testing.T) {
+	t0 := time.Unix(1_900_000_000, 0).UTC()
+	e := NewEnded(EndedOptions{Now: testclock.New(t0).Now})
+	st := &State{Provider: "corp", User: "ann", ID: "id1", SID: "sid1", Subject: "sub1", LocalID: 7, CreatedAt: t0.Add(time.Second)}
+	for _, c := range []struct {
+		name    string
+		endings []Ending
+	}{
+		{"empty", nil},
+		{"others", []Ending{{Kind: EndUser, Value: "bob"}, {Kind: EndSID, Provider: "corp", Value: "sid2"}, {Kind: EndSubject, Provider: "corp", Value: "sub2"}, {Kind: EndID, Value: "id2"}}},
+		{"registry ids", []Ending{{Kind: EndLocal, Value: "7"}, {Kind: EndLocal, Value: "1234567"}}},
+	} {
+		if err := e.End(context.Background(), c.endings...); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() { e.Ends(st) }); n != 0 {
+			t.Errorf("%s: Ends allocates %v times; want 0", c.name, n)
+		}
+	}
+}

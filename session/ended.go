@@ -469,8 +469,7 @@ func NewSeen(r *Redis, now func() time.Time) *Seen {
 // ErrUnavailable when Redis can't be reached, or ErrEndedFull when the
 // memory list is full.
 func (s *Seen) FirstSeen(ctx context.Context, scope, id string, ttl time.Duration) (bool, error) {
-	sum := sha256.Sum256([]byte(scope + "\x00" + id))
-	key := "portcullis:seen:" + hex.EncodeToString(sum[:])
+	key := seenKey(scope, id)
 	if s.redis != nil {
 		var first bool
 		err := s.redis.retry(ctx, func(ctx context.Context) error {
@@ -501,4 +500,31 @@ func (s *Seen) FirstSeen(ctx context.Context, scope, id string, ttl time.Duratio
 	}
 	s.m[key] = now.Add(ttl)
 	return true, nil
+}
+
+// Forget forgets id, recorded by FirstSeen, so that it counts as new
+// again: for a token whose use failed after it was recorded, which its
+// sender may send again. Its error wraps ErrUnavailable when Redis can't
+// be reached.
+func (s *Seen) Forget(ctx context.Context, scope, id string) error {
+	key := seenKey(scope, id)
+	if s.redis != nil {
+		err := s.redis.retry(ctx, func(ctx context.Context) error {
+			return s.redis.client.Del(ctx, key).Err()
+		})
+		if err != nil {
+			return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+		}
+		return nil
+	}
+	s.mu.Lock()
+	delete(s.m, key)
+	s.mu.Unlock()
+	return nil
+}
+
+// seenKey is where a Seen list keeps id of scope.
+func seenKey(scope, id string) string {
+	sum := sha256.Sum256([]byte(scope + "\x00" + id))
+	return "portcullis:seen:" + hex.EncodeToString(sum[:])
 }

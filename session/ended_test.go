@@ -178,6 +178,12 @@ func TestSeen(t *testing.T) {
 			if got, _ := s.FirstSeen(ctx, "other", "jti-"+name, time.Minute); !got {
 				t.Fatal("FirstSeen(same id, other scope) = false; want true")
 			}
+			if err := s.Forget(ctx, "corp", "jti-"+name); err != nil {
+				t.Fatalf("Forget = %v", err)
+			}
+			if got, err := s.FirstSeen(ctx, "corp", "jti-"+name, time.Minute); err != nil || !got {
+				t.Fatalf("FirstSeen after Forget = %v, %v; want true, nil", got, err)
+			}
 		})
 	}
 }

@@ -252,3 +252,33 @@ func TestEndedEndsAllocs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEndedFields: what the ended list reads back from Redis (anyone who
+// can write there can put anything) never panics, and what it accepts
+// writes back the same.
+func FuzzEndedFields(f *testing.F) {
+	f.Add(endKey{EndSID, "corp", "sid-1"}.field(), endEntry{1_900_000_000, 1_900_604_800}.value())
+	f.Add(endKey{EndLocal, "", "42"}.field(), "1:2")
+	f.Add("#", "17")
+	f.Add("9\x00\x00x", "-1:5")
+	f.Fuzz(func(t *testing.T, field, value string) {
+		k, ok := parseEndField(field)
+		if ok {
+			if k.kind < EndAll || k.kind > EndLocal {
+				t.Fatalf("parseEndField(%q) = kind %d; want a known kind", field, k.kind)
+			}
+			if again, ok := parseEndField(k.field()); !ok || again != k {
+				t.Fatalf("parseEndField(field()) = %+v, %v; want %+v", again, ok, k)
+			}
+		}
+		en, ok := parseEndValue(value)
+		if ok {
+			if en.before <= 0 {
+				t.Fatalf("parseEndValue(%q) = cut-off %d; want > 0", value, en.before)
+			}
+			if again, ok := parseEndValue(en.value()); !ok || again != en {
+				t.Fatalf("parseEndValue(value()) = %+v, %v; want %+v", again, ok, en)
+			}
+		}
+	})
+}

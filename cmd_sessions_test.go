@@ -55,6 +55,13 @@ func signInStored(t *testing.T, env map[string]string, user, id, sid string) str
 // at url, ends a session of user signed in an hour ago.
 func userEnded(t *testing.T, url, user string) bool {
 	t.Helper()
+	return replicaEnds(t, url, &session.State{User: user, CreatedAt: time.Now().Add(-time.Hour)})
+}
+
+// replicaEnds reports whether a replica's ended list, read from the Redis
+// at url, ends st.
+func replicaEnds(t *testing.T, url string, st *session.State) bool {
+	t.Helper()
 	r, err := session.NewRedis(session.RedisOptions{URL: url})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +71,7 @@ func userEnded(t *testing.T, url, user string) bool {
 	if err := e.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return e.Ends(&session.State{User: user, CreatedAt: time.Now().Add(-time.Hour)})
+	return e.Ends(st)
 }
 
 func TestSessionsCommandRedisStore(t *testing.T) {
@@ -261,17 +268,8 @@ func TestUsersDisableEndsSessionsNamedOtherwise(t *testing.T) {
 	if code := run(context.Background(), []string{"users", "disable", "ann"}, envMap(env), &out, &errOut); code != 0 {
 		t.Fatalf("users disable = %d %q %q; want 0", code, out.String(), errOut.String())
 	}
-	r, err := session.NewRedis(session.RedisOptions{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	e := session.NewEnded(session.EndedOptions{Redis: r})
-	if err := e.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	st := &session.State{Provider: "oauth2", User: "ann@corp.example", Email: "ann@corp.example", LocalID: ann.ID, CreatedAt: time.Now().Add(-time.Hour)}
-	if !e.Ends(st) {
+	if !replicaEnds(t, url, st) {
 		t.Errorf("after users disable ann (%q): her session named %q by USER_FROM=email is not ended", strings.TrimSpace(out.String()), st.User)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -182,7 +183,7 @@ func endSessions(ctx context.Context, store *session.RedisStore, ended *session.
 			return 0, err
 		}
 		for _, e := range endings {
-			found, err := findSessions(ctx, store, e)
+			found, err := findStored(ctx, store, e)
 			if err != nil {
 				return 0, err
 			}
@@ -205,10 +206,11 @@ func endSessions(ctx context.Context, store *session.RedisStore, ended *session.
 	return store.EndStored(ctx, keys)
 }
 
-// endUserSessions ends the sessions of the user whose X-User is name,
-// where sessions are shared through Redis; done is false without Redis
-// (each replica's registry check ends them then).
-func endUserSessions(ctx context.Context, getenv func(string) string, name string) (done bool, err error) {
+// endUserSessions ends the sessions of the user whose X-User is name, and
+// (when id is not 0) those of the registry's user id, where sessions are
+// shared through Redis; done is false without Redis (each replica's
+// registry check ends them then).
+func endUserSessions(ctx context.Context, getenv func(string) string, name string, id int64) (done bool, err error) {
 	configured := false
 	for _, name := range []string{"REDIS_URL", "REDIS_SENTINEL_ADDRS", "REDIS_CLUSTER_ADDRS"} {
 		if getenv(config.Prefix+name) != "" || getenv(config.Prefix+name+"_FILE") != "" {
@@ -235,8 +237,30 @@ func endUserSessions(ctx context.Context, getenv func(string) string, name strin
 		}
 	}
 	ended := session.NewEnded(session.EndedOptions{Expire: cfg.CookieExpire, Redis: client})
-	_, err = endSessions(ctx, store, ended, []session.Ending{{Kind: session.EndUser, Value: name}})
+	endings := []session.Ending{{Kind: session.EndUser, Value: name}}
+	if id != 0 {
+		endings = append(endings, session.Ending{Kind: session.EndLocal, Value: strconv.FormatInt(id, 10)})
+	}
+	_, err = endSessions(ctx, store, ended, endings)
 	return err == nil, err
+}
+
+// findStored returns the stored sessions e names. The index is best
+// effort (a session saved before it existed, or whose index write a
+// failover lost, is not in it): when it names none, every session is
+// looked at.
+func findStored(ctx context.Context, store *session.RedisStore, e session.Ending) ([]session.Live, error) {
+	found, err := store.Find(ctx, e)
+	if err != nil || len(found) > 0 || e.Kind == session.EndAll || e.Kind == session.EndID || e.Kind == session.EndLocal {
+		return found, err // found, or looked for without the index
+	}
+	err = store.Each(ctx, func(l session.Live) error {
+		if e.Matches(l.State) {
+			found = append(found, l)
+		}
+		return nil
+	})
+	return found, err
 }
 
 // listSessions returns the live sessions in store (of user, when not
@@ -252,7 +276,7 @@ func listSessions(ctx context.Context, store *session.RedisStore, ended *session
 	var err error
 	if user != "" {
 		var found []session.Live
-		found, err = findSessions(ctx, store, session.Ending{Kind: session.EndUser, Value: user})
+		found, err = findStored(ctx, store, session.Ending{Kind: session.EndUser, Value: user})
 		for _, l := range found {
 			collect(l)
 		}
@@ -261,25 +285,6 @@ func listSessions(ctx context.Context, store *session.RedisStore, ended *session
 	}
 	slices.SortFunc(live, func(a, b session.Live) int { return a.State.CreatedAt.Compare(b.State.CreatedAt) })
 	return live, err
-}
-
-// findSessions returns the stored sessions e names: by the store's index,
-// and, when that names none, by going through every session, as list
-// does. The index is written best effort, and sessions stored before it
-// existed are in none: the command must not answer "nothing matched"
-// about a session list shows.
-func findSessions(ctx context.Context, store *session.RedisStore, e session.Ending) ([]session.Live, error) {
-	found, err := store.Find(ctx, e)
-	if err != nil || len(found) > 0 || e.Kind == session.EndAll || e.Kind == session.EndID {
-		return found, err // those two Find looks for among every session already
-	}
-	err = store.Each(ctx, func(l session.Live) error {
-		if e.Matches(l.State) {
-			found = append(found, l)
-		}
-		return nil
-	})
-	return found, err
 }
 
 type sessionJSON struct {

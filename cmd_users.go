@@ -133,7 +133,13 @@ status check (within a minute by default).`,
 			if err := usersSetStatus(users.StatusDisabled, "disabled")(ctx, reg, a); err != nil {
 				return err
 			}
-			switch done, err := endUserSessions(ctx, a.getenv, a.name); {
+			// X-User is the registry's name only under USER_FROM=auto: the
+			// registry's id names the user's sessions whatever it is.
+			var id int64
+			if u, err := reg.Get(ctx, a.name); err == nil {
+				id = u.ID
+			}
+			switch done, err := endUserSessions(ctx, a.getenv, a.name, id); {
 			case err != nil:
 				fmt.Fprintf(a.stderr, "portcullis users disable: %s's sessions end at each proxy's next status check, not at once: %v\n", a.name, err)
 			case done:

@@ -117,6 +117,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	// is one, else this process's own (README "Ending sessions").
 	ended := session.NewEnded(session.EndedOptions{Expire: cfg.CookieExpire, Redis: redisClient})
 	if ended.Shared() {
+		readyChecks = append(readyChecks, ended.Ready)
 		jobs = append(jobs, func(ctx context.Context) {
 			ended.Run(ctx, func(err error) {
 				log.Warn("ended sessions: can't read the list from Redis; keeping the last one", "err", err)

@@ -35,6 +35,13 @@ type SeenList interface {
 	FirstSeen(ctx context.Context, scope, id string, ttl time.Duration) (bool, error)
 }
 
+// A SeenForgetter is a SeenList that can forget an id again, for a
+// logout token whose sessions could not be ended (503): the provider may
+// send it again. *session.Seen is one.
+type SeenForgetter interface {
+	Forget(ctx context.Context, scope, id string) error
+}
+
 // A SessionEnder is a session store that finds and ends stored sessions
 // itself, for every copy of their cookies; *session.RedisStore is one.
 // The ended list ends them all the same: this frees their records at
@@ -190,6 +197,12 @@ func (s *Server) endByLogoutToken(w http.ResponseWriter, r *http.Request, p *Pro
 	}
 	if err := s.ending.Ended.End(ctx, ending); err != nil {
 		s.log.Warn("back-channel logout: can't end the sessions", "provider", p.ID, "err", err)
+		if f, ok := s.ending.Seen.(SeenForgetter); ok {
+			// The provider may send the token again: it must then work.
+			if err := f.Forget(ctx, c.Issuer, c.JTI); err != nil {
+				s.log.Warn("back-channel logout: can't forget the token's jti; the provider's next try will be refused", "provider", p.ID, "err", err)
+			}
+		}
 		logoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the session store is unavailable right now")
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -536,5 +537,45 @@ func TestFrontchannelLogoutTwoClientsOfOneIssuer(t *testing.T) {
 	}
 	if signedIn(t, h, b) {
 		t.Fatal("the corp session is still signed in after the front-channel logout of its issuer and sid (corp2, of the same issuer, is listed first)")
+	}
+}
+
+// failingEnded is an ended list whose End fails while fail is set, as
+// Redis does when it can't be reached.
+type failingEnded struct {
+	*session.Ended
+	fail atomic.Bool
+}
+
+func (f *failingEnded) End(ctx context.Context, endings ...session.Ending) error {
+	if f.fail.Load() {
+		return session.ErrUnavailable
+	}
+	return f.Ended.End(ctx, endings...)
+}
+
+// TestBackchannelLogoutRetriedAfter503: a logout token answered 503
+// (its sessions could not be ended) is the provider's to send again, and
+// must then end them: its jti is not taken as seen.
+func TestBackchannelLogoutRetriedAfter503(t *testing.T) {
+	t.Parallel()
+	ended := &failingEnded{Ended: session.NewEnded(session.EndedOptions{})}
+	ended.fail.Store(true)
+	h, fake := logoutHarness(t, func(o *proxy.Options) { o.Ending.Ended = ended })
+	b := h.browser()
+	b.SignIn("/app")
+	tok, err := fake.SignJWT("logout+jwt", fake.LogoutClaims(fake.URL, stack.ClientID, "", "sid-A"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := postLogout(t, h, tok); status != http.StatusServiceUnavailable {
+		t.Fatalf("back-channel logout with the ended list failing = %d %v; want 503", status, body)
+	}
+	ended.fail.Store(false)
+	if status, _, body := postLogout(t, h, tok); status != http.StatusOK {
+		t.Errorf("the same logout token sent again once the list works = %d %v; want 200", status, body)
+	}
+	if signedIn(t, h, b) {
+		t.Error("the session outlived its logout token, answered 503 then sent again")
 	}
 }

@@ -18,7 +18,7 @@ import (
 // LastUsed, version 2 without Binding either, version 1 without LocalID
 // either; all are still read, with the fields they lack empty):
 //
-//	version byte (3)
+//	version byte (4)
 //	Provider, UserID, User, Email, Name, GivenName, FamilyName, Username: strings
 //	Groups: uvarint count, then that many strings
 //	Attributes: uvarint count, then key and value strings in sorted key order

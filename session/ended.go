@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -25,9 +26,12 @@ import (
 // Every replica checks each request's session against its own copy in
 // memory (Ended.Ends: map look-ups, no round trip). With Redis the list
 // lives in one hash, "portcullis:ended" (one key: Cluster-safe), whose
-// field "#" counts the changes; each replica reads that counter every
-// PollInterval (half a second) and the whole hash when it moved, so an
-// ending reaches every replica within a second. A replica's copy only grows
+// field "#" counts the changes and field "@" holds a random mark of the
+// last one; each replica reads both every PollInterval (half a second)
+// and the whole hash when either moved, so an ending reaches every
+// replica within a second. (The counter alone starts again when Redis
+// loses the hash, and could come back to the very number a replica last
+// read: the mark tells that change apart.) A replica's copy only grows
 // between expiries: what Redis forgets (a flush, a restart without
 // persistence) is not forgotten here, so an ended session is never
 // revived.
@@ -42,6 +46,7 @@ const (
 	EndID                         // State.ID == Value
 	EndSID                        // State.Provider == Provider and State.SID == Value
 	EndSubject                    // State.Provider == Provider and the ID token's sub (else UserID) == Value
+	EndLocal                      // State.LocalID, in decimal, == Value: a user of the registry, whatever X-User names them
 )
 
 // An Ending ends the sessions it names that were signed in at or before
@@ -94,18 +99,20 @@ type Ended struct {
 	opts    EndedOptions
 	mu      sync.Mutex // serializes changes to snap
 	snap    atomic.Pointer[endedSet]
-	version atomic.Int64 // Redis's "#" as last read; -1 before
+	version atomic.Pointer[string] // Redis's "#" and "@" as last read; nil before
 }
 
 // endedSet is one immutable copy of the list.
 type endedSet struct {
-	m   map[endKey]endEntry
-	all endEntry // EndAll's entry; before == 0 when none
+	m     map[endKey]endEntry
+	all   endEntry           // EndAll's entry; before == 0 when none
+	local map[int64]endEntry // m's EndLocal entries by id: looked up without formatting the id
 }
 
 const (
 	endedKey        = "portcullis:ended"
 	endedVersionKey = "#"
+	endedMarkKey    = "@"
 )
 
 // NewEnded returns an empty ended list for opts. With Redis it reads
@@ -122,12 +129,21 @@ func NewEnded(opts EndedOptions) *Ended {
 	}
 	e := &Ended{opts: opts}
 	e.snap.Store(&endedSet{})
-	e.version.Store(-1)
 	return e
 }
 
 // Shared reports whether the list is shared between replicas (Redis).
 func (e *Ended) Shared() bool { return e.opts.Redis != nil }
+
+// Ready fails until the list shared through Redis has been read once
+// (Sync): before, sessions ended elsewhere would be taken for live. A
+// list in memory is always ready.
+func (e *Ended) Ready(context.Context) error {
+	if e.opts.Redis != nil && e.version.Load() == nil {
+		return fmt.Errorf("%w: the ended sessions have not been read from Redis yet", ErrUnavailable)
+	}
+	return nil
+}
 
 // Ends reports whether st has been ended. It reads memory only and, while
 // the list is empty, allocates nothing.
@@ -153,6 +169,11 @@ func (e *Ended) Ends(st *State) bool {
 	if st.SID != "" && ended(endLookup(set.m, endKey{EndSID, st.Provider, st.SID})) {
 		return true
 	}
+	if st.LocalID != 0 && len(set.local) > 0 {
+		if en, ok := set.local[st.LocalID]; ended(en, ok) {
+			return true
+		}
+	}
 	sub := st.Subject
 	if sub == "" {
 		sub = st.UserID
@@ -172,7 +193,7 @@ func (e *Ended) End(ctx context.Context, endings ...Ending) error {
 	now := e.opts.Now()
 	add := make(map[endKey]endEntry, len(endings))
 	for _, en := range endings {
-		if en.Kind < EndAll || en.Kind > EndSubject {
+		if en.Kind < EndAll || en.Kind > EndLocal {
 			return fmt.Errorf("session: end: unknown kind %d", en.Kind)
 		}
 		before := en.Before
@@ -180,7 +201,7 @@ func (e *Ended) End(ctx context.Context, endings ...Ending) error {
 			before = now
 		}
 		k := endKey{en.Kind, en.Provider, en.Value}
-		if en.Kind == EndAll || en.Kind == EndUser || en.Kind == EndID {
+		if en.Kind == EndAll || en.Kind == EndUser || en.Kind == EndID || en.Kind == EndLocal {
 			k.provider = ""
 		}
 		if en.Kind == EndAll {
@@ -230,6 +251,14 @@ func (e *Ended) merge(add map[endKey]endEntry) error {
 	if len(next.m) > maxEndings {
 		return ErrEndedFull
 	}
+	for k, en := range next.m {
+		if id, err := strconv.ParseInt(k.value, 10, 64); k.kind == EndLocal && err == nil && id != 0 {
+			if next.local == nil {
+				next.local = make(map[int64]endEntry)
+			}
+			next.local[id] = en
+		}
+	}
 	e.snap.Store(next)
 	return nil
 }
@@ -257,7 +286,7 @@ func parseEndField(f string) (endKey, bool) {
 		return endKey{}, false
 	}
 	kind, err := strconv.Atoi(parts[0])
-	if err != nil || kind < int(EndAll) || kind > int(EndSubject) {
+	if err != nil || kind < int(EndAll) || kind > int(EndLocal) {
 		return endKey{}, false
 	}
 	return endKey{EndKind(kind), parts[1], parts[2]}, true
@@ -277,12 +306,13 @@ func parseEndValue(v string) (endEntry, bool) {
 	return endEntry{before, until}, err1 == nil && err2 == nil && before > 0
 }
 
-// endScript sets each field ARGV[2i+1] to ARGV[2i+2] unless it holds a
-// later cut-off, counts the change in "#", and forgets fields whose time
-// is past ARGV[1] (unix seconds). One key: Cluster-safe.
+// endScript sets each field ARGV[2i+1] to ARGV[2i+2] (i >= 1) unless it
+// holds a later cut-off, counts the change in "#" and marks it in "@"
+// with ARGV[2] (random), and forgets fields whose time is past ARGV[1]
+// (unix seconds). One key: Cluster-safe.
 var endScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
 	local cur = redis.call("HGET", KEYS[1], ARGV[i])
 	local keep = false
 	if cur then
@@ -294,17 +324,18 @@ for i = 2, #ARGV, 2 do
 end
 local all = redis.call("HGETALL", KEYS[1])
 for i = 1, #all, 2 do
-	if all[i] ~= "#" then
+	if all[i] ~= "#" and all[i] ~= "@" then
 		local u = tonumber(string.match(all[i+1], ":(%d+)$"))
 		if u and u < now then redis.call("HDEL", KEYS[1], all[i]) end
 	end
 end
+redis.call("HSET", KEYS[1], "@", ARGV[2])
 return redis.call("HINCRBY", KEYS[1], "#", 1)
 `)
 
 func (e *Ended) storeRedis(ctx context.Context, add map[endKey]endEntry) error {
-	args := make([]any, 0, 1+2*len(add))
-	args = append(args, e.opts.Now().Unix())
+	args := make([]any, 0, 2+2*len(add))
+	args = append(args, e.opts.Now().Unix(), rand.Text())
 	for k, en := range add {
 		args = append(args, k.field(), en.value())
 	}
@@ -324,23 +355,24 @@ func (e *Ended) storeRedis(ctx context.Context, add map[endKey]endEntry) error {
 	return nil
 }
 
-// Sync reads the list from Redis when its change counter moved since the
-// last Sync, and merges it into this replica's copy. Without Redis it
+// Sync reads the list from Redis when its change counter or mark moved
+// since the last Sync, and merges it into this replica's copy. Without Redis it
 // does nothing. Its error wraps ErrUnavailable; the copy is then kept.
 func (e *Ended) Sync(ctx context.Context) error {
 	r := e.opts.Redis
 	if r == nil {
 		return nil
 	}
-	v, found, err := r.hget(ctx, endedKey, endedVersionKey)
-	if err != nil {
+	var vals []any
+	err := r.retry(ctx, func(ctx context.Context) error {
+		var err error
+		vals, err = r.client.HMGet(ctx, endedKey, endedVersionKey, endedMarkKey).Result()
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
-	var n int64 // no hash yet: version 0
-	if found {
-		n, _ = strconv.ParseInt(v, 10, 64)
-	}
-	if n == e.version.Load() {
+	if last := e.version.Load(); last != nil && *last == endedVersion(vals...) {
 		return nil
 	}
 	var all map[string]string
@@ -363,9 +395,20 @@ func (e *Ended) Sync(ctx context.Context) error {
 	if err := e.merge(add); err != nil {
 		return err
 	}
-	n, _ = strconv.ParseInt(all[endedVersionKey], 10, 64)
-	e.version.Store(n)
+	v := endedVersion(all[endedVersionKey], all[endedMarkKey])
+	e.version.Store(&v)
 	return nil
+}
+
+// endedVersion is the list's version from its fields "#" and "@" (nil or
+// "" when absent).
+func endedVersion(fields ...any) string {
+	v := ""
+	for _, f := range fields {
+		s, _ := f.(string)
+		v += s + "\x00"
+	}
+	return v
 }
 
 // Run keeps this replica's copy up to date until ctx ends: Sync every
@@ -397,24 +440,6 @@ func (e *Ended) Run(ctx context.Context, onError func(error)) {
 	}
 }
 
-// hget returns the field f of the hash at key; found is false when there
-// is none. Its error wraps ErrUnavailable.
-func (r *Redis) hget(ctx context.Context, key, f string) (value string, found bool, err error) {
-	err = r.retry(ctx, func(ctx context.Context) error {
-		v, err := r.client.HGet(ctx, key, f).Result()
-		if err == redis.Nil {
-			value, found = "", false
-			return nil
-		}
-		value, found = v, err == nil
-		return err
-	})
-	if err != nil {
-		return "", false, fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
-	}
-	return value, found, nil
-}
-
 // A Seen list remembers the ids of single-use tokens (a logout token's
 // jti) until they expire, so that a replay is refused: in Redis (SET NX,
 // for every replica) when it has one, else in this process's memory,
@@ -444,8 +469,7 @@ func NewSeen(r *Redis, now func() time.Time) *Seen {
 // ErrUnavailable when Redis can't be reached, or ErrEndedFull when the
 // memory list is full.
 func (s *Seen) FirstSeen(ctx context.Context, scope, id string, ttl time.Duration) (bool, error) {
-	sum := sha256.Sum256([]byte(scope + "\x00" + id))
-	key := "portcullis:seen:" + hex.EncodeToString(sum[:])
+	key := seenKey(scope, id)
 	if s.redis != nil {
 		var first bool
 		err := s.redis.retry(ctx, func(ctx context.Context) error {
@@ -476,4 +500,31 @@ func (s *Seen) FirstSeen(ctx context.Context, scope, id string, ttl time.Duratio
 	}
 	s.m[key] = now.Add(ttl)
 	return true, nil
+}
+
+// Forget forgets id, recorded by FirstSeen, so that it counts as new
+// again: for a token whose use failed after it was recorded, which its
+// sender may send again. Its error wraps ErrUnavailable when Redis can't
+// be reached.
+func (s *Seen) Forget(ctx context.Context, scope, id string) error {
+	key := seenKey(scope, id)
+	if s.redis != nil {
+		err := s.redis.retry(ctx, func(ctx context.Context) error {
+			return s.redis.client.Del(ctx, key).Err()
+		})
+		if err != nil {
+			return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+		}
+		return nil
+	}
+	s.mu.Lock()
+	delete(s.m, key)
+	s.mu.Unlock()
+	return nil
+}
+
+// seenKey is where a Seen list keeps id of scope.
+func seenKey(scope, id string) string {
+	sum := sha256.Sum256([]byte(scope + "\x00" + id))
+	return "portcullis:seen:" + hex.EncodeToString(sum[:])
 }

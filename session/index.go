@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -67,7 +69,8 @@ return 1
 
 // index adds the session at key to st's index sets until ttl from now
 // (never shortening a set's life). Best effort: a session missing from
-// the index is still found by Each, and still ended by the ended list.
+// the index is still found by Each (portcullis sessions falls back to it
+// when the index names none), and still ended by the ended list.
 func (s *RedisStore) index(ctx context.Context, key string, st *State, ttl time.Duration) {
 	sets := indexKeys(st)
 	s.redis.retry(ctx, func(ctx context.Context) error {
@@ -110,7 +113,8 @@ type Live struct {
 }
 
 // Each calls fn with every session in Redis (a Cluster's every master),
-// in no order, until fn returns an error, which Each returns. A stored
+// in no order and one call at a time, until fn returns an error, which
+// Each returns. A stored
 // value that does not open (another secret, another deployment) is
 // skipped. Its error wraps ErrUnavailable when Redis can't be reached.
 func (s *RedisStore) Each(ctx context.Context, fn func(Live) error) error {
@@ -133,6 +137,15 @@ func (s *RedisStore) Each(ctx context.Context, fn func(Live) error) error {
 	}
 	var err error
 	if s.redis.cluster != nil {
+		// ForEachMaster scans the masters at once: fn is called from one
+		// at a time.
+		var mu sync.Mutex
+		each := fn
+		fn = func(l Live) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return each(l)
+		}
 		err = s.redis.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
 	} else {
 		err = scan(ctx, s.redis.client)
@@ -146,7 +159,7 @@ func (s *RedisStore) Each(ctx context.Context, fn func(Live) error) error {
 }
 
 // Find returns the sessions an ending names: by the index for a user,
-// sid or sub, else (an id, or all) by going through every session. It
+// sid or sub, else (an id, a registry id, or all) by going through every session. It
 // drops index members whose session has gone. Its error wraps
 // ErrUnavailable when Redis can't be reached.
 func (s *RedisStore) Find(ctx context.Context, e Ending) ([]Live, error) {
@@ -154,7 +167,7 @@ func (s *RedisStore) Find(ctx context.Context, e Ending) ([]Live, error) {
 	var found []Live
 	if set == "" {
 		err := s.Each(ctx, func(l Live) error {
-			if e.Kind == EndAll || (e.Kind == EndID && l.State.ID == e.Value) {
+			if e.Matches(l.State) {
 				found = append(found, l)
 			}
 			return nil
@@ -200,6 +213,8 @@ func (e Ending) Matches(st *State) bool {
 		return st.User == e.Value
 	case EndID:
 		return st.ID == e.Value
+	case EndLocal:
+		return st.LocalID != 0 && strconv.FormatInt(st.LocalID, 10) == e.Value
 	case EndSID:
 		return st.Provider == e.Provider && st.SID == e.Value
 	case EndSubject:

@@ -238,7 +238,8 @@ func TestRedisTLSAndACL(t *testing.T) {
 // TestRedisTopologies runs what keeps state in Redis on a Sentinel-watched
 // master, on a Cluster, and on one server, all over TLS with a CA of the
 // test's own, each time as the ACL user README.md describes: the store
-// suite, the refresh lock, and one refresh shared by two replicas.
+// suite, the refresh lock, one refresh shared by two replicas, the
+// invalidations, and ending sessions.
 func TestRedisTopologies(t *testing.T) {
 	t.Parallel()
 	for name, start := range map[string]func(t *testing.T) RedisOptions{
@@ -281,6 +282,10 @@ func TestRedisTopologies(t *testing.T) {
 			t.Run("invalidations across replicas", func(t *testing.T) {
 				t.Parallel()
 				invalidationsAcrossReplicas(t, ro)
+			})
+			t.Run("ending across replicas", func(t *testing.T) {
+				t.Parallel()
+				endingAcrossReplicas(t, ro)
 			})
 			if ro.URL == "" {
 				// A new client's first writes at once each open a connection
@@ -510,3 +515,55 @@ func TestMain(m *testing.M) {
 type quietRedis struct{}
 
 func (quietRedis) Printf(context.Context, string, ...any) {}
+
+// endingAcrossReplicas ends sessions through the Redis ro describes as the
+// serving replicas and `portcullis sessions` do: the ended list written
+// by one replica and read by another, a logout token's jti remembered,
+// and the Redis store's sessions found by the index, listed and deleted.
+func endingAcrossReplicas(t *testing.T, ro RedisOptions) {
+	t.Helper()
+	ctx := context.Background()
+	clk := testclock.New(t0)
+	ender := NewEnded(EndedOptions{Redis: newRedis(t, ro), Now: clk.Now})
+	other := NewEnded(EndedOptions{Redis: newRedis(t, ro), Now: clk.Now})
+	if err := ender.End(ctx, Ending{Kind: EndUser, Value: "ending-jane"}); err != nil {
+		t.Fatalf("Ended.End() = %v; want nil", err)
+	}
+	if err := other.Sync(ctx); err != nil {
+		t.Fatalf("Ended.Sync() = %v; want nil", err)
+	}
+	if !other.Ends(&State{User: "ending-jane", CreatedAt: t0}) {
+		t.Error("the other replica's ended list does not end the session")
+	}
+	seen := NewSeen(newRedis(t, ro), clk.Now)
+	for _, want := range []bool{true, false} {
+		if first, err := seen.FirstSeen(ctx, "https://issuer.example", "jti-"+t.Name(), time.Minute); err != nil || first != want {
+			t.Fatalf("Seen.FirstSeen() = %v, %v; want %v, nil", first, err, want)
+		}
+	}
+	store := newRedisStoreOn(t, ro, clk)
+	st := sampleState(t0, 10)
+	st.User = "ending-jane"
+	jar{}.save(t, store, st)
+	found, err := store.Find(ctx, Ending{Kind: EndUser, Value: "ending-jane"})
+	if err != nil || len(found) != 1 {
+		t.Fatalf("RedisStore.Find(user) = %d sessions, %v; want 1, nil", len(found), err)
+	}
+	listed := 0
+	if err := store.Each(ctx, func(Live) error { listed++; return nil }); err != nil || listed == 0 {
+		t.Fatalf("RedisStore.Each() listed %d, %v; want the session, nil", listed, err)
+	}
+	if n, err := store.EndStored(ctx, []string{found[0].Key}); err != nil || n != 1 {
+		t.Fatalf("RedisStore.EndStored() = %d, %v; want 1, nil", n, err)
+	}
+}
+
+// TestEndingAsTheDocumentedUser: ending sessions works as the ACL user
+// README.md gives (it once lacked the hash, set and scan commands that the
+// ended list, the jti list and the index use).
+func TestEndingAsTheDocumentedUser(t *testing.T) {
+	t.Parallel()
+	s := redistest.New(t)
+	aclUser(t, s)
+	endingAcrossReplicas(t, RedisOptions{URL: s.URL, Username: "portcullis", Password: aclPassword})
+}

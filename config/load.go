@@ -18,7 +18,8 @@ import (
 // Load reads the configuration through getenv (os.Getenv in production, a
 // map in tests), reads the files named by _FILE variables, parses and
 // validates everything. Its error joins every problem, sorted by variable
-// name, one a line, each starting with the variable's full name.
+// name, one a line, each starting with the variable's full name: the
+// _FILE twin's when the value was read from it, the name the operator set.
 //
 // checks run after validation, on the configuration as parsed, and their
 // problems join the list: main passes the providers package's checks of
@@ -31,7 +32,7 @@ func Load(getenv func(string) string, checks ...func(*Config) error) (*Config, e
 }
 
 func load(getenv func(string) string, readFile func(string) ([]byte, error), checks ...func(*Config) error) (*Config, error) {
-	r := &reader{getenv: getenv, readFile: readFile, broken: map[string]bool{}}
+	r := &reader{getenv: getenv, readFile: readFile, broken: map[string]bool{}, fromFile: map[string]bool{}}
 
 	c := &Config{}
 	keys, err := envKeys(c, Prefix)
@@ -99,6 +100,13 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error), che
 		}
 	}
 	if len(problems) > 0 {
+		for i, err := range problems {
+			// The operator set the _FILE twin: name it.
+			if p, ok := err.(problem); ok && r.fromFile[p.name] {
+				p.name += "_FILE"
+				problems[i] = p
+			}
+		}
 		slices.SortStableFunc(problems, func(a, b error) int {
 			return strings.Compare(problemName(a), problemName(b))
 		})
@@ -142,6 +150,7 @@ type reader struct {
 	readFile func(string) ([]byte, error)
 	problems []error
 	broken   map[string]bool // variables with a problem of their own
+	fromFile map[string]bool // variables whose value came from their _FILE twin
 }
 
 // environment asks getenv for each key and its _FILE twin and returns the
@@ -168,6 +177,7 @@ func (r *reader) environment(keys []string, lists map[string]bool) map[string]st
 				r.broken[k] = true
 				continue
 			}
+			r.fromFile[k] = true
 			s := string(b)
 			if lists[k] {
 				s = listFile(s)

@@ -1131,3 +1131,34 @@ func TestProblemsNameTheFileTwin(t *testing.T) {
 		})
 	}
 }
+
+// TestProviderIDsCollidingWithGlobals: an id that would make one of its
+// provider variables (or their _FILE twins) the name of a global variable
+// (or its twin) is refused, naming PORTCULLIS_PROVIDERS: with id upstream,
+// PORTCULLIS_UPSTREAM_CLIENT_KEY_FILE would be both the provider's
+// CLIENT_KEY_FILE and the global UPSTREAM_CLIENT_KEY's twin.
+func TestProviderIDsCollidingWithGlobals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ids  string
+		want []string
+	}{
+		{"upstream", []string{`PORTCULLIS_PROVIDERS: "upstream" can't be a provider id: PORTCULLIS_UPSTREAM_CLIENT_KEY_FILE would be both its CLIENT_KEY_FILE and the _FILE twin of PORTCULLIS_UPSTREAM_CLIENT_KEY`}},
+		{"google,upstream", []string{`PORTCULLIS_PROVIDERS: "upstream" can't be a provider id: PORTCULLIS_UPSTREAM_CLIENT_KEY_FILE would be both its CLIENT_KEY_FILE and the _FILE twin of PORTCULLIS_UPSTREAM_CLIENT_KEY`}},
+		{"google,upstreams", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ids, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"PORTCULLIS_COOKIE_SECRET": rawSecret, "PORTCULLIS_PROVIDERS": tt.ids}
+			for _, id := range strings.Split(tt.ids, ",") {
+				p := "PORTCULLIS_" + strings.ToUpper(id) + "_"
+				env[p+"PROVIDER"], env[p+"CLIENT_ID"], env[p+"CLIENT_SECRET"] = "google", "id", "secret"
+			}
+			_, err := Load(getenv(env))
+			if got := lines(err); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}

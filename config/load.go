@@ -266,13 +266,34 @@ func providerList(ids []string) []Provider {
 	var ps []Provider
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if !validID(id) || seen[id] {
+		if !validID(id) || seen[id] || globalCollision(id) != "" {
 			continue
 		}
 		seen[id] = true
 		ps = append(ps, Provider{ID: id, Prefix: Prefix + strings.ToUpper(id) + "_"})
 	}
 	return ps
+}
+
+// globalCollision says which of id's provider variables (or their _FILE
+// twins) would be named like a global variable (or its twin), or "" when
+// none is: with id upstream, PORTCULLIS_UPSTREAM_CLIENT_KEY_FILE would be
+// both the provider's CLIENT_KEY_FILE and UPSTREAM_CLIENT_KEY's twin.
+func globalCollision(id string) string {
+	globals := map[string]string{} // full name → what it is
+	for _, f := range envFields(reflect.TypeFor[Config]()) {
+		globals[Prefix+f.key] = Prefix + f.key
+		globals[Prefix+f.key+"_FILE"] = "the _FILE twin of " + Prefix + f.key
+	}
+	prefix := Prefix + strings.ToUpper(id) + "_"
+	for _, f := range envFields(reflect.TypeFor[Provider]()) {
+		for _, own := range []string{f.key, f.key + "_FILE"} {
+			if g, ok := globals[prefix+own]; ok {
+				return fmt.Sprintf("%s would be both its %s and %s", prefix+own, own, g)
+			}
+		}
+	}
+	return ""
 }
 
 func validID(id string) bool {

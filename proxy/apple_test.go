@@ -75,3 +75,54 @@ func TestCallbackUserName(t *testing.T) {
 		t.Errorf("later sign-in without the form's name: X-User-Name %q; want the registry's Jane Appleseed", got)
 	}
 }
+
+// TestCallbackUserNameOnlyFirst: Apple sends the user field on the first
+// sign-in only, so a later one carrying it is the user editing their own
+// POST: once the registry holds a name, the form's is ignored, in the
+// session and in the registry.
+func TestCallbackUserNameOnlyFirst(t *testing.T) {
+	t.Parallel()
+	c := testclock.Wall()
+	reader, err := providers.NewOIDC(providers.OIDCConfig{Config: providers.Config{ClientID: "c", ClientSecret: "s"},
+		IssuerURL: "https://appleid.apple.com", UserInCallback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := extraProvider(t, "apple", idp.User{ID: "001234.abc", Username: "jane", Email: "x7k2@privaterelay.appleid.com"},
+		func(o *idp.Options, pc *providers.Config) {
+			pc.ResponseType = "token"
+			o.ExpiresIn = time.Hour
+		})
+	implicitCheck(t, &p)
+	p.Provider = namedInForm{Provider: p.Provider, reader: reader}
+	h, _ := registryHarness(t, c, true, func(o *proxy.Options) { o.Providers = []proxy.Provider{p} })
+
+	signIn := func(user string) stack.Echo {
+		t.Helper()
+		b := h.browser()
+		frag := implicitFragment(t, b)
+		if user != "" {
+			frag.Set("user", user)
+		}
+		resp := postFragment(b, frag)
+		stack.ReadBody(t, resp)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("callback = %d; want 303", resp.StatusCode)
+		}
+		b.Header = http.Header{"Accept": {"application/json"}}
+		return stack.DecodeEcho(t, b.Get("/implicit"))
+	}
+	signIn(`{"name":{"firstName":"Jane","lastName":"Appleseed"}}`)
+	want := map[string]string{"X-User-Name": "Jane Appleseed", "X-User-Given-Name": "Jane", "X-User-Family-Name": "Appleseed"}
+	for i, user := range []string{
+		`{"name":{"firstName":"Admin","lastName":"Root"}}`,
+		"", // the registry still has the first name, not the forged one
+	} {
+		got := signIn(user)
+		for k, w := range want {
+			if g := got.Headers.Get(k); g != w {
+				t.Errorf("sign-in %d (user %q): the app got %s %q; want %q", i+2, user, k, g, w)
+			}
+		}
+	}
+}

@@ -700,18 +700,18 @@ func TestListFileTwins(t *testing.T) {
 }
 
 // TestAllowedEmailsChecked: what is still not an address after splitting
-// is refused, naming the variable, so check can't say OK to a list that
+// is refused, naming the variable set (the _FILE twin), so check can't say OK to a list that
 // refuses everyone.
 func TestAllowedEmailsChecked(t *testing.T) {
 	t.Parallel()
 	path := writeFile(t, t.TempDir(), "emails", "alice@example.com bob@example.com\nCarol <carol@example.com>\nbob\n@example.com\na@b@example.com\n")
 	_, err := Load(getenv(with(minimal(), "PORTCULLIS_ALLOWED_EMAILS_FILE", path)))
 	want := []string{
-		`PORTCULLIS_ALLOWED_EMAILS: "alice@example.com bob@example.com" is not an e-mail address`,
-		`PORTCULLIS_ALLOWED_EMAILS: "Carol <carol@example.com>" is not an e-mail address`,
-		`PORTCULLIS_ALLOWED_EMAILS: "bob" is not an e-mail address`,
-		`PORTCULLIS_ALLOWED_EMAILS: "@example.com" is not an e-mail address`,
-		`PORTCULLIS_ALLOWED_EMAILS: "a@b@example.com" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS_FILE: "alice@example.com bob@example.com" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS_FILE: "Carol <carol@example.com>" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS_FILE: "bob" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS_FILE: "@example.com" is not an e-mail address`,
+		`PORTCULLIS_ALLOWED_EMAILS_FILE: "a@b@example.com" is not an e-mail address`,
 	}
 	if got := lines(err); !reflect.DeepEqual(got, want) {
 		t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -1067,5 +1067,98 @@ func TestSettingsHideRedisSecrets(t *testing.T) {
 		if got := got[want.Name]; got != want {
 			t.Errorf("Settings() %s = %+v; want %+v", want.Name, got, want)
 		}
+	}
+}
+
+// TestProblemsNameTheFileTwin: a problem with a value read from a _FILE
+// twin names the twin, the variable the operator set, whether config's
+// own parsing or validation found it or a check main passes.
+func TestProblemsNameTheFileTwin(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{
+		"/run/ca":      "not a certificate\n",
+		"/run/expire":  "soon\n",
+		"/run/token":   "ftp://idp.example.com/token\n",
+		"/run/secret":  "short\n",
+		"/run/issuer":  "https://issuer.example.com\n",
+		"/run/corpid":  "\n",
+		"/run/domains": "example.com\n",
+	}
+	readFile := func(path string) ([]byte, error) {
+		if s, ok := files[path]; ok {
+			return []byte(s), nil
+		}
+		return nil, os.ErrNotExist
+	}
+	issuerCheck := func(c *Config) error {
+		if c.Providers[0].IssuerURL != "" {
+			return errors.New(c.Providers[0].Prefix + "ISSUER_URL: not this preset's issuer")
+		}
+		return nil
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"CA without PEM", with(minimal(), "PORTCULLIS_REDIS_URL", "rediss://redis:6379", "PORTCULLIS_REDIS_CA_FILE", "/run/ca"),
+			[]string{"PORTCULLIS_REDIS_CA_FILE: no PEM certificate found"}},
+		{"duration that does not parse", with(minimal(), "PORTCULLIS_COOKIE_EXPIRE_FILE", "/run/expire"),
+			[]string{`PORTCULLIS_COOKIE_EXPIRE_FILE: not a duration: "soon"`}},
+		{"provider URL", with(minimal(), "PORTCULLIS_TOKEN_URL", "", "PORTCULLIS_TOKEN_URL_FILE", "/run/token"),
+			[]string{"PORTCULLIS_TOKEN_URL_FILE: "}},
+		{"cookie secret", with(minimal(), "PORTCULLIS_COOKIE_SECRET", "", "PORTCULLIS_COOKIE_SECRET_FILE", "/run/secret"),
+			[]string{"PORTCULLIS_COOKIE_SECRET_FILE: "}},
+		{"a check's problem", with(minimal(), "PORTCULLIS_ISSUER_URL_FILE", "/run/issuer"),
+			[]string{"PORTCULLIS_ISSUER_URL_FILE: not this preset's issuer"}},
+		{"set directly, the base name", with(minimal(), "PORTCULLIS_ISSUER_URL", "https://issuer.example.com"),
+			[]string{"PORTCULLIS_ISSUER_URL: not this preset's issuer"}},
+		{"another variable's problem keeps its name", with(minimal(), "PORTCULLIS_ALLOWED_EMAIL_DOMAINS_FILE", "/run/domains", "PORTCULLIS_COOKIE_EXPIRE", "soon"),
+			[]string{`PORTCULLIS_COOKIE_EXPIRE: not a duration: "soon"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := load(getenv(tt.env), readFile, issuerCheck)
+			got := lines(err)
+			ok := len(got) == len(tt.want)
+			for i := 0; ok && i < len(got); i++ {
+				ok = strings.HasPrefix(got[i], tt.want[i])
+			}
+			if !ok {
+				t.Errorf("Load() error lines:\n%s\nwant (beginnings):\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestProviderIDsCollidingWithGlobals: an id that would make one of its
+// provider variables (or their _FILE twins) the name of a global variable
+// (or its twin) is refused, naming PORTCULLIS_PROVIDERS: with id upstream,
+// PORTCULLIS_UPSTREAM_CLIENT_KEY_FILE would be both the provider's
+// CLIENT_KEY_FILE and the global UPSTREAM_CLIENT_KEY's twin.
+func TestProviderIDsCollidingWithGlobals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ids  string
+		want []string
+	}{
+		{"upstream", []string{`PORTCULLIS_PROVIDERS: "upstream" can't be a provider id: PORTCULLIS_UPSTREAM_CLIENT_KEY_FILE would be both its CLIENT_KEY_FILE and the _FILE twin of PORTCULLIS_UPSTREAM_CLIENT_KEY`}},
+		{"google,upstream", []string{`PORTCULLIS_PROVIDERS: "upstream" can't be a provider id: PORTCULLIS_UPSTREAM_CLIENT_KEY_FILE would be both its CLIENT_KEY_FILE and the _FILE twin of PORTCULLIS_UPSTREAM_CLIENT_KEY`}},
+		{"google,upstreams", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ids, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"PORTCULLIS_COOKIE_SECRET": rawSecret, "PORTCULLIS_PROVIDERS": tt.ids}
+			for _, id := range strings.Split(tt.ids, ",") {
+				p := "PORTCULLIS_" + strings.ToUpper(id) + "_"
+				env[p+"PROVIDER"], env[p+"CLIENT_ID"], env[p+"CLIENT_SECRET"] = "google", "id", "secret"
+			}
+			_, err := Load(getenv(env))
+			if got := lines(err); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Load() error lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
 	}
 }

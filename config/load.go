@@ -18,7 +18,8 @@ import (
 // Load reads the configuration through getenv (os.Getenv in production, a
 // map in tests), reads the files named by _FILE variables, parses and
 // validates everything. Its error joins every problem, sorted by variable
-// name, one a line, each starting with the variable's full name.
+// name, one a line, each starting with the variable's full name: the
+// _FILE twin's when the value was read from it, the name the operator set.
 //
 // checks run after validation, on the configuration as parsed, and their
 // problems join the list: main passes the providers package's checks of
@@ -31,7 +32,7 @@ func Load(getenv func(string) string, checks ...func(*Config) error) (*Config, e
 }
 
 func load(getenv func(string) string, readFile func(string) ([]byte, error), checks ...func(*Config) error) (*Config, error) {
-	r := &reader{getenv: getenv, readFile: readFile, broken: map[string]bool{}}
+	r := &reader{getenv: getenv, readFile: readFile, broken: map[string]bool{}, fromFile: map[string]bool{}}
 
 	c := &Config{}
 	keys, err := envKeys(c, Prefix)
@@ -99,6 +100,13 @@ func load(getenv func(string) string, readFile func(string) ([]byte, error), che
 		}
 	}
 	if len(problems) > 0 {
+		for i, err := range problems {
+			// The operator set the _FILE twin: name it.
+			if p, ok := err.(problem); ok && r.fromFile[p.name] {
+				p.name += "_FILE"
+				problems[i] = p
+			}
+		}
 		slices.SortStableFunc(problems, func(a, b error) int {
 			return strings.Compare(problemName(a), problemName(b))
 		})
@@ -142,6 +150,7 @@ type reader struct {
 	readFile func(string) ([]byte, error)
 	problems []error
 	broken   map[string]bool // variables with a problem of their own
+	fromFile map[string]bool // variables whose value came from their _FILE twin
 }
 
 // environment asks getenv for each key and its _FILE twin and returns the
@@ -168,6 +177,7 @@ func (r *reader) environment(keys []string, lists map[string]bool) map[string]st
 				r.broken[k] = true
 				continue
 			}
+			r.fromFile[k] = true
 			s := string(b)
 			if lists[k] {
 				s = listFile(s)
@@ -256,13 +266,34 @@ func providerList(ids []string) []Provider {
 	var ps []Provider
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if !validID(id) || seen[id] {
+		if !validID(id) || seen[id] || globalCollision(id) != "" {
 			continue
 		}
 		seen[id] = true
 		ps = append(ps, Provider{ID: id, Prefix: Prefix + strings.ToUpper(id) + "_"})
 	}
 	return ps
+}
+
+// globalCollision says which of id's provider variables (or their _FILE
+// twins) would be named like a global variable (or its twin), or "" when
+// none is: with id upstream, PORTCULLIS_UPSTREAM_CLIENT_KEY_FILE would be
+// both the provider's CLIENT_KEY_FILE and UPSTREAM_CLIENT_KEY's twin.
+func globalCollision(id string) string {
+	globals := map[string]string{} // full name → what it is
+	for _, f := range envFields(reflect.TypeFor[Config]()) {
+		globals[Prefix+f.key] = Prefix + f.key
+		globals[Prefix+f.key+"_FILE"] = "the _FILE twin of " + Prefix + f.key
+	}
+	prefix := Prefix + strings.ToUpper(id) + "_"
+	for _, f := range envFields(reflect.TypeFor[Provider]()) {
+		for _, own := range []string{f.key, f.key + "_FILE"} {
+			if g, ok := globals[prefix+own]; ok {
+				return fmt.Sprintf("%s would be both its %s and %s", prefix+own, own, g)
+			}
+		}
+	}
+	return ""
 }
 
 func validID(id string) bool {

@@ -225,7 +225,7 @@ func Reference() string {
 		"`PORTCULLIS_PROVIDERS` (`PORTCULLIS_CORP_CLIENT_ID`).\n\n" +
 		"Every variable has a `_FILE` twin (`PORTCULLIS_CLIENT_SECRET_FILE=/run/secrets/client`): " +
 		"the value is read from that file, less one trailing newline. Setting both a variable " +
-		"and its twin is an error. Lists are comma-separated; the `_FILE` twin of a list holds one entry " +
+		"and its twin is an error; a problem with a value read from a file names the `_FILE` twin. Lists are comma-separated; the `_FILE` twin of a list holds one entry " +
 		"per line or a comma list, and blank lines and lines starting with `#` are left out " +
 		"(`PORTCULLIS_ALLOWED_EMAILS_FILE` in oauth2-proxy's one-address-per-line format works as it is, and is read again when it changes, within 2 s; other `_FILE` twins are read at start); `PORTCULLIS_COOKIE_SECRET_FILE` holds one secret a line, the newest first, each line kept whole. " +
 		"Durations use Go syntax (`90s`, `168h`).\n")

@@ -492,6 +492,8 @@ func (v *validator) providerIDs(ids []string) {
 			v.add(name, "%q is not a valid provider id: use lower-case letters and digits only", id)
 		case seen[id]:
 			v.add(name, "%q is listed twice", id)
+		case globalCollision(id) != "":
+			v.add(name, "%q can't be a provider id: %s", id, globalCollision(id))
 		}
 		seen[id] = true
 	}

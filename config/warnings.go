@@ -41,6 +41,9 @@ func (c *Config) Warnings() []string {
 				n("COOKIE_SECURE")+" says (browsers accept SameSite=None only Secure): sign-in then works over https and on localhost only")
 		}
 	}
+	for _, p := range c.Providers {
+		out = append(out, p.warnings()...)
+	}
 	if c.UserFrom == "username" {
 		out = append(out, n("USER_FROM")+"=username: X-User is the username claim, which many providers let users choose or change "+
 			"(preferred_username is mutable at Microsoft; a GitHub login can be renamed and then registered by someone else), "+
@@ -59,6 +62,28 @@ func (c *Config) Warnings() []string {
 	if c.BasicAuthPassword != "" && !usesBasic(c.InjectHeaders) && !usesBasic(c.AuthResponseHeaders) {
 		out = append(out, n("BASIC_AUTH_PASSWORD")+": set, but no "+n("INJECT_HEADERS")+" or "+n("AUTH_RESPONSE_HEADERS")+
 			" entry uses basic:, so it is sent nowhere (Authorization=basic:user sends it with the user's name)")
+	}
+	return out
+}
+
+// warnings are a provider's settings that do nothing.
+func (p *Provider) warnings() []string {
+	var out []string
+	n := func(suffix string) string { return p.Prefix + suffix }
+	// GitHub's and Facebook's own token checks send the secret whatever
+	// the style (providers/tokencheck.go).
+	ownCheck := p.Preset == "github" || p.Preset == "facebook"
+	switch style := p.TokenAuthStyle; style {
+	case "none", "private_key_jwt", "client_assertion":
+		if p.ClientSecret != "" && !ownCheck {
+			out = append(out, fmt.Sprintf("%s: set, but %s=%s authenticates the client without it: it is never sent"+
+				" (not to the token, refresh, introspection or revocation endpoints); remove it",
+				n("CLIENT_SECRET"), n("TOKEN_AUTH_STYLE"), style))
+		}
+	}
+	if p.ClientKeyFile != "" && p.TokenAuthStyle != "private_key_jwt" && p.Preset != "apple" {
+		out = append(out, fmt.Sprintf("%s: set, but used by nothing: it signs %s=private_key_jwt client assertions"+
+			" and the apple preset's client secret, and this provider has neither", n("CLIENT_KEY_FILE"), n("TOKEN_AUTH_STYLE")))
 	}
 	return out
 }

@@ -39,6 +39,23 @@ func TestWarnings(t *testing.T) {
 		{"form_post, https", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_RESPONSE_MODE", "form_post"), nil},
 		{"bearer allow unbound", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_BEARER_TOKENS", "true", "PORTCULLIS_BEARER_ALLOW_UNBOUND", "true"),
 			[]string{"PORTCULLIS_BEARER_ALLOW_UNBOUND=true: an opaque token"}},
+		{"secret with TOKEN_AUTH_STYLE=none", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_TOKEN_AUTH_STYLE", "None"),
+			[]string{"PORTCULLIS_CLIENT_SECRET: set, but PORTCULLIS_TOKEN_AUTH_STYLE=none authenticates the client without it: it is never sent"}},
+		{"secret with private_key_jwt", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_TOKEN_AUTH_STYLE", "private_key_jwt", "PORTCULLIS_CLIENT_KEY_FILE", "/run/key.pem"),
+			[]string{"PORTCULLIS_CLIENT_SECRET: set, but PORTCULLIS_TOKEN_AUTH_STYLE=private_key_jwt authenticates the client without it: it is never sent"}},
+		{"secret with client_assertion", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_TOKEN_AUTH_STYLE", "client_assertion", "PORTCULLIS_CLIENT_ASSERTION_FILE", "/run/token"),
+			[]string{"PORTCULLIS_CLIENT_SECRET: set, but PORTCULLIS_TOKEN_AUTH_STYLE=client_assertion authenticates the client without it: it is never sent"}},
+		{"no secret with none", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_TOKEN_AUTH_STYLE", "none", "PORTCULLIS_CLIENT_SECRET", ""), nil},
+		{"secret with header", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_TOKEN_AUTH_STYLE", "header"), nil},
+		{"key file unused", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_CLIENT_KEY_FILE", "/run/key.pem"),
+			[]string{"PORTCULLIS_CLIENT_KEY_FILE: set, but used by nothing"}},
+		{"key file of another provider unused", map[string]string{
+			"PORTCULLIS_COOKIE_SECRET": "0123456789abcdef0123456789abcdef!", "PORTCULLIS_PUBLIC_URL": "https://app.example.com", "PORTCULLIS_PROVIDERS": "corp,apple",
+			"PORTCULLIS_CORP_PROVIDER": "google", "PORTCULLIS_CORP_CLIENT_ID": "id", "PORTCULLIS_CORP_CLIENT_SECRET": "s", "PORTCULLIS_CORP_CLIENT_KEY_FILE": "/run/key.pem",
+			"PORTCULLIS_APPLE_PROVIDER": "apple", "PORTCULLIS_APPLE_CLIENT_ID": "id", "PORTCULLIS_APPLE_CLIENT_KEY_FILE": "/run/apple.p8",
+		}, []string{"PORTCULLIS_CORP_CLIENT_KEY_FILE: set, but used by nothing"}},
+		{"key file with private_key_jwt", with(minimal(), "PORTCULLIS_PUBLIC_URL", "https://app.example.com", "PORTCULLIS_CLIENT_SECRET", "",
+			"PORTCULLIS_TOKEN_AUTH_STYLE", "private_key_jwt", "PORTCULLIS_CLIENT_KEY_FILE", "/run/key.pem"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -266,11 +266,16 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 		s.providerFailed(w, r, p, "Portcullis could not read your profile from the provider", err)
 		return
 	}
+	var before *formNames
 	if cu, ok := p.Provider.(providers.CallbackUserReader); ok && r.Method == http.MethodPost {
 		// Apple's first sign-in: the name comes in the form, and only
 		// then. The session keeps it, and the registry, when there is
-		// one, for later sign-ins.
-		cu.CallbackUser(r.PostForm, id)
+		// one, for later sign-ins (registerSignIn ignores the form's
+		// names once the registry holds one).
+		names := namesOf(id)
+		if cu.CallbackUser(r.PostForm, id) {
+			before = &names
+		}
 	}
 	if s.unverifiedRefused(p, id) {
 		s.log.Info("sign-in denied: e-mail not verified", "audit", "denial", "provider", p.ID)
@@ -293,7 +298,7 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, p *Provide
 		s.fail(w, r, http.StatusForbidden, "Access denied", why)
 		return
 	}
-	if !s.registerSignIn(w, r, p, id, st) {
+	if !s.registerSignIn(w, r, p, id, st, before) {
 		return
 	}
 	st.ID, st.LastUsed = newSessionID(), st.CreatedAt

@@ -29,13 +29,30 @@ type ActiveChecker interface {
 // known answer is too old.
 var errRegistryUnavailable = errors.New("user registry unavailable")
 
+// formNames are an identity's names (full, given, family).
+type formNames [3]string
+
+func namesOf(id *providers.Identity) formNames {
+	return formNames{id.Name, id.GivenName, id.FamilyName}
+}
+
 // registerSignIn admits id through the registry and makes st the
 // registry's user: X-User becomes the registry's user name where USER_FROM
 // says so. It writes the refusal and returns false when the user may not
 // come in.
-func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provider, id *providers.Identity, st *session.State) bool {
+//
+// beforeForm, when not nil, holds id's names before the callback's form
+// (Apple's user field) filled some. Apple sends that field on the first
+// sign-in only, and the user can write anything in their own POST: once
+// the registry holds a name for them, the form's names are ignored, in the
+// registry and in st, and the registry's kept.
+func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provider, id *providers.Identity, st *session.State, beforeForm *formNames) bool {
 	if s.users.Registry == nil {
 		return true
+	}
+	if beforeForm != nil && s.registryHoldsName(r.Context(), users.Identity{Provider: p.ID, ExternalID: id.ID}) {
+		id.Name, id.GivenName, id.FamilyName = beforeForm[0], beforeForm[1], beforeForm[2]
+		st.Name, st.GivenName, st.FamilyName = beforeForm[0], beforeForm[1], beforeForm[2]
 	}
 	verified := id.EmailVerified != nil && *id.EmailVerified // auto-linking trusts only an explicit flag
 	u, err := s.users.Registry.SignIn(r.Context(), users.Profile{
@@ -81,6 +98,20 @@ func (s *Server) registerSignIn(w http.ResponseWriter, r *http.Request, p *Provi
 			"The user registry can't be reached right now. Try again in a moment.")
 	}
 	return false
+}
+
+// registryHoldsName reports whether the registry's user of identity has a
+// name. A registry that can't answer counts as holding one: the form's
+// names are then not trusted (and the sign-in itself fails on it).
+func (s *Server) registryHoldsName(ctx context.Context, identity users.Identity) bool {
+	u, err := s.users.Registry.Lookup(ctx, identity)
+	switch {
+	case errors.Is(err, users.ErrNotFound):
+		return false
+	case err != nil:
+		return true
+	}
+	return u.DisplayName != "" || u.GivenName != "" || u.FamilyName != ""
 }
 
 // stillActive asks the checker whether st's registry user may go on. A

@@ -1,0 +1,144 @@
+package proxy_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/idp"
+	"github.com/portcullis/portcullis/internal/stack"
+	"github.com/portcullis/portcullis/internal/testclock"
+	"github.com/portcullis/portcullis/providers"
+	"github.com/portcullis/portcullis/proxy"
+	"github.com/portcullis/portcullis/session"
+)
+
+// bearerClock is a harness whose provider, bearer validator, proxy and
+// ended list share clk; it accepts bearer tokens checked at the
+// provider's userinfo URL (no iat: the ended list judges a token by when
+// this replica first accepted it).
+func bearerClock(t *testing.T, clk *testclock.Clock, ended *session.Ended) *harness {
+	t.Helper()
+	return newHarness(t, setup{
+		idp: func(o *idp.Options) { o.Now = clk.Now },
+		proxy: func(o *proxy.Options) {
+			o.Access.BearerTokens = true
+			v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o.Providers[0].Provider, AllowUnbound: true, Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Providers[0].Bearer = v
+			o.Now = clk.Now
+			o.Ending.Ended = ended
+		},
+	})
+}
+
+// bearerGet is a machine client's GET of path on h with token: the status.
+func bearerGet(t *testing.T, h *harness, path, token string) int {
+	t.Helper()
+	c := h.browser()
+	resp := c.Do("GET", path, nil, http.Header{"Authorization": {"Bearer " + token}, "Accept": {"application/json"}})
+	stack.ReadBody(t, resp)
+	return resp.StatusCode
+}
+
+// TestBearerTokensEnded: an ending (sessions end --user, a back-channel
+// logout naming the token's sub, sessions end --all) refuses the bearer
+// tokens this replica accepted before its cut-off, also once their cache
+// entries have expired and they are checked again; a token the provider
+// issues after it works.
+func TestBearerTokensEnded(t *testing.T) {
+	t.Parallel()
+	user := "service-account-" + stack.ClientID
+	for _, tt := range []struct {
+		name   string
+		ending session.Ending
+	}{
+		{"sessions end --user", session.Ending{Kind: session.EndUser, Value: user}},
+		{"back-channel logout naming sub", session.Ending{Kind: session.EndSubject, Provider: stack.ProviderID, Value: user}},
+		{"sessions end --all", session.Ending{Kind: session.EndAll}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clk := testclock.Wall()
+			ended := session.NewEnded(session.EndedOptions{Now: clk.Now})
+			h := bearerClock(t, clk, ended)
+			old := serviceAccountToken(t, h)
+			if got := bearerGet(t, h, "/api", old); got != http.StatusOK {
+				t.Fatalf("before the ending: %d; want 200", got)
+			}
+			clk.Advance(10 * time.Second)
+			e := tt.ending
+			e.Before = clk.Now()
+			if err := ended.End(t.Context(), e); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(2 * time.Second)
+			if got := bearerGet(t, h, "/api", old); got != http.StatusUnauthorized {
+				t.Errorf("a token accepted before the ending = %d; want 401", got)
+			}
+			if got := bearerGet(t, h, "/oauth2/session", old); got != http.StatusUnauthorized {
+				t.Errorf("/oauth2/session with a token accepted before the ending = %d; want 401", got)
+			}
+			fresh := serviceAccountToken(t, h)
+			if got := bearerGet(t, h, "/api", fresh); got != http.StatusOK {
+				t.Errorf("a token issued after the ending = %d; want 200", got)
+			}
+			clk.Advance(2 * time.Minute) // past the bearer cache's minute: both are checked again
+			if got := bearerGet(t, h, "/api", old); got != http.StatusUnauthorized {
+				t.Errorf("a token accepted before the ending, checked again = %d; want 401", got)
+			}
+			if got := bearerGet(t, h, "/api", fresh); got != http.StatusOK {
+				t.Errorf("a token issued after the ending, checked again = %d; want 200", got)
+			}
+		})
+	}
+}
+
+// TestBearerJWTEndedByIssueTime: a JWT access token is judged by its iat:
+// one issued before an ending is refused though this replica first sees
+// it after (another replica accepted it before, say); one issued after
+// works.
+func TestBearerJWTEndedByIssueTime(t *testing.T) {
+	t.Parallel()
+	clk := testclock.Wall()
+	entry, o, _ := oidcProvider(t, func(io *idp.Options) {
+		io.JWTAccessTokens = true
+		io.Now = clk.Now
+	})
+	if err := o.Discover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry.Bearer = v
+	ended := session.NewEnded(session.EndedOptions{Now: clk.Now})
+	h := newHarness(t, setup{proxy: func(po *proxy.Options) {
+		po.Providers = []proxy.Provider{entry}
+		po.Access.BearerTokens = true
+		po.Now = clk.Now
+		po.Ending.Ended = ended
+	}})
+	grant := func() string {
+		tok, err := providers.ClientCredentials(t.Context(), providers.Config{ClientID: stack.ClientID, ClientSecret: stack.ClientSecret, TokenURL: o.Endpoints().Issuer + "/token"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok["access_token"].(string)
+	}
+	old := grant()
+	clk.Advance(10 * time.Second)
+	if err := ended.End(t.Context(), session.Ending{Kind: session.EndAll, Before: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Second)
+	if got := bearerGet(t, h, "/api", old); got != http.StatusUnauthorized {
+		t.Errorf("a JWT issued before the ending, first seen after = %d; want 401", got)
+	}
+	if got := bearerGet(t, h, "/api", grant()); got != http.StatusOK {
+		t.Errorf("a JWT issued after the ending = %d; want 200", got)
+	}
+}

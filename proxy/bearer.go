@@ -20,6 +20,29 @@ type BearerValidator interface {
 	Verify(ctx context.Context, token string) (providers.BearerVerdict, error)
 }
 
+// A BearerForgetter is a BearerValidator that can drop its cached verdict
+// on a token, so that the token's next use is checked at the provider
+// again (a token revoked at sign-out is refused then).
+// *providers.BearerValidator is one.
+type BearerForgetter interface {
+	Forget(token string)
+}
+
+// forgetBearer drops every provider's cached verdict on token: sign-out
+// has revoked it, and this replica must not accept it for the rest of a
+// cache entry's life. Other replicas' caches keep it up to a minute
+// (README "Machine clients").
+func (s *Server) forgetBearer(token string) {
+	if token == "" {
+		return
+	}
+	for i := range s.providerList {
+		if f, ok := s.providerList[i].Bearer.(BearerForgetter); ok {
+			f.Forget(token)
+		}
+	}
+}
+
 var (
 	// errBearerRejected: the client sent a bearer token no provider accepts.
 	errBearerRejected = errors.New("bearer token rejected")

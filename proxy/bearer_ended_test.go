@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,36 @@ func TestBearerJWTEndedByIssueTime(t *testing.T) {
 	}
 	if got := bearerGet(t, h, "/api", grant()); got != http.StatusOK {
 		t.Errorf("a JWT issued after the ending = %d; want 200", got)
+	}
+}
+
+// TestSignOutForgetsBearerToken: the access token that sign-out revokes is
+// refused as a bearer token at once, not when this replica's cached
+// verdict would have expired.
+func TestSignOutForgetsBearerToken(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{
+		provider: func(pc *providers.Config) {
+			pc.RevokeURL = strings.TrimSuffix(pc.AuthURL, "/authorize") + "/revoke"
+		},
+		proxy: func(o *proxy.Options) {
+			withBearerTokens(t, o)
+			o.Identity.PassAccessToken = true
+		},
+	})
+	b := h.browser()
+	token := b.SignIn("/").Headers.Get("X-Forwarded-Access-Token")
+	if token == "" {
+		t.Fatal("the upstream got no access token")
+	}
+	if got := bearerGet(t, h, "/api", token); got != http.StatusOK {
+		t.Fatalf("the session's access token as a bearer token = %d; want 200", got)
+	}
+	stack.ReadBody(t, b.Get("/oauth2/sign_out"))
+	if got := h.idp.Calls("revoke"); got != 1 {
+		t.Fatalf("revocations = %d; want 1", got)
+	}
+	if got := bearerGet(t, h, "/api", token); got != http.StatusUnauthorized {
+		t.Errorf("the revoked access token after sign-out = %d; want 401", got)
 	}
 }

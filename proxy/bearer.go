@@ -50,6 +50,15 @@ var (
 	errBearerUnavailable = errors.New("bearer token cannot be checked now")
 )
 
+// bearerRequest returns the bearer token r is authenticated by: with
+// BEARER_TOKENS, that of its "Authorization: Bearer" header.
+func (s *Server) bearerRequest(r *http.Request) (string, bool) {
+	if !s.access.BearerTokens {
+		return "", false
+	}
+	return bearerToken(r)
+}
+
 // bearerToken returns the token of an "Authorization: Bearer" header.
 func bearerToken(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -99,7 +108,7 @@ func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token str
 		if p.emailUnverified(id) && id.Email != "" && !s.access.AllowUnverifiedEmail {
 			id.Email = "" // not vouched for: the rules can't rely on it
 		}
-		st, ok := s.newState(p, id, &providers.Tokens{AccessToken: token}, bearerCreated(v))
+		st, ok := s.newState(p, id, &providers.Tokens{AccessToken: token, Expiry: v.Expiry}, bearerCreated(v))
 		if !ok {
 			return nil, errBearerRejected // USER_FROM=email, and no address to name the user by
 		}

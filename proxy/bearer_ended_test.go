@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -172,5 +173,50 @@ func TestSignOutForgetsBearerToken(t *testing.T) {
 	}
 	if got := bearerGet(t, h, "/api", token); got != http.StatusUnauthorized {
 		t.Errorf("the revoked access token after sign-out = %d; want 401", got)
+	}
+}
+
+// TestBearerSessionStatus: /oauth2/session for a bearer token has no
+// session end (expires_at and idle_expires_at null) and reports the
+// token's own expiry when the provider says it (a JWT's exp).
+func TestBearerSessionStatus(t *testing.T) {
+	t.Parallel()
+	clk := testclock.Wall()
+	entry, o, _ := oidcProvider(t, func(io *idp.Options) {
+		io.JWTAccessTokens = true
+		io.Now = clk.Now
+	})
+	if err := o.Discover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry.Bearer = v
+	h := newHarness(t, setup{proxy: func(po *proxy.Options) {
+		po.Providers = []proxy.Provider{entry}
+		po.Access.BearerTokens = true
+		po.Now = clk.Now
+		po.Ending.IdleTimeout = 30 * time.Minute
+	}})
+	tok, err := providers.ClientCredentials(t.Context(), providers.Config{ClientID: stack.ClientID, ClientSecret: stack.ClientSecret, TokenURL: o.Endpoints().Issuer + "/token"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, exp, err := v.Check(t.Context(), tok["access_token"].(string))
+	if err != nil || exp.IsZero() {
+		t.Fatalf("the token's expiry = %v, %v; want one", exp, err)
+	}
+	resp := h.browser().Do("GET", "/oauth2/session", nil, http.Header{"Authorization": {"Bearer " + tok["access_token"].(string)}})
+	var got map[string]any
+	if err := json.Unmarshal([]byte(stack.ReadBody(t, resp)), &got); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/oauth2/session = %d, %v", resp.StatusCode, err)
+	}
+	want := map[string]any{"expires_at": nil, "idle_expires_at": nil, "token_expires_at": exp.UTC().Format(time.RFC3339)}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %v; want %v", k, got[k], w)
+		}
 	}
 }

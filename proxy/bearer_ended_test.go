@@ -98,13 +98,11 @@ func TestBearerTokensEnded(t *testing.T) {
 	}
 }
 
-// TestBearerJWTEndedByIssueTime: a JWT access token is judged by its iat:
-// one issued before an ending is refused though this replica first sees
-// it after (another replica accepted it before, say); one issued after
-// works.
-func TestBearerJWTEndedByIssueTime(t *testing.T) {
-	t.Parallel()
-	clk := testclock.Wall()
+// jwtBearers is a harness whose OpenID provider issues JWT access tokens
+// (with iat and exp), accepted as bearer tokens; the provider, the
+// validator and the proxy share clk. grant gets a new access token.
+func jwtBearers(t *testing.T, clk *testclock.Clock, edit func(*proxy.Options)) (h *harness, v *providers.BearerValidator, grant func() string) {
+	t.Helper()
 	entry, o, _ := oidcProvider(t, func(io *idp.Options) {
 		io.JWTAccessTokens = true
 		io.Now = clk.Now
@@ -117,20 +115,32 @@ func TestBearerJWTEndedByIssueTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	entry.Bearer = v
-	ended := session.NewEnded(session.EndedOptions{Now: clk.Now})
-	h := newHarness(t, setup{proxy: func(po *proxy.Options) {
+	h = newHarness(t, setup{proxy: func(po *proxy.Options) {
 		po.Providers = []proxy.Provider{entry}
 		po.Access.BearerTokens = true
 		po.Now = clk.Now
-		po.Ending.Ended = ended
+		edit(po)
 	}})
-	grant := func() string {
+	grant = func() string {
+		t.Helper()
 		tok, err := providers.ClientCredentials(t.Context(), providers.Config{ClientID: stack.ClientID, ClientSecret: stack.ClientSecret, TokenURL: o.Endpoints().Issuer + "/token"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok["access_token"].(string)
 	}
+	return h, v, grant
+}
+
+// TestBearerJWTEndedByIssueTime: a JWT access token is judged by its iat:
+// one issued before an ending is refused though this replica first sees
+// it after (another replica accepted it before, say); one issued after
+// works.
+func TestBearerJWTEndedByIssueTime(t *testing.T) {
+	t.Parallel()
+	clk := testclock.Wall()
+	ended := session.NewEnded(session.EndedOptions{Now: clk.Now})
+	h, _, grant := jwtBearers(t, clk, func(po *proxy.Options) { po.Ending.Ended = ended })
 	old := grant()
 	clk.Advance(10 * time.Second)
 	if err := ended.End(t.Context(), session.Ending{Kind: session.EndAll, Before: clk.Now()}); err != nil {
@@ -181,34 +191,13 @@ func TestSignOutForgetsBearerToken(t *testing.T) {
 // token's own expiry when the provider says it (a JWT's exp).
 func TestBearerSessionStatus(t *testing.T) {
 	t.Parallel()
-	clk := testclock.Wall()
-	entry, o, _ := oidcProvider(t, func(io *idp.Options) {
-		io.JWTAccessTokens = true
-		io.Now = clk.Now
-	})
-	if err := o.Discover(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	v, err := providers.NewBearerValidator(providers.BearerConfig{Provider: o, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	entry.Bearer = v
-	h := newHarness(t, setup{proxy: func(po *proxy.Options) {
-		po.Providers = []proxy.Provider{entry}
-		po.Access.BearerTokens = true
-		po.Now = clk.Now
-		po.Ending.IdleTimeout = 30 * time.Minute
-	}})
-	tok, err := providers.ClientCredentials(t.Context(), providers.Config{ClientID: stack.ClientID, ClientSecret: stack.ClientSecret, TokenURL: o.Endpoints().Issuer + "/token"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, exp, err := v.Check(t.Context(), tok["access_token"].(string))
+	h, v, grant := jwtBearers(t, testclock.Wall(), func(po *proxy.Options) { po.Ending.IdleTimeout = 30 * time.Minute })
+	tok := grant()
+	_, exp, err := v.Check(t.Context(), tok)
 	if err != nil || exp.IsZero() {
 		t.Fatalf("the token's expiry = %v, %v; want one", exp, err)
 	}
-	resp := h.browser().Do("GET", "/oauth2/session", nil, http.Header{"Authorization": {"Bearer " + tok["access_token"].(string)}})
+	resp := h.browser().Do("GET", "/oauth2/session", nil, http.Header{"Authorization": {"Bearer " + tok}})
 	var got map[string]any
 	if err := json.Unmarshal([]byte(stack.ReadBody(t, resp)), &got); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("/oauth2/session = %d, %v", resp.StatusCode, err)

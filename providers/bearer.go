@@ -399,8 +399,30 @@ func (b *BearerValidator) Validate(ctx context.Context, token string) (*Identity
 // GitHub expires_at, debug_token expires_at); zero when it did not say.
 // The implicit flow's session lives that long.
 func (b *BearerValidator) Check(ctx context.Context, token string) (*Identity, time.Time, error) {
+	v, err := b.Verify(ctx, token)
+	return v.Identity, v.Expiry, err
+}
+
+// A BearerVerdict is what Verify says of an accepted token.
+type BearerVerdict struct {
+	// Identity is the token's holder; the caller's to change.
+	Identity *Identity
+	// Expiry is when the token expires, as the provider said; zero when
+	// it did not say.
+	Expiry time.Time
+	// IssuedAt is the token's issue time, as the provider said (a JWT's
+	// iat, the introspection answer's iat); zero when it did not say.
+	IssuedAt time.Time
+	// FirstVerified is when this validator first accepted the token: kept
+	// across the re-checks of its cache entry, for as long as the token is
+	// among the BEARER_CACHE_SIZE it remembers (a Forget keeps it too).
+	FirstVerified time.Time
+}
+
+// Verify is Check with all the provider said of the token (BearerVerdict).
+func (b *BearerValidator) Verify(ctx context.Context, token string) (BearerVerdict, error) {
 	if token == "" || len(token) > MaxBearerTokenBytes || !isToken68(token) {
-		return nil, time.Time{}, b.reject("", "bearer token malformed")
+		return BearerVerdict{}, b.reject("", "bearer token malformed")
 	}
 	key := sha256.Sum256([]byte(token))
 	if e, ok := b.cache.get(key, b.now()); ok {
@@ -414,21 +436,22 @@ func (b *BearerValidator) Check(ctx context.Context, token string) (*Identity, t
 		// others, so it runs on its own bounded context.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout)
 		defer cancel()
-		id, exp, err := b.check(cctx, token)
+		id, times, err := b.check(cctx, token)
 		err = b.scrub(err, token)
-		e := &bearerEntry{key: key, id: id, exp: exp, err: err}
+		e := &bearerEntry{key: key, id: id, exp: times.exp, iat: times.iat, err: err}
 		now := b.now()
 		switch {
 		case err == nil:
+			e.first = now
 			e.until = now.Add(b.ttl)
-			if !exp.IsZero() && exp.Before(e.until) {
-				e.until = exp
+			if !times.exp.IsZero() && times.exp.Before(e.until) {
+				e.until = times.exp
 			}
 		case errors.Is(err, ErrRejected):
 			e.until = now.Add(min(b.ttl, BearerFailureTTL))
 		}
 		if e.until.After(now) {
-			b.cache.put(e)
+			e = b.cache.put(e)
 		}
 		return e, nil
 	})
@@ -436,8 +459,15 @@ func (b *BearerValidator) Check(ctx context.Context, token string) (*Identity, t
 	case r := <-ch:
 		return r.Val.(*bearerEntry).result()
 	case <-ctx.Done():
-		return nil, time.Time{}, networkError(&Error{Provider: b.id, Endpoint: "bearer"}, ctx.Err())
+		return BearerVerdict{}, networkError(&Error{Provider: b.id, Endpoint: "bearer"}, ctx.Err())
 	}
+}
+
+// Forget makes the next use of token check it at the provider again (a
+// token revoked at sign-out is refused then, not when its cache entry
+// would have expired). The time it was first accepted is kept.
+func (b *BearerValidator) Forget(token string) {
+	b.cache.expire(sha256.Sum256([]byte(token)))
 }
 
 // isToken68 reports whether s has only the characters of RFC 6750's
@@ -483,19 +513,23 @@ func (b *BearerValidator) scrub(err error, token string) error {
 	return &e
 }
 
+// tokenTimes are what the provider said of a token's life: its expiry
+// and issue time (iat); zero when it did not say.
+type tokenTimes struct{ exp, iat time.Time }
+
 // check validates token without the cache.
-func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, time.Time, error) {
+func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, tokenTimes, error) {
 	switch {
 	case isJWS(token) && b.introspectJWTs:
 		// The provider decides; what the token says of itself may
 		// only refuse it (an ID token the provider would answer for).
 		if reason := b.notAccessToken(unverifiedClaims(token)); reason != "" {
-			return nil, time.Time{}, b.reject("", reason)
+			return nil, tokenTimes{}, b.reject("", reason)
 		}
 	case isJWS(token):
 		keys, err := b.keySet()
 		if err != nil {
-			return nil, time.Time{}, err
+			return nil, tokenTimes{}, err
 		}
 		if keys != nil {
 			return b.checkJWT(ctx, keys, token)
@@ -505,16 +539,17 @@ func (b *BearerValidator) check(ctx context.Context, token string) (*Identity, t
 	introspectURL, err := b.introspection()
 	switch {
 	case err != nil:
-		return nil, time.Time{}, err
+		return nil, tokenTimes{}, err
 	case b.tokenCheck != CheckIntrospection:
-		return b.ownCheck(ctx, introspectURL, token)
+		id, exp, err := b.ownCheck(ctx, introspectURL, token)
+		return id, tokenTimes{exp: exp}, err
 	case introspectURL != "":
 		return b.introspect(ctx, introspectURL, token)
 	case b.allowUnbound && b.provider != nil:
 		id, err := b.userinfo(ctx, token)
-		return id, time.Time{}, err
+		return id, tokenTimes{}, err
 	}
-	return nil, time.Time{}, b.reject("", "bearer token is opaque and the provider has no way to tell whose token it is "+
+	return nil, tokenTimes{}, b.reject("", "bearer token is opaque and the provider has no way to tell whose token it is "+
 		"(no INTROSPECTION_URL, no introspection_endpoint in discovery): refused; PORTCULLIS_BEARER_ALLOW_UNBOUND=true accepts "+
 		"any token its userinfo URL accepts, other apps' included")
 }

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 )
 
 // introspection returns the endpoint that checks opaque tokens: the
@@ -28,9 +27,9 @@ func (b *BearerValidator) introspection() (string, error) {
 }
 
 // introspect checks an opaque token at the RFC 7662 endpoint.
-func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string) (*Identity, time.Time, error) {
-	fail := func(kind ErrorKind, status int, desc string) (*Identity, time.Time, error) {
-		return nil, time.Time{}, &Error{Provider: b.id, Endpoint: "introspection", Kind: kind, Status: status, Description: desc}
+func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string) (*Identity, tokenTimes, error) {
+	fail := func(kind ErrorKind, status int, desc string) (*Identity, tokenTimes, error) {
+		return nil, tokenTimes{}, &Error{Provider: b.id, Endpoint: "introspection", Kind: kind, Status: status, Description: desc}
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	inForm := b.introspectAuth == AuthStyleParams || b.introspectAuth.secretless()
@@ -55,11 +54,11 @@ func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string
 	status, doc, err := b.send(req, "introspection")
 	switch {
 	case err != nil:
-		return nil, time.Time{}, err
+		return nil, tokenTimes{}, err
 	case status < 200 || status > 299:
 		// RFC 7662 answers any token, good or bad, with 200: an error
 		// status means our request (or our client) was refused.
-		return nil, time.Time{}, b.refused("introspection", status, doc, ErrBadResponse)
+		return nil, tokenTimes{}, b.refused("introspection", status, doc, ErrBadResponse)
 	case doc == nil:
 		return fail(ErrBadResponse, status, "response is not a JSON object")
 	}
@@ -68,39 +67,41 @@ func (b *BearerValidator) introspect(ctx context.Context, endpoint, token string
 	case !isBool:
 		return fail(ErrBadResponse, status, "response has no boolean active")
 	case !active:
-		return nil, time.Time{}, b.reject("introspection", "bearer token inactive")
+		return nil, tokenTimes{}, b.reject("introspection", "bearer token inactive")
 	}
 	if err := b.checkTimes(doc, false); err != nil {
-		return nil, time.Time{}, err
+		return nil, tokenTimes{}, err
 	}
 	if claim := notAccessClaim(doc); claim != "" {
 		// A server searches every kind of token it has (RFC 7662 section
 		// 2.1): a refresh or ID token of this client is active, and ours.
-		return nil, time.Time{}, b.reject("introspection", "bearer token is not an access token: the introspection answer's "+claim+" marks a refresh or ID token")
+		return nil, tokenTimes{}, b.reject("introspection", "bearer token is not an access token: the introspection answer's "+claim+" marks a refresh or ID token")
 	}
 	if len(b.introspectedClaims) > 0 && !slices.ContainsFunc(b.introspectedClaims, func(c string) bool { return present(doc[c]) }) {
-		return nil, time.Time{}, b.reject("introspection", "bearer token is not an access token: the introspection answer carries none of "+
+		return nil, tokenTimes{}, b.reject("introspection", "bearer token is not an access token: the introspection answer carries none of "+
 			strings.Join(b.introspectedClaims, ", ")+", as the provider's answers about its refresh tokens don't")
 	}
 	if b.issuer != "" {
 		if iss, ok := doc["iss"].(string); ok && iss != b.issuer {
-			return nil, time.Time{}, b.reject("introspection", "bearer token issuer mismatch")
+			return nil, tokenTimes{}, b.reject("introspection", "bearer token issuer mismatch")
 		}
 	}
 	if !issuedTo(doc, b.audiences) {
-		return nil, time.Time{}, b.reject("introspection", "bearer token issued to another client: neither client_id nor aud names CLIENT_ID or a BEARER_AUDIENCES entry")
+		return nil, tokenTimes{}, b.reject("introspection", "bearer token issued to another client: neither client_id nor aud names CLIENT_ID or a BEARER_AUDIENCES entry")
 	}
 	id, err := b.mapClaims(doc, "introspection answer")
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, tokenTimes{}, err
 	}
 	if id.Username == "" { // RFC 7662's own name for it
 		if s, ok := doc["username"].(string); ok {
 			id.Username = b.claims.value("username", cleanValue(s))
 		}
 	}
-	exp, _ := numericDate(doc["exp"])
-	return id, exp, nil
+	var t tokenTimes
+	t.exp, _ = numericDate(doc["exp"])
+	t.iat, _ = numericDate(doc["iat"])
+	return id, t, nil
 }
 
 // issuedTo reports whether an introspection answer says its token was

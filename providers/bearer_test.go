@@ -1092,3 +1092,54 @@ func TestBearerPresetAccessTokenShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestBearerVerdictTimes: Verify reports the introspection answer's iat
+// and exp, and when the token was first accepted — kept when its cache
+// entry expires or is forgotten (Forget) and it is checked again.
+func TestBearerVerdictTimes(t *testing.T) {
+	t.Parallel()
+	clock := newBearerClock()
+	t0 := clock.Now()
+	iat, exp := t0.Add(-time.Hour), t0.Add(2*time.Hour)
+	answers := map[string]string{
+		"with-iat": fmt.Sprintf(`{"active":true,"sub":"u-7","iat":%d,"exp":%d,"client_id":%q}`, iat.Unix(), exp.Unix(), testClientID),
+		"no-iat":   fmt.Sprintf(`{"active":true,"sub":"u-7","client_id":%q}`, testClientID),
+	}
+	in := newIntrospector(t, "basic", func(tok string) string { return answers[tok] })
+	v, err := NewBearerValidator(BearerConfig{ID: "corp", ClientID: testClientID, ClientSecret: testClientSecret, IntrospectionURL: in.srv.URL, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(token string) BearerVerdict {
+		t.Helper()
+		got, err := v.Verify(t.Context(), token)
+		if err != nil {
+			t.Fatalf("Verify(%s) = %v", token, err)
+		}
+		return got
+	}
+	for _, tt := range []struct {
+		token            string
+		wantIAT, wantExp time.Time
+	}{
+		{"with-iat", iat, exp},
+		{"no-iat", time.Time{}, time.Time{}},
+	} {
+		got := verify(tt.token)
+		if !got.IssuedAt.Equal(tt.wantIAT) || !got.Expiry.Equal(tt.wantExp) || !got.FirstVerified.Equal(t0) {
+			t.Errorf("Verify(%s) times = iat %v, exp %v, first %v; want %v, %v, %v", tt.token, got.IssuedAt, got.Expiry, got.FirstVerified, tt.wantIAT, tt.wantExp, t0)
+		}
+	}
+	calls := in.calls.Load()
+	clock.Advance(2 * DefaultBearerCacheTTL) // the entries expire: checked again
+	if got := verify("no-iat"); !got.FirstVerified.Equal(t0) {
+		t.Errorf("checked again after its entry expired: first = %v; want %v", got.FirstVerified, t0)
+	}
+	v.Forget("no-iat")
+	if got := verify("no-iat"); !got.FirstVerified.Equal(t0) {
+		t.Errorf("checked again after Forget: first = %v; want %v", got.FirstVerified, t0)
+	}
+	if n := in.calls.Load() - calls; n != 2 {
+		t.Errorf("introspection calls after expiry and Forget = %d; want 2 (each checks again)", n)
+	}
+}

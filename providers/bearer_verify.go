@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
@@ -80,8 +79,8 @@ func (b *BearerValidator) keySet() (*bearerKeys, error) {
 }
 
 // checkJWT verifies a JWT access token and maps its claims.
-func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token string) (*Identity, time.Time, error) {
-	fail := func(err error) (*Identity, time.Time, error) { return nil, time.Time{}, err }
+func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token string) (*Identity, tokenTimes, error) {
+	fail := func(err error) (*Identity, tokenTimes, error) { return nil, tokenTimes{}, err }
 	if b.opaqueOnly {
 		return fail(b.reject("", "bearer JWT refused: this provider's access tokens are opaque, so a JWT it signs is an ID token"))
 	}
@@ -146,7 +145,7 @@ func (b *BearerValidator) checkJWT(ctx context.Context, k *bearerKeys, token str
 	if err != nil {
 		return fail(err)
 	}
-	return id, tok.Expiry, nil
+	return id, tokenTimes{exp: tok.Expiry, iat: tok.IssuedAt}, nil
 }
 
 // notAccessToken returns why a JWT's claims make it something other than

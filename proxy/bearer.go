@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/portcullis/portcullis/assertion"
 	"github.com/portcullis/portcullis/providers"
@@ -13,9 +14,33 @@ import (
 )
 
 // BearerValidator checks a machine client's bearer token at a provider and
-// says whom it belongs to. *providers.BearerValidator is one.
+// says whom it belongs to, and since when it is known (the ended list
+// judges it by that). *providers.BearerValidator is one.
 type BearerValidator interface {
-	Validate(ctx context.Context, token string) (*providers.Identity, error)
+	Verify(ctx context.Context, token string) (providers.BearerVerdict, error)
+}
+
+// A BearerForgetter is a BearerValidator that can drop its cached verdict
+// on a token, so that the token's next use is checked at the provider
+// again (a token revoked at sign-out is refused then).
+// *providers.BearerValidator is one.
+type BearerForgetter interface {
+	Forget(token string)
+}
+
+// forgetBearer drops every provider's cached verdict on token: sign-out
+// has revoked it, and this replica must not accept it for the rest of a
+// cache entry's life. Other replicas' caches keep it up to a minute
+// (README "Machine clients").
+func (s *Server) forgetBearer(token string) {
+	if token == "" {
+		return
+	}
+	for i := range s.providerList {
+		if f, ok := s.providerList[i].Bearer.(BearerForgetter); ok {
+			f.Forget(token)
+		}
+	}
 }
 
 var (
@@ -24,6 +49,15 @@ var (
 	// errBearerUnavailable: the token could not be checked (provider down).
 	errBearerUnavailable = errors.New("bearer token cannot be checked now")
 )
+
+// bearerRequest returns the bearer token r is authenticated by: with
+// BEARER_TOKENS, that of its "Authorization: Bearer" header.
+func (s *Server) bearerRequest(r *http.Request) (string, bool) {
+	if !s.access.BearerTokens {
+		return "", false
+	}
+	return bearerToken(r)
+}
 
 // bearerToken returns the token of an "Authorization: Bearer" header.
 func bearerToken(r *http.Request) (string, bool) {
@@ -35,9 +69,26 @@ func bearerToken(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
+// bearerCreated is the time a bearer token's state counts as signed in
+// at, for the ended list: the earlier of the token's issue time (iat) and
+// the time this replica first accepted it, whichever are known — never
+// now, which would put every ending's cut-off before it. Zero (no
+// validator said either) is before every cut-off: any ending ends it.
+func bearerCreated(v providers.BearerVerdict) time.Time {
+	switch {
+	case v.IssuedAt.IsZero():
+		return v.FirstVerified
+	case v.FirstVerified.IsZero() || v.IssuedAt.Before(v.FirstVerified):
+		return v.IssuedAt
+	}
+	return v.FirstVerified
+}
+
 // bearerSession authenticates a machine client by its bearer token, trying
 // each provider that can validate tokens: the first that accepts it wins.
-// The session lives only for this request: no cookie, no refresh.
+// The session lives only for this request: no cookie, no refresh. The
+// ended list judges it as a session signed in when the token was issued
+// (bearerCreated): an ending refuses the tokens of before its cut-off.
 func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token string) (*session.State, error) {
 	transient := false
 	for i := range s.providerList {
@@ -45,7 +96,8 @@ func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token str
 		if p.Bearer == nil {
 			continue
 		}
-		id, err := p.Bearer.Validate(r.Context(), token)
+		v, err := p.Bearer.Verify(r.Context(), token)
+		id := v.Identity
 		if err != nil {
 			if errors.Is(err, providers.ErrTransient) {
 				transient = true
@@ -56,7 +108,7 @@ func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token str
 		if p.emailUnverified(id) && id.Email != "" && !s.access.AllowUnverifiedEmail {
 			id.Email = "" // not vouched for: the rules can't rely on it
 		}
-		st, ok := s.newState(p, id, &providers.Tokens{AccessToken: token}, s.now())
+		st, ok := s.newState(p, id, &providers.Tokens{AccessToken: token, Expiry: v.Expiry}, bearerCreated(v))
 		if !ok {
 			return nil, errBearerRejected // USER_FROM=email, and no address to name the user by
 		}
@@ -76,6 +128,11 @@ func (s *Server) bearerSession(w http.ResponseWriter, r *http.Request, token str
 			} else if !active {
 				return nil, errBearerRejected
 			}
+		}
+		if s.ending.Ended.Ends(st) {
+			// Debug: a client retrying its token would fill the log.
+			s.log.Debug("bearer token refused: its sessions were ended by a logout or an administrator", "provider", p.ID, "user", st.User)
+			return nil, errBearerRejected
 		}
 		noteUser(w, st)
 		return st, nil

@@ -416,6 +416,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("signed out", "audit", "sign_out", "provider", st.Provider, "user", st.User)
 		if p, ok := s.providers[st.Provider]; ok {
 			s.revoke(r, p, st)
+			s.forgetBearer(st.AccessToken)
 			if s.logoutURL(p) != "" {
 				target = s.providerLogoutURL(r, p, st, rd)
 			}

@@ -282,11 +282,11 @@ func TestInjectedNamesSpoofed(t *testing.T) {
 // bearerFor accepts one token as a machine client's.
 type bearerFor string
 
-func (b bearerFor) Validate(_ context.Context, token string) (*providers.Identity, error) {
+func (b bearerFor) Verify(_ context.Context, token string) (providers.BearerVerdict, error) {
 	if token != string(b) {
-		return nil, errors.New("not this token")
+		return providers.BearerVerdict{}, errors.New("not this token")
 	}
-	return &providers.Identity{ID: "svc-1", Username: "ci-bot"}, nil
+	return providers.BearerVerdict{Identity: &providers.Identity{ID: "svc-1", Username: "ci-bot"}}, nil
 }
 
 // TestInjectedAuthorizationAndBearerTokens: with Authorization injected, a

@@ -14,7 +14,9 @@ import (
 // EXPOSE_ACCESS_TOKEN), to same-origin requests only.
 
 // sessionStatus answers GET /session: who is signed in and until when. It
-// neither refreshes nor extends the session (readSession).
+// neither refreshes nor extends the session (readSession). For a bearer
+// token the session's ends are null and token_expires_at is the token's
+// expiry, when the provider said it.
 func (s *Server) sessionStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.readSession(w, r)
 	if err != nil {
@@ -25,13 +27,15 @@ func (s *Server) sessionStatus(w http.ResponseWriter, r *http.Request) {
 		s.writeUnauthenticated(w, "/", "")
 		return
 	}
-	var idle *string
-	if end, _, _ := s.idle(st, s.now()); !end.IsZero() {
-		idle = rfc3339(end)
-	}
-	var expires *string
-	if !st.CreatedAt.IsZero() {
-		expires = rfc3339(st.CreatedAt.Add(s.apps.SessionLifetime))
+	var idle, expires *string
+	if _, bearer := s.bearerRequest(r); !bearer {
+		// A bearer token has no session to end: only its own expiry.
+		if end, _, _ := s.idle(st, s.now()); !end.IsZero() {
+			idle = rfc3339(end)
+		}
+		if !st.CreatedAt.IsZero() {
+			expires = rfc3339(st.CreatedAt.Add(s.apps.SessionLifetime))
+		}
 	}
 	writeJSON(w, http.StatusOK, sessionAnswer{
 		SignedIn: true, User: st.User, Email: st.Email, Provider: st.Provider,
@@ -69,10 +73,8 @@ func rfc3339(t time.Time) *string {
 // refreshes, writes or clears a cookie: a session the ended list names or
 // whose idle end has passed is only reported as absent.
 func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*session.State, error) {
-	if s.access.BearerTokens {
-		if token, ok := bearerToken(r); ok {
-			return s.bearerSession(w, r, token)
-		}
+	if token, ok := s.bearerRequest(r); ok {
+		return s.bearerSession(w, r, token)
 	}
 	st, err := s.sessions.Load(r)
 	if err != nil {

@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/metrics"
 	"github.com/portcullis/portcullis/session"
 )
 
@@ -94,18 +96,11 @@ func sessionsCommand(ctx context.Context, args []string, getenv func(string) str
 		}
 		return fail("no Redis is configured (PORTCULLIS_REDIS_URL, _SENTINEL_ADDRS or _CLUSTER_ADDRS): ended sessions are then remembered by each serving process alone, which this command can't reach")
 	}
-	client, err := session.NewRedis(ro)
+	client, store, ended, err := openSessions(cfg, ro)
 	if err != nil {
-		return fail("Redis (PORTCULLIS_REDIS_*): %v", err)
+		return fail("%v", err)
 	}
 	defer client.Close()
-	var store *session.RedisStore
-	if cfg.SessionStore == "redis" {
-		if store, err = session.NewRedisStore(sessionOptions(cfg), client); err != nil {
-			return fail("%v", err)
-		}
-	}
-	ended := session.NewEnded(session.EndedOptions{Expire: cfg.CookieExpire, Redis: client})
 
 	if sub == "list" {
 		if store == nil {
@@ -146,10 +141,29 @@ func sessionsCommand(ctx context.Context, args []string, getenv func(string) str
 	return 0
 }
 
-// sessionOptions are the session store's options as serve builds them,
-// for reading stored sessions.
-func sessionOptions(cfg *config.Config) session.Options {
-	return session.Options{Name: cfg.CookieName, Secrets: cfg.CookieSecrets, Expire: cfg.CookieExpire}
+// openSessions opens what the sessions commands read and end: the Redis
+// client, the Redis store when sessions are kept there (sealed as serve
+// seals them), and the ended list.
+func openSessions(cfg *config.Config, ro session.RedisOptions) (*session.Redis, *session.RedisStore, *session.Ended, error) {
+	// The providers are built (no network I/O) for the sessions'
+	// bindings: serve seals every session with its provider's, and a
+	// store without them takes each for forged.
+	built, err := buildProviders(cfg, metrics.New(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	client, err := session.NewRedis(ro)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("Redis (PORTCULLIS_REDIS_*): %w", err)
+	}
+	var store *session.RedisStore
+	if cfg.SessionStore == "redis" {
+		if store, err = session.NewRedisStore(sessionOptions(cfg, built), client); err != nil {
+			client.Close()
+			return nil, nil, nil, err
+		}
+	}
+	return client, store, session.NewEnded(session.EndedOptions{Expire: cfg.CookieExpire, Redis: client}), nil
 }
 
 // sessionEndings are the endings one of user, id, sid or all names: a sid
@@ -225,18 +239,11 @@ func endUserSessions(ctx context.Context, getenv func(string) string, name strin
 		return false, err
 	}
 	ro, _ := redisOptions(cfg)
-	client, err := session.NewRedis(ro)
+	client, store, ended, err := openSessions(cfg, ro)
 	if err != nil {
 		return false, err
 	}
 	defer client.Close()
-	var store *session.RedisStore
-	if cfg.SessionStore == "redis" {
-		if store, err = session.NewRedisStore(sessionOptions(cfg), client); err != nil {
-			return false, err
-		}
-	}
-	ended := session.NewEnded(session.EndedOptions{Expire: cfg.CookieExpire, Redis: client})
 	endings := []session.Ending{{Kind: session.EndUser, Value: name}}
 	if id != 0 {
 		endings = append(endings, session.Ending{Kind: session.EndLocal, Value: strconv.FormatInt(id, 10)})

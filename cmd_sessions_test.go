@@ -40,7 +40,12 @@ func signInStored(t *testing.T, env map[string]string, user, id, sid string) str
 		t.Fatal(err)
 	}
 	defer client.Close()
-	store, err := session.NewRedisStore(sessionOptions(cfg), client)
+	// Sealed as serve seals them: bound to the provider's client.
+	built, err := buildProviders(cfg, metrics.New(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := session.NewRedisStore(sessionOptions(cfg, built), client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,9 +212,7 @@ func TestSessionsEndReachesServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := sessionOptions(cfg)
-	opts.Bindings = sessionBindings(built)
-	store, err := session.NewCookieStore(opts)
+	store, err := session.NewCookieStore(sessionOptions(cfg, built))
 	if err != nil {
 		t.Fatal(err)
 	}

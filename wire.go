@@ -54,16 +54,7 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 	if err != nil {
 		return nil, nil, err
 	}
-	sessOpts := session.Options{
-		Name:     cfg.CookieName,
-		Secrets:  cfg.CookieSecrets,
-		Domain:   cfg.CookieDomain,
-		Path:     cfg.CookiePath,
-		Secure:   cfg.CookieSecure,
-		SameSite: cfg.CookieSameSite,
-		Expire:   cfg.CookieExpire,
-		Bindings: sessionBindings(built),
-	}
+	sessOpts := sessionOptions(cfg, built)
 	var (
 		store       proxy.Sessions
 		readyChecks []func(context.Context) error
@@ -257,6 +248,21 @@ func newServer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger, reg *us
 		Logger:      log,
 	})
 	return srv, jobs, err
+}
+
+// sessionOptions are the sessions' options as serve seals them, for
+// serve and for the commands that read its stored sessions.
+func sessionOptions(cfg *config.Config, built []*providers.Built) session.Options {
+	return session.Options{
+		Name:     cfg.CookieName,
+		Secrets:  cfg.CookieSecrets,
+		Domain:   cfg.CookieDomain,
+		Path:     cfg.CookiePath,
+		Secure:   cfg.CookieSecure,
+		SameSite: cfg.CookieSameSite,
+		Expire:   cfg.CookieExpire,
+		Bindings: sessionBindings(built),
+	}
 }
 
 // sessionBindings binds each provider's sessions to the client that made

@@ -148,7 +148,7 @@ func (o *OIDC) checkLogoutClaims(s *oidcState, claims map[string]any) error {
 	if !o.issuerMatches(s, iss, claims) {
 		return errors.New("logout token issuer mismatch")
 	}
-	if !audienceHas(claims["aud"], o.cfg.ClientID) {
+	if aud, _ := audienceOf(claims["aud"]); !slices.Contains(aud, o.cfg.ClientID) {
 		return errors.New("logout token audience is not this client")
 	}
 	if azp, ok := claims["azp"]; ok && azp != o.cfg.ClientID {
@@ -200,22 +200,6 @@ func (o *OIDC) checkLogoutClaims(s *oidcState, claims map[string]any) error {
 		return errors.New("logout token has no jti")
 	}
 	return nil
-}
-
-// audienceHas reports whether a JWT's aud (a string or an array of
-// strings) holds clientID.
-func audienceHas(aud any, clientID string) bool {
-	switch a := aud.(type) {
-	case string:
-		return a == clientID
-	case []any:
-		for _, v := range a {
-			if v == clientID {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // IDTokenSession returns the sub and sid claims of an ID token that was

@@ -29,10 +29,8 @@ func (s *Server) peekSession(w http.ResponseWriter, r *http.Request) (*session.S
 }
 
 func (s *Server) load(w http.ResponseWriter, r *http.Request, touch bool) (*session.State, error) {
-	if s.access.BearerTokens {
-		if token, ok := bearerToken(r); ok {
-			return s.bearerSession(w, r, token)
-		}
+	if token, ok := s.bearerRequest(r); ok {
+		return s.bearerSession(w, r, token)
 	}
 	st, err := s.sessions.Load(r)
 	if errors.Is(err, session.ErrUnavailable) {

@@ -174,10 +174,7 @@ func (e *Ended) Ends(st *State) bool {
 			return true
 		}
 	}
-	sub := st.Subject
-	if sub == "" {
-		sub = st.UserID
-	}
+	sub := st.subject()
 	return sub != "" && ended(endLookup(set.m, endKey{EndSubject, st.Provider, sub}))
 }
 

@@ -32,10 +32,7 @@ func indexKeys(st *State) []string {
 	if st.SID != "" {
 		keys = append(keys, indexKey(EndSID, st.Provider, st.SID))
 	}
-	sub := st.Subject
-	if sub == "" {
-		sub = st.UserID
-	}
+	sub := st.subject()
 	if sub != "" {
 		keys = append(keys, indexKey(EndSubject, st.Provider, sub))
 	}
@@ -218,11 +215,7 @@ func (e Ending) Matches(st *State) bool {
 	case EndSID:
 		return st.Provider == e.Provider && st.SID == e.Value
 	case EndSubject:
-		sub := st.Subject
-		if sub == "" {
-			sub = st.UserID
-		}
-		return st.Provider == e.Provider && sub == e.Value
+		return st.Provider == e.Provider && st.subject() == e.Value
 	}
 	return false
 }

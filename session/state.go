@@ -62,3 +62,12 @@ type Flow struct {
 	// outcome, then closes.
 	Mode string
 }
+
+// subject is the provider's id of st's user: the ID token's sub, else
+// the user id (one rule for the index, the ended list and their matching).
+func (st *State) subject() string {
+	if st.Subject != "" {
+		return st.Subject
+	}
+	return st.UserID
+}

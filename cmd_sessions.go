@@ -154,7 +154,7 @@ func openSessions(cfg *config.Config, ro session.RedisOptions) (*session.Redis, 
 	}
 	client, err := session.NewRedis(ro)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("Redis (PORTCULLIS_REDIS_*): %w", err)
+		return nil, nil, nil, fmt.Errorf("PORTCULLIS_REDIS_*: %w", err)
 	}
 	var store *session.RedisStore
 	if cfg.SessionStore == "redis" {
